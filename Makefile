@@ -1,0 +1,58 @@
+# Gatehouse: `make run` serves the hub, `make test` runs the suite. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(RUNTIME_STAMP) $@
+
+## run: migrate and serve on $${HOST:-127.0.0.1}:$${PORT:-8000} with gunicorn plus a local Celery worker.
+run: $(RUNTIME_STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(VENV)/bin/honcho -f Procfile start
+
+## test: the whole suite, minus tests marked slow or gpu.
+test: $(DEV_STAMP)
+	scripts/ensure-chromium
+	$(PY) manage.py makemigrations --check --dry-run -v0
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+## test-slow: soak and large-file tests that `make test` skips.
+test-slow: $(DEV_STAMP)
+	$(PY) -m pytest -m slow
+
+## test-gpu: tests that need a CUDA device (run them on a GPU machine).
+test-gpu: $(DEV_STAMP)
+	$(PY) -m pytest -m gpu
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(DEV_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench-download: $(DEV_STAMP)
+	$(PY) bench/download_throughput.py
+
+bench-head: $(DEV_STAMP)
+	$(PY) bench/resolve_head_rps.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

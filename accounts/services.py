@@ -1,0 +1,110 @@
+"""Writes for users, organisations and tokens. Each function is one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import tokens
+from accounts.models import AccessToken, Membership, Organization, Role, TokenRole, User
+from core.errors import BadRequest, Conflict, NotFound
+from core.names import validate_namespace_name
+
+
+def namespace_taken(name: str) -> bool:
+    return (
+        User.objects.filter(username__iexact=name).exists() or Organization.objects.filter(name__iexact=name).exists()
+    )
+
+
+@transaction.atomic
+def user_create(*, username: str, email: str, password: str, fullname: str = "", is_admin: bool = False) -> User:
+    validate_namespace_name(username)
+    if namespace_taken(username):
+        raise Conflict(f"The name {username!r} is already taken.")
+    user = User(username=username, email=email, fullname=fullname, is_staff=is_admin, is_superuser=is_admin)
+    try:
+        validate_password(password, user)
+    except Exception as exc:  # django.core.exceptions.ValidationError
+        raise BadRequest(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise Conflict(f"The name {username!r} is already taken.") from exc
+    return user
+
+
+@transaction.atomic
+def user_ensure(*, username: str, email: str, password: str, is_admin: bool = False) -> tuple[User, bool]:
+    """Create the user, or bring an existing one to the given email, password and admin flag."""
+    user = User.objects.select_for_update().filter(username__iexact=username).first()
+    if user is None:
+        return user_create(username=username, email=email, password=password, is_admin=is_admin), True
+    user.email = email
+    user.is_staff = user.is_superuser = is_admin
+    user.set_password(password)
+    user.save()
+    return user, False
+
+
+@transaction.atomic
+def org_create(*, name: str, creator: User, fullname: str = "") -> Organization:
+    validate_namespace_name(name)
+    if namespace_taken(name):
+        raise Conflict(f"The name {name!r} is already taken.")
+    try:
+        with transaction.atomic():
+            org = Organization.objects.create(name=name, fullname=fullname)
+    except IntegrityError as exc:
+        raise Conflict(f"The name {name!r} is already taken.") from exc
+    Membership.objects.create(org=org, user=creator, role=Role.ADMIN)
+    return org
+
+
+@transaction.atomic
+def membership_set(*, org: Organization, user: User, role: str | None) -> Membership | None:
+    """Add, change or (role=None) remove a member. An organisation always keeps one admin."""
+    if role is not None and role not in Role.values:
+        raise BadRequest(f"Unknown role {role!r}; expected one of {', '.join(Role.values)}.")
+    current = Membership.objects.select_for_update().filter(org=org, user=user).first()
+    if current and current.role == Role.ADMIN and role != Role.ADMIN:
+        other_admins = Membership.objects.filter(org=org, role=Role.ADMIN).exclude(pk=current.pk)
+        if not other_admins.exists():
+            raise BadRequest("An organisation must keep at least one admin.")
+    if role is None:
+        if current:
+            current.delete()
+        return None
+    membership, _ = Membership.objects.update_or_create(org=org, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def token_create(*, user: User, name: str, role: str, expires_at: datetime | None = None) -> tuple[AccessToken, str]:
+    """Returns the row and the plaintext, which the caller shows once."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise BadRequest("A token needs a name of 1 to 100 characters.")
+    if role not in TokenRole.values:
+        raise BadRequest(f"Unknown token role {role!r}; expected 'read' or 'write'.")
+    new = tokens.generate()
+    token = AccessToken.objects.create(
+        user=user, name=name, role=role, public_id=new.public_id, digest=new.digest, expires_at=expires_at
+    )
+    return token, new.plaintext
+
+
+@transaction.atomic
+def token_revoke(*, user: User, token_id: int) -> AccessToken:
+    token = AccessToken.objects.select_for_update().filter(user=user, pk=token_id).first()
+    if token is None:
+        raise NotFound("Token not found")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token

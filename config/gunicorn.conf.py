@@ -1,0 +1,16 @@
+"""Gunicorn settings for Gatehouse. Threads keep slow downloads from blocking a worker; file
+bytes go out through sendfile(2) (gunicorn uses it for FileResponse on plain HTTP)."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", 8))
+# Large uploads and downloads stream for minutes; the worker heartbeat is separate from this.
+timeout = int(os.environ.get("WEB_TIMEOUT", 600))
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+sendfile = True

@@ -1,0 +1,21 @@
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from accounts.api import WhoAmIView
+from core import views as core_views
+from registry.urls import api_urlpatterns, web_urlpatterns
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"
+
+urlpatterns = [
+    # Public endpoints the Hub client calls implicitly.
+    path("api/agent-harnesses", core_views.agent_harnesses, name="agent-harnesses"),
+    re_path(r"^api/telemetry(?:/(?P<topic>.*))?$", core_views.telemetry, name="telemetry"),
+    path("api/whoami-v2", WhoAmIView.as_view(), name="whoami"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("", include((api_urlpatterns, "registry"), namespace="api")),
+    path("", include("accounts.urls")),
+    path("", include((web_urlpatterns, "registry"), namespace="registry")),
+]

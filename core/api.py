@@ -1,0 +1,95 @@
+"""DRF plumbing: deny-by-default permissions, the Hub error contract, and Z datetimes."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from core import errors
+from core.http import error_headers
+
+logger = logging.getLogger(__name__)
+
+
+class DenyAll(BasePermission):
+    """The API default: a view that forgets to declare who may call it serves nobody."""
+
+    def has_permission(self, request, view) -> bool:
+        return False
+
+
+class AllowAnyone(BasePermission):
+    """Explicitly public endpoints (listing applies its own visibility filter)."""
+
+    def has_permission(self, request, view) -> bool:
+        return True
+
+
+class SignedIn(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        if not request.user.is_authenticated:
+            raise errors.AuthenticationRequired()
+        return True
+
+
+class HubJSONRenderer(JSONRenderer):
+    charset = "utf-8"
+
+
+def _as_hub_error(exc: Exception) -> errors.HubError | None:
+    if isinstance(exc, errors.HubError):
+        return exc
+    if isinstance(exc, Http404):
+        return errors.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return errors.Forbidden()
+    if isinstance(exc, drf_exceptions.AuthenticationFailed):
+        return errors.InvalidCredentials()
+    if isinstance(exc, drf_exceptions.NotAuthenticated):
+        return errors.AuthenticationRequired()
+    if isinstance(exc, drf_exceptions.PermissionDenied):
+        return errors.Forbidden(str(exc.detail))
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        hub = errors.HubError(str(exc.detail), status=405)
+        hub.code = "MethodNotAllowed"
+        return hub
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        hub = errors.HubError(str(exc.detail), status=415)
+        hub.code = "UnsupportedMediaType"
+        return hub
+    if isinstance(exc, drf_exceptions.Throttled):
+        hub = errors.RateLimited(str(exc.detail))
+        if exc.wait:
+            hub.headers["Retry-After"] = str(int(exc.wait))
+        return hub
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return errors.BadRequest(_flatten_detail(exc.detail))
+    if isinstance(exc, drf_exceptions.APIException):
+        hub = errors.HubError(str(exc.detail), status=exc.status_code)
+        hub.code = exc.default_code.title().replace("_", "")
+        return hub
+    return None
+
+
+def _flatten_detail(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten_detail(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return "; ".join(_flatten_detail(item) for item in detail)
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    hub = _as_hub_error(exc)
+    if hub is None:
+        return None
+    response = Response({"error": hub.message, "code": hub.code}, status=hub.status)
+    for key, value in error_headers(hub).items():
+        response[key] = value
+    return response

@@ -1,0 +1,137 @@
+"""Typed errors that map one-to-one onto the Hub's HTTP error contract.
+
+The `huggingface_hub` client picks its exception class from the `X-Error-Code` header
+(RepoNotFound, GatedRepo, RevisionNotFound, EntryNotFound), so every error names its code.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    status: int = 400
+    code: str = "BadRequest"
+    default_message: str = "Bad request"
+
+    def __init__(self, message: str | None = None, *, status: int | None = None, headers: dict | None = None):
+        self.message = message or self.default_message
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+
+class BadRequest(HubError):
+    pass
+
+
+class InvalidCredentials(HubError):
+    status = 401
+    code = "InvalidCredentials"
+    # The client recognises this exact text and does not turn the 401 into RepositoryNotFoundError.
+    default_message = "Invalid credentials in Authorization header"
+
+
+class AuthenticationRequired(HubError):
+    status = 401
+    code = "AuthenticationRequired"
+    default_message = "You must be authenticated to access this resource."
+
+
+class Forbidden(HubError):
+    status = 403
+    code = "Forbidden"
+    default_message = "You don't have the rights to perform this action."
+
+
+class RepoNotFound(HubError):
+    """Missing, or private to this caller: one class, one message, so the two are indistinguishable."""
+
+    status = 404
+    code = "RepoNotFound"
+    default_message = "Repository not found"
+
+    def __init__(self, *, anonymous: bool):
+        # SECURITY: the Hub answers 401 to anonymous callers and 404 to signed-in ones, for missing
+        # and private repos alike. Nothing about the repo itself goes into the response.
+        super().__init__(status=401 if anonymous else 404)
+
+
+class RepoMoved(HubError):
+    """A renamed repo: views answer with a relative 307 to the same route under the new id."""
+
+    status = 307
+    code = "RepoMoved"
+    default_message = "Repository moved"
+
+    def __init__(self, *, old_id: str, new_id: str):
+        self.old_id = old_id
+        self.new_id = new_id
+        super().__init__(f"Repository moved to {new_id}")
+
+
+class GatedRepo(HubError):
+    code = "GatedRepo"
+
+    def __init__(self, message: str, *, anonymous: bool):
+        super().__init__(message, status=401 if anonymous else 403)
+
+
+class DisabledRepo(HubError):
+    status = 403
+    code = "DisabledRepo"
+    # The client maps this exact message to DisabledRepoError.
+    default_message = "Access to this resource is disabled."
+
+
+class RevisionNotFound(HubError):
+    status = 404
+    code = "RevisionNotFound"
+
+    def __init__(self, revision: str):
+        super().__init__(f"Invalid rev id: {revision}")
+
+
+class EntryNotFound(HubError):
+    status = 404
+    code = "EntryNotFound"
+    default_message = "Entry not found"
+
+    def __init__(self, message: str | None = None, *, commit_oid: str | None = None):
+        headers = {"X-Repo-Commit": commit_oid} if commit_oid else None
+        super().__init__(message, headers=headers)
+
+
+class NotFound(HubError):
+    status = 404
+    code = "NotFound"
+    default_message = "Not found"
+
+
+class Conflict(HubError):
+    status = 409
+    code = "Conflict"
+    default_message = "Conflict"
+
+
+class PreconditionFailed(HubError):
+    status = 412
+    code = "PreconditionFailed"
+    default_message = "Precondition failed"
+
+
+class PayloadTooLarge(HubError):
+    status = 413
+    code = "PayloadTooLarge"
+    default_message = "Payload too large"
+
+
+class RangeNotSatisfiable(HubError):
+    status = 416
+    code = "RangeNotSatisfiable"
+    default_message = "Requested range not satisfiable"
+
+
+class RateLimited(HubError):
+    status = 429
+    code = "RateLimited"
+    default_message = "Too many requests"

@@ -1,0 +1,50 @@
+"""Error responses shared by DRF views and the plain Django views of the download path."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+
+from core.errors import HubError
+
+
+def header_safe(text: str) -> str:
+    """Header values must be single-line latin-1; keep the message readable and short."""
+    flat = " ".join(str(text).split())
+    return flat.encode("ascii", "replace").decode("ascii")[:500]
+
+
+def error_headers(exc: HubError) -> dict[str, str]:
+    headers = {"X-Error-Code": exc.code, "X-Error-Message": header_safe(exc.message)}
+    headers.update(exc.headers)
+    return headers
+
+
+def error_response(exc: HubError) -> HttpResponse:
+    body = json.dumps({"error": exc.message, "code": exc.code})
+    response = HttpResponse(body, status=exc.status, content_type="application/json")
+    for key, value in error_headers(exc).items():
+        response[key] = value
+    return response
+
+
+def json_error(status: int, code: str, message: str) -> HttpResponse:
+    exc = HubError(message, status=status)
+    exc.code = code
+    return error_response(exc)
+
+
+def moved_response(request, exc) -> HttpResponse:
+    """307 to the same route under the repo's new id, with a relative Location (as the Hub does)."""
+    from urllib.parse import quote
+
+    path = quote(request.path)
+    old, new = f"/{exc.old_id}", f"/{exc.new_id}"
+    index = path.find(old + "/") if (old + "/") in path else path.rfind(old)
+    location = path[:index] + new + path[index + len(old) :] if index >= 0 else path
+    if request.META.get("QUERY_STRING"):
+        location += "?" + request.META["QUERY_STRING"]
+    response = HttpResponse(status=307)
+    response["Location"] = location
+    return response

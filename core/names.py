@@ -1,0 +1,50 @@
+"""Names of users, organisations and repos, validated as the Hub client validates repo ids.
+
+Users and organisations share one namespace; a few names are reserved because they are route
+prefixes (a user called `api` would shadow the whole API).
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import BadRequest
+
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+RESERVED_NAMESPACES = frozenset(
+    {
+        "api", "datasets", "spaces", "kernels", "models", "static", "settings", "login", "logout",
+        "signup", "new", "organizations", "licenses", "docs", "admin", "cas", "v1", "v2", "uploads",
+        "lfs", "search", "previews", "notifications", "account", "me", "healthz",
+    }
+)  # fmt: skip
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name)) and "--" not in name and ".." not in name and not name.endswith(".git")
+
+
+def validate_namespace_name(name: str) -> str:
+    if not is_valid_name(name) or name.lower() in RESERVED_NAMESPACES:
+        raise BadRequest(
+            f"Invalid name {name[:100]!r}: use 1-96 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit; some names are reserved."
+        )
+    return name
+
+
+def validate_repo_name(name: str) -> str:
+    if not is_valid_name(name):
+        raise BadRequest(
+            f"Invalid repo name {name[:100]!r}: use 1-96 letters, digits, '-', '_' or '.', with no "
+            "'--' or '..', not ending in '.git'."
+        )
+    return name
+
+
+def split_repo_id(repo_id: str) -> tuple[str, str]:
+    """'ns/name' -> ('ns', 'name'); anything else is a 400."""
+    parts = repo_id.split("/") if isinstance(repo_id, str) else []
+    if len(parts) != 2 or not is_valid_name(parts[0]) or not is_valid_name(parts[1]):
+        raise BadRequest(f"Invalid repo id {str(repo_id)[:200]!r}: expected 'namespace/name'.")
+    return parts[0], parts[1]

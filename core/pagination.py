@@ -1,0 +1,49 @@
+"""GitHub-style `Link: <absolute url>; rel="next"` pagination, as the Hub client expects."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+from core.errors import BadRequest
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        offset = int(json.loads(base64.urlsafe_b64decode(padded))["o"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequest("Invalid cursor") from exc
+    if offset < 0:
+        raise BadRequest("Invalid cursor")
+    return offset
+
+
+def next_page_link(request, offset: int) -> str:
+    """An absolute URL (the client rejects relative ones) that repeats every query parameter."""
+    query = request.GET.copy()
+    query["cursor"] = encode_cursor(offset)
+    url = request.build_absolute_uri(quote(request.path)) + "?" + query.urlencode()
+    return f'<{url}>; rel="next"'
+
+
+def page_bounds(request, *, default_size: int, max_size: int) -> tuple[int, int]:
+    """(offset, size) from `cursor` and `limit`; bad values are a 400, never a 500."""
+    offset = decode_cursor(request.GET.get("cursor"))
+    raw_limit = request.GET.get("limit")
+    size = default_size
+    if raw_limit not in (None, ""):
+        try:
+            size = int(raw_limit)
+        except ValueError as exc:
+            raise BadRequest("limit must be an integer") from exc
+        if size < 1:
+            raise BadRequest("limit must be positive")
+    return offset, min(size, max_size)

@@ -1,0 +1,41 @@
+"""Tiny public endpoints the Hub client calls implicitly."""
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_http_methods
+
+
+@require_http_methods(["GET", "HEAD"])
+def agent_harnesses(request):
+    """Called once per client process; an empty registry stops the client from asking again."""
+    return JsonResponse({"standardEnvVars": [], "harnesses": {}})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def telemetry(request, topic=""):
+    """Libraries ping this; Gatehouse keeps nothing."""
+    return HttpResponse(status=200)
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def not_found(request, exception=None):
+    """JSON for the API (clients parse every body), HTML for people."""
+    from django.shortcuts import render
+
+    from core.errors import NotFound
+    from core.http import error_response
+
+    if request.path.startswith("/api/"):
+        return error_response(NotFound())
+    return render(request, "errors/404.html", status=404)
+
+
+def server_error(request):
+    from core.errors import HubError
+    from core.http import error_response
+
+    exc = HubError("Internal server error", status=500)
+    exc.code = "InternalError"
+    return error_response(exc)

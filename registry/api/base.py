@@ -1,0 +1,74 @@
+"""Base classes for every repo-scoped view. SECURITY: the repo is resolved through
+`gating.policy` before any handler runs; subclasses declare the action per HTTP method and
+never override `initial`/`dispatch` (a test walks the URLconf and checks this)."""
+
+from __future__ import annotations
+
+from django.views import View
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.views import APIView
+
+from accounts.auth import authenticate_request
+from core.api import AllowAnyone
+from core.errors import HubError, NotFound, RepoMoved
+from core.http import error_response, moved_response
+from gating.policy import Action, Principal, resolve_repo
+from registry.models import RepoType
+
+PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
+
+
+def repo_type_from_kwargs(kwargs: dict) -> str:
+    """API routes carry the plural ('models'); web routes an optional 'datasets' prefix."""
+    plural = kwargs.get("repo_type") or "models"
+    if plural not in PLURAL_TYPES:
+        raise NotFound(f"Unsupported repo type {plural!r}")
+    return PLURAL_TYPES[plural]
+
+
+class RepoAPIView(APIView):
+    """DRF base for the Hub API routes under /api/{type}s/{namespace}/{name}/..."""
+
+    # The policy call in `initial` is the gate; it raises before any handler for callers it refuses.
+    permission_classes = [AllowAnyone]
+    repo_actions: dict[str, Action] = {"GET": Action.VIEW}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        action = self.repo_actions.get(request.method)
+        if action is None:
+            raise MethodNotAllowed(request.method)
+        self.principal = Principal.from_request(request)
+        self.repo = resolve_repo(
+            self.principal, repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}", action
+        )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RepoMoved):
+            return moved_response(self.request, exc)
+        return super().handle_exception(exc)
+
+
+class RepoView(View):
+    """Plain Django base (download path and portal): no DRF overhead on the hottest route."""
+
+    repo_actions: dict[str, Action] = {"GET": Action.VIEW, "HEAD": Action.VIEW}
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            authenticate_request(request)
+            action = self.repo_actions.get(request.method)
+            if action is None:
+                return self.http_method_not_allowed(request, *args, **kwargs)
+            self.principal = Principal.from_request(request)
+            self.repo = resolve_repo(
+                self.principal, repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}", action
+            )
+            return super().dispatch(request, *args, **kwargs)
+        except RepoMoved as exc:
+            return moved_response(request, exc)
+        except HubError as exc:
+            return self.error_response(exc)
+
+    def error_response(self, exc: HubError):
+        return error_response(exc)

@@ -1,0 +1,97 @@
+"""Tree listings and paths-info."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from core.errors import BadRequest, EntryNotFound
+from core.pagination import next_page_link, page_bounds
+from gating.policy import Action
+from registry import trees
+from registry.api.base import RepoAPIView
+from registry.api.serializers import last_commit_item, tree_item
+from registry.paths import validate_path
+from registry.selectors import Resolved, last_commits, resolve_revision, split_revision_path
+
+EXPANDED_PAGE_SIZE = 100
+
+
+def _truthy(value) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
+    """Tree items with `lastCommit` (and, for files, `securityFileStatus`)."""
+    found = last_commits(view.repo, resolved.commit_oid, [path for path, _ in pairs])
+    items = []
+    for path, entry in pairs:
+        item = tree_item(path, entry)
+        if path in found:
+            item["lastCommit"] = last_commit_item(found[path])
+        items.append(item)
+    return items
+
+
+class TreeView(RepoAPIView):
+    """GET /api/{type}s/{ns}/{name}/tree/{rev}[/{path}]?recursive=&expand=, paginated by Link."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, rest, repo_type=None):
+        resolved, path = split_revision_path(self.repo, rest, path_required=False)
+        path = path.strip("/")
+        if path:
+            validate_path(path)
+        entry = trees.find_entry(resolved.tree_oid, path)
+        if entry is None or entry["type"] != "directory":
+            raise EntryNotFound(f"{path or '/'}: no such folder at this revision", commit_oid=resolved.commit_oid)
+        expand = _truthy(request.GET.get("expand", "false"))
+        recursive = _truthy(request.GET.get("recursive", "false"))
+        default_size = EXPANDED_PAGE_SIZE if expand else settings.GATEHOUSE_TREE_PAGE_SIZE
+        offset, size = page_bounds(request, default_size=default_size, max_size=default_size)
+        prefix = f"{path}/" if path else ""
+        listing = trees.iter_entries(entry["oid"], prefix, recursive=recursive)
+        pairs = []
+        has_more = False
+        for index, pair in enumerate(listing):
+            if index < offset:
+                continue
+            if len(pairs) == size:
+                has_more = True
+                break
+            pairs.append(pair)
+        items = expanded_items(self, resolved, pairs) if expand else [tree_item(p, e) for p, e in pairs]
+        response = Response(items)
+        if has_more:
+            response["Link"] = next_page_link(request, offset + size)
+        return response
+
+
+class PathsInfoView(RepoAPIView):
+    """POST /api/{type}s/{ns}/{name}/paths-info/{rev} with form fields `paths` (repeated), `expand`.
+    Missing paths are left out of the answer, as on the Hub."""
+
+    repo_actions = {"POST": Action.VIEW}
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    MAX_PATHS = 10000
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, revision, repo_type=None):
+        resolved = resolve_revision(self.repo, revision)
+        data = request.data
+        paths = data.getlist("paths") if hasattr(data, "getlist") else data.get("paths", [])
+        if isinstance(paths, str):
+            paths = [paths]
+        if not isinstance(paths, list) or len(paths) > self.MAX_PATHS:
+            raise BadRequest(f"'paths' must be a list of at most {self.MAX_PATHS} paths.")
+        pairs = []
+        for raw in dict.fromkeys(paths):
+            path = validate_path(str(raw).strip("/"))
+            entry = trees.find_entry(resolved.tree_oid, path)
+            if entry is not None:
+                pairs.append((path, entry))
+        if _truthy(data.get("expand", "false")):
+            return Response(expanded_items(self, resolved, pairs))
+        return Response([tree_item(path, entry) for path, entry in pairs])

@@ -1,0 +1,126 @@
+"""Repo info, listing and search."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count, Value
+from django.db.models.functions import Concat
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import AllowAnyone
+from core.errors import BadRequest
+from core.pagination import next_page_link, page_bounds
+from gating.policy import Action, Principal, repos_visible_to
+from registry.api.base import PLURAL_TYPES, RepoAPIView
+from registry.api.serializers import repo_info, repo_summary
+from registry.models import Repo
+from registry.selectors import resolve_revision
+
+SORT_FIELDS = {
+    "lastModified": "-last_modified",
+    "createdAt": "-created_at",
+    "downloads": "-downloads",
+    "likes": "-likes",
+    "trendingScore": "-downloads",
+    "id": "namespace",
+}
+
+
+def _flag(request, name: str) -> bool:
+    return request.GET.get(name, "").lower() in ("1", "true", "yes")
+
+
+class RepoInfoView(RepoAPIView):
+    """GET /api/{type}s/{ns}/{name}[/revision/{rev}]: model_info, repo_exists, resolve_revision."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None, revision=None):
+        resolved = resolve_revision(self.repo, revision or self.repo.default_branch)
+        return Response(repo_info(self.repo, resolved, blobs=_flag(request, "blobs")))
+
+
+class AuthCheckView(RepoAPIView):
+    """GET /api/{type}s/{ns}/{name}/auth-check[/write]: 200 if the caller may read (or write)."""
+
+    repo_actions = {"GET": Action.DOWNLOAD}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        return Response({"ok": True})
+
+
+class AuthCheckWriteView(AuthCheckView):
+    repo_actions = {"GET": Action.WRITE}
+
+
+class RepoListView(APIView):
+    """GET /api/models and /api/datasets: search, author, filter, sort, cursor pagination.
+
+    Visibility comes from the policy's own list filter, so a listing never shows a repo that its
+    detail route would hide."""
+
+    permission_classes = [AllowAnyone]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, repo_type):
+        queryset = repos_visible_to(Principal.from_request(request)).filter(repo_type=PLURAL_TYPES[repo_type])
+        queryset = self._filter(request, queryset)
+        sort = request.GET.get("sort") or "lastModified"
+        if sort not in SORT_FIELDS:
+            raise BadRequest(f"Unknown sort {sort!r}; expected one of {', '.join(SORT_FIELDS)}.")
+        queryset = queryset.order_by(SORT_FIELDS[sort], "-pk")
+        offset, size = page_bounds(
+            request, default_size=settings.GATEHOUSE_LIST_PAGE_SIZE, max_size=settings.GATEHOUSE_LIST_PAGE_SIZE
+        )
+        rows = list(queryset.prefetch_related("tag_rows")[offset : offset + size + 1])
+        items = [self._item(request, repo) for repo in rows[:size]]
+        response = Response(items)
+        if len(rows) > size:
+            response["Link"] = next_page_link(request, offset + size)
+        return response
+
+    def _filter(self, request, queryset):
+        terms = [term for term in request.GET.getlist("search") if term]
+        if terms:
+            queryset = queryset.annotate(full_id=Concat("namespace", Value("/"), "name"))
+            for term in terms:
+                queryset = queryset.filter(full_id__icontains=term)
+        if request.GET.get("author"):
+            queryset = queryset.filter(namespace__iexact=request.GET["author"])
+        tags = [tag for tag in request.GET.getlist("filter") if tag]
+        if request.GET.get("pipeline_tag"):
+            queryset = queryset.filter(pipeline_tag=request.GET["pipeline_tag"])
+        if request.GET.get("library"):
+            tags.append(request.GET["library"])
+        if tags:
+            queryset = (
+                queryset.filter(tag_rows__tag__in=set(tags))
+                .annotate(matched=Count("tag_rows", distinct=True))
+                .filter(matched=len(set(tags)))
+            )
+        gated = request.GET.get("gated")
+        if gated in ("true", "false"):
+            queryset = queryset.exclude(gated="") if gated == "true" else queryset.filter(gated="")
+        return queryset
+
+    def _item(self, request, repo: Repo) -> dict:
+        item = repo_summary(repo)
+        item["tags"] = sorted(row.tag for row in repo.tag_rows.all())
+        if repo.pipeline_tag:
+            item["pipeline_tag"] = repo.pipeline_tag
+        if repo.library_name:
+            item["library_name"] = repo.library_name
+        if _flag(request, "full") or _flag(request, "cardData") or request.GET.getlist("expand"):
+            resolved = resolve_revision(repo, repo.default_branch)
+            full = repo_info(repo, resolved, card=True)
+            item["sha"] = full["sha"]
+            if _flag(request, "full"):
+                item["siblings"] = full["siblings"]
+            if _flag(request, "cardData") and "cardData" in full:
+                item["cardData"] = full["cardData"]
+            expand = request.GET.getlist("expand") + request.GET.getlist("expand[]")
+            if expand:
+                item = {key: value for key, value in {**full, **item}.items() if key in set(expand) | {"id", "_id"}}
+        return item

@@ -1,0 +1,129 @@
+"""GET/HEAD /{[datasets/]}{ns}/{name}/resolve/{rev}/{path}: the download path.
+
+The metadata path (HEAD) does no hashing and no tree walk beyond cached, content-addressed tree
+lookups: sizes and hashes were computed when the file was committed. Bytes are streamed from the
+blob store through `FileResponse`, which gunicorn turns into sendfile(2); nothing is read into
+memory, and responses are never compressed (the client checks sizes).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import F
+from django.http import FileResponse, HttpResponse
+from django.utils.http import content_disposition_header
+
+from core.errors import RangeNotSatisfiable
+from gating.policy import Action
+from registry import trees
+from registry.api.base import RepoView
+from registry.models import Repo
+from registry.paths import validate_path
+from registry.selectors import entry_sha256, find_file, split_revision_path
+from registry.storage import get_storage
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Files whose download marks a download of the whole repo, as on the Hub (diffusers: model_index).
+QUERY_FILES = ("config.json", "model_index.json")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) for a single satisfiable range; None to serve the whole file."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # multi-range or malformed: RFC 9110 lets us ignore it and send everything
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+        if start >= size or (last and int(last) < start):
+            raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    else:
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+        start, end = max(size - length, 0), size - 1
+    return start, end
+
+
+class _BoundedFile:
+    """A file positioned at `start` that yields exactly `length` bytes. It keeps `fileno()`, so
+    gunicorn still uses sendfile (it sends Content-Length bytes from the current offset)."""
+
+    def __init__(self, handle, start: int, length: int):
+        handle.seek(start)
+        self._handle = handle
+        self._remaining = length
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        size = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        data = self._handle.read(size)
+        self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _counts_as_download(request, path: str, tree_oid: str) -> bool:
+    if request.method != "GET":
+        return False
+    if path in QUERY_FILES:
+        return True
+    # A repo without a query file counts a download of any of its files.
+    root = trees.tree_index(tree_oid)
+    return not any(name in root for name in QUERY_FILES)
+
+
+class ResolveView(RepoView):
+    repo_actions = {"GET": Action.DOWNLOAD, "HEAD": Action.DOWNLOAD}
+
+    def get(self, request, namespace, name, rest, repo_type=None):
+        resolved, path = split_revision_path(self.repo, rest, path_required=True)
+        validate_path(path)
+        entry = find_file(resolved, path)
+        size = entry["size"]
+        headers = {
+            "X-Repo-Commit": resolved.commit_oid,
+            "ETag": f'"{entry["oid"]}"',
+            "Accept-Ranges": "bytes",
+            "Content-Disposition": content_disposition_header(True, path.rsplit("/", 1)[-1]),
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, no-cache" if (self.repo.private or self.repo.gated) else "no-cache",
+            "Vary": "Authorization, Cookie",
+        }
+        if entry.get("lfs"):
+            headers["X-Linked-Etag"] = f'"{entry["lfs"]["sha256"]}"'
+            headers["X-Linked-Size"] = str(size)
+        byte_range = parse_range(request.headers.get("Range"), size)
+        if request.method == "HEAD":
+            response = HttpResponse(content_type="application/octet-stream")
+            response["Content-Length"] = str(size)
+        else:
+            response = self._stream(entry, byte_range, size)
+            if (byte_range is None or byte_range[0] == 0) and _counts_as_download(request, path, resolved.tree_oid):
+                Repo.objects.filter(pk=self.repo.pk).update(downloads=F("downloads") + 1)
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
+    def _stream(self, entry: trees.Entry, byte_range: tuple[int, int] | None, size: int):
+        handle = get_storage().open(entry_sha256(entry))
+        if byte_range is None:
+            response = FileResponse(handle, content_type="application/octet-stream")
+            response["Content-Length"] = str(size)
+            return response
+        start, end = byte_range
+        response = FileResponse(_BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
+        response.status_code = 206
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return response

@@ -1,0 +1,94 @@
+"""Model-card metadata: the YAML front matter of README.md, and what the registry derives from it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+MAX_CARD_BYTES = 1024 * 1024
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+class CardError(ValueError):
+    pass
+
+
+def split_card(text: str) -> tuple[str | None, str]:
+    """(yaml text or None, markdown body)."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return None, text
+    return match.group(1), text[match.end() :]
+
+
+def parse_metadata(text: str) -> dict:
+    """The front matter as a dict. Malformed YAML raises CardError; no front matter gives {}."""
+    raw, _ = split_card(text)
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise CardError(f"Invalid YAML in README.md metadata: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CardError("README.md metadata must be a YAML mapping.")
+    # YAML dates and other non-JSON scalars become strings, so the data can be stored and served.
+    return json.loads(json.dumps(data, default=str))
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(item) for item in value if isinstance(item, (str, int, float)) and str(item)]
+    return []
+
+
+def _as_str(value) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value)[:100] if isinstance(value, (str, int, float)) else ""
+
+
+@dataclass
+class CardSummary:
+    data: dict = field(default_factory=dict)
+    license: str = ""
+    pipeline_tag: str = ""
+    library_name: str = ""
+    base_models: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+def summarize(data: dict) -> CardSummary:
+    """Queryable fields and the full tag list (card tags plus derived ones, as the Hub lists them)."""
+    license_id = _as_str(data.get("license"))
+    pipeline = _as_str(data.get("pipeline_tag"))
+    library = _as_str(data.get("library_name"))
+    base_models = _as_list(data.get("base_model"))
+    tags: list[str] = []
+    for tag in _as_list(data.get("tags")) + ([library] if library else []) + ([pipeline] if pipeline else []):
+        tags.append(tag)
+    tags += [f"dataset:{name}" for name in _as_list(data.get("datasets"))]
+    tags += [f"base_model:{name}" for name in base_models]
+    tags += [f"language:{name}" for name in _as_list(data.get("language"))]
+    if license_id:
+        tags.append(f"license:{license_id}")
+    seen: dict[str, None] = {}
+    for tag in tags:
+        seen.setdefault(tag[:200], None)
+    return CardSummary(
+        data=data,
+        license=license_id,
+        pipeline_tag=pipeline,
+        library_name=library,
+        base_models=base_models,
+        tags=list(seen),
+    )

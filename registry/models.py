@@ -1,0 +1,167 @@
+"""Repos and their git-compatible history.
+
+Trees and blobs are global and content-addressed (a tree id is the git tree id); commits and refs
+belong to one repo. File content lives in the blob store under its sha256: a regular file's git
+blob is the content itself, an LFS file's git blob is its pointer text.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class RepoType(models.TextChoices):
+    MODEL = "model"
+    DATASET = "dataset"
+
+
+class GatedMode(models.TextChoices):
+    OFF = ""
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class Repo(models.Model):
+    repo_type = models.CharField(max_length=8, choices=RepoType.choices, default=RepoType.MODEL)
+    namespace = models.CharField(max_length=96)
+    name = models.CharField(max_length=96)
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="repos"
+    )
+    owner_org = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="repos"
+    )
+    private = models.BooleanField(default=False)
+    gated = models.CharField(max_length=8, choices=GatedMode.choices, default=GatedMode.OFF, blank=True)
+    disabled = models.BooleanField(default=False)
+    default_branch = models.CharField(max_length=255, default="main")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now_add=True)
+    downloads = models.PositiveBigIntegerField(default=0)
+    likes = models.PositiveIntegerField(default=0)
+    # Card metadata of the default branch head, refreshed by every commit to that branch.
+    card_data = models.JSONField(default=dict, blank=True)
+    license = models.CharField(max_length=100, blank=True, db_index=True)
+    pipeline_tag = models.CharField(max_length=100, blank=True, db_index=True)
+    library_name = models.CharField(max_length=100, blank=True, db_index=True)
+    base_models = models.JSONField(default=list, blank=True)
+    used_storage = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repo_type", "namespace", "name"], name="repo_unique_id"),
+            models.CheckConstraint(
+                condition=models.Q(owner_user__isnull=False, owner_org__isnull=True)
+                | models.Q(owner_user__isnull=True, owner_org__isnull=False),
+                name="repo_exactly_one_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["last_modified"]), models.Index(fields=["downloads"])]
+
+    def __str__(self) -> str:
+        return self.repo_id
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def url_prefix(self) -> str:
+        """Web-style prefix: none for models, 'datasets/' for datasets."""
+        return "" if self.repo_type == RepoType.MODEL else f"{self.repo_type}s/"
+
+    @property
+    def web_path(self) -> str:
+        return f"/{self.url_prefix}{self.repo_id}"
+
+
+class RepoTag(models.Model):
+    """Tags of the default branch head (card tags plus derived ones), for list filters."""
+
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "tag"], name="repotag_unique")]
+        indexes = [models.Index(fields=["tag"])]
+
+
+class RepoRedirect(models.Model):
+    """An old id of a moved repo; requests to it are redirected to the repo's current id."""
+
+    repo_type = models.CharField(max_length=8, choices=RepoType.choices)
+    namespace = models.CharField(max_length=96)
+    name = models.CharField(max_length=96)
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="redirects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo_type", "namespace", "name"], name="redirect_unique_id")]
+
+
+class StoredObject(models.Model):
+    """Content present in the blob store, verified (sha256 and size) when it was written."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Blob(models.Model):
+    """A git blob: for LFS files the pointer; `sha256` and `size` always describe the content."""
+
+    oid = models.CharField(max_length=40, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    is_lfs = models.BooleanField(default=False)
+
+
+class Tree(models.Model):
+    """A git tree. `entries` lists children in git order:
+    {"name", "type": "file"|"directory", "oid", "size"?, "lfs"?: {"sha256", "size", "pointerSize"}}.
+    Sizes and LFS data are derived from the blob ids, so they never disagree with `oid`."""
+
+    oid = models.CharField(max_length=40, primary_key=True)
+    entries = models.JSONField(default=list)
+
+
+class Commit(models.Model):
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="commits")
+    oid = models.CharField(max_length=40)
+    tree_oid = models.CharField(max_length=40)
+    parent_oids = models.JSONField(default=list)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    author_name = models.CharField(max_length=200)
+    title = models.TextField()
+    message = models.TextField()
+    created_at = models.DateTimeField()
+    # The exact git object text, so the id can be re-verified and the object served to git.
+    raw = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "oid"], name="commit_unique_per_repo")]
+        indexes = [models.Index(fields=["repo", "created_at"])]
+
+
+class RefKind(models.TextChoices):
+    BRANCH = "branch"
+    TAG = "tag"
+    PULL_REQUEST = "pr"
+
+
+class Ref(models.Model):
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="refs")
+    name = models.CharField(max_length=255)  # full ref: refs/heads/main, refs/tags/v1, refs/pr/3
+    kind = models.CharField(max_length=8, choices=RefKind.choices)
+    commit_oid = models.CharField(max_length=40)
+    message = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "name"], name="ref_unique_per_repo")]
+
+    @property
+    def short_name(self) -> str:
+        for prefix in ("refs/heads/", "refs/tags/"):
+            if self.name.startswith(prefix):
+                return self.name[len(prefix) :]
+        return self.name

@@ -1,0 +1,97 @@
+"""Validation of file paths inside repos and of branch and tag names.
+
+SECURITY: storage never uses these paths (content lives under its sha256), but clients write files
+under them, and git itself refuses some of them. A path is accepted only if it is UTF-8 text in
+NFC form with no control or format characters, no backslash, no empty, '.', or '..' component,
+no component that git or Windows would treat as `.git` (`.GIT`, `.git.`, `git~1`), and within
+the length limits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from core.errors import BadRequest
+
+MAX_PATH_BYTES = 1024
+MAX_COMPONENT_BYTES = 255
+FORBIDDEN_COMPONENTS = frozenset({".git", ".cache", "git~1"})
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def _bad(path: str, why: str) -> BadRequest:
+    shown = path.encode("unicode_escape").decode("ascii")[:200]
+    return BadRequest(f"Invalid path '{shown}': {why}.")
+
+
+def validate_path(path: str, *, allow_root: bool = False) -> str:
+    """Return the canonical path ('a/b.txt') or raise BadRequest with the reason."""
+    if not isinstance(path, str):
+        raise BadRequest("A path must be a string.")
+    if path == "" and allow_root:
+        return ""
+    if path == "":
+        raise _bad(path, "it is empty")
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise _bad(path, f"it is longer than {MAX_PATH_BYTES} bytes")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(path, "it is not valid UTF-8") from None
+    if unicodedata.normalize("NFC", path) != path:
+        raise _bad(path, "it is not in Unicode NFC form")
+    for ch in path:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+            raise _bad(path, "it contains a control or invisible formatting character")
+    if "\\" in path:
+        raise _bad(path, "backslashes are not allowed")
+    if path.startswith("/"):
+        raise _bad(path, "absolute paths are not allowed")
+    if _DRIVE.match(path):
+        raise _bad(path, "drive-letter paths are not allowed")
+    for component in path.split("/"):
+        _validate_component(path, component)
+    return path
+
+
+def _validate_component(path: str, component: str) -> None:
+    if component in ("", ".", ".."):
+        raise _bad(path, "empty, '.' and '..' components are not allowed")
+    if len(component.encode()) > MAX_COMPONENT_BYTES:
+        raise _bad(path, f"a component is longer than {MAX_COMPONENT_BYTES} bytes")
+    if component != component.rstrip(". "):
+        raise _bad(path, "components may not end in a dot or a space")
+    if component.casefold() in FORBIDDEN_COMPONENTS:
+        raise _bad(path, f"'{component}' is reserved")
+
+
+def validate_folder(path: str) -> str:
+    """A folder path as sent by clients, which may end in '/'. The root is not a folder to delete."""
+    return validate_path(path.rstrip("/") if isinstance(path, str) else path)
+
+
+def validate_ref_name(name: str, *, kind: str = "branch") -> str:
+    """A branch or tag name, by git's check-ref-format rules; `refs/...` names are reserved."""
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f"A {kind} name must be a non-empty string.")
+    reasons = []
+    if len(name.encode()) > 255:
+        reasons.append("longer than 255 bytes")
+    if _REF_FORBIDDEN.search(name):
+        reasons.append("contains spaces, control characters or one of ~^:?*[\\")
+    if ".." in name or "@{" in name or "//" in name or name == "@":
+        reasons.append("contains '..', '@{' or '//'")
+    if name.startswith(("/", "-", ".")) or name.endswith(("/", ".", ".lock")):
+        reasons.append("starts with '/', '-' or '.', or ends with '/', '.' or '.lock'")
+    if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        reasons.append("has a component starting with '.' or ending with '.lock'")
+    if name.startswith("refs/"):
+        reasons.append("names under 'refs/' are reserved")
+    if re.fullmatch(r"[0-9a-f]{40}", name):
+        reasons.append("looks like a commit id")
+    if reasons:
+        raise BadRequest(f"Invalid {kind} name: {'; '.join(reasons)}.")
+    return name

@@ -1,0 +1,215 @@
+"""Portal pages for browsing repos: home and search, repo page, files, commits, namespaces."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Value
+from django.db.models.functions import Concat
+from django.shortcuts import render
+from django.views import View
+
+from accounts.models import Membership, Organization, User
+from core.errors import EntryNotFound, HubError, NotFound
+from gating.policy import Action, Principal, repos_visible_to
+from registry import trees
+from registry.api.base import PLURAL_TYPES, RepoView
+from registry.markdown import render_card
+from registry.models import Repo, RepoType
+from registry.paths import validate_path
+from registry.selectors import (
+    history,
+    list_refs,
+    read_small_file,
+    read_text_at,
+    resolve_revision,
+    split_revision_path,
+)
+from registry.services.metadata import card_summary_at
+
+TEXT_PREVIEW_LIMIT = 512 * 1024
+
+
+def resolve_url(repo: Repo, revision: str, path: str) -> str:
+    return f"{repo.web_path}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+
+def render_error(request, exc: HubError):
+    template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
+    return render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+
+
+def search_repos(request, repo_type: str):
+    queryset = repos_visible_to(Principal.from_request(request)).filter(repo_type=repo_type)
+    term = request.GET.get("search", "").strip()
+    if term:
+        queryset = queryset.annotate(full_id=Concat("namespace", Value("/"), "name")).filter(full_id__icontains=term)
+    sort = {"downloads": "-downloads", "created": "-created_at"}.get(request.GET.get("sort", ""), "-last_modified")
+    return queryset.order_by(sort, "-pk"), term
+
+
+class HomeView(View):
+    def get(self, request):
+        queryset, term = search_repos(request, RepoType.MODEL)
+        return render(request, "registry/home.html", {"repos": queryset[:20], "search": term})
+
+
+class RepoListPage(View):
+    def get(self, request, repo_type: str):
+        queryset, term = search_repos(request, PLURAL_TYPES[repo_type])
+        page = Paginator(queryset, 30).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "registry/list.html",
+            {"page": page, "search": term, "repo_type": PLURAL_TYPES[repo_type], "plural": repo_type},
+        )
+
+
+class PortalRepoView(RepoView):
+    """Repo-scoped pages: the same policy gate as the API, with HTML error pages."""
+
+    def error_response(self, exc: HubError):
+        return render_error(self.request, exc)
+
+    def base_context(self, resolved) -> dict:
+        refs = list_refs(self.repo)
+        return {
+            "repo": self.repo,
+            "resolved": resolved,
+            "branches": refs["branch"],
+            "tags": refs["tag"],
+            "can_download": self._can(Action.DOWNLOAD),
+            "can_write": self._can(Action.WRITE),
+        }
+
+    def _can(self, action: Action) -> bool:
+        from gating.policy import can
+
+        return can(self.principal, self.repo, action)
+
+
+class RepoPage(PortalRepoView):
+    def get(self, request, namespace, name, repo_type=None):
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        readme = read_text_at(resolved.tree_oid, "README.md")
+        summary = card_summary_at(resolved.tree_oid)
+        context = self.base_context(resolved)
+        context.update(
+            {
+                "card_html": render_card(readme) if readme else "",
+                "card": summary,
+                "entries": self._entries(resolved, ""),
+                "path": "",
+                "tab": "card",
+            }
+        )
+        return render(request, "registry/repo.html", context)
+
+    def _entries(self, resolved, path: str) -> list[dict]:
+        return directory_listing(self.repo, resolved, path)
+
+
+def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
+    entry = trees.find_entry(resolved.tree_oid, path)
+    if entry is None or entry["type"] != "directory":
+        raise EntryNotFound(commit_oid=resolved.commit_oid)
+    prefix = f"{path}/" if path else ""
+    rows = []
+    for child_path, child in trees.iter_entries(entry["oid"], prefix, recursive=False):
+        rows.append(
+            {
+                "path": child_path,
+                "name": child["name"],
+                "is_dir": child["type"] == "directory",
+                "size": child.get("size", 0),
+                "is_lfs": bool(child.get("lfs")),
+                "download_url": resolve_url(repo, resolved.revision, child_path) if child["type"] == "file" else "",
+            }
+        )
+    return sorted(rows, key=lambda row: (not row["is_dir"], row["name"].lower()))
+
+
+def breadcrumbs(path: str) -> list[tuple[str, str]]:
+    parts = path.split("/") if path else []
+    return [(part, "/".join(parts[: index + 1])) for index, part in enumerate(parts)]
+
+
+class TreePage(PortalRepoView):
+    def get(self, request, namespace, name, rest, repo_type=None):
+        resolved, path = split_revision_path(self.repo, rest, path_required=False)
+        path = path.strip("/")
+        if path:
+            validate_path(path)
+        context = self.base_context(resolved)
+        context.update(
+            {
+                "entries": directory_listing(self.repo, resolved, path),
+                "path": path,
+                "crumbs": breadcrumbs(path),
+                "tab": "files",
+            }
+        )
+        return render(request, "registry/tree.html", context)
+
+
+class BlobPage(PortalRepoView):
+    def get(self, request, namespace, name, rest, repo_type=None):
+        resolved, path = split_revision_path(self.repo, rest, path_required=True)
+        validate_path(path)
+        entry = trees.find_entry(resolved.tree_oid, path)
+        if entry is None or entry["type"] != "file":
+            raise EntryNotFound(commit_oid=resolved.commit_oid)
+        context = self.base_context(resolved)
+        text = None
+        if context["can_download"] and not entry.get("lfs") and entry["size"] <= TEXT_PREVIEW_LIMIT:
+            data = read_small_file(entry)
+            if data is not None and b"\0" not in data[:8000]:
+                text = data.decode("utf-8", "replace")
+        context.update(
+            {
+                "entry": entry,
+                "path": path,
+                "crumbs": breadcrumbs(path),
+                "text": text,
+                "download_url": resolve_url(self.repo, resolved.revision, path),
+                "tab": "files",
+            }
+        )
+        return render(request, "registry/blob.html", context)
+
+
+class CommitsPage(PortalRepoView):
+    def get(self, request, namespace, name, revision, repo_type=None):
+        resolved = resolve_revision(self.repo, revision)
+        try:
+            page_number = max(int(request.GET.get("page", "1")), 1)
+        except ValueError:
+            page_number = 1
+        size = settings.GATEHOUSE_COMMITS_PAGE_SIZE
+        commits, has_more = history(self.repo, resolved.commit_oid, offset=(page_number - 1) * size, limit=size)
+        context = self.base_context(resolved)
+        context.update({"commits": commits, "page_number": page_number, "has_more": has_more, "tab": "commits"})
+        return render(request, "registry/commits.html", context)
+
+
+class NamespacePage(View):
+    """A user's or an organisation's page: who they are and the repos the viewer may see."""
+
+    def get(self, request, namespace):
+        user = User.objects.filter(username=namespace, is_active=True).first()
+        org = None if user else Organization.objects.filter(name=namespace).first()
+        if user is None and org is None:
+            return render_error(request, NotFound("No such user or organisation"))
+        repos = repos_visible_to(Principal.from_request(request)).filter(namespace=namespace).order_by("-last_modified")
+        context = {"profile_user": user, "org": org, "repos": repos, "namespace": namespace}
+        if org is not None:
+            memberships = Membership.objects.filter(org=org).select_related("user").order_by("user__username")
+            context["memberships"] = memberships
+            context["is_org_admin"] = (
+                request.user.is_authenticated and memberships.filter(user=request.user, role="admin").exists()
+            )
+        else:
+            context["orgs"] = Organization.objects.filter(memberships__user=user).order_by("name")
+        return render(request, "registry/namespace.html", context)

@@ -1,0 +1,176 @@
+"""Reads over repos and history. These take a repo the policy has already returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from core.errors import EntryNotFound, RevisionNotFound
+from registry import gitobjects, trees
+from registry.models import Commit, Ref, RefKind, Repo
+from registry.storage import get_storage
+
+SMALL_BLOB_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A revision resolved to a commit: `ref` is None when the revision was a commit id."""
+
+    revision: str
+    commit_oid: str
+    tree_oid: str
+    ref: Ref | None
+
+
+@lru_cache(maxsize=8192)
+def _commit_tree(repo_pk: int, oid: str) -> str:
+    tree = Commit.objects.filter(repo_id=repo_pk, oid=oid).values_list("tree_oid", flat=True).first()
+    if tree is None:
+        raise LookupError(oid)
+    return tree
+
+
+def commit_tree_oid(repo: Repo, oid: str) -> str | None:
+    try:
+        return _commit_tree(repo.pk, oid)
+    except LookupError:
+        return None
+
+
+def _ref_candidates(revision: str) -> list[str]:
+    if revision.startswith("refs/"):
+        return [revision]
+    return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+
+
+def _pick(refs: dict[str, Ref], revision: str) -> Ref | None:
+    for name in _ref_candidates(revision):
+        if name in refs:
+            return refs[name]
+    return None
+
+
+def resolve_revision(repo: Repo, revision: str) -> Resolved:
+    """A branch, tag, `refs/...` name or full commit id; branches win over tags, as in git."""
+    refs = {ref.name: ref for ref in Ref.objects.filter(repo=repo, name__in=_ref_candidates(revision))}
+    ref = _pick(refs, revision)
+    if ref is not None:
+        return Resolved(revision, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref)
+    if gitobjects.HEX40.match(revision):
+        tree = commit_tree_oid(repo, revision)
+        if tree is not None:
+            return Resolved(revision, revision, tree, None)
+    raise RevisionNotFound(revision)
+
+
+def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[Resolved, str]:
+    """Split '<revision>/<path>' where the revision itself may contain slashes ('refs/pr/3',
+    'feature/x'). WSGI decodes %2F before routing, so the longest existing ref prefix wins."""
+    parts = rest.split("/")
+    last = len(parts) - 1 if path_required else len(parts)
+    prefixes = ["/".join(parts[:i]) for i in range(1, last + 1)]
+    if not prefixes:
+        raise RevisionNotFound(rest)
+    names = [name for prefix in prefixes for name in _ref_candidates(prefix)]
+    refs = {ref.name: ref for ref in Ref.objects.filter(repo=repo, name__in=names)}
+    for prefix in reversed(prefixes):
+        ref = _pick(refs, prefix)
+        if ref is not None:
+            path = rest[len(prefix) + 1 :]
+            return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
+    first = parts[0]
+    if gitobjects.HEX40.match(first):
+        tree = commit_tree_oid(repo, first)
+        if tree is not None:
+            return Resolved(first, first, tree, None), rest[len(first) + 1 :]
+    raise RevisionNotFound(first)
+
+
+def find_file(resolved: Resolved, path: str) -> trees.Entry:
+    entry = trees.find_entry(resolved.tree_oid, path)
+    if entry is None or entry["type"] != "file":
+        raise EntryNotFound(commit_oid=resolved.commit_oid)
+    return entry
+
+
+def entry_sha256(entry: trees.Entry) -> str:
+    """The content sha256 of a file entry (stored in `lfs` for LFS files, looked up otherwise)."""
+    if entry.get("lfs"):
+        return entry["lfs"]["sha256"]
+    return _blob_sha256(entry["oid"])
+
+
+@lru_cache(maxsize=16384)
+def _blob_sha256(oid: str) -> str:
+    from registry.models import Blob
+
+    sha = Blob.objects.filter(oid=oid).values_list("sha256", flat=True).first()
+    if sha is None:
+        raise LookupError(f"blob {oid} is missing")
+    return sha
+
+
+def read_small_file(entry: trees.Entry) -> bytes | None:
+    """Content of a small file (README.md, .gitattributes); None if it is too large to inline."""
+    if entry["size"] > SMALL_BLOB_LIMIT:
+        return None
+    with get_storage().open(entry_sha256(entry)) as handle:
+        return handle.read()
+
+
+def read_text_at(tree_oid: str, path: str) -> str | None:
+    entry = trees.find_entry(tree_oid, path)
+    if entry is None or entry["type"] != "file":
+        return None
+    data = read_small_file(entry)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+def list_refs(repo: Repo) -> dict[str, list[Ref]]:
+    grouped: dict[str, list[Ref]] = {kind: [] for kind in RefKind.values}
+    for ref in Ref.objects.filter(repo=repo).order_by("name"):
+        grouped[ref.kind].append(ref)
+    return grouped
+
+
+def history(repo: Repo, head_oid: str, *, offset: int, limit: int) -> tuple[list[Commit], bool]:
+    """Commits reachable from `head_oid` by first parents, newest first; and whether more follow."""
+    parents = dict(Commit.objects.filter(repo=repo).values_list("oid", "parent_oids"))
+    chain: list[str] = []
+    current: str | None = head_oid
+    while current is not None and current in parents and len(chain) < offset + limit + 1:
+        chain.append(current)
+        current = parents[current][0] if parents[current] else None
+    page = chain[offset : offset + limit]
+    rows = {commit.oid: commit for commit in Commit.objects.filter(repo=repo, oid__in=page).select_related("author")}
+    return [rows[oid] for oid in page], len(chain) > offset + limit
+
+
+def _entry_oid(tree_oid: str | None, path: str) -> str | None:
+    if tree_oid is None:
+        return None
+    entry = trees.find_entry(tree_oid, path)
+    return entry["oid"] if entry else None
+
+
+def last_commits(repo: Repo, head_oid: str, paths: list[str], *, max_walk: int = 2000) -> dict[str, Commit]:
+    """For each path, the newest commit (by first parents) that changed it."""
+    rows = {
+        commit.oid: commit
+        for commit in Commit.objects.filter(repo=repo).only("oid", "tree_oid", "parent_oids", "title", "created_at")
+    }
+    found: dict[str, Commit] = {}
+    pending = set(paths)
+    current = rows.get(head_oid)
+    walked = 0
+    while current is not None and pending and walked < max_walk:
+        parent = rows.get(current.parent_oids[0]) if current.parent_oids else None
+        parent_tree = parent.tree_oid if parent else None
+        for path in list(pending):
+            if _entry_oid(current.tree_oid, path) != _entry_oid(parent_tree, path):
+                found[path] = current
+                pending.discard(path)
+        current = parent
+        walked += 1
+    return found

@@ -1,0 +1,24 @@
+"""Every write to repos and their history. Import from here: `from registry import services`."""
+
+from registry.services.commits import (
+    AddFile,
+    CommitOperation,
+    DeleteFile,
+    DeleteFolder,
+    commit_create,
+    stage_bytes,
+    stage_stored,
+)
+from registry.services.repos import repo_create, repo_delete
+
+__all__ = [
+    "AddFile",
+    "CommitOperation",
+    "DeleteFile",
+    "DeleteFolder",
+    "commit_create",
+    "repo_create",
+    "repo_delete",
+    "stage_bytes",
+    "stage_stored",
+]

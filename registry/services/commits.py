@@ -1,0 +1,180 @@
+"""Creating commits: all-or-nothing, serialised per branch, with git-exact object ids.
+
+File content is written to the blob store *before* the database transaction (blob writes are
+atomic and content-addressed, so an aborted commit leaves at most an unreferenced object for the
+garbage collector). The transaction locks the branch ref, checks `parent_commit`, builds the new
+trees, and moves the ref, so concurrent commits to one branch queue up and history stays linear.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import transaction
+
+from accounts.models import User
+from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
+from registry import gitobjects, lfsrules, trees
+from registry.models import Blob, Commit, Ref, RefKind, Repo, StoredObject
+from registry.paths import validate_folder, validate_path
+from registry.services.metadata import refresh_repo_metadata
+from registry.storage import get_storage
+
+
+@dataclass(frozen=True)
+class AddFile:
+    """A file whose content is already in the blob store."""
+
+    path: str
+    sha256: str
+    size: int
+    is_lfs: bool
+    blob_oid: str  # git id: of the content for regular files, of the pointer for LFS files
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+CommitOperation = AddFile | DeleteFile | DeleteFolder
+
+
+def stage_bytes(*, path: str, content: bytes, lfs: bool | None = None, gitattributes: str = "") -> AddFile:
+    """Store `content` and describe it as an addition. `lfs=None` applies the Hub's rules."""
+    validate_path(path)
+    if lfs is None:
+        lfs = lfsrules.should_use_lfs(path=path, size=len(content), sample=content[:512], gitattributes=gitattributes)
+    sha256 = get_storage().put_bytes(content)
+    StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
+    oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
+    return AddFile(path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid)
+
+
+def stage_stored(*, path: str, sha256: str, size: int | None = None) -> AddFile:
+    """An LFS addition of content already uploaded (the `lfsFile` commit line)."""
+    validate_path(path)
+    stored = StoredObject.objects.filter(sha256=sha256).first()
+    if stored is None:
+        raise BadRequest(f"LFS object {sha256} for '{path}' was never uploaded; upload it before committing.")
+    if size is not None and stored.size != size:
+        raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
+    oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
+    return AddFile(path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid)
+
+
+def _signature(user: User | None, when: int) -> gitobjects.Signature:
+    if user is None:
+        return gitobjects.Signature("gatehouse", "gatehouse@localhost", when)
+    email = user.email or f"{user.username}@users.noreply.gatehouse"
+    return gitobjects.Signature(user.username, email, when)
+
+
+def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[AddFile]:
+    added: list[AddFile] = []
+    for op in operations:
+        if isinstance(op, AddFile):
+            entry = trees.file_entry(
+                name=op.path.rsplit("/", 1)[-1], oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs
+            )
+            root.set_file(op.path, entry)
+            added.append(op)
+        elif isinstance(op, DeleteFile):
+            path = validate_path(op.path)
+            if not isinstance(root.get(path), dict) or not root.remove(path):
+                raise EntryNotFound("A file with this name doesn't exist", commit_oid=None)
+        elif isinstance(op, DeleteFolder):
+            path = validate_folder(op.path)
+            if not isinstance(root.get(path), trees.MutableTree) or not root.remove(path):
+                raise EntryNotFound(f"A folder named '{path}' doesn't exist", commit_oid=None)
+    return added
+
+
+def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
+    return Ref.objects.select_for_update().filter(repo=repo, name=ref_name).first()
+
+
+def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
+    if not parent_commit:
+        return
+    head = ref.commit_oid if ref else ""
+    if not head.startswith(parent_commit.lower()):
+        raise PreconditionFailed(
+            f"The branch moved: its head is {head or 'empty'}, not the expected parent {parent_commit}. "
+            "Pull the latest revision and try again."
+        )
+
+
+@transaction.atomic
+def commit_create(
+    *,
+    repo: Repo,
+    branch: str,
+    operations: list[CommitOperation],
+    summary: str,
+    description: str = "",
+    author: User | None,
+    parent_commit: str | None = None,
+    ref_name: str | None = None,
+    create_branch: bool = False,
+) -> Commit:
+    """Commit `operations` on top of `branch` (or the full `ref_name`, e.g. refs/pr/3)."""
+    summary = (summary or "").strip()
+    if not summary:
+        raise BadRequest("A commit needs a summary.")
+    if len(summary) > 1000 or len(description) > 65536:
+        raise BadRequest("The commit summary or description is too long.")
+    ref_name = ref_name or f"refs/heads/{branch}"
+    ref = _lock_branch(repo, ref_name)
+    if ref is None and not create_branch:
+        raise RevisionNotFound(branch)
+    _check_parent(ref, parent_commit)
+    parent_tree = Commit.objects.get(repo=repo, oid=ref.commit_oid).tree_oid if ref else None
+    root = trees.MutableTree(parent_tree)
+    added = _apply(root, operations)
+    tree_oid, new_trees = trees.write_root(root)
+    trees.save_trees(new_trees)
+    Blob.objects.bulk_create(
+        [Blob(oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs) for op in added],
+        ignore_conflicts=True,
+    )
+    now = int(time.time())
+    signature = _signature(author, now)
+    message = gitobjects.commit_message(summary, description)
+    parents = [ref.commit_oid] if ref else []
+    raw = gitobjects.encode_commit(
+        tree=tree_oid, parents=parents, author=signature, committer=signature, message=message
+    )
+    # An identical commit (same tree, parent, author, second and message) has the same id, as in
+    # git; it can only come from two branches forked at one parent, and is then shared.
+    commit, _ = Commit.objects.get_or_create(
+        repo=repo,
+        oid=gitobjects.commit_id(raw),
+        defaults={
+            "tree_oid": tree_oid,
+            "parent_oids": parents,
+            "author": author,
+            "author_name": signature.name,
+            "title": summary.splitlines()[0],
+            "message": message,
+            "created_at": datetime.fromtimestamp(now, tz=UTC),
+            "raw": raw,
+        },
+    )
+    if ref is None:
+        kind = RefKind.PULL_REQUEST if ref_name.startswith("refs/pr/") else RefKind.BRANCH
+        Ref.objects.create(repo=repo, name=ref_name, kind=kind, commit_oid=commit.oid)
+    else:
+        ref.commit_oid = commit.oid
+        ref.save(update_fields=["commit_oid", "updated_at"])
+    if ref_name == f"refs/heads/{repo.default_branch}":
+        refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
+    Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
+    return commit

@@ -1,0 +1,31 @@
+"""Keeps the queryable card metadata of a repo in step with its default branch."""
+
+from __future__ import annotations
+
+from registry import modelcard, trees
+from registry.models import Repo, RepoTag
+from registry.selectors import read_text_at
+
+
+def card_summary_at(tree_oid: str) -> modelcard.CardSummary:
+    text = read_text_at(tree_oid, "README.md")
+    if not text:
+        return modelcard.CardSummary()
+    try:
+        return modelcard.summarize(modelcard.parse_metadata(text))
+    except modelcard.CardError:
+        return modelcard.CardSummary()
+
+
+def refresh_repo_metadata(*, repo: Repo, tree_oid: str) -> None:
+    """Called inside the commit transaction for commits to the default branch."""
+    summary = card_summary_at(tree_oid)
+    repo.card_data = summary.data
+    repo.license = summary.license
+    repo.pipeline_tag = summary.pipeline_tag
+    repo.library_name = summary.library_name
+    repo.base_models = summary.base_models
+    repo.used_storage = sum(entry["size"] for _, entry in trees.iter_files(tree_oid))
+    repo.save(update_fields=["card_data", "license", "pipeline_tag", "library_name", "base_models", "used_storage"])
+    RepoTag.objects.filter(repo=repo).exclude(tag__in=summary.tags).delete()
+    RepoTag.objects.bulk_create([RepoTag(repo=repo, tag=tag) for tag in summary.tags], ignore_conflicts=True)

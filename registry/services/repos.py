@@ -1,0 +1,66 @@
+"""Creating and deleting repos."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Organization, User
+from core.errors import BadRequest, Conflict
+from core.names import validate_repo_name
+from registry import lfsrules
+from registry.models import Repo, RepoType
+from registry.services.commits import commit_create, stage_bytes
+
+
+def owner_for_namespace(namespace: str) -> tuple[User | None, Organization | None]:
+    user = User.objects.filter(username=namespace).first()
+    if user is not None:
+        return user, None
+    org = Organization.objects.filter(name=namespace).first()
+    if org is not None:
+        return None, org
+    raise BadRequest(f"Unknown namespace {namespace!r}.")
+
+
+def repo_create(
+    *, namespace: str, name: str, repo_type: str = RepoType.MODEL, private: bool = False, creator: User
+) -> Repo:
+    """A new repo with the Hub's initial commit (a `.gitattributes` with the LFS patterns).
+
+    The caller has checked (through the policy) that `creator` may create repos in `namespace`.
+    """
+    validate_repo_name(name)
+    if repo_type not in RepoType.values:
+        raise BadRequest(f"Unsupported repo type {repo_type!r}; expected 'model' or 'dataset'.")
+    owner_user, owner_org = owner_for_namespace(namespace)
+    attributes = stage_bytes(path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False)
+    with transaction.atomic():
+        if Repo.objects.filter(repo_type=repo_type, namespace=namespace, name__iexact=name).exists():
+            raise Conflict(f"You already created this {repo_type} repo")
+        try:
+            with transaction.atomic():
+                repo = Repo.objects.create(
+                    repo_type=repo_type,
+                    namespace=namespace,
+                    name=name,
+                    owner_user=owner_user,
+                    owner_org=owner_org,
+                    private=private,
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"You already created this {repo_type} repo") from exc
+        commit_create(
+            repo=repo,
+            branch=repo.default_branch,
+            operations=[attributes],
+            summary="initial commit",
+            author=creator,
+            create_branch=True,
+        )
+    return repo
+
+
+@transaction.atomic
+def repo_delete(*, repo: Repo) -> None:
+    """History rows go with the repo; blobs stay until the garbage collector finds them unused."""
+    repo.delete()

@@ -1,0 +1,201 @@
+"""Content-addressed blob storage, keyed by the sha256 of the content.
+
+Writes go to a private temporary file, are hashed while they are written, fsynced, checked
+against what the caller expected, and only then renamed into place (and the directory fsynced).
+A crash at any point leaves either nothing or a complete, verified object under its key; stray
+temporary files are removed by `storage_janitor`. Objects are immutable once visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from django.conf import settings
+
+from core.errors import BadRequest, PayloadTooLarge
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+COPY_CHUNK = 1024 * 1024
+
+
+class IntegrityError(BadRequest):
+    code = "IntegrityError"
+
+
+class BlobWriter(Protocol):
+    sha256: str
+    size: int
+
+    def write(self, data: bytes) -> None: ...
+    def commit(self) -> str: ...
+    def abort(self) -> None: ...
+
+
+class BlobStorage(Protocol):
+    def exists(self, sha256: str) -> bool: ...
+    def size(self, sha256: str) -> int: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def local_path(self, sha256: str) -> Path | None: ...
+    def writer(
+        self, *, expected_sha256: str | None = None, expected_size: int | None = None, max_size: int | None = None
+    ) -> BlobWriter: ...
+    def delete(self, sha256: str) -> None: ...
+    def iter_objects(self) -> Iterator[tuple[str, int, float]]: ...
+
+
+def _check_key(sha256: str) -> str:
+    if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
+        raise BadRequest("Invalid object id: expected 64 lowercase hex characters.")
+    return sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlobWriter:
+    def __init__(self, storage: LocalStorage, *, expected_sha256, expected_size, max_size):
+        self._storage = storage
+        self._expected_sha256 = expected_sha256
+        self._expected_size = expected_size
+        self._max_size = max_size
+        self._hash = hashlib.sha256()
+        fd, name = tempfile.mkstemp(dir=storage.tmp_dir, prefix="w-")
+        self._file = os.fdopen(fd, "wb")
+        self._tmp_path = Path(name)
+        self.size = 0
+        self.sha256 = ""
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        limit = self._expected_size if self._expected_size is not None else self._max_size
+        if limit is not None and self.size > limit:
+            self.abort()
+            raise PayloadTooLarge(f"Upload is larger than the {limit} bytes expected.")
+        self._hash.update(data)
+        self._file.write(data)
+
+    def write_from(self, stream: BinaryIO, length: int | None = None) -> None:
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = stream.read(COPY_CHUNK if remaining is None else min(COPY_CHUNK, remaining))
+            if not chunk:
+                break
+            self.write(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+
+    def commit(self) -> str:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self.sha256 = self._hash.hexdigest()
+            if self._expected_size is not None and self.size != self._expected_size:
+                raise IntegrityError(f"Size mismatch: expected {self._expected_size} bytes, received {self.size}.")
+            if self._expected_sha256 is not None and self.sha256 != self._expected_sha256:
+                raise IntegrityError("Content does not match the announced sha256.")
+            final = self._storage.path_for(self.sha256)
+            if final.exists():
+                self._tmp_path.unlink(missing_ok=True)
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp_path, final)
+                _fsync_dir(final.parent)
+            self._done = True
+            return self.sha256
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+        finally:
+            self._tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalBlobWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+class LocalStorage:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.objects_dir = self.root / "objects"
+        self.tmp_dir = self.root / "tmp"
+        self.objects_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        _check_key(sha256)
+        return self.objects_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        return self.path_for(sha256).stat().st_size
+
+    def open(self, sha256: str) -> BinaryIO:
+        return open(self.path_for(sha256), "rb")  # noqa: SIM115 - the caller owns the handle
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path_for(sha256)
+
+    def writer(self, *, expected_sha256=None, expected_size=None, max_size=None) -> LocalBlobWriter:
+        if expected_sha256 is not None:
+            _check_key(expected_sha256)
+        return LocalBlobWriter(self, expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size)
+
+    def put_bytes(self, data: bytes) -> str:
+        with self.writer() as writer:
+            writer.write(data)
+            return writer.commit()
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def iter_objects(self) -> Iterator[tuple[str, int, float]]:
+        for path in self.objects_dir.glob("*/*/*"):
+            if SHA256_RE.match(path.name):
+                stat = path.stat()
+                yield path.name, stat.st_size, stat.st_mtime
+
+    def clean_tmp(self, *, older_than_seconds: float) -> int:
+        """Remove temporary files abandoned by crashed writers. Returns how many were removed."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for path in self.tmp_dir.rglob("*"):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+@lru_cache(maxsize=1)
+def _storage_for(root: str) -> LocalStorage:
+    return LocalStorage(Path(root))
+
+
+def get_storage() -> LocalStorage:
+    return _storage_for(str(settings.GATEHOUSE_STORAGE_ROOT))

@@ -1,0 +1,62 @@
+"""Test set-up shared by the whole suite.
+
+The Hub client reads HF_ENDPOINT once, at import, and only trusts URLs on that host; so the live
+server's address is fixed here, before any test module imports huggingface_hub.
+"""
+
+import os
+import shutil
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_PORT = _free_port()
+os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"127.0.0.1:{_PORT}"
+os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{_PORT}"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
+os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="gatehouse-hf-home-"))
+os.environ.pop("HF_TOKEN", None)
+# Playwright's sync API runs an event loop in the test thread.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+import pytest  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from tests.support.builders import *  # noqa: E402,F401,F403 - fixtures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_storage(tmp_path_factory):
+    """Blobs written by tests go to a throw-away store, never the developer's var/storage."""
+    from registry import storage
+
+    root = tmp_path_factory.mktemp("storage")
+    settings.GATEHOUSE_STORAGE_ROOT = root
+    storage._storage_for.cache_clear()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """A fresh Hub client cache per test, so every download really goes to the server."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def hub(live_server, hf_cache):
+    """The live server's base URL; the client is configured for it through HF_ENDPOINT."""
+    assert live_server.url == os.environ["HF_ENDPOINT"], "the live server must listen where HF_ENDPOINT points"
+    return live_server.url
