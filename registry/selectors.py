@@ -174,3 +174,12 @@ def last_commits(repo: Repo, head_oid: str, paths: list[str], *, max_walk: int =
         current = parent
         walked += 1
     return found
+
+
+def gitattributes_at(repo: Repo, revision: str) -> str:
+    """The `.gitattributes` text at a revision ('' when absent), for the LFS decision."""
+    try:
+        resolved = resolve_revision(repo, revision)
+    except RevisionNotFound:  # a branch about to be created has none yet
+        return ""
+    return read_text_at(resolved.tree_oid, ".gitattributes") or ""

@@ -32,6 +32,10 @@ from django.conf import settings  # noqa: E402
 
 from tests.support.builders import *  # noqa: E402,F401,F403 - fixtures
 
+# Live-server threads must not keep database connections open, or the test database cannot be
+# dropped at the end of the run.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_storage(tmp_path_factory):

@@ -9,7 +9,7 @@ from registry.services.commits import (
     stage_bytes,
     stage_stored,
 )
-from registry.services.repos import repo_create, repo_delete
+from registry.services.repos import repo_create, repo_delete, repo_settings_update
 
 __all__ = [
     "AddFile",
@@ -19,6 +19,7 @@ __all__ = [
     "commit_create",
     "repo_create",
     "repo_delete",
+    "repo_settings_update",
     "stage_bytes",
     "stage_stored",
 ]

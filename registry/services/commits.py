@@ -16,7 +16,7 @@ from django.db import transaction
 
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import gitobjects, lfsrules, trees
+from registry import gitobjects, hooks, lfsrules, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, StoredObject
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
@@ -141,6 +141,11 @@ def commit_create(
     added = _apply(root, operations)
     tree_oid, new_trees = trees.write_root(root)
     trees.save_trees(new_trees)
+    context = hooks.CommitContext(
+        repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
+    )
+    for check in hooks.commit_checks:
+        check(context)
     Blob.objects.bulk_create(
         [Blob(oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs) for op in added],
         ignore_conflicts=True,

@@ -64,3 +64,26 @@ def repo_create(
 def repo_delete(*, repo: Repo) -> None:
     """History rows go with the repo; blobs stay until the garbage collector finds them unused."""
     repo.delete()
+
+
+@transaction.atomic
+def repo_settings_update(*, repo: Repo, private: bool | None = None, gated: str | bool | None = None) -> Repo:
+    """Visibility and gating mode. `gated` takes the Hub's values: False, "auto" or "manual"."""
+    from registry.models import GatedMode
+
+    locked = Repo.objects.select_for_update().get(pk=repo.pk)
+    fields = []
+    if private is not None:
+        if not isinstance(private, bool):
+            raise BadRequest("'private' must be true or false.")
+        locked.private = private
+        fields.append("private")
+    if gated is not None:
+        value = "" if gated is False or gated == "false" else gated
+        if value not in GatedMode.values:
+            raise BadRequest("'gated' must be false, 'auto' or 'manual'.")
+        locked.gated = value
+        fields.append("gated")
+    if fields:
+        locked.save(update_fields=fields)
+    return locked

@@ -61,8 +61,13 @@ def make_repo(
 
 def commit_files(repo: Repo, files: dict[str, bytes | None], *, author: User, branch: str = "main", summary="update"):
     """Add (bytes) or delete (None) files in one commit."""
+    from registry.selectors import gitattributes_at
+
+    attributes = gitattributes_at(repo, branch)
     operations = [
-        services.stage_bytes(path=path, content=content) if content is not None else services.DeleteFile(path)
+        services.stage_bytes(path=path, content=content, gitattributes=attributes)
+        if content is not None
+        else services.DeleteFile(path)
         for path, content in files.items()
     ]
     return services.commit_create(repo=repo, branch=branch, operations=operations, summary=summary, author=author)

@@ -1,0 +1,29 @@
+"""Extension points for the apps that build on the registry (licenses, gating, community).
+
+The registry must not import them (dependencies point one way), so they register checks here
+from their AppConfig.ready(). Checks are plain functions; they raise `core.errors.HubError`
+(commit checks) or return messages (metadata checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from registry.models import Repo
+
+
+@dataclass(frozen=True)
+class CommitContext:
+    repo: Repo
+    ref_name: str
+    tree_oid: str
+    parent_tree_oid: str | None
+    author: object  # accounts.models.User | None
+
+
+# Called inside the commit transaction, before the ref moves; raising refuses the commit.
+commit_checks: list[Callable[[CommitContext], None]] = []
+
+# Called by /api/validate-yaml and on commits of README.md: (metadata, repo_type) -> (errors, warnings).
+metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []

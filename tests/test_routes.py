@@ -1,0 +1,61 @@
+"""Every route is either guarded by the repo-policy base classes or explicitly listed as public.
+
+A new view that forgets the policy fails here rather than in production.
+"""
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from registry.api.base import RepoAPIView, RepoView
+
+# Routes that are not repo-scoped, each with the reason it may skip the repo policy.
+PUBLIC_ROUTES = {
+    "agent-harnesses": "implicit client call; returns an empty registry",
+    "telemetry": "implicit client call; stores nothing",
+    "whoami": "describes the caller only; requires a signed-in caller",
+    "schema": "OpenAPI schema of public routes",
+    "healthz": "liveness probe",
+    "api:api-list": "listing filtered by gating.policy.repos_visible_to",
+    "registry:home": "listing filtered by gating.policy.repos_visible_to",
+    "registry:list": "listing filtered by gating.policy.repos_visible_to",
+    "registry:namespace": "profile page; repos filtered by gating.policy.repos_visible_to",
+    "accounts:signup": "account pages act on the signed-in user only",
+    "accounts:login": "account pages act on the signed-in user only",
+    "accounts:logout": "account pages act on the signed-in user only",
+    "accounts:tokens": "account pages act on the signed-in user only",
+    "accounts:org_new": "account pages act on the signed-in user only",
+    "accounts:org_members": "checks org admin membership itself",
+}
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{entry.namespace}:" if entry.namespace else ""
+            yield from _walk(entry.url_patterns, prefix + namespace)
+        elif isinstance(entry, URLPattern):
+            yield prefix + (entry.name or str(entry.pattern)), entry.callback
+
+
+def _view_class(callback):
+    return getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+
+
+def test_every_route_is_guarded_or_allowlisted():
+    unguarded = []
+    for name, callback in _walk(get_resolver().url_patterns):
+        if name in PUBLIC_ROUTES:
+            continue
+        cls = _view_class(callback)
+        if cls is not None and issubclass(cls, RepoAPIView):
+            assert cls.initial is RepoAPIView.initial, f"{name} overrides the policy gate in initial()"
+            continue
+        if cls is not None and issubclass(cls, RepoView):
+            assert cls.dispatch is RepoView.dispatch, f"{name} overrides the policy gate in dispatch()"
+            continue
+        unguarded.append(name)
+    assert unguarded == [], f"routes neither guarded by the repo policy nor allowlisted: {unguarded}"
+
+
+def test_allowlist_has_no_stale_entries():
+    names = {name for name, _ in _walk(get_resolver().url_patterns)}
+    assert set(PUBLIC_ROUTES) <= names
