@@ -52,7 +52,8 @@ def build_safety_checker(*, flag_everything: bool = False):
     torch.manual_seed(0)
     config = CLIPConfig(
         vision_config=dict(
-            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32, patch_size=4
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            image_size=32, patch_size=4,
         ),
         text_config=dict(
             hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, vocab_size=514,
