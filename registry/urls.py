@@ -8,7 +8,7 @@ split against the repo's refs in the views.
 from django.urls import path, re_path
 
 from registry import download, portal
-from registry.api import files, history, repos
+from registry.api import files, history, manage, repos
 
 app_name = "registry"
 
@@ -26,6 +26,7 @@ api_urlpatterns = [
     re_path(rf"{API}/commits/(?P<revision>.+)$", history.CommitsView.as_view(), name="api-commits"),
     re_path(rf"{API}/auth-check$", repos.AuthCheckView.as_view(), name="api-auth-check"),
     re_path(rf"{API}/auth-check/write$", repos.AuthCheckWriteView.as_view(), name="api-auth-check-write"),
+    re_path(rf"{API}/settings$", manage.RepoSettingsView.as_view(), name="api-settings"),
 ]
 
 web_urlpatterns = [

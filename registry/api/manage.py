@@ -1,0 +1,30 @@
+"""Repo settings (visibility, gating mode)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+
+from core.errors import BadRequest
+from gating.policy import Action
+from registry import services
+from registry.api.base import RepoAPIView
+
+
+class RepoSettingsView(RepoAPIView):
+    """PUT /api/{type}s/{ns}/{name}/settings with {"gated"?: false|"auto"|"manual",
+    "visibility"?: "public"|"private"} (or the legacy {"private": bool})."""
+
+    repo_actions = {"PUT": Action.MANAGE}
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def put(self, request, namespace, name, repo_type=None):
+        data = request.data if isinstance(request.data, dict) else {}
+        private = data.get("private")
+        visibility = data.get("visibility")
+        if visibility is not None:
+            if visibility not in ("public", "private"):
+                raise BadRequest("'visibility' must be 'public' or 'private'.")
+            private = visibility == "private"
+        repo = services.repo_settings_update(repo=self.repo, private=private, gated=data.get("gated"))
+        return Response({"private": repo.private, "gated": repo.gated or False})
