@@ -209,3 +209,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Upload limits (bytes unless stated); refused up front with a clear message.
+GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
+GATEHOUSE_MAX_COMMIT_SIZE = env.int("GATEHOUSE_MAX_COMMIT_SIZE", default=200 * 1024**3)
+GATEHOUSE_MAX_COMMIT_FILES = env.int("GATEHOUSE_MAX_COMMIT_FILES", default=10_000)
+# Files up to this size are uploaded inline ("regular") even where the Hub's rules say LFS, so that
+# clients with hf_xet installed can push folders of small files without the Xet protocol.
+GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=1024 * 1024)
+# Largest file accepted inline (base64) in a commit body.
+GATEHOUSE_MAX_INLINE_FILE = env.int("GATEHOUSE_MAX_INLINE_FILE", default=16 * 1024 * 1024)
+GATEHOUSE_LFS_MULTIPART_THRESHOLD = env.int("GATEHOUSE_LFS_MULTIPART_THRESHOLD", default=2 * 1024**3)
+GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 1024**2)
+GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
+# Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
+GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)

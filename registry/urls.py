@@ -7,8 +7,8 @@ split against the repo's refs in the views.
 
 from django.urls import path, re_path
 
-from registry import download, portal
-from registry.api import files, history, manage, repos
+from registry import download, lfs, portal
+from registry.api import commit, files, history, manage, repo_admin, repos, validate
 
 app_name = "registry"
 
@@ -17,6 +17,10 @@ API = rf"^api/(?P<repo_type>models|datasets)/{NS}"
 WEB = rf"^(?:(?P<repo_type>datasets)/)?{NS}"
 
 api_urlpatterns = [
+    re_path(r"^api/repos/create$", repo_admin.RepoCreateView.as_view(), name="api-repo-create"),
+    re_path(r"^api/repos/delete$", repo_admin.RepoDeleteView.as_view(), name="api-repo-delete"),
+    re_path(r"^api/repos/move$", repo_admin.RepoMoveView.as_view(), name="api-repo-move"),
+    re_path(r"^api/validate-yaml$", validate.ValidateYamlView.as_view(), name="api-validate-yaml"),
     re_path(r"^api/(?P<repo_type>models|datasets)$", repos.RepoListView.as_view(), name="api-list"),
     re_path(rf"{API}$", repos.RepoInfoView.as_view(), name="api-info"),
     re_path(rf"{API}/revision/(?P<revision>.+)$", repos.RepoInfoView.as_view(), name="api-info-revision"),
@@ -27,6 +31,19 @@ api_urlpatterns = [
     re_path(rf"{API}/auth-check$", repos.AuthCheckView.as_view(), name="api-auth-check"),
     re_path(rf"{API}/auth-check/write$", repos.AuthCheckWriteView.as_view(), name="api-auth-check-write"),
     re_path(rf"{API}/settings$", manage.RepoSettingsView.as_view(), name="api-settings"),
+    re_path(rf"{API}/branch/(?P<branch>.+)$", repo_admin.BranchView.as_view(), name="api-branch"),
+    re_path(rf"{API}/tag/(?P<revision>.+)$", repo_admin.TagView.as_view(), name="api-tag"),
+    re_path(rf"{API}/preupload/(?P<revision>.+)$", commit.PreuploadView.as_view(), name="api-preupload"),
+    re_path(rf"{API}/commit/(?P<revision>.+)$", commit.CommitView.as_view(), name="api-commit"),
+]
+
+LFS_REPO = r"^(?:(?P<repo_type>datasets)/)?(?P<namespace>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
+lfs_urlpatterns = [
+    re_path(rf"{LFS_REPO}/batch$", lfs.LfsBatchView.as_view(), name="lfs-batch"),
+    re_path(rf"{LFS_REPO}/verify$", lfs.LfsVerifyView.as_view(), name="lfs-verify"),
+    re_path(r"^lfs/objects/(?P<oid>[^/]+)$", lfs.LfsUploadView.as_view(), name="lfs-upload"),
+    re_path(r"^lfs/objects/(?P<oid>[^/]+)/parts/(?P<number>[0-9]{1,6})$", lfs.LfsPartView.as_view(), name="lfs-part"),
+    re_path(r"^lfs/objects/(?P<oid>[^/]+)/complete$", lfs.LfsCompleteView.as_view(), name="lfs-complete"),
 ]
 
 web_urlpatterns = [

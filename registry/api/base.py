@@ -46,9 +46,12 @@ class RepoAPIView(APIView):
         if action is None:
             raise MethodNotAllowed(request.method)
         self.principal = Principal.from_request(request)
-        self.repo = resolve_repo(
-            self.principal, repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}", action
-        )
+        repo_type, repo_id = self.repo_lookup(request, kwargs)
+        self.repo = resolve_repo(self.principal, repo_type, repo_id, action)
+
+    def repo_lookup(self, request, kwargs) -> tuple[str, str]:
+        """(repo type, repo id) from the URL; routes that name the repo in the body override this."""
+        return repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}"
 
     def handle_exception(self, exc):
         if isinstance(exc, RepoMoved):

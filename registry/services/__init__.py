@@ -9,9 +9,15 @@ from registry.services.commits import (
     stage_bytes,
     stage_stored,
 )
-from registry.services.repos import repo_create, repo_delete, repo_settings_update
+from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
+from registry.services.repos import repo_create, repo_delete, repo_move, repo_settings_update
 
 __all__ = [
+    "branch_create",
+    "branch_delete",
+    "tag_create",
+    "tag_delete",
+    "repo_move",
     "AddFile",
     "CommitOperation",
     "DeleteFile",

@@ -16,11 +16,12 @@ from django.db import transaction
 
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import gitobjects, hooks, lfsrules, trees
+from registry import gitobjects, hooks, lfsrules, scanning, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, StoredObject
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
-from registry.storage import get_storage
+from registry.services.scans import scans_request
+from registry.storage import SHA256_RE, get_storage
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class AddFile:
     size: int
     is_lfs: bool
     blob_oid: str  # git id: of the content for regular files, of the pointer for LFS files
+    needs_scan: bool = False  # pickle-based content, scanned by the worker after the commit
 
 
 @dataclass(frozen=True)
@@ -55,19 +57,29 @@ def stage_bytes(*, path: str, content: bytes, lfs: bool | None = None, gitattrib
     sha256 = get_storage().put_bytes(content)
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
-    return AddFile(path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid)
+    return AddFile(
+        path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid,
+        needs_scan=scanning.needs_scan(path, content[:8]),
+    )  # fmt: skip
 
 
 def stage_stored(*, path: str, sha256: str, size: int | None = None) -> AddFile:
     """An LFS addition of content already uploaded (the `lfsFile` commit line)."""
     validate_path(path)
+    if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
+        raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
     stored = StoredObject.objects.filter(sha256=sha256).first()
     if stored is None:
         raise BadRequest(f"LFS object {sha256} for '{path}' was never uploaded; upload it before committing.")
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
-    return AddFile(path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid)
+    with get_storage().open(sha256) as handle:
+        head = handle.read(8)
+    return AddFile(
+        path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid,
+        needs_scan=scanning.needs_scan(path, head),
+    )  # fmt: skip
 
 
 def _signature(user: User | None, when: int) -> gitobjects.Signature:
@@ -182,4 +194,5 @@ def commit_create(
     if ref_name == f"refs/heads/{repo.default_branch}":
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
+    scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
     return commit
