@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Tests use a file, not the shared in-memory database: live-server threads then get their own
+    # connections with WAL and a busy timeout, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gatehouse.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

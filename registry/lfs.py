@@ -29,6 +29,7 @@ from gating.policy import Action, Principal, check
 from registry import uploads
 from registry.api.base import RepoAPIView
 from registry.models import Repo, StoredObject
+from registry.storage import get_storage
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 MAX_BATCH_OBJECTS = 1000
@@ -76,7 +77,7 @@ class LfsBatchView(RepoAPIView):
             return _object_error(
                 oid, size, 422, f"File is larger than the {settings.GATEHOUSE_MAX_FILE_SIZE} bytes this hub accepts."
             )
-        if StoredObject.objects.filter(sha256=oid, size=size).exists():
+        if StoredObject.objects.filter(sha256=oid, size=size).exists() and get_storage().exists(oid):
             return {"oid": oid, "size": size}  # already stored: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
         grant = uploads.UploadGrant(

@@ -7,6 +7,7 @@ blob is the content itself, an LFS file's git blob is its pointer text.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class RepoType(models.TextChoices):
@@ -104,6 +105,8 @@ class StoredObject(models.Model):
     sha256 = models.CharField(max_length=64, primary_key=True)
     size = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a commit references the object; the garbage collector spares recent ones.
+    touched_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
 class Blob(models.Model):

@@ -44,9 +44,7 @@ def scan_file(path: str, filename: str) -> dict:
     except Exception as exc:  # noqa: BLE001 - any parser failure is a failed (not clean) scan
         message = f"scan failed: {type(exc).__name__}: {exc}"[:500]
         return {"status": "error", "imports": [], "message": message, "scanner": "picklescan"}
-    imports = sorted(
-        {(g.module, g.name, g.safety.value) for g in result.globals}, key=lambda item: (item[0], item[1])
-    )
+    imports = sorted({(g.module, g.name, g.safety.value) for g in result.globals}, key=lambda item: (item[0], item[1]))
     levels = {level for _, _, level in imports}
     if result.scan_err:
         status, message = "error", "The scanner could not read every pickle in this file."

@@ -193,4 +193,3 @@ class CommitView(RepoAPIView):
         if key == "deletedFolder":
             return services.DeleteFolder(path.rstrip("/"))
         raise BadRequest(f"Unknown commit operation {key!r}.")
-

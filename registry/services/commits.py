@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
@@ -109,6 +110,20 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
     return added
 
 
+def _claim_objects(added: list[AddFile]) -> None:
+    """Lock, check and touch the stored objects this commit adds (see registry.gc)."""
+    hashes = {op.sha256 for op in added}
+    if not hashes:
+        return
+    rows = StoredObject.objects.select_for_update().filter(sha256__in=hashes)
+    present = set(rows.values_list("sha256", flat=True))
+    storage = get_storage()
+    for op in added:
+        if op.sha256 not in present or not storage.exists(op.sha256):
+            raise BadRequest(f"The content of '{op.path}' ({op.sha256}) is not stored; upload it again.")
+    rows.update(touched_at=timezone.now())
+
+
 def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
     return Ref.objects.select_for_update().filter(repo=repo, name=ref_name).first()
 
@@ -151,6 +166,7 @@ def commit_create(
     parent_tree = Commit.objects.get(repo=repo, oid=ref.commit_oid).tree_oid if ref else None
     root = trees.MutableTree(parent_tree)
     added = _apply(root, operations)
+    _claim_objects(added)
     tree_oid, new_trees = trees.write_root(root)
     trees.save_trees(new_trees)
     context = hooks.CommitContext(
