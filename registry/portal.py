@@ -20,11 +20,13 @@ from registry.markdown import render_card
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
+    entry_sha256,
     history,
     list_refs,
     read_small_file,
     read_text_at,
     resolve_revision,
+    scans_for,
     split_revision_path,
 )
 from registry.services.metadata import card_summary_at
@@ -98,6 +100,7 @@ class RepoPage(PortalRepoView):
         context = self.base_context(resolved)
         context.update(
             {
+                "flagged": flagged_files(resolved.tree_oid),
                 "card_html": render_card(readme) if readme else "",
                 "card": summary,
                 "entries": self._entries(resolved, ""),
@@ -116,8 +119,11 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
     if entry is None or entry["type"] != "directory":
         raise EntryNotFound(commit_oid=resolved.commit_oid)
     prefix = f"{path}/" if path else ""
+    children = list(trees.iter_entries(entry["oid"], prefix, recursive=False))
+    scans = scans_for(entry_sha256(child) for _, child in children if child["type"] == "file")
     rows = []
-    for child_path, child in trees.iter_entries(entry["oid"], prefix, recursive=False):
+    for child_path, child in children:
+        scan = scans.get(entry_sha256(child)) if child["type"] == "file" else None
         rows.append(
             {
                 "path": child_path,
@@ -126,9 +132,22 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
                 "size": child.get("size", 0),
                 "is_lfs": bool(child.get("lfs")),
                 "download_url": resolve_url(repo, resolved.revision, child_path) if child["type"] == "file" else "",
+                "scan_status": scan.status if scan else "",
             }
         )
     return sorted(rows, key=lambda row: (not row["is_dir"], row["name"].lower()))
+
+
+def flagged_files(tree_oid: str) -> list[tuple[str, str]]:
+    """(path, status) of files whose scan is anything but safe, for the repo page's warning."""
+    files = list(trees.iter_files(tree_oid))
+    scans = scans_for(entry_sha256(entry) for _, entry in files)
+    flagged = []
+    for path, entry in files:
+        scan = scans.get(entry_sha256(entry))
+        if scan is not None and scan.status != "safe":
+            flagged.append((path, scan.status))
+    return flagged
 
 
 def breadcrumbs(path: str) -> list[tuple[str, str]]:
@@ -170,6 +189,7 @@ class BlobPage(PortalRepoView):
         context.update(
             {
                 "entry": entry,
+                "scan": scans_for([entry_sha256(entry)]).get(entry_sha256(entry)),
                 "path": path,
                 "crumbs": breadcrumbs(path),
                 "text": text,

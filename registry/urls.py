@@ -7,7 +7,7 @@ split against the repo's refs in the views.
 
 from django.urls import path, re_path
 
-from registry import download, lfs, portal
+from registry import download, lfs, portal, portal_write
 from registry.api import commit, files, history, manage, repo_admin, repos, validate
 
 app_name = "registry"
@@ -49,10 +49,15 @@ lfs_urlpatterns = [
 web_urlpatterns = [
     path("", portal.HomeView.as_view(), name="home"),
     re_path(r"^(?P<repo_type>models|datasets)$", portal.RepoListPage.as_view(), name="list"),
+    path("new", portal_write.NewRepoView.as_view(), name="new"),
     re_path(rf"{WEB}/resolve/(?P<rest>.+)$", download.ResolveView.as_view(), name="resolve"),
     re_path(rf"{WEB}/tree/(?P<rest>.+)$", portal.TreePage.as_view(), name="tree"),
     re_path(rf"{WEB}/blob/(?P<rest>.+)$", portal.BlobPage.as_view(), name="blob"),
     re_path(rf"{WEB}/commits/(?P<revision>.+)$", portal.CommitsPage.as_view(), name="commits"),
+    re_path(rf"{WEB}/upload/(?P<revision>.+)$", portal_write.UploadView.as_view(), name="upload"),
+    re_path(rf"{WEB}/edit/(?P<revision>.+)/README\.md$", portal_write.EditCardView.as_view(), name="edit-card"),
+    re_path(rf"{WEB}/delete/(?P<rest>.+)$", portal_write.DeleteFileView.as_view(), name="delete-file"),
+    re_path(rf"{WEB}/refs$", portal_write.RefsView.as_view(), name="refs"),
     re_path(rf"{WEB}$", portal.RepoPage.as_view(), name="repo"),
     re_path(r"^(?P<namespace>[^/]+)$", portal.NamespacePage.as_view(), name="namespace"),
 ]

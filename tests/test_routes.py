@@ -22,6 +22,7 @@ PUBLIC_ROUTES = {
     "lfs:lfs-complete": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
     "registry:home": "listing filtered by gating.policy.repos_visible_to",
     "registry:list": "listing filtered by gating.policy.repos_visible_to",
+    "registry:new": "creates in a namespace; checks gating.policy.can_create_in",
     "registry:namespace": "profile page; repos filtered by gating.policy.repos_visible_to",
     "accounts:signup": "account pages act on the signed-in user only",
     "accounts:login": "account pages act on the signed-in user only",

@@ -8,6 +8,7 @@ trees, and moves the ref, so concurrent commits to one branch queue up and histo
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +63,32 @@ def stage_bytes(*, path: str, content: bytes, lfs: bool | None = None, gitattrib
         path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid,
         needs_scan=scanning.needs_scan(path, content[:8]),
     )  # fmt: skip
+
+
+def stage_stream(*, path: str, stream, size: int, gitattributes: str = "") -> AddFile:
+    """Like `stage_bytes` for uploads from the portal: streamed to the blob store, never held whole
+    in memory. The git blob id is hashed alongside the sha256 as the bytes go by."""
+    validate_path(path)
+    head = stream.read(512)
+    lfs = lfsrules.should_use_lfs(path=path, size=size, sample=head, gitattributes=gitattributes)
+    blob_hash = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with get_storage().writer(expected_size=size) as writer:
+        for chunk in _chunks(head, stream):
+            blob_hash.update(chunk)
+            writer.write(chunk)
+        sha256 = writer.commit()
+    StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
+    oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, size)) if lfs else blob_hash.hexdigest()
+    return AddFile(
+        path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid, needs_scan=scanning.needs_scan(path, head[:8])
+    )
+
+
+def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
+    if head:
+        yield head
+    while chunk := stream.read(chunk_size):
+        yield chunk
 
 
 def stage_stored(*, path: str, sha256: str, size: int | None = None) -> AddFile:
