@@ -43,6 +43,16 @@ settings.STORAGES = {
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _isolated_broker():
+    """Without Redis, tasks queued by tests go to an in-memory broker, not the developer's var/ queue."""
+    from config.celery import app
+
+    if not settings.REDIS_URL:
+        app.conf.broker_url = "memory://"
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _isolated_storage(tmp_path_factory):
     """Blobs written by tests go to a throw-away store, never the developer's var/storage."""
     from registry import storage
