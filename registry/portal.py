@@ -39,8 +39,12 @@ def resolve_url(repo: Repo, revision: str, path: str) -> str:
 
 
 def render_error(request, exc: HubError):
+    """HTML error pages; like the API, they name the error in X-Error-Code. Pages answer 404 (not
+    401) to anonymous visitors of missing or private repos, exactly as to signed-in strangers."""
     template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
-    return render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+    response = render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+    response["X-Error-Code"] = exc.code
+    return response
 
 
 def search_repos(request, repo_type: str):

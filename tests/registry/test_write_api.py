@@ -56,6 +56,12 @@ def test_create_upload_and_round_trip(api, tmp_path):
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
+    # and a file of 100 MiB, which goes through LFS
+    block = os.urandom(1024 * 1024)
+    with open(folder / "sub" / "large.bin", "wb") as handle:
+        for i in range(100):
+            handle.write(block[i:] + block[:i])
+    files["sub/large.bin"] = (folder / "sub" / "large.bin").read_bytes()
     info = api.upload_folder(folder_path=folder, repo_id="alice/pub", commit_message="Upload folder")
     assert len(info.oid) == 40 and "/alice/pub/commit/" in info.commit_url
 
