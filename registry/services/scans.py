@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,12 +19,15 @@ def scans_request(*, files: list[tuple[str, str]]) -> list[str]:
         _, created = FileScan.objects.get_or_create(sha256=sha256, defaults={"filename": path.rsplit("/", 1)[-1]})
         if created:
             queued.append(sha256)
-    if queued:
-        from registry.tasks import scan_blob_task
-
-        for sha256 in queued:
-            transaction.on_commit(lambda sha256=sha256: scan_blob_task.delay(sha256))
+    for sha256 in queued:
+        transaction.on_commit(partial(_send_scan, sha256))
     return queued
+
+
+def _send_scan(sha256: str) -> None:
+    from registry.tasks import scan_blob_task
+
+    scan_blob_task.delay(sha256)
 
 
 @transaction.atomic
