@@ -1,0 +1,270 @@
+"""Shared plumbing for the benchmark scripts: a throwaway Gatehouse behind gunicorn, and nginx.
+
+Why a real server and not the test live server: the speed goals are about Gatehouse *as README.md
+tells operators to deploy it* (gunicorn -c config/gunicorn.conf.py, gthread workers, sendfile).
+Every run gets its own GATEHOUSE_VAR_DIR (SQLite there, blobs under it) unless DATABASE_URL is
+set, in which case that database is migrated and reused (the setup step is idempotent).
+
+Benchmarks print ratios against a baseline measured in the same run, never absolute thresholds:
+absolute numbers depend on the machine, ratios much less so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+USERNAME = "benchuser"
+REPO_NAME = "bench-model"
+MiB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A temp folder on the disk that holds the repo (same filesystem for both sides of a ratio)."""
+    base = os.environ.get("BENCH_TMPDIR") or None
+    return Path(tempfile.mkdtemp(prefix=f"gatehouse-{prefix}-", dir=base))
+
+
+def make_random_file(path: Path, size: int) -> Path:
+    """Incompressible content, written in 8 MiB chunks so memory stays flat."""
+    chunk = os.urandom(8 * MiB)
+    with open(path, "wb") as handle:
+        written = 0
+        while written < size:
+            part = chunk[: min(len(chunk), size - written)]
+            handle.write(part)
+            written += len(part)
+    return path
+
+
+class Gatehouse:
+    """A migrated Gatehouse in a temp var dir, served by gunicorn with the production config."""
+
+    def __init__(self, workdir: Path, *, extra_env: dict[str, str] | None = None):
+        self.workdir = workdir
+        self.var_dir = workdir / "var"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "GATEHOUSE_VAR_DIR": str(self.var_dir),
+            "SECRET_KEY": "bench-" + "x" * 50,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "ACCESS_LOG": "0",  # an access log per request would be part of the measured cost
+            "LOG_LEVEL": "WARNING",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+        )
+        return result.stdout
+
+    def setup(self, files: dict[str, Path] | None = None) -> dict:
+        """Migrate, then create user + write token + public repo (and commit `files`) through the
+        real services, in a child process so this process never imports Django settings."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--noinput", "-v0")
+        spec = json.dumps({name: str(path) for name, path in (files or {}).items()})
+        out = subprocess.run(
+            [PYTHON, str(Path(__file__)), "--setup", spec],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        self.info = json.loads(out.strip().splitlines()[-1])
+        return self.info
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "gunicorn.log", "wb"),  # noqa: SIM115 - lives as long as the server
+            start_new_session=True,
+        )
+        wait_for_port(self.port, proc=self.proc)
+        # First request imports the URLconf in each worker; do not time that.
+        for _ in range(8):
+            urllib.request.urlopen(f"{self.url}/healthz", timeout=30).read()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def _setup_in_django(files: dict[str, str]) -> dict:
+    """Runs inside a child process with the server's environment (see Gatehouse.setup)."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from accounts import services as account_services
+    from registry import services
+    from registry.models import Repo
+
+    user, _ = account_services.user_ensure(username=USERNAME, email=f"{USERNAME}@example.org", password="x" * 24)
+    _, token = account_services.token_create(user=user, name=f"bench-{time.time_ns()}", role="write")
+    repo = Repo.objects.filter(namespace=USERNAME, name=REPO_NAME, repo_type="model").first()
+    if repo is None:
+        repo = services.repo_create(namespace=USERNAME, name=REPO_NAME, repo_type="model", private=False, creator=user)
+    operations = []
+    for path, source in files.items():
+        with open(source, "rb") as stream:
+            operations.append(services.stage_stream(path=path, stream=stream, size=os.path.getsize(source)))
+    if operations:
+        services.commit_create(repo=repo, branch="main", operations=operations, summary="bench files", author=user)
+    return {"token": token, "repo_id": f"{USERNAME}/{REPO_NAME}"}
+
+
+NGINX_HINT = "nginx is not installed: apt-get install -y --no-install-recommends nginx"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        sys.exit(NGINX_HINT)
+    return found
+
+
+class Nginx:
+    """nginx with a generated config: one worker per core, sendfile on, no access log."""
+
+    def __init__(self, workdir: Path, *, root: Path, dav_put: bool = False):
+        self.workdir = workdir / "nginx"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.root = root
+        self.dav_put = dav_put
+        self.proc: subprocess.Popen | None = None
+
+    def config(self) -> str:
+        tmp = self.workdir / "client_body"
+        tmp.mkdir(exist_ok=True)
+        put = (
+            # Request bodies land in client_body_temp_path (same disk as `root`) and are renamed
+            # into place, the same temp-then-rename pattern Gatehouse's blob writer uses.
+            f"dav_methods PUT; create_full_put_path on; client_body_temp_path {tmp};"
+            " client_max_body_size 0; client_body_buffer_size 1m;"
+            if self.dav_put
+            else ""
+        )
+        return f"""
+worker_processes auto;
+daemon off;
+pid {self.workdir}/nginx.pid;
+error_log {self.workdir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    default_type application/octet-stream;
+    client_body_temp_path {self.workdir}/client_body;
+    proxy_temp_path {self.workdir}/proxy;
+    fastcgi_temp_path {self.workdir}/fastcgi;
+    uwsgi_temp_path {self.workdir}/uwsgi;
+    scgi_temp_path {self.workdir}/scgi;
+    server {{
+        listen 127.0.0.1:{self.port};
+        root {self.root};
+        location / {{ {put} }}
+    }}
+}}
+"""
+
+    def start(self) -> None:
+        conf = self.workdir / "nginx.conf"
+        conf.write_text(self.config())
+        self.proc = subprocess.Popen(
+            [nginx_binary(), "-c", str(conf), "-p", str(self.workdir), "-e", str(self.workdir / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful shutdown
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def running(*servers):
+    """Start servers in order, always stop them in reverse order."""
+    started = []
+    try:
+        for server in servers:
+            server.start()
+            started.append(server)
+        yield servers
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def report(title: str, rows: list[tuple[str, float]], unit: str, ratio: float, goal: float) -> int:
+    print(f"\n{title}")
+    for label, value in rows:
+        print(f"  {label:<28} {value:10.1f} {unit}")
+    verdict = "PASS" if ratio >= goal else "FAIL"
+    print(f"  {'ratio':<28} {ratio:10.3f}   (goal >= {goal}) {verdict}")
+    return 0 if ratio >= goal else 1
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--setup":
+    print(json.dumps(_setup_in_django(json.loads(sys.argv[2]))))
