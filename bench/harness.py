@@ -126,7 +126,7 @@ class Gatehouse:
         wait_for_port(self.port, proc=self.proc)
         # First request imports the URLconf in each worker; do not time that.
         for _ in range(8):
-            urllib.request.urlopen(f"{self.url}/healthz", timeout=30).read()
+            urllib.request.urlopen(f"{self.url}/healthz", timeout=30).read()  # noqa: S310 - our own http URL
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -145,6 +145,8 @@ def _setup_in_django(files: dict[str, str]) -> dict:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from accounts import services as account_services
     from registry import services
     from registry.models import Repo
@@ -160,7 +162,12 @@ def _setup_in_django(files: dict[str, str]) -> dict:
             operations.append(services.stage_stream(path=path, stream=stream, size=os.path.getsize(source)))
     if operations:
         services.commit_create(repo=repo, branch="main", operations=operations, summary="bench files", author=user)
-    return {"token": token, "repo_id": f"{USERNAME}/{REPO_NAME}"}
+    return {
+        "token": token,
+        "repo_id": f"{USERNAME}/{REPO_NAME}",
+        "sha256": {op.path: op.sha256 for op in operations},
+        "storage_root": str(settings.GATEHOUSE_STORAGE_ROOT),
+    }
 
 
 NGINX_HINT = "nginx is not installed: apt-get install -y --no-install-recommends nginx"
@@ -196,7 +203,10 @@ class Nginx:
             if self.dav_put
             else ""
         )
+        # Run as root, workers stay root too: the temp dirs are private (0700) to the current user.
+        user = "user root;" if os.geteuid() == 0 else ""
         return f"""
+{user}
 worker_processes auto;
 daemon off;
 pid {self.workdir}/nginx.pid;
