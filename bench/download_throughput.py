@@ -14,8 +14,9 @@ So the two sides differ only by what Gatehouse adds: the HEAD, auth + policy + r
 on both requests, the cache bookkeeping, and gunicorn instead of nginx for the bytes. Both are
 warmed once before timing; rounds alternate between the two so drift hits both equally, and
 the best round of each side is compared (as timeit does: on a shared machine the slower rounds
-measure the neighbours, not the server). Removing the downloaded file is not timed. An extra row (not in the ratio) times http_get against
-/resolve directly, to separate server cost from hf_hub_download's bookkeeping.
+measure the neighbours, not the server). Removing the downloaded file is not timed. An extra
+row (not in the ratio) times http_get against /resolve directly, to separate server cost from
+hf_hub_download's own bookkeeping.
 
 Usage: .venv/bin/python bench/download_throughput.py [--size-mb 1024] [--rounds 5]
 Environment: DATABASE_URL (else SQLite in a temp dir), BENCH_TMPDIR (where the temp dir goes).
