@@ -91,11 +91,14 @@ class Gatehouse:
         }
         self.proc: subprocess.Popen | None = None
 
-    def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
-        )
+    def _run(self, *args: str) -> str:
+        result = subprocess.run([PYTHON, *args], cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])} failed:\n{result.stderr[-4000:]}")
         return result.stdout
+
+    def manage(self, *args: str) -> str:
+        return self._run("manage.py", *args)
 
     def setup(self, files: dict[str, Path] | None = None) -> dict:
         """Migrate, then create user + write token + public repo (and commit `files`) through the
@@ -103,14 +106,7 @@ class Gatehouse:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--noinput", "-v0")
         spec = json.dumps({name: str(path) for name, path in (files or {}).items()})
-        out = subprocess.run(
-            [PYTHON, str(Path(__file__)), "--setup", spec],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        out = self._run(str(Path(__file__)), "--setup", spec)
         self.info = json.loads(out.strip().splitlines()[-1])
         return self.info
 
@@ -150,16 +146,20 @@ def _setup_in_django(files: dict[str, str]) -> dict:
     from accounts import services as account_services
     from registry import services
     from registry.models import Repo
+    from registry.selectors import gitattributes_at
 
     user, _ = account_services.user_ensure(username=USERNAME, email=f"{USERNAME}@example.org", password="x" * 24)
     _, token = account_services.token_create(user=user, name=f"bench-{time.time_ns()}", role="write")
-    repo = Repo.objects.filter(namespace=USERNAME, name=REPO_NAME, repo_type="model").first()
-    if repo is None:
-        repo = services.repo_create(namespace=USERNAME, name=REPO_NAME, repo_type="model", private=False, creator=user)
+    # A DATABASE_URL outlives the temp blob store: start from a fresh repo whose blobs exist.
+    for stale in Repo.objects.filter(namespace=USERNAME, name=REPO_NAME, repo_type="model"):
+        services.repo_delete(repo=stale)
+    repo = services.repo_create(namespace=USERNAME, name=REPO_NAME, repo_type="model", private=False, creator=user)
+    attributes = gitattributes_at(repo, "main")
     operations = []
     for path, source in files.items():
         with open(source, "rb") as stream:
-            operations.append(services.stage_stream(path=path, stream=stream, size=os.path.getsize(source)))
+            size = os.path.getsize(source)
+            operations.append(services.stage_stream(path=path, stream=stream, size=size, gitattributes=attributes))
     if operations:
         services.commit_create(repo=repo, branch="main", operations=operations, summary="bench files", author=user)
     return {

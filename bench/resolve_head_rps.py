@@ -1,0 +1,146 @@
+"""`HEAD /resolve` on a public file under concurrent load vs a trivial Django view. Goal >= 0.5.
+
+Both endpoints are served by the same gunicorn (config/gunicorn.conf.py, the production setup)
+and run the full middleware stack; `/healthz` does nothing else, so the ratio is what the
+metadata path costs on top of Django itself: bearer auth, the policy's repo lookup, revision
+and tree resolution, headers. The goal (>= half of healthz) means no hashing and no tree walks
+per request.
+
+The file is an LFS file (safetensors), the case huggingface_hub's HEAD before every download
+hits. Requests are anonymous, as for any public file; a second, informational row sends a
+bearer token as logged-in clients do (one more indexed query, not part of the ratio).
+
+Load: ApacheBench, `ab -k` (apt-get install -y --no-install-recommends apache2-utils), 16
+keep-alive connections for --seconds each. Not wrk: wrk 4.1 does not know a HEAD response has
+no body, waits for Content-Length bytes and completes 0 requests. Without ab, a Python generator
+(processes x threads, one keep-alive http.client connection per thread) does the same, with
+less headroom (it competes with the server for the 2 cores). Endpoints are
+measured alternately, --rounds times, and the best round of each is compared.
+
+Usage: .venv/bin/python bench/resolve_head_rps.py [--seconds 10] [--connections 16] [--rounds 2]
+Environment: DATABASE_URL (else SQLite in a temp dir), BENCH_TMPDIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+FILENAME = "model.safetensors"
+GOAL = 0.5
+
+
+def ab_rps(url: str, method: str, *, seconds: int, connections: int, headers: dict[str, str]) -> float:
+    """ApacheBench with keep-alive (-k); -i sends HEAD. Light (one C thread), so it leaves the
+    2 cores to the server; wrk cannot be used: it waits for a HEAD response's Content-Length
+    worth of body that never comes (0 requests completed)."""
+    command = ["ab", "-k", "-q", f"-c{connections}", f"-t{seconds}", "-n10000000"]
+    command += ["-i"] if method == "HEAD" else []
+    for key, value in headers.items():
+        command += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    failed = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    if failed or int(re.search(r"Failed requests:\s+(\d+)", out).group(1)):
+        raise RuntimeError(f"{method} {url}: failed responses\n{out}")
+    return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
+
+
+def _py_worker(url, method, headers, seconds, threads, results) -> None:
+    parts = urlsplit(url)
+    counts = [0] * threads
+    deadline = time.monotonic() + seconds
+
+    def loop(index: int) -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        while time.monotonic() < deadline:
+            conn.request(method, parts.path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status >= 400:
+                raise RuntimeError(f"{method} {url}: {response.status}")
+            counts[index] += 1
+        conn.close()
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    results.put(sum(counts))
+
+
+def python_rps(url: str, method: str, *, seconds: int, connections: int, headers: dict[str, str]) -> float:
+    """Fallback load generator: a few processes so the client's GIL is not the only bottleneck."""
+    procs = 4
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    jobs = [
+        multiprocessing.Process(target=_py_worker, args=(url, method, headers, seconds, connections // procs, results))
+        for _ in range(procs)
+    ]
+    start = time.monotonic()
+    for job in jobs:
+        job.start()
+    total = sum(results.get() for _ in jobs)
+    for job in jobs:
+        job.join()
+    return total / (time.monotonic() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    load = ab_rps if shutil.which("ab") else python_rps
+    if load is python_rps:
+        print("ab not found (apt-get install -y --no-install-recommends apache2-utils): using the Python generator")
+
+    workdir = harness.scratch_dir("head")
+    try:
+        source = harness.make_random_file(workdir / FILENAME, 4 * harness.MiB)
+        gatehouse = harness.Gatehouse(workdir)
+        info = gatehouse.setup({FILENAME: source})
+        healthz = f"{gatehouse.url}/healthz"
+        resolve = f"{gatehouse.url}/{info['repo_id']}/resolve/main/{FILENAME}"
+        auth = {"Authorization": f"Bearer {info['token']}"}
+
+        def measure(url: str, method: str, headers: dict[str, str] | None = None) -> float:
+            return load(url, method, seconds=args.seconds, connections=args.connections, headers=headers or {})
+
+        rows: dict[str, list[float]] = {"healthz GET": [], "resolve HEAD": [], "resolve HEAD + token": []}
+        with harness.running(gatehouse):
+            load(resolve, "HEAD", seconds=2, connections=args.connections, headers=auth)  # warm every thread
+            for _ in range(args.rounds):
+                rows["healthz GET"].append(measure(healthz, "GET"))
+                rows["resolve HEAD"].append(measure(resolve, "HEAD"))
+                rows["resolve HEAD + token"].append(measure(resolve, "HEAD", auth))
+        for name, values in rows.items():
+            print(f"  {name:<22} rounds: " + ", ".join(f"{v:.0f}" for v in values) + " req/s")
+        best = {name: max(values) for name, values in rows.items()}
+        return harness.report(
+            f"{args.connections} connections, {args.seconds} s each, best of {args.rounds} rounds",
+            list(best.items()),
+            "req/s",
+            best["resolve HEAD"] / best["healthz GET"],
+            GOAL,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
