@@ -124,6 +124,20 @@ class Gatehouse:
         for _ in range(8):
             urllib.request.urlopen(f"{self.url}/healthz", timeout=30).read()  # noqa: S310 - our own http URL
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by gunicorn's workers: on a shared machine this
+        per-request cost is steadier than wall-clock rates, which neighbours' load distorts."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        ticks = 0
+        for pid in children:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:  # a worker restarting
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

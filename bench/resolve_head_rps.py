@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
+import os
 import re
 import shutil
 import subprocess
@@ -43,7 +44,7 @@ FILENAME = "model.safetensors"
 GOAL = 0.5
 
 
-def ab_rps(url: str, method: str, *, seconds: int, connections: int, headers: dict[str, str]) -> float:
+def ab_rps(url: str, method: str, *, seconds: int, connections: int, headers: dict[str, str]) -> tuple[float, int]:
     """ApacheBench with keep-alive (-k); -i sends HEAD. Light (one C thread), so it leaves the
     2 cores to the server; wrk cannot be used: it waits for a HEAD response's Content-Length
     worth of body that never comes (0 requests completed)."""
@@ -55,7 +56,8 @@ def ab_rps(url: str, method: str, *, seconds: int, connections: int, headers: di
     failed = re.search(r"Non-2xx responses:\s+(\d+)", out)
     if failed or int(re.search(r"Failed requests:\s+(\d+)", out).group(1)):
         raise RuntimeError(f"{method} {url}: failed responses\n{out}")
-    return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"Complete requests:\s+(\d+)", out).group(1))
+    return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1)), done
 
 
 def _py_worker(url, method, headers, seconds, threads, results) -> None:
@@ -82,7 +84,7 @@ def _py_worker(url, method, headers, seconds, threads, results) -> None:
     results.put(sum(counts))
 
 
-def python_rps(url: str, method: str, *, seconds: int, connections: int, headers: dict[str, str]) -> float:
+def python_rps(url: str, method: str, *, seconds: int, connections: int, headers: dict[str, str]) -> tuple[float, int]:
     """Fallback load generator: a few processes so the client's GIL is not the only bottleneck."""
     procs = 4
     results: multiprocessing.Queue = multiprocessing.Queue()
@@ -96,7 +98,28 @@ def python_rps(url: str, method: str, *, seconds: int, connections: int, headers
     total = sum(results.get() for _ in jobs)
     for job in jobs:
         job.join()
-    return total / (time.monotonic() - start)
+    return total / (time.monotonic() - start), total
+
+
+def summarize(rows: dict[str, list[tuple[float, float]]], args) -> int:
+    for name, values in rows.items():
+        rounds = ", ".join(f"{rps:.0f} req/s ({cpu:.2f} ms CPU)" for rps, cpu in values)
+        print(f"  {name:<22} {rounds}")
+    best = {name: max(rps for rps, _ in values) for name, values in rows.items()}
+    cpu = {name: min(c for _, c in values) for name, values in rows.items()}
+    database = "DATABASE_URL" if "DATABASE_URL" in os.environ else "SQLite"
+    print(f"\nServer CPU per request, lowest round ({database}; a PostgreSQL server's own CPU is not counted):")
+    for name, value in cpu.items():
+        print(f"  {name:<28} {value:10.2f} ms")
+    cpu_ratio = cpu["healthz GET"] / cpu["resolve HEAD"]
+    print(f"  {'CPU ratio healthz/resolve':<28} {cpu_ratio:10.3f}   (steadier on a busy box)")
+    return harness.report(
+        f"{args.connections} connections, {args.seconds} s each, best of {args.rounds} rounds",
+        list(best.items()),
+        "req/s",
+        best["resolve HEAD"] / best["healthz GET"],
+        GOAL,
+    )
 
 
 def main() -> int:
@@ -118,26 +141,20 @@ def main() -> int:
         resolve = f"{gatehouse.url}/{info['repo_id']}/resolve/main/{FILENAME}"
         auth = {"Authorization": f"Bearer {info['token']}"}
 
-        def measure(url: str, method: str, headers: dict[str, str] | None = None) -> float:
-            return load(url, method, seconds=args.seconds, connections=args.connections, headers=headers or {})
+        def measure(url: str, method: str, headers: dict[str, str] | None = None) -> tuple[float, float]:
+            """(requests per second, server CPU milliseconds per request)."""
+            cpu = gatehouse.cpu_seconds()
+            rps, done = load(url, method, seconds=args.seconds, connections=args.connections, headers=headers or {})
+            return rps, (gatehouse.cpu_seconds() - cpu) * 1000 / max(done, 1)
 
-        rows: dict[str, list[float]] = {"healthz GET": [], "resolve HEAD": [], "resolve HEAD + token": []}
+        rows: dict[str, list[tuple[float, float]]] = {"healthz GET": [], "resolve HEAD": [], "resolve HEAD + token": []}
         with harness.running(gatehouse):
             load(resolve, "HEAD", seconds=2, connections=args.connections, headers=auth)  # warm every thread
             for _ in range(args.rounds):
                 rows["healthz GET"].append(measure(healthz, "GET"))
                 rows["resolve HEAD"].append(measure(resolve, "HEAD"))
                 rows["resolve HEAD + token"].append(measure(resolve, "HEAD", auth))
-        for name, values in rows.items():
-            print(f"  {name:<22} rounds: " + ", ".join(f"{v:.0f}" for v in values) + " req/s")
-        best = {name: max(values) for name, values in rows.items()}
-        return harness.report(
-            f"{args.connections} connections, {args.seconds} s each, best of {args.rounds} rounds",
-            list(best.items()),
-            "req/s",
-            best["resolve HEAD"] / best["healthz GET"],
-            GOAL,
-        )
+        return summarize(rows, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -28,6 +28,7 @@ from core.errors import (
     RepoNotFound,
 )
 from core.names import split_repo_id
+from core.prepared import PreparedQuery
 from registry.models import Repo, RepoRedirect
 
 
@@ -69,10 +70,14 @@ _ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.
 
 def visible_q(principal: Principal) -> Q:
     """The one visibility expression, used for single repos and for listings alike."""
-    if principal.user is None:
+    return _visible_q(None if principal.user is None else principal.user.pk)
+
+
+def _visible_q(user_id: int | None) -> Q:
+    if user_id is None:
         return Q(private=False)
-    member_orgs = Membership.objects.filter(user=principal.user).values("org_id")
-    return Q(private=False) | Q(owner_user=principal.user) | Q(owner_org_id__in=member_orgs)
+    member_orgs = Membership.objects.filter(user_id=user_id).values("org_id")
+    return Q(private=False) | Q(owner_user_id=user_id) | Q(owner_org_id__in=member_orgs)
 
 
 def repos_visible_to(principal: Principal) -> QuerySet[Repo]:
@@ -103,12 +108,28 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
     return principal.may_write and _ROLE_RANK[namespace_role(principal, namespace)] >= _ROLE_RANK[Role.WRITE]
 
 
+# `_find_visible` runs on every repo-scoped request (every HEAD before a download), so its SQL is
+# compiled once per process (core.prepared) from the same `_visible_q` as listings. It stays one
+# narrow query: the decision needs the owner ids on the row, not joined owner rows, and
+# (repo_type, namespace, name) is unique, so no ORDER BY.
+_FIND_PUBLIC = PreparedQuery(
+    lambda repo_type, namespace, name: Repo.objects.filter(
+        _visible_q(None), repo_type=repo_type, namespace=namespace, name=name
+    )[:1]
+)
+_FIND_FOR_USER = PreparedQuery(
+    lambda user_id, repo_type, namespace, name: Repo.objects.filter(
+        _visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name
+    )[:1]
+)
+
+
 def _find_visible(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
-    return (
-        Repo.objects.filter(visible_q(principal), repo_type=repo_type, namespace=namespace, name=name)
-        .select_related("owner_user", "owner_org")
-        .first()
-    )
+    if principal.user is None:
+        found = _FIND_PUBLIC(repo_type=repo_type, namespace=namespace, name=name)
+    else:
+        found = _FIND_FOR_USER(user_id=principal.user.pk, repo_type=repo_type, namespace=namespace, name=name)
+    return found[0] if found else None
 
 
 def _moved_target(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:

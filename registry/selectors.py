@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from core.errors import EntryNotFound, RevisionNotFound
+from core.prepared import PreparedQuery
 from registry import gitobjects, trees
 from registry.models import Commit, Ref, RefKind, Repo
 from registry.storage import get_storage
@@ -38,6 +39,10 @@ def commit_tree_oid(repo: Repo, oid: str) -> str | None:
         return None
 
 
+# Every download resolves a revision: compiled once per process (see core.prepared).
+_REFS_NAMED = PreparedQuery(lambda repo_id, names: Ref.objects.filter(repo_id=repo_id, name__in=names))
+
+
 def _ref_candidates(revision: str) -> list[str]:
     if revision.startswith("refs/"):
         return [revision]
@@ -53,7 +58,7 @@ def _pick(refs: dict[str, Ref], revision: str) -> Ref | None:
 
 def resolve_revision(repo: Repo, revision: str) -> Resolved:
     """A branch, tag, `refs/...` name or full commit id; branches win over tags, as in git."""
-    refs = {ref.name: ref for ref in Ref.objects.filter(repo=repo, name__in=_ref_candidates(revision))}
+    refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=_ref_candidates(revision))}
     ref = _pick(refs, revision)
     if ref is not None:
         return Resolved(revision, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref)
@@ -73,7 +78,7 @@ def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[
     if not prefixes:
         raise RevisionNotFound(rest)
     names = [name for prefix in prefixes for name in _ref_candidates(prefix)]
-    refs = {ref.name: ref for ref in Ref.objects.filter(repo=repo, name__in=names)}
+    refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=names)}
     for prefix in reversed(prefixes):
         ref = _pick(refs, prefix)
         if ref is not None:
