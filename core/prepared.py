@@ -10,11 +10,11 @@ keeps the SQL that Django compiled, with the parameter slots of the arguments, a
 again with new values through the ordinary cursor (query logging and transactions unchanged).
 
 How the slots are found: the QuerySet is built once with marker values (a string with NUL
-bytes, or a large negative integer), and each marker must show up exactly once among the
-compiled parameters and nowhere in the SQL text. If a lookup transforms its value (`iexact`,
-`contains`, ...) or the QuerySet is not a plain one (select_related, annotations, values()),
-the query is not prepared and simply runs through the ORM every time: slower, never wrong.
-`build` must depend on nothing but its arguments.
+bytes, or a large negative integer); each marker must show up among the compiled parameters
+(once or more: one argument may feed several lookups) and nowhere in the SQL text. If a lookup
+transforms its value (`iexact`, `contains`, ...) or the QuerySet is not a plain one
+(select_related, annotations, values()), the query is not prepared and simply runs through the
+ORM every time: slower, never wrong. `build` must depend on nothing but its arguments.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
@@ -47,7 +48,9 @@ def _marker(name: str, index: int | None, value: Any, counter: list[int]) -> Any
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise TypeError(f"prepared argument {name!r}: only str, int and lists of them are supported")
     if isinstance(value, str):
-        return f"\x00{name}:{index}\x00"
+        # NUL never occurs in real values; % _ \ make any LIKE escaping visible (it would change
+        # the marker, so the query is not prepared rather than run without the escaping).
+        return f"\x00%_\\{name}:{index}\x00"
     counter[0] += 1
     return _INT_MARKER_BASE - counter[0]
 
@@ -95,6 +98,13 @@ class PreparedQuery:
         return self._run(alias, compiled, values)
 
     def _compile(self, alias: str, values: dict[str, Any]) -> _Compiled | None:
+        try:
+            return self._try_compile(alias, values)
+        except (TypeError, EmptyResultSet) as exc:  # unsupported argument types, an empty IN list
+            log.info("Not preparing a query: %s", exc)
+            return None
+
+    def _try_compile(self, alias: str, values: dict[str, Any]) -> _Compiled | None:
         arguments, where = _markers(values)
         queryset = self._build(**arguments)
         query = queryset.query
@@ -111,9 +121,9 @@ class PreparedQuery:
         compiler = query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         slots = tuple(where.get(param) if isinstance(param, str | int) else None for param in params)
-        found = [slot for slot in slots if slot is not None]
+        found = {slot for slot in slots if slot is not None}
         marker_text = [m for m in where if isinstance(m, str)] + [str(m) for m in where if isinstance(m, int)]
-        if sorted(found, key=repr) != sorted(where.values(), key=repr) or any(m in sql for m in marker_text):
+        if found != set(where.values()) or any(m in sql for m in marker_text):
             log.warning("Not preparing %r: the arguments do not map one-to-one onto SQL parameters.", queryset.model)
             return None
         select = compiler.select[: compiler.col_count]
