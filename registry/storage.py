@@ -14,6 +14,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -24,6 +25,9 @@ from core.errors import BadRequest, PayloadTooLarge
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COPY_CHUNK = 1024 * 1024
+# Copies at least this large use the hashing/flush-behind pipeline of `LocalBlobWriter.write_from`.
+PIPELINE_MIN_SIZE = 16 * 1024 * 1024
+FLUSH_BEHIND = 64 * 1024 * 1024
 
 
 class IntegrityError(BadRequest):
@@ -65,6 +69,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _chunks(stream: BinaryIO, length: int | None) -> Iterator[bytes]:
+    remaining = length
+    while remaining is None or remaining > 0:
+        chunk = stream.read(COPY_CHUNK if remaining is None else min(COPY_CHUNK, remaining))
+        if not chunk:
+            return
+        yield chunk
+        if remaining is not None:
+            remaining -= len(chunk)
+
+
 class LocalBlobWriter:
     def __init__(self, storage: LocalStorage, *, expected_sha256, expected_size, max_size):
         self._storage = storage
@@ -79,24 +94,59 @@ class LocalBlobWriter:
         self.sha256 = ""
         self._done = False
 
-    def write(self, data: bytes) -> None:
-        self.size += len(data)
+    def _reserve(self, size: int) -> None:
+        self.size += size
         limit = self._expected_size if self._expected_size is not None else self._max_size
         if limit is not None and self.size > limit:
-            self.abort()
             raise PayloadTooLarge(f"Upload is larger than the {limit} bytes expected.")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._reserve(len(data))
+        except PayloadTooLarge:
+            self.abort()
+            raise
         self._hash.update(data)
         self._file.write(data)
 
     def write_from(self, stream: BinaryIO, length: int | None = None) -> None:
-        remaining = length
-        while remaining is None or remaining > 0:
-            chunk = stream.read(COPY_CHUNK if remaining is None else min(COPY_CHUNK, remaining))
-            if not chunk:
-                break
-            self.write(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
+        """Copy `stream` (at most `length` bytes) in. A large copy overlaps the three costs of an
+        upload instead of paying them one after the other: the sha256 of each chunk runs in a
+        helper thread while this thread receives and writes the next one (hashlib and file
+        writes release the GIL), and written data goes to disk in the background every
+        FLUSH_BEHIND bytes, so that `commit()`'s fsync finds little left to flush. On the 2-core
+        benchmark machine this nearly doubled LFS upload throughput (bench/lfs_upload_throughput.py).
+        """
+        if length is not None and length < PIPELINE_MIN_SIZE:
+            for chunk in _chunks(stream, length):
+                self.write(chunk)
+            return
+        helpers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blob-writer")
+        hashing: Future | None = None
+        syncing: Future | None = None
+        unsynced = 0
+        try:
+            for chunk in _chunks(stream, length):
+                self._reserve(len(chunk))
+                if hashing is not None:
+                    hashing.result()
+                hashing = helpers.submit(self._hash.update, chunk)
+                self._file.write(chunk)
+                unsynced += len(chunk)
+                if unsynced >= FLUSH_BEHIND and (syncing is None or syncing.done()):
+                    if syncing is not None:
+                        syncing.result()  # SECURITY: a write-back error must not go unseen
+                    self._file.flush()
+                    syncing = helpers.submit(os.fdatasync, self._file.fileno())
+                    unsynced = 0
+            for pending in (hashing, syncing):
+                if pending is not None:
+                    pending.result()
+        except BaseException:
+            helpers.shutdown(wait=True)  # no helper may touch the file once it is closed
+            self.abort()
+            raise
+        helpers.shutdown(wait=True)
 
     def commit(self) -> str:
         try:
