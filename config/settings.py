@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "registry",
-    "gating",
+    "gating.apps.GatingConfig",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +212,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The public base URL (e.g. https://hub.example.org), used in messages that name a page, such as
+# where to ask for access. Empty: paths are given relative to the host the client called.
+GATEHOUSE_PUBLIC_URL = env.str("GATEHOUSE_PUBLIC_URL", default="").rstrip("/")
 
 # Upload limits (bytes unless stated); refused up front with a clear message.
 GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
