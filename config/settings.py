@@ -197,7 +197,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
+    "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
+    "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
+}
 
 # Gatehouse itself.
 GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_DIR / "storage")))

@@ -19,7 +19,7 @@ from registry.models import GatedMode, Repo
 MAX_REASON = 200
 
 
-def _require_gated(repo: Repo) -> None:
+def require_gated(repo: Repo) -> None:
     if not repo.gated:
         raise BadRequest(f"{repo.repo_id} is not a gated repo.")
 
@@ -32,7 +32,7 @@ def gating_config(repo: Repo) -> GatingConfig:
 @transaction.atomic
 def access_request_create(*, repo: Repo, user: User, answers: dict, has_role: bool) -> AccessRequest:
     """Ask for access. Automatic gating grants at once; manual gating queues for review."""
-    _require_gated(repo)
+    require_gated(repo)
     if has_role:
         raise BadRequest("You already have access to this repo as a member.")
     existing = AccessRequest.objects.select_for_update().filter(repo=repo, user=user).first()
@@ -98,7 +98,7 @@ def access_request_decide(
     reason: str = "", expires_at: datetime | None = None,
 ) -> AccessRequest:  # fmt: skip
     """accepted, rejected, or pending (the Hub's "cancel": back to the queue)."""
-    _require_gated(repo)
+    require_gated(repo)
     if status not in RequestStatus.values:
         raise BadRequest("'status' must be 'accepted', 'rejected' or 'pending'.")
     if len(reason or "") > MAX_REASON:
@@ -125,7 +125,7 @@ def access_request_decide(
 @transaction.atomic
 def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expires_at=None) -> AccessRequest:
     """Give access to a user who never asked."""
-    _require_gated(repo)
+    require_gated(repo)
     request = AccessRequest.objects.select_for_update().filter(repo=repo, user=user).first()
     if has_role or (request and request.status == RequestStatus.ACCEPTED and not request.is_expired()):
         raise BadRequest(f"{user.username} already has access to {repo.repo_id}.")

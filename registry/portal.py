@@ -88,6 +88,8 @@ class PortalRepoView(RepoView):
             "tags": refs["tag"],
             "can_download": self._can(Action.DOWNLOAD),
             "can_write": self._can(Action.WRITE),
+            "can_review": self.principal.user is not None and self._can(Action.REVIEW),
+            "can_manage": self.principal.user is not None and self._can(Action.MANAGE),
         }
 
     def _can(self, action: Action) -> bool:
