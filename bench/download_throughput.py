@@ -103,8 +103,7 @@ def main() -> int:
                 times["nginx"].append(timed(nginx_round))
                 times["gatehouse"].append(timed(gatehouse_round))
                 times["resolve"].append(timed(resolve_round))
-        for name, values in times.items():
-            print(f"  {name:<10} rounds: " + ", ".join(f"{size / 1e6 / t:.0f}" for t in values) + " MB/s")
+        harness.print_rounds(times, size)
         mbps = {name: size / 1e6 / min(values) for name, values in times.items()}
         return harness.report(
             f"Download of {args.size_mb} MiB, best of {args.rounds} rounds (MB/s = 10^6 bytes/s)",

@@ -51,6 +51,24 @@ def wait_for_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen | 
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen | None, sig: int, *, timeout: float) -> None:
+    """Ask a server we started to stop; kill it if it does not within `timeout` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def print_rounds(times: dict[str, list[float]], size: int) -> None:
+    """MB/s (10^6 bytes per second) of every round, per side."""
+    for name, values in times.items():
+        print(f"  {name:<12} rounds: " + ", ".join(f"{size / 1e6 / t:.0f}" for t in values) + " MB/s")
+
+
 def scratch_dir(prefix: str) -> Path:
     """A temp folder on the disk that holds the repo (same filesystem for both sides of a ratio)."""
     base = os.environ.get("BENCH_TMPDIR") or None
@@ -139,13 +157,7 @@ class Gatehouse:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM, timeout=30)
         self.proc = None
 
 
@@ -257,13 +269,7 @@ http {{
         wait_for_port(self.port, proc=self.proc)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # graceful shutdown
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGQUIT, timeout=15)  # SIGQUIT: nginx's graceful shutdown
         self.proc = None
 
 

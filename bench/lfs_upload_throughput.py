@@ -87,8 +87,7 @@ def upload_rounds(args, gatehouse: harness.Gatehouse, nginx: harness.Nginx, sour
 
 
 def summarize(times: dict[str, list[float]], size: int, args) -> int:
-    for name, values in times.items():
-        print(f"  {name:<12} rounds: " + ", ".join(f"{size / 1e6 / t:.0f}" for t in values) + " MB/s")
+    harness.print_rounds(times, size)
     best = {name: size / 1e6 / min(values) for name, values in times.items()}
     end_to_end = size / 1e6 / min(h + g for h, g in zip(times["hash"], times["gatehouse"], strict=True))
     durable = best["gatehouse"] / best["nginx_fsync"]

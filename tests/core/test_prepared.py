@@ -78,9 +78,8 @@ def test_a_prepared_call_is_one_ordinary_query(alice):
 @pytest.mark.parametrize(
     "build",
     [
-        # LIKE escaping transforms the value: preparing it would drop the escaping.
+        # LIKE escaping changes the value in Python: preparing it would drop the escaping.
         lambda name: Repo.objects.filter(name__contains=name),
-        lambda name: Repo.objects.filter(name__iexact=name),
         # Not a plain model QuerySet.
         lambda name: Repo.objects.filter(name=name).select_related("owner_user"),
         lambda name: Repo.objects.filter(name=name).values("name"),
@@ -93,6 +92,17 @@ def test_queries_that_cannot_be_prepared_run_through_the_orm(alice, build):
     assert query(name="a_b") == list(build("a_b"))
     assert len(query(name="a_b")) == 1
     assert list(query._compiled.values()) == [None]
+
+
+def test_lookups_transformed_by_the_backend_keep_their_meaning(alice):
+    # iexact: SQLite escapes LIKE wildcards in Python (not prepared), PostgreSQL compares
+    # UPPER(...) in SQL (prepared); either way '_' must not act as a wildcard.
+    make_repo(alice, "a_b")
+    make_repo(alice, "axb")
+    query = PreparedQuery(lambda name: Repo.objects.filter(name__iexact=name))
+    for _ in range(2):
+        assert [r.name for r in query(name="A_B")] == ["a_b"]
+        assert query(name="A%") == []
 
 
 def test_unsupported_argument_types_fall_back(alice):
