@@ -193,13 +193,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Staged release: due stage transitions (each applied exactly once, however many ticks race).
+    "gating-release-apply-due": {"task": "gating.tasks.release_apply_due_task", "schedule": 60.0},
+    # Time-limited access: record expiries and tell the users (the gate refuses them already).
+    "gating-access-expire": {"task": "gating.tasks.access_expire_task", "schedule": 300.0},
+    # Daily digests of new access requests; the task sends each repo's digest once a day.
+    "gating-access-digest": {"task": "gating.tasks.access_digest_task", "schedule": 900.0},
+}
 
 # Gatehouse itself.
 GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_DIR / "storage")))
 GATEHOUSE_TREE_PAGE_SIZE = env.int("GATEHOUSE_TREE_PAGE_SIZE", default=1000)
 GATEHOUSE_COMMITS_PAGE_SIZE = env.int("GATEHOUSE_COMMITS_PAGE_SIZE", default=50)
 GATEHOUSE_LIST_PAGE_SIZE = env.int("GATEHOUSE_LIST_PAGE_SIZE", default=100)
+# The public address of this hub, for links in emails (web requests use the host they came in on).
+GATEHOUSE_SITE_URL = env.str("GATEHOUSE_SITE_URL", default="http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

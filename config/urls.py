@@ -3,6 +3,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
 from core import views as core_views
+from gating.urls import api_urlpatterns as gating_api_urlpatterns
+from gating.urls import web_urlpatterns as gating_web_urlpatterns
 from registry.urls import api_urlpatterns, web_urlpatterns
 
 handler404 = "core.views.not_found"
@@ -16,6 +18,9 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", core_views.healthz, name="healthz"),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
+    path("", include((gating_api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include("accounts.urls")),
+    # Before the registry's web routes: their {ns}/{name} catch-alls would take these paths.
+    path("", include((gating_web_urlpatterns, "gating"), namespace="gating")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]

@@ -13,7 +13,7 @@ from django.views import View
 
 from accounts.models import Membership, Organization, User
 from core.errors import EntryNotFound, HubError, NotFound
-from gating.policy import Action, Principal, repos_visible_to
+from gating.policy import Action, Principal, can_file, repos_visible_to
 from registry import trees
 from registry.api.base import PLURAL_TYPES, RepoView
 from registry.markdown import render_card
@@ -162,6 +162,8 @@ class BlobPage(PortalRepoView):
         if entry is None or entry["type"] != "file":
             raise EntryNotFound(commit_oid=resolved.commit_oid)
         context = self.base_context(resolved)
+        # Files withheld by the current release stage: metadata shows, content does not.
+        context["can_download"] = context["can_download"] and can_file(self.principal, self.repo, path)
         text = None
         if context["can_download"] and not entry.get("lfs") and entry["size"] <= TEXT_PREVIEW_LIMIT:
             data = read_small_file(entry)
