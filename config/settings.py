@@ -51,11 +51,12 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "registry",
-    "gating",
+    "gating.apps.GatingConfig",
 ]
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.RejectControlCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Tests use a file, not the shared in-memory database: live-server threads then get their own
+    # connections with WAL and a busy timeout, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gatehouse.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -194,12 +198,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
-    # Staged release: due stage transitions (each applied exactly once, however many ticks race).
-    "gating-release-apply-due": {"task": "gating.tasks.release_apply_due_task", "schedule": 60.0},
-    # Time-limited access: record expiries and tell the users (the gate refuses them already).
-    "gating-access-expire": {"task": "gating.tasks.access_expire_task", "schedule": 300.0},
-    # Daily digests of new access requests; the task sends each repo's digest once a day.
-    "gating-access-digest": {"task": "gating.tasks.access_digest_task", "schedule": 900.0},
+    "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
+    "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
+    "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
 }
 
 # Gatehouse itself.
@@ -207,8 +208,6 @@ GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_
 GATEHOUSE_TREE_PAGE_SIZE = env.int("GATEHOUSE_TREE_PAGE_SIZE", default=1000)
 GATEHOUSE_COMMITS_PAGE_SIZE = env.int("GATEHOUSE_COMMITS_PAGE_SIZE", default=50)
 GATEHOUSE_LIST_PAGE_SIZE = env.int("GATEHOUSE_LIST_PAGE_SIZE", default=100)
-# The public address of this hub, for links in emails (web requests use the host they came in on).
-GATEHOUSE_SITE_URL = env.str("GATEHOUSE_SITE_URL", default="http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,
@@ -217,3 +216,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The public base URL (e.g. https://hub.example.org), used in messages that name a page, such as
+# where to ask for access. Empty: paths are given relative to the host the client called.
+GATEHOUSE_PUBLIC_URL = env.str("GATEHOUSE_PUBLIC_URL", default="").rstrip("/")
+
+# Upload limits (bytes unless stated); refused up front with a clear message.
+GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
+GATEHOUSE_MAX_COMMIT_SIZE = env.int("GATEHOUSE_MAX_COMMIT_SIZE", default=200 * 1024**3)
+GATEHOUSE_MAX_COMMIT_FILES = env.int("GATEHOUSE_MAX_COMMIT_FILES", default=10_000)
+# Files up to this size are uploaded inline ("regular") even where the Hub's rules say LFS, so that
+# clients with hf_xet installed can push folders of small files without the Xet protocol.
+GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=1024 * 1024)
+# Largest file accepted inline (base64) in a commit body.
+GATEHOUSE_MAX_INLINE_FILE = env.int("GATEHOUSE_MAX_INLINE_FILE", default=16 * 1024 * 1024)
+GATEHOUSE_LFS_MULTIPART_THRESHOLD = env.int("GATEHOUSE_LFS_MULTIPART_THRESHOLD", default=2 * 1024**3)
+GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 1024**2)
+GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
+# Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
+GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)

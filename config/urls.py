@@ -3,9 +3,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
 from core import views as core_views
-from gating.urls import api_urlpatterns as gating_api_urlpatterns
-from gating.urls import web_urlpatterns as gating_web_urlpatterns
-from registry.urls import api_urlpatterns, web_urlpatterns
+from gating import urls as gating_urls
+from registry.urls import api_urlpatterns, lfs_urlpatterns, web_urlpatterns
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -17,10 +16,10 @@ urlpatterns = [
     path("api/whoami-v2", WhoAmIView.as_view(), name="whoami"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("", include((gating_urls.api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
-    path("", include((gating_api_urlpatterns, "gating"), namespace="gating-api")),
+    path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include("accounts.urls")),
-    # Before the registry's web routes: their {ns}/{name} catch-alls would take these paths.
-    path("", include((gating_web_urlpatterns, "gating"), namespace="gating")),
+    path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]

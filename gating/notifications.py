@@ -1,76 +1,74 @@
-"""Emails about access requests, built from audit events: reviewers hear about new requests
-(at once or in a daily digest, per repo), requesters hear about every decision."""
+"""Emails about access requests, through Django's email backend. Sent after the transaction
+commits, so a rolled-back decision never mails anyone."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.template.loader import render_to_string
+from django.db import transaction
 
-from accounts.models import User
-from gating import selectors
-from gating.models import AccessRequest, AuditEvent, NotifyMode, RequestStatus
-from registry.models import GatedMode, Repo
-
-# Event -> what the requester is told.
-DECISION_SUBJECTS = {
-    "access.accepted": "Your request to access {repo} was accepted",
-    "access.granted": "You have been given access to {repo}",
-    "access.rejected": "Your request to access {repo} was rejected",
-    "access.cancelled": "Your access to {repo} is back under review",
-    "access.reset": "Your access to {repo} was reset: you may ask again",
-    "access.expired": "Your access to {repo} has expired",
-}
+from accounts.models import Membership, Role, User
+from gating.models import AccessRequest, GatingConfig, NotifyMode, RepoReviewer
+from registry.models import Repo
 
 
-def _links(repo: Repo) -> dict:
-    base = settings.GATEHOUSE_SITE_URL.rstrip("/")
-    return {
-        "repo_url": f"{base}{repo.web_path}",
-        "ask_url": f"{base}{repo.web_path}/ask-access",
-        "queue_url": f"{base}{repo.web_path}/access-requests",
-    }
+def reviewer_emails(repo: Repo) -> list[str]:
+    """The owner (or the organisation's admins), delegated reviewers, or the override address."""
+    config = GatingConfig.objects.filter(repo=repo).first()
+    if config and config.notify_email:
+        return [config.notify_email]
+    users: list[User] = []
+    if repo.owner_user_id:
+        users.append(repo.owner_user)
+    else:
+        admins = Membership.objects.filter(org_id=repo.owner_org_id, role=Role.ADMIN).select_related("user")
+        users += [m.user for m in admins.order_by("created_at")[:5]]
+    users += [r.user for r in RepoReviewer.objects.filter(repo=repo).select_related("user")]
+    return sorted({user.email for user in users if user.email})
 
 
-def _send(subject: str, template: str, context: dict, recipients: list[str]) -> int:
-    if not recipients:
-        return 0
-    body = render_to_string(template, context)
-    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+def _send(subject: str, body: str, recipients: list[str]) -> None:
+    if recipients:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
 
 
-def send_event_email(event: AuditEvent) -> int:
-    """Send what `event` calls for; 0 when nobody is to be told (or the repo is gone)."""
-    repo = Repo.objects.filter(pk=event.repo_id).select_related("owner_user").first()
-    if repo is None:
-        return 0
-    context = {"event": event, "repo": repo, **_links(repo)}
-    if event.action == "access.requested":
-        config = selectors.gate_config(repo)
-        if event.data.get("mode") != GatedMode.MANUAL or config.notify_mode != NotifyMode.REALTIME:
-            return 0
-        context["request"] = AccessRequest.objects.filter(pk=event.data.get("request_id")).first()
-        subject = f"New access request to {repo.repo_id} from {event.subject_name}"
-        return _send(subject, "gating/email/new_request.txt", context, selectors.reviewer_emails(repo))
-    if event.action in DECISION_SUBJECTS:
-        subject_user = User.objects.filter(pk=event.subject_id, is_active=True).first()
-        if subject_user is None or not subject_user.email:
-            return 0
-        subject = DECISION_SUBJECTS[event.action].format(repo=repo.repo_id)
-        return _send(subject, "gating/email/decision.txt", context, [subject_user.email])
-    return 0
+def _after_commit(subject: str, body: str, recipients: list[str]) -> None:
+    transaction.on_commit(partial(_send, subject, body, recipients))
 
 
-def send_digest(repo_id: int, since: datetime | None) -> int:
-    repo = Repo.objects.filter(pk=repo_id).select_related("owner_user").first()
-    if repo is None:
-        return 0
-    pending = AccessRequest.objects.filter(repo=repo, status=RequestStatus.PENDING).select_related("user")
-    new = pending.filter(requested_at__gt=since) if since else pending
-    if not new.exists():
-        return 0
-    context = {"repo": repo, "new": list(new.order_by("requested_at")[:50]), "pending": pending.count(), **_links(repo)}
-    subject = f"{new.count()} new access request(s) to {repo.repo_id}"
-    return _send(subject, "gating/email/digest.txt", context, selectors.reviewer_emails(repo))
+def notify_new_request(request: AccessRequest) -> None:
+    config = GatingConfig.objects.filter(repo=request.repo).first()
+    if config and config.notify_mode == NotifyMode.DAILY:
+        return  # the daily digest task reports it
+    answers = "\n".join(f"  {label}: {value}" for label, value in request.fields.items()) or "  (no form fields)"
+    _after_commit(
+        f"[Gatehouse] {request.user.username} requests access to {request.repo.repo_id}",
+        f"{request.user.username} asked for access to {request.repo.repo_id}.\n\nAnswers:\n{answers}\n\n"
+        f"Review pending requests at {request.repo.web_path}/access-requests\n",
+        reviewer_emails(request.repo),
+    )
+
+
+def notify_decision(request: AccessRequest) -> None:
+    repo_id = request.repo.repo_id
+    if request.status == "accepted":
+        until = f" until {request.expires_at:%Y-%m-%d %H:%M} UTC" if request.expires_at else ""
+        body = f"Your request to access {repo_id} has been accepted{until}. You can now download its files."
+    elif request.status == "rejected":
+        reason = f"\n\nReason: {request.rejection_reason}" if request.rejection_reason else ""
+        body = f"Your request to access {repo_id} has been rejected by the repo's authors.{reason}"
+    else:
+        body = f"Your access to {repo_id} is pending review again."
+    recipients = [request.user.email] if request.user.email else []
+    _after_commit(f"[Gatehouse] Access to {repo_id}: {request.status}", body, recipients)
+
+
+def send_digest(repo: Repo, requests: list[AccessRequest]) -> None:
+    lines = "\n".join(f"- {r.user.username} ({r.created_at:%Y-%m-%d %H:%M} UTC)" for r in requests)
+    _send(
+        f"[Gatehouse] {len(requests)} new access request(s) for {repo.repo_id}",
+        f"New requests since the last digest:\n{lines}\n\nReview them at {repo.web_path}/access-requests\n",
+        reviewer_emails(repo),
+    )

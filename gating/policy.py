@@ -6,24 +6,22 @@ Rules:
   of the owning organisation. SECURITY: a repo the caller cannot see raises `RepoNotFound`, the
   very same error a missing repo raises, so responses cannot tell the two apart.
 - Metadata (info, tree, refs, commits, card) needs visibility only, gated or not, as on the Hub.
-- File content needs visibility plus, on gated repos, a role on the repo or an accepted request
-  that has not expired. Files withheld by the current release stage need a role on the repo.
+- File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
-- Managing (settings, delete, move, release plan, audit trail) needs the admin role.
-- Reviewing access requests needs the admin role or a delegation as reviewer, and a token that
-  allows writes.
+- Managing (settings, delete, move, release plans) needs the admin role.
+- Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
+- Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
+- Staged release: files matching the current stage's withheld patterns stay closed to everyone
+  without a role; previews follow content access unless the stage makes them public.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
-from django.core.exceptions import DisallowedHost
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
 from core.errors import (
@@ -35,44 +33,34 @@ from core.errors import (
     RepoNotFound,
 )
 from core.names import split_repo_id
-from core.timeutil import isoformat_z
-from gating.models import AccessRequest, ReleasePlan, ReleaseStage, RepoReviewer, RequestStatus
+from gating import release
+from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from registry.models import Repo, RepoRedirect
 
 
 class Action(StrEnum):
     VIEW = "view"
     DOWNLOAD = "download"
+    PREVIEW = "preview"
+    REVIEW = "review"
     WRITE = "write"
     MANAGE = "manage"
-    REVIEW = "review"
-
-
-def _origin(request) -> str:
-    try:
-        return f"{request.scheme}://{request.get_host()}"
-    except (DisallowedHost, AttributeError, KeyError):
-        return ""
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: a user (or nobody) and, for API calls, the token they used.
-
-    `origin` is the scheme and host the caller used, so that refusals can name the absolute URL
-    to ask for access at ("" outside a request: the message then carries the path only)."""
+    """Who is asking: a user (or nobody) and, for API calls, the token they used."""
 
     user: User | None
     token: AccessToken | None = None
-    origin: str = ""
 
     @classmethod
     def from_request(cls, request) -> Principal:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
-            return cls(user=None, origin=_origin(request))
+            return ANONYMOUS
         token = getattr(request, "auth", None)
-        return cls(user=user, token=token if isinstance(token, AccessToken) else None, origin=_origin(request))
+        return cls(user=user, token=token if isinstance(token, AccessToken) else None)
 
     @property
     def is_anonymous(self) -> bool:
@@ -85,42 +73,19 @@ class Principal:
 
 
 ANONYMOUS = Principal(user=None)
-_ROLE_RANK = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
-
-
-def _role_q(user: User) -> Q:
-    """Repos on which `user` has a role: their own, and every repo of an org they belong to."""
-    member_orgs = Membership.objects.filter(user=user).values("org_id")
-    return Q(owner_user=user) | Q(owner_org_id__in=member_orgs)
+_ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
 
 
 def visible_q(principal: Principal) -> Q:
     """The one visibility expression, used for single repos and for listings alike."""
     if principal.user is None:
         return Q(private=False)
-    return Q(private=False) | _role_q(principal.user)
+    member_orgs = Membership.objects.filter(user=principal.user).values("org_id")
+    return Q(private=False) | Q(owner_user=principal.user) | Q(owner_org_id__in=member_orgs)
 
 
 def repos_visible_to(principal: Principal) -> QuerySet[Repo]:
     return Repo.objects.filter(visible_q(principal))
-
-
-def active_grant_q(now: datetime) -> Q:
-    """The one expression (over AccessRequest) for "this request lets its user download now"."""
-    return Q(status=RequestStatus.ACCEPTED) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-
-
-def download_q(principal: Principal, now: datetime) -> Q:
-    """Repos whose files `principal` may download: the listing form of `check(..., DOWNLOAD)`."""
-    if principal.user is None:
-        return Q(private=False, disabled=False, gated="")
-    grant = AccessRequest.objects.filter(active_grant_q(now), repo=OuterRef("pk"), user=principal.user)
-    open_to_all = Q(disabled=False) & (Q(gated="") | Exists(grant))
-    return visible_q(principal) & (_role_q(principal.user) | open_to_all)
-
-
-def repos_downloadable_by(principal: Principal) -> QuerySet[Repo]:
-    return Repo.objects.filter(download_q(principal, timezone.now()))
 
 
 def repo_role(principal: Principal, repo: Repo) -> str | None:
@@ -179,18 +144,23 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
     """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
     if action == Action.VIEW:
         return
-    role = repo_role(principal, repo)
-    if action == Action.DOWNLOAD:
+    if action in (Action.DOWNLOAD, Action.PREVIEW):
+        if not repo.disabled and not repo.gated:
+            return  # the hot path: public, ungated content needs no further query
+        role = repo_role(principal, repo)
         if repo.disabled and role is None:
             raise DisabledRepo()
+        if action == Action.PREVIEW and _previews_public(repo):
+            return
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
+    role = repo_role(principal, repo)
     if principal.user is None:
         raise AuthenticationRequired()
     if action == Action.REVIEW:
-        if role != Role.ADMIN and not is_delegated_reviewer(principal, repo):
-            raise Forbidden(f"You are not a reviewer of access requests to {repo.repo_id}.")
+        if role != Role.ADMIN and not RepoReviewer.objects.filter(repo=repo, user=principal.user).exists():
+            raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
     else:
         needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
         if _ROLE_RANK[role] < _ROLE_RANK[needed]:
@@ -199,8 +169,25 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
 
 
-def is_delegated_reviewer(principal: Principal, repo: Repo) -> bool:
-    return principal.user is not None and RepoReviewer.objects.filter(repo=repo, user=principal.user).exists()
+def check_file(principal: Principal, repo: Repo, path: str) -> None:
+    """After `check(DOWNLOAD)`: files the current release stage still withholds."""
+    stage = release.current_stage(repo)
+    if stage is None or not release.is_withheld(stage, path) or repo_role(principal, repo) is not None:
+        return
+    when = " It is scheduled for a later release stage." if _next_stage_time(stage) else ""
+    raise GatedRepo(
+        f"The file {path} of {repo.repo_id} is withheld in the current release stage.{when}",
+        anonymous=principal.is_anonymous,
+    )
+
+
+def _next_stage_time(stage) -> bool:
+    return stage.plan.stages.filter(position__gt=stage.position, scheduled_at__isnull=False).exists()
+
+
+def _previews_public(repo: Repo) -> bool:
+    stage = release.current_stage(repo)
+    return stage is not None and stage.previews_public
 
 
 def can(principal: Principal, repo: Repo, action: Action) -> bool:
@@ -211,91 +198,41 @@ def can(principal: Principal, repo: Repo, action: Action) -> bool:
     return True
 
 
-def ask_access_url(principal: Principal, repo: Repo) -> str:
-    return f"{principal.origin}/{repo.url_prefix}{repo.repo_id}/ask-access"
+def ask_access_url(repo: Repo) -> str:
+    return f"{settings.GATEHOUSE_PUBLIC_URL}{repo.web_path}/ask-access"
 
 
-def _kind(repo: Repo) -> str:
-    return "dataset" if repo.repo_type == "dataset" else "model"
+def access_state(user: User, repo: Repo) -> tuple[str, AccessRequest | None]:
+    """'none', 'pending', 'rejected', 'expired' or 'accepted', and the request row if any."""
+    request = AccessRequest.objects.filter(repo=repo, user=user).first()
+    if request is None:
+        return "none", None
+    if request.status == RequestStatus.ACCEPTED and request.is_expired():
+        return "expired", request
+    return request.status, request
 
 
 def _check_gate(principal: Principal, repo: Repo) -> None:
-    """Gated repos, callers without a role: an accepted, unexpired request lets them through.
-
-    SECURITY: one indexed lookup of the caller's own request; the refusal names its state (not
-    requested, pending, rejected, expired) so the user knows what to do, and nothing else."""
-    restricted = f"Access to {_kind(repo)} {repo.repo_id} is restricted"
-    url = ask_access_url(principal, repo)
+    """Gated repos: an accepted, unexpired request is the grant. The message says why not."""
+    kind = "dataset" if repo.repo_type == "dataset" else "model"
     if principal.user is None:
         raise GatedRepo(
-            f"{restricted}. You must have access to it and be authenticated to access it. Please log in. "
-            f"Then visit {url} to ask for access.",
+            f"Access to {kind} {repo.repo_id} is restricted. You must have access to it and be "
+            "authenticated to access it. Please log in.",
             anonymous=True,
         )
-    now = timezone.now()
-    row = (
-        AccessRequest.objects.filter(repo=repo, user=principal.user)
-        .annotate(active=ExpressionWrapper(active_grant_q(now), output_field=BooleanField()))
-        .values("active", "status", "expires_at", "rejection_reason")
-        .first()
-    )
-    if row is not None and row["active"]:
+    state, request = access_state(principal.user, repo)
+    if state == "accepted":
         return
-    raise GatedRepo(_refusal(restricted, url, row), anonymous=False)
-
-
-def _refusal(restricted: str, url: str, row: dict | None) -> str:
-    status = row["status"] if row else None
-    if status == RequestStatus.PENDING:
-        return f"{restricted}: your request for access is awaiting review by the repo's authors. See {url}."
-    if status == RequestStatus.REJECTED:
-        reason = f" Reason: {row['rejection_reason']}" if row["rejection_reason"] else ""
-        return f"{restricted}: your request to access this repo has been rejected by the repo's authors.{reason}"
-    if status in (RequestStatus.ACCEPTED, RequestStatus.EXPIRED):
-        return f"{restricted}: your access expired at {isoformat_z(row['expires_at'])}. Visit {url} to ask again."
-    return f"{restricted} and you are not in the authorized list. Visit {url} to ask for access."
-
-
-def withheld_patterns(repo: Repo) -> list[str]:
-    patterns = ReleasePlan.objects.filter(repo=repo).values_list("withheld_patterns", flat=True).first()
-    return patterns or []
-
-
-def is_withheld(path: str, patterns: list[str]) -> bool:
-    """fnmatch, as the client's allow/ignore patterns ('*' crosses '/'); 'dir/' withholds a folder."""
-    for pattern in patterns:
-        if pattern.endswith("/") and path.startswith(pattern):
-            return True
-        if fnmatch.fnmatchcase(path, pattern):
-            return True
-    return False
-
-
-def check_file(principal: Principal, repo: Repo, path: str) -> None:
-    """Raise unless `principal`, who may download from `repo`, may download the file at `path`.
-
-    Files withheld by the current release stage are served only to callers with a role on the
-    repo; their metadata (tree, paths-info, card) stays visible."""
-    patterns = withheld_patterns(repo)
-    if not patterns or not is_withheld(path, patterns) or repo_role(principal, repo) is not None:
-        return
-    upcoming = (
-        ReleaseStage.objects.filter(plan__repo=repo, plan__paused=False, position__gt=F("plan__position"))
-        .exclude(scheduled_at=None)
-        .order_by("position")
-        .values_list("scheduled_at", flat=True)
-        .first()
-    )
-    when = f" The next release stage is scheduled for {isoformat_z(upcoming)}." if upcoming else ""
+    url = ask_access_url(repo)
+    reasons = {
+        "none": f"you have not requested access yet. Visit {url} to ask for access.",
+        "pending": f"your request is pending review. Visit {url} to see its status.",
+        "rejected": "your request to access this repo has been rejected by the repo's authors"
+        + (f" ({request.rejection_reason})." if request and request.rejection_reason else "."),
+        "expired": f"your access expired. Visit {url} to ask for access again.",
+    }
     raise GatedRepo(
-        f"{path} in {_kind(repo)} {repo.repo_id} is withheld in the current release stage.{when}",
-        anonymous=principal.is_anonymous,
+        f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list: {reasons[state]}",
+        anonymous=False,
     )
-
-
-def can_file(principal: Principal, repo: Repo, path: str) -> bool:
-    try:
-        check_file(principal, repo, path)
-    except GatedRepo:
-        return False
-    return True

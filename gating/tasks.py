@@ -1,34 +1,49 @@
-"""Celery tasks of the gating app: thin, ids only, idempotent. The periodic ones are in
-CELERY_BEAT_SCHEDULE (config/settings.py)."""
+"""Periodic gating work, scheduled by Celery beat (see CELERY_BEAT_SCHEDULE in settings)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
 
-from gating import notifications, services
-from gating.models import AuditEvent
-
-
-@shared_task(ignore_result=True)
-def access_notify_task(event_id: int) -> int:
-    """Emails an audit event calls for (a new request to reviewers, a decision to the requester)."""
-    event = AuditEvent.objects.filter(pk=event_id).first()
-    return notifications.send_event_email(event) if event is not None else 0
+from gating import notifications, release, services
+from gating.models import AccessRequest, GatingConfig, NotifyMode, RequestStatus
 
 
-@shared_task(ignore_result=True)
-def release_apply_due_task() -> int:
-    """Every minute: stage transitions whose time has come, each applied exactly once."""
-    return services.release_apply_due()
+@shared_task
+def release_stages_apply_task() -> int:
+    """Apply release stages whose time has come; exactly once, even with overlapping ticks."""
+    return release.release_apply_due()
 
 
-@shared_task(ignore_result=True)
-def access_expire_task() -> int:
-    """Marks expired grants (the policy refuses them already) and tells their users."""
-    return services.access_requests_expire()
+@shared_task
+def access_grants_expire_task() -> int:
+    return services.access_grants_expire()
 
 
-@shared_task(ignore_result=True)
-def access_digest_task() -> int:
-    """Daily digests of new requests, for repos that chose them; each claimed by one tick only."""
-    return sum(notifications.send_digest(repo_id, since) for repo_id, since in services.access_digests_claim())
+@shared_task
+def access_request_digest_task() -> int:
+    """Daily digests: each repo in daily mode gets at most one mail a day about new requests."""
+    now = timezone.now()
+    sent = 0
+    for config_id in GatingConfig.objects.filter(notify_mode=NotifyMode.DAILY).values_list("pk", flat=True):
+        with transaction.atomic():
+            config = GatingConfig.objects.select_for_update(skip_locked=True).select_related("repo").filter(
+                pk=config_id
+            ).first()  # fmt: skip
+            if config is None or (config.last_digest_at and now - config.last_digest_at < timedelta(days=1)):
+                continue
+            since = config.last_digest_at or now - timedelta(days=1)
+            pending = list(
+                AccessRequest.objects.filter(repo=config.repo, status=RequestStatus.PENDING, created_at__gt=since)
+                .select_related("user")
+                .order_by("created_at")
+            )
+            config.last_digest_at = now
+            config.save(update_fields=["last_digest_at"])
+            if pending:
+                notifications.send_digest(config.repo, pending)
+                sent += 1
+    return sent

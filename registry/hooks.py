@@ -27,3 +27,7 @@ commit_checks: list[Callable[[CommitContext], None]] = []
 
 # Called by /api/validate-yaml and on commits of README.md: (metadata, repo_type) -> (errors, warnings).
 metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
+
+# Called inside the settings transaction after visibility or gating changed:
+# (repo, actor or None, {"private": (old, new), "gated": (old, new)}).
+settings_changed: list[Callable[[Repo, object, dict], None]] = []
