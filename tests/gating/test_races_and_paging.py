@@ -1,6 +1,6 @@
 """Checks that complement the gating suite: two beat ticks that really overlap inside a stage
-transition, access-request lists long enough to need `Link` pagination, and `grant_access`
-returning the request with its form answers."""
+transition, access-request lists long enough to need `Link` pagination, the anonymous refusal
+naming where to ask, and `grant_access` returning the request with its form answers."""
 
 import threading
 from datetime import timedelta
@@ -70,6 +70,17 @@ def test_access_request_lists_follow_link_pagination(hub, alice, gated_repo, set
     listed = list(HfApi(token=token_for(alice)).list_pending_access_requests("alice/painter"))
     assert len(listed) == 20 and {request.username for request in listed} == {user.username for user in users}
     assert sorted(request.fields["n"] for request in listed) == list(range(20))
+
+
+def test_anonymous_refusal_names_the_page_to_ask_for_access(hub, gated_repo, settings):
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import GatedRepoError
+
+    with pytest.raises(GatedRepoError) as refused:
+        hf_hub_download("alice/painter", "config.json", token=False)
+    assert refused.value.response.status_code == 401
+    assert "Please log in" in str(refused.value)
+    assert f"{settings.GATEHOUSE_PUBLIC_URL}/alice/painter/ask-access" in str(refused.value)
 
 
 def test_grant_access_returns_the_request_with_its_answers(hub, client, alice, bob, gated_repo):
