@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head clean
+.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-gate clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-download: $(DEV_STAMP)
 
 bench-head: $(DEV_STAMP)
 	$(PY) bench/resolve_head_rps.py
+
+bench-gate: $(DEV_STAMP)
+	$(PY) bench/gate_check_rps.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
