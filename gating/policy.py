@@ -239,7 +239,7 @@ def _check_gate(principal: Principal, repo: Repo) -> None:
     if principal.user is None:
         raise GatedRepo(
             f"Access to {kind} {repo.repo_id} is restricted. You must have access to it and be "
-            "authenticated to access it. Please log in.",
+            f"authenticated to access it. Please log in, then visit {ask_access_url(repo)} to ask for access.",
             anonymous=True,
         )
     state, request = access_state(principal.user, repo)
