@@ -48,3 +48,18 @@ def moved_response(request, exc) -> HttpResponse:
     response = HttpResponse(status=307)
     response["Location"] = location
     return response
+
+
+def csv_response(filename: str, rows) -> HttpResponse:
+    """A CSV download of `rows` (lists; the first is the header)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
+        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
