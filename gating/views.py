@@ -15,6 +15,7 @@ import json
 from datetime import UTC, timedelta
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
@@ -28,6 +29,9 @@ from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, repo_role
 from gating.selectors import audit_for, audit_item, request_item, requests_for
+from licenses.models import AcknowledgmentSource
+from licenses.selectors import has_acknowledged, license_at
+from licenses.services import acknowledgment_record
 from registry.portal import PortalRepoView
 from registry.selectors import resolve_revision
 
@@ -68,8 +72,25 @@ class AskAccessView(PortalRepoView):
         context.update({
             "tab": "card", "form": form_for_repo(self.repo.card_data), "state": state, "access": access,
             "is_member": repo_role(self.principal, self.repo) is not None, "answers": answers or {}, "error": error,
+            "license": self._license_to_accept(request.user),
         })  # fmt: skip
         return render(request, "gating/ask_access.html", context, status=status)
+
+    def _license_to_accept(self, user):
+        """The default branch's license when it asks for acknowledgment and `user` has not given it."""
+        current = license_at(self.repo, resolve_revision(self.repo, self.repo.default_branch))
+        return current if current.requires_acknowledgment and not has_acknowledged(user, self.repo, current) else None
+
+    def _accept_license(self, request) -> None:
+        """Browser form: the license is accepted as part of the request (scripts use the license API)."""
+        if _wants_json(request) or self._license_to_accept(request.user) is None:
+            return
+        if request.POST.get("accept_license") != "on":
+            raise BadRequest("Read and accept the license to request access.")
+        acknowledgment_record(
+            user=request.user, repo=self.repo, version=request.POST.get("license_version", ""),
+            source=AcknowledgmentSource.ACCESS_REQUEST,
+        )  # fmt: skip
 
     def post(self, request, namespace, name, repo_type=None):
         if not request.user.is_authenticated:
@@ -80,10 +101,12 @@ class AskAccessView(PortalRepoView):
             return failure
         try:
             answers = self._answers(request)
-            created = services.access_request_create(
-                repo=self.repo, user=request.user, answers=answers,
-                has_role=repo_role(self.principal, self.repo) is not None,
-            )  # fmt: skip
+            with transaction.atomic():  # a refused request records no acknowledgment either
+                self._accept_license(request)
+                created = services.access_request_create(
+                    repo=self.repo, user=request.user, answers=answers,
+                    has_role=repo_role(self.principal, self.repo) is not None,
+                )  # fmt: skip
         except HubError as exc:
             if _wants_json(request):
                 return error_response(exc)
