@@ -3,8 +3,9 @@ and use restrictions that must follow a model into its derivatives."""
 
 from __future__ import annotations
 
+from accounts.models import User
 from core.errors import BadRequest
-from gating.policy import ANONYMOUS, Principal, repos_visible_to
+from gating.policy import Principal, repos_visible_to
 from licenses import catalogue_data
 from licenses.models import License
 from registry import modelcard, trees
@@ -75,10 +76,10 @@ def derivative_license_check(context: CommitContext) -> None:
     card = _card(context.tree_oid)
     if card is None or not card.base_models:
         return
-    author = context.author
+    author = context.author if isinstance(context.author, User) else None
     # SECURITY: only base models the author can see count, so the message never reveals a
     # private repo or its license.
-    visible = repos_visible_to(Principal(user=author) if author is not None else ANONYMOUS)
+    visible = repos_visible_to(Principal(user=author))
     own = License.objects.filter(pk=card.license).first() if card.license else None
     for base_id in card.base_models:
         namespace, _, name = base_id.partition("/")

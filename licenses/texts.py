@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
 
 PACKAGE = "licensedcode-data"
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n?", re.DOTALL)
@@ -29,8 +30,8 @@ def packaged_text(key: str) -> str | None:
     if not key or not _KEY.match(key):
         return None
     try:
-        path = distribution(PACKAGE).locate_file(f"licensedcode/data/licenses/{key}.LICENSE")
-        raw = path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+        path = Path(str(distribution(PACKAGE).locate_file(f"licensedcode/data/licenses/{key}.LICENSE")))
+        raw = path.read_text(encoding="utf-8")
     except (PackageNotFoundError, OSError):
         return None
     return _FRONT_MATTER.sub("", raw, count=1).strip() + "\n"
