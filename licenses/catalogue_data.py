@@ -41,6 +41,9 @@ RAIL = {
     "bigcode-openrail-m",
     "openrail++",
 }
+# Repos under these licenses need each user's acknowledgment before downloading (authors may opt
+# any other repo in).
+ACKNOWLEDGMENT_BY_DEFAULT = frozenset(RAIL)
 # Vendor agreements with acceptable-use terms; a derivative must stay under the same agreement.
 VENDOR_RESTRICTED = {
     "llama2",

@@ -13,7 +13,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models import QuerySet
 
-from licenses import texts
+from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
 from registry import modelcard, trees
 from registry.models import Commit, Repo
@@ -123,12 +123,20 @@ def requires_acknowledgment_opt_in(repo: Repo) -> bool:
     return RepoLicenseSettings.objects.filter(repo=repo, require_acknowledgment=True).exists()
 
 
+def _requires_acknowledgment(repo: Repo, card: CardLicense) -> bool:
+    """From the catalogue's source (no query on the download path), or the author's opt-in."""
+    return card.license_id in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT or requires_acknowledgment_opt_in(repo)
+
+
 def license_at(repo: Repo, resolved: Resolved) -> RevisionLicense:
     card = card_license_at(resolved.tree_oid)
+    return _revision_license(resolved, card, required=_requires_acknowledgment(repo, card))
+
+
+def _revision_license(resolved: Resolved, card: CardLicense, *, required: bool) -> RevisionLicense:
     row = License.objects.filter(pk=card.license_id).first() if card.license_id else None
     name = _display_name(card, row)
     text, location, full = _text_and_location(card, row, name, resolved.commit_oid)
-    required = bool(row and row.requires_acknowledgment) or requires_acknowledgment_opt_in(repo)
     return RevisionLicense(
         license_id=card.license_id,
         name=name,
@@ -163,8 +171,11 @@ def has_acknowledged(user, repo: Repo, current: RevisionLicense) -> bool:
 def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
     """None when the revision needs no acknowledgment from `user` (or has it); otherwise the message
     that names the license, the version, what changed since the user's last acceptance, and the URL."""
-    current = license_at(repo, resolved)
-    if not current.requires_acknowledgment or has_acknowledged(user, repo, current):
+    card = card_license_at(resolved.tree_oid)
+    if not _requires_acknowledgment(repo, card):
+        return None
+    current = _revision_license(resolved, card, required=True)
+    if has_acknowledged(user, repo, current):
         return None
     kind = "dataset" if repo.repo_type == "dataset" else "model"
     label = current.name if current.name == current.license_id else f"{current.name} ({current.license_id or 'none'})"

@@ -32,7 +32,7 @@ def _row(entry: catalogue_data.Entry, position: int) -> License:
         summary=entry.summary,
         has_use_restrictions=bool(group),
         restriction_group=group,
-        requires_acknowledgment=entry.id in catalogue_data.RAIL,
+        requires_acknowledgment=entry.id in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT,
         text_key=entry.text_key,
         position=position,
     )
