@@ -1,7 +1,9 @@
-"""Error responses shared by DRF views and the plain Django views of the download path."""
+"""Error responses shared by DRF views and the plain Django views of the download path; CSV exports."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from django.http import HttpResponse
@@ -52,9 +54,6 @@ def moved_response(request, exc) -> HttpResponse:
 
 def csv_response(filename: str, rows) -> HttpResponse:
     """A CSV download of `rows` (lists; the first is the header)."""
-    import csv
-    import io
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:

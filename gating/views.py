@@ -9,21 +9,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, timedelta
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, HubError
-from core.http import error_response
+from core.http import csv_response, error_response
 from gating import release, services
 from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
@@ -148,7 +146,7 @@ class AccessQueueView(PortalRepoView):
             response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-access.json"'
             return response
         if export == "csv":
-            return _csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+            return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"tab": "access", "rows": rows[:500], "status": status, "q": search,
@@ -193,17 +191,6 @@ def _request_rows(rows):
             row.decided_at.isoformat() if row.decided_at else "", row.expires_at.isoformat() if row.expires_at else "",
             row.rejection_reason, *[row.fields.get(label, "") for label in labels],
         ]  # fmt: skip
-
-
-def _csv_response(filename: str, rows) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class GatingSettingsView(PortalRepoView):
@@ -298,7 +285,7 @@ class AuditView(PortalRepoView):
                 [e.created_at.isoformat(), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
                 for e in events
             ]
-            return _csv_response(f"{self.repo.name}-audit.csv", rows)
+            return csv_response(f"{self.repo.name}-audit.csv", rows)
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"tab": "audit", "events": events[:500]})
