@@ -148,8 +148,10 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
     """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
     if action == Action.VIEW:
         return
-    role = repo_role(principal, repo)
     if action in (Action.DOWNLOAD, Action.PREVIEW):
+        if not repo.disabled and not repo.gated:
+            return  # the hot path: public, ungated content needs no further query
+        role = repo_role(principal, repo)
         if repo.disabled and role is None:
             raise DisabledRepo()
         if action == Action.PREVIEW and _previews_public(repo):
@@ -157,6 +159,7 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
+    role = repo_role(principal, repo)
     if principal.user is None:
         raise AuthenticationRequired()
     if action == Action.REVIEW:
