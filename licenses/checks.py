@@ -8,10 +8,10 @@ from core.errors import BadRequest
 from gating.policy import Principal, repos_visible_to
 from licenses import catalogue_data
 from licenses.models import License
-from registry import modelcard, trees
+from registry import trees
 from registry.hooks import CommitContext
 from registry.models import RepoType
-from registry.selectors import read_text_at
+from registry.services.metadata import card_summary_at
 
 KNOWN_IDS = frozenset(entry.id for entry in catalogue_data.ENTRIES)
 
@@ -51,16 +51,6 @@ def _entry_oid(tree_oid: str | None, path: str) -> str | None:
     return entry["oid"] if entry else None
 
 
-def _card(tree_oid: str) -> modelcard.CardSummary | None:
-    text = read_text_at(tree_oid, "README.md")
-    if not text:
-        return None
-    try:
-        return modelcard.summarize(modelcard.parse_metadata(text))
-    except modelcard.CardError:
-        return None  # malformed YAML is reported by the metadata checks, not here
-
-
 def _acceptable(base: License) -> list[str]:
     if not base.restriction_group:
         return [base.id]
@@ -73,8 +63,8 @@ def derivative_license_check(context: CommitContext) -> None:
     commit that leaves the card alone changes nothing it declares."""
     if _entry_oid(context.tree_oid, "README.md") == _entry_oid(context.parent_tree_oid, "README.md"):
         return
-    card = _card(context.tree_oid)
-    if card is None or not card.base_models:
+    card = card_summary_at(context.tree_oid)  # malformed YAML is the metadata checks' business
+    if not card.base_models:
         return
     author = context.author if isinstance(context.author, User) else None
     # SECURITY: only base models the author can see count, so the message never reveals a

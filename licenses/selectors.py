@@ -15,9 +15,10 @@ from django.db.models import QuerySet
 
 from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
-from registry import modelcard, trees
+from registry import trees
 from registry.models import Commit, Repo
 from registry.selectors import Resolved, read_text_at
+from registry.services.metadata import card_summary_at
 
 # Looked up at the root, in this order, unless the card's `license_link` names a file in the repo.
 LICENSE_FILE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "LICENCE.txt", "COPYING")
@@ -77,13 +78,7 @@ def _license_file(tree_oid: str, link: str) -> str | None:
 @lru_cache(maxsize=4096)
 def card_license_at(tree_oid: str) -> CardLicense:
     """Cached by tree id: trees and blobs are content-addressed, so the answer never changes."""
-    data: dict = {}
-    readme = read_text_at(tree_oid, "README.md")
-    if readme:
-        try:
-            data = modelcard.parse_metadata(readme)
-        except modelcard.CardError:
-            data = {}
+    data = card_summary_at(tree_oid).data
     link = _first_str(data.get("license_link"))
     path = _license_file(tree_oid, link)
     return CardLicense(

@@ -15,12 +15,6 @@ LICENSE_V1 = b"CreativeML Open RAIL-M\n\nVersion one of the terms. Use-based res
 LICENSE_V2 = b"CreativeML Open RAIL-M\n\nVersion two of the terms. Use-based restrictions: see Attachment A and B.\n"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """PBKDF2 costs most of a test's set-up here; these tests are not about password storage."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def head(repo) -> str:
     return Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid
 
