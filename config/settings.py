@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "registry",
+    "licenses.apps.LicensesConfig",
     "gating.apps.GatingConfig",
 ]
 

@@ -1,7 +1,9 @@
-"""Error responses shared by DRF views and the plain Django views of the download path."""
+"""Error responses shared by DRF views and the plain Django views of the download path; CSV exports."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from django.http import HttpResponse
@@ -47,4 +49,16 @@ def moved_response(request, exc) -> HttpResponse:
         location += "?" + request.META["QUERY_STRING"]
     response = HttpResponse(status=307)
     response["Location"] = location
+    return response
+
+
+def csv_response(filename: str, rows) -> HttpResponse:
+    """A CSV download of `rows` (lists; the first is the header)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
+        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -13,6 +13,8 @@ Rules:
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
 - Staged release: files matching the current stage's withheld patterns stay closed to everyone
   without a role; previews follow content access unless the stage makes them public.
+- Licenses that ask for acknowledgment (RAIL family, or the author's opt-in): file content at a
+  revision needs a role or the user's acceptance of the license text in force at that revision.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from core.names import split_repo_id
 from core.prepared import PreparedQuery
 from gating import release
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
+from licenses.selectors import acknowledgment_problem
 from registry.models import Repo, RepoRedirect
+from registry.selectors import Resolved
 
 
 class Action(StrEnum):
@@ -200,6 +204,15 @@ def check_file(principal: Principal, repo: Repo, path: str) -> None:
         f"The file {path} of {repo.repo_id} is withheld in the current release stage.{when}",
         anonymous=principal.is_anonymous,
     )
+
+
+def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
+    """After `check(DOWNLOAD)`, once the revision is known: when its license asks for
+    acknowledgment (RAIL family, or the author opted in), files are served only to users who
+    accepted the exact license text in force at that revision. Roles on the repo are exempt."""
+    problem = acknowledgment_problem(principal.user, repo, resolved)
+    if problem is not None and repo_role(principal, repo) is None:
+        raise GatedRepo(problem, anonymous=principal.is_anonymous)
 
 
 def _next_stage_time(stage) -> bool:

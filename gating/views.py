@@ -9,25 +9,27 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, timedelta
 
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse
+from django.db import transaction
+from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, HubError
-from core.http import error_response
+from core.http import csv_response, error_response
 from gating import release, services
 from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, repo_role
 from gating.selectors import audit_for, audit_item, request_item, requests_for
+from licenses.models import AcknowledgmentSource
+from licenses.selectors import has_acknowledged, license_at
+from licenses.services import acknowledgment_record
 from registry.portal import PortalRepoView
 from registry.selectors import resolve_revision
 
@@ -68,8 +70,25 @@ class AskAccessView(PortalRepoView):
         context.update({
             "tab": "card", "form": form_for_repo(self.repo), "state": state, "access": access,
             "is_member": repo_role(self.principal, self.repo) is not None, "answers": answers or {}, "error": error,
+            "license": self._license_to_accept(request.user),
         })  # fmt: skip
         return render(request, "gating/ask_access.html", context, status=status)
+
+    def _license_to_accept(self, user):
+        """The default branch's license when it asks for acknowledgment and `user` has not given it."""
+        current = license_at(self.repo, resolve_revision(self.repo, self.repo.default_branch))
+        return current if current.requires_acknowledgment and not has_acknowledged(user, self.repo, current) else None
+
+    def _accept_license(self, request) -> None:
+        """Browser form: the license is accepted as part of the request (scripts use the license API)."""
+        if _wants_json(request) or self._license_to_accept(request.user) is None:
+            return
+        if request.POST.get("accept_license") != "on":
+            raise BadRequest("Read and accept the license to request access.")
+        acknowledgment_record(
+            user=request.user, repo=self.repo, version=request.POST.get("license_version", ""),
+            source=AcknowledgmentSource.ACCESS_REQUEST,
+        )  # fmt: skip
 
     def post(self, request, namespace, name, repo_type=None):
         if not request.user.is_authenticated:
@@ -80,10 +99,12 @@ class AskAccessView(PortalRepoView):
             return failure
         try:
             answers = self._answers(request)
-            created = services.access_request_create(
-                repo=self.repo, user=request.user, answers=answers,
-                has_role=repo_role(self.principal, self.repo) is not None,
-            )  # fmt: skip
+            with transaction.atomic():  # a refused request records no acknowledgment either
+                self._accept_license(request)
+                created = services.access_request_create(
+                    repo=self.repo, user=request.user, answers=answers,
+                    has_role=repo_role(self.principal, self.repo) is not None,
+                )  # fmt: skip
         except HubError as exc:
             if _wants_json(request):
                 return error_response(exc)
@@ -125,7 +146,7 @@ class AccessQueueView(PortalRepoView):
             response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-access.json"'
             return response
         if export == "csv":
-            return _csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+            return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"tab": "access", "rows": rows[:500], "status": status, "q": search,
@@ -170,17 +191,6 @@ def _request_rows(rows):
             row.decided_at.isoformat() if row.decided_at else "", row.expires_at.isoformat() if row.expires_at else "",
             row.rejection_reason, *[row.fields.get(label, "") for label in labels],
         ]  # fmt: skip
-
-
-def _csv_response(filename: str, rows) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class GatingSettingsView(PortalRepoView):
@@ -275,7 +285,7 @@ class AuditView(PortalRepoView):
                 [e.created_at.isoformat(), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
                 for e in events
             ]
-            return _csv_response(f"{self.repo.name}-audit.csv", rows)
+            return csv_response(f"{self.repo.name}-audit.csv", rows)
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"tab": "audit", "events": events[:500]})

@@ -15,7 +15,7 @@ from django.http import FileResponse, HttpResponse
 from django.utils.http import content_disposition_header
 
 from core.errors import RangeNotSatisfiable
-from gating.policy import Action, check_file
+from gating.policy import Action, check_file, check_license
 from registry import trees
 from registry.api.base import RepoView
 from registry.models import Repo
@@ -90,6 +90,7 @@ class ResolveView(RepoView):
         resolved, path = split_revision_path(self.repo, rest, path_required=True)
         validate_path(path)
         check_file(self.principal, self.repo, path)
+        check_license(self.principal, self.repo, resolved)
         entry = find_file(resolved, path)
         size = entry["size"]
         headers = {

@@ -22,7 +22,8 @@ class CommitContext:
     author: object  # accounts.models.User | None
 
 
-# Called inside the commit transaction, before the ref moves; raising refuses the commit.
+# Called inside the commit transaction, before the ref moves, once the new trees and blobs are
+# stored (checks may read the new files); raising refuses the commit.
 commit_checks: list[Callable[[CommitContext], None]] = []
 
 # Called by /api/validate-yaml and on commits of README.md: (metadata, repo_type) -> (errors, warnings).

@@ -13,7 +13,7 @@ from django.views import View
 
 from accounts.models import Membership, Organization, User
 from core.errors import EntryNotFound, HubError, NotFound
-from gating.policy import Action, Principal, check_file, repos_visible_to
+from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
 from registry import trees
 from registry.api.base import PLURAL_TYPES, RepoView
 from registry.markdown import render_card
@@ -190,8 +190,10 @@ class BlobPage(PortalRepoView):
         if context["can_download"]:
             try:
                 check_file(self.principal, self.repo, path)
-            except HubError:
+                check_license(self.principal, self.repo, resolved)
+            except HubError as exc:
                 context["can_download"] = False
+                context["gate_message"] = exc.message
         text = None
         if context["can_download"] and not entry.get("lfs") and entry["size"] <= TEXT_PREVIEW_LIMIT:
             data = read_small_file(entry)

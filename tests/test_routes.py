@@ -30,6 +30,12 @@ PUBLIC_ROUTES = {
     "accounts:tokens": "account pages act on the signed-in user only",
     "accounts:org_new": "account pages act on the signed-in user only",
     "accounts:org_members": "checks org admin membership itself",
+    "licenses-api:api-catalogue": "the license catalogue: public reference data, no repo",
+    "licenses-api:api-catalogue-entry": "the license catalogue: public reference data, no repo",
+    "licenses-api:api-mine": "the caller's own acknowledgments, filtered by gating.policy.repos_visible_to",
+    "licenses:catalogue": "the license catalogue: public reference data, no repo",
+    "licenses:catalogue-entry": "the license catalogue: public reference data, no repo",
+    "licenses:mine": "the signed-in user's own acknowledgments, filtered by gating.policy.repos_visible_to",
 }
 
 

@@ -1,10 +1,12 @@
 """POST /api/validate-yaml: the model-card metadata check the client runs before committing a README.
 
-The client calls `response.json()` before looking at the status, so every answer is JSON."""
+The client calls `response.json()` before looking at the status, so every answer is JSON, whatever
+the Accept header says (`ModelCard.validate`, run by `push_to_hub`, sends `Accept: text/plain`)."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,8 +14,14 @@ from core.api import AllowAnyone
 from registry.metadata_validation import validate_card_text
 
 
+class _AlwaysJSON(DefaultContentNegotiation):
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class ValidateYamlView(APIView):
     permission_classes = [AllowAnyone]
+    content_negotiation_class = _AlwaysJSON
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):

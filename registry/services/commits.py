@@ -199,12 +199,13 @@ def commit_create(
     context = hooks.CommitContext(
         repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
     )
-    for check in hooks.commit_checks:
-        check(context)
+    # Blob rows first, so that checks can read the new files (a refused commit rolls them back).
     Blob.objects.bulk_create(
         [Blob(oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs) for op in added],
         ignore_conflicts=True,
     )
+    for check in hooks.commit_checks:
+        check(context)
     now = int(time.time())
     signature = _signature(author, now)
     message = gitobjects.commit_message(summary, description)

@@ -1,0 +1,140 @@
+"""Native license routes (not part of the Hub's API; errors use the same {"error", "code"} body).
+
+GET  /api/licenses                                    the catalogue
+GET  /api/licenses/{id}                               one entry, with its packaged text
+GET  /api/license-acknowledgments                     the caller's acknowledgments
+GET  /api/{t}/{ns}/{name}/license?revision=           license of a revision: text, version, status
+POST /api/{t}/{ns}/{name}/license/accept              {"version", "revision"?}: accept that version
+GET  /api/{t}/{ns}/{name}/license/acknowledgments     admins: who accepted which version (?export=csv)
+PUT  /api/{t}/{ns}/{name}/license/settings            admins: {"requireAcknowledgment": bool}
+GET  /api/{t}/{ns}/{name}/derivatives                 repos that name this one as base_model
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import AllowAnyone, SignedIn
+from core.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
+from core.http import csv_response
+from gating.policy import Action, Principal, repos_visible_to
+from licenses import selectors, serializers, services
+from licenses.models import AcknowledgmentSource, License
+from registry.api.base import RepoAPIView
+from registry.selectors import resolve_revision
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise BadRequest("Expected a JSON object.")
+    return request.data
+
+
+class CatalogueView(APIView):
+    permission_classes = [AllowAnyone]
+
+    @extend_schema(operation_id="licenses_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response([serializers.catalogue_item(row) for row in License.objects.all()])
+
+
+class CatalogueEntryView(APIView):
+    permission_classes = [AllowAnyone]
+
+    @extend_schema(operation_id="licenses_retrieve", responses=OpenApiTypes.OBJECT)
+    def get(self, request, license_id):
+        row = License.objects.filter(pk=license_id).first()
+        if row is None:
+            raise NotFound(f"No license with id {license_id[:100]!r} in the catalogue.")
+        return Response(serializers.catalogue_item(row, with_text=True))
+
+
+class MyAcknowledgmentsView(APIView):
+    permission_classes = [SignedIn]
+
+    @extend_schema(operation_id="license_acknowledgments_mine", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        # SECURITY: only repos the caller can still see; an acknowledgment must not reveal a repo
+        # that has since become private to them.
+        visible = repos_visible_to(Principal.from_request(request))
+        acks = selectors.acknowledgments_of(request.user).filter(repo__in=visible)
+        return Response([serializers.acknowledgment_item(ack) for ack in acks])
+
+
+class RepoLicenseView(RepoAPIView):
+    repo_actions = {"GET": Action.VIEW}
+
+    @extend_schema(operation_id="repo_license", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        resolved = resolve_revision(self.repo, request.GET.get("revision") or self.repo.default_branch)
+        current = selectors.license_at(self.repo, resolved)
+        user = self.principal.user
+        acknowledged = selectors.has_acknowledged(user, self.repo, current) if user else None
+        return Response(serializers.revision_license_item(self.repo, current, acknowledged=acknowledged))
+
+
+class LicenseAcceptView(RepoAPIView):
+    """Anyone who can see the repo may accept its license; acceptance alone grants nothing on a
+    gated repo. SECURITY: it is a commitment made in the user's name, so read tokens cannot."""
+
+    repo_actions = {"POST": Action.VIEW}
+
+    @extend_schema(operation_id="repo_license_accept", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, repo_type=None):
+        if self.principal.user is None:
+            raise AuthenticationRequired("Log in or send a bearer token to accept a license.")
+        if not self.principal.may_write:
+            raise Forbidden("Accepting a license needs a token with the write role (read tokens cannot).")
+        data = _body(request)
+        revision = data.get("revision")
+        if revision is not None and not isinstance(revision, str):
+            raise BadRequest("'revision' must be a branch, tag or commit id.")
+        ack, created = services.acknowledgment_record(
+            user=self.principal.user,
+            repo=self.repo,
+            version=data.get("version"),
+            revision=revision,
+            source=AcknowledgmentSource.API,
+        )
+        return Response(serializers.acknowledgment_item(ack), status=201 if created else 200)
+
+
+class RepoAcknowledgmentsView(RepoAPIView):
+    repo_actions = {"GET": Action.MANAGE}
+
+    @extend_schema(operation_id="repo_license_acknowledgments", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        acks = selectors.acknowledgments_for_repo(self.repo)
+        if request.GET.get("export") == "csv":
+            filename = f"{self.repo.namespace}-{self.repo.name}-license-acknowledgments.csv"
+            return csv_response(filename, serializers.acknowledgment_rows(acks))
+        return Response([serializers.acknowledgment_item(ack) for ack in acks])
+
+
+class RepoLicenseSettingsView(RepoAPIView):
+    repo_actions = {"GET": Action.MANAGE, "PUT": Action.MANAGE}
+
+    @extend_schema(operation_id="repo_license_settings", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        return Response({"requireAcknowledgment": selectors.requires_acknowledgment_opt_in(self.repo)})
+
+    @extend_schema(
+        operation_id="repo_license_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+    )
+    def put(self, request, namespace, name, repo_type=None):
+        value = _body(request).get("requireAcknowledgment")
+        if not isinstance(value, bool):
+            raise BadRequest("'requireAcknowledgment' must be true or false.")
+        row = services.repo_license_settings_update(repo=self.repo, require_acknowledgment=value)
+        return Response({"requireAcknowledgment": row.require_acknowledgment})
+
+
+class DerivativesView(RepoAPIView):
+    repo_actions = {"GET": Action.VIEW}
+
+    @extend_schema(operation_id="repo_derivatives", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        rows = selectors.derivatives_of(self.repo, repos_visible_to(self.principal))
+        return Response([serializers.derivative_item(row) for row in rows])

@@ -1,0 +1,234 @@
+"""Reads about licenses: the license of a revision, its version, acknowledgments and derivatives.
+
+They take repos the policy already returned and decide no access themselves; `gating.policy`
+calls `acknowledgment_problem` for the download decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from licenses import catalogue_data, texts
+from licenses.models import Acknowledgment, License, RepoLicenseSettings
+from registry import trees
+from registry.models import Commit, Repo
+from registry.selectors import Resolved, read_text_at
+from registry.services.metadata import card_summary_at
+
+# Looked up at the root, in this order, unless the card's `license_link` names a file in the repo.
+LICENSE_FILE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "LICENCE.txt", "COPYING")
+KNOWN_VERSIONS_WALK = 500
+
+
+@dataclass(frozen=True)
+class CardLicense:
+    """What the tree itself says: the card's license fields and the LICENSE file, if any."""
+
+    license_id: str
+    license_name: str
+    license_link: str
+    file_path: str | None
+    file_text: str | None
+
+
+@dataclass(frozen=True)
+class RevisionLicense:
+    """The license of one revision and the exact text shown for it. `version` is the sha256 of
+    `text`: accepting a version means accepting exactly that text."""
+
+    license_id: str  # '' when the revision declares none
+    name: str
+    license: License | None
+    license_name: str
+    license_link: str
+    commit_oid: str
+    text: str
+    version: str
+    location: str
+    has_full_text: bool
+    requires_acknowledgment: bool
+
+
+def _first_str(value) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value.strip()[:200] if isinstance(value, str) else ""
+
+
+def _license_file(tree_oid: str, link: str) -> str | None:
+    """`license_link` may name a file of the repo ('LICENSE.md', './LICENSE'); else the usual names."""
+    if link and "://" not in link and not link.startswith(("/", "#")):
+        path = link.removeprefix("./")
+        entry = trees.find_entry(tree_oid, path)
+        if entry is not None and entry["type"] == "file":
+            return path
+    root = trees.tree_index(tree_oid)
+    lowered = {name.lower(): name for name, entry in root.items() if entry["type"] == "file"}
+    for candidate in LICENSE_FILE_NAMES:
+        if candidate.lower() in lowered:
+            return lowered[candidate.lower()]
+    return None
+
+
+@lru_cache(maxsize=4096)
+def card_license_at(tree_oid: str) -> CardLicense:
+    """Cached by tree id: trees and blobs are content-addressed, so the answer never changes."""
+    data = card_summary_at(tree_oid).data
+    link = _first_str(data.get("license_link"))
+    path = _license_file(tree_oid, link)
+    return CardLicense(
+        license_id=_first_str(data.get("license")),
+        license_name=_first_str(data.get("license_name")),
+        license_link=link,
+        file_path=path,
+        file_text=read_text_at(tree_oid, path) if path else None,
+    )
+
+
+def version_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _display_name(card: CardLicense, row: License | None) -> str:
+    if card.license_id == "other" or row is None:
+        return card.license_name or card.license_id or "No license declared"
+    return row.name
+
+
+def _text_and_location(card: CardLicense, row: License | None, name: str, commit_oid: str) -> tuple[str, str, bool]:
+    if card.file_text is not None and card.file_path:
+        return card.file_text, f"{card.file_path}@{commit_oid}", True
+    packaged = texts.packaged_text(row.text_key) if row is not None and card.license_id != "other" else None
+    if row is not None and packaged is not None:
+        return packaged, f"{catalogue_url(row.id)} ({texts.PACKAGE} {texts.package_version()}: {row.text_key})", True
+    link = card.license_link if card.license_id == "other" else (row.link if row else "")
+    if link:
+        note = f"The full text of {name} is not available on this hub. Read it at {link}\n"
+    else:
+        note = f"This revision declares the license {name} but ships no LICENSE file and no link to its text.\n"
+    return note, link or "no text available", False
+
+
+def requires_acknowledgment_opt_in(repo: Repo) -> bool:
+    return RepoLicenseSettings.objects.filter(repo=repo, require_acknowledgment=True).exists()
+
+
+def _requires_acknowledgment(repo: Repo, card: CardLicense) -> bool:
+    """From the catalogue's source (no query on the download path), or the author's opt-in."""
+    return card.license_id in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT or requires_acknowledgment_opt_in(repo)
+
+
+def license_at(repo: Repo, resolved: Resolved) -> RevisionLicense:
+    card = card_license_at(resolved.tree_oid)
+    return _revision_license(resolved, card, required=_requires_acknowledgment(repo, card))
+
+
+def _revision_license(resolved: Resolved, card: CardLicense, *, required: bool) -> RevisionLicense:
+    row = License.objects.filter(pk=card.license_id).first() if card.license_id else None
+    name = _display_name(card, row)
+    text, location, full = _text_and_location(card, row, name, resolved.commit_oid)
+    return RevisionLicense(
+        license_id=card.license_id,
+        name=name,
+        license=row,
+        license_name=card.license_name,
+        license_link=card.license_link,
+        commit_oid=resolved.commit_oid,
+        text=text,
+        version=version_of(text),
+        location=location,
+        has_full_text=full,
+        requires_acknowledgment=required,
+    )
+
+
+def catalogue_url(license_id: str) -> str:
+    return f"{settings.GATEHOUSE_PUBLIC_URL}/licenses/{license_id}"
+
+
+def accept_url(repo: Repo, commit_oid: str) -> str:
+    return f"{settings.GATEHOUSE_PUBLIC_URL}{repo.web_path}/license?revision={commit_oid}"
+
+
+def has_acknowledged(user, repo: Repo, current: RevisionLicense) -> bool:
+    if user is None:
+        return False
+    return Acknowledgment.objects.filter(
+        user=user, repo=repo, license_id=current.license_id, text_id=current.version
+    ).exists()
+
+
+def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
+    """None when the revision needs no acknowledgment from `user` (or has it); otherwise the message
+    that names the license, the version, what changed since the user's last acceptance, and the URL."""
+    card = card_license_at(resolved.tree_oid)
+    if not _requires_acknowledgment(repo, card):
+        return None
+    current = _revision_license(resolved, card, required=True)
+    if has_acknowledged(user, repo, current):
+        return None
+    kind = "dataset" if repo.repo_type == "dataset" else "model"
+    label = current.name if current.name == current.license_id else f"{current.name} ({current.license_id or 'none'})"
+    message = (
+        f"Downloading {kind} {repo.repo_id} requires accepting its license {label}, version {current.version[:12]}."
+    )
+    url = accept_url(repo, current.commit_oid)
+    if user is None:
+        return f"{message} Log in, then read and accept it at {url}"
+    previous = Acknowledgment.objects.filter(user=user, repo=repo).order_by("-accepted_at", "-pk").first()
+    if previous is not None:
+        message += (
+            f" The license text changed: you accepted version {previous.version[:12]} ({previous.license_id}), "
+            f"but revision {current.commit_oid[:12]} is under version {current.version[:12]}."
+        )
+    return f"{message} Read and accept it at {url}"
+
+
+def known_versions(repo: Repo) -> set[str]:
+    """Versions of the license text across the repo's recent commits: tells an outdated version
+    (409) from one that was never this repo's (a forged hash, 400)."""
+    commits = Commit.objects.filter(repo=repo).order_by("-created_at")
+    tree_oids = commits.values_list("tree_oid", flat=True)[:KNOWN_VERSIONS_WALK]
+    rows = {row.pk: row for row in License.objects.all()}
+    found = set()
+    for tree_oid in set(tree_oids):
+        card = card_license_at(tree_oid)
+        row = rows.get(card.license_id)
+        text, _, _ = _text_and_location(card, row, _display_name(card, row), "")
+        found.add(version_of(text))
+    return found
+
+
+def acknowledgments_for_repo(repo: Repo) -> QuerySet[Acknowledgment]:
+    return Acknowledgment.objects.filter(repo=repo).select_related("user").order_by("-accepted_at", "-pk")
+
+
+def acknowledgments_of(user) -> QuerySet[Acknowledgment]:
+    return Acknowledgment.objects.filter(user=user).select_related("repo").order_by("-accepted_at", "-pk")
+
+
+@dataclass(frozen=True)
+class Derivative:
+    repo: Repo
+    license: License | None
+    carries_restrictions: bool
+
+
+def derivatives_of(repo: Repo, candidates: QuerySet[Repo]) -> list[Derivative]:
+    """Repos among `candidates` (what the viewer may see) whose default-branch card names `repo`
+    as `base_model`, with their license and whether it keeps `repo`'s use restrictions."""
+    base = License.objects.filter(pk=repo.license).first() if repo.license else None
+    rows = candidates.filter(tag_rows__tag=f"base_model:{repo.repo_id}").exclude(pk=repo.pk)
+    rows = rows.order_by("namespace", "name")
+    licenses = {row.pk: row for row in License.objects.filter(pk__in=[r.license for r in rows if r.license])}
+    result = []
+    for derived in rows:
+        own = licenses.get(derived.license)
+        carries = base is None or (own.carries_restrictions_of(base) if own else not base.has_use_restrictions)
+        result.append(Derivative(repo=derived, license=own, carries_restrictions=carries))
+    return result
