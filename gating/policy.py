@@ -6,6 +6,8 @@ Rules:
   of the owning organisation. SECURITY: a repo the caller cannot see raises `RepoNotFound`, the
   very same error a missing repo raises, so responses cannot tell the two apart.
 - Metadata (info, tree, refs, commits, card) needs visibility only, gated or not, as on the Hub.
+- Participating (opening discussions and pull requests, commenting) needs visibility plus a
+  signed-in caller whose token may write; gated repos take part like public ones, as on the Hub.
 - File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
 - Managing (settings, delete, move, review access) needs the admin role.
@@ -33,6 +35,7 @@ from registry.models import Repo, RepoRedirect
 
 class Action(StrEnum):
     VIEW = "view"
+    PARTICIPATE = "participate"
     DOWNLOAD = "download"
     WRITE = "write"
     MANAGE = "manage"
@@ -136,6 +139,9 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
     if action == Action.VIEW:
         return
     role = repo_role(principal, repo)
+    if action == Action.PARTICIPATE:
+        _check_participant(principal, repo, role)
+        return
     if action == Action.DOWNLOAD:
         if repo.disabled and role is None:
             raise DisabledRepo()
@@ -149,6 +155,16 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
         raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+
+
+def _check_participant(principal: Principal, repo: Repo, role: str | None) -> None:
+    if principal.user is None:
+        raise AuthenticationRequired()
+    if repo.disabled and role is None:
+        raise DisabledRepo()
+    if not principal.may_write:
+        # SECURITY: posting is a write, so a read token cannot post either.
+        raise Forbidden("This token is read-only: create a token with the write role to post.")
 
 
 def can(principal: Principal, repo: Repo, action: Action) -> bool:
