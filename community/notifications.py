@@ -70,7 +70,8 @@ def recipients_for(event: Event, *, new_thread: bool) -> list[User]:
 
 
 def thread_url(discussion: Discussion) -> str:
-    return f"{settings.GATEHOUSE_SITE_URL.rstrip('/')}{discussion.repo.web_path}/discussions/{discussion.num}"
+    # The worker has no request to ask for the host: links use the configured public URL.
+    return f"{settings.GATEHOUSE_PUBLIC_URL}{discussion.repo.web_path}/discussions/{discussion.num}"
 
 
 def _describe(event: Event) -> str:

@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "registry",
-    "gating",
+    "gating.apps.GatingConfig",
     "community",
 ]
 
@@ -198,7 +198,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
+    "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
+    "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
+}
 
 # Gatehouse itself.
 GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_DIR / "storage")))
@@ -213,6 +217,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The public base URL (e.g. https://hub.example.org), used in messages that name a page, such as
+# where to ask for access. Empty: paths are given relative to the host the client called.
+GATEHOUSE_PUBLIC_URL = env.str("GATEHOUSE_PUBLIC_URL", default="").rstrip("/")
 
 # Upload limits (bytes unless stated); refused up front with a clear message.
 GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
@@ -237,5 +245,3 @@ GATEHOUSE_COMMUNITY_WINDOW_SECONDS = env.int("GATEHOUSE_COMMUNITY_WINDOW_SECONDS
 # Pull-request diffs stop (with a note) past this many bytes; larger text files are summarised.
 GATEHOUSE_PR_DIFF_MAX_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_BYTES", default=2 * 1024 * 1024)
 GATEHOUSE_PR_DIFF_MAX_FILE_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_FILE_BYTES", default=512 * 1024)
-# Absolute links in notification emails (sent by the worker, which has no request to ask).
-GATEHOUSE_SITE_URL = env.str("GATEHOUSE_SITE_URL", default="http://localhost:8000")

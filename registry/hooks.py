@@ -29,6 +29,10 @@ commit_checks: list[Callable[[CommitContext], None]] = []
 # Called by /api/validate-yaml and on commits of README.md: (metadata, repo_type) -> (errors, warnings).
 metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
 
+# Called inside the settings transaction after visibility or gating changed:
+# (repo, actor or None, {"private": (old, new), "gated": (old, new)}).
+settings_changed: list[Callable[[Repo, object, dict], None]] = []
+
 # Called inside the commit transaction after the ref moved: (repo, ref_name, commit). Community
 # records pushes to refs/pr/N as events of the pull request.
 commit_listeners: list[Callable[..., None]] = []
