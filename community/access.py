@@ -5,11 +5,12 @@ its author, its lock, and the repo's switch that turns discussions off.
 
 from __future__ import annotations
 
-from core.errors import Forbidden
-from gating.policy import Action, Principal, can, check
-from registry.models import Repo
+from collections.abc import Callable
 
 from community.models import CommunitySettings, Discussion, Event
+from core.errors import Forbidden, HubError
+from gating.policy import Action, Principal, can, check, check_file
+from registry.models import Repo
 
 
 def is_moderator(principal: Principal, repo: Repo) -> bool:
@@ -71,3 +72,16 @@ def require_push(principal: Principal, repo: Repo, discussion: Discussion) -> No
 def may_see_diff(principal: Principal, repo: Repo) -> bool:
     """SECURITY: a diff shows file content, so on gated repos it needs download access."""
     return can(principal, repo, Action.DOWNLOAD)
+
+
+def file_reader(principal: Principal, repo: Repo) -> Callable[[str], bool]:
+    """For diffs: whether each path's content may be shown (release stages withhold some files)."""
+
+    def may_read(path: str) -> bool:
+        try:
+            check_file(principal, repo, path)
+        except HubError:
+            return False
+        return True
+
+    return may_read

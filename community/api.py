@@ -12,13 +12,12 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
-from core.errors import BadRequest
-from gating.policy import Action
-from registry.api.base import RepoAPIView
-
 from community import access, selectors, services
 from community.models import CommunitySettings
 from community.serializers import details_json, discussion_json, event_json
+from core.errors import BadRequest
+from gating.policy import Action
+from registry.api.base import RepoAPIView
 
 
 def _body(request) -> dict:
@@ -99,7 +98,7 @@ class DiscussionDetailView(DiscussionAPIView):
         if discussion.is_pull_request:
             conflicts = selectors.files_with_conflicts(discussion)
             if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo):
-                diff = selectors.pull_request_diff(discussion)
+                diff = selectors.pull_request_diff(discussion, may_read=access.file_reader(self.principal, self.repo))
         events = selectors.events_for(discussion)
         return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))
 

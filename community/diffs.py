@@ -7,6 +7,7 @@ Trees are content-addressed, so identical sub-directories are skipped by compari
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -108,13 +109,17 @@ def file_diff(path: str, before: dict | None, after: dict | None) -> str:
     return "".join(header) + "".join(lines)
 
 
-def unified_diff(old_tree: str | None, new_tree: str | None) -> str:
-    """The whole diff, cut off (with a note) past GATEHOUSE_PR_DIFF_MAX_BYTES."""
+def unified_diff(old_tree: str | None, new_tree: str | None, *, may_read: Callable[[str], bool]) -> str:
+    """The whole diff, cut off (with a note) past GATEHOUSE_PR_DIFF_MAX_BYTES. Files the reader
+    may not read (withheld by a release stage) are named but their content is not shown."""
     limit = settings.GATEHOUSE_PR_DIFF_MAX_BYTES
     parts: list[str] = []
     size = 0
     for path, (before, after) in sorted(changed_files(old_tree, new_tree).items()):
-        section = file_diff(path, before, after)
+        if may_read(path):
+            section = file_diff(path, before, after)
+        else:
+            section = f"diff --git a/{path} b/{path}\n# Content withheld in the current release stage.\n"
         size += len(section)
         if size > limit:
             parts.append(f"# Diff truncated: it is larger than {limit} bytes.\n")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from core.errors import BadRequest, RevisionNotFound
-from registry.models import Commit, Repo
-
 from community import access
 from community.models import Discussion
 from community.services import pull_request_open, pull_request_record_commit
 from community.services.pulls import PR_REF
+from core.errors import BadRequest, RevisionNotFound
+from registry.models import Commit, Repo
 
 
 def discussion_for_ref(repo: Repo, ref_name: str) -> Discussion:

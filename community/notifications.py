@@ -15,10 +15,9 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from accounts.models import Membership, Role, User
+from community.models import Discussion, Event, EventType, Report, Watch
 from gating.policy import Action, Principal, can
 from registry.models import Repo
-
-from community.models import Discussion, Event, EventType, Report, Watch
 
 MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9][A-Za-z0-9_.-]{0,94}[A-Za-z0-9_]|[A-Za-z0-9])")
 MAX_MENTIONS = 50
@@ -81,7 +80,7 @@ def _describe(event: Event) -> str:
     if event.type == EventType.STATUS_CHANGE:
         return f"{actor} changed the status to {event.data.get('status')}."
     if event.type == EventType.TITLE_CHANGE:
-        return f"{actor} renamed the thread from \"{event.data.get('from')}\" to \"{event.data.get('to')}\"."
+        return f'{actor} renamed the thread from "{event.data.get("from")}" to "{event.data.get("to")}".'
     return f"{actor} pushed {str(event.data.get('oid', ''))[:7]}: {event.data.get('subject')}"
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from community.diffs import conflicting_paths, unified_diff
+from community.models import CommentRevision, Discussion, Event, EventType, Report, Status, Watch
 from core.errors import NotFound
 from registry.models import Ref, Repo
 from registry.selectors import commit_tree_oid
-
-from community.diffs import conflicting_paths, unified_diff
-from community.models import CommentRevision, Discussion, Event, EventType, Report, Status, Watch
 
 TYPE_FILTERS = {"all", "discussion", "pull_request"}
 STATUS_FILTERS = {"all", "open", "closed", "merged", "draft"}
@@ -99,11 +99,11 @@ def files_with_conflicts(discussion: Discussion) -> list[str]:
     return conflicting_paths(trees.fork, trees.base, trees.head)
 
 
-def pull_request_diff(discussion: Discussion) -> str:
+def pull_request_diff(discussion: Discussion, *, may_read: Callable[[str], bool]) -> str:
     """The changes the pull request brings: from where it forked to its head (after a merge the
     same view stays, so the thread keeps showing what was merged)."""
     trees = pull_request_trees(discussion)
-    return unified_diff(trees.fork, trees.head)
+    return unified_diff(trees.fork, trees.head, may_read=may_read)
 
 
 def open_reports(repo: Repo) -> QuerySet[Report]:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from community.models import Discussion, Event, EventType
 from core.timeutil import isoformat_z
 from registry.markdown import render_markdown
-
-from community.models import Discussion, Event, EventType
 
 HIDDEN_TEXT = "This comment has been hidden"
 
@@ -52,9 +51,7 @@ def discussion_json(discussion: Discussion, *, num_comments: int | None = None) 
     return _with_author(payload, discussion.author)
 
 
-def details_json(
-    discussion: Discussion, events: list[Event], *, conflicts: list[str] | None, diff: str | None
-) -> dict:
+def details_json(discussion: Discussion, events: list[Event], *, conflicts: list[str] | None, diff: str | None) -> dict:
     payload = discussion_json(discussion)
     payload["events"] = [event_json(event) for event in events]
     if discussion.is_pull_request:
@@ -94,10 +91,8 @@ def _comment_data(event: Event) -> dict:
             data["hiddenBy"] = hidden_by["name"]
         return data
     editor = event.edited_by if event.edited_at else event.author
-    latest = _with_author(
-        {"raw": event.raw, "html": render_comment(event.raw), "updatedAt": isoformat_z(event.edited_at or event.created_at)},
-        editor,
-    )
+    updated = isoformat_z(event.edited_at or event.created_at)
+    latest = _with_author({"raw": event.raw, "html": render_comment(event.raw), "updatedAt": updated}, editor)
     history = [
         _with_author(
             {"raw": revision.raw, "html": render_comment(revision.raw), "updatedAt": isoformat_z(revision.created_at)},

@@ -10,11 +10,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
+from community.models import Discussion, Event, EventType
 from core import ratelimit
 from core.errors import BadRequest
 from registry.models import Repo
-
-from community.models import Discussion, Event, EventType
 
 MAX_TITLE = 200
 MAX_COMMENT = 65536

@@ -7,9 +7,6 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import User
-from core.errors import BadRequest
-from registry.models import Repo
-
 from community.models import (
     CommentRevision,
     CommunitySettings,
@@ -31,6 +28,8 @@ from community.services.common import (
     now,
     throttle,
 )
+from core.errors import BadRequest
+from registry.models import Repo
 
 
 @transaction.atomic

@@ -12,11 +12,6 @@ import re
 from django.db import transaction
 
 from accounts.models import User
-from core.errors import BadRequest, Conflict, RevisionNotFound
-from registry import services as registry_services
-from registry.models import Commit, Ref, RefKind, Repo
-from registry.selectors import commit_tree_oid, entry_sha256, resolve_revision
-
 from community.diffs import changed_files, conflicting_paths
 from community.models import Discussion, EventType, Status
 from community.services.common import (
@@ -29,6 +24,10 @@ from community.services.common import (
     notify,
     throttle,
 )
+from core.errors import BadRequest, Conflict, RevisionNotFound
+from registry import services as registry_services
+from registry.models import Commit, Ref, RefKind, Repo
+from registry.selectors import commit_tree_oid, entry_sha256
 
 PR_REF = re.compile(r"^refs/pr/([1-9][0-9]{0,8})$")
 
@@ -58,9 +57,7 @@ def pull_request_open(
     title = clean_title(title[:200] if isinstance(title, str) else title)
     description = clean_text(description, field="description", max_length=MAX_COMMENT, required=False)
     base = _base_ref(repo, base_branch or repo.default_branch)
-    fork = base.commit_oid
-    if start_oid:
-        fork = resolve_revision(repo, start_oid.lower()).commit_oid if len(start_oid) == 40 else _by_prefix(repo, start_oid)
+    fork = _by_prefix(repo, start_oid) if start_oid else base.commit_oid
     throttle(author)
     discussion = Discussion.objects.create(
         repo=repo,
@@ -79,7 +76,9 @@ def pull_request_open(
 
 
 def _by_prefix(repo: Repo, prefix: str) -> str:
-    """A short commit id (the client allows 5 to 40 hex digits for `parent_commit`)."""
+    """A full or short commit id (the client allows 5 to 40 hex digits for `parent_commit`)."""
+    if not isinstance(prefix, str) or not 5 <= len(prefix) <= 40:
+        raise BadRequest("'parentCommit' must be 5 to 40 hexadecimal digits.")
     matches = list(Commit.objects.filter(repo=repo, oid__startswith=prefix.lower()).values_list("oid", flat=True)[:2])
     if len(matches) != 1:
         raise RevisionNotFound(prefix)
