@@ -7,6 +7,12 @@ from tests.support.builders import commit_files, make_repo
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Factories hash a password per user; the production hasher makes that the slowest step."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_counters():
     """Rate-limit windows live in the cache (Redis in CI); each test starts with none."""
     cache.clear()

@@ -25,7 +25,9 @@ def test_discussion_round_trip(hub, model, alice, bob):
     assert created.git_reference is None and created.conflicting_files is None and created.target_branch is None
     opening = created.events[0]
     assert isinstance(opening, DiscussionComment)
-    assert opening.content == "Loss is *nan* at step 3." and opening.rendered == "<p>Loss is <em>nan</em> at step 3.</p>\n"
+    assert (
+        opening.content == "Loss is *nan* at step 3." and opening.rendered == "<p>Loss is <em>nan</em> at step 3.</p>\n"
+    )
     assert opening.author == "bob" and opening.edited is False and opening.hidden is False
     assert opening.edit_history == [] and opening.last_edited_by == "bob"
     assert opening.created_at.tzinfo is not None
