@@ -16,7 +16,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from accounts.models import Membership, Role, User
 from community.models import Discussion, Event, EventType, Report, Watch
-from gating.policy import Action, Principal, can
+from gating.policy import Action, Principal, can, repos_visible_to
 from registry.models import Repo
 
 MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9][A-Za-z0-9_.-]{0,94}[A-Za-z0-9_]|[A-Za-z0-9])")
@@ -65,7 +65,13 @@ def recipients_for(event: Event, *, new_thread: bool) -> list[User]:
         ids |= {user.pk for user in moderators_of(repo)}
     ids.discard(event.author_id)
     users = User.objects.filter(pk__in=ids, is_active=True).exclude(email="").order_by("pk")
-    return [user for user in users if can(Principal(user=user), repo, Action.VIEW)]
+    return [user for user in users if sees_repo(user, repo)]
+
+
+def sees_repo(user: User, repo: Repo) -> bool:
+    """SECURITY: `check(VIEW)` assumes the repo was already resolved as visible, so visibility is
+    asked here through the policy's own visibility filter, the one `resolve_repo` uses."""
+    return repos_visible_to(Principal(user=user)).filter(pk=repo.pk).exists()
 
 
 def thread_url(discussion: Discussion) -> str:
