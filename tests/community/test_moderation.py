@@ -75,7 +75,9 @@ def test_report_reaches_the_moderators_only(model, alice, bob, mailoutbox):
     assert [mail.to for mail in mailoutbox] == [[alice.email]]
     assert "This is spam." in mailoutbox[0].body and "/alice/model/discussions/1" in mailoutbox[0].body
     assert post(api(bob), f"{BASE}/1/report", {"reason": ""}).status_code == 400
-    assert post(api(bob), f"{BASE}/1/report", {"reason": "x", "commentId": "ffffffffffffffffffffffff"}).status_code == 404
+    assert (
+        post(api(bob), f"{BASE}/1/report", {"reason": "x", "commentId": "ffffffffffffffffffffffff"}).status_code == 404
+    )
 
 
 def test_hiding_is_irreversible_and_serves_no_text(model, alice, bob):
@@ -128,6 +130,7 @@ def test_mentions_never_reach_people_who_cannot_see_the_repo(alice, mailoutbox):
     mailoutbox.clear()
     services.comment_create(discussion=thread, author=alice, raw="@outsider @insider thoughts?")
     assert [mail.to for mail in mailoutbox] == [[insider.email]]
+    assert outsider.email not in str([mail.to for mail in mailoutbox])
 
 
 def test_titles_and_comments_are_validated(model, bob):

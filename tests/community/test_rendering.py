@@ -16,10 +16,10 @@ HOSTILE = "\n\n".join(
         "<script>alert('s')</script>",
         '<img src="x" onerror="alert(\'e\')">',
         "[click me](javascript:alert('j'))",
-        '<a href="javascript:alert(\'a\')" onclick="alert(\'c\')">raw link</a>',
+        "<a href=\"javascript:alert('a')\" onclick=\"alert('c')\">raw link</a>",
         "![pic](javascript:alert('i'))",
         "<svg onload=alert('v')></svg>",
-        "<iframe src=\"https://evil.example\"></iframe>",
+        '<iframe src="https://evil.example"></iframe>',
         "Normal **bold** and a [good link](https://example.org).",
     ]
 )
