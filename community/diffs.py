@@ -34,12 +34,11 @@ def changed_files(old_tree: str | None, new_tree: str | None, prefix: str = "") 
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name), new.get(name)
         path = f"{prefix}{name}"
-        before_dir = before is not None and before["type"] == "directory"
-        after_dir = after is not None and after["type"] == "directory"
+        before_tree = before["oid"] if before is not None and before["type"] == "directory" else None
+        after_tree = after["oid"] if after is not None and after["type"] == "directory" else None
+        before_dir, after_dir = before_tree is not None, after_tree is not None
         if before_dir or after_dir:
-            changes.update(
-                changed_files(before["oid"] if before_dir else None, after["oid"] if after_dir else None, f"{path}/")
-            )
+            changes.update(changed_files(before_tree, after_tree, f"{path}/"))
         before_file = before if before is not None and not before_dir else None
         after_file = after if after is not None and not after_dir else None
         if _oid(before_file) != _oid(after_file):
@@ -91,6 +90,8 @@ def file_diff(path: str, before: dict | None, after: dict | None) -> str:
     mode = f" {gitobjects.FILE_MODE}" if before is not None and after is not None else ""
     header.append(f"index {short[0]}..{short[1]}{mode}\n")
     is_lfs = bool((before or {}).get("lfs") or (after or {}).get("lfs"))
+    old_lines: list[str] | None
+    new_lines: list[str] | None
     if is_lfs:
         old_lines, new_lines = _lfs_pointer_lines(before), _lfs_pointer_lines(after)
     else:
