@@ -43,7 +43,6 @@ class ThreadPage(CommunityView):
         )
         if discussion.is_pull_request:
             context["conflicts"] = selectors.files_with_conflicts(discussion)
-            context["trees"] = selectors.pull_request_trees(discussion)
         return render(request, "community/thread.html", context)
 
     def _allowed(self, rule, discussion) -> bool:

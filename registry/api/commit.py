@@ -100,7 +100,12 @@ class CommitView(RepoAPIView):
 
     The body is never held in memory as a whole: each inline file is decoded and written to the
     blob store as its line is read. Nothing becomes visible until the commit transaction moves
-    the branch, so a bad line, a stale parent or a cut connection leaves the branch unchanged."""
+    the branch, so a bad line, a stale parent or a cut connection leaves the branch unchanged.
+
+    Branches need write access. Pull requests (`?create_pr=1`, or a `refs/pr/N` revision) are
+    decided by the community app through `registry.hooks.pull_requests`: contributors may open
+    them and push to their own; `create_pr=1` opens the pull request and lands its first commit
+    in one transaction and answers with `pullRequestUrl`."""
 
     repo_actions = {"POST": Action.PARTICIPATE}
 
