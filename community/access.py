@@ -34,30 +34,38 @@ def require_post(principal: Principal, repo: Repo, discussion: Discussion | None
         raise Forbidden("This discussion is locked: only the repository's maintainers can post.")
 
 
-def require_author_or_moderator(principal: Principal, repo: Repo, discussion: Discussion) -> None:
-    """Renaming, closing and reopening: the thread's author (while unlocked) or a moderator."""
+def _is_self(principal: Principal, author_id: int | None) -> bool:
+    return author_id is not None and principal.user is not None and author_id == principal.user.pk
+
+
+def _require_author_or_moderator(principal: Principal, repo: Repo, author_id: int | None, refusal: str) -> bool:
+    """True for a moderator; the author passes without; anyone else is refused."""
     check(principal, repo, Action.PARTICIPATE)
     if is_moderator(principal, repo):
-        return
-    if discussion.author_id is None or discussion.author_id != principal.user.pk:  # type: ignore[union-attr]
-        raise Forbidden("Only the author of this discussion or the repository's maintainers can change it.")
-    require_post(principal, repo, discussion)
+        return True
+    if not _is_self(principal, author_id):
+        raise Forbidden(refusal)
+    return False
+
+
+def require_author_or_moderator(principal: Principal, repo: Repo, discussion: Discussion) -> None:
+    """Renaming, closing and reopening: the thread's author (while unlocked) or a moderator."""
+    refusal = "Only the author of this discussion or the repository's maintainers can change it."
+    if not _require_author_or_moderator(principal, repo, discussion.author_id, refusal):
+        require_post(principal, repo, discussion)
 
 
 def require_comment_author(principal: Principal, repo: Repo, event: Event) -> None:
     """Editing a comment: its author only; words are never put in someone else's mouth."""
     require_post(principal, repo, event.discussion)
-    if event.author_id is None or event.author_id != principal.user.pk:  # type: ignore[union-attr]
+    if not _is_self(principal, event.author_id):
         raise Forbidden("Only the author of a comment can edit it.")
 
 
 def require_hide(principal: Principal, repo: Repo, event: Event) -> None:
     """Hiding a comment: its author or a moderator."""
-    check(principal, repo, Action.PARTICIPATE)
-    if is_moderator(principal, repo):
-        return
-    if event.author_id is None or event.author_id != principal.user.pk:  # type: ignore[union-attr]
-        raise Forbidden("Only the author of a comment or the repository's maintainers can hide it.")
+    refusal = "Only the author of a comment or the repository's maintainers can hide it."
+    _require_author_or_moderator(principal, repo, event.author_id, refusal)
 
 
 def require_moderator(principal: Principal, repo: Repo) -> None:

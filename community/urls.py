@@ -4,10 +4,8 @@ community tab under /{[datasets/]}{ns}/{name}/discussions."""
 from django.urls import re_path
 
 from community import api, portal, portal_thread
+from registry.urls import API, WEB
 
-NS = r"(?P<namespace>[^/]+)/(?P<name>[^/]+)"
-API = rf"^api/(?P<repo_type>models|datasets)/{NS}"
-WEB = rf"^(?:(?P<repo_type>datasets)/)?{NS}"
 NUM = r"(?P<num>[0-9]{1,9})"
 COMMENT = r"(?P<comment_id>[0-9A-Fa-f]{1,64})"
 

@@ -107,3 +107,18 @@ def test_comment_rate_limit_answers_429_with_hub_headers(hub, model, bob, settin
     assert response.headers["RateLimit"].startswith('"api";r=0;t=')
     assert response.headers["RateLimit-Policy"] == '"fixed window";"api";q=3;w=300'
     assert Event.objects.filter(raw="fourth").count() == 0
+
+
+def test_discussions_and_pull_requests_share_one_sequence_under_concurrency(hub, model, bob):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = HfApi(token=token_for(bob))
+
+    def open_one(index: int) -> int:
+        if index % 2:
+            return api.create_pull_request("alice/model", f"PR {index}").num
+        return api.create_discussion("alice/model", f"Thread {index}").num
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = sorted(pool.map(open_one, range(8)))
+    assert numbers == list(range(1, 9))
