@@ -98,13 +98,22 @@ def parse_form(card: dict) -> FormSpec:
     )
 
 
-def form_for_repo(card: dict) -> FormSpec:
+def form_from_card(card: dict) -> FormSpec:
     """A usable form even when the card's description is broken (the author sees the error on
     validate-yaml; requesters still get the prompt and the standard fields)."""
     try:
         return parse_form(card)
     except FormSpecError:
         return FormSpec()
+
+
+def form_for_repo(repo) -> FormSpec:
+    """The form of the default branch's card, read from README.md itself: field order is the
+    author's (a PostgreSQL jsonb copy such as `repo.card_data` does not keep key order)."""
+    from registry.selectors import resolve_revision
+    from registry.services.metadata import card_summary_at
+
+    return form_from_card(card_summary_at(resolve_revision(repo, repo.default_branch).tree_oid).data)
 
 
 def _answer(spec: FormField, value) -> str | bool | None:

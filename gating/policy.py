@@ -147,11 +147,13 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
     """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
     if action == Action.VIEW:
         return
-    role = repo_role(principal, repo)
     if action == Action.PARTICIPATE:
-        _check_participant(principal, repo, role)
+        _check_participant(principal, repo)
         return
     if action in (Action.DOWNLOAD, Action.PREVIEW):
+        if not repo.disabled and not repo.gated:
+            return  # the hot path: public, ungated content needs no further query
+        role = repo_role(principal, repo)
         if repo.disabled and role is None:
             raise DisabledRepo()
         if action == Action.PREVIEW and _previews_public(repo):
@@ -159,6 +161,7 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
+    role = repo_role(principal, repo)
     if principal.user is None:
         raise AuthenticationRequired()
     if action == Action.REVIEW:
@@ -172,10 +175,10 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
 
 
-def _check_participant(principal: Principal, repo: Repo, role: str | None) -> None:
+def _check_participant(principal: Principal, repo: Repo) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
-    if repo.disabled and role is None:
+    if repo.disabled and repo_role(principal, repo) is None:
         raise DisabledRepo()
     if not principal.may_write:
         # SECURITY: posting is a write, so a read token cannot post either.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -150,10 +151,12 @@ def release_apply_due(*, now: datetime | None = None) -> int:
 
 
 def current_stage(repo: Repo) -> ReleaseStage | None:
-    plan = ReleasePlan.objects.filter(repo=repo).first()
-    if plan is None or plan.current_position is None:
-        return None
-    return plan.stages.filter(position=plan.current_position).first()
+    """One query: it runs on every download."""
+    return (
+        ReleaseStage.objects.filter(plan__repo=repo, position=F("plan__current_position"))
+        .select_related("plan")
+        .first()
+    )
 
 
 def is_withheld(stage: ReleaseStage | None, path: str) -> bool:

@@ -38,7 +38,7 @@ def access_request_create(*, repo: Repo, user: User, answers: dict, has_role: bo
     existing = AccessRequest.objects.select_for_update().filter(repo=repo, user=user).first()
     if existing is not None:
         _refuse_repeat(existing)
-    cleaned = validate_answers(form_for_repo(repo.card_data), answers)
+    cleaned = validate_answers(form_for_repo(repo), answers)
     request = existing or AccessRequest(repo=repo, user=user)
     request.fields = cleaned
     request.created_at = timezone.now()

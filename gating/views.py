@@ -66,7 +66,7 @@ class AskAccessView(PortalRepoView):
         state, access = access_state(request.user, self.repo)
         context = self.base_context(resolved)
         context.update({
-            "tab": "card", "form": form_for_repo(self.repo.card_data), "state": state, "access": access,
+            "tab": "card", "form": form_for_repo(self.repo), "state": state, "access": access,
             "is_member": repo_role(self.principal, self.repo) is not None, "answers": answers or {}, "error": error,
         })  # fmt: skip
         return render(request, "gating/ask_access.html", context, status=status)
@@ -101,7 +101,7 @@ class AskAccessView(PortalRepoView):
             except ValueError as exc:
                 raise BadRequest("Send the answers as a JSON object keyed by field label.") from exc
             return answers
-        form = form_for_repo(self.repo.card_data)
+        form = form_for_repo(self.repo)
         answers = {}
         for index, spec in enumerate(form.fields):
             key = f"field_{index}"
@@ -129,7 +129,7 @@ class AccessQueueView(PortalRepoView):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"tab": "access", "rows": rows[:500], "status": status, "q": search,
-                        "statuses": RequestStatus.values, "form": form_for_repo(self.repo.card_data)})  # fmt: skip
+                        "statuses": RequestStatus.values, "form": form_for_repo(self.repo)})  # fmt: skip
         return render(request, "gating/queue.html", context)
 
     def post(self, request, namespace, name, repo_type=None):
