@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "registry",
     "licenses.apps.LicensesConfig",
     "gating.apps.GatingConfig",
+    "community",
 ]
 
 MIDDLEWARE = [
@@ -237,3 +238,12 @@ GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 102
 GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
 # Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
 GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)
+
+# Community: discussions and pull requests.
+GATEHOUSE_DISCUSSIONS_PAGE_SIZE = env.int("GATEHOUSE_DISCUSSIONS_PAGE_SIZE", default=50)
+# Posts (new threads, comments, edits, renames, reports) per user per window; refused with 429.
+GATEHOUSE_COMMUNITY_POSTS_PER_WINDOW = env.int("GATEHOUSE_COMMUNITY_POSTS_PER_WINDOW", default=30)
+GATEHOUSE_COMMUNITY_WINDOW_SECONDS = env.int("GATEHOUSE_COMMUNITY_WINDOW_SECONDS", default=300)
+# Pull-request diffs stop (with a note) past this many bytes; larger text files are summarised.
+GATEHOUSE_PR_DIFF_MAX_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_BYTES", default=2 * 1024 * 1024)
+GATEHOUSE_PR_DIFF_MAX_FILE_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_FILE_BYTES", default=512 * 1024)

@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
+from community import urls as community_urls
 from core import views as core_views
 from gating import urls as gating_urls
 from licenses import urls as licenses_urls
@@ -19,10 +20,12 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("", include((gating_urls.api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include((licenses_urls.api_urlpatterns, "licenses"), namespace="licenses-api")),
+    path("", include((community_urls.api_urlpatterns, "community"), namespace="community-api")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),
+    path("", include((community_urls.web_urlpatterns, "community"), namespace="community")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]

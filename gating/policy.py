@@ -6,6 +6,8 @@ Rules:
   of the owning organisation. SECURITY: a repo the caller cannot see raises `RepoNotFound`, the
   very same error a missing repo raises, so responses cannot tell the two apart.
 - Metadata (info, tree, refs, commits, card) needs visibility only, gated or not, as on the Hub.
+- Participating (opening discussions and pull requests, commenting) needs visibility plus a
+  signed-in caller whose token may write; gated repos take part like public ones, as on the Hub.
 - File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
 - Managing (settings, delete, move, release plans) needs the admin role.
@@ -45,6 +47,7 @@ from registry.selectors import Resolved
 
 class Action(StrEnum):
     VIEW = "view"
+    PARTICIPATE = "participate"
     DOWNLOAD = "download"
     PREVIEW = "preview"
     REVIEW = "review"
@@ -169,6 +172,9 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
     """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
     if action == Action.VIEW:
         return
+    if action == Action.PARTICIPATE:
+        _check_participant(principal, repo)
+        return
     if action in (Action.DOWNLOAD, Action.PREVIEW):
         if not repo.disabled and not repo.gated:
             return  # the hot path: public, ungated content needs no further query
@@ -192,6 +198,16 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+
+
+def _check_participant(principal: Principal, repo: Repo) -> None:
+    if principal.user is None:
+        raise AuthenticationRequired()
+    if repo.disabled and repo_role(principal, repo) is None:
+        raise DisabledRepo()
+    if not principal.may_write:
+        # SECURITY: posting is a write, so a read token cannot post either.
+        raise Forbidden("This token is read-only: create a token with the write role to post.")
 
 
 def check_file(principal: Principal, repo: Repo, path: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from registry.models import Repo
 
@@ -32,3 +33,25 @@ metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
 # Called inside the settings transaction after visibility or gating changed:
 # (repo, actor or None, {"private": (old, new), "gated": (old, new)}).
 settings_changed: list[Callable[[Repo, object, dict], None]] = []
+
+# Called inside the commit transaction after the ref moved: (repo, ref_name, commit). Community
+# records pushes to refs/pr/N as events of the pull request.
+commit_listeners: list[Callable[..., None]] = []
+
+
+class PullRequestHooks(Protocol):
+    """Pull requests live in the community app; the commit endpoints reach them through this."""
+
+    def authorize_commit(self, *, principal, repo: Repo, ref_name: str | None) -> None:
+        """Raise unless `principal` may push to `ref_name` (None: open a new pull request)."""
+
+    def open_for_commit(
+        self, *, repo: Repo, author, base_branch: str, parent_commit: str | None, title: str, description: str
+    ) -> str:
+        """Open a pull request whose ref starts at `parent_commit` (or the base head); its ref name."""
+
+    def url_path(self, *, repo: Repo, ref_name: str) -> str:
+        """The web path of the pull request behind `ref_name` (…/discussions/N)."""
+
+
+pull_requests: PullRequestHooks | None = None

@@ -14,8 +14,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.errors import BadRequest, PayloadTooLarge
-from gating.policy import Action
-from registry import lfsrules, services, trees
+from gating.policy import Action, check
+from registry import hooks, lfsrules, services, trees
 from registry.api.base import RepoAPIView
 from registry.paths import validate_path
 from registry.selectors import gitattributes_at, resolve_revision
@@ -38,14 +38,23 @@ def _gitignore_patterns(text) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "!"))]
 
 
-class PreuploadView(RepoAPIView):
-    """POST /api/{type}s/{ns}/{name}/preupload/{rev}: which files go to LFS, which inline."""
+def _is_pull_request_target(request, revision: str) -> bool:
+    return request.GET.get("create_pr") in ("1", "true") or revision.startswith("refs/pr/")
 
-    repo_actions = {"POST": Action.WRITE}
+
+class PreuploadView(RepoAPIView):
+    """POST /api/{type}s/{ns}/{name}/preupload/{rev}: which files go to LFS, which inline.
+
+    Branches need write access; pull requests (`create_pr=1`, `refs/pr/N`) are open to anyone
+    who may take part in the repo's discussions. The answer only describes paths (metadata)."""
+
+    repo_actions = {"POST": Action.PARTICIPATE}
     parser_classes = [JSONParser]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
+        if not _is_pull_request_target(request, revision):
+            check(self.principal, self.repo, Action.WRITE)
         data = request.data if isinstance(request.data, dict) else {}
         files = data.get("files")
         if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
@@ -91,29 +100,60 @@ class CommitView(RepoAPIView):
 
     The body is never held in memory as a whole: each inline file is decoded and written to the
     blob store as its line is read. Nothing becomes visible until the commit transaction moves
-    the branch, so a bad line, a stale parent or a cut connection leaves the branch unchanged."""
+    the branch, so a bad line, a stale parent or a cut connection leaves the branch unchanged.
 
-    repo_actions = {"POST": Action.WRITE}
+    Branches need write access. Pull requests (`?create_pr=1`, or a `refs/pr/N` revision) are
+    decided by the community app through `registry.hooks.pull_requests`: contributors may open
+    them and push to their own; `create_pr=1` opens the pull request and lands its first commit
+    in one transaction and answers with `pullRequestUrl`."""
+
+    repo_actions = {"POST": Action.PARTICIPATE}
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
-        if request.GET.get("create_pr") in ("1", "true"):
-            raise BadRequest("Pull requests are not supported by this hub yet.")
-        header, operations = self._read_operations(request)
+        create_pr = request.GET.get("create_pr") in ("1", "true")
         branch, ref_name = self._target(revision)
+        # SECURITY: decided before the body is read, so a refused caller stores no content.
+        self._authorize(ref_name, create_pr=create_pr)
+        header, operations = self._read_operations(request)
+        parent_commit = header.get("parentCommit")
+        summary, description = header.get("summary") or "", header.get("description") or ""
         with transaction.atomic():
+            if create_pr:
+                # The pull request and its first commit land together or not at all.
+                ref_name = hooks.pull_requests.open_for_commit(  # type: ignore[union-attr]
+                    repo=self.repo, author=request.user, base_branch=branch, parent_commit=parent_commit,
+                    title=summary, description=description,
+                )  # fmt: skip
+                branch, parent_commit = ref_name, None
             commit = services.commit_create(
                 repo=self.repo,
                 branch=branch,
                 ref_name=ref_name,
                 operations=operations,
-                summary=header.get("summary") or "",
-                description=header.get("description") or "",
+                summary=summary,
+                description=description,
                 author=request.user,
-                parent_commit=header.get("parentCommit"),
+                parent_commit=parent_commit,
             )
         commit_url = request.build_absolute_uri(f"{self.repo.web_path}/commit/{commit.oid}")
-        return Response({"commitUrl": commit_url, "commitOid": commit.oid, "pullRequestUrl": None})
+        pr_url = None
+        if ref_name.startswith("refs/pr/") and hooks.pull_requests is not None:
+            pr_url = request.build_absolute_uri(hooks.pull_requests.url_path(repo=self.repo, ref_name=ref_name))
+        return Response({"commitUrl": commit_url, "commitOid": commit.oid, "pullRequestUrl": pr_url})
+
+    def _authorize(self, ref_name: str, *, create_pr: bool) -> None:
+        """Branches need write access; pull requests are decided by the community app."""
+        if not create_pr and not ref_name.startswith("refs/pr/"):
+            check(self.principal, self.repo, Action.WRITE)
+            return
+        if hooks.pull_requests is None:
+            raise BadRequest("Pull requests are not supported by this hub.")
+        if create_pr and ref_name.startswith("refs/pr/"):
+            raise BadRequest("A pull request is opened against a branch, not against another pull request.")
+        hooks.pull_requests.authorize_commit(
+            principal=self.principal, repo=self.repo, ref_name=None if create_pr else ref_name
+        )
 
     def _target(self, revision: str) -> tuple[str, str]:
         if revision.startswith("refs/pr/"):

@@ -239,4 +239,6 @@ def commit_create(
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
     scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
+    for listener in hooks.commit_listeners:
+        listener(repo=repo, ref_name=ref_name, commit=commit)
     return commit

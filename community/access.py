@@ -1,0 +1,95 @@
+"""Who may do what in a thread. The repo-level decisions come from `gating.policy` (VIEW to
+read, PARTICIPATE to post, WRITE to moderate); this module only adds what depends on the thread:
+its author, its lock, and the repo's switch that turns discussions off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from community.models import CommunitySettings, Discussion, Event
+from core.errors import Forbidden, HubError
+from gating.policy import Action, Principal, can, check, check_file
+from registry.models import Repo
+
+
+def is_moderator(principal: Principal, repo: Repo) -> bool:
+    """Moderators are the repo's writers: they pin, lock, hide, merge and read reports."""
+    return can(principal, repo, Action.WRITE)
+
+
+def discussions_enabled(repo: Repo) -> bool:
+    return not CommunitySettings.objects.filter(repo=repo, discussions_disabled=True).exists()
+
+
+def require_post(principal: Principal, repo: Repo, discussion: Discussion | None = None) -> None:
+    """Open a thread or post in one: a participant, discussions on, the thread not locked.
+    Moderators may still post in locked threads and in repos whose discussions are off."""
+    check(principal, repo, Action.PARTICIPATE)
+    if is_moderator(principal, repo):
+        return
+    if not discussions_enabled(repo):
+        raise Forbidden("Discussions are disabled for this repository.")
+    if discussion is not None and discussion.is_locked:
+        raise Forbidden("This discussion is locked: only the repository's maintainers can post.")
+
+
+def _is_self(principal: Principal, author_id: int | None) -> bool:
+    return author_id is not None and principal.user is not None and author_id == principal.user.pk
+
+
+def _require_author_or_moderator(principal: Principal, repo: Repo, author_id: int | None, refusal: str) -> bool:
+    """True for a moderator; the author passes without; anyone else is refused."""
+    check(principal, repo, Action.PARTICIPATE)
+    if is_moderator(principal, repo):
+        return True
+    if not _is_self(principal, author_id):
+        raise Forbidden(refusal)
+    return False
+
+
+def require_author_or_moderator(principal: Principal, repo: Repo, discussion: Discussion) -> None:
+    """Renaming, closing and reopening: the thread's author (while unlocked) or a moderator."""
+    refusal = "Only the author of this discussion or the repository's maintainers can change it."
+    if not _require_author_or_moderator(principal, repo, discussion.author_id, refusal):
+        require_post(principal, repo, discussion)
+
+
+def require_comment_author(principal: Principal, repo: Repo, event: Event) -> None:
+    """Editing a comment: its author only; words are never put in someone else's mouth."""
+    require_post(principal, repo, event.discussion)
+    if not _is_self(principal, event.author_id):
+        raise Forbidden("Only the author of a comment can edit it.")
+
+
+def require_hide(principal: Principal, repo: Repo, event: Event) -> None:
+    """Hiding a comment: its author or a moderator."""
+    refusal = "Only the author of a comment or the repository's maintainers can hide it."
+    _require_author_or_moderator(principal, repo, event.author_id, refusal)
+
+
+def require_moderator(principal: Principal, repo: Repo) -> None:
+    check(principal, repo, Action.WRITE)
+
+
+def require_push(principal: Principal, repo: Repo, discussion: Discussion) -> None:
+    """Pushing to refs/pr/N: the pull request's author or a writer, while it is open or a draft."""
+    require_author_or_moderator(principal, repo, discussion)
+
+
+def may_see_diff(principal: Principal, repo: Repo) -> bool:
+    """SECURITY: a diff shows file content, so on gated repos it needs download access."""
+    return can(principal, repo, Action.DOWNLOAD)
+
+
+def file_reader(principal: Principal, repo: Repo) -> Callable[[str], bool]:
+    """For diffs: whether each path's content may be shown (release stages withhold some files)."""
+
+    def may_read(path: str) -> bool:
+        try:
+            check_file(principal, repo, path)
+        except HubError:
+            return False
+        return True
+
+    return may_read

@@ -1,0 +1,228 @@
+"""Hub-compatible discussion routes (hub-api.md section 7) plus native moderation routes.
+
+Every view is a RepoAPIView: the repo is resolved through the policy before a handler runs, so
+a private repo's threads answer exactly like a missing repo. Reading needs VIEW; posting needs
+PARTICIPATE; moderation (merge, pin, lock, the settings switch) needs WRITE. What depends on the
+thread itself (its author, its lock) is decided in community.access.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+
+from community import access, selectors, services
+from community.models import CommunitySettings
+from community.serializers import details_json, discussion_json, event_json
+from core.errors import BadRequest
+from gating.policy import Action
+from registry.api.base import RepoAPIView
+
+
+def _body(request) -> dict:
+    data = request.data
+    if data is None or data == {}:
+        return {}
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def _flag(value) -> bool:
+    return value in (True, "1", "true", "True", 1)
+
+
+class DiscussionAPIView(RepoAPIView):
+    """Base of the routes under …/discussions/{num}: the thread, looked up in the resolved repo."""
+
+    def thread(self, num):
+        return selectors.discussion_get(self.repo, num)
+
+
+class DiscussionsView(RepoAPIView):
+    """GET …/discussions?p=&type=&status=&author=: one page of threads; POST opens one."""
+
+    repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        kind = request.GET.get("type") or "all"
+        status = request.GET.get("status") or "all"
+        if kind not in selectors.TYPE_FILTERS or status not in selectors.STATUS_FILTERS:
+            raise BadRequest("Unknown 'type' or 'status' filter.")
+        try:
+            page = max(int(request.GET.get("p", "0")), 0)
+        except ValueError as exc:
+            raise BadRequest("'p' must be a page number from 0.") from exc
+        size = settings.GATEHOUSE_DISCUSSIONS_PAGE_SIZE
+        queryset = selectors.discussions_for_repo(
+            self.repo, status=status, kind=kind, author=request.GET.get("author") or None
+        )
+        start = page * size
+        rows = list(queryset[start : start + size])
+        return Response(
+            {
+                "discussions": [discussion_json(row, num_comments=row.num_comments) for row in rows],
+                "count": queryset.count(),
+                "start": start,
+                "numClosedDiscussions": queryset.filter(status__in=["closed", "merged"]).count(),
+            }
+        )
+
+    @extend_schema(operation_id="discussions_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, repo_type=None):
+        data = _body(request)
+        access.require_post(self.principal, self.repo)
+        if _flag(data.get("pullRequest")):
+            discussion = services.pull_request_open(
+                repo=self.repo, author=request.user, title=data.get("title"), description=data.get("description")
+            )
+        else:
+            discussion = services.discussion_create(
+                repo=self.repo, author=request.user, title=data.get("title"), description=data.get("description")
+            )
+        return Response({"num": discussion.num, "pullRequest": discussion.is_pull_request})
+
+
+class DiscussionDetailView(DiscussionAPIView):
+    """GET …/discussions/{num}[?diff=1]. The diff shows file content, so on a gated repo it is
+    left out for callers who may not download."""
+
+    repo_actions = {"GET": Action.VIEW}
+
+    @extend_schema(operation_id="discussions_details", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, num, repo_type=None):
+        discussion = self.thread(num)
+        conflicts = diff = None
+        if discussion.is_pull_request:
+            conflicts = selectors.files_with_conflicts(discussion)
+            if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo):
+                diff = selectors.pull_request_diff(discussion, may_read=access.file_reader(self.principal, self.repo))
+        events = selectors.events_for(discussion)
+        return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))
+
+
+class CommentView(DiscussionAPIView):
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_comment", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = self.thread(num)
+        access.require_post(self.principal, self.repo, discussion)
+        event = services.comment_create(discussion=discussion, author=request.user, raw=_body(request).get("comment"))
+        return Response({"newMessage": event_json(event)})
+
+
+class TitleView(DiscussionAPIView):
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_rename", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = self.thread(num)
+        access.require_author_or_moderator(self.principal, self.repo, discussion)
+        event = services.discussion_rename(discussion=discussion, actor=request.user, title=_body(request).get("title"))
+        return Response({"newTitle": event_json(event)})
+
+
+class StatusView(DiscussionAPIView):
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_status", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = self.thread(num)
+        access.require_author_or_moderator(self.principal, self.repo, discussion)
+        data = _body(request)
+        event = services.discussion_status_change(
+            discussion=discussion, actor=request.user, status=data.get("status"), comment=data.get("comment") or ""
+        )
+        return Response({"newStatus": event_json(event)})
+
+
+class MergeView(DiscussionAPIView):
+    repo_actions = {"POST": Action.WRITE}
+
+    @extend_schema(operation_id="discussions_merge", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = services.pull_request_merge(
+            discussion=self.thread(num), actor=request.user, comment=_body(request).get("comment") or ""
+        )
+        return Response({"status": discussion.status, "mergeCommitId": discussion.merge_commit_oid})
+
+
+class CommentEditView(DiscussionAPIView):
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_comment_edit", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, comment_id, repo_type=None):
+        event = selectors.event_get(self.thread(num), comment_id)
+        access.require_comment_author(self.principal, self.repo, event)
+        event = services.comment_edit(event=event, editor=request.user, raw=_body(request).get("content"))
+        return Response({"updatedComment": event_json(event)})
+
+
+class CommentHideView(DiscussionAPIView):
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_comment_hide", request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, comment_id, repo_type=None):
+        event = selectors.event_get(self.thread(num), comment_id)
+        access.require_hide(self.principal, self.repo, event)
+        event = services.comment_hide(event=event, actor=request.user)
+        return Response({"updatedComment": event_json(event)})
+
+
+class PinView(DiscussionAPIView):
+    """Native: POST {"pinned": bool}."""
+
+    repo_actions = {"POST": Action.WRITE}
+
+    @extend_schema(operation_id="discussions_pin", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = services.discussion_pin(discussion=self.thread(num), pinned=_flag(_body(request).get("pinned")))
+        return Response(discussion_json(discussion))
+
+
+class LockView(DiscussionAPIView):
+    """Native: POST {"locked": bool}. Locked threads take posts from moderators only."""
+
+    repo_actions = {"POST": Action.WRITE}
+
+    @extend_schema(operation_id="discussions_lock", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = services.discussion_lock(discussion=self.thread(num), locked=_flag(_body(request).get("locked")))
+        return Response(discussion_json(discussion))
+
+
+class ReportView(DiscussionAPIView):
+    """Native: POST {"reason": str, "commentId"?: str}: a private report to the moderators."""
+
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    @extend_schema(operation_id="discussions_report", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, num, repo_type=None):
+        discussion = self.thread(num)
+        data = _body(request)
+        event = selectors.event_get(discussion, data["commentId"]) if data.get("commentId") else None
+        report = services.report_create(
+            discussion=discussion, reporter=request.user, reason=data.get("reason"), event=event
+        )
+        return Response({"id": report.pk, "status": "received"})
+
+
+class CommunitySettingsView(RepoAPIView):
+    """Native: GET or PUT {"discussionsDisabled": bool}; reversible, threads stay readable."""
+
+    repo_actions = {"GET": Action.VIEW, "PUT": Action.WRITE}
+
+    @extend_schema(operation_id="community_settings", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        return Response({"discussionsDisabled": not access.discussions_enabled(self.repo)})
+
+    @extend_schema(operation_id="community_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def put(self, request, namespace, name, repo_type=None):
+        value = _body(request).get("discussionsDisabled")
+        if not isinstance(value, bool):
+            raise BadRequest("'discussionsDisabled' must be true or false.")
+        row: CommunitySettings = services.community_settings_update(repo=self.repo, discussions_disabled=value)
+        return Response({"discussionsDisabled": row.discussions_disabled})

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class CommunityConfig(AppConfig):
+    name = "community"
+
+    def ready(self) -> None:
+        # The registry cannot import community; it reaches pull requests through its hooks.
+        from community import hooks as community_hooks
+        from registry import hooks
+
+        hooks.pull_requests = community_hooks.PullRequests()
+        if community_hooks.record_pull_request_commit not in hooks.commit_listeners:
+            hooks.commit_listeners.append(community_hooks.record_pull_request_commit)

@@ -1,0 +1,149 @@
+"""Portal pages of the community tab: the thread list with filters, a thread, the forms to open
+a discussion or a pull request, moderation actions, and a pull request's diff.
+
+Pages use the same policy gate as the API (PortalRepoView) and the same checks in
+community.access; errors from a form action come back as a message on the page.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import redirect, render
+
+from community import access, selectors, services
+from core.errors import AuthenticationRequired, BadRequest, HubError
+from gating.policy import Action
+from registry import services as registry_services
+from registry.paths import validate_path
+from registry.portal import PortalRepoView
+from registry.selectors import gitattributes_at, resolve_revision
+
+MAX_PR_FILES = 100
+
+
+class CommunityView(PortalRepoView):
+    def error_response(self, exc: HubError):
+        if isinstance(exc, AuthenticationRequired):
+            return redirect_to_login(self.request.get_full_path())
+        return super().error_response(exc)
+
+    def context(self, **extra) -> dict:
+        context = self.base_context(resolve_revision_or_none(self.repo))
+        context.update(
+            {
+                "tab": "community",
+                "is_moderator": access.is_moderator(self.principal, self.repo),
+                "discussions_enabled": access.discussions_enabled(self.repo),
+                "community_url": f"{self.repo.web_path}/discussions",
+            }
+        )
+        context.update(extra)
+        return context
+
+
+def resolve_revision_or_none(repo):
+    """The default branch for the header's links; an empty repo has none yet."""
+    try:
+        return resolve_revision(repo, repo.default_branch)
+    except HubError:
+        return None
+
+
+class CommunityPage(CommunityView):
+    """GET: the thread list (?status=, ?type=, ?author=, ?page=). POST: watch, the settings
+    switch, resolving reports."""
+
+    repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
+
+    def get(self, request, namespace, name, repo_type=None):
+        status = request.GET.get("status") if request.GET.get("status") in selectors.STATUS_FILTERS else "open"
+        kind = request.GET.get("type") if request.GET.get("type") in selectors.TYPE_FILTERS else "all"
+        author = request.GET.get("author", "").strip()[:96]
+        queryset = selectors.discussions_for_repo(self.repo, status=status, kind=kind, author=author or None)
+        page = Paginator(queryset, settings.GATEHOUSE_DISCUSSIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+        filters = {"status": status, "type": kind, "author": author}
+        context = self.context(
+            page=page,
+            filters=filters,
+            query=urlencode({k: v for k, v in filters.items() if v}),
+            watching=selectors.is_watching(request.user, self.repo),
+        )
+        if context["is_moderator"]:
+            context["reports"] = selectors.open_reports(self.repo)[:50]
+        return render(request, "community/list.html", context)
+
+    def post(self, request, namespace, name, repo_type=None):
+        action = request.POST.get("action")
+        try:
+            if action in ("watch", "unwatch"):
+                services.watch_set(user=request.user, repo=self.repo, watching=action == "watch")
+            elif action in ("disable", "enable"):
+                access.require_moderator(self.principal, self.repo)
+                services.community_settings_update(repo=self.repo, discussions_disabled=action == "disable")
+            elif action == "resolve-report":
+                access.require_moderator(self.principal, self.repo)
+                report = selectors.open_reports(self.repo).filter(pk=request.POST.get("report")).first()
+                if report is not None:
+                    services.report_resolve(report=report, moderator=request.user)
+            else:
+                raise BadRequest("Unknown action.")
+        except HubError as exc:
+            messages.error(request, exc.message)
+        return redirect(f"{self.repo.web_path}/discussions")
+
+
+class NewThreadPage(CommunityView):
+    """A new discussion, or a new pull request with files to upload (a draft without files)."""
+
+    repo_actions = {"GET": Action.PARTICIPATE, "POST": Action.PARTICIPATE}
+
+    def get(self, request, namespace, name, repo_type=None):
+        access.require_post(self.principal, self.repo)
+        kind = "pull_request" if request.GET.get("type") == "pull_request" else "discussion"
+        return render(request, "community/new.html", self.context(kind=kind, form={}))
+
+    def post(self, request, namespace, name, repo_type=None):
+        kind = "pull_request" if request.POST.get("type") == "pull_request" else "discussion"
+        form = {"title": request.POST.get("title", ""), "description": request.POST.get("description", "")}
+        try:
+            access.require_post(self.principal, self.repo)
+            if kind == "pull_request":
+                discussion = self._open_pull_request(request, **form)
+            else:
+                discussion = services.discussion_create(repo=self.repo, author=request.user, **form)
+        except HubError as exc:
+            messages.error(request, exc.message)
+            return render(request, "community/new.html", self.context(kind=kind, form=form), status=exc.status)
+        return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
+
+    def _open_pull_request(self, request, *, title: str, description: str):
+        files = request.FILES.getlist("files")
+        if len(files) > MAX_PR_FILES:
+            raise BadRequest(f"Choose at most {MAX_PR_FILES} files.")
+        directory = request.POST.get("directory", "").strip().strip("/")
+        attributes = gitattributes_at(self.repo, self.repo.default_branch)
+        operations = [
+            registry_services.stage_stream(
+                path=validate_path("/".join(part for part in (directory, upload.name) if part)),
+                stream=upload,
+                size=upload.size,
+                gitattributes=attributes,
+            )  # fmt: skip
+            for upload in files
+        ]
+        with transaction.atomic():
+            discussion = services.pull_request_open(
+                repo=self.repo, author=request.user, title=title, description=description, draft=not operations
+            )
+            if operations:
+                registry_services.commit_create(
+                    repo=self.repo, branch=discussion.ref_name, ref_name=discussion.ref_name, operations=operations,
+                    summary=request.POST.get("summary") or f"Upload {len(operations)} file(s)", author=request.user,
+                )  # fmt: skip
+        return discussion

@@ -1,0 +1,118 @@
+"""Reads over discussions. They take a repo the policy has already returned and decide nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from community.diffs import conflicting_paths, unified_diff
+from community.models import CommentRevision, Discussion, Event, EventType, Report, Status, Watch
+from core.errors import NotFound
+from registry.models import Ref, Repo
+from registry.selectors import commit_tree_oid
+
+TYPE_FILTERS = {"all", "discussion", "pull_request"}
+STATUS_FILTERS = {"all", "open", "closed", "merged", "draft"}
+
+
+def discussions_for_repo(
+    repo: Repo, *, status: str = "all", kind: str = "all", author: str | None = None
+) -> QuerySet[Discussion]:
+    """Pinned threads first, then the newest. `open` includes draft pull requests and `closed`
+    includes merged ones, as on the Hub; `merged` and `draft` select exactly."""
+    queryset = Discussion.objects.filter(repo=repo).select_related("author", "repo")
+    if kind == "discussion":
+        queryset = queryset.filter(is_pull_request=False)
+    elif kind == "pull_request":
+        queryset = queryset.filter(is_pull_request=True)
+    if status == "open":
+        queryset = queryset.filter(status__in=[Status.OPEN, Status.DRAFT])
+    elif status == "closed":
+        queryset = queryset.filter(status__in=[Status.CLOSED, Status.MERGED])
+    elif status in (Status.MERGED, Status.DRAFT):
+        queryset = queryset.filter(status=status)
+    if author:
+        queryset = queryset.filter(author__username__iexact=author)
+    comments = Count("events", filter=Q(events__type=EventType.COMMENT))
+    return queryset.annotate(num_comments=comments).order_by("-is_pinned", "-num")
+
+
+def discussion_get(repo: Repo, num) -> Discussion:
+    try:
+        number = int(num)
+    except (TypeError, ValueError):
+        number = 0
+    discussion = Discussion.objects.select_related("author", "repo").filter(repo=repo, num=number).first()
+    if discussion is None:
+        raise NotFound("Discussion not found")
+    return discussion
+
+
+def events_for(discussion: Discussion) -> list[Event]:
+    revisions = Prefetch("revisions", queryset=CommentRevision.objects.select_related("author").order_by("-id"))
+    return list(
+        discussion.events.select_related("author", "edited_by", "hidden_by").prefetch_related(revisions).order_by("id")
+    )
+
+
+def event_get(discussion: Discussion, public_id: str) -> Event:
+    event = (
+        Event.objects.select_related("author", "edited_by", "hidden_by", "discussion")
+        .filter(discussion=discussion, public_id=str(public_id).lower())
+        .first()
+    )
+    if event is None:
+        raise NotFound("Comment not found")
+    return event
+
+
+@dataclass(frozen=True)
+class PullRequestTrees:
+    fork: str | None
+    base: str | None
+    head: str | None
+    head_oid: str | None
+
+
+def pull_request_trees(discussion: Discussion) -> PullRequestTrees:
+    repo = discussion.repo
+    refs = dict(
+        Ref.objects.filter(repo=repo, name__in=[discussion.base_ref, discussion.ref_name]).values_list(
+            "name", "commit_oid"
+        )
+    )
+    base_oid, head_oid = refs.get(discussion.base_ref), refs.get(discussion.ref_name)
+    return PullRequestTrees(
+        fork=commit_tree_oid(repo, discussion.merge_base_oid) if discussion.merge_base_oid else None,
+        base=commit_tree_oid(repo, base_oid) if base_oid else None,
+        head=commit_tree_oid(repo, head_oid) if head_oid else None,
+        head_oid=head_oid,
+    )
+
+
+def files_with_conflicts(discussion: Discussion) -> list[str]:
+    if discussion.status == Status.MERGED:
+        return []
+    trees = pull_request_trees(discussion)
+    return conflicting_paths(trees.fork, trees.base, trees.head)
+
+
+def pull_request_diff(discussion: Discussion, *, may_read: Callable[[str], bool]) -> str:
+    """The changes the pull request brings: from where it forked to its head (after a merge the
+    same view stays, so the thread keeps showing what was merged)."""
+    trees = pull_request_trees(discussion)
+    return unified_diff(trees.fork, trees.head, may_read=may_read)
+
+
+def open_reports(repo: Repo) -> QuerySet[Report]:
+    return (
+        Report.objects.filter(discussion__repo=repo, resolved_at__isnull=True)
+        .select_related("discussion", "event", "reporter")
+        .order_by("-created_at")
+    )
+
+
+def is_watching(user, repo: Repo) -> bool:
+    return bool(user and user.is_authenticated and Watch.objects.filter(user=user, repo=repo).exists())

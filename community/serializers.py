@@ -1,0 +1,105 @@
+"""The Hub's JSON shapes for discussions and their events (hub-api.md section 7).
+
+Datetimes go through `isoformat_z` (the client's parser accepts nothing else); comment HTML is
+rendered from Markdown on every read and sanitised (registry.markdown: markdown-it js-default,
+then nh3), so no stored HTML is ever trusted.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from community.models import Discussion, Event, EventType
+from core.timeutil import isoformat_z
+from registry.markdown import render_markdown
+
+HIDDEN_TEXT = "This comment has been hidden"
+
+
+@lru_cache(maxsize=2048)
+def render_comment(raw: str) -> str:
+    return render_markdown(raw)
+
+
+def user_json(user) -> dict | None:
+    if user is None:
+        return None
+    return {"name": user.username, "fullname": user.fullname or user.username, "type": "user"}
+
+
+def _with_author(payload: dict, user) -> dict:
+    author = user_json(user)
+    if author is not None:  # absent author: the client reports "deleted"
+        payload["author"] = author
+    return payload
+
+
+def discussion_json(discussion: Discussion, *, num_comments: int | None = None) -> dict:
+    repo = discussion.repo
+    payload = {
+        "num": discussion.num,
+        "title": discussion.title,
+        "status": discussion.status,
+        "isPullRequest": discussion.is_pull_request,
+        "createdAt": isoformat_z(discussion.created_at),
+        "repo": {"name": repo.repo_id, "type": repo.repo_type},
+        "pinned": discussion.is_pinned,
+        "locked": discussion.is_locked,
+    }
+    if num_comments is not None:
+        payload["numComments"] = num_comments
+    return _with_author(payload, discussion.author)
+
+
+def details_json(discussion: Discussion, events: list[Event], *, conflicts: list[str] | None, diff: str | None) -> dict:
+    payload = discussion_json(discussion)
+    payload["events"] = [event_json(event) for event in events]
+    if discussion.is_pull_request:
+        changes = {"base": discussion.base_ref}
+        if discussion.merge_commit_oid:
+            changes["mergeCommitId"] = discussion.merge_commit_oid
+        payload["changes"] = changes
+        payload["filesWithConflicts"] = conflicts or []
+        if diff is not None:
+            payload["diff"] = diff
+    return payload
+
+
+def event_json(event: Event) -> dict:
+    payload: dict = {"id": event.public_id, "type": event.type, "createdAt": isoformat_z(event.created_at)}
+    _with_author(payload, event.author)
+    if event.type == EventType.COMMENT:
+        payload["data"] = _comment_data(event)
+    elif event.type == EventType.STATUS_CHANGE:
+        payload["data"] = {"status": event.data.get("status")}
+    elif event.type == EventType.TITLE_CHANGE:
+        payload["data"] = {"from": event.data.get("from"), "to": event.data.get("to")}
+    elif event.type == EventType.COMMIT:
+        payload["data"] = {"oid": event.data.get("oid"), "subject": event.data.get("subject")}
+    return payload
+
+
+def _comment_data(event: Event) -> dict:
+    revisions = list(event.revisions.all())
+    if event.is_hidden:
+        # SECURITY: a hidden comment's words, current or past, are never served again.
+        latest = {"raw": HIDDEN_TEXT, "html": f"<p>{HIDDEN_TEXT}</p>", "updatedAt": isoformat_z(event.hidden_at)}
+        data = {"edited": bool(revisions), "hidden": True, "latest": latest, "numEdits": len(revisions),
+                "history": [], "editors": []}  # fmt: skip
+        hidden_by = user_json(event.hidden_by)
+        if hidden_by is not None:
+            data["hiddenBy"] = hidden_by["name"]
+        return data
+    editor = event.edited_by if event.edited_at else event.author
+    updated = isoformat_z(event.edited_at or event.created_at)
+    latest = _with_author({"raw": event.raw, "html": render_comment(event.raw), "updatedAt": updated}, editor)
+    history = [
+        _with_author(
+            {"raw": revision.raw, "html": render_comment(revision.raw), "updatedAt": isoformat_z(revision.created_at)},
+            revision.author,
+        )
+        for revision in revisions
+    ]
+    editors = sorted({entry["author"]["name"] for entry in [latest, *history] if "author" in entry})
+    return {"edited": bool(revisions), "hidden": False, "latest": latest, "numEdits": len(revisions),
+            "history": history, "editors": editors, "reactions": []}  # fmt: skip

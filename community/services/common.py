@@ -1,0 +1,83 @@
+"""Helpers shared by the community services: input checks, numbering, throttling, notifying."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import User
+from community.models import Discussion, Event, EventType
+from core import ratelimit
+from core.errors import BadRequest
+from registry.models import Repo
+
+MAX_TITLE = 200
+MAX_COMMENT = 65536
+
+
+def clean_text(value, *, field: str, max_length: int, required: bool = True) -> str:
+    """Text as stored: a string, stripped, within bounds, without NUL (PostgreSQL refuses it)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise BadRequest(f"'{field}' must be a string.")
+    value = value.replace("\r\n", "\n").strip()
+    if "\x00" in value:
+        raise BadRequest(f"'{field}' must not contain NUL characters.")
+    if required and not value:
+        raise BadRequest(f"'{field}' must not be empty.")
+    if len(value) > max_length:
+        raise BadRequest(f"'{field}' is longer than {max_length} characters.")
+    return value
+
+
+def clean_title(value) -> str:
+    title = clean_text(value, field="title", max_length=MAX_TITLE)
+    return " ".join(title.split())
+
+
+def throttle(user: User) -> None:
+    """One post against the user's allowance; 429 with the Hub's RateLimit headers past it."""
+    ratelimit.hit(
+        bucket="community-post",
+        key=str(user.pk),
+        limit=settings.GATEHOUSE_COMMUNITY_POSTS_PER_WINDOW,
+        window=settings.GATEHOUSE_COMMUNITY_WINDOW_SECONDS,
+    )
+
+
+def next_number(repo: Repo) -> int:
+    """Discussions and pull requests share one sequence per repo. The repo row is locked so two
+    threads opened at once get consecutive numbers (the unique constraint backs this up)."""
+    Repo.objects.select_for_update().filter(pk=repo.pk).values_list("pk", flat=True).first()
+    current = Discussion.objects.filter(repo=repo).aggregate(top=Max("num"))["top"] or 0
+    return current + 1
+
+
+def add_event(discussion: Discussion, *, kind: str, author: User | None, raw: str = "", data=None) -> Event:
+    event = Event.objects.create(discussion=discussion, type=kind, author=author, raw=raw, data=data or {})
+    Discussion.objects.filter(pk=discussion.pk).update(updated_at=event.created_at)
+    return event
+
+
+def add_comment(discussion: Discussion, *, author: User, raw: str) -> Event:
+    return add_event(discussion, kind=EventType.COMMENT, author=author, raw=raw)
+
+
+def notify(event: Event, *, new_thread: bool = False) -> None:
+    """Emails go out from the worker once the transaction commits (ids only)."""
+    transaction.on_commit(partial(_send, event.pk, new_thread))
+
+
+def _send(event_pk: int, new_thread: bool) -> None:
+    from community.tasks import notification_send_task
+
+    notification_send_task.delay(event_pk, new_thread)
+
+
+def now():
+    return timezone.now()

@@ -1,0 +1,40 @@
+"""Fixed-window rate limits with the Hub's headers.
+
+The counter lives in Django's cache: `add` creates the window's key with its expiry and `incr`
+counts atomically (Redis INCR in production; the file cache used without Redis is good enough
+for a single developer). A refused call raises `RateLimited` carrying
+`RateLimit: "api";r=0;t=<seconds left>` and `RateLimit-Policy: "fixed window";"api";q=<limit>;w=<window>`,
+which `huggingface_hub` parses into its error message.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+
+from core.errors import RateLimited
+
+
+def hit(*, bucket: str, key: str, limit: int, window: int) -> int:
+    """Count one call against `bucket` for `key`; the calls left in this window. Raises when over."""
+    now = int(time.time())
+    window_start = now - now % window
+    cache_key = f"ratelimit:{bucket}:{key}:{window_start}"
+    cache.add(cache_key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # the key expired between add and incr: this call opens a new window
+        cache.add(cache_key, 1, timeout=window + 5)
+        count = 1
+    if count > limit:
+        reset = window_start + window - now
+        raise RateLimited(
+            f"Too many requests: at most {limit} per {window} seconds. Retry in {reset} seconds.",
+            headers={
+                "RateLimit": f'"api";r=0;t={reset}',
+                "RateLimit-Policy": f'"fixed window";"api";q={limit};w={window}',
+                "Retry-After": str(reset),
+            },
+        )
+    return limit - count
