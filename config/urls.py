@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts.api import WhoAmIView
 from core import views as core_views
 from registry.urls import api_urlpatterns, web_urlpatterns
+from workers import urls as preview_urls
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -16,6 +17,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", core_views.healthz, name="healthz"),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
+    path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include("accounts.urls")),
+    path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]
