@@ -35,6 +35,11 @@ from tests.support.builders import *  # noqa: E402,F401,F403 - fixtures
 # Live-server threads must not keep database connections open, or the test database cannot be
 # dropped at the end of the run.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Pages use {% static %}; tests run without collectstatic, so serve the unhashed names.
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -82,13 +82,15 @@ def _batch_input(jobs: list[PreviewJob]) -> BatchInput:
     )
 
 
-def _store_and_finish(outcomes, owner: str) -> None:
+def _store_and_finish(outcomes, owner: str, device: str) -> None:
     for outcome in outcomes:
         sha256 = ""
         if outcome.status == JobStatus.SUCCEEDED:
             sha256 = preview_store().put_bytes(outcome.image_png)
         # SECURITY: a blocked image was dropped by the engine; only its verdicts are recorded.
-        services.preview_job_finish(job_id=outcome.job_id, owner=owner, outcome=outcome, result_sha256=sha256)
+        services.preview_job_finish(
+            job_id=outcome.job_id, owner=owner, outcome=outcome, result_sha256=sha256, device=device
+        )
 
 
 def run_job(job_id: str) -> None:
@@ -106,7 +108,7 @@ def run_job(job_id: str) -> None:
         lease.renew(0)
         outcomes = engine().render_batch(batch, on_step=lease.on_step)
         lease.renew()
-        _store_and_finish(outcomes, owner)
+        _store_and_finish(outcomes, owner, engine().device_name)
     except LeaseLost:
         logger.warning("preview batch %s: lease lost; another worker owns it now", ids)
     except (UnsupportedModel, InvalidParams, CheckerUnavailable) as exc:

@@ -75,6 +75,7 @@ class PreviewEngine:
 
         # Per-load chatter (component type notes, prompt truncation) would flood worker logs.
         diffusers_logging.set_verbosity_error()
+        diffusers_logging.disable_progress_bar()
         transformers_logging.set_verbosity_error()
         self.config = config
         self.device, self.dtype = pick_device(config.device)

@@ -64,8 +64,9 @@ def _check_components(index: dict) -> None:
             "Previews support Stable Diffusion 1.x/2.x text-to-image pipelines (StableDiffusionPipeline); "
             f"this repo's model_index.json names {class_name!r}."
         )
-    for name in index:
-        if name.startswith("_") or name in IGNORED_COMPONENTS:
+    for name, value in index.items():
+        # Components are [library, class] pairs; other keys are settings (requires_safety_checker).
+        if name.startswith("_") or name in IGNORED_COMPONENTS or not isinstance(value, list):
             continue
         if name not in REQUIRED_COMPONENTS:
             raise UnsupportedModel(f"model_index.json lists an unexpected component {name!r}.")

@@ -75,7 +75,7 @@ def preview_lease_renew(*, job_ids: list, owner: str, progress_step: int | None 
 
 
 @transaction.atomic
-def preview_job_finish(*, job_id, owner: str, outcome: JobOutcome, result_sha256: str = "") -> bool:
+def preview_job_finish(*, job_id, owner: str, outcome: JobOutcome, result_sha256: str = "", device: str = "") -> bool:
     """Record a job's end and its verdicts, once. False (nothing written) without the lease."""
     job = PreviewJob.objects.select_for_update().filter(pk=job_id, lease_owner=owner, status=JobStatus.RUNNING).first()
     if job is None:
@@ -87,6 +87,7 @@ def preview_job_finish(*, job_id, owner: str, outcome: JobOutcome, result_sha256
     job.error = outcome.error[:2000]
     job.result_sha256 = result_sha256 if outcome.status == JobStatus.SUCCEEDED else ""
     job.timings = outcome.timings
+    job.device = device[:64]
     job.finished_at = timezone.now()
     job.lease_owner, job.lease_expires_at = "", None
     job.save()
