@@ -168,7 +168,7 @@ def test_unpublished_reports_and_other_users_previews_stay_hidden(client, world)
     BiasReport.objects.filter(pk=seeded["report"]).update(published=False)
     stranger = {"HTTP_AUTHORIZATION": f"Bearer {token_for(users['stranger'])}"}
     assert client.get(f"/api/models/acme/public/bias-reports/{seeded['report']}", **stranger).status_code == 404
-    assert client.get(f"/api/models/acme/public/bias-reports", **stranger).json() == []
+    assert client.get("/api/models/acme/public/bias-reports", **stranger).json() == []
     owner = {"HTTP_AUTHORIZATION": f"Bearer {token_for(users['owner'])}"}
     assert len(client.get("/api/models/acme/public/bias-reports", **owner).json()) == 1
     image = client.get(f"/acme/public/bias-reports/{seeded['report']}/images/{seeded['cell']}", **stranger)
