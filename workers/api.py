@@ -138,6 +138,9 @@ class BiasReportListView(RepoAPIView):
         for key in ("seeds", "num_inference_steps", "side"):
             if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):
                 raise BadRequest(f"'{key}' must be an integer.")
+        for key in ("professions", "adjectives", "revision"):
+            if key in data and not isinstance(data[key], str):
+                raise BadRequest(f"'{key}' must be a comma-separated string.")
         report = services.bias_report_create(
             repo=self.repo,
             user=self.principal.user,
