@@ -24,6 +24,8 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="gatehouse-hf-home-"))
 os.environ.pop("HF_TOKEN", None)
+# Without Redis, Celery messages published by tests stay in memory (nothing consumes them).
+os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
 # Playwright's sync API runs an event loop in the test thread.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 

@@ -82,15 +82,21 @@ def _batch_input(jobs: list[PreviewJob]) -> BatchInput:
     )
 
 
-def _store_and_finish(outcomes, owner: str, device: str) -> None:
+def _store_and_finish(outcomes, owner: str, device: str, timings: dict) -> None:
     for outcome in outcomes:
         sha256 = ""
+        started = time.perf_counter()
         if outcome.status == JobStatus.SUCCEEDED:
             sha256 = preview_store().put_bytes(outcome.image_png)
+        outcome.timings.update(timings, store_ms=_ms(started))
         # SECURITY: a blocked image was dropped by the engine; only its verdicts are recorded.
         services.preview_job_finish(
             job_id=outcome.job_id, owner=owner, outcome=outcome, result_sha256=sha256, device=device
         )
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
 
 
 def run_job(job_id: str) -> None:
@@ -98,17 +104,21 @@ def run_job(job_id: str) -> None:
     from workers.safety.checker import CheckerUnavailable
 
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
     jobs = services.preview_batch_claim(job_id=job_id, owner=owner, max_batch=settings.GATEHOUSE_PREVIEW_MAX_BATCH)
     if not jobs:
         return
+    timings = {"claim_ms": _ms(started)}
     ids = [job.pk for job in jobs]
     lease = Lease(ids, owner)
     try:
+        started = time.perf_counter()
         batch = _batch_input(jobs)
-        lease.renew(0)
+        timings["prepare_ms"] = _ms(started)
+        lease.on_step(0)  # renews only if loading took a while: every commit costs an fsync
         outcomes = engine().render_batch(batch, on_step=lease.on_step)
-        lease.renew()
-        _store_and_finish(outcomes, owner, engine().device_name)
+        # Finishing is conditional on the lease: a batch the reaper gave away is not written twice.
+        _store_and_finish(outcomes, owner, engine().device_name, timings)
     except LeaseLost:
         logger.warning("preview batch %s: lease lost; another worker owns it now", ids)
     except (UnsupportedModel, InvalidParams, CheckerUnavailable) as exc:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +18,7 @@ import pytest
 from django.conf import settings
 
 from tests.support.previews import *  # noqa: F401,F403 - fixtures
-
-ROOT = Path(__file__).resolve().parents[2]
-WORKER_READY_TIMEOUT = 120
+from tests.support.worker_process import WorkerProcess, purge_broker, start_worker
 
 
 def require_worker_services() -> None:
@@ -39,37 +34,6 @@ def worker_database_url() -> str:
     if db.get("PASSWORD"):
         auth += ":" + quote(db["PASSWORD"], safe="")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def purge_broker() -> None:
-    """Drop messages left by earlier tests (their job ids are gone) and unacked leftovers."""
-    import redis
-
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    client.delete("gpu", "celery", "unacked", "unacked_index", "unacked_mutex")
-
-
-@dataclass
-class WorkerProcess:
-    process: subprocess.Popen
-    log: Path
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (parent and pool children), as a crash or OOM kill would."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 @dataclass
@@ -96,12 +60,9 @@ class WorkerSetup:
 
     def start(self, *, name: str, beat: bool = False, env: dict | None = None) -> WorkerProcess:
         require_worker_services()
-        log = self.root / f"{name}.log"
         environment = {
-            **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": worker_database_url(),
-            "DATABASE_CONN_MAX_AGE": "0",
             "CELERY_BROKER_URL": os.environ["REDIS_URL"],
             "GATEHOUSE_VAR_DIR": str(self.root / f"var-{name}"),
             "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
@@ -113,30 +74,17 @@ class WorkerSetup:
             "HF_HUB_OFFLINE": "1",
             **(env or {}),
         }
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "-c", "1"]
-        command += ["-Q", "gpu,celery", "-n", f"{name}@%h", "--loglevel", "INFO"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        if beat:
-            command += ["--beat", "--schedule", str(self.root / f"beat-{name}")]
-        handle = log.open("w")
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        worker = WorkerProcess(process, log)
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT
-        while " ready." not in worker.output():
-            if process.poll() is not None or time.monotonic() > deadline:
-                worker.kill()
-                pytest.fail(f"the Celery worker did not start:\n{worker.output()[-3000:]}")
-            time.sleep(0.2)
-        return worker
+        try:
+            return start_worker(name=name, folder=self.root, env=environment, beat=beat)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
 def worker_setup(tmp_path_factory, checker_dir, django_db_setup):
     """Per module: a folder for worker media and models, purged broker queues."""
     require_worker_services()
-    purge_broker()
+    purge_broker(os.environ["REDIS_URL"])
     root = tmp_path_factory.mktemp("workers")
     yield WorkerSetup(root=root, checker=checker_dir)
     shutil.rmtree(root / "models", ignore_errors=True)

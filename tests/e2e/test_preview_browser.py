@@ -34,7 +34,9 @@ def previews_backend(request, settings):
 def signed_in_page(page, live_server, alice):
     client = Client()
     client.force_login(alice)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     return page
 
 

@@ -121,3 +121,14 @@ def test_a_broken_job_fails_cleanly_and_the_worker_keeps_serving(client, alice, 
     assert pickled_job.status == "failed" and "only pickled weights" in pickled_job.error
     assert bad_steps.status == "failed" and bad_steps.error.startswith("'num_inference_steps' must be")
     assert finished(client, token, ask(client, token, seed=23))["status"] == "succeeded"
+
+
+def test_service_overhead_median_under_100_ms(client, alice, sd_repo):
+    """bench/preview_overhead.py's measurement, against this module's worker (goal from issue 6)."""
+    from bench.preview_overhead import THRESHOLD_MS, measure, summary
+
+    token = token_for(alice)
+    measure(client, token, "alice/tiny-sd", count=2, first_seed=500)  # warm the worker's pipeline cache
+    result = summary(measure(client, token, "alice/tiny-sd", count=10, first_seed=600))
+    print(f"\npreview overhead on CPU: {result}")
+    assert result["median_overhead_ms"] < THRESHOLD_MS, result

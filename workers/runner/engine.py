@@ -184,9 +184,11 @@ class PreviewEngine:
                 outcome.blocked_category = safety_checker.CHECKER_CATEGORY
                 outcome.verdicts.append(Verdict("checker", "blocked", safety_checker.CHECKER_CATEGORY, detail))
             else:
+                encoding = time.perf_counter()
                 outcome.status, outcome.image_png = "succeeded", _png(picture)
+                outcome.timings["encode_ms"] = round((time.perf_counter() - encoding) * 1000, 1)
                 outcome.verdicts.append(Verdict("checker", "passed", "", detail))
-            outcome.timings = {
+            outcome.timings |= {
                 "load_ms": round((loaded - started) * 1000, 1),
                 "denoise_ms": round((denoised - loaded) * 1000, 1),
                 "check_ms": round((checked - denoised) * 1000, 1),
