@@ -104,7 +104,7 @@ def _prepare(folder: Path):
 
     save_checker(folder / "checker", flag_everything=False)
     files = {"README.md": CARD, **folder_files(build_tiny_pipeline(folder / "pipeline"))}
-    user = User.objects.create_user("bench", password="bench-password-123")
+    user = User.objects.create_user("bench")  # token access only: no password
     make_repo(user, "tiny-sd", files)
     return token_for(user), "bench/tiny-sd"
 
