@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head clean
+.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-previews bench-previews-gpu clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ bench-download: $(DEV_STAMP)
 
 bench-head: $(DEV_STAMP)
 	$(PY) bench/resolve_head_rps.py
+
+## bench-previews: the preview service's own overhead on the CPU (needs REDIS_URL).
+bench-previews: $(DEV_STAMP)
+	$(PY) bench/preview_overhead.py
+
+## bench-previews-gpu: preview throughput vs plain diffusers, SD 1.5-sized at 512x512 (needs CUDA).
+bench-previews-gpu: $(DEV_STAMP)
+	$(PY) bench/preview_gpu.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
