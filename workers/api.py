@@ -43,12 +43,12 @@ def _body(request) -> dict:
 class PreviewListView(RepoAPIView):
     repo_actions = {"GET": PREVIEW, "POST": PREVIEW}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_list", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.history(repo=self.repo, user=_user(self.principal))
         return Response([serializers.request_json(row) for row in rows])
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
         user = _user(self.principal)
         data = dict(_body(request))
@@ -66,7 +66,7 @@ class PreviewListView(RepoAPIView):
 class PreviewDetailView(RepoAPIView):
     repo_actions = {"GET": PREVIEW}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, preview_id, repo_type=None):
         preview = selectors.request_for(
             repo=self.repo,
@@ -125,7 +125,7 @@ class PreviewSettingsView(RepoAPIView):
 class BiasReportListView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW, "POST": Action.MANAGE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="bias_reports_list", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, repo_type=None):
         is_admin = can(self.principal, self.repo, Action.MANAGE)
         rows = selectors.reports(repo=self.repo, is_admin=is_admin)[:50]
@@ -157,7 +157,7 @@ class BiasReportListView(RepoAPIView):
 class BiasReportDetailView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="bias_reports_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, report_id, repo_type=None):
         is_admin = can(self.principal, self.repo, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)

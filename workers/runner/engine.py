@@ -77,6 +77,7 @@ class PreviewEngine:
         diffusers_logging.set_verbosity_error()
         diffusers_logging.disable_progress_bar()
         transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
         self.config = config
         self.device, self.dtype = pick_device(config.device)
         budget = config.cache_bytes or self._default_budget()
