@@ -22,6 +22,7 @@ from gating.policy import Action, can
 from registry.api.base import RepoAPIView
 from registry.selectors import resolve_revision
 from workers import selectors, serializers, services
+from workers.access import visible_request
 from workers.services.requests import settings_for
 
 # Access for previews: for now the download decision (another helper extends gating with its own).
@@ -68,12 +69,7 @@ class PreviewDetailView(RepoAPIView):
 
     @extend_schema(operation_id="previews_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, preview_id, repo_type=None):
-        preview = selectors.request_for(
-            repo=self.repo,
-            request_id=preview_id,
-            user=self.principal.user,
-            is_admin=can(self.principal, self.repo, Action.MANAGE),
-        )
+        preview = visible_request(self.principal, self.repo, preview_id)
         response = Response(serializers.request_json(preview))
         response["Cache-Control"] = "private, no-store"
         return response

@@ -20,6 +20,7 @@ from gating.policy import Action, Principal, can
 from registry.portal import PortalRepoView
 from registry.selectors import Resolved, resolve_revision
 from workers import conf, selectors, serializers, services
+from workers.access import visible_request
 from workers.loading import is_diffusers_tree
 from workers.media import preview_store
 from workers.models import JobStatus, SafetyPreset
@@ -101,12 +102,7 @@ class PreviewDetailPage(PortalRepoView):
     repo_actions = {"GET": PREVIEW}
 
     def get(self, request, namespace, name, preview_id, repo_type=None):
-        preview = selectors.request_for(
-            repo=self.repo,
-            request_id=preview_id,
-            user=self.principal.user,
-            is_admin=can(self.principal, self.repo, Action.MANAGE),
-        )
+        preview = visible_request(self.principal, self.repo, preview_id)
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"preview": preview, "data": serializers.request_json(preview), "tab": "previews"})
@@ -119,12 +115,7 @@ class PreviewImageView(PortalRepoView):
     repo_actions = {"GET": PREVIEW, "HEAD": PREVIEW}
 
     def get(self, request, namespace, name, preview_id, repo_type=None):
-        preview = selectors.request_for(
-            repo=self.repo,
-            request_id=preview_id,
-            user=self.principal.user,
-            is_admin=can(self.principal, self.repo, Action.MANAGE),
-        )
+        preview = visible_request(self.principal, self.repo, preview_id)
         if preview.job.status != JobStatus.SUCCEEDED:
             raise selectors.PreviewNotFound("This preview has no image.")
         # Previews belong to one user: never cacheable by shared caches.

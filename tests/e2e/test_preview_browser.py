@@ -40,11 +40,15 @@ def signed_in_page(page, live_server, alice):
     return page
 
 
+def submit_prompt(page, base_url: str, prompt: str) -> None:
+    page.goto(f"{base_url}/alice/tiny-sd")
+    page.get_by_test_id("preview-prompt").fill(prompt)
+    page.get_by_test_id("preview-submit").click()
+
+
 def test_type_a_prompt_and_see_the_image(signed_in_page, live_server, sd_repo, previews_backend):
     page = signed_in_page
-    page.goto(f"{live_server.url}/alice/tiny-sd")
-    page.get_by_test_id("preview-prompt").fill("a watercolor lighthouse")
-    page.get_by_test_id("preview-submit").click()
+    submit_prompt(page, live_server.url, "a watercolor lighthouse")
     image = page.get_by_test_id("preview-image")
     expect(image).to_be_visible(timeout=90_000)
     page.wait_for_function("document.querySelector('[data-testid=preview-image]').naturalWidth > 0")
@@ -57,9 +61,7 @@ def test_type_a_prompt_and_see_the_image(signed_in_page, live_server, sd_repo, p
 
 def test_blocked_prompt_shows_the_blocked_notice(signed_in_page, live_server, sd_repo, preview_settings):
     page = signed_in_page
-    page.goto(f"{live_server.url}/alice/tiny-sd")
-    page.get_by_test_id("preview-prompt").fill("a nude statue")
-    page.get_by_test_id("preview-submit").click()
+    submit_prompt(page, live_server.url, "a nude statue")
     notice = page.get_by_test_id("preview-blocked")
     expect(notice).to_be_visible(timeout=10_000)
     expect(notice).to_contain_text("prompt screening")

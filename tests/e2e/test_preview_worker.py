@@ -7,22 +7,11 @@ from PIL import Image
 
 from tests.e2e.conftest import wait_for
 from tests.support.builders import make_repo, token_for
-from tests.support.previews import preview_body
+from tests.support.previews import request_preview
 from workers.models import PreviewJob, SafetyVerdict
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker", "e2e_settings")]
 TIMEOUT = 90
-
-
-def ask(client, token, repo="alice/tiny-sd", **body):
-    response = client.post(
-        f"/api/models/{repo}/previews",
-        data=preview_body(**body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
-    assert response.status_code == 202, response.json()
-    return response.json()
 
 
 def finished(client, token, data) -> dict:
@@ -41,25 +30,24 @@ def image_bytes(client, token, data) -> bytes:
 
 def test_request_to_image_and_same_seed_same_image(client, alice, sd_repo):
     token = token_for(alice)
-    done = finished(client, token, ask(client, token, seed=11))
+    done = finished(client, token, request_preview(client, alice, seed=11))
     assert done["status"] == "succeeded", done
     first = image_bytes(client, token, done)
     assert Image.open(io.BytesIO(first)).size == (64, 64)
     assert done["timings"]["denoise_ms"] > 0
 
-    reused = ask(client, token, seed=11)
+    reused = request_preview(client, alice, seed=11)
     assert reused["reused"] is True and reused["status"] == "succeeded"
 
     PreviewJob.objects.all().delete()  # forget the result: the worker renders it again
-    again = finished(client, token, ask(client, token, seed=11))
+    again = finished(client, token, request_preview(client, alice, seed=11))
     assert again["reused"] is False and image_bytes(client, token, again) == first
-    other = finished(client, token, ask(client, token, seed=12))
+    other = finished(client, token, request_preview(client, alice, seed=12))
     assert image_bytes(client, token, other) != first
 
 
 def test_prompt_screening_blocks_before_any_compute(client, alice, sd_repo):
-    token = token_for(alice)
-    data = ask(client, token, prompt="a gory scene")
+    data = request_preview(client, alice, prompt="a gory scene")
     assert data["status"] == "blocked" and data["safety"]["blocked"]["stage"] == "prompt"
     job = PreviewJob.objects.get()
     assert job.attempts == 0 and job.started_at is None  # no worker ever claimed it
@@ -75,7 +63,7 @@ def test_safe_latent_diffusion_path_runs_in_the_worker(client, alice, sd_repo):
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 200
-    done = finished(client, token, ask(client, token, seed=3, num_inference_steps=3))
+    done = finished(client, token, request_preview(client, alice, seed=3, num_inference_steps=3))
     assert done["status"] == "succeeded" and done["safety"]["sld_preset"] == "max"
     guidance = SafetyVerdict.objects.get(stage="guidance", attempt=1)
     assert guidance.outcome == "applied" and guidance.detail["preset"] == "max" and guidance.detail["scale"] == 5000
@@ -120,7 +108,7 @@ def test_a_broken_job_fails_cleanly_and_the_worker_keeps_serving(client, alice, 
     pickled_job, bad_steps = (PreviewJob.objects.get(pk=job.pk) for job in jobs)
     assert pickled_job.status == "failed" and "only pickled weights" in pickled_job.error
     assert bad_steps.status == "failed" and bad_steps.error.startswith("'num_inference_steps' must be")
-    assert finished(client, token, ask(client, token, seed=23))["status"] == "succeeded"
+    assert finished(client, token, request_preview(client, alice, seed=23))["status"] == "succeeded"
 
 
 def test_service_overhead_median_under_100_ms(client, alice, sd_repo):

@@ -5,21 +5,14 @@ import pytest
 
 from tests.e2e.conftest import wait_for
 from tests.support.builders import token_for
-from tests.support.previews import media_files, preview_body
+from tests.support.previews import media_files, request_preview
 from workers.models import PreviewJob, PreviewRequest, SafetyVerdict
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("e2e_settings")]
 
 
-def ask(client, token, **body) -> PreviewJob:
-    response = client.post(
-        "/api/models/alice/tiny-sd/previews",
-        data=preview_body(**body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
-    assert response.status_code == 202, response.json()
-    return PreviewJob.objects.get(requests__pk=response.json()["id"])
+def ask(client, user, **body) -> PreviewJob:
+    return PreviewJob.objects.get(requests__pk=request_preview(client, user, **body)["id"])
 
 
 def terminal(job: PreviewJob, timeout: float) -> PreviewJob:
@@ -36,8 +29,7 @@ def test_flag_everything_checker_gives_blocked_and_stores_no_image(
     worker = worker_setup.start(name="flagging", env={"GATEHOUSE_SAFETY_CHECKER_PATH": str(flagging_checker_dir)})
     settings.GATEHOUSE_SAFETY_CHECKER_PATH = str(flagging_checker_dir)  # same request key space as the worker
     try:
-        token = token_for(alice)
-        job = terminal(ask(client, token), timeout=90)
+        job = terminal(ask(client, alice), timeout=90)
     finally:
         worker.stop()
     assert (job.status, job.blocked_stage, job.blocked_category, job.result_sha256) == (
@@ -45,7 +37,7 @@ def test_flag_everything_checker_gives_blocked_and_stores_no_image(
     )  # fmt: skip
     assert media_files(settings) == []
     status = client.get(
-        f"/api/models/alice/tiny-sd/previews/{job.requests.get().pk}", HTTP_AUTHORIZATION=f"Bearer {token}"
+        f"/api/models/alice/tiny-sd/previews/{job.requests.get().pk}", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}"
     ).json()
     assert status["imageUrl"] is None and "image safety checker" in status["safety"]["blocked"]["message"]
 
@@ -60,7 +52,7 @@ def test_worker_killed_mid_job_still_completes_exactly_once(client, alice, sd_re
     }
     doomed = worker_setup.start(name="doomed", env=fast_recovery)
     # 96x96 and 24 steps: seconds of compute, so the kill lands mid-render.
-    job = ask(client, token_for(alice), width=96, height=96, num_inference_steps=24)
+    job = ask(client, alice, width=96, height=96, num_inference_steps=24)
 
     def rendering():
         job.refresh_from_db()

@@ -84,3 +84,17 @@ def preview_body(**overrides) -> dict:
 def media_files(settings) -> list[Path]:
     root = Path(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT) / "objects"
     return sorted(path for path in root.rglob("*") if path.is_file()) if root.exists() else []
+
+
+def request_preview(client, user, repo_id: str = "alice/tiny-sd", **body) -> dict:
+    """POST a preview request with a bearer token for `user`; asserts it was accepted."""
+    from tests.support.builders import token_for
+
+    response = client.post(
+        f"/api/models/{repo_id}/previews",
+        data=preview_body(**body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(user)}",
+    )
+    assert response.status_code == 202, response.json()
+    return response.json()

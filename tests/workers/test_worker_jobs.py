@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.support.builders import token_for
-from tests.support.previews import media_files, preview_body
+from tests.support.previews import media_files, preview_body, request_preview
 from workers import services, worker
 from workers.models import JobStatus, PreviewJob, SafetyVerdict
 from workers.runner.specs import JobOutcome
@@ -14,23 +14,12 @@ from workers.runner.specs import JobOutcome
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("preview_settings", "fresh_engine")]
 
 
-def ask(client, user, **body) -> dict:
-    response = client.post(
-        "/api/models/alice/tiny-sd/previews",
-        data=preview_body(**body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token_for(user)}",
-    )
-    assert response.status_code == 202, response.json()
-    return response.json()
-
-
 def job_of(data) -> PreviewJob:
     return PreviewJob.objects.get(requests__pk=data["id"])
 
 
 def test_a_job_renders_stores_one_image_and_records_every_verdict(client, alice, sd_repo, settings):
-    data = ask(client, alice)
+    data = request_preview(client, alice)
     worker.run_job(str(job_of(data).pk))
     job = job_of(data)
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 1 and job.lease_owner == ""
@@ -48,7 +37,7 @@ def test_a_job_renders_stores_one_image_and_records_every_verdict(client, alice,
 
 def test_flag_everything_checker_blocks_and_stores_nothing(client, alice, sd_repo, settings, flagging_checker_dir):
     settings.GATEHOUSE_SAFETY_CHECKER_PATH = str(flagging_checker_dir)
-    data = ask(client, alice)
+    data = request_preview(client, alice)
     worker.run_job(str(job_of(data).pk))
     job = job_of(data)
     assert (job.status, job.blocked_stage, job.blocked_category, job.result_sha256) == (
@@ -62,8 +51,8 @@ def test_flag_everything_checker_blocks_and_stores_nothing(client, alice, sd_rep
 
 
 def test_compatible_queued_jobs_are_batched(client, alice, sd_repo, settings):
-    first, second, third = (ask(client, alice, seed=seed) for seed in (1, 2, 3))
-    other = ask(client, alice, seed=4, num_inference_steps=3)  # different steps: another batch
+    first, second, third = (request_preview(client, alice, seed=seed) for seed in (1, 2, 3))
+    other = request_preview(client, alice, seed=4, num_inference_steps=3)  # different steps: another batch
     worker.run_job(str(job_of(first).pk))
     assert [job_of(d).status for d in (first, second, third, other)] == ["succeeded"] * 3 + ["queued"]
     assert job_of(second).timings["batch_size"] == 3
@@ -72,7 +61,7 @@ def test_compatible_queued_jobs_are_batched(client, alice, sd_repo, settings):
 
 
 def test_unsupported_weights_fail_the_job_without_crashing(client, alice, sd_repo):
-    data = ask(client, alice)
+    data = request_preview(client, alice)
     job = job_of(data)
     PreviewJob.objects.filter(pk=job.pk).update(params={**job.params, "steps": 10_000})
     worker.run_job(str(job.pk))
@@ -81,7 +70,7 @@ def test_unsupported_weights_fail_the_job_without_crashing(client, alice, sd_rep
 
 
 def test_a_missing_checker_fails_closed(client, alice, sd_repo, settings, tmp_path):
-    data = ask(client, alice)
+    data = request_preview(client, alice)
     settings.GATEHOUSE_SAFETY_CHECKER_PATH = str(tmp_path / "nowhere")
     worker.run_job(str(job_of(data).pk))
     job = job_of(data)
@@ -103,7 +92,10 @@ def test_out_of_memory_fails_the_batch_and_the_next_preview_succeeds(client, ali
         return real_render(self, **kwargs)
 
     monkeypatch.setattr(SafeLatentDiffusionPipeline, "render", render_once_oom)
-    failing, next_one = ask(client, alice, seed=1), ask(client, alice, seed=2, num_inference_steps=3)
+    failing, next_one = (
+        request_preview(client, alice, seed=1),
+        request_preview(client, alice, seed=2, num_inference_steps=3),
+    )
     worker.run_job(str(job_of(failing).pk))
     assert job_of(failing).status == "failed" and "ran out of device memory" in job_of(failing).error
     worker.run_job(str(job_of(next_one).pk))
