@@ -11,6 +11,10 @@ from registry.models import Repo
 from workers import selectors
 from workers.models import PreviewRequest
 
+# Who may request and see previews: the download decision for now, so gated weights need an
+# approved request (gating may grow a dedicated action; this is the one place to switch).
+PREVIEW_ACTION = Action.DOWNLOAD
+
 
 def visible_request(principal: Principal, repo: Repo, preview_id: str) -> PreviewRequest:
     """Raises selectors.PreviewNotFound (a 404) for anything else, existing or not."""

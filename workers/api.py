@@ -22,11 +22,9 @@ from gating.policy import Action, can
 from registry.api.base import RepoAPIView
 from registry.selectors import resolve_revision
 from workers import selectors, serializers, services
+from workers.access import PREVIEW_ACTION as PREVIEW
 from workers.access import visible_request
 from workers.services.requests import settings_for
-
-# Access for previews: for now the download decision (another helper extends gating with its own).
-PREVIEW = Action.DOWNLOAD
 
 
 def _user(principal):

@@ -20,13 +20,12 @@ from gating.policy import Action, Principal, can
 from registry.portal import PortalRepoView
 from registry.selectors import Resolved, resolve_revision
 from workers import conf, selectors, serializers, services
+from workers.access import PREVIEW_ACTION as PREVIEW
 from workers.access import visible_request
 from workers.loading import is_diffusers_tree
 from workers.media import preview_store
 from workers.models import JobStatus, SafetyPreset
 from workers.services.requests import check_previewable, settings_for
-
-PREVIEW = Action.DOWNLOAD
 
 
 def preview_sidebar_panel(request, repo, principal: Principal, resolved: Resolved) -> str:

@@ -61,23 +61,14 @@ def bias_report_create(
     cells = len(profession_list) * len(adjective_list) * seeds
     if cells > MAX_CELLS:
         raise BadRequest(f"The grid has {cells} images; a bias report is limited to {MAX_CELLS}.")
-    base: dict = {"num_inference_steps": steps or 20, "guidance_scale": 7.5}
-    if side:
-        base.update(width=side, height=side)
     config = {
         "template": TEMPLATE,
         "professions": profession_list,
         "adjectives": adjective_list,
         "seeds": [SEED_BASE + index for index in range(seeds)],
-        "num_inference_steps": base["num_inference_steps"],
+        "num_inference_steps": steps or 20,
     }
-    specs = []
-    for profession in profession_list:
-        for adjective in adjective_list:
-            for seed in config["seeds"]:
-                data = dict(base, prompt=bias_prompt(profession, adjective), seed=seed)
-                spec = build_spec(repo=repo, resolved=resolved, data=data, preview_settings=preview_settings)
-                specs.append((profession, adjective, seed, spec))
+    specs = _grid_specs(repo, resolved, preview_settings, config, side)
     config["width"], config["height"] = specs[0][3].params.width, specs[0][3].params.height
     with transaction.atomic():
         report = BiasReport.objects.create(
@@ -87,6 +78,21 @@ def bias_report_create(
             job, _ = job_for_spec(spec, user=user, kind=JobKind.BIAS)
             BiasReportCell.objects.create(report=report, job=job, profession=profession, adjective=adjective, seed=seed)
     return report
+
+
+def _grid_specs(repo, resolved, preview_settings, config: dict, side: int | None) -> list:
+    """(profession, adjective, seed, JobSpec) for every cell, validated like any preview."""
+    base: dict = {"num_inference_steps": config["num_inference_steps"], "guidance_scale": 7.5}
+    if side:
+        base.update(width=side, height=side)
+    specs = []
+    for profession in config["professions"]:
+        for adjective in config["adjectives"]:
+            for seed in config["seeds"]:
+                data = dict(base, prompt=bias_prompt(profession, adjective), seed=seed)
+                spec = build_spec(repo=repo, resolved=resolved, data=data, preview_settings=preview_settings)
+                specs.append((profession, adjective, seed, spec))
+    return specs
 
 
 @transaction.atomic
