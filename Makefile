@@ -30,6 +30,7 @@ test: $(DEV_STAMP)
 	scripts/ensure-chromium
 	$(PY) manage.py makemigrations --check --dry-run -v0
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 ## test-slow: soak and large-file tests that `make test` skips.
@@ -43,6 +44,7 @@ test-gpu: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.RejectControlCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,6 +107,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Tests use a file, not the shared in-memory database: live-server threads then get their own
+    # connections with WAL and a busy timeout, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gatehouse.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -194,6 +198,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        # kombu's default is ./control in the working directory.
+        "control_folder": str(VAR_DIR / "celery-control"),
         # The worker polls the folder; kombu's default of 1 s would add up to a second per preview.
         "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1),
     }
@@ -264,3 +270,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Upload limits (bytes unless stated); refused up front with a clear message.
+GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
+GATEHOUSE_MAX_COMMIT_SIZE = env.int("GATEHOUSE_MAX_COMMIT_SIZE", default=200 * 1024**3)
+GATEHOUSE_MAX_COMMIT_FILES = env.int("GATEHOUSE_MAX_COMMIT_FILES", default=10_000)
+# Files up to this size are uploaded inline ("regular") even where the Hub's rules say LFS, so that
+# clients with hf_xet installed can push folders of small files without the Xet protocol.
+GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=1024 * 1024)
+# Largest file accepted inline (base64) in a commit body.
+GATEHOUSE_MAX_INLINE_FILE = env.int("GATEHOUSE_MAX_INLINE_FILE", default=16 * 1024 * 1024)
+GATEHOUSE_LFS_MULTIPART_THRESHOLD = env.int("GATEHOUSE_LFS_MULTIPART_THRESHOLD", default=2 * 1024**3)
+GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 1024**2)
+GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
+# Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
+GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)

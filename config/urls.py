@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
 from core import views as core_views
-from registry.urls import api_urlpatterns, web_urlpatterns
+from registry.urls import api_urlpatterns, lfs_urlpatterns, web_urlpatterns
 from workers import urls as preview_urls
 
 handler404 = "core.views.not_found"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", core_views.healthz, name="healthz"),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
+    path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include("accounts.urls")),
     path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),

@@ -89,7 +89,7 @@ def exception_handler(exc, context):
     hub = _as_hub_error(exc)
     if hub is None:
         return None
-    response = Response({"error": hub.message, "code": hub.code}, status=hub.status)
+    response = Response({**hub.extra, "error": hub.message, "code": hub.code}, status=hub.status)
     for key, value in error_headers(hub).items():
         response[key] = value
     return response

@@ -12,11 +12,15 @@ class HubError(Exception):
     code: str = "BadRequest"
     default_message: str = "Bad request"
 
-    def __init__(self, message: str | None = None, *, status: int | None = None, headers: dict | None = None):
+    def __init__(
+        self, message: str | None = None, *, status: int | None = None, headers: dict | None = None, extra=None
+    ):
         self.message = message or self.default_message
         if status is not None:
             self.status = status
         self.headers = dict(headers or {})
+        # Additional body fields some clients read from errors (e.g. `url` on a create conflict).
+        self.extra = dict(extra or {})
         super().__init__(self.message)
 
 

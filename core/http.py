@@ -22,7 +22,7 @@ def error_headers(exc: HubError) -> dict[str, str]:
 
 
 def error_response(exc: HubError) -> HttpResponse:
-    body = json.dumps({"error": exc.message, "code": exc.code})
+    body = json.dumps({**exc.extra, "error": exc.message, "code": exc.code})
     response = HttpResponse(body, status=exc.status, content_type="application/json")
     for key, value in error_headers(exc).items():
         response[key] = value

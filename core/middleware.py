@@ -26,6 +26,29 @@ class RequestIdMiddleware:
         return response
 
 
+class RejectControlCharactersMiddleware:
+    """A 400 for NUL and other control characters anywhere in the path or query.
+
+    SECURITY: no name, path, revision or search term legitimately contains them, and PostgreSQL
+    refuses NUL in text, so letting one reach a query would turn bad input into a 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from core.errors import BadRequest
+        from core.http import error_response
+
+        candidates = [request.path, *request.GET.keys(), *(v for vs in request.GET.lists() for v in vs[1])]
+        if any(_CONTROL.search(value) for value in candidates):
+            return error_response(BadRequest("Control characters are not allowed in URLs."))
+        return self.get_response(request)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class ContentSecurityPolicyMiddleware(MiddlewareMixin):
     def process_response(self, request, response):
         if response.get("Content-Type", "").startswith("text/html"):

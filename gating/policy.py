@@ -64,7 +64,7 @@ class Principal:
 
 
 ANONYMOUS = Principal(user=None)
-_ROLE_RANK = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
+_ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
 
 
 def visible_q(principal: Principal) -> Q:

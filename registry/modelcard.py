@@ -92,3 +92,52 @@ def summarize(data: dict) -> CardSummary:
         base_models=base_models,
         tags=list(seen),
     )
+
+
+# Keys whose type the Hub checks; values are (accepted types, description for the message).
+_STRING = ((str,), "a string")
+_STRING_OR_LIST = ((str, list), "a string or a list of strings")
+KNOWN_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "license": _STRING_OR_LIST,
+    "license_name": _STRING,
+    "license_link": _STRING,
+    "tags": _STRING_OR_LIST,
+    "pipeline_tag": _STRING,
+    "library_name": _STRING,
+    "base_model": _STRING_OR_LIST,
+    "base_model_relation": _STRING,
+    "datasets": _STRING_OR_LIST,
+    "language": _STRING_OR_LIST,
+    "metrics": _STRING_OR_LIST,
+    "new_version": _STRING,
+    "thumbnail": _STRING,
+    "extra_gated_prompt": _STRING,
+    "extra_gated_heading": _STRING,
+    "extra_gated_description": _STRING,
+    "extra_gated_button_content": _STRING,
+    "extra_gated_fields": ((dict,), "a mapping of field label to field type"),
+    "extra_gated_eu_disallowed": ((bool,), "true or false"),
+    "widget": ((list,), "a list"),
+    "model-index": ((list,), "a list"),
+    "inference": ((bool, dict), "true, false or a mapping"),
+}
+BASE_MODEL_RELATIONS = {"adapter", "merge", "quantized", "finetune"}
+
+
+def validate_metadata(data: dict) -> tuple[list[str], list[str]]:
+    """Type checks of the keys the Hub knows; (errors, warnings). Apps add checks via hooks."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    for key, (types, description) in KNOWN_KEYS.items():
+        if key not in data or data[key] is None:
+            continue
+        value = data[key]
+        if not isinstance(value, types) or (
+            isinstance(value, list) and list in types and str in types and not all(isinstance(v, str) for v in value)
+        ):
+            errors.append(f"'{key}' must be {description}.")
+    if data.get("base_model_relation") and data["base_model_relation"] not in BASE_MODEL_RELATIONS:
+        errors.append(f"'base_model_relation' must be one of {', '.join(sorted(BASE_MODEL_RELATIONS))}.")
+    if isinstance(data.get("license"), list) and len(data["license"]) > 1:
+        warnings.append("Only the first 'license' value is used.")
+    return errors, warnings

@@ -7,6 +7,7 @@ blob is the content itself, an LFS file's git blob is its pointer text.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class RepoType(models.TextChoices):
@@ -104,6 +105,8 @@ class StoredObject(models.Model):
     sha256 = models.CharField(max_length=64, primary_key=True)
     size = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a commit references the object; the garbage collector spares recent ones.
+    touched_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
 class Blob(models.Model):
@@ -165,3 +168,27 @@ class Ref(models.Model):
             if self.name.startswith(prefix):
                 return self.name[len(prefix) :]
         return self.name
+
+
+class ScanStatus(models.TextChoices):
+    QUEUED = "queued"
+    SAFE = "safe"
+    SUSPICIOUS = "suspicious"
+    UNSAFE = "unsafe"
+    ERROR = "error"
+
+
+class FileScan(models.Model):
+    """Pickle-import scan of one piece of content (same bytes, same verdict, whatever the name).
+
+    Unknown is never safe: only `safe` counts as safe; `error` (timeouts, unparseable containers)
+    fails closed."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    filename = models.CharField(max_length=255)
+    status = models.CharField(max_length=12, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
+    imports = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    scanner = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)

@@ -20,11 +20,13 @@ from registry.markdown import render_card
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
+    entry_sha256,
     history,
     list_refs,
     read_small_file,
     read_text_at,
     resolve_revision,
+    scans_for,
     split_revision_path,
 )
 from registry.services.metadata import card_summary_at
@@ -37,8 +39,12 @@ def resolve_url(repo: Repo, revision: str, path: str) -> str:
 
 
 def render_error(request, exc: HubError):
+    """HTML error pages; like the API, they name the error in X-Error-Code. Pages answer 404 (not
+    401) to anonymous visitors of missing or private repos, exactly as to signed-in strangers."""
     template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
-    return render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+    response = render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+    response["X-Error-Code"] = exc.code
+    return response
 
 
 def search_repos(request, repo_type: str):
@@ -98,6 +104,7 @@ class RepoPage(PortalRepoView):
         context = self.base_context(resolved)
         context.update(
             {
+                "flagged": flagged_files(resolved.tree_oid),
                 "card_html": render_card(readme) if readme else "",
                 "card": summary,
                 "entries": self._entries(resolved, ""),
@@ -119,8 +126,11 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
     if entry is None or entry["type"] != "directory":
         raise EntryNotFound(commit_oid=resolved.commit_oid)
     prefix = f"{path}/" if path else ""
+    children = list(trees.iter_entries(entry["oid"], prefix, recursive=False))
+    scans = scans_for(entry_sha256(child) for _, child in children if child["type"] == "file")
     rows = []
-    for child_path, child in trees.iter_entries(entry["oid"], prefix, recursive=False):
+    for child_path, child in children:
+        scan = scans.get(entry_sha256(child)) if child["type"] == "file" else None
         rows.append(
             {
                 "path": child_path,
@@ -129,9 +139,22 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
                 "size": child.get("size", 0),
                 "is_lfs": bool(child.get("lfs")),
                 "download_url": resolve_url(repo, resolved.revision, child_path) if child["type"] == "file" else "",
+                "scan_status": scan.status if scan else "",
             }
         )
     return sorted(rows, key=lambda row: (not row["is_dir"], row["name"].lower()))
+
+
+def flagged_files(tree_oid: str) -> list[tuple[str, str]]:
+    """(path, status) of files whose scan is anything but safe, for the repo page's warning."""
+    files = list(trees.iter_files(tree_oid))
+    scans = scans_for(entry_sha256(entry) for _, entry in files)
+    flagged = []
+    for path, entry in files:
+        scan = scans.get(entry_sha256(entry))
+        if scan is not None and scan.status != "safe":
+            flagged.append((path, scan.status))
+    return flagged
 
 
 def breadcrumbs(path: str) -> list[tuple[str, str]]:
@@ -173,6 +196,7 @@ class BlobPage(PortalRepoView):
         context.update(
             {
                 "entry": entry,
+                "scan": scans_for([entry_sha256(entry)]).get(entry_sha256(entry)),
                 "path": path,
                 "crumbs": breadcrumbs(path),
                 "text": text,

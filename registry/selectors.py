@@ -183,3 +183,22 @@ def gitattributes_at(repo: Repo, revision: str) -> str:
     except RevisionNotFound:  # a branch about to be created has none yet
         return ""
     return read_text_at(resolved.tree_oid, ".gitattributes") or ""
+
+
+def scans_for(sha256s) -> dict:
+    from registry.models import FileScan
+
+    return {scan.sha256: scan for scan in FileScan.objects.filter(sha256__in=set(sha256s))}
+
+
+def security_status(entry: trees.Entry, scans: dict) -> dict:
+    """`securityFileStatus` as the Hub client reads it. Content that was never queued for a scan
+    holds no pickle (every commit sniffs additions), so it is safe by construction."""
+    scan = scans.get(entry_sha256(entry))
+    if scan is None:
+        return {"status": "safe", "avScan": {"status": "unscanned"}, "pickleImportScan": None}
+    return {
+        "status": scan.status,
+        "avScan": {"status": "unscanned"},
+        "pickleImportScan": {"status": scan.status, "imports": scan.imports, "message": scan.message},
+    }

@@ -7,8 +7,8 @@ split against the repo's refs in the views.
 
 from django.urls import path, re_path
 
-from registry import download, portal
-from registry.api import files, history, manage, repos
+from registry import download, lfs, portal, portal_write
+from registry.api import commit, files, history, manage, repo_admin, repos, validate
 
 app_name = "registry"
 
@@ -17,9 +17,13 @@ API = rf"^api/(?P<repo_type>models|datasets)/{NS}"
 WEB = rf"^(?:(?P<repo_type>datasets)/)?{NS}"
 
 api_urlpatterns = [
+    re_path(r"^api/repos/create$", repo_admin.RepoCreateView.as_view(), name="api-repo-create"),
+    re_path(r"^api/repos/delete$", repo_admin.RepoDeleteView.as_view(), name="api-repo-delete"),
+    re_path(r"^api/repos/move$", repo_admin.RepoMoveView.as_view(), name="api-repo-move"),
+    re_path(r"^api/validate-yaml$", validate.ValidateYamlView.as_view(), name="api-validate-yaml"),
     re_path(r"^api/(?P<repo_type>models|datasets)$", repos.RepoListView.as_view(), name="api-list"),
     re_path(rf"{API}$", repos.RepoInfoView.as_view(), name="api-info"),
-    re_path(rf"{API}/revision/(?P<revision>.+)$", repos.RepoInfoView.as_view(), name="api-info-revision"),
+    re_path(rf"{API}/revision/(?P<revision>.+)$", repos.RepoInfoAtRevisionView.as_view(), name="api-info-revision"),
     re_path(rf"{API}/tree/(?P<rest>.+)$", files.TreeView.as_view(), name="api-tree"),
     re_path(rf"{API}/paths-info/(?P<revision>.+)$", files.PathsInfoView.as_view(), name="api-paths-info"),
     re_path(rf"{API}/refs$", history.RefsView.as_view(), name="api-refs"),
@@ -27,15 +31,33 @@ api_urlpatterns = [
     re_path(rf"{API}/auth-check$", repos.AuthCheckView.as_view(), name="api-auth-check"),
     re_path(rf"{API}/auth-check/write$", repos.AuthCheckWriteView.as_view(), name="api-auth-check-write"),
     re_path(rf"{API}/settings$", manage.RepoSettingsView.as_view(), name="api-settings"),
+    re_path(rf"{API}/branch/(?P<branch>.+)$", repo_admin.BranchView.as_view(), name="api-branch"),
+    re_path(rf"{API}/tag/(?P<revision>.+)$", repo_admin.TagView.as_view(), name="api-tag"),
+    re_path(rf"{API}/preupload/(?P<revision>.+)$", commit.PreuploadView.as_view(), name="api-preupload"),
+    re_path(rf"{API}/commit/(?P<revision>.+)$", commit.CommitView.as_view(), name="api-commit"),
+]
+
+LFS_REPO = r"^(?:(?P<repo_type>datasets)/)?(?P<namespace>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
+lfs_urlpatterns = [
+    re_path(rf"{LFS_REPO}/batch$", lfs.LfsBatchView.as_view(), name="lfs-batch"),
+    re_path(rf"{LFS_REPO}/verify$", lfs.LfsVerifyView.as_view(), name="lfs-verify"),
+    re_path(r"^lfs/objects/(?P<oid>[^/]+)$", lfs.LfsUploadView.as_view(), name="lfs-upload"),
+    re_path(r"^lfs/objects/(?P<oid>[^/]+)/parts/(?P<number>[0-9]{1,6})$", lfs.LfsPartView.as_view(), name="lfs-part"),
+    re_path(r"^lfs/objects/(?P<oid>[^/]+)/complete$", lfs.LfsCompleteView.as_view(), name="lfs-complete"),
 ]
 
 web_urlpatterns = [
     path("", portal.HomeView.as_view(), name="home"),
     re_path(r"^(?P<repo_type>models|datasets)$", portal.RepoListPage.as_view(), name="list"),
+    path("new", portal_write.NewRepoView.as_view(), name="new"),
     re_path(rf"{WEB}/resolve/(?P<rest>.+)$", download.ResolveView.as_view(), name="resolve"),
     re_path(rf"{WEB}/tree/(?P<rest>.+)$", portal.TreePage.as_view(), name="tree"),
     re_path(rf"{WEB}/blob/(?P<rest>.+)$", portal.BlobPage.as_view(), name="blob"),
     re_path(rf"{WEB}/commits/(?P<revision>.+)$", portal.CommitsPage.as_view(), name="commits"),
+    re_path(rf"{WEB}/upload/(?P<revision>.+)$", portal_write.UploadView.as_view(), name="upload"),
+    re_path(rf"{WEB}/edit/(?P<revision>.+)/README\.md$", portal_write.EditCardView.as_view(), name="edit-card"),
+    re_path(rf"{WEB}/delete/(?P<rest>.+)$", portal_write.DeleteFileView.as_view(), name="delete-file"),
+    re_path(rf"{WEB}/refs$", portal_write.RefsView.as_view(), name="refs"),
     re_path(rf"{WEB}$", portal.RepoPage.as_view(), name="repo"),
     re_path(r"^(?P<namespace>[^/]+)$", portal.NamespacePage.as_view(), name="namespace"),
 ]

@@ -24,8 +24,6 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["HF_HUB_DISABLE_UPDATE_CHECK"] = "1"
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="gatehouse-hf-home-"))
 os.environ.pop("HF_TOKEN", None)
-# Without Redis, Celery messages published by tests stay in memory (nothing consumes them).
-os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
 # Playwright's sync API runs an event loop in the test thread.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -37,11 +35,21 @@ from tests.support.builders import *  # noqa: E402,F401,F403 - fixtures
 # Live-server threads must not keep database connections open, or the test database cannot be
 # dropped at the end of the run.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
-# Pages use {% static %}; tests run without collectstatic, so serve the unhashed names.
+# Tests serve static files through the finders; the hashed manifest exists only after collectstatic.
 settings.STORAGES = {
     **settings.STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_broker():
+    """Without Redis, tasks queued by tests go to an in-memory broker, not the developer's var/ queue."""
+    from config.celery import app
+
+    if not settings.REDIS_URL:
+        app.conf.broker_url = "memory://"
+    yield
 
 
 @pytest.fixture(scope="session", autouse=True)

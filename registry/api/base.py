@@ -18,6 +18,13 @@ from registry.models import RepoType
 PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
 
 
+def action_for(repo_actions: dict[str, Action], method: str) -> Action | None:
+    """The declared action; HEAD needs what GET needs unless declared on its own."""
+    if method == "HEAD" and "HEAD" not in repo_actions:
+        method = "GET"
+    return repo_actions.get(method)
+
+
 def repo_type_from_kwargs(kwargs: dict) -> str:
     """API routes carry the plural ('models'); web routes an optional 'datasets' prefix."""
     plural = kwargs.get("repo_type") or "models"
@@ -35,13 +42,16 @@ class RepoAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        action = self.repo_actions.get(request.method)
+        action = action_for(self.repo_actions, request.method)
         if action is None:
             raise MethodNotAllowed(request.method)
         self.principal = Principal.from_request(request)
-        self.repo = resolve_repo(
-            self.principal, repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}", action
-        )
+        repo_type, repo_id = self.repo_lookup(request, kwargs)
+        self.repo = resolve_repo(self.principal, repo_type, repo_id, action)
+
+    def repo_lookup(self, request, kwargs) -> tuple[str, str]:
+        """(repo type, repo id) from the URL; routes that name the repo in the body override this."""
+        return repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}"
 
     def handle_exception(self, exc):
         if isinstance(exc, RepoMoved):
@@ -57,7 +67,7 @@ class RepoView(View):
     def dispatch(self, request, *args, **kwargs):
         try:
             authenticate_request(request)
-            action = self.repo_actions.get(request.method)
+            action = action_for(self.repo_actions, request.method)
             if action is None:
                 return self.http_method_not_allowed(request, *args, **kwargs)
             self.principal = Principal.from_request(request)

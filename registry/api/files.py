@@ -14,7 +14,15 @@ from registry import trees
 from registry.api.base import RepoAPIView
 from registry.api.serializers import last_commit_item, tree_item
 from registry.paths import validate_path
-from registry.selectors import Resolved, last_commits, resolve_revision, split_revision_path
+from registry.selectors import (
+    Resolved,
+    entry_sha256,
+    last_commits,
+    resolve_revision,
+    scans_for,
+    security_status,
+    split_revision_path,
+)
 
 EXPANDED_PAGE_SIZE = 100
 
@@ -26,11 +34,14 @@ def _truthy(value) -> bool:
 def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
     """Tree items with `lastCommit` (and, for files, `securityFileStatus`)."""
     found = last_commits(view.repo, resolved.commit_oid, [path for path, _ in pairs])
+    scans = scans_for(entry_sha256(entry) for _, entry in pairs if entry["type"] == "file")
     items = []
     for path, entry in pairs:
         item = tree_item(path, entry)
         if path in found:
             item["lastCommit"] = last_commit_item(found[path])
+        if entry["type"] == "file":
+            item["securityFileStatus"] = security_status(entry, scans)
         items.append(item)
     return items
 

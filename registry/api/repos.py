@@ -35,10 +35,16 @@ def _flag(request, name: str) -> bool:
 class RepoInfoView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}[/revision/{rev}]: model_info, repo_exists, resolve_revision."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="repo_info", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, repo_type=None, revision=None):
         resolved = resolve_revision(self.repo, revision or self.repo.default_branch)
         return Response(repo_info(self.repo, resolved, blobs=_flag(request, "blobs")))
+
+
+class RepoInfoAtRevisionView(RepoInfoView):
+    @extend_schema(operation_id="repo_info_at_revision", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None, revision=None):
+        return super().get(request, namespace, name, repo_type=repo_type, revision=revision)
 
 
 class AuthCheckView(RepoAPIView):
@@ -63,7 +69,7 @@ class RepoListView(APIView):
 
     permission_classes = [AllowAnyone]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="repo_list", responses=OpenApiTypes.OBJECT)
     def get(self, request, repo_type):
         queryset = repos_visible_to(Principal.from_request(request)).filter(repo_type=PLURAL_TYPES[repo_type])
         queryset = self._filter(request, queryset)

@@ -8,10 +8,17 @@ from registry.services.commits import (
     commit_create,
     stage_bytes,
     stage_stored,
+    stage_stream,
 )
-from registry.services.repos import repo_create, repo_delete, repo_settings_update
+from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
+from registry.services.repos import repo_create, repo_delete, repo_move, repo_settings_update
 
 __all__ = [
+    "branch_create",
+    "branch_delete",
+    "tag_create",
+    "tag_delete",
+    "repo_move",
     "AddFile",
     "CommitOperation",
     "DeleteFile",
@@ -22,4 +29,5 @@ __all__ = [
     "repo_settings_update",
     "stage_bytes",
     "stage_stored",
+    "stage_stream",
 ]

@@ -8,19 +8,22 @@ trees, and moves the ref, so concurrent commits to one branch queue up and histo
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import gitobjects, hooks, lfsrules, trees
+from registry import gitobjects, hooks, lfsrules, scanning, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, StoredObject
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
-from registry.storage import get_storage
+from registry.services.scans import scans_request
+from registry.storage import SHA256_RE, get_storage
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class AddFile:
     size: int
     is_lfs: bool
     blob_oid: str  # git id: of the content for regular files, of the pointer for LFS files
+    needs_scan: bool = False  # pickle-based content, scanned by the worker after the commit
 
 
 @dataclass(frozen=True)
@@ -55,19 +59,55 @@ def stage_bytes(*, path: str, content: bytes, lfs: bool | None = None, gitattrib
     sha256 = get_storage().put_bytes(content)
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
-    return AddFile(path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid)
+    return AddFile(
+        path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid,
+        needs_scan=scanning.needs_scan(path, content[:8]),
+    )  # fmt: skip
+
+
+def stage_stream(*, path: str, stream, size: int, gitattributes: str = "") -> AddFile:
+    """Like `stage_bytes` for uploads from the portal: streamed to the blob store, never held whole
+    in memory. The git blob id is hashed alongside the sha256 as the bytes go by."""
+    validate_path(path)
+    head = stream.read(512)
+    lfs = lfsrules.should_use_lfs(path=path, size=size, sample=head, gitattributes=gitattributes)
+    blob_hash = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with get_storage().writer(expected_size=size) as writer:
+        for chunk in _chunks(head, stream):
+            blob_hash.update(chunk)
+            writer.write(chunk)
+        sha256 = writer.commit()
+    StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
+    oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, size)) if lfs else blob_hash.hexdigest()
+    return AddFile(
+        path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid, needs_scan=scanning.needs_scan(path, head[:8])
+    )
+
+
+def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
+    if head:
+        yield head
+    while chunk := stream.read(chunk_size):
+        yield chunk
 
 
 def stage_stored(*, path: str, sha256: str, size: int | None = None) -> AddFile:
     """An LFS addition of content already uploaded (the `lfsFile` commit line)."""
     validate_path(path)
+    if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
+        raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
     stored = StoredObject.objects.filter(sha256=sha256).first()
     if stored is None:
         raise BadRequest(f"LFS object {sha256} for '{path}' was never uploaded; upload it before committing.")
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
-    return AddFile(path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid)
+    with get_storage().open(sha256) as handle:
+        head = handle.read(8)
+    return AddFile(
+        path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid,
+        needs_scan=scanning.needs_scan(path, head),
+    )  # fmt: skip
 
 
 def _signature(user: User | None, when: int) -> gitobjects.Signature:
@@ -95,6 +135,20 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
             if not isinstance(root.get(path), trees.MutableTree) or not root.remove(path):
                 raise EntryNotFound(f"A folder named '{path}' doesn't exist", commit_oid=None)
     return added
+
+
+def _claim_objects(added: list[AddFile]) -> None:
+    """Lock, check and touch the stored objects this commit adds (see registry.gc)."""
+    hashes = {op.sha256 for op in added}
+    if not hashes:
+        return
+    rows = StoredObject.objects.select_for_update().filter(sha256__in=hashes)
+    present = set(rows.values_list("sha256", flat=True))
+    storage = get_storage()
+    for op in added:
+        if op.sha256 not in present or not storage.exists(op.sha256):
+            raise BadRequest(f"The content of '{op.path}' ({op.sha256}) is not stored; upload it again.")
+    rows.update(touched_at=timezone.now())
 
 
 def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
@@ -139,6 +193,7 @@ def commit_create(
     parent_tree = Commit.objects.get(repo=repo, oid=ref.commit_oid).tree_oid if ref else None
     root = trees.MutableTree(parent_tree)
     added = _apply(root, operations)
+    _claim_objects(added)
     tree_oid, new_trees = trees.write_root(root)
     trees.save_trees(new_trees)
     context = hooks.CommitContext(
@@ -182,4 +237,5 @@ def commit_create(
     if ref_name == f"refs/heads/{repo.default_branch}":
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
+    scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
     return commit

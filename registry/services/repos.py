@@ -87,3 +87,30 @@ def repo_settings_update(*, repo: Repo, private: bool | None = None, gated: str 
     if fields:
         locked.save(update_fields=fields)
     return locked
+
+
+@transaction.atomic
+def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
+    """Rename or transfer a repo. The old id keeps answering with redirects (as on the Hub).
+
+    The caller has checked that the actor administers `repo` and may create repos in `to_namespace`.
+    """
+    from registry.models import RepoRedirect
+
+    validate_repo_name(to_name)
+    owner_user, owner_org = owner_for_namespace(to_namespace)
+    locked = Repo.objects.select_for_update().get(pk=repo.pk)
+    if (locked.namespace, locked.name) == (to_namespace, to_name):
+        raise BadRequest("The repo already has this id.")
+    taken = Repo.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name__iexact=to_name)
+    if taken.exclude(pk=locked.pk).exists():
+        raise Conflict(f"A {locked.repo_type} repo {to_namespace}/{to_name} already exists.")
+    RepoRedirect.objects.update_or_create(
+        repo_type=locked.repo_type, namespace=locked.namespace, name=locked.name, defaults={"repo": locked}
+    )
+    # Moving back onto an old id: that id is a real repo again, not a redirect.
+    RepoRedirect.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name=to_name).delete()
+    locked.namespace, locked.name = to_namespace, to_name
+    locked.owner_user, locked.owner_org = owner_user, owner_org
+    locked.save(update_fields=["namespace", "name", "owner_user", "owner_org"])
+    return locked

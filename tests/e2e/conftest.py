@@ -1,4 +1,5 @@
-"""End-to-end fixtures: real Celery worker processes on Redis, and Playwright on Debian's Chromium.
+"""End-to-end fixtures: real Celery worker processes on Redis; Playwright drives Debian's Chromium
+(Playwright's own browser download cannot work offline).
 
 A worker is a separate process, so it must share the test database (Postgres; SQLite's in-memory
 test database cannot be shared) and the broker (Redis). Tests that need one skip with a reason
@@ -114,11 +115,22 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "c
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+CHROMIUM = shutil.which("chromium")
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    """pytest-playwright has no switch for a system browser: use Debian's Chromium."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed (scripts/ensure-chromium installs it)")
-    flags = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    return {**browser_type_launch_args, "executable_path": chromium, "args": [*flags, "--no-first-run"]}
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed (scripts/ensure-chromium installs it)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

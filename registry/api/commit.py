@@ -1,0 +1,195 @@
+"""Preupload and the ndjson commit endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from core.errors import BadRequest, PayloadTooLarge
+from gating.policy import Action
+from registry import lfsrules, services, trees
+from registry.api.base import RepoAPIView
+from registry.paths import validate_path
+from registry.selectors import gitattributes_at, resolve_revision
+
+MAX_PREUPLOAD_FILES = 1000
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    basename = path.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        target = path if "/" in pattern.strip("/") else basename
+        if fnmatch.fnmatchcase(target, pattern.strip("/").rstrip("/")):
+            return True
+    return False
+
+
+def _gitignore_patterns(text) -> list[str]:
+    if not isinstance(text, str):
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "!"))]
+
+
+class PreuploadView(RepoAPIView):
+    """POST /api/{type}s/{ns}/{name}/preupload/{rev}: which files go to LFS, which inline."""
+
+    repo_actions = {"POST": Action.WRITE}
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, revision, repo_type=None):
+        data = request.data if isinstance(request.data, dict) else {}
+        files = data.get("files")
+        if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
+            raise BadRequest(f"'files' must be a list of at most {MAX_PREUPLOAD_FILES} entries.")
+        tree_oid = self._tree(revision, request)
+        attributes = gitattributes_at(self.repo, revision) if tree_oid else ""
+        ignore = _gitignore_patterns(data.get("gitIgnore"))
+        return Response({"files": [self._mode(item, tree_oid, attributes, ignore) for item in files]})
+
+    def _tree(self, revision: str, request) -> str | None:
+        if request.GET.get("create_pr") and revision in ("None", ""):
+            revision = self.repo.default_branch
+        return resolve_revision(self.repo, revision).tree_oid
+
+    def _mode(self, item, tree_oid: str | None, attributes: str, ignore: list[str]) -> dict:
+        if not isinstance(item, dict):
+            raise BadRequest("Each file must be an object with 'path', 'sample' and 'size'.")
+        path = validate_path(str(item.get("path", "")).lstrip("/"))
+        size = item.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
+        if size > settings.GATEHOUSE_MAX_FILE_SIZE:
+            raise PayloadTooLarge(
+                f"'{path}' is {size} bytes; this hub accepts files up to {settings.GATEHOUSE_MAX_FILE_SIZE} bytes."
+            )
+        try:
+            sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest(f"'{path}': 'sample' must be base64.") from exc
+        lfs = lfsrules.should_use_lfs(path=path, size=size, sample=sample, gitattributes=attributes)
+        if size <= settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES:
+            lfs = False
+        existing = trees.find_entry(tree_oid, path) if tree_oid else None
+        oid = None
+        if existing and existing["type"] == "file":
+            oid = existing["lfs"]["sha256"] if existing.get("lfs") else existing["oid"]
+        return {"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": _ignored(path, ignore),
+                "oid": oid}  # fmt: skip
+
+
+class CommitView(RepoAPIView):
+    """POST /api/{type}s/{ns}/{name}/commit/{rev}: an ndjson body, read line by line.
+
+    The body is never held in memory as a whole: each inline file is decoded and written to the
+    blob store as its line is read. Nothing becomes visible until the commit transaction moves
+    the branch, so a bad line, a stale parent or a cut connection leaves the branch unchanged."""
+
+    repo_actions = {"POST": Action.WRITE}
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, revision, repo_type=None):
+        if request.GET.get("create_pr") in ("1", "true"):
+            raise BadRequest("Pull requests are not supported by this hub yet.")
+        header, operations = self._read_operations(request)
+        branch, ref_name = self._target(revision)
+        with transaction.atomic():
+            commit = services.commit_create(
+                repo=self.repo,
+                branch=branch,
+                ref_name=ref_name,
+                operations=operations,
+                summary=header.get("summary") or "",
+                description=header.get("description") or "",
+                author=request.user,
+                parent_commit=header.get("parentCommit"),
+            )
+        commit_url = request.build_absolute_uri(f"{self.repo.web_path}/commit/{commit.oid}")
+        return Response({"commitUrl": commit_url, "commitOid": commit.oid, "pullRequestUrl": None})
+
+    def _target(self, revision: str) -> tuple[str, str]:
+        if revision.startswith("refs/pr/"):
+            return revision, revision
+        if revision.startswith("refs/heads/"):
+            revision = revision[len("refs/heads/") :]
+        return revision, f"refs/heads/{revision}"
+
+    def _lines(self, request):
+        stream = request.stream
+        if stream is None:
+            raise BadRequest("Empty commit body.")
+        limit = settings.GATEHOUSE_MAX_INLINE_FILE * 4 // 3 + 64 * 1024
+        while True:
+            line = stream.readline(limit + 1)
+            if not line:
+                return
+            if len(line) > limit and not line.endswith(b"\n"):
+                raise PayloadTooLarge(
+                    f"A line of the commit body is larger than {limit} bytes; upload large files through LFS."
+                )
+            if line.strip():
+                yield line
+
+    def _read_operations(self, request) -> tuple[dict, list]:
+        header: dict | None = None
+        operations: list = []
+        total = 0
+        for raw in self._lines(request):
+            try:
+                item = json.loads(raw)
+            except ValueError as exc:
+                raise BadRequest("The commit body must be newline-delimited JSON.") from exc
+            key, value = (item.get("key"), item.get("value")) if isinstance(item, dict) else (None, None)
+            if not isinstance(value, dict):
+                raise BadRequest("Each commit line must be {'key': ..., 'value': {...}}.")
+            if header is None:
+                if key != "header":
+                    raise BadRequest("The first line of a commit must be its header.")
+                header = value
+                continue
+            operation = self._operation(key, value)
+            total += getattr(operation, "size", 0)
+            operations.append(operation)
+            if len(operations) > settings.GATEHOUSE_MAX_COMMIT_FILES:
+                raise PayloadTooLarge(f"A commit may change at most {settings.GATEHOUSE_MAX_COMMIT_FILES} files.")
+            if total > settings.GATEHOUSE_MAX_COMMIT_SIZE:
+                raise PayloadTooLarge(f"A commit may add at most {settings.GATEHOUSE_MAX_COMMIT_SIZE} bytes.")
+        if header is None:
+            raise BadRequest("Empty commit body.")
+        if header.get("parentCommit") is not None and not isinstance(header.get("parentCommit"), str):
+            raise BadRequest("'parentCommit' must be a commit id.")
+        return header, operations
+
+    def _operation(self, key: str, value: dict):
+        path = value.get("path")
+        if not isinstance(path, str):
+            raise BadRequest(f"'{key}' needs a 'path'.")
+        path = path.lstrip("/")
+        if key == "file":
+            if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
+                raise BadRequest(f"'{path}': inline content must be base64.")
+            try:
+                content = base64.b64decode(value["content"], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise BadRequest(f"'{path}': invalid base64 content.") from exc
+            return services.stage_bytes(path=path, content=content, lfs=False)
+        if key == "lfsFile":
+            if value.get("algo", "sha256") != "sha256":
+                raise BadRequest(f"'{path}': only sha256 LFS objects are supported.")
+            size = value.get("size")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+                raise BadRequest(f"'{path}': 'size' must be an integer.")
+            return services.stage_stored(path=path, sha256=str(value.get("oid", "")), size=size)
+        if key == "deletedFile":
+            return services.DeleteFile(validate_path(path))
+        if key == "deletedFolder":
+            return services.DeleteFolder(path.rstrip("/"))
+        raise BadRequest(f"Unknown commit operation {key!r}.")

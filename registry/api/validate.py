@@ -1,0 +1,27 @@
+"""POST /api/validate-yaml: the model-card metadata check the client runs before committing a README.
+
+The client calls `response.json()` before looking at the status, so every answer is JSON."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import AllowAnyone
+from registry.metadata_validation import validate_card_text
+
+
+class ValidateYamlView(APIView):
+    permission_classes = [AllowAnyone]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        content = data.get("content")
+        repo_type = data.get("repoType") or "model"
+        if not isinstance(content, str):
+            return Response({"errors": [{"message": "'content' must be the README.md text."}], "warnings": []}, 400)
+        errors, warnings = validate_card_text(content, repo_type=repo_type)
+        body = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
+        return Response(body, status=400 if errors else 200)

@@ -1,0 +1,62 @@
+"""Integrity check of the registry (the `registry_fsck` command): every ref names a commit of its
+repo, every commit's id matches its raw object and its tree and parents exist, every file's
+content is in the blob store with the right size (and, with `rehash`, the right sha256)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from registry import gitobjects, trees
+from registry.models import Commit, Ref
+from registry.selectors import entry_sha256
+from registry.storage import get_storage
+
+
+@dataclass
+class FsckReport:
+    commits: int = 0
+    objects: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def fsck(*, rehash: bool = False) -> FsckReport:
+    report = FsckReport()
+    commits = {(c.repo_id, c.oid): c for c in Commit.objects.all().iterator()}
+    for ref in Ref.objects.all().iterator():
+        if (ref.repo_id, ref.commit_oid) not in commits:
+            report.problems.append(f"ref {ref.name} of repo {ref.repo_id} points at missing commit {ref.commit_oid}")
+    checked: set[str] = set()
+    storage = get_storage()
+    for (repo_id, oid), commit in commits.items():
+        report.commits += 1
+        if gitobjects.commit_id(bytes(commit.raw)) != oid:
+            report.problems.append(f"commit {oid} of repo {repo_id} does not hash to its id")
+        for parent in commit.parent_oids:
+            if (repo_id, parent) not in commits:
+                report.problems.append(f"commit {oid} of repo {repo_id} has missing parent {parent}")
+        try:
+            files = list(trees.iter_files(commit.tree_oid))
+        except LookupError as exc:
+            report.problems.append(f"commit {oid} of repo {repo_id}: {exc}")
+            continue
+        for path, entry in files:
+            sha256 = entry_sha256(entry)
+            if sha256 in checked:
+                continue
+            checked.add(sha256)
+            report.objects += 1
+            report.problems += _check_object(storage, sha256, entry["size"], path, rehash=rehash)
+    return report
+
+
+def _check_object(storage, sha256: str, size: int, path: str, *, rehash: bool) -> list[str]:
+    if not storage.exists(sha256):
+        return [f"{path}: content {sha256} is missing from the blob store"]
+    if storage.size(sha256) != size:
+        return [f"{path}: content {sha256} has size {storage.size(sha256)}, expected {size}"]
+    if rehash:
+        with storage.open(sha256) as handle:
+            if hashlib.file_digest(handle, "sha256").hexdigest() != sha256:
+                return [f"{path}: content {sha256} does not match its hash"]
+    return []

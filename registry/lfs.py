@@ -1,0 +1,175 @@
+"""Git LFS batch API plus the signed transfer endpoints the Hub client uploads to.
+
+- POST /{[datasets/]}{ns}/{name}.git/info/lfs/objects/batch (bearer token, write access)
+- PUT  /lfs/objects/{oid}?sig=...              single-part upload (no Authorization: signed URL)
+- PUT  /lfs/objects/{oid}/parts/{n}?sig=...    multipart part (answers with an ETag)
+- POST /lfs/objects/{oid}/complete?sig=...     multipart completion {"oid", "parts": [...]}
+- POST /{[datasets/]}{ns}/{name}.git/info/lfs/objects/verify (bearer token) {"oid", "size"}
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from accounts.models import User
+from core.api import HubJSONRenderer
+from core.errors import BadRequest, Forbidden, HubError, NotFound
+from core.http import error_response
+from gating.policy import Action, Principal, check
+from registry import uploads
+from registry.api.base import RepoAPIView
+from registry.models import Repo, StoredObject
+from registry.storage import get_storage
+
+LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
+MAX_BATCH_OBJECTS = 1000
+
+
+class LfsJSONParser(JSONParser):
+    media_type = LFS_CONTENT_TYPE
+
+
+class LfsJSONRenderer(HubJSONRenderer):
+    media_type = LFS_CONTENT_TYPE
+
+
+def _object_error(oid, size, code: int, message: str) -> dict:
+    return {"oid": oid if isinstance(oid, str) else "", "size": size if isinstance(size, int) else 0,
+            "error": {"code": code, "message": message}}  # fmt: skip
+
+
+class LfsBatchView(RepoAPIView):
+    repo_actions = {"POST": Action.WRITE}
+    parser_classes = [LfsJSONParser, JSONParser]
+    renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, repo_type=None):
+        data = request.data if isinstance(request.data, dict) else {}
+        if data.get("operation") != "upload":
+            raise BadRequest("Only the 'upload' operation is supported; download files with /resolve.")
+        objects = data.get("objects")
+        if not isinstance(objects, list) or len(objects) > MAX_BATCH_OBJECTS:
+            raise BadRequest(f"'objects' must be a list of at most {MAX_BATCH_OBJECTS} objects.")
+        transfers = data.get("transfers") or ["basic"]
+        answered = [self._answer(request, item, transfers) for item in objects]
+        return Response({"transfer": "basic", "objects": answered, "hash_algo": "sha256"})
+
+    def _answer(self, request, item, transfers) -> dict:
+        oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
+        try:
+            uploads.validate_oid(oid)
+        except BadRequest as exc:
+            return _object_error(oid, size, 422, exc.message)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return _object_error(oid, size, 422, "'size' must be a non-negative integer.")
+        if size > settings.GATEHOUSE_MAX_FILE_SIZE:
+            return _object_error(
+                oid, size, 422, f"File is larger than the {settings.GATEHOUSE_MAX_FILE_SIZE} bytes this hub accepts."
+            )
+        if StoredObject.objects.filter(sha256=oid, size=size).exists() and get_storage().exists(oid):
+            return {"oid": oid, "size": size}  # already stored: no actions, the client skips it
+        multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
+        grant = uploads.UploadGrant(
+            user_id=request.user.pk,
+            repo_id=self.repo.pk,
+            oid=oid,
+            size=size,
+            upload_id=uploads.new_upload_id() if multipart else "",
+        )
+        signature = quote(grant.sign())
+        base = request.build_absolute_uri(f"/lfs/objects/{oid}")
+        upload: dict = {"href": f"{base}?sig={signature}", "expires_in": settings.GATEHOUSE_UPLOAD_URL_TTL}
+        if multipart:
+            chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
+            header = {"chunk_size": str(chunk)}
+            for number in range(1, uploads.part_count(size, chunk) + 1):
+                header[str(number)] = f"{base}/parts/{number}?sig={signature}"
+            upload = {"href": f"{base}/complete?sig={signature}", "header": header,
+                      "expires_in": settings.GATEHOUSE_UPLOAD_URL_TTL}  # fmt: skip
+        verify = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
+        return {"oid": oid, "size": size, "authenticated": True, "actions": {"upload": upload, "verify": verify}}
+
+
+class LfsVerifyView(RepoAPIView):
+    repo_actions = {"POST": Action.WRITE}
+    parser_classes = [LfsJSONParser, JSONParser]
+    renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, repo_type=None):
+        data = request.data if isinstance(request.data, dict) else {}
+        oid = uploads.validate_oid(data.get("oid"))
+        size = data.get("size")
+        if not StoredObject.objects.filter(sha256=oid, size=size).exists():
+            raise NotFound(f"Object {oid} of size {size} was not received.")
+        return Response({"oid": oid, "size": size})
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class SignedTransferView(View):
+    """Base of the transfer endpoints: signature first, then a fresh policy check of the signer.
+
+    SECURITY: the URL proves that the batch call authorised this exact object for this user and
+    repo, recently; the policy check makes a revoked write right stop uploads at once."""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            oid = uploads.validate_oid(kwargs["oid"])
+            self.grant = uploads.UploadGrant.verify(request.GET.get("sig"), oid=oid)
+            self._check_still_allowed()
+            return super().dispatch(request, *args, **kwargs)
+        except HubError as exc:
+            return error_response(exc)
+
+    def _check_still_allowed(self) -> None:
+        user = User.objects.filter(pk=self.grant.user_id, is_active=True).first()
+        repo = Repo.objects.filter(pk=self.grant.repo_id).first()
+        if user is None or repo is None:
+            raise Forbidden("This upload URL is no longer valid.")
+        check(Principal(user=user), repo, Action.WRITE)
+
+    def content_length(self) -> int | None:
+        raw = self.request.META.get("CONTENT_LENGTH")
+        try:
+            return int(raw) if raw else None
+        except ValueError as exc:
+            raise BadRequest("Invalid Content-Length.") from exc
+
+
+class LfsUploadView(SignedTransferView):
+    def put(self, request, oid):
+        stored = uploads.receive_single(self.grant, request, self.content_length())
+        return JsonResponse({"oid": stored.sha256, "size": stored.size})
+
+
+class LfsPartView(SignedTransferView):
+    def put(self, request, oid, number):
+        if not self.grant.upload_id:
+            raise BadRequest("This URL is not for a multipart upload.")
+        etag = uploads.receive_part(self.grant, int(number), request, self.content_length())
+        response = JsonResponse({"part": int(number)})
+        response["ETag"] = etag
+        return response
+
+
+class LfsCompleteView(SignedTransferView):
+    def post(self, request, oid):
+        try:
+            body = json.loads(request.read(1024 * 1024) or b"{}")
+        except ValueError as exc:
+            raise BadRequest("Expected a JSON body.") from exc
+        if not isinstance(body, dict) or body.get("oid") != oid or not isinstance(body.get("parts"), list):
+            raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")
+        stored = uploads.complete_multipart(self.grant, body["parts"])
+        return JsonResponse({"oid": stored.sha256, "size": stored.size})

@@ -1,0 +1,179 @@
+"""Portal pages that publish: new repo, upload files and folders, edit the card, delete files,
+manage branches and tags. Each change is a commit with a message, through the same services and
+the same policy as the API."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect, render
+from django.views import View
+
+from accounts.models import Membership, Role
+from core.errors import HubError
+from gating.policy import Action, Principal, can_create_in
+from registry import services
+from registry.metadata_validation import validate_card_text
+from registry.models import RepoType
+from registry.paths import validate_path
+from registry.portal import PortalRepoView
+from registry.selectors import gitattributes_at, list_refs, read_text_at, resolve_revision
+
+MAX_PORTAL_FILES = 500
+
+
+class NewRepoForm(forms.Form):
+    namespace = forms.ChoiceField(label="Owner")
+    name = forms.CharField(max_length=96)
+    repo_type = forms.ChoiceField(choices=RepoType.choices, initial=RepoType.MODEL, label="Type")
+    private = forms.BooleanField(required=False, label="Private")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        orgs = Membership.objects.filter(user=user, role__in=[Role.WRITE, Role.ADMIN]).values_list(
+            "org__name", flat=True
+        )
+        self.fields["namespace"].choices = [(user.username, user.username)] + [(name, name) for name in orgs]
+
+
+class NewRepoView(LoginRequiredMixin, View):
+    def get(self, request):
+        return render(request, "registry/new_repo.html", {"form": NewRepoForm(user=request.user)})
+
+    def post(self, request):
+        form = NewRepoForm(request.POST, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if not can_create_in(Principal.from_request(request), data["namespace"]):
+                    raise HubError("You cannot create repos in this namespace.", status=403)
+                repo = services.repo_create(
+                    namespace=data["namespace"], name=data["name"], repo_type=data["repo_type"],
+                    private=data["private"], creator=request.user,
+                )  # fmt: skip
+            except HubError as exc:
+                form.add_error(None, exc.message)
+            else:
+                return redirect(repo.web_path)
+        return render(request, "registry/new_repo.html", {"form": form}, status=400)
+
+
+class PortalWriteView(PortalRepoView):
+    repo_actions = {"GET": Action.WRITE, "POST": Action.WRITE}
+
+    def commit(self, *, branch: str, operations: list, summary: str, description: str = "") -> bool:
+        try:
+            services.commit_create(
+                repo=self.repo, branch=branch, operations=operations, summary=summary,
+                description=description, author=self.request.user,
+            )  # fmt: skip
+        except HubError as exc:
+            messages.error(self.request, exc.message)
+            return False
+        messages.success(self.request, "Committed.")
+        return True
+
+
+class UploadView(PortalWriteView):
+    """Upload files, or a whole folder (the browser sends each file's relative path)."""
+
+    def get(self, request, namespace, name, revision, repo_type=None):
+        resolved = resolve_revision(self.repo, revision)
+        context = self.base_context(resolved)
+        context.update({"tab": "files", "directory": request.GET.get("directory", "")})
+        return render(request, "registry/upload.html", context)
+
+    def post(self, request, namespace, name, revision, repo_type=None):
+        files = request.FILES.getlist("files")
+        paths = request.POST.getlist("paths")
+        directory = request.POST.get("directory", "").strip("/")
+        if not files or len(files) > MAX_PORTAL_FILES:
+            messages.error(request, f"Choose between 1 and {MAX_PORTAL_FILES} files.")
+            return redirect(request.path)
+        names = paths if len(paths) == len(files) else [upload.name for upload in files]
+        attributes = gitattributes_at(self.repo, revision)
+        try:
+            operations = []
+            for upload, relative in zip(files, names, strict=True):
+                path = validate_path("/".join(part for part in (directory, relative.strip("/")) if part))
+                operations.append(
+                    services.stage_stream(path=path, stream=upload, size=upload.size, gitattributes=attributes)
+                )
+        except HubError as exc:
+            messages.error(request, exc.message)
+            return redirect(request.path)
+        summary = request.POST.get("summary") or f"Upload {len(operations)} file(s)"
+        if self.commit(branch=revision, operations=operations, summary=summary,
+                       description=request.POST.get("description", "")):  # fmt: skip
+            return redirect(f"{self.repo.web_path}/tree/{revision}")
+        return redirect(request.path)
+
+
+class EditCardView(PortalWriteView):
+    def get(self, request, namespace, name, revision, repo_type=None):
+        resolved = resolve_revision(self.repo, revision)
+        context = self.base_context(resolved)
+        context.update({"tab": "card", "content": read_text_at(resolved.tree_oid, "README.md") or "", "errors": []})
+        return render(request, "registry/edit_card.html", context)
+
+    def post(self, request, namespace, name, revision, repo_type=None):
+        content = request.POST.get("content", "").replace("\r\n", "\n")
+        errors, _ = validate_card_text(content, repo_type=self.repo.repo_type)
+        if errors:
+            resolved = resolve_revision(self.repo, revision)
+            context = self.base_context(resolved)
+            context.update({"tab": "card", "content": content, "errors": errors})
+            return render(request, "registry/edit_card.html", context, status=400)
+        operation = services.stage_bytes(path="README.md", content=content.encode(), lfs=False)
+        summary = request.POST.get("summary") or "Update README.md"
+        if self.commit(branch=revision, operations=[operation], summary=summary):
+            return redirect(self.repo.web_path)
+        return redirect(request.path)
+
+
+class DeleteFileView(PortalWriteView):
+    repo_actions = {"POST": Action.WRITE}
+
+    def post(self, request, namespace, name, rest, repo_type=None):
+        revision, _, path = rest.partition("/")
+        try:
+            validate_path(path)
+        except HubError as exc:
+            messages.error(request, exc.message)
+            return redirect(self.repo.web_path)
+        summary = request.POST.get("summary") or f"Delete {path}"
+        self.commit(branch=revision, operations=[services.DeleteFile(path)], summary=summary)
+        return redirect(f"{self.repo.web_path}/tree/{revision}")
+
+
+class RefsView(PortalRepoView):
+    """Branches and tags; writers create and delete them here."""
+
+    repo_actions = {"GET": Action.VIEW, "POST": Action.WRITE}
+
+    def get(self, request, namespace, name, repo_type=None):
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        context = self.base_context(resolved)
+        context.update({"tab": "files", "refs": list_refs(self.repo)})
+        return render(request, "registry/refs.html", context)
+
+    def post(self, request, namespace, name, repo_type=None):
+        action = request.POST.get("action")
+        target = request.POST.get("name", "").strip()
+        try:
+            if action == "create-branch":
+                services.branch_create(repo=self.repo, branch=target, starting_point=request.POST.get("from") or None)
+            elif action == "create-tag":
+                services.tag_create(repo=self.repo, tag=target, revision=request.POST.get("from") or "main",
+                                    message=request.POST.get("message", ""))  # fmt: skip
+            elif action == "delete-branch":
+                services.branch_delete(repo=self.repo, branch=target)
+            elif action == "delete-tag":
+                services.tag_delete(repo=self.repo, tag=target)
+            else:
+                raise HubError("Unknown action.")
+            messages.success(request, "Done.")
+        except HubError as exc:
+            messages.error(request, exc.message)
+        return redirect(f"{self.repo.web_path}/refs")

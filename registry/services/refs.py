@@ -1,0 +1,54 @@
+"""Branches and tags."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from core.errors import BadRequest, Conflict, RevisionNotFound
+from registry.models import Ref, RefKind, Repo
+from registry.paths import validate_ref_name
+from registry.selectors import resolve_revision
+
+
+@transaction.atomic
+def branch_create(*, repo: Repo, branch: str, starting_point: str | None = None) -> Ref:
+    validate_ref_name(branch, kind="branch")
+    target = resolve_revision(repo, starting_point or repo.default_branch)
+    try:
+        with transaction.atomic():
+            return Ref.objects.create(
+                repo=repo, name=f"refs/heads/{branch}", kind=RefKind.BRANCH, commit_oid=target.commit_oid
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"Branch '{branch}' already exists.") from exc
+
+
+@transaction.atomic
+def branch_delete(*, repo: Repo, branch: str) -> None:
+    if branch == repo.default_branch:
+        raise BadRequest(f"'{branch}' is the default branch and cannot be deleted.")
+    deleted, _ = Ref.objects.filter(repo=repo, name=f"refs/heads/{branch}").delete()
+    if not deleted:
+        raise RevisionNotFound(branch)
+
+
+@transaction.atomic
+def tag_create(*, repo: Repo, tag: str, revision: str, message: str = "") -> Ref:
+    validate_ref_name(tag, kind="tag")
+    if len(message) > 10_000:
+        raise BadRequest("The tag message is too long.")
+    target = resolve_revision(repo, revision)
+    try:
+        with transaction.atomic():
+            return Ref.objects.create(
+                repo=repo, name=f"refs/tags/{tag}", kind=RefKind.TAG, commit_oid=target.commit_oid, message=message
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"Tag '{tag}' already exists.") from exc
+
+
+@transaction.atomic
+def tag_delete(*, repo: Repo, tag: str) -> None:
+    deleted, _ = Ref.objects.filter(repo=repo, name=f"refs/tags/{tag}").delete()
+    if not deleted:
+        raise RevisionNotFound(tag)

@@ -1,0 +1,153 @@
+"""LFS transfers: short-lived signed upload URLs, streamed single-part uploads, multipart uploads.
+
+The Hub client sends no Authorization header (and none of our `header` values) to upload URLs,
+so they carry a signature over (user, repo, oid, size, purpose) with an expiry. Bytes are
+streamed to a temporary file and hashed while they are written; the object becomes visible only
+after its sha256 and size match what the batch call announced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+
+from core.errors import BadRequest, Forbidden, NotFound
+from registry.models import StoredObject
+from registry.storage import COPY_CHUNK, SHA256_RE, IntegrityError, get_storage
+
+SALT = "gatehouse.lfs-upload"
+PART_DIR_PREFIX = "mpu-"
+
+
+@dataclass(frozen=True)
+class UploadGrant:
+    user_id: int
+    repo_id: int
+    oid: str
+    size: int
+    upload_id: str = ""
+
+    def sign(self) -> str:
+        return signing.dumps(
+            {"u": self.user_id, "r": self.repo_id, "o": self.oid, "s": self.size, "m": self.upload_id}, salt=SALT
+        )
+
+    @classmethod
+    def verify(cls, token: str | None, *, oid: str) -> UploadGrant:
+        """SECURITY: forged, tampered and expired URLs are all refused before any byte is read."""
+        try:
+            data = signing.loads(token or "", salt=SALT, max_age=settings.GATEHOUSE_UPLOAD_URL_TTL)
+        except signing.SignatureExpired as exc:
+            raise Forbidden("This upload URL has expired; ask the batch endpoint for a new one.") from exc
+        except signing.BadSignature as exc:
+            raise Forbidden("Invalid upload URL signature.") from exc
+        if data.get("o") != oid:
+            raise Forbidden("Invalid upload URL signature.")
+        return cls(user_id=data["u"], repo_id=data["r"], oid=data["o"], size=data["s"], upload_id=data["m"])
+
+
+def new_upload_id() -> str:
+    return secrets.token_hex(16)
+
+
+def record_object(sha256: str, size: int) -> StoredObject:
+    obj, _ = StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
+    return obj
+
+
+def receive_single(grant: UploadGrant, stream, content_length: int | None) -> StoredObject:
+    """Stream a whole object from `stream`; verify size and sha256; publish it."""
+    if content_length is not None and content_length != grant.size:
+        raise BadRequest(f"Content-Length {content_length} does not match the announced size {grant.size}.")
+    storage = get_storage()
+    with storage.writer(expected_sha256=grant.oid, expected_size=grant.size) as writer:
+        writer.write_from(stream, grant.size)
+        writer.commit()
+    with transaction.atomic():
+        return record_object(grant.oid, grant.size)
+
+
+def part_count(size: int, chunk_size: int) -> int:
+    return max(1, -(-size // chunk_size))
+
+
+def _part_dir(upload_id: str) -> Path:
+    if not upload_id or not all(ch in "0123456789abcdef" for ch in upload_id):
+        raise BadRequest("Invalid upload id.")
+    return get_storage().tmp_dir / f"{PART_DIR_PREFIX}{upload_id}"
+
+
+def receive_part(grant: UploadGrant, number: int, stream, content_length: int | None) -> str:
+    """Store one part of a multipart upload; returns its ETag (md5 of the part, as S3 does)."""
+    chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
+    total = part_count(grant.size, chunk)
+    if not 1 <= number <= total:
+        raise BadRequest(f"Part number must be between 1 and {total}.")
+    expected = min(chunk, grant.size - (number - 1) * chunk)
+    if content_length is not None and content_length != expected:
+        raise BadRequest(f"Part {number} must be {expected} bytes, not {content_length}.")
+    folder = _part_dir(grant.upload_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.md5(usedforsecurity=False)
+    tmp = folder / f"part-{number}.tmp-{secrets.token_hex(4)}"
+    received = 0
+    with open(tmp, "wb") as handle:
+        while received < expected:
+            data = stream.read(min(COPY_CHUNK, expected - received))
+            if not data:
+                break
+            handle.write(data)
+            digest.update(data)
+            received += len(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    if received != expected:
+        tmp.unlink(missing_ok=True)
+        raise BadRequest(f"Part {number} was cut short: received {received} of {expected} bytes.")
+    etag = f'"{digest.hexdigest()}"'
+    os.replace(tmp, folder / f"part-{number}")
+    (folder / f"part-{number}.etag").write_text(etag)
+    return etag
+
+
+def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
+    """Assemble the parts in order, hashing as they are copied, then publish the object."""
+    chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
+    total = part_count(grant.size, chunk)
+    folder = _part_dir(grant.upload_id)
+    if not folder.is_dir():
+        raise NotFound("Unknown or finished multipart upload.")
+    numbers = [part.get("partNumber") for part in parts if isinstance(part, dict)]
+    if numbers != list(range(1, total + 1)):
+        raise BadRequest(f"Expected parts 1..{total} in order.")
+    for part in parts:
+        etag_file = folder / f"part-{part['partNumber']}.etag"
+        if not etag_file.exists() or etag_file.read_text() != part.get("etag"):
+            raise BadRequest(f"Part {part['partNumber']} is missing or its ETag does not match.")
+    storage = get_storage()
+    try:
+        with storage.writer(expected_sha256=grant.oid, expected_size=grant.size) as writer:
+            for number in range(1, total + 1):
+                with open(folder / f"part-{number}", "rb") as handle:
+                    writer.write_from(handle)
+            writer.commit()
+    except IntegrityError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    with transaction.atomic():
+        return record_object(grant.oid, grant.size)
+
+
+def validate_oid(oid) -> str:
+    if not isinstance(oid, str) or not SHA256_RE.match(oid):
+        raise BadRequest("Invalid LFS object id: expected a sha256 in lowercase hex.")
+    return oid

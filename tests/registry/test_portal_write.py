@@ -1,0 +1,70 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from registry.models import Ref, Repo
+from registry.selectors import read_text_at, resolve_revision
+from tests.support.builders import make_repo
+
+pytestmark = pytest.mark.django_db
+
+
+def _files(repo, revision="main"):
+    from registry import trees
+
+    return {path for path, _ in trees.iter_files(resolve_revision(repo, revision).tree_oid)}
+
+
+def test_new_repo_upload_folder_edit_card_delete(client, alice):
+    client.force_login(alice)
+    response = client.post("/new", {"namespace": "alice", "name": "web", "repo_type": "model"})
+    assert response.status_code == 302 and response["Location"] == "/alice/web"
+    repo = Repo.objects.get(name="web")
+
+    uploads = [SimpleUploadedFile("config.json", b"{}"), SimpleUploadedFile("w.safetensors", b"\0" * 2048)]
+    response = client.post(
+        "/alice/web/upload/main",
+        {"files": uploads, "paths": ["unet/config.json", "unet/w.safetensors"], "summary": "Add unet"},
+    )
+    assert response.status_code == 302
+    assert {"unet/config.json", "unet/w.safetensors"} <= _files(repo)
+
+    card = "---\nlicense: mit\n---\n# Edited in the browser\n"
+    assert client.post("/alice/web/edit/main/README.md", {"content": card, "summary": "Card"}).status_code == 302
+    assert read_text_at(resolve_revision(repo, "main").tree_oid, "README.md") == card
+    repo.refresh_from_db()
+    assert repo.license == "mit"
+
+    bad = client.post("/alice/web/edit/main/README.md", {"content": "---\ntags: {a: 1}\n---\n"})
+    assert bad.status_code == 400 and b"tags" in bad.content
+
+    assert client.post("/alice/web/delete/main/unet/config.json", {"summary": "rm"}).status_code == 302
+    assert "unet/config.json" not in _files(repo)
+
+    client.post("/alice/web/refs", {"action": "create-branch", "name": "dev"})
+    client.post("/alice/web/refs", {"action": "create-tag", "name": "v1", "from": "dev", "message": "one"})
+    assert set(Ref.objects.filter(repo=repo).values_list("name", flat=True)) == {
+        "refs/heads/main", "refs/heads/dev", "refs/tags/v1",
+    }  # fmt: skip
+
+
+def test_write_pages_are_refused_to_non_writers(client, alice, bob):
+    make_repo(alice, "m")
+    make_repo(alice, "secret", private=True)
+    client.force_login(bob)
+    for url in ("/alice/m/upload/main", "/alice/m/edit/main/README.md"):
+        assert client.get(url).status_code == 403
+    assert client.post("/alice/m/upload/main", {"files": [SimpleUploadedFile("x.txt", b"x")]}).status_code == 403
+    assert client.get("/alice/secret/upload/main").status_code == 404
+    client.logout()
+    assert client.post("/alice/m/delete/main/.gitattributes").status_code == 404
+    assert ".gitattributes" in _files(Repo.objects.get(name="m"))
+
+
+def test_portal_forms_need_csrf_tokens(alice):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    make_repo(alice, "m")
+    assert strict.post("/alice/m/edit/main/README.md", {"content": "# x"}).status_code == 403
+    assert strict.post("/new", {"namespace": "alice", "name": "x"}).status_code == 403

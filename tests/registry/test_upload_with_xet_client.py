@@ -1,0 +1,30 @@
+"""A default client (hf_xet installed, no settings) can still push folders of small files: the
+server answers `regular` for them, so they travel inline and the Xet protocol is not needed."""
+
+import pytest
+from huggingface_hub import HfApi, constants, snapshot_download
+
+from tests.support.builders import token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_upload_folder_of_small_files_with_default_client(hub, alice, tmp_path):
+    assert constants.HF_HUB_DISABLE_XET is False
+    import hf_xet  # noqa: F401 - the default install has it
+
+    folder = tmp_path / "small"
+    (folder / "tokenizer").mkdir(parents=True)
+    files = {
+        "config.json": b'{"a": 1}',
+        "tokenizer/vocab.json": b'{"x": 0}',
+        "small.bin": bytes(range(256)) * 8,  # binary and *.bin: LFS by the Hub's rules, small enough to inline
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    api = HfApi(token=token_for(alice))
+    api.create_repo("alice/small")
+    api.upload_folder(folder_path=folder, repo_id="alice/small")
+    snapshot = snapshot_download("alice/small")
+    for name, data in files.items():
+        assert (tmp_path.parent / snapshot / name).read_bytes() == data
