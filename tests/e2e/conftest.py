@@ -1,9 +1,9 @@
 """End-to-end fixtures: real Celery worker processes on Redis; Playwright drives Debian's Chromium
 (Playwright's own browser download cannot work offline).
 
-A worker is a separate process, so it must share the test database (Postgres; SQLite's in-memory
-test database cannot be shared) and the broker (Redis). Tests that need one skip with a reason
-when REDIS_URL or a Postgres DATABASE_URL is missing; CI sets both.
+A worker is a separate process: it shares the test database (Postgres, or the SQLite test file)
+and the broker, which must be Redis. Tests that need a worker skip with a reason when REDIS_URL is
+not set; CI sets it, with Postgres.
 """
 
 from __future__ import annotations
@@ -25,12 +25,17 @@ from tests.support.worker_process import WorkerProcess, purge_broker, start_work
 def require_worker_services() -> None:
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs REDIS_URL: the worker process consumes a real Redis broker")
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("needs a Postgres DATABASE_URL: the worker process must share the test database")
+    if settings.DATABASES["default"]["NAME"] == ":memory:" or "mode=memory" in str(
+        settings.DATABASES["default"]["NAME"]
+    ):
+        pytest.skip("needs a database a second process can open (Postgres or an SQLite file)")
 
 
 def worker_database_url() -> str:
+    """The test database (pytest-django renamed it), for the worker process."""
     db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
     auth = quote(db["USER"] or "", safe="")
     if db.get("PASSWORD"):
         auth += ":" + quote(db["PASSWORD"], safe="")
