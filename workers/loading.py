@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 
@@ -46,14 +47,14 @@ def is_diffusers_tree(tree_oid: str) -> bool:
     return trees.find_entry(tree_oid, "model_index.json") is not None
 
 
-def materialize_commit(tree_oid: str, commit_oid: str):
-    """The worker-local folder holding the commit's pipeline files (a pathlib.Path)."""
+def materialize_commit(tree_oid: str, commit_oid: str) -> Path:
+    """The worker-local folder holding the commit's pipeline files."""
     plan = model_plan(tree_oid)
     storage = get_storage()
-    local = {}
+    local: dict[str, Path] = {}
     for path in plan.paths:
         entry = trees.find_entry(tree_oid, path)
-        source = storage.local_path(entry_sha256(entry))
+        source = storage.local_path(entry_sha256(entry)) if entry else None
         if source is None or not source.exists():
             raise files.UnsupportedModel(f"The stored content of {path} is missing.")
         local[path] = source

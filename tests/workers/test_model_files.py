@@ -57,6 +57,7 @@ def test_pickle_only_weights_are_refused_with_a_clear_message():
     ("change", "message"),
     [
         ({"_class_name": "StableDiffusionXLPipeline"}, "names 'StableDiffusionXLPipeline'"),
+        ({"_class_name": ["pipeline", "MyPipeline"]}, r"names \['pipeline', 'MyPipeline'\]"),
         ({"unet": ["my_module", "MyUNet"]}, "must come from diffusers"),
         ({"vae": ["diffusers", "AutoencoderTiny"]}, "unsupported class 'AutoencoderTiny'"),
         ({"scheduler": ["diffusers", "os.system"]}, "unsupported class"),

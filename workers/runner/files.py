@@ -59,7 +59,8 @@ def parse_model_index(data: bytes | None) -> dict:
 
 def _check_components(index: dict) -> None:
     class_name = index.get("_class_name")
-    if class_name not in PIPELINE_CLASSES:
+    # A list here names a custom pipeline module in the repo: code, never loaded.
+    if not isinstance(class_name, str) or class_name not in PIPELINE_CLASSES:
         raise UnsupportedModel(
             "Previews support Stable Diffusion 1.x/2.x text-to-image pipelines (StableDiffusionPipeline); "
             f"this repo's model_index.json names {class_name!r}."

@@ -163,7 +163,7 @@ def _check_rates(*, repo: Repo, user: User, now) -> None:
     ):
         recent = queryset.filter(created_at__gte=since)
         if recent.count() >= limit:
-            oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+            oldest = recent.order_by("created_at").values_list("created_at", flat=True).first() or now
             retry = max(int((oldest + timedelta(seconds=window) - now).total_seconds()) + 1, 1)
             raise _rate_limited(
                 f"{scope} made {limit} preview requests in the last {window // 60} minutes, the limit. "
