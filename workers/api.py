@@ -45,7 +45,7 @@ class PreviewListView(RepoAPIView):
     @extend_schema(operation_id="previews_list", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.history(repo=self.repo, user=_user(self.principal))
-        return Response([serializers.request_json(row) for row in rows])
+        return Response([serializers.request_json(row) for row in rows], headers={"Cache-Control": "private, no-store"})
 
     @extend_schema(operation_id="previews_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):

@@ -46,5 +46,6 @@ def engine_config():
         checker_path=settings.GATEHOUSE_SAFETY_CHECKER_PATH,
         device=settings.GATEHOUSE_PREVIEW_DEVICE,
         cache_bytes=settings.GATEHOUSE_PREVIEW_PIPELINE_CACHE_BYTES,
+        cpu_threads=settings.GATEHOUSE_PREVIEW_CPU_THREADS,
         limits=limits(),
     )

@@ -77,6 +77,8 @@ class WorkerSetup:
             "GATEHOUSE_PREVIEW_MODEL_CACHE": str(self.models),
             "GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS": "",
             "GATEHOUSE_PREVIEW_SLD_MINIMUM": "off",
+            # One torch thread: the test process and the database share the same few cores.
+            "GATEHOUSE_PREVIEW_CPU_THREADS": "1",
             "HF_HUB_OFFLINE": "1",
             **(env or {}),
         }

@@ -1,6 +1,8 @@
 """Workers under adverse conditions: a checker that flags everything, and a worker killed with
 SIGKILL mid-job (threats T15/T16, goal G3). Each test starts its own worker processes."""
 
+import time
+
 import pytest
 
 from tests.e2e.conftest import wait_for
@@ -43,12 +45,14 @@ def test_flag_everything_checker_gives_blocked_and_stores_no_image(
 
 
 def test_worker_killed_mid_job_still_completes_exactly_once(client, alice, sd_repo, worker_setup, settings):
+    # A short lease so the dead worker's job is reaped within seconds; long enough that a busy
+    # 2-core machine does not make a live worker miss a renewal (which would cost an attempt).
     fast_recovery = {
-        "GATEHOUSE_PREVIEW_LEASE_SECONDS": "4",
+        "GATEHOUSE_PREVIEW_LEASE_SECONDS": "12",
         "GATEHOUSE_PREVIEW_REAP_INTERVAL": "1",
-        "GATEHOUSE_PREVIEW_SOFT_TIME_LIMIT": "60",
-        "GATEHOUSE_PREVIEW_HARD_TIME_LIMIT": "75",
-        "GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT": "90",
+        "GATEHOUSE_PREVIEW_SOFT_TIME_LIMIT": "150",
+        "GATEHOUSE_PREVIEW_HARD_TIME_LIMIT": "180",
+        "GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT": "240",
     }
     doomed = worker_setup.start(name="doomed", env=fast_recovery)
     # 96x96 and 24 steps: seconds of compute, so the kill lands mid-render.
@@ -62,13 +66,18 @@ def test_worker_killed_mid_job_still_completes_exactly_once(client, alice, sd_re
         wait_for(rendering, timeout=90, what="the first worker to be mid-render")
     finally:
         doomed.kill()
+    killed_at, killed_step = time.monotonic(), job.progress_step
     assert job.attempts == 1 and not job.is_terminal
 
     replacement = worker_setup.start(name="replacement", beat=True, env=fast_recovery)
+    restart = time.monotonic() - killed_at
     try:
-        job = terminal(job, timeout=120)
+        job = terminal(job, timeout=180)
     finally:
         replacement.stop()
+    print(
+        f"\nkilled at step {killed_step}/24; terminal {time.monotonic() - killed_at:.1f} s later ({restart:.1f} s restart)"
+    )
     assert job.status == "succeeded", (job.error, replacement.output()[-3000:])
     assert job.attempts == 2  # the killed attempt, then the one that finished
     assert [path.name for path in media_files(settings)] == [job.result_sha256]

@@ -39,6 +39,7 @@ class EngineConfig:
     checker_path: str = ""
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     cache_bytes: int = 0  # 0: a share of the device's memory
+    cpu_threads: int = 0  # 0: torch's default (all cores)
     limits: Limits = field(default_factory=Limits)
 
 
@@ -80,6 +81,9 @@ class PreviewEngine:
         transformers_logging.disable_progress_bar()
         self.config = config
         self.device, self.dtype = pick_device(config.device)
+        if self.device.type == "cpu" and config.cpu_threads:
+            # OpenMP spin-waits collapse when threads outnumber free cores (a shared host).
+            torch.set_num_threads(config.cpu_threads)
         budget = config.cache_bytes or self._default_budget()
         self.cache = PipelineCache(budget, on_evict=self._free_memory)
         self._checker = None
@@ -149,6 +153,8 @@ class PreviewEngine:
         checker, extractor = self.checker()
         pipe = self.pipeline(batch.model_dir, batch.model_key)
         loaded = time.perf_counter()
+        if on_step is not None:
+            on_step(0)  # loading can take a while: let the caller renew its lease before denoising
         first = runnable[0].params
         sld = sld_params(batch.safety.preset, first.steps)
         concept = batch.safety.safety_concept or DEFAULT_SAFETY_CONCEPT
