@@ -75,9 +75,8 @@ def test_worker_killed_mid_job_still_completes_exactly_once(client, alice, sd_re
         job = terminal(job, timeout=180)
     finally:
         replacement.stop()
-    print(
-        f"\nkilled at step {killed_step}/24; terminal {time.monotonic() - killed_at:.1f} s later ({restart:.1f} s restart)"
-    )
+    recovered = time.monotonic() - killed_at
+    print(f"\nkilled at step {killed_step}/24; terminal {recovered:.1f} s later (worker restart {restart:.1f} s)")
     assert job.status == "succeeded", (job.error, replacement.output()[-3000:])
     assert job.attempts == 2  # the killed attempt, then the one that finished
     assert [path.name for path in media_files(settings)] == [job.result_sha256]
