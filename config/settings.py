@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "registry",
-    "gating",
+    "gating.apps.GatingConfig",
     "workers",
 ]
 
@@ -220,7 +220,11 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=120.0)
 CELERY_TASK_ROUTES = {"workers.tasks.preview_run_task": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
+    "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
+    "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
+}
 
 # Gatehouse itself.
 GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_DIR / "storage")))
@@ -271,6 +275,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The public base URL (e.g. https://hub.example.org), used in messages that name a page, such as
+# where to ask for access. Empty: paths are given relative to the host the client called.
+GATEHOUSE_PUBLIC_URL = env.str("GATEHOUSE_PUBLIC_URL", default="").rstrip("/")
 
 # Upload limits (bytes unless stated); refused up front with a clear message.
 GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)

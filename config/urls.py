@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
 from core import views as core_views
+from gating import urls as gating_urls
 from registry.urls import api_urlpatterns, lfs_urlpatterns, web_urlpatterns
 from workers import urls as preview_urls
 
@@ -16,10 +17,12 @@ urlpatterns = [
     path("api/whoami-v2", WhoAmIView.as_view(), name="whoami"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("", include((gating_urls.api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include("accounts.urls")),
+    path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]

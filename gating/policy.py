@@ -8,7 +8,11 @@ Rules:
 - Metadata (info, tree, refs, commits, card) needs visibility only, gated or not, as on the Hub.
 - File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
-- Managing (settings, delete, move, review access) needs the admin role.
+- Managing (settings, delete, move, release plans) needs the admin role.
+- Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
+- Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
+- Staged release: files matching the current stage's withheld patterns stay closed to everyone
+  without a role; previews follow content access unless the stage makes them public.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
@@ -28,12 +33,16 @@ from core.errors import (
     RepoNotFound,
 )
 from core.names import split_repo_id
+from gating import release
+from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from registry.models import Repo, RepoRedirect
 
 
 class Action(StrEnum):
     VIEW = "view"
     DOWNLOAD = "download"
+    PREVIEW = "preview"
+    REVIEW = "review"
     WRITE = "write"
     MANAGE = "manage"
 
@@ -135,20 +144,59 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
     """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
     if action == Action.VIEW:
         return
-    role = repo_role(principal, repo)
-    if action == Action.DOWNLOAD:
+    if action in (Action.DOWNLOAD, Action.PREVIEW):
+        if not repo.disabled and not repo.gated:
+            return  # the hot path: public, ungated content needs no further query
+        role = repo_role(principal, repo)
         if repo.disabled and role is None:
             raise DisabledRepo()
+        if action == Action.PREVIEW and _previews_public(repo):
+            return
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
+    role = repo_role(principal, repo)
     if principal.user is None:
         raise AuthenticationRequired()
-    needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
-    if _ROLE_RANK[role] < _ROLE_RANK[needed]:
-        raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
+    if action == Action.REVIEW:
+        if role != Role.ADMIN and not RepoReviewer.objects.filter(repo=repo, user=principal.user).exists():
+            raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
+    else:
+        needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
+        if _ROLE_RANK[role] < _ROLE_RANK[needed]:
+            raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+
+
+def check_file(principal: Principal, repo: Repo, path: str) -> None:
+    """After `check(DOWNLOAD)`: files the current release stage still withholds."""
+    stage = release.current_stage(repo)
+    if stage is None or not release.is_withheld(stage, path) or repo_role(principal, repo) is not None:
+        return
+    when = " It is scheduled for a later release stage." if _next_stage_time(stage) else ""
+    raise GatedRepo(
+        f"The file {path} of {repo.repo_id} is withheld in the current release stage.{when}",
+        anonymous=principal.is_anonymous,
+    )
+
+
+def check_preview_files(principal: Principal, repo: Repo, paths: list[str]) -> None:
+    """After `check(PREVIEW)`: a preview loads these files, so it is refused while the current
+    release stage withholds any of them from the caller, unless the stage makes previews public."""
+    if _previews_public(repo):
+        return
+    for path in paths:
+        check_file(principal, repo, path)
+
+
+def _next_stage_time(stage) -> bool:
+    return stage.plan.stages.filter(position__gt=stage.position, scheduled_at__isnull=False).exists()
+
+
+def _previews_public(repo: Repo) -> bool:
+    stage = release.current_stage(repo)
+    return stage is not None and stage.previews_public
 
 
 def can(principal: Principal, repo: Repo, action: Action) -> bool:
@@ -159,8 +207,22 @@ def can(principal: Principal, repo: Repo, action: Action) -> bool:
     return True
 
 
+def ask_access_url(repo: Repo) -> str:
+    return f"{settings.GATEHOUSE_PUBLIC_URL}{repo.web_path}/ask-access"
+
+
+def access_state(user: User, repo: Repo) -> tuple[str, AccessRequest | None]:
+    """'none', 'pending', 'rejected', 'expired' or 'accepted', and the request row if any."""
+    request = AccessRequest.objects.filter(repo=repo, user=user).first()
+    if request is None:
+        return "none", None
+    if request.status == RequestStatus.ACCEPTED and request.is_expired():
+        return "expired", request
+    return request.status, request
+
+
 def _check_gate(principal: Principal, repo: Repo) -> None:
-    """Gated repos: only users with a role pass for now; access requests extend this."""
+    """Gated repos: an accepted, unexpired request is the grant. The message says why not."""
     kind = "dataset" if repo.repo_type == "dataset" else "model"
     if principal.user is None:
         raise GatedRepo(
@@ -168,7 +230,18 @@ def _check_gate(principal: Principal, repo: Repo) -> None:
             "authenticated to access it. Please log in.",
             anonymous=True,
         )
+    state, request = access_state(principal.user, repo)
+    if state == "accepted":
+        return
+    url = ask_access_url(repo)
+    reasons = {
+        "none": f"you have not requested access yet. Visit {url} to ask for access.",
+        "pending": f"your request is pending review. Visit {url} to see its status.",
+        "rejected": "your request to access this repo has been rejected by the repo's authors"
+        + (f" ({request.rejection_reason})." if request and request.rejection_reason else "."),
+        "expired": f"your access expired. Visit {url} to ask for access again.",
+    }
     raise GatedRepo(
-        f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list.",
+        f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list: {reasons[state]}",
         anonymous=False,
     )

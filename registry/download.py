@@ -15,7 +15,7 @@ from django.http import FileResponse, HttpResponse
 from django.utils.http import content_disposition_header
 
 from core.errors import RangeNotSatisfiable
-from gating.policy import Action
+from gating.policy import Action, check_file
 from registry import trees
 from registry.api.base import RepoView
 from registry.models import Repo
@@ -89,6 +89,7 @@ class ResolveView(RepoView):
     def get(self, request, namespace, name, rest, repo_type=None):
         resolved, path = split_revision_path(self.repo, rest, path_required=True)
         validate_path(path)
+        check_file(self.principal, self.repo, path)
         entry = find_file(resolved, path)
         size = entry["size"]
         headers = {

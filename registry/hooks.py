@@ -32,3 +32,7 @@ metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
 # (request, repo, principal, resolved) -> HTML string ('' for nothing). They render after the
 # policy let the caller see the repo; each panel makes its own finer-grained policy checks.
 repo_sidebar_panels: list[Callable[..., str]] = []
+
+# Called inside the settings transaction after visibility or gating changed:
+# (repo, actor or None, {"private": (old, new), "gated": (old, new)}).
+settings_changed: list[Callable[[Repo, object, dict], None]] = []

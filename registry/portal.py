@@ -13,7 +13,7 @@ from django.views import View
 
 from accounts.models import Membership, Organization, User
 from core.errors import EntryNotFound, HubError, NotFound
-from gating.policy import Action, Principal, repos_visible_to
+from gating.policy import Action, Principal, check_file, repos_visible_to
 from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
 from registry.markdown import render_card
@@ -88,6 +88,8 @@ class PortalRepoView(RepoView):
             "tags": refs["tag"],
             "can_download": self._can(Action.DOWNLOAD),
             "can_write": self._can(Action.WRITE),
+            "can_review": self.principal.user is not None and self._can(Action.REVIEW),
+            "can_manage": self.principal.user is not None and self._can(Action.MANAGE),
         }
 
     def _can(self, action: Action) -> bool:
@@ -188,6 +190,11 @@ class BlobPage(PortalRepoView):
         if entry is None or entry["type"] != "file":
             raise EntryNotFound(commit_oid=resolved.commit_oid)
         context = self.base_context(resolved)
+        if context["can_download"]:
+            try:
+                check_file(self.principal, self.repo, path)
+            except HubError:
+                context["can_download"] = False
         text = None
         if context["can_download"] and not entry.get("lfs") and entry["size"] <= TEXT_PREVIEW_LIMIT:
             data = read_small_file(entry)

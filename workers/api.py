@@ -23,7 +23,7 @@ from registry.api.base import RepoAPIView
 from registry.selectors import resolve_revision
 from workers import selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
-from workers.access import visible_request
+from workers.access import require_preview_files, visible_request
 from workers.services.requests import settings_for
 
 
@@ -55,6 +55,7 @@ class PreviewListView(RepoAPIView):
         if not isinstance(revision, str):
             raise BadRequest("'revision' must be a string.")
         resolved = resolve_revision(self.repo, revision)
+        require_preview_files(self.principal, self.repo, resolved.tree_oid)
         preview = services.preview_request_create(repo=self.repo, user=user, resolved=resolved, data=data)
         response = Response(serializers.request_json(preview), status=202)
         response["Location"] = f"/api/models/{self.repo.repo_id}/previews/{preview.pk}"

@@ -21,7 +21,7 @@ from registry.portal import PortalRepoView
 from registry.selectors import Resolved, resolve_revision
 from workers import conf, selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
-from workers.access import visible_request
+from workers.access import require_preview_files, visible_request
 from workers.loading import is_diffusers_tree
 from workers.media import preview_store
 from workers.models import JobStatus, SafetyPreset
@@ -41,6 +41,7 @@ def preview_sidebar_panel(request, repo, principal: Principal, resolved: Resolve
     else:
         try:
             check_previewable(repo, resolved)
+            require_preview_files(principal, repo, resolved.tree_oid)
             context["can_preview"] = True
         except HubError as exc:
             context["reason"] = exc.message
@@ -86,8 +87,9 @@ class PreviewHistoryPage(PortalRepoView):
                 data["guidance_scale"] = float(request.POST["guidance_scale"])
             except ValueError:
                 data["guidance_scale"] = request.POST["guidance_scale"]
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        require_preview_files(self.principal, self.repo, resolved.tree_oid)
         try:
-            resolved = resolve_revision(self.repo, self.repo.default_branch)
             preview = services.preview_request_create(
                 repo=self.repo, user=self.principal.user, resolved=resolved, data=data
             )

@@ -26,5 +26,7 @@ class RepoSettingsView(RepoAPIView):
             if visibility not in ("public", "private"):
                 raise BadRequest("'visibility' must be 'public' or 'private'.")
             private = visibility == "private"
-        repo = services.repo_settings_update(repo=self.repo, private=private, gated=data.get("gated"))
+        repo = services.repo_settings_update(
+            repo=self.repo, private=private, gated=data.get("gated"), actor=request.user
+        )
         return Response({"private": repo.private, "gated": repo.gated or False})

@@ -3,18 +3,11 @@ written out in full here rather than inferred."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from core.timeutil import isoformat_z
 from registry import trees
 from registry.models import Commit, Ref, Repo, RepoType
 from registry.selectors import Resolved
 from registry.services.metadata import card_summary_at
-
-
-@lru_cache(maxsize=1024)
-def _card_at(tree_oid: str):
-    return card_summary_at(tree_oid)
 
 
 def sibling(path: str, entry: trees.Entry, *, blobs: bool) -> dict:
@@ -48,7 +41,7 @@ def repo_summary(repo: Repo) -> dict:
 
 
 def repo_info(repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool = True) -> dict:
-    summary = _card_at(resolved.tree_oid)
+    summary = card_summary_at(resolved.tree_oid)
     data = repo_summary(repo)
     data.update(
         {

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from registry import modelcard, trees
 from registry.models import Repo, RepoTag
 from registry.selectors import read_text_at
 
 
+@lru_cache(maxsize=1024)
 def card_summary_at(tree_oid: str) -> modelcard.CardSummary:
+    """Parsed card of a tree. Trees are immutable, so the result is cached by tree id; callers
+    must not mutate it."""
     text = read_text_at(tree_oid, "README.md")
     if not text:
         return modelcard.CardSummary()

@@ -67,11 +67,15 @@ def repo_delete(*, repo: Repo) -> None:
 
 
 @transaction.atomic
-def repo_settings_update(*, repo: Repo, private: bool | None = None, gated: str | bool | None = None) -> Repo:
+def repo_settings_update(
+    *, repo: Repo, private: bool | None = None, gated: str | bool | None = None, actor: User | None = None
+) -> Repo:
     """Visibility and gating mode. `gated` takes the Hub's values: False, "auto" or "manual"."""
+    from registry import hooks
     from registry.models import GatedMode
 
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
+    before = {"private": locked.private, "gated": locked.gated}
     fields = []
     if private is not None:
         if not isinstance(private, bool):
@@ -86,6 +90,10 @@ def repo_settings_update(*, repo: Repo, private: bool | None = None, gated: str 
         fields.append("gated")
     if fields:
         locked.save(update_fields=fields)
+        changes = {key: (before[key], getattr(locked, key)) for key in fields if before[key] != getattr(locked, key)}
+        if changes:
+            for callback in hooks.settings_changed:
+                callback(locked, actor, changes)
     return locked
 
 

@@ -1,8 +1,10 @@
 """Authorization matrix over every preview route: repo state x caller x route.
 
-Callers: anonymous, a stranger, a stranger with a token, a reader (read role: approved for the
-gate), a collaborator (write role), the owner (admin). Repos: public, gated, private. A private
-repo must look exactly like a missing one; refused requests must create no job.
+Callers: anonymous, a stranger, a pending requester, an approved requester (accepted access
+request, no role), a reader (read role), a collaborator (write role), the owner (admin).
+Repos: public, gated (manual), private, a release stage withholding the weights, and a gated
+stage that makes previews public. A private repo must look exactly like a missing one; refused
+requests must create no job.
 """
 
 import io
@@ -10,6 +12,9 @@ import io
 import pytest
 from PIL import Image
 
+from gating import release
+from gating.models import AccessRequest
+from registry.models import Repo
 from tests.support.builders import OrganizationFactory, UserFactory, add_member, make_repo, token_for
 from tests.support.previews import preview_body
 from workers import services
@@ -18,22 +23,32 @@ from workers.models import BiasReport, BiasReportCell, PreviewJob
 from workers.services.requests import settings_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("preview_settings")]
-ROLES = {"anonymous": None, "stranger": None, "reader": "read", "collaborator": "write", "owner": "admin"}
+ROLES = {
+    "anonymous": None, "stranger": None, "pending": None, "approved": None,
+    "reader": "read", "collaborator": "write", "owner": "admin",
+}  # fmt: skip
+STAGES = {
+    "public": release.StageSpec(mode="public"),
+    "gated": release.StageSpec(mode="gated_manual"),
+    "private": release.StageSpec(mode="private"),
+    "withheld": release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",)),
+    "previews-public": release.StageSpec(mode="gated_manual", previews_public=True),
+}
 
 
 @pytest.fixture
 def world(tiny_sd_files):
     org = OrganizationFactory(name="acme")
-    users = {name: UserFactory(username=name) for name in ("owner", "collaborator", "reader", "stranger")}
+    users = {name: UserFactory(username=name) for name in ROLES if name != "anonymous"}
     for name in ("owner", "collaborator", "reader"):
         add_member(org, users[name], ROLES[name])
     repos = {}
-    for state in ("public", "gated", "private"):
-        repo = make_repo(org, state, tiny_sd_files, private=state == "private", author=users["owner"])
-        if state == "gated":
-            repo.gated = "manual"
-            repo.save(update_fields=["gated"])
-        repos[state] = _seed(repo, users["owner"])
+    for state, stage in STAGES.items():
+        repo = make_repo(org, state, tiny_sd_files, author=users["owner"])
+        AccessRequest.objects.create(repo=repo, user=users["pending"], status="pending")
+        AccessRequest.objects.create(repo=repo, user=users["approved"], status="accepted")
+        release.release_plan_set(repo=repo, actor=users["owner"], stages=[stage])
+        repos[state] = _seed(Repo.objects.get(pk=repo.pk), users["owner"])
     return users, repos
 
 
@@ -56,11 +71,12 @@ def _seed(repo, owner):
     return {"repo": repo, "preview": preview.pk, "report": report.pk, "cell": cell.pk}
 
 
-# (name, method, path, kind, success status). Kinds: preview = the download decision and a
-# signed-in caller; own = a preview request the owner made; manage = admins; view = anyone who sees the repo.
+# (name, method, path, kind, success status). Kinds: create and list = the preview decision and a
+# signed-in caller (create also needs the weights the stage may withhold); own = a preview request
+# the owner made; manage = admins; view = anyone who sees the repo.
 API_ROUTES = [
-    ("create", "post", "/api/models/{id}/previews", "preview", 202),
-    ("history", "get", "/api/models/{id}/previews", "preview", 200),
+    ("create", "post", "/api/models/{id}/previews", "create", 202),
+    ("history", "get", "/api/models/{id}/previews", "list", 200),
     ("status", "get", "/api/models/{id}/previews/{preview}", "own", 200),
     ("verdicts", "get", "/api/models/{id}/previews/verdicts", "manage", 200),
     ("settings", "get", "/api/models/{id}/preview-settings", "manage", 200),
@@ -70,8 +86,8 @@ API_ROUTES = [
     ("report-start", "post", "/api/models/{id}/bias-reports", "manage", 202),
 ]
 PAGE_ROUTES = [
-    ("page-history", "get", "/{id}/previews", "preview-page", 200),
-    ("page-create", "post", "/{id}/previews", "preview-page", 302),
+    ("page-history", "get", "/{id}/previews", "list", 200),
+    ("page-create", "post", "/{id}/previews", "create", 302),
     ("page-preview", "get", "/{id}/previews/{preview}", "own", 200),
     ("image", "get", "/{id}/previews/{preview}/image", "own", 200),
     ("page-settings", "get", "/{id}/previews/settings", "manage", 200),
@@ -94,10 +110,12 @@ def expected(caller: str, state: str, kind: str, success: int, *, page: bool) ->
         if anonymous:
             return refused_anonymous
         return success if role == "admin" else 403
-    if state == "gated" and role is None:
+    if state in ("gated", "withheld") and role is None and caller != "approved":
         return refused_anonymous if anonymous else 403
-    if kind == "preview" and anonymous:
-        return 401
+    if anonymous and kind in ("create", "list"):  # an account is needed (pages: empty history, log-in redirect)
+        return {"list": 200, "create": 302}[kind] if page else 401
+    if kind == "create" and state == "withheld" and role is None:
+        return 403  # approved, but this stage still withholds the weights
     if kind == "own" and role != "admin":
         return 404
     return success
@@ -133,9 +151,7 @@ def _walk(client, world, routes, *, page: bool):
                 jobs_before = PreviewJob.objects.count()
                 response = call(client, method, path, user if not (page and method == "get") else None)
                 client.logout()
-                want = expected(caller, state, "preview" if kind == "preview-page" else kind, success, page=page)
-                if page and kind == "preview-page" and caller == "anonymous" and want == 401:
-                    want = 200 if method == "get" else 302  # an empty history; the form sends anonymous users to log in
+                want = expected(caller, state, kind, success, page=page)
                 if response.status_code != want:
                     mismatches.append((state, caller, name, response.status_code, want))
                 if response.status_code >= 400 and PreviewJob.objects.count() != jobs_before:
@@ -196,3 +212,21 @@ def test_results_are_rechecked_when_served(client, world):
     assert client.get(url + "/image").status_code == 403
     assert client.get(f"/api/models/acme/public/previews/{mine.pk}").status_code == 403
     assert settings_for(seeded["repo"]).enabled
+
+
+def test_withholding_the_weights_later_closes_an_approved_users_results(client, world):
+    users, repos = world
+    seeded, approved = repos["gated"], users["approved"]
+    from registry.selectors import resolve_revision
+
+    mine = services.preview_request_create(
+        repo=seeded["repo"], user=approved, resolved=resolve_revision(seeded["repo"], "main"), data=preview_body(seed=6)
+    )
+    PreviewJob.objects.filter(pk=mine.job_id).update(status="succeeded", result_sha256="b" * 64)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token_for(approved)}"}
+    assert client.get(f"/api/models/acme/gated/previews/{mine.pk}", **auth).status_code == 200
+    release.release_plan_set(repo=seeded["repo"], actor=users["owner"], stages=[STAGES["withheld"]])
+    refused = client.get(f"/api/models/acme/gated/previews/{mine.pk}", **auth)
+    assert refused.status_code == 403 and refused["X-Error-Code"] == "GatedRepo"
+    assert "withheld" in refused.json()["error"]
+    assert client.get(f"/acme/gated/previews/{mine.pk}/image", **auth).status_code == 403

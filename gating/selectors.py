@@ -1,0 +1,55 @@
+"""Reads for the review queue and the audit trail (the repo comes from the policy)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from core.timeutil import isoformat_z
+from gating.models import AccessRequest, AuditEvent
+from registry.models import Repo
+
+
+def requests_for(repo: Repo, *, status: str | None = None, search: str = "") -> QuerySet[AccessRequest]:
+    queryset = AccessRequest.objects.filter(repo=repo).select_related("user", "decided_by").order_by("-created_at")
+    if status:
+        queryset = queryset.filter(status=status)
+    if search:
+        queryset = queryset.filter(Q(user__username__icontains=search) | Q(user__email__icontains=search))
+    return queryset
+
+
+def request_item(request: AccessRequest) -> dict:
+    """The Hub's access-request shape, plus Gatehouse's expiry and decision details."""
+    user = request.user
+    item = {
+        "user": {"user": user.username, "fullname": user.fullname or user.username, "email": user.email or None},
+        "requestId": request.request_id,
+        "status": request.status,
+        "timestamp": isoformat_z(request.created_at),
+        "fields": request.fields,
+    }
+    if request.decided_at:
+        item["decidedAt"] = isoformat_z(request.decided_at)
+    if request.expires_at:
+        item["expiresAt"] = isoformat_z(request.expires_at)
+        item["expired"] = request.is_expired()
+    if request.rejection_reason:
+        item["rejectionReason"] = request.rejection_reason
+    return item
+
+
+def audit_for(repo: Repo) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(repo_id=repo.pk)
+
+
+def audit_item(event: AuditEvent) -> dict:
+    return {
+        "id": event.pk,
+        "time": isoformat_z(event.created_at),
+        "action": event.action,
+        "actor": event.actor_label or None,
+        "subject": event.subject_label or None,
+        "repo": event.repo_label,
+        "reason": event.reason,
+        "data": event.data,
+    }

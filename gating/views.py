@@ -1,0 +1,282 @@
+"""Portal pages and the ask-access endpoint.
+
+/{repo}/ask-access             GET: the request form; POST: a browser form (session + CSRF) or a
+                               JSON object of answers with a bearer token (for scripts and CLIs)
+/{repo}/access-requests        reviewers: queue with filters and bulk decisions; exports
+/{repo}/gating                 admins: reviewers, notifications, release plan
+/{repo}/audit                  admins: the audit trail, exportable
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, timedelta
+
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import BadRequest, HubError
+from core.http import error_response
+from gating import release, services
+from gating.forms import form_for_repo
+from gating.models import AccessRequest, ReleasePlan, RequestStatus
+from gating.policy import Action, access_state, repo_role
+from gating.selectors import audit_for, audit_item, request_item, requests_for
+from registry.portal import PortalRepoView
+from registry.selectors import resolve_revision
+
+MAX_ANSWERS_BYTES = 64 * 1024
+
+
+def _wants_json(request) -> bool:
+    return bool(getattr(request, "auth", None)) or request.content_type == "application/json"
+
+
+def _csrf_failure(request):
+    """SECURITY: the endpoint is csrf_exempt only so that bearer-token scripts can post; browser
+    (session) posts are still checked exactly as the middleware would."""
+    return CsrfViewMiddleware(lambda req: None).process_view(request, None, (), {})
+
+
+class AskAccessView(PortalRepoView):
+    repo_actions = {"GET": Action.VIEW, "POST": Action.VIEW}
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view.csrf_exempt = True  # bearer-token scripts post here; session posts are checked in post()
+        return view
+
+    def error_response(self, exc: HubError):
+        return error_response(exc) if _wants_json(self.request) else super().error_response(exc)
+
+    def get(self, request, namespace, name, repo_type=None):
+        if not request.user.is_authenticated:
+            return redirect(f"/login?next={request.path}")
+        return self._render(request)
+
+    def _render(self, request, *, answers=None, error="", status=200):
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        state, access = access_state(request.user, self.repo)
+        context = self.base_context(resolved)
+        context.update({
+            "tab": "card", "form": form_for_repo(self.repo), "state": state, "access": access,
+            "is_member": repo_role(self.principal, self.repo) is not None, "answers": answers or {}, "error": error,
+        })  # fmt: skip
+        return render(request, "gating/ask_access.html", context, status=status)
+
+    def post(self, request, namespace, name, repo_type=None):
+        if not request.user.is_authenticated:
+            if _wants_json(request):
+                return error_response(HubError("Log in or send a bearer token to ask for access.", status=401))
+            return redirect(f"/login?next={request.path}")
+        if request.auth is None and (failure := _csrf_failure(request)) is not None:
+            return failure
+        try:
+            answers = self._answers(request)
+            created = services.access_request_create(
+                repo=self.repo, user=request.user, answers=answers,
+                has_role=repo_role(self.principal, self.repo) is not None,
+            )  # fmt: skip
+        except HubError as exc:
+            if _wants_json(request):
+                return error_response(exc)
+            return self._render(request, answers=request.POST, error=exc.message, status=exc.status)
+        if _wants_json(request):
+            return JsonResponse(request_item(created), status=201)
+        return redirect(request.path)
+
+    def _answers(self, request) -> dict:
+        if request.content_type == "application/json":
+            if len(request.body) > MAX_ANSWERS_BYTES:
+                raise BadRequest("The answers are too large.")
+            try:
+                answers = json.loads(request.body or b"{}")
+            except ValueError as exc:
+                raise BadRequest("Send the answers as a JSON object keyed by field label.") from exc
+            return answers
+        form = form_for_repo(self.repo)
+        answers = {}
+        for index, spec in enumerate(form.fields):
+            key = f"field_{index}"
+            if spec.type == "checkbox":
+                answers[spec.label] = key in request.POST
+            elif request.POST.get(key, "") != "":
+                answers[spec.label] = request.POST[key]
+        return answers
+
+
+class AccessQueueView(PortalRepoView):
+    repo_actions = {"GET": Action.REVIEW, "POST": Action.REVIEW}
+
+    def get(self, request, namespace, name, repo_type=None):
+        status = request.GET.get("status", RequestStatus.PENDING)
+        search = request.GET.get("q", "").strip()
+        export = request.GET.get("export")
+        rows = requests_for(self.repo, status=status if status in RequestStatus.values else None, search=search)
+        if export == "json":
+            response = JsonResponse([request_item(row) for row in rows], safe=False)
+            response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-access.json"'
+            return response
+        if export == "csv":
+            return _csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        context = self.base_context(resolved)
+        context.update({"tab": "access", "rows": rows[:500], "status": status, "q": search,
+                        "statuses": RequestStatus.values, "form": form_for_repo(self.repo)})  # fmt: skip
+        return render(request, "gating/queue.html", context)
+
+    def post(self, request, namespace, name, repo_type=None):
+        action = request.POST.get("action")
+        ids = request.POST.getlist("request")
+        reason = request.POST.get("reason", "")
+        days = request.POST.get("days", "")
+        expires = timezone.now() + timedelta(days=int(days)) if days.isdigit() and int(days) > 0 else None
+        done = 0
+        for request_id in ids:
+            try:
+                if action == "reset":
+                    row = AccessRequest.objects.filter(repo=self.repo, pk=int(request_id, 16)).first()
+                    if row is not None:
+                        services.access_request_reset(
+                            repo=self.repo, reviewer=request.user, user_name=row.user.username
+                        )
+                else:
+                    services.access_request_decide(
+                        repo=self.repo, reviewer=request.user, status=action, request_id=request_id,
+                        reason=reason if action == RequestStatus.REJECTED else "",
+                        expires_at=expires if action == RequestStatus.ACCEPTED else None,
+                    )  # fmt: skip
+                done += 1
+            except (HubError, ValueError) as exc:
+                messages.error(request, getattr(exc, "message", str(exc)))
+        if done:
+            messages.success(request, f"{done} request(s) updated.")
+        return redirect(f"{self.repo.web_path}/access-requests?status={request.POST.get('back', 'pending')}")
+
+
+def _request_rows(rows):
+    labels = sorted({label for row in rows for label in row.fields})
+    yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
+    for row in rows:
+        yield [
+            row.user.username, row.user.fullname, row.user.email, row.status, row.created_at.isoformat(),
+            row.decided_at.isoformat() if row.decided_at else "", row.expires_at.isoformat() if row.expires_at else "",
+            row.rejection_reason, *[row.fields.get(label, "") for label in labels],
+        ]  # fmt: skip
+
+
+def _csv_response(filename: str, rows) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
+        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class GatingSettingsView(PortalRepoView):
+    """Reviewers, notifications and the release plan."""
+
+    repo_actions = {"GET": Action.MANAGE, "POST": Action.MANAGE}
+
+    def get(self, request, namespace, name, repo_type=None):
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        context = self.base_context(resolved)
+        plan = ReleasePlan.objects.filter(repo=self.repo).first()
+        context.update(
+            {
+                "tab": "gating",
+                "config": services.gating_config(self.repo),
+                "reviewers": self.repo.reviewers.select_related("user"),
+                "plan": plan,
+                "stages": list(plan.stages.all()) if plan else [],
+                "modes": release.StageMode.choices,
+            }
+        )
+        return render(request, "gating/settings.html", context)
+
+    def post(self, request, namespace, name, repo_type=None):
+        try:
+            self._handle(request, request.POST.get("action", ""))
+            messages.success(request, "Saved.")
+        except (HubError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect(f"{self.repo.web_path}/gating")
+
+    def _handle(self, request, action: str) -> None:
+        actor = request.user
+        if action in ("add-reviewer", "remove-reviewer"):
+            user = User.objects.filter(username=request.POST.get("username", "")).first()
+            if user is None:
+                raise BadRequest("No such user.")
+            if action == "add-reviewer":
+                services.reviewer_add(repo=self.repo, actor=actor, user=user)
+            else:
+                services.reviewer_remove(repo=self.repo, actor=actor, user=user)
+        elif action == "notifications":
+            services.gating_config_update(
+                repo=self.repo, actor=actor, notify_mode=request.POST.get("notify_mode", ""),
+                notify_email=request.POST.get("notify_email", ""),
+                auto_grant_days=int(request.POST.get("auto_grant_days") or 0),
+            )  # fmt: skip
+        elif action == "plan":
+            release.release_plan_set(repo=self.repo, actor=actor, stages=_stages_from_form(request.POST))
+        elif action == "advance":
+            release.release_advance(repo=self.repo, actor=actor)
+        elif action == "rollback":
+            release.release_rollback(repo=self.repo, actor=actor)
+        elif action in ("pause", "resume"):
+            release.release_pause(repo=self.repo, actor=actor, paused=action == "pause")
+        else:
+            raise BadRequest("Unknown action.")
+
+
+def _stages_from_form(post) -> list[release.StageSpec]:
+    from django.utils.dateparse import parse_datetime
+
+    specs = []
+    for index in range(release.MAX_STAGES):
+        mode = post.get(f"mode_{index}", "")
+        if not mode:
+            continue
+        when = post.get(f"at_{index}", "").strip()
+        scheduled = parse_datetime(when) if when else None
+        if when and scheduled is None:
+            raise BadRequest(f"Stage {index + 1}: the time must look like 2027-01-31T12:00.")
+        if scheduled is not None and scheduled.tzinfo is None:
+            scheduled = scheduled.replace(tzinfo=UTC)
+        patterns = tuple(p.strip() for p in post.get(f"withheld_{index}", "").split(",") if p.strip())
+        specs.append(release.StageSpec(mode=mode, scheduled_at=scheduled, withheld_patterns=patterns,
+                                       previews_public=bool(post.get(f"previews_{index}"))))  # fmt: skip
+    return specs
+
+
+class AuditView(PortalRepoView):
+    repo_actions = {"GET": Action.MANAGE}
+
+    def get(self, request, namespace, name, repo_type=None):
+        events = audit_for(self.repo)
+        export = request.GET.get("export")
+        if export == "json":
+            response = JsonResponse([audit_item(event) for event in events], safe=False)
+            response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-audit.json"'
+            return response
+        if export == "csv":
+            rows = [["time", "action", "actor", "subject", "reason", "data"]] + [
+                [e.created_at.isoformat(), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
+                for e in events
+            ]
+            return _csv_response(f"{self.repo.name}-audit.csv", rows)
+        resolved = resolve_revision(self.repo, self.repo.default_branch)
+        context = self.base_context(resolved)
+        context.update({"tab": "audit", "events": events[:500]})
+        return render(request, "gating/audit.html", context)

@@ -1,0 +1,104 @@
+"""The authorization matrix (STYLE.md) over resolve, tree, info, the repo page and the file page,
+for every gate mode and release stage: status, no leaked content, no download counted, no email."""
+
+import pytest
+
+from gating import release
+from gating.models import AccessRequest
+from registry.models import Repo
+from tests.support.builders import OrganizationFactory, UserFactory, add_member, make_repo, token_for
+
+pytestmark = pytest.mark.django_db
+
+SECRET = b'{"marker": "SECRET-CONTENT"}'
+CALLERS = ["anonymous", "stranger", "pending", "approved", "member", "owner"]
+OK, GATED_ANON, GATED, MISSING_ANON, MISSING = (
+    200,
+    (401, "GatedRepo"),
+    (403, "GatedRepo"),
+    (401, "RepoNotFound"),
+    (
+        404,
+        "RepoNotFound",
+    ),
+)
+
+
+def _expect(mode: str, caller: str, what: str):
+    """The answer for `what` in ('meta', 'config', 'weights') under `mode` for `caller`."""
+    insider = caller in ("member", "owner")
+    if mode == "private":
+        return OK if insider else (MISSING_ANON if caller == "anonymous" else MISSING)
+    if mode == "public" or what == "meta" or insider:
+        return OK
+    if caller == "anonymous":
+        return GATED_ANON
+    if caller == "approved" and not (mode == "withheld" and what == "weights"):
+        return OK
+    return GATED
+
+
+@pytest.fixture
+def world(db):
+    owner, member = UserFactory(username="olga"), UserFactory(username="mike")
+    org = OrganizationFactory(name="acme")
+    add_member(org, owner, "admin")
+    add_member(org, member, "read")
+    repo = make_repo(org, "m", {"config.json": SECRET, "model.safetensors": b"\0" * 128}, author=owner)
+    users = {"stranger": UserFactory(username="sam"), "pending": UserFactory(username="pat"),
+             "approved": UserFactory(username="abe"), "member": member, "owner": owner}  # fmt: skip
+    AccessRequest.objects.create(repo=repo, user=users["pending"], status="pending")
+    AccessRequest.objects.create(repo=repo, user=users["approved"], status="accepted")
+    tokens = {name: token_for(user, role="read") for name, user in users.items()}
+    return repo, owner, tokens
+
+
+def _set_mode(repo: Repo, owner, mode: str) -> None:
+    stages = {
+        "public": [release.StageSpec(mode="public")],
+        "auto": [release.StageSpec(mode="gated_auto")],
+        "manual": [release.StageSpec(mode="gated_manual")],
+        "private": [release.StageSpec(mode="private")],
+        "withheld": [release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",))],
+    }[mode]
+    release.release_plan_set(repo=repo, actor=owner, stages=stages)
+
+
+def _check(response, expected, *, label):
+    if expected == OK:
+        assert response.status_code == 200, label
+        return
+    status, code = expected
+    assert (response.status_code, response["X-Error-Code"]) == (status, code), label
+    assert b"SECRET-CONTENT" not in response.content, label
+
+
+@pytest.mark.parametrize("mode", ["public", "auto", "manual", "private", "withheld"])
+@pytest.mark.parametrize("caller", CALLERS)
+def test_matrix(client, world, mailoutbox, mode, caller):
+    repo, owner, tokens = world
+    _set_mode(repo, owner, mode)
+    mailoutbox.clear()
+    auth = {} if caller == "anonymous" else {"HTTP_AUTHORIZATION": f"Bearer {tokens[caller]}"}
+    for url in ("/api/models/acme/m", "/api/models/acme/m/tree/main", "/api/models/acme/m/revision/main"):
+        _check(client.get(url, **auth), _expect(mode, caller, "meta"), label=url)
+    config = client.get("/acme/m/resolve/main/config.json", **auth)
+    _check(config, _expect(mode, caller, "config"), label="config")
+    if _expect(mode, caller, "config") == OK:
+        assert b"".join(config.streaming_content) == SECRET
+    _check(client.get("/acme/m/resolve/main/model.safetensors", **auth), _expect(mode, caller, "weights"), label="w")
+    head = client.head("/acme/m/resolve/main/config.json", **auth)
+    assert head.status_code == (200 if _expect(mode, caller, "config") == OK else _expect(mode, caller, "config")[0])
+
+    page = client.get("/acme/m", **auth)
+    blob = client.get("/acme/m/blob/main/config.json", **auth)
+    if mode == "private" and caller not in ("member", "owner"):
+        assert page.status_code == blob.status_code == 404
+        assert b"acme/m" not in page.content.replace(b"acme/m/", b"")
+    else:
+        assert page.status_code == blob.status_code == 200
+        assert (b"SECRET-CONTENT" in blob.content) == (_expect(mode, caller, "config") == OK)
+    repo.refresh_from_db()
+    refused = _expect(mode, caller, "config") != OK
+    assert repo.downloads == (0 if refused else 1)
+    assert mailoutbox == []

@@ -1,0 +1,57 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from gating.models import AccessRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_form_page_queue_bulk_decisions_and_exports(client, alice, bob, gated_repo):
+    from tests.support.builders import UserFactory
+
+    client.force_login(bob)
+    page = client.get("/alice/painter/ask-access")
+    assert page.status_code == 200 and b"Request access to Painter" in page.content
+    form = {"field_0": "Acme", "field_1": "FR", "field_2": "Research", "field_3": "on"}
+    assert client.post("/alice/painter/ask-access", form).status_code == 302
+    carol = UserFactory(username="carol")
+    client.force_login(carol)
+    client.post("/alice/painter/ask-access", {**form, "field_0": "=HYPERLINK(evil)"})
+
+    client.force_login(alice)
+    queue = client.get("/alice/painter/access-requests?status=pending")
+    assert b"bob" in queue.content and b"Acme" in queue.content
+    csv_text = client.get("/alice/painter/access-requests?status=pending&export=csv").content.decode()
+    assert "Company" in csv_text and "'=HYPERLINK(evil)" in csv_text  # formulas neutralised
+    ids = [row.request_id for row in AccessRequest.objects.all()]
+    client.post("/alice/painter/access-requests", {"action": "accepted", "request": ids, "days": "30"})
+    assert set(AccessRequest.objects.values_list("status", flat=True)) == {"accepted"}
+    assert all(r.expires_at for r in AccessRequest.objects.all())
+    exported = client.get("/alice/painter/access-requests?status=accepted&export=json").json()
+    assert {item["user"]["user"] for item in exported} == {"bob", "carol"}
+
+    client.force_login(bob)
+    assert client.get("/alice/painter/access-requests").status_code == 403
+
+
+def test_validate_yaml_checks_the_access_form(client):
+    bad = "---\nextra_gated_fields:\n  Purpose: {type: select}\n---\n"
+    response = client.post("/api/validate-yaml", {"content": bad}, content_type="application/json")
+    assert response.status_code == 400 and "select field needs" in response.json()["errors"][0]["message"]
+    good = "---\nextra_gated_fields:\n  Company: text\n  Agree: checkbox\n---\n"
+    assert client.post("/api/validate-yaml", {"content": good}, content_type="application/json").status_code == 200
+
+
+def test_repo_page_shows_gate_state_and_release_plan(client, alice, bob, gated_repo):
+    from gating import release
+
+    later = timezone.now() + timedelta(days=30)
+    release.release_plan_set(repo=gated_repo, actor=alice, stages=[
+        release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",)),
+        release.StageSpec(mode="public", scheduled_at=later),
+    ])  # fmt: skip
+    client.force_login(bob)
+    page = client.get("/alice/painter").content.decode()
+    assert 'data-testid="ask-access"' in page and 'data-testid="release-plan"' in page and "*.safetensors" in page
