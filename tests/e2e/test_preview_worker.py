@@ -111,8 +111,10 @@ def test_a_broken_job_fails_cleanly_and_the_worker_keeps_serving(client, alice, 
     assert finished(client, token, request_preview(client, alice, seed=23))["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_service_overhead_median_under_100_ms(client, alice, sd_repo):
-    """bench/preview_overhead.py's measurement, against this module's worker (goal from issue 6)."""
+    """bench/preview_overhead.py's measurement, against this module's worker (goal from issue 6).
+    Slow-marked: a timing goal, meaningless on a host whose cores other jobs are saturating."""
     from bench.preview_overhead import THRESHOLD_MS, measure, summary
 
     token = token_for(alice)
