@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-upload bench-gate clean
+.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,14 @@ bench-upload: $(DEV_STAMP)
 ## bench-gate: HEAD /resolve on a gated repo for an approved user vs an ungated repo, 100,000 requests in the DB.
 bench-gate: $(DEV_STAMP)
 	$(PY) bench/gate_check_rps.py
+
+## bench-previews: the preview service's own overhead on the CPU (needs REDIS_URL).
+bench-previews: $(DEV_STAMP)
+	$(PY) bench/preview_overhead.py
+
+## bench-previews-gpu: preview throughput vs plain diffusers, SD 1.5-sized at 512x512 (needs CUDA).
+bench-previews-gpu: $(DEV_STAMP)
+	$(PY) bench/preview_gpu.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

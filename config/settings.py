@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "licenses.apps.LicensesConfig",
     "gating.apps.GatingConfig",
     "community",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Hosted previews (workers app). Time limits come first: the broker's visibility timeout must
+# outlast the hard limit, or a long preview would be delivered to a second worker.
+GATEHOUSE_PREVIEW_SOFT_TIME_LIMIT = env.int("GATEHOUSE_PREVIEW_SOFT_TIME_LIMIT", default=300)
+GATEHOUSE_PREVIEW_HARD_TIME_LIMIT = env.int("GATEHOUSE_PREVIEW_HARD_TIME_LIMIT", default=360)
+GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT = env.int(
+    "GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT", default=GATEHOUSE_PREVIEW_HARD_TIME_LIMIT + 300
+)
+if GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT <= GATEHOUSE_PREVIEW_HARD_TIME_LIMIT:
+    raise ValueError("GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT must be longer than GATEHOUSE_PREVIEW_HARD_TIME_LIMIT.")
+
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem broker under var/ so that a local
 # worker runs with no extra services.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -190,15 +201,27 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        # kombu's default is ./control in the working directory.
+        "control_folder": str(VAR_DIR / "celery-control"),
+        # The worker polls the folder; kombu's default of 1 s would add up to a second per preview.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Recycling a child evicts its pipeline cache, so this is off unless the operator sets it (KiB).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=0) or None
+# Children import torch when they start (workers/tasks.py); give them time before the parent gives up.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=120.0)
+CELERY_TASK_ROUTES = {"workers.tasks.preview_run_task": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
@@ -211,6 +234,42 @@ GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_
 GATEHOUSE_TREE_PAGE_SIZE = env.int("GATEHOUSE_TREE_PAGE_SIZE", default=1000)
 GATEHOUSE_COMMITS_PAGE_SIZE = env.int("GATEHOUSE_COMMITS_PAGE_SIZE", default=50)
 GATEHOUSE_LIST_PAGE_SIZE = env.int("GATEHOUSE_LIST_PAGE_SIZE", default=100)
+
+# Previews: the operator's safety checker (a local folder; previews are refused without one),
+# blocked prompt concepts ("category: term, term; category: term"), the minimum Safe Latent
+# Diffusion preset, parameter bounds, rate limits and queue caps, and worker leases.
+GATEHOUSE_SAFETY_CHECKER_PATH = env.str("GATEHOUSE_SAFETY_CHECKER_PATH", default="")
+GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS", default="")
+GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE", default="")
+GATEHOUSE_PREVIEW_SLD_MINIMUM = env.str("GATEHOUSE_PREVIEW_SLD_MINIMUM", default="weak")
+GATEHOUSE_PREVIEW_SAFETY_CONCEPT = env.str("GATEHOUSE_PREVIEW_SAFETY_CONCEPT", default="")
+GATEHOUSE_PREVIEW_MEDIA_ROOT = Path(env.str("GATEHOUSE_PREVIEW_MEDIA_ROOT", default=str(VAR_DIR / "previews")))
+GATEHOUSE_PREVIEW_MODEL_CACHE = Path(env.str("GATEHOUSE_PREVIEW_MODEL_CACHE", default=str(VAR_DIR / "preview-models")))
+GATEHOUSE_PREVIEW_DEVICE = env.str("GATEHOUSE_PREVIEW_DEVICE", default="auto")
+GATEHOUSE_PREVIEW_PIPELINE_CACHE_BYTES = env.int("GATEHOUSE_PREVIEW_PIPELINE_CACHE_BYTES", default=0)
+GATEHOUSE_PREVIEW_CPU_THREADS = env.int("GATEHOUSE_PREVIEW_CPU_THREADS", default=0)
+GATEHOUSE_PREVIEW_MAX_MODEL_BYTES = env.int("GATEHOUSE_PREVIEW_MAX_MODEL_BYTES", default=16 * 1024**3)
+GATEHOUSE_PREVIEW_MAX_PROMPT_CHARS = env.int("GATEHOUSE_PREVIEW_MAX_PROMPT_CHARS", default=500)
+GATEHOUSE_PREVIEW_MAX_STEPS = env.int("GATEHOUSE_PREVIEW_MAX_STEPS", default=50)
+GATEHOUSE_PREVIEW_MAX_SIDE = env.int("GATEHOUSE_PREVIEW_MAX_SIDE", default=768)
+GATEHOUSE_PREVIEW_MAX_BATCH = env.int("GATEHOUSE_PREVIEW_MAX_BATCH", default=4)
+GATEHOUSE_PREVIEW_RATE_WINDOW = env.int("GATEHOUSE_PREVIEW_RATE_WINDOW", default=3600)
+GATEHOUSE_PREVIEW_USER_RATE = env.int("GATEHOUSE_PREVIEW_USER_RATE", default=60)
+GATEHOUSE_PREVIEW_REPO_RATE = env.int("GATEHOUSE_PREVIEW_REPO_RATE", default=600)
+GATEHOUSE_PREVIEW_USER_QUEUE = env.int("GATEHOUSE_PREVIEW_USER_QUEUE", default=4)
+GATEHOUSE_PREVIEW_REPO_QUEUE = env.int("GATEHOUSE_PREVIEW_REPO_QUEUE", default=40)
+GATEHOUSE_PREVIEW_QUEUE_MAX = env.int("GATEHOUSE_PREVIEW_QUEUE_MAX", default=500)
+GATEHOUSE_PREVIEW_LEASE_SECONDS = env.int("GATEHOUSE_PREVIEW_LEASE_SECONDS", default=90)
+GATEHOUSE_PREVIEW_MAX_ATTEMPTS = env.int("GATEHOUSE_PREVIEW_MAX_ATTEMPTS", default=3)
+GATEHOUSE_PREVIEW_REAP_INTERVAL = env.float("GATEHOUSE_PREVIEW_REAP_INTERVAL", default=30.0)
+GATEHOUSE_PREVIEW_REQUEUE_AFTER = env.int(
+    "GATEHOUSE_PREVIEW_REQUEUE_AFTER", default=GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT
+)
+GATEHOUSE_PREVIEW_EXPIRES = env.int("GATEHOUSE_PREVIEW_EXPIRES", default=1800)
+CELERY_BEAT_SCHEDULE["preview-reap"] = {
+    "task": "workers.tasks.preview_reap_task",
+    "schedule": GATEHOUSE_PREVIEW_REAP_INTERVAL,
+}
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from core import views as core_views
 from gating import urls as gating_urls
 from licenses import urls as licenses_urls
 from registry.urls import api_urlpatterns, lfs_urlpatterns, web_urlpatterns
+from workers import urls as preview_urls
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -23,9 +24,11 @@ urlpatterns = [
     path("", include((community_urls.api_urlpatterns, "community"), namespace="community-api")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
+    path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),
     path("", include((community_urls.web_urlpatterns, "community"), namespace="community")),
+    path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]

@@ -231,6 +231,15 @@ def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
         raise GatedRepo(problem, anonymous=principal.is_anonymous)
 
 
+def check_preview_files(principal: Principal, repo: Repo, paths: list[str]) -> None:
+    """After `check(PREVIEW)`: a preview loads these files, so it is refused while the current
+    release stage withholds any of them from the caller, unless the stage makes previews public."""
+    if _previews_public(repo):
+        return
+    for path in paths:
+        check_file(principal, repo, path)
+
+
 def _next_stage_time(stage) -> bool:
     return stage.plan.stages.filter(position__gt=stage.position, scheduled_at__isnull=False).exists()
 

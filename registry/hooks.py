@@ -30,6 +30,11 @@ commit_checks: list[Callable[[CommitContext], None]] = []
 # Called by /api/validate-yaml and on commits of README.md: (metadata, repo_type) -> (errors, warnings).
 metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
 
+# Extra panels for the repo page's sidebar (e.g. the preview widget):
+# (request, repo, principal, resolved) -> HTML string ('' for nothing). They render after the
+# policy let the caller see the repo; each panel makes its own finer-grained policy checks.
+repo_sidebar_panels: list[Callable[..., str]] = []
+
 # Called inside the settings transaction after visibility or gating changed:
 # (repo, actor or None, {"private": (old, new), "gated": (old, new)}).
 settings_changed: list[Callable[[Repo, object, dict], None]] = []

@@ -14,7 +14,7 @@ from django.views import View
 from accounts.models import Membership, Organization, User
 from core.errors import EntryNotFound, HubError, NotFound
 from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
-from registry import trees
+from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
 from registry.markdown import render_card
 from registry.models import Repo, RepoType
@@ -112,6 +112,9 @@ class RepoPage(PortalRepoView):
                 "entries": self._entries(resolved, ""),
                 "path": "",
                 "tab": "card",
+                "sidebar_panels": [
+                    panel(request, self.repo, self.principal, resolved) for panel in hooks.repo_sidebar_panels
+                ],
             }
         )
         return render(request, "registry/repo.html", context)

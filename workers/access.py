@@ -1,0 +1,40 @@
+"""Which preview requests a caller may see, for the API and the portal alike.
+
+The repo-level decision was already made by the view's base class (gating.policy); on top of it
+a request is visible to the caller who made it and to the repo's admins, and to nobody else.
+"""
+
+from __future__ import annotations
+
+from gating.policy import Action, Principal, can, check_preview_files
+from registry.models import Repo
+from registry.selectors import commit_tree_oid
+from workers import selectors
+from workers.loading import model_plan
+from workers.models import PreviewRequest
+from workers.runner.files import UnsupportedModel
+
+# Who may request and see previews: gated weights need an approved request, unless the release
+# stage makes previews public (gating.policy decides).
+PREVIEW_ACTION = Action.PREVIEW
+
+
+def require_preview_files(principal: Principal, repo: Repo, tree_oid: str | None) -> None:
+    """Staged release: no preview of weights the current stage withholds from this caller."""
+    if tree_oid is None:
+        return
+    try:
+        paths = list(model_plan(tree_oid).paths)
+    except UnsupportedModel:
+        return  # nothing can be loaded from this tree; the request fails on its own
+    check_preview_files(principal, repo, paths)
+
+
+def visible_request(principal: Principal, repo: Repo, preview_id: str) -> PreviewRequest:
+    """Raises selectors.PreviewNotFound (a 404) for anything else, existing or not; and the
+    policy's error when the stage now withholds the weights it was made from."""
+    found = selectors.request_for(
+        repo=repo, request_id=preview_id, user=principal.user, is_admin=can(principal, repo, Action.MANAGE)
+    )
+    require_preview_files(principal, repo, commit_tree_oid(repo, found.job.commit_oid))
+    return found

@@ -1,0 +1,159 @@
+"""The preview API (native routes; error bodies {"error", "code"} as everywhere in Gatehouse).
+
+    POST /api/models/{ns}/{name}/previews              ask for a preview (202, returns at once)
+    GET  /api/models/{ns}/{name}/previews              the caller's previews of this repo
+    GET  /api/models/{ns}/{name}/previews/{id}         status, progress, blocked notice, image URL
+    GET  /api/models/{ns}/{name}/previews/verdicts     every safety verdict (repo admins)
+    GET|PUT /api/models/{ns}/{name}/preview-settings   the authors' safety settings (repo admins)
+    GET|POST /api/models/{ns}/{name}/bias-reports      published reports; admins start one
+    GET  /api/models/{ns}/{name}/bias-reports/{id}     a report and its cells
+
+Who may preview is the policy's download decision (gated weights need approval); the image
+itself is served by workers.portal.PreviewImageView after the same check.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+
+from core.errors import AuthenticationRequired, BadRequest
+from gating.policy import Action, can
+from registry.api.base import RepoAPIView
+from registry.selectors import resolve_revision
+from workers import selectors, serializers, services
+from workers.access import PREVIEW_ACTION as PREVIEW
+from workers.access import require_preview_files, visible_request
+from workers.services.requests import settings_for
+
+
+def _user(principal):
+    if principal.user is None:
+        raise AuthenticationRequired("Sign in to request previews.")
+    return principal.user
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return request.data
+
+
+class PreviewListView(RepoAPIView):
+    repo_actions = {"GET": PREVIEW, "POST": PREVIEW}
+
+    @extend_schema(operation_id="previews_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        rows = selectors.history(repo=self.repo, user=_user(self.principal))
+        return Response([serializers.request_json(row) for row in rows], headers={"Cache-Control": "private, no-store"})
+
+    @extend_schema(operation_id="previews_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, repo_type=None):
+        user = _user(self.principal)
+        data = dict(_body(request))
+        revision = data.pop("revision", None) or self.repo.default_branch
+        if not isinstance(revision, str):
+            raise BadRequest("'revision' must be a string.")
+        resolved = resolve_revision(self.repo, revision)
+        require_preview_files(self.principal, self.repo, resolved.tree_oid)
+        preview = services.preview_request_create(repo=self.repo, user=user, resolved=resolved, data=data)
+        response = Response(serializers.request_json(preview), status=202)
+        response["Location"] = f"/api/models/{self.repo.repo_id}/previews/{preview.pk}"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class PreviewDetailView(RepoAPIView):
+    repo_actions = {"GET": PREVIEW}
+
+    @extend_schema(operation_id="previews_retrieve", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, preview_id, repo_type=None):
+        preview = visible_request(self.principal, self.repo, preview_id)
+        response = Response(serializers.request_json(preview))
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class PreviewVerdictsView(RepoAPIView):
+    repo_actions = {"GET": Action.MANAGE}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        rows = selectors.verdicts(repo=self.repo)
+        return Response([serializers.verdict_json(row) for row in rows], headers={"Cache-Control": "private"})
+
+
+def settings_json(repo) -> dict:
+    row = settings_for(repo)
+    return {
+        "enabled": row.enabled,
+        "sld_preset": row.sld_preset,
+        "extra_blocked_concepts": row.extra_blocked_concepts,
+        "bias_professions": row.bias_professions,
+        "bias_adjectives": row.bias_adjectives,
+    }
+
+
+class PreviewSettingsView(RepoAPIView):
+    repo_actions = {"GET": Action.MANAGE, "PUT": Action.MANAGE}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        return Response(settings_json(self.repo))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def put(self, request, namespace, name, repo_type=None):
+        data = _body(request)
+        known = {"enabled", "sld_preset", "extra_blocked_concepts", "bias_professions", "bias_adjectives"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadRequest(f"Unknown settings: {', '.join(unknown)}.")
+        for key in known - {"enabled"}:
+            if key in data and not isinstance(data[key], str):
+                raise BadRequest(f"'{key}' must be a string.")
+        if "enabled" in data and not isinstance(data["enabled"], bool):
+            raise BadRequest("'enabled' must be true or false.")
+        services.preview_settings_update(repo=self.repo, **{key: data[key] for key in known if key in data})
+        return Response(settings_json(self.repo))
+
+
+class BiasReportListView(RepoAPIView):
+    repo_actions = {"GET": Action.VIEW, "POST": Action.MANAGE}
+
+    @extend_schema(operation_id="bias_reports_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, repo_type=None):
+        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        rows = selectors.reports(repo=self.repo, is_admin=is_admin)[:50]
+        return Response([serializers.report_json(row, with_cells=False) for row in rows])
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, namespace, name, repo_type=None):
+        data = _body(request)
+        resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
+        for key in ("seeds", "num_inference_steps", "side"):
+            if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):
+                raise BadRequest(f"'{key}' must be an integer.")
+        for key in ("professions", "adjectives", "revision"):
+            if key in data and not isinstance(data[key], str):
+                raise BadRequest(f"'{key}' must be a comma-separated string.")
+        report = services.bias_report_create(
+            repo=self.repo,
+            user=self.principal.user,
+            resolved=resolved,
+            professions=data.get("professions"),
+            adjectives=data.get("adjectives"),
+            seeds=data.get("seeds", 4),
+            steps=data.get("num_inference_steps"),
+            side=data.get("side"),
+        )
+        return Response(serializers.report_json(report, with_cells=True), status=202)
+
+
+class BiasReportDetailView(RepoAPIView):
+    repo_actions = {"GET": Action.VIEW}
+
+    @extend_schema(operation_id="bias_reports_retrieve", responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, report_id, repo_type=None):
+        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)
+        return Response(serializers.report_json(report, with_cells=True))
