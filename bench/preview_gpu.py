@@ -94,8 +94,6 @@ def build_tiny(folder: Path, device: str) -> Path:
 def commit_folder(repo, pipeline: Path, user) -> None:
     """Commit every file, streaming large ones into the blob store (gigabytes of weights)."""
     from registry import services
-    from registry.models import StoredObject
-    from registry.storage import get_storage
 
     operations = []
     for path in sorted(pipeline.rglob("*")):
@@ -105,11 +103,8 @@ def commit_folder(repo, pipeline: Path, user) -> None:
         if path.stat().st_size < 1024 * 1024:
             operations.append(services.stage_bytes(path=rel, content=path.read_bytes()))
             continue
-        with get_storage().writer() as writer, path.open("rb") as handle:
-            writer.write_from(handle)
-            sha256 = writer.commit()
-        StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": path.stat().st_size})
-        operations.append(services.stage_stored(path=rel, sha256=sha256))
+        with path.open("rb") as handle:
+            operations.append(services.stage_stream(path=rel, stream=handle, size=path.stat().st_size))
     services.commit_create(repo=repo, branch="main", operations=operations, summary="random weights", author=user)
 
 

@@ -28,7 +28,7 @@ from core.http import error_response
 from gating.policy import Action, Principal, check
 from registry import uploads
 from registry.api.base import RepoAPIView
-from registry.models import Repo, StoredObject
+from registry.models import Repo, RepoObject, StoredObject
 from registry.storage import get_storage
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
@@ -65,6 +65,15 @@ class LfsBatchView(RepoAPIView):
         answered = [self._answer(request, item, transfers) for item in objects]
         return Response({"transfer": "basic", "objects": answered, "hash_algo": "sha256"})
 
+    def _available(self, oid: str, size: int) -> bool:
+        """SECURITY: "already stored" only for content this repo may reference; anything else must
+        be uploaded again (proof of possession), even if the store has it for another repo."""
+        return (
+            RepoObject.objects.filter(repo=self.repo, sha256=oid).exists()
+            and StoredObject.objects.filter(sha256=oid, size=size).exists()
+            and get_storage().exists(oid)
+        )
+
     def _answer(self, request, item, transfers) -> dict:
         oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
         try:
@@ -77,8 +86,8 @@ class LfsBatchView(RepoAPIView):
             return _object_error(
                 oid, size, 422, f"File is larger than the {settings.GATEHOUSE_MAX_FILE_SIZE} bytes this hub accepts."
             )
-        if StoredObject.objects.filter(sha256=oid, size=size).exists() and get_storage().exists(oid):
-            return {"oid": oid, "size": size}  # already stored: no actions, the client skips it
+        if self._available(oid, size):
+            return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
         grant = uploads.UploadGrant(
             user_id=request.user.pk,

@@ -109,6 +109,22 @@ class StoredObject(models.Model):
     touched_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
+class RepoObject(models.Model):
+    """Content a repo may reference: uploaded to it, or committed to it.
+
+    SECURITY: an `lfsFile` commit line names content by sha256 alone. Without this record anyone
+    who learns the hash of a gated or private file (tree listings show it) could commit it into a
+    repo of their own and download it there. Content reaches a repo only by uploading its bytes
+    (proof of possession) or by being committed to that repo already."""
+
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="objects_available")
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "sha256"], name="repo_object_unique")]
+
+
 class Blob(models.Model):
     """A git blob: for LFS files the pointer; `sha256` and `size` always describe the content."""
 

@@ -227,7 +227,7 @@ class CommitView(RepoAPIView):
             size = value.get("size")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
                 raise BadRequest(f"'{path}': 'size' must be an integer.")
-            return services.stage_stored(path=path, sha256=str(value.get("oid", "")), size=size)
+            return services.stage_stored(repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size)
         if key == "deletedFile":
             return services.DeleteFile(validate_path(path))
         if key == "deletedFolder":

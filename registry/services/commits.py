@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
 from registry import gitobjects, hooks, lfsrules, scanning, trees
-from registry.models import Blob, Commit, Ref, RefKind, Repo, StoredObject
+from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
 from registry.services.scans import scans_request
@@ -91,14 +91,17 @@ def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
         yield chunk
 
 
-def stage_stored(*, path: str, sha256: str, size: int | None = None) -> AddFile:
-    """An LFS addition of content already uploaded (the `lfsFile` commit line)."""
+def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None) -> AddFile:
+    """An LFS addition of content already uploaded to `repo`, or already committed to it (the
+    `lfsFile` commit line). See RepoObject for why other content is refused."""
     validate_path(path)
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
     stored = StoredObject.objects.filter(sha256=sha256).first()
-    if stored is None:
-        raise BadRequest(f"LFS object {sha256} for '{path}' was never uploaded; upload it before committing.")
+    if stored is None or not RepoObject.objects.filter(repo=repo, sha256=sha256).exists():
+        raise BadRequest(
+            f"LFS object {sha256} for '{path}' was never uploaded to this repo; upload it before committing."
+        )
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
@@ -194,6 +197,9 @@ def commit_create(
     root = trees.MutableTree(parent_tree)
     added = _apply(root, operations)
     _claim_objects(added)
+    RepoObject.objects.bulk_create(
+        [RepoObject(repo=repo, sha256=sha) for sha in {op.sha256 for op in added}], ignore_conflicts=True
+    )
     tree_oid, new_trees = trees.write_root(root)
     trees.save_trees(new_trees)
     context = hooks.CommitContext(

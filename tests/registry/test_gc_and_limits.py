@@ -12,6 +12,7 @@ from registry import services
 from registry.gc import collect_garbage
 from registry.models import StoredObject
 from registry.storage import get_storage
+from registry.uploads import record_object
 from tests.support.builders import commit_files, make_repo, token_for
 
 pytestmark = pytest.mark.django_db
@@ -41,16 +42,18 @@ def test_gc_removes_only_old_unreferenced_content(alice):
 def test_commit_racing_the_collector_either_keeps_its_object_or_fails_cleanly(alice):
     repo = make_repo(alice, "m")
     sha = get_storage().put_bytes(b"uploaded long ago")
-    StoredObject.objects.create(sha256=sha, size=17, touched_at=timezone.now() - timedelta(days=3))
-    staged = services.stage_stored(path="w.bin", sha256=sha)
+    record_object(sha, 17, repo.pk)
+    StoredObject.objects.filter(sha256=sha).update(touched_at=timezone.now() - timedelta(days=3))
+    staged = services.stage_stored(repo=repo, path="w.bin", sha256=sha)
     collect_garbage(grace=timedelta(days=1))  # the object goes before the commit locks it
     with pytest.raises(Exception, match="not stored"):
         services.commit_create(repo=repo, branch="main", operations=[staged], summary="late", author=alice)
     # the other order: the commit touches the object, the collector keeps it
     sha2 = get_storage().put_bytes(b"also old")
-    StoredObject.objects.create(sha256=sha2, size=8, touched_at=timezone.now() - timedelta(days=3))
+    record_object(sha2, 8, repo.pk)
+    StoredObject.objects.filter(sha256=sha2).update(touched_at=timezone.now() - timedelta(days=3))
     services.commit_create(
-        repo=repo, branch="main", operations=[services.stage_stored(path="w2.bin", sha256=sha2)],
+        repo=repo, branch="main", operations=[services.stage_stored(repo=repo, path="w2.bin", sha256=sha2)],
         summary="in time", author=alice,
     )  # fmt: skip
     collect_garbage(grace=timedelta(days=1))

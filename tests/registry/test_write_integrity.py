@@ -255,3 +255,35 @@ def test_pickles_are_scanned_in_the_worker_and_flagged(hub, alice, settings):
         i["name"] == "system" and i["safety"] == "dangerous" for i in imports
     )
     assert tree["clean.pkl"].security["safe"] and tree["model.safetensors"].security["safe"]
+
+
+def test_content_of_another_repo_cannot_be_committed_by_hash(hub, alice, bob):
+    """Knowing a gated file's sha256 (tree listings show it) must not let anyone copy it."""
+    from registry import services as registry_services
+
+    secret = os.urandom(3 * 1024 * 1024)
+    repo = make_repo(alice, "gated", {"model.safetensors": secret})
+    registry_services.repo_settings_update(repo=repo, gated="manual")
+    oid = hashlib.sha256(secret).hexdigest()
+    make_repo(bob, "mine")
+    bob_token = token_for(bob)
+    # the batch does not answer "already stored": bob would have to upload the bytes himself
+    status, answer = _batch(hub, bob_token, oid, len(secret), repo="bob/mine")
+    assert status == 200 and "actions" in answer["objects"][0]
+    status, headers, _ = _raw(
+        hub,
+        "POST",
+        "/api/models/bob/mine/commit/main",
+        body=_ndjson(
+            {"key": "header", "value": {"summary": "copy"}},
+            {
+                "key": "lfsFile",
+                "value": {"path": "stolen.safetensors", "algo": "sha256", "oid": oid, "size": len(secret)},
+            },
+        ),  # fmt: skip
+        headers={"Authorization": f"Bearer {bob_token}", "Content-Type": "application/x-ndjson"},
+    )
+    assert status == 400 and "never uploaded to this repo" in headers["X-Error-Message"]
+    assert "stolen.safetensors" not in HfApi().list_repo_files("bob/mine")
+    # alice herself can reference it again in her own repo (a copy within the repo)
+    assert _batch(hub, token_for(alice), oid, len(secret), repo="alice/gated")[1]["objects"][0].get("actions") is None
