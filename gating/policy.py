@@ -231,13 +231,16 @@ def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
         raise GatedRepo(problem, anonymous=principal.is_anonymous)
 
 
-def check_preview_files(principal: Principal, repo: Repo, paths: list[str]) -> None:
+def check_preview_files(principal: Principal, repo: Repo, paths: list[str], resolved: Resolved | None = None) -> None:
     """After `check(PREVIEW)`: a preview loads these files, so it is refused while the current
-    release stage withholds any of them from the caller, unless the stage makes previews public."""
+    release stage withholds any of them from the caller, or while the revision's license awaits
+    the caller's acknowledgment, unless the stage makes previews public."""
     if _previews_public(repo):
         return
     for path in paths:
         check_file(principal, repo, path)
+    if resolved is not None:
+        check_license(principal, repo, resolved)
 
 
 def _next_stage_time(stage) -> bool:

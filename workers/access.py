@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gating.policy import Action, Principal, can, check_preview_files
 from registry.models import Repo
-from registry.selectors import commit_tree_oid
+from registry.selectors import Resolved, commit_tree_oid
 from workers import selectors
 from workers.loading import model_plan
 from workers.models import PreviewRequest
@@ -19,15 +19,17 @@ from workers.runner.files import UnsupportedModel
 PREVIEW_ACTION = Action.PREVIEW
 
 
-def require_preview_files(principal: Principal, repo: Repo, tree_oid: str | None) -> None:
-    """Staged release: no preview of weights the current stage withholds from this caller."""
+def require_preview_files(principal: Principal, repo: Repo, tree_oid: str | None, commit_oid: str = "") -> None:
+    """Staged release and licenses: no preview of weights the current stage withholds from this
+    caller, nor under a license the caller has not acknowledged."""
     if tree_oid is None:
         return
     try:
         paths = list(model_plan(tree_oid).paths)
     except UnsupportedModel:
         return  # nothing can be loaded from this tree; the request fails on its own
-    check_preview_files(principal, repo, paths)
+    resolved = Resolved(commit_oid, commit_oid, tree_oid, None) if commit_oid else None
+    check_preview_files(principal, repo, paths, resolved)
 
 
 def visible_request(principal: Principal, repo: Repo, preview_id: str) -> PreviewRequest:
@@ -36,5 +38,5 @@ def visible_request(principal: Principal, repo: Repo, preview_id: str) -> Previe
     found = selectors.request_for(
         repo=repo, request_id=preview_id, user=principal.user, is_admin=can(principal, repo, Action.MANAGE)
     )
-    require_preview_files(principal, repo, commit_tree_oid(repo, found.job.commit_oid))
+    require_preview_files(principal, repo, commit_tree_oid(repo, found.job.commit_oid), found.job.commit_oid)
     return found

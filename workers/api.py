@@ -55,7 +55,7 @@ class PreviewListView(RepoAPIView):
         if not isinstance(revision, str):
             raise BadRequest("'revision' must be a string.")
         resolved = resolve_revision(self.repo, revision)
-        require_preview_files(self.principal, self.repo, resolved.tree_oid)
+        require_preview_files(self.principal, self.repo, resolved.tree_oid, resolved.commit_oid)
         preview = services.preview_request_create(repo=self.repo, user=user, resolved=resolved, data=data)
         response = Response(serializers.request_json(preview), status=202)
         response["Location"] = f"/api/models/{self.repo.repo_id}/previews/{preview.pk}"

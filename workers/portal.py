@@ -41,7 +41,7 @@ def preview_sidebar_panel(request, repo, principal: Principal, resolved: Resolve
     else:
         try:
             check_previewable(repo, resolved)
-            require_preview_files(principal, repo, resolved.tree_oid)
+            require_preview_files(principal, repo, resolved.tree_oid, resolved.commit_oid)
             context["can_preview"] = True
         except HubError as exc:
             context["reason"] = exc.message
@@ -88,7 +88,7 @@ class PreviewHistoryPage(PortalRepoView):
             except ValueError:
                 data["guidance_scale"] = request.POST["guidance_scale"]
         resolved = resolve_revision(self.repo, self.repo.default_branch)
-        require_preview_files(self.principal, self.repo, resolved.tree_oid)
+        require_preview_files(self.principal, self.repo, resolved.tree_oid, resolved.commit_oid)
         try:
             preview = services.preview_request_create(
                 repo=self.repo, user=self.principal.user, resolved=resolved, data=data

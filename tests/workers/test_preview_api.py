@@ -161,3 +161,19 @@ def test_settings_validation(client, alice, sd_repo):
     response = client.put(url, {"sld_preset": "max"}, "application/json", **auth)
     assert response.status_code == 200 and response.json()["sld_preset"] == "max"
     assert client.get(url, **auth).json()["sld_preset"] == "max"
+
+
+def test_previews_of_a_rail_model_wait_for_the_license_acknowledgment(client, alice, bob, tiny_sd_files):
+    from licenses.selectors import license_at
+    from licenses.services import acknowledgment_record
+    from registry.selectors import resolve_revision
+
+    card = b"---\nlicense: creativeml-openrail-m\nlibrary_name: diffusers\n---\n# RAIL\n"
+    repo = make_repo(alice, "rail-sd", {**tiny_sd_files, "README.md": card})
+    response = post(client, bob, "alice/rail-sd", **preview_body())
+    assert response.status_code == 403 and response["X-Error-Code"] == "GatedRepo"
+    assert "license" in response.json()["error"] and PreviewJob.objects.count() == 0
+    version = license_at(repo, resolve_revision(repo, "main")).version
+    acknowledgment_record(user=bob, repo=repo, version=version)
+    assert post(client, bob, "alice/rail-sd", **preview_body()).status_code == 202
+    assert post(client, alice, "alice/rail-sd", **preview_body(seed=9)).status_code == 202  # the author is exempt
