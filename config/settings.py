@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "gating.apps.GatingConfig",
     "community",
     "workers",
+    "xet.apps.XetConfig",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +298,14 @@ GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 102
 GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
 # Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
 GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)
+
+# Xet storage protocol (default huggingface_hub clients with hf_xet).
+# CAS base URL given to clients; empty: "/cas" on the host the client called.
+GATEHOUSE_XET_CAS_URL = env.str("GATEHOUSE_XET_CAS_URL", default="").rstrip("/")
+# Lifetime of Xet access tokens (the client refreshes them 30-60 s before they expire).
+GATEHOUSE_XET_TOKEN_TTL = env.int("GATEHOUSE_XET_TOKEN_TTL", default=1800)
+# Lifetime of the signed xorb byte-range URLs in reconstruction answers.
+GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=900)
 
 # Community: discussions and pull requests.
 GATEHOUSE_DISCUSSIONS_PAGE_SIZE = env.int("GATEHOUSE_DISCUSSIONS_PAGE_SIZE", default=50)

@@ -8,6 +8,7 @@ from gating import urls as gating_urls
 from licenses import urls as licenses_urls
 from registry.urls import api_urlpatterns, lfs_urlpatterns, web_urlpatterns
 from workers import urls as preview_urls
+from xet import urls as xet_urls
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -22,6 +23,8 @@ urlpatterns = [
     path("", include((gating_urls.api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include((licenses_urls.api_urlpatterns, "licenses"), namespace="licenses-api")),
     path("", include((community_urls.api_urlpatterns, "community"), namespace="community-api")),
+    path("", include((xet_urls.api_urlpatterns, "xet"), namespace="xet-api")),
+    path("", include((xet_urls.cas_urlpatterns, "xet"), namespace="xet-cas")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),

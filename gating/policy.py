@@ -168,6 +168,16 @@ def resolve_repo(principal: Principal, repo_type: str, repo_id: str, action: Act
     return repo
 
 
+def resolve_repo_by_pk(principal: Principal, repo_pk: int, action: Action) -> Repo:
+    """`resolve_repo` for callers that hold a repo's key rather than its name (Xet tokens):
+    a repo that is gone or no longer visible to `principal` is missing, as everywhere else."""
+    repo = Repo.objects.filter(visible_q(principal), pk=repo_pk).first()
+    if repo is None:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    check(principal, repo, action)
+    return repo
+
+
 def check(principal: Principal, repo: Repo, action: Action) -> None:
     """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
     if action == Action.VIEW:
@@ -229,6 +239,13 @@ def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
     problem = acknowledgment_problem(principal.user, repo, resolved)
     if problem is not None and repo_role(principal, repo) is None:
         raise GatedRepo(problem, anonymous=principal.is_anonymous)
+
+
+def check_download(principal: Principal, repo: Repo, resolved: Resolved, path: str) -> None:
+    """After `check(DOWNLOAD)`: the per-file and per-revision checks every download path makes
+    (/resolve, the raw views, Xet reconstructions)."""
+    check_file(principal, repo, path)
+    check_license(principal, repo, resolved)
 
 
 def check_preview_files(principal: Principal, repo: Repo, paths: list[str], resolved: Resolved | None = None) -> None:

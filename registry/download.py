@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 
 from django.db.models import F
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from core.errors import RangeNotSatisfiable
-from gating.policy import Action, check_file, check_license
-from registry import trees
+from gating.policy import Action, check_download
+from registry import content, trees
 from registry.api.base import RepoView
 from registry.models import Repo
 from registry.paths import validate_path
@@ -89,8 +89,7 @@ class ResolveView(RepoView):
     def get(self, request, namespace, name, rest, repo_type=None):
         resolved, path = split_revision_path(self.repo, rest, path_required=True)
         validate_path(path)
-        check_file(self.principal, self.repo, path)
-        check_license(self.principal, self.repo, resolved)
+        check_download(self.principal, self.repo, resolved, path)
         entry = find_file(resolved, path)
         size = entry["size"]
         headers = {
@@ -105,6 +104,11 @@ class ResolveView(RepoView):
         if entry.get("lfs"):
             headers["X-Linked-Etag"] = f'"{entry["lfs"]["sha256"]}"'
             headers["X-Linked-Size"] = str(size)
+            if xet_hash := content.xet_hash_of(entry["lfs"]["sha256"]):
+                # hf_xet downloads it chunk by chunk, with a read token for this exact commit.
+                token_path = f"/api/{self.repo.repo_type}s/{self.repo.repo_id}/xet-read-token/{resolved.commit_oid}"
+                headers["X-Xet-Hash"] = xet_hash
+                headers["Link"] = f'<{request.build_absolute_uri(token_path)}>; rel="xet-auth"'
         byte_range = parse_range(request.headers.get("Range"), size)
         if request.method == "HEAD":
             response = HttpResponse(content_type="application/octet-stream")
@@ -118,7 +122,11 @@ class ResolveView(RepoView):
         return response
 
     def _stream(self, entry: trees.Entry, byte_range: tuple[int, int] | None, size: int):
-        handle = get_storage().open(entry_sha256(entry))
+        sha256 = entry_sha256(entry)
+        storage = get_storage()
+        if not storage.exists(sha256):
+            return _rebuilt(sha256, byte_range, size)
+        handle = storage.open(sha256)
         if byte_range is None:
             response = FileResponse(handle, content_type="application/octet-stream")
             response["Content-Length"] = str(size)
@@ -129,3 +137,16 @@ class ResolveView(RepoView):
         response["Content-Length"] = str(end - start + 1)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         return response
+
+
+def _rebuilt(sha256: str, byte_range: tuple[int, int] | None, size: int) -> StreamingHttpResponse:
+    """Content stored only as Xet chunks, rebuilt as it is sent (memory bounded by one piece)."""
+    start, end = byte_range or (0, size - 1)
+    response = StreamingHttpResponse(
+        content.iter_range(sha256, start, end + 1), content_type="application/octet-stream"
+    )
+    response["Content-Length"] = str(end - start + 1)
+    if byte_range is not None:
+        response.status_code = 206
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response

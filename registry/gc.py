@@ -11,13 +11,13 @@ Uploads in flight are younger than the grace period and are never touched.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from registry import trees
+from registry import hooks, trees
 from registry.models import Commit, StoredObject
 from registry.selectors import entry_sha256
 from registry.storage import get_storage
@@ -30,6 +30,7 @@ class GcReport:
     deleted_bytes: int = 0
     deleted_strays: int = 0
     deleted_tmp: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 def referenced_hashes() -> set[str]:
@@ -83,4 +84,6 @@ def collect_garbage(*, grace: timedelta, dry_run: bool = False) -> GcReport:
                 storage.delete(sha256)
     if not dry_run:
         report.deleted_tmp = storage.clean_tmp(older_than_seconds=grace.total_seconds())
+    for collector in hooks.garbage_collectors:
+        report.extra.update(collector(grace, dry_run))
     return report

@@ -7,8 +7,9 @@ from their AppConfig.ready(). Checks are plain functions; they raise `core.error
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from registry.models import Repo
@@ -60,3 +61,11 @@ class PullRequestHooks(Protocol):
 
 
 pull_requests: PullRequestHooks | None = None
+
+# Content stored only as Xet chunks (StoredObject.xet_hash set, no plain copy) is read through
+# the xet app: (xet file hash, start, end exclusive) -> the bytes, in pieces.
+xet_content: Callable[[str, int, int], Iterator[bytes]] | None = None
+
+# Run by the garbage collector after the blob store's own sweep: (grace, dry_run) -> counts of what
+# was (or would be) deleted, by kind; the xet app collects xorbs and files no content uses.
+garbage_collectors: list[Callable[[timedelta, bool], dict[str, int]]] = []

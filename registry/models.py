@@ -107,6 +107,9 @@ class StoredObject(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when a commit references the object; the garbage collector spares recent ones.
     touched_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set when the content is also stored as Xet chunks (the xet app verified that the file
+    # rebuilds to exactly this sha256). Content with a Xet hash may have no plain copy at all.
+    xet_hash = models.CharField(max_length=64, blank=True, default="")
 
 
 class RepoObject(models.Model):

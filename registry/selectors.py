@@ -7,9 +7,8 @@ from functools import lru_cache
 
 from core.errors import EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
-from registry import gitobjects, trees
+from registry import content, gitobjects, trees
 from registry.models import Commit, Ref, RefKind, Repo
-from registry.storage import get_storage
 
 SMALL_BLOB_LIMIT = 1024 * 1024
 
@@ -120,8 +119,7 @@ def read_small_file(entry: trees.Entry) -> bytes | None:
     """Content of a small file (README.md, .gitattributes); None if it is too large to inline."""
     if entry["size"] > SMALL_BLOB_LIMIT:
         return None
-    with get_storage().open(entry_sha256(entry)) as handle:
-        return handle.read()
+    return content.read_head(entry_sha256(entry), entry["size"])
 
 
 def read_text_at(tree_oid: str, path: str) -> str | None:

@@ -81,8 +81,11 @@ def _chunks(stream: BinaryIO, length: int | None) -> Iterator[bytes]:
 
 
 class LocalBlobWriter:
-    def __init__(self, storage: LocalStorage, *, expected_sha256, expected_size, max_size):
+    def __init__(self, storage: LocalStorage, *, expected_sha256, expected_size, max_size, key=None):
         self._storage = storage
+        # With `key`, the object is stored under that name (another content address, checked by
+        # the caller, such as a Xet xorb hash) and no sha256 is computed.
+        self._key = key
         self._expected_sha256 = expected_sha256
         self._expected_size = expected_size
         self._max_size = max_size
@@ -106,7 +109,8 @@ class LocalBlobWriter:
         except PayloadTooLarge:
             self.abort()
             raise
-        self._hash.update(data)
+        if self._key is None:
+            self._hash.update(data)
         self._file.write(data)
 
     def write_from(self, stream: BinaryIO, length: int | None = None) -> None:
@@ -153,12 +157,12 @@ class LocalBlobWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            self.sha256 = self._hash.hexdigest()
+            self.sha256 = self._hash.hexdigest() if self._key is None else ""
             if self._expected_size is not None and self.size != self._expected_size:
                 raise IntegrityError(f"Size mismatch: expected {self._expected_size} bytes, received {self.size}.")
             if self._expected_sha256 is not None and self.sha256 != self._expected_sha256:
                 raise IntegrityError("Content does not match the announced sha256.")
-            final = self._storage.path_for(self.sha256)
+            final = self._storage.path_for(self._key or self.sha256)
             if final.exists():
                 self._tmp_path.unlink(missing_ok=True)
             else:
@@ -166,7 +170,7 @@ class LocalBlobWriter:
                 os.replace(self._tmp_path, final)
                 _fsync_dir(final.parent)
             self._done = True
-            return self.sha256
+            return self._key or self.sha256
         except BaseException:
             self.abort()
             raise
@@ -212,10 +216,13 @@ class LocalStorage:
     def local_path(self, sha256: str) -> Path | None:
         return self.path_for(sha256)
 
-    def writer(self, *, expected_sha256=None, expected_size=None, max_size=None) -> LocalBlobWriter:
-        if expected_sha256 is not None:
-            _check_key(expected_sha256)
-        return LocalBlobWriter(self, expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size)
+    def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
+        for name in (expected_sha256, key):
+            if name is not None:
+                _check_key(name)
+        return LocalBlobWriter(
+            self, expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size, key=key
+        )
 
     def put_bytes(self, data: bytes) -> str:
         with self.writer() as writer:
@@ -242,10 +249,15 @@ class LocalStorage:
         return removed
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=8)
 def _storage_for(root: str) -> LocalStorage:
     return LocalStorage(Path(root))
 
 
 def get_storage() -> LocalStorage:
     return _storage_for(str(settings.GATEHOUSE_STORAGE_ROOT))
+
+
+def get_xet_storage() -> LocalStorage:
+    """Xet xorbs, keyed by their xorb hash string; kept apart from the sha256-keyed objects."""
+    return _storage_for(str(Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet"))

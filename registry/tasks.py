@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from registry import scanning
+from registry import content, scanning
 from registry.models import FileScan, ScanStatus
 from registry.services.scans import scan_record
-from registry.storage import get_storage
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -16,6 +15,6 @@ def scan_blob_task(sha256: str) -> str:
     scan = FileScan.objects.filter(sha256=sha256).first()
     if scan is None or scan.status != ScanStatus.QUEUED:
         return scan.status if scan else "missing"
-    path = get_storage().local_path(sha256)
+    path = content.local_path(sha256)
     result = scanning.scan_file_isolated(str(path), scan.filename)
     return scan_record(sha256=sha256, result=result).status

@@ -64,6 +64,12 @@ def iter_files(tree_oid: str) -> Iterator[tuple[str, Entry]]:
             yield path, entry
 
 
+@lru_cache(maxsize=256)
+def lfs_paths(tree_oid: str) -> dict[str, str]:
+    """sha256 -> a path holding that content, for the LFS files of a tree (recursively)."""
+    return {entry["lfs"]["sha256"]: path for path, entry in iter_files(tree_oid) if entry.get("lfs")}
+
+
 def file_entry(*, name: str, oid: str, size: int, sha256: str, is_lfs: bool) -> Entry:
     entry: Entry = {"name": name, "type": "file", "oid": oid, "size": size}
     if is_lfs:

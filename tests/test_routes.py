@@ -36,6 +36,12 @@ PUBLIC_ROUTES = {
     "licenses:catalogue": "the license catalogue: public reference data, no repo",
     "licenses:catalogue-entry": "the license catalogue: public reference data, no repo",
     "licenses:mine": "the signed-in user's own acknowledgments, filtered by gating.policy.repos_visible_to",
+    "xet-cas:xorb": "Xet write token required; xorbs are global and verified against their hash",
+    "xet-cas:shard": "Xet write token; the repo is re-resolved through gating.policy.resolve_repo_by_pk",
+    "xet-cas:reconstruction": "Xet token; xet.cas._readable_file re-checks gating.policy.check_download",
+    "xet-cas:fetch": "signed short-lived URL minted by a policy-checked reconstruction",
+    "xet-cas:unknown": "answers a JSON 404 for every CAS route Gatehouse does not implement",
+    "xet-cas:telemetry": "hf_xet telemetry; stores nothing",
 }
 
 

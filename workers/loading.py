@@ -13,9 +13,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from registry import trees
+from registry import content, trees
 from registry.selectors import entry_sha256, read_small_file
-from registry.storage import get_storage
 from workers.runner import files, materialize
 
 
@@ -50,11 +49,10 @@ def is_diffusers_tree(tree_oid: str) -> bool:
 def materialize_commit(tree_oid: str, commit_oid: str) -> Path:
     """The worker-local folder holding the commit's pipeline files."""
     plan = model_plan(tree_oid)
-    storage = get_storage()
     local: dict[str, Path] = {}
     for path in plan.paths:
         entry = trees.find_entry(tree_oid, path)
-        source = storage.local_path(entry_sha256(entry)) if entry else None
+        source = content.local_path(entry_sha256(entry)) if entry else None
         if source is None or not source.exists():
             raise files.UnsupportedModel(f"The stored content of {path} is missing.")
         local[path] = source

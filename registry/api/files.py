@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
-from registry import trees
+from registry import content, trees
 from registry.api.base import RepoAPIView
 from registry.api.serializers import last_commit_item, tree_item
 from registry.paths import validate_path
@@ -35,15 +35,25 @@ def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str,
     """Tree items with `lastCommit` (and, for files, `securityFileStatus`)."""
     found = last_commits(view.repo, resolved.commit_oid, [path for path, _ in pairs])
     scans = scans_for(entry_sha256(entry) for _, entry in pairs if entry["type"] == "file")
+    xet_hashes = _xet_hashes(pairs)
     items = []
     for path, entry in pairs:
-        item = tree_item(path, entry)
+        item = tree_item(path, entry, xet_hashes)
         if path in found:
             item["lastCommit"] = last_commit_item(found[path])
         if entry["type"] == "file":
             item["securityFileStatus"] = security_status(entry, scans)
         items.append(item)
     return items
+
+
+def _xet_hashes(pairs: list[tuple[str, trees.Entry]]) -> dict[str, str]:
+    return content.xet_hashes_of(entry["lfs"]["sha256"] for _, entry in pairs if entry.get("lfs"))
+
+
+def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
+    xet_hashes = _xet_hashes(pairs)
+    return [tree_item(path, entry, xet_hashes) for path, entry in pairs]
 
 
 class TreeView(RepoAPIView):
@@ -73,7 +83,7 @@ class TreeView(RepoAPIView):
                 has_more = True
                 break
             pairs.append(pair)
-        items = expanded_items(self, resolved, pairs) if expand else [tree_item(p, e) for p, e in pairs]
+        items = expanded_items(self, resolved, pairs) if expand else plain_items(pairs)
         response = Response(items)
         if has_more:
             response["Link"] = next_page_link(request, offset + size)
@@ -105,4 +115,4 @@ class PathsInfoView(RepoAPIView):
                 pairs.append((path, entry))
         if _truthy(data.get("expand", "false")):
             return Response(expanded_items(self, resolved, pairs))
-        return Response([tree_item(path, entry) for path, entry in pairs])
+        return Response(plain_items(pairs))

@@ -60,13 +60,16 @@ def repo_info(repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool
     return data
 
 
-def tree_item(path: str, entry: trees.Entry) -> dict:
+def tree_item(path: str, entry: trees.Entry, xet_hashes: dict[str, str]) -> dict:
+    """`xet_hashes` maps the sha256 of Xet-stored content to its Xet hash (registry.content)."""
     if entry["type"] == "directory":
         return {"type": "directory", "oid": entry["oid"], "size": 0, "path": path}
     item = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
     if entry.get("lfs"):
         lfs = entry["lfs"]
         item["lfs"] = {"oid": lfs["sha256"], "size": lfs["size"], "pointerSize": lfs["pointerSize"]}
+        if lfs["sha256"] in xet_hashes:
+            item["xetHash"] = xet_hashes[lfs["sha256"]]
     return item
 
 

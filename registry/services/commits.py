@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import gitobjects, hooks, lfsrules, scanning, trees
+from registry import content, gitobjects, hooks, lfsrules, scanning, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
@@ -105,8 +105,7 @@ def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None)
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
-    with get_storage().open(sha256) as handle:
-        head = handle.read(8)
+    head = b"".join(content.iter_range(sha256, 0, min(8, stored.size)))
     return AddFile(
         path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid,
         needs_scan=scanning.needs_scan(path, head),
@@ -146,10 +145,10 @@ def _claim_objects(added: list[AddFile]) -> None:
     if not hashes:
         return
     rows = StoredObject.objects.select_for_update().filter(sha256__in=hashes)
-    present = set(rows.values_list("sha256", flat=True))
+    present = {sha256: xet_hash for sha256, xet_hash in rows.values_list("sha256", "xet_hash")}
     storage = get_storage()
     for op in added:
-        if op.sha256 not in present or not storage.exists(op.sha256):
+        if op.sha256 not in present or not (present[op.sha256] or storage.exists(op.sha256)):
             raise BadRequest(f"The content of '{op.path}' ({op.sha256}) is not stored; upload it again.")
     rows.update(touched_at=timezone.now())
 

@@ -20,3 +20,5 @@ class Command(BaseCommand):
             f"{verb} {report.deleted_objects} objects ({report.deleted_bytes} bytes), {report.deleted_strays} "
             f"untracked files and {report.deleted_tmp} temporary files; {report.referenced} objects are referenced."
         )
+        for kind, count in report.extra.items():
+            self.stdout.write(f"{verb} {count} {kind}.")

@@ -1,0 +1,97 @@
+"""Reading file content by sha256, wherever it is stored.
+
+Most content is a plain object in the blob store. Content uploaded with the Xet protocol may exist
+only as Xet chunks (StoredObject.xet_hash); it is rebuilt on the fly for streaming, and written out
+as a plain object (a cache the garbage collector may drop again) for code that needs a file path,
+such as the pickle scanner and the preview workers.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from registry import hooks
+from registry.models import StoredObject
+from registry.storage import get_storage
+
+STREAM_PIECE = 1024 * 1024
+
+
+def xet_hash_of(sha256: str) -> str:
+    return StoredObject.objects.filter(sha256=sha256).values_list("xet_hash", flat=True).first() or ""
+
+
+def xet_hashes_of(sha256s) -> dict[str, str]:
+    """sha256 -> Xet file hash, for the contents that have one."""
+    wanted = set(sha256s)
+    if not wanted:
+        return {}
+    rows = StoredObject.objects.filter(sha256__in=wanted).exclude(xet_hash="").values_list("sha256", "xet_hash")
+    return dict(rows)
+
+
+def is_available(sha256: str) -> bool:
+    return get_storage().exists(sha256) or bool(xet_hash_of(sha256))
+
+
+def iter_range(sha256: str, start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of the content, in pieces of at most a few MiB."""
+    storage = get_storage()
+    if storage.exists(sha256):
+        with storage.open(sha256) as handle:
+            handle.seek(start)
+            remaining = end - start
+            while remaining > 0 and (piece := handle.read(min(STREAM_PIECE, remaining))):
+                remaining -= len(piece)
+                yield piece
+        return
+    xet_hash = xet_hash_of(sha256)
+    if not xet_hash or hooks.xet_content is None:
+        raise FileNotFoundError(f"content {sha256} is not stored")
+    yield from hooks.xet_content(xet_hash, start, end)
+
+
+def read_head(sha256: str, size: int) -> bytes:
+    return b"".join(iter_range(sha256, 0, size))
+
+
+def open_content(sha256: str, size: int) -> BinaryIO:
+    """A readable file object over the content (plain objects are opened directly)."""
+    storage = get_storage()
+    if storage.exists(sha256):
+        return storage.open(sha256)
+    return io.BufferedReader(_IterReader(iter_range(sha256, 0, size)), buffer_size=STREAM_PIECE)
+
+
+def local_path(sha256: str) -> Path:
+    """A path to a plain copy, written out (verified against its sha256) if there is none yet."""
+    storage = get_storage()
+    if not storage.exists(sha256):
+        size = StoredObject.objects.values_list("size", flat=True).get(sha256=sha256)
+        with storage.writer(expected_sha256=sha256, expected_size=size) as writer:
+            for piece in iter_range(sha256, 0, size):
+                writer.write(piece)
+            writer.commit()
+    return storage.path_for(sha256)
+
+
+class _IterReader(io.RawIOBase):
+    def __init__(self, pieces: Iterator[bytes]):
+        self._pieces = pieces
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            self._buffer = next(self._pieces, b"")
+            if not self._buffer:
+                return 0
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count

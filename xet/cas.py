@@ -1,0 +1,173 @@
+"""The CAS routes hf_xet calls, under the `casUrl` the token routes hand out ("/cas" here).
+
+POST /cas/v1/xorbs/default/{xorb}         store a verified xorb          (write token)
+POST /cas/v1/shards                        register a shard's files       (write token)
+GET  /cas/v1/reconstructions/{file}        how to rebuild a file (+Range) (read or write token)
+GET  /cas/fetch/{xorb}?r=&exp=&sig=        a signed byte range of a xorb  (no token: the URL is signed)
+Anything else under /cas answers a JSON 404, which hf_xet reads as "not supported" and falls back
+(v2 routes, upload grants, global dedupe).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
+from core.http import error_response
+from gating.policy import Action, check, check_download, resolve_repo_by_pk
+from registry import trees
+from registry.download import _BoundedFile, parse_range
+from registry.selectors import resolve_revision
+from registry.storage import get_xet_storage
+from xet import format, reconstruction, services, tokens
+from xet.models import XetFile, XetUpload
+
+_RANGES = re.compile(r"^(\d+)-(\d+)$")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class CasView(View):
+    http_method_names = ["get", "post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except HubError as exc:
+            return error_response(exc)
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return error_response(NotFound("No such CAS route."))
+
+
+def _hash_arg(value: str) -> str:
+    if not format.is_hash_string(value):
+        raise BadRequest("Hashes are 64 lowercase hex characters.")
+    return value
+
+
+def _content_length(request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+class XorbUploadView(CasView):
+    def post(self, request, prefix, xorb_hash):
+        token = tokens.parse(request.headers.get("Authorization"))
+        tokens.require_write(token)
+        if prefix not in ("default", "default-merkledb"):
+            raise NotFound(f"Unknown xorb prefix {prefix!r}.")
+        inserted = services.store_xorb(_hash_arg(xorb_hash), request, _content_length(request))
+        return JsonResponse({"was_inserted": inserted})
+
+
+class ShardUploadView(CasView):
+    def post(self, request):
+        token = tokens.parse(request.headers.get("Authorization"))
+        tokens.require_write(token)
+        length = _content_length(request)
+        if length is not None and length > format.MAX_SHARD_BYTES:
+            raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
+        data = request.read(format.MAX_SHARD_BYTES + 1)
+        if len(data) > format.MAX_SHARD_BYTES:
+            raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
+        principal = tokens.principal_of(token)
+        repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
+        if not token.revision.startswith("refs/pr/") and token.revision != "None":
+            check(principal, repo, Action.WRITE)
+        return JsonResponse({"result": services.register_shard(data, repo=repo, user=principal.user)})
+
+
+class ReconstructionView(CasView):
+    def get(self, request, file_hash):
+        token = tokens.parse(request.headers.get("Authorization"))
+        xet_file = _readable_file(token, _hash_arg(file_hash))
+        byte_range = parse_range(request.headers.get("Range"), xet_file.size) if xet_file.size else None
+        start, end = byte_range if byte_range else (0, xet_file.size - 1)
+        skip, planned = reconstruction.plan(xet_file.terms, start, end + 1)
+        fetch_info = {}
+        for xorb, ranges in reconstruction.fetch_ranges(planned).items():
+            fetch_info[xorb] = [_fetch_entry(request, xorb, *item) for item in ranges]
+        return JsonResponse(
+            {
+                "offset_into_first_range": skip,
+                "terms": [
+                    {"hash": t.xorb, "unpacked_length": t.size, "range": {"start": t.chunk_start, "end": t.chunk_end}}
+                    for t in planned
+                ],
+                "fetch_info": fetch_info,
+            }
+        )
+
+
+def _fetch_entry(request, xorb: str, chunk_start: int, chunk_end: int, first: int, last: int) -> dict:
+    ranges = f"{first}-{last}"
+    expires, signature = tokens.sign_fetch(xorb, ranges)
+    url = request.build_absolute_uri(f"/cas/fetch/{xorb}?r={ranges}&exp={expires}&sig={signature}")
+    return {"range": {"start": chunk_start, "end": chunk_end}, "url": url, "url_range": {"start": first, "end": last}}
+
+
+def _readable_file(token: tokens.XetToken, file_hash: str) -> XetFile:
+    """SECURITY: the gating chokepoint for Xet reads. The file must be in the token's repo at the
+    token's commit (write tokens: uploaded to the repo), and the holder must still pass every
+    check /resolve makes for that path. Anything else is missing (404), never forbidden."""
+    principal = tokens.principal_of(token)
+    xet_file = XetFile.objects.filter(hash=file_hash).first()
+    if xet_file is None:
+        raise NotFound("No such file.")
+    if token.scope == tokens.WRITE:
+        repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
+        if not XetUpload.objects.filter(file=xet_file, repo=repo).exists():
+            raise NotFound("No such file.")
+        return xet_file
+    repo = resolve_repo_by_pk(principal, token.repo_pk, Action.DOWNLOAD)
+    resolved = resolve_revision(repo, token.revision)
+    path = trees.lfs_paths(resolved.tree_oid).get(xet_file.sha256)
+    if path is None:
+        raise NotFound("No such file.")
+    check_download(principal, repo, resolved, path)
+    return xet_file
+
+
+class FetchView(CasView):
+    """Byte ranges of a stored xorb. hf_xet sends no Authorization here; the URL is the grant."""
+
+    def get(self, request, xorb_hash):
+        ranges = request.GET.get("r", "")
+        tokens.check_fetch(_hash_arg(xorb_hash), ranges, request.GET.get("exp", ""), request.GET.get("sig", ""))
+        match = _RANGES.match(ranges)
+        if match is None:
+            raise Forbidden("Invalid signed URL.")
+        first, last = int(match.group(1)), int(match.group(2))
+        asked = parse_range(request.headers.get("Range"), last + 1) or (first, last)
+        if asked[0] < first or asked[1] > last:
+            raise RangeNotSatisfiable("The requested range is outside the range this URL grants.")
+        storage = get_xet_storage()
+        if not storage.exists(xorb_hash):
+            raise NotFound("No such xorb.")
+        handle = _BoundedFile(storage.open(xorb_hash), asked[0], asked[1] - asked[0] + 1)
+        response = FileResponse(handle, content_type="application/octet-stream", status=206)
+        response["Content-Length"] = str(asked[1] - asked[0] + 1)
+        response["Content-Range"] = f"bytes {asked[0]}-{asked[1]}/{storage.size(xorb_hash)}"
+        return response
+
+
+class UnknownCasRoute(CasView):
+    http_method_names = ["get", "post", "put", "head", "delete"]
+
+    def get(self, request, rest=""):
+        return error_response(NotFound("No such CAS route."))
+
+    post = put = head = delete = get
+
+
+@csrf_exempt
+def telemetry(request):
+    """hf_xet posts upload and download summaries to the CAS origin; nothing is kept (or logged)."""
+    return HttpResponse(status=204)

@@ -1,0 +1,64 @@
+"""Garbage collection of Xet storage, run by `gc_blobs` after the blob store's own sweep.
+
+1. Files whose content no StoredObject names any more (the blob sweep dropped it), once older
+   than the grace period.
+2. Xorbs no remaining file uses and untouched for the grace period. The row is locked and
+   re-checked first: shard registration locks and touches the xorbs it uses, so a shard that
+   registers a file in the meantime keeps them alive (registry.gc uses the same pattern).
+3. Xorb files without a row (a crash between writing and recording), and stale temporary files.
+4. Plain copies of Xet-stored content (written for the scanner and the preview workers) once
+   older than the grace period; they are rebuilt when needed again.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from registry.models import StoredObject
+from registry.storage import get_storage, get_xet_storage
+from xet.models import XetFile, Xorb
+
+
+def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
+    cutoff = timezone.now() - grace
+    cutoff_ts = time.time() - grace.total_seconds()
+    counts = {"Xet files": 0, "xorbs": 0, "untracked xorb files": 0, "plain copies of Xet content": 0}
+    live = StoredObject.objects.exclude(xet_hash="").values("xet_hash")
+    dead_files = XetFile.objects.filter(created_at__lt=cutoff).exclude(hash__in=live)
+    counts["Xet files"] = dead_files.count()
+    if not dry_run:
+        dead_files.delete()
+    used: set[str] = set()
+    for terms in XetFile.objects.values_list("terms", flat=True).iterator():
+        used.update(term[0] for term in terms)
+    storage = get_xet_storage()
+    candidates = Xorb.objects.filter(touched_at__lt=cutoff).exclude(hash__in=used)
+    for xorb_hash in list(candidates.values_list("hash", flat=True)):
+        with transaction.atomic():
+            row = Xorb.objects.select_for_update(skip_locked=True).filter(pk=xorb_hash, touched_at__lt=cutoff).first()
+            if row is None:
+                continue
+            counts["xorbs"] += 1
+            if not dry_run:
+                storage.delete(xorb_hash)
+                row.delete()
+    known = set(Xorb.objects.values_list("hash", flat=True))
+    for name, _size, mtime in storage.iter_objects():
+        if name not in known and mtime < cutoff_ts:
+            counts["untracked xorb files"] += 1
+            if not dry_run:
+                storage.delete(name)
+    plain = get_storage()
+    for sha256 in StoredObject.objects.exclude(xet_hash="").values_list("sha256", flat=True).iterator():
+        path = plain.path_for(sha256)
+        if path.exists() and path.stat().st_mtime < cutoff_ts:
+            counts["plain copies of Xet content"] += 1
+            if not dry_run:
+                plain.delete(sha256)
+    if not dry_run:
+        storage.clean_tmp(older_than_seconds=grace.total_seconds())
+    return counts

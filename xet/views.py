@@ -1,0 +1,70 @@
+"""Hub-side Xet routes: the read and write tokens hf_xet asks for before it talks to the CAS.
+
+GET /api/{type}s/{ns}/{name}/xet-read-token/{rev}   (what /resolve needs: download access)
+GET /api/{type}s/{ns}/{name}/xet-write-token/{rev}  (what the commit needs: write access, or a
+                                                      pull request: `?create_pr=1`, `refs/pr/N`)
+Both answer JSON {accessToken, exp, casUrl} (read by hf_xet) and the same values as X-Xet-*
+headers (read by huggingface_hub).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework.response import Response
+
+from core.errors import BadRequest
+from gating.policy import Action, Principal, check, check_license
+from registry import hooks
+from registry.api.base import RepoAPIView
+from registry.models import Repo
+from registry.selectors import resolve_revision
+from xet import tokens
+
+
+def cas_url(request) -> str:
+    return settings.GATEHOUSE_XET_CAS_URL or request.build_absolute_uri("/cas")
+
+
+def token_response(request, *, scope: str, repo: Repo, revision: str, principal: Principal) -> Response:
+    token, expires = tokens.mint(scope=scope, repo_pk=repo.pk, revision=revision, principal=principal)
+    base = cas_url(request)
+    response = Response({"accessToken": token, "exp": expires, "casUrl": base})
+    response["X-Xet-Cas-Url"] = base
+    response["X-Xet-Access-Token"] = token
+    response["X-Xet-Token-Expiration"] = str(expires)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class XetReadTokenView(RepoAPIView):
+    """Minted only for callers the policy lets download this revision (gates, licenses)."""
+
+    repo_actions = {"GET": Action.DOWNLOAD}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, revision, repo_type=None):
+        resolved = resolve_revision(self.repo, revision)
+        check_license(self.principal, self.repo, resolved)
+        return token_response(
+            request, scope=tokens.READ, repo=self.repo, revision=resolved.commit_oid, principal=self.principal
+        )
+
+
+class XetWriteTokenView(RepoAPIView):
+    """Lets its holder upload content for this repo; the commit itself is authorised again."""
+
+    repo_actions = {"GET": Action.PARTICIPATE}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, namespace, name, revision, repo_type=None):
+        create_pr = request.GET.get("create_pr") in ("1", "true")
+        if create_pr or revision.startswith("refs/pr/"):
+            if hooks.pull_requests is None:
+                raise BadRequest("Pull requests are not supported by this hub.")
+            hooks.pull_requests.authorize_commit(
+                principal=self.principal, repo=self.repo, ref_name=None if create_pr else revision
+            )
+        else:
+            check(self.principal, self.repo, Action.WRITE)
+        return token_response(request, scope=tokens.WRITE, repo=self.repo, revision=revision, principal=self.principal)
