@@ -1,0 +1,129 @@
+"""Xet reads follow the same policy as /resolve: no read token, and no reconstruction, for anyone
+the policy would not let download the file. Forged, expired or mis-scoped tokens are refused."""
+
+import os
+import time
+
+import pytest
+import time_machine
+from django.conf import settings
+
+from gating import services as gating_services
+from registry import services
+from tests.support.builders import make_repo, token_for
+from tests.xet.conftest import commit_xet_file
+
+pytestmark = pytest.mark.django_db
+
+
+def _xet_repo(cas, owner, name, *, private=False, gated=""):
+    repo = make_repo(owner, name, {"README.md": b"# model\n"}, private=private)
+    file_hash, sha256 = cas.upload(repo, owner, os.urandom(300_000))
+    commit_xet_file(repo, owner, "model.safetensors", sha256)
+    if gated:
+        repo = services.repo_settings_update(repo=repo, gated=gated, actor=owner)
+    return repo, file_hash
+
+
+def _read_token(cas, repo, user):
+    response = cas.token(repo.repo_id, token_for(user) if user else None, scope="read")
+    return response
+
+
+def test_owner_gets_a_read_token_and_a_reconstruction(cas, alice):
+    repo, file_hash = _xet_repo(cas, alice, "open")
+    response = _read_token(cas, repo, alice)
+    assert response.status_code == 200
+    body = response.json()
+    assert response["X-Xet-Access-Token"] == body["accessToken"]
+    assert body["casUrl"].endswith("/cas") and body["exp"] > time.time()
+    plan = cas.reconstruction(body["accessToken"], file_hash, "bytes=0-299999").json()
+    assert sum(term["unpacked_length"] for term in plan["terms"]) == 300_000
+
+
+def test_private_repo_read_token_looks_like_a_missing_repo(cas, alice, bob):
+    repo, _ = _xet_repo(cas, alice, "hidden", private=True)
+    missing = cas.token("alice/does-not-exist", token_for(bob), scope="read")
+    response = _read_token(cas, repo, bob)
+    assert response.status_code == missing.status_code == 404
+    assert response.json() == missing.json()
+    assert _read_token(cas, repo, None).status_code == 401
+    assert cas.token(repo.repo_id, token_for(bob), scope="write").status_code == 404
+
+
+def test_gated_repo_gives_no_read_token_until_access_is_granted(cas, alice, bob):
+    repo, file_hash = _xet_repo(cas, alice, "gated", gated="manual")
+    refused = _read_token(cas, repo, bob)
+    assert refused.status_code == 403
+    assert refused["X-Error-Code"] == "GatedRepo"
+    assert _read_token(cas, repo, None).status_code == 401
+    gating_services.access_grant(repo=repo, reviewer=alice, user=bob, has_role=False)
+    granted = _read_token(cas, repo, bob)
+    assert granted.status_code == 200
+    assert cas.reconstruction(granted.json()["accessToken"], file_hash).status_code == 200
+
+
+def test_revoked_access_stops_reconstructions_with_an_existing_token(cas, alice, bob):
+    repo, file_hash = _xet_repo(cas, alice, "revocable", gated="manual")
+    gating_services.access_grant(repo=repo, reviewer=alice, user=bob, has_role=False)
+    token = _read_token(cas, repo, bob).json()["accessToken"]
+    gating_services.access_request_decide(repo=repo, reviewer=alice, user_name="bob", status="rejected", reason="no")
+    assert cas.reconstruction(token, file_hash).status_code == 403
+
+
+def test_read_token_of_one_repo_cannot_reconstruct_another_repos_file(cas, alice, bob):
+    _, secret_hash = _xet_repo(cas, alice, "secret", private=True)
+    public = make_repo(bob, "public", {"README.md": b"# p\n"})
+    token = _read_token(cas, public, bob).json()["accessToken"]
+    response = cas.reconstruction(token, secret_hash)
+    assert response.status_code == 404
+    assert cas.reconstruction(token, "0" * 64).json() == response.json()
+
+
+def test_forged_expired_and_misscoped_tokens(cas, alice):
+    repo, file_hash = _xet_repo(cas, alice, "tokens")
+    read = _read_token(cas, repo, alice).json()["accessToken"]
+    payload, _, signature = read.rpartition(":")
+    forged = payload + ":" + ("A" if signature[0] != "A" else "B") + signature[1:]
+    assert cas.reconstruction(forged, file_hash).status_code == 401
+    assert cas.reconstruction("xet_" + "0" * 32, file_hash).status_code == 401
+    assert cas.client.get(f"/cas/v1/reconstructions/{file_hash}").status_code == 401
+    with time_machine.travel(time.time() + settings.GATEHOUSE_XET_TOKEN_TTL + 1):
+        assert cas.reconstruction(read, file_hash).status_code == 401
+    # A read token never writes.
+    assert cas.post_xorb(read, "0" * 64, b"").status_code == 403
+    assert cas.post_shard(read, b"").status_code == 403
+
+
+def test_revoking_the_hub_token_revokes_its_xet_tokens(cas, alice):
+    from accounts import services as account_services
+
+    repo, file_hash = _xet_repo(cas, alice, "revoked")
+    hub_token = token_for(alice)
+    xet_token = cas.token(repo.repo_id, hub_token, scope="read").json()["accessToken"]
+    account_services.token_revoke(user=alice, token_id=alice.access_tokens.latest("created_at").pk)
+    assert cas.reconstruction(xet_token, file_hash).status_code == 401
+
+
+def test_write_token_needs_write_access(cas, alice, bob):
+    repo = make_repo(alice, "writable", {"README.md": b"# w\n"})
+    assert cas.token(repo.repo_id, token_for(bob), scope="write").status_code == 403
+    assert cas.token(repo.repo_id, token_for(alice, role="read"), scope="write").status_code == 403
+    assert cas.token(repo.repo_id, token_for(alice), scope="write").status_code == 200
+
+
+def test_signed_fetch_urls_cannot_be_altered(cas, alice):
+    repo, file_hash = _xet_repo(cas, alice, "fetch")
+    token = _read_token(cas, repo, alice).json()["accessToken"]
+    plan = cas.reconstruction(token, file_hash).json()
+    (xorb, [entry]) = next(iter(plan["fetch_info"].items()))
+    url = entry["url"].split("testserver", 1)[1]
+    last = entry["url_range"]["end"]
+    ok = cas.client.get(url, HTTP_RANGE=f"bytes=0-{last}")
+    assert ok.status_code == 206 and len(b"".join(ok.streaming_content)) == last + 1
+    assert cas.client.get(url, HTTP_RANGE=f"bytes=0-{last + 1}").status_code in (206, 416)
+    widened = url.replace(f"r=0-{last}", f"r=0-{last + 1000}")
+    assert cas.client.get(widened).status_code == 403
+    assert cas.client.get(url.replace("sig=", "sig=0")).status_code == 403
+    with time_machine.travel(time.time() + settings.GATEHOUSE_XET_FETCH_URL_TTL + 1):
+        assert cas.client.get(url).status_code == 403

@@ -1,0 +1,68 @@
+"""Garbage collection covers Xet storage: xorbs and files no commit needs go after the grace
+period; content a commit still references stays, and so do fresh uploads."""
+
+import os
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from registry import services
+from registry.fsck import fsck
+from registry.gc import collect_garbage
+from registry.models import StoredObject
+from registry.storage import get_xet_storage
+from tests.support.builders import make_repo
+from tests.xet.conftest import commit_xet_file
+from xet.models import XetFile, Xorb
+
+pytestmark = pytest.mark.django_db
+
+GRACE = timedelta(hours=1)
+
+
+def test_unreferenced_xet_content_is_collected_after_the_grace_period(cas, alice):
+    repo = make_repo(alice, "gc", {"README.md": b"# gc\n"})
+    kept_hash, kept_sha = cas.upload(repo, alice, os.urandom(200_000))
+    commit_xet_file(repo, alice, "kept.bin", kept_sha)
+    dropped_hash, dropped_sha = cas.upload(repo, alice, os.urandom(200_000))
+    commit_xet_file(repo, alice, "dropped.bin", dropped_sha)
+    services.commit_create(
+        repo=repo, branch="main", operations=[services.DeleteFile("dropped.bin")], summary="rm", author=alice
+    )
+    # Nothing references the dropped file's content any more, but history does: it stays.
+    collect_garbage(grace=GRACE)
+    assert XetFile.objects.filter(hash=dropped_hash).exists()
+
+    orphan_hash, _ = cas.upload(repo, alice, os.urandom(200_000))  # uploaded, never committed
+    report = collect_garbage(grace=GRACE)
+    assert XetFile.objects.filter(hash=orphan_hash).exists(), "fresh uploads are spared"
+    assert report.extra["xorbs"] == 0
+
+    later = timezone.now() + GRACE * 2
+    with time_machine.travel(later):
+        report = collect_garbage(grace=GRACE)
+    assert not XetFile.objects.filter(hash=orphan_hash).exists()
+    assert report.extra["xorbs"] == 1
+    assert XetFile.objects.filter(hash__in=[kept_hash, dropped_hash]).count() == 2
+    for xorb in Xorb.objects.all():
+        assert get_xet_storage().exists(xorb.hash)
+    assert Xorb.objects.count() == 2
+    assert fsck(rehash=True).problems == []
+
+
+def test_plain_copies_of_xet_content_are_a_cache(cas, alice):
+    from registry import content
+
+    repo = make_repo(alice, "cache", {"README.md": b"# c\n"})
+    _, sha256 = cas.upload(repo, alice, os.urandom(150_000))
+    commit_xet_file(repo, alice, "w.bin", sha256)
+    path = content.local_path(sha256)  # what the scanner and the preview worker use
+    assert path.stat().st_size == 150_000
+    with time_machine.travel(timezone.now() + GRACE * 2):
+        report = collect_garbage(grace=GRACE)
+    assert report.extra["plain copies of Xet content"] == 1
+    assert not path.exists()
+    assert StoredObject.objects.get(sha256=sha256).xet_hash
+    assert content.read_head(sha256, 150_000)[:10] == content.local_path(sha256).read_bytes()[:10]
