@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu clean
+.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-head: $(DEV_STAMP)
 ## bench-upload: 1 GiB LFS upload vs an nginx PUT (needs nginx; bench-head needs ab from apache2-utils).
 bench-upload: $(DEV_STAMP)
 	$(PY) bench/lfs_upload_throughput.py
+
+## bench-xet: 1 GiB through Xet vs LFS, and a 1%-changed Xet re-upload vs the first upload.
+bench-xet: $(DEV_STAMP)
+	$(PY) bench/xet_vs_lfs.py
 
 ## bench-gate: HEAD /resolve on a gated repo for an approved user vs an ungated repo, 100,000 requests in the DB.
 bench-gate: $(DEV_STAMP)

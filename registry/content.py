@@ -9,6 +9,7 @@ such as the pickle scanner and the preview workers.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +23,27 @@ STREAM_PIECE = 1024 * 1024
 
 def xet_hash_of(sha256: str) -> str:
     return StoredObject.objects.filter(sha256=sha256).values_list("xet_hash", flat=True).first() or ""
+
+
+# sha256 -> (Xet hash or "", when looked up). A Xet hash, once set, never changes (it is a
+# function of the content), so hits are kept; misses are asked again after a minute, since the
+# same content may be uploaded through Xet later (meanwhile clients just use plain downloads).
+_XET_HASHES: dict[str, tuple[str, float]] = {}
+_MISS_TTL = 60.0
+_CACHE_MAX = 65536
+
+
+def xet_hash_cached(sha256: str) -> str:
+    """`xet_hash_of` without a query on the hot download path (HEAD /resolve)."""
+    now = time.monotonic()
+    hit = _XET_HASHES.get(sha256)
+    if hit is not None and (hit[0] or now - hit[1] < _MISS_TTL):
+        return hit[0]
+    value = xet_hash_of(sha256)
+    if len(_XET_HASHES) >= _CACHE_MAX:
+        _XET_HASHES.clear()
+    _XET_HASHES[sha256] = (value, now)
+    return value
 
 
 def xet_hashes_of(sha256s) -> dict[str, str]:

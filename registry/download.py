@@ -104,7 +104,7 @@ class ResolveView(RepoView):
         if entry.get("lfs"):
             headers["X-Linked-Etag"] = f'"{entry["lfs"]["sha256"]}"'
             headers["X-Linked-Size"] = str(size)
-            if xet_hash := content.xet_hash_of(entry["lfs"]["sha256"]):
+            if xet_hash := content.xet_hash_cached(entry["lfs"]["sha256"]):
                 # hf_xet downloads it chunk by chunk, with a read token for this exact commit.
                 token_path = f"/api/{self.repo.repo_type}s/{self.repo.repo_id}/xet-read-token/{resolved.commit_oid}"
                 headers["X-Xet-Hash"] = xet_hash
