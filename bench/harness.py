@@ -19,9 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,6 +272,63 @@ http {{
     def stop(self) -> None:
         stop_process(self.proc, signal.SIGQUIT, timeout=15)  # SIGQUIT: nginx's graceful shutdown
         self.proc = None
+
+
+class ThrottledLink:
+    """A TCP proxy in front of a server that limits both directions to `mbps` megabits per second
+    in total, across all connections: uploads from the client as they would travel over a real
+    link, instead of the loopback device's nearly free bandwidth."""
+
+    def __init__(self, target_port: int, mbps: float):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.target_port = target_port
+        self.bytes_per_second = mbps * 1e6 / 8
+        self._busy_until = {"up": 0.0, "down": 0.0}
+        self.sent = {"up": 0, "down": 0}  # bytes that crossed the link, per direction
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+
+    def _wait_for(self, direction: str, size: int) -> None:
+        """Sleep until `size` more bytes would have crossed the link in this direction."""
+        with self._lock:
+            now = time.monotonic()
+            done = max(self._busy_until[direction], now) + size / self.bytes_per_second
+            self._busy_until[direction] = done
+            self.sent[direction] += size
+        if done > now:
+            time.sleep(done - now)
+
+    def _pipe(self, source: socket.socket, target: socket.socket, direction: str) -> None:
+        try:
+            while data := source.recv(64 * 1024):
+                self._wait_for(direction, len(data))
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _serve(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for pair in ((client, upstream, "up"), (upstream, client, "down")):
+                threading.Thread(target=self._pipe, args=pair, daemon=True).start()
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
 
 
 @contextmanager

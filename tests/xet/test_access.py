@@ -127,3 +127,35 @@ def test_signed_fetch_urls_cannot_be_altered(cas, alice):
     assert cas.client.get(url.replace("sig=", "sig=0")).status_code == 403
     with time_machine.travel(time.time() + settings.GATEHOUSE_XET_FETCH_URL_TTL + 1):
         assert cas.client.get(url).status_code == 403
+
+
+def test_files_withheld_by_the_release_stage_are_not_reconstructed(cas, alice, bob):
+    from gating import release
+
+    repo, file_hash = _xet_repo(cas, alice, "staged")
+    release.release_plan_set(
+        repo=repo, actor=alice, stages=[release.StageSpec(mode="public", withheld_patterns=("*.safetensors",))]
+    )
+    token = _read_token(cas, repo, bob)
+    assert token.status_code == 200  # the card and config stay public
+    refused = cas.reconstruction(token.json()["accessToken"], file_hash)
+    assert refused.status_code == 403 and refused["X-Error-Code"] == "GatedRepo"
+    owner_token = _read_token(cas, repo, alice).json()["accessToken"]
+    assert cas.reconstruction(owner_token, file_hash).status_code == 200
+
+
+def test_license_acknowledgment_comes_before_a_read_token(cas, alice, bob):
+    from licenses.selectors import license_at
+    from licenses.services import acknowledgment_record
+    from registry.selectors import resolve_revision
+    from tests.licenses.conftest import LICENSE_V1, RAIL_CARD
+
+    repo = make_repo(alice, "rail", {"README.md": RAIL_CARD, "LICENSE": LICENSE_V1})
+    file_hash, sha256 = cas.upload(repo, alice, os.urandom(100_000))
+    commit_xet_file(repo, alice, "unet.safetensors", sha256)
+    refused = _read_token(cas, repo, bob)
+    assert refused.status_code == 403 and "license" in refused["X-Error-Message"].lower()
+    version = license_at(repo, resolve_revision(repo, "main")).version
+    acknowledgment_record(user=bob, repo=repo, version=version)
+    token = _read_token(cas, repo, bob).json()["accessToken"]
+    assert cas.reconstruction(token, file_hash).status_code == 200
