@@ -63,7 +63,9 @@ class XorbUploadView(CasView):
         tokens.require_write(token)
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
-        inserted = services.store_xorb(_hash_arg(xorb_hash), request, _content_length(request))
+        inserted = services.xorb_store(
+            xorb_hash=_hash_arg(xorb_hash), stream=request, content_length=_content_length(request)
+        )
         return JsonResponse({"was_inserted": inserted})
 
 
@@ -81,7 +83,7 @@ class ShardUploadView(CasView):
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         if not token.revision.startswith("refs/pr/") and token.revision != "None":
             check(principal, repo, Action.WRITE)
-        return JsonResponse({"result": services.register_shard(data, repo=repo, user=principal.user)})
+        return JsonResponse({"result": services.shard_register(data=data, repo=repo, user=principal.user)})
 
 
 class ReconstructionView(CasView):
@@ -94,7 +96,7 @@ class ReconstructionView(CasView):
         fetch_info = {}
         for xorb, ranges in reconstruction.fetch_ranges(planned).items():
             fetch_info[xorb] = [_fetch_entry(request, xorb, *item) for item in ranges]
-        return JsonResponse(
+        response = JsonResponse(
             {
                 "offset_into_first_range": skip,
                 "terms": [
@@ -104,6 +106,8 @@ class ReconstructionView(CasView):
                 "fetch_info": fetch_info,
             }
         )
+        response["Cache-Control"] = "private, no-store"  # it holds signed URLs
+        return response
 
 
 def _fetch_entry(request, xorb: str, chunk_start: int, chunk_end: int, first: int, last: int) -> dict:
@@ -155,6 +159,7 @@ class FetchView(CasView):
         response = FileResponse(handle, content_type="application/octet-stream", status=206)
         response["Content-Length"] = str(asked[1] - asked[0] + 1)
         response["Content-Range"] = f"bytes {asked[0]}-{asked[1]}/{storage.size(xorb_hash)}"
+        response["Cache-Control"] = "private"
         return response
 
 

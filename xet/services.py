@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from core.errors import BadRequest, NotFound, PayloadTooLarge
 from registry.models import Repo, RepoObject, StoredObject
 from registry.storage import get_xet_storage
@@ -27,7 +29,7 @@ class BadXetData(BadRequest):
     code = "BadXetData"
 
 
-def store_xorb(xorb_hash: str, stream, content_length: int | None) -> bool:
+def xorb_store(*, xorb_hash: str, stream: BinaryIO, content_length: int | None) -> bool:
     """Verify and store a xorb body read from `stream`; False if it was already stored."""
     if content_length is not None and content_length > format.MAX_XORB_BYTES:
         raise PayloadTooLarge(f"A xorb may hold at most {format.MAX_XORB_BYTES} bytes.")
@@ -67,7 +69,7 @@ class VerifiedFile:
     terms: list[list]  # [[xorb, chunk start, chunk end, size], ...]
 
 
-def register_shard(data: bytes, *, repo: Repo, user) -> int:
+def shard_register(*, data: bytes, repo: Repo, user: User | None) -> int:
     """Verify a shard and make its files available to `repo`. 1 if anything was new, else 0."""
     try:
         shard = format.parse_shard(data)
@@ -81,7 +83,7 @@ def register_shard(data: bytes, *, repo: Repo, user) -> int:
                 raise BadXetData(f"File {item.hash} is known with a different sha256 than {item.sha256}.")
         else:
             _check_sha256(item)
-    return _record(files, known, repo=repo, user=user)
+    return _record(files, repo=repo, user=user)
 
 
 def _verify_file(item: format.ShardFile) -> VerifiedFile:
@@ -114,14 +116,17 @@ def _verify_file(item: format.ShardFile) -> VerifiedFile:
 
 def _check_sha256(item: VerifiedFile) -> None:
     digest = hashlib.sha256()
-    for piece in reconstruction.iter_terms(item.terms, 0, item.size):
-        digest.update(piece)
+    try:
+        for piece in reconstruction.iter_terms(item.terms, 0, item.size):
+            digest.update(piece)
+    except (OSError, NotFound) as exc:  # a xorb collected since the shard was checked
+        raise BadXetData(f"A xorb of file {item.hash} is no longer stored; upload it again.") from exc
     if digest.hexdigest() != item.sha256:
         raise BadXetData(f"Invalid shard: file {item.hash} does not have the sha256 {item.sha256} it declares.")
 
 
 @transaction.atomic
-def _record(files: list[VerifiedFile], known: dict, *, repo: Repo, user) -> int:
+def _record(files: list[VerifiedFile], *, repo: Repo, user: User | None) -> int:
     now = timezone.now()
     xorbs = {term[0] for item in files for term in item.terms}
     # The garbage collector takes the same row locks; a xorb it removed meanwhile is reported.

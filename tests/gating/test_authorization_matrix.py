@@ -1,4 +1,4 @@
-"""The authorization matrix (STYLE.md) over resolve, tree, info, the repo page and the file page,
+"""The authorization matrix (STYLE.md) over resolve, tree, info, Xet tokens, the repo page and the file page,
 for every gate mode and release stage: status, no leaked content, no download counted, no email."""
 
 import pytest
@@ -87,6 +87,10 @@ def test_matrix(client, world, mailoutbox, mode, caller):
     if _expect(mode, caller, "config") == OK:
         assert b"".join(config.streaming_content) == SECRET
     _check(client.get("/acme/m/resolve/main/model.safetensors", **auth), _expect(mode, caller, "weights"), label="w")
+    # Xet read tokens follow the download decision for the revision; read-role tokens never upload.
+    xet = client.get("/api/models/acme/m/xet-read-token/main", **auth)
+    _check(xet, _expect(mode, caller, "config"), label="xet-read-token")
+    assert client.get("/api/models/acme/m/xet-write-token/main", **auth).status_code in (401, 403, 404)
     head = client.head("/acme/m/resolve/main/config.json", **auth)
     assert head.status_code == (200 if _expect(mode, caller, "config") == OK else _expect(mode, caller, "config")[0])
 

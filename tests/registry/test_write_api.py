@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def lfs_protocol(monkeypatch):
-    """Until Gatehouse speaks Xet, uploading clients use the LFS path."""
+    """These tests cover the Git LFS path (clients without hf_xet); tests/xet covers the Xet path."""
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
 
 

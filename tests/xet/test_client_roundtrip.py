@@ -45,18 +45,18 @@ def _digest(path) -> str:
 def received(monkeypatch):
     """Bytes the CAS received: xorb bodies and shard bodies, as they arrive."""
     counts = {"xorb": 0, "shard": 0}
-    store_xorb, register_shard = services.store_xorb, services.register_shard
+    xorb_store, shard_register = services.xorb_store, services.shard_register
 
-    def counting_store(xorb_hash, stream, content_length):
-        counts["xorb"] += content_length or 0
-        return store_xorb(xorb_hash, stream, content_length)
+    def counting_store(**kwargs):
+        counts["xorb"] += kwargs["content_length"] or 0
+        return xorb_store(**kwargs)
 
-    def counting_register(data, **kwargs):
-        counts["shard"] += len(data)
-        return register_shard(data, **kwargs)
+    def counting_register(**kwargs):
+        counts["shard"] += len(kwargs["data"])
+        return shard_register(**kwargs)
 
-    monkeypatch.setattr(services, "store_xorb", counting_store)
-    monkeypatch.setattr(services, "register_shard", counting_register)
+    monkeypatch.setattr(services, "xorb_store", counting_store)
+    monkeypatch.setattr(services, "shard_register", counting_register)
     return counts
 
 
@@ -166,3 +166,18 @@ def test_create_commit_with_xet_additions_and_deletions(hub, alice, tmp_path, re
     with urllib.request.urlopen(request) as ranged:  # noqa: S310
         assert ranged.status == 206
         assert ranged.read() == weights.read_bytes()[1_000_000:1_000_100]
+
+
+def test_contributor_without_write_access_sends_large_files_in_a_pull_request(hub, alice, bob, tmp_path):
+    HfApi(token=token_for(alice)).create_repo("alice/open")
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(os.urandom(3 * MIB))
+    contributor = HfApi(token=token_for(bob))
+    info = contributor.upload_file(
+        path_or_fileobj=str(weights), path_in_repo="w.safetensors", repo_id="alice/open", create_pr=True
+    )
+    assert info.pr_num == 1
+    path = hf_hub_download("alice/open", "w.safetensors", revision="refs/pr/1", cache_dir=tmp_path / "c")
+    assert _digest(path) == _digest(weights)
+    with pytest.raises(Exception, match="403|write access|Forbidden"):
+        contributor.upload_file(path_or_fileobj=str(weights), path_in_repo="x.safetensors", repo_id="alice/open")
