@@ -6,7 +6,7 @@ from community import urls as community_urls
 from core import views as core_views
 from gating import urls as gating_urls
 from licenses import urls as licenses_urls
-from registry.urls import api_urlpatterns, lfs_urlpatterns, web_urlpatterns
+from registry.urls import api_urlpatterns, download_urlpatterns, lfs_urlpatterns, web_urlpatterns
 from workers import urls as preview_urls
 from xet import urls as xet_urls
 
@@ -14,6 +14,7 @@ handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
 
 urlpatterns = [
+    path("", include((download_urlpatterns, "registry"), namespace="download")),
     # Public endpoints the Hub client calls implicitly.
     path("api/agent-harnesses", core_views.agent_harnesses, name="agent-harnesses"),
     re_path(r"^api/telemetry(?:/(?P<topic>.*))?$", core_views.telemetry, name="telemetry"),

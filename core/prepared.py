@@ -13,8 +13,10 @@ How the slots are found: the QuerySet is built once with marker values (a string
 bytes, or a large negative integer); each marker must show up among the compiled parameters
 (once or more: one argument may feed several lookups) and nowhere in the SQL text. If a lookup
 transforms its value (`iexact`, `contains`, ...) or the QuerySet is not a plain one
-(select_related, annotations, values()), the query is not prepared and simply runs through the
-ORM every time: slower, never wrong. `build` must depend on nothing but its arguments.
+(select_related, values(), extra()), the query is not prepared and simply runs through the ORM
+every time: slower, never wrong. Annotations are supported (their values are set on each object,
+converted as the ORM converts them), so a lookup can fold small facts such as "has a release
+plan" into its one row. `build` must depend on nothing but its arguments.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class _Compiled:
     slots: tuple[tuple[str, int | None] | None, ...]  # per parameter: (argument, list index) or None
     constants: tuple[Any, ...]  # per parameter: the compiled value where the slot is None
     attnames: tuple[str, ...]
+    annotations: tuple[tuple[str, int], ...]  # (attribute, column) of each annotation
     converters: tuple[tuple[int, tuple, Any], ...]
 
 
@@ -111,7 +114,6 @@ class PreparedQuery:
         if (
             queryset._iterable_class is not ModelIterable
             or query.select_related
-            or query.annotations
             or query.extra
             or queryset._prefetch_related_lookups
             or queryset.db != alias
@@ -127,12 +129,14 @@ class PreparedQuery:
             log.warning("Not preparing %r: the arguments do not map one-to-one onto SQL parameters.", queryset.model)
             return None
         select = compiler.select[: compiler.col_count]
-        if (
-            compiler.klass_info is None
-            or compiler.annotation_col_map
-            or len(select) != len(compiler.klass_info["select_fields"])
-        ):
+        if compiler.klass_info is None:
             return None
+        model_columns = list(compiler.klass_info["select_fields"])
+        annotations = tuple(sorted(compiler.annotation_col_map.items(), key=lambda item: item[1]))
+        if model_columns != list(range(len(model_columns))) or [i for _, i in annotations] != list(
+            range(len(model_columns), len(select))
+        ):
+            return None  # columns not laid out as model fields then annotations
         fields = [column[0] for column in select]
         converters = compiler.get_converters(fields)
         return _Compiled(
@@ -140,7 +144,8 @@ class PreparedQuery:
             sql=sql,
             slots=slots,
             constants=tuple(None if slot is not None else param for slot, param in zip(slots, params, strict=True)),
-            attnames=tuple(column.target.attname for column in fields),
+            attnames=tuple(column.target.attname for column in fields[: len(model_columns)]),
+            annotations=annotations,
             converters=tuple((pos, tuple(convs), expression) for pos, (convs, expression) in converters.items()),
         )
 
@@ -160,5 +165,8 @@ class PreparedQuery:
             for pos, convs, expression in compiled.converters:
                 for convert in convs:
                     row[pos] = convert(row[pos], expression, connection)
-            objects.append(compiled.model.from_db(alias, compiled.attnames, row))
+            instance = compiled.model.from_db(alias, compiled.attnames, row[: len(compiled.attnames)])
+            for attribute, column in compiled.annotations:
+                setattr(instance, attribute, row[column])
+            objects.append(instance)
         return objects

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
 from core.errors import (
@@ -39,7 +39,8 @@ from core.errors import (
 from core.names import split_repo_id
 from core.prepared import PreparedQuery
 from gating import release
-from gating.models import AccessRequest, RepoReviewer, RequestStatus
+from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
+from licenses.models import RepoLicenseSettings
 from licenses.selectors import acknowledgment_problem
 from registry.models import Repo, RepoRedirect
 from registry.selectors import Resolved
@@ -127,15 +128,26 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
 # `_find_visible` runs on every repo-scoped request (every HEAD before a download), so its SQL is
 # compiled once per process (core.prepared) from the same `_visible_q` as listings. It stays one
 # narrow query: the decision needs the owner ids on the row, not joined owner rows, and
-# (repo_type, namespace, name) is unique, so no ORDER BY.
+# (repo_type, namespace, name) is unique, so no ORDER BY. Two facts ride along, so that the
+# common download (no release plan, no license opt-in) needs no further query for them:
+# `has_release_plan` and `acknowledgment_opt_in` (see _current_stage and licenses.selectors).
+def _with_download_facts(queryset: QuerySet[Repo]) -> QuerySet[Repo]:
+    return queryset.annotate(
+        has_release_plan=Exists(ReleasePlan.objects.filter(repo=OuterRef("pk"))),
+        acknowledgment_opt_in=Exists(
+            RepoLicenseSettings.objects.filter(repo=OuterRef("pk"), require_acknowledgment=True)
+        ),
+    )
+
+
 _FIND_PUBLIC = PreparedQuery(
-    lambda repo_type, namespace, name: Repo.objects.filter(
-        _visible_q(None), repo_type=repo_type, namespace=namespace, name=name
+    lambda repo_type, namespace, name: _with_download_facts(
+        Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
     )[:1]
 )
 _FIND_FOR_USER = PreparedQuery(
-    lambda user_id, repo_type, namespace, name: Repo.objects.filter(
-        _visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name
+    lambda user_id, repo_type, namespace, name: _with_download_facts(
+        Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
     )[:1]
 )
 
@@ -220,9 +232,16 @@ def _check_participant(principal: Principal, repo: Repo) -> None:
         raise Forbidden("This token is read-only: create a token with the write role to post.")
 
 
+def _current_stage(repo: Repo):
+    """The release stage in force; no query when the repo was found without a plan."""
+    if getattr(repo, "has_release_plan", True) is False:
+        return None
+    return release.current_stage(repo)
+
+
 def check_file(principal: Principal, repo: Repo, path: str) -> None:
     """After `check(DOWNLOAD)`: files the current release stage still withholds."""
-    stage = release.current_stage(repo)
+    stage = _current_stage(repo)
     if stage is None or not release.is_withheld(stage, path) or repo_role(principal, repo) is not None:
         return
     when = " It is scheduled for a later release stage." if _next_stage_time(stage) else ""
@@ -265,7 +284,7 @@ def _next_stage_time(stage) -> bool:
 
 
 def _previews_public(repo: Repo) -> bool:
-    stage = release.current_stage(repo)
+    stage = _current_stage(repo)
     return stage is not None and stage.previews_public
 
 

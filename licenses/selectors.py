@@ -119,8 +119,12 @@ def requires_acknowledgment_opt_in(repo: Repo) -> bool:
 
 
 def _requires_acknowledgment(repo: Repo, card: CardLicense) -> bool:
-    """From the catalogue's source (no query on the download path), or the author's opt-in."""
-    return card.license_id in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT or requires_acknowledgment_opt_in(repo)
+    """From the catalogue's source, or the author's opt-in: no query on the download path, where
+    the policy found the repo with its opt-in (gating.policy._with_download_facts)."""
+    if card.license_id in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
+        return True
+    opt_in = getattr(repo, "acknowledgment_opt_in", None)
+    return requires_acknowledgment_opt_in(repo) if opt_in is None else opt_in
 
 
 def license_at(repo: Repo, resolved: Resolved) -> RevisionLicense:

@@ -110,3 +110,26 @@ def test_unsupported_argument_types_fall_back(alice):
     query = PreparedQuery(lambda private: Repo.objects.filter(private=private))
     assert [r.name for r in query(private=True)] == ["flag"]
     assert REFS(repo_id=1, names=[]) == []  # an empty IN list compiles to nothing at all
+
+
+def test_annotations_are_prepared_and_converted(alice):
+    from django.db.models import Count, Exists, OuterRef
+
+    from gating.models import ReleasePlan
+
+    plain = make_repo(alice, "plain")
+    planned = make_repo(alice, "planned")
+    ReleasePlan.objects.create(repo=planned)
+    query = PreparedQuery(
+        lambda namespace, name: Repo.objects.filter(namespace=namespace, name=name).annotate(
+            has_plan=Exists(ReleasePlan.objects.filter(repo=OuterRef("pk"))), n_refs=Count("refs")
+        )[:1]
+    )
+    for repo, expected in ((plain, False), (planned, True)):
+        [found] = query(namespace="alice", name=repo.name)
+        assert found.has_plan is expected and found.n_refs == 1
+        assert _fields(found) == _fields(Repo.objects.get(pk=repo.pk))
+    assert list(query._compiled.values()) != [None]
+    with CaptureQueriesContext(connection) as queries:
+        query(namespace="alice", name="plain")
+    assert len(queries) == 1
