@@ -261,3 +261,8 @@ def get_storage() -> LocalStorage:
 def get_xet_storage() -> LocalStorage:
     """Xet xorbs, keyed by their xorb hash string; kept apart from the sha256-keyed objects."""
     return _storage_for(str(Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet"))
+
+
+def get_xet_shard_storage() -> LocalStorage:
+    """Xet shards as received, keyed by their sha256."""
+    return _storage_for(str(Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet-shards"))

@@ -5,7 +5,8 @@
 2. Xorbs no remaining file uses and untouched for the grace period. The row is locked and
    re-checked first: shard registration locks and touches the xorbs it uses, so a shard that
    registers a file in the meantime keeps them alive (registry.gc uses the same pattern).
-3. Xorb files without a row (a crash between writing and recording), and stale temporary files.
+3. Shards none of whose files remain, once older than the grace period. Xorb and shard files
+   without a row (a crash between writing and recording), and stale temporary files.
 4. Plain copies of Xet-stored content (written for the scanner and the preview workers) once
    older than the grace period; they are rebuilt when needed again.
 """
@@ -19,14 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.models import StoredObject
-from registry.storage import get_storage, get_xet_storage
-from xet.models import XetFile, Xorb
+from registry.storage import get_storage, get_xet_shard_storage, get_xet_storage
+from xet.models import XetFile, XetShard, Xorb
 
 
 def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
     cutoff = timezone.now() - grace
     cutoff_ts = time.time() - grace.total_seconds()
-    counts = {"Xet files": 0, "xorbs": 0, "untracked xorb files": 0, "plain copies of Xet content": 0}
+    counts = {"Xet files": 0, "xorbs": 0, "shards": 0, "untracked Xet files": 0, "plain copies of Xet content": 0}
     live = StoredObject.objects.exclude(xet_hash="").values("xet_hash")
     dead_files = XetFile.objects.filter(created_at__lt=cutoff).exclude(hash__in=live)
     counts["Xet files"] = dead_files.count()
@@ -46,12 +47,21 @@ def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
             if not dry_run:
                 storage.delete(xorb_hash)
                 row.delete()
-    known = set(Xorb.objects.values_list("hash", flat=True))
-    for name, _size, mtime in storage.iter_objects():
-        if name not in known and mtime < cutoff_ts:
-            counts["untracked xorb files"] += 1
-            if not dry_run:
-                storage.delete(name)
+    shards = get_xet_shard_storage()
+    dead_shards = XetShard.objects.filter(created_at__lt=cutoff, files__isnull=True)
+    for sha256 in list(dead_shards.values_list("sha256", flat=True)):
+        counts["shards"] += 1
+        if not dry_run:
+            XetShard.objects.filter(pk=sha256, files__isnull=True).delete()
+    for store, known in (
+        (storage, set(Xorb.objects.values_list("hash", flat=True))),
+        (shards, set(XetShard.objects.values_list("sha256", flat=True))),
+    ):
+        for name, _size, mtime in store.iter_objects():
+            if name not in known and mtime < cutoff_ts:
+                counts["untracked Xet files"] += 1
+                if not dry_run:
+                    store.delete(name)
     plain = get_storage()
     for sha256 in StoredObject.objects.exclude(xet_hash="").values_list("sha256", flat=True).iterator():
         path = plain.path_for(sha256)
@@ -60,5 +70,6 @@ def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
             if not dry_run:
                 plain.delete(sha256)
     if not dry_run:
-        storage.clean_tmp(older_than_seconds=grace.total_seconds())
+        for store in (storage, shards):
+            store.clean_tmp(older_than_seconds=grace.total_seconds())
     return counts

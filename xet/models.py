@@ -24,12 +24,22 @@ class Xorb(models.Model):
     touched_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
+class XetShard(models.Model):
+    """A shard as received, kept in the shard store (registry.storage.get_xet_shard_storage) under
+    its sha256: the record of what was registered, from which the files' terms can be rebuilt."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
 class XetFile(models.Model):
     hash = models.CharField(max_length=64, primary_key=True)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)  # verified by rebuilding the file
     # [[xorb hash, chunk start, chunk end (exclusive), raw size], ...] in file order.
     terms = models.JSONField()
+    shard = models.ForeignKey(XetShard, null=True, on_delete=models.SET_NULL, related_name="files")
     created_at = models.DateTimeField(auto_now_add=True)
 
 

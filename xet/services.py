@@ -20,9 +20,9 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import BadRequest, NotFound, PayloadTooLarge
 from registry.models import Repo, RepoObject, StoredObject
-from registry.storage import get_xet_storage
+from registry.storage import get_xet_shard_storage, get_xet_storage
 from xet import format, reconstruction
-from xet.models import XetFile, XetUpload, Xorb
+from xet.models import XetFile, XetShard, XetUpload, Xorb
 
 
 class BadXetData(BadRequest):
@@ -83,7 +83,8 @@ def shard_register(*, data: bytes, repo: Repo, user: User | None) -> int:
                 raise BadXetData(f"File {item.hash} is known with a different sha256 than {item.sha256}.")
         else:
             _check_sha256(item)
-    return _record(files, repo=repo, user=user)
+    shard_sha256 = get_xet_shard_storage().put_bytes(data)
+    return _record(files, shard_sha256=shard_sha256, shard_size=len(data), repo=repo, user=user)
 
 
 def _verify_file(item: format.ShardFile) -> VerifiedFile:
@@ -126,7 +127,7 @@ def _check_sha256(item: VerifiedFile) -> None:
 
 
 @transaction.atomic
-def _record(files: list[VerifiedFile], *, repo: Repo, user: User | None) -> int:
+def _record(files: list[VerifiedFile], *, shard_sha256: str, shard_size: int, repo: Repo, user: User | None) -> int:
     now = timezone.now()
     xorbs = {term[0] for item in files for term in item.terms}
     # The garbage collector takes the same row locks; a xorb it removed meanwhile is reported.
@@ -134,10 +135,11 @@ def _record(files: list[VerifiedFile], *, repo: Repo, user: User | None) -> int:
     if present != xorbs:
         raise BadXetData(f"Xorb {sorted(xorbs - present)[0]} is no longer stored; upload it again.")
     Xorb.objects.filter(hash__in=xorbs).update(touched_at=now)
+    shard, _ = XetShard.objects.get_or_create(sha256=shard_sha256, defaults={"size": shard_size})
     inserted = 0
     for item in files:
         xet_file, created = XetFile.objects.get_or_create(
-            hash=item.hash, defaults={"size": item.size, "sha256": item.sha256, "terms": item.terms}
+            hash=item.hash, defaults={"size": item.size, "sha256": item.sha256, "terms": item.terms, "shard": shard}
         )
         inserted += created
         stored, _ = StoredObject.objects.get_or_create(

@@ -66,3 +66,18 @@ def test_plain_copies_of_xet_content_are_a_cache(cas, alice):
     assert not path.exists()
     assert StoredObject.objects.get(sha256=sha256).xet_hash
     assert content.read_head(sha256, 150_000)[:10] == content.local_path(sha256).read_bytes()[:10]
+
+
+def test_shards_are_kept_while_their_files_are(cas, alice):
+    from registry.storage import get_xet_shard_storage
+    from xet.models import XetShard
+
+    repo = make_repo(alice, "shards", {"README.md": b"# s\n"})
+    file_hash, _ = cas.upload(repo, alice, os.urandom(120_000))  # never committed
+    shard = XetFile.objects.get(hash=file_hash).shard
+    assert get_xet_shard_storage().exists(shard.sha256)
+    with time_machine.travel(timezone.now() + GRACE * 2):
+        report = collect_garbage(grace=GRACE)
+    assert report.extra["shards"] == 1
+    assert not XetShard.objects.filter(pk=shard.pk).exists()
+    assert not get_xet_shard_storage().exists(shard.sha256)
