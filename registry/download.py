@@ -73,7 +73,8 @@ class _BoundedFile:
         self._handle.close()
 
 
-def _counts_as_download(request, path: str, tree_oid: str) -> bool:
+def counts_as_download(request, path: str, tree_oid: str) -> bool:
+    """As on the Hub: a GET of the repo's query file, or of any file where there is none."""
     if request.method != "GET":
         return False
     if path in QUERY_FILES:
@@ -81,6 +82,10 @@ def _counts_as_download(request, path: str, tree_oid: str) -> bool:
     # A repo without a query file counts a download of any of its files.
     root = trees.tree_index(tree_oid)
     return not any(name in root for name in QUERY_FILES)
+
+
+def count_download(repo: Repo) -> None:
+    Repo.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 1)
 
 
 class ResolveView(RepoView):
@@ -115,8 +120,8 @@ class ResolveView(RepoView):
             response["Content-Length"] = str(size)
         else:
             response = self._stream(entry, byte_range, size)
-            if (byte_range is None or byte_range[0] == 0) and _counts_as_download(request, path, resolved.tree_oid):
-                Repo.objects.filter(pk=self.repo.pk).update(downloads=F("downloads") + 1)
+            if (byte_range is None or byte_range[0] == 0) and counts_as_download(request, path, resolved.tree_oid):
+                count_download(self.repo)
         for key, value in headers.items():
             response[key] = value
         return response

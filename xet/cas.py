@@ -11,6 +11,7 @@ Anything else under /cas answers a JSON 404, which hf_xet reads as "not supporte
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -21,8 +22,9 @@ from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLar
 from core.http import error_response
 from gating.policy import Action, check, check_download, resolve_repo_by_pk
 from registry import trees
-from registry.download import _BoundedFile, parse_range
-from registry.selectors import resolve_revision
+from registry.download import _BoundedFile, count_download, counts_as_download, parse_range
+from registry.models import Repo
+from registry.selectors import Resolved, resolve_revision
 from registry.storage import get_xet_storage
 from xet import format, reconstruction, services, tokens
 from xet.models import XetFile, XetUpload
@@ -89,9 +91,14 @@ class ShardUploadView(CasView):
 class ReconstructionView(CasView):
     def get(self, request, file_hash):
         token = tokens.parse(request.headers.get("Authorization"))
-        xet_file = _readable_file(token, _hash_arg(file_hash))
+        readable = _readable_file(token, _hash_arg(file_hash))
+        xet_file = readable.file
         byte_range = parse_range(request.headers.get("Range"), xet_file.size) if xet_file.size else None
         start, end = byte_range if byte_range else (0, xet_file.size - 1)
+        # hf_xet downloads skip GET /resolve, so the download is counted here, by the same rule.
+        resolved = readable.resolved
+        if resolved is not None and start == 0 and counts_as_download(request, readable.path, resolved.tree_oid):
+            count_download(readable.repo)
         skip, planned = reconstruction.plan(xet_file.terms, start, end + 1)
         fetch_info = {}
         for xorb, ranges in reconstruction.fetch_ranges(planned).items():
@@ -117,10 +124,19 @@ def _fetch_entry(request, xorb: str, chunk_start: int, chunk_end: int, first: in
     return {"range": {"start": chunk_start, "end": chunk_end}, "url": url, "url_range": {"start": first, "end": last}}
 
 
-def _readable_file(token: tokens.XetToken, file_hash: str) -> XetFile:
+@dataclass(frozen=True)
+class Readable:
+    file: XetFile
+    repo: Repo
+    resolved: Resolved | None  # None for write tokens
+    path: str
+
+
+def _readable_file(token: tokens.XetToken, file_hash: str) -> Readable:
     """SECURITY: the gating chokepoint for Xet reads. The file must be in the token's repo at the
     token's commit (write tokens: uploaded to the repo), and the holder must still pass every
-    check /resolve makes for that path. Anything else is missing (404), never forbidden."""
+    check /resolve makes for that path (gates, withheld files, licenses: 401/403 as there). A
+    file outside the token's scope is missing (404), whether or not it exists elsewhere."""
     principal = tokens.principal_of(token)
     xet_file = XetFile.objects.filter(hash=file_hash).first()
     if xet_file is None:
@@ -129,14 +145,14 @@ def _readable_file(token: tokens.XetToken, file_hash: str) -> XetFile:
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         if not XetUpload.objects.filter(file=xet_file, repo=repo).exists():
             raise NotFound("No such file.")
-        return xet_file
+        return Readable(xet_file, repo, None, "")
     repo = resolve_repo_by_pk(principal, token.repo_pk, Action.DOWNLOAD)
     resolved = resolve_revision(repo, token.revision)
     path = trees.lfs_paths(resolved.tree_oid).get(xet_file.sha256)
     if path is None:
         raise NotFound("No such file.")
     check_download(principal, repo, resolved, path)
-    return xet_file
+    return Readable(xet_file, repo, resolved, path)
 
 
 class FetchView(CasView):

@@ -159,3 +159,13 @@ def test_license_acknowledgment_comes_before_a_read_token(cas, alice, bob):
     acknowledgment_record(user=bob, repo=repo, version=version)
     token = _read_token(cas, repo, bob).json()["accessToken"]
     assert cas.reconstruction(token, file_hash).status_code == 200
+
+
+def test_xet_downloads_are_counted_like_resolve_downloads(cas, alice):
+    from registry.models import Repo
+
+    repo, file_hash = _xet_repo(cas, alice, "counted")  # no config.json: any file counts
+    token = _read_token(cas, repo, alice).json()["accessToken"]
+    cas.reconstruction(token, file_hash, "bytes=0-299999")
+    cas.reconstruction(token, file_hash, "bytes=1000-2000")  # a resumed or partial read: not counted
+    assert Repo.objects.get(pk=repo.pk).downloads == 1
