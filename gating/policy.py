@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
 from core.errors import (
@@ -42,8 +42,8 @@ from gating import release
 from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
 from licenses.models import RepoLicenseSettings
 from licenses.selectors import acknowledgment_problem
-from registry.models import Repo, RepoRedirect
-from registry.selectors import Resolved
+from registry.models import Ref, Repo, RepoRedirect
+from registry.selectors import Resolved, RevisionHint
 
 
 class Action(StrEnum):
@@ -140,6 +140,36 @@ def _with_download_facts(queryset: QuerySet[Repo]) -> QuerySet[Repo]:
     )
 
 
+def _with_best_ref(queryset: QuerySet[Repo], names: list[str]) -> QuerySet[Repo]:
+    """The first of `names` (best first) that is a ref of the repo, and its commit."""
+    ranked = Ref.objects.filter(repo=OuterRef("pk"), name__in=names).annotate(
+        rank=Case(*[When(name=name, then=Value(i)) for i, name in enumerate(names)], output_field=IntegerField())
+    )
+    best = ranked.order_by("rank")
+    return queryset.annotate(
+        hint_ref_name=Subquery(best.values("name")[:1]), hint_commit_oid=Subquery(best.values("commit_oid")[:1])
+    )
+
+
+# Downloads name a revision in the URL: with its candidate ref names, the repo and the ref come
+# back in one query (registry.selectors.split_revision_path then needs none).
+MAX_HINTED_CANDIDATES = 16
+_FIND_PUBLIC_AT = PreparedQuery(
+    lambda repo_type, namespace, name, names: _with_best_ref(
+        _with_download_facts(
+            Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
+        ),
+        names,
+    )[:1]
+)
+_FIND_FOR_USER_AT = PreparedQuery(
+    lambda user_id, repo_type, namespace, name, names: _with_best_ref(
+        _with_download_facts(
+            Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
+        ),
+        names,
+    )[:1]
+)
 _FIND_PUBLIC = PreparedQuery(
     lambda repo_type, namespace, name: _with_download_facts(
         Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
@@ -152,12 +182,21 @@ _FIND_FOR_USER = PreparedQuery(
 )
 
 
-def _find_visible(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
-    if principal.user is None:
-        found = _FIND_PUBLIC(repo_type=repo_type, namespace=namespace, name=name)
-    else:
-        found = _FIND_FOR_USER(user_id=principal.user.pk, repo_type=repo_type, namespace=namespace, name=name)
-    return found[0] if found else None
+def _find_visible(
+    principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
+) -> Repo | None:
+    key: dict[str, str | int] = {"repo_type": repo_type, "namespace": namespace, "name": name}
+    if principal.user is not None:
+        key["user_id"] = principal.user.pk
+    if not candidates or len(candidates) > MAX_HINTED_CANDIDATES:
+        found = (_FIND_PUBLIC if principal.user is None else _FIND_FOR_USER)(**key)
+        return found[0] if found else None
+    found = (_FIND_PUBLIC_AT if principal.user is None else _FIND_FOR_USER_AT)(**key, names=candidates)
+    if not found:
+        return None
+    repo = found[0]
+    repo.revision_hint = RevisionHint(candidates, repo.hint_ref_name, repo.hint_commit_oid)
+    return repo
 
 
 def _moved_target(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
@@ -167,10 +206,13 @@ def _moved_target(principal: Principal, repo_type: str, namespace: str, name: st
     return Repo.objects.filter(visible_q(principal), pk=redirect.repo_id).first()
 
 
-def resolve_repo(principal: Principal, repo_type: str, repo_id: str, action: Action) -> Repo:
-    """The repo, if `principal` may perform `action` on it; otherwise the error to answer with."""
+def resolve_repo(
+    principal: Principal, repo_type: str, repo_id: str, action: Action, *, revision_candidates: list[str] | None = None
+) -> Repo:
+    """The repo, if `principal` may perform `action` on it; otherwise the error to answer with.
+    `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too."""
     namespace, name = split_repo_id(repo_id)
-    repo = _find_visible(principal, repo_type, namespace, name)
+    repo = _find_visible(principal, repo_type, namespace, name, revision_candidates)
     if repo is None:
         moved = _moved_target(principal, repo_type, namespace, name)
         if moved is not None:

@@ -20,7 +20,7 @@ from registry import content, trees
 from registry.api.base import RepoView
 from registry.models import Repo
 from registry.paths import validate_path
-from registry.selectors import entry_sha256, find_file, split_revision_path
+from registry.selectors import entry_sha256, find_file, revision_candidates, split_revision_path
 from registry.storage import get_storage
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -90,6 +90,9 @@ def count_download(repo: Repo) -> None:
 
 class ResolveView(RepoView):
     repo_actions = {"GET": Action.DOWNLOAD, "HEAD": Action.DOWNLOAD}
+
+    def revision_candidates(self, kwargs) -> list[str] | None:
+        return revision_candidates(kwargs["rest"], path_required=True)
 
     def get(self, request, namespace, name, rest, repo_type=None):
         resolved, path = split_revision_path(self.repo, rest, path_required=True)

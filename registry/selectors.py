@@ -15,7 +15,8 @@ SMALL_BLOB_LIMIT = 1024 * 1024
 
 @dataclass(frozen=True)
 class Resolved:
-    """A revision resolved to a commit: `ref` is None when the revision was a commit id."""
+    """A revision resolved to a commit. `ref` is the Ref row when one was loaded: None for a commit
+    id, and for a ref found together with the repo (`revision_candidates`)."""
 
     revision: str
     commit_oid: str
@@ -68,22 +69,52 @@ def resolve_revision(repo: Repo, revision: str) -> Resolved:
     raise RevisionNotFound(revision)
 
 
-def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[Resolved, str]:
-    """Split '<revision>/<path>' where the revision itself may contain slashes ('refs/pr/3',
-    'feature/x'). WSGI decodes %2F before routing, so the longest existing ref prefix wins."""
+@dataclass(frozen=True)
+class RevisionHint:
+    """The best ref among `candidates` (None: none exists), found with the repo in one query."""
+
+    candidates: list[str]
+    ref_name: str | None
+    commit_oid: str | None
+
+
+def _revision_prefixes(rest: str, *, path_required: bool) -> list[str]:
     parts = rest.split("/")
     last = len(parts) - 1 if path_required else len(parts)
-    prefixes = ["/".join(parts[:i]) for i in range(1, last + 1)]
+    return ["/".join(parts[:i]) for i in range(1, last + 1)]
+
+
+def revision_candidates(rest: str, *, path_required: bool) -> list[str]:
+    """The ref names '<revision>/<path>' may start with, best first: the longest prefix wins, and
+    for one prefix a branch wins over a tag (as `split_revision_path` decides)."""
+    prefixes = _revision_prefixes(rest, path_required=path_required)
+    return [name for prefix in reversed(prefixes) for name in _ref_candidates(prefix)]
+
+
+def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[Resolved, str]:
+    """Split '<revision>/<path>' where the revision itself may contain slashes ('refs/pr/3',
+    'feature/x'). WSGI decodes %2F before routing, so the longest existing ref prefix wins.
+
+    When the policy found the repo together with the best ref for these candidates (the download
+    path: gating.policy.resolve_repo with `revision_candidates`), that answer is used: no query."""
+    prefixes = _revision_prefixes(rest, path_required=path_required)
     if not prefixes:
         raise RevisionNotFound(rest)
-    names = [name for prefix in prefixes for name in _ref_candidates(prefix)]
-    refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=names)}
-    for prefix in reversed(prefixes):
-        ref = _pick(refs, prefix)
-        if ref is not None:
-            path = rest[len(prefix) + 1 :]
-            return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
-    first = parts[0]
+    hinted: RevisionHint | None = getattr(repo, "revision_hint", None)
+    if hinted is not None and hinted.candidates == revision_candidates(rest, path_required=path_required):
+        if hinted.ref_name is not None and hinted.commit_oid is not None:
+            prefix = next(p for p in prefixes if hinted.ref_name in _ref_candidates(p))
+            tree = _commit_tree(repo.pk, hinted.commit_oid)
+            return Resolved(prefix, hinted.commit_oid, tree, None), rest[len(prefix) + 1 :]
+    else:
+        names = [name for prefix in prefixes for name in _ref_candidates(prefix)]
+        refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=names)}
+        for prefix in reversed(prefixes):
+            ref = _pick(refs, prefix)
+            if ref is not None:
+                path = rest[len(prefix) + 1 :]
+                return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
+    first = rest.split("/")[0]
     if gitobjects.HEX40.match(first):
         tree = commit_tree_oid(repo, first)
         if tree is not None:

@@ -72,13 +72,21 @@ class RepoView(View):
                 return self.http_method_not_allowed(request, *args, **kwargs)
             self.principal = Principal.from_request(request)
             self.repo = resolve_repo(
-                self.principal, repo_type_from_kwargs(kwargs), f"{kwargs['namespace']}/{kwargs['name']}", action
+                self.principal,
+                repo_type_from_kwargs(kwargs),
+                f"{kwargs['namespace']}/{kwargs['name']}",
+                action,
+                revision_candidates=self.revision_candidates(kwargs),
             )
             return super().dispatch(request, *args, **kwargs)
         except RepoMoved as exc:
             return moved_response(request, exc)
         except HubError as exc:
             return self.error_response(exc)
+
+    def revision_candidates(self, kwargs) -> list[str] | None:
+        """Ref names the URL's revision may be, to fetch with the repo (the download path)."""
+        return None
 
     def error_response(self, exc: HubError):
         return error_response(exc)

@@ -1,0 +1,72 @@
+"""The download path fetches the revision's ref with the repo (one query); it must pick exactly
+the ref `split_revision_path` picks on its own: longest prefix first, a branch before a tag."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gating.policy import ANONYMOUS, Action, resolve_repo
+from registry import services
+from registry.models import Ref
+from registry.selectors import revision_candidates, split_revision_path
+from tests.support.builders import commit_files, make_repo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def repo(alice):
+    repo = make_repo(alice, "revs", {"a/b.txt": b"main"})
+    services.branch_create(repo=repo, branch="feature/x")
+    commit_files(repo, {"a/b.txt": b"feature"}, author=alice, branch="feature/x")
+    services.branch_create(repo=repo, branch="dup")
+    commit_files(repo, {"a/b.txt": b"dup branch"}, author=alice, branch="dup")
+    services.tag_create(repo=repo, tag="dup", revision="main")
+    services.tag_create(repo=repo, tag="feature", revision="main")
+    Ref.objects.create(
+        repo=repo, name="refs/pr/1", kind="pr", commit_oid=Ref.objects.get(name="refs/heads/dup").commit_oid
+    )
+    return repo
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "main/a/b.txt",
+        "feature/x/a/b.txt",  # the longer ref wins over the tag "feature"
+        "feature/a/b.txt",
+        "dup/a/b.txt",  # the branch wins over the tag
+        "refs/pr/1/a/b.txt",
+        "refs/heads/main/a/b.txt",
+        "refs/tags/dup/a/b.txt",
+        "nope/a/b.txt",
+    ],
+)
+def test_hinted_and_plain_resolution_agree(repo, rest):
+    plain_repo = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD)
+    hinted_repo = resolve_repo(
+        ANONYMOUS,
+        "model",
+        repo.repo_id,
+        Action.DOWNLOAD,
+        revision_candidates=revision_candidates(rest, path_required=True),
+    )
+    outcomes = []
+    for candidate in (plain_repo, hinted_repo):
+        try:
+            resolved, path = split_revision_path(candidate, rest, path_required=True)
+            outcomes.append((resolved.revision, resolved.commit_oid, resolved.tree_oid, path))
+        except Exception as exc:  # noqa: BLE001 - both must fail the same way
+            outcomes.append((type(exc), str(exc)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_the_hinted_lookup_is_one_query(repo):
+    rest = "feature/x/a/b.txt"
+    candidates = revision_candidates(rest, path_required=True)
+    resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
+    with CaptureQueriesContext(connection) as queries:
+        hinted = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
+        resolved, path = split_revision_path(hinted, rest, path_required=True)
+    assert (resolved.revision, path) == ("feature/x", "a/b.txt")
+    assert len(queries) == 1
