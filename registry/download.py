@@ -49,7 +49,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-class _BoundedFile:
+class BoundedFile:
     """A file positioned at `start` that yields exactly `length` bytes. It keeps `fileno()`, so
     gunicorn still uses sendfile (it sends Content-Length bytes from the current offset)."""
 
@@ -140,7 +140,7 @@ class ResolveView(RepoView):
             response["Content-Length"] = str(size)
             return response
         start, end = byte_range
-        response = FileResponse(_BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
+        response = FileResponse(BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
         response.status_code = 206
         response["Content-Length"] = str(end - start + 1)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"

@@ -22,7 +22,7 @@ from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLar
 from core.http import error_response
 from gating.policy import Action, check, check_download, resolve_repo_by_pk
 from registry import trees
-from registry.download import _BoundedFile, count_download, counts_as_download, parse_range
+from registry.download import BoundedFile, count_download, counts_as_download, parse_range
 from registry.models import Repo
 from registry.selectors import Resolved, resolve_revision
 from registry.storage import get_xet_storage
@@ -171,7 +171,7 @@ class FetchView(CasView):
         storage = get_xet_storage()
         if not storage.exists(xorb_hash):
             raise NotFound("No such xorb.")
-        handle = _BoundedFile(storage.open(xorb_hash), asked[0], asked[1] - asked[0] + 1)
+        handle = BoundedFile(storage.open(xorb_hash), asked[0], asked[1] - asked[0] + 1)
         response = FileResponse(handle, content_type="application/octet-stream", status=206)
         response["Content-Length"] = str(asked[1] - asked[0] + 1)
         response["Content-Range"] = f"bytes {asked[0]}-{asked[1]}/{storage.size(xorb_hash)}"

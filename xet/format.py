@@ -178,7 +178,7 @@ def iter_xorb(stream: BinaryIO, *, limit: int = MAX_XORB_BYTES) -> Iterator[tupl
         if not header:
             return
         if header.startswith(FOOTER_MAGIC):
-            _skip_footer(stream, offset + len(header), limit)
+            _skip_footer(stream, header, offset, limit)
             return
         version, compressed_raw, scheme, size_raw = CHUNK_HEADER.unpack(header)
         compressed_len, size = _u24(compressed_raw), _u24(size_raw)
@@ -211,13 +211,18 @@ def _read_exact(stream: BinaryIO, size: int, *, allow_eof: bool = False) -> byte
     raise FormatError("The body ends in the middle of a record.")
 
 
-def _skip_footer(stream: BinaryIO, consumed: int, limit: int) -> None:
-    """A footer (older clients send one) is read and dropped: the server keeps its own index."""
-    rest = stream.read(limit - consumed + 1)
-    if consumed + len(rest) > limit or stream.read(1):
-        raise FormatError("The xorb is larger than the protocol allows.")
-    if len(rest) < 4 or struct.unpack("<I", rest[-4:])[0] != len(rest) + 8 - 4:
-        raise FormatError("The xorb ends with a malformed footer.")
+def _skip_footer(stream: BinaryIO, header: bytes, offset: int, limit: int) -> None:
+    """A footer (xet-core's XorbObjectInfo, which older clients append) ends the body. It must
+    name version 1 and fit the limits; it is then dropped, as the server keeps its own index."""
+    if header[len(FOOTER_MAGIC)] != 1:
+        raise FormatError("The xorb ends with a footer of an unknown version.")
+    size = len(header)
+    while piece := stream.read(64 * 1024):
+        size += len(piece)
+        if offset + size > limit:
+            raise FormatError("The xorb is larger than the protocol allows.")
+    if size < len(FOOTER_MAGIC) + 1 + 32 + 4:
+        raise FormatError("The xorb ends with a truncated footer.")
 
 
 def chunk_index_pack(chunks: list[XorbChunk]) -> bytes:

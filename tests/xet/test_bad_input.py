@@ -177,3 +177,17 @@ def test_format_limits_are_enforced(cas, token):
     xorb_hash, body = xet_build.xorb(too_many)
     assert cas.post_xorb(token, xorb_hash, body).status_code == 400
     _nothing_stored(xorb_hash)
+
+
+def test_a_footer_may_end_a_xorb(cas, token, chunks):
+    xorb_hash, body = xet_build.xorb(chunks)
+    footer = b"XETBLOB\x01" + format.string_to_hash(xorb_hash) + bytes(100) + (100).to_bytes(4, "little")
+    assert cas.post_xorb(token, xorb_hash, body + footer).status_code == 200
+    stored = Xorb.objects.get(hash=xorb_hash)
+    assert stored.size == len(body)  # the footer is not stored: fetch ranges point into the chunks
+
+
+def test_a_footer_of_an_unknown_version_is_refused(cas, token, chunks):
+    xorb_hash, body = xet_build.xorb(chunks)
+    assert cas.post_xorb(token, xorb_hash, body + b"XETBLOB\x07" + bytes(64)).status_code == 400
+    _nothing_stored(xorb_hash)
