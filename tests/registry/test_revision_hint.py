@@ -64,7 +64,8 @@ def test_hinted_and_plain_resolution_agree(repo, rest):
 def test_the_hinted_lookup_is_one_query(repo):
     rest = "feature/x/a/b.txt"
     candidates = revision_candidates(rest, path_required=True)
-    resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
+    warm = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
+    split_revision_path(warm, rest, path_required=True)  # commit -> tree is cached per process (immutable)
     with CaptureQueriesContext(connection) as queries:
         hinted = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
         resolved, path = split_revision_path(hinted, rest, path_required=True)
