@@ -13,10 +13,9 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
-from core.errors import BadRequest
-from gating.policy import Action, Principal, check, check_license
-from registry import hooks
+from gating.policy import Action, Principal, check_license
 from registry.api.base import RepoAPIView
+from registry.api.commit import authorize_push
 from registry.models import Repo
 from registry.selectors import resolve_revision
 from xet import tokens
@@ -59,12 +58,6 @@ class XetWriteTokenView(RepoAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, revision, repo_type=None):
         create_pr = request.GET.get("create_pr") in ("1", "true")
-        if create_pr or revision.startswith("refs/pr/"):
-            if hooks.pull_requests is None:
-                raise BadRequest("Pull requests are not supported by this hub.")
-            hooks.pull_requests.authorize_commit(
-                principal=self.principal, repo=self.repo, ref_name=None if create_pr else revision
-            )
-        else:
-            check(self.principal, self.repo, Action.WRITE)
+        ref_name = revision if revision.startswith("refs/") else f"refs/heads/{revision}"
+        authorize_push(self.principal, self.repo, ref_name=ref_name, create_pr=create_pr)
         return token_response(request, scope=tokens.WRITE, repo=self.repo, revision=revision, principal=self.principal)

@@ -14,9 +14,10 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.errors import BadRequest, PayloadTooLarge
-from gating.policy import Action, check
+from gating.policy import Action, Principal, check
 from registry import hooks, lfsrules, services, trees
 from registry.api.base import RepoAPIView
+from registry.models import Repo
 from registry.paths import validate_path
 from registry.selectors import gitattributes_at, resolve_revision
 
@@ -95,6 +96,19 @@ class PreuploadView(RepoAPIView):
                 "oid": oid}  # fmt: skip
 
 
+def authorize_push(principal: Principal, repo: Repo, *, ref_name: str, create_pr: bool) -> None:
+    """Who may push content to `ref_name` (or open a pull request with it): branches need write
+    access; pull requests are decided by the community app. Also used for Xet write tokens."""
+    if not create_pr and not ref_name.startswith("refs/pr/"):
+        check(principal, repo, Action.WRITE)
+        return
+    if hooks.pull_requests is None:
+        raise BadRequest("Pull requests are not supported by this hub.")
+    if create_pr and ref_name.startswith("refs/pr/"):
+        raise BadRequest("A pull request is opened against a branch, not against another pull request.")
+    hooks.pull_requests.authorize_commit(principal=principal, repo=repo, ref_name=None if create_pr else ref_name)
+
+
 class CommitView(RepoAPIView):
     """POST /api/{type}s/{ns}/{name}/commit/{rev}: an ndjson body, read line by line.
 
@@ -143,17 +157,7 @@ class CommitView(RepoAPIView):
         return Response({"commitUrl": commit_url, "commitOid": commit.oid, "pullRequestUrl": pr_url})
 
     def _authorize(self, ref_name: str, *, create_pr: bool) -> None:
-        """Branches need write access; pull requests are decided by the community app."""
-        if not create_pr and not ref_name.startswith("refs/pr/"):
-            check(self.principal, self.repo, Action.WRITE)
-            return
-        if hooks.pull_requests is None:
-            raise BadRequest("Pull requests are not supported by this hub.")
-        if create_pr and ref_name.startswith("refs/pr/"):
-            raise BadRequest("A pull request is opened against a branch, not against another pull request.")
-        hooks.pull_requests.authorize_commit(
-            principal=self.principal, repo=self.repo, ref_name=None if create_pr else ref_name
-        )
+        authorize_push(self.principal, self.repo, ref_name=ref_name, create_pr=create_pr)
 
     def _target(self, revision: str) -> tuple[str, str]:
         if revision.startswith("refs/pr/"):
