@@ -342,9 +342,16 @@ def ask_access_url(repo: Repo) -> str:
     return f"{settings.GATEHOUSE_PUBLIC_URL}{repo.web_path}/ask-access"
 
 
+# Every download of a gated file looks up the caller's request; (repo, user) is unique.
+_ACCESS_REQUEST = PreparedQuery(
+    lambda repo_id, user_id: AccessRequest.objects.filter(repo_id=repo_id, user_id=user_id)[:1]
+)
+
+
 def access_state(user: User, repo: Repo) -> tuple[str, AccessRequest | None]:
     """'none', 'pending', 'rejected', 'expired' or 'accepted', and the request row if any."""
-    request = AccessRequest.objects.filter(repo=repo, user=user).first()
+    found = _ACCESS_REQUEST(repo_id=repo.pk, user_id=user.pk)
+    request = found[0] if found else None
     if request is None:
         return "none", None
     if request.status == RequestStatus.ACCEPTED and request.is_expired():
