@@ -63,6 +63,7 @@ class XorbUploadView(CasView):
     def post(self, request, prefix, xorb_hash):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)
+        resolve_repo_by_pk(tokens.principal_of(token), token.repo_pk, Action.PARTICIPATE)
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         inserted = services.xorb_store(
@@ -142,8 +143,12 @@ def _readable_file(token: tokens.XetToken, file_hash: str) -> Readable:
     if xet_file is None:
         raise NotFound("No such file.")
     if token.scope == tokens.WRITE:
+        # SECURITY: a write token is easy to get (any signed-in user may open a pull request), so
+        # it reads back only what its holder uploaded: possession was proven by sending the bytes.
+        # Everything else goes through the read path's download checks.
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
-        if not XetUpload.objects.filter(file=xet_file, repo=repo).exists():
+        uploaded = XetUpload.objects.filter(file=xet_file, repo=repo, uploaded_by=principal.user)
+        if principal.user is None or not uploaded.exists():
             raise NotFound("No such file.")
         return Readable(xet_file, repo, None, "")
     repo = resolve_repo_by_pk(principal, token.repo_pk, Action.DOWNLOAD)

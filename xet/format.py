@@ -134,9 +134,9 @@ def decompress(scheme: int, data: bytes, size: int) -> bytes:
     if scheme == SCHEME_NONE:
         raw = data
     elif scheme == SCHEME_LZ4:
-        raw = _lz4(data)
+        raw = _lz4(data, size)
     elif scheme == SCHEME_BG4_LZ4:
-        raw = _bg4_ungroup(_lz4(data))
+        raw = _bg4_ungroup(_lz4(data, size))
     else:
         raise FormatError(f"Unknown chunk compression scheme {scheme}.")
     if len(raw) != size:
@@ -144,11 +144,16 @@ def decompress(scheme: int, data: bytes, size: int) -> bytes:
     return raw
 
 
-def _lz4(data: bytes) -> bytes:
+def _lz4(data: bytes, size: int) -> bytes:
+    """SECURITY: never inflate past the chunk's declared size, whatever the frame header claims."""
+    decompressor = lz4.frame.LZ4FrameDecompressor()
     try:
-        return lz4.frame.decompress(data)
-    except RuntimeError as exc:
+        raw = decompressor.decompress(data, max_length=size + 1)
+    except (RuntimeError, MemoryError, ValueError) as exc:
         raise FormatError("A chunk is not valid LZ4 frame data.") from exc
+    if not decompressor.eof:
+        raise FormatError("A chunk does not decompress to its declared length.")
+    return raw
 
 
 def _bg4_ungroup(grouped: bytes) -> bytes:

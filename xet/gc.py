@@ -44,9 +44,13 @@ def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
             if row is None:
                 continue
             counts["xorbs"] += 1
-            if not dry_run:
-                storage.delete(xorb_hash)
-                row.delete()
+            if dry_run:
+                continue
+            row.delete()
+        # The file goes once the row is gone (and unless a new upload brought the row back): a crash
+        # in between leaves a stray file, swept on a later run, never a row without its xorb.
+        if not Xorb.objects.filter(pk=xorb_hash).exists():
+            storage.delete(xorb_hash)
     shards = get_xet_shard_storage()
     dead_shards = XetShard.objects.filter(created_at__lt=cutoff, files__isnull=True)
     for sha256 in list(dead_shards.values_list("sha256", flat=True)):

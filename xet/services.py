@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,6 +77,10 @@ def shard_register(*, data: bytes, repo: Repo, user: User | None) -> int:
     except format.FormatError as exc:
         raise BadXetData(f"Invalid shard: {exc}") from exc
     files = [_verify_file(item) for item in shard.files if item.terms]
+    if not files:
+        raise BadXetData("Invalid shard: it registers no file.")
+    if sum(item.size for item in files) > settings.GATEHOUSE_MAX_COMMIT_SIZE:
+        raise BadXetData(f"A shard may register at most {settings.GATEHOUSE_MAX_COMMIT_SIZE} bytes of files.")
     known = {row.hash: row for row in XetFile.objects.filter(hash__in=[f.hash for f in files])}
     for item in files:
         if item.hash in known:
@@ -93,6 +98,13 @@ def _verify_file(item: format.ShardFile) -> VerifiedFile:
         raise BadXetData(f"Invalid shard: file {name} has no verification entries.")
     if item.sha256 is None:
         raise BadXetData(f"Invalid shard: file {name} does not declare its sha256.")
+    # SECURITY: bounded before anything is expanded: terms may repeat, so a small shard could
+    # otherwise name terabytes (and make the server rebuild them).
+    declared = sum(term.size for term in item.terms)
+    if declared > settings.GATEHOUSE_MAX_FILE_SIZE:
+        raise BadXetData(
+            f"File {name} is {declared} bytes; this hub accepts files up to {settings.GATEHOUSE_MAX_FILE_SIZE}."
+        )
     all_chunks: list[tuple[bytes, int]] = []
     terms = []
     for term, verification in zip(item.terms, item.verification, strict=True):

@@ -17,8 +17,13 @@ class Cas:
         headers = {"HTTP_AUTHORIZATION": f"Bearer {hub_token}"} if hub_token else {}
         return self.client.get(f"/api/models/{repo_id}/xet-{scope}-token/{revision}", **headers)
 
-    def write_token(self, repo_id: str, hub_token: str) -> str:
-        response = self.token(repo_id, hub_token)
+    def write_token(self, repo_id: str, hub_token: str, *, create_pr: bool = False) -> str:
+        if create_pr:
+            response = self.client.get(
+                f"/api/models/{repo_id}/xet-write-token/None?create_pr=1", HTTP_AUTHORIZATION=f"Bearer {hub_token}"
+            )
+        else:
+            response = self.token(repo_id, hub_token)
         assert response.status_code == 200, response.content
         return response.json()["accessToken"]
 
@@ -36,9 +41,9 @@ class Cas:
             headers["HTTP_RANGE"] = byte_range
         return self.client.get(f"/cas/v1/reconstructions/{file_hash}", **headers)
 
-    def upload(self, repo, user, data: bytes) -> tuple[str, str]:
+    def upload(self, repo, user, data: bytes, *, create_pr: bool = False) -> tuple[str, str]:
         """Send `data` as one xorb and one shard with a write token for `repo`: (file hash, sha256)."""
-        token = self.write_token(repo.repo_id, token_for(user))
+        token = self.write_token(repo.repo_id, token_for(user), create_pr=create_pr)
         chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
         xorb_hash, body = xet_build.xorb(chunks)
         assert self.post_xorb(token, xorb_hash, body).status_code == 200

@@ -169,3 +169,30 @@ def test_xet_downloads_are_counted_like_resolve_downloads(cas, alice):
     cas.reconstruction(token, file_hash, "bytes=0-299999")
     cas.reconstruction(token, file_hash, "bytes=1000-2000")  # a resumed or partial read: not counted
     assert Repo.objects.get(pk=repo.pk).downloads == 1
+
+
+def test_a_pull_request_write_token_reads_back_only_its_own_uploads(cas, alice, bob):
+    """SECURITY: anyone signed in gets a write token for a pull request; it must not read a gated
+    file whose Xet hash the (public) tree listing shows."""
+    repo, file_hash = _xet_repo(cas, alice, "gated-pr", gated="manual")
+    tree = cas.client.get(f"/api/models/{repo.repo_id}/tree/main", HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}")
+    assert [entry.get("xetHash") for entry in tree.json() if entry.get("xetHash")] == [file_hash]
+    write = cas.client.get(
+        f"/api/models/{repo.repo_id}/xet-write-token/None?create_pr=1", HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}"
+    )
+    assert write.status_code == 200
+    assert cas.reconstruction(write.json()["accessToken"], file_hash).status_code == 404
+    # What bob uploads himself he may read back with the same token.
+    own_hash, _ = cas.upload(repo, bob, os.urandom(50_000), create_pr=True)
+    assert cas.reconstruction(write.json()["accessToken"], own_hash).status_code == 200
+
+
+def test_xorb_uploads_stop_when_the_hub_token_is_revoked(cas, alice):
+    from accounts import services as account_services
+    from tests.support import xet as xet_build
+
+    repo = make_repo(alice, "stop", {"README.md": b"# s\n"})
+    write = cas.write_token(repo.repo_id, token_for(alice))
+    account_services.token_revoke(user=alice, token_id=alice.access_tokens.latest("created_at").pk)
+    xorb_hash, body = xet_build.xorb([os.urandom(1000)])
+    assert cas.post_xorb(write, xorb_hash, body).status_code == 401

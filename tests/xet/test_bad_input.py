@@ -191,3 +191,26 @@ def test_a_footer_of_an_unknown_version_is_refused(cas, token, chunks):
     xorb_hash, body = xet_build.xorb(chunks)
     assert cas.post_xorb(token, xorb_hash, body + b"XETBLOB\x07" + bytes(64)).status_code == 400
     _nothing_stored(xorb_hash)
+
+
+def test_an_lz4_frame_that_lies_about_its_size_is_refused(cas, token):
+    import lz4.frame
+
+    raw = bytes(1000)
+    bomb = lz4.frame.compress(bytes(4 * 1024 * 1024))  # a valid frame, far larger than declared
+    body = struct.pack("<B3sB3s", 0, len(bomb).to_bytes(3, "little"), 1, len(raw).to_bytes(3, "little")) + bomb
+    xorb_hash, _ = xet_build.xorb([raw])
+    response = cas.post_xorb(token, xorb_hash, body)
+    assert response.status_code == 400
+    _nothing_stored(xorb_hash)
+
+
+def test_a_shard_repeating_terms_past_the_file_size_limit_is_refused(cas, token, chunks, settings):
+    xorb_hash = _stored_xorb(cas, token, chunks)
+    _, content, terms = xet_build.file_of({xorb_hash: chunks}, [(xorb_hash, 0, 3)])
+    settings.GATEHOUSE_MAX_FILE_SIZE = 10 * len(content)
+    repeated = terms * 11
+    response = cas.post_shard(token, xet_build.shard([("0" * 64, repeated, xet_build.sha256(content))]))
+    assert response.status_code == 400
+    assert "accepts files up to" in response.json()["error"]
+    assert not XetFile.objects.exists()
