@@ -1,8 +1,9 @@
 """Xet access tokens and signed xorb URLs: self-contained, signed with the project's secret.
 
 A token names its scope, the repo, the revision it was minted for (a commit for reads, a ref for
-writes), the user and the Hub token they authenticated with. Every CAS call re-checks that the
-Hub token is still active, so revoking it revokes the Xet tokens minted from it.
+writes), the user and the Hub token they authenticated with. Every CAS call made with a token
+re-checks that the Hub token is still active, so revoking it revokes the Xet tokens minted from
+it (signed fetch URLs carry no token and simply expire).
 """
 
 from __future__ import annotations
