@@ -17,7 +17,7 @@ from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
 from registry import trees
 from registry.models import Commit, Repo
-from registry.selectors import Resolved, read_text_at
+from registry.selectors import Resolved, read_text_at, resolve_revision
 from registry.services.metadata import card_summary_at
 
 # Looked up at the root, in this order, unless the card's `license_link` names a file in the repo.
@@ -172,7 +172,14 @@ def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
     that names the license, the version, what changed since the user's last acceptance, and the URL."""
     card = card_license_at(resolved.tree_oid)
     if not _requires_acknowledgment(repo, card):
-        return None
+        if repo.license not in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
+            return None
+        # SECURITY: a revision cannot shed the license the repo is under: anyone may push a pull
+        # request whose card says `license: mit`. Such a revision needs the head's license.
+        resolved = resolve_revision(repo, repo.default_branch)
+        card = card_license_at(resolved.tree_oid)
+        if not _requires_acknowledgment(repo, card):
+            return None
     current = _revision_license(resolved, card, required=True)
     if has_acknowledged(user, repo, current):
         return None

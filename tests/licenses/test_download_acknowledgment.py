@@ -125,3 +125,19 @@ def test_a_commit_that_leaves_the_license_alone_keeps_the_acknowledgment(hub, cl
     commit_files(rail_repo, {"config.json": b'{"hidden": 16}'}, author=alice, summary="bump")
     path = hf_hub_download("alice/rail", "config.json", token=bob_token, force_download=True)
     assert Path(path).read_text() == '{"hidden": 16}'
+
+
+def test_a_pull_request_cannot_shed_the_repo_license(client, alice, bob, rail_repo, bob_token):
+    """SECURITY: anyone may push a pull request whose card says `license: mit`; its revision still
+    needs the acknowledgment the repo's own license asks for."""
+    from registry import services
+    from registry.models import Ref
+
+    services.branch_create(repo=rail_repo, branch="sneaky")
+    commit_files(rail_repo, {"README.md": b"---\nlicense: mit\n---\n", "LICENSE": None}, author=bob, branch="sneaky")
+    sneaky = Ref.objects.get(repo=rail_repo, name="refs/heads/sneaky")
+    Ref.objects.create(repo=rail_repo, name="refs/pr/1", kind="pr", commit_oid=sneaky.commit_oid)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {bob_token}"}
+    for revision in ("refs%2Fpr%2F1", sneaky.commit_oid):
+        response = client.get(f"/alice/rail/resolve/{revision}/config.json", **auth)
+        assert response.status_code == 403 and response["X-Error-Code"] == "GatedRepo", revision
