@@ -8,11 +8,9 @@ such as the pickle scanner and the preview workers.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from registry import hooks
 from registry.models import StoredObject
@@ -55,10 +53,6 @@ def xet_hashes_of(sha256s) -> dict[str, str]:
     return dict(rows)
 
 
-def is_available(sha256: str) -> bool:
-    return get_storage().exists(sha256) or bool(xet_hash_of(sha256))
-
-
 def iter_range(sha256: str, start: int, end: int) -> Iterator[bytes]:
     """Bytes [start, end) of the content, in pieces of at most a few MiB."""
     storage = get_storage()
@@ -80,14 +74,6 @@ def read_head(sha256: str, size: int) -> bytes:
     return b"".join(iter_range(sha256, 0, size))
 
 
-def open_content(sha256: str, size: int) -> BinaryIO:
-    """A readable file object over the content (plain objects are opened directly)."""
-    storage = get_storage()
-    if storage.exists(sha256):
-        return storage.open(sha256)
-    return io.BufferedReader(_IterReader(iter_range(sha256, 0, size)), buffer_size=STREAM_PIECE)
-
-
 def local_path(sha256: str) -> Path:
     """A path to a plain copy, written out (verified against its sha256) if there is none yet."""
     storage = get_storage()
@@ -98,22 +84,3 @@ def local_path(sha256: str) -> Path:
                 writer.write(piece)
             writer.commit()
     return storage.path_for(sha256)
-
-
-class _IterReader(io.RawIOBase):
-    def __init__(self, pieces: Iterator[bytes]):
-        self._pieces = pieces
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:
-        while not self._buffer:
-            self._buffer = next(self._pieces, b"")
-            if not self._buffer:
-                return 0
-        count = min(len(target), len(self._buffer))
-        target[:count] = self._buffer[:count]
-        self._buffer = self._buffer[count:]
-        return count

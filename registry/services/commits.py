@@ -105,7 +105,7 @@ def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None)
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
-    head = b"".join(content.iter_range(sha256, 0, min(8, stored.size)))
+    head = content.read_head(sha256, min(8, stored.size))
     return AddFile(
         path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid,
         needs_scan=scanning.needs_scan(path, head),
