@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from community.models import CommunitySettings, Discussion, Event
+from community.selectors import pull_request_trees
 from core.errors import Forbidden, HubError
-from gating.policy import Action, Principal, can, check, check_file
+from gating.policy import Action, Principal, can, check, check_file, check_license
 from registry.models import Repo
+from registry.selectors import resolve_revision
 
 
 def is_moderator(principal: Principal, repo: Repo) -> bool:
@@ -77,9 +79,18 @@ def require_push(principal: Principal, repo: Repo, discussion: Discussion) -> No
     require_author_or_moderator(principal, repo, discussion)
 
 
-def may_see_diff(principal: Principal, repo: Repo) -> bool:
-    """SECURITY: a diff shows file content, so on gated repos it needs download access."""
-    return can(principal, repo, Action.DOWNLOAD)
+def may_see_diff(principal: Principal, repo: Repo, discussion: Discussion) -> bool:
+    """SECURITY: a diff shows file content, so it needs download access and, where the license
+    asks for acknowledgment, the caller's acceptance at both ends of the diff."""
+    if not can(principal, repo, Action.DOWNLOAD):
+        return False
+    ends = (discussion.merge_base_oid, pull_request_trees(discussion).head_oid)
+    try:
+        for commit_oid in filter(None, ends):
+            check_license(principal, repo, resolve_revision(repo, commit_oid))
+    except HubError:
+        return False
+    return True
 
 
 def file_reader(principal: Principal, repo: Repo) -> Callable[[str], bool]:

@@ -132,7 +132,7 @@ class PullRequestFilesPage(CommunityView):
         discussion = selectors.discussion_get(self.repo, num)
         if not discussion.is_pull_request:
             return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
-        visible = access.may_see_diff(self.principal, self.repo)
+        visible = access.may_see_diff(self.principal, self.repo, discussion)
         diff = (
             selectors.pull_request_diff(discussion, may_read=access.file_reader(self.principal, self.repo))
             if visible

@@ -128,6 +128,23 @@ class RepoObject(models.Model):
         constraints = [models.UniqueConstraint(fields=["repo", "sha256"], name="repo_object_unique")]
 
 
+class UploadReceipt(models.Model):
+    """A user sent the bytes of this content to this repo (proof of possession).
+
+    SECURITY: `RepoObject` lets a repo's writers commit its content anywhere in it. Contributors
+    without write access (pull requests) may commit by sha256 only content they uploaded
+    themselves: otherwise they could copy a file the release stage withholds, or one from an
+    older revision, to a path of their own pull request and download it there."""
+
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="upload_receipts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_receipts")
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "user", "sha256"], name="upload_receipt_unique")]
+
+
 class Blob(models.Model):
     """A git blob: for LFS files the pointer; `sha256` and `size` always describe the content."""
 

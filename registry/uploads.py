@@ -20,7 +20,7 @@ from django.core import signing
 from django.db import transaction
 
 from core.errors import BadRequest, Forbidden, NotFound
-from registry.models import RepoObject, StoredObject
+from registry.models import RepoObject, StoredObject, UploadReceipt
 from registry.storage import COPY_CHUNK, SHA256_RE, IntegrityError, get_storage
 
 SALT = "gatehouse.lfs-upload"
@@ -58,10 +58,13 @@ def new_upload_id() -> str:
     return secrets.token_hex(16)
 
 
-def record_object(sha256: str, size: int, repo_id: int) -> StoredObject:
-    """The bytes were received (and verified) for this repo: it may now reference them."""
+def record_object(sha256: str, size: int, repo_id: int, user_id: int | None = None) -> StoredObject:
+    """The bytes were received (and verified) for this repo, from this user: the repo may now
+    reference them, and the user may commit them to a pull request (UploadReceipt)."""
     obj, _ = StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
     RepoObject.objects.get_or_create(repo_id=repo_id, sha256=sha256)
+    if user_id is not None:
+        UploadReceipt.objects.get_or_create(repo_id=repo_id, user_id=user_id, sha256=sha256)
     return obj
 
 
@@ -74,7 +77,7 @@ def receive_single(grant: UploadGrant, stream, content_length: int | None) -> St
         writer.write_from(stream, grant.size)
         writer.commit()
     with transaction.atomic():
-        return record_object(grant.oid, grant.size, grant.repo_id)
+        return record_object(grant.oid, grant.size, grant.repo_id, grant.user_id)
 
 
 def part_count(size: int, chunk_size: int) -> int:
@@ -146,7 +149,7 @@ def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
         raise
     shutil.rmtree(folder, ignore_errors=True)
     with transaction.atomic():
-        return record_object(grant.oid, grant.size, grant.repo_id)
+        return record_object(grant.oid, grant.size, grant.repo_id, grant.user_id)
 
 
 def validate_oid(oid) -> str:

@@ -14,7 +14,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.errors import BadRequest, PayloadTooLarge
-from gating.policy import Action, Principal, check
+from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, services, trees
 from registry.api.base import RepoAPIView
 from registry.models import Repo
@@ -129,6 +129,8 @@ class CommitView(RepoAPIView):
         branch, ref_name = self._target(revision)
         # SECURITY: decided before the body is read, so a refused caller stores no content.
         self._authorize(ref_name, create_pr=create_pr)
+        # SECURITY: contributors without write access add large files by their own uploads only.
+        self.proof_from = None if can(self.principal, self.repo, Action.WRITE) else request.user
         header, operations = self._read_operations(request)
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""
@@ -231,7 +233,9 @@ class CommitView(RepoAPIView):
             size = value.get("size")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
                 raise BadRequest(f"'{path}': 'size' must be an integer.")
-            return services.stage_stored(repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size)
+            return services.stage_stored(
+                repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.proof_from
+            )
         if key == "deletedFile":
             return services.DeleteFile(validate_path(path))
         if key == "deletedFolder":

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
 from registry import content, gitobjects, hooks, lfsrules, scanning, trees
-from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject
+from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
 from registry.services.scans import scans_request
@@ -91,9 +91,12 @@ def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
         yield chunk
 
 
-def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None) -> AddFile:
+def stage_stored(
+    *, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None = None
+) -> AddFile:
     """An LFS addition of content already uploaded to `repo`, or already committed to it (the
-    `lfsFile` commit line). See RepoObject for why other content is refused."""
+    `lfsFile` commit line). See RepoObject for why other content is refused. With `proof_from`
+    (a contributor without write access), only content that user uploaded (UploadReceipt)."""
     validate_path(path)
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
@@ -101,6 +104,11 @@ def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None)
     if stored is None or not RepoObject.objects.filter(repo=repo, sha256=sha256).exists():
         raise BadRequest(
             f"LFS object {sha256} for '{path}' was never uploaded to this repo; upload it before committing."
+        )
+    if proof_from is not None and not UploadReceipt.objects.filter(repo=repo, user=proof_from, sha256=sha256).exists():
+        raise BadRequest(
+            f"LFS object {sha256} for '{path}' was not uploaded by you: a pull request may only add large "
+            "files whose content you uploaded to this repo. Upload the file itself rather than referring to it."
         )
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
