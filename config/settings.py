@@ -113,6 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file, not the shared in-memory database: live-server threads then get their own
     # connections with WAL and a busy timeout, as in production.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gatehouse.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's PostgreSQL backend with a health check that needs no round trip (see there).
+    DATABASES["default"]["ENGINE"] = "core.dbbackends.postgresql"
 # Persistent connections for both engines: opening a SQLite connection (plus the PRAGMAs above)
 # costs more than the two indexed queries of a HEAD /resolve (bench/resolve_head_rps.py).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)

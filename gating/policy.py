@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Concat
 
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
 from core.errors import (
@@ -141,14 +142,13 @@ def _with_download_facts(queryset: QuerySet[Repo]) -> QuerySet[Repo]:
 
 
 def _with_best_ref(queryset: QuerySet[Repo], names: list[str]) -> QuerySet[Repo]:
-    """The first of `names` (best first) that is a ref of the repo, and its commit."""
+    """The first of `names` (best first) that is a ref of the repo, as its 40-hex commit id
+    followed by its name: one sub-select rather than two (each costs PostgreSQL a sort)."""
     ranked = Ref.objects.filter(repo=OuterRef("pk"), name__in=names).annotate(
-        rank=Case(*[When(name=name, then=Value(i)) for i, name in enumerate(names)], output_field=IntegerField())
+        rank=Case(*[When(name=name, then=Value(i)) for i, name in enumerate(names)], output_field=IntegerField()),
+        hint=Concat("commit_oid", "name", output_field=CharField()),
     )
-    best = ranked.order_by("rank")
-    return queryset.annotate(
-        hint_ref_name=Subquery(best.values("name")[:1]), hint_commit_oid=Subquery(best.values("commit_oid")[:1])
-    )
+    return queryset.annotate(hint_ref=Subquery(ranked.order_by("rank").values("hint")[:1]))
 
 
 # Downloads name a revision in the URL: with its candidate ref names, the repo and the ref come
@@ -195,7 +195,8 @@ def _find_visible(
     if not found:
         return None
     repo = found[0]
-    repo.revision_hint = RevisionHint(candidates, repo.hint_ref_name, repo.hint_commit_oid)
+    hint = repo.hint_ref or ""
+    repo.revision_hint = RevisionHint(candidates, hint[40:] or None, hint[:40] or None)
     return repo
 
 
