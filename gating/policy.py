@@ -152,15 +152,17 @@ def _with_best_ref(queryset: QuerySet[Repo], names: list[str]) -> QuerySet[Repo]
 
 
 # Downloads name a revision in the URL: with its candidate ref names, the repo and the ref come
-# back in one query (registry.selectors.split_revision_path then needs none).
+# back in one query (registry.selectors.split_revision_path then needs none). A download needs
+# nothing of the card's metadata, which can be large (eval results, gating forms): left behind.
 MAX_HINTED_CANDIDATES = 16
+_NOT_FOR_DOWNLOADS = ("card_data", "base_models")
 _FIND_PUBLIC_AT = PreparedQuery(
     lambda repo_type, namespace, name, names: _with_best_ref(
         _with_download_facts(
             Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
         ),
         names,
-    )[:1]
+    ).defer(*_NOT_FOR_DOWNLOADS)[:1]
 )
 _FIND_FOR_USER_AT = PreparedQuery(
     lambda user_id, repo_type, namespace, name, names: _with_best_ref(
@@ -168,7 +170,7 @@ _FIND_FOR_USER_AT = PreparedQuery(
             Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
         ),
         names,
-    )[:1]
+    ).defer(*_NOT_FOR_DOWNLOADS)[:1]
 )
 _FIND_PUBLIC = PreparedQuery(
     lambda repo_type, namespace, name: _with_download_facts(

@@ -71,3 +71,18 @@ def test_the_hinted_lookup_is_one_query(repo):
         resolved, path = split_revision_path(hinted, rest, path_required=True)
     assert (resolved.revision, path) == ("feature/x", "a/b.txt")
     assert len(queries) == 1
+
+
+def test_head_resolve_of_a_public_file_is_one_query_whatever_the_card(client, alice):
+    """The HEAD before every download: one query, and the card's metadata (large for models with
+    eval results) is not even read."""
+    rows = "\n".join(f"  - name: metric-{i}\n    value: {i}" for i in range(2000))
+    card = f"---\nlicense: mit\nmodel-index:\n{rows}\n---\n# Card\n".encode()
+    make_repo(alice, "big-card", {"README.md": card, "model.safetensors": b"\0" * 64})
+    url = "/alice/big-card/resolve/main/model.safetensors"
+    assert client.head(url).status_code == 200  # warm the per-process caches (immutable trees)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.head(url)
+    assert response.status_code == 200 and response["Content-Length"] == "64"
+    assert len(queries) == 1
+    assert "card_data" not in queries[0]["sql"]
