@@ -65,9 +65,14 @@ def iter_files(tree_oid: str) -> Iterator[tuple[str, Entry]]:
 
 
 @lru_cache(maxsize=256)
-def lfs_paths(tree_oid: str) -> dict[str, str]:
-    """sha256 -> a path holding that content, for the LFS files of a tree (recursively)."""
-    return {entry["lfs"]["sha256"]: path for path, entry in iter_files(tree_oid) if entry.get("lfs")}
+def lfs_paths(tree_oid: str) -> dict[str, tuple[str, ...]]:
+    """sha256 -> every path holding that content, for the LFS files of a tree (recursively)."""
+    paths: dict[str, tuple[str, ...]] = {}
+    for path, entry in iter_files(tree_oid):
+        if entry.get("lfs"):
+            sha256 = entry["lfs"]["sha256"]
+            paths[sha256] = (*paths.get(sha256, ()), path)
+    return paths
 
 
 def file_entry(*, name: str, oid: str, size: int, sha256: str, is_lfs: bool) -> Entry:

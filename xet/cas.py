@@ -23,11 +23,11 @@ from core.http import error_response
 from gating.policy import Action, check, check_download, resolve_repo_by_pk
 from registry import trees
 from registry.download import BoundedFile, count_download, counts_as_download, parse_range
-from registry.models import Repo
+from registry.models import Repo, UploadReceipt
 from registry.selectors import Resolved, resolve_revision
 from registry.storage import get_xet_storage
 from xet import format, reconstruction, services, tokens
-from xet.models import XetFile, XetUpload
+from xet.models import XetFile
 
 _RANGES = re.compile(r"^(\d+)-(\d+)$")
 
@@ -147,17 +147,26 @@ def _readable_file(token: tokens.XetToken, file_hash: str) -> Readable:
         # it reads back only what its holder uploaded: possession was proven by sending the bytes.
         # Everything else goes through the read path's download checks.
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
-        uploaded = XetUpload.objects.filter(file=xet_file, repo=repo, uploaded_by=principal.user)
+        uploaded = UploadReceipt.objects.filter(repo=repo, user=principal.user, sha256=xet_file.sha256)
         if principal.user is None or not uploaded.exists():
             raise NotFound("No such file.")
         return Readable(xet_file, repo, None, "")
     repo = resolve_repo_by_pk(principal, token.repo_pk, Action.DOWNLOAD)
     resolved = resolve_revision(repo, token.revision)
-    path = trees.lfs_paths(resolved.tree_oid).get(xet_file.sha256)
-    if path is None:
+    paths = trees.lfs_paths(resolved.tree_oid).get(xet_file.sha256, ())
+    if not paths:
         raise NotFound("No such file.")
-    check_download(principal, repo, resolved, path)
-    return Readable(xet_file, repo, resolved, path)
+    # The same content may sit at several paths, some withheld by the release stage: a path the
+    # holder may download is enough (the bytes are the same); otherwise the first refusal stands.
+    refusals: list[HubError] = []
+    for path in paths:
+        try:
+            check_download(principal, repo, resolved, path)
+        except HubError as exc:
+            refusals.append(exc)
+            continue
+        return Readable(xet_file, repo, resolved, path)
+    raise refusals[0]
 
 
 class FetchView(CasView):

@@ -2,8 +2,9 @@
 
 Xorbs are global and content-addressed: anyone with a write token may store one, because its
 bytes are checked against its hash. Files are registered by shards; a file becomes usable in a
-repo only through an `XetUpload` to that repo, and only after the server rebuilt it and checked
-the sha256 the client claimed for it (see xet.services.shard_register).
+repo (`registry.RepoObject`, and `registry.UploadReceipt` for its uploader) only after the
+server rebuilt it and checked the sha256 the client claimed for it (xet.services.shard_register).
+`XetUpload` records which repo a shard registered each file for.
 """
 
 from django.conf import settings

@@ -25,6 +25,12 @@ def _xet_repo(cas, owner, name, *, private=False, gated=""):
     return repo, file_hash
 
 
+def trees_sha256(repo, path: str) -> str:
+    from registry.selectors import find_file, resolve_revision
+
+    return find_file(resolve_revision(repo, "main"), path)["lfs"]["sha256"]
+
+
 def _read_token(cas, repo, user):
     response = cas.token(repo.repo_id, token_for(user) if user else None, scope="read")
     return response
@@ -142,6 +148,12 @@ def test_files_withheld_by_the_release_stage_are_not_reconstructed(cas, alice, b
     assert refused.status_code == 403 and refused["X-Error-Code"] == "GatedRepo"
     owner_token = _read_token(cas, repo, alice).json()["accessToken"]
     assert cas.reconstruction(owner_token, file_hash).status_code == 200
+    # The owner also publishes the same bytes under an open name: a path the reader may download
+    # is enough, whichever path the content is found at first.
+    sha256 = trees_sha256(repo, "model.safetensors")
+    commit_xet_file(repo, alice, "aaa-open/copy.bin", sha256)
+    token = _read_token(cas, repo, bob).json()["accessToken"]
+    assert cas.reconstruction(token, file_hash).status_code == 200
 
 
 def test_license_acknowledgment_comes_before_a_read_token(cas, alice, bob):
@@ -182,9 +194,15 @@ def test_a_pull_request_write_token_reads_back_only_its_own_uploads(cas, alice, 
     )
     assert write.status_code == 200
     assert cas.reconstruction(write.json()["accessToken"], file_hash).status_code == 404
-    # What bob uploads himself he may read back with the same token.
+    # What bob uploads himself he may read back with the same token, even content the repo
+    # already holds (he proved he has it by sending it).
     own_hash, _ = cas.upload(repo, bob, os.urandom(50_000), create_pr=True)
     assert cas.reconstruction(write.json()["accessToken"], own_hash).status_code == 200
+    shared = os.urandom(40_000)
+    shared_hash, _ = cas.upload(repo, alice, shared)
+    assert cas.reconstruction(write.json()["accessToken"], shared_hash).status_code == 404
+    assert cas.upload(repo, bob, shared, create_pr=True)[0] == shared_hash
+    assert cas.reconstruction(write.json()["accessToken"], shared_hash).status_code == 200
 
 
 def test_xorb_uploads_stop_when_the_hub_token_is_revoked(cas, alice):
