@@ -135,6 +135,15 @@ class RangeNotSatisfiable(HubError):
     default_message = "Requested range not satisfiable"
 
 
+class ContentUnavailable(HubError):
+    """Stored bytes of a committed file cannot be read: answered before the first byte is sent,
+    rather than a 200 that stops short."""
+
+    status = 503
+    code = "ContentUnavailable"
+    default_message = "The content of this file cannot be read right now; please try again later."
+
+
 class RateLimited(HubError):
     status = 429
     code = "RateLimited"

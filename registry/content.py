@@ -54,20 +54,26 @@ def xet_hashes_of(sha256s) -> dict[str, str]:
 
 
 def iter_range(sha256: str, start: int, end: int) -> Iterator[bytes]:
-    """Bytes [start, end) of the content, in pieces of at most a few MiB."""
+    """Bytes [start, end) of the content, in pieces of at most a few MiB. Content that is not
+    stored raises FileNotFoundError here, before the first piece, so a response can still say so."""
     storage = get_storage()
-    if storage.exists(sha256):
-        with storage.open(sha256) as handle:
-            handle.seek(start)
-            remaining = end - start
-            while remaining > 0 and (piece := handle.read(min(STREAM_PIECE, remaining))):
-                remaining -= len(piece)
-                yield piece
-        return
-    xet_hash = xet_hash_of(sha256)
-    if not xet_hash or hooks.xet_content is None:
-        raise FileNotFoundError(f"content {sha256} is not stored")
-    yield from hooks.xet_content(xet_hash, start, end)
+    try:
+        handle = storage.open(sha256)
+    except FileNotFoundError:
+        xet_hash = xet_hash_of(sha256)
+        if not xet_hash or hooks.xet_content is None:
+            raise FileNotFoundError(f"content {sha256} is not stored") from None
+        return hooks.xet_content(xet_hash, start, end)
+    return _pieces(handle, start, end)
+
+
+def _pieces(handle, start: int, end: int) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
+        remaining = end - start
+        while remaining > 0 and (piece := handle.read(min(STREAM_PIECE, remaining))):
+            remaining -= len(piece)
+            yield piece
 
 
 def read_head(sha256: str, size: int) -> bytes:

@@ -8,13 +8,14 @@ memory, and responses are never compressed (the client checks sizes).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.db.models import F
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from core.errors import RangeNotSatisfiable
+from core.errors import ContentUnavailable, RangeNotSatisfiable
 from gating.policy import Action, check_download
 from registry import content, trees
 from registry.api.base import RepoView
@@ -23,6 +24,7 @@ from registry.paths import validate_path
 from registry.selectors import entry_sha256, find_file, revision_candidates, split_revision_path
 from registry.storage import get_storage
 
+logger = logging.getLogger(__name__)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Files whose download marks a download of the whole repo, as on the Hub (diffusers: model_index).
 QUERY_FILES = ("config.json", "model_index.json")
@@ -148,11 +150,15 @@ class ResolveView(RepoView):
 
 
 def _rebuilt(sha256: str, byte_range: tuple[int, int] | None, size: int) -> StreamingHttpResponse:
-    """Content stored only as Xet chunks, rebuilt as it is sent (memory bounded by one piece)."""
+    """Content stored only as Xet chunks, rebuilt as it is sent (memory bounded by one piece).
+    Missing pieces are found before the first byte: an error then, never a 200 that stops short."""
     start, end = byte_range or (0, size - 1)
-    response = StreamingHttpResponse(
-        content.iter_range(sha256, start, end + 1), content_type="application/octet-stream"
-    )
+    try:
+        pieces = content.iter_range(sha256, start, end + 1)
+    except FileNotFoundError:
+        logger.exception("Stored content of %s cannot be read", sha256)
+        raise ContentUnavailable() from None
+    response = StreamingHttpResponse(pieces, content_type="application/octet-stream")
     response["Content-Length"] = str(end - start + 1)
     if byte_range is not None:
         response.status_code = 206

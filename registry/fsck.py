@@ -1,6 +1,7 @@
 """Integrity check of the registry (the `registry_fsck` command): every ref names a commit of its
 repo, every commit's id matches its raw object and its tree and parents exist, every file's
-content is in the blob store with the right size (and, with `rehash`, the right sha256)."""
+content is in the blob store with the right size, or as Xet chunks whose xorbs are all stored
+(and, with `rehash`, that it has the right sha256)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,13 @@ def _check_object(storage, sha256: str, size: int, path: str, *, rehash: bool) -
 
 
 def _check_xet_object(sha256: str, size: int, path: str, *, rehash: bool) -> list[str]:
-    """Content stored only as Xet chunks: rebuilt (every xorb read) when rehashing."""
+    """Content stored only as Xet chunks: its file and every xorb it needs must be stored (checked
+    when the read is set up, before any byte is read); rebuilt and hashed when rehashing."""
     if not rehash:
+        try:
+            content.iter_range(sha256, 0, size)
+        except (OSError, HubError, ValueError) as exc:
+            return [f"{path}: Xet content {sha256} cannot be rebuilt: {exc}"]
         return []
     digest = hashlib.sha256()
     received = 0

@@ -88,7 +88,10 @@ def fetch_ranges(planned: list[PlannedTerm]) -> dict[str, list[tuple[int, int, i
 def iter_terms(terms: list, start: int, end: int) -> Iterator[bytes]:
     """The raw bytes [start, end) of the file made of `terms`."""
     skip, planned = plan(terms, start, end)
-    remaining = end - start
+    return _iter_planned(planned, skip, end - start)
+
+
+def _iter_planned(planned: list[PlannedTerm], skip: int, remaining: int) -> Iterator[bytes]:
     storage = get_xet_storage()
     for term in planned:
         chunks = xorb_chunks(term.xorb)
@@ -116,4 +119,13 @@ def read_file_range(xet_hash: str, start: int, end: int) -> Iterator[bytes]:
     terms = XetFile.objects.filter(hash=xet_hash).values_list("terms", flat=True).first()
     if terms is None:
         raise FileNotFoundError(f"Xet file {xet_hash} is not registered")
-    return iter_terms(terms, start, end)
+    try:
+        skip, planned = plan(terms, start, end)
+    except NotFound as exc:
+        raise FileNotFoundError(exc.message) from exc
+    # Checked before the first byte: a response can still answer an error instead of stopping short.
+    storage = get_xet_storage()
+    missing = sorted({term.xorb for term in planned if not storage.exists(term.xorb)})
+    if missing:
+        raise FileNotFoundError(f"xorb {missing[0]} of Xet file {xet_hash} is not stored")
+    return _iter_planned(planned, skip, end - start)

@@ -81,3 +81,25 @@ def test_shards_are_kept_while_their_files_are(cas, alice):
     assert report.extra["shards"] == 1
     assert not XetShard.objects.filter(pk=shard.pk).exists()
     assert not get_xet_shard_storage().exists(shard.sha256)
+
+
+def test_a_lost_xorb_is_an_error_before_the_first_byte_not_a_short_200(cas, alice, client):
+    """Operators lose disks: a plain download of Xet content whose xorb is gone answers 503 with
+    the Hub's error headers, instead of a 200 whose body stops short."""
+    repo = make_repo(alice, "lost", {"README.md": b"# lost\n"})
+    file_hash, sha256 = cas.upload(repo, alice, os.urandom(120_000))
+    commit_xet_file(repo, alice, "w.bin", sha256)
+    url = "/alice/lost/resolve/main/w.bin"
+    assert len(b"".join(client.get(url).streaming_content)) == 120_000
+    assert fsck().problems == []
+    for term in XetFile.objects.get(hash=file_hash).terms:
+        get_xet_storage().delete(term[0])
+
+    for headers in ({}, {"HTTP_RANGE": "bytes=1000-"}):
+        response = client.get(url, **headers)
+        assert response.status_code == 503
+        assert response["X-Error-Code"] == "ContentUnavailable"
+        assert "try again" in response["X-Error-Message"]
+    assert client.head(url).status_code == 200  # metadata does not read content
+    problems = fsck().problems  # found without rebuilding anything
+    assert len(problems) == 1 and "w.bin" in problems[0] and "not stored" in problems[0]
