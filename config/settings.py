@@ -309,6 +309,8 @@ GATEHOUSE_XET_CAS_URL = env.str("GATEHOUSE_XET_CAS_URL", default="").rstrip("/")
 GATEHOUSE_XET_TOKEN_TTL = env.int("GATEHOUSE_XET_TOKEN_TTL", default=1800)
 # Lifetime of the signed xorb byte-range URLs in reconstruction answers.
 GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=900)
+# Bytes a contributor without write access may send to pull requests per day (Xet xorbs).
+GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = env.int("GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY", default=100 * 1024**3)
 
 # Community: discussions and pull requests.
 GATEHOUSE_DISCUSSIONS_PAGE_SIZE = env.int("GATEHOUSE_DISCUSSIONS_PAGE_SIZE", default=50)

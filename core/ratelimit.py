@@ -10,6 +10,7 @@ which `huggingface_hub` parses into its error message.
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 
 from django.core.cache import cache
 
@@ -18,19 +19,27 @@ from core.errors import RateLimited
 
 def hit(*, bucket: str, key: str, limit: int, window: int) -> int:
     """Count one call against `bucket` for `key`; the calls left in this window. Raises when over."""
+    return charge(bucket=bucket, key=key, amount=1, limit=limit, window=window, unit="requests")
+
+
+def charge(*, bucket: str, key: str, amount: int, limit: int, window: int, unit: str) -> int:
+    """Count `amount` (calls, bytes) against `bucket` for `key`; what is left in this window.
+    Raises, without counting, when the amount would go over the limit."""
     now = int(time.time())
     window_start = now - now % window
     cache_key = f"ratelimit:{bucket}:{key}:{window_start}"
     cache.add(cache_key, 0, timeout=window + 5)
     try:
-        count = cache.incr(cache_key)
+        count = cache.incr(cache_key, amount)
     except ValueError:  # the key expired between add and incr: this call opens a new window
-        cache.add(cache_key, 1, timeout=window + 5)
-        count = 1
+        cache.add(cache_key, amount, timeout=window + 5)
+        count = amount
     if count > limit:
+        with suppress(ValueError):  # the window ended meanwhile
+            cache.decr(cache_key, amount)
         reset = window_start + window - now
         raise RateLimited(
-            f"Too many requests: at most {limit} per {window} seconds. Retry in {reset} seconds.",
+            f"Too many {unit}: at most {limit} per {window} seconds. Retry in {reset} seconds.",
             headers={
                 "RateLimit": f'"api";r=0;t={reset}',
                 "RateLimit-Policy": f'"fixed window";"api";q={limit};w={window}',

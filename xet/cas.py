@@ -13,14 +13,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from core import ratelimit
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
-from gating.policy import Action, check, check_download, resolve_repo_by_pk
+from gating.policy import Action, Principal, can, check, check_download, resolve_repo_by_pk
 from registry import trees
 from registry.download import BoundedFile, count_download, counts_as_download, parse_range
 from registry.models import Repo, UploadReceipt
@@ -59,16 +61,31 @@ def _content_length(request) -> int | None:
         return None
 
 
+def _charge_contributor(principal: Principal, length: int | None) -> None:
+    """SECURITY: anyone signed in may push to a pull request, so the bytes a contributor without
+    write access sends are bounded per day (429 with RateLimit headers beyond), before any is read."""
+    ratelimit.charge(
+        bucket="xet-contributor-bytes",
+        key=str(principal.user.pk if principal.user else ""),
+        amount=format.MAX_XORB_BYTES if length is None else length,
+        limit=settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY,
+        window=24 * 3600,
+        unit="bytes uploaded to pull requests",
+    )
+
+
 class XorbUploadView(CasView):
     def post(self, request, prefix, xorb_hash):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)
-        resolve_repo_by_pk(tokens.principal_of(token), token.repo_pk, Action.PARTICIPATE)
+        principal = tokens.principal_of(token)
+        repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
-        inserted = services.xorb_store(
-            xorb_hash=_hash_arg(xorb_hash), stream=request, content_length=_content_length(request)
-        )
+        length = _content_length(request)
+        if not can(principal, repo, Action.WRITE):
+            _charge_contributor(principal, length)
+        inserted = services.xorb_store(xorb_hash=_hash_arg(xorb_hash), stream=request, content_length=length)
         return JsonResponse({"was_inserted": inserted})
 
 

@@ -214,3 +214,28 @@ def test_xorb_uploads_stop_when_the_hub_token_is_revoked(cas, alice):
     account_services.token_revoke(user=alice, token_id=alice.access_tokens.latest("created_at").pk)
     xorb_hash, body = xet_build.xorb([os.urandom(1000)])
     assert cas.post_xorb(write, xorb_hash, body).status_code == 401
+
+
+def test_contributors_without_write_access_have_a_daily_byte_quota(cas, alice, bob, settings):
+    from django.core.cache import cache
+
+    from tests.support import xet as xet_build
+    from xet.models import Xorb
+
+    cache.clear()
+    settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = 150_000
+    repo = make_repo(alice, "quota", {"README.md": b"# q\n"})
+    bob_token = cas.write_token(repo.repo_id, token_for(bob), create_pr=True)
+    first_hash, first = xet_build.xorb([os.urandom(100_000)])
+    second_hash, second = xet_build.xorb([os.urandom(100_000)])
+    assert cas.post_xorb(bob_token, first_hash, first).status_code == 200
+
+    refused = cas.post_xorb(bob_token, second_hash, second)
+    assert refused.status_code == 429
+    assert refused["RateLimit-Policy"] == '"fixed window";"api";q=150000;w=86400'
+    assert "bytes uploaded to pull requests" in refused["X-Error-Message"]
+    assert not Xorb.objects.filter(hash=second_hash).exists()
+    # Writers are not limited: they may commit to the repo anyway.
+    alice_token = cas.write_token(repo.repo_id, token_for(alice))
+    assert cas.post_xorb(alice_token, second_hash, second).status_code == 200
+    cache.clear()
