@@ -80,7 +80,7 @@ def release_plan_set(*, repo: Repo, actor: User, stages: list[StageSpec]) -> Rel
 
 def _apply(plan: ReleasePlan, position: int, *, actor: User | None, reason: str) -> ReleaseStage:
     stage = plan.stages.get(position=position)
-    private, gated = MODE_SETTINGS[stage.mode]
+    private, gated = MODE_SETTINGS[StageMode(stage.mode)]
     repo_settings_update(repo=plan.repo, private=private, gated=gated or False, actor=actor)
     stage.applied_at = timezone.now()
     stage.save(update_fields=["applied_at"])

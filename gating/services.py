@@ -200,3 +200,31 @@ def gating_config_update(
     audit_record(repo=repo, action="gating.settings_update", actor=actor,
                  data={"notify_mode": notify_mode, "auto_grant_days": auto_grant_days})  # fmt: skip
     return config
+
+
+def access_request_digests_send(*, now: datetime | None = None) -> int:
+    """Daily digests: each repo in daily mode gets at most one mail a day about new requests,
+    even with overlapping beat ticks (each repo's settings row is claimed with skip_locked)."""
+    now = now or timezone.now()
+    config_ids = GatingConfig.objects.filter(notify_mode=NotifyMode.DAILY).values_list("pk", flat=True)
+    return sum(_digest_send(config_id, now) for config_id in config_ids)
+
+
+@transaction.atomic
+def _digest_send(config_id: int, now: datetime) -> bool:
+    config = (
+        GatingConfig.objects.select_for_update(skip_locked=True).select_related("repo").filter(pk=config_id).first()
+    )
+    if config is None or (config.last_digest_at and now - config.last_digest_at < timedelta(days=1)):
+        return False
+    since = config.last_digest_at or now - timedelta(days=1)
+    pending = list(
+        AccessRequest.objects.filter(repo=config.repo, status=RequestStatus.PENDING, created_at__gt=since)
+        .select_related("user")
+        .order_by("created_at")
+    )
+    config.last_digest_at = now
+    config.save(update_fields=["last_digest_at"])
+    if pending:
+        notifications.send_digest(config.repo, pending)
+    return bool(pending)
