@@ -20,7 +20,6 @@ from community import access, selectors, services
 from core.errors import AuthenticationRequired, BadRequest, HubError
 from gating.policy import Action
 from registry import services as registry_services
-from registry.paths import validate_path
 from registry.portal import PortalRepoView
 from registry.selectors import gitattributes_at, resolve_revision
 
@@ -110,13 +109,14 @@ class NewThreadPage(CommunityView):
 
     def post(self, request, namespace, name, repo_type=None):
         kind = "pull_request" if request.POST.get("type") == "pull_request" else "discussion"
-        form = {"title": request.POST.get("title", ""), "description": request.POST.get("description", "")}
+        form = {key: request.POST.get(key, "") for key in ("title", "description", "directory", "summary")}
+        texts = {"title": form["title"], "description": form["description"]}
         try:
             access.require_post(self.principal, self.repo)
             if kind == "pull_request":
-                discussion = self._open_pull_request(request, **form)
+                discussion = self._open_pull_request(request, **texts)
             else:
-                discussion = services.discussion_create(repo=self.repo, author=request.user, **form)
+                discussion = services.discussion_create(repo=self.repo, author=request.user, **texts)
         except HubError as exc:
             messages.error(request, exc.message)
             return render(request, "community/new.html", self.context(kind=kind, form=form), status=exc.status)
@@ -127,16 +127,11 @@ class NewThreadPage(CommunityView):
         if len(files) > MAX_PR_FILES:
             raise BadRequest(f"Choose at most {MAX_PR_FILES} files.")
         directory = request.POST.get("directory", "").strip().strip("/")
-        attributes = gitattributes_at(self.repo, self.repo.default_branch)
-        operations = [
-            registry_services.stage_stream(
-                path=validate_path("/".join(part for part in (directory, upload.name) if part)),
-                stream=upload,
-                size=upload.size,
-                gitattributes=attributes,
-            )  # fmt: skip
-            for upload in files
-        ]
+        # Limits and paths are checked before any byte is stored or the pull request is opened.
+        operations = registry_services.stage_uploads(
+            files=[("/".join(part for part in (directory, upload.name) if part), upload) for upload in files],
+            gitattributes=gitattributes_at(self.repo, self.repo.default_branch),
+        )
         with transaction.atomic():
             discussion = services.pull_request_open(
                 repo=self.repo, author=request.user, title=title, description=description, draft=not operations

@@ -301,6 +301,15 @@ GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 102
 GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
 # Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
 GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)
+# Pickle scans still queued after this many seconds (a worker that was down, a lost task) are sent
+# again by the beat, at most GATEHOUSE_SCAN_MAX_ATTEMPTS sends in all; then they are recorded as
+# `error`. Keep it longer than a scan may run (5 minutes) plus the usual queue wait.
+GATEHOUSE_SCAN_RETRY_AFTER = env.int("GATEHOUSE_SCAN_RETRY_AFTER", default=15 * 60)
+GATEHOUSE_SCAN_MAX_ATTEMPTS = env.int("GATEHOUSE_SCAN_MAX_ATTEMPTS", default=3)
+CELERY_BEAT_SCHEDULE["scan-requeue"] = {
+    "task": "registry.tasks.scans_requeue_task",
+    "schedule": float(min(GATEHOUSE_SCAN_RETRY_AFTER, 300)),
+}
 
 # Xet storage protocol (default huggingface_hub clients with hf_xet).
 # CAS base URL given to clients; empty: "/cas" on the host the client called.

@@ -26,7 +26,7 @@ from core.api import HubJSONRenderer
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
 from gating.policy import Action, Principal, check
-from registry import uploads
+from registry import limits, uploads
 from registry.api.base import RepoAPIView
 from registry.models import Repo, RepoObject, StoredObject
 from registry.storage import get_storage
@@ -82,10 +82,8 @@ class LfsBatchView(RepoAPIView):
             return _object_error(oid, size, 422, exc.message)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             return _object_error(oid, size, 422, "'size' must be a non-negative integer.")
-        if size > settings.GATEHOUSE_MAX_FILE_SIZE:
-            return _object_error(
-                oid, size, 422, f"File is larger than the {settings.GATEHOUSE_MAX_FILE_SIZE} bytes this hub accepts."
-            )
+        if too_large := limits.file_too_large_message(size, label=f"Object {oid}"):
+            return _object_error(oid, size, 422, too_large)
         if self._available(oid, size):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD

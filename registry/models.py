@@ -217,8 +217,10 @@ class ScanStatus(models.TextChoices):
 class FileScan(models.Model):
     """Pickle-import scan of one piece of content (same bytes, same verdict, whatever the name).
 
-    Unknown is never safe: only `safe` counts as safe; `error` (timeouts, unparseable containers)
-    fails closed."""
+    Unknown is never safe: only `safe` counts as safe; `error` (timeouts, unparseable containers,
+    a scan the worker never ran after `attempts` sends) fails closed. `queued_at` is when the scan
+    was last sent to the worker: the beat re-sends scans left `queued` too long (see
+    `scans_requeue_stale`)."""
 
     sha256 = models.CharField(max_length=64, primary_key=True)
     filename = models.CharField(max_length=255)
@@ -228,3 +230,8 @@ class FileScan(models.Model):
     scanner = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     scanned_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "queued_at"], name="filescan_status_queued_at")]

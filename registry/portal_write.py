@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from accounts.models import Membership, Role
-from core.errors import HubError
+from core.errors import BadRequest, HubError
 from gating.policy import Action, Principal, can_create_in
 from registry import services
 from registry.metadata_validation import validate_card_text
@@ -75,37 +75,39 @@ class PortalWriteView(PortalRepoView):
         return True
 
 
+def _join(directory: str, relative: str) -> str:
+    return "/".join(part for part in (directory.strip("/"), relative.strip("/")) if part)
+
+
 class UploadView(PortalWriteView):
-    """Upload files, or a whole folder (the browser sends each file's relative path)."""
+    """Upload files, or a whole folder (the browser sends each file's relative path).
+
+    A refused upload (a bad path, a file or commit over the limits) stores nothing and shows the
+    page again with the reason and the commit message the author typed."""
 
     def get(self, request, namespace, name, revision, repo_type=None):
-        resolved = resolve_revision(self.repo, revision)
-        context = self.base_context(resolved)
-        context.update({"tab": "files", "directory": request.GET.get("directory", "")})
-        return render(request, "registry/upload.html", context)
+        return self._page(revision, {"directory": request.GET.get("directory", "")})
+
+    def _page(self, revision: str, form: dict, status: int = 200):
+        context = self.base_context(resolve_revision(self.repo, revision))
+        context.update({"tab": "files", "form": form, "directory": form.get("directory", "")})
+        return render(self.request, "registry/upload.html", context, status=status)
 
     def post(self, request, namespace, name, revision, repo_type=None):
         files = request.FILES.getlist("files")
         paths = request.POST.getlist("paths")
-        directory = request.POST.get("directory", "").strip("/")
-        if not files or len(files) > MAX_PORTAL_FILES:
-            messages.error(request, f"Choose between 1 and {MAX_PORTAL_FILES} files.")
-            return redirect(request.path)
+        form = {key: request.POST.get(key, "") for key in ("directory", "summary", "description")}
         names = paths if len(paths) == len(files) else [upload.name for upload in files]
-        attributes = gitattributes_at(self.repo, revision)
         try:
-            operations = []
-            for upload, relative in zip(files, names, strict=True):
-                path = validate_path("/".join(part for part in (directory, relative.strip("/")) if part))
-                operations.append(
-                    services.stage_stream(path=path, stream=upload, size=upload.size, gitattributes=attributes)
-                )
+            if not files or len(files) > MAX_PORTAL_FILES:
+                raise BadRequest(f"Choose between 1 and {MAX_PORTAL_FILES} files.")
+            staged = [(_join(form["directory"], path), upload) for upload, path in zip(files, names, strict=True)]
+            operations = services.stage_uploads(files=staged, gitattributes=gitattributes_at(self.repo, revision))
         except HubError as exc:
             messages.error(request, exc.message)
-            return redirect(request.path)
-        summary = request.POST.get("summary") or f"Upload {len(operations)} file(s)"
-        if self.commit(branch=revision, operations=operations, summary=summary,
-                       description=request.POST.get("description", "")):  # fmt: skip
+            return self._page(revision, form, status=exc.status)
+        summary = form["summary"] or f"Upload {len(operations)} file(s)"
+        if self.commit(branch=revision, operations=operations, summary=summary, description=form["description"]):
             return redirect(f"{self.repo.web_path}/tree/{revision}")
         return redirect(request.path)
 

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from registry import content, scanning
 from registry.models import FileScan, ScanStatus
-from registry.services.scans import scan_record
+from registry.services.scans import scan_record, scans_requeue_stale
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -18,3 +18,10 @@ def scan_blob_task(sha256: str) -> str:
     path = content.local_path(sha256)
     result = scanning.scan_file_isolated(str(path), scan.filename)
     return scan_record(sha256=sha256, result=result).status
+
+
+@shared_task
+def scans_requeue_task() -> int:
+    """Beat: re-send scans stuck in `queued` (see scans_requeue_stale); returns how many."""
+    outcome = scans_requeue_stale()
+    return len(outcome.requeued) + len(outcome.abandoned)

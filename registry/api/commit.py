@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
-from registry import hooks, lfsrules, services, trees
+from registry import hooks, lfsrules, limits, services, trees
 from registry.api.base import RepoAPIView
 from registry.models import Repo
 from registry.paths import validate_path
@@ -77,10 +77,7 @@ class PreuploadView(RepoAPIView):
         size = item.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
-        if size > settings.GATEHOUSE_MAX_FILE_SIZE:
-            raise PayloadTooLarge(
-                f"'{path}' is {size} bytes; this hub accepts files up to {settings.GATEHOUSE_MAX_FILE_SIZE} bytes."
-            )
+        limits.check_file_size(path=path, size=size)
         try:
             sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
         except (binascii.Error, ValueError) as exc:
@@ -185,9 +182,12 @@ class CommitView(RepoAPIView):
                 yield line
 
     def _read_operations(self, request) -> tuple[dict, list]:
+        """SECURITY: limits are checked on each line's declared size before its content is
+        stored, so a refused commit creates nothing (inline files of earlier lines are at most
+        unreferenced blobs for the garbage collector)."""
         header: dict | None = None
         operations: list = []
-        total = 0
+        tally = limits.CommitTally()
         for raw in self._lines(request):
             try:
                 item = json.loads(raw)
@@ -201,43 +201,51 @@ class CommitView(RepoAPIView):
                     raise BadRequest("The first line of a commit must be its header.")
                 header = value
                 continue
-            operation = self._operation(key, value)
-            total += getattr(operation, "size", 0)
-            operations.append(operation)
-            if len(operations) > settings.GATEHOUSE_MAX_COMMIT_FILES:
-                raise PayloadTooLarge(f"A commit may change at most {settings.GATEHOUSE_MAX_COMMIT_FILES} files.")
-            if total > settings.GATEHOUSE_MAX_COMMIT_SIZE:
-                raise PayloadTooLarge(f"A commit may add at most {settings.GATEHOUSE_MAX_COMMIT_SIZE} bytes.")
+            operations.append(self._operation(key, value, tally))
         if header is None:
             raise BadRequest("Empty commit body.")
         if header.get("parentCommit") is not None and not isinstance(header.get("parentCommit"), str):
             raise BadRequest("'parentCommit' must be a commit id.")
         return header, operations
 
-    def _operation(self, key: str, value: dict):
+    def _operation(self, key: str, value: dict, tally: limits.CommitTally):
         path = value.get("path")
         if not isinstance(path, str):
             raise BadRequest(f"'{key}' needs a 'path'.")
         path = path.lstrip("/")
         if key == "file":
-            if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
-                raise BadRequest(f"'{path}': inline content must be base64.")
-            try:
-                content = base64.b64decode(value["content"], validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise BadRequest(f"'{path}': invalid base64 content.") from exc
-            return services.stage_bytes(path=path, content=content, lfs=False)
+            return self._inline_file(path, value, tally)
         if key == "lfsFile":
-            if value.get("algo", "sha256") != "sha256":
-                raise BadRequest(f"'{path}': only sha256 LFS objects are supported.")
-            size = value.get("size")
-            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
-                raise BadRequest(f"'{path}': 'size' must be an integer.")
-            return services.stage_stored(
-                repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.proof_from
-            )
+            return self._lfs_file(path, value, tally)
         if key == "deletedFile":
+            tally.add(path=path)
             return services.DeleteFile(validate_path(path))
         if key == "deletedFolder":
+            tally.add(path=path)
             return services.DeleteFolder(path.rstrip("/"))
         raise BadRequest(f"Unknown commit operation {key!r}.")
+
+    def _inline_file(self, path: str, value: dict, tally: limits.CommitTally) -> services.AddFile:
+        if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
+            raise BadRequest(f"'{path}': inline content must be base64.")
+        try:
+            content = base64.b64decode(value["content"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest(f"'{path}': invalid base64 content.") from exc
+        tally.add(path=path, size=len(content))
+        return services.stage_bytes(path=path, content=content, lfs=False)
+
+    def _lfs_file(self, path: str, value: dict, tally: limits.CommitTally) -> services.AddFile:
+        if value.get("algo", "sha256") != "sha256":
+            raise BadRequest(f"'{path}': only sha256 LFS objects are supported.")
+        size = value.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
+        if size is not None:
+            tally.add(path=path, size=size)  # the declared size, refused before any lookup
+        staged = services.stage_stored(
+            repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.proof_from
+        )
+        if size is None:
+            tally.add(path=path, size=staged.size)
+        return staged

@@ -9,6 +9,7 @@ from registry.services.commits import (
     stage_bytes,
     stage_stored,
     stage_stream,
+    stage_uploads,
 )
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_settings_update
@@ -30,4 +31,5 @@ __all__ = [
     "stage_bytes",
     "stage_stored",
     "stage_stream",
+    "stage_uploads",
 ]

@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import content, gitobjects, hooks, lfsrules, scanning, trees
+from registry import content, gitobjects, hooks, lfsrules, limits, scanning, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
@@ -82,6 +83,18 @@ def stage_stream(*, path: str, stream, size: int, gitattributes: str = "") -> Ad
     return AddFile(
         path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid, needs_scan=scanning.needs_scan(path, head[:8])
     )
+
+
+def stage_uploads(*, files: list[tuple[str, UploadedFile]], gitattributes: str = "") -> list[AddFile]:
+    """Files from a browser form, as (path in the repo, upload) pairs. Every path and the upload
+    limits are checked on the sizes the form declared before the first byte is stored, so a
+    refused form stores nothing."""
+    paths = [validate_path(path) for path, _ in files]
+    limits.check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
+    return [
+        stage_stream(path=path, stream=upload, size=upload.size or 0, gitattributes=gitattributes)
+        for path, (_, upload) in zip(paths, files, strict=True)
+    ]
 
 
 def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from registry.models import FileScan, ScanStatus
@@ -40,3 +44,45 @@ def scan_record(*, sha256: str, result: dict) -> FileScan:
     scan.scanned_at = timezone.now()
     scan.save()
     return scan
+
+
+@dataclass(frozen=True)
+class ScanRequeue:
+    requeued: list[str]
+    abandoned: list[str]
+
+
+REQUEUE_BATCH = 500
+
+
+def scans_requeue_stale(*, now: datetime | None = None) -> ScanRequeue:
+    """Re-send scans left `queued` longer than GATEHOUSE_SCAN_RETRY_AFTER (a worker that was down,
+    a task lost with its broker); after GATEHOUSE_SCAN_MAX_ATTEMPTS sends, record `error`, which
+    fails closed, rather than leave the file queued forever.
+
+    Safe when two beat ticks overlap: rows are claimed with skip_locked, and each change is a
+    conditional update on the `queued_at` that was read, so a scan is re-sent at most once per
+    period even where row locks are not available (SQLite)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.GATEHOUSE_SCAN_RETRY_AFTER)
+    requeued, abandoned = [], []
+    with transaction.atomic():
+        stale = (
+            FileScan.objects.select_for_update(skip_locked=True)
+            .filter(status=ScanStatus.QUEUED, queued_at__lt=cutoff)
+            .order_by("queued_at")
+            .values_list("sha256", "queued_at", "attempts")[:REQUEUE_BATCH]
+        )
+        for sha256, queued_at, attempts in stale:
+            unchanged = FileScan.objects.filter(sha256=sha256, status=ScanStatus.QUEUED, queued_at=queued_at)
+            if attempts >= settings.GATEHOUSE_SCAN_MAX_ATTEMPTS:
+                if unchanged.update(status=ScanStatus.ERROR, message=_abandoned_message(attempts), scanned_at=now):
+                    abandoned.append(sha256)
+            elif unchanged.update(queued_at=now, attempts=F("attempts") + 1):
+                requeued.append(sha256)
+                transaction.on_commit(partial(_send_scan, sha256))
+    return ScanRequeue(requeued=requeued, abandoned=abandoned)
+
+
+def _abandoned_message(attempts: int) -> str:
+    return f"The scan was queued {attempts} times and never ran; the file is treated as unscanned, not safe."

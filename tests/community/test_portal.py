@@ -1,5 +1,7 @@
 """The community tab in the portal: list and filters, forms, thread actions, diff page."""
 
+import hashlib
+import os
 import re
 
 import pytest
@@ -8,8 +10,9 @@ from django.test import Client
 
 from community import services
 from community.models import Discussion, Report, Watch
-from registry.models import Repo
+from registry.models import Ref, Repo
 from registry.selectors import read_text_at, resolve_revision
+from registry.storage import get_storage
 from tests.community.helpers import push
 from tests.support.builders import UserFactory, make_repo
 
@@ -150,3 +153,28 @@ def test_gated_diff_page_needs_download_access(model, alice, bob):
     stranger_view = signed_in(bob).get("/alice/model/discussions/1/files").content
     assert b"diff-withheld" in stranger_view and b"hidden" not in stranger_view.split(b"<main>")[1]
     assert b"+{&quot;hidden&quot;: 32}" in signed_in(alice).get("/alice/model/discussions/1/files").content
+
+
+def test_pull_request_form_refuses_files_over_the_limits_and_keeps_the_form(model, bob, settings):
+    settings.GATEHOUSE_MAX_FILE_SIZE = 1024
+    settings.GATEHOUSE_MAX_COMMIT_SIZE = 1536
+    refusals = {
+        "accepts files up to 1.0 KiB (1024 bytes)": [os.urandom(1025)],
+        "the most one commit may add": [os.urandom(1000), os.urandom(1000)],
+    }
+    for refusal, contents in refusals.items():
+        response = signed_in(bob).post(
+            "/alice/model/discussions/new",
+            {
+                "type": "pull_request", "title": "Bigger weights", "description": "Retrained", "summary": "Add weights",
+                "directory": "unet", "files": [SimpleUploadedFile(f"w{n}.bin", c) for n, c in enumerate(contents)],
+            },
+        )  # fmt: skip
+        assert response.status_code == 413
+        page = response.content.decode()
+        assert refusal in page
+        assert 'value="Bigger weights"' in page and ">Retrained</textarea>" in page
+        assert 'value="Add weights"' in page and 'value="unet"' in page
+        assert not any(get_storage().exists(hashlib.sha256(content).hexdigest()) for content in contents)
+    assert not Discussion.objects.exists()
+    assert not Ref.objects.filter(repo=model, name__startswith="refs/pr/").exists()

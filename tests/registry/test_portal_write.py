@@ -1,8 +1,12 @@
+import hashlib
+import os
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry.models import Ref, Repo
 from registry.selectors import read_text_at, resolve_revision
+from registry.storage import get_storage
 from tests.support.builders import make_repo
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +72,48 @@ def test_portal_forms_need_csrf_tokens(alice):
     make_repo(alice, "m")
     assert strict.post("/alice/m/edit/main/README.md", {"content": "# x"}).status_code == 403
     assert strict.post("/new", {"namespace": "alice", "name": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("sizes", "refusal"),
+    [
+        ([1025], "accepts files up to 1.0 KiB (1024 bytes)"),
+        ([1000, 1000], "the most one commit may add"),
+        ([10, 10, 10], "A commit may change at most 2 files."),
+    ],
+)
+def test_upload_page_refuses_uploads_over_the_limits_before_storing_them(client, alice, settings, sizes, refusal):
+    settings.GATEHOUSE_MAX_FILE_SIZE = 1024
+    settings.GATEHOUSE_MAX_COMMIT_SIZE = 1536
+    settings.GATEHOUSE_MAX_COMMIT_FILES = 2
+    repo = make_repo(alice, "m")
+    head = resolve_revision(repo, "main").commit_oid
+    contents = [os.urandom(size) for size in sizes]
+    client.force_login(alice)
+    response = client.post(
+        "/alice/m/upload/main",
+        {
+            "files": [SimpleUploadedFile(f"w{n}.bin", content) for n, content in enumerate(contents)],
+            "directory": "unet",
+            "summary": "My weights",
+            "description": "Trained for a week",
+        },
+    )
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert refusal in page
+    assert 'value="My weights"' in page and ">Trained for a week</textarea>" in page and 'value="unet"' in page
+    assert resolve_revision(repo, "main").commit_oid == head
+    for content in contents:
+        assert not get_storage().exists(hashlib.sha256(content).hexdigest())
+
+
+def test_upload_page_accepts_uploads_at_the_limits(client, alice, settings):
+    settings.GATEHOUSE_MAX_FILE_SIZE = 1024
+    settings.GATEHOUSE_MAX_COMMIT_SIZE = 2048
+    settings.GATEHOUSE_MAX_COMMIT_FILES = 2
+    repo = make_repo(alice, "m")
+    client.force_login(alice)
+    uploads = [SimpleUploadedFile("a.bin", os.urandom(1024)), SimpleUploadedFile("b.bin", os.urandom(1024))]
+    assert client.post("/alice/m/upload/main", {"files": uploads}).status_code == 302
+    assert {"a.bin", "b.bin"} <= _files(repo)

@@ -1,0 +1,71 @@
+"""Upload limits (GATEHOUSE_MAX_FILE_SIZE, _MAX_COMMIT_SIZE, _MAX_COMMIT_FILES), one wording
+for every way in: preupload, the LFS batch, the commit endpoint and the portal's forms.
+
+Callers check sizes that are declared or already known (a form's UploadedFile.size, an LFS
+pointer's size) before any byte reaches the blob store, so a refused upload stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from core.errors import PayloadTooLarge
+
+
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KiB'; shown next to the exact byte count, which stays the reference."""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def file_too_large_message(size: int, *, label: str) -> str | None:
+    """The refusal for one file (named by `label`) larger than the limit, or None if it fits."""
+    limit = settings.GATEHOUSE_MAX_FILE_SIZE
+    if size <= limit:
+        return None
+    return (
+        f"{label} is {human_size(size)} ({size} bytes); this hub accepts files up to "
+        f"{human_size(limit)} ({limit} bytes)."
+    )
+
+
+def check_file_size(*, path: str, size: int) -> None:
+    if message := file_too_large_message(size, label=f"'{path}'"):
+        raise PayloadTooLarge(message)
+
+
+@dataclass
+class CommitTally:
+    """Running totals of one commit, checked as each operation is declared (the ndjson body is
+    read line by line, so the whole commit is never known in advance)."""
+
+    files: int = 0
+    total: int = 0
+
+    def add(self, *, path: str, size: int = 0) -> None:
+        """Count one operation; `size` is what it adds (0 for deletions)."""
+        if size:
+            check_file_size(path=path, size=size)
+        self.files += 1
+        self.total += size
+        if self.files > settings.GATEHOUSE_MAX_COMMIT_FILES:
+            raise PayloadTooLarge(f"A commit may change at most {settings.GATEHOUSE_MAX_COMMIT_FILES} files.")
+        if self.total > settings.GATEHOUSE_MAX_COMMIT_SIZE:
+            limit = settings.GATEHOUSE_MAX_COMMIT_SIZE
+            raise PayloadTooLarge(
+                f"This commit adds more than {human_size(limit)} ({limit} bytes), the most one commit may add "
+                "on this hub; split it into several commits."
+            )
+
+
+def check_commit(files: Iterable[tuple[str, int]]) -> None:
+    """Check a commit whose additions are all known up front: (path, size) pairs."""
+    tally = CommitTally()
+    for path, size in files:
+        tally.add(path=path, size=size)

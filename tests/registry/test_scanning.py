@@ -1,0 +1,62 @@
+"""Pickle scanning of uploads: pickles inside zip archives (torch.save's format) are found and
+flagged, through the scanner alone and through a commit, the worker and the tree listing."""
+
+import io
+import os
+import pickle
+import zipfile
+
+import pytest
+
+from registry import scanning
+from registry.models import FileScan
+from tests.support.builders import make_repo
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def _torch_style_zip(payload: bytes) -> bytes:
+    """The layout torch.save writes (archive/data.pkl plus raw storages), built by hand."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("archive/data.pkl", payload)
+        archive.writestr("archive/byteorder", b"little")
+        archive.writestr("archive/data/0", b"\0" * 64)
+        archive.writestr("archive/version", b"3\n")
+    return buffer.getvalue()
+
+
+EVIL_ZIP = _torch_style_zip(pickle.dumps(_Evil(), protocol=2))
+CLEAN_ZIP = _torch_style_zip(pickle.dumps({"layer.weight": [0.5, 1.5]}, protocol=2))
+
+
+@pytest.mark.parametrize("filename", ["model.pt", "pytorch_model.bin", "checkpoint.ckpt", "weights.data", "blob"])
+def test_a_malicious_pickle_inside_a_zip_is_unsafe_whatever_the_name(tmp_path, filename):
+    path = tmp_path / "upload"
+    path.write_bytes(EVIL_ZIP)
+    assert scanning.needs_scan(filename, EVIL_ZIP[:8])
+    result = scanning.scan_file(str(path), filename)
+    assert result["status"] == "unsafe"
+    assert any(item["name"] == "system" and item["safety"] == "dangerous" for item in result["imports"])
+    path.write_bytes(CLEAN_ZIP)
+    assert scanning.scan_file(str(path), filename)["status"] == "safe"
+
+
+@pytest.mark.django_db
+def test_a_committed_torch_zip_is_scanned_and_flagged_in_the_tree(client, alice, django_capture_on_commit_callbacks):
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            make_repo(alice, "zips", {"evil.pt": EVIL_ZIP, "clean.pt": CLEAN_ZIP})
+    finally:
+        app.conf.task_always_eager = False
+    assert {scan.filename: scan.status for scan in FileScan.objects.all()} == {"evil.pt": "unsafe", "clean.pt": "safe"}
+    tree = {item["path"]: item for item in client.get("/api/models/alice/zips/tree/main?expand=true").json()}
+    evil = tree["evil.pt"]["securityFileStatus"]
+    assert evil["status"] == "unsafe" and "can run code" in evil["pickleImportScan"]["message"]
+    assert tree["clean.pt"]["securityFileStatus"]["status"] == "safe"
