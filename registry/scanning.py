@@ -4,7 +4,8 @@ Which files: every pickle-based format by extension (.bin, .pt, .pth, .ckpt, .pk
 .joblib, .npy, .npz) and any file whose first bytes are a pickle or a zip archive (PyTorch
 checkpoints and pickles inside zips), whatever its name.
 
-How: picklescan reads the opcodes without executing anything and rates every imported global:
+How: picklescan reads the opcodes (plus a second pass of ours over zip entries picklescan skips)
+without executing anything and rates every imported global:
 innocuous, suspicious (unknown) or dangerous. The verdict is fail-closed: `safe` only when every
 global is innocuous; any dangerous global makes the file `unsafe`; unknown globals make it
 `suspicious`; a file the scanner cannot parse, or a scan that runs out of time or memory, is
@@ -15,10 +16,13 @@ decompression bomb or a pathological pickle cannot take the worker down.
 from __future__ import annotations
 
 import json
+import re
 import resource
 import subprocess
 import sys
+import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 PICKLE_EXTENSIONS = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".zip", ".mar"}
 ZIP_MAGIC = b"PK\x03\x04"
@@ -41,6 +45,9 @@ def scan_file(path: str, filename: str) -> dict:
     try:
         with open(path, "rb") as handle:
             result = scan_bytes(handle, filename, file_ext=suffix)
+            handle.seek(0)
+            if handle.read(4) == ZIP_MAGIC:
+                result.merge(scan_unlisted_zip_entries(handle, filename))
     except Exception as exc:  # noqa: BLE001 - any parser failure is a failed (not clean) scan
         message = f"scan failed: {type(exc).__name__}: {exc}"[:500]
         return {"status": "error", "imports": [], "message": message, "scanner": "picklescan"}
@@ -60,6 +67,36 @@ def scan_file(path: str, filename: str) -> dict:
         "message": message,
         "scanner": "picklescan",
     }
+
+
+# Raw tensor storages of torch.save archives: read as bytes by torch, never unpickled.
+_TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
+
+
+def scan_unlisted_zip_entries(handle: BinaryIO, filename: str):
+    """The second scanner: picklescan opens only zip entries with a pickle name or a protocol 2+
+    header, but a protocol 0/1 pickle named `payload` loads just as well. Every other entry is read
+    as a pickle: one that parses completely counts with all its globals; one that does not (most
+    entries are not pickles) counts only for the dangerous globals found before the parse failed,
+    so trailing junk after a malicious pickle does not hide it."""
+    from picklescan.scanner import SafetyLevel, ScanResult, scan_pickle_bytes
+
+    covered = (".pkl", ".pickle", ".joblib", ".dat", ".data", ".npy")
+    result = ScanResult([])
+    with zipfile.ZipFile(handle) as archive:
+        for name in archive.namelist():
+            if name.endswith(covered) or name.endswith("/") or _TORCH_STORAGE.search(name):
+                continue
+            with archive.open(name) as entry:
+                if entry.read(2)[:1] in (b"\x80", b"\x93"):  # pickle protocol 2+ or numpy: picklescan's
+                    continue
+            with archive.open(name) as entry:
+                found = scan_pickle_bytes(entry, f"{filename}:{name}")
+            if found.scan_err:
+                found.globals = [g for g in found.globals if g.safety == SafetyLevel.Dangerous]
+                found.scan_err = False
+            result.merge(found)
+    return result
 
 
 def _limit_child() -> None:

@@ -60,3 +60,31 @@ def test_a_committed_torch_zip_is_scanned_and_flagged_in_the_tree(client, alice,
     evil = tree["evil.pt"]["securityFileStatus"]
     assert evil["status"] == "unsafe" and "can run code" in evil["pickleImportScan"]["message"]
     assert tree["clean.pt"]["securityFileStatus"]["status"] == "safe"
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+def test_an_old_protocol_pickle_under_any_name_in_a_zip_is_unsafe(tmp_path, protocol):
+    """picklescan opens zip entries by name or protocol 2+ header only; our second pass reads the
+    rest, and trailing junk after the pickle does not hide it."""
+    path = tmp_path / "upload"
+    for payload in (pickle.dumps(_Evil(), protocol=protocol), pickle.dumps(_Evil(), protocol=protocol) + b"junk"):
+        path.write_bytes(_zip({"archive/payload": payload, "archive/version": b"3\n"}))
+        result = scanning.scan_file(str(path), "model.zip")
+        assert result["status"] == "unsafe", result
+        assert any(item["name"] == "system" for item in result["imports"])
+
+
+def test_ordinary_zip_entries_are_not_mistaken_for_pickles(tmp_path):
+    path = tmp_path / "upload"
+    entries = {"README.txt": b"config\nnotes\n", "blob": os.urandom(200_000), "archive/byteorder": b"little"}
+    entries["ok"] = pickle.dumps({"lr": 0.1}, protocol=0)
+    path.write_bytes(_zip(entries))
+    assert scanning.scan_file(str(path), "bundle.zip")["status"] == "safe"
