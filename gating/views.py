@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import BadRequest, HubError
 from core.http import csv_response, error_response
+from core.timeutil import isoformat_z
 from gating import release, services
 from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
@@ -187,9 +188,9 @@ def _request_rows(rows):
     yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
     for row in rows:
         yield [
-            row.user.username, row.user.fullname, row.user.email, row.status, row.created_at.isoformat(),
-            row.decided_at.isoformat() if row.decided_at else "", row.expires_at.isoformat() if row.expires_at else "",
-            row.rejection_reason, *[row.fields.get(label, "") for label in labels],
+            row.user.username, row.user.fullname, row.user.email, row.status, isoformat_z(row.created_at),
+            isoformat_z(row.decided_at) or "", isoformat_z(row.expires_at) or "", row.rejection_reason,
+            *[row.fields.get(label, "") for label in labels],
         ]  # fmt: skip
 
 
@@ -282,7 +283,7 @@ class AuditView(PortalRepoView):
             return response
         if export == "csv":
             rows = [["time", "action", "actor", "subject", "reason", "data"]] + [
-                [e.created_at.isoformat(), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
+                [isoformat_z(e.created_at), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
                 for e in events
             ]
             return csv_response(f"{self.repo.name}-audit.csv", rows)

@@ -1,10 +1,15 @@
 """Bad input to the request form, notifications, and the append-only audit trail."""
 
+import csv
+import io
 import json
+import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
+from django.utils import timezone
 
 from gating import services
 from gating.models import AccessRequest, AuditEvent
@@ -14,6 +19,7 @@ from tests.gating.conftest import ANSWERS
 from tests.support.builders import make_repo, token_for
 
 pytestmark = pytest.mark.django_db
+Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def _ask(client, repo_id, token, answers, **extra):
@@ -130,11 +136,27 @@ def test_audit_export_for_admins_only(client, alice, bob, gated_repo):
     assert client.get("/alice/painter/audit?export=json").status_code == 403
 
 
+def _export(client, url: str, kind: str):
+    response = client.get(f"{url}export={kind}")
+    return response.json() if kind == "json" else list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_exports_write_z_times_and_csv_agrees_with_json(client, alice, bob, gated_repo):
+    services.access_grant(repo=gated_repo, reviewer=alice, user=bob, has_role=False,
+                          expires_at=timezone.now() + timedelta(days=3))  # fmt: skip
+    client.force_login(alice)
+    audit_json, audit_csv = (_export(client, "/alice/painter/audit?", kind) for kind in ("json", "csv"))
+    assert [row["time"] for row in audit_csv] == [item["time"] for item in audit_json]
+    grant = next(item for item in audit_json if item["action"] == "access_grant.create")
+    assert Z_TIME.match(grant["data"]["expires_at"]) and all(Z_TIME.match(row["time"]) for row in audit_csv)
+
+    queue = "/alice/painter/access-requests?status=accepted&"
+    (request_json,), (request_csv,) = (_export(client, queue, kind) for kind in ("json", "csv"))
+    assert (request_csv["time"], request_csv["expiresAt"]) == (request_json["timestamp"], request_json["expiresAt"])
+    assert Z_TIME.match(request_csv["time"]) and Z_TIME.match(request_csv["expiresAt"])
+
+
 def test_expiry_is_recorded_once(alice, bob, gated_repo, time_machine):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     services.access_grant(repo=gated_repo, reviewer=alice, user=bob, has_role=False,
                           expires_at=timezone.now() + timedelta(hours=1))  # fmt: skip
     time_machine.move_to(timezone.now() + timedelta(hours=2), tick=False)
