@@ -287,3 +287,19 @@ def test_content_of_another_repo_cannot_be_committed_by_hash(hub, alice, bob):
     assert "stolen.safetensors" not in HfApi().list_repo_files("bob/mine")
     # alice herself can reference it again in her own repo (a copy within the repo)
     assert _batch(hub, token_for(alice), oid, len(secret), repo="alice/gated")[1]["objects"][0].get("actions") is None
+
+
+def test_lfs_verify_confirms_only_content_this_repo_may_reference(client, alice, bob):
+    """A 200 from verify tells the caller the object is stored; for another repo's file it would
+    confirm that a guessed or listed hash exists there, so it answers 404 as for a missing object."""
+    secret = b"\x01" * 4096
+    make_repo(alice, "gated", {"model.safetensors": secret})
+    make_repo(bob, "mine")
+    body = json.dumps({"oid": hashlib.sha256(secret).hexdigest(), "size": len(secret)})
+
+    def verify(repo_id: str, user) -> int:
+        return client.post(f"/{repo_id}.git/info/lfs/objects/verify", body, content_type="application/vnd.git-lfs+json",
+                           HTTP_AUTHORIZATION=f"Bearer {token_for(user)}").status_code  # fmt: skip
+
+    assert verify("bob/mine", bob) == 404
+    assert verify("alice/gated", alice) == 200
