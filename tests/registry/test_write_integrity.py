@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, constants
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
 from registry.models import Commit, Ref, StoredObject
 from registry.storage import get_storage
@@ -53,6 +53,24 @@ def test_stale_parent_commit_is_refused_with_412(hub, alice):
         api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=parent)
     assert excinfo.value.response.status_code == 412
     assert "b.txt" not in api.list_repo_files("alice/m")
+
+
+def test_parent_commit_must_be_a_full_commit_id(hub, alice):
+    """The client allows 5 to 40 hex digits; a prefix matched the head however short it was, so
+    the stale-parent check is made against the full id only and anything else is a 400."""
+    make_repo(alice, "m", {"a.txt": b"1"})
+    api = HfApi(token=token_for(alice))
+    head = api.model_info("alice/m").sha
+    with pytest.raises(BadRequestError, match="full commit id"):
+        api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head[:7])
+    for malformed in ("z" * 40, head + "\n", ""):
+        header = {"summary": "x", "parentCommit": malformed}
+        status, headers, _ = _raw(hub, "POST", "/api/models/alice/m/commit/main",
+                                  body=_ndjson({"key": "header", "value": header}),
+                                  headers={"Authorization": f"Bearer {token_for(alice)}"})  # fmt: skip
+        assert status == 400 and "full commit id" in headers["X-Error-Message"], malformed
+    assert "b.txt" not in api.list_repo_files("alice/m")
+    api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head.upper())
 
 
 def test_eight_concurrent_committers_lose_nothing_and_history_is_linear(hub, alice):
