@@ -26,7 +26,7 @@ from core.timeutil import isoformat_z
 from gating import release, services
 from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
-from gating.policy import Action, access_state, repo_role
+from gating.policy import Action, access_state, check_may_ask_access, repo_role
 from gating.selectors import audit_for, audit_item, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at
@@ -99,6 +99,7 @@ class AskAccessView(PortalRepoView):
         if request.auth is None and (failure := _csrf_failure(request)) is not None:
             return failure
         try:
+            check_may_ask_access(self.principal)
             answers = self._answers(request)
             with transaction.atomic():  # a refused request records no acknowledgment either
                 self._accept_license(request)
