@@ -59,6 +59,12 @@ def csv_response(filename: str, rows) -> HttpResponse:
     for row in rows:
         # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
         writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    return as_export(HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8"), filename)
+
+
+def as_export(response: HttpResponse, filename: str) -> HttpResponse:
+    """A download of people and decisions (access requests, audit trail, acknowledgments).
+    SECURITY: no cache, shared or the browser's, keeps a copy."""
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
     return response

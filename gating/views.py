@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, HubError
-from core.http import csv_response, error_response
+from core.http import as_export, csv_response, error_response
 from core.timeutil import isoformat_z
 from gating import release, services
 from gating.forms import form_for_repo
@@ -144,9 +144,9 @@ class AccessQueueView(PortalRepoView):
         export = request.GET.get("export")
         rows = requests_for(self.repo, status=status if status in RequestStatus.values else None, search=search)
         if export == "json":
-            response = JsonResponse([request_item(row) for row in rows], safe=False)
-            response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-access.json"'
-            return response
+            return as_export(
+                JsonResponse([request_item(row) for row in rows], safe=False), f"{self.repo.name}-access.json"
+            )
         if export == "csv":
             return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
         resolved = resolve_revision(self.repo, self.repo.default_branch)
@@ -279,9 +279,9 @@ class AuditView(PortalRepoView):
         events = audit_for(self.repo)
         export = request.GET.get("export")
         if export == "json":
-            response = JsonResponse([audit_item(event) for event in events], safe=False)
-            response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-audit.json"'
-            return response
+            return as_export(
+                JsonResponse([audit_item(event) for event in events], safe=False), f"{self.repo.name}-audit.json"
+            )
         if export == "csv":
             rows = [["time", "action", "actor", "subject", "reason", "data"]] + [
                 [isoformat_z(e.created_at), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
