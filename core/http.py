@@ -5,10 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from django.http import HttpResponse
 
 from core.errors import HubError
+
+# Routes the Hub client calls: they answer every error as JSON with the X-Error-* headers, even
+# where no view ran (an unknown path, a method the route does not take). Portal pages stay HTML.
+_HUB_ROUTE = re.compile(r"^/(?:api/|lfs/|(?:datasets/)?[^/]+/[^/]+(?:/resolve(?:/|$)|\.git/info/lfs/))")
+
+
+def is_hub_route(path: str) -> bool:
+    return bool(_HUB_ROUTE.match(path))
 
 
 def header_safe(text: str) -> str:

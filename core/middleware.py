@@ -84,3 +84,18 @@ def _carries_credentials(request) -> bool:
         return True
     user = getattr(request, "user", None)
     return bool(user is not None and user.is_authenticated)
+
+
+class HubMethodNotAllowedMiddleware(MiddlewareMixin):
+    """Hub routes answer a method they do not take as the client expects every error: JSON with
+    X-Error-Code and X-Error-Message (Django's own 405 is an empty HTML page). DRF views already do."""
+
+    def process_response(self, request, response):
+        from core.http import is_hub_route, json_error
+
+        if response.status_code != 405 or response.has_header("X-Error-Code") or not is_hub_route(request.path):
+            return response
+        hub = json_error(405, "MethodNotAllowed", f'Method "{request.method}" not allowed.')
+        if response.has_header("Allow"):
+            hub["Allow"] = response["Allow"]
+        return hub

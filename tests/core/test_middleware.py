@@ -1,4 +1,4 @@
-"""Caching headers on responses that depend on the caller."""
+"""Caching headers on responses that depend on the caller, and Hub-shaped errors on Hub routes."""
 
 import pytest
 
@@ -69,3 +69,45 @@ def test_license_acknowledgment_api_export_is_never_stored(client, alice, repos)
     response = client.get("/api/models/alice/open/license/acknowledgments?export=csv",
                           HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}")  # fmt: skip
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "method, url, allowed",
+    [
+        ("post", "/alice/open/resolve/main/config.json", "GET, HEAD"),
+        ("put", "/datasets/alice/open/resolve/main/config.json", "GET, HEAD"),
+        ("post", "/api/agent-harnesses", "GET, HEAD"),
+        ("delete", "/api/models/alice/open", "GET"),
+        ("get", "/alice/open.git/info/lfs/objects/batch", "POST"),
+    ],
+)
+def test_wrong_methods_on_hub_routes_answer_json_405(client, alice, repos, method, url, allowed):
+    response = getattr(client, method)(url, HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}")
+    assert response.status_code == 405 and "json" in response["Content-Type"]
+    assert response["X-Error-Code"] == "MethodNotAllowed" and method.upper() in response["X-Error-Message"]
+    assert set(response.get("Allow", allowed).replace(" ", "").split(",")) >= set(allowed.replace(" ", "").split(","))
+    assert response.json()["error"] == response["X-Error-Message"]
+
+
+@pytest.mark.parametrize("url", ["/alice/open/resolve/", "/alice/open/resolve", "/api/models/alice/open/nothing"])
+def test_unrouted_hub_paths_answer_json_404(client, repos, url):
+    response = client.get(url)
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
+    assert response["X-Error-Message"] and response.json()["error"] == response["X-Error-Message"]
+
+
+def test_known_errors_on_the_download_route_keep_their_hub_codes(client, repos):
+    codes = {
+        "/alice/open/resolve/main/missing.txt": "EntryNotFound",
+        "/alice/open/resolve/nobranch/config.json": "RevisionNotFound",
+        "/alice/nope/resolve/main/config.json": "RepoNotFound",
+    }
+    for url, code in codes.items():
+        response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token_for(repos[0].owner_user)}")
+        assert (response.status_code, response["X-Error-Code"]) == (404, code), url
+        assert response["X-Error-Message"], url
+
+
+def test_portal_pages_keep_html_errors(client, repos):
+    for response in (client.get("/alice/open/nothing/here"), client.post("/alice/open")):
+        assert response.status_code in (404, 405) and response["Content-Type"].startswith("text/html")
