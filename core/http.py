@@ -5,10 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from django.http import HttpResponse
 
 from core.errors import HubError
+
+# Routes the Hub client calls: they answer every error as JSON with the X-Error-* headers, even
+# where no view ran (an unknown path, a method the route does not take). Portal pages stay HTML.
+_HUB_ROUTE = re.compile(r"^/(?:api/|lfs/|(?:datasets/)?[^/]+/[^/]+(?:/resolve(?:/|$)|\.git/info/lfs/))")
+
+
+def is_hub_route(path: str) -> bool:
+    return bool(_HUB_ROUTE.match(path))
 
 
 def header_safe(text: str) -> str:
@@ -59,6 +68,12 @@ def csv_response(filename: str, rows) -> HttpResponse:
     for row in rows:
         # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
         writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    return as_export(HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8"), filename)
+
+
+def as_export(response: HttpResponse, filename: str) -> HttpResponse:
+    """A download of people and decisions (access requests, audit trail, acknowledgments).
+    SECURITY: no cache, shared or the browser's, keeps a copy."""
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
     return response

@@ -1,6 +1,8 @@
 import re
 import uuid
 
+from django.conf import settings
+from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=-]{1,128}$")
@@ -54,3 +56,46 @@ class ContentSecurityPolicyMiddleware(MiddlewareMixin):
         if response.get("Content-Type", "").startswith("text/html"):
             response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class CallerCacheMiddleware(MiddlewareMixin):
+    """`Cache-Control: private` on answers to callers who identified themselves, unless the view
+    chose its own; `private, no-store` on attachments (exports) that did not; and `Vary` on the
+    caller's credentials everywhere.
+
+    SECURITY: what a signed-in caller sees may be theirs alone (a private repo, their account, a
+    review queue), and a shared cache must neither keep it nor hand it to the next caller. It sits
+    after WhiteNoise, so static files (the same for everyone) keep their long-lived caching.
+    """
+
+    def process_response(self, request, response):
+        patch_vary_headers(response, ("Authorization", "Cookie"))
+        if response.has_header("Cache-Control"):
+            return response
+        if response.get("Content-Disposition", "").startswith("attachment"):
+            response["Cache-Control"] = "private, no-store"
+        elif _carries_credentials(request):
+            response["Cache-Control"] = "private"
+        return response
+
+
+def _carries_credentials(request) -> bool:
+    if "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
+class HubMethodNotAllowedMiddleware(MiddlewareMixin):
+    """Hub routes answer a method they do not take as the client expects every error: JSON with
+    X-Error-Code and X-Error-Message (Django's own 405 is an empty HTML page). DRF views already do."""
+
+    def process_response(self, request, response):
+        from core.http import is_hub_route, json_error
+
+        if response.status_code != 405 or response.has_header("X-Error-Code") or not is_hub_route(request.path):
+            return response
+        hub = json_error(405, "MethodNotAllowed", f'Method "{request.method}" not allowed.')
+        if response.has_header("Allow"):
+            hub["Allow"] = response["Allow"]
+        return hub

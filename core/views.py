@@ -21,13 +21,13 @@ def healthz(request):
 
 
 def not_found(request, exception=None):
-    """JSON for the API (clients parse every body), HTML for people."""
+    """JSON with X-Error-* headers on Hub routes (the client parses every body), HTML for people."""
     from django.shortcuts import render
 
     from core.errors import NotFound
-    from core.http import error_response
+    from core.http import error_response, is_hub_route
 
-    if request.path.startswith("/api/"):
+    if is_hub_route(request.path):
         return error_response(NotFound())
     return render(request, "errors/404.html", status=404)
 

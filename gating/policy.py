@@ -277,6 +277,14 @@ def _check_participant(principal: Principal, repo: Repo) -> None:
         raise Forbidden("This token is read-only: create a token with the write role to post.")
 
 
+def check_may_ask_access(principal: Principal) -> None:
+    """Asking for access records a request in the user's name and mails the reviewers. The Hub
+    takes requests from the browser only (hub-behaviour.md), so nothing there lets a read token
+    do it; SECURITY: here, as for posting, a read token cannot."""
+    if not principal.may_write:
+        raise Forbidden("This token is read-only: create a token with the write role to request access.")
+
+
 def _current_stage(repo: Repo):
     """The release stage in force; no query when the repo was found without a plan."""
     if getattr(repo, "has_release_plan", True) is False:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import BadRequest
 from core.prepared import PreparedQuery
+from core.timeutil import isoformat_z
 from gating.audit import audit_record
 from gating.models import ReleasePlan, ReleaseStage, StageMode
 from registry.models import GatedMode, Repo
@@ -72,7 +73,7 @@ def release_plan_set(*, repo: Repo, actor: User, stages: list[StageSpec]) -> Rel
     plan.paused = False
     plan.save()
     audit_record(repo=repo, action="release.plan_set", actor=actor,
-                 data={"stages": [{"mode": s.mode, "at": s.scheduled_at.isoformat() if s.scheduled_at else None,
+                 data={"stages": [{"mode": s.mode, "at": isoformat_z(s.scheduled_at),
                                    "withheld": list(s.withheld_patterns)} for s in stages]})  # fmt: skip
     _apply(plan, 0, actor=actor, reason="plan set")
     return plan

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
+from core.timeutil import isoformat_z
 from gating import notifications
 from gating.audit import audit_record
 from gating.forms import form_for_repo, validate_answers
@@ -55,7 +56,7 @@ def access_request_create(*, repo: Repo, user: User, answers: dict, has_role: bo
         request.expires_at = request.decided_at + timedelta(days=days) if days else None
         request.save()
         audit_record(repo=repo, action="access_request.accept", subject=user, reason="automatic approval",
-                     data={"expires_at": _iso(request.expires_at)})  # fmt: skip
+                     data={"expires_at": isoformat_z(request.expires_at)})  # fmt: skip
         notifications.notify_decision(request)
     else:
         notifications.notify_new_request(request)
@@ -70,10 +71,6 @@ def _refuse_repeat(existing: AccessRequest) -> None:
         raise Conflict("Your request is already pending review.")
     if not existing.is_expired():
         raise Conflict("You already have access to this repo.")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def find_request(repo: Repo, *, user_name: str | None = None, request_id: str | None = None) -> AccessRequest:
@@ -117,7 +114,7 @@ def access_request_decide(
     request.save()
     action = {"accepted": "accept", "rejected": "reject", "pending": "cancel"}[status]
     audit_record(repo=repo, action=f"access_request.{action}", actor=reviewer, subject=request.user,
-                 reason=reason or "", data={"expires_at": _iso(request.expires_at)})  # fmt: skip
+                 reason=reason or "", data={"expires_at": isoformat_z(request.expires_at)})  # fmt: skip
     notifications.notify_decision(request)
     return request
 
@@ -138,7 +135,7 @@ def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expi
     request.expiry_recorded = False
     request.save()
     audit_record(repo=repo, action="access_grant.create", actor=reviewer, subject=user,
-                 data={"expires_at": _iso(expires_at)})  # fmt: skip
+                 data={"expires_at": isoformat_z(expires_at)})  # fmt: skip
     notifications.notify_decision(request)
     return request
 
@@ -166,7 +163,7 @@ def access_grants_expire(*, now: datetime | None = None) -> int:
         request.expiry_recorded = True
         request.save(update_fields=["expiry_recorded"])
         audit_record(repo=request.repo, action="access_grant.expire", subject=request.user,
-                     data={"expired_at": _iso(request.expires_at)})  # fmt: skip
+                     data={"expired_at": isoformat_z(request.expires_at)})  # fmt: skip
         count += 1
     return count
 

@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, HubError
-from core.http import csv_response, error_response
+from core.http import as_export, csv_response, error_response
+from core.timeutil import isoformat_z
 from gating import release, services
 from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
-from gating.policy import Action, access_state, repo_role
+from gating.policy import Action, access_state, check_may_ask_access, repo_role
 from gating.selectors import audit_for, audit_item, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at
@@ -98,6 +99,7 @@ class AskAccessView(PortalRepoView):
         if request.auth is None and (failure := _csrf_failure(request)) is not None:
             return failure
         try:
+            check_may_ask_access(self.principal)
             answers = self._answers(request)
             with transaction.atomic():  # a refused request records no acknowledgment either
                 self._accept_license(request)
@@ -142,9 +144,9 @@ class AccessQueueView(PortalRepoView):
         export = request.GET.get("export")
         rows = requests_for(self.repo, status=status if status in RequestStatus.values else None, search=search)
         if export == "json":
-            response = JsonResponse([request_item(row) for row in rows], safe=False)
-            response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-access.json"'
-            return response
+            return as_export(
+                JsonResponse([request_item(row) for row in rows], safe=False), f"{self.repo.name}-access.json"
+            )
         if export == "csv":
             return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
         resolved = resolve_revision(self.repo, self.repo.default_branch)
@@ -187,9 +189,9 @@ def _request_rows(rows):
     yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
     for row in rows:
         yield [
-            row.user.username, row.user.fullname, row.user.email, row.status, row.created_at.isoformat(),
-            row.decided_at.isoformat() if row.decided_at else "", row.expires_at.isoformat() if row.expires_at else "",
-            row.rejection_reason, *[row.fields.get(label, "") for label in labels],
+            row.user.username, row.user.fullname, row.user.email, row.status, isoformat_z(row.created_at),
+            isoformat_z(row.decided_at) or "", isoformat_z(row.expires_at) or "", row.rejection_reason,
+            *[row.fields.get(label, "") for label in labels],
         ]  # fmt: skip
 
 
@@ -277,12 +279,12 @@ class AuditView(PortalRepoView):
         events = audit_for(self.repo)
         export = request.GET.get("export")
         if export == "json":
-            response = JsonResponse([audit_item(event) for event in events], safe=False)
-            response["Content-Disposition"] = f'attachment; filename="{self.repo.name}-audit.json"'
-            return response
+            return as_export(
+                JsonResponse([audit_item(event) for event in events], safe=False), f"{self.repo.name}-audit.json"
+            )
         if export == "csv":
             rows = [["time", "action", "actor", "subject", "reason", "data"]] + [
-                [e.created_at.isoformat(), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
+                [isoformat_z(e.created_at), e.action, e.actor_label, e.subject_label, e.reason, json.dumps(e.data)]
                 for e in events
             ]
             return csv_response(f"{self.repo.name}-audit.csv", rows)

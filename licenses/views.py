@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from core.errors import HubError, NotFound
-from core.http import csv_response
+from core.http import as_export, csv_response
 from gating.policy import Action, Principal, can, repo_role, repos_visible_to
 from licenses import selectors, serializers, services, texts
 from licenses.models import AcknowledgmentSource, License
@@ -104,9 +104,7 @@ class RepoAcknowledgmentsPage(PortalRepoView):
             return csv_response(f"{filename}.csv", serializers.acknowledgment_rows(acks))
         if export == "json":
             body = json.dumps([serializers.acknowledgment_item(ack) for ack in acks], indent=2)
-            response = HttpResponse(body, content_type="application/json")
-            response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
-            return response
+            return as_export(HttpResponse(body, content_type="application/json"), f"{filename}.json")
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update(

@@ -48,6 +48,17 @@ def _object_error(oid, size, code: int, message: str) -> dict:
             "error": {"code": code, "message": message}}  # fmt: skip
 
 
+def repo_holds(repo: Repo, oid: str, size) -> bool:
+    """SECURITY: "already stored" only for content this repo may reference; anything else must
+    be uploaded again (proof of possession), even if the store has it for another repo. Batch and
+    verify both answer from this, so neither confirms that another repo holds a hash."""
+    return (
+        RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+        and StoredObject.objects.filter(sha256=oid, size=size).exists()
+        and get_storage().exists(oid)
+    )
+
+
 class LfsBatchView(RepoAPIView):
     repo_actions = {"POST": Action.WRITE}
     parser_classes = [LfsJSONParser, JSONParser]
@@ -65,15 +76,6 @@ class LfsBatchView(RepoAPIView):
         answered = [self._answer(request, item, transfers) for item in objects]
         return Response({"transfer": "basic", "objects": answered, "hash_algo": "sha256"})
 
-    def _available(self, oid: str, size: int) -> bool:
-        """SECURITY: "already stored" only for content this repo may reference; anything else must
-        be uploaded again (proof of possession), even if the store has it for another repo."""
-        return (
-            RepoObject.objects.filter(repo=self.repo, sha256=oid).exists()
-            and StoredObject.objects.filter(sha256=oid, size=size).exists()
-            and get_storage().exists(oid)
-        )
-
     def _answer(self, request, item, transfers) -> dict:
         oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
         try:
@@ -84,7 +86,7 @@ class LfsBatchView(RepoAPIView):
             return _object_error(oid, size, 422, "'size' must be a non-negative integer.")
         if too_large := limits.file_too_large_message(size, label=f"Object {oid}"):
             return _object_error(oid, size, 422, too_large)
-        if self._available(oid, size):
+        if repo_holds(self.repo, oid, size):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
         grant = uploads.UploadGrant(
@@ -118,7 +120,7 @@ class LfsVerifyView(RepoAPIView):
         data = request.data if isinstance(request.data, dict) else {}
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
-        if not StoredObject.objects.filter(sha256=oid, size=size).exists():
+        if not isinstance(size, int) or isinstance(size, bool) or not repo_holds(self.repo, oid, size):
             raise NotFound(f"Object {oid} of size {size} was not received.")
         return Response({"oid": oid, "size": size})
 

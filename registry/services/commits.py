@@ -179,10 +179,14 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
 
 
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    if not parent_commit:
+    """SECURITY: the whole id or nothing. A prefix would let a few characters (or one) stand for a
+    head the caller never saw, and a stale commit would land on top of changes it did not see."""
+    if parent_commit is None:
         return
+    if not gitobjects.HEX40.fullmatch(parent_commit.lower()):
+        raise BadRequest("'parentCommit' must be a full commit id (40 hexadecimal digits).")
     head = ref.commit_oid if ref else ""
-    if not head.startswith(parent_commit.lower()):
+    if head != parent_commit.lower():
         raise PreconditionFailed(
             f"The branch moved: its head is {head or 'empty'}, not the expected parent {parent_commit}. "
             "Pull the latest revision and try again."

@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 
 from registry import services
@@ -25,3 +27,25 @@ ANSWERS = {"Company": "Acme", "Country": "fr", "Purpose": "Research", "I agree t
 def gated_repo(alice):
     repo = make_repo(alice, "painter", {"README.md": GATED_CARD, "config.json": b"{}", "model.safetensors": b"\0" * 64})
     return services.repo_settings_update(repo=repo, gated="manual", actor=alice)
+
+
+@pytest.fixture
+def mail_sent_by(mailoutbox, django_capture_on_commit_callbacks):
+    """`with mail_sent_by() as sent:` lists every email the block sends. Emails go out after the
+    transaction commits, which a test's own transaction never does, and from Celery tasks: the block
+    runs its on-commit callbacks on exit and its tasks in-process, so `sent == []` can fail."""
+    from config.celery import app
+
+    @contextmanager
+    def capture():
+        sent: list = []
+        start, eager = len(mailoutbox), app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                yield sent
+        finally:
+            app.conf.task_always_eager = eager
+        sent.extend(mailoutbox[start:])
+
+    return capture

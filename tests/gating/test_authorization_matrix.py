@@ -3,6 +3,7 @@ for every gate mode and release stage: status, no leaked content, no download co
 
 import pytest
 
+from accounts.models import User
 from gating import release
 from gating.models import AccessRequest
 from registry.models import Repo
@@ -75,11 +76,29 @@ def _check(response, expected, *, label):
 
 @pytest.mark.parametrize("mode", ["public", "auto", "manual", "private", "withheld"])
 @pytest.mark.parametrize("caller", CALLERS)
-def test_matrix(client, world, mailoutbox, mode, caller):
+def test_matrix(client, world, mail_sent_by, mode, caller):
     repo, owner, tokens = world
     _set_mode(repo, owner, mode)
-    mailoutbox.clear()
     auth = {} if caller == "anonymous" else {"HTTP_AUTHORIZATION": f"Bearer {tokens[caller]}"}
+    with mail_sent_by() as sent:
+        _walk(client, repo, mode, caller, auth)
+    repo.refresh_from_db()
+    refused = _expect(mode, caller, "config") != OK
+    assert repo.downloads == (0 if refused else 1)
+    assert sent == []
+
+
+def test_the_matrix_email_check_can_fail(client, world, mail_sent_by):
+    """The same capture as the matrix, around a request that does mail the reviewers."""
+    repo, owner, _ = world
+    _set_mode(repo, owner, "manual")
+    with mail_sent_by() as sent:
+        asked = client.post("/acme/m/ask-access", "{}", content_type="application/json",
+                            HTTP_AUTHORIZATION=f"Bearer {token_for(User.objects.get(username='sam'))}")  # fmt: skip
+    assert asked.status_code == 201 and [m.to for m in sent] == [[owner.email]]
+
+
+def _walk(client, repo: Repo, mode: str, caller: str, auth: dict) -> None:
     for url in ("/api/models/acme/m", "/api/models/acme/m/tree/main", "/api/models/acme/m/revision/main"):
         _check(client.get(url, **auth), _expect(mode, caller, "meta"), label=url)
     config = client.get("/acme/m/resolve/main/config.json", **auth)
@@ -102,7 +121,3 @@ def test_matrix(client, world, mailoutbox, mode, caller):
     else:
         assert page.status_code == blob.status_code == 200
         assert (b"SECRET-CONTENT" in blob.content) == (_expect(mode, caller, "config") == OK)
-    repo.refresh_from_db()
-    refused = _expect(mode, caller, "config") != OK
-    assert repo.downloads == (0 if refused else 1)
-    assert mailoutbox == []

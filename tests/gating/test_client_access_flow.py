@@ -37,7 +37,7 @@ def download(token=None, revision="main"):
 
 
 def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
-    bob_token = token_for(bob, role="read")
+    bob_token = token_for(bob, role="read")  # enough to download once approved
     owner = HfApi(token=token_for(alice))
 
     with pytest.raises(GatedRepoError) as anonymous:
@@ -49,7 +49,11 @@ def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
     assert "not requested access yet" in str(stranger.value) and "/alice/painter/ask-access" in str(stranger.value)
     assert HfApi(token=bob_token).model_info("alice/painter").gated == "manual"  # metadata stays visible
 
+    # Asking records a request in bob's name and mails the reviewers: a write, which a read token
+    # cannot make (the Hub takes requests from the browser only, hub-behaviour.md).
     status, body = ask_access(hub, "alice/painter", bob_token, ANSWERS)
+    assert status == 403 and "This token is read-only" in body["error"] and not AccessRequest.objects.exists()
+    status, body = ask_access(hub, "alice/painter", token_for(bob), ANSWERS)
     assert status == 201 and body["status"] == "pending"
     with pytest.raises(GatedRepoError, match="pending review"):
         download(bob_token)
@@ -67,7 +71,7 @@ def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
     with pytest.raises(GatedRepoError, match="Not a research use"):
         download(bob_token, revision="main")
     assert list(owner.list_rejected_access_requests("alice/painter"))[0].fields["Purpose"] == "Research"
-    assert ask_access(hub, "alice/painter", bob_token, ANSWERS)[0] == 403  # rejected users cannot ask again
+    assert ask_access(hub, "alice/painter", token_for(bob), ANSWERS)[0] == 403  # rejected users cannot ask again
 
     owner.cancel_access_request("alice/painter", "bob")  # back to pending
     with pytest.raises(GatedRepoError, match="pending"):

@@ -1,10 +1,15 @@
 """Bad input to the request form, notifications, and the append-only audit trail."""
 
+import csv
+import io
 import json
+import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
+from django.utils import timezone
 
 from gating import services
 from gating.models import AccessRequest, AuditEvent
@@ -14,6 +19,7 @@ from tests.gating.conftest import ANSWERS
 from tests.support.builders import make_repo, token_for
 
 pytestmark = pytest.mark.django_db
+Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def _ask(client, repo_id, token, answers, **extra):
@@ -33,12 +39,13 @@ def _ask(client, repo_id, token, answers, **extra):
         (["not", "an", "object"], "JSON object"),
     ],
 )
-def test_bad_answers_are_refused_and_nothing_is_recorded(client, gated_repo, bob, mailoutbox, answers, message):
-    response = _ask(client, "alice/painter", token_for(bob), answers)
+def test_bad_answers_are_refused_and_nothing_is_recorded(client, gated_repo, bob, mail_sent_by, answers, message):
+    with mail_sent_by() as sent:
+        response = _ask(client, "alice/painter", token_for(bob), answers)
     assert response.status_code == 400 and message in response["X-Error-Message"]
     assert not AccessRequest.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="access_request").exists()
-    assert mailoutbox == []
+    assert sent == []
 
 
 def test_requests_on_ungated_private_or_own_repos_are_refused(client, alice, bob):
@@ -60,16 +67,15 @@ def test_browser_form_needs_csrf_but_bearer_json_does_not(gated_repo, bob):
     assert _ask(strict, "alice/painter", token_for(bob), ANSWERS).status_code == 201
 
 
-def test_reviewers_are_mailed_on_new_requests_and_requesters_on_decisions(
-    client, alice, bob, gated_repo, mailoutbox, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_reviewers_are_mailed_on_new_requests_and_requesters_on_decisions(client, alice, bob, gated_repo, mail_sent_by):
+    """Also shows that `mail_sent_by`, which the no-email assertions rely on, sees what is sent."""
+    with mail_sent_by() as sent:
         assert _ask(client, "alice/painter", token_for(bob), ANSWERS).status_code == 201
-    assert [m.to for m in mailoutbox] == [[alice.email]] and "Acme" in mailoutbox[0].body
-    with django_capture_on_commit_callbacks(execute=True):
+    assert [m.to for m in sent] == [[alice.email]] and "Acme" in sent[0].body
+    with mail_sent_by() as sent:
         services.access_request_decide(repo=gated_repo, reviewer=alice, status="rejected", user_name="bob",
                                        reason="Commercial use only")  # fmt: skip
-    assert mailoutbox[-1].to == [bob.email] and "Commercial use only" in mailoutbox[-1].body
+    assert [m.to for m in sent] == [[bob.email]] and "Commercial use only" in sent[0].body
 
 
 def test_daily_digest_mode(client, alice, bob, gated_repo, mailoutbox, django_capture_on_commit_callbacks):
@@ -130,11 +136,27 @@ def test_audit_export_for_admins_only(client, alice, bob, gated_repo):
     assert client.get("/alice/painter/audit?export=json").status_code == 403
 
 
+def _export(client, url: str, kind: str):
+    response = client.get(f"{url}export={kind}")
+    return response.json() if kind == "json" else list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_exports_write_z_times_and_csv_agrees_with_json(client, alice, bob, gated_repo):
+    services.access_grant(repo=gated_repo, reviewer=alice, user=bob, has_role=False,
+                          expires_at=timezone.now() + timedelta(days=3))  # fmt: skip
+    client.force_login(alice)
+    audit_json, audit_csv = (_export(client, "/alice/painter/audit?", kind) for kind in ("json", "csv"))
+    assert [row["time"] for row in audit_csv] == [item["time"] for item in audit_json]
+    grant = next(item for item in audit_json if item["action"] == "access_grant.create")
+    assert Z_TIME.match(grant["data"]["expires_at"]) and all(Z_TIME.match(row["time"]) for row in audit_csv)
+
+    queue = "/alice/painter/access-requests?status=accepted&"
+    (request_json,), (request_csv,) = (_export(client, queue, kind) for kind in ("json", "csv"))
+    assert (request_csv["time"], request_csv["expiresAt"]) == (request_json["timestamp"], request_json["expiresAt"])
+    assert Z_TIME.match(request_csv["time"]) and Z_TIME.match(request_csv["expiresAt"])
+
+
 def test_expiry_is_recorded_once(alice, bob, gated_repo, time_machine):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     services.access_grant(repo=gated_repo, reviewer=alice, user=bob, has_role=False,
                           expires_at=timezone.now() + timedelta(hours=1))  # fmt: skip
     time_machine.move_to(timezone.now() + timedelta(hours=2), tick=False)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, constants
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
 from registry.models import Commit, Ref, StoredObject
 from registry.storage import get_storage
@@ -53,6 +53,24 @@ def test_stale_parent_commit_is_refused_with_412(hub, alice):
         api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=parent)
     assert excinfo.value.response.status_code == 412
     assert "b.txt" not in api.list_repo_files("alice/m")
+
+
+def test_parent_commit_must_be_a_full_commit_id(hub, alice):
+    """The client allows 5 to 40 hex digits; a prefix matched the head however short it was, so
+    the stale-parent check is made against the full id only and anything else is a 400."""
+    make_repo(alice, "m", {"a.txt": b"1"})
+    api = HfApi(token=token_for(alice))
+    head = api.model_info("alice/m").sha
+    with pytest.raises(BadRequestError, match="full commit id"):
+        api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head[:7])
+    for malformed in ("z" * 40, head + "\n", ""):
+        header = {"summary": "x", "parentCommit": malformed}
+        status, headers, _ = _raw(hub, "POST", "/api/models/alice/m/commit/main",
+                                  body=_ndjson({"key": "header", "value": header}),
+                                  headers={"Authorization": f"Bearer {token_for(alice)}"})  # fmt: skip
+        assert status == 400 and "full commit id" in headers["X-Error-Message"], malformed
+    assert "b.txt" not in api.list_repo_files("alice/m")
+    api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head.upper())
 
 
 def test_eight_concurrent_committers_lose_nothing_and_history_is_linear(hub, alice):
@@ -287,3 +305,19 @@ def test_content_of_another_repo_cannot_be_committed_by_hash(hub, alice, bob):
     assert "stolen.safetensors" not in HfApi().list_repo_files("bob/mine")
     # alice herself can reference it again in her own repo (a copy within the repo)
     assert _batch(hub, token_for(alice), oid, len(secret), repo="alice/gated")[1]["objects"][0].get("actions") is None
+
+
+def test_lfs_verify_confirms_only_content_this_repo_may_reference(client, alice, bob):
+    """A 200 from verify tells the caller the object is stored; for another repo's file it would
+    confirm that a guessed or listed hash exists there, so it answers 404 as for a missing object."""
+    secret = b"\x01" * 4096
+    make_repo(alice, "gated", {"model.safetensors": secret})
+    make_repo(bob, "mine")
+    body = json.dumps({"oid": hashlib.sha256(secret).hexdigest(), "size": len(secret)})
+
+    def verify(repo_id: str, user) -> int:
+        return client.post(f"/{repo_id}.git/info/lfs/objects/verify", body, content_type="application/vnd.git-lfs+json",
+                           HTTP_AUTHORIZATION=f"Bearer {token_for(user)}").status_code  # fmt: skip
+
+    assert verify("bob/mine", bob) == 404
+    assert verify("alice/gated", alice) == 200
