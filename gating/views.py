@@ -33,6 +33,7 @@ from licenses.selectors import has_acknowledged, license_at
 from licenses.services import acknowledgment_record
 from registry.portal import PortalRepoView
 from registry.selectors import resolve_revision
+from registry.services import repo_settings_update
 
 MAX_ANSWERS_BYTES = 64 * 1024
 
@@ -196,7 +197,7 @@ def _request_rows(rows):
 
 
 class GatingSettingsView(PortalRepoView):
-    """Reviewers, notifications and the release plan."""
+    """Visibility and gating mode, reviewers, notifications and the release plan."""
 
     repo_actions = {"GET": Action.MANAGE, "POST": Action.MANAGE}
 
@@ -239,6 +240,12 @@ class GatingSettingsView(PortalRepoView):
                 repo=self.repo, actor=actor, notify_mode=request.POST.get("notify_mode", ""),
                 notify_email=request.POST.get("notify_email", ""),
                 auto_grant_days=int(request.POST.get("auto_grant_days") or 0),
+            )  # fmt: skip
+        elif action == "access":
+            # The Hub's own settings: visibility and gating mode, without a release plan.
+            repo_settings_update(
+                repo=self.repo, actor=actor, private=request.POST.get("visibility") == "private",
+                gated=request.POST.get("gated") or False,
             )  # fmt: skip
         elif action == "plan":
             release.release_plan_set(repo=self.repo, actor=actor, stages=_stages_from_form(request.POST))

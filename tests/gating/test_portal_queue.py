@@ -55,3 +55,28 @@ def test_repo_page_shows_gate_state_and_release_plan(client, alice, bob, gated_r
     client.force_login(bob)
     page = client.get("/alice/painter").content.decode()
     assert 'data-testid="ask-access"' in page and 'data-testid="release-plan"' in page and "*.safetensors" in page
+
+
+def test_authors_set_visibility_and_gating_from_the_portal(client, alice, bob, gated_repo):
+    from gating.models import AuditEvent
+    from registry.models import Repo
+
+    client.force_login(bob)
+    assert client.post("/alice/painter/gating", {"action": "access", "gated": ""}).status_code == 403
+    assert Repo.objects.get(pk=gated_repo.pk).gated == "manual"
+    client.force_login(alice)
+    audited = AuditEvent.objects.filter(repo=gated_repo, action="repo.update_settings").count()
+    page = client.get("/alice/painter/gating").content.decode()
+    assert 'data-testid="access-form"' in page and '<option value="manual" selected>' in page
+
+    response = client.post("/alice/painter/gating", {"action": "access", "visibility": "public", "gated": "auto"})
+    assert response.status_code == 302
+    assert Repo.objects.get(pk=gated_repo.pk).gated == "auto"
+    client.post("/alice/painter/gating", {"action": "access", "visibility": "private", "gated": ""})
+    repo = Repo.objects.get(pk=gated_repo.pk)
+    assert (repo.private, repo.gated) == (True, "")
+    assert AuditEvent.objects.filter(repo=repo, action="repo.update_settings").count() == audited + 2
+
+    client.post("/alice/painter/gating", {"action": "access", "visibility": "public", "gated": "sideways"})
+    assert Repo.objects.get(pk=gated_repo.pk).gated == ""  # refused with a message, nothing changed
+    assert "must be false" in client.get("/alice/painter/gating").content.decode()
