@@ -207,17 +207,45 @@ def commit_create(
     create_branch: bool = False,
 ) -> Commit:
     """Commit `operations` on top of `branch` (or the full `ref_name`, e.g. refs/pr/3)."""
-    summary = (summary or "").strip()
-    if not summary:
-        raise BadRequest("A commit needs a summary.")
-    if len(summary) > 1000 or len(description) > 65536:
-        raise BadRequest("The commit summary or description is too long.")
+    summary = _clean_message(summary, description)
     ref_name = ref_name or f"refs/heads/{branch}"
     ref = _lock_branch(repo, ref_name)
     if ref is None and not create_branch:
         raise RevisionNotFound(branch)
     _check_parent(ref, parent_commit)
     parent_tree = Commit.objects.get(repo=repo, oid=ref.commit_oid).tree_oid if ref else None
+    tree_oid, added = _build_tree(repo, parent_tree, operations)
+    context = hooks.CommitContext(
+        repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
+    )
+    for check in hooks.commit_checks:
+        check(context)
+    commit = _write_commit(
+        repo=repo, tree_oid=tree_oid, parents=[ref.commit_oid] if ref else [], author=author,
+        summary=summary, description=description,
+    )  # fmt: skip
+    _move_ref(repo, ref, ref_name, commit)
+    if ref_name == f"refs/heads/{repo.default_branch}":
+        refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
+    Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
+    scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
+    for listener in hooks.commit_listeners:
+        listener(repo=repo, ref_name=ref_name, commit=commit)
+    return commit
+
+
+def _clean_message(summary: str, description: str) -> str:
+    summary = (summary or "").strip()
+    if not summary:
+        raise BadRequest("A commit needs a summary.")
+    if len(summary) > 1000 or len(description) > 65536:
+        raise BadRequest("The commit summary or description is too long.")
+    return summary
+
+
+def _build_tree(repo: Repo, parent_tree: str | None, operations: list[CommitOperation]) -> tuple[str, list[AddFile]]:
+    """The new root tree (saved) and the files added. Blob rows are written too, so that commit
+    checks can read the new files (a refused commit rolls them back with the rest)."""
     root = trees.MutableTree(parent_tree)
     added = _apply(root, operations)
     _claim_objects(added)
@@ -226,20 +254,19 @@ def commit_create(
     )
     tree_oid, new_trees = trees.write_root(root)
     trees.save_trees(new_trees)
-    context = hooks.CommitContext(
-        repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
-    )
-    # Blob rows first, so that checks can read the new files (a refused commit rolls them back).
     Blob.objects.bulk_create(
         [Blob(oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs) for op in added],
         ignore_conflicts=True,
     )
-    for check in hooks.commit_checks:
-        check(context)
+    return tree_oid, added
+
+
+def _write_commit(
+    *, repo: Repo, tree_oid: str, parents: list[str], author: User | None, summary: str, description: str
+) -> Commit:
     now = int(time.time())
     signature = _signature(author, now)
     message = gitobjects.commit_message(summary, description)
-    parents = [ref.commit_oid] if ref else []
     raw = gitobjects.encode_commit(
         tree=tree_oid, parents=parents, author=signature, committer=signature, message=message
     )
@@ -259,16 +286,13 @@ def commit_create(
             "raw": raw,
         },
     )
+    return commit
+
+
+def _move_ref(repo: Repo, ref: Ref | None, ref_name: str, commit: Commit) -> None:
     if ref is None:
         kind = RefKind.PULL_REQUEST if ref_name.startswith("refs/pr/") else RefKind.BRANCH
         Ref.objects.create(repo=repo, name=ref_name, kind=kind, commit_oid=commit.oid)
     else:
         ref.commit_oid = commit.oid
         ref.save(update_fields=["commit_oid", "updated_at"])
-    if ref_name == f"refs/heads/{repo.default_branch}":
-        refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
-    Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
-    scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
-    for listener in hooks.commit_listeners:
-        listener(repo=repo, ref_name=ref_name, commit=commit)
-    return commit
