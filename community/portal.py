@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import redirect, render
 
 from community import access, selectors, services
@@ -132,13 +131,7 @@ class NewThreadPage(CommunityView):
             files=[("/".join(part for part in (directory, upload.name) if part), upload) for upload in files],
             gitattributes=gitattributes_at(self.repo, self.repo.default_branch),
         )
-        with transaction.atomic():
-            discussion = services.pull_request_open(
-                repo=self.repo, author=request.user, title=title, description=description, draft=not operations
-            )
-            if operations:
-                registry_services.commit_create(
-                    repo=self.repo, branch=discussion.ref_name, ref_name=discussion.ref_name, operations=operations,
-                    summary=request.POST.get("summary") or f"Upload {len(operations)} file(s)", author=request.user,
-                )  # fmt: skip
-        return discussion
+        return services.pull_request_open_with_files(
+            repo=self.repo, author=request.user, title=title, description=description, operations=operations,
+            summary=request.POST.get("summary") or f"Upload {len(operations)} file(s)",
+        )  # fmt: skip

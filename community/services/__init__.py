@@ -14,7 +14,12 @@ from community.services.discussions import (
     report_resolve,
     watch_set,
 )
-from community.services.pulls import pull_request_merge, pull_request_open, pull_request_record_commit
+from community.services.pulls import (
+    pull_request_merge,
+    pull_request_open,
+    pull_request_open_with_files,
+    pull_request_record_commit,
+)
 
 __all__ = [
     "comment_create",
@@ -28,6 +33,7 @@ __all__ = [
     "discussion_status_change",
     "pull_request_merge",
     "pull_request_open",
+    "pull_request_open_with_files",
     "pull_request_record_commit",
     "report_create",
     "report_resolve",

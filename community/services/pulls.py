@@ -75,6 +75,21 @@ def pull_request_open(
     return discussion
 
 
+@transaction.atomic
+def pull_request_open_with_files(
+    *, repo: Repo, author: User, title: str, description: str, operations: list, summary: str
+) -> Discussion:
+    """The portal's new pull request: opened and its first commit made together, or neither.
+    Without files it is an empty draft."""
+    discussion = pull_request_open(repo=repo, author=author, title=title, description=description, draft=not operations)
+    if operations:
+        registry_services.commit_create(
+            repo=repo, branch=discussion.ref_name, ref_name=discussion.ref_name, operations=operations,
+            summary=summary, author=author,
+        )  # fmt: skip
+    return discussion
+
+
 def _by_prefix(repo: Repo, prefix: str) -> str:
     """A full or short commit id (the client allows 5 to 40 hex digits for `parent_commit`)."""
     if not isinstance(prefix, str) or not 5 <= len(prefix) <= 40:

@@ -8,7 +8,6 @@ import fnmatch
 import json
 
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -131,24 +130,10 @@ class CommitView(RepoAPIView):
         header, operations = self._read_operations(request)
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""
-        with transaction.atomic():
-            if create_pr:
-                # The pull request and its first commit land together or not at all.
-                ref_name = hooks.pull_requests.open_for_commit(  # type: ignore[union-attr]
-                    repo=self.repo, author=request.user, base_branch=branch, parent_commit=parent_commit,
-                    title=summary, description=description,
-                )  # fmt: skip
-                branch, parent_commit = ref_name, None
-            commit = services.commit_create(
-                repo=self.repo,
-                branch=branch,
-                ref_name=ref_name,
-                operations=operations,
-                summary=summary,
-                description=description,
-                author=request.user,
-                parent_commit=parent_commit,
-            )
+        commit, ref_name = services.commit_push(
+            repo=self.repo, branch=branch, ref_name=ref_name, create_pr=create_pr, operations=operations,
+            summary=summary, description=description, author=request.user, parent_commit=parent_commit,
+        )  # fmt: skip
         commit_url = request.build_absolute_uri(f"{self.repo.web_path}/commit/{commit.oid}")
         pr_url = None
         if ref_name.startswith("refs/pr/") and hooks.pull_requests is not None:

@@ -194,6 +194,37 @@ def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
 
 
 @transaction.atomic
+def commit_push(
+    *,
+    repo: Repo,
+    branch: str,
+    ref_name: str,
+    create_pr: bool,
+    operations: list[CommitOperation],
+    summary: str,
+    description: str,
+    author: User,
+    parent_commit: str | None,
+) -> tuple[Commit, str]:
+    """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
+    against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
+    neither. Returns the commit and the ref it landed on."""
+    if create_pr:
+        if hooks.pull_requests is None:
+            raise BadRequest("Pull requests are not supported by this hub.")
+        ref_name = hooks.pull_requests.open_for_commit(
+            repo=repo, author=author, base_branch=branch, parent_commit=parent_commit,
+            title=summary, description=description,
+        )  # fmt: skip
+        branch, parent_commit = ref_name, None
+    commit = commit_create(
+        repo=repo, branch=branch, ref_name=ref_name, operations=operations, summary=summary,
+        description=description, author=author, parent_commit=parent_commit,
+    )  # fmt: skip
+    return commit, ref_name
+
+
+@transaction.atomic
 def commit_create(
     *,
     repo: Repo,
