@@ -39,7 +39,7 @@ from core.errors import (
 )
 from core.names import split_repo_id
 from core.prepared import PreparedQuery
-from gating import release
+from gating import lookup_cache, release
 from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
 from licenses.models import RepoLicenseSettings
 from licenses.selectors import acknowledgment_problem
@@ -186,6 +186,23 @@ _FIND_FOR_USER = PreparedQuery(
 
 def _find_visible(
     principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
+) -> Repo | None:
+    if principal.user is not None or not lookup_cache.enabled():
+        return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
+    # Anonymous lookups are the same for everyone: kept per process until the repo changes.
+    key = (repo_type, namespace, name, tuple(candidates or ()))
+    repo = lookup_cache.cache.get(key)
+    if repo is not None:
+        return repo
+    generation = lookup_cache.cache.generation()  # before the read: see gating.lookup_cache
+    repo = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
+    if repo is not None:
+        lookup_cache.cache.put(key, repo.pk, repo, generation)
+    return repo
+
+
+def _find_visible_uncached(
+    principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None
 ) -> Repo | None:
     key: dict[str, str | int] = {"repo_type": repo_type, "namespace": namespace, "name": name}
     if principal.user is not None:

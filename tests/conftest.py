@@ -81,3 +81,10 @@ def hub(live_server, hf_cache):
     """The live server's base URL; the client is configured for it through HF_ENDPOINT."""
     assert live_server.url == os.environ["HF_ENDPOINT"], "the live server must listen where HF_ENDPOINT points"
     return live_server.url
+
+
+@pytest.fixture(autouse=True)
+def _no_lookup_cache(settings):
+    """The download lookup cache learns of changes when transactions commit, and most tests roll
+    theirs back: it is off unless a test turns it on (tests/gating/test_lookup_cache.py)."""
+    settings.GATEHOUSE_LOOKUP_CACHE = False

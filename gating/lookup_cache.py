@@ -1,0 +1,163 @@
+"""A per-process cache of the anonymous download lookup, kept exact by PostgreSQL notifications.
+
+Why: `HEAD /resolve` of a public file needs one query (the repo, its release-plan and license
+facts and the revision's ref, gating.policy); on PostgreSQL that round trip is most of the
+request (bench/resolve_head_rps.py). The answer for an anonymous caller is the same for everyone,
+so each web process keeps it until the database says the repo changed.
+
+How it stays exact:
+- Triggers (gating migration 0003) on every table the lookup reads (registry_repo, registry_ref,
+  gating_releaseplan, licenses_repolicensesettings) send `NOTIFY gatehouse_repo_changed, <repo
+  id>` on any insert, update or delete, however it is made (ORM save, queryset update, raw SQL).
+  PostgreSQL delivers a notification when, and only if, its transaction commits. TRUNCATE
+  announces '*': everything is dropped.
+- One daemon thread per process LISTENs on a connection of its own and drops that repo's entries.
+- A lookup read before a change but stored after the change's notification would outlive it: every
+  notification moves a generation counter, and an answer is stored only if the generation did not
+  move while it was being read.
+- While the listener is not connected (starting up, or after an error) nothing is served from the
+  cache nor stored in it; each (re)connection starts from an empty cache.
+- Only anonymous lookups are cached (visibility then depends on nothing but the repo row); gate,
+  license and withheld-file decisions are still made per request.
+
+SQLite (the embedded default) has no notifications: there is no cache, and the query is cheap.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+
+log = logging.getLogger(__name__)
+CHANNEL = "gatehouse_repo_changed"
+MAX_ENTRIES = 4096
+RECONNECT_SECONDS = 1.0
+PING_SECONDS = 1.0
+# A listener whose connection died without a word must notice within seconds: it pings the
+# server every PING_SECONDS, and these bound how long a ping may go unanswered (TCP only).
+DEAD_CONNECTION_OPTIONS = {
+    "tcp_user_timeout": 5000, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2,
+}  # fmt: skip
+
+
+class LookupCache:
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._by_repo: dict[int, set[Hashable]] = {}
+        self._max_entries = max_entries
+        self._generation = 0
+        self._listening = False
+        self._pid: int | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    # -- reads and writes (request threads) ------------------------------------------------------
+
+    def generation(self) -> int | None:
+        """The generation to pass to `put`, or None when nothing may be cached right now."""
+        self._ensure_listener()
+        with self._lock:
+            return self._generation if self._listening else None
+
+    def get(self, key: Hashable) -> Any | None:
+        """A copy of the cached object (callers may set attributes on it), or None."""
+        with self._lock:
+            if not self._listening or key not in self._entries:
+                return None
+            self._entries.move_to_end(key)
+            return copy.copy(self._entries[key][1])
+
+    def put(self, key: Hashable, repo_id: int, value: Any, generation: int | None) -> None:
+        with self._lock:
+            if generation is None or generation != self._generation or not self._listening:
+                return  # something changed (or may have) while the value was read
+            self._entries[key] = (repo_id, copy.copy(value))
+            self._by_repo.setdefault(repo_id, set()).add(key)
+            while len(self._entries) > self._max_entries:
+                old_key, (old_repo, _) = self._entries.popitem(last=False)
+                self._by_repo.get(old_repo, set()).discard(old_key)
+
+    # -- invalidation (listener thread) ----------------------------------------------------------
+
+    def repo_changed(self, repo_id: int) -> None:
+        with self._lock:
+            self._generation += 1
+            for key in self._by_repo.pop(repo_id, set()):
+                self._entries.pop(key, None)
+
+    def _set_listening(self, listening: bool) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+            self._by_repo.clear()
+            self._listening = listening
+
+    def _ensure_listener(self) -> None:
+        """Start the listener once per process (after a fork, again in the child)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._listening = False
+        self._thread = threading.Thread(target=self._listen_forever, name="lookup-cache-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening (and caching) within about PING_SECONDS; for tests and shutdown."""
+        self._stopped = True
+        if self._thread is not None:
+            self._thread.join(timeout=PING_SECONDS * 5)
+
+    def _running(self, pid: int) -> bool:
+        return self._pid == pid and not self._stopped
+
+    def _listen_forever(self) -> None:
+        pid = os.getpid()
+        while self._running(pid):
+            try:
+                self._listen_once()
+            except Exception:  # noqa: BLE001 - any failure: stop caching, reconnect later
+                log.warning("Lookup cache listener lost its connection; caching is off until it is back", exc_info=True)
+            finally:
+                self._set_listening(False)
+            if self._running(pid):
+                time.sleep(RECONNECT_SECONDS)
+
+    def _listen_once(self) -> None:
+        import psycopg
+
+        params = connections["default"].get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        if params.get("host") and not str(params["host"]).startswith("/"):
+            params = {**DEAD_CONNECTION_OPTIONS, **params}
+        pid = os.getpid()
+        with psycopg.connect(**params, autocommit=True) as connection:
+            connection.execute(f"LISTEN {CHANNEL}")
+            self._set_listening(True)
+            while self._running(pid):
+                for notification in connection.notifies(timeout=PING_SECONDS):
+                    if notification.payload.isdigit():
+                        self.repo_changed(int(notification.payload))
+                    else:  # '*' (a table was truncated) or anything unexpected: drop everything
+                        self._set_listening(True)
+                connection.execute("SELECT 1")  # a dead connection fails here, within seconds
+
+
+def enabled() -> bool:
+    return bool(settings.GATEHOUSE_LOOKUP_CACHE) and connections["default"].vendor == "postgresql"
+
+
+cache = LookupCache()

@@ -1,0 +1,92 @@
+"""The per-process cache of anonymous download lookups (gating.lookup_cache): served without a
+query while nothing changed, and dropped as soon as a committed change reaches it, however the
+change was made."""
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gating import lookup_cache, release
+from registry.models import Ref, Repo
+from tests.support.builders import commit_files, make_repo
+
+URL = "/alice/cached/resolve/main/model.safetensors"
+
+
+def test_a_value_read_while_the_repo_changed_is_not_stored():
+    cache = lookup_cache.LookupCache()
+    cache._pid, cache._listening = -1, True  # no listener thread in this unit test
+    cache._ensure_listener = lambda: None
+    generation = cache.generation()
+    cache.repo_changed(7)  # a notification arrives while the lookup is being read
+    cache.put("key", 7, {"stale": True}, generation)
+    assert cache.get("key") is None
+    cache.put("key", 7, {"fresh": True}, cache.generation())
+    assert cache.get("key") == {"fresh": True}
+    cache.repo_changed(7)
+    assert cache.get("key") is None
+    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache._set_listening(False)  # the listener lost its connection: nothing is served
+    assert cache.get("key") is None and cache.generation() is None
+
+
+pytestmark_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only (DATABASE_URL)")
+
+
+@pytest.fixture
+def live_cache(settings, monkeypatch):
+    settings.GATEHOUSE_LOOKUP_CACHE = True
+    cache = lookup_cache.LookupCache()
+    monkeypatch.setattr(lookup_cache, "cache", cache)
+    deadline = time.monotonic() + 10
+    while cache.generation() is None:
+        assert time.monotonic() < deadline, "the listener did not connect"
+        time.sleep(0.05)
+    yield cache
+    cache.stop()
+
+
+def _until(predicate, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytestmark_pg
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_heads_are_served_from_the_cache_until_the_repo_changes(client, alice, live_cache):
+    repo = make_repo(alice, "cached", {"model.safetensors": b"\0" * 64})
+    first = client.head(URL)
+    assert first.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.head(URL)["X-Repo-Commit"] == first["X-Repo-Commit"]
+    assert len(queries) == 0
+
+    # A new commit moves the branch: the next HEAD names it.
+    head = commit_files(repo, {"model.safetensors": b"\1" * 64}, author=alice).oid
+    assert _until(lambda: client.head(URL)["X-Repo-Commit"] == head)
+    assert Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid == head
+
+    # Private, by a bare UPDATE (no model save, no signal): missing for anonymous callers.
+    Repo.objects.filter(pk=repo.pk).update(private=True)
+    assert _until(lambda: client.head(URL).status_code == 401)
+    Repo.objects.filter(pk=repo.pk).update(private=False)
+    assert _until(lambda: client.head(URL).status_code == 200)
+
+    # A release stage that withholds the weights.
+    release.release_plan_set(
+        repo=Repo.objects.get(pk=repo.pk),
+        actor=alice,
+        stages=[release.StageSpec(mode="public", withheld_patterns=("*.safetensors",))],
+    )
+    assert _until(lambda: client.head(URL).status_code == 401)
+
+    assert client.head(URL)["X-Error-Code"] == "GatedRepo"
+    # Deleted.
+    Repo.objects.get(pk=repo.pk).delete()
+    assert _until(lambda: client.head(URL).get("X-Error-Code") == "RepoNotFound")
