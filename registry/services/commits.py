@@ -9,6 +9,7 @@ trees, and moves the ref, so concurrent commits to one branch queue up and histo
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,15 +179,19 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
     return Ref.objects.select_for_update().filter(repo=repo, name=ref_name).first()
 
 
+PARENT_COMMIT_RE = re.compile(r"[0-9A-Fa-f]{5,40}")
+
+
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    """SECURITY: the whole id or nothing. A prefix would let a few characters (or one) stand for a
-    head the caller never saw, and a stale commit would land on top of changes it did not see."""
+    """The branch head must be `parent_commit`: a full id, or the short form the Hub and its client
+    accept (5 to 40 hex digits, `create_commit(parent_commit=sha[:7])`). Anything shorter is
+    refused: one or two characters would stand for a head the caller never saw."""
     if parent_commit is None:
         return
-    if not gitobjects.HEX40.fullmatch(parent_commit.lower()):
-        raise BadRequest("'parentCommit' must be a full commit id (40 hexadecimal digits).")
+    if not PARENT_COMMIT_RE.fullmatch(parent_commit):
+        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")
     head = ref.commit_oid if ref else ""
-    if head != parent_commit.lower():
+    if not head.startswith(parent_commit.lower()):
         raise PreconditionFailed(
             f"The branch moved: its head is {head or 'empty'}, not the expected parent {parent_commit}. "
             "Pull the latest revision and try again."

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, constants
-from huggingface_hub.errors import BadRequestError, HfHubHTTPError
+from huggingface_hub.errors import HfHubHTTPError
 
 from registry.models import Commit, Ref, StoredObject
 from registry.storage import get_storage
@@ -55,22 +55,25 @@ def test_stale_parent_commit_is_refused_with_412(hub, alice):
     assert "b.txt" not in api.list_repo_files("alice/m")
 
 
-def test_parent_commit_must_be_a_full_commit_id(hub, alice):
-    """The client allows 5 to 40 hex digits; a prefix matched the head however short it was, so
-    the stale-parent check is made against the full id only and anything else is a 400."""
+def test_parent_commit_is_a_full_id_or_the_clients_short_form(hub, alice):
+    """The client allows 5 to 40 hex digits (a shorthand like sha[:7]), as the Hub does; anything
+    shorter or not hex is a 400, and a short form of an old head is stale (412)."""
     make_repo(alice, "m", {"a.txt": b"1"})
     api = HfApi(token=token_for(alice))
     head = api.model_info("alice/m").sha
-    with pytest.raises(BadRequestError, match="full commit id"):
-        api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head[:7])
-    for malformed in ("z" * 40, head + "\n", ""):
+    for malformed in ("z" * 40, head + "\n", "", head[:4], head + "0"):
         header = {"summary": "x", "parentCommit": malformed}
         status, headers, _ = _raw(hub, "POST", "/api/models/alice/m/commit/main",
                                   body=_ndjson({"key": "header", "value": header}),
                                   headers={"Authorization": f"Bearer {token_for(alice)}"})  # fmt: skip
-        assert status == 400 and "full commit id" in headers["X-Error-Message"], malformed
+        assert status == 400 and "5 to 40 hexadecimal digits" in headers["X-Error-Message"], malformed
     assert "b.txt" not in api.list_repo_files("alice/m")
-    api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head.upper())
+    api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head[:7])
+    with pytest.raises(HfHubHTTPError) as excinfo:  # head moved: the old short form is stale
+        api.upload_file(path_or_fileobj=b"3", path_in_repo="c.txt", repo_id="alice/m", parent_commit=head[:7])
+    assert excinfo.value.response.status_code == 412
+    head = api.model_info("alice/m").sha
+    api.upload_file(path_or_fileobj=b"3", path_in_repo="c.txt", repo_id="alice/m", parent_commit=head.upper())
 
 
 def test_eight_concurrent_committers_lose_nothing_and_history_is_linear(hub, alice):
