@@ -86,3 +86,23 @@ def scans_requeue_stale(*, now: datetime | None = None) -> ScanRequeue:
 
 def _abandoned_message(attempts: int) -> str:
     return f"The scan was queued {attempts} times and never ran; the file is treated as unscanned, not safe."
+
+
+def scans_rescan(*, statuses: list[str]) -> list[str]:
+    """Scan again every file whose verdict is in `statuses`: after a scanner upgrade (a new pass
+    may find what the old one missed), or to retry `error` verdicts once the cause is fixed. The
+    files show `queued` until the worker records the new verdict."""
+    unknown = set(statuses) - set(ScanStatus.values)
+    if unknown:
+        raise ValueError(f"Unknown scan status: {', '.join(sorted(unknown))}.")
+    now = timezone.now()
+    with transaction.atomic():
+        chosen = list(
+            FileScan.objects.select_for_update().filter(status__in=statuses).values_list("sha256", flat=True)
+        )
+        FileScan.objects.filter(sha256__in=chosen).update(
+            status=ScanStatus.QUEUED, queued_at=now, attempts=1, message="", scanned_at=None
+        )
+        for sha256 in chosen:
+            transaction.on_commit(partial(_send_scan, sha256))
+    return chosen

@@ -103,3 +103,25 @@ def test_overlapping_ticks_send_a_stuck_scan_once(settings, monkeypatch):
         thread.join()
     assert sorted(sent) == sorted(f"{n:064x}" for n in range(20))
     assert set(FileScan.objects.values_list("attempts", flat=True)) == {2}
+
+
+@pytest.mark.django_db
+def test_operators_rescan_files_by_verdict(lost_scan, eager_tasks, django_capture_on_commit_callbacks, capsys):
+    """After a scanner upgrade a file the old scanner called safe is scanned again (the command)."""
+    from django.core.management import CommandError, call_command
+
+    FileScan.objects.update(status="safe", message="old scanner")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("scans_rescan")  # default: error verdicts only
+    assert FileScan.objects.get().status == "safe"
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("scans_rescan", "--status", "safe", "--status", "error")
+    assert "Queued 1 scans." in capsys.readouterr().out
+    scan = FileScan.objects.get()
+    assert (scan.status, scan.message, scan.attempts) == (
+        "unsafe",
+        "Dangerous imports found: this file can run code when loaded.",
+        1,
+    )
+    with pytest.raises(CommandError, match="Unknown scan status: sane"):
+        call_command("scans_rescan", "--status", "sane")
