@@ -14,6 +14,7 @@ from gating import release
 from gating.models import AccessRequest, AuditEvent
 from tests.gating.conftest import ANSWERS
 from tests.support.builders import UserFactory, make_repo, token_for
+from tests.support.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,21 +38,7 @@ def test_overlapping_beat_ticks_apply_a_due_stage_once(alice, monkeypatch):
         return stage
 
     monkeypatch.setattr(release, "_apply", lingering_apply)
-    barrier = threading.Barrier(2, timeout=10)
-    results = []
-
-    def tick():
-        try:
-            barrier.wait()
-            results.append(release.release_apply_due(now=start + timedelta(seconds=1)))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=tick) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(lambda: release.release_apply_due(now=start + timedelta(seconds=1)))
     assert sorted(results) == [0, 1]
     applied = AuditEvent.objects.filter(repo_id=repo.pk, action="release.stage_apply", data__position=1)
     assert applied.count() == 1

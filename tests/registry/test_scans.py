@@ -3,7 +3,6 @@ of times, then recorded as `error`; overlapping ticks re-send a scan once."""
 
 import os
 import pickle
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from registry import tasks
 from registry.models import FileScan
 from registry.services.scans import scans_requeue_stale
 from tests.support.builders import make_repo
+from tests.support.concurrency import run_at_once
 
 
 class _Evil:
@@ -87,20 +87,7 @@ def test_overlapping_ticks_send_a_stuck_scan_once(settings, monkeypatch):
     )  # fmt: skip
     sent: list[str] = []
     monkeypatch.setattr("registry.services.scans._send_scan", sent.append)
-    barrier = threading.Barrier(2, timeout=10)
-
-    def tick():
-        try:
-            barrier.wait()
-            scans_requeue_stale()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=tick) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(scans_requeue_stale)
     assert sorted(sent) == sorted(f"{n:064x}" for n in range(20))
     assert set(FileScan.objects.values_list("attempts", flat=True)) == {2}
 
