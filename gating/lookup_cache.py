@@ -15,8 +15,14 @@ How it stays exact:
 - A lookup read before a change but stored after the change's notification would outlive it: every
   notification moves a generation counter, and an answer is stored only if the generation did not
   move while it was being read.
-- While the listener is not connected (starting up, or after an error) nothing is served from the
-  cache nor stored in it; each (re)connection starts from an empty cache.
+- Delivery is proven, not assumed: the listener sends itself a ping notification every second and
+  caching is on only while its pings come back (a transaction-pooling proxy accepts LISTEN but
+  delivers nothing; a dead peer delivers nothing either). While it is not proven (starting up,
+  after an error, pings late by STALE_AFTER_SECONDS) nothing is served from the cache nor stored
+  in it; each (re)connection starts from an empty cache. A forked child drops what it inherited.
+- Lookups made inside a transaction are not stored (their snapshot may predate the generation).
+- Triggers do not fire while `session_replication_role = replica` or when disabled by a restore
+  tool (`pg_restore --disable-triggers`): restart the web processes after such maintenance.
 - Only anonymous lookups are cached (visibility then depends on nothing but the repo row); gate,
   license and withheld-file decisions are still made per request.
 
@@ -42,6 +48,8 @@ CHANNEL = "gatehouse_repo_changed"
 MAX_ENTRIES = 4096
 RECONNECT_SECONDS = 1.0
 PING_SECONDS = 1.0
+# Nothing is served from the cache once the listener's own ping has not come back for this long.
+STALE_AFTER_SECONDS = 3 * PING_SECONDS
 # A listener whose connection died without a word must notice within seconds: it pings the
 # server every PING_SECONDS, and these bound how long a ping may go unanswered (TCP only).
 DEAD_CONNECTION_OPTIONS = {
@@ -60,6 +68,7 @@ class LookupCache:
         self._pid: int | None = None
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._heard_at = 0.0  # monotonic time the listener last heard its own ping come back
 
     # -- reads and writes (request threads) ------------------------------------------------------
 
@@ -67,19 +76,23 @@ class LookupCache:
         """The generation to pass to `put`, or None when nothing may be cached right now."""
         self._ensure_listener()
         with self._lock:
-            return self._generation if self._listening else None
+            return self._generation if self._is_live() else None
+
+    def _is_live(self) -> bool:
+        """Listening in this process, and notifications proven to arrive a moment ago."""
+        return self._listening and self._pid == os.getpid() and time.monotonic() - self._heard_at < STALE_AFTER_SECONDS
 
     def get(self, key: Hashable) -> Any | None:
         """A copy of the cached object (callers may set attributes on it), or None."""
         with self._lock:
-            if not self._listening or key not in self._entries:
+            if not self._is_live() or key not in self._entries:
                 return None
             self._entries.move_to_end(key)
             return copy.copy(self._entries[key][1])
 
     def put(self, key: Hashable, repo_id: int, value: Any, generation: int | None) -> None:
         with self._lock:
-            if generation is None or generation != self._generation or not self._listening:
+            if generation is None or generation != self._generation or not self._is_live():
                 return  # something changed (or may have) while the value was read
             self._entries[key] = (repo_id, copy.copy(value))
             self._by_repo.setdefault(repo_id, set()).add(key)
@@ -101,6 +114,16 @@ class LookupCache:
             self._entries.clear()
             self._by_repo.clear()
             self._listening = listening
+
+    def _after_fork(self) -> None:
+        """In a forked child: nothing inherited is trusted (the listener thread did not survive)."""
+        self._lock = threading.Lock()
+        self._entries.clear()
+        self._by_repo.clear()
+        self._generation += 1
+        self._listening = False
+        self._pid = None
+        self._thread = None
 
     def _ensure_listener(self) -> None:
         """Start the listener once per process (after a fork, again in the child)."""
@@ -146,14 +169,29 @@ class LookupCache:
         pid = os.getpid()
         with psycopg.connect(**params, autocommit=True) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
-            self._set_listening(True)
+            # SECURITY: caching starts only once a notification of our own has come back, and
+            # stops when pings stop coming back: a connection that accepts LISTEN but delivers
+            # nothing (a transaction-pooling proxy, a dead peer) must not leave caching on.
+            sent = 0
             while self._running(pid):
+                sent += 1
+                connection.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"ping:{pid}:{sent}"])
                 for notification in connection.notifies(timeout=PING_SECONDS):
-                    if notification.payload.isdigit():
-                        self.repo_changed(int(notification.payload))
-                    else:  # '*' (a table was truncated) or anything unexpected: drop everything
-                        self._set_listening(True)
-                connection.execute("SELECT 1")  # a dead connection fails here, within seconds
+                    self._handle(notification.payload, pid, sent)
+                if time.monotonic() - self._heard_at > STALE_AFTER_SECONDS:
+                    raise ConnectionError("notifications stopped arriving on the lookup cache's connection")
+
+    def _handle(self, payload: str, pid: int, sent: int) -> None:
+        if payload == f"ping:{pid}:{sent}":
+            if not self._listening:
+                self._set_listening(True)
+            self._heard_at = time.monotonic()
+        elif payload.startswith("ping:"):
+            pass  # another process's ping, or one of ours answered late
+        elif payload.isdigit():
+            self.repo_changed(int(payload))
+        else:  # '*' (a table was truncated) or anything unexpected: drop everything
+            self._set_listening(self._listening)
 
 
 def enabled() -> bool:
@@ -161,3 +199,4 @@ def enabled() -> bool:
 
 
 cache = LookupCache()
+os.register_at_fork(after_in_child=cache._after_fork)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Concat
 
@@ -196,7 +197,8 @@ def _find_visible(
         return repo
     generation = lookup_cache.cache.generation()  # before the read: see gating.lookup_cache
     repo = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    if repo is not None:
+    # Inside a transaction the read may come from a snapshot older than the generation: not stored.
+    if repo is not None and not connection.in_atomic_block:
         lookup_cache.cache.put(key, repo.pk, repo, generation)
     return repo
 

@@ -97,9 +97,7 @@ def scans_rescan(*, statuses: list[str]) -> list[str]:
         raise ValueError(f"Unknown scan status: {', '.join(sorted(unknown))}.")
     now = timezone.now()
     with transaction.atomic():
-        chosen = list(
-            FileScan.objects.select_for_update().filter(status__in=statuses).values_list("sha256", flat=True)
-        )
+        chosen = list(FileScan.objects.select_for_update().filter(status__in=statuses).values_list("sha256", flat=True))
         FileScan.objects.filter(sha256__in=chosen).update(
             status=ScanStatus.QUEUED, queued_at=now, attempts=1, message="", scanned_at=None
         )

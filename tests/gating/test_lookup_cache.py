@@ -2,6 +2,7 @@
 query while nothing changed, and dropped as soon as a committed change reaches it, however the
 change was made."""
 
+import os
 import time
 
 import pytest
@@ -17,7 +18,8 @@ URL = "/alice/cached/resolve/main/model.safetensors"
 
 def test_a_value_read_while_the_repo_changed_is_not_stored():
     cache = lookup_cache.LookupCache()
-    cache._pid, cache._listening = -1, True  # no listener thread in this unit test
+    # No listener thread in this unit test: as if it had just heard its own ping.
+    cache._pid, cache._listening, cache._heard_at = os.getpid(), True, time.monotonic()
     cache._ensure_listener = lambda: None
     generation = cache.generation()
     cache.repo_changed(7)  # a notification arrives while the lookup is being read
@@ -27,6 +29,15 @@ def test_a_value_read_while_the_repo_changed_is_not_stored():
     assert cache.get("key") == {"fresh": True}
     cache.repo_changed(7)
     assert cache.get("key") is None
+    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache._heard_at -= lookup_cache.STALE_AFTER_SECONDS  # pings stopped coming back
+    assert cache.get("key") is None and cache.generation() is None
+    cache._heard_at = time.monotonic()
+    assert cache.get("key") == {"fresh": True}
+    cache._after_fork()  # a forked child trusts nothing it inherited
+    cache._ensure_listener = lambda: None
+    assert cache.get("key") is None and cache.generation() is None
+    cache._pid, cache._listening, cache._heard_at = os.getpid(), True, time.monotonic()
     cache.put("key", 7, {"fresh": True}, cache.generation())
     cache._set_listening(False)  # the listener lost its connection: nothing is served
     assert cache.get("key") is None and cache.generation() is None
