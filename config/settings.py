@@ -318,10 +318,10 @@ CELERY_BEAT_SCHEDULE["scan-requeue"] = {
 GATEHOUSE_XET_CAS_URL = env.str("GATEHOUSE_XET_CAS_URL", default="").rstrip("/")
 # Lifetime of Xet access tokens (the client refreshes them 30-60 s before they expire).
 GATEHOUSE_XET_TOKEN_TTL = env.int("GATEHOUSE_XET_TOKEN_TTL", default=1800)
-# Lifetime of the signed xorb byte-range URLs in reconstruction answers.
 # Per-process cache of anonymous download lookups, invalidated by PostgreSQL notifications
 # (gating.lookup_cache); PostgreSQL only.
 GATEHOUSE_LOOKUP_CACHE = env.bool("GATEHOUSE_LOOKUP_CACHE", default=True)
+# Lifetime of the signed xorb byte-range URLs in reconstruction answers.
 GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=900)
 # Bytes a contributor without write access may send to pull requests per day (Xet xorbs).
 GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = env.int("GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY", default=100 * 1024**3)

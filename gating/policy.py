@@ -188,10 +188,10 @@ _FIND_FOR_USER = PreparedQuery(
 def _find_visible(
     principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
 ) -> Repo | None:
-    if principal.user is not None or not lookup_cache.enabled():
+    if principal.user is not None or not candidates or not lookup_cache.enabled():
         return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    # Anonymous lookups are the same for everyone: kept per process until the repo changes.
-    key = (repo_type, namespace, name, tuple(candidates or ()))
+    # Anonymous download lookups are the same for everyone: kept per process until the repo changes.
+    key = (repo_type, namespace, name, tuple(candidates))
     repo = lookup_cache.cache.get(key)
     if repo is not None:
         return repo

@@ -243,10 +243,12 @@ class GatingSettingsView(PortalRepoView):
             )  # fmt: skip
         elif action == "access":
             # The Hub's own settings: visibility and gating mode, without a release plan.
+            visibility = request.POST.get("visibility")
+            if visibility not in ("public", "private"):
+                raise BadRequest("Choose the visibility: public or private.")
             repo_settings_update(
-                repo=self.repo, actor=actor, private=request.POST.get("visibility") == "private",
-                gated=request.POST.get("gated") or False,
-            )  # fmt: skip
+                repo=self.repo, actor=actor, private=visibility == "private", gated=request.POST.get("gated") or False
+            )
         elif action == "plan":
             release.release_plan_set(repo=self.repo, actor=actor, stages=_stages_from_form(request.POST))
         elif action == "advance":

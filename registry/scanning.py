@@ -16,6 +16,7 @@ decompression bomb or a pathological pickle cannot take the worker down.
 from __future__ import annotations
 
 import json
+import pickletools
 import re
 import resource
 import subprocess
@@ -46,7 +47,7 @@ def scan_file(path: str, filename: str) -> dict:
         with open(path, "rb") as handle:
             result = scan_bytes(handle, filename, file_ext=suffix)
             handle.seek(0)
-            if handle.read(4) == ZIP_MAGIC:
+            if zipfile.is_zipfile(handle):
                 result.merge(scan_unlisted_zip_entries(handle, filename))
     except Exception as exc:  # noqa: BLE001 - any parser failure is a failed (not clean) scan
         message = f"scan failed: {type(exc).__name__}: {exc}"[:500]
@@ -73,6 +74,14 @@ def scan_file(path: str, filename: str) -> dict:
 _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
 
 
+def _ends_with_stop(stream) -> bool:
+    """Whether the stream starts with a whole pickle (its opcodes parse up to STOP)."""
+    try:
+        return any(opcode.name == "STOP" for opcode, _arg, _pos in pickletools.genops(stream))
+    except Exception:  # noqa: BLE001 - not a pickle
+        return False
+
+
 def scan_unlisted_zip_entries(handle: BinaryIO, filename: str):
     """The second scanner: picklescan opens only zip entries with a pickle name or a protocol 2+
     header, but a protocol 0/1 pickle named `payload` loads just as well. Every other entry is read
@@ -91,8 +100,12 @@ def scan_unlisted_zip_entries(handle: BinaryIO, filename: str):
                 if entry.read(2)[:1] in (b"\x80", b"\x93"):  # pickle protocol 2+ or numpy: picklescan's
                     continue
             with archive.open(name) as entry:
-                found = scan_pickle_bytes(entry, f"{filename}:{name}")
-            if found.scan_err:
+                # The first pickle only: pickle.load stops at its STOP, so bytes after it must
+                # not turn a complete pickle into a parse failure (which keeps dangerous only).
+                found = scan_pickle_bytes(entry, f"{filename}:{name}", multiple_pickles=False)
+            with archive.open(name) as entry:
+                complete = _ends_with_stop(entry)
+            if found.scan_err or not complete:
                 found.globals = [g for g in found.globals if g.safety == SafetyLevel.Dangerous]
                 found.scan_err = False
             result.merge(found)

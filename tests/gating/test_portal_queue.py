@@ -77,6 +77,9 @@ def test_authors_set_visibility_and_gating_from_the_portal(client, alice, bob, g
     assert (repo.private, repo.gated) == (True, "")
     assert AuditEvent.objects.filter(repo=repo, action="repo.update_settings").count() == audited + 2
 
+    client.post("/alice/painter/gating", {"action": "access", "gated": "auto"})  # no visibility: refused
+    assert Repo.objects.get(pk=gated_repo.pk).private
     client.post("/alice/painter/gating", {"action": "access", "visibility": "public", "gated": "sideways"})
     assert Repo.objects.get(pk=gated_repo.pk).gated == ""  # refused with a message, nothing changed
+    assert Repo.objects.get(pk=gated_repo.pk).private
     assert "must be false" in client.get("/alice/painter/gating").content.decode()

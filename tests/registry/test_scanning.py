@@ -88,3 +88,17 @@ def test_ordinary_zip_entries_are_not_mistaken_for_pickles(tmp_path):
     entries["ok"] = pickle.dumps({"lr": 0.1}, protocol=0)
     path.write_bytes(_zip(entries))
     assert scanning.scan_file(str(path), "bundle.zip")["status"] == "safe"
+
+
+def test_bytes_after_a_pickle_do_not_hide_its_unknown_imports(tmp_path):
+    path = tmp_path / "upload"
+    payload = b"cshady_module\nrun\n(S'x'\ntR."
+    for entry in (payload, payload + b"junk"):
+        path.write_bytes(_zip({"archive/payload": entry}))
+        assert scanning.scan_file(str(path), "model.zip")["status"] == "suspicious"
+
+
+def test_a_zip_with_a_prefix_is_still_read(tmp_path):
+    path = tmp_path / "upload"
+    path.write_bytes(b"#!/bin/sh\n" + _zip({"archive/payload": pickle.dumps(_Evil(), protocol=0)}))
+    assert scanning.scan_file(str(path), "model.zip")["status"] == "unsafe"
