@@ -5,15 +5,15 @@ from __future__ import annotations
 from celery import shared_task
 
 from registry import content, scanning
-from registry.models import FileScan, ScanStatus
-from registry.services.scans import scan_record, scans_requeue_stale
+from registry.models import FileScan
+from registry.services.scans import scan_is_due, scan_record, scans_requeue_stale
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def scan_blob_task(sha256: str) -> str:
     """Idempotent: a scan already recorded is not repeated."""
     scan = FileScan.objects.filter(sha256=sha256).first()
-    if scan is None or scan.status != ScanStatus.QUEUED:
+    if scan is None or not scan_is_due(scan):
         return scan.status if scan else "missing"
     path = content.local_path(sha256)
     result = scanning.scan_file_isolated(str(path), scan.filename)

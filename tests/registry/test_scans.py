@@ -67,6 +67,9 @@ def test_a_scan_is_sent_a_bounded_number_of_times_then_fails_closed(lost_scan, d
     scan = FileScan.objects.get()
     assert sent == 2 and scan.attempts == 3  # the first send at commit time, then two more
     assert scan.status == "error" and "never ran" in scan.message and scan.scanned_at is not None
+    # The task was only waiting in a long queue: when it runs at last, it scans.
+    tasks.scan_blob_task(scan.sha256)
+    assert FileScan.objects.get().status == "unsafe"
 
 
 @pytest.mark.django_db
