@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from community.models import CommunitySettings, Discussion, Event
-from community.selectors import pull_request_trees
+from community.selectors import PullRequestTrees
 from core.errors import Forbidden, HubError
 from gating.policy import Action, Principal, can, check, check_file, check_license
 from registry.models import Repo
@@ -79,12 +79,13 @@ def require_push(principal: Principal, repo: Repo, discussion: Discussion) -> No
     require_author_or_moderator(principal, repo, discussion)
 
 
-def may_see_diff(principal: Principal, repo: Repo, discussion: Discussion) -> bool:
+def may_see_diff(principal: Principal, repo: Repo, discussion: Discussion, trees: PullRequestTrees) -> bool:
     """SECURITY: a diff shows file content, so it needs download access and, where the license
-    asks for acknowledgment, the caller's acceptance at both ends of the diff."""
+    asks for acknowledgment, the caller's acceptance at both ends of the diff (the very `trees`
+    the diff is then made from, so a push in between cannot slip past the check)."""
     if not can(principal, repo, Action.DOWNLOAD):
         return False
-    ends = (discussion.merge_base_oid, pull_request_trees(discussion).head_oid)
+    ends = (discussion.merge_base_oid, trees.head_oid)
     try:
         for commit_oid in filter(None, ends):
             check_license(principal, repo, resolve_revision(repo, commit_oid))

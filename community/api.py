@@ -96,9 +96,10 @@ class DiscussionDetailView(DiscussionAPIView):
         discussion = self.thread(num)
         conflicts = diff = None
         if discussion.is_pull_request:
-            conflicts = selectors.files_with_conflicts(discussion)
-            if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo, discussion):
-                diff = selectors.pull_request_diff(discussion, may_read=access.file_reader(self.principal, self.repo))
+            trees = selectors.pull_request_trees(discussion)
+            conflicts = selectors.files_with_conflicts(discussion, trees)
+            if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo, discussion, trees):
+                diff = selectors.pull_request_diff(trees, may_read=access.file_reader(self.principal, self.repo))
         events = selectors.events_for(discussion)
         return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))
 

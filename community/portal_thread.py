@@ -132,9 +132,10 @@ class PullRequestFilesPage(CommunityView):
         discussion = selectors.discussion_get(self.repo, num)
         if not discussion.is_pull_request:
             return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
-        visible = access.may_see_diff(self.principal, self.repo, discussion)
+        trees = selectors.pull_request_trees(discussion)
+        visible = access.may_see_diff(self.principal, self.repo, discussion, trees)
         diff = (
-            selectors.pull_request_diff(discussion, may_read=access.file_reader(self.principal, self.repo))
+            selectors.pull_request_diff(trees, may_read=access.file_reader(self.principal, self.repo))
             if visible
             else ""
         )
@@ -142,6 +143,6 @@ class PullRequestFilesPage(CommunityView):
             discussion=discussion,
             diff_visible=visible,
             lines=parse_for_display(diff),
-            conflicts=selectors.files_with_conflicts(discussion),
+            conflicts=selectors.files_with_conflicts(discussion, trees),
         )
         return render(request, "community/files.html", context)

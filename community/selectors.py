@@ -92,17 +92,16 @@ def pull_request_trees(discussion: Discussion) -> PullRequestTrees:
     )
 
 
-def files_with_conflicts(discussion: Discussion) -> list[str]:
+def files_with_conflicts(discussion: Discussion, trees: PullRequestTrees | None = None) -> list[str]:
     if discussion.status == Status.MERGED:
         return []
-    trees = pull_request_trees(discussion)
+    trees = trees or pull_request_trees(discussion)
     return conflicting_paths(trees.fork, trees.base, trees.head)
 
 
-def pull_request_diff(discussion: Discussion, *, may_read: Callable[[str], bool]) -> str:
+def pull_request_diff(trees: PullRequestTrees, *, may_read: Callable[[str], bool]) -> str:
     """The changes the pull request brings: from where it forked to its head (after a merge the
     same view stays, so the thread keeps showing what was merged)."""
-    trees = pull_request_trees(discussion)
     return unified_diff(trees.fork, trees.head, may_read=may_read)
 
 

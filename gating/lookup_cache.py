@@ -109,18 +109,20 @@ class LookupCache:
                 self._entries.pop(key, None)
 
     def _set_listening(self, listening: bool) -> None:
+        """Every change of state starts from an empty cache."""
         with self._lock:
-            self._generation += 1
-            self._entries.clear()
-            self._by_repo.clear()
+            self._drop_all()
             self._listening = listening
+
+    def _drop_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+        self._by_repo.clear()
 
     def _after_fork(self) -> None:
         """In a forked child: nothing inherited is trusted (the listener thread did not survive)."""
         self._lock = threading.Lock()
-        self._entries.clear()
-        self._by_repo.clear()
-        self._generation += 1
+        self._drop_all()
         self._listening = False
         self._pid = None
         self._thread = None
@@ -191,7 +193,8 @@ class LookupCache:
         elif payload.isdigit():
             self.repo_changed(int(payload))
         else:  # '*' (a table was truncated) or anything unexpected: drop everything
-            self._set_listening(self._listening)
+            with self._lock:
+                self._drop_all()
 
 
 def enabled() -> bool:
