@@ -25,6 +25,7 @@ from accounts.models import User
 from core.api import HubJSONRenderer
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
+from core.socketbody import socket_body
 from gating.policy import Action, Principal, check
 from registry import limits, uploads
 from registry.api.base import RepoAPIView
@@ -148,6 +149,9 @@ class SignedTransferView(View):
             raise Forbidden("This upload URL is no longer valid.")
         check(Principal(user=user), repo, Action.WRITE)
 
+    def body(self):
+        return socket_body(self.request) or self.request
+
     def content_length(self) -> int | None:
         raw = self.request.META.get("CONTENT_LENGTH")
         try:
@@ -158,7 +162,7 @@ class SignedTransferView(View):
 
 class LfsUploadView(SignedTransferView):
     def put(self, request, oid):
-        stored = uploads.receive_single(self.grant, request, self.content_length())
+        stored = uploads.receive_single(self.grant, self.body(), self.content_length())
         return JsonResponse({"oid": stored.sha256, "size": stored.size})
 
 
@@ -166,7 +170,7 @@ class LfsPartView(SignedTransferView):
     def put(self, request, oid, number):
         if not self.grant.upload_id:
             raise BadRequest("This URL is not for a multipart upload.")
-        etag = uploads.receive_part(self.grant, int(number), request, self.content_length())
+        etag = uploads.receive_part(self.grant, int(number), self.body(), self.content_length())
         response = JsonResponse({"part": int(number)})
         response["ETag"] = etag
         return response

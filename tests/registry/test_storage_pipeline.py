@@ -1,13 +1,15 @@
-"""LocalBlobWriter.write_from on large streams (helper-thread hashing, flush-behind): the stored
-object and every refusal must be exactly what the plain serial copy produces."""
+"""LocalBlobWriter.write_from on large streams, both pipelines (helper-thread hashing with
+flush-behind for `read()` streams; reused buffers and O_DIRECT writes for `readinto()` streams
+such as core.socketbody.SocketBody): the stored object and every refusal must be exactly what the
+plain serial copy produces."""
 
 import hashlib
-import io
 import os
 
 import pytest
 
 from core.errors import PayloadTooLarge
+from registry import storage as storage_module
 from registry.storage import FLUSH_BEHIND, PIPELINE_MIN_SIZE, IntegrityError, LocalStorage
 
 SIZE = FLUSH_BEHIND + PIPELINE_MIN_SIZE + 12345  # pipelined, with at least one background flush
@@ -18,7 +20,7 @@ def content():
     return os.urandom(SIZE)
 
 
-class _Trickle(io.RawIOBase):
+class _Trickle:
     """Returns short reads, as a socket does."""
 
     def __init__(self, data: bytes, fail_at: int | None = None):
@@ -33,33 +35,86 @@ class _Trickle(io.RawIOBase):
         return chunk
 
 
-def test_large_copy_stores_verified_object(tmp_path, content):
+class _TrickleInto(_Trickle):
+    """The same, read with readinto() (the socket-body pipeline)."""
+
+    def readinto(self, buffer):
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.fixture(params=[_Trickle, _TrickleInto], ids=["read", "readinto"])
+def _Stream(request):
+    return request.param
+
+
+def test_large_copy_stores_verified_object(tmp_path, content, _Stream):
     storage = LocalStorage(tmp_path)
     sha = hashlib.sha256(content).hexdigest()
     with storage.writer(expected_sha256=sha, expected_size=SIZE) as writer:
-        writer.write_from(_Trickle(content), SIZE)
+        writer.write_from(_Stream(content), SIZE)
         assert writer.commit() == sha
     assert storage.path_for(sha).read_bytes() == content
     assert list(storage.tmp_dir.iterdir()) == []
 
 
-def test_large_copy_with_wrong_hash_is_refused_and_leaves_nothing(tmp_path, content):
+def test_large_copy_with_wrong_hash_is_refused_and_leaves_nothing(tmp_path, content, _Stream):
     storage = LocalStorage(tmp_path)
     with pytest.raises(IntegrityError), storage.writer(expected_sha256="0" * 64, expected_size=SIZE) as writer:
-        writer.write_from(_Trickle(content), SIZE)
+        writer.write_from(_Stream(content), SIZE)
         writer.commit()
     assert list(storage.iter_objects()) == [] and list(storage.tmp_dir.iterdir()) == []
 
 
-def test_oversized_stream_is_cut_off_and_leaves_nothing(tmp_path, content):
+def test_oversized_stream_is_cut_off_and_leaves_nothing(tmp_path, content, _Stream):
     storage = LocalStorage(tmp_path)
     with pytest.raises(PayloadTooLarge), storage.writer(max_size=SIZE - 1) as writer:
-        writer.write_from(_Trickle(content))  # unknown length: pipelined, stopped at the limit
+        writer.write_from(_Stream(content))  # unknown length: pipelined, stopped at the limit
     assert list(storage.tmp_dir.iterdir()) == []
 
 
-def test_stream_failing_midway_leaves_nothing(tmp_path, content):
+def test_stream_failing_midway_leaves_nothing(tmp_path, content, _Stream):
     storage = LocalStorage(tmp_path)
     with pytest.raises(ConnectionResetError), storage.writer(expected_size=SIZE) as writer:
-        writer.write_from(_Trickle(content, fail_at=FLUSH_BEHIND + 1), SIZE)
+        writer.write_from(_Stream(content, fail_at=FLUSH_BEHIND + 1), SIZE)
     assert list(storage.tmp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["o_direct", "page_cache"])
+def test_readinto_pipeline_with_and_without_o_direct(tmp_path, content, monkeypatch, direct):
+    # An unaligned size: the last chunk's tail goes through the ordinary descriptor.
+    if direct and storage_module._open_direct(tmp_path / "probe") is None:
+        (tmp_path / "probe").touch()
+        if storage_module._open_direct(tmp_path / "probe") is None:
+            pytest.skip("this filesystem has no O_DIRECT")
+    if not direct:
+        monkeypatch.setattr(storage_module, "_open_direct", lambda path: None)
+    storage = LocalStorage(tmp_path / "store")
+    sha = hashlib.sha256(content).hexdigest()
+    with storage.writer(expected_sha256=sha, expected_size=SIZE) as writer:
+        writer.write_from(_TrickleInto(content), SIZE)
+        assert writer.commit() == sha
+    assert storage.path_for(sha).read_bytes() == content
+
+
+def test_readinto_stream_ending_early_is_refused(tmp_path, content):
+    storage = LocalStorage(tmp_path)
+    with pytest.raises(IntegrityError), storage.writer(expected_size=SIZE) as writer:
+        writer.write_from(_TrickleInto(content[: SIZE - 1]), SIZE)
+        writer.commit()
+    assert list(storage.iter_objects()) == [] and list(storage.tmp_dir.iterdir()) == []
+
+
+def test_readinto_copies_append_to_what_was_written_before(tmp_path, content):
+    # Multipart assembly: several copies into one object, with ordinary writes in between, and an
+    # unaligned start for the second copy (its writes cannot bypass the page cache).
+    storage = LocalStorage(tmp_path)
+    whole = content + b"-" + content[:PIPELINE_MIN_SIZE]
+    sha = hashlib.sha256(whole).hexdigest()
+    with storage.writer(expected_sha256=sha, expected_size=len(whole)) as writer:
+        writer.write_from(_TrickleInto(content), SIZE)
+        writer.write(b"-")
+        writer.write_from(_TrickleInto(content[:PIPELINE_MIN_SIZE]))
+        assert writer.commit() == sha
+    assert storage.path_for(sha).read_bytes() == whole

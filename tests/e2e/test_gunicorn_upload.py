@@ -1,0 +1,85 @@
+"""The LFS upload path as deployed: Gatehouse under a real gunicorn (gthread workers), where large
+bodies are read straight from the socket (core.socketbody) and written around the page cache
+(registry.storage). The pytest live server is not gunicorn, so the other upload tests never take
+this path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.conf import settings
+from huggingface_hub import HfApi, constants, hf_hub_download
+
+from registry.storage import PIPELINE_MIN_SIZE, get_storage
+from tests.e2e.conftest import wait_for, worker_database_url
+from tests.support.builders import token_for
+from tests.support.gunicorn import gunicorn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIZE = PIPELINE_MIN_SIZE + 24 * 1024 * 1024 + 123  # pipelined, several receive buffers, unaligned tail
+
+
+@pytest.fixture
+def served(tmp_path):
+    if "sqlite" in settings.DATABASES["default"]["ENGINE"] and "memory" in str(settings.DATABASES["default"]["NAME"]):
+        pytest.skip("needs a database a second process can open (Postgres or an SQLite file)")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": worker_database_url(),
+        "GATEHOUSE_VAR_DIR": str(tmp_path / "var"),
+        "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
+        "CELERY_BROKER_URL": "filesystem://",  # scan tasks wait in the temp dir, untouched
+        "GATEHOUSE_LOOKUP_CACHE": "false",
+    }
+    with gunicorn("config.wsgi", log=tmp_path / "gunicorn.log", env=env) as url:
+        yield url
+
+
+def _digest(path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def test_large_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    token = token_for(alice)
+    api = HfApi(endpoint=served, token=token)
+    api.create_repo("alice/served")
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(os.urandom(SIZE))
+    api.upload_file(path_or_fileobj=str(weights), path_in_repo="model.safetensors", repo_id="alice/served")
+    assert get_storage().size(_digest(weights)) == SIZE
+    downloaded = hf_hub_download(
+        "alice/served", "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "cache"
+    )
+    assert _digest(downloaded) == _digest(weights)
+
+
+def test_upload_cut_off_mid_body_leaves_nothing(served, alice):
+    token = token_for(alice)
+    HfApi(endpoint=served, token=token).create_repo("alice/cut")
+    data = os.urandom(SIZE)
+    oid = hashlib.sha256(data).hexdigest()
+    batch = requests.post(
+        f"{served}/alice/cut.git/info/lfs/objects/batch",
+        json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": SIZE}]},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.git-lfs+json"},
+        timeout=30,
+    )
+    batch.raise_for_status()
+    href = urlsplit(batch.json()["objects"][0]["actions"]["upload"]["href"])
+    storage = get_storage()
+    before = set(storage.tmp_dir.iterdir())
+    with socket.create_connection((href.hostname, href.port), timeout=30) as sock:
+        target = f"{href.path}?{href.query}"
+        sock.sendall(f"PUT {target} HTTP/1.1\r\nHost: {href.netloc}\r\nContent-Length: {SIZE}\r\n\r\n".encode())
+        sock.sendall(data[: SIZE // 2])
+        wait_for(lambda: set(storage.tmp_dir.iterdir()) - before, timeout=30, what="the upload to start")
+    wait_for(lambda: not set(storage.tmp_dir.iterdir()) - before, timeout=30, what="the partial upload to go")
+    assert not storage.exists(oid)
