@@ -80,7 +80,7 @@ def charge_contributor(*, user: User | None, amount: int) -> None:
     """Count `amount` bytes sent by a contributor without write access against their daily quota.
 
     SECURITY: anyone signed in may push to a pull request, so whatever such a contributor sends
-    (Xet xorbs, inline files of the commit endpoint, the portal's pull request form)
+    (Xet xorbs and shards, inline files of the commit endpoint, the portal's pull request form)
     draws from one quota per day, charged before any of it is stored; beyond it, 429 with the
     RateLimit headers the Hub client reads. Writers are not charged: they may commit anyway."""
     ratelimit.charge(

@@ -81,13 +81,15 @@ class ShardUploadView(CasView):
         length = _content_length(request)
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
-        data = request.read(format.MAX_SHARD_BYTES + 1)
-        if len(data) > format.MAX_SHARD_BYTES:
-            raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal = tokens.principal_of(token)
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         if not token.revision.startswith("refs/pr/") and token.revision != "None":
             check(principal, repo, Action.WRITE)
+        if not can(principal, repo, Action.WRITE):
+            limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
+        data = request.read(format.MAX_SHARD_BYTES + 1)
+        if len(data) > format.MAX_SHARD_BYTES:
+            raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         return JsonResponse({"result": services.shard_register(data=data, repo=repo, user=principal.user)})
 
 

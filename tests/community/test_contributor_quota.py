@@ -1,5 +1,5 @@
 """Contributors without write access draw every byte they send to pull requests from one daily
-quota (GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY): Xet xorbs (tests/xet/test_access.py),
+quota (GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY): Xet xorbs and shards (tests/xet/test_access.py),
 inline files of the commit endpoint, and the portal's pull request form. They get no LFS upload
 URLs at all. Writers are not charged: they may commit to the repo anyway."""
 
