@@ -105,12 +105,13 @@ def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
         yield chunk
 
 
-def stage_stored(
-    *, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None = None
-) -> AddFile:
+def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None) -> AddFile:
     """An LFS addition of content already uploaded to `repo`, or already committed to it (the
-    `lfsFile` commit line). See RepoObject for why other content is refused. With `proof_from`
-    (a contributor without write access), only content that user uploaded (UploadReceipt)."""
+    `lfsFile` commit line). See RepoObject for why other content is refused.
+
+    SECURITY: `proof_from` has no default, so every caller says whose upload proves possession:
+    a contributor without write access may add only content they uploaded (UploadReceipt); None
+    for writers and the hub's own commits, who may reference anything the repo holds."""
     validate_path(path)
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
