@@ -183,14 +183,20 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
 PARENT_COMMIT_RE = re.compile(r"[0-9A-Fa-f]{5,40}")
 
 
+def validate_parent_commit(parent_commit: str | None) -> None:
+    """A `parentCommit` is a full id, or the short form the Hub and its client accept (5 to 40 hex
+    digits, `create_commit(parent_commit=sha[:7])`); anything else is a 400, whether it names the
+    head a commit expects or the commit a new pull request forks from. Anything shorter is refused:
+    one or two characters would stand for a commit the caller never saw."""
+    if parent_commit is not None and not PARENT_COMMIT_RE.fullmatch(parent_commit):
+        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")
+
+
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    """The branch head must be `parent_commit`: a full id, or the short form the Hub and its client
-    accept (5 to 40 hex digits, `create_commit(parent_commit=sha[:7])`). Anything shorter is
-    refused: one or two characters would stand for a head the caller never saw."""
+    """The branch head must be `parent_commit` (see validate_parent_commit); else 412."""
+    validate_parent_commit(parent_commit)
     if parent_commit is None:
         return
-    if not PARENT_COMMIT_RE.fullmatch(parent_commit):
-        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")
     head = ref.commit_oid if ref else ""
     if not head.startswith(parent_commit.lower()):
         raise PreconditionFailed(
@@ -215,6 +221,7 @@ def commit_push(
     """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
     against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
     neither. Returns the commit and the ref it landed on."""
+    validate_parent_commit(parent_commit)
     if create_pr:
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")
