@@ -17,7 +17,8 @@ from django.shortcuts import redirect, render
 
 from community import access, selectors, services
 from core.errors import AuthenticationRequired, BadRequest, HubError
-from gating.policy import Action
+from gating.policy import Action, can
+from registry import limits
 from registry import services as registry_services
 from registry.portal import PortalRepoView
 from registry.selectors import gitattributes_at, resolve_revision
@@ -126,6 +127,9 @@ class NewThreadPage(CommunityView):
         if len(files) > MAX_PR_FILES:
             raise BadRequest(f"Choose at most {MAX_PR_FILES} files.")
         directory = request.POST.get("directory", "").strip().strip("/")
+        if files and not can(self.principal, self.repo, Action.WRITE):
+            # SECURITY: the same daily quota as a contributor's API and Xet uploads.
+            limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))
         # Limits and paths are checked before any byte is stored or the pull request is opened.
         operations = registry_services.stage_uploads(
             files=[("/".join(part for part in (directory, upload.name) if part), upload) for upload in files],

@@ -323,7 +323,8 @@ GATEHOUSE_XET_TOKEN_TTL = env.int("GATEHOUSE_XET_TOKEN_TTL", default=1800)
 GATEHOUSE_LOOKUP_CACHE = env.bool("GATEHOUSE_LOOKUP_CACHE", default=True)
 # Lifetime of the signed xorb byte-range URLs in reconstruction answers.
 GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=900)
-# Bytes a contributor without write access may send to pull requests per day (Xet xorbs).
+# Bytes a contributor without write access may send to pull requests per day, however sent (Xet
+# xorbs and shards, inline files of the commit endpoint, the portal's pull request form); one quota.
 GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = env.int("GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY", default=100 * 1024**3)
 
 # Community: discussions and pull requests.

@@ -339,6 +339,21 @@ def check_download(principal: Principal, repo: Repo, resolved: Resolved, path: s
     check_license(principal, repo, resolved)
 
 
+def anyone_may_download(repo: Repo, resolved: Resolved, path: str) -> bool:
+    """Whether an anonymous caller would be served this file at this revision.
+
+    SECURITY: when not, a caller who is served it gets it because of who they are (a role, an
+    accepted access request, an acknowledged license, a release stage that spares them), so the
+    answer must be `Cache-Control: private`: no shared cache may keep it for the next caller."""
+    if repo.private or repo.gated or repo.disabled:
+        return False
+    try:
+        check_download(ANONYMOUS, repo, resolved, path)
+    except GatedRepo:
+        return False
+    return True
+
+
 def check_preview_files(principal: Principal, repo: Repo, paths: list[str], resolved: Resolved | None = None) -> None:
     """After `check(PREVIEW)`: a preview loads these files, so it is refused while the current
     release stage withholds any of them from the caller, or while the revision's license awaits

@@ -16,7 +16,7 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from core.errors import ContentUnavailable, RangeNotSatisfiable
-from gating.policy import Action, check_download
+from gating.policy import Action, anyone_may_download, check_download
 from registry import content, trees
 from registry.api.base import RepoView
 from registry.models import Repo
@@ -102,13 +102,16 @@ class ResolveView(RepoView):
         check_download(self.principal, self.repo, resolved, path)
         entry = find_file(resolved, path)
         size = entry["size"]
+        # SECURITY: a file an anonymous caller would not get is served because of who the caller is
+        # (a role, a grant, an acknowledged license): `private`, so no shared cache keeps it.
+        is_shared = self.principal.is_anonymous or anyone_may_download(self.repo, resolved, path)
         headers = {
             "X-Repo-Commit": resolved.commit_oid,
             "ETag": f'"{entry["oid"]}"',
             "Accept-Ranges": "bytes",
             "Content-Disposition": content_disposition_header(True, path.rsplit("/", 1)[-1]),
             "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-cache" if (self.repo.private or self.repo.gated) else "no-cache",
+            "Cache-Control": "no-cache" if is_shared else "private, no-cache",
             "Vary": "Authorization, Cookie",
         }
         if entry.get("lfs"):

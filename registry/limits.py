@@ -1,5 +1,6 @@
 """Upload limits (GATEHOUSE_MAX_FILE_SIZE, _MAX_COMMIT_SIZE, _MAX_COMMIT_FILES), one wording
-for every way in: preupload, the LFS batch, the commit endpoint and the portal's forms.
+for every way in: preupload, the LFS batch, the commit endpoint and the portal's forms; and the
+daily byte quota of contributors without write access (GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY).
 
 Callers check sizes that are declared or already known (a form's UploadedFile.size, an LFS
 pointer's size) before any byte reaches the blob store, so a refused upload stores nothing."""
@@ -11,7 +12,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from accounts.models import User
+from core import ratelimit
 from core.errors import PayloadTooLarge
+
+CONTRIBUTOR_WINDOW = 24 * 3600
 
 
 def human_size(size: int) -> str:
@@ -69,3 +74,20 @@ def check_commit(files: Iterable[tuple[str, int]]) -> None:
     tally = CommitTally()
     for path, size in files:
         tally.add(path=path, size=size)
+
+
+def charge_contributor(*, user: User | None, amount: int) -> None:
+    """Count `amount` bytes sent by a contributor without write access against their daily quota.
+
+    SECURITY: anyone signed in may push to a pull request, so whatever such a contributor sends
+    (Xet xorbs and shards, inline files of the commit endpoint, the portal's pull request form)
+    draws from one quota per day, charged before any of it is stored; beyond it, 429 with the
+    RateLimit headers the Hub client reads. Writers are not charged: they may commit anyway."""
+    ratelimit.charge(
+        bucket="contributor-bytes",
+        key=str(user.pk if user else ""),
+        amount=amount,
+        limit=settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY,
+        window=CONTRIBUTOR_WINDOW,
+        unit="bytes uploaded to pull requests",
+    )

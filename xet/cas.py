@@ -13,17 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from core import ratelimit
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
-from gating.policy import Action, Principal, can, check, check_download, resolve_repo_by_pk
-from registry import trees
+from gating.policy import Action, can, check, check_download, resolve_repo_by_pk
+from registry import limits, trees
 from registry.download import BoundedFile, count_download, counts_as_download, parse_range
 from registry.models import Repo, UploadReceipt
 from registry.selectors import Resolved, resolve_revision
@@ -61,19 +59,6 @@ def _content_length(request) -> int | None:
         return None
 
 
-def _charge_contributor(principal: Principal, length: int | None) -> None:
-    """SECURITY: anyone signed in may push to a pull request, so the bytes a contributor without
-    write access sends are bounded per day (429 with RateLimit headers beyond), before any is read."""
-    ratelimit.charge(
-        bucket="xet-contributor-bytes",
-        key=str(principal.user.pk if principal.user else ""),
-        amount=format.MAX_XORB_BYTES if length is None else length,
-        limit=settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY,
-        window=24 * 3600,
-        unit="bytes uploaded to pull requests",
-    )
-
-
 class XorbUploadView(CasView):
     def post(self, request, prefix, xorb_hash):
         token = tokens.parse(request.headers.get("Authorization"))
@@ -84,7 +69,7 @@ class XorbUploadView(CasView):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         length = _content_length(request)
         if not can(principal, repo, Action.WRITE):
-            _charge_contributor(principal, length)
+            limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
         inserted = services.xorb_store(xorb_hash=_hash_arg(xorb_hash), stream=request, content_length=length)
         return JsonResponse({"was_inserted": inserted})
 
@@ -96,13 +81,15 @@ class ShardUploadView(CasView):
         length = _content_length(request)
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
-        data = request.read(format.MAX_SHARD_BYTES + 1)
-        if len(data) > format.MAX_SHARD_BYTES:
-            raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal = tokens.principal_of(token)
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         if not token.revision.startswith("refs/pr/") and token.revision != "None":
             check(principal, repo, Action.WRITE)
+        if not can(principal, repo, Action.WRITE):
+            limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
+        data = request.read(format.MAX_SHARD_BYTES + 1)
+        if len(data) > format.MAX_SHARD_BYTES:
+            raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         return JsonResponse({"result": services.shard_register(data=data, repo=repo, user=principal.user)})
 
 

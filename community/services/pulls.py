@@ -92,8 +92,7 @@ def pull_request_open_with_files(
 
 def _by_prefix(repo: Repo, prefix: str) -> str:
     """A full or short commit id (the client allows 5 to 40 hex digits for `parent_commit`)."""
-    if not isinstance(prefix, str) or not 5 <= len(prefix) <= 40:
-        raise BadRequest("'parentCommit' must be 5 to 40 hexadecimal digits.")
+    registry_services.validate_parent_commit(prefix)
     matches = list(Commit.objects.filter(repo=repo, oid__startswith=prefix.lower()).values_list("oid", flat=True)[:2])
     if len(matches) != 1:
         raise RevisionNotFound(prefix)

@@ -125,8 +125,9 @@ class CommitView(RepoAPIView):
         branch, ref_name = self._target(revision)
         # SECURITY: decided before the body is read, so a refused caller stores no content.
         self._authorize(ref_name, create_pr=create_pr)
-        # SECURITY: contributors without write access add large files by their own uploads only.
-        self.proof_from = None if can(self.principal, self.repo, Action.WRITE) else request.user
+        # SECURITY: contributors without write access add large files by their own uploads only,
+        # and their inline files draw from their daily upload quota (limits.charge_contributor).
+        self.contributor = None if can(self.principal, self.repo, Action.WRITE) else request.user
         header, operations = self._read_operations(request)
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""
@@ -218,6 +219,8 @@ class CommitView(RepoAPIView):
         except (binascii.Error, ValueError) as exc:
             raise BadRequest(f"'{path}': invalid base64 content.") from exc
         tally.add(path=path, size=len(content))
+        if self.contributor is not None:
+            limits.charge_contributor(user=self.contributor, amount=len(content))
         return services.stage_bytes(path=path, content=content, lfs=False)
 
     def _lfs_file(self, path: str, value: dict, tally: limits.CommitTally) -> services.AddFile:
@@ -229,7 +232,7 @@ class CommitView(RepoAPIView):
         if size is not None:
             tally.add(path=path, size=size)  # the declared size, refused before any lookup
         staged = services.stage_stored(
-            repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.proof_from
+            repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.contributor
         )
         if size is None:
             tally.add(path=path, size=staged.size)

@@ -11,6 +11,7 @@ from registry.services.commits import (
     stage_stored,
     stage_stream,
     stage_uploads,
+    validate_parent_commit,
 )
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import repo_create, repo_delete, repo_move, repo_settings_update
@@ -34,4 +35,5 @@ __all__ = [
     "stage_stored",
     "stage_stream",
     "stage_uploads",
+    "validate_parent_commit",
 ]

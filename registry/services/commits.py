@@ -105,12 +105,13 @@ def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
         yield chunk
 
 
-def stage_stored(
-    *, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None = None
-) -> AddFile:
+def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None) -> AddFile:
     """An LFS addition of content already uploaded to `repo`, or already committed to it (the
-    `lfsFile` commit line). See RepoObject for why other content is refused. With `proof_from`
-    (a contributor without write access), only content that user uploaded (UploadReceipt)."""
+    `lfsFile` commit line). See RepoObject for why other content is refused.
+
+    SECURITY: `proof_from` has no default, so every caller says whose upload proves possession:
+    a contributor without write access may add only content they uploaded (UploadReceipt); None
+    for writers and the hub's own commits, who may reference anything the repo holds."""
     validate_path(path)
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
@@ -182,14 +183,20 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
 PARENT_COMMIT_RE = re.compile(r"[0-9A-Fa-f]{5,40}")
 
 
+def validate_parent_commit(parent_commit: str | None) -> None:
+    """A `parentCommit` is a full id, or the short form the Hub and its client accept (5 to 40 hex
+    digits, `create_commit(parent_commit=sha[:7])`); anything else is a 400, whether it names the
+    head a commit expects or the commit a new pull request forks from. Anything shorter is refused:
+    one or two characters would stand for a commit the caller never saw."""
+    if parent_commit is not None and not PARENT_COMMIT_RE.fullmatch(parent_commit):
+        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")
+
+
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    """The branch head must be `parent_commit`: a full id, or the short form the Hub and its client
-    accept (5 to 40 hex digits, `create_commit(parent_commit=sha[:7])`). Anything shorter is
-    refused: one or two characters would stand for a head the caller never saw."""
+    """The branch head must be `parent_commit` (see validate_parent_commit); else 412."""
+    validate_parent_commit(parent_commit)
     if parent_commit is None:
         return
-    if not PARENT_COMMIT_RE.fullmatch(parent_commit):
-        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")
     head = ref.commit_oid if ref else ""
     if not head.startswith(parent_commit.lower()):
         raise PreconditionFailed(
@@ -214,6 +221,7 @@ def commit_push(
     """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
     against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
     neither. Returns the commit and the ref it landed on."""
+    validate_parent_commit(parent_commit)
     if create_pr:
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")

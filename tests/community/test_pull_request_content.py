@@ -15,9 +15,11 @@ from django.test import Client
 
 from community import services as community_services
 from community.models import Discussion
+from core.errors import BadRequest
 from gating import release
 from licenses import services as license_services
 from licenses.selectors import license_at
+from registry import services as registry_services
 from registry.models import Ref
 from registry.selectors import resolve_revision
 from tests.community.helpers import push
@@ -77,6 +79,16 @@ def test_contributor_cannot_copy_withheld_weights_into_a_pull_request(client, st
     assert resolve_revision(staged, pull.ref_name).tree_oid == before.tree_oid
     # The owner may still commit content the repo holds under another name.
     assert _commit(client, token_for(alice), "copy.safetensors", sha256, create_pr=False).status_code == 200
+
+
+def test_staging_stored_content_always_names_whose_upload_proves_possession(staged, bob):
+    """No caller can forget the proof: leaving `proof_from` out is an error, not "no proof"."""
+    sha256 = hashlib.sha256(WEIGHTS).hexdigest()
+    with pytest.raises(TypeError, match="proof_from"):
+        registry_services.stage_stored(repo=staged, path="copy.bin", sha256=sha256)  # type: ignore[call-arg]
+    with pytest.raises(BadRequest, match="not uploaded by you"):
+        registry_services.stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=bob)
+    assert registry_services.stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=None).is_lfs
 
 
 def test_pull_request_diff_needs_the_license_acknowledgment(client, alice, bob):

@@ -1,8 +1,10 @@
 """Caching headers on responses that depend on the caller, and Hub-shaped errors on Hub routes."""
 
 import pytest
+from django.test import Client
 
 from registry import services
+from registry.models import Repo
 from tests.support.builders import make_repo, token_for
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +50,48 @@ def test_anonymous_answers_keep_their_caching_and_say_they_vary(client, repos):
         download = method("/alice/open/resolve/main/config.json")
         assert download.status_code == 200 and download["Cache-Control"] == "no-cache"
         assert download["Vary"] == "Authorization, Cookie" and download["ETag"].startswith('"')
+
+
+def test_downloads_served_because_of_who_the_caller_is_are_private(client, alice, bob, repos):
+    """A file an anonymous caller would not get is served with `Cache-Control: private`, whatever
+    let the caller have it (a role, a granted request, an acknowledged license, a release stage
+    that spares them) and however they signed in; files anyone gets keep their shared caching."""
+    from gating import release
+    from gating import services as gating_services
+    from licenses import services as license_services
+    from licenses.selectors import license_at
+    from registry.selectors import resolve_revision
+    from tests.licenses.conftest import LICENSE_V1, RAIL_CARD
+
+    gated = Repo.objects.get(name="gated")
+    gating_services.access_grant(repo=gated, reviewer=alice, user=bob, has_role=False)
+    rail = make_repo(alice, "rail", {"README.md": RAIL_CARD, "LICENSE": LICENSE_V1, "config.json": b"{}"})
+    version = license_at(rail, resolve_revision(rail, "main")).version
+    license_services.acknowledgment_record(user=bob, repo=rail, version=version)
+    staged = make_repo(alice, "staged", {"config.json": b"{}", "model.safetensors": b"weights"})
+    release.release_plan_set(
+        repo=staged, actor=alice, stages=[release.StageSpec(mode="public", withheld_patterns=("*.safetensors",))]
+    )
+    signed_in = Client()
+    signed_in.force_login(alice)
+    by_token = {user: {"HTTP_AUTHORIZATION": f"Bearer {token_for(user)}"} for user in (alice, bob)}
+    served_by_who = [
+        (client, by_token[alice], "/alice/gated/resolve/main/config.json"),
+        (client, by_token[bob], "/alice/gated/resolve/main/config.json"),
+        (signed_in, {}, "/alice/gated/resolve/main/config.json"),
+        (client, by_token[bob], "/alice/rail/resolve/main/config.json"),
+        (signed_in, {}, "/alice/rail/resolve/main/config.json"),
+        (client, by_token[alice], "/alice/staged/resolve/main/model.safetensors"),
+        (signed_in, {}, "/alice/staged/resolve/main/model.safetensors"),
+    ]
+    for caller, headers, url in served_by_who:
+        assert Client().get(url).status_code == 401, url  # anonymous callers don't get it
+        for method in (caller.get, caller.head):
+            response = method(url, **headers)
+            assert response.status_code == 200 and response["Cache-Control"] == "private, no-cache", url
+            assert _varies_on_the_caller(response), url
+    for url in ("/alice/open/resolve/main/config.json", "/alice/staged/resolve/main/config.json"):
+        assert client.get(url, **by_token[bob])["Cache-Control"] == "no-cache", url
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_commit_racing_the_collector_either_keeps_its_object_or_fails_cleanly(al
     sha = get_storage().put_bytes(b"uploaded long ago")
     record_object(sha, 17, repo.pk)
     StoredObject.objects.filter(sha256=sha).update(touched_at=timezone.now() - timedelta(days=3))
-    staged = services.stage_stored(repo=repo, path="w.bin", sha256=sha)
+    staged = services.stage_stored(repo=repo, path="w.bin", sha256=sha, proof_from=None)
     collect_garbage(grace=timedelta(days=1))  # the object goes before the commit locks it
     with pytest.raises(Exception, match="not stored"):
         services.commit_create(repo=repo, branch="main", operations=[staged], summary="late", author=alice)
@@ -54,10 +54,8 @@ def test_commit_racing_the_collector_either_keeps_its_object_or_fails_cleanly(al
     sha2 = get_storage().put_bytes(b"also old")
     record_object(sha2, 8, repo.pk)
     StoredObject.objects.filter(sha256=sha2).update(touched_at=timezone.now() - timedelta(days=3))
-    services.commit_create(
-        repo=repo, branch="main", operations=[services.stage_stored(repo=repo, path="w2.bin", sha256=sha2)],
-        summary="in time", author=alice,
-    )  # fmt: skip
+    operation = services.stage_stored(repo=repo, path="w2.bin", sha256=sha2, proof_from=None)
+    services.commit_create(repo=repo, branch="main", operations=[operation], summary="in time", author=alice)
     collect_garbage(grace=timedelta(days=1))
     assert get_storage().exists(sha2)
 

@@ -61,13 +61,16 @@ def test_parent_commit_is_a_full_id_or_the_clients_short_form(hub, alice):
     make_repo(alice, "m", {"a.txt": b"1"})
     api = HfApi(token=token_for(alice))
     head = api.model_info("alice/m").sha
-    for malformed in ("z" * 40, head + "\n", "", head[:4], head + "0"):
-        header = {"summary": "x", "parentCommit": malformed}
-        status, headers, _ = _raw(hub, "POST", "/api/models/alice/m/commit/main",
-                                  body=_ndjson({"key": "header", "value": header}),
-                                  headers={"Authorization": f"Bearer {token_for(alice)}"})  # fmt: skip
-        assert status == 400 and "5 to 40 hexadecimal digits" in headers["X-Error-Message"], malformed
+    # The same rule when the commit opens a pull request forked at `parentCommit` (create_pr=1).
+    for target in ("main", "main?create_pr=1"):
+        for malformed in ("z" * 40, "zzzzz", head + "\n", "", head[:4], head + "0"):
+            header = {"summary": "x", "parentCommit": malformed}
+            status, headers, _ = _raw(hub, "POST", f"/api/models/alice/m/commit/{target}",
+                                      body=_ndjson({"key": "header", "value": header}),
+                                      headers={"Authorization": f"Bearer {token_for(alice)}"})  # fmt: skip
+            assert status == 400 and "5 to 40 hexadecimal digits" in headers["X-Error-Message"], (target, malformed)
     assert "b.txt" not in api.list_repo_files("alice/m")
+    assert not Ref.objects.filter(name__startswith="refs/pr/").exists()
     api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id="alice/m", parent_commit=head[:7])
     with pytest.raises(HfHubHTTPError) as excinfo:  # head moved: the old short form is stale
         api.upload_file(path_or_fileobj=b"3", path_in_repo="c.txt", repo_id="alice/m", parent_commit=head[:7])

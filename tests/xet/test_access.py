@@ -239,3 +239,27 @@ def test_contributors_without_write_access_have_a_daily_byte_quota(cas, alice, b
     alice_token = cas.write_token(repo.repo_id, token_for(alice))
     assert cas.post_xorb(alice_token, second_hash, second).status_code == 200
     cache.clear()
+
+
+def test_contributors_shards_draw_from_the_same_quota(cas, alice, bob, settings):
+    from django.core.cache import cache
+
+    from tests.support import xet as xet_build
+    from xet.models import XetFile
+
+    cache.clear()
+    repo = make_repo(alice, "quota", {"README.md": b"# q\n"})
+    bob_token = cas.write_token(repo.repo_id, token_for(bob), create_pr=True)
+    chunks = [os.urandom(50_000)]
+    xorb_hash, xorb = xet_build.xorb(chunks)
+    file_hash, content, terms = xet_build.file_of({xorb_hash: chunks}, [(xorb_hash, 0, 1)])
+    shard = xet_build.shard([(file_hash, terms, xet_build.sha256(content))])
+    settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = len(xorb) + len(shard) - 1
+    assert cas.post_xorb(bob_token, xorb_hash, xorb).status_code == 200
+
+    refused = cas.post_shard(bob_token, shard)
+    assert refused.status_code == 429 and "bytes uploaded to pull requests" in refused["X-Error-Message"]
+    assert not XetFile.objects.filter(hash=file_hash).exists()
+    settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY += 1
+    assert cas.post_shard(bob_token, shard).status_code == 200
+    cache.clear()
