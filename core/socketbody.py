@@ -24,10 +24,12 @@ import io
 import socket
 
 
-class SocketBody:
-    """The unread body of one request: `held` (already received by gunicorn), then the socket."""
+class SocketBody(io.RawIOBase):
+    """The unread body of one request: `held` (already received by gunicorn), then the socket.
+    A raw stream: wrap it in `io.BufferedReader` where the caller reads many small pieces."""
 
     def __init__(self, body, sock: socket.socket, held: bytes, on_socket: int):
+        super().__init__()
         self._body = body
         self._reader = body.reader
         self._sock = sock
@@ -54,11 +56,8 @@ class SocketBody:
         self._reader.length = remaining - count
         return count
 
-    def read(self, size: int = -1) -> bytes:
-        wanted = len(self._held) + self._reader.length if size is None or size < 0 else size
-        buffer = bytearray(wanted)
-        count = self.readinto(buffer)
-        return bytes(buffer[:count])
+    def readable(self) -> bool:
+        return True
 
 
 def socket_body(request) -> SocketBody | None:
@@ -83,3 +82,12 @@ def socket_body(request) -> SocketBody | None:
     if beyond:
         unreader.unread(beyond)  # a pipelined next request
     return SocketBody(body, sock, held + ours, reader.length - len(ours))
+
+
+def buffered_body(request, buffer_size: int = 1024 * 1024):
+    """A stream of the request's body for a parser that reads many small records (a xorb reads
+    an 8-byte header, then a chunk, thousands of times): buffered over the socket where
+    `socket_body` qualifies. gunicorn's own reader copies everything it holds on every read, up to
+    1 MiB per 8-byte header."""
+    raw = socket_body(request)
+    return request if raw is None else io.BufferedReader(raw, buffer_size)

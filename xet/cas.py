@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
+from core.socketbody import buffered_body
 from gating.policy import Action, can, check, check_download, resolve_repo_by_pk
 from registry import limits, trees
 from registry.download import BoundedFile, count_download, counts_as_download, parse_range
@@ -70,7 +71,9 @@ class XorbUploadView(CasView):
         length = _content_length(request)
         if not can(principal, repo, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
-        inserted = services.xorb_store(xorb_hash=_hash_arg(xorb_hash), stream=request, content_length=length)
+        inserted = services.xorb_store(
+            xorb_hash=_hash_arg(xorb_hash), stream=buffered_body(request), content_length=length
+        )
         return JsonResponse({"was_inserted": inserted})
 
 

@@ -1,7 +1,7 @@
-"""The LFS upload path as deployed: Gatehouse under a real gunicorn (gthread workers), where large
-bodies are read straight from the socket (core.socketbody) and written around the page cache
-(registry.storage). The pytest live server is not gunicorn, so the other upload tests never take
-this path."""
+"""The upload paths as deployed: Gatehouse under a real gunicorn (gthread workers), where large
+bodies are read straight from the socket (core.socketbody): LFS objects are written around the
+page cache (registry.storage), xorbs are parsed through a buffer over the socket. The pytest live
+server is not gunicorn, so the other upload tests never take these paths."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from registry.storage import PIPELINE_MIN_SIZE, get_storage
 from tests.e2e.conftest import wait_for, worker_database_url
 from tests.support.builders import token_for
 from tests.support.gunicorn import gunicorn
+from xet.models import XetFile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,6 +58,26 @@ def test_large_upload_through_gunicorn_round_trips(served, alice, tmp_path, monk
     assert get_storage().size(_digest(weights)) == SIZE
     downloaded = hf_hub_download(
         "alice/served", "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "cache"
+    )
+    assert _digest(downloaded) == _digest(weights)
+
+
+def test_xet_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
+    from huggingface_hub.utils import _xet
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
+    monkeypatch.setattr(_xet._GLOBAL_XET_HOLDER, "_session", None)
+    token = token_for(alice)
+    api = HfApi(endpoint=served, token=token)
+    api.create_repo("alice/served-xet")
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(os.urandom(SIZE))
+    api.upload_file(path_or_fileobj=str(weights), path_in_repo="model.safetensors", repo_id="alice/served-xet")
+    assert XetFile.objects.filter(size=SIZE).exists()
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # the server rebuilds the file
+    downloaded = hf_hub_download(
+        "alice/served-xet", "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "cache"
     )
     assert _digest(downloaded) == _digest(weights)
 
