@@ -2,33 +2,42 @@
 
 gunicorn hands the application a file-like `wsgi.input` that receives with `recv()` into new
 bytes objects and passes them through two `BytesIO` buffers and several slices: four or five
-copies of every byte in Python. For a 1 GiB LFS upload on a 2-core machine that costs about as
-much CPU as hashing it. `SocketBody.readinto` instead takes what gunicorn has already buffered,
-then `recv_into()`s the rest of the body into the caller's buffer: one copy, by the kernel.
+copies of every byte in Python, and for small reads a copy of everything it holds (up to 1 MiB)
+on each read. For a 1 GiB LFS upload on a 2-core machine that cost about as much CPU as hashing
+it; for a xorb, read as thousands of 8-byte headers and chunks, several times more.
+`SocketBody.readinto` instead takes what gunicorn has already buffered, then `recv_into()`s the
+rest of the body into the caller's buffer: one copy, by the kernel.
 
 The body's framing stays gunicorn's: the reader's `length` is kept equal to what is still unread
-on the socket, so after the response gunicorn discards exactly the rest (or nothing) and the
-connection can be reused; any error marks the body failed, so gunicorn closes the connection
-instead of looking for the next request in the middle of this one.
+on the socket, so after the response gunicorn discards exactly the rest (or closes the connection
+when too much is left) and the connection can be reused; an error or a client gone mid-body
+marks the body failed, so gunicorn closes the connection instead of looking for the next request
+in the middle of this one. gunicorn sends `100 Continue` before the application runs, so that is
+unaffected.
 
 Only a `Content-Length` body that the application has not read from yet qualifies; anything else
-(chunked bodies, other servers, the test server) keeps the ordinary `request.read()`. This reads
-three attributes of gunicorn's `Body`/`LengthReader`/`Unreader` (version pinned in
-requirements.txt); tests/test_socketbody.py runs it under a real gunicorn, keep-alive and
-pipelined requests included.
+(chunked bodies, HTTP/2, other servers, the test server) keeps the ordinary `request.read()`. Once
+taken over, the body belongs to the `SocketBody`: `socket_body()` returns the same one on later
+calls, and `request.read()` must not be used for that request any more. This reads a few
+attributes of gunicorn's `Body`/`LengthReader`/`Unreader` (gunicorn is pinned in requirements.txt);
+tests/core/test_socketbody.py checks their shape and runs all of this under a real gunicorn,
+keep-alive, pipelined and cut-off requests included.
 """
 
 from __future__ import annotations
 
 import io
 import socket
+from typing import Any
+
+_TAKEN = "gatehouse.socket_body"
 
 
 class SocketBody(io.RawIOBase):
     """The unread body of one request: `held` (already received by gunicorn), then the socket.
     A raw stream: wrap it in `io.BufferedReader` where the caller reads many small pieces."""
 
-    def __init__(self, body, sock: socket.socket, held: bytes, on_socket: int):
+    def __init__(self, body: Any, sock: socket.socket, held: bytes, on_socket: int):
         super().__init__()
         self._body = body
         self._reader = body.reader
@@ -36,7 +45,7 @@ class SocketBody(io.RawIOBase):
         self._held = memoryview(held)
         self._reader.length = on_socket
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self._held:
             count = min(len(view), len(self._held))
@@ -47,6 +56,8 @@ class SocketBody(io.RawIOBase):
         if remaining <= 0 or not view:
             return 0
         try:
+            # SECURITY: never more than what is left of this body; the rest of the connection
+            # (a pipelined request) is gunicorn's.
             count = self._sock.recv_into(view, min(len(view), remaining))
         except BaseException:
             self._body.failed = True
@@ -60,9 +71,11 @@ class SocketBody(io.RawIOBase):
         return True
 
 
-def socket_body(request) -> SocketBody | None:
+def socket_body(request: Any) -> SocketBody | None:
     """The request's body as a `SocketBody`, or None where it does not qualify (see module doc)."""
     environ = request.META
+    if _TAKEN in environ:
+        return environ[_TAKEN]
     sock = environ.get("gunicorn.socket")
     body = environ.get("wsgi.input")
     reader = getattr(body, "reader", None)
@@ -73,6 +86,7 @@ def socket_body(request) -> SocketBody | None:
         declared = int(environ.get("CONTENT_LENGTH") or "")
     except ValueError:
         return None
+    assert body is not None and reader is not None and unreader is not None
     held = body.buf.getvalue()
     if len(held) + reader.length != declared:
         return None  # the application has read part of the body already
@@ -81,13 +95,13 @@ def socket_body(request) -> SocketBody | None:
     ours, beyond = pending[: reader.length], pending[reader.length :]
     if beyond:
         unreader.unread(beyond)  # a pipelined next request
-    return SocketBody(body, sock, held + ours, reader.length - len(ours))
+    taken = environ[_TAKEN] = SocketBody(body, sock, held + ours, reader.length - len(ours))
+    return taken
 
 
-def buffered_body(request, buffer_size: int = 1024 * 1024):
+def buffered_body(request: Any, buffer_size: int = 1024 * 1024) -> Any:
     """A stream of the request's body for a parser that reads many small records (a xorb reads
     an 8-byte header, then a chunk, thousands of times): buffered over the socket where
-    `socket_body` qualifies. gunicorn's own reader copies everything it holds on every read, up to
-    1 MiB per 8-byte header."""
+    `socket_body` qualifies, the request itself otherwise."""
     raw = socket_body(request)
     return request if raw is None else io.BufferedReader(raw, buffer_size)

@@ -8,6 +8,7 @@ temporary files are removed by `storage_janitor`. Objects are immutable once vis
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
@@ -192,53 +193,73 @@ class LocalBlobWriter:
             raise
         helpers.shutdown(wait=True)
 
-    def _receive_into(self, stream, length: int | None) -> None:
-        """`write_from` for a stream with `readinto` (`core.socketbody.SocketBody`): the bytes
-        land once, by the kernel, in one of a few reused page-aligned buffers; one helper thread
-        hashes the chunks in order while another writes them at their offsets, and this thread
-        receives the next chunk meanwhile. Writes bypass the page cache (O_DIRECT) where the
-        filesystem allows it: the kernel neither copies the data nor writes it back later, which
-        on a 2-core machine leaves the CPU to receiving and hashing. The unaligned tail of the last
-        chunk goes through the ordinary descriptor; `commit()`'s fsync covers both."""
+    def _receive_into(self, stream: BinaryIO, length: int | None) -> None:
+        """`write_from` for a stream with `readinto` (`core.socketbody.SocketBody` for LFS
+        uploads, the part files of a multipart upload): the bytes land once, by the kernel, in
+        one of a few reused page-aligned buffers; one helper thread hashes the chunks in order
+        while another writes them at their offsets, and this thread reads the next chunk
+        meanwhile. Writes bypass the page cache (O_DIRECT) where the filesystem allows it: the
+        kernel neither copies the data nor writes it back later, which on a 2-core machine leaves
+        the CPU to receiving and hashing. Unaligned parts go through the ordinary descriptor;
+        `commit()`'s fsync covers both (one inode)."""
         self._file.flush()  # what `write()` buffered lies before the bytes written here
         start = self._file.tell()
-        direct = _open_direct(self._tmp_path)
-        ring = [mmap.mmap(-1, RECEIVE_CHUNK) for _ in range(RECEIVE_BUFFERS)]
-        in_flight: list[list[Future]] = [[] for _ in ring]
         hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-hash")
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-write")
-        offset = 0
+        ring: list[mmap.mmap] = []
+        direct = None
         try:
-            for turn in itertools.cycle(range(len(ring))):
-                for task in in_flight[turn]:
-                    task.result()  # this buffer's previous chunk is hashed and written
-                wanted = RECEIVE_CHUNK if length is None else min(RECEIVE_CHUNK, length - offset)
-                view = memoryview(ring[turn])[:wanted]
-                filled = _fill(stream, view) if wanted else 0
-                if not filled:
-                    break
-                self._reserve(filled)
-                chunk = view[:filled]
-                in_flight[turn] = [writer.submit(self._write_at, chunk, start + offset, direct)]
-                if self._key is None:
-                    in_flight[turn].append(hasher.submit(self._hash.update, chunk))
-                offset += filled
-                if filled < wanted:
-                    break
-            for tasks in in_flight:
-                for task in tasks:
-                    task.result()
+            direct = _open_direct(self._tmp_path)
+            ring = [mmap.mmap(-1, RECEIVE_CHUNK) for _ in range(RECEIVE_BUFFERS)]
+            received = self._pump(stream, length, start, ring, direct, hasher, writer)
         except BaseException:
             for pool in (hasher, writer):
                 pool.shutdown(wait=True)  # no helper may touch the file or a buffer after this
             self.abort()
             raise
         finally:
+            for pool in (hasher, writer):
+                pool.shutdown(wait=True)
             if direct is not None:
                 os.close(direct)
-        for pool in (hasher, writer):
-            pool.shutdown(wait=True)
-        self._file.seek(start + offset)  # positional writes left the file offset where it was
+            for buffer in ring:
+                with contextlib.suppress(BufferError):  # still exported by a traceback: GC frees it
+                    buffer.close()
+        self._file.seek(start + received)  # positional writes left the file offset where it was
+
+    def _pump(
+        self,
+        stream: BinaryIO,
+        length: int | None,
+        start: int,
+        ring: list[mmap.mmap],
+        direct: int | None,
+        hasher: ThreadPoolExecutor,
+        writer: ThreadPoolExecutor,
+    ) -> int:
+        """The loop of `_receive_into`; returns how many bytes it copied."""
+        in_flight: list[list[Future]] = [[] for _ in ring]
+        offset = 0
+        for turn in itertools.cycle(range(len(ring))):
+            for task in in_flight[turn]:
+                task.result()  # this buffer's previous chunk is hashed and written
+            wanted = RECEIVE_CHUNK if length is None else min(RECEIVE_CHUNK, length - offset)
+            view = memoryview(ring[turn])[:wanted]
+            filled = _fill(stream, view) if wanted else 0
+            if not filled:
+                break
+            self._reserve(filled)
+            chunk = view[:filled]
+            in_flight[turn] = [writer.submit(self._write_at, chunk, start + offset, direct)]
+            if self._key is None:
+                in_flight[turn].append(hasher.submit(self._hash.update, chunk))
+            offset += filled
+            if filled < wanted:
+                break
+        for tasks in in_flight:
+            for task in tasks:
+                task.result()
+        return offset
 
     def _write_at(self, chunk: memoryview, offset: int, direct: int | None) -> None:
         aligned = (

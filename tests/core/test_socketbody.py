@@ -8,10 +8,14 @@ import hashlib
 import http.client
 import os
 import socket
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+from gunicorn.http.body import Body, LengthReader
+from gunicorn.http.unreader import SocketUnreader
 
+from core.socketbody import SocketBody, socket_body
 from tests.support.gunicorn import gunicorn
 
 
@@ -47,11 +51,12 @@ def test_keep_alive_connection_is_reused_after_full_and_partial_reads(server):
     assert connection.sock is sock, "the connection was not kept alive"
 
 
-def test_pipelined_request_behind_the_body_is_served(server):
-    bodies = [os.urandom(1000), os.urandom(3000)]
+@pytest.mark.parametrize("first_size", [1000, 600_000], ids=["buffered", "from-socket"])
+def test_pipelined_request_behind_the_body_is_served(server, first_size):
+    bodies = [os.urandom(first_size), os.urandom(3000)]
     raw = b"".join(b"PUT / HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n" % len(body) + body for body in bodies)
     with socket.create_connection(("127.0.0.1", server), timeout=30) as sock:
-        sock.sendall(raw)  # both requests arrive in gunicorn's first recv()
+        sock.sendall(raw)  # the second request follows the first body's last byte at once
         reader = sock.makefile("rb")
         answers = []
         for _ in bodies:
@@ -66,6 +71,55 @@ def test_body_already_being_read_keeps_the_wsgi_stream(server):
     connection = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
     connection.request("PUT", "/?first=10", body=data)
     assert connection.getresponse().read().decode() == answer_for("wsgi", data)
+
+
+def test_chunked_body_keeps_the_wsgi_stream(server):
+    data = os.urandom(300_000)
+    connection = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    connection.request("PUT", "/", body=iter([data[:100_000], data[100_000:]]), encode_chunked=True)
+    assert connection.getresponse().read().decode() == answer_for("wsgi", data)
+
+
+def _gunicorn_request(sock: socket.socket, length: int, head: bytes = b""):
+    """What gunicorn's parser leaves in the WSGI environ for a Content-Length body, with `head`
+    already received past the headers: the very classes socket_body() relies on."""
+    unreader = SocketUnreader(sock)
+    unreader.unread(head)
+    body = Body(LengthReader(unreader, length))
+    environ = {"gunicorn.socket": sock, "wsgi.input": body, "CONTENT_LENGTH": str(length)}
+    return SimpleNamespace(META=environ), body
+
+
+def test_gunicorn_body_classes_still_have_the_shape_relied_on():
+    # A gunicorn upgrade that renames these must fail here, not silently slow uploads down.
+    server, client = socket.socketpair()
+    with server, client:
+        request, body = _gunicorn_request(server, 10, head=b"0123456789NEXT")
+        taken = socket_body(request)
+        assert isinstance(taken, SocketBody) and socket_body(request) is taken
+        assert taken.read() == b"0123456789"
+        assert body.reader.length == 0 and body.reader.unreader.take_buffered() == b"NEXT"
+
+
+def test_client_gone_mid_body_marks_the_body_failed():
+    server, client = socket.socketpair()
+    with server:
+        request, body = _gunicorn_request(server, 1000, head=b"x" * 10)
+        client.sendall(b"y" * 90)
+        client.close()
+        taken = socket_body(request)
+        assert taken.read() == b"x" * 10 + b"y" * 90
+        assert body.failed is True  # gunicorn closes the connection instead of reusing it
+
+
+def test_receive_error_marks_the_body_failed():
+    server, client = socket.socketpair()
+    with server, client:
+        server.settimeout(0.05)
+        request, body = _gunicorn_request(server, 1000)
+        with pytest.raises(TimeoutError):
+            socket_body(request).read(100)
+        assert body.failed is True
 
 
 class _Reader:
