@@ -123,7 +123,7 @@ class NewThreadPage(CommunityView):
         return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
 
     def _open_pull_request(self, request, *, title: str, description: str):
-        files = request.FILES.getlist("files")
+        files = limits.uploaded_files(request)
         if len(files) > MAX_PR_FILES:
             raise BadRequest(f"Choose at most {MAX_PR_FILES} files.")
         directory = request.POST.get("directory", "").strip().strip("/")

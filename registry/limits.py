@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
 
 from accounts.models import User
 from core import ratelimit
@@ -61,12 +63,19 @@ class CommitTally:
         self.total += size
         if self.files > settings.GATEHOUSE_MAX_COMMIT_FILES:
             raise PayloadTooLarge(f"A commit may change at most {settings.GATEHOUSE_MAX_COMMIT_FILES} files.")
-        if self.total > settings.GATEHOUSE_MAX_COMMIT_SIZE:
-            limit = settings.GATEHOUSE_MAX_COMMIT_SIZE
-            raise PayloadTooLarge(
-                f"This commit adds more than {human_size(limit)} ({limit} bytes), the most one commit may add "
-                "on this hub; split it into several commits."
-            )
+        if message := commit_too_large_message(self.total):
+            raise PayloadTooLarge(message)
+
+
+def commit_too_large_message(total: int) -> str | None:
+    """The refusal for a commit adding `total` bytes, or None if that fits."""
+    limit = settings.GATEHOUSE_MAX_COMMIT_SIZE
+    if total <= limit:
+        return None
+    return (
+        f"This commit adds more than {human_size(limit)} ({limit} bytes), the most one commit may add "
+        "on this hub; split it into several commits."
+    )
 
 
 def check_commit(files: Iterable[tuple[str, int]]) -> None:
@@ -91,3 +100,52 @@ def charge_contributor(*, user: User | None, amount: int) -> None:
         window=CONTRIBUTOR_WINDOW,
         unit="bytes uploaded to pull requests",
     )
+
+
+UPLOAD_REFUSAL = "gatehouse_upload_refusal"
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """First of FILE_UPLOAD_HANDLERS: once a browser upload passes the file or commit size limit,
+    no more of it reaches Django's memory and temp-file handlers; the rest of the body is still
+    read (and dropped), so the other form fields arrive and the browser gets the page back with
+    the reason. Without it, Django spools a whole oversized upload to disk before any view runs.
+
+    SECURITY: after a refusal, request.FILES holds truncated files. Views take uploads only
+    through `uploaded_files()`, which raises the refusal instead."""
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.total = 0
+        self.file_bytes = 0
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self.file_bytes = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if getattr(self.request, UPLOAD_REFUSAL, None):
+            return None
+        self.file_bytes += len(raw_data)
+        self.total += len(raw_data)
+        limit = settings.GATEHOUSE_MAX_FILE_SIZE
+        refusal = (
+            f"'{self.file_name}' is over the limit: this hub accepts files up to {human_size(limit)} ({limit} bytes)."
+            if self.file_bytes > limit
+            else commit_too_large_message(self.total)
+        )
+        if refusal:
+            setattr(self.request, UPLOAD_REFUSAL, refusal)
+            return None
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def uploaded_files(request, field: str = "files") -> list[UploadedFile]:
+    """The files of a portal form, or the refusal `LimitedUploadHandler` met while reading them."""
+    files = request.FILES.getlist(field)
+    if refusal := getattr(request, UPLOAD_REFUSAL, None):
+        raise PayloadTooLarge(refusal)
+    return files

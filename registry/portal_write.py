@@ -13,7 +13,7 @@ from django.views import View
 from accounts.models import Membership, Role
 from core.errors import BadRequest, HubError
 from gating.policy import Action, Principal, can_create_in
-from registry import services
+from registry import limits, services
 from registry.metadata_validation import validate_card_text
 from registry.models import RepoType
 from registry.paths import validate_path
@@ -94,11 +94,11 @@ class UploadView(PortalWriteView):
         return render(self.request, "registry/upload.html", context, status=status)
 
     def post(self, request, namespace, name, revision, repo_type=None):
-        files = request.FILES.getlist("files")
-        paths = request.POST.getlist("paths")
         form = {key: request.POST.get(key, "") for key in ("directory", "summary", "description")}
-        names = paths if len(paths) == len(files) else [upload.name for upload in files]
         try:
+            files = limits.uploaded_files(request)
+            paths = request.POST.getlist("paths")
+            names = paths if len(paths) == len(files) else [upload.name for upload in files]
             if not files or len(files) > MAX_PORTAL_FILES:
                 raise BadRequest(f"Choose between 1 and {MAX_PORTAL_FILES} files.")
             staged = [(_join(form["directory"], path), upload) for upload, path in zip(files, names, strict=True)]

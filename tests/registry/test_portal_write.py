@@ -3,6 +3,7 @@ import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 from registry.models import Ref, Repo
 from registry.selectors import read_text_at, resolve_revision
@@ -106,6 +107,36 @@ def test_upload_page_refuses_uploads_over_the_limits_before_storing_them(client,
     assert resolve_revision(repo, "main").commit_oid == head
     for content in contents:
         assert not get_storage().exists(hashlib.sha256(content).hexdigest())
+
+
+def test_oversized_browser_upload_is_not_spooled(client, alice, settings, monkeypatch):
+    # Django's handlers (memory, then a temp file) never see more than the limit plus one chunk.
+    settings.GATEHOUSE_MAX_FILE_SIZE = 100 * 1024
+    kept = []
+    receive = TemporaryFileUploadHandler.receive_data_chunk
+
+    def counting(self, raw_data, start):
+        kept.append(len(raw_data))
+        return receive(self, raw_data, start)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "receive_data_chunk", counting)
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # straight to a temp file, as a large upload would
+    make_repo(alice, "m")
+    client.force_login(alice)
+    big = os.urandom(4 * 1024 * 1024)
+    response = client.post("/alice/m/upload/main", {"summary": "Big", "files": [SimpleUploadedFile("big.bin", big)]})
+    assert response.status_code == 413
+    assert "big.bin&#x27; is over the limit: this hub accepts files up to 100.0 KiB" in response.content.decode()
+    assert 0 < sum(kept) <= 100 * 1024
+    assert not get_storage().exists(hashlib.sha256(big).hexdigest())
+
+
+def test_upload_page_takes_a_folder_of_hundreds_of_files(client, alice):
+    repo = make_repo(alice, "m")
+    client.force_login(alice)
+    uploads = [SimpleUploadedFile(f"f{n}.txt", b"%d" % n) for n in range(150)]
+    assert client.post("/alice/m/upload/main", {"files": uploads}).status_code == 302
+    assert {f"f{n}.txt" for n in range(150)} <= _files(repo)
 
 
 def test_upload_page_accepts_uploads_at_the_limits(client, alice, settings):
