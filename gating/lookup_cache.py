@@ -15,9 +15,10 @@ How it stays exact:
 - A lookup read before a change but stored after the change's notification would outlive it: every
   notification moves a generation counter, and an answer is stored only if the generation did not
   move while it was being read.
-- Delivery is proven, not assumed: the listener sends itself a ping notification every second and
-  caching is on only while its pings come back (a transaction-pooling proxy accepts LISTEN but
-  delivers nothing; a dead peer delivers nothing either). While it is not proven (starting up,
+- Delivery is proven, not assumed: the listener sends itself a ping notification every second (on
+  a channel of its own, on the same connection) and caching is on only while its pings come back
+  (a transaction-pooling proxy accepts LISTEN but delivers nothing; a dead peer delivers nothing
+  either). While it is not proven (starting up,
   after an error, pings late by STALE_AFTER_SECONDS) nothing is served from the cache nor stored
   in it; each (re)connection starts from an empty cache. A forked child drops what it inherited.
 - Lookups made inside a transaction are not stored (their snapshot may predate the generation).
@@ -34,6 +35,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -169,27 +171,36 @@ class LookupCache:
         if params.get("host") and not str(params["host"]).startswith("/"):
             params = {**DEAD_CONNECTION_OPTIONS, **params}
         pid = os.getpid()
+        # Pings go to a channel of this listener's own, so N processes do not each receive the
+        # pings of all the others (N² notifications a second).
+        ping_channel = f"{CHANNEL}_ping_{secrets.token_hex(8)}"
         with psycopg.connect(**params, autocommit=True) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            connection.execute(f"LISTEN {ping_channel}")
             # SECURITY: caching starts only once a notification of our own has come back, and
             # stops when pings stop coming back: a connection that accepts LISTEN but delivers
             # nothing (a transaction-pooling proxy, a dead peer) must not leave caching on.
             sent = 0
             while self._running(pid):
                 sent += 1
-                connection.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"ping:{pid}:{sent}"])
+                connection.execute("SELECT pg_notify(%s, %s)", [ping_channel, f"ping:{pid}:{sent}"])
                 for notification in connection.notifies(timeout=PING_SECONDS):
-                    self._handle(notification.payload, pid, sent)
+                    if notification.channel == ping_channel:
+                        self._pinged(notification.payload, pid, sent)
+                    else:
+                        self._handle(notification.payload)
                 if time.monotonic() - self._heard_at > STALE_AFTER_SECONDS:
                     raise ConnectionError("notifications stopped arriving on the lookup cache's connection")
 
-    def _handle(self, payload: str, pid: int, sent: int) -> None:
-        if payload == f"ping:{pid}:{sent}":
+    def _pinged(self, payload: str, pid: int, sent: int) -> None:
+        if payload == f"ping:{pid}:{sent}":  # not one answered late
             if not self._listening:
                 self._set_listening(True)
             self._heard_at = time.monotonic()
-        elif payload.startswith("ping:"):
-            pass  # another process's ping, or one of ours answered late
+
+    def _handle(self, payload: str) -> None:
+        if payload.startswith("ping:"):
+            pass  # a process of an earlier release pinging on the shared channel
         elif payload.isdigit():
             self.repo_changed(int(payload))
         else:  # '*' (a table was truncated) or anything unexpected: drop everything
