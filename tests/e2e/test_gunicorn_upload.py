@@ -47,19 +47,25 @@ def _digest(path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def test_large_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    token = token_for(alice)
+def _round_trip(served: str, user, repo_id: str, tmp_path, monkeypatch) -> str:
+    """Upload SIZE random bytes with the real client as it is configured, download them without
+    hf_xet (plain /resolve), compare; returns the file's sha256."""
+    token = token_for(user)
     api = HfApi(endpoint=served, token=token)
-    api.create_repo("alice/served")
+    api.create_repo(repo_id)
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(os.urandom(SIZE))
-    api.upload_file(path_or_fileobj=str(weights), path_in_repo="model.safetensors", repo_id="alice/served")
-    assert get_storage().size(_digest(weights)) == SIZE
-    downloaded = hf_hub_download(
-        "alice/served", "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "cache"
-    )
+    api.upload_file(path_or_fileobj=str(weights), path_in_repo="model.safetensors", repo_id=repo_id)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    downloaded = hf_hub_download(repo_id, "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "c")
     assert _digest(downloaded) == _digest(weights)
+    return _digest(weights)
+
+
+def test_large_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    sha256 = _round_trip(served, alice, "alice/served", tmp_path, monkeypatch)
+    assert get_storage().size(sha256) == SIZE  # an LFS object
 
 
 def test_xet_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
@@ -68,18 +74,9 @@ def test_xet_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkey
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
     monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
     monkeypatch.setattr(_xet._GLOBAL_XET_HOLDER, "_session", None)
-    token = token_for(alice)
-    api = HfApi(endpoint=served, token=token)
-    api.create_repo("alice/served-xet")
-    weights = tmp_path / "model.safetensors"
-    weights.write_bytes(os.urandom(SIZE))
-    api.upload_file(path_or_fileobj=str(weights), path_in_repo="model.safetensors", repo_id="alice/served-xet")
-    assert XetFile.objects.filter(size=SIZE).exists()
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # the server rebuilds the file
-    downloaded = hf_hub_download(
-        "alice/served-xet", "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "cache"
-    )
-    assert _digest(downloaded) == _digest(weights)
+    sha256 = _round_trip(served, alice, "alice/served-xet", tmp_path, monkeypatch)
+    assert XetFile.objects.filter(size=SIZE, sha256=sha256).exists()  # xorbs, not an LFS object
+    assert not get_storage().exists(sha256)
 
 
 def test_upload_cut_off_mid_body_leaves_nothing(served, alice):
