@@ -160,13 +160,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 # Browser uploads (portal forms): the size limits apply while the body is read, before Django's
 # handlers keep a byte (registry.limits.LimitedUploadHandler). The portal takes folders of up to
-# 500 files and says so beyond; Django's own cut-off (default 100) answers a bare 400 past this.
+# 500 files and says so beyond; Django's own cut-off (default 100) answers a bare 400 past this
+# bound. Each file of a large form in flight holds a temp file open: see README (LimitNOFILE).
 FILE_UPLOAD_HANDLERS = [
     "registry.limits.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
-DATA_UPLOAD_MAX_NUMBER_FILES = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 600
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -102,6 +102,7 @@ def socket_body(request: Any) -> SocketBody | None:
 def buffered_body(request: Any, buffer_size: int = 1024 * 1024) -> Any:
     """A stream of the request's body for a parser that reads many small records (a xorb reads
     an 8-byte header, then a chunk, thousands of times): buffered over the socket where
-    `socket_body` qualifies, the request itself otherwise."""
+    `socket_body` qualifies, the request itself otherwise. Once per request: the reader closes
+    the `SocketBody` under it when it is collected."""
     raw = socket_body(request)
     return request if raw is None else io.BufferedReader(raw, buffer_size)

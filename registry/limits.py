@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http import HttpRequest
 
 from accounts.models import User
 from core import ratelimit
@@ -107,25 +109,29 @@ UPLOAD_REFUSAL = "gatehouse_upload_refusal"
 
 class LimitedUploadHandler(FileUploadHandler):
     """First of FILE_UPLOAD_HANDLERS: once a browser upload passes the file or commit size limit,
-    no more of it reaches Django's memory and temp-file handlers; the rest of the body is still
-    read (and dropped), so the other form fields arrive and the browser gets the page back with
-    the reason. Without it, Django spools a whole oversized upload to disk before any view runs.
+    the file being received and every later one are skipped (Django's memory and temp-file
+    handlers drop what they held and open nothing more); the rest of the body is still read, so
+    the other form fields arrive and the browser gets the page back with the reason. Without it,
+    Django spools a whole oversized upload to disk before any view runs.
 
-    SECURITY: after a refusal, request.FILES holds truncated files. Views take uploads only
-    through `uploaded_files()`, which raises the refusal instead."""
+    SECURITY: after a refusal, request.FILES lacks the skipped files. Views take uploads only
+    through `uploaded_files()`, which raises the refusal instead (a test holds every view to it)."""
 
-    def __init__(self, request=None):
+    def __init__(self, request: HttpRequest | None = None):
         super().__init__(request)
         self.total = 0
         self.file_bytes = 0
 
-    def new_file(self, *args, **kwargs) -> None:
+    def _refused(self) -> bool:
+        return bool(getattr(self.request, UPLOAD_REFUSAL, None))
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
+        if self._refused():
+            raise SkipFile()
         self.file_bytes = 0
 
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        if getattr(self.request, UPLOAD_REFUSAL, None):
-            return None
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.file_bytes += len(raw_data)
         self.total += len(raw_data)
         limit = settings.GATEHOUSE_MAX_FILE_SIZE
@@ -136,14 +142,14 @@ class LimitedUploadHandler(FileUploadHandler):
         )
         if refusal:
             setattr(self.request, UPLOAD_REFUSAL, refusal)
-            return None
+            raise SkipFile()
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
         return None
 
 
-def uploaded_files(request, field: str = "files") -> list[UploadedFile]:
+def uploaded_files(request: HttpRequest, field: str = "files") -> list[UploadedFile]:
     """The files of a portal form, or the refusal `LimitedUploadHandler` met while reading them."""
     files = request.FILES.getlist(field)
     if refusal := getattr(request, UPLOAD_REFUSAL, None):

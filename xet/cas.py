@@ -55,9 +55,12 @@ def _hash_arg(value: str) -> str:
 
 def _content_length(request) -> int | None:
     try:
-        return int(request.META.get("CONTENT_LENGTH") or "")
+        length = int(request.META.get("CONTENT_LENGTH") or "")
     except ValueError:
         return None
+    if length < 0:  # SECURITY: charged to the contributor quota; a negative one would refund it
+        raise BadRequest("Invalid Content-Length.")
+    return length
 
 
 class XorbUploadView(CasView):
@@ -68,12 +71,11 @@ class XorbUploadView(CasView):
         repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
+        xorb_hash = _hash_arg(xorb_hash)
         length = _content_length(request)
         if not can(principal, repo, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
-        inserted = services.xorb_store(
-            xorb_hash=_hash_arg(xorb_hash), stream=buffered_body(request), content_length=length
-        )
+        inserted = services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
         return JsonResponse({"was_inserted": inserted})
 
 

@@ -186,12 +186,13 @@ class CommitView(RepoAPIView):
                 if key != "header":
                     raise BadRequest("The first line of a commit must be its header.")
                 header = value
+                if header.get("parentCommit") is not None and not isinstance(header.get("parentCommit"), str):
+                    raise BadRequest("'parentCommit' must be a commit id.")
+                services.validate_parent_commit(header.get("parentCommit"))  # before any line is stored
                 continue
             operations.append(self._operation(key, value, tally))
         if header is None:
             raise BadRequest("Empty commit body.")
-        if header.get("parentCommit") is not None and not isinstance(header.get("parentCommit"), str):
-            raise BadRequest("'parentCommit' must be a commit id.")
         return header, operations
 
     def _operation(self, key: str, value: dict, tally: limits.CommitTally):

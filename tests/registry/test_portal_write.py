@@ -1,5 +1,6 @@
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -129,6 +130,15 @@ def test_oversized_browser_upload_is_not_spooled(client, alice, settings, monkey
     assert "big.bin&#x27; is over the limit: this hub accepts files up to 100.0 KiB" in response.content.decode()
     assert 0 < sum(kept) <= 100 * 1024
     assert not get_storage().exists(hashlib.sha256(big).hexdigest())
+
+
+def test_views_take_uploads_only_through_uploaded_files():
+    # SECURITY: after LimitedUploadHandler refuses, request.FILES lacks files without a word;
+    # only limits.uploaded_files() raises the refusal.
+    root = Path(__file__).resolve().parents[2]
+    sources = [path for path in root.glob("*/**/*.py") if path.parts[len(root.parts)] not in ("tests", ".venv")]
+    readers = sorted(str(path.relative_to(root)) for path in sources if "request.FILES" in path.read_text())
+    assert readers == ["registry/limits.py"]
 
 
 def test_upload_page_takes_a_folder_of_hundreds_of_files(client, alice):

@@ -84,6 +84,16 @@ def test_malformed_hash_in_the_url(cas, token, chunks):
     assert cas.post_xorb(token, "XYZ" * 20, body).status_code == 400
 
 
+def test_negative_content_length_is_refused(cas, token, chunks):
+    # The declared length is charged to contributors' quotas before the body is read.
+    xorb_hash, body = xet_build.xorb(chunks)
+    response = cas.client.generic(
+        "POST", f"/cas/v1/xorbs/default/{xorb_hash}", body, HTTP_AUTHORIZATION=f"Bearer {token}", CONTENT_LENGTH="-5"
+    )
+    assert response.status_code == 400
+    _nothing_stored(xorb_hash)
+
+
 def _stored_xorb(cas, token, chunks):
     xorb_hash, body = xet_build.xorb(chunks)
     assert cas.post_xorb(token, xorb_hash, body).status_code == 200
