@@ -217,7 +217,7 @@ def _find_visible_uncached(
         return None
     repo = found[0]
     hint = repo.hint_ref or ""
-    repo.revision_hint = RevisionHint(candidates, hint[40:] or None, hint[:40] or None)
+    repo.revision_hint = RevisionHint(tuple(candidates), hint[40:] or None, hint[:40] or None)
     return repo
 
 

@@ -73,7 +73,7 @@ def resolve_revision(repo: Repo, revision: str) -> Resolved:
 class RevisionHint:
     """The best ref among `candidates` (None: none exists), found with the repo in one query."""
 
-    candidates: list[str]
+    candidates: tuple[str, ...]  # immutable: cached lookups share it between requests
     ref_name: str | None
     commit_oid: str | None
 
@@ -101,7 +101,7 @@ def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[
     if not prefixes:
         raise RevisionNotFound(rest)
     hinted: RevisionHint | None = getattr(repo, "revision_hint", None)
-    if hinted is not None and hinted.candidates == revision_candidates(rest, path_required=path_required):
+    if hinted is not None and hinted.candidates == tuple(revision_candidates(rest, path_required=path_required)):
         if hinted.ref_name is not None and hinted.commit_oid is not None:
             prefix = next(p for p in prefixes if hinted.ref_name in _ref_candidates(p))
             tree = _commit_tree(repo.pk, hinted.commit_oid)
