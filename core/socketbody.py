@@ -31,19 +31,24 @@ import socket
 from typing import Any
 
 _TAKEN = "gatehouse.socket_body"
+# A client that sends nothing for this long fails its upload (as S3 answers RequestTimeout), so a
+# stalled upload does not hold a server thread, its buffers and a temp file forever. gunicorn
+# puts the socket back in blocking mode before it serves the next request on the connection.
+IDLE_TIMEOUT_SECONDS = 120.0
 
 
 class SocketBody(io.RawIOBase):
     """The unread body of one request: `held` (already received by gunicorn), then the socket.
     A raw stream: wrap it in `io.BufferedReader` where the caller reads many small pieces."""
 
-    def __init__(self, body: Any, sock: socket.socket, held: bytes, on_socket: int):
+    def __init__(self, body: Any, sock: socket.socket, held: bytes, on_socket: int, idle_timeout: float):
         super().__init__()
         self._body = body
         self._reader = body.reader
         self._sock = sock
         self._held = memoryview(held)
         self._reader.length = on_socket
+        sock.settimeout(idle_timeout)
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -71,7 +76,7 @@ class SocketBody(io.RawIOBase):
         return True
 
 
-def socket_body(request: Any) -> SocketBody | None:
+def socket_body(request: Any, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS) -> SocketBody | None:
     """The request's body as a `SocketBody`, or None where it does not qualify (see module doc)."""
     environ = request.META
     if _TAKEN in environ:
@@ -95,7 +100,7 @@ def socket_body(request: Any) -> SocketBody | None:
     ours, beyond = pending[: reader.length], pending[reader.length :]
     if beyond:
         unreader.unread(beyond)  # a pipelined next request
-    taken = environ[_TAKEN] = SocketBody(body, sock, held + ours, reader.length - len(ours))
+    taken = environ[_TAKEN] = SocketBody(body, sock, held + ours, reader.length - len(ours), idle_timeout)
     return taken
 
 

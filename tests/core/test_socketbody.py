@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import os
 import socket
+import threading
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -112,13 +113,25 @@ def test_client_gone_mid_body_marks_the_body_failed():
         assert body.failed is True  # gunicorn closes the connection instead of reusing it
 
 
-def test_receive_error_marks_the_body_failed():
+def test_stalled_client_times_out_and_marks_the_body_failed():
     server, client = socket.socketpair()
     with server, client:
-        server.settimeout(0.05)
         request, body = _gunicorn_request(server, 1000)
-        with pytest.raises(TimeoutError):
-            socket_body(request).read(100)
+        client.sendall(b"z" * 10)
+        taken = socket_body(request, idle_timeout=0.05)
+        assert taken.read(100) == b"z" * 10
+        outcome: list[BaseException] = []
+
+        def read_on():  # nothing more arrives; in a thread, so a missing timeout fails, not hangs
+            try:
+                taken.read(100)
+            except BaseException as exc:  # noqa: BLE001 - the outcome is what is checked
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read_on, daemon=True)
+        reader.start()
+        reader.join(timeout=10)
+        assert len(outcome) == 1 and isinstance(outcome[0], TimeoutError)
         assert body.failed is True
 
 
