@@ -123,6 +123,12 @@ class PreconditionFailed(HubError):
     default_message = "Precondition failed"
 
 
+class RequestTimeout(HubError):
+    status = 408
+    code = "RequestTimeout"
+    default_message = "The request body stopped arriving"
+
+
 class PayloadTooLarge(HubError):
     status = 413
     code = "PayloadTooLarge"

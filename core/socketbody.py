@@ -30,6 +30,8 @@ import io
 import socket
 from typing import Any
 
+from core.errors import RequestTimeout
+
 _TAKEN = "gatehouse.socket_body"
 # A client that sends nothing for this long fails its upload (as S3 answers RequestTimeout), so a
 # stalled upload does not hold a server thread, its buffers and a temp file forever. gunicorn
@@ -64,6 +66,10 @@ class SocketBody(io.RawIOBase):
             # SECURITY: never more than what is left of this body; the rest of the connection
             # (a pipelined request) is gunicorn's.
             count = self._sock.recv_into(view, min(len(view), remaining))
+        except TimeoutError as exc:
+            self._body.failed = True
+            waited = self._sock.gettimeout()
+            raise RequestTimeout(f"No data arrived for {waited:g} seconds in the middle of the body.") from exc
         except BaseException:
             self._body.failed = True
             raise

@@ -16,6 +16,7 @@ import pytest
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.unreader import SocketUnreader
 
+from core.errors import RequestTimeout
 from core.socketbody import SocketBody, socket_body
 from tests.support.gunicorn import gunicorn
 
@@ -131,7 +132,7 @@ def test_stalled_client_times_out_and_marks_the_body_failed():
         reader = threading.Thread(target=read_on, daemon=True)
         reader.start()
         reader.join(timeout=10)
-        assert len(outcome) == 1 and isinstance(outcome[0], TimeoutError)
+        assert len(outcome) == 1 and isinstance(outcome[0], RequestTimeout) and outcome[0].status == 408
         assert body.failed is True
 
 
