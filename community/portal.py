@@ -127,13 +127,14 @@ class NewThreadPage(CommunityView):
         if len(files) > MAX_PR_FILES:
             raise BadRequest(f"Choose at most {MAX_PR_FILES} files.")
         directory = request.POST.get("directory", "").strip().strip("/")
+        staged = [("/".join(part for part in (directory, upload.name) if part), upload) for upload in files]
+        # Limits and paths are checked before any byte is charged, stored or the pull request is opened.
+        registry_services.check_uploads(staged)
         if files and not can(self.principal, self.repo, Action.WRITE):
             # SECURITY: the same daily quota as a contributor's API and Xet uploads.
             limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))
-        # Limits and paths are checked before any byte is stored or the pull request is opened.
         operations = registry_services.stage_uploads(
-            files=[("/".join(part for part in (directory, upload.name) if part), upload) for upload in files],
-            gitattributes=gitattributes_at(self.repo, self.repo.default_branch),
+            files=staged, gitattributes=gitattributes_at(self.repo, self.repo.default_branch)
         )
         return services.pull_request_open_with_files(
             repo=self.repo, author=request.user, title=title, description=description, operations=operations,

@@ -86,12 +86,19 @@ def stage_stream(*, path: str, stream, size: int, gitattributes: str = "") -> Ad
     )
 
 
+def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
+    """The validated paths of a browser form's files, once paths and upload limits pass (on the
+    sizes the form declared): what a form is refused for before anything is stored or charged."""
+    paths = [validate_path(path) for path, _ in files]
+    limits.check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
+    return paths
+
+
 def stage_uploads(*, files: list[tuple[str, UploadedFile]], gitattributes: str = "") -> list[AddFile]:
     """Files from a browser form, as (path in the repo, upload) pairs. Every path and the upload
     limits are checked on the sizes the form declared before the first byte is stored, so a
     refused form stores nothing."""
-    paths = [validate_path(path) for path, _ in files]
-    limits.check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
+    paths = check_uploads(files)
     return [
         stage_stream(path=path, stream=upload, size=upload.size or 0, gitattributes=gitattributes)
         for path, (_, upload) in zip(paths, files, strict=True)

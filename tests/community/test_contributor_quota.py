@@ -43,12 +43,12 @@ def _inline_commit(client: Client, user, revision: str, content: bytes, *, creat
     )
 
 
-def _portal_pull_request(user, content: bytes):
+def _portal_pull_request(user, content: bytes, directory: str = ""):
     client = Client()
     client.force_login(user)
     return client.post(
         "/alice/model/discussions/new",
-        {"type": "pull_request", "title": "Weights", "description": "Retrained",
+        {"type": "pull_request", "title": "Weights", "description": "Retrained", "directory": directory,
          "files": [SimpleUploadedFile("weights.bin", content)]},
     )  # fmt: skip
 
@@ -87,6 +87,12 @@ def test_the_portal_pull_request_form_draws_from_the_same_quota(client, model, a
     # One quota, whichever way the bytes come: the API refuses what the form used up.
     assert _inline_commit(client, bob, "main", second, create_pr=True).status_code == 429
     assert _portal_pull_request(alice, second).status_code == 302 and _stored(second)
+
+
+def test_a_form_refused_for_its_paths_uses_no_quota(model, bob):
+    content = os.urandom(100_000)
+    assert _portal_pull_request(bob, content, directory="../escape").status_code == 400
+    assert _portal_pull_request(bob, content).status_code == 302  # the refused 100 kB were not charged
 
 
 def test_contributors_get_no_lfs_upload_urls(client, model, bob):
