@@ -8,7 +8,6 @@ after its sha256 and size match what the batch call announced.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -21,7 +20,7 @@ from django.db import transaction
 
 from core.errors import BadRequest, Forbidden, NotFound
 from registry.models import RepoObject, StoredObject, UploadReceipt
-from registry.storage import COPY_CHUNK, SHA256_RE, IntegrityError, get_storage
+from registry.storage import COPY_CHUNK, RECEIVE_CHUNK, SHA256_RE, IntegrityError, get_storage
 
 SALT = "gatehouse.lfs-upload"
 PART_DIR_PREFIX = "mpu-"
@@ -97,7 +96,13 @@ def _part_dir(upload_id: str) -> Path:
 
 
 def receive_part(grant: UploadGrant, number: int, stream, content_length: int | None) -> str:
-    """Store one part of a multipart upload; returns its ETag (md5 of the part, as S3 does)."""
+    """Store one part of a multipart upload; returns its ETag (a token the client sends back
+    verbatim on completion, which checks it names this very part file).
+
+    Parts are scratch data: they are neither hashed nor fsynced here, and stay in the page cache
+    until `complete_multipart` reads them once to hash and write the object, which is durable.
+    A crash loses acknowledged parts; completion then reports them missing and the client uploads
+    again. Hashing and syncing every part as well cost a second pass over the disk and the CPU."""
     chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
     total = part_count(grant.size, chunk)
     if not 1 <= number <= total:
@@ -107,26 +112,36 @@ def receive_part(grant: UploadGrant, number: int, stream, content_length: int | 
         raise BadRequest(f"Part {number} must be {expected} bytes, not {content_length}.")
     folder = _part_dir(grant.upload_id)
     folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.md5(usedforsecurity=False)
     tmp = folder / f"part-{number}.tmp-{secrets.token_hex(4)}"
-    received = 0
-    with open(tmp, "wb") as handle:
-        while received < expected:
-            data = stream.read(min(COPY_CHUNK, expected - received))
-            if not data:
-                break
-            handle.write(data)
-            digest.update(data)
-            received += len(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            received = _copy(stream, handle, expected)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if received != expected:
         tmp.unlink(missing_ok=True)
         raise BadRequest(f"Part {number} was cut short: received {received} of {expected} bytes.")
-    etag = f'"{digest.hexdigest()}"'
+    etag = f'"{secrets.token_hex(16)}"'
     os.replace(tmp, folder / f"part-{number}")
     (folder / f"part-{number}.etag").write_text(etag)
     return etag
+
+
+def _copy(stream, handle, size: int) -> int:
+    """Copy up to `size` bytes from `stream` to the file `handle`; how many arrived. Straight
+    into one reused buffer where the stream has `readinto` (`core.socketbody.SocketBody`)."""
+    received = 0
+    if hasattr(stream, "readinto"):
+        buffer = memoryview(bytearray(RECEIVE_CHUNK))
+        while received < size and (count := stream.readinto(buffer[: min(RECEIVE_CHUNK, size - received)])):
+            handle.write(buffer[:count])
+            received += count
+        return received
+    while received < size and (data := stream.read(min(COPY_CHUNK, size - received))):
+        handle.write(data)
+        received += len(data)
+    return received
 
 
 def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:

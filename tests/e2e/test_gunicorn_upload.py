@@ -24,6 +24,8 @@ from xet.models import XetFile
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZE = PIPELINE_MIN_SIZE + 24 * 1024 * 1024 + 123  # pipelined, several receive buffers, unaligned tail
+PART_SIZE = PIPELINE_MIN_SIZE + 4 * 1024 * 1024
+MULTIPART_SIZE = 2 * PART_SIZE + 5000  # two pipelined parts and a small one
 
 
 @pytest.fixture
@@ -37,6 +39,9 @@ def served(tmp_path):
         "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
         "CELERY_BROKER_URL": "filesystem://",  # scan tasks wait in the temp dir, untouched
         "GATEHOUSE_LOOKUP_CACHE": "false",
+        # Larger than SIZE: a multipart upload, with parts large enough for the receive pipeline.
+        "GATEHOUSE_LFS_MULTIPART_THRESHOLD": str(MULTIPART_SIZE - 1),
+        "GATEHOUSE_LFS_CHUNK_SIZE": str(PART_SIZE),
     }
     with gunicorn("config.wsgi", log=tmp_path / "gunicorn.log", env=env) as url:
         yield url
@@ -47,14 +52,14 @@ def _digest(path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _round_trip(served: str, user, repo_id: str, tmp_path, monkeypatch) -> str:
-    """Upload SIZE random bytes with the real client as it is configured, download them without
+def _round_trip(served: str, user, repo_id: str, tmp_path, monkeypatch, size: int = SIZE) -> str:
+    """Upload `size` random bytes with the real client as it is configured, download them without
     hf_xet (plain /resolve), compare; returns the file's sha256."""
     token = token_for(user)
     api = HfApi(endpoint=served, token=token)
     api.create_repo(repo_id)
     weights = tmp_path / "model.safetensors"
-    weights.write_bytes(os.urandom(SIZE))
+    weights.write_bytes(os.urandom(size))
     api.upload_file(path_or_fileobj=str(weights), path_in_repo="model.safetensors", repo_id=repo_id)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     downloaded = hf_hub_download(repo_id, "model.safetensors", endpoint=served, token=token, cache_dir=tmp_path / "c")
@@ -66,6 +71,23 @@ def test_large_upload_through_gunicorn_round_trips(served, alice, tmp_path, monk
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     sha256 = _round_trip(served, alice, "alice/served", tmp_path, monkeypatch)
     assert get_storage().size(sha256) == SIZE  # an LFS object
+
+
+def test_multipart_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
+    from huggingface_hub import lfs
+
+    part_sizes = []
+    upload_parts = lfs._upload_multi_part
+
+    def recording(operation, header, chunk_size, upload_url):
+        part_sizes.append(chunk_size)
+        return upload_parts(operation, header, chunk_size, upload_url)
+
+    monkeypatch.setattr(lfs, "_upload_multi_part", recording)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    sha256 = _round_trip(served, alice, "alice/served-parts", tmp_path, monkeypatch, size=MULTIPART_SIZE)
+    assert part_sizes == [PART_SIZE]
+    assert get_storage().size(sha256) == MULTIPART_SIZE
 
 
 def test_xet_upload_through_gunicorn_round_trips(served, alice, tmp_path, monkeypatch):
