@@ -95,7 +95,7 @@ class LfsBatchView(RepoAPIView):
             repo_id=self.repo.pk,
             oid=oid,
             size=size,
-            upload_id=uploads.new_upload_id() if multipart else "",
+            upload_id=uploads.multipart_start() if multipart else "",
         )
         signature = quote(grant.sign())
         base = request.build_absolute_uri(f"/lfs/objects/{oid}")

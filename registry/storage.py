@@ -369,6 +369,10 @@ class LocalStorage:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
+        for folder in self.tmp_dir.iterdir():  # multipart uploads never completed
+            if folder.is_dir() and not any(folder.iterdir()) and folder.stat().st_mtime < cutoff:
+                with contextlib.suppress(OSError):  # a part arrived meanwhile
+                    folder.rmdir()
         return removed
 
 

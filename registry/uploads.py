@@ -8,7 +8,9 @@ after its sha256 and size match what the batch call announced.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from registry.storage import COPY_CHUNK, RECEIVE_CHUNK, SHA256_RE, IntegrityErro
 
 SALT = "gatehouse.lfs-upload"
 PART_DIR_PREFIX = "mpu-"
+PART_TOKEN_RE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,23 @@ def _part_dir(upload_id: str) -> Path:
     return get_storage().tmp_dir / f"{PART_DIR_PREFIX}{upload_id}"
 
 
-def receive_part(grant: UploadGrant, number: int, stream, content_length: int | None) -> str:
-    """Store one part of a multipart upload; returns its ETag (a token the client sends back
-    verbatim on completion, which checks it names this very part file).
+def multipart_start() -> str:
+    """A new multipart upload's id. Its part folder is made now: completion removes it, so a part
+    that arrives after completion finds no upload instead of starting an orphan one."""
+    upload_id = new_upload_id()
+    _part_dir(upload_id).mkdir(parents=True)
+    return upload_id
 
-    Parts are scratch data: they are neither hashed nor fsynced here, and stay in the page cache
-    until `complete_multipart` reads them once to hash and write the object, which is durable.
-    A crash loses acknowledged parts; completion then reports them missing and the client uploads
-    again. Hashing and syncing every part as well cost a second pass over the disk and the CPU."""
+
+def receive_part(grant: UploadGrant, number: int, stream, content_length: int | None) -> str:
+    """Store one part of a multipart upload; returns its ETag, a token naming this very part file
+    (`part-N-<token>`, renamed into place whole), which completion must send back.
+
+    Parts are scratch data: neither hashed nor fsynced here, they stay in the page cache until
+    `complete_multipart` reads them once to hash and write the object, which is durable. A crash
+    may lose or damage acknowledged parts; completion then finds them missing or the object's
+    sha256 wrong, and the client uploads again. Hashing and syncing every part as well cost a
+    second pass over the disk and the CPU."""
     chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
     total = part_count(grant.size, chunk)
     if not 1 <= number <= total:
@@ -111,30 +123,33 @@ def receive_part(grant: UploadGrant, number: int, stream, content_length: int | 
     if content_length is not None and content_length != expected:
         raise BadRequest(f"Part {number} must be {expected} bytes, not {content_length}.")
     folder = _part_dir(grant.upload_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"part-{number}.tmp-{secrets.token_hex(4)}"
+    token = secrets.token_hex(16)
+    tmp = folder / f"part-{number}.tmp-{token}"
     try:
         with open(tmp, "wb") as handle:
             received = _copy(stream, handle, expected)
+        if received != expected:
+            raise BadRequest(f"Part {number} was cut short: received {received} of {expected} bytes.")
+        if content_length is None and _copy(stream, io.BytesIO(), 1):
+            raise BadRequest(f"Part {number} is longer than its {expected} bytes.")
+        os.replace(tmp, folder / f"part-{number}-{token}")
+    except FileNotFoundError as exc:  # no such upload, or completion removed it meanwhile
+        tmp.unlink(missing_ok=True)
+        raise NotFound("Unknown or finished multipart upload.") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if received != expected:
-        tmp.unlink(missing_ok=True)
-        raise BadRequest(f"Part {number} was cut short: received {received} of {expected} bytes.")
-    etag = f'"{secrets.token_hex(16)}"'
-    os.replace(tmp, folder / f"part-{number}")
-    (folder / f"part-{number}.etag").write_text(etag)
-    return etag
+    return f'"{token}"'
 
 
 def _copy(stream, handle, size: int) -> int:
     """Copy up to `size` bytes from `stream` to the file `handle`; how many arrived. Straight
     into one reused buffer where the stream has `readinto` (`core.socketbody.SocketBody`)."""
     received = 0
-    if hasattr(stream, "readinto"):
-        buffer = memoryview(bytearray(RECEIVE_CHUNK))
-        while received < size and (count := stream.readinto(buffer[: min(RECEIVE_CHUNK, size - received)])):
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        buffer = memoryview(bytearray(min(RECEIVE_CHUNK, size)))
+        while received < size and (count := readinto(buffer[: min(len(buffer), size - received)])):
             handle.write(buffer[:count])
             received += count
         return received
@@ -142,6 +157,15 @@ def _copy(stream, handle, size: int) -> int:
         handle.write(data)
         received += len(data)
     return received
+
+
+def _part_file(folder: Path, part: dict) -> Path:
+    """The file a completion entry names: its part number and the ETag that part's PUT returned."""
+    token = str(part.get("etag", "")).strip('"')
+    path = folder / f"part-{part['partNumber']}-{token}"
+    if not PART_TOKEN_RE.fullmatch(token) or not path.is_file():
+        raise BadRequest(f"Part {part['partNumber']} is missing or its ETag does not match.")
+    return path
 
 
 def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
@@ -154,17 +178,16 @@ def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
     numbers = [part.get("partNumber") for part in parts if isinstance(part, dict)]
     if numbers != list(range(1, total + 1)):
         raise BadRequest(f"Expected parts 1..{total} in order.")
-    for part in parts:
-        etag_file = folder / f"part-{part['partNumber']}.etag"
-        if not etag_file.exists() or etag_file.read_text() != part.get("etag"):
-            raise BadRequest(f"Part {part['partNumber']} is missing or its ETag does not match.")
+    files = [_part_file(folder, part) for part in parts]
     storage = get_storage()
     try:
         with storage.writer(expected_sha256=grant.oid, expected_size=grant.size) as writer:
-            for number in range(1, total + 1):
-                with open(folder / f"part-{number}", "rb") as handle:
+            for path in files:
+                with open(path, "rb") as handle:
                     writer.write_from(handle)
             writer.commit()
+    except FileNotFoundError as exc:  # a completion of the same upload finished first
+        raise NotFound("Unknown or finished multipart upload.") from exc
     except IntegrityError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
