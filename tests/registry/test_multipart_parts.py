@@ -5,6 +5,7 @@ exactly the files its ETags name and checks the whole object's sha256."""
 import hashlib
 import io
 import os
+import shutil
 import time
 
 import pytest
@@ -34,13 +35,18 @@ def grant_for(alice, settings):
     settings.GATEHOUSE_LFS_CHUNK_SIZE = PART
     repo = make_repo(alice, "parts")
 
+    started = []
+
     def grant(data: bytes) -> uploads.UploadGrant:
+        started.append(uploads.multipart_start())
         return uploads.UploadGrant(
             user_id=alice.pk, repo_id=repo.pk, oid=hashlib.sha256(data).hexdigest(), size=len(data),
-            upload_id=uploads.multipart_start(),
+            upload_id=started[-1],
         )  # fmt: skip
 
-    return grant
+    yield grant
+    for upload_id in started:  # the store's tmp dir is shared by the whole session
+        shutil.rmtree(uploads._part_dir(upload_id), ignore_errors=True)
 
 
 def _parts(data: bytes) -> list[bytes]:

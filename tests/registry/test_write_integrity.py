@@ -135,6 +135,8 @@ def test_interrupted_upload_leaves_nothing_visible(hub, alice):
     token = token_for(alice)
     data = os.urandom(4 * 1024 * 1024)
     oid = hashlib.sha256(data).hexdigest()
+    tmp_dir = get_storage().tmp_dir
+    before = set(tmp_dir.iterdir())  # other tests' multipart folders, if any
     _, answer = _batch(hub, token, oid, len(data))
     href = urlsplit(answer["objects"][0]["actions"]["upload"]["href"])
     parts = urlsplit(hub)
@@ -145,10 +147,9 @@ def test_interrupted_upload_leaves_nothing_visible(hub, alice):
     conn.send(data[: len(data) // 2])
     conn.close()  # the client dies mid-stream
     deadline = time.time() + 10
-    tmp_dir = get_storage().tmp_dir
-    while time.time() < deadline and any(tmp_dir.iterdir()):
+    while time.time() < deadline and set(tmp_dir.iterdir()) - before:
         time.sleep(0.1)
-    assert not any(tmp_dir.iterdir()), "the partial upload must be cleaned up"
+    assert not set(tmp_dir.iterdir()) - before, "the partial upload must be cleaned up"
     assert not StoredObject.objects.filter(sha256=oid).exists()
     assert not get_storage().exists(oid)
     # and a commit that points at it is refused
