@@ -163,7 +163,7 @@ class LocalBlobWriter:
             for chunk in _chunks(stream, length):
                 self.write(chunk)
             return
-        if hasattr(stream, "readinto"):
+        if getattr(stream, "readinto", None) is not None:
             self._receive_into(stream, length)
             return
         helpers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blob-writer")
