@@ -74,8 +74,12 @@ def seed(count: int) -> dict:
         repo = services.repo_create(namespace=OWNER, name=name, creator=owner)
         attributes = gitattributes_at(repo, "main")
         operations = [
-            services.stage_bytes(path="config.json", content=b'{"hidden": 8}', gitattributes=attributes),
-            services.stage_bytes(path=FILE, content=b"\x01" * 4096, gitattributes=attributes),
+            services.stage_bytes(
+                repo=repo, proof_from=None, path="config.json", content=b'{"hidden": 8}', gitattributes=attributes
+            ),
+            services.stage_bytes(
+                repo=repo, proof_from=None, path=FILE, content=b"\x01" * 4096, gitattributes=attributes
+            ),
         ]
         services.commit_create(repo=repo, branch="main", operations=operations, summary="bench", author=owner)
     gated = services.repo_settings_update(repo=Repo.objects.get(namespace=OWNER, name="gated"), gated="manual")

@@ -186,7 +186,11 @@ def _setup_in_django(files: dict[str, str]) -> dict:
     for path, source in files.items():
         with open(source, "rb") as stream:
             size = os.path.getsize(source)
-            operations.append(services.stage_stream(path=path, stream=stream, size=size, gitattributes=attributes))
+            operations.append(
+                services.stage_stream(
+                    repo=repo, path=path, stream=stream, size=size, gitattributes=attributes, proof_from=None
+                )
+            )
     if operations:
         services.commit_create(repo=repo, branch="main", operations=operations, summary="bench files", author=user)
     return {

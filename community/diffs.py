@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from core.errors import ContentQuarantined
 from registry import gitobjects, trees
 from registry.selectors import entry_sha256, read_small_file
 
@@ -57,13 +58,13 @@ def conflicting_paths(merge_base_tree: str | None, base_tree: str | None, head_t
     return sorted(path for path in theirs.keys() & ours.keys() if _oid(theirs[path][1]) != _oid(ours[path][1]))
 
 
-def _text(entry: dict | None) -> list[str] | None:
+def _text(entry: dict | None, repo_pk: int) -> list[str] | None:
     """Lines of a small text file; None for binary, LFS-stored or large content."""
     if entry is None:
         return []
     if entry.get("lfs") or entry["size"] > settings.GATEHOUSE_PR_DIFF_MAX_FILE_BYTES:
         return None
-    data = read_small_file(entry)
+    data = read_small_file(entry, repo_pk=repo_pk)
     if data is None or b"\0" in data[:8000]:
         return None
     try:
@@ -78,7 +79,7 @@ def _lfs_pointer_lines(entry: dict | None) -> list[str]:
     return gitobjects.lfs_pointer(entry_sha256(entry), entry["size"]).decode().splitlines(keepends=True)
 
 
-def file_diff(path: str, before: dict | None, after: dict | None) -> str:
+def file_diff(path: str, before: dict | None, after: dict | None, *, repo_pk: int) -> str:
     """One file's section of a git diff. LFS files show their pointers, as git shows them;
     binary and large files get git's one-line summary."""
     header = [f"diff --git a/{path} b/{path}\n"]
@@ -95,7 +96,7 @@ def file_diff(path: str, before: dict | None, after: dict | None) -> str:
     if is_lfs:
         old_lines, new_lines = _lfs_pointer_lines(before), _lfs_pointer_lines(after)
     else:
-        old_lines, new_lines = _text(before), _text(after)
+        old_lines, new_lines = _text(before, repo_pk), _text(after, repo_pk)
     if old_lines is None or new_lines is None:
         old_name = f"a/{path}" if before is not None else "/dev/null"
         new_name = f"b/{path}" if after is not None else "/dev/null"
@@ -110,7 +111,7 @@ def file_diff(path: str, before: dict | None, after: dict | None) -> str:
     return "".join(header) + "".join(lines)
 
 
-def unified_diff(old_tree: str | None, new_tree: str | None, *, may_read: Callable[[str], bool]) -> str:
+def unified_diff(old_tree: str | None, new_tree: str | None, *, repo_pk: int, may_read: Callable[[str], bool]) -> str:
     """The whole diff, cut off (with a note) past GATEHOUSE_PR_DIFF_MAX_BYTES. Files the reader
     may not read (withheld by a release stage) are named but their content is not shown."""
     limit = settings.GATEHOUSE_PR_DIFF_MAX_BYTES
@@ -118,7 +119,10 @@ def unified_diff(old_tree: str | None, new_tree: str | None, *, may_read: Callab
     size = 0
     for path, (before, after) in sorted(changed_files(old_tree, new_tree).items()):
         if may_read(path):
-            section = file_diff(path, before, after)
+            try:
+                section = file_diff(path, before, after, repo_pk=repo_pk)
+            except ContentQuarantined:
+                section = f"diff --git a/{path} b/{path}\n# Content quarantined: never proven to belong to this repo.\n"
         else:
             section = f"diff --git a/{path} b/{path}\n# Content withheld in the current release stage.\n"
         size += len(section)

@@ -130,12 +130,14 @@ class NewThreadPage(CommunityView):
         staged = [("/".join(part for part in (directory, upload.name) if part), upload) for upload in files]
         # Limits and paths are checked before any byte is charged, stored or the pull request is opened.
         registry_services.check_uploads(staged)
-        if files and not can(self.principal, self.repo, Action.WRITE):
+        is_writer = can(self.principal, self.repo, Action.WRITE)
+        if files and not is_writer:
             # SECURITY: the same daily quota as a contributor's API and Xet uploads.
             limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))
         operations = registry_services.stage_uploads(
-            files=staged, gitattributes=gitattributes_at(self.repo, self.repo.default_branch)
-        )
+            repo=self.repo, files=staged, gitattributes=gitattributes_at(self.repo, self.repo.default_branch),
+            proof_from=None if is_writer else request.user,
+        )  # fmt: skip
         return services.pull_request_open_with_files(
             repo=self.repo, author=request.user, title=title, description=description, operations=operations,
             summary=request.POST.get("summary") or f"Upload {len(operations)} file(s)",

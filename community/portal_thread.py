@@ -135,7 +135,9 @@ class PullRequestFilesPage(CommunityView):
         trees = selectors.pull_request_trees(discussion)
         visible = access.may_see_diff(self.principal, self.repo, discussion, trees)
         diff = (
-            selectors.pull_request_diff(trees, may_read=access.file_reader(self.principal, self.repo))
+            selectors.pull_request_diff(
+                trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo)
+            )
             if visible
             else ""
         )

@@ -99,10 +99,10 @@ def files_with_conflicts(discussion: Discussion, trees: PullRequestTrees | None 
     return conflicting_paths(trees.fork, trees.base, trees.head)
 
 
-def pull_request_diff(trees: PullRequestTrees, *, may_read: Callable[[str], bool]) -> str:
+def pull_request_diff(trees: PullRequestTrees, *, repo_pk: int, may_read: Callable[[str], bool]) -> str:
     """The changes the pull request brings: from where it forked to its head (after a merge the
     same view stays, so the thread keeps showing what was merged)."""
-    return unified_diff(trees.fork, trees.head, may_read=may_read)
+    return unified_diff(trees.fork, trees.head, repo_pk=repo_pk, may_read=may_read)
 
 
 def open_reports(repo: Repo) -> QuerySet[Report]:

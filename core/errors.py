@@ -150,6 +150,19 @@ class ContentUnavailable(HubError):
     default_message = "The content of this file cannot be read right now; please try again later."
 
 
+class ContentQuarantined(HubError):
+    """The repo's tree names content that was never proven to belong to the repo (left by an
+    older Gatehouse that let a commit alias another repo's files). Not served until the repo's
+    owner uploads the file again; see `registry.aliasing`."""
+
+    status = 410
+    code = "ContentQuarantined"
+    default_message = (
+        "This file is quarantined: its content was never proven to belong to this repo. "
+        "The repo's owner can restore it by uploading the file again."
+    )
+
+
 class RateLimited(HubError):
     status = 429
     code = "RateLimited"

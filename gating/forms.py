@@ -113,7 +113,7 @@ def form_for_repo(repo) -> FormSpec:
     from registry.selectors import resolve_revision
     from registry.services.metadata import card_summary_at
 
-    return form_from_card(card_summary_at(resolve_revision(repo, repo.default_branch).tree_oid).data)
+    return form_from_card(card_summary_at(repo.pk, resolve_revision(repo, repo.default_branch).tree_oid).data)
 
 
 def _answer(spec: FormField, value) -> str | bool | None:

@@ -63,7 +63,7 @@ def derivative_license_check(context: CommitContext) -> None:
     commit that leaves the card alone changes nothing it declares."""
     if _entry_oid(context.tree_oid, "README.md") == _entry_oid(context.parent_tree_oid, "README.md"):
         return
-    card = card_summary_at(context.tree_oid)  # malformed YAML is the metadata checks' business
+    card = card_summary_at(context.repo.pk, context.tree_oid)  # malformed YAML is the metadata checks' business
     if not card.base_models:
         return
     author = context.author if isinstance(context.author, User) else None

@@ -76,9 +76,10 @@ def _license_file(tree_oid: str, link: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def card_license_at(tree_oid: str) -> CardLicense:
-    """Cached by tree id: trees and blobs are content-addressed, so the answer never changes."""
-    data = card_summary_at(tree_oid).data
+def card_license_at(repo_pk: int, tree_oid: str) -> CardLicense:
+    """Cached by repo and tree id: trees are immutable, so the answer never changes; the repo is
+    part of the key because content is read only where it was proven to belong."""
+    data = card_summary_at(repo_pk, tree_oid).data
     link = _first_str(data.get("license_link"))
     path = _license_file(tree_oid, link)
     return CardLicense(
@@ -86,7 +87,7 @@ def card_license_at(tree_oid: str) -> CardLicense:
         license_name=_first_str(data.get("license_name")),
         license_link=link,
         file_path=path,
-        file_text=read_text_at(tree_oid, path) if path else None,
+        file_text=read_text_at(tree_oid, path, repo_pk=repo_pk) if path else None,
     )
 
 
@@ -128,7 +129,7 @@ def _requires_acknowledgment(repo: Repo, card: CardLicense) -> bool:
 
 
 def license_at(repo: Repo, resolved: Resolved) -> RevisionLicense:
-    card = card_license_at(resolved.tree_oid)
+    card = card_license_at(repo.pk, resolved.tree_oid)
     return _revision_license(resolved, card, required=_requires_acknowledgment(repo, card))
 
 
@@ -170,14 +171,14 @@ def has_acknowledged(user, repo: Repo, current: RevisionLicense) -> bool:
 def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
     """None when the revision needs no acknowledgment from `user` (or has it); otherwise the message
     that names the license, the version, what changed since the user's last acceptance, and the URL."""
-    card = card_license_at(resolved.tree_oid)
+    card = card_license_at(repo.pk, resolved.tree_oid)
     if not _requires_acknowledgment(repo, card):
         if repo.license not in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
             return None
         # SECURITY: a revision cannot shed the license the repo is under: anyone may push a pull
         # request whose card says `license: mit`. Such a revision needs the head's license.
         resolved = resolve_revision(repo, repo.default_branch)
-        card = card_license_at(resolved.tree_oid)
+        card = card_license_at(repo.pk, resolved.tree_oid)
         if not _requires_acknowledgment(repo, card):
             return None
     current = _revision_license(resolved, card, required=True)
@@ -208,7 +209,7 @@ def known_versions(repo: Repo) -> set[str]:
     rows = {row.pk: row for row in License.objects.all()}
     found = set()
     for tree_oid in set(tree_oids):
-        card = card_license_at(tree_oid)
+        card = card_license_at(repo.pk, tree_oid)
         row = rows.get(card.license_id)
         text, _, _ = _text_and_location(card, row, _display_name(card, row), "")
         found.add(version_of(text))

@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.errors import ContentQuarantined
 from registry import hooks
-from registry.models import StoredObject
+from registry.models import RepoObject, StoredObject
 from registry.storage import get_storage
 
 STREAM_PIECE = 1024 * 1024
@@ -51,6 +52,37 @@ def xet_hashes_of(sha256s) -> dict[str, str]:
         return {}
     rows = StoredObject.objects.filter(sha256__in=wanted).exclude(xet_hash="").values_list("sha256", "xet_hash")
     return dict(rows)
+
+
+# (repo pk, sha256) -> when the proof was read. A proof is never withdrawn by the application (only
+# by the quarantine of `registry.aliasing`, run by an operator before web processes restart), and
+# a repo's pk is never reused; the TTL bounds how long a withdrawn proof is still honoured.
+_PROVEN: dict[tuple[int, str], float] = {}
+_PROOF_TTL = 300.0
+
+
+def belongs_to_repo(repo_pk: int, sha256: str) -> bool:
+    """Whether the content was uploaded to the repo or committed to it by someone who proved
+    possession (`RepoObject`). Positive answers are cached: this runs on every download."""
+    now = time.monotonic()
+    seen = _PROVEN.get((repo_pk, sha256))
+    if seen is not None and now - seen < _PROOF_TTL:
+        return True
+    if not RepoObject.objects.filter(repo_id=repo_pk, sha256=sha256).exists():
+        return False
+    if len(_PROVEN) >= _CACHE_MAX:
+        _PROVEN.clear()
+    _PROVEN[(repo_pk, sha256)] = now
+    return True
+
+
+def require_in_repo(repo_pk: int, sha256: str) -> None:
+    """SECURITY: defence in depth where bytes leave the server (/resolve, Xet reconstructions,
+    pull request diffs, previews, license and card texts). Every way content enters a tree
+    already demands proof of possession; this refuses content a tree names without that proof
+    (trees written by older versions, a bug), whatever the tree says."""
+    if not belongs_to_repo(repo_pk, sha256):
+        raise ContentQuarantined()
 
 
 def iter_range(sha256: str, start: int, end: int) -> Iterator[bytes]:

@@ -101,6 +101,7 @@ class ResolveView(RepoView):
         validate_path(path)
         check_download(self.principal, self.repo, resolved, path)
         entry = find_file(resolved, path)
+        content.require_in_repo(self.repo.pk, entry_sha256(entry))
         size = entry["size"]
         # SECURITY: a file an anonymous caller would not get is served because of who the caller is
         # (a role, a grant, an acknowledged license): `private`, so no shared cache keeps it.

@@ -47,6 +47,37 @@ def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
     return (match.group(1).decode(), int(match.group(2))) if match else None
 
 
+_POINTER_VERSIONS = (b"https://git-lfs.github.com/spec/v1", b"https://hawser.github.com/spec/v1")
+_POINTER_OID = re.compile(rb"sha256:([0-9a-f]{64})")
+_POINTER_SIZE = re.compile(rb"[0-9]{1,19}")
+
+
+def read_as_lfs_pointer(data: bytes) -> tuple[str, int] | None:
+    """(sha256, size) when git-lfs would take `data` as a pointer file, else None.
+
+    SECURITY: git-lfs treats any small file of this shape as a reference to other content, not as
+    bytes of its own, and so does Gatehouse: such content committed as a "regular" file would
+    share its git blob id with the LFS entry it names. Broader than `parse_lfs_pointer` (which
+    reads only the canonical text Gatehouse writes): surrounding whitespace, CRLF line ends, the
+    legacy version URL and `ext-` lines are accepted, as git-lfs accepts them."""
+    if len(data) > LFS_POINTER_MAX or not data.lstrip().startswith(b"version "):
+        return None
+    values: dict[bytes, bytes] = {}
+    for line in data.strip().split(b"\n"):
+        key, _, value = line.rstrip(b"\r").partition(b" ")
+        if not key or key in values:
+            return None
+        values[key] = value
+    if values.get(b"version") not in _POINTER_VERSIONS or set(values) - {b"version", b"oid", b"size"} - {
+        key for key in values if key.startswith(b"ext-")
+    }:
+        return None
+    oid, size = _POINTER_OID.fullmatch(values.get(b"oid", b"")), _POINTER_SIZE.fullmatch(values.get(b"size", b""))
+    if oid is None or size is None:
+        return None
+    return oid.group(1).decode(), int(size.group(0))
+
+
 @dataclass(frozen=True)
 class TreeItem:
     name: str

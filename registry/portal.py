@@ -101,8 +101,8 @@ class PortalRepoView(RepoView):
 class RepoPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
-        readme = read_text_at(resolved.tree_oid, "README.md")
-        summary = card_summary_at(resolved.tree_oid)
+        readme = read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk)
+        summary = card_summary_at(self.repo.pk, resolved.tree_oid)
         context = self.base_context(resolved)
         context.update(
             {
@@ -199,7 +199,7 @@ class BlobPage(PortalRepoView):
                 context["gate_message"] = exc.message
         text = None
         if context["can_download"] and not entry.get("lfs") and entry["size"] <= TEXT_PREVIEW_LIMIT:
-            data = read_small_file(entry)
+            data = read_small_file(entry, repo_pk=self.repo.pk)
             if data is not None and b"\0" not in data[:8000]:
                 text = data.decode("utf-8", "replace")
         context.update(

@@ -102,7 +102,9 @@ class UploadView(PortalWriteView):
             if not files or len(files) > MAX_PORTAL_FILES:
                 raise BadRequest(f"Choose between 1 and {MAX_PORTAL_FILES} files.")
             staged = [(_join(form["directory"], path), upload) for upload, path in zip(files, names, strict=True)]
-            operations = services.stage_uploads(files=staged, gitattributes=gitattributes_at(self.repo, revision))
+            operations = services.stage_uploads(
+                repo=self.repo, files=staged, gitattributes=gitattributes_at(self.repo, revision), proof_from=None
+            )
         except HubError as exc:
             messages.error(request, exc.message)
             return self._page(revision, form, status=exc.status)
@@ -116,7 +118,13 @@ class EditCardView(PortalWriteView):
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         context = self.base_context(resolved)
-        context.update({"tab": "card", "content": read_text_at(resolved.tree_oid, "README.md") or "", "errors": []})
+        context.update(
+            {
+                "tab": "card",
+                "content": read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk) or "",
+                "errors": [],
+            }
+        )
         return render(request, "registry/edit_card.html", context)
 
     def post(self, request, namespace, name, revision, repo_type=None):
@@ -127,7 +135,9 @@ class EditCardView(PortalWriteView):
             context = self.base_context(resolved)
             context.update({"tab": "card", "content": content, "errors": errors})
             return render(request, "registry/edit_card.html", context, status=400)
-        operation = services.stage_bytes(path="README.md", content=content.encode(), lfs=False)
+        operation = services.stage_bytes(
+            repo=self.repo, path="README.md", content=content.encode(), lfs=False, proof_from=None
+        )
         summary = request.POST.get("summary") or "Update README.md"
         if self.commit(branch=revision, operations=[operation], summary=summary):
             return redirect(self.repo.web_path)

@@ -146,18 +146,21 @@ def _blob_sha256(oid: str) -> str:
     return sha
 
 
-def read_small_file(entry: trees.Entry) -> bytes | None:
-    """Content of a small file (README.md, .gitattributes); None if it is too large to inline."""
+def read_small_file(entry: trees.Entry, *, repo_pk: int) -> bytes | None:
+    """Content of a small file (README.md, .gitattributes) of a tree of repo `repo_pk`; None if it
+    is too large to inline. Raises ContentQuarantined for content never proven to be the repo's."""
     if entry["size"] > SMALL_BLOB_LIMIT:
         return None
-    return content.read_head(entry_sha256(entry), entry["size"])
+    sha256 = entry_sha256(entry)
+    content.require_in_repo(repo_pk, sha256)
+    return content.read_head(sha256, entry["size"])
 
 
-def read_text_at(tree_oid: str, path: str) -> str | None:
+def read_text_at(tree_oid: str, path: str, *, repo_pk: int) -> str | None:
     entry = trees.find_entry(tree_oid, path)
     if entry is None or entry["type"] != "file":
         return None
-    data = read_small_file(entry)
+    data = read_small_file(entry, repo_pk=repo_pk)
     return None if data is None else data.decode("utf-8", "replace")
 
 
@@ -216,7 +219,7 @@ def gitattributes_at(repo: Repo, revision: str) -> str:
         resolved = resolve_revision(repo, revision)
     except RevisionNotFound:  # a branch about to be created has none yet
         return ""
-    return read_text_at(resolved.tree_oid, ".gitattributes") or ""
+    return read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk) or ""
 
 
 def scans_for(sha256s) -> dict:

@@ -183,7 +183,26 @@ def write_root(root: MutableTree) -> tuple[str, dict[str, list[Entry]]]:
     return oid, out
 
 
+class TreeConflict(Exception):
+    """A tree id is stored with other entries than a commit computed for it: never "first writer
+    wins" (that is how one repo's commit could take over another's file metadata)."""
+
+
 def save_trees(new_trees: dict[str, list[Entry]]) -> None:
+    """Store new trees; a tree already stored must hold exactly the same entries.
+
+    SECURITY: rows are shared between repos by git tree id. That is sound only because the id
+    covers everything an entry stores: names, modes and blob ids, where a blob id fixes the
+    interpretation too (content shaped as an LFS pointer is always an LFS reference, see
+    `gitobjects.read_as_lfs_pointer`), and sizes and hashes follow from it. A difference means
+    that rule was broken (or rows of an older version are left: `registry.aliasing`), so the
+    commit fails rather than sharing the other row."""
+    if not new_trees:
+        return
     Tree.objects.bulk_create(
         [Tree(oid=oid, entries=entries) for oid, entries in new_trees.items()], ignore_conflicts=True
     )
+    stored = dict(Tree.objects.filter(oid__in=list(new_trees)).values_list("oid", "entries"))
+    for oid, entries in new_trees.items():
+        if stored.get(oid) != entries:
+            raise TreeConflict(f"tree {oid} is stored with other entries")

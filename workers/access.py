@@ -25,7 +25,7 @@ def require_preview_files(principal: Principal, repo: Repo, tree_oid: str | None
     if tree_oid is None:
         return
     try:
-        paths = list(model_plan(tree_oid).paths)
+        paths = list(model_plan(repo.pk, tree_oid).paths)
     except UnsupportedModel:
         return  # nothing can be loaded from this tree; the request fails on its own
     resolved = Resolved(commit_oid, commit_oid, tree_oid, None) if commit_oid else None

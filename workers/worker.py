@@ -68,7 +68,7 @@ def _batch_input(jobs: list[PreviewJob]) -> BatchInput:
     tree_oid = commit_tree_oid(first.repo, first.commit_oid)
     if tree_oid is None:
         raise UnsupportedModel("The commit to preview no longer exists.")
-    model_dir = materialize_commit(tree_oid, first.commit_oid)
+    model_dir = materialize_commit(first.repo_id, tree_oid, first.commit_oid)
     limits = conf.limits()
     return BatchInput(
         model_dir=model_dir,

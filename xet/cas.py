@@ -22,7 +22,7 @@ from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLar
 from core.http import error_response
 from core.socketbody import buffered_body
 from gating.policy import Action, can, check, check_download, resolve_repo_by_pk
-from registry import limits, trees
+from registry import content, limits, trees
 from registry.download import BoundedFile, count_download, counts_as_download, parse_range
 from registry.models import Repo, UploadReceipt
 from registry.selectors import Resolved, resolve_revision
@@ -165,6 +165,7 @@ def _readable_file(token: tokens.XetToken, file_hash: str) -> Readable:
     paths = trees.lfs_paths(resolved.tree_oid).get(xet_file.sha256, ())
     if not paths:
         raise NotFound("No such file.")
+    content.require_in_repo(repo.pk, xet_file.sha256)
     # The same content may sit at several paths, some withheld by the release stage: a path the
     # holder may download is enough (the bytes are the same); otherwise the first refusal stands.
     refusals: list[HubError] = []

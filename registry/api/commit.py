@@ -222,7 +222,7 @@ class CommitView(RepoAPIView):
         tally.add(path=path, size=len(content))
         if self.contributor is not None:
             limits.charge_contributor(user=self.contributor, amount=len(content))
-        return services.stage_bytes(path=path, content=content, lfs=False)
+        return services.stage_bytes(repo=self.repo, path=path, content=content, lfs=False, proof_from=self.contributor)
 
     def _lfs_file(self, path: str, value: dict, tally: limits.CommitTally) -> services.AddFile:
         if value.get("algo", "sha256") != "sha256":

@@ -41,7 +41,7 @@ def repo_summary(repo: Repo) -> dict:
 
 
 def repo_info(repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool = True) -> dict:
-    summary = card_summary_at(resolved.tree_oid)
+    summary = card_summary_at(repo.pk, resolved.tree_oid)
     data = repo_summary(repo)
     data.update(
         {

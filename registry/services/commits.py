@@ -9,6 +9,7 @@ trees, and moves the ref, so concurrent commits to one branch queue up and histo
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -19,13 +20,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound
+from core.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
 from registry import content, gitobjects, hooks, lfsrules, limits, scanning, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_path
 from registry.services.metadata import refresh_repo_metadata
 from registry.services.scans import scans_request
 from registry.storage import SHA256_RE, get_storage
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,24 @@ class DeleteFolder:
 CommitOperation = AddFile | DeleteFile | DeleteFolder
 
 
-def stage_bytes(*, path: str, content: bytes, lfs: bool | None = None, gitattributes: str = "") -> AddFile:
-    """Store `content` and describe it as an addition. `lfs=None` applies the Hub's rules."""
+def stage_bytes(
+    *,
+    repo: Repo | None,
+    path: str,
+    content: bytes,
+    lfs: bool | None = None,
+    gitattributes: str = "",
+    proof_from: User | None,
+) -> AddFile:
+    """Store `content` and describe it as an addition. `lfs=None` applies the Hub's rules.
+
+    SECURITY: content shaped as a Git LFS pointer is a reference to other content, as git-lfs
+    treats it, and needs the same proof of possession as an `lfsFile` line (`stage_stored`):
+    otherwise a "regular" pointer file would share its git id with the LFS entry of a gated repo.
+    `repo=None` (a repo being created) accepts no pointer at all."""
     validate_path(path)
+    if (pointer := gitobjects.read_as_lfs_pointer(content)) is not None:
+        return _stage_pointer(repo=repo, path=path, pointer=pointer, proof_from=proof_from)
     if lfs is None:
         lfs = lfsrules.should_use_lfs(path=path, size=len(content), sample=content[:512], gitattributes=gitattributes)
     sha256 = get_storage().put_bytes(content)
@@ -67,11 +85,17 @@ def stage_bytes(*, path: str, content: bytes, lfs: bool | None = None, gitattrib
     )  # fmt: skip
 
 
-def stage_stream(*, path: str, stream, size: int, gitattributes: str = "") -> AddFile:
+def stage_stream(
+    *, repo: Repo, path: str, stream, size: int, gitattributes: str = "", proof_from: User | None
+) -> AddFile:
     """Like `stage_bytes` for uploads from the portal: streamed to the blob store, never held whole
     in memory. The git blob id is hashed alongside the sha256 as the bytes go by."""
     validate_path(path)
-    head = stream.read(512)
+    head = stream.read(512 if size > gitobjects.LFS_POINTER_MAX else gitobjects.LFS_POINTER_MAX + 1)
+    if size <= gitobjects.LFS_POINTER_MAX:
+        return stage_bytes(
+            repo=repo, path=path, content=head, gitattributes=gitattributes, proof_from=proof_from
+        )  # small enough to hold: the pointer rule applies (a pointer is never larger)
     lfs = lfsrules.should_use_lfs(path=path, size=size, sample=head, gitattributes=gitattributes)
     blob_hash = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     with get_storage().writer(expected_size=size) as writer:
@@ -94,15 +118,31 @@ def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
     return paths
 
 
-def stage_uploads(*, files: list[tuple[str, UploadedFile]], gitattributes: str = "") -> list[AddFile]:
+def stage_uploads(
+    *, repo: Repo, files: list[tuple[str, UploadedFile]], gitattributes: str = "", proof_from: User | None
+) -> list[AddFile]:
     """Files from a browser form, as (path in the repo, upload) pairs. Every path and the upload
     limits are checked on the sizes the form declared before the first byte is stored, so a
     refused form stores nothing."""
     paths = check_uploads(files)
     return [
-        stage_stream(path=path, stream=upload, size=upload.size or 0, gitattributes=gitattributes)
+        stage_stream(
+            repo=repo,
+            path=path,
+            stream=upload,
+            size=upload.size or 0,
+            gitattributes=gitattributes,
+            proof_from=proof_from,
+        )  # fmt: skip
         for path, (_, upload) in zip(paths, files, strict=True)
     ]
+
+
+def _stage_pointer(*, repo: Repo | None, path: str, pointer: tuple[str, int], proof_from: User | None) -> AddFile:
+    sha256, size = pointer
+    if repo is None:
+        raise BadRequest(f"'{path}' is a Git LFS pointer; a new repo's first files cannot refer to other content.")
+    return stage_stored(repo=repo, path=path, sha256=sha256, size=size, proof_from=proof_from, as_pointer=True)
 
 
 def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
@@ -112,9 +152,12 @@ def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
         yield chunk
 
 
-def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None) -> AddFile:
+def stage_stored(
+    *, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None, as_pointer: bool = False
+) -> AddFile:
     """An LFS addition of content already uploaded to `repo`, or already committed to it (the
-    `lfsFile` commit line). See RepoObject for why other content is refused.
+    `lfsFile` commit line, or a file whose content is a Git LFS pointer: `as_pointer`). See
+    RepoObject for why other content is refused.
 
     SECURITY: `proof_from` has no default, so every caller says whose upload proves possession:
     a contributor without write access may add only content they uploaded (UploadReceipt); None
@@ -123,14 +166,17 @@ def stage_stored(*, repo: Repo, path: str, sha256: str, size: int | None = None,
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
     stored = StoredObject.objects.filter(sha256=sha256).first()
+    # The same refusal whether or not the content is stored elsewhere: no existence oracle.
+    kind = "is a Git LFS pointer to" if as_pointer else "refers to"
     if stored is None or not RepoObject.objects.filter(repo=repo, sha256=sha256).exists():
         raise BadRequest(
-            f"LFS object {sha256} for '{path}' was never uploaded to this repo; upload it before committing."
+            f"'{path}' {kind} LFS object {sha256}, which was never uploaded to this repo; "
+            "upload the file's content before committing."
         )
     if proof_from is not None and not UploadReceipt.objects.filter(repo=repo, user=proof_from, sha256=sha256).exists():
         raise BadRequest(
-            f"LFS object {sha256} for '{path}' was not uploaded by you: a pull request may only add large "
-            "files whose content you uploaded to this repo. Upload the file itself rather than referring to it."
+            f"'{path}' {kind} LFS object {sha256}, which was not uploaded by you: a pull request may only add "
+            "large files whose content you uploaded to this repo. Upload the file itself rather than referring to it."
         )
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
@@ -304,12 +350,26 @@ def _build_tree(repo: Repo, parent_tree: str | None, operations: list[CommitOper
         [RepoObject(repo=repo, sha256=sha) for sha in {op.sha256 for op in added}], ignore_conflicts=True
     )
     tree_oid, new_trees = trees.write_root(root)
-    trees.save_trees(new_trees)
+    try:
+        trees.save_trees(new_trees)
+        _save_blobs(added)
+    except trees.TreeConflict as exc:
+        logger.error("Commit to repo %s refused: %s (run `manage.py registry_fsck`)", repo.pk, exc)
+        raise Conflict("This commit conflicts with stored history; the operator has been told. Try again later.")
+    return tree_oid, added
+
+
+def _save_blobs(added: list[AddFile]) -> None:
+    """Blob rows are shared by git id like trees, and for the same reason a difference is an error."""
+    wanted = {op.blob_oid: (op.size, op.sha256, op.is_lfs) for op in added}
     Blob.objects.bulk_create(
-        [Blob(oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs) for op in added],
+        [Blob(oid=oid, size=size, sha256=sha256, is_lfs=is_lfs) for oid, (size, sha256, is_lfs) in wanted.items()],
         ignore_conflicts=True,
     )
-    return tree_oid, added
+    stored = Blob.objects.filter(oid__in=list(wanted)).values_list("oid", "size", "sha256", "is_lfs")
+    for oid, *fields in stored:
+        if tuple(fields) != wanted[oid]:
+            raise trees.TreeConflict(f"blob {oid} is stored with other content")
 
 
 def _write_commit(

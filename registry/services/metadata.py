@@ -10,10 +10,11 @@ from registry.selectors import read_text_at
 
 
 @lru_cache(maxsize=1024)
-def card_summary_at(tree_oid: str) -> modelcard.CardSummary:
-    """Parsed card of a tree. Trees are immutable, so the result is cached by tree id; callers
-    must not mutate it."""
-    text = read_text_at(tree_oid, "README.md")
+def card_summary_at(repo_pk: int, tree_oid: str) -> modelcard.CardSummary:
+    """Parsed card of a tree of a repo. Trees are immutable, so the result is cached; callers
+    must not mutate it. Keyed by the repo too: content is read only where it was proven to
+    belong (`content.require_in_repo`), so one repo's answer is never another's."""
+    text = read_text_at(tree_oid, "README.md", repo_pk=repo_pk)
     if not text:
         return modelcard.CardSummary()
     try:
@@ -24,7 +25,7 @@ def card_summary_at(tree_oid: str) -> modelcard.CardSummary:
 
 def refresh_repo_metadata(*, repo: Repo, tree_oid: str) -> None:
     """Called inside the commit transaction for commits to the default branch."""
-    summary = card_summary_at(tree_oid)
+    summary = card_summary_at(repo.pk, tree_oid)
     repo.card_data = summary.data
     repo.license = summary.license
     repo.pipeline_tag = summary.pipeline_tag

@@ -33,7 +33,9 @@ def repo_create(
     if repo_type not in RepoType.values:
         raise BadRequest(f"Unsupported repo type {repo_type!r}; expected 'model' or 'dataset'.")
     owner_user, owner_org = owner_for_namespace(namespace)
-    attributes = stage_bytes(path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False)
+    attributes = stage_bytes(
+        repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
+    )
     with transaction.atomic():
         if Repo.objects.filter(repo_type=repo_type, namespace=namespace, name__iexact=name).exists():
             raise Conflict(f"You already created this {repo_type} repo")

@@ -47,7 +47,7 @@ def test_unified_diff_is_what_git_prints(alice, tmp_path):
     repo = make_repo(alice, "diffs")
     first = commit_files(repo, BEFORE, author=alice).tree_oid
     second = commit_files(repo, AFTER, author=alice).tree_oid
-    ours = unified_diff(first, second, may_read=lambda path: True)
+    ours = unified_diff(first, second, repo_pk=repo.pk, may_read=lambda path: True)
     assert ours == _git_diff(tmp_path)
 
 
@@ -55,7 +55,7 @@ def test_withheld_files_are_named_but_not_shown(alice):
     repo = make_repo(alice, "diffs")
     first = commit_files(repo, BEFORE, author=alice).tree_oid
     second = commit_files(repo, AFTER, author=alice).tree_oid
-    diff = unified_diff(first, second, may_read=lambda path: path != "README.md")
+    diff = unified_diff(first, second, repo_pk=repo.pk, may_read=lambda path: path != "README.md")
     assert "diff --git a/README.md b/README.md\n# Content withheld" in diff and "line two" not in diff
     assert "+no newline at end\n\\ No newline at end of file\n" in diff
 

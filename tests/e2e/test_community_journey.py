@@ -76,4 +76,4 @@ def test_open_and_merge_a_pull_request(page, live_server, published, tmp_path):
     assert page.get_by_test_id("thread-status").inner_text() == "merged"
     assert page.get_by_test_id("merged-notice").is_visible()
     repo = published
-    assert read_text_at(resolve_revision(repo, "main").tree_oid, "notes.txt") == "one\ntwo\n"
+    assert read_text_at(resolve_revision(repo, "main").tree_oid, "notes.txt", repo_pk=repo.pk) == "one\ntwo\n"

@@ -36,7 +36,7 @@ def test_new_repo_upload_folder_edit_card_delete(client, alice):
 
     card = "---\nlicense: mit\n---\n# Edited in the browser\n"
     assert client.post("/alice/web/edit/main/README.md", {"content": card, "summary": "Card"}).status_code == 302
-    assert read_text_at(resolve_revision(repo, "main").tree_oid, "README.md") == card
+    assert read_text_at(resolve_revision(repo, "main").tree_oid, "README.md", repo_pk=repo.pk) == card
     repo.refresh_from_db()
     assert repo.license == "mit"
 

@@ -117,14 +117,14 @@ def check_previewable(repo: Repo, resolved: Resolved) -> PreviewSettings:
     if not preview_settings.enabled:
         raise PreviewsDisabled()
     try:
-        model_plan(resolved.tree_oid)
+        model_plan(repo.pk, resolved.tree_oid)
     except UnsupportedModel as exc:
         raise UnsupportedModelError(str(exc)) from exc
     return preview_settings
 
 
 def build_spec(*, repo: Repo, resolved: Resolved, data: dict, preview_settings: PreviewSettings) -> JobSpec:
-    native = model_plan(resolved.tree_oid).native_side or 512
+    native = model_plan(repo.pk, resolved.tree_oid).native_side or 512
     try:
         params = validate_params(data, conf.limits(), default_seed=random.randint(0, SEED_MAX), default_side=native)
     except InvalidParams as exc:
