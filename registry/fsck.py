@@ -9,8 +9,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from core.errors import HubError
-from registry import content, gitobjects, trees
-from registry.models import Commit, Ref
+from registry import aliasing, content, gitobjects, trees
+from registry.models import Blob, Commit, QuarantinedContent, Ref, RepoObject, StoredObject, Tree, UploadReceipt
 from registry.selectors import entry_sha256
 from registry.storage import get_storage
 
@@ -20,10 +20,14 @@ class FsckReport:
     commits: int = 0
     objects: int = 0
     problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
 
-def fsck(*, rehash: bool = False) -> FsckReport:
+def fsck(*, rehash: bool = False, repair: bool = False) -> FsckReport:
+    """With `repair`, aliased content is reinterpreted and quarantined (see registry.aliasing)
+    and reported as repaired, not as a problem."""
     report = FsckReport()
+    _check_aliases(report, repair=repair)
     commits = {(c.repo_id, c.oid): c for c in Commit.objects.all().iterator()}
     for ref in Ref.objects.all().iterator():
         if (ref.repo_id, ref.commit_oid) not in commits:
@@ -50,6 +54,26 @@ def fsck(*, rehash: bool = False) -> FsckReport:
             report.objects += 1
             report.problems += _check_object(storage, sha256, entry["size"], path, rehash=rehash)
     return report
+
+
+def _check_aliases(report: FsckReport, *, repair: bool) -> None:
+    found = aliasing.repair(
+        Blob=Blob, Tree=Tree, RepoObject=RepoObject, StoredObject=StoredObject, UploadReceipt=UploadReceipt,
+        QuarantinedContent=QuarantinedContent, apply=repair,
+    )  # fmt: skip
+    lines = [f"blob {oid} is a Git LFS pointer stored as a regular file" for oid in found.blobs_reinterpreted]
+    lines += [f"tree {oid} holds a Git LFS pointer as a regular file" for oid in found.trees_reinterpreted]
+    lines += [
+        f"repo {repo_id} names content {sha256} it never uploaded (aliased through a pointer file)"
+        for repo_id, sha256 in found.quarantined
+    ]
+    if repair:
+        report.repaired += lines
+        trees.tree_entries.cache_clear()
+        trees.tree_index.cache_clear()
+        trees.lfs_paths.cache_clear()
+    else:
+        report.problems += [f"{line}; run `registry_fsck --repair`" for line in lines]
 
 
 def _check_object(storage, sha256: str, size: int, path: str, *, rehash: bool) -> list[str]:

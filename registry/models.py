@@ -145,6 +145,22 @@ class UploadReceipt(models.Model):
         constraints = [models.UniqueConstraint(fields=["repo", "user", "sha256"], name="upload_receipt_unique")]
 
 
+class QuarantinedContent(models.Model):
+    """Content a repo's tree names but that was never proven to belong to it: left by versions
+    before pointer-shaped files were LFS references (see `registry.aliasing`). Nothing is served
+    without proof anyway (`content.require_in_repo`); this row says why, so the repo's writers are
+    told which files to upload again, and it goes when the content is uploaded to the repo."""
+
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="quarantined_content")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "sha256"], name="quarantined_content_unique")]
+
+
 class Blob(models.Model):
     """A git blob: for LFS files the pointer; `sha256` and `size` always describe the content."""
 

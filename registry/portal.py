@@ -12,17 +12,19 @@ from django.shortcuts import render
 from django.views import View
 
 from accounts.models import Membership, Organization, User
-from core.errors import EntryNotFound, HubError, NotFound
+from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
 from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
 from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
 from registry.markdown import render_card
+from registry.modelcard import CardSummary
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
     entry_sha256,
     history,
     list_refs,
+    quarantined_files,
     read_small_file,
     read_text_at,
     resolve_revision,
@@ -101,12 +103,16 @@ class PortalRepoView(RepoView):
 class RepoPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
-        readme = read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk)
-        summary = card_summary_at(self.repo.pk, resolved.tree_oid)
+        try:
+            readme = read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk)
+            summary = card_summary_at(self.repo.pk, resolved.tree_oid)
+        except ContentQuarantined:  # the notice below says so; the rest of the page still helps
+            readme, summary = None, CardSummary()
         context = self.base_context(resolved)
         context.update(
             {
                 "flagged": flagged_files(resolved.tree_oid),
+                "quarantined": quarantined_files(self.repo, resolved) if context["can_write"] else [],
                 "card_html": render_card(readme) if readme else "",
                 "card": summary,
                 "entries": self._entries(resolved, ""),

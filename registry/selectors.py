@@ -222,6 +222,17 @@ def gitattributes_at(repo: Repo, revision: str) -> str:
     return read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk) or ""
 
 
+def quarantined_files(repo: Repo, resolved: Resolved) -> list[str]:
+    """Paths at `resolved` whose content is quarantined (see registry.aliasing), for the repo's
+    writers: uploading each file again restores it."""
+    from registry.models import QuarantinedContent
+
+    held = set(QuarantinedContent.objects.filter(repo=repo).values_list("sha256", flat=True))
+    if not held:
+        return []
+    return [path for path, entry in trees.iter_files(resolved.tree_oid) if entry_sha256(entry) in held]
+
+
 def scans_for(sha256s) -> dict:
     from registry.models import FileScan
 

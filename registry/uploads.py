@@ -21,7 +21,7 @@ from django.core import signing
 from django.db import transaction
 
 from core.errors import BadRequest, Forbidden, NotFound
-from registry.models import RepoObject, StoredObject, UploadReceipt
+from registry.models import QuarantinedContent, RepoObject, StoredObject, UploadReceipt
 from registry.storage import COPY_CHUNK, RECEIVE_CHUNK, SHA256_RE, IntegrityError, get_storage
 
 SALT = "gatehouse.lfs-upload"
@@ -72,6 +72,7 @@ def content_received(*, repo_id: int, sha256: str, user_id: int | None) -> None:
     """Verified bytes of `sha256` arrived for this repo (LFS or Xet): the repo may reference them
     (RepoObject), and their sender may commit them to a pull request (UploadReceipt)."""
     RepoObject.objects.get_or_create(repo_id=repo_id, sha256=sha256)
+    QuarantinedContent.objects.filter(repo_id=repo_id, sha256=sha256).delete()  # proven now
     if user_id is not None:
         UploadReceipt.objects.get_or_create(repo_id=repo_id, user_id=user_id, sha256=sha256)
 

@@ -8,9 +8,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--rehash", action="store_true", help="Also re-hash every stored object (slow).")
+        parser.add_argument(
+            "--repair",
+            action="store_true",
+            help="Reinterpret Git LFS pointers stored as regular files and quarantine the content they aliased.",
+        )
 
-    def handle(self, *args, rehash, **options):
-        report = fsck(rehash=rehash)
+    def handle(self, *args, rehash, repair, **options):
+        report = fsck(rehash=rehash, repair=repair)
+        for line in report.repaired:
+            self.stdout.write(f"repaired: {line}")
         for problem in report.problems:
             self.stderr.write(problem)
         self.stdout.write(f"Checked {report.commits} commits and {report.objects} objects.")
