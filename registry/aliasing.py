@@ -84,6 +84,8 @@ def repair(*, Blob, Tree, RepoObject, StoredObject, UploadReceipt, QuarantinedCo
     for repo_id, pointer in committed:
         if UploadReceipt.objects.filter(repo_id=repo_id, sha256=pointer.sha256).exists():
             continue  # someone sent the repo these very bytes: its claim stands
+        if QuarantinedContent.objects.filter(repo_id=repo_id, sha256=pointer.sha256).exists():
+            continue  # done by an earlier run
         report.quarantined.append((repo_id, pointer.sha256))
         if apply:
             RepoObject.objects.filter(repo_id=repo_id, sha256=pointer.sha256).delete()

@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.db import transaction
+
 from core.errors import ContentQuarantined
 from registry import hooks
 from registry.models import RepoObject, StoredObject
@@ -70,6 +72,8 @@ def belongs_to_repo(repo_pk: int, sha256: str) -> bool:
         return True
     if not RepoObject.objects.filter(repo_id=repo_pk, sha256=sha256).exists():
         return False
+    if transaction.get_connection().in_atomic_block:
+        return True  # read inside a transaction that may still roll back: not kept
     if len(_PROVEN) >= _CACHE_MAX:
         _PROVEN.clear()
     _PROVEN[(repo_pk, sha256)] = now
