@@ -92,7 +92,8 @@ def test_pull_request_form_diff_page_and_merge(model, alice, bob):
     signed_in(alice).post("/alice/model/discussions/1", {"action": "merge"})
     pr.refresh_from_db()
     assert pr.status == "merged"
-    assert read_text_at(resolve_revision(model, "main").tree_oid, "notes.txt", repo_pk=model.pk) == "one\ntwo\nthree\nfour\n"
+    merged = read_text_at(resolve_revision(model, "main").tree_oid, "notes.txt", repo_pk=model.pk)
+    assert merged == "one\ntwo\nthree\nfour\n"
     assert b'data-testid="merged-notice"' in Client().get("/alice/model/discussions/1").content
 
 

@@ -104,7 +104,7 @@ def legacy_tree(tmp_path) -> Path:
 def test_old_aliases_are_reinterpreted_and_quarantined_on_upgrade(tmp_path, legacy_tree):
     var = tmp_path / "var"
     env = {
-        **{key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "REDIS_", "GATEHOUSE_"))},
+        **{key: value for key, value in os.environ.items() if not key.startswith(("DATABASE", "REDIS", "GATEHOUSE"))},
         "DATABASE_URL": f"sqlite:///{tmp_path / 'upgrade.sqlite3'}",
         "GATEHOUSE_VAR_DIR": str(var),
         "GATEHOUSE_STORAGE_ROOT": str(var / "storage"),
