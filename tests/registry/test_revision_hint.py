@@ -73,9 +73,11 @@ def test_the_hinted_lookup_is_one_query(repo):
     assert len(queries) == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_head_resolve_of_a_public_file_is_one_query_whatever_the_card(client, alice):
     """The HEAD before every download: one query, and the card's metadata (large for models with
-    eval results) is not even read."""
+    eval results) is not even read. Outside a test transaction, as in production: the proof that
+    the content belongs to the repo is cached only once it is committed."""
     rows = "\n".join(f"  - name: metric-{i}\n    value: {i}" for i in range(2000))
     card = f"---\nlicense: mit\nmodel-index:\n{rows}\n---\n# Card\n".encode()
     make_repo(alice, "big-card", {"README.md": card, "model.safetensors": b"\0" * 64})
