@@ -43,7 +43,7 @@ from core.prepared import PreparedQuery
 from gating import lookup_cache, release
 from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
 from licenses.models import RepoLicenseSettings
-from licenses.selectors import acknowledgment_problem
+from licenses.selectors import RevisionLicense, acknowledgment_problem
 from registry.models import Ref, Repo, RepoRedirect
 from registry.selectors import Resolved, RevisionHint
 
@@ -330,6 +330,22 @@ def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
     problem = acknowledgment_problem(principal.user, repo, resolved)
     if problem is not None and repo_role(principal, repo) is None:
         raise GatedRepo(problem, anonymous=principal.is_anonymous)
+
+
+def may_read_license_text(principal: Principal, repo: Repo, current: RevisionLicense) -> bool:
+    """Whether the license page, API and access form may show `current`'s text to `principal`.
+
+    The text is in force at a writer's revision and comes from a file named as a license (or
+    from the catalogue: licenses.selectors), so it is shown to whoever may see the repo, gated
+    or license-gated alike: the caller must read it to accept it or to ask for access. SECURITY:
+    a file the current release stage withholds from the caller stays withheld here too."""
+    if current.file_path is None:
+        return True
+    try:
+        check_file(principal, repo, current.file_path)
+    except GatedRepo:
+        return False
+    return True
 
 
 def check_download(principal: Principal, repo: Repo, resolved: Resolved, path: str) -> None:

@@ -47,6 +47,8 @@ def revision_license_item(repo, current: RevisionLicense, *, acknowledged: bool 
         "version": current.version,
         "location": current.location,
         "hasFullText": current.has_full_text,
+        "textWithheld": current.is_text_withheld,
+        "contributedRevision": current.contributed,
         "text": current.text,
         "acceptUrl": accept_url(repo, current.commit_oid),
     }

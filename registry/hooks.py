@@ -59,6 +59,9 @@ class PullRequestHooks(Protocol):
     def url_path(self, *, repo: Repo, ref_name: str) -> str:
         """The web path of the pull request behind `ref_name` (…/discussions/N)."""
 
+    def base_ref(self, *, repo: Repo, ref_name: str) -> str | None:
+        """The full name of the branch the pull request behind `ref_name` targets; None if none."""
+
 
 pull_requests: PullRequestHooks | None = None
 

@@ -319,7 +319,7 @@ def commit_create(
         check(context)
     commit = _write_commit(
         repo=repo, tree_oid=tree_oid, parents=[ref.commit_oid] if ref else [], author=author,
-        summary=summary, description=description,
+        summary=summary, description=description, on_pull_request=ref_name.startswith("refs/pr/"),
     )  # fmt: skip
     _move_ref(repo, ref, ref_name, commit)
     if ref_name == f"refs/heads/{repo.default_branch}":
@@ -373,7 +373,14 @@ def _save_blobs(added: list[AddFile]) -> None:
 
 
 def _write_commit(
-    *, repo: Repo, tree_oid: str, parents: list[str], author: User | None, summary: str, description: str
+    *,
+    repo: Repo,
+    tree_oid: str,
+    parents: list[str],
+    author: User | None,
+    summary: str,
+    description: str,
+    on_pull_request: bool,
 ) -> Commit:
     now = int(time.time())
     signature = _signature(author, now)
@@ -395,6 +402,7 @@ def _write_commit(
             "message": message,
             "created_at": datetime.fromtimestamp(now, tz=UTC),
             "raw": raw,
+            "made_on_pull_request": on_pull_request,
         },
     )
     return commit
