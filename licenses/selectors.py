@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from core.errors import RevisionNotFound
 from licenses import catalogue_data, texts
@@ -265,12 +265,24 @@ def known_versions(repo: Repo) -> set[str]:
     return found
 
 
+def _with_in_force(acks: QuerySet[Acknowledgment]) -> QuerySet[Acknowledgment]:
+    """`accepted_on_pull_request`: the text was accepted at a commit made on a pull request, which
+    older versions allowed (a contributor's own text); such a record binds to nothing a writer put
+    in force, and the log says so rather than showing it as a legitimate acceptance."""
+    made_on_pull_request = Commit.objects.filter(
+        repo_id=OuterRef("repo_id"), oid=OuterRef("commit_oid"), made_on_pull_request=True
+    )
+    return acks.annotate(accepted_on_pull_request=Exists(made_on_pull_request))
+
+
 def acknowledgments_for_repo(repo: Repo) -> QuerySet[Acknowledgment]:
-    return Acknowledgment.objects.filter(repo=repo).select_related("user").order_by("-accepted_at", "-pk")
+    acks = Acknowledgment.objects.filter(repo=repo).select_related("user").order_by("-accepted_at", "-pk")
+    return _with_in_force(acks)
 
 
 def acknowledgments_of(user) -> QuerySet[Acknowledgment]:
-    return Acknowledgment.objects.filter(user=user).select_related("repo").order_by("-accepted_at", "-pk")
+    acks = Acknowledgment.objects.filter(user=user).select_related("repo").order_by("-accepted_at", "-pk")
+    return _with_in_force(acks)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf
 from huggingface_hub.errors import GatedRepoError
 
 from gating import release
-from licenses.models import Acknowledgment
+from licenses.models import Acknowledgment, LicenseText
 from licenses.services import repo_license_settings_update
 from registry import services
 from registry.models import Commit, Ref
@@ -255,3 +255,26 @@ def test_a_license_file_the_release_stage_withholds_is_not_shown(alice, bob):
     assert "Staged terms" not in page and 'data-testid="accept-form"' not in page
     owner = Client().get("/api/models/alice/staged/license", **_auth(token_for(alice))).json()
     assert owner["text"] == "Staged terms\n"
+
+
+@pytest.mark.django_db
+def test_a_forged_acceptance_recorded_by_older_versions_opens_nothing_and_the_log_says_so(alice, mallory, rail):
+    created = _ndjson_pr(token_for(mallory), "alice/rail", "LICENSE", FORGED)
+    assert created.status_code == 200, created.content
+    pr_commit = Ref.objects.get(repo=rail, name="refs/pr/1").commit_oid
+    text = LicenseText.objects.create(sha256=V_FORGED, text=FORGED.decode())
+    Acknowledgment.objects.create(  # what the old code recorded for the attack
+        user=mallory, repo=rail, license_id="creativeml-openrail-m", text=text, commit_oid=pr_commit,
+        location=f"LICENSE@{pr_commit}", source="api",
+    )  # fmt: skip
+
+    token = token_for(mallory)
+    for revision in ("refs/pr/1", pr_commit):
+        assert Client().get(f"/alice/rail/resolve/{revision}/config.json", **_auth(token)).status_code == 403
+    log = Client().get("/api/models/alice/rail/license/acknowledgments", **_auth(token_for(alice))).json()
+    assert [(row["user"], row["inForce"]) for row in log] == [("mallory", False)]
+    csv = _browser(alice).get("/alice/rail/license/acknowledgments?export=csv").content.decode().splitlines()
+    assert csv[0].endswith(",inForce") and csv[1].endswith(",false")
+    assert (
+        'data-testid="ack-not-in-force"' in _browser(alice).get("/alice/rail/license/acknowledgments").content.decode()
+    )
