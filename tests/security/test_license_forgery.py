@@ -28,6 +28,9 @@ from registry import services
 from registry.models import Commit, Ref
 from registry.selectors import is_contributed, resolve_revision
 from tests.support.builders import UserFactory, make_repo, token_for
+from tests.support.previews import *  # noqa: F401,F403 - fixtures (the tiny pipeline, preview settings)
+from tests.support.previews import preview_body
+from workers.models import PreviewJob
 
 RAIL_CARD = b"---\nlicense: creativeml-openrail-m\nlibrary_name: diffusers\n---\n# Tiny RAIL model\n"
 LICENSE_TEXT = b"CreativeML Open RAIL-M\n\nThe real terms. Use-based restrictions: see Attachment A.\n"
@@ -278,3 +281,19 @@ def test_a_forged_acceptance_recorded_by_older_versions_opens_nothing_and_the_lo
     assert (
         'data-testid="ack-not-in-force"' in _browser(alice).get("/alice/rail/license/acknowledgments").content.decode()
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("preview_settings")
+def test_previews_at_a_pull_request_wait_for_the_base_license(alice, mallory, tiny_sd_files):
+    card = b"---\nlicense: creativeml-openrail-m\nlibrary_name: diffusers\n---\n# RAIL\n"
+    make_repo(alice, "rail-sd", {**tiny_sd_files, "README.md": card, "LICENSE": LICENSE_TEXT})
+    token = token_for(mallory)
+    assert _ndjson_pr(token, "alice/rail-sd", "LICENSE", FORGED).status_code == 200
+    assert _accept(token, "alice/rail-sd", V_FORGED, "refs/pr/1").status_code == 400
+    body = preview_body() | {"revision": "refs/pr/1"}
+    response = Client().post(
+        "/api/models/alice/rail-sd/previews", body, content_type="application/json", **_auth(token)
+    )
+    assert response.status_code == 403 and "license" in response.json()["error"]
+    assert not PreviewJob.objects.exists()
