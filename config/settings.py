@@ -67,7 +67,9 @@ MIDDLEWARE = [
     "core.middleware.HubMethodNotAllowedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Per-route body limits, then a CSRF check that reads at most 64 KiB of a body (core.bodies).
+    "core.bodies.RequestBodyMiddleware",
+    "core.bodies.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -156,7 +158,11 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Request bodies: JSON API bodies are small; uploads are streamed and never go through this limit.
+# Request bodies (core.bodies): every route takes at most GATEHOUSE_MAX_BODY_BYTES unless it
+# declares more (413 before a byte is read); routes listing many paths or carrying a whole text
+# file take up to DATA_UPLOAD_MAX_MEMORY_SIZE; only uploads (streamed, or portal forms with files)
+# take more, up to the upload limits below.
+GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 # Browser uploads (portal forms): the size limits apply while the body is read, before Django's
 # handlers keep a byte (registry.limits.LimitedUploadHandler). The portal takes folders of up to
@@ -180,7 +186,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.auth.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "core.bodies.SessionAuthentication",
     ],
     # SECURITY: deny by default; every API view opts into what it allows.
     "DEFAULT_PERMISSION_CLASSES": ["core.api.DenyAll"],

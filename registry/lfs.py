@@ -22,6 +22,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from accounts.models import User
+from core import bodies
 from core.api import HubJSONRenderer
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
@@ -61,6 +62,7 @@ def repo_holds(repo: Repo, oid: str, size) -> bool:
 
 
 class LfsBatchView(RepoAPIView):
+    body_policy = bodies.LARGE  # many objects per batch
     repo_actions = {"POST": Action.WRITE}
     parser_classes = [LfsJSONParser, JSONParser]
     renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
@@ -161,12 +163,16 @@ class SignedTransferView(View):
 
 
 class LfsUploadView(SignedTransferView):
+    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_FILE_SIZE)
+
     def put(self, request, oid):
         stored = uploads.receive_single(self.grant, self.body(), self.content_length())
         return JsonResponse({"oid": stored.sha256, "size": stored.size})
 
 
 class LfsPartView(SignedTransferView):
+    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_FILE_SIZE)
+
     def put(self, request, oid, number):
         if not self.grant.upload_id:
             raise BadRequest("This URL is not for a multipart upload.")

@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core import bodies
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, limits, services, trees
@@ -50,6 +51,7 @@ class PreuploadView(RepoAPIView):
 
     repo_actions = {"POST": Action.PARTICIPATE}
     parser_classes = [JSONParser]
+    body_policy = bodies.LARGE
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
@@ -118,6 +120,10 @@ class CommitView(RepoAPIView):
     in one transaction and answers with `pullRequestUrl`."""
 
     repo_actions = {"POST": Action.PARTICIPATE}
+    # Inline files, base64, up to the commit size limit; lines are read one at a time.
+    body_policy = bodies.BodyPolicy(
+        lambda: settings.GATEHOUSE_MAX_COMMIT_SIZE * 4 // 3 + settings.GATEHOUSE_MAX_COMMIT_FILES * 4096
+    )
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
