@@ -18,12 +18,11 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from accounts.models import User
 from core import bodies
-from core.api import HubJSONRenderer
+from core.api import HubJSONRenderer, JSONParser
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
 from core.socketbody import socket_body
@@ -186,7 +185,7 @@ class LfsCompleteView(SignedTransferView):
     def post(self, request, oid):
         try:
             body = json.loads(request.read(1024 * 1024) or b"{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise BadRequest("Expected a JSON body.") from exc
         if not isinstance(body, dict) or body.get("oid") != oid or not isinstance(body.get("parts"), list):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
 from core import bodies
+from core.api import JSONParser
 from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
