@@ -179,6 +179,18 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="gatehouse@localhost")
 
+# Per-address limits (sign-in throttles) key on the client's address: behind this many reverse
+# proxies, the one the outermost proxy saw in X-Forwarded-For (core.http.client_ip).
+GATEHOUSE_TRUSTED_PROXY_HOPS = env.int("GATEHOUSE_TRUSTED_PROXY_HOPS", default=0)
+# Sign-in throttles (accounts.throttle): failed logins per address, per address and account, and
+# per account from addresses that never signed in to it; sign-up attempts per address.
+GATEHOUSE_LOGIN_WINDOW_SECONDS = env.int("GATEHOUSE_LOGIN_WINDOW_SECONDS", default=900)
+GATEHOUSE_LOGIN_FAILURES_PER_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_IP", default=30)
+GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP", default=10)
+GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
+GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
+GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
+
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
