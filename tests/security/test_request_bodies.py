@@ -159,10 +159,14 @@ def test_forms_with_a_valid_token_still_work(public, alice, spool):
     content = os.urandom(3 * 1024 * 1024)  # past FILE_UPLOAD_MAX_MEMORY_SIZE: a temp file, legitimately
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
-        f'--{boundary}\r\nContent-Disposition: form-data; name="summary"\r\n\r\nweights\r\n'
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="w.bin"\r\n\r\n'
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="summary"\r\n\r\nweights\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="w.bin"\r\n\r\n'
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     response = client.post("/alice/pub/upload/main", body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 302, response.content[:500]
     assert b"".join(client.get("/alice/pub/resolve/main/w.bin").streaming_content) == content
