@@ -146,6 +146,11 @@ class _Replayed:
             return line
         return line + self._rest.readline(-1 if size is None or size < 0 else size - len(line))
 
+    def close(self) -> None:
+        self._head.close()
+        if hasattr(self._rest, "close"):
+            self._rest.close()
+
 
 def _peek(request: Any, size: int) -> bytes:
     """Up to `size` bytes of the body, left in place for whoever reads the body next (Django's

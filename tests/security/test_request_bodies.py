@@ -11,6 +11,7 @@ import io
 import os
 import socket
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -170,9 +171,10 @@ def test_forms_with_a_valid_token_still_work(public, alice, spool):
     response = client.post("/alice/pub/upload/main", body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 302, response.content[:500]
     assert b"".join(client.get("/alice/pub/resolve/main/w.bin").streaming_content) == content
-    edit = client.post("/alice/pub/edit/main/README.md", {"csrfmiddlewaretoken": token, "content": "# card\n"})
+    form = urlencode({"csrfmiddlewaretoken": token, "content": "# card\n" + "x" * PEEK})  # as a browser sends it
+    edit = client.post("/alice/pub/edit/main/README.md", form, content_type="application/x-www-form-urlencoded")
     assert edit.status_code == 302
-    assert b"".join(client.get("/alice/pub/resolve/main/README.md").streaming_content) == b"# card\n"
+    assert b"".join(client.get("/alice/pub/resolve/main/README.md").streaming_content) == b"# card\n" + b"x" * PEEK
 
 
 def test_the_live_server_answers_413_before_the_body_is_sent(live_server, public):
@@ -218,3 +220,15 @@ def test_only_the_listed_routes_take_large_bodies_or_files(settings):
             large[name] = policy
     assert set(large) == set(LARGE_BODY_ROUTES)
     assert {name for name, policy in large.items() if policy.files} == {"registry:upload", "community:new"}
+
+
+def test_a_browser_login_with_its_csrf_token_works(alice):
+    """Browsers send forms urlencoded: the peeked head is replayed to the view (request.body)."""
+    from tests.support.builders import PASSWORD
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/login")
+    token = browser.cookies["csrftoken"].value
+    form = urlencode({"csrfmiddlewaretoken": token, "username": "alice", "password": PASSWORD})
+    response = browser.post("/login", form, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 302 and browser.session["_auth_user_id"] == str(alice.pk)
