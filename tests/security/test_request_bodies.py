@@ -115,6 +115,25 @@ def test_made_up_csrf_cookie_on_the_upload_form_reads_at_most_64_kib(public, ali
     assert body.sent <= PEEK and not body.seen and not os.listdir(spool)
 
 
+def test_failed_authentication_reads_no_body(public, bob, spool):
+    # A valid CSRF pair of the attacker's own, but no right to upload: refused before the body.
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "a" * 32
+    head, content_type = _multipart({"csrfmiddlewaretoken": "a" * 32})
+    for caller in (None, bob):
+        if caller:
+            client.force_login(caller)
+        body = MadeUpBody(head, BIG, spool)
+        response = _post(client, "/alice/pub/upload/main", body, content_type)
+        assert response.status_code in (302, 403, 404) and body.sent <= PEEK and not body.seen
+    # The commit API with a bad token: 401 before a byte of the body.
+    body = MadeUpBody(b'{"key": "header", "value": {}}\n', 100 * 1024 * 1024, spool)
+    response = _post(
+        Client(), "/api/models/alice/pub/commit/main", body, "application/x-ndjson", HTTP_AUTHORIZATION="Bearer gth_x"
+    )
+    assert response.status_code == 401 and body.sent == 0
+
+
 def test_a_token_past_the_first_64_kib_is_not_looked_for(public, alice, spool):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
