@@ -128,7 +128,7 @@ class AskAccessView(PortalRepoView):
                 raise BadRequest("The answers are too large.")
             try:
                 answers = json.loads(request.body or b"{}")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise BadRequest("Send the answers as a JSON object keyed by field label.") from exc
             return answers
         form = form_for_repo(self.repo)

@@ -18,6 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from core import bodies
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
 from core.socketbody import buffered_body
@@ -64,6 +65,8 @@ def _content_length(request) -> int | None:
 
 
 class XorbUploadView(CasView):
+    body_policy = bodies.BodyPolicy(lambda: format.MAX_XORB_BYTES)
+
     def post(self, request, prefix, xorb_hash):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)
@@ -80,6 +83,8 @@ class XorbUploadView(CasView):
 
 
 class ShardUploadView(CasView):
+    body_policy = bodies.BodyPolicy(lambda: format.MAX_SHARD_BYTES)
+
     def post(self, request):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)

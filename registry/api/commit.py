@@ -9,9 +9,10 @@ import json
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core import bodies
+from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, limits, services, trees
@@ -50,6 +51,7 @@ class PreuploadView(RepoAPIView):
 
     repo_actions = {"POST": Action.PARTICIPATE}
     parser_classes = [JSONParser]
+    body_policy = bodies.LARGE
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
@@ -118,6 +120,10 @@ class CommitView(RepoAPIView):
     in one transaction and answers with `pullRequestUrl`."""
 
     repo_actions = {"POST": Action.PARTICIPATE}
+    # Inline files, base64, up to the commit size limit; lines are read one at a time.
+    body_policy = bodies.BodyPolicy(
+        lambda: settings.GATEHOUSE_MAX_COMMIT_SIZE * 4 // 3 + settings.GATEHOUSE_MAX_COMMIT_FILES * 4096
+    )
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
@@ -177,7 +183,7 @@ class CommitView(RepoAPIView):
         for raw in self._lines(request):
             try:
                 item = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise BadRequest("The commit body must be newline-delimited JSON.") from exc
             key, value = (item.get("key"), item.get("value")) if isinstance(item, dict) else (None, None)
             if not isinstance(value, dict):
@@ -188,6 +194,9 @@ class CommitView(RepoAPIView):
                 header = value
                 if header.get("parentCommit") is not None and not isinstance(header.get("parentCommit"), str):
                     raise BadRequest("'parentCommit' must be a commit id.")
+                for field in ("summary", "description"):
+                    if header.get(field) is not None and not isinstance(header[field], str):
+                        raise BadRequest(f"'{field}' must be a string.")
                 services.validate_parent_commit(header.get("parentCommit"))  # before any line is stored
                 continue
             operations.append(self._operation(key, value, tally))
