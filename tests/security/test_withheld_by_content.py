@@ -109,3 +109,21 @@ def test_withholding_by_content_adds_no_query_to_a_download(alice):
     with_content = queries()
     ReleaseStage.objects.filter(plan__repo=repo).update(withheld_content=[])
     assert queries() == with_content
+
+
+@pytest.mark.django_db
+def test_migration_fills_the_stages_in_force(alice):
+    import importlib
+
+    from django.apps import apps
+
+    repo = _repo_with_v1(alice)
+    _move_into_withheld(repo, alice)
+    _withhold(repo, alice)
+    expected = ReleaseStage.objects.get(plan__repo=repo).withheld_content
+    assert len(expected) == 2
+    ReleaseStage.objects.update(withheld_content=[])  # as an install upgraded from before
+    migration = importlib.import_module("gating.migrations.0005_release_stage_withheld_content")
+    migration.fill_withheld_content(apps, None)
+    assert ReleaseStage.objects.get(plan__repo=repo).withheld_content == expected
+    assert _status("weights/model.safetensors") == 401
