@@ -81,3 +81,20 @@ def test_device_names_stay_readable_and_deletable(path):
 @pytest.mark.parametrize("path", ALLOWED)
 def test_ordinary_names_near_the_rules_are_accepted(path):
     assert validate_new_path(path) == path
+
+
+@pytest.mark.parametrize("path", [".git::$INDEX_ALLOCATION/config", "weights/aux.safetensors"])
+def test_real_client_upload_is_refused_before_any_bytes_travel(hub, alice, path):
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    repo = make_repo(alice, "plain")
+    before = resolve_revision(repo, "main").commit_oid
+    with pytest.raises(HfHubHTTPError) as refused:
+        HfApi(token=token_for(alice)).upload_file(
+            path_or_fileobj=b"\0" * 2048, path_in_repo=path, repo_id="alice/plain"
+        )
+    assert refused.value.response.status_code == 400
+    assert "Invalid path" in str(refused.value)
+    assert str(refused.value.response.url).endswith("/preupload/main")  # refused at the first request
+    assert resolve_revision(repo, "main").commit_oid == before
