@@ -34,7 +34,7 @@ def _withhold(repo, alice):
 
 
 def _move_into_withheld(repo, alice):
-    commit_files(
+    return commit_files(
         repo,
         {"weights/model.safetensors": None, "notes.txt": None, "withheld/model.safetensors": WEIGHTS,
          "withheld/notes.txt": NOTES},
@@ -127,3 +127,16 @@ def test_migration_fills_the_stages_in_force(alice):
     migration.fill_withheld_content(apps, None)
     assert ReleaseStage.objects.get(plan__repo=repo).withheld_content == expected
     assert _status("weights/model.safetensors") == 401
+
+
+@pytest.mark.django_db
+def test_a_branch_created_at_an_old_commit_withholds_what_it_brings_to_a_head(alice):
+    repo = _repo_with_v1(alice)
+    moved = _move_into_withheld(repo, alice)
+    commit_files(repo, {"withheld/model.safetensors": None, "withheld/notes.txt": None}, author=alice)
+    _withhold(repo, alice)
+    assert _status("weights/model.safetensors") == 200  # at no head under a withheld path
+    services.branch_create(repo=repo, branch="keep", starting_point=moved.oid)
+    assert _status("weights/model.safetensors") == 401
+    services.branch_delete(repo=repo, branch="keep")
+    assert _status("weights/model.safetensors") == 200
