@@ -140,3 +140,14 @@ def test_a_branch_created_at_an_old_commit_withholds_what_it_brings_to_a_head(al
     assert _status("weights/model.safetensors") == 401
     services.branch_delete(repo=repo, branch="keep")
     assert _status("weights/model.safetensors") == 200
+
+
+@pytest.mark.django_db
+def test_gating_page_tells_the_owner_what_is_withheld_by_content(alice):
+    repo = _repo_with_v1(alice)
+    _withhold(repo, alice)
+    _move_into_withheld(repo, alice)
+    browser = Client()
+    browser.force_login(alice)
+    page = browser.get("/alice/staged/gating").content.decode()
+    assert "the content of 2 files is withheld at every revision, under any name" in page
