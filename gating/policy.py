@@ -45,7 +45,7 @@ from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatu
 from licenses.models import RepoLicenseSettings
 from licenses.selectors import RevisionLicense, acknowledgment_problem
 from registry.models import Ref, Repo, RepoRedirect
-from registry.selectors import Resolved, RevisionHint
+from registry.selectors import Resolved, RevisionHint, commit_tree_oid
 
 
 class Action(StrEnum):
@@ -346,7 +346,7 @@ def may_read_license_text(principal: Principal, repo: Repo, current: RevisionLic
     if current.file_path is None:
         return True
     try:
-        check_file(principal, repo, current.file_path)
+        check_file(principal, repo, current.file_path, tree_oids=(commit_tree_oid(repo, current.commit_oid),))
     except GatedRepo:
         return False
     return True
