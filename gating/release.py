@@ -14,6 +14,7 @@ stage row it already loads, so no query is added to downloads)."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from dataclasses import dataclass
 from datetime import datetime
@@ -210,7 +211,8 @@ def _content_matching(stage: ReleaseStage, repo: Repo) -> set[str]:
     for tree_oid in {commit_tree_oid(repo, oid) for oid in heads}:
         for path, entry in trees.iter_files(tree_oid) if tree_oid else ():
             if is_withheld(stage, path):
-                found.add(entry_sha256(entry))
+                with contextlib.suppress(LookupError):  # no content row, nothing to withhold
+                    found.add(entry_sha256(entry))
     return found
 
 
@@ -220,6 +222,12 @@ def is_content_withheld(stage: ReleaseStage | None, path: str, tree_oids: tuple[
         return False  # the common case: nothing to look up
     for tree_oid in tree_oids:
         entry = trees.find_entry(tree_oid, path) if tree_oid else None
-        if entry is not None and entry["type"] == "file" and entry_sha256(entry) in stage.withheld_content:
+        if entry is None or entry["type"] != "file":
+            continue
+        try:
+            sha256 = entry_sha256(entry)
+        except LookupError:  # no content row: the exit check that follows refuses it anyway
+            continue
+        if sha256 in stage.withheld_content:
             return True
     return False
