@@ -97,7 +97,7 @@ class DiscussionDetailView(DiscussionAPIView):
             conflicts = selectors.files_with_conflicts(discussion, trees)
             if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo, discussion, trees):
                 diff = selectors.pull_request_diff(
-                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo)
+                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo, trees)
                 )
         events = selectors.events_for(discussion)
         return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))

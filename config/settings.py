@@ -305,11 +305,29 @@ CELERY_BEAT_SCHEDULE["preview-reap"] = {
     "schedule": GATEHOUSE_PREVIEW_REAP_INTERVAL,
 }
 
+# Every handler redacts signed URLs' `sig=` values (core/logredact.py); `django.server` (the
+# request lines of `runserver`) is Django's default handler and format, with that filter added.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_signatures": {"()": "core.logredact.RedactSignatures"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_signatures"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_signatures"],
+        },
+    },  # fmt: skip
+    "loggers": {"django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 

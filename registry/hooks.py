@@ -44,6 +44,10 @@ settings_changed: list[Callable[[Repo, object, dict], None]] = []
 # records pushes to refs/pr/N as events of the pull request.
 commit_listeners: list[Callable[..., None]] = []
 
+# Called inside the transaction that creates or deletes a branch (commits use commit_listeners):
+# (repo). Gating recomputes what the release stage withholds by content.
+branches_changed: list[Callable[[Repo], None]] = []
+
 
 class PullRequestHooks(Protocol):
     """Pull requests live in the community app; the commit endpoints reach them through this."""

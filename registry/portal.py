@@ -199,7 +199,7 @@ class BlobPage(PortalRepoView):
         context = self.base_context(resolved)
         if context["can_download"]:
             try:
-                check_file(self.principal, self.repo, path)
+                check_file(self.principal, self.repo, path, tree_oids=(resolved.tree_oid,))
                 check_license(self.principal, self.repo, resolved)
             except HubError as exc:
                 context["can_download"] = False

@@ -78,8 +78,10 @@ class XorbUploadView(CasView):
         length = _content_length(request)
         if not can(principal, repo, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
-        inserted = services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
-        return JsonResponse({"was_inserted": inserted})
+        services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
+        # SECURITY: always true ("stored as sent"): false for a xorb someone else had uploaded would
+        # tell any writer that this content is on the server. hf_xet only logs the flag.
+        return JsonResponse({"was_inserted": True})
 
 
 class ShardUploadView(CasView):

@@ -18,7 +18,7 @@ from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, limits, services, trees
 from registry.api.base import RepoAPIView
 from registry.models import Repo
-from registry.paths import validate_path
+from registry.paths import validate_new_path, validate_path
 from registry.selectors import gitattributes_at, resolve_revision
 
 MAX_PREUPLOAD_FILES = 1000
@@ -74,7 +74,7 @@ class PreuploadView(RepoAPIView):
     def _mode(self, item, tree_oid: str | None, attributes: str, ignore: list[str]) -> dict:
         if not isinstance(item, dict):
             raise BadRequest("Each file must be an object with 'path', 'sample' and 'size'.")
-        path = validate_path(str(item.get("path", "")).lstrip("/"))
+        path = validate_new_path(str(item.get("path", "")).lstrip("/"))
         size = item.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
