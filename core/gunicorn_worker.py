@@ -13,7 +13,9 @@ can run without waiting on the client:
   `GATEHOUSE_BODY_IDLE_TIMEOUT` seconds getting a 408 the same way;
 - larger bodies (uploads), chunked ones and `Expect: 100-continue` go to a thread with the head
   alone, so the upload fast path (`core.socketbody`, reading the socket itself) is unchanged; each
-  receive there waits at most `GATEHOUSE_BODY_IDLE_TIMEOUT` (`RequestTimeout`, 408).
+  receive there waits at most `GATEHOUSE_BODY_IDLE_TIMEOUT` (`RequestTimeout`, 408). Such requests
+  hold at most 3/4 of the threads (6 of 8): the others stay free for everything else however
+  slowly uploads trickle in; more wait here (a 503 after `GATEHOUSE_BODY_IDLE_TIMEOUT`).
 
 Responses are written by the threads as before (sendfile for files); only reads are bounded.
 What waits here costs a socket and at most 64 KiB + 64 KiB of buffer, not a thread: gunicorn
@@ -32,6 +34,7 @@ import contextlib
 import json
 import selectors
 import time
+from collections import deque
 from functools import partial
 from typing import Any
 
@@ -74,6 +77,9 @@ def _error_response(status: str, code: str, message: str) -> bytes:
 
 HEAD_TIMED_OUT = _error_response("408 Request Timeout", "RequestTimeout", "The request head did not arrive in time.")
 BODY_TIMED_OUT = _error_response("408 Request Timeout", "RequestTimeout", "The request body stopped arriving.")
+BUSY = _error_response(
+    "503 Service Unavailable", "ServiceUnavailable", "Too many uploads in progress; try again later."
+)
 HEAD_TOO_LARGE = _error_response(
     "431 Request Header Fields Too Large", "RequestHeaderFieldsTooLarge", "The request head is too large."
 )
@@ -140,6 +146,11 @@ class Worker(gthread.ThreadWorker):
         super().__init__(*args, **kwargs)
         self.head_timeout, self.body_idle_timeout = HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS
         self.reading: dict[gthread.TConn, _Reading] = {}
+        # SECURITY: requests whose body a thread reads (uploads) may hold all threads but a reserve,
+        # so trickled uploads cannot starve the rest; past that they wait here, holding no thread.
+        self.streaming_slots = max(1, self.cfg.threads - max(1, self.cfg.threads // 4))
+        self.streaming: set[gthread.TConn] = set()
+        self.waiting_for_slot: deque[tuple[gthread.TConn, float]] = deque()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -202,7 +213,7 @@ class Worker(gthread.ThreadWorker):
                 return
             length = body_length_to_read_first(bytes(buffer[:end]))
             if length is None:
-                self._dispatch(conn, state)
+                self._dispatch(conn, state, streams_body=True)
                 return
             state.request_end = end + 4 + length
             state.deadline = time.monotonic() + self.body_idle_timeout
@@ -210,15 +221,30 @@ class Worker(gthread.ThreadWorker):
             self._dispatch(conn, state)
 
     def _stop_reading(self, conn: gthread.TConn) -> None:
-        del self.reading[conn]
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self.poller.unregister(conn.sock)
+        if self.reading.pop(conn, None) is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(conn.sock)
 
-    def _dispatch(self, conn: gthread.TConn, state: _Reading) -> None:
+    def _dispatch(self, conn: gthread.TConn, state: _Reading, *, streams_body: bool = False) -> None:
         self._stop_reading(conn)
         conn.parser.unreader.unread(bytes(state.buffer))
         conn.data_ready = True
+        if not streams_body:
+            super().enqueue_req(conn)
+        elif len(self.streaming) < self.streaming_slots:
+            self._stream(conn)
+        else:
+            self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout))
+
+    def _stream(self, conn: gthread.TConn) -> None:
+        self.streaming.add(conn)
         super().enqueue_req(conn)
+
+    def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
+        self.streaming.discard(conn)
+        super().finish_request(conn, fs)
+        while self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
+            self._stream(self.waiting_for_slot.popleft()[0])
 
     def _close(self, conn: gthread.TConn, response: bytes = b"") -> None:
         self._stop_reading(conn)
@@ -241,3 +267,5 @@ class Worker(gthread.ThreadWorker):
         for conn, state in list(self.reading.items()):
             if state.deadline <= now:
                 self._close(conn, HEAD_TIMED_OUT if state.request_end is None else BODY_TIMED_OUT)
+        while self.waiting_for_slot and self.waiting_for_slot[0][1] <= now:
+            self._close(self.waiting_for_slot.popleft()[0], BUSY)
