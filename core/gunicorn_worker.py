@@ -90,6 +90,9 @@ def body_length_to_read_first(head: bytes) -> int | None:
     the request; None where a thread should get the head alone (a large, chunked or 100-continue
     body, or framing the parser will refuse). Only a scheduling decision: gunicorn's parser still
     frames and validates the request."""
+    lowered = head.lower()
+    if b"content-length" not in lowered and b"transfer-encoding" not in lowered and b"expect" not in lowered:
+        return 0  # most requests: no body, and no need to look at each line
     lengths = []
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
@@ -129,7 +132,7 @@ class IdleTimeoutUnreader(SocketUnreader):
 class _Reading:
     """A connection whose request is being read in the loop."""
 
-    __slots__ = ("buffer", "deadline", "request_end", "scanned", "newlines", "crlfs")
+    __slots__ = ("buffer", "deadline", "request_end", "scanned", "newlines", "crlfs", "is_registered")
 
     def __init__(self, buffer: bytearray, deadline: float):
         self.buffer = buffer
@@ -137,6 +140,7 @@ class _Reading:
         self.request_end: int | None = None  # known once the head is complete
         # Each byte of a head is scanned once, however small the pieces it arrives in.
         self.scanned = self.newlines = self.crlfs = 0
+        self.is_registered = False  # with the worker's selector
 
 
 class Worker(gthread.ThreadWorker):
@@ -172,15 +176,22 @@ class Worker(gthread.ThreadWorker):
             parser: Any = conn.parser
             parser.unreader = IdleTimeoutUnreader(conn.sock)
             parser.unreader.idle_timeout = self.body_idle_timeout
-        conn.sock.setblocking(False)
+        if conn.sock.gettimeout() != 0.0:
+            conn.sock.setblocking(False)
         state = _Reading(bytearray(conn.parser.unreader.take_buffered()), time.monotonic() + self.head_timeout)
         self.reading[conn] = state
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
         if state.buffer:
-            self._advance(conn, state)
+            self._advance(conn, state)  # pipelined: often a whole request already
+        if conn in self.reading:
+            self._receive(conn, state)  # a kept-alive connection comes here once readable
+        if conn in self.reading:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+            state.is_registered = True
 
     def _on_readable(self, conn: gthread.TConn, _sock: Any) -> None:
-        state = self.reading[conn]
+        self._receive(conn, self.reading[conn])
+
+    def _receive(self, conn: gthread.TConn, state: _Reading) -> None:
         try:
             data = conn.sock.recv(_RECV_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -221,7 +232,8 @@ class Worker(gthread.ThreadWorker):
             self._dispatch(conn, state)
 
     def _stop_reading(self, conn: gthread.TConn) -> None:
-        if self.reading.pop(conn, None) is not None:
+        state = self.reading.pop(conn, None)
+        if state is not None and state.is_registered:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self.poller.unregister(conn.sock)
 
