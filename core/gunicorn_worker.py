@@ -277,7 +277,11 @@ class Worker(gthread.ThreadWorker):
         super().murder_pending()
         now = time.monotonic()
         for conn, state in list(self.reading.items()):
-            if state.deadline <= now:
+            if state.deadline > now:
+                continue
+            if not state.buffer:
+                self._close(conn)  # never sent a byte (a browser's preconnect): nothing to answer
+            else:
                 self._close(conn, HEAD_TIMED_OUT if state.request_end is None else BODY_TIMED_OUT)
         while self.waiting_for_slot and self.waiting_for_slot[0][1] <= now:
             self._close(self.waiting_for_slot.popleft()[0], BUSY)

@@ -17,7 +17,7 @@ import requests
 from tests.e2e.conftest import worker_database_url
 from tests.support.gunicorn import gunicorn
 
-TIMEOUT = 2.0  # GATEHOUSE_HEAD_TIMEOUT and GATEHOUSE_BODY_IDLE_TIMEOUT of the strict server
+TIMEOUT = 1.5  # GATEHOUSE_HEAD_TIMEOUT and GATEHOUSE_BODY_IDLE_TIMEOUT of the strict server
 SLACK = 3.0  # the worker checks deadlines about once a second; the machine is shared
 
 
@@ -173,3 +173,24 @@ def test_a_head_with_bare_line_feeds_is_refused_at_once(strict):
         answer = _read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert time.monotonic() - started < TIMEOUT
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout(strict):
+    with _connect(strict) as sock:
+        answer, elapsed = _answer_while(sock, lambda: None, every=0.3, give_up_after=TIMEOUT + SLACK + 5)
+    assert answer == b""  # closed without an answer: there was no request
+    assert TIMEOUT - 0.1 <= elapsed <= TIMEOUT + SLACK
+
+
+def test_uploads_trickling_in_cannot_hold_the_last_thread(strict):
+    # The strict server has two threads: one for requests whose body a thread reads, one kept free.
+    with _connect(strict) as first, _connect(strict) as second:
+        first.sendall(POST_JSON % 1_000_000)
+        time.sleep(0.3)
+        second.sendall(POST_JSON % 1_000_000)  # waits for the first one's thread
+        answer, elapsed = _answer_while(
+            second, lambda: first.sendall(b" " * 100), every=0.3, give_up_after=TIMEOUT + SLACK + 5
+        )
+        assert requests.get(f"{strict}/healthz", timeout=5).status_code == 200  # the thread kept free
+    assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
+    assert elapsed <= TIMEOUT + SLACK
