@@ -8,7 +8,8 @@ can run without waiting on the client:
 
 - the head is read here, in the worker's selector loop, without blocking; it must be complete
   within `GATEHOUSE_HEAD_TIMEOUT` seconds of the connection opening (or of a kept-alive
-  connection's next byte), else the client gets a 408 and the connection is closed;
+  connection's next byte), else the client gets a 408 and the connection is closed (just closed
+  where it sent nothing);
 - a body of up to `BODY_IN_LOOP_MAX_BYTES` is read here too, a client that sends nothing for
   `GATEHOUSE_BODY_IDLE_TIMEOUT` seconds getting a 408 the same way;
 - larger bodies (uploads), chunked ones and `Expect: 100-continue` go to a thread with the head
@@ -17,7 +18,8 @@ can run without waiting on the client:
   hold at most 3/4 of the threads (6 of 8): the others stay free for everything else however
   slowly uploads trickle in; more wait here (a 503 after `GATEHOUSE_BODY_IDLE_TIMEOUT`).
 
-Responses are written by the threads as before (sendfile for files); only reads are bounded.
+Responses are written by the threads as before (sendfile for files); only reads are bounded, so
+a client that reads a download very slowly still holds its thread while it does.
 What waits here costs a socket and at most 64 KiB + 64 KiB of buffer, not a thread: gunicorn
 stops accepting at `worker_connections` (1000) per worker. TLS and HTTP/2 prior-knowledge
 connections, which gunicorn must handshake in a thread, keep gthread's behaviour (Gatehouse is
