@@ -164,6 +164,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # take more, up to the upload limits below.
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# Slow clients (core.gunicorn_worker, core.socketbody): a request head must arrive whole within
+# GATEHOUSE_HEAD_TIMEOUT seconds; a body that sends nothing for GATEHOUSE_BODY_IDLE_TIMEOUT seconds
+# is answered 408 and the connection closed. Neither holds a server thread while it waits.
+GATEHOUSE_HEAD_TIMEOUT = env.float("GATEHOUSE_HEAD_TIMEOUT", default=20.0)
+GATEHOUSE_BODY_IDLE_TIMEOUT = env.float("GATEHOUSE_BODY_IDLE_TIMEOUT", default=120.0)
 # Browser uploads (portal forms): the size limits apply while the body is read, before Django's
 # handlers keep a byte (registry.limits.LimitedUploadHandler). The portal takes folders of up to
 # 500 files and says so beyond; Django's own cut-off (default 100) answers a bare 400 past this
