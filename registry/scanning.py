@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -164,34 +165,45 @@ def _walk(stream: IO[bytes]) -> Walk:
     (pickletools; nothing runs). STACK_GLOBAL takes its module and name from the two values
     before it, through the memo; any value that is not a string reads as "unknown" (dangerous),
     as in picklescan. A walk stops at STOP, at bytes that are not a pickle, or where pickle.load
-    would fail (a STACK_GLOBAL with nothing before it)."""
+    would fail: a STACK_GLOBAL with nothing before it, or a module name no import can find
+    (a tar whose first file is `config.json` starts with GLOBAL, "onfig.json\\0\\0...")."""
     walk = Walk()
     memo: dict[object, str] = {}
     recent: deque[str] = deque(maxlen=2)  # the values of the last two opcodes, memo writes skipped
-    try:
-        for opcode, arg, _pos in pickletools.genops(stream):
-            name = opcode.name
-            if name in _MEMO_PUTS or name == "MEMOIZE":
-                memo[arg if name in _MEMO_PUTS else len(memo)] = recent[-1] if recent else "unknown"
-                continue
-            if name in ("GLOBAL", "INST"):
-                module, _, attribute = str(arg).partition(" ")
-                walk.globals.add((module, attribute))
-            elif name == "STACK_GLOBAL":
-                if len(recent) < 2:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pickletools on bytes that are no pickle: bad escapes
+        try:
+            for opcode, arg, _pos in pickletools.genops(stream):
+                name = opcode.name
+                if name in _MEMO_PUTS or name == "MEMOIZE":
+                    memo[arg if name in _MEMO_PUTS else len(memo)] = recent[-1] if recent else "unknown"
+                    continue
+                if name in ("GLOBAL", "INST"):
+                    module, _, attribute = str(arg).partition(" ")
+                    if not _importable(module):
+                        break
+                    walk.globals.add((module, attribute))
+                elif name == "STACK_GLOBAL":
+                    if len(recent) < 2 or not _importable(recent[0]):
+                        break
+                    walk.globals.add((recent[0], recent[1]))
+                elif name == "STOP":
+                    walk.complete = True
                     break
-                walk.globals.add((recent[0], recent[1]))
-            elif name == "STOP":
-                walk.complete = True
-                break
-            if name in _STRING_OPCODES and isinstance(arg, str):
-                recent.append(arg)
-            else:
-                recent.append(memo.get(arg, "unknown") if name in _MEMO_GETS else "unknown")
-    except Exception:  # noqa: BLE001, S110 - not (or no longer) a pickle: `complete` says so
-        pass
+                if name in _STRING_OPCODES and isinstance(arg, str):
+                    recent.append(arg)
+                else:
+                    recent.append(memo.get(arg, "unknown") if name in _MEMO_GETS else "unknown")
+        except Exception:  # noqa: BLE001, S110 - not (or no longer) a pickle: `complete` says so
+            pass
     walk.end = stream.tell()
     return walk
+
+
+def _importable(module: str) -> bool:
+    """Whether pickle.load could import `module` (a dotted name of identifiers); where it cannot,
+    loading stops there with an error, so nothing after it runs."""
+    return all(part.isidentifier() for part in module.split("."))
 
 
 def _scan_pickles(stream: IO[bytes], name: str, found: Findings, *, start: int) -> bool:
