@@ -25,22 +25,21 @@ import gzip
 import io
 import json
 import lzma
-import pickletools
 import re
 import resource
 import subprocess
 import sys
 import tarfile
 import tempfile
-import warnings
 import zipfile
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO, Protocol
+
+from registry.pickles import walk_pickle
 
 SCAN_TIMEOUT_SECONDS = 300
 SCAN_MEMORY_BYTES = 2 * 1024**3
@@ -148,64 +147,6 @@ def _scan_blob(stream: IO[bytes], name: str, found: Findings, *, depth: int) -> 
         found.unscanned.append(name)
 
 
-_STRING_OPCODES = {"SHORT_BINUNICODE", "UNICODE", "BINUNICODE", "BINUNICODE8", "STRING", "BINSTRING", "SHORT_BINSTRING"}
-_MEMO_GETS = {"GET", "BINGET", "LONG_BINGET"}
-_MEMO_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
-
-
-@dataclass
-class Walk:
-    complete: bool = False  # the opcodes reach STOP
-    end: int = 0  # where the walk stopped
-    globals: set[tuple[str, str]] = field(default_factory=set)
-
-
-def _walk(stream: IO[bytes]) -> Walk:
-    """The globals one pickle imports, read from the stream's position by walking its opcodes
-    (pickletools; nothing runs). STACK_GLOBAL takes its module and name from the two values
-    before it, through the memo; any value that is not a string reads as "unknown" (dangerous),
-    as in picklescan. A walk stops at STOP, at bytes that are not a pickle, or where pickle.load
-    would fail: a STACK_GLOBAL with nothing before it, or a module name no import can find
-    (a tar whose first file is `config.json` starts with GLOBAL, "onfig.json\\0\\0...")."""
-    walk = Walk()
-    memo: dict[object, str] = {}
-    recent: deque[str] = deque(maxlen=2)  # the values of the last two opcodes, memo writes skipped
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pickletools on bytes that are no pickle: bad escapes
-        try:
-            for opcode, arg, _pos in pickletools.genops(stream):
-                name = opcode.name
-                if name in _MEMO_PUTS or name == "MEMOIZE":
-                    memo[arg if name in _MEMO_PUTS else len(memo)] = recent[-1] if recent else "unknown"
-                    continue
-                if name in ("GLOBAL", "INST"):
-                    module, _, attribute = str(arg).partition(" ")
-                    if not _importable(module):
-                        break
-                    walk.globals.add((module, attribute))
-                elif name == "STACK_GLOBAL":
-                    if len(recent) < 2 or not _importable(recent[0]):
-                        break
-                    walk.globals.add((recent[0], recent[1]))
-                elif name == "STOP":
-                    walk.complete = True
-                    break
-                if name in _STRING_OPCODES and isinstance(arg, str):
-                    recent.append(arg)
-                else:
-                    recent.append(memo.get(arg, "unknown") if name in _MEMO_GETS else "unknown")
-        except Exception:  # noqa: BLE001, S110 - not (or no longer) a pickle: `complete` says so
-            pass
-    walk.end = stream.tell()
-    return walk
-
-
-def _importable(module: str) -> bool:
-    """Whether pickle.load could import `module` (a dotted name of identifiers); where it cannot,
-    loading stops there with an error, so nothing after it runs."""
-    return all(part.isidentifier() for part in module.split("."))
-
-
 def _scan_pickles(stream: IO[bytes], name: str, found: Findings, *, start: int) -> bool:
     """Rate the globals of each pickle from `start` on (pickle.load reads them one after the other,
     as legacy torch.save files do); returns whether the stream starts with a whole pickle.
@@ -218,7 +159,7 @@ def _scan_pickles(stream: IO[bytes], name: str, found: Findings, *, start: int) 
     position, whole = start, False
     for _ in range(found.limits.pickles):
         stream.seek(position)
-        walk = _walk(stream)
+        walk = walk_pickle(stream)
         rated = {
             (g.module, g.name, g.safety.value)
             for g in _build_scan_result_from_raw_globals(walk.globals, name).globals
@@ -268,23 +209,51 @@ def _open_7z(stream: IO[bytes], name: str, found: Findings, depth: int) -> None:
 
 def _decompressor(opener: Callable[[IO[bytes]], Readable], suffix: str) -> Opener:
     def open_stream(stream: IO[bytes], name: str, found: Findings, depth: int) -> None:
-        with closing(opener(stream)) as inner, _spool(inner, found, compressed=stream.tell) as expanded:
-            _scan_blob(expanded, f"{name} ({suffix})", found, depth=depth)
+        name = f"{name} ({suffix})"
+        with closing(opener(stream)) as inner:
+            expanded = _Counted(inner, found, compressed=stream.tell)
+            head = expanded.read(HEAD_BYTES)
+            if _streams_as_tar(head, name, found):
+                # A compressed tar (model.tar.gz) is read as it unpacks: only one member at a time
+                # is copied out, however large the archive.
+                if depth >= found.limits.depth:
+                    raise LimitExceeded(f"containers nested more than {found.limits.depth} deep")
+                with tarfile.open(fileobj=_Replay(head, expanded), mode="r|") as archive:  # type: ignore[call-overload]
+                    _scan_tar_members(archive, name, found, depth + 1)
+                return
+            with _spool(_Replay(head, expanded)) as copy:
+                _scan_blob(copy, name, found, depth=depth)
 
     return open_stream
 
 
+def _streams_as_tar(head: bytes, name: str, found: Findings) -> bool:
+    """Whether unpacked bytes starting with `head` are a tar and nothing else: not a pickle either
+    (a pickle's opcodes end before the end of the head, what they import before that counted)."""
+    if head[257:262] != b"ustar":
+        return False
+    start = io.BytesIO(head)
+    if _scan_pickles(start, name, found, start=0):
+        return False
+    start.seek(0)
+    return walk_pickle(start).end < len(head)
+
+
 def _open_tar(stream: IO[bytes], name: str, found: Findings, depth: int) -> None:
     with tarfile.open(fileobj=stream, mode="r:") as archive:
-        for member in archive:
-            found.charge(members=1)
-            if not member.isfile():
-                continue  # folders, links and devices carry no content of their own
-            reader = archive.extractfile(member)
-            if reader is None:
-                continue
-            with reader, _spool(reader, found) as copy:
-                _scan_blob(copy, f"{name}:{member.name}", found, depth=depth)
+        _scan_tar_members(archive, name, found, depth)
+
+
+def _scan_tar_members(archive: tarfile.TarFile, name: str, found: Findings, depth: int) -> None:
+    for member in archive:
+        found.charge(members=1)
+        if not member.isfile():
+            continue  # folders, links and devices carry no content of their own
+        reader = archive.extractfile(member)
+        if reader is None:
+            continue
+        with reader, _spool(_Counted(reader, found)) as copy:
+            _scan_blob(copy, f"{name}:{member.name}", found, depth=depth)
 
 
 def _open_zip(stream: IO[bytes], name: str, found: Findings, depth: int) -> None:
@@ -294,23 +263,58 @@ def _open_zip(stream: IO[bytes], name: str, found: Findings, depth: int) -> None
             if info.is_dir() or _TORCH_STORAGE.search(info.filename):
                 continue
             packed = partial(getattr, info, "compress_size")  # zipfile reads exactly that many bytes
-            with archive.open(info) as reader, _spool(reader, found, compressed=packed) as copy:
+            with archive.open(info) as reader, _spool(_Counted(reader, found, compressed=packed)) as copy:
                 _scan_blob(copy, f"{name}:{info.filename}", found, depth=depth)
 
 
+class _Counted:
+    """A reader that charges every byte it yields to the scan, and refuses a stream expanding
+    past `ratio` times the compressed bytes read (`compressed`) once past `ratio_floor`."""
+
+    def __init__(self, reader: Readable, found: Findings, *, compressed: Callable[[], int] | None = None) -> None:
+        self.reader, self.found, self.compressed, self.expanded = reader, found, compressed, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        if size < 0:
+            return b"".join(iter(partial(self.read, CHUNK_BYTES), b""))
+        data = self.reader.read(size)
+        self.expanded += len(data)
+        self.found.charge(expanded=len(data))
+        limits = self.found.limits
+        past_floor = self.compressed is not None and self.expanded > limits.ratio_floor
+        if past_floor and self.expanded > limits.ratio * max(self.compressed(), 1):  # type: ignore[misc]
+            raise LimitExceeded(f"expands more than {limits.ratio} times")
+        return data
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class _Replay:
+    """`head`, already read from `reader`, then the rest of `reader`."""
+
+    def __init__(self, head: bytes, reader: Readable) -> None:
+        self.head, self.reader = head, reader
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self.head:
+            return self.reader.read(size)
+        if size < 0:
+            data, self.head = self.head + self.reader.read(), b""
+            return data
+        data, self.head = self.head[:size], self.head[size:]
+        return data
+
+    def close(self) -> None:
+        self.reader.close()
+
+
 @contextmanager
-def _spool(reader: Readable, found: Findings, *, compressed: Callable[[], int] | None = None) -> Iterator[IO[bytes]]:
-    """A seekable copy of what `reader` yields, in memory up to 16 MiB, on disk past that; every
-    byte is charged to the scan, and a stream expanding past `ratio` times its input is refused."""
-    limits = found.limits
+def _spool(reader: Readable) -> Iterator[IO[bytes]]:
+    """A seekable copy of what `reader` yields (charged to the scan by `_Counted`), in memory up
+    to 16 MiB, on disk past that."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as copy:
-        written = 0
         while chunk := reader.read(CHUNK_BYTES):
-            written += len(chunk)
-            found.charge(expanded=len(chunk))
-            bomb = compressed is not None and written > limits.ratio * max(compressed(), 1)
-            if bomb and written > limits.ratio_floor:
-                raise LimitExceeded(f"expands more than {limits.ratio} times")
             copy.write(chunk)
         copy.seek(0)
         yield copy
