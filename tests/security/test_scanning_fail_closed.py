@@ -18,6 +18,7 @@ import tarfile
 import time
 import tracemalloc
 import zipfile
+from contextlib import contextmanager
 
 import pytest
 from django.apps import apps
@@ -156,6 +157,25 @@ def test_a_zip_bomb_and_an_archive_past_the_size_bound_are_errors(tmp_path):
     big = _tar({f"shard{n}.bin": os.urandom(1024**2) for n in range(4)}, "w:gz")
     result = _scan(tmp_path, "shards.tar.gz", big, expanded_bytes=2 * 1024**2)
     assert result["status"] == "error" and "bytes once unpacked" in result["message"]
+
+
+def test_a_compressed_tar_is_read_member_by_member(tmp_path, monkeypatch):
+    """model.tar.gz is not unpacked whole onto the worker's disk: only one member at a time."""
+    spooled: list[int] = []
+    real_spool = scanning._spool
+
+    @contextmanager
+    def recording_spool(reader):
+        with real_spool(reader) as copy:
+            spooled.append(copy.seek(0, io.SEEK_END))
+            copy.seek(0)
+            yield copy
+
+    monkeypatch.setattr(scanning, "_spool", recording_spool)
+    members = {f"shard{n}.bin": b"\xff" + os.urandom(2 * 1024**2) for n in range(4)}
+    archive = _tar({**members, "model/notes.txt": PICKLE_0}, "w:gz")
+    assert _scan(tmp_path, "model.tar.gz", archive)["status"] == "unsafe"
+    assert len(spooled) == 5 and max(spooled) < 3 * 1024**2
 
 
 def test_deep_nesting_and_too_many_members_are_errors(tmp_path):
