@@ -109,9 +109,11 @@ class RepoPage(PortalRepoView):
         except ContentQuarantined:  # the notice below says so; the rest of the page still helps
             readme, summary = None, CardSummary()
         context = self.base_context(resolved)
+        scanned = flagged_files(resolved.tree_oid)
         context.update(
             {
-                "flagged": flagged_files(resolved.tree_oid),
+                "flagged": [(path, status) for path, status in scanned if status != "queued"],
+                "scan_pending": sum(status == "queued" for _, status in scanned),
                 "quarantined": quarantined_files(self.repo, resolved) if context["can_write"] else [],
                 "card_html": render_card(readme) if readme else "",
                 "card": summary,
