@@ -238,6 +238,10 @@ def test_the_real_client_sees_unsafe_and_unscanned_never_safe(hub, alice, eager_
     assert 'data-testid="scan-README.md"' not in listing
     page = client.get("/alice/scans/blob/main/legacy.txt").content.decode()
     assert 'data-testid="scan-warning"' in page and "UNSCANNED" in page
+    repo_page = client.get("/alice/scans").content.decode()
+    warning = repo_page.split('data-testid="security-warning"', 1)[1].split("</div>", 1)[0]
+    assert "5 file(s) need attention" in warning and "<code>legacy.txt</code>" in warning
+    assert "README.md" not in warning and 'data-testid="scan-pending"' not in repo_page
 
 
 @pytest.mark.django_db
@@ -254,3 +258,13 @@ def test_the_upgrade_queues_old_safe_verdicts_and_content_never_scanned(alice):
     migration.queue_unscanned_content(apps, None)
     assert set(FileScan.objects.filter(sha256__in=old.values()).values_list("status", flat=True)) == {"queued"}
     assert set(scans_requeue_stale().requeued) == set(old.values())
+
+
+@pytest.mark.django_db
+def test_files_waiting_for_their_scan_are_not_shown_as_safe(alice, client):
+    make_repo(alice, "fresh", {"README.md": b"# fresh\n", "data.txt": PICKLE_0})  # the worker has not run
+    assert set(FileScan.objects.values_list("status", flat=True)) == {"queued"}
+    page = client.get("/alice/fresh").content.decode()
+    assert "3 file(s) waiting for the security scan" in page and 'data-testid="security-warning"' not in page
+    listing = client.get("/alice/fresh/tree/main").content.decode()
+    assert 'data-testid="scan-README.md">queued' in listing
