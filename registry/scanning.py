@@ -15,7 +15,8 @@ scanner cannot read.
 The verdict fails closed (see `verdict`): `safe` only when everything was read and every import
 is innocuous; `unscanned` for content in a format the scanner cannot read (7z, unknown binary);
 `error` for content it could not finish (a bound exceeded, a corrupt archive, a timeout). Scans
-run in a child process with CPU, memory and wall-clock limits (`scan_file_isolated`).
+run in a child process with CPU, memory and wall-clock limits, small files in the worker under
+tighter bounds (`scan_file_isolated`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Findings:
     dangerous_in: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     unscanned: list[str] = field(default_factory=list)
+    exceeded: bool = False  # a bound of `limits` stopped the scan
     expanded: int = 0
     members: int = 0
 
@@ -94,15 +96,20 @@ class Findings:
 
 def scan_file(path: str, filename: str, *, limits: Limits | None = None) -> dict:
     """Scan the file at `path` in this process. Returns {"status", "imports", "message", "scanner"}."""
-    findings = Findings(limits or Limits(), root=filename or "file")
+    return verdict(_scan_path(path, filename, limits or Limits()))
+
+
+def _scan_path(path: str, filename: str, limits: Limits) -> Findings:
+    findings = Findings(limits, root=filename or "file")
     try:
         with open(path, "rb") as handle:
             _scan_blob(handle, findings.root, findings, depth=0)
     except LimitExceeded as exc:
+        findings.exceeded = True
         findings.errors.append(f"{filename}: {exc} (an archive bomb?)")
     except Exception as exc:  # noqa: BLE001 - any parser failure is a failed (not clean) scan
         findings.errors.append(f"scan failed: {type(exc).__name__}: {exc}")
-    return verdict(findings)
+    return findings
 
 
 def verdict(findings: Findings) -> dict:
@@ -371,8 +378,22 @@ def _limit_child() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (SCAN_TIMEOUT_SECONDS, SCAN_TIMEOUT_SECONDS))
 
 
+# Files this small are scanned in the worker itself under these tighter limits (a child process
+# costs more than the scan); one that reaches them is scanned again in the child.
+IN_PROCESS_MAX_BYTES = 1024**2
+IN_PROCESS_LIMITS = Limits(expanded_bytes=32 * 1024**2, members=1000)
+
+
 def scan_file_isolated(path: str, filename: str, *, timeout: int = SCAN_TIMEOUT_SECONDS) -> dict:
-    """`scan_file` in a resource-limited child process; any failure of the child is `error`."""
+    """`scan_file` in a resource-limited child process; any failure of the child is `error`.
+
+    A file of at most 1 MiB is scanned in this process first, within IN_PROCESS_LIMITS: the work
+    is bounded by them (an expansion ratio of 200 reaches 32 MiB from 160 KiB), and what reaches
+    them goes to the child, whose limits are the full ones."""
+    if Path(path).stat().st_size <= IN_PROCESS_MAX_BYTES:
+        findings = _scan_path(path, filename, IN_PROCESS_LIMITS)
+        if not findings.exceeded:
+            return verdict(findings)
     try:
         completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
             [sys.executable, "-m", "registry.scanning", path, filename],

@@ -105,3 +105,26 @@ def test_a_zip_with_a_prefix_is_still_read(tmp_path):
     path = tmp_path / "upload"
     path.write_bytes(b"#!/bin/sh\n" + _zip({"archive/payload": pickle.dumps(_Evil(), protocol=0)}))
     assert scanning.scan_file(str(path), "model.zip")["status"] == "unsafe"
+
+
+def test_small_files_are_scanned_in_the_worker_and_what_reaches_its_limits_in_the_child(tmp_path, monkeypatch):
+    """A child process costs more than scanning a small file; the tighter in-process limits send
+    anything bigger to the child, whose limits are the full ones."""
+    import subprocess
+    import tarfile
+
+    children = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **kw: children.append(a) or real_run(*a, **kw))
+    path = tmp_path / "upload"
+    path.write_bytes(pickle.dumps(_Evil(), protocol=0))
+    assert scanning.scan_file_isolated(str(path), "data.txt")["status"] == "unsafe" and children == []
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("notes.txt")
+        info.size = 10_000
+        archive.addfile(info, io.BytesIO(b"notes\n" * 2000 + b"done"))
+    path.write_bytes(buffer.getvalue())
+    monkeypatch.setattr(scanning, "IN_PROCESS_LIMITS", scanning.Limits(expanded_bytes=1024))
+    assert scanning.scan_file_isolated(str(path), "notes.tar.gz")["status"] == "safe" and len(children) == 1
