@@ -274,7 +274,7 @@ def security_status(entry: trees.Entry, scans: dict) -> dict:
     """`securityFileStatus` as the Hub client reads it (`RepoFile.security`, whose `safe` is
     `status == "safe"`). Content with no scan on record was never read by the scanner: it is
     `unscanned`, never safe (every commit queues a scan of every file it adds; older content is
-    queued by migration 0011)."""
+    queued by migration 0012)."""
     scan = scans.get(entry_sha256(entry))
     if scan is None:
         return {"status": "unscanned", "avScan": {"status": "unscanned"}, "pickleImportScan": None}

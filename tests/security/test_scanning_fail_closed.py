@@ -246,7 +246,7 @@ def test_the_real_client_sees_unsafe_and_unscanned_never_safe(hub, alice, eager_
 
 @pytest.mark.django_db
 def test_the_upgrade_queues_old_safe_verdicts_and_content_never_scanned(alice):
-    """Migration 0011: the old scanner's `safe` (a pickle in a gzip) and content it never read (a
+    """Migration 0012: the old scanner's `safe` (a pickle in a gzip) and content it never read (a
     protocol 0 pickle as `data.txt`) are queued again, due at once for the beat."""
     from registry.services.scans import scans_requeue_stale
 
@@ -254,7 +254,7 @@ def test_the_upgrade_queues_old_safe_verdicts_and_content_never_scanned(alice):
     old = {scan.filename: scan.sha256 for scan in FileScan.objects.filter(filename__in=["data.txt", "weights.gz"])}
     FileScan.objects.filter(filename="weights.gz").update(status="safe")
     FileScan.objects.filter(filename="data.txt").delete()  # the old code never queued it
-    migration = importlib.import_module("registry.migrations.0011_file_scan_unscanned")
+    migration = importlib.import_module("registry.migrations.0012_file_scan_unscanned")
     migration.queue_unscanned_content(apps, None)
     assert set(FileScan.objects.filter(sha256__in=old.values()).values_list("status", flat=True)) == {"queued"}
     assert set(scans_requeue_stale().requeued) == set(old.values())

@@ -37,7 +37,7 @@ def queue_unscanned_content(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0010_quarantine_aliased_content'),
+        ('registry', '0011_commit_made_on_pull_request'),
     ]
 
     operations = [
