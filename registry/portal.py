@@ -110,9 +110,11 @@ class RepoPage(PortalRepoView):
         except ContentQuarantined:  # the notice below says so; the rest of the page still helps
             readme, summary = None, CardSummary()
         context = self.base_context(resolved)
+        scanned = flagged_files(resolved.tree_oid)
         context.update(
             {
-                "flagged": flagged_files(resolved.tree_oid),
+                "flagged": [(path, status) for path, status in scanned if status != "queued"],
+                "scan_pending": sum(status == "queued" for _, status in scanned),
                 "quarantined": quarantined_files(self.repo, resolved) if context["can_write"] else [],
                 "card_html": render_card(readme) if readme else "",
                 "card": summary,
@@ -148,21 +150,23 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
                 "size": child.get("size", 0),
                 "is_lfs": bool(child.get("lfs")),
                 "download_url": resolve_url(repo, resolved.revision, child_path) if child["type"] == "file" else "",
-                "scan_status": scan.status if scan else "",
+                "scan_status": (scan.status if scan else "unscanned") if child["type"] == "file" else "",
             }
         )
     return sorted(rows, key=lambda row: (not row["is_dir"], row["name"].lower()))
 
 
 def flagged_files(tree_oid: str) -> list[tuple[str, str]]:
-    """(path, status) of files whose scan is anything but safe, for the repo page's warning."""
+    """(path, status) of files whose scan is anything but safe, for the repo page's warning; a file
+    with no scan on record is `unscanned`."""
     files = list(trees.iter_files(tree_oid))
     scans = scans_for(entry_sha256(entry) for _, entry in files)
     flagged = []
     for path, entry in files:
         scan = scans.get(entry_sha256(entry))
-        if scan is not None and scan.status != "safe":
-            flagged.append((path, scan.status))
+        status = scan.status if scan is not None else "unscanned"
+        if status != "safe":
+            flagged.append((path, status))
     return flagged
 
 

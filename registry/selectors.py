@@ -271,11 +271,13 @@ def scans_for(sha256s) -> dict:
 
 
 def security_status(entry: trees.Entry, scans: dict) -> dict:
-    """`securityFileStatus` as the Hub client reads it. Content that was never queued for a scan
-    holds no pickle (every commit sniffs additions), so it is safe by construction."""
+    """`securityFileStatus` as the Hub client reads it (`RepoFile.security`, whose `safe` is
+    `status == "safe"`). Content with no scan on record was never read by the scanner: it is
+    `unscanned`, never safe (every commit queues a scan of every file it adds; older content is
+    queued by migration 0012)."""
     scan = scans.get(entry_sha256(entry))
     if scan is None:
-        return {"status": "safe", "avScan": {"status": "unscanned"}, "pickleImportScan": None}
+        return {"status": "unscanned", "avScan": {"status": "unscanned"}, "pickleImportScan": None}
     return {
         "status": scan.status,
         "avScan": {"status": "unscanned"},

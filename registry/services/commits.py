@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import content, gitobjects, hooks, lfsrules, limits, scanning, trees
+from registry import gitobjects, hooks, lfsrules, limits, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_new_path, validate_path
 from registry.services.metadata import refresh_repo_metadata
@@ -40,7 +40,6 @@ class AddFile:
     size: int
     is_lfs: bool
     blob_oid: str  # git id: of the content for regular files, of the pointer for LFS files
-    needs_scan: bool = False  # pickle-based content, scanned by the worker after the commit
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,7 @@ def stage_bytes(
     sha256 = get_storage().put_bytes(content)
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
-    return AddFile(
-        path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid,
-        needs_scan=scanning.needs_scan(path, content[:8]),
-    )  # fmt: skip
+    return AddFile(path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid)
 
 
 def stage_stream(
@@ -105,9 +101,7 @@ def stage_stream(
         sha256 = writer.commit()
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, size)) if lfs else blob_hash.hexdigest()
-    return AddFile(
-        path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid, needs_scan=scanning.needs_scan(path, head[:8])
-    )
+    return AddFile(path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid)
 
 
 def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
@@ -181,11 +175,7 @@ def stage_stored(
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
-    head = content.read_head(sha256, min(8, stored.size))
-    return AddFile(
-        path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid,
-        needs_scan=scanning.needs_scan(path, head),
-    )  # fmt: skip
+    return AddFile(path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid)
 
 
 def _signature(user: User | None, when: int) -> gitobjects.Signature:
@@ -326,7 +316,7 @@ def commit_create(
     if ref_name == f"refs/heads/{repo.default_branch}":
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
-    scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
+    scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
     return commit
