@@ -16,17 +16,16 @@ from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
 from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
 from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
-from registry.markdown import render_card
 from registry.modelcard import CardSummary
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
+    card_html_at,
     entry_sha256,
     history,
     list_refs,
     quarantined_files,
     read_small_file,
-    read_text_at,
     resolve_revision,
     scans_for,
     split_revision_path,
@@ -104,16 +103,16 @@ class RepoPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         try:
-            readme = read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk)
+            card_html = card_html_at(resolved.tree_oid, repo_pk=self.repo.pk)
             summary = card_summary_at(self.repo.pk, resolved.tree_oid)
         except ContentQuarantined:  # the notice below says so; the rest of the page still helps
-            readme, summary = None, CardSummary()
+            card_html, summary = "", CardSummary()
         context = self.base_context(resolved)
         context.update(
             {
                 "flagged": flagged_files(resolved.tree_oid),
                 "quarantined": quarantined_files(self.repo, resolved) if context["can_write"] else [],
-                "card_html": render_card(readme) if readme else "",
+                "card_html": card_html,
                 "card": summary,
                 "entries": self._entries(resolved, ""),
                 "path": "",
