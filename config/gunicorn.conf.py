@@ -13,6 +13,8 @@ timeout = int(os.environ.get("WEB_TIMEOUT", 600))
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+# Signed URLs (`sig=`) are grants: the value is logged as [redacted] (core/logredact.py).
+logger_class = "core.logredact.GunicornLogger"
 # sendfile(2) is on by default. Do NOT write `sendfile = True` here: gunicorn treats *any* value of
 # this setting as the `--no-sendfile` flag (Config.sendfile returns False when it is set), and
 # file bodies then go out in 4 KiB write() calls. tests/test_deploy_config.py guards this.

@@ -191,6 +191,9 @@ class Commit(models.Model):
     created_at = models.DateTimeField()
     # The exact git object text, so the id can be re-verified and the object served to git.
     raw = models.BinaryField()
+    # Made on a pull request's ref (refs/pr/N), where contributors without write access commit:
+    # such a commit never puts a license in force (licenses.selectors.license_in_force_at).
+    made_on_pull_request = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "oid"], name="commit_unique_per_repo")]

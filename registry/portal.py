@@ -13,6 +13,7 @@ from django.views import View
 
 from accounts.models import Membership, Organization, User
 from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
+from core.pagination import MAX_OFFSET
 from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
 from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
@@ -197,7 +198,7 @@ class BlobPage(PortalRepoView):
         context = self.base_context(resolved)
         if context["can_download"]:
             try:
-                check_file(self.principal, self.repo, path)
+                check_file(self.principal, self.repo, path, tree_oids=(resolved.tree_oid,))
                 check_license(self.principal, self.repo, resolved)
             except HubError as exc:
                 context["can_download"] = False
@@ -224,11 +225,11 @@ class BlobPage(PortalRepoView):
 class CommitsPage(PortalRepoView):
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
-        try:
-            page_number = max(int(request.GET.get("page", "1")), 1)
-        except ValueError:
-            page_number = 1
         size = settings.GATEHOUSE_COMMITS_PAGE_SIZE
+        try:
+            page_number = min(max(int(request.GET.get("page", "1")), 1), MAX_OFFSET // size)
+        except ValueError:  # not a number, or thousands of digits
+            page_number = 1
         commits, has_more = history(self.repo, resolved.commit_oid, offset=(page_number - 1) * size, limit=size)
         context = self.base_context(resolved)
         context.update({"commits": commits, "page_number": page_number, "has_more": has_more, "tab": "commits"})

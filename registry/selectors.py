@@ -28,11 +28,16 @@ class Resolved:
 
 
 @lru_cache(maxsize=8192)
-def _commit_tree(repo_pk: int, oid: str) -> str:
-    tree = Commit.objects.filter(repo_id=repo_pk, oid=oid).values_list("tree_oid", flat=True).first()
-    if tree is None:
+def _commit_facts(repo_pk: int, oid: str) -> tuple[str, bool]:
+    """(tree id, made on a pull request): both fixed when the commit is written."""
+    row = Commit.objects.filter(repo_id=repo_pk, oid=oid).values_list("tree_oid", "made_on_pull_request").first()
+    if row is None:
         raise LookupError(oid)
-    return tree
+    return row
+
+
+def _commit_tree(repo_pk: int, oid: str) -> str:
+    return _commit_facts(repo_pk, oid)[0]
 
 
 def commit_tree_oid(repo: Repo, oid: str) -> str | None:
@@ -70,6 +75,32 @@ def resolve_revision(repo: Repo, revision: str) -> Resolved:
         if tree is not None:
             return Resolved(revision, revision, tree, None)
     raise RevisionNotFound(revision)
+
+
+WRITER_REF_PREFIXES = ("refs/heads/", "refs/tags/")
+
+
+def is_contributed(repo: Repo, resolved: Resolved) -> bool:
+    """Whether contributors without write access control what `resolved` names: a pull request's
+    ref, or a commit id made on one that no branch or tag points at. Branches and tags move only
+    by writers' hands. SECURITY: what such a revision says about itself (its card, its LICENSE)
+    binds nobody; licenses.selectors judges it under a writer's revision instead.
+
+    A commit id is judged by where it was made (`Commit.made_on_pull_request`, recorded when it
+    is written), not by walking history: pull requests are merged as new commits on their base,
+    so a pull request's commits reach a branch only if a writer branches or tags at one, and a
+    ref pointing right at it is then the writer's word. A commit a writer's branch grew on top of
+    later stays judged as contributed: the cautious side (the base license applies to it)."""
+    ref_name = resolved.ref.name if resolved.ref is not None else resolved.revision
+    if ref_name.startswith("refs/"):
+        return not ref_name.startswith(WRITER_REF_PREFIXES)
+    if resolved.ref is not None or resolved.revision != resolved.commit_oid:
+        return False  # a branch or tag named by its short name
+    _, on_pull_request = _commit_facts(repo.pk, resolved.commit_oid)
+    if not on_pull_request:
+        return False
+    writer_refs = Ref.objects.filter(repo=repo, commit_oid=resolved.commit_oid, kind__in=[RefKind.BRANCH, RefKind.TAG])
+    return not writer_refs.exists()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from accounts.models import User
 from core.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
 from registry import content, gitobjects, hooks, lfsrules, limits, scanning, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
-from registry.paths import validate_folder, validate_path
+from registry.paths import validate_folder, validate_new_path, validate_path
 from registry.services.metadata import card_check, refresh_repo_metadata
 from registry.services.scans import scans_request
 from registry.storage import SHA256_RE, get_storage
@@ -71,7 +71,7 @@ def stage_bytes(
     treats it, and needs the same proof of possession as an `lfsFile` line (`stage_stored`):
     otherwise a "regular" pointer file would share its git id with the LFS entry of a gated repo.
     `repo=None` (a repo being created) accepts no pointer at all."""
-    validate_path(path)
+    validate_new_path(path)
     if (pointer := gitobjects.read_as_lfs_pointer(content)) is not None:
         return _stage_pointer(repo=repo, path=path, pointer=pointer, proof_from=proof_from)
     if lfs is None:
@@ -90,7 +90,7 @@ def stage_stream(
 ) -> AddFile:
     """Like `stage_bytes` for uploads from the portal: streamed to the blob store, never held whole
     in memory. The git blob id is hashed alongside the sha256 as the bytes go by."""
-    validate_path(path)
+    validate_new_path(path)
     head = stream.read(512 if size > gitobjects.LFS_POINTER_MAX else gitobjects.LFS_POINTER_MAX + 1)
     if size <= gitobjects.LFS_POINTER_MAX:
         return stage_bytes(
@@ -113,7 +113,7 @@ def stage_stream(
 def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
     """The validated paths of a browser form's files, once paths and upload limits pass (on the
     sizes the form declared): what a form is refused for before anything is stored or charged."""
-    paths = [validate_path(path) for path, _ in files]
+    paths = [validate_new_path(path) for path, _ in files]
     limits.check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
     return paths
 
@@ -162,7 +162,7 @@ def stage_stored(
     SECURITY: `proof_from` has no default, so every caller says whose upload proves possession:
     a contributor without write access may add only content they uploaded (UploadReceipt); None
     for writers and the hub's own commits, who may reference anything the repo holds."""
-    validate_path(path)
+    validate_new_path(path)
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
     stored = StoredObject.objects.filter(sha256=sha256).first()
@@ -199,6 +199,7 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
     added: list[AddFile] = []
     for op in operations:
         if isinstance(op, AddFile):
+            validate_new_path(op.path)
             entry = trees.file_entry(
                 name=op.path.rsplit("/", 1)[-1], oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs
             )
@@ -320,7 +321,7 @@ def commit_create(
         check(context)
     commit = _write_commit(
         repo=repo, tree_oid=tree_oid, parents=[ref.commit_oid] if ref else [], author=author,
-        summary=summary, description=description,
+        summary=summary, description=description, on_pull_request=ref_name.startswith("refs/pr/"),
     )  # fmt: skip
     _move_ref(repo, ref, ref_name, commit)
     if ref_name == f"refs/heads/{repo.default_branch}":
@@ -374,7 +375,14 @@ def _save_blobs(added: list[AddFile]) -> None:
 
 
 def _write_commit(
-    *, repo: Repo, tree_oid: str, parents: list[str], author: User | None, summary: str, description: str
+    *,
+    repo: Repo,
+    tree_oid: str,
+    parents: list[str],
+    author: User | None,
+    summary: str,
+    description: str,
+    on_pull_request: bool,
 ) -> Commit:
     now = int(time.time())
     signature = _signature(author, now)
@@ -396,6 +404,7 @@ def _write_commit(
             "message": message,
             "created_at": datetime.fromtimestamp(now, tz=UTC),
             "raw": raw,
+            "made_on_pull_request": on_pull_request,
         },
     )
     return commit
