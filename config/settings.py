@@ -386,3 +386,13 @@ GATEHOUSE_COMMUNITY_WINDOW_SECONDS = env.int("GATEHOUSE_COMMUNITY_WINDOW_SECONDS
 # Pull-request diffs stop (with a note) past this many bytes; larger text files are summarised.
 GATEHOUSE_PR_DIFF_MAX_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_BYTES", default=2 * 1024 * 1024)
 GATEHOUSE_PR_DIFF_MAX_FILE_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_FILE_BYTES", default=512 * 1024)
+# difflib is quadratic on some inputs (20,000 interleaved lines: 17 s): a file with more lines on
+# either side is summarised, and files left when a diff has used this much CPU are listed, not
+# diffed (file diffs are cached, so the next request goes on from there).
+GATEHOUSE_PR_DIFF_MAX_FILE_LINES = env.int("GATEHOUSE_PR_DIFF_MAX_FILE_LINES", default=10_000)
+GATEHOUSE_PR_DIFF_BUDGET_S = env.float("GATEHOUSE_PR_DIFF_BUDGET_S", default=1.0)
+# Markdown (cards, comments) past this size is cut, and a render past this CPU time is shown as
+# plain text; rendered cards are cached by (repo, README blob).
+GATEHOUSE_MARKDOWN_MAX_BYTES = env.int("GATEHOUSE_MARKDOWN_MAX_BYTES", default=256 * 1024)
+GATEHOUSE_MARKDOWN_BUDGET_S = env.float("GATEHOUSE_MARKDOWN_BUDGET_S", default=1.0)
+GATEHOUSE_RENDER_CACHE_SECONDS = env.int("GATEHOUSE_RENDER_CACHE_SECONDS", default=7 * 24 * 3600)

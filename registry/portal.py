@@ -17,17 +17,16 @@ from core.pagination import MAX_OFFSET
 from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
 from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
-from registry.markdown import render_card
 from registry.modelcard import CardSummary
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
+    card_html_at,
     entry_sha256,
     history,
     list_refs,
     quarantined_files,
     read_small_file,
-    read_text_at,
     resolve_revision,
     scans_for,
     split_revision_path,
@@ -105,10 +104,10 @@ class RepoPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         try:
-            readme = read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk)
+            card_html = card_html_at(resolved.tree_oid, repo_pk=self.repo.pk)
             summary = card_summary_at(self.repo.pk, resolved.tree_oid)
         except ContentQuarantined:  # the notice below says so; the rest of the page still helps
-            readme, summary = None, CardSummary()
+            card_html, summary = "", CardSummary()
         context = self.base_context(resolved)
         scanned = flagged_files(resolved.tree_oid)
         context.update(
@@ -116,7 +115,7 @@ class RepoPage(PortalRepoView):
                 "flagged": [(path, status) for path, status in scanned if status != "queued"],
                 "scan_pending": sum(status == "queued" for _, status in scanned),
                 "quarantined": quarantined_files(self.repo, resolved) if context["can_write"] else [],
-                "card_html": render_card(readme) if readme else "",
+                "card_html": card_html,
                 "card": summary,
                 "entries": self._entries(resolved, ""),
                 "path": "",

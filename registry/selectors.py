@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
+from django.core.cache import cache
+
 from core.errors import EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
-from registry import content, gitobjects, trees
+from registry import content, gitobjects, markdown, trees
 from registry.models import Commit, Ref, RefKind, Repo
 
 SMALL_BLOB_LIMIT = 1024 * 1024
@@ -193,6 +196,27 @@ def read_text_at(tree_oid: str, path: str, *, repo_pk: int) -> str | None:
         return None
     data = read_small_file(entry, repo_pk=repo_pk)
     return None if data is None else data.decode("utf-8", "replace")
+
+
+def card_html_at(tree_oid: str, *, repo_pk: int) -> str:
+    """README.md of a tree of repo `repo_pk` as sanitised HTML ('' for none). A blob never
+    changes, so its HTML is cached by (renderer and its bounds, repo, blob): one render per README
+    and repo, whichever commits share it, and none per page view.
+
+    SECURITY: the repo is part of the key, and the proof that the content belongs to the repo
+    is checked before the cache is read, on every call (ContentQuarantined otherwise)."""
+    entry = trees.find_entry(tree_oid, "README.md")
+    if entry is None or entry["type"] != "file" or entry["size"] > SMALL_BLOB_LIMIT:
+        return ""
+    content.require_in_repo(repo_pk, entry_sha256(entry))
+    bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
+    key = f"card-html:{markdown.RENDERER_VERSION}:{bounds}:{repo_pk}:{entry['oid']}"
+    html = cache.get(key)
+    if html is None:
+        data = read_small_file(entry, repo_pk=repo_pk)
+        html = markdown.render_card(data.decode("utf-8", "replace")) if data else ""
+        cache.set(key, html, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
+    return html
 
 
 def list_refs(repo: Repo) -> dict[str, list[Ref]]:

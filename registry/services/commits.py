@@ -24,7 +24,7 @@ from core.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed,
 from registry import gitobjects, hooks, lfsrules, limits, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_new_path, validate_path
-from registry.services.metadata import refresh_repo_metadata
+from registry.services.metadata import card_check, refresh_repo_metadata
 from registry.services.scans import scans_request
 from registry.storage import SHA256_RE, get_storage
 
@@ -306,6 +306,7 @@ def commit_create(
     context = hooks.CommitContext(
         repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
     )
+    card_check(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree)
     for check in hooks.commit_checks:
         check(context)
     commit = _write_commit(
