@@ -30,7 +30,7 @@ from django.middleware import csrf
 from rest_framework import authentication
 from rest_framework import exceptions as drf_exceptions
 
-from core.errors import BadRequest, PayloadTooLarge
+from core.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from core.http import error_response
 
 # SECURITY: a request that fails CSRF reads at most this much of its body.
@@ -111,6 +111,13 @@ class RequestBodyMiddleware:
             )
         if not policy.files:
             request.upload_handlers = [RefuseFilesHandler(request)]
+        return None
+
+    def process_exception(self, request, exception) -> HttpResponse | None:
+        """A body that stopped arriving while a portal view read it: 408, as API views answer
+        (core.gunicorn_worker bounds each read; DRF views turn the error into a response themselves)."""
+        if isinstance(exception, RequestTimeout):
+            return error_response(exception)
         return None
 
 
@@ -207,7 +214,11 @@ class BoundedCsrfMixin:
 
 
 class CsrfViewMiddleware(BoundedCsrfMixin, csrf.CsrfViewMiddleware):
-    pass
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        try:
+            return super().process_view(request, callback, callback_args, callback_kwargs)
+        except RequestTimeout as exc:  # the body stopped arriving while its head was read
+            return error_response(exc)
 
 
 class _CSRFCheck(BoundedCsrfMixin, authentication.CSRFCheck):

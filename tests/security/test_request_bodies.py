@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from core import bodies
+from core.errors import RequestTimeout
 from tests.support.builders import make_repo
 
 pytestmark = pytest.mark.django_db
@@ -251,3 +252,26 @@ def test_a_browser_login_with_its_csrf_token_works(alice):
     form = urlencode({"csrfmiddlewaretoken": token, "username": "alice", "password": PASSWORD})
     response = browser.post("/login", form, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 302 and browser.session["_auth_user_id"] == str(alice.pk)
+
+
+class StalledBody(MadeUpBody):
+    """Sends `head`, then stops: the read fails as core.gunicorn_worker's bounded read fails."""
+
+    def readinto(self, buffer) -> int:
+        if self.sent >= len(self.head):
+            raise RequestTimeout("No data arrived for 1 seconds in the middle of the body.")
+        count = min(len(buffer), len(self.head) - self.sent)
+        buffer[:count] = self.head[self.sent : self.sent + count]
+        self.sent += count
+        return count
+
+
+@pytest.mark.parametrize("enforce_csrf", [True, False])
+def test_a_portal_body_that_stops_arriving_is_a_408_not_a_500(public, alice, spool, enforce_csrf):
+    """While the CSRF check peeks at the form, or while the view parses it."""
+    client = Client(enforce_csrf_checks=enforce_csrf)
+    client.force_login(alice)
+    client.cookies["csrftoken"] = "a" * 32
+    head, content_type = _multipart({"summary": "x"})
+    response = _post(client, "/alice/pub/upload/main", StalledBody(head, 10 * PEEK, spool), content_type)
+    assert response.status_code == 408 and response["X-Error-Code"] == "RequestTimeout"
