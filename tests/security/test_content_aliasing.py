@@ -6,9 +6,7 @@ LFS pointer text as a *regular* file gave the same git blob id, so the same tree
 attacker's public repo then served the victim's tree (and bytes) with no gate.
 """
 
-import base64
 import hashlib
-import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,6 +19,7 @@ from registry import content, gitobjects, services, trees
 from registry.models import Commit, Ref, Repo, RepoObject, Tree
 from registry.selectors import resolve_revision
 from tests.support.builders import commit_files, make_repo, token_for
+from tests.support.commit_api import inline_file, post_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -39,20 +38,9 @@ def victim(alice):
     return repo
 
 
-def _commit_inline(client: Client, token: str, repo_id: str, files: dict[str, bytes], **query):
-    lines = [{"key": "header", "value": {"summary": "copy"}}]
-    lines += [
-        {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
-        for path, data in files.items()
-    ]
-    body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
-    suffix = "?create_pr=1" if query.get("create_pr") else ""
-    return client.post(
-        f"/api/models/{repo_id}/commit/main{suffix}",
-        data=body,
-        content_type="application/x-ndjson",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+def _commit_inline(client: Client, token: str, repo_id: str, files: dict[str, bytes], *, create_pr=False):
+    operations = [inline_file(path, data) for path, data in files.items()]
+    return post_commit(client, token, repo_id, operations, summary="copy", create_pr=create_pr)
 
 
 def _tree_of(repo: Repo) -> str:
@@ -123,7 +111,7 @@ def test_pointer_text_through_a_pull_request_form_is_refused(victim, bob, client
 
 def test_pointer_text_in_a_pull_request_commit_is_refused(victim, bob):
     services.repo_settings_update(repo=victim, gated="")
-    response = _commit_inline(Client(), token_for(bob), "alice/gated", {"copy.txt": _pointer(WEIGHTS)}, create_pr=1)
+    response = _commit_inline(Client(), token_for(bob), "alice/gated", {"copy.txt": _pointer(WEIGHTS)}, create_pr=True)
     assert response.status_code == 400 and "'copy.txt'" in response["X-Error-Message"]
 
 

@@ -8,9 +8,7 @@ Bounded: `make test` runs a fixed (derandomized) set of examples; `make test-slo
 from a stored seed. Each example runs in a transaction that is rolled back.
 """
 
-import base64
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -24,6 +22,7 @@ from registry import gitobjects, services, trees
 from registry.models import Ref
 from registry.selectors import resolve_revision
 from tests.support.builders import UserFactory, token_for
+from tests.support.commit_api import inline_file, lfs_file, post_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -69,22 +68,6 @@ class Model:
         return any(self.can_access(viewer, repo) for repo, uploaded in self.legit if uploaded == data)
 
 
-def _commit(client: Client, token: str, repo_id: str, operation: dict, *, create_pr: bool):
-    lines = [{"key": "header", "value": {"summary": "step"}}, operation]
-    body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
-    return client.post(
-        f"/api/models/{repo_id}/commit/main" + ("?create_pr=1" if create_pr else ""),
-        data=body,
-        content_type="application/x-ndjson",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
-
-
-def _inline(path_in_repo: str, data: bytes) -> dict:
-    encoded = base64.b64encode(data).decode()
-    return {"key": "file", "value": {"path": path_in_repo, "content": encoded, "encoding": "base64"}}
-
-
 def _pick(choices: list[bytes], number: int) -> bytes:
     return choices[number % len(choices)]
 
@@ -114,13 +97,12 @@ def _run(world_value, users, tokens) -> None:
         own = USERS[repo] == name
         if kind == "upload":  # an honest user uploads only bytes they have
             data = _pick([item for _, item in ALL_SECRETS if model.may_have(name, item)], secret)
-            operation = _inline(path_in_repo, data)
+            operation = inline_file(path_in_repo, data)
         elif kind == "pointer":
-            operation = _inline(path_in_repo, gitobjects.lfs_pointer(hashlib.sha256(data).hexdigest(), len(data)))
+            operation = inline_file(path_in_repo, gitobjects.lfs_pointer(hashlib.sha256(data).hexdigest(), len(data)))
         else:
-            lfs = {"path": path_in_repo, "algo": "sha256", "oid": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            operation = {"key": "lfsFile", "value": lfs}
-        response = _commit(client, tokens[name], repos[repo].repo_id, operation, create_pr=not own)
+            operation = lfs_file(path_in_repo, hashlib.sha256(data).hexdigest(), len(data))
+        response = post_commit(client, tokens[name], repos[repo].repo_id, [operation], create_pr=not own)
         assert response.status_code < 500, response.content
         if kind == "upload" and response.status_code == 200:
             model.legit.add((repo, data))

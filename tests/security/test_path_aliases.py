@@ -6,9 +6,6 @@ The attack: a checkout on Windows or macOS of a repo holding `.git::$INDEX_ALLOC
 NTFS stream variants). A file named `aux.txt` cannot be created on Windows at all.
 """
 
-import base64
-import json
-
 import pytest
 from django.test import Client
 
@@ -16,6 +13,7 @@ from core.errors import BadRequest
 from registry.paths import validate_new_path, validate_path
 from registry.selectors import resolve_revision
 from tests.support.builders import make_repo, token_for
+from tests.support.commit_api import inline_file, post_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -36,16 +34,7 @@ ALLOWED = [".gitattributes", ".github/workflows/ci.yml", "git~2", ".gitx", "cons
 
 
 def _commit(token: str, repo_id: str, path: str):
-    lines = [
-        {"key": "header", "value": {"summary": "add"}},
-        {"key": "file", "value": {"path": path, "content": base64.b64encode(b"x").decode(), "encoding": "base64"}},
-    ]
-    return Client().post(
-        f"/api/models/{repo_id}/commit/main",
-        data=b"".join(json.dumps(line).encode() + b"\n" for line in lines),
-        content_type="application/x-ndjson",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    return post_commit(Client(), token, repo_id, [inline_file(path, b"x")], summary="add")
 
 
 @pytest.mark.parametrize("path", DOTGIT_ALIASES + DEVICE_NAMES)

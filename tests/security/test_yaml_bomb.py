@@ -6,8 +6,6 @@ A 378-byte card posted anonymously to /api/validate-yaml cost 5.5 s and ~1 GB.
 The levels here stop at a million nodes, so that the attack stays cheap against the old code
 too (these tests must be able to fail there, not hang)."""
 
-import base64
-import json
 import time
 
 import pytest
@@ -17,6 +15,7 @@ from core import boundedyaml
 from registry import services
 from registry.models import Repo
 from tests.support.builders import commit_files, make_repo, token_for
+from tests.support.commit_api import inline_file, post_commit
 
 pytestmark = pytest.mark.django_db
 
@@ -74,20 +73,7 @@ def test_values_yaml_reads_but_json_cannot_hold_are_a_400_not_a_500(value):
 
 
 def _commit_readme(client: Client, token: str, repo_id: str, readme: bytes, *, create_pr: bool = False):
-    lines = [
-        {"key": "header", "value": {"summary": "card"}},
-        {
-            "key": "file",
-            "value": {"path": "README.md", "content": base64.b64encode(readme).decode(), "encoding": "base64"},
-        },
-    ]
-    body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
-    return client.post(
-        f"/api/models/{repo_id}/commit/main" + ("?create_pr=1" if create_pr else ""),
-        data=body,
-        content_type="application/x-ndjson",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    return post_commit(client, token, repo_id, [inline_file("README.md", readme)], summary="card", create_pr=create_pr)
 
 
 @pytest.mark.parametrize("create_pr", [False, True])
