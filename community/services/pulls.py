@@ -27,7 +27,7 @@ from community.services.common import (
 from core.errors import BadRequest, Conflict, RevisionNotFound
 from registry import services as registry_services
 from registry.models import Commit, Ref, RefKind, Repo
-from registry.selectors import commit_tree_oid, entry_sha256
+from registry.selectors import commit_tree_oid
 
 PR_REF = re.compile(r"^refs/pr/([1-9][0-9]{0,8})$")
 
@@ -113,7 +113,7 @@ def pull_request_record_commit(*, repo: Repo, ref_name: str, commit: Commit) -> 
     notify(event)
 
 
-def _merge_operations(changes: dict, base_tree: str) -> list:
+def _merge_operations(repo: Repo, changes: dict, base_tree: str) -> list:
     """The pull request's changes as operations on the base tree: deletions first, so that a file
     replaced by a folder of the same name applies cleanly; changes the base already has are skipped."""
     from registry import trees
@@ -126,15 +126,7 @@ def _merge_operations(changes: dict, base_tree: str) -> list:
             if current_oid is not None:
                 deletions.append(registry_services.DeleteFile(path))
         elif current_oid != after["oid"]:
-            additions.append(
-                registry_services.AddFile(
-                    path=path,
-                    sha256=entry_sha256(after),
-                    size=after["size"],
-                    is_lfs=bool(after.get("lfs")),
-                    blob_oid=after["oid"],
-                )
-            )
+            additions.append(registry_services.stage_entry(repo=repo, path=path, entry=after))
     return deletions + additions
 
 
@@ -158,7 +150,7 @@ def pull_request_merge(*, discussion: Discussion, actor: User, comment: str = ""
             f"This pull request has conflicts with {base.short_name}: {', '.join(conflicts[:20])}.",
             extra={"filesWithConflicts": conflicts},
         )
-    operations = _merge_operations(changed_files(fork_tree, head_tree), base_tree)  # type: ignore[arg-type]
+    operations = _merge_operations(repo, changed_files(fork_tree, head_tree), base_tree)  # type: ignore[arg-type]
     if not operations:
         raise BadRequest("This pull request has no changes to merge.")
     if comment:

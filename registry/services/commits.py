@@ -20,10 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import gitobjects, hooks, lfsrules, limits, trees
+from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound, PreconditionFailed, RevisionNotFound
+from registry import content, gitobjects, hooks, lfsrules, limits, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_new_path, validate_path
+from registry.selectors import entry_sha256
 from registry.services.metadata import card_check, refresh_repo_metadata
 from registry.services.scans import scans_request
 from registry.storage import SHA256_RE, get_storage
@@ -102,6 +103,19 @@ def stage_stream(
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, size)) if lfs else blob_hash.hexdigest()
     return AddFile(path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid)
+
+
+def stage_entry(*, repo: Repo, path: str, entry: dict) -> AddFile:
+    """A file of another revision of the same repo, as an addition (a pull request's file when it
+    is merged). SECURITY: the content must be proven to belong to the repo: a revision written by
+    an older version may name content the repo never held (`content.require_in_repo`, 410)."""
+    sha256 = entry_sha256(entry)
+    if not content.belongs_to_repo(repo.pk, sha256):
+        raise ContentQuarantined(
+            f"'{path}' is quarantined: its content was never proven to belong to this repo. "
+            "Upload the file again before merging."
+        )
+    return AddFile(path=path, sha256=sha256, size=entry["size"], is_lfs=bool(entry.get("lfs")), blob_oid=entry["oid"])
 
 
 def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:

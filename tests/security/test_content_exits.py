@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from community import diffs
+from community import services as community_services
 from core.errors import ContentQuarantined
 from gating.policy import ANONYMOUS
 from licenses.selectors import card_license_at
@@ -113,3 +114,24 @@ def test_pointer_text_uploaded_through_xet_is_served_as_itself(cas, victim, bob)
     response = Client().get("/bob/xet-copy/resolve/main/model.safetensors")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == pointer
+
+
+def test_merging_a_pull_request_that_names_unproven_content_is_refused(victim, bob):
+    """A pull request prepared under an older version (its ref naming the victim's tree) must not
+    launder that content into the base branch: the merge would make it the repo's own."""
+    mine = make_repo(bob, "merge-target", {"notes.txt": b"mine"})
+    pull = community_services.pull_request_open(repo=mine, author=bob, title="legacy", description="", draft=False)
+    head = Commit.objects.get(repo=mine, oid=Ref.objects.get(repo=mine, name=pull.ref_name).commit_oid)
+    Commit.objects.create(
+        repo=mine, oid="d" * 40, tree_oid=resolve_revision(victim, "main").tree_oid, parent_oids=[head.oid],
+        author=bob, author_name="bob", title="legacy", message="legacy", created_at=head.created_at, raw=b"",
+    )  # fmt: skip
+    Ref.objects.filter(repo=mine, name=pull.ref_name).update(commit_oid="d" * 40)
+    with pytest.raises(ContentQuarantined, match="quarantined"):
+        community_services.pull_request_merge(discussion=pull, actor=bob)
+    assert Client().get("/bob/merge-target/resolve/main/model.safetensors").status_code == 404
+    assert not RepoObject.objects.filter(repo=mine, sha256=victim_weights_sha(victim)).exists()
+
+
+def victim_weights_sha(victim) -> str:
+    return find_file(resolve_revision(victim, "main"), "model.safetensors")["lfs"]["sha256"]

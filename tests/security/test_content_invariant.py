@@ -1,14 +1,15 @@
 """The content-identity invariant, property-based: random repos (public, private, gated) of
-several users, random honest uploads, grants, and attempts to reference others' content (pointer
-texts, LFS references, through commits and pull requests). Afterwards, no one downloads bytes
-unless they had them or could download them at some repo to which they were uploaded by someone
-who had them.
+several users, random honest uploads, grants, merges of pull requests, and attempts to reference
+others' content (pointer texts, LFS references, through commits and pull requests). Afterwards,
+no one downloads bytes unless they had them or could download them at some repo to which they
+were uploaded by someone who had them.
 
 Bounded: `make test` runs a fixed (derandomized) set of examples; `make test-slow` runs many more
 from a stored seed. Each example runs in a transaction that is rolled back.
 """
 
 import hashlib
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import pytest
@@ -17,6 +18,9 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
+from community import services as community_services
+from community.models import Discussion, Status
+from core.errors import HubError
 from gating import services as gating_services
 from registry import gitobjects, services, trees
 from registry.models import Ref
@@ -44,6 +48,7 @@ step = st.one_of(
     st.tuples(st.just("pointer"), user_index, repo_index, secret_index, path),
     st.tuples(st.just("reference"), user_index, repo_index, secret_index, path),
     st.tuples(st.just("grant"), repo_index, user_index),
+    st.tuples(st.just("merge"), repo_index),
 )
 world = st.tuples(st.lists(st.sampled_from(MODES), min_size=3, max_size=3), st.lists(step, min_size=2, max_size=8))
 
@@ -85,6 +90,12 @@ def _run(world_value, users, tokens) -> None:
             repo = services.repo_settings_update(repo=repo, gated="manual")
         repos.append(repo)
     for kind, *args in steps:
+        if kind == "merge":  # the owner merges every open pull request it can
+            owner = users[USERS[args[0]]]
+            for pull in Discussion.objects.filter(repo=repos[args[0]], is_pull_request=True, status=Status.OPEN):
+                with suppress(HubError):
+                    community_services.pull_request_merge(discussion=pull, actor=owner)
+            continue
         if kind == "grant":
             repo, who = args
             if model.modes[repo] == "gated" and USERS[who] != USERS[repo] and (repo, USERS[who]) not in model.grants:
