@@ -8,7 +8,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import cache
 
-from core.errors import EntryNotFound, RevisionNotFound
+from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
 from registry import content, gitobjects, markdown, trees
 from registry.models import Commit, Ref, RefKind, Repo
@@ -269,12 +269,13 @@ def last_commits(repo: Repo, head_oid: str, paths: list[str], *, max_walk: int =
 
 
 def gitattributes_at(repo: Repo, revision: str) -> str:
-    """The `.gitattributes` text at a revision ('' when absent), for the LFS decision."""
+    """The `.gitattributes` text at a revision ('' when absent or quarantined: uploading files,
+    that one included, must still work), for the LFS decision."""
     try:
         resolved = resolve_revision(repo, revision)
-    except RevisionNotFound:  # a branch about to be created has none yet
+        return read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk) or ""
+    except (RevisionNotFound, ContentQuarantined):  # a branch about to be created has none yet
         return ""
-    return read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk) or ""
 
 
 def quarantined_files(repo: Repo, resolved: Resolved) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from core.errors import BadRequest
+from core.errors import BadRequest, ContentQuarantined
 from registry import modelcard, trees
 from registry.models import Repo, RepoTag
 from registry.selectors import read_text_at
@@ -44,8 +44,12 @@ def card_check(*, repo_pk: int, tree_oid: str, parent_tree_oid: str | None) -> N
 
 
 def refresh_repo_metadata(*, repo: Repo, tree_oid: str) -> None:
-    """Called inside the commit transaction for commits to the default branch."""
-    summary = card_summary_at(repo.pk, tree_oid)
+    """Called inside the commit transaction for commits to the default branch. A quarantined card
+    reads as none, so that the owner can still commit (restoring it among other things)."""
+    try:
+        summary = card_summary_at(repo.pk, tree_oid)
+    except ContentQuarantined:
+        summary = modelcard.CardSummary()
     repo.card_data = summary.data
     repo.license = summary.license
     repo.pipeline_tag = summary.pipeline_tag

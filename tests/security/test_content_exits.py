@@ -18,7 +18,7 @@ from registry import gitobjects, services
 from registry.models import Commit, Ref, RepoObject
 from registry.selectors import find_file, resolve_revision
 from registry.services.metadata import card_summary_at
-from tests.support.builders import make_repo, token_for
+from tests.support.builders import commit_files, make_repo, token_for
 from tests.xet.conftest import cas, commit_xet_file  # noqa: F401 (a fixture)
 from workers.loading import model_plan
 from workers.runner import files as preview_files
@@ -135,3 +135,16 @@ def test_merging_a_pull_request_that_names_unproven_content_is_refused(victim, b
 
 def victim_weights_sha(victim) -> str:
     return find_file(resolve_revision(victim, "main"), "model.safetensors")["lfs"]["sha256"]
+
+
+def test_the_owner_can_still_commit_while_the_card_and_gitattributes_are_quarantined(aliased, bob):
+    """Committing reads .gitattributes (the LFS rules) and the card (repo metadata): quarantined,
+    they read as absent instead of refusing every commit, so that the owner can restore them."""
+    mine, _ = aliased
+    commit_files(mine, {"notes.txt": b"still mine"}, author=bob)
+    # Its license text is quarantined too: every download fails closed until it is restored.
+    assert Client().get("/bob/mine/resolve/main/notes.txt").status_code == 410
+    commit_files(mine, {"README.md": CARD, "LICENSE": LICENSE}, author=bob)  # uploaded again
+    assert Client().get("/bob/mine/resolve/main/notes.txt").status_code == 200
+    assert Client().get("/bob/mine/resolve/main/README.md").status_code == 200
+    assert Client().get("/bob/mine/resolve/main/config.json").status_code == 410
