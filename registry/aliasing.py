@@ -24,6 +24,7 @@ The functions take the model classes, so the migration can pass its historical m
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from registry import gitobjects
@@ -46,30 +47,32 @@ class AliasReport:
     quarantined: list[tuple[int, str]] = field(default_factory=list)  # (repo pk, sha256)
 
 
-def pointers_of_stored(StoredObject) -> dict[str, Pointer]:
-    """sha256 of the canonical pointer text -> what it points at, for all stored content."""
-    found: dict[str, Pointer] = {}
-    for sha256, size in StoredObject.objects.values_list("sha256", "size").iterator(chunk_size=_BATCH):
-        text = gitobjects.lfs_pointer(sha256, size)
-        found[hashlib.sha256(text).hexdigest()] = Pointer(sha256, size, gitobjects.blob_id(text))
-    return found
+def _pointers_by_batch(StoredObject) -> Iterator[list[Pointer]]:
+    """What the canonical pointer text of each stored content points at, a batch at a time (an
+    install holds millions of objects: nothing here is proportional to all of them)."""
+    batch: list[Pointer] = []
+    for sha256, size in StoredObject.objects.values_list("sha256", "size").order_by().iterator(chunk_size=_BATCH):
+        batch.append(Pointer(sha256, size, gitobjects.blob_id(gitobjects.lfs_pointer(sha256, size))))
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def find_aliases(*, Blob, RepoObject, StoredObject) -> tuple[dict[str, Pointer], list[tuple[int, Pointer]]]:
     """(regular blob rows that are pointer texts: oid -> pointer; (repo pk, pointer) for each repo
-    that committed a pointer text as a regular file)."""
-    pointers = pointers_of_stored(StoredObject)
-    by_oid = {pointer.blob_oid: pointer for pointer in pointers.values()}
+    that committed a pointer text as a regular file). Two indexed queries per batch of stored
+    objects; memory grows with the aliases found only."""
     aliased_blobs: dict[str, Pointer] = {}
-    oids = list(by_oid)
-    for start in range(0, len(oids), _BATCH):
-        rows = Blob.objects.filter(oid__in=oids[start : start + _BATCH], is_lfs=False).values_list("oid", flat=True)
-        aliased_blobs.update({oid: by_oid[oid] for oid in rows})
     committed: list[tuple[int, Pointer]] = []
-    texts = list(pointers)
-    for start in range(0, len(texts), _BATCH):
-        rows = RepoObject.objects.filter(sha256__in=texts[start : start + _BATCH]).values_list("repo_id", "sha256")
-        committed += [(repo_id, pointers[text]) for repo_id, text in rows]
+    for batch in _pointers_by_batch(StoredObject):
+        by_oid = {pointer.blob_oid: pointer for pointer in batch}
+        rows = Blob.objects.filter(oid__in=list(by_oid), is_lfs=False).values_list("oid", flat=True)
+        aliased_blobs.update({oid: by_oid[oid] for oid in rows})
+        by_text = {hashlib.sha256(gitobjects.lfs_pointer(p.sha256, p.size)).hexdigest(): p for p in batch}
+        rows = RepoObject.objects.filter(sha256__in=list(by_text)).values_list("repo_id", "sha256")
+        committed += [(repo_id, by_text[text]) for repo_id, text in rows]
     return aliased_blobs, committed
 
 

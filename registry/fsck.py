@@ -14,6 +14,8 @@ from registry.models import Blob, Commit, QuarantinedContent, Ref, RepoObject, S
 from registry.selectors import entry_sha256
 from registry.storage import get_storage
 
+UNPROVEN = "named by a commit without proof that the content was uploaded to this repo"
+
 
 @dataclass
 class FsckReport:
@@ -33,6 +35,7 @@ def fsck(*, rehash: bool = False, repair: bool = False) -> FsckReport:
         if (ref.repo_id, ref.commit_oid) not in commits:
             report.problems.append(f"ref {ref.name} of repo {ref.repo_id} points at missing commit {ref.commit_oid}")
     checked: set[str] = set()
+    named: dict[int, dict[str, str]] = {}  # repo pk -> {sha256: a path naming it}
     storage = get_storage()
     for (repo_id, oid), commit in commits.items():
         report.commits += 1
@@ -48,12 +51,35 @@ def fsck(*, rehash: bool = False, repair: bool = False) -> FsckReport:
             continue
         for path, entry in files:
             sha256 = entry_sha256(entry)
+            named.setdefault(repo_id, {}).setdefault(sha256, path)
             if sha256 in checked:
                 continue
             checked.add(sha256)
             report.objects += 1
             report.problems += _check_object(storage, sha256, entry["size"], path, rehash=rehash)
+    _check_proofs(report, named, repair=repair)
     return report
+
+
+def _check_proofs(report: FsckReport, named: dict[int, dict[str, str]], *, repair: bool) -> None:
+    """Content a repo's commits name without proof that it belongs to the repo (no RepoObject):
+    served as 410 ContentQuarantined. `repair` records it as quarantined, so that the repo's
+    writers are told which files to upload again."""
+    for repo_id, paths in named.items():
+        proven = set(RepoObject.objects.filter(repo_id=repo_id).values_list("sha256", flat=True))
+        known = set(QuarantinedContent.objects.filter(repo_id=repo_id).values_list("sha256", flat=True))
+        for sha256, path in sorted(paths.items()):
+            if sha256 in proven or sha256 in known:
+                continue
+            line = f"repo {repo_id} names content {sha256} ({path}) without proof it belongs there"
+            if not repair:
+                report.problems.append(f"{line}; run `registry_fsck --repair` to tell its writers")
+                continue
+            size = StoredObject.objects.filter(sha256=sha256).values_list("size", flat=True).first() or 0
+            QuarantinedContent.objects.get_or_create(
+                repo_id=repo_id, sha256=sha256, defaults={"size": size, "reason": UNPROVEN}
+            )
+            report.repaired.append(f"{line}: quarantined")
 
 
 def _check_aliases(report: FsckReport, *, repair: bool) -> None:

@@ -2,7 +2,7 @@
 
 from django import template
 
-from core.errors import RevisionNotFound
+from core.errors import ContentQuarantined, RevisionNotFound
 from gating.policy import Principal, repo_role
 from licenses.selectors import has_acknowledged, license_at
 from registry.selectors import resolve_revision
@@ -16,6 +16,8 @@ def license_box(context, repo):
     try:
         current = license_at(repo, resolve_revision(repo, repo.default_branch))
     except RevisionNotFound:  # an empty repo has no license yet
+        return {}
+    except ContentQuarantined:  # its card or license text: the page's quarantine notice says so
         return {}
     box = {"repo": repo, "current": current, "user": principal.user}
     if current.requires_acknowledgment:

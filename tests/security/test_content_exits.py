@@ -15,6 +15,7 @@ from core.errors import ContentQuarantined
 from gating.policy import ANONYMOUS
 from licenses.selectors import card_license_at
 from registry import gitobjects, services
+from registry.fsck import fsck
 from registry.models import Commit, Ref, RepoObject
 from registry.selectors import find_file, resolve_revision
 from registry.services.metadata import card_summary_at
@@ -148,3 +149,19 @@ def test_the_owner_can_still_commit_while_the_card_and_gitattributes_are_quarant
     assert Client().get("/bob/mine/resolve/main/notes.txt").status_code == 200
     assert Client().get("/bob/mine/resolve/main/README.md").status_code == 200
     assert Client().get("/bob/mine/resolve/main/config.json").status_code == 410
+
+
+def test_fsck_reports_unproven_content_and_repair_tells_the_writers(aliased, bob, client):
+    """Content a tree names without proof, whatever left it there (not only pointer texts):
+    reported, and with --repair recorded so the repo page lists the files to upload again."""
+    mine, _ = aliased
+    unproven = [line for line in fsck().problems if f"repo {mine.pk} names content" in line]
+    assert any("(config.json)" in line for line in unproven) and all("--repair" in line for line in unproven)
+    repaired = fsck(repair=True).repaired
+    assert any(f"repo {mine.pk} names content" in line and "(LICENSE)" in line for line in repaired)
+    assert not [line for line in fsck().problems if "without proof" in line]
+    client.force_login(bob)
+    response = client.get("/bob/mine")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="quarantine-warning"' in page and "config.json" in page
