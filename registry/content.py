@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 from django.db import transaction
@@ -34,6 +35,14 @@ _MISS_TTL = 60.0
 _CACHE_MAX = 65536
 
 
+def _make_room(cache: dict) -> None:
+    """Drop the oldest entries of a full cache (dicts keep insertion order): never all at once,
+    which would send every download of a busy process to the database in the same second."""
+    while len(cache) >= _CACHE_MAX:
+        with suppress(StopIteration, KeyError, RuntimeError):  # another thread got there first
+            cache.pop(next(iter(cache)))
+
+
 def xet_hash_cached(sha256: str) -> str:
     """`xet_hash_of` without a query on the hot download path (HEAD /resolve)."""
     now = time.monotonic()
@@ -41,8 +50,7 @@ def xet_hash_cached(sha256: str) -> str:
     if hit is not None and (hit[0] or now - hit[1] < _MISS_TTL):
         return hit[0]
     value = xet_hash_of(sha256)
-    if len(_XET_HASHES) >= _CACHE_MAX:
-        _XET_HASHES.clear()
+    _make_room(_XET_HASHES)
     _XET_HASHES[sha256] = (value, now)
     return value
 
@@ -74,8 +82,7 @@ def belongs_to_repo(repo_pk: int, sha256: str) -> bool:
         return False
     if transaction.get_connection().in_atomic_block:
         return True  # read inside a transaction that may still roll back: not kept
-    if len(_PROVEN) >= _CACHE_MAX:
-        _PROVEN.clear()
+    _make_room(_PROVEN)
     _PROVEN[(repo_pk, sha256)] = now
     return True
 
