@@ -349,6 +349,8 @@ GATEHOUSE_MAX_COMMIT_FILES = env.int("GATEHOUSE_MAX_COMMIT_FILES", default=10_00
 GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=1024 * 1024)
 # Largest file accepted inline (base64) in a commit body.
 GATEHOUSE_MAX_INLINE_FILE = env.int("GATEHOUSE_MAX_INLINE_FILE", default=16 * 1024 * 1024)
+# Largest commit body (the ndjson lines, inline files in base64): 413 before a byte is read.
+GATEHOUSE_MAX_COMMIT_BODY = env.int("GATEHOUSE_MAX_COMMIT_BODY", default=2 * 1024**3)
 GATEHOUSE_LFS_MULTIPART_THRESHOLD = env.int("GATEHOUSE_LFS_MULTIPART_THRESHOLD", default=2 * 1024**3)
 GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 1024**2)
 GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)

@@ -120,10 +120,9 @@ class CommitView(RepoAPIView):
     in one transaction and answers with `pullRequestUrl`."""
 
     repo_actions = {"POST": Action.PARTICIPATE}
-    # Inline files, base64, up to the commit size limit; lines are read one at a time.
-    body_policy = bodies.BodyPolicy(
-        lambda: settings.GATEHOUSE_MAX_COMMIT_SIZE * 4 // 3 + settings.GATEHOUSE_MAX_COMMIT_FILES * 4096
-    )
+    # Inline files, base64; lines are read one at a time, never spooled. Large files go by LFS
+    # or Xet, so the body has its own, smaller limit.
+    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from core import bodies
 from core.errors import RequestTimeout
-from tests.support.builders import make_repo
+from tests.support.builders import make_repo, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +275,13 @@ def test_a_portal_body_that_stops_arriving_is_a_408_not_a_500(public, alice, spo
     head, content_type = _multipart({"summary": "x"})
     response = _post(client, "/alice/pub/upload/main", StalledBody(head, 10 * PEEK, spool), content_type)
     assert response.status_code == 408 and response["X-Error-Code"] == "RequestTimeout"
+
+
+def test_a_commit_body_past_its_own_limit_is_refused_unread(public, alice, spool, settings):
+    settings.GATEHOUSE_MAX_COMMIT_BODY = 4 * 1024 * 1024
+    body = MadeUpBody(b'{"key": "header", "value": {"summary": "x"}}\n', 5 * 1024 * 1024, spool)
+    response = _post(
+        Client(), "/api/models/alice/pub/commit/main", body, "application/x-ndjson",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}",
+    )  # fmt: skip
+    assert response.status_code == 413 and body.sent == 0
