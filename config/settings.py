@@ -169,6 +169,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 # is answered 408 and the connection closed. Neither holds a server thread while it waits.
 GATEHOUSE_HEAD_TIMEOUT = env.float("GATEHOUSE_HEAD_TIMEOUT", default=20.0)
 GATEHOUSE_BODY_IDLE_TIMEOUT = env.float("GATEHOUSE_BODY_IDLE_TIMEOUT", default=120.0)
+# ...and a body read by a thread must average this many bytes a second once GATEHOUSE_HEAD_TIMEOUT
+# has passed (0: no minimum). LFS uploads read the socket themselves: the idle timeout bounds them.
+GATEHOUSE_BODY_MIN_RATE = env.float("GATEHOUSE_BODY_MIN_RATE", default=1024.0)
 # Browser uploads (portal forms): the size limits apply while the body is read, before Django's
 # handlers keep a byte (registry.limits.LimitedUploadHandler). The portal takes folders of up to
 # 500 files and says so beyond; Django's own cut-off (default 100) answers a bare 400 past this

@@ -48,6 +48,9 @@ from core.errors import RequestTimeout
 
 HEAD_TIMEOUT_SECONDS = 20.0
 BODY_IDLE_TIMEOUT_SECONDS = 120.0
+# A body a thread reads must average this many bytes a second once the head timeout has passed
+# (Apache's mod_reqtimeout rule): trickling a byte just inside the idle timeout holds no thread.
+BODY_MIN_RATE = 1024.0
 # A head longer than this is refused (431); clients of the Hub API send a few hundred bytes.
 HEAD_MAX_BYTES = 64 * 1024
 # Bodies up to this size (forms, JSON, small commits) are read before a thread is given the request.
@@ -55,15 +58,17 @@ BODY_IN_LOOP_MAX_BYTES = 64 * 1024
 _RECV_BYTES = 64 * 1024
 
 
-def _timeouts() -> tuple[float, float]:
-    """(head, body idle) from the Django settings where the served app configured them."""
+def _timeouts() -> tuple[float, float, float]:
+    """(head, body idle, body minimum rate) from the Django settings where the served app
+    configured them."""
     from django.conf import settings
 
     if not settings.configured:
-        return HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS
+        return HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS, BODY_MIN_RATE
     return (
         float(getattr(settings, "GATEHOUSE_HEAD_TIMEOUT", HEAD_TIMEOUT_SECONDS)),
         float(getattr(settings, "GATEHOUSE_BODY_IDLE_TIMEOUT", BODY_IDLE_TIMEOUT_SECONDS)),
+        float(getattr(settings, "GATEHOUSE_BODY_MIN_RATE", BODY_MIN_RATE)),
     )
 
 
@@ -115,20 +120,48 @@ class IdleTimeoutUnreader(SocketUnreader):
     """gunicorn's socket reader, each receive bounded by an idle timeout (a thread reading a body)."""
 
     idle_timeout = BODY_IDLE_TIMEOUT_SECONDS
+    min_rate = BODY_MIN_RATE
+    grace = HEAD_TIMEOUT_SECONDS
+    body_started: float | None = None  # set while a thread reads a body (`start_body`)
+    body_received = 0
+
+    def start_body(self) -> None:
+        self.body_started, self.body_received = time.monotonic(), 0
+
+    def end_body(self) -> None:
+        self.body_started = None
+
+    def _rate_deadline(self) -> float | None:
+        """When the body falls below the minimum rate if nothing more arrives."""
+        if self.body_started is None or self.min_rate <= 0:
+            return None
+        return self.body_started + self.grace + self.body_received / self.min_rate
 
     def chunk(self, size_hint: int | None = None) -> bytes:
         prior = self.sock.gettimeout()
-        self.sock.settimeout(self.idle_timeout if prior is None else min(prior, self.idle_timeout))
+        if prior is not None:  # gunicorn's own bounded drain (Parser.finish_body): its timeout stands
+            self.sock.settimeout(min(prior, self.idle_timeout))
+            try:
+                return super().chunk(size_hint)
+            finally:
+                self.sock.settimeout(prior)
+        wait, message = (
+            self.idle_timeout,
+            f"No data arrived for {self.idle_timeout:g} seconds in the middle of the body.",
+        )
+        deadline = self._rate_deadline()
+        if deadline is not None and deadline - time.monotonic() < wait:
+            wait = max(deadline - time.monotonic(), 0.001)
+            message = f"The request body arrives more slowly than {self.min_rate:g} bytes a second."
+        self.sock.settimeout(wait)
         try:
-            return super().chunk(size_hint)
+            data = super().chunk(size_hint)
         except TimeoutError as exc:
-            if prior is not None:
-                raise  # gunicorn's own bounded drain (Parser.finish_body) expects a TimeoutError
-            raise RequestTimeout(
-                f"No data arrived for {self.idle_timeout:g} seconds in the middle of the body."
-            ) from exc
+            raise RequestTimeout(message) from exc
         finally:
             self.sock.settimeout(prior)
+        self.body_received += len(data)
+        return data
 
 
 class _Reading:
@@ -151,6 +184,7 @@ class Worker(gthread.ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.head_timeout, self.body_idle_timeout = HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS
+        self.body_min_rate = BODY_MIN_RATE
         self.reading: dict[gthread.TConn, _Reading] = {}
         # SECURITY: requests whose body a thread reads (uploads) may hold all threads but a reserve,
         # so trickled uploads cannot starve the rest; past that they wait here, holding no thread.
@@ -160,7 +194,7 @@ class Worker(gthread.ThreadWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.head_timeout, self.body_idle_timeout = _timeouts()
+        self.head_timeout, self.body_idle_timeout, self.body_min_rate = _timeouts()
 
     def _reads_in_loop(self, conn: gthread.TConn) -> bool:
         if conn.is_http2 or self.cfg.is_ssl or self.cfg.proxy_protocol != "off":
@@ -178,6 +212,7 @@ class Worker(gthread.ThreadWorker):
             parser: Any = conn.parser
             parser.unreader = IdleTimeoutUnreader(conn.sock)
             parser.unreader.idle_timeout = self.body_idle_timeout
+            parser.unreader.min_rate, parser.unreader.grace = self.body_min_rate, self.head_timeout
         if conn.sock.gettimeout() != 0.0:
             conn.sock.setblocking(False)
         state = _Reading(bytearray(conn.parser.unreader.take_buffered()), time.monotonic() + self.head_timeout)
@@ -252,10 +287,14 @@ class Worker(gthread.ThreadWorker):
 
     def _stream(self, conn: gthread.TConn) -> None:
         self.streaming.add(conn)
+        conn.parser.unreader.start_body()
         super().enqueue_req(conn)
 
     def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
-        self.streaming.discard(conn)
+        if conn in self.streaming:
+            self.streaming.discard(conn)
+            with contextlib.suppress(AttributeError):  # a connection gthread closed has no parser
+                conn.parser.unreader.end_body()
         super().finish_request(conn, fs)
         while self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
             self._stream(self.waiting_for_slot.popleft()[0])

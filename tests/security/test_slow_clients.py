@@ -18,6 +18,7 @@ from tests.e2e.conftest import worker_database_url
 from tests.support.gunicorn import gunicorn
 
 TIMEOUT = 1.5  # GATEHOUSE_HEAD_TIMEOUT and GATEHOUSE_BODY_IDLE_TIMEOUT of the strict server
+MIN_RATE = 20_000  # its GATEHOUSE_BODY_MIN_RATE, bytes a second
 SLACK = 3.0  # the worker checks deadlines about once a second; the machine is shared
 
 
@@ -37,6 +38,7 @@ def _serve(tmp_path_factory, timeout: float):
         "ACCESS_LOG": "0",
         "GATEHOUSE_HEAD_TIMEOUT": str(timeout),
         "GATEHOUSE_BODY_IDLE_TIMEOUT": str(timeout),
+        "GATEHOUSE_BODY_MIN_RATE": str(MIN_RATE),
     }
     return gunicorn("config.wsgi", log=tmp / "gunicorn.log", env=env, threads=2)
 
@@ -113,6 +115,18 @@ def test_a_body_that_stops_arriving_is_cut_after_the_idle_timeout(strict, length
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
+def test_a_large_body_trickling_below_the_minimum_rate_is_cut(strict):
+    """Never idle (a few hundred bytes every 0.3 s), but far below the minimum rate: it would
+    hold a thread as long as it keeps trickling."""
+    with _connect(strict) as sock:
+        sock.sendall(POST_JSON % (4 * 1024 * 1024))  # past 64 KiB: a thread reads the body
+        answer, elapsed = _answer_while(
+            sock, lambda: sock.sendall(b" " * 600), every=0.3, give_up_after=TIMEOUT + SLACK + 5
+        )
+    assert elapsed <= TIMEOUT + SLACK
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"more slowly" in answer, answer[:300]
+
+
 def test_healthz_answers_while_200_slow_clients_are_connected(patient):
     slow = []
     try:
@@ -184,12 +198,13 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout(strict
 
 def test_uploads_trickling_in_cannot_hold_the_last_thread(strict):
     # The strict server has two threads: one for requests whose body a thread reads, one kept free.
+    # The first trickles faster than the minimum rate: it keeps its thread.
     with _connect(strict) as first, _connect(strict) as second:
         first.sendall(POST_JSON % 1_000_000)
         time.sleep(0.3)
         second.sendall(POST_JSON % 1_000_000)  # waits for the first one's thread
         answer, elapsed = _answer_while(
-            second, lambda: first.sendall(b" " * 100), every=0.3, give_up_after=TIMEOUT + SLACK + 5
+            second, lambda: first.sendall(b" " * 10_000), every=0.3, give_up_after=TIMEOUT + SLACK + 5
         )
         assert requests.get(f"{strict}/healthz", timeout=5).status_code == 200  # the thread kept free
     assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
