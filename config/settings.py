@@ -185,7 +185,7 @@ REST_FRAMEWORK = {
     # SECURITY: deny by default; every API view opts into what it allows.
     "DEFAULT_PERMISSION_CLASSES": ["core.api.DenyAll"],
     "DEFAULT_RENDERER_CLASSES": ["core.api.HubJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -7,11 +7,12 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
+from rest_framework import parsers
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from core import errors
+from core import errors, jsontext
 from core.http import error_headers
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,17 @@ class SignedIn(BasePermission):
         if not request.user.is_authenticated:
             raise errors.AuthenticationRequired()
         return True
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with strings that PostgreSQL cannot store a 400 (see core.jsontext):
+    a NUL or a lone surrogate was a 500 wherever one of them was saved."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        if jsontext.has_unstorable_text(data):
+            raise drf_exceptions.ParseError(jsontext.MESSAGE)
+        return data
 
 
 class HubJSONRenderer(JSONRenderer):

@@ -18,11 +18,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from accounts.models import User
-from core.api import HubJSONRenderer
+from core.api import HubJSONRenderer, JSONParser
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
 from core.socketbody import socket_body

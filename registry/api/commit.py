@@ -9,9 +9,10 @@ import json
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core import jsontext
+from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, limits, services, trees
@@ -179,6 +180,8 @@ class CommitView(RepoAPIView):
                 item = json.loads(raw)
             except ValueError as exc:
                 raise BadRequest("The commit body must be newline-delimited JSON.") from exc
+            if jsontext.has_unstorable_text(item):  # a summary, a path: text PostgreSQL refuses
+                raise BadRequest(jsontext.MESSAGE)
             key, value = (item.get("key"), item.get("value")) if isinstance(item, dict) else (None, None)
             if not isinstance(value, dict):
                 raise BadRequest("Each commit line must be {'key': ..., 'value': {...}}.")

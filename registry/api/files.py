@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api import JSONParser
 from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
