@@ -121,6 +121,7 @@ def test_commit_ndjson_never_5xx(factor, repo, token):
     # refused by PostgreSQL), and a declared size past a float's range.
     @example(body=_ndjson({"key": "header", "value": {"summary": "a\x00b"}}, INLINE))
     @example(body=_ndjson({"key": "header", "value": {"summary": "s", "description": "\ud800"}}, INLINE))
+    @example(body=_ndjson(HEADER, {"key": "lfsFile", "value": {"path": "x.bin", "oid": "0" * 64, "size": 10**400}}))
     def run(body):
         response = client.post(
             "/api/models/alice/fuzz/commit/main", data=body, content_type="application/x-ndjson",
@@ -427,6 +428,8 @@ def test_lfs_batch_never_5xx(factor, repo, token):
         ),
         content_type=st.sampled_from(["application/vnd.git-lfs+json", "application/json"]),
     )
+    # Regressions, each a 500 before its fix: a size past a float's range, transfers not a list.
+    @example(route_and_body=("batch", _lfs_batch([{"oid": "0" * 64, "size": 10**400}])), content_type=LFS)
     def run(route_and_body, content_type):
         route, body = route_and_body
         response = client.post(
