@@ -430,6 +430,7 @@ def test_lfs_batch_never_5xx(factor, repo, token):
     )
     # Regressions, each a 500 before its fix: a size past a float's range, transfers not a list.
     @example(route_and_body=("batch", _lfs_batch([{"oid": "0" * 64, "size": 10**400}])), content_type=LFS)
+    @example(route_and_body=("batch", _lfs_batch([{"oid": "0" * 64, "size": 1}], transfers=5)), content_type=LFS)
     def run(route_and_body, content_type):
         route, body = route_and_body
         response = client.post(
