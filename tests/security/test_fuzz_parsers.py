@@ -164,6 +164,8 @@ def test_paths_info_json_and_raw_bodies_never_5xx(factor, repo):
              "multipart/form-data", "text/plain"]
         ),
     )  # fmt: skip
+    @example(body=b"null", content_type="application/json")  # was a 500: a body that is not an object
+    @example(body=b'{"paths": [["a"], {"b": 1}]}', content_type="application/json")  # was a 500: unhashable paths
     def run(body, content_type):
         response = client.post("/api/models/alice/fuzz/paths-info/main", data=body, content_type=content_type)
         assert_no_5xx(response)
