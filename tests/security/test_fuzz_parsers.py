@@ -218,6 +218,7 @@ def test_range_on_resolve_never_5xx(factor, repo):
 def test_validate_path_raises_only_bad_request(factor):
     @fuzz_settings("pure", factor)
     @given(path=st.one_of(fuzz.PATHS, fuzz.ANY_JSON))
+    @example(path="\ud800")  # was a UnicodeEncodeError in validate_ref_name (a 500 when creating a tag)
     def run(path):
         with contextlib.suppress(BadRequest):
             assert paths.validate_path(path) == path
@@ -271,6 +272,7 @@ def test_revisions_of_write_routes_never_5xx(factor, repo, token):
         name=st.one_of(fuzz.REVISIONS, fuzz.ANY_JSON),
         message=st.one_of(fuzz.TEXT, fuzz.ANY_JSON),
     )
+    @example(revision="main", name="\ud800", message="")  # a lone surrogate, as JSON decodes "\ud800"
     def run(revision, name, message):
         tag = json.dumps({"tag": name, "message": message})
         assert_no_5xx(
