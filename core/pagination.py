@@ -19,7 +19,7 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         offset = int(json.loads(base64.urlsafe_b64decode(padded))["o"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:  # OverflowError: {"o": Infinity}
         raise BadRequest("Invalid cursor") from exc
     if offset < 0:
         raise BadRequest("Invalid cursor")
