@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from core import jsontext
+
 MAX_CARD_BYTES = 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
@@ -37,8 +39,17 @@ def parse_metadata(text: str) -> dict:
         return {}
     if not isinstance(data, dict):
         raise CardError("README.md metadata must be a YAML mapping.")
-    # YAML dates and other non-JSON scalars become strings, so the data can be stored and served.
-    return json.loads(json.dumps(data, default=str))
+    # YAML dates and other non-JSON scalars become strings, so the data can be stored and served;
+    # .nan and .inf have no JSON form (nor a Postgres one), nor a list that contains itself.
+    try:
+        converted = json.loads(json.dumps(data, default=str, allow_nan=False))
+    except ValueError as exc:
+        raise CardError(f"Invalid value in README.md metadata: {exc}") from exc
+    except TypeError as exc:  # a key that is neither a string nor a number, such as a date
+        raise CardError("README.md metadata keys must be strings.") from exc
+    if jsontext.has_unstorable_text(converted):  # NUL or a lone surrogate: PostgreSQL refuses both
+        raise CardError(f"README.md metadata: {jsontext.MESSAGE}")
+    return converted
 
 
 def _as_list(value) -> list[str]:

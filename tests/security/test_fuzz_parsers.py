@@ -352,6 +352,12 @@ def _query(text: str) -> str:
 def test_card_parsing_raises_only_card_error(factor):
     @fuzz_settings("pure", factor)
     @given(text=fuzz.cards())
+    # Regressions, each an exception other than CardError before its fix (and a 500 on the routes).
+    @example(text="---\n2020-01-01: x\n---\n")  # a date key
+    @example(text='---\nlicense: "a\\0b"\n---\n')  # NUL, which PostgreSQL refuses in jsonb
+    @example(text='---\ntags: ["\\ud800"]\n---\n')  # a lone surrogate
+    @example(text="---\na: .nan\n---\n")  # not JSON
+    @example(text="---\na: &x [*x]\n---\n")  # a list that contains itself
     def run(text):
         try:
             data = modelcard.parse_metadata(text)
@@ -379,6 +385,7 @@ def test_validate_yaml_route_never_5xx(factor, db):
             st.binary(max_size=100),
         )
     )
+    @example(body=json.dumps({"content": "---\n2020-01-01: x\n---\n"}))  # was a 500: a date key
     def run(body):
         assert_no_5xx(client.post("/api/validate-yaml", data=body, content_type="application/json"))
 
@@ -394,6 +401,12 @@ def test_committed_card_never_5xx(factor, repo, token):
 
     @fuzz_settings("route", factor)
     @given(text=fuzz.cards())
+    # Regressions, each an exception other than CardError before its fix (and a 500 on the routes).
+    @example(text="---\n2020-01-01: x\n---\n")  # a date key
+    @example(text='---\nlicense: "a\\0b"\n---\n')  # NUL, which PostgreSQL refuses in jsonb
+    @example(text='---\ntags: ["\\ud800"]\n---\n')  # a lone surrogate
+    @example(text="---\na: .nan\n---\n")  # not JSON
+    @example(text="---\na: &x [*x]\n---\n")  # a list that contains itself
     def run(text):
         content = base64.b64encode(text.encode("utf-8", "surrogatepass")).decode()
         lines = [
