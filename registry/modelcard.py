@@ -147,7 +147,8 @@ def validate_metadata(data: dict) -> tuple[list[str], list[str]]:
             isinstance(value, list) and list in types and str in types and not all(isinstance(v, str) for v in value)
         ):
             errors.append(f"'{key}' must be {description}.")
-    if data.get("base_model_relation") and data["base_model_relation"] not in BASE_MODEL_RELATIONS:
+    relation = data.get("base_model_relation")
+    if isinstance(relation, str) and relation and relation not in BASE_MODEL_RELATIONS:  # other types: above
         errors.append(f"'base_model_relation' must be one of {', '.join(sorted(BASE_MODEL_RELATIONS))}.")
     if isinstance(data.get("license"), list) and len(data["license"]) > 1:
         warnings.append("Only the first 'license' value is used.")

@@ -358,6 +358,7 @@ def test_card_parsing_raises_only_card_error(factor):
     @example(text='---\ntags: ["\\ud800"]\n---\n')  # a lone surrogate
     @example(text="---\na: .nan\n---\n")  # not JSON
     @example(text="---\na: &x [*x]\n---\n")  # a list that contains itself
+    @example(text="---\nbase_model_relation: [x]\n---\n")  # validate_metadata: a TypeError (unhashable)
     def run(text):
         try:
             data = modelcard.parse_metadata(text)
