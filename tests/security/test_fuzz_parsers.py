@@ -68,6 +68,7 @@ FILES = {
     "config.json": b'{"hidden_size": 8}',
     "weights/model.safetensors": bytes(range(256)) * 4,
     "sub/dir/a.txt": b"a\n",
+    "empty.txt": b"",
 }
 
 
@@ -191,6 +192,7 @@ def test_paths_info_json_and_raw_bodies_never_5xx(factor, repo):
 def test_parse_range_raises_only_range_not_satisfiable(factor):
     @fuzz_settings("pure", factor)
     @given(header=fuzz.RANGES, size=st.integers(0, 2**40))
+    @example(header="bytes=-1", size=0)  # was (0, -1), served as a 206 of "bytes 0--1/0"
     def run(header, size):
         try:
             parsed = parse_range(header, size)
@@ -208,7 +210,8 @@ def test_range_on_resolve_never_5xx(factor, repo):
     client = Client()
 
     @fuzz_settings("route", factor)
-    @given(header=fuzz.RANGES, path=st.sampled_from(["config.json", "weights/model.safetensors"]))
+    @given(header=fuzz.RANGES, path=st.sampled_from(["config.json", "weights/model.safetensors", "empty.txt"]))
+    @example(header="bytes=-1", path="empty.txt")  # was a 206 of "bytes 0--1/0"
     def run(header, path):
         try:
             header.encode("latin-1")
