@@ -4,14 +4,45 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
 from django.views import View
 
-from accounts import services
+from accounts import services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
 from accounts.models import Membership, Organization, Role, User
-from core.errors import HubError
+from core.errors import HubError, RateLimited
+from core.http import client_ip
+
+
+def _refused(request, template: str, context: dict, exc: RateLimited):
+    """The form again, with the refusal, as a 429 with the RateLimit headers."""
+    context["refusal"] = exc.message
+    response = render(request, template, context, status=exc.status)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, throttled per address and account (accounts.throttle)."""
+
+    template_name = "accounts/login.html"
+
+    def post(self, request, *args, **kwargs):
+        try:
+            with throttle.login_attempt(ip=client_ip(request), username=request.POST.get("username", "")) as attempt:
+                self.attempt = attempt
+                return super().post(request, *args, **kwargs)
+        except RateLimited as exc:
+            # An unbound form: a bound one would check the password while refusing to.
+            context = self.get_context_data(form=self.get_form_class()(request))
+            return _refused(request, self.template_name, context, exc)
+
+    def form_valid(self, form):
+        self.attempt.succeeded()
+        return super().form_valid(form)
 
 
 class SignupView(View):
@@ -20,6 +51,10 @@ class SignupView(View):
 
     def post(self, request):
         form = SignupForm(request.POST)
+        try:
+            throttle.signup_attempt(ip=client_ip(request))
+        except RateLimited as exc:
+            return _refused(request, "accounts/signup.html", {"form": form}, exc)
         if form.is_valid():
             try:
                 user = services.user_create(

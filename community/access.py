@@ -94,12 +94,14 @@ def may_see_diff(principal: Principal, repo: Repo, discussion: Discussion, trees
     return True
 
 
-def file_reader(principal: Principal, repo: Repo) -> Callable[[str], bool]:
-    """For diffs: whether each path's content may be shown (release stages withhold some files)."""
+def file_reader(principal: Principal, repo: Repo, trees: PullRequestTrees) -> Callable[[str], bool]:
+    """For the diff of `trees`: whether each path's content may be shown (release stages withhold
+    some files, by path or by content at either end of the diff)."""
+    ends = (trees.fork, trees.head)
 
     def may_read(path: str) -> bool:
         try:
-            check_file(principal, repo, path)
+            check_file(principal, repo, path, tree_oids=ends)
         except HubError:
             return False
         return True

@@ -16,6 +16,7 @@ from community import access, selectors, services
 from community.models import CommunitySettings
 from community.serializers import details_json, discussion_json, event_json
 from core.errors import BadRequest
+from core.pagination import page_offset
 from gating.policy import Action
 from registry.api.base import RepoAPIView
 
@@ -51,15 +52,11 @@ class DiscussionsView(RepoAPIView):
         status = request.GET.get("status") or "all"
         if kind not in selectors.TYPE_FILTERS or status not in selectors.STATUS_FILTERS:
             raise BadRequest("Unknown 'type' or 'status' filter.")
-        try:
-            page = max(int(request.GET.get("p", "0")), 0)
-        except ValueError as exc:
-            raise BadRequest("'p' must be a page number from 0.") from exc
         size = settings.GATEHOUSE_DISCUSSIONS_PAGE_SIZE
+        start = page_offset(request.GET.get("p"), size=size)
         queryset = selectors.discussions_for_repo(
             self.repo, status=status, kind=kind, author=request.GET.get("author") or None
         )
-        start = page * size
         rows = list(queryset[start : start + size])
         return Response(
             {
@@ -100,7 +97,7 @@ class DiscussionDetailView(DiscussionAPIView):
             conflicts = selectors.files_with_conflicts(discussion, trees)
             if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo, discussion, trees):
                 diff = selectors.pull_request_diff(
-                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo)
+                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo, trees)
                 )
         events = selectors.events_for(discussion)
         return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))

@@ -2,18 +2,31 @@
 a git-style unified diff for people to read.
 
 Trees are content-addressed, so identical sub-directories are skipped by comparing their ids.
+
+SECURITY (CPU): anyone who may see a pull request may ask for its diff, again and again, and
+difflib is quadratic on some inputs (two 100,000-line files took 36 s). A file's section is a
+function of its path and two blobs, so it is computed once and cached (keyed by the repo too);
+files with more than GATEHOUSE_PR_DIFF_MAX_FILE_LINES lines are summarised; and once a request
+has spent GATEHOUSE_PR_DIFF_BUDGET_S of CPU, the files left are only listed (the next request,
+finding the first ones cached, goes further).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache import cache
 
 from core.errors import ContentQuarantined
-from registry import gitobjects, trees
+from registry import content, gitobjects, trees
 from registry.selectors import entry_sha256, read_small_file
+
+# Part of the cache keys of file sections: bump it whenever the same change is shown differently.
+DIFF_VERSION = 2
 
 Change = tuple[dict | None, dict | None]  # (entry before, entry after); None where absent
 
@@ -58,11 +71,16 @@ def conflicting_paths(merge_base_tree: str | None, base_tree: str | None, head_t
     return sorted(path for path in theirs.keys() & ours.keys() if _oid(theirs[path][1]) != _oid(ours[path][1]))
 
 
+def _is_read(entry: dict | None) -> bool:
+    """Whether the diff shows this entry's content (rather than its pointer or a summary)."""
+    return entry is not None and not entry.get("lfs") and entry["size"] <= settings.GATEHOUSE_PR_DIFF_MAX_FILE_BYTES
+
+
 def _text(entry: dict | None, repo_pk: int) -> list[str] | None:
     """Lines of a small text file; None for binary, LFS-stored or large content."""
     if entry is None:
         return []
-    if entry.get("lfs") or entry["size"] > settings.GATEHOUSE_PR_DIFF_MAX_FILE_BYTES:
+    if not _is_read(entry):
         return None
     data = read_small_file(entry, repo_pk=repo_pk)
     if data is None or b"\0" in data[:8000]:
@@ -79,9 +97,58 @@ def _lfs_pointer_lines(entry: dict | None) -> list[str]:
     return gitobjects.lfs_pointer(entry_sha256(entry), entry["size"]).decode().splitlines(keepends=True)
 
 
-def file_diff(path: str, before: dict | None, after: dict | None, *, repo_pk: int) -> str:
-    """One file's section of a git diff. LFS files show their pointers, as git shows them;
-    binary and large files get git's one-line summary."""
+class DiffOverBudget(Exception):
+    pass
+
+
+class _BudgetedMatcher(difflib.SequenceMatcher):
+    """difflib's matcher, stopped at a CPU deadline: its quadratic cases are many calls of
+    `find_longest_match` (one per gap left between matches), each bounded by the file sizes."""
+
+    def __init__(self, a: list[str], b: list[str], deadline: float):
+        self.deadline = deadline
+        super().__init__(None, a, b)
+
+    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
+        if time.thread_time() > self.deadline:
+            raise DiffOverBudget()
+        return super().find_longest_match(alo, ahi, blo, bhi)
+
+
+def _range(start: int, stop: int) -> str:
+    """A hunk range as `difflib.unified_diff` (and git) writes it."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def _unified_lines(old: list[str], new: list[str], fromfile: str, tofile: str, deadline: float) -> list[str]:
+    """`difflib.unified_diff(old, new, fromfile, tofile)`, through `_BudgetedMatcher`."""
+    lines: list[str] = []
+    for group in _BudgetedMatcher(old, new, deadline).get_grouped_opcodes(3):
+        if not lines:
+            lines += [f"--- {fromfile}\n", f"+++ {tofile}\n"]
+        first, last = group[0], group[-1]
+        lines.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += [" " + line for line in old[i1:i2]]
+                continue
+            if tag in ("replace", "delete"):
+                lines += ["-" + line for line in old[i1:i2]]
+            if tag in ("replace", "insert"):
+                lines += ["+" + line for line in new[j1:j2]]
+    return lines
+
+
+def file_diff(
+    path: str, before: dict | None, after: dict | None, *, repo_pk: int, deadline: float = float("inf")
+) -> str:
+    """One file's section of a git diff, computed (uncached: see `unified_diff`). LFS files show
+    their pointers, as git shows them; binary and large files get git's one-line summary, and
+    files of more than GATEHOUSE_PR_DIFF_MAX_FILE_LINES lines a note. Raises DiffOverBudget when
+    the thread's CPU time passes `deadline`."""
     header = [f"diff --git a/{path} b/{path}\n"]
     if before is None:
         header.append(f"new file mode {gitobjects.FILE_MODE}\n")
@@ -101,11 +168,17 @@ def file_diff(path: str, before: dict | None, after: dict | None, *, repo_pk: in
         old_name = f"a/{path}" if before is not None else "/dev/null"
         new_name = f"b/{path}" if after is not None else "/dev/null"
         return "".join(header) + f"Binary files {old_name} and {new_name} differ\n"
-    body = difflib.unified_diff(
+    max_lines = settings.GATEHOUSE_PR_DIFF_MAX_FILE_LINES
+    if len(old_lines) > max_lines or len(new_lines) > max_lines:
+        return "".join(header) + (
+            f"# Diff not shown: more than {max_lines} lines ({len(old_lines)} before, {len(new_lines)} after).\n"
+        )
+    body = _unified_lines(
         old_lines,
         new_lines,
-        fromfile=f"a/{path}" if before is not None else "/dev/null",
-        tofile=f"b/{path}" if after is not None else "/dev/null",
+        f"a/{path}" if before is not None else "/dev/null",
+        f"b/{path}" if after is not None else "/dev/null",
+        deadline,
     )
     lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in body]
     return "".join(header) + "".join(lines)
@@ -113,24 +186,61 @@ def file_diff(path: str, before: dict | None, after: dict | None, *, repo_pk: in
 
 def unified_diff(old_tree: str | None, new_tree: str | None, *, repo_pk: int, may_read: Callable[[str], bool]) -> str:
     """The whole diff, cut off (with a note) past GATEHOUSE_PR_DIFF_MAX_BYTES. Files the reader
-    may not read (withheld by a release stage) are named but their content is not shown."""
+    may not read (withheld by a release stage) are named but their content is not shown. Each
+    file's section is cached; past the CPU budget, files not yet cached are only named."""
     limit = settings.GATEHOUSE_PR_DIFF_MAX_BYTES
+    budget_end = time.thread_time() + settings.GATEHOUSE_PR_DIFF_BUDGET_S
+    changes = sorted(changed_files(old_tree, new_tree).items())
+    keys = {path: _section_key(path, before, after, repo_pk) for path, (before, after) in changes}
+    cached = cache.get_many([keys[path] for path, _ in changes if may_read(path)])
     parts: list[str] = []
     size = 0
-    for path, (before, after) in sorted(changed_files(old_tree, new_tree).items()):
-        if may_read(path):
+    for path, (before, after) in changes:
+        if not may_read(path):
+            section = f"diff --git a/{path} b/{path}\n# Content withheld in the current release stage.\n"
+        else:
             try:
-                section = file_diff(path, before, after, repo_pk=repo_pk)
+                section = _section(path, before, after, repo_pk, cached.get(keys[path]), keys[path], budget_end)
             except ContentQuarantined:
                 section = f"diff --git a/{path} b/{path}\n# Content quarantined: never proven to belong to this repo.\n"
-        else:
-            section = f"diff --git a/{path} b/{path}\n# Content withheld in the current release stage.\n"
         size += len(section)
         if size > limit:
             parts.append(f"# Diff truncated: it is larger than {limit} bytes.\n")
             break
         parts.append(section)
     return "".join(parts)
+
+
+def _section_key(path: str, before: dict | None, after: dict | None, repo_pk: int) -> str:
+    bounds = f"{settings.GATEHOUSE_PR_DIFF_MAX_FILE_BYTES}:{settings.GATEHOUSE_PR_DIFF_MAX_FILE_LINES}"
+    path_id = hashlib.sha256(path.encode()).hexdigest()[:32]
+    return f"pr-diff:{DIFF_VERSION}:{bounds}:{repo_pk}:{path_id}:{_oid(before)}:{_oid(after)}"
+
+
+def _section(
+    path: str, before: dict | None, after: dict | None, repo_pk: int, cached: str | None, key: str, budget_end: float
+) -> str:
+    # SECURITY: the proof that the content belongs to the repo is checked before a cached
+    # section is used, as it is when the content is read.
+    for entry in (before, after):
+        if entry is not None and _is_read(entry):
+            content.require_in_repo(repo_pk, entry_sha256(entry))
+    if cached is not None:
+        return cached
+    started = time.thread_time()
+    try:
+        if started > budget_end:
+            raise DiffOverBudget()
+        section = file_diff(path, before, after, repo_pk=repo_pk, deadline=budget_end)
+    except DiffOverBudget:
+        if started < budget_end - settings.GATEHOUSE_PR_DIFF_BUDGET_S / 2:
+            # It had most of a request's budget to itself: it would fail again, so say so for good.
+            section = f"diff --git a/{path} b/{path}\n# Diff not shown: it takes too long to compute.\n"
+            cache.set(key, section, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
+            return section
+        return f"diff --git a/{path} b/{path}\n# Diff not computed yet: this request used its time; reload for more.\n"
+    cache.set(key, section, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
+    return section
 
 
 def parse_for_display(diff: str) -> list[tuple[str, str]]:

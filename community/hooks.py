@@ -42,6 +42,13 @@ class PullRequests:
     def url_path(self, *, repo: Repo, ref_name: str) -> str:
         return f"{repo.web_path}/discussions/{discussion_for_ref(repo, ref_name).num}"
 
+    def base_ref(self, *, repo: Repo, ref_name: str) -> str | None:
+        match = PR_REF.match(ref_name)
+        if match is None:
+            return None
+        found = Discussion.objects.filter(repo=repo, num=int(match.group(1)), is_pull_request=True)
+        return found.values_list("base_ref", flat=True).first() or None
+
 
 def record_pull_request_commit(*, repo: Repo, ref_name: str, commit: Commit) -> None:
     pull_request_record_commit(repo=repo, ref_name=ref_name, commit=commit)

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
 from community import access, selectors, services
+from core import bodies
 from core.errors import AuthenticationRequired, BadRequest, HubError
 from gating.policy import Action, can
 from registry import limits
@@ -101,6 +102,7 @@ class NewThreadPage(CommunityView):
     """A new discussion, or a new pull request with files to upload (a draft without files)."""
 
     repo_actions = {"GET": Action.PARTICIPATE, "POST": Action.PARTICIPATE}
+    body_policy = bodies.PORTAL_UPLOAD
 
     def get(self, request, namespace, name, repo_type=None):
         access.require_post(self.principal, self.repo)

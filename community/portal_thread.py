@@ -136,7 +136,7 @@ class PullRequestFilesPage(CommunityView):
         visible = access.may_see_diff(self.principal, self.repo, discussion, trees)
         diff = (
             selectors.pull_request_diff(
-                trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo)
+                trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo, trees)
             )
             if visible
             else ""

@@ -7,18 +7,30 @@ then nh3), so no stored HTML is ever trusted.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import cache
 
 from community.models import Discussion, Event, EventType
 from core.timeutil import isoformat_z
-from registry.markdown import render_markdown
+from registry import markdown
 
 HIDDEN_TEXT = "This comment has been hidden"
 
 
 @lru_cache(maxsize=2048)
 def render_comment(raw: str) -> str:
-    return render_markdown(raw)
+    """HTML of a comment: a function of its text alone, so cached in the process and in the
+    shared cache (rendering is bounded, not free: once per text, not once per process)."""
+    bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
+    key = f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{hashlib.sha256(raw.encode()).hexdigest()}"
+    html = cache.get(key)
+    if html is None:
+        html = markdown.render_markdown(raw)
+        cache.set(key, html, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
+    return html
 
 
 def user_json(user) -> dict | None:

@@ -67,7 +67,9 @@ MIDDLEWARE = [
     "core.middleware.HubMethodNotAllowedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Per-route body limits, then a CSRF check that reads at most 64 KiB of a body (core.bodies).
+    "core.bodies.RequestBodyMiddleware",
+    "core.bodies.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -156,8 +158,17 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Request bodies: JSON API bodies are small; uploads are streamed and never go through this limit.
+# Request bodies (core.bodies): every route takes at most GATEHOUSE_MAX_BODY_BYTES unless it
+# declares more (413 before a byte is read); routes listing many paths or carrying a whole text
+# file take up to DATA_UPLOAD_MAX_MEMORY_SIZE; only uploads (streamed, or portal forms with files)
+# take more, up to the upload limits below.
+GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# Slow clients (core.gunicorn_worker, core.socketbody): a request head must arrive whole within
+# GATEHOUSE_HEAD_TIMEOUT seconds; a body that sends nothing for GATEHOUSE_BODY_IDLE_TIMEOUT seconds
+# is answered 408 and the connection closed. Neither holds a server thread while it waits.
+GATEHOUSE_HEAD_TIMEOUT = env.float("GATEHOUSE_HEAD_TIMEOUT", default=20.0)
+GATEHOUSE_BODY_IDLE_TIMEOUT = env.float("GATEHOUSE_BODY_IDLE_TIMEOUT", default=120.0)
 # Browser uploads (portal forms): the size limits apply while the body is read, before Django's
 # handlers keep a byte (registry.limits.LimitedUploadHandler). The portal takes folders of up to
 # 500 files and says so beyond; Django's own cut-off (default 100) answers a bare 400 past this
@@ -173,6 +184,18 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="gatehouse@localhost")
 
+# Per-address limits (sign-in throttles) key on the client's address: behind this many reverse
+# proxies, the one the outermost proxy saw in X-Forwarded-For (core.http.client_ip).
+GATEHOUSE_TRUSTED_PROXY_HOPS = env.int("GATEHOUSE_TRUSTED_PROXY_HOPS", default=0)
+# Sign-in throttles (accounts.throttle): failed logins per address, per address and account, and
+# per account from addresses that never signed in to it; sign-up attempts per address.
+GATEHOUSE_LOGIN_WINDOW_SECONDS = env.int("GATEHOUSE_LOGIN_WINDOW_SECONDS", default=900)
+GATEHOUSE_LOGIN_FAILURES_PER_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_IP", default=30)
+GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP", default=10)
+GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
+GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
+GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
+
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -180,7 +203,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.auth.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "core.bodies.SessionAuthentication",
     ],
     # SECURITY: deny by default; every API view opts into what it allows.
     "DEFAULT_PERMISSION_CLASSES": ["core.api.DenyAll"],
@@ -287,11 +310,29 @@ CELERY_BEAT_SCHEDULE["preview-reap"] = {
     "schedule": GATEHOUSE_PREVIEW_REAP_INTERVAL,
 }
 
+# Every handler redacts signed URLs' `sig=` values (core/logredact.py); `django.server` (the
+# request lines of `runserver`) is Django's default handler and format, with that filter added.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_signatures": {"()": "core.logredact.RedactSignatures"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_signatures"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_signatures"],
+        },
+    },  # fmt: skip
+    "loggers": {"django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
@@ -345,3 +386,13 @@ GATEHOUSE_COMMUNITY_WINDOW_SECONDS = env.int("GATEHOUSE_COMMUNITY_WINDOW_SECONDS
 # Pull-request diffs stop (with a note) past this many bytes; larger text files are summarised.
 GATEHOUSE_PR_DIFF_MAX_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_BYTES", default=2 * 1024 * 1024)
 GATEHOUSE_PR_DIFF_MAX_FILE_BYTES = env.int("GATEHOUSE_PR_DIFF_MAX_FILE_BYTES", default=512 * 1024)
+# difflib is quadratic on some inputs (20,000 interleaved lines: 17 s): a file with more lines on
+# either side is summarised, and files left when a diff has used this much CPU are listed, not
+# diffed (file diffs are cached, so the next request goes on from there).
+GATEHOUSE_PR_DIFF_MAX_FILE_LINES = env.int("GATEHOUSE_PR_DIFF_MAX_FILE_LINES", default=10_000)
+GATEHOUSE_PR_DIFF_BUDGET_S = env.float("GATEHOUSE_PR_DIFF_BUDGET_S", default=1.0)
+# Markdown (cards, comments) past this size is cut, and a render past this CPU time is shown as
+# plain text; rendered cards are cached by (repo, README blob).
+GATEHOUSE_MARKDOWN_MAX_BYTES = env.int("GATEHOUSE_MARKDOWN_MAX_BYTES", default=256 * 1024)
+GATEHOUSE_MARKDOWN_BUDGET_S = env.float("GATEHOUSE_MARKDOWN_BUDGET_S", default=1.0)
+GATEHOUSE_RENDER_CACHE_SECONDS = env.int("GATEHOUSE_RENDER_CACHE_SECONDS", default=7 * 24 * 3600)

@@ -40,11 +40,18 @@ class SignedIn(BasePermission):
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, with strings that PostgreSQL cannot store a 400 (see core.jsontext):
-    a NUL or a lone surrogate was a 500 wherever one of them was saved."""
+    """DRF's JSON parser, with JSON nested past the interpreter's recursion limit and strings that
+    PostgreSQL cannot store (NUL, a lone surrogate: see core.jsontext) a 400.
+
+    SECURITY: `json.loads` raises RecursionError on `[[[[...` a few thousand deep (a 500 before);
+    the depth it accepts is bounded by the same limit, and the body size by core.bodies. A NUL or
+    a lone surrogate was a 500 wherever one of them was saved."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise drf_exceptions.ParseError("JSON parse error - nested too deeply") from exc
         if jsontext.has_unstorable_text(data):
             raise drf_exceptions.ParseError(jsontext.MESSAGE)
         return data

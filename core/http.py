@@ -20,6 +20,34 @@ def is_hub_route(path: str) -> bool:
     return bool(_HUB_ROUTE.match(path))
 
 
+def client_ip(request) -> str:
+    """The caller's address, as a key for per-address limits: REMOTE_ADDR, or behind
+    GATEHOUSE_TRUSTED_PROXY_HOPS proxies the address the outermost of them saw. IPv6 addresses
+    count per /64, the block one subscriber usually holds.
+
+    SECURITY: X-Forwarded-For is read from the right: entries left of those our own proxies
+    appended are the client's to write."""
+    import ipaddress
+
+    from django.conf import settings
+
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = settings.GATEHOUSE_TRUSTED_PROXY_HOPS
+    if hops:
+        forwarded = [item.strip() for item in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if item.strip()]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def header_safe(text: str) -> str:
     """Header values must be single-line latin-1; keep the message readable and short."""
     flat = " ".join(str(text).split())

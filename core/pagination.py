@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 from core.errors import BadRequest
 
+# SECURITY: past any listing, and within PostgreSQL's bigint OFFSET (a larger one was a 500).
+MAX_OFFSET = 2**31 - 1
+
 
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
@@ -19,9 +22,9 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         offset = int(json.loads(base64.urlsafe_b64decode(padded))["o"])
-    except (ValueError, KeyError, TypeError, OverflowError) as exc:  # OverflowError: {"o": Infinity}
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:  # OverflowError: {"o": Infinity}
         raise BadRequest("Invalid cursor") from exc
-    if offset < 0:
+    if not 0 <= offset <= MAX_OFFSET:
         raise BadRequest("Invalid cursor")
     return offset
 
@@ -47,3 +50,15 @@ def page_bounds(request, *, default_size: int, max_size: int) -> tuple[int, int]
         if size < 1:
             raise BadRequest("limit must be positive")
     return offset, min(size, max_size)
+
+
+def page_offset(raw: str | None, *, size: int, first: int = 0) -> int:
+    """The offset of page `raw` (numbered from `first`; lower numbers mean the first page) of
+    `size` rows; a page that is not a number, or past MAX_OFFSET, is a 400, never a 500."""
+    try:
+        page = max(int(raw), first) if raw not in (None, "") else first
+    except ValueError as exc:  # not a number, or thousands of digits
+        raise BadRequest(f"The page must be a number from {first}.") from exc
+    if (page - first) * size > MAX_OFFSET:
+        raise BadRequest(f"The page must be a number from {first} to {first + MAX_OFFSET // size}.")
+    return (page - first) * size

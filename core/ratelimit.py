@@ -22,12 +22,24 @@ def hit(*, bucket: str, key: str, limit: int, window: int) -> int:
     return charge(bucket=bucket, key=key, amount=1, limit=limit, window=window, unit="requests")
 
 
+def _window_key(bucket: str, key: str, window: int) -> tuple[str, int, int]:
+    now = int(time.time())
+    window_start = now - now % window
+    return f"ratelimit:{bucket}:{key}:{window_start}", window_start, now
+
+
+def refund(*, bucket: str, key: str, amount: int = 1, window: int) -> None:
+    """Give back what `charge` counted in this window (a login that succeeded costs nothing)."""
+    cache_key, _, _ = _window_key(bucket, key, window)
+    with suppress(ValueError):  # the window ended meanwhile
+        if cache.decr(cache_key, amount) < 0:
+            cache.set(cache_key, 0, timeout=window + 5)
+
+
 def charge(*, bucket: str, key: str, amount: int, limit: int, window: int, unit: str) -> int:
     """Count `amount` (calls, bytes) against `bucket` for `key`; what is left in this window.
     Raises, without counting, when the amount would go over the limit."""
-    now = int(time.time())
-    window_start = now - now % window
-    cache_key = f"ratelimit:{bucket}:{key}:{window_start}"
+    cache_key, window_start, now = _window_key(bucket, key, window)
     cache.add(cache_key, 0, timeout=window + 5)
     try:
         count = cache.incr(cache_key, amount)

@@ -30,13 +30,15 @@ import io
 import socket
 from typing import Any
 
+from django.conf import settings
+
 from core.errors import RequestTimeout
 
 _TAKEN = "gatehouse.socket_body"
-# A client that sends nothing for this long fails its upload (as S3 answers RequestTimeout), so a
-# stalled upload does not hold a server thread, its buffers and a temp file forever. gunicorn
-# puts the socket back in blocking mode before it serves the next request on the connection.
-IDLE_TIMEOUT_SECONDS = 120.0
+# A client that sends nothing for GATEHOUSE_BODY_IDLE_TIMEOUT seconds (120) fails its upload (as S3
+# answers RequestTimeout), so a stalled upload does not hold a server thread, its buffers and a
+# temp file forever. gunicorn puts the socket back in blocking mode before it serves the next
+# request on the connection.
 
 
 class SocketBody(io.RawIOBase):
@@ -82,7 +84,7 @@ class SocketBody(io.RawIOBase):
         return True
 
 
-def socket_body(request: Any, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS) -> SocketBody | None:
+def socket_body(request: Any, *, idle_timeout: float | None = None) -> SocketBody | None:
     """The request's body as a `SocketBody`, or None where it does not qualify (see module doc)."""
     environ = request.META
     if _TAKEN in environ:
@@ -106,6 +108,8 @@ def socket_body(request: Any, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS) -> 
     ours, beyond = pending[: reader.length], pending[reader.length :]
     if beyond:
         unreader.unread(beyond)  # a pipelined next request
+    if idle_timeout is None:
+        idle_timeout = settings.GATEHOUSE_BODY_IDLE_TIMEOUT
     taken = environ[_TAKEN] = SocketBody(body, sock, held + ours, reader.length - len(ours), idle_timeout)
     return taken
 

@@ -10,6 +10,26 @@ class GatingConfig(AppConfig):
 
         hooks.metadata_checks.append(forms.metadata_check)
         hooks.settings_changed.append(_audit_settings_change)
+        if _refresh_withheld_content not in hooks.commit_listeners:
+            hooks.commit_listeners.append(_refresh_withheld_content)
+        if _refresh_withheld_content_of not in hooks.branches_changed:
+            hooks.branches_changed.append(_refresh_withheld_content_of)
+
+
+def _refresh_withheld_content(*, repo, ref_name: str, commit) -> None:
+    """A commit to a branch may put new files under withheld patterns: their content is withheld
+    from this transaction on. Pull request refs are contributors' and withhold nothing."""
+    from gating import release
+
+    if ref_name.startswith("refs/heads/"):
+        release.withheld_content_refresh(repo=repo)
+
+
+def _refresh_withheld_content_of(repo) -> None:
+    """A branch created at an older commit brings its files under the patterns to a head."""
+    from gating import release
+
+    release.withheld_content_refresh(repo=repo)
 
 
 def _audit_settings_change(repo, actor, changes: dict) -> None:

@@ -92,6 +92,9 @@ class ReleaseStage(models.Model):
     mode = models.CharField(max_length=12, choices=StageMode.choices)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     withheld_patterns = models.JSONField(default=list, blank=True)
+    # The sha256 of every file the patterns match at a branch head, kept by release.py while the
+    # stage is current: those bytes are withheld at every revision, whatever their name there.
+    withheld_content = models.JSONField(default=list, blank=True)
     previews_public = models.BooleanField(default=False)
     applied_at = models.DateTimeField(null=True, blank=True)
 

@@ -43,9 +43,9 @@ from core.prepared import PreparedQuery
 from gating import lookup_cache, release
 from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
 from licenses.models import RepoLicenseSettings
-from licenses.selectors import acknowledgment_problem
+from licenses.selectors import RevisionLicense, acknowledgment_problem
 from registry.models import Ref, Repo, RepoRedirect
-from registry.selectors import Resolved, RevisionHint
+from registry.selectors import Resolved, RevisionHint, commit_tree_oid
 
 
 class Action(StrEnum):
@@ -311,10 +311,14 @@ def _current_stage(repo: Repo):
     return release.current_stage(repo)
 
 
-def check_file(principal: Principal, repo: Repo, path: str) -> None:
-    """After `check(DOWNLOAD)`: files the current release stage still withholds."""
+def check_file(principal: Principal, repo: Repo, path: str, *, tree_oids: tuple[str | None, ...]) -> None:
+    """After `check(DOWNLOAD)`: files the current release stage still withholds, by path or, at
+    the revisions whose trees are `tree_oids`, by content (the same bytes under another name)."""
     stage = _current_stage(repo)
-    if stage is None or not release.is_withheld(stage, path) or repo_role(principal, repo) is not None:
+    if stage is None:
+        return
+    withheld = release.is_withheld(stage, path) or release.is_content_withheld(stage, path, tree_oids)
+    if not withheld or repo_role(principal, repo) is not None:
         return
     when = " It is scheduled for a later release stage." if _next_stage_time(stage) else ""
     raise GatedRepo(
@@ -332,10 +336,26 @@ def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
         raise GatedRepo(problem, anonymous=principal.is_anonymous)
 
 
+def may_read_license_text(principal: Principal, repo: Repo, current: RevisionLicense) -> bool:
+    """Whether the license page, API and access form may show `current`'s text to `principal`.
+
+    The text is in force at a writer's revision and comes from a file named as a license (or
+    from the catalogue: licenses.selectors), so it is shown to whoever may see the repo, gated
+    or license-gated alike: the caller must read it to accept it or to ask for access. SECURITY:
+    a file the current release stage withholds from the caller stays withheld here too."""
+    if current.file_path is None:
+        return True
+    try:
+        check_file(principal, repo, current.file_path, tree_oids=(commit_tree_oid(repo, current.commit_oid),))
+    except GatedRepo:
+        return False
+    return True
+
+
 def check_download(principal: Principal, repo: Repo, resolved: Resolved, path: str) -> None:
     """After `check(DOWNLOAD)`: the per-file and per-revision checks every download path makes
     (/resolve, the raw views, Xet reconstructions)."""
-    check_file(principal, repo, path)
+    check_file(principal, repo, path, tree_oids=(resolved.tree_oid,))
     check_license(principal, repo, resolved)
 
 
@@ -354,14 +374,16 @@ def anyone_may_download(repo: Repo, resolved: Resolved, path: str) -> bool:
     return True
 
 
-def check_preview_files(principal: Principal, repo: Repo, paths: list[str], resolved: Resolved | None = None) -> None:
+def check_preview_files(
+    principal: Principal, repo: Repo, paths: list[str], resolved: Resolved | None = None, *, tree_oid: str | None
+) -> None:
     """After `check(PREVIEW)`: a preview loads these files, so it is refused while the current
     release stage withholds any of them from the caller, or while the revision's license awaits
     the caller's acknowledgment, unless the stage makes previews public."""
     if _previews_public(repo):
         return
     for path in paths:
-        check_file(principal, repo, path)
+        check_file(principal, repo, path, tree_oids=(tree_oid,))
     if resolved is not None:
         check_license(principal, repo, resolved)
 

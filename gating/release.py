@@ -3,10 +3,18 @@ for example), each with an optional time and file patterns still withheld in tha
 
 Applying a stage sets the repo's visibility and gating mode through the registry service, moves
 the plan's position and writes an audit event, in one transaction on the locked plan row, so a
-due stage is applied exactly once even when two beat ticks race."""
+due stage is applied exactly once even when two beat ticks race.
+
+SECURITY: patterns match paths, and a path names different bytes at different revisions: a file a
+writer moved into a withheld path is still under its old name at older commits and tags. So while
+a stage is current, the content (sha256) of every file its patterns match at a branch head is
+withheld too, at every revision and under any name (`withheld_content`, refreshed in the same
+transaction as each commit to a branch and each stage change; policy.check_file reads it from the
+stage row it already loads, so no query is added to downloads)."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +29,9 @@ from core.prepared import PreparedQuery
 from core.timeutil import isoformat_z
 from gating.audit import audit_record
 from gating.models import ReleasePlan, ReleaseStage, StageMode
-from registry.models import GatedMode, Repo
+from registry import trees
+from registry.models import GatedMode, Ref, RefKind, Repo
+from registry.selectors import commit_tree_oid, entry_sha256
 from registry.services import repo_settings_update
 
 MAX_STAGES = 10
@@ -89,6 +99,7 @@ def _apply(plan: ReleasePlan, position: int, *, actor: User | None, reason: str)
     plan.save(update_fields=["current_position", "updated_at"])
     audit_record(repo=plan.repo, action="release.stage_apply", actor=actor, reason=reason,
                  data={"position": position, "mode": stage.mode})  # fmt: skip
+    _refresh(stage, plan.repo)
     return stage
 
 
@@ -172,3 +183,51 @@ def is_withheld(stage: ReleaseStage | None, path: str) -> bool:
     return any(
         fnmatch.fnmatchcase(path if "/" in pattern else basename, pattern) for pattern in stage.withheld_patterns
     )
+
+
+def withheld_content_refresh(*, repo: Repo) -> None:
+    """Recompute what the current stage withholds by content; run inside the transaction that
+    moves a branch. SECURITY: the stage row is locked, so of two commits racing on two branches
+    the later one to lock it reads the other's committed head: neither's new files are lost."""
+    stage = (
+        ReleaseStage.objects.select_for_update(of=("self",))
+        .filter(plan__repo_id=repo.pk, position=F("plan__current_position"))
+        .first()
+    )
+    if stage is not None:
+        _refresh(stage, repo)
+
+
+def _refresh(stage: ReleaseStage, repo: Repo) -> None:
+    found = sorted(_content_matching(stage, repo)) if stage.withheld_patterns else []
+    if found != stage.withheld_content:
+        stage.withheld_content = found
+        stage.save(update_fields=["withheld_content"])
+
+
+def _content_matching(stage: ReleaseStage, repo: Repo) -> set[str]:
+    heads = Ref.objects.filter(repo=repo, kind=RefKind.BRANCH).values_list("commit_oid", flat=True)
+    found: set[str] = set()
+    for tree_oid in {commit_tree_oid(repo, oid) for oid in heads}:
+        for path, entry in trees.iter_files(tree_oid) if tree_oid else ():
+            if is_withheld(stage, path):
+                with contextlib.suppress(LookupError):  # no content row, nothing to withhold
+                    found.add(entry_sha256(entry))
+    return found
+
+
+def is_content_withheld(stage: ReleaseStage | None, path: str, tree_oids: tuple[str | None, ...]) -> bool:
+    """Whether the file at `path` in any of these trees holds content the stage withholds."""
+    if stage is None or not stage.withheld_content:
+        return False  # the common case: nothing to look up
+    for tree_oid in tree_oids:
+        entry = trees.find_entry(tree_oid, path) if tree_oid else None
+        if entry is None or entry["type"] != "file":
+            continue
+        try:
+            sha256 = entry_sha256(entry)
+        except LookupError:  # no content row: the exit check that follows refuses it anyway
+            continue
+        if sha256 in stage.withheld_content:
+            return True
+    return False

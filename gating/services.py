@@ -73,6 +73,13 @@ def _refuse_repeat(existing: AccessRequest) -> None:
         raise Conflict("You already have access to this repo.")
 
 
+def _refuse_own(reviewer: User, user: User) -> None:
+    """SECURITY: a delegated reviewer has no access of their own; deciding (or granting, or
+    resetting) their own request would let them give it to themselves."""
+    if reviewer.pk == user.pk:
+        raise Forbidden("You cannot decide your own access request: another reviewer or an admin must.")
+
+
 def find_request(repo: Repo, *, user_name: str | None = None, request_id: str | None = None) -> AccessRequest:
     queryset = AccessRequest.objects.select_for_update().select_related("user").filter(repo=repo)
     if request_id:
@@ -103,6 +110,7 @@ def access_request_decide(
     if expires_at is not None and expires_at <= timezone.now():
         raise BadRequest("An expiry must be in the future.")
     request = find_request(repo, user_name=user_name, request_id=request_id)
+    _refuse_own(reviewer, request.user)
     if status == RequestStatus.PENDING and request.status == RequestStatus.PENDING:
         raise NotFound("This request is already pending.")
     request.status = status
@@ -123,6 +131,7 @@ def access_request_decide(
 def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expires_at=None) -> AccessRequest:
     """Give access to a user who never asked."""
     require_gated(repo)
+    _refuse_own(reviewer, user)
     request = AccessRequest.objects.select_for_update().filter(repo=repo, user=user).first()
     if has_role or (request and request.status == RequestStatus.ACCEPTED and not request.is_expired()):
         raise BadRequest(f"{user.username} already has access to {repo.repo_id}.")
@@ -144,6 +153,7 @@ def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expi
 def access_request_reset(*, repo: Repo, reviewer: User, user_name: str) -> None:
     """Forget a decision (typically a rejection) so the user may ask again."""
     request = find_request(repo, user_name=user_name)
+    _refuse_own(reviewer, request.user)
     audit_record(repo=repo, action="access_request.reset", actor=reviewer, subject=request.user,
                  data={"previous_status": request.status})  # fmt: skip
     request.delete()

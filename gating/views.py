@@ -27,10 +27,10 @@ from core.timeutil import isoformat_z
 from gating import release, services
 from gating.forms import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
-from gating.policy import Action, access_state, check_may_ask_access, repo_role
+from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text, repo_role
 from gating.selectors import audit_for, audit_item, request_item, requests_for
 from licenses.models import AcknowledgmentSource
-from licenses.selectors import has_acknowledged, license_at
+from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
 from registry.portal import PortalRepoView
 from registry.selectors import resolve_revision
@@ -73,7 +73,7 @@ class AskAccessView(PortalRepoView):
         context.update({
             "tab": "card", "form": form_for_repo(self.repo), "state": state, "access": access,
             "is_member": repo_role(self.principal, self.repo) is not None, "answers": answers or {}, "error": error,
-            "license": self._license_to_accept(request.user),
+            "license": self._license_shown(request.user),
         })  # fmt: skip
         return render(request, "gating/ask_access.html", context, status=status)
 
@@ -81,6 +81,12 @@ class AskAccessView(PortalRepoView):
         """The default branch's license when it asks for acknowledgment and `user` has not given it."""
         current = license_at(self.repo, resolve_revision(self.repo, self.repo.default_branch))
         return current if current.requires_acknowledgment and not has_acknowledged(user, self.repo, current) else None
+
+    def _license_shown(self, user):
+        current = self._license_to_accept(user)
+        if current is None:
+            return None
+        return shown_to(current, may_read=may_read_license_text(self.principal, self.repo, current))
 
     def _accept_license(self, request) -> None:
         """Browser form: the license is accepted as part of the request (scripts use the license API)."""
@@ -123,7 +129,7 @@ class AskAccessView(PortalRepoView):
                 raise BadRequest("The answers are too large.")
             try:
                 answers = json.loads(request.body or b"{}")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise BadRequest("Send the answers as a JSON object keyed by field label.") from exc
             if jsontext.has_unstorable_text(answers):
                 raise BadRequest(jsontext.MESSAGE)

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from core.api import AllowAnyone, SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from core.http import csv_response
-from gating.policy import Action, Principal, repos_visible_to
+from gating.policy import Action, Principal, may_read_license_text, repos_visible_to
 from licenses import selectors, serializers, services
 from licenses.models import AcknowledgmentSource, License
 from registry.api.base import RepoAPIView
@@ -70,6 +70,7 @@ class RepoLicenseView(RepoAPIView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, request.GET.get("revision") or self.repo.default_branch)
         current = selectors.license_at(self.repo, resolved)
+        current = selectors.shown_to(current, may_read=may_read_license_text(self.principal, self.repo, current))
         user = self.principal.user
         acknowledged = selectors.has_acknowledged(user, self.repo, current) if user else None
         return Response(serializers.revision_license_item(self.repo, current, acknowledged=acknowledged))

@@ -6,22 +6,28 @@ calls `acknowledgment_problem` for the download decision.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
+from core.errors import RevisionNotFound
 from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
-from registry import trees
+from registry import hooks, trees
 from registry.models import Commit, Repo
-from registry.selectors import Resolved, read_text_at, resolve_revision
+from registry.selectors import Resolved, is_contributed, read_text_at, resolve_revision
 from registry.services.metadata import card_summary_at
 
-# Looked up at the root, in this order, unless the card's `license_link` names a file in the repo.
+# Looked up at the root, in this order, unless the card's `license_link` names a license file.
 LICENSE_FILE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "LICENCE.txt", "COPYING")
+# What `license_link` may name: a file that is a license by its name ('LICENSE', 'LICENSE-MODEL.md',
+# 'legal/licence.txt', 'COPYING'); anything else (config.json, weights) is never a license text.
+LICENSE_NAME = re.compile(r"^(licen[cs]e|copying)([-_. ][^/]*)?$", re.IGNORECASE)
 KNOWN_VERSIONS_WALK = 500
 
 
@@ -46,12 +52,15 @@ class RevisionLicense:
     license: License | None
     license_name: str
     license_link: str
-    commit_oid: str
+    commit_oid: str  # the revision whose license is in force (see license_in_force_at)
     text: str
     version: str
     location: str
     has_full_text: bool
     requires_acknowledgment: bool
+    file_path: str | None = None  # the file the text comes from, if any
+    contributed: bool = False  # the revision asked for is contributed: `commit_oid` is its base's
+    is_text_withheld: bool = False  # `text` is a note: the caller may not read the file (release stage)
 
 
 def _first_str(value) -> str:
@@ -60,15 +69,21 @@ def _first_str(value) -> str:
     return value.strip()[:200] if isinstance(value, str) else ""
 
 
+def _is_text_file(entry) -> bool:
+    return entry is not None and entry["type"] == "file" and not entry.get("lfs")
+
+
 def _license_file(tree_oid: str, link: str) -> str | None:
-    """`license_link` may name a file of the repo ('LICENSE.md', './LICENSE'); else the usual names."""
+    """`license_link` may name a license file of the repo ('LICENSE.md', './legal/LICENSE'); else
+    the usual names at the root. SECURITY: the text is shown to whoever may see the repo, gated or
+    not (they must read it to accept it), so only a regular file named as a license qualifies: a
+    card pointing at config.json or at weights (LFS) reads nothing."""
     if link and "://" not in link and not link.startswith(("/", "#")):
         path = link.removeprefix("./")
-        entry = trees.find_entry(tree_oid, path)
-        if entry is not None and entry["type"] == "file":
+        if LICENSE_NAME.match(path.rsplit("/", 1)[-1]) and _is_text_file(trees.find_entry(tree_oid, path)):
             return path
     root = trees.tree_index(tree_oid)
-    lowered = {name.lower(): name for name, entry in root.items() if entry["type"] == "file"}
+    lowered = {name.lower(): name for name, entry in root.items() if _is_text_file(entry)}
     for candidate in LICENSE_FILE_NAMES:
         if candidate.lower() in lowered:
             return lowered[candidate.lower()]
@@ -128,9 +143,40 @@ def _requires_acknowledgment(repo: Repo, card: CardLicense) -> bool:
     return requires_acknowledgment_opt_in(repo) if opt_in is None else opt_in
 
 
+def license_in_force_at(repo: Repo, resolved: Resolved) -> Resolved:
+    """The revision whose license is in force at `resolved`: itself when writers control it.
+
+    SECURITY: an acknowledgment binds only to a text a writer put in force. A pull request (or a
+    commit made on one, registry.selectors.is_contributed) is anyone's to write, LICENSE and card
+    included, so it is judged under its base branch's head (the default branch's when the base is
+    unknown or gone): its own text can neither be accepted nor satisfy the gate."""
+    if not is_contributed(repo, resolved):
+        return resolved
+    ref_name = resolved.ref.name if resolved.ref is not None else resolved.revision
+    base = hooks.pull_requests.base_ref(repo=repo, ref_name=ref_name) if hooks.pull_requests else None
+    for candidate in (base, f"refs/heads/{repo.default_branch}"):
+        if candidate and candidate.startswith("refs/heads/"):
+            try:
+                return resolve_revision(repo, candidate)
+            except RevisionNotFound:
+                continue
+    raise RevisionNotFound(repo.default_branch)
+
+
 def license_at(repo: Repo, resolved: Resolved) -> RevisionLicense:
-    card = card_license_at(repo.pk, resolved.tree_oid)
-    return _revision_license(resolved, card, required=_requires_acknowledgment(repo, card))
+    """The license in force at `resolved` and its text (see `license_in_force_at`)."""
+    in_force = license_in_force_at(repo, resolved)
+    card = card_license_at(repo.pk, in_force.tree_oid)
+    current = _revision_license(in_force, card, required=_requires_acknowledgment(repo, card))
+    return dataclasses.replace(current, contributed=in_force is not resolved)
+
+
+def shown_to(current: RevisionLicense, *, may_read: bool) -> RevisionLicense:
+    """`current` as shown to a caller; `may_read` is gating.policy.may_read_license_text's answer."""
+    if may_read:
+        return current
+    note = f"The text of this license ({current.file_path}) is withheld in the current release stage.\n"
+    return dataclasses.replace(current, text=note, has_full_text=False, is_text_withheld=True)
 
 
 def _revision_license(resolved: Resolved, card: CardLicense, *, required: bool) -> RevisionLicense:
@@ -149,6 +195,7 @@ def _revision_license(resolved: Resolved, card: CardLicense, *, required: bool) 
         location=location,
         has_full_text=full,
         requires_acknowledgment=required,
+        file_path=card.file_path if card.file_text is not None else None,
     )
 
 
@@ -171,6 +218,7 @@ def has_acknowledged(user, repo: Repo, current: RevisionLicense) -> bool:
 def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
     """None when the revision needs no acknowledgment from `user` (or has it); otherwise the message
     that names the license, the version, what changed since the user's last acceptance, and the URL."""
+    resolved = license_in_force_at(repo, resolved)
     card = card_license_at(repo.pk, resolved.tree_oid)
     if not _requires_acknowledgment(repo, card):
         if repo.license not in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
@@ -203,8 +251,9 @@ def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
 
 def known_versions(repo: Repo) -> set[str]:
     """Versions of the license text across the repo's recent commits: tells an outdated version
-    (409) from one that was never this repo's (a forged hash, 400)."""
-    commits = Commit.objects.filter(repo=repo).order_by("-created_at")
+    (409) from one that was never this repo's (a forged hash, 400). Commits made on pull requests
+    are left out: their texts were never in force."""
+    commits = Commit.objects.filter(repo=repo, made_on_pull_request=False).order_by("-created_at")
     tree_oids = commits.values_list("tree_oid", flat=True)[:KNOWN_VERSIONS_WALK]
     rows = {row.pk: row for row in License.objects.all()}
     found = set()
@@ -216,12 +265,24 @@ def known_versions(repo: Repo) -> set[str]:
     return found
 
 
+def _with_in_force(acks: QuerySet[Acknowledgment]) -> QuerySet[Acknowledgment]:
+    """`accepted_on_pull_request`: the text was accepted at a commit made on a pull request, which
+    older versions allowed (a contributor's own text); such a record binds to nothing a writer put
+    in force, and the log says so rather than showing it as a legitimate acceptance."""
+    made_on_pull_request = Commit.objects.filter(
+        repo_id=OuterRef("repo_id"), oid=OuterRef("commit_oid"), made_on_pull_request=True
+    )
+    return acks.annotate(accepted_on_pull_request=Exists(made_on_pull_request))
+
+
 def acknowledgments_for_repo(repo: Repo) -> QuerySet[Acknowledgment]:
-    return Acknowledgment.objects.filter(repo=repo).select_related("user").order_by("-accepted_at", "-pk")
+    acks = Acknowledgment.objects.filter(repo=repo).select_related("user").order_by("-accepted_at", "-pk")
+    return _with_in_force(acks)
 
 
 def acknowledgments_of(user) -> QuerySet[Acknowledgment]:
-    return Acknowledgment.objects.filter(user=user).select_related("repo").order_by("-accepted_at", "-pk")
+    acks = Acknowledgment.objects.filter(user=user).select_related("repo").order_by("-accepted_at", "-pk")
+    return _with_in_force(acks)
 
 
 @dataclass(frozen=True)

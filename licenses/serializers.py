@@ -9,6 +9,7 @@ from licenses.selectors import Derivative, RevisionLicense, accept_url, catalogu
 
 ACK_COLUMNS = [
     "user", "fullname", "repo", "license", "licenseName", "version", "revision", "location", "source", "acceptedAt",
+    "inForce",
 ]  # fmt: skip
 
 
@@ -47,6 +48,8 @@ def revision_license_item(repo, current: RevisionLicense, *, acknowledged: bool 
         "version": current.version,
         "location": current.location,
         "hasFullText": current.has_full_text,
+        "textWithheld": current.is_text_withheld,
+        "contributedRevision": current.contributed,
         "text": current.text,
         "acceptUrl": accept_url(repo, current.commit_oid),
     }
@@ -64,6 +67,9 @@ def acknowledgment_item(ack: Acknowledgment) -> dict:
         "location": ack.location,
         "source": ack.source,
         "acceptedAt": isoformat_z(ack.accepted_at),
+        # False for a text accepted at a pull request's commit (older versions allowed it): it
+        # was never put in force by the repo's writers and satisfies no download.
+        "inForce": not getattr(ack, "accepted_on_pull_request", False),
     }
 
 
@@ -72,7 +78,10 @@ def acknowledgment_rows(acks):
     yield ACK_COLUMNS
     for ack in acks:
         item = acknowledgment_item(ack)
-        yield [item[column] or "" for column in ACK_COLUMNS]
+        yield [
+            str(item[column]).lower() if isinstance(item[column], bool) else item[column] or ""
+            for column in ACK_COLUMNS
+        ]
 
 
 def derivative_item(derivative: Derivative) -> dict:

@@ -18,7 +18,7 @@ from django.views import View
 
 from core.errors import HubError, NotFound
 from core.http import as_export, csv_response
-from gating.policy import Action, Principal, can, repo_role, repos_visible_to
+from gating.policy import Action, Principal, can, may_read_license_text, repo_role, repos_visible_to
 from licenses import selectors, serializers, services, texts
 from licenses.models import AcknowledgmentSource, License
 from registry.portal import PortalRepoView, render_error
@@ -78,6 +78,7 @@ class RepoLicensePage(PortalRepoView):
         revision = request.GET.get("revision") or request.POST.get("revision") or self.repo.default_branch
         resolved = resolve_revision(self.repo, revision)
         current = selectors.license_at(self.repo, resolved)
+        current = selectors.shown_to(current, may_read=may_read_license_text(self.principal, self.repo, current))
         user = self.principal.user
         context = self.base_context(resolved)
         context.update(

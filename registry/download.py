@@ -30,6 +30,17 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 QUERY_FILES = ("config.json", "model_index.json")
 
 
+# Past any file: a position with more digits than this is read as "beyond the end".
+_MAX_POSITION_DIGITS = 18
+
+
+def _position(digits: str) -> int:
+    """SECURITY: a Range may carry thousands of digits; Python refuses to convert more than 4300
+    (a 500 before), and no file has a byte past 10**18, so longer numbers mean "past the end"."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_POSITION_DIGITS else 10**_MAX_POSITION_DIGITS
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end inclusive) for a single satisfiable range; None to serve the whole file."""
     if not header:
@@ -39,12 +50,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None  # multi-range or malformed: RFC 9110 lets us ignore it and send everything
     first, last = match.group(1), match.group(2)
     if first:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-        if start >= size or (last and int(last) < start):
+        start = _position(first)
+        end = min(_position(last), size - 1) if last else size - 1
+        if start >= size or (last and _position(last) < start):
             raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
     else:
-        length = int(last)
+        length = _position(last)
         if length == 0 or size == 0:  # RFC 9110 14.1.1: no suffix of an empty file is satisfiable
             raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
         start, end = max(size - length, 0), size - 1

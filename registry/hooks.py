@@ -44,6 +44,10 @@ settings_changed: list[Callable[[Repo, object, dict], None]] = []
 # records pushes to refs/pr/N as events of the pull request.
 commit_listeners: list[Callable[..., None]] = []
 
+# Called inside the transaction that creates or deletes a branch (commits use commit_listeners):
+# (repo). Gating recomputes what the release stage withholds by content.
+branches_changed: list[Callable[[Repo], None]] = []
+
 
 class PullRequestHooks(Protocol):
     """Pull requests live in the community app; the commit endpoints reach them through this."""
@@ -58,6 +62,9 @@ class PullRequestHooks(Protocol):
 
     def url_path(self, *, repo: Repo, ref_name: str) -> str:
         """The web path of the pull request behind `ref_name` (…/discussions/N)."""
+
+    def base_ref(self, *, repo: Repo, ref_name: str) -> str | None:
+        """The full name of the branch the pull request behind `ref_name` targets; None if none."""
 
 
 pull_requests: PullRequestHooks | None = None

@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
 from accounts.models import User
+from core import bodies
 from core.api import HubJSONRenderer, JSONParser
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
@@ -60,6 +61,7 @@ def repo_holds(repo: Repo, oid: str, size) -> bool:
 
 
 class LfsBatchView(RepoAPIView):
+    body_policy = bodies.LARGE  # many objects per batch
     repo_actions = {"POST": Action.WRITE}
     parser_classes = [LfsJSONParser, JSONParser]
     renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
@@ -162,12 +164,16 @@ class SignedTransferView(View):
 
 
 class LfsUploadView(SignedTransferView):
+    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_FILE_SIZE)
+
     def put(self, request, oid):
         stored = uploads.receive_single(self.grant, self.body(), self.content_length())
         return JsonResponse({"oid": stored.sha256, "size": stored.size})
 
 
 class LfsPartView(SignedTransferView):
+    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_FILE_SIZE)
+
     def put(self, request, oid, number):
         if not self.grant.upload_id:
             raise BadRequest("This URL is not for a multipart upload.")
@@ -181,7 +187,7 @@ class LfsCompleteView(SignedTransferView):
     def post(self, request, oid):
         try:
             body = json.loads(request.read(1024 * 1024) or b"{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise BadRequest("Expected a JSON body.") from exc
         if not isinstance(body, dict) or body.get("oid") != oid or not isinstance(body.get("parts"), list):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")

@@ -6,9 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import yaml
-
-from core import jsontext
+from core import boundedyaml, jsontext
 
 MAX_CARD_BYTES = 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -16,6 +14,11 @@ _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r
 
 class CardError(ValueError):
     pass
+
+
+class CardRefused(CardError):
+    """The metadata is not even parsed: it uses YAML aliases or exceeds the bounds of
+    `core.boundedyaml` (a YAML bomb, or a card no one should have to read)."""
 
 
 def split_card(text: str) -> tuple[str | None, str]:
@@ -27,20 +30,23 @@ def split_card(text: str) -> tuple[str | None, str]:
 
 
 def parse_metadata(text: str) -> dict:
-    """The front matter as a dict. Malformed YAML raises CardError; no front matter gives {}."""
+    """The front matter as a dict. Malformed YAML raises CardError (CardRefused for aliases and
+    past the loader's bounds); no front matter gives {}. Every card is read through here."""
     raw, _ = split_card(text)
     if raw is None or not raw.strip():
         return {}
     try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
+        data = boundedyaml.load(raw)
+    except boundedyaml.YAMLRefused as exc:
+        raise CardRefused(f"README.md metadata refused: {exc}.") from exc
+    except boundedyaml.YAMLInvalid as exc:
         raise CardError(f"Invalid YAML in README.md metadata: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise CardError("README.md metadata must be a YAML mapping.")
     # YAML dates and other non-JSON scalars become strings, so the data can be stored and served;
-    # .nan and .inf have no JSON form (nor a Postgres one), nor a list that contains itself.
+    # infinities and integers past Python's 4,300-digit limit have no JSON form (nor a Postgres one).
     try:
         converted = json.loads(json.dumps(data, default=str, allow_nan=False))
     except ValueError as exc:

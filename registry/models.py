@@ -191,6 +191,9 @@ class Commit(models.Model):
     created_at = models.DateTimeField()
     # The exact git object text, so the id can be re-verified and the object served to git.
     raw = models.BinaryField()
+    # Made on a pull request's ref (refs/pr/N), where contributors without write access commit:
+    # such a commit never puts a license in force (licenses.selectors.license_in_force_at).
+    made_on_pull_request = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "oid"], name="commit_unique_per_repo")]
@@ -228,15 +231,17 @@ class ScanStatus(models.TextChoices):
     SUSPICIOUS = "suspicious"
     UNSAFE = "unsafe"
     ERROR = "error"
+    UNSCANNED = "unscanned"  # a format the scanner cannot read (7z, unknown binary): not safe
 
 
 class FileScan(models.Model):
     """Pickle-import scan of one piece of content (same bytes, same verdict, whatever the name).
 
     Unknown is never safe: only `safe` counts as safe; `error` (timeouts, unparseable containers,
-    a scan the worker never ran after `attempts` sends) fails closed. `queued_at` is when the scan
-    was last sent to the worker: the beat re-sends scans left `queued` too long (see
-    `scans_requeue_stale`)."""
+    archive bombs, a scan the worker never ran after `attempts` sends) and `unscanned` (content
+    the scanner cannot read) fail closed. Every committed file has a row, whatever its name.
+    `queued_at` is when the scan was last sent to the worker: the beat re-sends scans left
+    `queued` too long (see `scans_requeue_stale`)."""
 
     sha256 = models.CharField(max_length=64, primary_key=True)
     filename = models.CharField(max_length=255)

@@ -3,8 +3,12 @@
 SECURITY: storage never uses these paths (content lives under its sha256), but clients write files
 under them, and git itself refuses some of them. A path is accepted only if it is UTF-8 text in
 NFC form with no control or format characters, no backslash, no empty, '.', or '..' component,
-no component that git or Windows would treat as `.git` (`.GIT`, `.git.`, `git~1`), and within
-the length limits.
+no component that git, NTFS or HFS+ would treat as `.git` (git's `is_ntfs_dotgit` and
+`is_hfs_dotgit` rules: `.GIT`, `.git.`, `git~1`, `.git::$INDEX_ALLOCATION`, `.git` with
+ignorable code points inside), no Windows device name, and within the length limits.
+
+Windows device names (`CON`, `nul.txt`, `COM1`) are Gatehouse policy, not git's: git refuses
+them only when it runs on Windows, so a repo holding one cannot be cloned or downloaded there.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from core.errors import BadRequest
 MAX_PATH_BYTES = 1024
 MAX_COMPONENT_BYTES = 255
 FORBIDDEN_COMPONENTS = frozenset({".git", ".cache", "git~1"})
+# Code points HFS+ drops when it compares names (git's utf8.c list): `.g\u200cit` is `.git` there.
+HFS_IGNORED = frozenset([*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF])
+# Device names, whatever follows them after spaces and a dot or colon ("aux.txt", "NUL:x").
+# COM0/LPT0 and the superscript digits are in Microsoft's list of reserved names too.
+_WINDOWS_DEVICE = re.compile(r"(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³]) *(?:[.:].*)?", re.I | re.S)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
@@ -66,6 +75,43 @@ def _validate_component(path: str, component: str) -> None:
         raise _bad(path, "components may not end in a dot or a space")
     if component.casefold() in FORBIDDEN_COMPONENTS:
         raise _bad(path, f"'{component}' is reserved")
+    if is_ntfs_dotgit(component) or is_hfs_dotgit(component):
+        raise _bad(path, f"'{component}' names the '.git' folder on Windows or macOS")
+
+
+def is_ntfs_dotgit(component: str) -> bool:
+    """NTFS reads `.git`, `.git. .`, `.git::$INDEX_ALLOCATION` and the short name `GIT~1` as the
+    `.git` folder: git's rule is `.git` or `git~1` (any case), then only dots and spaces up to the
+    end of the name or to the ':' that starts an alternate data stream."""
+    for stem in (".git", "git~1"):
+        head = component[: len(stem)]
+        if head.isascii() and head.lower() == stem:  # ASCII case only, as git compares
+            rest = component[len(stem) :].split(":", 1)[0]
+            return rest.strip(". ") == ""
+    return False
+
+
+def is_hfs_dotgit(component: str) -> bool:
+    """HFS+ ignores some invisible code points and folds case, so `.git` with a zero-width joiner inside is `.git`."""
+    visible = [ch for ch in component if ord(ch) not in HFS_IGNORED]
+    name = "".join(visible)
+    return name.isascii() and name.lower() == ".git"
+
+
+def validate_new_path(path: str) -> str:
+    """`validate_path` for a file being added: Windows device names are refused too.
+
+    Only new files: a repo may already hold `aux.py` from before this rule, and its files must stay
+    readable and deletable."""
+    validate_path(path)
+    for component in path.split("/"):
+        if _WINDOWS_DEVICE.fullmatch(component):
+            raise _bad(
+                path,
+                f"'{component}' is a Windows device name: this hub refuses it because a file named so "
+                "cannot be created on Windows, so no Windows client could download the repo",
+            )
+    return path
 
 
 def validate_folder(path: str) -> str:

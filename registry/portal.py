@@ -13,20 +13,20 @@ from django.views import View
 
 from accounts.models import Membership, Organization, User
 from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
+from core.pagination import MAX_OFFSET
 from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
 from registry import hooks, trees
 from registry.api.base import PLURAL_TYPES, RepoView
-from registry.markdown import render_card
 from registry.modelcard import CardSummary
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
+    card_html_at,
     entry_sha256,
     history,
     list_refs,
     quarantined_files,
     read_small_file,
-    read_text_at,
     resolve_revision,
     scans_for,
     split_revision_path,
@@ -104,16 +104,18 @@ class RepoPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         try:
-            readme = read_text_at(resolved.tree_oid, "README.md", repo_pk=self.repo.pk)
+            card_html = card_html_at(resolved.tree_oid, repo_pk=self.repo.pk)
             summary = card_summary_at(self.repo.pk, resolved.tree_oid)
         except ContentQuarantined:  # the notice below says so; the rest of the page still helps
-            readme, summary = None, CardSummary()
+            card_html, summary = "", CardSummary()
         context = self.base_context(resolved)
+        scanned = flagged_files(resolved.tree_oid)
         context.update(
             {
-                "flagged": flagged_files(resolved.tree_oid),
+                "flagged": [(path, status) for path, status in scanned if status != "queued"],
+                "scan_pending": sum(status == "queued" for _, status in scanned),
                 "quarantined": quarantined_files(self.repo, resolved) if context["can_write"] else [],
-                "card_html": render_card(readme) if readme else "",
+                "card_html": card_html,
                 "card": summary,
                 "entries": self._entries(resolved, ""),
                 "path": "",
@@ -147,21 +149,23 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
                 "size": child.get("size", 0),
                 "is_lfs": bool(child.get("lfs")),
                 "download_url": resolve_url(repo, resolved.revision, child_path) if child["type"] == "file" else "",
-                "scan_status": scan.status if scan else "",
+                "scan_status": (scan.status if scan else "unscanned") if child["type"] == "file" else "",
             }
         )
     return sorted(rows, key=lambda row: (not row["is_dir"], row["name"].lower()))
 
 
 def flagged_files(tree_oid: str) -> list[tuple[str, str]]:
-    """(path, status) of files whose scan is anything but safe, for the repo page's warning."""
+    """(path, status) of files whose scan is anything but safe, for the repo page's warning; a file
+    with no scan on record is `unscanned`."""
     files = list(trees.iter_files(tree_oid))
     scans = scans_for(entry_sha256(entry) for _, entry in files)
     flagged = []
     for path, entry in files:
         scan = scans.get(entry_sha256(entry))
-        if scan is not None and scan.status != "safe":
-            flagged.append((path, scan.status))
+        status = scan.status if scan is not None else "unscanned"
+        if status != "safe":
+            flagged.append((path, status))
     return flagged
 
 
@@ -198,7 +202,7 @@ class BlobPage(PortalRepoView):
         context = self.base_context(resolved)
         if context["can_download"]:
             try:
-                check_file(self.principal, self.repo, path)
+                check_file(self.principal, self.repo, path, tree_oids=(resolved.tree_oid,))
                 check_license(self.principal, self.repo, resolved)
             except HubError as exc:
                 context["can_download"] = False
@@ -225,11 +229,11 @@ class BlobPage(PortalRepoView):
 class CommitsPage(PortalRepoView):
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
-        try:
-            page_number = max(int(request.GET.get("page", "1")), 1)
-        except ValueError:
-            page_number = 1
         size = settings.GATEHOUSE_COMMITS_PAGE_SIZE
+        try:
+            page_number = min(max(int(request.GET.get("page", "1")), 1), MAX_OFFSET // size)
+        except ValueError:  # not a number, or thousands of digits
+            page_number = 1
         commits, has_more = history(self.repo, resolved.commit_oid, offset=(page_number - 1) * size, limit=size)
         context = self.base_context(resolved)
         context.update({"commits": commits, "page_number": page_number, "has_more": has_more, "tab": "commits"})

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from accounts.models import Membership, Role
+from core import bodies
 from core.errors import BadRequest, HubError
 from gating.policy import Action, Principal, can_create_in
 from registry import limits, services
@@ -85,6 +86,8 @@ class UploadView(PortalWriteView):
     A refused upload (a bad path, a file or commit over the limits) stores nothing and shows the
     page again with the reason and the commit message the author typed."""
 
+    body_policy = bodies.PORTAL_UPLOAD
+
     def get(self, request, namespace, name, revision, repo_type=None):
         return self._page(revision, {"directory": request.GET.get("directory", "")})
 
@@ -115,6 +118,8 @@ class UploadView(PortalWriteView):
 
 
 class EditCardView(PortalWriteView):
+    body_policy = bodies.LARGE  # the whole README
+
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         context = self.base_context(resolved)

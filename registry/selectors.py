@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
+from django.core.cache import cache
+
 from core.errors import EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
-from registry import content, gitobjects, trees
+from registry import content, gitobjects, markdown, trees
 from registry.models import Commit, Ref, RefKind, Repo
 
 SMALL_BLOB_LIMIT = 1024 * 1024
@@ -25,11 +28,16 @@ class Resolved:
 
 
 @lru_cache(maxsize=8192)
-def _commit_tree(repo_pk: int, oid: str) -> str:
-    tree = Commit.objects.filter(repo_id=repo_pk, oid=oid).values_list("tree_oid", flat=True).first()
-    if tree is None:
+def _commit_facts(repo_pk: int, oid: str) -> tuple[str, bool]:
+    """(tree id, made on a pull request): both fixed when the commit is written."""
+    row = Commit.objects.filter(repo_id=repo_pk, oid=oid).values_list("tree_oid", "made_on_pull_request").first()
+    if row is None:
         raise LookupError(oid)
-    return tree
+    return row
+
+
+def _commit_tree(repo_pk: int, oid: str) -> str:
+    return _commit_facts(repo_pk, oid)[0]
 
 
 def commit_tree_oid(repo: Repo, oid: str) -> str | None:
@@ -67,6 +75,32 @@ def resolve_revision(repo: Repo, revision: str) -> Resolved:
         if tree is not None:
             return Resolved(revision, revision, tree, None)
     raise RevisionNotFound(revision)
+
+
+WRITER_REF_PREFIXES = ("refs/heads/", "refs/tags/")
+
+
+def is_contributed(repo: Repo, resolved: Resolved) -> bool:
+    """Whether contributors without write access control what `resolved` names: a pull request's
+    ref, or a commit id made on one that no branch or tag points at. Branches and tags move only
+    by writers' hands. SECURITY: what such a revision says about itself (its card, its LICENSE)
+    binds nobody; licenses.selectors judges it under a writer's revision instead.
+
+    A commit id is judged by where it was made (`Commit.made_on_pull_request`, recorded when it
+    is written), not by walking history: pull requests are merged as new commits on their base,
+    so a pull request's commits reach a branch only if a writer branches or tags at one, and a
+    ref pointing right at it is then the writer's word. A commit a writer's branch grew on top of
+    later stays judged as contributed: the cautious side (the base license applies to it)."""
+    ref_name = resolved.ref.name if resolved.ref is not None else resolved.revision
+    if ref_name.startswith("refs/"):
+        return not ref_name.startswith(WRITER_REF_PREFIXES)
+    if resolved.ref is not None or resolved.revision != resolved.commit_oid:
+        return False  # a branch or tag named by its short name
+    _, on_pull_request = _commit_facts(repo.pk, resolved.commit_oid)
+    if not on_pull_request:
+        return False
+    writer_refs = Ref.objects.filter(repo=repo, commit_oid=resolved.commit_oid, kind__in=[RefKind.BRANCH, RefKind.TAG])
+    return not writer_refs.exists()
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,27 @@ def read_text_at(tree_oid: str, path: str, *, repo_pk: int) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
+def card_html_at(tree_oid: str, *, repo_pk: int) -> str:
+    """README.md of a tree of repo `repo_pk` as sanitised HTML ('' for none). A blob never
+    changes, so its HTML is cached by (renderer and its bounds, repo, blob): one render per README
+    and repo, whichever commits share it, and none per page view.
+
+    SECURITY: the repo is part of the key, and the proof that the content belongs to the repo
+    is checked before the cache is read, on every call (ContentQuarantined otherwise)."""
+    entry = trees.find_entry(tree_oid, "README.md")
+    if entry is None or entry["type"] != "file" or entry["size"] > SMALL_BLOB_LIMIT:
+        return ""
+    content.require_in_repo(repo_pk, entry_sha256(entry))
+    bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
+    key = f"card-html:{markdown.RENDERER_VERSION}:{bounds}:{repo_pk}:{entry['oid']}"
+    html = cache.get(key)
+    if html is None:
+        data = read_small_file(entry, repo_pk=repo_pk)
+        html = markdown.render_card(data.decode("utf-8", "replace")) if data else ""
+        cache.set(key, html, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
+    return html
+
+
 def list_refs(repo: Repo) -> dict[str, list[Ref]]:
     grouped: dict[str, list[Ref]] = {kind: [] for kind in RefKind.values}
     for ref in Ref.objects.filter(repo=repo).order_by("name"):
@@ -240,11 +295,13 @@ def scans_for(sha256s) -> dict:
 
 
 def security_status(entry: trees.Entry, scans: dict) -> dict:
-    """`securityFileStatus` as the Hub client reads it. Content that was never queued for a scan
-    holds no pickle (every commit sniffs additions), so it is safe by construction."""
+    """`securityFileStatus` as the Hub client reads it (`RepoFile.security`, whose `safe` is
+    `status == "safe"`). Content with no scan on record was never read by the scanner: it is
+    `unscanned`, never safe (every commit queues a scan of every file it adds; older content is
+    queued by migration 0012)."""
     scan = scans.get(entry_sha256(entry))
     if scan is None:
-        return {"status": "safe", "avScan": {"status": "unscanned"}, "pickleImportScan": None}
+        return {"status": "unscanned", "avScan": {"status": "unscanned"}, "pickleImportScan": None}
     return {
         "status": scan.status,
         "avScan": {"status": "unscanned"},

@@ -22,4 +22,4 @@ def test_gunicorn_config_sends_files_with_sendfile(monkeypatch):
     monkeypatch.delenv("SENDFILE", raising=False)
     cfg = _ConfigOnly().cfg
     assert cfg.sendfile is True
-    assert cfg.worker_class_str == "gthread"
+    assert cfg.worker_class_str == "core.gunicorn_worker.Worker"

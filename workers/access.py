@@ -29,7 +29,7 @@ def require_preview_files(principal: Principal, repo: Repo, tree_oid: str | None
     except UnsupportedModel:
         return  # nothing can be loaded from this tree; the request fails on its own
     resolved = Resolved(commit_oid, commit_oid, tree_oid, None) if commit_oid else None
-    check_preview_files(principal, repo, paths, resolved)
+    check_preview_files(principal, repo, paths, resolved, tree_oid=tree_oid)
 
 
 def visible_request(principal: Principal, repo: Repo, preview_id: str) -> PreviewRequest:

@@ -18,6 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from core import bodies
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
 from core.socketbody import buffered_body
@@ -64,6 +65,8 @@ def _content_length(request) -> int | None:
 
 
 class XorbUploadView(CasView):
+    body_policy = bodies.BodyPolicy(lambda: format.MAX_XORB_BYTES)
+
     def post(self, request, prefix, xorb_hash):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)
@@ -75,11 +78,15 @@ class XorbUploadView(CasView):
         length = _content_length(request)
         if not can(principal, repo, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
-        inserted = services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
-        return JsonResponse({"was_inserted": inserted})
+        services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
+        # SECURITY: always true ("stored as sent"): false for a xorb someone else had uploaded would
+        # tell any writer that this content is on the server. hf_xet only logs the flag.
+        return JsonResponse({"was_inserted": True})
 
 
 class ShardUploadView(CasView):
+    body_policy = bodies.BodyPolicy(lambda: format.MAX_SHARD_BYTES)
+
     def post(self, request):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)

@@ -31,14 +31,17 @@ class BadXetData(BadRequest):
     code = "BadXetData"
 
 
-def xorb_store(*, xorb_hash: str, stream: BinaryIO, content_length: int | None) -> bool:
-    """Verify and store a xorb body read from `stream`; False if it was already stored."""
+def xorb_store(*, xorb_hash: str, stream: BinaryIO, content_length: int | None) -> None:
+    """Verify and store a xorb body read from `stream`.
+
+    SECURITY: the same work and the same answer whether or not the xorb is already stored. The body
+    is parsed, hashed and written out even for a known xorb (the storage writer then drops the
+    copy): answering a known hash without reading a valid body made the route an existence oracle
+    for any content's xorb, hence for gated files' chunks."""
     if content_length is not None and content_length > format.MAX_XORB_BYTES:
         raise PayloadTooLarge(f"A xorb may hold at most {format.MAX_XORB_BYTES} bytes.")
-    if Xorb.objects.filter(hash=xorb_hash).update(touched_at=timezone.now()):
-        while stream.read(1024 * 1024):
-            pass  # drain, so the connection can be reused
-        return False
+    # Touched first, as before: a collector sweeping it meanwhile keeps its grace period.
+    Xorb.objects.filter(hash=xorb_hash).update(touched_at=timezone.now())
     chunks: list[format.XorbChunk] = []
     unpacked = 0
     with get_xet_storage().writer(key=xorb_hash, max_size=format.MAX_XORB_BYTES) as writer:
@@ -55,12 +58,11 @@ def xorb_store(*, xorb_hash: str, stream: BinaryIO, content_length: int | None) 
         if computed != xorb_hash:
             raise BadXetData(f"Invalid xorb: its content hashes to {computed}, not {xorb_hash}.")
         writer.commit()
-    _, created = Xorb.objects.get_or_create(
+    Xorb.objects.get_or_create(
         hash=xorb_hash,
         defaults={"size": writer.size, "n_chunks": len(chunks), "unpacked_size": unpacked,
                   "index": format.chunk_index_pack(chunks)},
     )  # fmt: skip
-    return created
 
 
 @dataclass(frozen=True)
@@ -110,17 +112,22 @@ def _verify_file(item: format.ShardFile) -> VerifiedFile:
     terms = []
     for term, verification in zip(item.terms, item.verification, strict=True):
         xorb = format.hash_to_string(term.xorb)
+        # SECURITY: one answer whether the xorb is not stored or does not hold the term's chunks,
+        # so a shard cannot probe which xorbs (which contents) the server holds.
+        unknown = BadXetData(
+            f"Invalid shard: a term of file {name} names chunks of xorb {xorb} that were never uploaded."
+        )
         try:
             chunks = reconstruction.xorb_chunks(xorb)
         except NotFound as exc:
-            raise BadXetData(f"Invalid shard: file {name} uses xorb {xorb}, which was never uploaded.") from exc
+            raise unknown from exc
         if not 0 <= term.chunk_start < term.chunk_end <= len(chunks):
-            raise BadXetData(f"Invalid shard: file {name} names chunks outside xorb {xorb}.")
+            raise unknown
         used = chunks[term.chunk_start : term.chunk_end]
         if sum(c.size for c in used) != term.size:
-            raise BadXetData(f"Invalid shard: a term of file {name} has the wrong size.")
+            raise unknown
         if format.verification_hash([c.hash for c in used]) != verification:
-            raise BadXetData(f"Invalid shard: a term of file {name} fails verification.")
+            raise unknown
         all_chunks.extend((c.hash, c.size) for c in used)
         terms.append([xorb, term.chunk_start, term.chunk_end, term.size])
     if format.file_hash(all_chunks) != item.hash:

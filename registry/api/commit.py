@@ -11,14 +11,14 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
-from core import jsontext
+from core import bodies, jsontext
 from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, limits, services, trees
 from registry.api.base import RepoAPIView
 from registry.models import Repo
-from registry.paths import validate_path
+from registry.paths import validate_new_path, validate_path
 from registry.selectors import gitattributes_at, resolve_revision
 
 MAX_PREUPLOAD_FILES = 1000
@@ -51,6 +51,7 @@ class PreuploadView(RepoAPIView):
 
     repo_actions = {"POST": Action.PARTICIPATE}
     parser_classes = [JSONParser]
+    body_policy = bodies.LARGE
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
@@ -73,7 +74,7 @@ class PreuploadView(RepoAPIView):
     def _mode(self, item, tree_oid: str | None, attributes: str, ignore: list[str]) -> dict:
         if not isinstance(item, dict):
             raise BadRequest("Each file must be an object with 'path', 'sample' and 'size'.")
-        path = validate_path(str(item.get("path", "")).lstrip("/"))
+        path = validate_new_path(str(item.get("path", "")).lstrip("/"))
         size = item.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
@@ -119,6 +120,10 @@ class CommitView(RepoAPIView):
     in one transaction and answers with `pullRequestUrl`."""
 
     repo_actions = {"POST": Action.PARTICIPATE}
+    # Inline files, base64, up to the commit size limit; lines are read one at a time.
+    body_policy = bodies.BodyPolicy(
+        lambda: settings.GATEHOUSE_MAX_COMMIT_SIZE * 4 // 3 + settings.GATEHOUSE_MAX_COMMIT_FILES * 4096
+    )
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
@@ -178,7 +183,7 @@ class CommitView(RepoAPIView):
         for raw in self._lines(request):
             try:
                 item = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise BadRequest("The commit body must be newline-delimited JSON.") from exc
             if jsontext.has_unstorable_text(item):  # a summary, a path: text PostgreSQL refuses
                 raise BadRequest(jsontext.MESSAGE)
@@ -191,6 +196,9 @@ class CommitView(RepoAPIView):
                 header = value
                 if header.get("parentCommit") is not None and not isinstance(header.get("parentCommit"), str):
                     raise BadRequest("'parentCommit' must be a commit id.")
+                for field in ("summary", "description"):
+                    if header.get(field) is not None and not isinstance(header[field], str):
+                        raise BadRequest(f"'{field}' must be a string.")
                 services.validate_parent_commit(header.get("parentCommit"))  # before any line is stored
                 continue
             operations.append(self._operation(key, value, tally))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
+from core import bodies
 from core.api import JSONParser
 from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
@@ -96,7 +97,9 @@ class PathsInfoView(RepoAPIView):
     Missing paths are left out of the answer, as on the Hub."""
 
     repo_actions = {"POST": Action.VIEW}
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    # SECURITY: the Hub client sends a urlencoded form; no multipart parser, so no temp files.
+    parser_classes = [FormParser, JSONParser]
+    body_policy = bodies.LARGE
     MAX_PATHS = 10000
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)

@@ -10,6 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import bodies
 from core.api import AllowAnyone
 from registry.metadata_validation import validate_card_text
 
@@ -22,6 +23,7 @@ class _AlwaysJSON(DefaultContentNegotiation):
 class ValidateYamlView(APIView):
     permission_classes = [AllowAnyone]
     content_negotiation_class = _AlwaysJSON
+    body_policy = bodies.LARGE  # a whole README
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):

@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import content, gitobjects, hooks, lfsrules, limits, scanning, trees
+from registry import gitobjects, hooks, lfsrules, limits, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
-from registry.paths import validate_folder, validate_path
-from registry.services.metadata import refresh_repo_metadata
+from registry.paths import validate_folder, validate_new_path, validate_path
+from registry.services.metadata import card_check, refresh_repo_metadata
 from registry.services.scans import scans_request
 from registry.storage import SHA256_RE, get_storage
 
@@ -40,7 +40,6 @@ class AddFile:
     size: int
     is_lfs: bool
     blob_oid: str  # git id: of the content for regular files, of the pointer for LFS files
-    needs_scan: bool = False  # pickle-based content, scanned by the worker after the commit
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def stage_bytes(
     treats it, and needs the same proof of possession as an `lfsFile` line (`stage_stored`):
     otherwise a "regular" pointer file would share its git id with the LFS entry of a gated repo.
     `repo=None` (a repo being created) accepts no pointer at all."""
-    validate_path(path)
+    validate_new_path(path)
     if (pointer := gitobjects.read_as_lfs_pointer(content)) is not None:
         return _stage_pointer(repo=repo, path=path, pointer=pointer, proof_from=proof_from)
     if lfs is None:
@@ -79,10 +78,7 @@ def stage_bytes(
     sha256 = get_storage().put_bytes(content)
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
-    return AddFile(
-        path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid,
-        needs_scan=scanning.needs_scan(path, content[:8]),
-    )  # fmt: skip
+    return AddFile(path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid)
 
 
 def stage_stream(
@@ -90,7 +86,7 @@ def stage_stream(
 ) -> AddFile:
     """Like `stage_bytes` for uploads from the portal: streamed to the blob store, never held whole
     in memory. The git blob id is hashed alongside the sha256 as the bytes go by."""
-    validate_path(path)
+    validate_new_path(path)
     head = stream.read(512 if size > gitobjects.LFS_POINTER_MAX else gitobjects.LFS_POINTER_MAX + 1)
     if size <= gitobjects.LFS_POINTER_MAX:
         return stage_bytes(
@@ -105,15 +101,13 @@ def stage_stream(
         sha256 = writer.commit()
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, size)) if lfs else blob_hash.hexdigest()
-    return AddFile(
-        path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid, needs_scan=scanning.needs_scan(path, head[:8])
-    )
+    return AddFile(path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid)
 
 
 def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
     """The validated paths of a browser form's files, once paths and upload limits pass (on the
     sizes the form declared): what a form is refused for before anything is stored or charged."""
-    paths = [validate_path(path) for path, _ in files]
+    paths = [validate_new_path(path) for path, _ in files]
     limits.check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
     return paths
 
@@ -162,7 +156,7 @@ def stage_stored(
     SECURITY: `proof_from` has no default, so every caller says whose upload proves possession:
     a contributor without write access may add only content they uploaded (UploadReceipt); None
     for writers and the hub's own commits, who may reference anything the repo holds."""
-    validate_path(path)
+    validate_new_path(path)
     if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
         raise BadRequest(f"'{path}': invalid LFS object id; expected a sha256 in lowercase hex.")
     stored = StoredObject.objects.filter(sha256=sha256).first()
@@ -181,11 +175,7 @@ def stage_stored(
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
-    head = content.read_head(sha256, min(8, stored.size))
-    return AddFile(
-        path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid,
-        needs_scan=scanning.needs_scan(path, head),
-    )  # fmt: skip
+    return AddFile(path=path, sha256=sha256, size=stored.size, is_lfs=True, blob_oid=oid)
 
 
 def _signature(user: User | None, when: int) -> gitobjects.Signature:
@@ -199,6 +189,7 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
     added: list[AddFile] = []
     for op in operations:
         if isinstance(op, AddFile):
+            validate_new_path(op.path)
             entry = trees.file_entry(
                 name=op.path.rsplit("/", 1)[-1], oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs
             )
@@ -315,17 +306,18 @@ def commit_create(
     context = hooks.CommitContext(
         repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
     )
+    card_check(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree)
     for check in hooks.commit_checks:
         check(context)
     commit = _write_commit(
         repo=repo, tree_oid=tree_oid, parents=[ref.commit_oid] if ref else [], author=author,
-        summary=summary, description=description,
+        summary=summary, description=description, on_pull_request=ref_name.startswith("refs/pr/"),
     )  # fmt: skip
     _move_ref(repo, ref, ref_name, commit)
     if ref_name == f"refs/heads/{repo.default_branch}":
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
-    scans_request(files=[(op.sha256, op.path) for op in added if op.needs_scan])
+    scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
     return commit
@@ -373,7 +365,14 @@ def _save_blobs(added: list[AddFile]) -> None:
 
 
 def _write_commit(
-    *, repo: Repo, tree_oid: str, parents: list[str], author: User | None, summary: str, description: str
+    *,
+    repo: Repo,
+    tree_oid: str,
+    parents: list[str],
+    author: User | None,
+    summary: str,
+    description: str,
+    on_pull_request: bool,
 ) -> Commit:
     now = int(time.time())
     signature = _signature(author, now)
@@ -395,6 +394,7 @@ def _write_commit(
             "message": message,
             "created_at": datetime.fromtimestamp(now, tz=UTC),
             "raw": raw,
+            "made_on_pull_request": on_pull_request,
         },
     )
     return commit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from core.errors import BadRequest
 from registry import modelcard, trees
 from registry.models import Repo, RepoTag
 from registry.selectors import read_text_at
@@ -21,6 +22,25 @@ def card_summary_at(repo_pk: int, tree_oid: str) -> modelcard.CardSummary:
         return modelcard.summarize(modelcard.parse_metadata(text))
     except modelcard.CardError:
         return modelcard.CardSummary()
+
+
+def card_check(*, repo_pk: int, tree_oid: str, parent_tree_oid: str | None) -> None:
+    """SECURITY: a commit whose README.md metadata the bounded loader refuses (YAML aliases, past
+    its bounds) is refused with a 400 saying why, on every branch, pull requests included.
+    Malformed YAML is still accepted, as before: the card then has no metadata."""
+    entry = trees.find_entry(tree_oid, "README.md")
+    before = trees.find_entry(parent_tree_oid, "README.md") if parent_tree_oid else None
+    if entry is None or (before is not None and before["oid"] == entry["oid"]):
+        return
+    text = read_text_at(tree_oid, "README.md", repo_pk=repo_pk)
+    if not text:
+        return
+    try:
+        modelcard.parse_metadata(text)
+    except modelcard.CardRefused as exc:
+        raise BadRequest(str(exc)) from exc
+    except modelcard.CardError:
+        return
 
 
 def refresh_repo_metadata(*, repo: Repo, tree_oid: str) -> None:

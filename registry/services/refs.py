@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from core.errors import BadRequest, Conflict, RevisionNotFound
+from registry import hooks
 from registry.models import Ref, RefKind, Repo
 from registry.paths import validate_ref_name
 from registry.selectors import resolve_revision
@@ -16,11 +17,14 @@ def branch_create(*, repo: Repo, branch: str, starting_point: str | None = None)
     target = resolve_revision(repo, starting_point or repo.default_branch)
     try:
         with transaction.atomic():
-            return Ref.objects.create(
+            ref = Ref.objects.create(
                 repo=repo, name=f"refs/heads/{branch}", kind=RefKind.BRANCH, commit_oid=target.commit_oid
             )
     except IntegrityError as exc:
         raise Conflict(f"Branch '{branch}' already exists.") from exc
+    for listener in hooks.branches_changed:
+        listener(repo)
+    return ref
 
 
 @transaction.atomic
@@ -30,6 +34,8 @@ def branch_delete(*, repo: Repo, branch: str) -> None:
     deleted, _ = Ref.objects.filter(repo=repo, name=f"refs/heads/{branch}").delete()
     if not deleted:
         raise RevisionNotFound(branch)
+    for listener in hooks.branches_changed:
+        listener(repo)
 
 
 @transaction.atomic

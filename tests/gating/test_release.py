@@ -56,9 +56,9 @@ def test_stages_apply_when_due_and_only_once(alice, bob, time_machine):
     # an approved user gets the config, but the weights stay withheld in this stage
     AccessRequest.objects.create(repo=repo, user=bob, status="accepted")
     with pytest.raises(GatedRepo, match="withheld"):
-        check_file(Principal(user=bob), repo, "model.safetensors")
-    check_file(Principal(user=bob), repo, "config.json")
-    check_file(Principal(user=alice), repo, "model.safetensors")  # the owner always sees everything
+        check_file(Principal(user=bob), repo, "model.safetensors", tree_oids=())
+    check_file(Principal(user=bob), repo, "config.json", tree_oids=())
+    check_file(Principal(user=alice), repo, "model.safetensors", tree_oids=())  # the owner always sees everything
 
     time_machine.move_to(start + timedelta(hours=5), tick=False)
     assert release_stages_apply_task() == 1  # one stage per tick: stage 2 (auto) now
@@ -66,7 +66,7 @@ def test_stages_apply_when_due_and_only_once(alice, bob, time_machine):
     assert release_stages_apply_task() == 0
     repo.refresh_from_db()
     assert not repo.private and repo.gated == ""
-    check_file(Principal(user=bob), repo, "model.safetensors")
+    check_file(Principal(user=bob), repo, "model.safetensors", tree_oids=())
 
 
 def test_pause_advance_and_rollback_by_hand(alice, time_machine):

@@ -113,7 +113,7 @@ def test_author_exports_who_accepted_which_version(world):
     assert exported == [
         {"user": "acked", "fullname": "", "repo": "acme/rail", "license": "creativeml-openrail-m", "licenseName": None,
          "version": ack.version, "revision": ack.commit_oid, "location": f"LICENSE@{ack.commit_oid}", "source": "api",
-         "acceptedAt": exported[0]["acceptedAt"]}
+         "acceptedAt": exported[0]["acceptedAt"], "inForce": True}
     ]  # fmt: skip
     stranger = Client()
     stranger.force_login(users["stranger"])

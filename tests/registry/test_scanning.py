@@ -37,7 +37,6 @@ CLEAN_ZIP = _torch_style_zip(pickle.dumps({"layer.weight": [0.5, 1.5]}, protocol
 def test_a_malicious_pickle_inside_a_zip_is_unsafe_whatever_the_name(tmp_path, filename):
     path = tmp_path / "upload"
     path.write_bytes(EVIL_ZIP)
-    assert scanning.needs_scan(filename, EVIL_ZIP[:8])
     result = scanning.scan_file(str(path), filename)
     assert result["status"] == "unsafe"
     assert any(item["name"] == "system" and item["safety"] == "dangerous" for item in result["imports"])
@@ -55,7 +54,8 @@ def test_a_committed_torch_zip_is_scanned_and_flagged_in_the_tree(client, alice,
             make_repo(alice, "zips", {"evil.pt": EVIL_ZIP, "clean.pt": CLEAN_ZIP})
     finally:
         app.conf.task_always_eager = False
-    assert {scan.filename: scan.status for scan in FileScan.objects.all()} == {"evil.pt": "unsafe", "clean.pt": "safe"}
+    scans = {scan.filename: scan.status for scan in FileScan.objects.all()}
+    assert scans == {"evil.pt": "unsafe", "clean.pt": "safe", ".gitattributes": "safe"}
     tree = {item["path"]: item for item in client.get("/api/models/alice/zips/tree/main?expand=true").json()}
     evil = tree["evil.pt"]["securityFileStatus"]
     assert evil["status"] == "unsafe" and "can run code" in evil["pickleImportScan"]["message"]
@@ -84,10 +84,13 @@ def test_an_old_protocol_pickle_under_any_name_in_a_zip_is_unsafe(tmp_path, prot
 
 def test_ordinary_zip_entries_are_not_mistaken_for_pickles(tmp_path):
     path = tmp_path / "upload"
-    entries = {"README.txt": b"config\nnotes\n", "blob": os.urandom(200_000), "archive/byteorder": b"little"}
+    entries = {"README.txt": b"config\nnotes\n", "archive/byteorder": b"little", "archive/data/0": os.urandom(4096)}
     entries["ok"] = pickle.dumps({"lr": 0.1}, protocol=0)
     path.write_bytes(_zip(entries))
     assert scanning.scan_file(str(path), "bundle.zip")["status"] == "safe"
+    # A member in a format the scanner cannot read leaves the archive unscanned, not flagged.
+    path.write_bytes(_zip({**entries, "blob": b"\xff" + os.urandom(200_000)}))
+    assert scanning.scan_file(str(path), "bundle.zip")["status"] == "unscanned"
 
 
 def test_bytes_after_a_pickle_do_not_hide_its_unknown_imports(tmp_path):
@@ -102,3 +105,26 @@ def test_a_zip_with_a_prefix_is_still_read(tmp_path):
     path = tmp_path / "upload"
     path.write_bytes(b"#!/bin/sh\n" + _zip({"archive/payload": pickle.dumps(_Evil(), protocol=0)}))
     assert scanning.scan_file(str(path), "model.zip")["status"] == "unsafe"
+
+
+def test_small_files_are_scanned_in_the_worker_and_what_reaches_its_limits_in_the_child(tmp_path, monkeypatch):
+    """A child process costs more than scanning a small file; the tighter in-process limits send
+    anything bigger to the child, whose limits are the full ones."""
+    import subprocess
+    import tarfile
+
+    children = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **kw: children.append(a) or real_run(*a, **kw))
+    path = tmp_path / "upload"
+    path.write_bytes(pickle.dumps(_Evil(), protocol=0))
+    assert scanning.scan_file_isolated(str(path), "data.txt")["status"] == "unsafe" and children == []
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("notes.txt")
+        info.size = 10_000
+        archive.addfile(info, io.BytesIO(b"notes\n" * 2000 + b"done"))
+    path.write_bytes(buffer.getvalue())
+    monkeypatch.setattr(scanning, "IN_PROCESS_LIMITS", scanning.Limits(expanded_bytes=1024))
+    assert scanning.scan_file_isolated(str(path), "notes.tar.gz")["status"] == "safe" and len(children) == 1

@@ -261,6 +261,10 @@ class _Evil:
         return (os.system, ("echo pwned",))
 
 
+_HEADER = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+SAFETENSORS = len(_HEADER).to_bytes(8, "little") + _HEADER + b"\0" * 4
+
+
 def test_pickles_are_scanned_in_the_worker_and_flagged(hub, alice, settings):
     from config.celery import app
     from registry.models import FileScan
@@ -268,11 +272,16 @@ def test_pickles_are_scanned_in_the_worker_and_flagged(hub, alice, settings):
     app.conf.task_always_eager = True
     try:
         make_repo(alice, "pickles", {"evil.bin": pickle.dumps(_Evil()), "clean.pkl": pickle.dumps({"a": [1, 2]}),
-                                     "model.safetensors": b"\0" * 100})  # fmt: skip
+                                     "model.safetensors": SAFETENSORS})  # fmt: skip
     finally:
         app.conf.task_always_eager = False
     statuses = {scan.filename: scan.status for scan in FileScan.objects.all()}
-    assert statuses == {"evil.bin": "unsafe", "clean.pkl": "safe"}
+    assert statuses == {
+        "evil.bin": "unsafe",
+        "clean.pkl": "safe",
+        "model.safetensors": "safe",
+        ".gitattributes": "safe",
+    }
     tree = {item.path: item for item in HfApi().list_repo_tree("alice/pickles", expand=True)}
     assert tree["evil.bin"].security["status"] == "unsafe" and not tree["evil.bin"].security["safe"]
     imports = tree["evil.bin"].security["pickle_import_scan"]["imports"]

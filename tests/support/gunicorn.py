@@ -1,4 +1,5 @@
-"""Run a real gunicorn (gthread workers, as deployed) in a child process for a test."""
+"""Run a real gunicorn (core.gunicorn_worker, gthread with heads read in its loop, as deployed) in a
+child process for a test."""
 
 from __future__ import annotations
 
@@ -20,10 +21,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app: str, *, log: Path, env: dict[str, str] | None = None, threads: int = 2):
+def gunicorn(
+    app: str,
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    threads: int = 2,
+    worker_class: str = "core.gunicorn_worker.Worker",
+):
     """Serve the WSGI `app` ("module:callable") on a free port; yields its base URL."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", str(threads), "-w", "1"]
+    command = [sys.executable, "-m", "gunicorn", "-k", worker_class, "--threads", str(threads), "-w", "1"]
     command += ["-b", f"127.0.0.1:{port}", "--timeout", "120", app]
     with log.open("wb") as handle:
         process = subprocess.Popen(

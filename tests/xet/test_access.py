@@ -10,7 +10,7 @@ from django.conf import settings
 
 from gating import services as gating_services
 from registry import services
-from tests.support.builders import make_repo, token_for
+from tests.support.builders import commit_files, make_repo, token_for
 from tests.xet.conftest import commit_xet_file
 
 pytestmark = pytest.mark.django_db
@@ -148,10 +148,14 @@ def test_files_withheld_by_the_release_stage_are_not_reconstructed(cas, alice, b
     assert refused.status_code == 403 and refused["X-Error-Code"] == "GatedRepo"
     owner_token = _read_token(cas, repo, alice).json()["accessToken"]
     assert cas.reconstruction(owner_token, file_hash).status_code == 200
-    # The owner also publishes the same bytes under an open name: a path the reader may download
-    # is enough, whichever path the content is found at first.
+    # The same bytes under an open name stay withheld while a withheld path holds them at a
+    # branch head (withheld by content: tests/security/test_withheld_by_content.py) ...
     sha256 = trees_sha256(repo, "model.safetensors")
     commit_xet_file(repo, alice, "aaa-open/copy.bin", sha256)
+    token = _read_token(cas, repo, bob).json()["accessToken"]
+    assert cas.reconstruction(token, file_hash).status_code == 403
+    # ... and are served under it once no withheld path holds them any more.
+    commit_files(repo, {"model.safetensors": None}, author=alice)
     token = _read_token(cas, repo, bob).json()["accessToken"]
     assert cas.reconstruction(token, file_hash).status_code == 200
 

@@ -8,7 +8,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--status", action="append", dest="statuses", metavar="STATUS",
-                            help="error, safe, suspicious or unsafe; repeat for several (default: error)")  # fmt: skip
+                            help="a verdict: error, unscanned, queued...; repeatable (default: error)")  # fmt: skip
 
     def handle(self, *args, statuses, **options):
         try:

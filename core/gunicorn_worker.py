@@ -1,0 +1,289 @@
+"""gunicorn's gthread worker, with request heads and small bodies read in its event loop.
+
+Why: gthread hands a connection to a pool thread as soon as its first byte arrives, and the thread
+then reads the head (and later the body) with blocking, unbounded receives. With 8 threads a
+worker, a few dozen clients sending one header line every few seconds, or trickling small bodies,
+held every thread and `/healthz` stopped answering. A thread is now given a request only once it
+can run without waiting on the client:
+
+- the head is read here, in the worker's selector loop, without blocking; it must be complete
+  within `GATEHOUSE_HEAD_TIMEOUT` seconds of the connection opening (or of a kept-alive
+  connection's next byte), else the client gets a 408 and the connection is closed (just closed
+  where it sent nothing);
+- a body of up to `BODY_IN_LOOP_MAX_BYTES` is read here too, a client that sends nothing for
+  `GATEHOUSE_BODY_IDLE_TIMEOUT` seconds getting a 408 the same way;
+- larger bodies (uploads), chunked ones and `Expect: 100-continue` go to a thread with the head
+  alone, so the upload fast path (`core.socketbody`, reading the socket itself) is unchanged; each
+  receive there waits at most `GATEHOUSE_BODY_IDLE_TIMEOUT` (`RequestTimeout`, 408). Such requests
+  hold at most 3/4 of the threads (6 of 8): the others stay free for everything else however
+  slowly uploads trickle in; more wait here (a 503 after `GATEHOUSE_BODY_IDLE_TIMEOUT`).
+
+Responses are written by the threads as before (sendfile for files); only reads are bounded, so
+a client that reads a download very slowly still holds its thread while it does.
+What waits here costs a socket and at most 64 KiB + 64 KiB of buffer, not a thread: gunicorn
+stops accepting at `worker_connections` (1000) per worker. TLS and HTTP/2 prior-knowledge
+connections, which gunicorn must handshake in a thread, keep gthread's behaviour (Gatehouse is
+deployed on plain HTTP, behind a TLS-terminating proxy where it has one).
+
+The parser, body readers and keep-alive handling stay gunicorn's: this hands the bytes read here
+to the connection's parser (`Unreader.unread`), which then never needs the socket for the head.
+tests/security/test_slow_clients.py runs it under a real gunicorn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import selectors
+import time
+from collections import deque
+from functools import partial
+from typing import Any
+
+from gunicorn.http.unreader import SocketUnreader
+from gunicorn.http2 import negotiation
+from gunicorn.workers import gthread
+
+from core.errors import RequestTimeout
+
+HEAD_TIMEOUT_SECONDS = 20.0
+BODY_IDLE_TIMEOUT_SECONDS = 120.0
+# A head longer than this is refused (431); clients of the Hub API send a few hundred bytes.
+HEAD_MAX_BYTES = 64 * 1024
+# Bodies up to this size (forms, JSON, small commits) are read before a thread is given the request.
+BODY_IN_LOOP_MAX_BYTES = 64 * 1024
+_RECV_BYTES = 64 * 1024
+
+
+def _timeouts() -> tuple[float, float]:
+    """(head, body idle) from the Django settings where the served app configured them."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS
+    return (
+        float(getattr(settings, "GATEHOUSE_HEAD_TIMEOUT", HEAD_TIMEOUT_SECONDS)),
+        float(getattr(settings, "GATEHOUSE_BODY_IDLE_TIMEOUT", BODY_IDLE_TIMEOUT_SECONDS)),
+    )
+
+
+def _error_response(status: str, code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 response in the Hub's error shape, after which the connection closes."""
+    body = json.dumps({"error": message, "code": code}).encode()
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Error-Code: {code}\r\nX-Error-Message: {message}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+HEAD_TIMED_OUT = _error_response("408 Request Timeout", "RequestTimeout", "The request head did not arrive in time.")
+BODY_TIMED_OUT = _error_response("408 Request Timeout", "RequestTimeout", "The request body stopped arriving.")
+BUSY = _error_response(
+    "503 Service Unavailable", "ServiceUnavailable", "Too many uploads in progress; try again later."
+)
+HEAD_TOO_LARGE = _error_response(
+    "431 Request Header Fields Too Large", "RequestHeaderFieldsTooLarge", "The request head is too large."
+)
+
+
+def body_length_to_read_first(head: bytes) -> int | None:
+    """How many body bytes follow this head, where the loop should read them before a thread runs
+    the request; None where a thread should get the head alone (a large, chunked or 100-continue
+    body, or framing the parser will refuse). Only a scheduling decision: gunicorn's parser still
+    frames and validates the request."""
+    lowered = head.lower()
+    if b"content-length" not in lowered and b"transfer-encoding" not in lowered and b"expect" not in lowered:
+        return 0  # most requests: no body, and no need to look at each line
+    lengths = []
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name in (b"transfer-encoding", b"expect"):
+            return None
+        if name == b"content-length":
+            lengths.append(value.strip())
+    if not lengths:
+        return 0
+    if len(lengths) != 1 or not lengths[0].isdigit() or len(lengths[0]) > 12:
+        return None
+    length = int(lengths[0])
+    return length if length <= BODY_IN_LOOP_MAX_BYTES else None
+
+
+class IdleTimeoutUnreader(SocketUnreader):
+    """gunicorn's socket reader, each receive bounded by an idle timeout (a thread reading a body)."""
+
+    idle_timeout = BODY_IDLE_TIMEOUT_SECONDS
+
+    def chunk(self, size_hint: int | None = None) -> bytes:
+        prior = self.sock.gettimeout()
+        self.sock.settimeout(self.idle_timeout if prior is None else min(prior, self.idle_timeout))
+        try:
+            return super().chunk(size_hint)
+        except TimeoutError as exc:
+            if prior is not None:
+                raise  # gunicorn's own bounded drain (Parser.finish_body) expects a TimeoutError
+            raise RequestTimeout(
+                f"No data arrived for {self.idle_timeout:g} seconds in the middle of the body."
+            ) from exc
+        finally:
+            self.sock.settimeout(prior)
+
+
+class _Reading:
+    """A connection whose request is being read in the loop."""
+
+    __slots__ = ("buffer", "deadline", "request_end", "scanned", "newlines", "crlfs", "is_registered")
+
+    def __init__(self, buffer: bytearray, deadline: float):
+        self.buffer = buffer
+        self.deadline = deadline
+        self.request_end: int | None = None  # known once the head is complete
+        # Each byte of a head is scanned once, however small the pieces it arrives in.
+        self.scanned = self.newlines = self.crlfs = 0
+        self.is_registered = False  # with the worker's selector
+
+
+class Worker(gthread.ThreadWorker):
+    """`worker_class = "core.gunicorn_worker.Worker"` (config/gunicorn.conf.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.head_timeout, self.body_idle_timeout = HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS
+        self.reading: dict[gthread.TConn, _Reading] = {}
+        # SECURITY: requests whose body a thread reads (uploads) may hold all threads but a reserve,
+        # so trickled uploads cannot starve the rest; past that they wait here, holding no thread.
+        self.streaming_slots = max(1, self.cfg.threads - max(1, self.cfg.threads // 4))
+        self.streaming: set[gthread.TConn] = set()
+        self.waiting_for_slot: deque[tuple[gthread.TConn, float]] = deque()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.head_timeout, self.body_idle_timeout = _timeouts()
+
+    def _reads_in_loop(self, conn: gthread.TConn) -> bool:
+        if conn.is_http2 or self.cfg.is_ssl or self.cfg.proxy_protocol != "off":
+            return False
+        return conn.parser is not None or not negotiation.prior_knowledge_allowed(self.cfg, conn.client)
+
+    def enqueue_req(self, conn: gthread.TConn) -> None:
+        """Every way a connection reaches a thread (accepted, kept alive and readable, pipelined)
+        comes through here, on the loop's thread: read its request first."""
+        if not self._reads_in_loop(conn):
+            super().enqueue_req(conn)
+            return
+        if conn.parser is None:
+            conn.init()  # plain HTTP/1: only makes the parser
+            parser: Any = conn.parser
+            parser.unreader = IdleTimeoutUnreader(conn.sock)
+            parser.unreader.idle_timeout = self.body_idle_timeout
+        if conn.sock.gettimeout() != 0.0:
+            conn.sock.setblocking(False)
+        state = _Reading(bytearray(conn.parser.unreader.take_buffered()), time.monotonic() + self.head_timeout)
+        self.reading[conn] = state
+        if state.buffer:
+            self._advance(conn, state)  # pipelined: often a whole request already
+        if conn in self.reading:
+            self._receive(conn, state)  # a kept-alive connection comes here once readable
+        if conn in self.reading:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+            state.is_registered = True
+
+    def _on_readable(self, conn: gthread.TConn, _sock: Any) -> None:
+        self._receive(conn, self.reading[conn])
+
+    def _receive(self, conn: gthread.TConn, state: _Reading) -> None:
+        try:
+            data = conn.sock.recv(_RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)  # the client went away
+            return
+        state.buffer += data
+        if state.request_end is not None:
+            state.deadline = time.monotonic() + self.body_idle_timeout
+        self._advance(conn, state)
+
+    def _advance(self, conn: gthread.TConn, state: _Reading) -> None:
+        buffer = state.buffer
+        if state.request_end is None:
+            end = buffer.find(b"\r\n\r\n", max(state.scanned - 3, 0))
+            if end < 0:
+                state.newlines += buffer.count(b"\n", state.scanned)
+                state.crlfs += buffer.count(b"\r\n", max(state.scanned - 1, 0))
+                state.scanned = len(buffer)
+                if len(buffer) > HEAD_MAX_BYTES:
+                    self._close(conn, HEAD_TOO_LARGE)
+                elif state.newlines != state.crlfs:
+                    self._dispatch(conn, state)  # a bare LF: the parser refuses it at once
+                return
+            if end > HEAD_MAX_BYTES:
+                self._close(conn, HEAD_TOO_LARGE)
+                return
+            length = body_length_to_read_first(bytes(buffer[:end]))
+            if length is None:
+                self._dispatch(conn, state, streams_body=True)
+                return
+            state.request_end = end + 4 + length
+            state.deadline = time.monotonic() + self.body_idle_timeout
+        if len(buffer) >= state.request_end:
+            self._dispatch(conn, state)
+
+    def _stop_reading(self, conn: gthread.TConn) -> None:
+        state = self.reading.pop(conn, None)
+        if state is not None and state.is_registered:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(conn.sock)
+
+    def _dispatch(self, conn: gthread.TConn, state: _Reading, *, streams_body: bool = False) -> None:
+        self._stop_reading(conn)
+        conn.parser.unreader.unread(bytes(state.buffer))
+        conn.data_ready = True
+        if not streams_body:
+            super().enqueue_req(conn)
+        elif len(self.streaming) < self.streaming_slots:
+            self._stream(conn)
+        else:
+            self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout))
+
+    def _stream(self, conn: gthread.TConn) -> None:
+        self.streaming.add(conn)
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
+        self.streaming.discard(conn)
+        super().finish_request(conn, fs)
+        while self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
+            self._stream(self.waiting_for_slot.popleft()[0])
+
+    def _close(self, conn: gthread.TConn, response: bytes = b"") -> None:
+        self._stop_reading(conn)
+        self.nr_conns -= 1
+        try:
+            if response:
+                conn.sock.send(response)
+            # Read what is already here (bounded) so the close sends FIN, not RST over the answer.
+            for _ in range(16):
+                if not conn.sock.recv(_RECV_BYTES):
+                    break
+        except OSError:
+            pass
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Called by gthread's loop about once a second: also cut what is reading too slowly."""
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, state in list(self.reading.items()):
+            if state.deadline > now:
+                continue
+            if not state.buffer:
+                self._close(conn)  # never sent a byte (a browser's preconnect): nothing to answer
+            else:
+                self._close(conn, HEAD_TIMED_OUT if state.request_end is None else BODY_TIMED_OUT)
+        while self.waiting_for_slot and self.waiting_for_slot[0][1] <= now:
+            self._close(self.waiting_for_slot.popleft()[0], BUSY)
