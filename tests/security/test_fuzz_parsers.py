@@ -170,7 +170,9 @@ def test_paths_info_json_and_raw_bodies_never_5xx(factor, repo):
 
     @fuzz_settings("route", factor)
     @given(
-        body=st.one_of(fuzz.PATHS_INFO_JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)),
+        body=st.one_of(
+            fuzz.PATHS_INFO_JSON.map(lambda v: json.dumps(v).encode()), fuzz.NESTED_JSON, st.binary(max_size=200)
+        ),
         content_type=st.sampled_from(
             ["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
              "multipart/form-data", "text/plain"]
@@ -298,7 +300,12 @@ def test_revisions_of_write_routes_never_5xx(factor, repo, token):
         assert_no_5xx(
             client.post(f"/api/models/alice/fuzz/branch/{revision}", branch, content_type="application/json", **auth)
         )
-        assert_no_5xx(client.post(f"/api/models/alice/fuzz/paths-info/{revision}", {"paths": ["config.json"]}))
+        form = "paths=config.json"
+        assert_no_5xx(
+            client.post(
+                f"/api/models/alice/fuzz/paths-info/{revision}", form, content_type="application/x-www-form-urlencoded"
+            )
+        )
         assert_no_5xx(
             client.post(
                 f"/api/models/alice/fuzz/preupload/{revision}", {"files": []}, content_type="application/json", **auth
@@ -399,6 +406,7 @@ def test_validate_yaml_route_never_5xx(factor, db):
         body=st.one_of(
             st.builds(lambda c, t: {"content": c, "repoType": t}, fuzz.cards(), fuzz.ANY_JSON).map(json.dumps),
             fuzz.ANY_JSON.map(json.dumps),
+            fuzz.NESTED_JSON,
             st.binary(max_size=100),
         )
     )
@@ -460,7 +468,7 @@ def test_lfs_batch_never_5xx(factor, repo, token):
         route_and_body=st.one_of(
             st.tuples(st.just("batch"), fuzz.LFS_BATCHES.map(lambda v: json.dumps(v).encode())),
             st.tuples(st.just("verify"), fuzz.LFS_VERIFY.map(lambda v: json.dumps(v).encode())),
-            st.tuples(st.sampled_from(["batch", "verify"]), st.binary(max_size=200)),
+            st.tuples(st.sampled_from(["batch", "verify"]), st.one_of(fuzz.NESTED_JSON, st.binary(max_size=200))),
         ),
         content_type=st.sampled_from(["application/vnd.git-lfs+json", "application/json"]),
     )

@@ -3,11 +3,8 @@
 Each strategy is modelled on the real format (the ndjson commit body, the LFS batch request, Xet
 xorbs and shards as /shared/reference/xet-server.md §2 lays them out, YAML card front matter,
 Range headers, revisions, cursors), then bent: wrong types, odd sizes, hostile paths, truncated or
-shuffled records. Raw bytes come on top of that in the tests themselves.
-
-Bounded on purpose, where another change of issue 14 owns the fix ("500s on malformed input"):
-JSON nesting stays shallow, Range numbers have at most 40 digits, offsets and page numbers stay
-below 2**31, and the commit `summary` stays a string. Widen these once that change has landed.
+shuffled records, numbers of thousands of digits, JSON nested past the recursion limit. Raw
+bytes come on top of that in the tests themselves.
 """
 
 from __future__ import annotations
@@ -36,11 +33,17 @@ TEXT = st.one_of(
     st.sampled_from(["", "\x00", "a\x00b", "\ud800", "\udfff", "\ud83d\ude00", "\ufeff", "\u202e"]),
 )
 SCALARS = st.one_of(st.none(), st.booleans(), SIZES, st.floats(allow_nan=False), TEXT)
-# Shallow on purpose: deeply nested JSON is another change's fix (see the module docstring).
+# Built as Python values (json.dumps recurses, so these stay shallow); NESTED_JSON goes deep.
 ANY_JSON = st.recursive(
     SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
 )  # fmt: skip
+# JSON nested past the recursion limit (a few thousand levels), as bytes: json.dumps cannot make it.
+NESTED_JSON = st.builds(
+    lambda opening, depth: opening * depth + (b"]" if opening == b"[" else b"1}") * depth,
+    st.sampled_from([b"[", b'{"a":']),
+    st.sampled_from([10, 100, 1_000, 5_000, 50_000]),
+)
 HEX64 = st.binary(min_size=32, max_size=32).map(bytes.hex)
 OIDS = st.one_of(
     HEX64,
@@ -145,9 +148,8 @@ def commit_operations(draw) -> dict:
 
 
 _HEADER_ODD = {
-    # Strings only: a non-string summary is another change's fix (see the module docstring).
-    "summary": TEXT,
-    "description": TEXT,
+    "summary": st.one_of(TEXT, ANY_JSON),
+    "description": st.one_of(TEXT, ANY_JSON),
     "parentCommit": st.one_of(st.none(), HEX64.map(lambda h: h[:40]), ANY_JSON),
 }
 COMMIT_HEADERS = (
@@ -167,7 +169,8 @@ def ndjson_bodies(draw) -> bytes:
         lines.append(json.dumps(item).encode())
     if draw(st.integers(0, 3)) == 0:
         index = draw(st.integers(0, len(lines)))
-        lines.insert(index, draw(st.sampled_from([b"", b"   ", b"{", b"[]", b"null", b"\xff\xfe", b'{"key":'])))
+        odd = st.sampled_from([b"", b"   ", b"{", b"[]", b"null", b"\xff\xfe", b'{"key":'])
+        lines.insert(index, draw(st.one_of(odd, NESTED_JSON)))
     return b"\n".join(lines) + draw(st.sampled_from([b"\n", b"", b"\r\n"]))
 
 
@@ -184,8 +187,13 @@ PATHS_INFO_JSON = st.one_of(
 
 # -- Range ----------------------------------------------------------------------------------------
 
-# At most 40 digits: a 5000-digit Range is another change's fix (see the module docstring).
-_DIGITS = st.one_of(st.just(""), st.integers(0, 2**70).map(str), st.text(alphabet="0123456789", max_size=40))
+_DIGITS = st.one_of(
+    st.just(""),
+    st.integers(0, 2**70).map(str),
+    st.text(alphabet="0123456789", max_size=40),
+    st.integers(4000, 6000).map(lambda n: "9" * n),  # past Python's int() limit of 4,300 digits
+    st.integers(1, 30).map(lambda n: "0" * 5000 + "1" * n),
+)
 RANGES = st.one_of(
     st.builds(lambda a, b: f"bytes={a}-{b}", _DIGITS, _DIGITS),
     st.builds(lambda a, b, c, d: f"bytes={a}-{b}, {c}-{d}", _DIGITS, _DIGITS, _DIGITS, _DIGITS),
@@ -206,35 +214,31 @@ def _cursor_of(payload: bytes) -> str:
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-# Offsets stay below 2**31: a huge cursor or page number is another change's fix (module docstring).
-SMALL_NUMBERS = st.one_of(st.integers(-(2**31), 2**31 - 1), st.sampled_from([0, -1, 1, 2**31 - 1]))
-
-
-def _small_offset(value) -> bool:
-    if not isinstance(value, dict) or "o" not in value:
-        return True
-    try:
-        return int(value["o"]) < 2**31
-    except (TypeError, ValueError, OverflowError):
-        return True
-
-
+NUMBERS = st.one_of(
+    st.integers(-(2**31), 2**31 - 1), st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64]), SIZES
+)
 _CURSOR_VALUES = st.one_of(
-    st.builds(lambda o: {"o": o}, SMALL_NUMBERS),
+    st.builds(lambda o: {"o": o}, NUMBERS),
     st.builds(
         lambda o: {"o": o},
-        st.sampled_from([float("inf"), float("-inf"), float("nan"), 1e9, 1.5, -0.5, "7", " 7", True, None, [], {}]),
+        st.sampled_from(
+            [float("inf"), float("-inf"), float("nan"), 1e9, 1e300, 1.5, -0.5, " 7", "9" * 5000, True, None, [], {}]
+        ),
     ),
     st.builds(lambda o: {"o": o}, ANY_JSON),
     ANY_JSON,
-).filter(_small_offset)
+)
 CURSORS = st.one_of(
     _CURSOR_VALUES.map(lambda value: _cursor_of(json.dumps(value).encode())),
     st.binary(max_size=30).map(_cursor_of),
     st.text(max_size=30),
 )
-PAGE_NUMBERS = st.one_of(SMALL_NUMBERS.map(str), st.sampled_from(["", "-0", "1.5", "1e3", "nan", "inf", "\u0663"]),
-                         st.text(max_size=12))  # fmt: skip
+PAGE_NUMBERS = st.one_of(
+    NUMBERS.map(str),
+    st.integers(4000, 6000).map(lambda n: "9" * n),
+    st.sampled_from(["", "-0", "1.5", "1e3", "nan", "inf", "\u0663"]),
+    st.text(max_size=12),
+)
 
 # -- card YAML ------------------------------------------------------------------------------------
 
@@ -274,6 +278,10 @@ YAML_SNIPPETS = st.sampled_from(
         "%YAML 1.1\n---\na: 1",
         "a: 1\n...\nb: 2",
         "a: 1\n---\nb: 2",
+        "a: " + "[" * 100 + "]" * 100,
+        "a: &a [1, 2]\nb: &b [*a, *a]\nc: [*b, *b]",
+        "a: " + "9" * 5000,
+        "a: 2001-13-45",
     ]
 )
 
