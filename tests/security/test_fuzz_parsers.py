@@ -54,8 +54,10 @@ BUDGETS = [pytest.param(1, id="budget"), pytest.param(SLOW_FACTOR, id="budget-x1
 def fuzz_settings(kind: str, factor: int) -> settings:
     return settings(
         max_examples=EXAMPLES[kind] * factor,
-        # Generous on a loaded CI machine, yet far below what a CPU bomb costs.
-        deadline=timedelta(seconds=5),
+        # Pure parsers: generous on a loaded machine, yet far below what a CPU bomb costs. Routes
+        # wait on the shared PostgreSQL and Redis too, and a stall there (once 108 s on a loaded
+        # machine) is no parser's cost: they have no deadline but the suite's timeout.
+        deadline=timedelta(seconds=5) if kind == "pure" else None,
         derandomize=True,
         database=None,
         phases=(Phase.explicit, Phase.generate, Phase.shrink),
