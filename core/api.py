@@ -12,7 +12,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from core import errors
+from core import errors, jsontext
 from core.http import error_headers
 
 logger = logging.getLogger(__name__)
@@ -40,16 +40,21 @@ class SignedIn(BasePermission):
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, with JSON nested past the interpreter's recursion limit a 400.
+    """DRF's JSON parser, with JSON nested past the interpreter's recursion limit and strings that
+    PostgreSQL cannot store (NUL, a lone surrogate: see core.jsontext) a 400.
 
     SECURITY: `json.loads` raises RecursionError on `[[[[...` a few thousand deep (a 500 before);
-    the depth it accepts is bounded by the same limit, and the body size by core.bodies."""
+    the depth it accepts is bounded by the same limit, and the body size by core.bodies. A NUL or
+    a lone surrogate was a 500 wherever one of them was saved."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise drf_exceptions.ParseError("JSON parse error - nested too deeply") from exc
+        if jsontext.has_unstorable_text(data):
+            raise drf_exceptions.ParseError(jsontext.MESSAGE)
+        return data
 
 
 class HubJSONRenderer(JSONRenderer):

@@ -22,7 +22,7 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         offset = int(json.loads(base64.urlsafe_b64decode(padded))["o"])
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:  # OverflowError: {"o": Infinity}
         raise BadRequest("Invalid cursor") from exc
     if not 0 <= offset <= MAX_OFFSET:
         raise BadRequest("Invalid cursor")

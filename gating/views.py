@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.models import User
+from core import jsontext
 from core.errors import BadRequest, HubError
 from core.http import as_export, csv_response, error_response
 from core.timeutil import isoformat_z
@@ -130,6 +131,8 @@ class AskAccessView(PortalRepoView):
                 answers = json.loads(request.body or b"{}")
             except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise BadRequest("Send the answers as a JSON object keyed by field label.") from exc
+            if jsontext.has_unstorable_text(answers):
+                raise BadRequest(jsontext.MESSAGE)
             return answers
         form = form_for_repo(self.repo)
         answers = {}

@@ -56,7 +56,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
     else:
         length = _position(last)
-        if length == 0:
+        if length == 0 or size == 0:  # RFC 9110 14.1.1: no suffix of an empty file is satisfiable
             raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
         start, end = max(size - length, 0), size - 1
     return start, end

@@ -75,6 +75,8 @@ class LfsBatchView(RepoAPIView):
         if not isinstance(objects, list) or len(objects) > MAX_BATCH_OBJECTS:
             raise BadRequest(f"'objects' must be a list of at most {MAX_BATCH_OBJECTS} objects.")
         transfers = data.get("transfers") or ["basic"]
+        if not isinstance(transfers, list):
+            raise BadRequest("'transfers' must be a list of transfer adapter names.")
         answered = [self._answer(request, item, transfers) for item in objects]
         return Response({"transfer": "basic", "objects": answered, "hash_algo": "sha256"})
 

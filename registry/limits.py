@@ -25,6 +25,8 @@ CONTRIBUTOR_WINDOW = 24 * 3600
 
 def human_size(size: int) -> str:
     """1536 -> '1.5 KiB'; shown next to the exact byte count, which stays the reference."""
+    if size >= 1024**6:  # a client may declare any JSON int; 10**400 is past a float's range
+        return f"more than {1024**2} TiB"
     value = float(size)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from core import boundedyaml
+from core import boundedyaml, jsontext
 
 MAX_CARD_BYTES = 1024 * 1024
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -48,9 +48,14 @@ def parse_metadata(text: str) -> dict:
     # YAML dates and other non-JSON scalars become strings, so the data can be stored and served;
     # infinities and integers past Python's 4,300-digit limit have no JSON form (nor a Postgres one).
     try:
-        return json.loads(json.dumps(data, default=str, allow_nan=False))
+        converted = json.loads(json.dumps(data, default=str, allow_nan=False))
     except ValueError as exc:
         raise CardError(f"Invalid value in README.md metadata: {exc}") from exc
+    except TypeError as exc:  # a key that is neither a string nor a number, such as a date
+        raise CardError("README.md metadata keys must be strings.") from exc
+    if jsontext.has_unstorable_text(converted):  # NUL or a lone surrogate: PostgreSQL refuses both
+        raise CardError(f"README.md metadata: {jsontext.MESSAGE}")
+    return converted
 
 
 def _as_list(value) -> list[str]:
@@ -148,7 +153,8 @@ def validate_metadata(data: dict) -> tuple[list[str], list[str]]:
             isinstance(value, list) and list in types and str in types and not all(isinstance(v, str) for v in value)
         ):
             errors.append(f"'{key}' must be {description}.")
-    if data.get("base_model_relation") and data["base_model_relation"] not in BASE_MODEL_RELATIONS:
+    relation = data.get("base_model_relation")
+    if isinstance(relation, str) and relation and relation not in BASE_MODEL_RELATIONS:  # other types: above
         errors.append(f"'base_model_relation' must be one of {', '.join(sorted(BASE_MODEL_RELATIONS))}.")
     if isinstance(data.get("license"), list) and len(data["license"]) > 1:
         warnings.append("Only the first 'license' value is used.")

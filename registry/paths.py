@@ -123,8 +123,12 @@ def validate_ref_name(name: str, *, kind: str = "branch") -> str:
     """A branch or tag name, by git's check-ref-format rules; `refs/...` names are reserved."""
     if not isinstance(name, str) or not name:
         raise BadRequest(f"A {kind} name must be a non-empty string.")
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, as JSON's "\ud800" decodes
+        raise BadRequest(f"Invalid {kind} name: it is not valid UTF-8.") from None
     reasons = []
-    if len(name.encode()) > 255:
+    if len(encoded) > 255:
         reasons.append("longer than 255 bytes")
     if _REF_FORBIDDEN.search(name):
         reasons.append("contains spaces, control characters or one of ~^:?*[\\")

@@ -11,7 +11,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
-from core import bodies
+from core import bodies, jsontext
 from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
@@ -184,6 +184,8 @@ class CommitView(RepoAPIView):
                 item = json.loads(raw)
             except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 raise BadRequest("The commit body must be newline-delimited JSON.") from exc
+            if jsontext.has_unstorable_text(item):  # a summary, a path: text PostgreSQL refuses
+                raise BadRequest(jsontext.MESSAGE)
             key, value = (item.get("key"), item.get("value")) if isinstance(item, dict) else (None, None)
             if not isinstance(value, dict):
                 raise BadRequest("Each commit line must be {'key': ..., 'value': {...}}.")

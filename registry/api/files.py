@@ -106,14 +106,18 @@ class PathsInfoView(RepoAPIView):
     def post(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         data = request.data
+        if not hasattr(data, "get"):  # a JSON body that is not an object
+            raise BadRequest("Expected form fields (or a JSON object) with 'paths'.")
         paths = data.getlist("paths") if hasattr(data, "getlist") else data.get("paths", [])
         if isinstance(paths, str):
             paths = [paths]
         if not isinstance(paths, list) or len(paths) > self.MAX_PATHS:
             raise BadRequest(f"'paths' must be a list of at most {self.MAX_PATHS} paths.")
+        if not all(isinstance(raw, str) for raw in paths):
+            raise BadRequest("Each of 'paths' must be a string.")
         pairs = []
         for raw in dict.fromkeys(paths):
-            path = validate_path(str(raw).strip("/"))
+            path = validate_path(raw.strip("/"))
             entry = trees.find_entry(resolved.tree_oid, path)
             if entry is not None:
                 pairs.append((path, entry))
