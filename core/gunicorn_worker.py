@@ -40,11 +40,18 @@ from collections import deque
 from functools import partial
 from typing import Any
 
+import gunicorn
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
 from core.errors import RequestTimeout
+
+# The loop below relies on gthread internals (TConn, data_ready, nr_conns, enqueue_req,
+# finish_request, murder_pending, Unreader.take_buffered) as of gunicorn 27: refuse to start on
+# another major version rather than misbehave under load.
+if gunicorn.version_info[0] != 27:
+    raise ImportError(f"core.gunicorn_worker supports gunicorn 27, not {gunicorn.__version__}")
 
 HEAD_TIMEOUT_SECONDS = 20.0
 BODY_IDLE_TIMEOUT_SECONDS = 120.0

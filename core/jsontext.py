@@ -7,7 +7,11 @@ parsers refuse such input with a 400 instead (the request middleware does the sa
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
+
+from core.errors import BadRequest
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MESSAGE = "Text may not contain NUL characters or unpaired surrogates."
@@ -28,3 +32,16 @@ def has_unstorable_text(value) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
+
+
+def loads(data: bytes | str, *, error: str) -> Any:
+    """`json.loads` for request input: malformed JSON, JSON nested past the interpreter's recursion
+    limit (a RecursionError, a 500 before) and unstorable text are a 400, `error` saying what was
+    expected."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(error) from exc
+    if has_unstorable_text(value):
+        raise BadRequest(MESSAGE)
+    return value

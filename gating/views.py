@@ -127,13 +127,9 @@ class AskAccessView(PortalRepoView):
         if request.content_type == "application/json":
             if len(request.body) > MAX_ANSWERS_BYTES:
                 raise BadRequest("The answers are too large.")
-            try:
-                answers = json.loads(request.body or b"{}")
-            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-                raise BadRequest("Send the answers as a JSON object keyed by field label.") from exc
-            if jsontext.has_unstorable_text(answers):
-                raise BadRequest(jsontext.MESSAGE)
-            return answers
+            return jsontext.loads(
+                request.body or b"{}", error="Send the answers as a JSON object keyed by field label."
+            )
         form = form_for_repo(self.repo)
         answers = {}
         for index, spec in enumerate(form.fields):

@@ -16,7 +16,6 @@ TREE_MODE = "40000"
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 LFS_POINTER_MAX = 1024
-_POINTER_RE = re.compile(rb"^version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize ([0-9]+)\n$")
 
 
 def object_id(kind: str, payload: bytes) -> str:
@@ -40,13 +39,6 @@ def lfs_pointer(sha256: str, size: int) -> bytes:
     return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
 
 
-def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
-    if len(data) > LFS_POINTER_MAX:
-        return None
-    match = _POINTER_RE.match(data)
-    return (match.group(1).decode(), int(match.group(2))) if match else None
-
-
 _POINTER_VERSIONS = (b"https://git-lfs.github.com/spec/v1", b"https://hawser.github.com/spec/v1")
 _POINTER_OID = re.compile(rb"sha256:([0-9a-f]{64})")
 _POINTER_SIZE = re.compile(rb"[0-9]{1,19}")
@@ -57,9 +49,9 @@ def read_as_lfs_pointer(data: bytes) -> tuple[str, int] | None:
 
     SECURITY: git-lfs treats any small file of this shape as a reference to other content, not as
     bytes of its own, and so does Gatehouse: such content committed as a "regular" file would
-    share its git blob id with the LFS entry it names. Broader than `parse_lfs_pointer` (which
-    reads only the canonical text Gatehouse writes): surrounding whitespace, CRLF line ends, the
-    legacy version URL and `ext-` lines are accepted, as git-lfs accepts them."""
+    share its git blob id with the LFS entry it names. The one pointer rule of the project: besides
+    the canonical text `lfs_pointer` writes, surrounding whitespace, CRLF line ends, the legacy
+    version URL and `ext-` lines are accepted, as git-lfs accepts them."""
     if len(data) > LFS_POINTER_MAX or not data.lstrip().startswith(b"version "):
         return None
     values: dict[bytes, bytes] = {}

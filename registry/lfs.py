@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 from django.conf import settings
@@ -21,7 +20,7 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
 from accounts.models import User
-from core import bodies
+from core import bodies, jsontext
 from core.api import HubJSONRenderer, JSONParser
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
@@ -156,11 +155,7 @@ class SignedTransferView(View):
         return socket_body(self.request) or self.request
 
     def content_length(self) -> int | None:
-        raw = self.request.META.get("CONTENT_LENGTH")
-        try:
-            return int(raw) if raw else None
-        except ValueError as exc:
-            raise BadRequest("Invalid Content-Length.") from exc
+        return bodies.content_length(self.request)
 
 
 class LfsUploadView(SignedTransferView):
@@ -185,10 +180,7 @@ class LfsPartView(SignedTransferView):
 
 class LfsCompleteView(SignedTransferView):
     def post(self, request, oid):
-        try:
-            body = json.loads(request.read(1024 * 1024) or b"{}")
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-            raise BadRequest("Expected a JSON body.") from exc
+        body = jsontext.loads(request.read(1024 * 1024) or b"{}", error="Expected a JSON body.")
         if not isinstance(body, dict) or body.get("oid") != oid or not isinstance(body.get("parts"), list):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")
         stored = uploads.complete_multipart(self.grant, body["parts"])

@@ -54,16 +54,6 @@ def _hash_arg(value: str) -> str:
     return value
 
 
-def _content_length(request) -> int | None:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None
-    if length < 0:  # SECURITY: charged to the contributor quota; a negative one would refund it
-        raise BadRequest("Invalid Content-Length.")
-    return length
-
-
 class XorbUploadView(CasView):
     body_policy = bodies.BodyPolicy(lambda: format.MAX_XORB_BYTES)
 
@@ -75,7 +65,7 @@ class XorbUploadView(CasView):
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         xorb_hash = _hash_arg(xorb_hash)
-        length = _content_length(request)
+        length = bodies.content_length(request)
         if not can(principal, repo, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
         services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
@@ -90,7 +80,7 @@ class ShardUploadView(CasView):
     def post(self, request):
         token = tokens.parse(request.headers.get("Authorization"))
         tokens.require_write(token)
-        length = _content_length(request)
+        length = bodies.content_length(request)
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal = tokens.principal_of(token)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
-import json
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
@@ -180,12 +179,7 @@ class CommitView(RepoAPIView):
         operations: list = []
         tally = limits.CommitTally()
         for raw in self._lines(request):
-            try:
-                item = json.loads(raw)
-            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-                raise BadRequest("The commit body must be newline-delimited JSON.") from exc
-            if jsontext.has_unstorable_text(item):  # a summary, a path: text PostgreSQL refuses
-                raise BadRequest(jsontext.MESSAGE)
+            item = jsontext.loads(raw, error="The commit body must be newline-delimited JSON.")
             key, value = (item.get("key"), item.get("value")) if isinstance(item, dict) else (None, None)
             if not isinstance(value, dict):
                 raise BadRequest("Each commit line must be {'key': ..., 'value': {...}}.")

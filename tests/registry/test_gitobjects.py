@@ -104,5 +104,5 @@ def test_commit_ids_match_git_commit_tree(git_dir, alice):
 
 def test_lfs_pointer_round_trip():
     sha = "a" * 64
-    assert gitobjects.parse_lfs_pointer(gitobjects.lfs_pointer(sha, 12)) == (sha, 12)
-    assert gitobjects.parse_lfs_pointer(b"not a pointer") is None
+    assert gitobjects.read_as_lfs_pointer(gitobjects.lfs_pointer(sha, 12)) == (sha, 12)
+    assert gitobjects.read_as_lfs_pointer(b"not a pointer") is None
