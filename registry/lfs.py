@@ -167,7 +167,7 @@ class LfsUploadView(SignedTransferView):
 
 
 class LfsPartView(SignedTransferView):
-    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_FILE_SIZE)
+    body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_LFS_CHUNK_SIZE)  # the part size the batch set
 
     def put(self, request, oid, number):
         if not self.grant.upload_id:
