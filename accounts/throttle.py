@@ -19,6 +19,7 @@ Refusals are `RateLimited` (429 with the `RateLimit` headers of core.ratelimit).
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,8 +33,11 @@ KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600
 
 
 def _account(username: str) -> str:
-    # Usernames are case-insensitive; hashed so that any text makes a valid cache key.
-    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+    """SECURITY: the account the login form will look up, whatever the spelling: the form
+    normalises with NFKC ('ａｌｉｃｅ' is alice) and usernames are case-insensitive. Hashed so that
+    any text makes a valid cache key."""
+    name = unicodedata.normalize("NFKC", username).strip().casefold()
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _known_key(account: str, ip: str) -> str:

@@ -42,6 +42,16 @@ def test_thirty_wrong_passwords_are_throttled_and_the_right_one_then_refused(ali
     assert "_auth_user_id" not in attacker.session  # the right password did not sign in
 
 
+@pytest.mark.parametrize("spelling", ["ＡＬＩＣＥ", "𝐚lice", " Alice "])
+def test_look_alike_spellings_of_the_name_share_the_accounts_budget(alice, spelling):
+    """The login form normalises usernames (NFKC): each spelling is the same account, so it must
+    not come with a fresh budget."""
+    attacker = Client()
+    for n in range(10):
+        _login(attacker, "alice", f"guess-{n}", ATTACKER)
+    _assert_throttled(_login(attacker, spelling, "guess-x", ATTACKER))
+
+
 def test_the_victim_still_signs_in_from_another_address(alice):
     for n in range(30):
         _login(Client(), "alice", f"guess-{n}", ATTACKER)
