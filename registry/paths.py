@@ -7,8 +7,9 @@ no component that git, NTFS or HFS+ would treat as `.git` (git's `is_ntfs_dotgit
 `is_hfs_dotgit` rules: `.GIT`, `.git.`, `git~1`, `.git::$INDEX_ALLOCATION`, `.git` with
 ignorable code points inside), no Windows device name, and within the length limits.
 
-Windows device names (`CON`, `nul.txt`, `COM1`) are Gatehouse policy, not git's: git refuses
-them only when it runs on Windows, so a repo holding one cannot be cloned or downloaded there.
+Windows device names (`CON`, `nul.txt`, `COM1`) and the characters Windows refuses in names
+(`<>:"|?*`) are Gatehouse policy for files added or changed, not git's: git refuses them only when
+it runs on Windows, so a repo holding one cannot be cloned or downloaded there.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ HFS_IGNORED = frozenset([*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(
 # Device names, whatever follows them after spaces and a dot or colon ("aux.txt", "NUL:x").
 # COM0/LPT0 and the superscript digits are in Microsoft's list of reserved names too.
 _WINDOWS_DEVICE = re.compile(r"(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³]) *(?:[.:].*)?", re.I | re.S)
+# Characters Windows refuses in file names (control characters are refused for every path).
+_WINDOWS_RESERVED_CHARS = re.compile(r'[<>:"|?*]')
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
@@ -104,6 +107,12 @@ def validate_new_path(path: str) -> str:
     Only new files: a repo may already hold `aux.py` from before this rule, and its files must stay
     readable and deletable."""
     validate_path(path)
+    if found := _WINDOWS_RESERVED_CHARS.search(path):
+        raise _bad(
+            path,
+            f"'{found.group()}' cannot be in a file name on Windows: this hub refuses it so that Windows clients "
+            "can download the repo",
+        )
     for component in path.split("/"):
         if _WINDOWS_DEVICE.fullmatch(component):
             raise _bad(

@@ -47,6 +47,13 @@ def test_commit_api_refuses_dotgit_aliases_and_device_names(alice, path):
     assert resolve_revision(repo, "main").commit_oid == before
 
 
+@pytest.mark.parametrize("path", ["x?y.txt", "a*b", "x<y>", "x|y", 'say"hi".md', "d/c:e.txt"])
+def test_characters_windows_refuses_are_refused_in_new_files(path):
+    with pytest.raises(BadRequest, match="cannot be in a file name on Windows"):
+        validate_new_path(path)
+    assert validate_path(path) == path  # such files already stored stay readable and deletable
+
+
 def test_device_name_refusal_says_why(alice):
     make_repo(alice, "plain")
     message = _commit(token_for(alice), "alice/plain", "data/aux.txt")["X-Error-Message"]
