@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pickletools
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -21,23 +20,32 @@ class Walk:
     globals: set[tuple[str, str]] = field(default_factory=set)
 
 
+_MARK = object()  # pickle's mark on the simulated stack
+_UNKNOWN = "unknown"  # any value that is not a string (read as dangerous where it names a global)
+_MAX_STACK = 1_000_000  # values held while walking; a pickle needing more is not scanned further
+_MAX_NAME = 1024  # longer strings cannot be module or attribute names; kept as unknown
+
+
 def walk_pickle(stream: IO[bytes]) -> Walk:
     """The globals one pickle imports, read from the stream's position by walking its opcodes
-    (pickletools; nothing runs). STACK_GLOBAL takes its module and name from the two values
-    before it, through the memo; any value that is not a string reads as "unknown" (dangerous),
-    as in picklescan. A walk stops at STOP, at bytes that are not a pickle, or where pickle.load
-    would fail: a STACK_GLOBAL with nothing before it, or a module name no import can find
-    (a tar whose first file is `config.json` starts with GLOBAL, "onfig.json\\0\\0...")."""
+    (pickletools; nothing runs) on a simulated stack, so that STACK_GLOBAL takes its module and
+    name from the values pickle.load would (through POP, DUP, marks and the memo). A value that is
+    not a string reads as "unknown" (dangerous), as in picklescan. A walk stops at STOP, at bytes
+    that are not a pickle, or where pickle.load would fail: a stack that runs short, or a module
+    name no import can find (a tar whose first file is `config.json` starts with GLOBAL,
+    "onfig.json\\0\\0...")."""
     walk = Walk()
-    memo: dict[object, str] = {}
-    recent: deque[str] = deque(maxlen=2)  # the values of the last two opcodes, memo writes skipped
+    memo: dict[object, object] = {}
+    stack: list[object] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pickletools on bytes that are no pickle: bad escapes
         try:
             for opcode, arg, _pos in pickletools.genops(stream):
                 name = opcode.name
                 if name in _MEMO_PUTS or name == "MEMOIZE":
-                    memo[arg if name in _MEMO_PUTS else len(memo)] = recent[-1] if recent else "unknown"
+                    if not stack:
+                        break
+                    memo[arg if name in _MEMO_PUTS else len(memo)] = stack[-1]
                     continue
                 if name in ("GLOBAL", "INST"):
                     module, _, attribute = str(arg).partition(" ")
@@ -45,20 +53,61 @@ def walk_pickle(stream: IO[bytes]) -> Walk:
                         break
                     walk.globals.add((module, attribute))
                 elif name == "STACK_GLOBAL":
-                    if len(recent) < 2 or not importable(recent[0]):
+                    if len(stack) < 2 or not importable(_text(stack[-2])):
                         break
-                    walk.globals.add((recent[0], recent[1]))
+                    walk.globals.add((_text(stack[-2]), _text(stack[-1])))
                 elif name == "STOP":
                     walk.complete = True
                     break
-                if name in _STRING_OPCODES and isinstance(arg, str):
-                    recent.append(arg)
-                else:
-                    recent.append(memo.get(arg, "unknown") if name in _MEMO_GETS else "unknown")
+                if not _simulate(stack, opcode, arg, memo):
+                    break  # pickle.load would fail here: nothing after it runs
         except Exception:  # noqa: BLE001, S110 - not (or no longer) a pickle: `complete` says so
             pass
     walk.end = stream.tell()
     return walk
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else _UNKNOWN
+
+
+def _effect(opcode: pickletools.OpcodeInfo) -> tuple[bool, int, tuple[object, ...]]:
+    """(takes the values down to a mark, values it takes besides, what it leaves) from
+    pickletools' description of the opcode."""
+    before = opcode.stack_before
+    after = tuple(_MARK if item is pickletools.markobject else _UNKNOWN for item in opcode.stack_after)
+    if pickletools.stackslice in before:
+        return True, before.index(pickletools.markobject), after
+    return False, len(before), after
+
+
+_EFFECTS = {opcode.name: _effect(opcode) for opcode in pickletools.opcodes}
+
+
+def _simulate(stack: list[object], opcode: pickletools.OpcodeInfo, arg: object, memo: dict) -> bool:
+    """Apply one opcode's effect on the stack; False where the real stack would run short."""
+    name = opcode.name
+    to_mark, count, after = _EFFECTS[name]
+    top = stack[-1] if stack else None
+    if to_mark:
+        while stack and stack[-1] is not _MARK:
+            stack.pop()
+        if not stack:
+            return False
+        stack.pop()
+    if len(stack) < count:
+        return False
+    if count:
+        del stack[-count:]
+    if name in _STRING_OPCODES and isinstance(arg, str):
+        stack.append(arg if len(arg) <= _MAX_NAME else _UNKNOWN)
+    elif name in _MEMO_GETS:
+        stack.append(memo.get(arg, _UNKNOWN))
+    elif name == "DUP":
+        stack += (top, top)
+    else:
+        stack += after
+    return len(stack) <= _MAX_STACK
 
 
 def importable(module: str) -> bool:

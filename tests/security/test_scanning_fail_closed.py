@@ -14,6 +14,7 @@ import io
 import lzma
 import os
 import pickle
+import pickletools
 import tarfile
 import time
 import tracemalloc
@@ -88,6 +89,24 @@ def test_a_pickle_inside_a_compressed_file_or_archive_is_unsafe(tmp_path, filena
     result = _scan(tmp_path, filename, IN_CONTAINERS[filename])
     assert result["status"] == "unsafe", result
     assert "can run code" in result["message"]
+
+
+# STACK_GLOBAL reads the stack, not the last two values written: os, system, then a decoy that POP
+# (or a memo round trip, or a mark) takes away again. pickle.loads runs os.system("echo").
+STACK_TRICKS = {
+    "pop": b"\x80\x04\x8c\x02os\x8c\x06system\x8c\x03a-b0\x93\x8c\x04echo\x85R.",
+    "mark": b"\x80\x04\x8c\x02os\x8c\x06system(\x8c\x03a-b1\x93\x8c\x04echo\x85R.",
+    "memo": b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x8c\x03a-b0h\x00h\x01\x93\x8c\x04echo\x85R.",
+}
+
+
+@pytest.mark.parametrize("trick", sorted(STACK_TRICKS))
+def test_a_decoy_value_before_stack_global_does_not_hide_the_import(tmp_path, trick):
+    payload = STACK_TRICKS[trick]
+    assert [op.name for op, _, _ in pickletools.genops(payload)][-1] == "STOP"
+    result = _scan(tmp_path, "pytorch_model.bin", payload)
+    assert result["status"] == "unsafe", result
+    assert any(item["name"] == "system" and item["safety"] == "dangerous" for item in result["imports"])
 
 
 def test_a_tar_whose_header_is_itself_a_pickle_is_unsafe(tmp_path):
