@@ -35,12 +35,14 @@ from __future__ import annotations
 import contextlib
 import json
 import selectors
+import socket
 import time
 from collections import deque
 from functools import partial
 from typing import Any
 
 import gunicorn
+import gunicorn.util
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
@@ -63,6 +65,10 @@ HEAD_MAX_BYTES = 64 * 1024
 # Bodies up to this size (forms, JSON, small commits) are read before a thread is given the request.
 BODY_IN_LOOP_MAX_BYTES = 64 * 1024
 _RECV_BYTES = 64 * 1024
+# A connection closed after its answer waits this long (and reads at most this much) for the
+# client's FIN, so that unread request bytes do not turn the close into a reset (RFC 9112 9.6).
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 64 * 1024
 
 
 def _timeouts() -> tuple[float, float, float]:
@@ -198,6 +204,7 @@ class Worker(gthread.ThreadWorker):
         self.streaming_slots = max(1, self.cfg.threads - max(1, self.cfg.threads // 4))
         self.streaming: set[gthread.TConn] = set()
         self.waiting_for_slot: deque[tuple[gthread.TConn, float]] = deque()
+        self.lingering: dict[socket.socket, tuple[float, int]] = {}  # closing: (deadline, bytes drained)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -211,6 +218,8 @@ class Worker(gthread.ThreadWorker):
     def enqueue_req(self, conn: gthread.TConn) -> None:
         """Every way a connection reaches a thread (accepted, kept alive and readable, pipelined)
         comes through here, on the loop's thread: read its request first."""
+        if "close" not in vars(conn):
+            conn.close = partial(self._close_connection, conn)
         if not self._reads_in_loop(conn):
             super().enqueue_req(conn)
             return
@@ -320,10 +329,51 @@ class Worker(gthread.ThreadWorker):
             pass
         conn.close()
 
+    def _close_connection(self, conn: gthread.TConn, graceful: bool = False) -> None:
+        """`TConn.close`, without blocking the loop. gunicorn 27 closes a connection whose request
+        is done gracefully on the loop's thread (shut down writes, then a blocking read of up to
+        2 s for the client's FIN): a few hundred clients that never close stalled every other
+        connection of the worker for seconds. Here the lingering read is the loop's, non-blocking."""
+        if not graceful:
+            gunicorn.util.close(conn.sock)
+            return
+        sock = conn.sock
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            self.poller.register(sock, selectors.EVENT_READ, partial(self._linger, sock))
+        except (OSError, ValueError, KeyError):
+            gunicorn.util.close(sock)
+            return
+        self.lingering[sock] = (time.monotonic() + LINGER_SECONDS, 0)
+
+    def _linger(self, sock: socket.socket, _sock: Any = None) -> None:
+        deadline, drained = self.lingering[sock]
+        try:
+            data = sock.recv(_RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        drained += len(data)
+        if data and drained < LINGER_MAX_BYTES:
+            self.lingering[sock] = (deadline, drained)
+        else:
+            self._end_linger(sock)
+
+    def _end_linger(self, sock: socket.socket) -> None:
+        self.lingering.pop(sock, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(sock)
+        gunicorn.util.close(sock)
+
     def murder_pending(self) -> None:
         """Called by gthread's loop about once a second: also cut what is reading too slowly."""
         super().murder_pending()
         now = time.monotonic()
+        for sock, (deadline, _drained) in list(self.lingering.items()):
+            if deadline <= now:
+                self._end_linger(sock)
         for conn, state in list(self.reading.items()):
             if state.deadline > now:
                 continue
