@@ -37,7 +37,7 @@ import json
 import selectors
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 from functools import partial
 from typing import Any
 
@@ -48,6 +48,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
 from core.errors import RequestTimeout
+from core.http import client_address
 
 # The loop below relies on gthread internals (TConn, data_ready, nr_conns, enqueue_req,
 # finish_request, murder_pending, Unreader.take_buffered) as of gunicorn 27: refuse to start on
@@ -202,13 +203,21 @@ class Worker(gthread.ThreadWorker):
         # SECURITY: requests whose body a thread reads (uploads) may hold all threads but a reserve,
         # so trickled uploads cannot starve the rest; past that they wait here, holding no thread.
         self.streaming_slots = max(1, self.cfg.threads - max(1, self.cfg.threads // 4))
-        self.streaming: set[gthread.TConn] = set()
-        self.waiting_for_slot: deque[tuple[gthread.TConn, float]] = deque()
+        # ...and one client (an address, see core.http.client_ip) at most all of those but a third,
+        # so that connections from one place cannot take every upload slot (4 of 6).
+        self.streams_per_client = max(1, self.streaming_slots - self.streaming_slots // 3)
+        self.streaming: dict[gthread.TConn, str] = {}  # -> its client
+        self.streams_of: Counter[str] = Counter()
+        self.waiting_for_slot: deque[tuple[gthread.TConn, float, str]] = deque()
+        self.proxy_hops = 0
         self.lingering: dict[socket.socket, tuple[float, int]] = {}  # closing: (deadline, bytes drained)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.head_timeout, self.body_idle_timeout, self.body_min_rate = _timeouts()
+        from django.conf import settings
+
+        self.proxy_hops = int(getattr(settings, "GATEHOUSE_TRUSTED_PROXY_HOPS", 0)) if settings.configured else 0
 
     def _reads_in_loop(self, conn: gthread.TConn) -> bool:
         if conn.is_http2 or self.cfg.is_ssl or self.cfg.proxy_protocol != "off":
@@ -296,24 +305,47 @@ class Worker(gthread.ThreadWorker):
         conn.data_ready = True
         if not streams_body:
             super().enqueue_req(conn)
-        elif len(self.streaming) < self.streaming_slots:
-            self._stream(conn)
+            return
+        client = self._client_of(conn, bytes(state.buffer))
+        if self._may_stream(client):
+            self._stream(conn, client)
         else:
-            self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout))
+            self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout, client))
 
-    def _stream(self, conn: gthread.TConn) -> None:
-        self.streaming.add(conn)
+    def _client_of(self, conn: gthread.TConn, buffer: bytes) -> str:
+        head = buffer[: buffer.find(b"\r\n\r\n")]
+        forwarded = b",".join(
+            value for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+            if name.strip().lower() == b"x-forwarded-for"
+        )  # fmt: skip
+        peer = conn.client[0] if isinstance(conn.client, tuple) else str(conn.client)
+        return client_address(str(peer), forwarded.decode("latin-1"), self.proxy_hops)
+
+    def _may_stream(self, client: str) -> bool:
+        return len(self.streaming) < self.streaming_slots and self.streams_of[client] < self.streams_per_client
+
+    def _stream(self, conn: gthread.TConn, client: str) -> None:
+        self.streaming[conn] = client
+        self.streams_of[client] += 1
         conn.parser.unreader.start_body()
         super().enqueue_req(conn)
 
     def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
-        if conn in self.streaming:
-            self.streaming.discard(conn)
+        client = self.streaming.pop(conn, None)
+        if client is not None:
+            self.streams_of[client] -= 1
+            if not self.streams_of[client]:
+                del self.streams_of[client]
             with contextlib.suppress(AttributeError):  # a connection gthread closed has no parser
                 conn.parser.unreader.end_body()
         super().finish_request(conn, fs)
-        while self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
-            self._stream(self.waiting_for_slot.popleft()[0])
+        if self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
+            waiting, self.waiting_for_slot = self.waiting_for_slot, deque()
+            for entry in waiting:  # in arrival order, skipping clients at their share
+                if self._may_stream(entry[2]):
+                    self._stream(entry[0], entry[2])
+                else:
+                    self.waiting_for_slot.append(entry)
 
     def _close(self, conn: gthread.TConn, response: bytes = b"") -> None:
         self._stop_reading(conn)

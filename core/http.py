@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 import re
 
@@ -27,14 +28,19 @@ def client_ip(request) -> str:
 
     SECURITY: X-Forwarded-For is read from the right: entries left of those our own proxies
     appended are the client's to write."""
-    import ipaddress
-
     from django.conf import settings
 
-    address = request.META.get("REMOTE_ADDR", "")
-    hops = settings.GATEHOUSE_TRUSTED_PROXY_HOPS
+    return client_address(
+        request.META.get("REMOTE_ADDR", ""),
+        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        settings.GATEHOUSE_TRUSTED_PROXY_HOPS,
+    )
+
+
+def client_address(address: str, forwarded_for: str, hops: int) -> str:
+    """`client_ip` from its parts (the web worker calls it on a raw request head)."""
     if hops:
-        forwarded = [item.strip() for item in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if item.strip()]
+        forwarded = [item.strip() for item in forwarded_for.split(",") if item.strip()]
         if len(forwarded) >= hops:
             address = forwarded[-hops]
     try:

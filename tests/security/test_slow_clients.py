@@ -7,6 +7,7 @@ gthread read heads and bodies in its threads without any timeout."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ POST_JSON = (
 )
 
 
-def _serve(tmp_path_factory, timeout: float, threads: int = 2):
+def _serve(tmp_path_factory, timeout: float, threads: int = 2, **extra: str):
     tmp = tmp_path_factory.mktemp("slow")
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -39,6 +40,7 @@ def _serve(tmp_path_factory, timeout: float, threads: int = 2):
         "GATEHOUSE_HEAD_TIMEOUT": str(timeout),
         "GATEHOUSE_BODY_IDLE_TIMEOUT": str(timeout),
         "GATEHOUSE_BODY_MIN_RATE": str(MIN_RATE),
+        **extra,
     }
     return gunicorn("config.wsgi", log=tmp / "gunicorn.log", env=env, threads=threads)
 
@@ -58,8 +60,9 @@ def patient(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    """The deployed thread count (8: six may read bodies), long timeouts."""
-    with _serve(tmp_path_factory, 120.0, threads=8) as url:
+    """The deployed thread count (8: six may read bodies), long timeouts, behind one proxy (the
+    client's address comes from X-Forwarded-For)."""
+    with _serve(tmp_path_factory, 120.0, threads=8, GATEHOUSE_TRUSTED_PROXY_HOPS="1") as url:
         yield url
 
 
@@ -235,6 +238,31 @@ def test_connections_closed_after_a_refusal_do_not_stall_the_worker(deployed):
             assert requests.get(f"{deployed}/healthz", timeout=5).status_code == 200
             assert time.monotonic() - asked < 2.5
             time.sleep(0.3)
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_one_client_cannot_take_every_upload_slot(deployed):
+    """Bodies a thread reads may hold six of the eight threads; one address may hold four of them,
+    so another client's upload still gets a thread however many connections the first opens."""
+    hog = (
+        b"POST /api/validate-yaml HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        b"X-Forwarded-For: 203.0.113.9\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n"
+    )
+    held = []
+    try:
+        for _ in range(10):
+            sock = _connect(deployed)
+            sock.sendall(hog)  # then no body: each holds a thread while it waits
+            held.append(sock)
+        time.sleep(1)
+        card = json.dumps({"content": "---\nlicense: mit\n---\n" + "x" * 100_000})
+        answer = requests.post(
+            f"{deployed}/api/validate-yaml", data=card, timeout=5,
+            headers={"Content-Type": "application/json", "X-Forwarded-For": "198.51.100.7"},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text[:200]
     finally:
         for sock in held:
             sock.close()
