@@ -33,34 +33,43 @@ def walk_pickle(stream: IO[bytes]) -> Walk:
     not a string reads as "unknown" (dangerous), as in picklescan. A walk stops at STOP, at bytes
     that are not a pickle, or where pickle.load would fail: a stack that runs short, or a module
     name no import can find (a tar whose first file is `config.json` starts with GLOBAL,
-    "onfig.json\\0\\0...")."""
+    "onfig.json\\0\\0..."). Past `_MAX_STACK` values the simulation stops but the walk goes on:
+    every STACK_GLOBAL after that point reads as unknown (dangerous)."""
     walk = Walk()
     memo: dict[object, object] = {}
     stack: list[object] = []
+    simulating = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pickletools on bytes that are no pickle: bad escapes
         try:
             for opcode, arg, _pos in pickletools.genops(stream):
                 name = opcode.name
-                if name in _MEMO_PUTS or name == "MEMOIZE":
-                    if not stack:
-                        break
-                    memo[arg if name in _MEMO_PUTS else len(memo)] = stack[-1]
-                    continue
                 if name in ("GLOBAL", "INST"):
                     module, _, attribute = str(arg).partition(" ")
                     if not importable(module):
                         break
                     walk.globals.add((module, attribute))
                 elif name == "STACK_GLOBAL":
-                    if len(stack) < 2 or not importable(_text(stack[-2])):
+                    if not simulating:
+                        walk.globals.add((_UNKNOWN, _UNKNOWN))
+                    elif len(stack) < 2 or not importable(_text(stack[-2])):
                         break
-                    walk.globals.add((_text(stack[-2]), _text(stack[-1])))
+                    else:
+                        walk.globals.add((_text(stack[-2]), _text(stack[-1])))
                 elif name == "STOP":
                     walk.complete = True
                     break
+                if not simulating:
+                    continue
+                if name in _MEMO_PUTS or name == "MEMOIZE":
+                    if not stack:
+                        break
+                    memo[arg if name in _MEMO_PUTS else len(memo)] = stack[-1]
+                    continue
                 if not _simulate(stack, opcode, arg, memo):
                     break  # pickle.load would fail here: nothing after it runs
+                if len(stack) > _MAX_STACK:  # too many values to follow: judged without them
+                    simulating, stack, memo = False, [], {}
         except Exception:  # noqa: BLE001, S110 - not (or no longer) a pickle: `complete` says so
             pass
     walk.end = stream.tell()
@@ -107,7 +116,7 @@ def _simulate(stack: list[object], opcode: pickletools.OpcodeInfo, arg: object, 
         stack += (top, top)
     else:
         stack += after
-    return len(stack) <= _MAX_STACK
+    return True
 
 
 def importable(module: str) -> bool:

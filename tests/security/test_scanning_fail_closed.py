@@ -109,6 +109,15 @@ def test_a_decoy_value_before_stack_global_does_not_hide_the_import(tmp_path, tr
     assert any(item["name"] == "system" and item["safety"] == "dangerous" for item in result["imports"])
 
 
+def test_a_pickle_too_deep_to_follow_is_still_judged_by_its_imports(tmp_path):
+    """Past a million values on the stack the walk stops simulating it, not reading it: the import
+    after them is still found (it was 'safe' for a moment: the walk ended, the rest looked like text)."""
+    payload = b"(" + b"N" * 1_000_001 + b"1" + b"cos\ngetpid\n)R."
+    assert _scan(tmp_path, "model.pkl", payload)["status"] == "unsafe"
+    deep = b"\x80\x04" + b"N" * 1_000_001 + b"\x8c\x02os\x8c\x06getpid\x93)R."
+    assert _scan(tmp_path, "model.bin", deep)["status"] == "unsafe"
+
+
 def test_a_tar_whose_header_is_itself_a_pickle_is_unsafe(tmp_path):
     """A polyglot: pickle.load runs a tar whose first member's name is a pickle."""
     polyglot = _tar({PICKLE_0.decode("ascii"): b"harmless"})
