@@ -139,13 +139,14 @@ class IdleTimeoutUnreader(SocketUnreader):
     body_started: float | None = None  # set while a thread reads a body (`start_body`)
     body_received = 0
 
-    def start_body(self) -> None:
-        self.body_started, self.body_received = time.monotonic(), 0
+    def start_body(self, already: int = 0) -> None:
+        """A thread starts reading the body; `already` bytes of it came with the head."""
+        self.body_started, self.body_received = time.monotonic(), already
 
     def end_body(self) -> None:
         self.body_started = None
 
-    def _rate_deadline(self) -> float | None:
+    def rate_deadline(self) -> float | None:
         """When the body falls below the minimum rate if nothing more arrives."""
         if self.body_started is None or self.min_rate <= 0:
             return None
@@ -163,7 +164,7 @@ class IdleTimeoutUnreader(SocketUnreader):
             self.idle_timeout,
             f"No data arrived for {self.idle_timeout:g} seconds in the middle of the body.",
         )
-        deadline = self._rate_deadline()
+        deadline = self.rate_deadline()
         if deadline is not None and deadline - time.monotonic() < wait:
             wait = max(deadline - time.monotonic(), 0.001)
             message = f"The request body arrives more slowly than {self.min_rate:g} bytes a second."
@@ -208,7 +209,8 @@ class Worker(gthread.ThreadWorker):
         self.streams_per_client = max(1, self.streaming_slots - self.streaming_slots // 3)
         self.streaming: dict[gthread.TConn, str] = {}  # -> its client
         self.streams_of: Counter[str] = Counter()
-        self.waiting_for_slot: deque[tuple[gthread.TConn, float, str]] = deque()
+        # (connection, when it gets a 503, its client, body bytes that came with the head)
+        self.waiting_for_slot: deque[tuple[gthread.TConn, float, str, int]] = deque()
         self.proxy_hops = 0
         self.lingering: dict[socket.socket, tuple[float, int]] = {}  # closing: (deadline, bytes drained)
 
@@ -227,11 +229,11 @@ class Worker(gthread.ThreadWorker):
     def enqueue_req(self, conn: gthread.TConn) -> None:
         """Every way a connection reaches a thread (accepted, kept alive and readable, pipelined)
         comes through here, on the loop's thread: read its request first."""
-        if "close" not in vars(conn):
-            conn.close = partial(self._close_connection, conn)
         if not self._reads_in_loop(conn):
             super().enqueue_req(conn)
             return
+        if "close" not in vars(conn):  # plain HTTP: its socket is never replaced (no TLS wrap)
+            conn.close = partial(self._close_socket, conn.sock)  # the socket, not conn: no cycle
         if conn.parser is None:
             conn.init()  # plain HTTP/1: only makes the parser
             parser: Any = conn.parser
@@ -306,11 +308,12 @@ class Worker(gthread.ThreadWorker):
         if not streams_body:
             super().enqueue_req(conn)
             return
-        client = self._client_of(conn, bytes(state.buffer))
+        buffer = bytes(state.buffer)
+        client, already = self._client_of(conn, buffer), max(len(buffer) - buffer.find(b"\r\n\r\n") - 4, 0)
         if self._may_stream(client):
-            self._stream(conn, client)
+            self._stream(conn, client, already)
         else:
-            self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout, client))
+            self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout, client, already))
 
     def _client_of(self, conn: gthread.TConn, buffer: bytes) -> str:
         head = buffer[: buffer.find(b"\r\n\r\n")]
@@ -324,10 +327,12 @@ class Worker(gthread.ThreadWorker):
     def _may_stream(self, client: str) -> bool:
         return len(self.streaming) < self.streaming_slots and self.streams_of[client] < self.streams_per_client
 
-    def _stream(self, conn: gthread.TConn, client: str) -> None:
+    def _stream(self, conn: gthread.TConn, client: str, already: int) -> None:
         self.streaming[conn] = client
         self.streams_of[client] += 1
-        conn.parser.unreader.start_body()
+        start_body = getattr(conn.parser.unreader, "start_body", None)  # not under an h2c upgrade
+        if start_body is not None:
+            start_body(already)
         super().enqueue_req(conn)
 
     def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
@@ -339,11 +344,11 @@ class Worker(gthread.ThreadWorker):
             with contextlib.suppress(AttributeError):  # a connection gthread closed has no parser
                 conn.parser.unreader.end_body()
         super().finish_request(conn, fs)
-        if self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
+        if client is not None and self.waiting_for_slot and len(self.streaming) < self.streaming_slots:
             waiting, self.waiting_for_slot = self.waiting_for_slot, deque()
             for entry in waiting:  # in arrival order, skipping clients at their share
                 if self._may_stream(entry[2]):
-                    self._stream(entry[0], entry[2])
+                    self._stream(entry[0], entry[2], entry[3])
                 else:
                     self.waiting_for_slot.append(entry)
 
@@ -361,15 +366,14 @@ class Worker(gthread.ThreadWorker):
             pass
         conn.close()
 
-    def _close_connection(self, conn: gthread.TConn, graceful: bool = False) -> None:
+    def _close_socket(self, sock: socket.socket, graceful: bool = False) -> None:
         """`TConn.close`, without blocking the loop. gunicorn 27 closes a connection whose request
         is done gracefully on the loop's thread (shut down writes, then a blocking read of up to
         2 s for the client's FIN): a few hundred clients that never close stalled every other
         connection of the worker for seconds. Here the lingering read is the loop's, non-blocking."""
         if not graceful:
-            gunicorn.util.close(conn.sock)
+            gunicorn.util.close(sock)
             return
-        sock = conn.sock
         try:
             sock.shutdown(socket.SHUT_WR)
             sock.setblocking(False)
@@ -378,6 +382,7 @@ class Worker(gthread.ThreadWorker):
             gunicorn.util.close(sock)
             return
         self.lingering[sock] = (time.monotonic() + LINGER_SECONDS, 0)
+        self.nr_conns += 1  # still an open socket: counted against worker_connections until closed
 
     def _linger(self, sock: socket.socket, _sock: Any = None) -> None:
         deadline, drained = self.lingering[sock]
@@ -394,7 +399,8 @@ class Worker(gthread.ThreadWorker):
             self._end_linger(sock)
 
     def _end_linger(self, sock: socket.socket) -> None:
-        self.lingering.pop(sock, None)
+        if self.lingering.pop(sock, None) is not None:
+            self.nr_conns -= 1
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(sock)
         gunicorn.util.close(sock)

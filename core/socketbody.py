@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import socket
+import time
 from typing import Any
 
 from django.conf import settings
@@ -52,6 +53,9 @@ class SocketBody(io.RawIOBase):
         self._sock = sock
         self._held = memoryview(held)
         self._reader.length = on_socket
+        self._idle_timeout = idle_timeout
+        # core.gunicorn_worker's reader knows the body's minimum rate (GATEHOUSE_BODY_MIN_RATE).
+        self._rates = self._reader.unreader if hasattr(self._reader.unreader, "rate_deadline") else None
         sock.settimeout(idle_timeout)
 
     def readinto(self, buffer: Any) -> int:
@@ -64,20 +68,29 @@ class SocketBody(io.RawIOBase):
         remaining = self._reader.length
         if remaining <= 0 or not view:
             return 0
+        wait = self._idle_timeout
+        message = f"No data arrived for {wait:g} seconds in the middle of the body."
+        rates = self._rates
+        deadline = rates.rate_deadline() if rates is not None else None
+        if rates is not None and deadline is not None and deadline - time.monotonic() < wait:
+            wait = max(deadline - time.monotonic(), 0.001)
+            message = f"The request body arrives more slowly than {rates.min_rate:g} bytes a second."
+        self._sock.settimeout(wait)
         try:
             # SECURITY: never more than what is left of this body; the rest of the connection
             # (a pipelined request) is gunicorn's.
             count = self._sock.recv_into(view, min(len(view), remaining))
         except TimeoutError as exc:
             self._body.failed = True
-            waited = self._sock.gettimeout()
-            raise RequestTimeout(f"No data arrived for {waited:g} seconds in the middle of the body.") from exc
+            raise RequestTimeout(message) from exc
         except BaseException:
             self._body.failed = True
             raise
         if count == 0:
             self._body.failed = True  # the client went away mid-body
         self._reader.length = remaining - count
+        if self._rates is not None:
+            self._rates.body_received += count
         return count
 
     def readable(self) -> bool:

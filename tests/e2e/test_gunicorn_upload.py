@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -123,3 +124,48 @@ def test_upload_cut_off_mid_body_leaves_nothing(served, alice):
         wait_for(lambda: set(storage.tmp_dir.iterdir()) - before, timeout=30, what="the upload to start")
     wait_for(lambda: not set(storage.tmp_dir.iterdir()) - before, timeout=30, what="the partial upload to go")
     assert not storage.exists(oid)
+
+
+@pytest.fixture
+def strict_served(tmp_path):
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": worker_database_url(),
+        "GATEHOUSE_VAR_DIR": str(tmp_path / "var"),
+        "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
+        "CELERY_BROKER_URL": "filesystem://",
+        "GATEHOUSE_LOOKUP_CACHE": "false",
+        "GATEHOUSE_HEAD_TIMEOUT": "1.5",  # also the grace before the minimum rate applies
+        "GATEHOUSE_BODY_MIN_RATE": "20000",
+    }
+    with gunicorn("config.wsgi", log=tmp_path / "gunicorn.log", env=env) as url:
+        yield url
+
+
+def test_an_upload_trickling_below_the_minimum_rate_is_cut(strict_served, alice):
+    """LFS bodies are read from the socket itself (core.socketbody): the minimum rate holds there
+    too, not only the idle timeout."""
+    token = token_for(alice)
+    HfApi(endpoint=strict_served, token=token).create_repo("alice/trickle")
+    size = 4 * 1024 * 1024
+    batch = requests.post(
+        f"{strict_served}/alice/trickle.git/info/lfs/objects/batch",
+        json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": "ab" * 32, "size": size}]},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.git-lfs+json"},
+        timeout=30,
+    )
+    batch.raise_for_status()
+    href = urlsplit(batch.json()["objects"][0]["actions"]["upload"]["href"])
+    with socket.create_connection((href.hostname, href.port), timeout=30) as sock:
+        sock.sendall(
+            f"PUT {href.path}?{href.query} HTTP/1.1\r\nHost: {href.netloc}\r\nContent-Length: {size}\r\n\r\n".encode()
+        )
+        sock.settimeout(0.3)
+        started, answer = time.monotonic(), b""
+        while time.monotonic() - started < 15 and not answer:
+            try:
+                answer = sock.recv(65536)
+            except TimeoutError:
+                sock.sendall(b"x" * 500)  # about 1.7 KB a second, never idle
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"more slowly" in answer, answer[:300]
+    assert time.monotonic() - started < 8
