@@ -37,11 +37,15 @@ def has_unstorable_text(value) -> bool:
 def loads(data: bytes | str, *, error: str) -> Any:
     """`json.loads` for request input: malformed JSON, JSON nested past the interpreter's recursion
     limit (a RecursionError, a 500 before) and unstorable text are a 400, `error` saying what was
-    expected."""
+    expected. NaN and Infinity, which Python's json accepts and JSON does not, are refused too."""
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(error) from exc
     if has_unstorable_text(value):
         raise BadRequest(MESSAGE)
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

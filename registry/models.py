@@ -126,6 +126,8 @@ class RepoObject(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "sha256"], name="repo_object_unique")]
+        # Which repos hold a content, by sha256 alone (the alias repair of registry.aliasing).
+        indexes = [models.Index(fields=["sha256"], name="repo_object_sha256")]
 
 
 class UploadReceipt(models.Model):

@@ -25,4 +25,9 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('repo', 'sha256'), name='quarantined_content_unique')],
             },
         ),
+        # Before 0010's repair, which looks RepoObject rows up by sha256 alone.
+        migrations.AddIndex(
+            model_name='repoobject',
+            index=models.Index(fields=['sha256'], name='repo_object_sha256'),
+        ),
     ]

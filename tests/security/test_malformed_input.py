@@ -108,3 +108,12 @@ def test_cursor_with_a_huge_digit_string(client, repo):
     cursor = base64.urlsafe_b64encode(b'{"o": ' + HUGE.encode() + b"}").decode()
     assert client.get(f"/api/models?cursor={cursor}").status_code == 400
     assert client.get(f"/api/models?cursor={encode_cursor(0)}").status_code == 200
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_constants_json_does_not_have_are_refused(constant):
+    from core import jsontext
+    from core.errors import BadRequest
+
+    with pytest.raises(BadRequest, match="Expected a number"):
+        jsontext.loads(f'{{"size": {constant}}}', error="Expected a number.")
