@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from bench.cpu_per_get import lines
 from community import diffs
 from community import services as community_services
 from registry import markdown
@@ -87,20 +88,9 @@ def _pull_request(repo, owner, before: dict[str, bytes], after: dict[str, bytes]
     return pull
 
 
-def _lines(count: int, *, every: int = 0) -> bytes:
-    """`count` distinct lines of 4 characters; with `every`, every `every`-th one replaced."""
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    lines = [
-        digits[i // 36**3 % 36] + digits[i // 36**2 % 36] + digits[i // 36 % 36] + digits[i % 36] for i in range(count)
-    ]
-    if every:
-        lines = ["zzzz" if i % every == 0 else line for i, line in enumerate(lines)]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def test_the_diff_of_two_100000_line_files_is_cut_and_cheap(alice):
     repo = make_repo(alice, "long")
-    pull = _pull_request(repo, alice, {"a.txt": _lines(100_000)}, {"a.txt": _lines(100_000, every=2)})
+    pull = _pull_request(repo, alice, {"a.txt": lines(100_000)}, {"a.txt": lines(100_000, every=2)})
     first, page = _cpu_of_get(Client(), f"/alice/long/discussions/{pull.num}/files")
     assert first < 2  # 36 s before
     assert b"Diff not shown: more than 10000 lines (100000 before, 100000 after)." in page
@@ -125,8 +115,8 @@ def test_a_diff_past_its_cpu_budget_is_summarised_for_good_and_stops_the_request
     settings.GATEHOUSE_PR_DIFF_BUDGET_S = 0.05
     computed = _counting(monkeypatch, diffs, "file_diff")
     repo = make_repo(alice, "slow")
-    before = {"a.txt": _lines(3000), "b.txt": _lines(3000)}
-    pull = _pull_request(repo, alice, before, {"a.txt": _lines(3000, every=2), "b.txt": _lines(3000, every=2)})
+    before = {"a.txt": lines(3000), "b.txt": lines(3000)}
+    pull = _pull_request(repo, alice, before, {"a.txt": lines(3000, every=2), "b.txt": lines(3000, every=2)})
     client, url = Client(), f"/api/models/alice/slow/discussions/{pull.num}?diff=1"
     cost, body = _cpu_of_get(client, url)
     diff = json.loads(body)["diff"]
