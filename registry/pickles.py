@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickletools
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -42,7 +43,7 @@ def walk_pickle(stream: IO[bytes]) -> Walk:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pickletools on bytes that are no pickle: bad escapes
         try:
-            for opcode, arg, _pos in pickletools.genops(stream):
+            for opcode, arg in _opcodes(stream):
                 name = opcode.name
                 if name in ("GLOBAL", "INST"):
                     module, _, attribute = str(arg).partition(" ")
@@ -74,6 +75,36 @@ def walk_pickle(stream: IO[bytes]) -> Walk:
             pass
     walk.end = stream.tell()
     return walk
+
+
+_BY_CODE = {opcode.code: opcode for opcode in pickletools.opcodes}
+
+
+def _opcodes(stream: IO[bytes]) -> Iterator[tuple[pickletools.OpcodeInfo, object]]:
+    """pickletools.genops, but with INT and LONG read as pickle.load reads them (`int(text, 0)`:
+    `I0x10` is 16 there, and an error in pickletools, which ended the walk before the import that
+    followed it). Raises ValueError where the bytes stop being a pickle."""
+    while True:
+        code = stream.read(1)
+        opcode = _BY_CODE.get(code.decode("latin-1"))
+        if opcode is None:
+            raise ValueError("not a pickle opcode" if code else "pickle exhausted before STOP")
+        if opcode.arg is None:
+            arg: object = None
+        elif opcode.name in ("INT", "LONG"):
+            line = stream.readline(1 << 20)  # a number past 4,300 digits fails in pickle.load too
+            if not line.endswith(b"\n"):
+                raise ValueError("no newline after a number")
+            text = line[:-1]
+            if opcode.name == "LONG" and text.endswith(b"L"):
+                text = text[:-1]
+            boolean = opcode.name == "INT" and text in (b"00", b"01")  # pickle's False and True
+            arg = text == b"01" if boolean else int(text, 0)
+        else:
+            arg = opcode.arg.reader(stream)
+        yield opcode, arg
+        if opcode.name == "STOP":
+            return
 
 
 def _text(value: object) -> str:

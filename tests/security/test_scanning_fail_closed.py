@@ -109,6 +109,14 @@ def test_a_decoy_value_before_stack_global_does_not_hide_the_import(tmp_path, tr
     assert any(item["name"] == "system" and item["safety"] == "dangerous" for item in result["imports"])
 
 
+@pytest.mark.parametrize("number", [b"I0x10\n", b"L0x10L\n", b"I0o17\n", b"I0b1\n", b"I1_0\n"])
+def test_numbers_pickle_reads_and_pickletools_did_not_hide_what_follows(tmp_path, number):
+    """pickle reads INT and LONG with int(text, 0); pickletools refused `0x10`, which ended the
+    walk before the import and left a text-looking pickle 'safe'."""
+    payload = number + b"0cos\nsystem\n(S'true'\ntR."
+    assert _scan(tmp_path, "pytorch_model.bin", payload)["status"] == "unsafe"
+
+
 def test_a_pickle_too_deep_to_follow_is_still_judged_by_its_imports(tmp_path):
     """Past a million values on the stack the walk stops simulating it, not reading it: the import
     after them is still found (it was 'safe' for a moment: the walk ended, the rest looked like text)."""
