@@ -211,6 +211,10 @@ class Worker(gthread.ThreadWorker):
         self.streams_of: Counter[str] = Counter()
         # (connection, when it gets a 503, its client, body bytes that came with the head)
         self.waiting_for_slot: deque[tuple[gthread.TConn, float, str, int]] = deque()
+        # A client may have this many waiting, no more (503 at once): a waiting connection is not
+        # watched for the client going away, so it must not pile up from one place.
+        self.waits_per_client = 2 * self.streams_per_client
+        self.waits_of: Counter[str] = Counter()
         self.proxy_hops = 0
         self.lingering: dict[socket.socket, tuple[float, int]] = {}  # closing: (deadline, bytes drained)
 
@@ -312,7 +316,10 @@ class Worker(gthread.ThreadWorker):
         client, already = self._client_of(conn, buffer), max(len(buffer) - buffer.find(b"\r\n\r\n") - 4, 0)
         if self._may_stream(client):
             self._stream(conn, client, already)
+        elif self.waits_of[client] >= self.waits_per_client:
+            self._close(conn, BUSY)
         else:
+            self.waits_of[client] += 1
             self.waiting_for_slot.append((conn, time.monotonic() + self.body_idle_timeout, client, already))
 
     def _client_of(self, conn: gthread.TConn, buffer: bytes) -> str:
@@ -323,6 +330,11 @@ class Worker(gthread.ThreadWorker):
         )  # fmt: skip
         peer = conn.client[0] if isinstance(conn.client, tuple) else str(conn.client)
         return client_address(str(peer), forwarded.decode("latin-1"), self.proxy_hops)
+
+    def _stop_waiting(self, client: str) -> None:
+        self.waits_of[client] -= 1
+        if not self.waits_of[client]:
+            del self.waits_of[client]
 
     def _may_stream(self, client: str) -> bool:
         return len(self.streaming) < self.streaming_slots and self.streams_of[client] < self.streams_per_client
@@ -348,6 +360,7 @@ class Worker(gthread.ThreadWorker):
             waiting, self.waiting_for_slot = self.waiting_for_slot, deque()
             for entry in waiting:  # in arrival order, skipping clients at their share
                 if self._may_stream(entry[2]):
+                    self._stop_waiting(entry[2])
                     self._stream(entry[0], entry[2], entry[3])
                 else:
                     self.waiting_for_slot.append(entry)
@@ -420,4 +433,6 @@ class Worker(gthread.ThreadWorker):
             else:
                 self._close(conn, HEAD_TIMED_OUT if state.request_end is None else BODY_TIMED_OUT)
         while self.waiting_for_slot and self.waiting_for_slot[0][1] <= now:
-            self._close(self.waiting_for_slot.popleft()[0], BUSY)
+            conn, _deadline, client, _already = self.waiting_for_slot.popleft()
+            self._stop_waiting(client)
+            self._close(conn, BUSY)

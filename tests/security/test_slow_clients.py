@@ -156,10 +156,16 @@ def test_healthz_answers_while_200_slow_clients_are_connected(patient):
             response = requests.get(f"{patient}/healthz", timeout=15)
             assert response.status_code == 200
             assert time.monotonic() - started < 5.0
-        for sock in slow:  # still connected, still waited for: nothing was cut to make room
+        busy = 0
+        for index, sock in enumerate(slow):
             sock.setblocking(False)
-            with pytest.raises(BlockingIOError):
+            if index % 3 == 2:  # one address's large bodies: one thread, two waiting, the rest 503
+                with contextlib.suppress(BlockingIOError):
+                    busy += sock.recv(65536).startswith(b"HTTP/1.1 503 ")
+                continue
+            with pytest.raises(BlockingIOError):  # still connected, still waited for: not cut
                 sock.recv(1)
+        assert busy == len(range(2, 200, 3)) - 1 - 2
     finally:
         for sock in slow:
             sock.close()
@@ -243,13 +249,16 @@ def test_connections_closed_after_a_refusal_do_not_stall_the_worker(deployed):
             sock.close()
 
 
+HOG = (
+    b"POST /api/validate-yaml HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    b"X-Forwarded-For: %s\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n"
+)
+
+
 def test_one_client_cannot_take_every_upload_slot(deployed):
     """Bodies a thread reads may hold six of the eight threads; one address may hold four of them,
     so another client's upload still gets a thread however many connections the first opens."""
-    hog = (
-        b"POST /api/validate-yaml HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        b"X-Forwarded-For: 203.0.113.9\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n"
-    )
+    hog = HOG % b"203.0.113.9"
     held = []
     try:
         for _ in range(10):
@@ -263,6 +272,27 @@ def test_one_client_cannot_take_every_upload_slot(deployed):
             headers={"Content-Type": "application/json", "X-Forwarded-For": "198.51.100.7"},
         )  # fmt: skip
         assert answer.status_code == 200, answer.text[:200]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_one_client_cannot_queue_without_bound(deployed):
+    """Past its four body threads a client may have eight requests waiting for one; more are
+    answered 503 at once (a waiting connection is not watched for its client going away)."""
+    held = []
+    try:
+        for _ in range(20):
+            sock = _connect(deployed)
+            sock.sendall(HOG % b"203.0.113.10")
+            held.append(sock)
+        time.sleep(1.5)
+        busy = 0
+        for sock in held:
+            sock.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                busy += sock.recv(65536).startswith(b"HTTP/1.1 503 ")
+        assert busy >= 20 - 4 - 8  # more where other clients hold body threads
     finally:
         for sock in held:
             sock.close()
