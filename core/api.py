@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, UnreadablePostError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import parsers
 from rest_framework.permissions import BasePermission
@@ -64,6 +64,8 @@ class HubJSONRenderer(JSONRenderer):
 def _as_hub_error(exc: Exception) -> errors.HubError | None:
     if isinstance(exc, errors.HubError):
         return exc
+    if isinstance(exc, UnreadablePostError):
+        return errors.body_unreadable()
     if isinstance(exc, Http404):
         return errors.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

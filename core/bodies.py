@@ -24,13 +24,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict, UnreadablePostError
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.middleware import csrf
 from rest_framework import authentication
 from rest_framework import exceptions as drf_exceptions
 
-from core.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from core.errors import BadRequest, PayloadTooLarge, RequestTimeout, body_unreadable
 from core.http import error_response
 
 # SECURITY: a request that fails CSRF reads at most this much of its body.
@@ -118,6 +118,8 @@ class RequestBodyMiddleware:
         (core.gunicorn_worker bounds each read; DRF views turn the error into a response themselves)."""
         if isinstance(exception, RequestTimeout):
             return error_response(exception)
+        if isinstance(exception, UnreadablePostError):
+            return error_response(body_unreadable())
         return None
 
 

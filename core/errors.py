@@ -150,6 +150,12 @@ class ContentUnavailable(HubError):
     default_message = "The content of this file cannot be read right now; please try again later."
 
 
+def body_unreadable() -> BadRequest:
+    """The client cut the connection while its body was being read (Django's UnreadablePostError):
+    a 400 for the log, not a 500 with a traceback."""
+    return BadRequest("The request body could not be read: the connection was cut.")
+
+
 class ContentQuarantined(HubError):
     """The repo's tree names content that was never proven to belong to the repo (left by an
     older Gatehouse that let a commit alias another repo's files). Not served until the repo's

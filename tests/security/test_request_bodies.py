@@ -285,3 +285,25 @@ def test_a_commit_body_past_its_own_limit_is_refused_unread(public, alice, spool
         HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}",
     )  # fmt: skip
     assert response.status_code == 413 and body.sent == 0
+
+
+class ResetBody(MadeUpBody):
+    """Sends `head`, then the client resets the connection."""
+
+    def readinto(self, buffer) -> int:
+        if self.sent >= len(self.head):
+            raise ConnectionResetError(104, "Connection reset by peer")
+        count = min(len(buffer), len(self.head) - self.sent)
+        buffer[:count] = self.head[self.sent : self.sent + count]
+        self.sent += count
+        return count
+
+
+def test_a_body_cut_by_the_client_is_a_400_not_a_500(public, alice, spool):
+    response = _post(Client(), "/api/validate-yaml", ResetBody(b'{"content": "', 200_000, spool), "application/json")
+    assert response.status_code == 400
+    client = Client()
+    client.force_login(alice)
+    head, content_type = _multipart({"summary": "x"})
+    response = _post(client, "/alice/pub/upload/main", ResetBody(head, 10 * PEEK, spool), content_type)
+    assert response.status_code == 400
