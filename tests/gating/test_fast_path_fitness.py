@@ -1,0 +1,69 @@
+"""Fitness tests for the download fast path (issue 19, step 1): what its caches and prepared
+queries rest on is checked against the code, not against a hand-kept list.
+
+- The anonymous lookup cache (gating.lookup_cache) is dropped when a table it reads changes,
+  through triggers on a list of tables in a gating migration: every table the cached lookups
+  read, as Django compiles them, must be on that list.
+- A PreparedQuery falls back to the ORM without a word where it cannot prepare its query (after a
+  Django upgrade, say): every one of the project's must prepare, here on the test database
+  (PostgreSQL in CI).
+"""
+
+import gc
+import importlib
+import inspect
+import re
+
+import pytest
+from django.db import connection
+
+import config.urls  # noqa: F401 - imports every view module, so every PreparedQuery exists
+from core.prepared import PreparedQuery
+from gating import policy
+
+pytestmark = pytest.mark.django_db
+
+NOTIFYING = {
+    table for table, _column in importlib.import_module("gating.migrations.0003_repo_change_notifications").TABLES
+}
+_TABLE = re.compile(r'(?:FROM|JOIN)\s+"(\w+)"')
+
+
+def _arguments(prepared: PreparedQuery, *, ids_as_text: bool = False) -> dict:
+    """Values of the right types for a lookup's arguments, by their names: `names` are lists of
+    ref names, `*_id` integers (or, for ids that are text such as a token's public id, strings)."""
+
+    def sample(name: str):
+        if name.endswith("names"):
+            return ["main", "refs/heads/main"]
+        if (name == "id" or name.endswith("_id")) and not ids_as_text:
+            return 1
+        return "x"
+
+    return {name: sample(name) for name in inspect.signature(prepared._build).parameters}
+
+
+def _tables_read(prepared: PreparedQuery) -> set[str]:
+    sql, _params = prepared._build(**_arguments(prepared)).query.get_compiler(using="default").as_sql()
+    return set(_TABLE.findall(sql))
+
+
+@pytest.mark.parametrize("name", ["_FIND_PUBLIC_AT", "_FIND_PUBLIC"])
+def test_every_table_the_cached_lookup_reads_notifies_its_changes(name):
+    read = _tables_read(getattr(policy, name))
+    assert "registry_repo" in read
+    assert read <= NOTIFYING, f"the cached lookup reads {sorted(read - NOTIFYING)}, whose changes notify nobody"
+
+
+def _project_prepared_queries() -> list[PreparedQuery]:
+    return [item for item in gc.get_objects() if type(item) is PreparedQuery]  # type(): no lazy object wakes
+
+
+def test_every_prepared_query_of_the_project_prepares():
+    queries = _project_prepared_queries()
+    assert len(queries) >= 8  # the policy's four lookups, the access request, the stage, refs, tokens, users
+    for prepared in queries:
+        compiled = prepared._compile("default", _arguments(prepared)) or prepared._compile(
+            "default", _arguments(prepared, ids_as_text=True)
+        )
+        assert compiled is not None, f"{prepared._build} runs through the ORM on {connection.vendor}"
