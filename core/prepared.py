@@ -92,8 +92,9 @@ class PreparedQuery:
     def __call__(self, **values: Any) -> list:
         alias = "default"
         key = (alias, connections[alias].vendor, _shape(values))
-        compiled = self._compiled.get(key, False)
-        if compiled is False:
+        if key in self._compiled:
+            compiled = self._compiled[key]
+        else:
             with self._lock:
                 compiled = self._compiled[key] = self._compile(alias, values)
         if compiled is None:
@@ -115,7 +116,7 @@ class PreparedQuery:
             queryset._iterable_class is not ModelIterable
             or query.select_related
             or query.extra
-            or queryset._prefetch_related_lookups
+            or queryset._prefetch_related_lookups  # type: ignore[attr-defined]
             or queryset.db != alias
         ):
             log.warning("Not preparing %r: not a plain model QuerySet.", queryset.model)

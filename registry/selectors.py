@@ -150,9 +150,9 @@ def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[
                 return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
     first = rest.split("/")[0]
     if gitobjects.HEX40.match(first):
-        tree = commit_tree_oid(repo, first)
-        if tree is not None:
-            return Resolved(first, first, tree, None), rest[len(first) + 1 :]
+        commit_tree = commit_tree_oid(repo, first)
+        if commit_tree is not None:
+            return Resolved(first, first, commit_tree, None), rest[len(first) + 1 :]
     raise RevisionNotFound(first)
 
 
