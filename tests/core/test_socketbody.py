@@ -9,6 +9,7 @@ import http.client
 import os
 import socket
 import threading
+from importlib import metadata
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -90,6 +91,12 @@ def _gunicorn_request(sock: socket.socket, length: int, head: bytes = b""):
     body = Body(LengthReader(unreader, length))
     environ = {"gunicorn.socket": sock, "wsgi.input": body, "CONTENT_LENGTH": str(length)}
     return SimpleNamespace(META=environ), body
+
+
+def test_gunicorn_is_the_version_socketbody_and_the_worker_were_written_against():
+    """core/socketbody.py and core/gunicorn_worker.py read gunicorn's internals: an upgrade must
+    come with a look at both (and this pin moved), not slip in with a requirements refresh."""
+    assert metadata.version("gunicorn") == "27.0.1"
 
 
 def test_gunicorn_body_classes_still_have_the_shape_relied_on():
