@@ -1,7 +1,9 @@
+import time
 from contextlib import contextmanager
 
 import pytest
 
+from gating import lookup_cache
 from registry import services
 from tests.support.builders import make_repo
 
@@ -49,3 +51,17 @@ def mail_sent_by(mailoutbox, django_capture_on_commit_callbacks):
         sent.extend(mailoutbox[start:])
 
     return capture
+
+
+@pytest.fixture
+def live_cache(settings, monkeypatch):
+    """The anonymous lookup cache, on, listening to the test database (PostgreSQL only)."""
+    settings.GATEHOUSE_LOOKUP_CACHE = True
+    cache = lookup_cache.LookupCache()
+    monkeypatch.setattr(lookup_cache, "cache", cache)
+    deadline = time.monotonic() + 10
+    while cache.generation() is None:
+        assert time.monotonic() < deadline, "the listener did not connect"
+        time.sleep(0.05)
+    yield cache
+    cache.stop()

@@ -1,7 +1,11 @@
 """The authorization matrix (STYLE.md) over resolve, tree, info, Xet tokens, the repo page and the file page,
 for every gate mode and release stage: status, no leaked content, no download counted, no email."""
 
+import time
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from gating import release
@@ -121,3 +125,33 @@ def _walk(client, repo: Repo, mode: str, caller: str, auth: dict) -> None:
     else:
         assert page.status_code == blob.status_code == 200
         assert (b"SECRET-CONTENT" in blob.content) == (_expect(mode, caller, "config") == OK)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the lookup cache listens on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_matrix_for_anonymous_callers_with_the_lookup_cache_on(client, world, live_cache):
+    """Anonymous lookups are the cached ones: the same answers with the cache on, once the change
+    of mode has been announced (and still after, served from the cache)."""
+    repo, owner, _tokens = world
+    for mode in ("public", "manual", "withheld", "private", "auto", "public"):
+        _set_mode(repo, owner, mode)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                _walk(client, repo, mode, "anonymous", {})
+                break
+            except (AssertionError, KeyError):  # an answer from before the change was announced
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        _walk(client, repo, mode, "anonymous", {})
+
+    def served_from_the_cache() -> bool:  # the cache was in play: the repo was not looked up
+        with CaptureQueriesContext(connection) as queries:
+            assert client.head("/acme/m/resolve/main/config.json").status_code == 200
+        return not any('FROM "registry_repo"' in query["sql"] for query in queries)
+
+    deadline = time.monotonic() + 10
+    while not served_from_the_cache():
+        assert time.monotonic() < deadline, "the public HEAD never came from the cache"
+        time.sleep(0.05)

@@ -46,19 +46,6 @@ def test_a_value_read_while_the_repo_changed_is_not_stored():
 pytestmark_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only (DATABASE_URL)")
 
 
-@pytest.fixture
-def live_cache(settings, monkeypatch):
-    settings.GATEHOUSE_LOOKUP_CACHE = True
-    cache = lookup_cache.LookupCache()
-    monkeypatch.setattr(lookup_cache, "cache", cache)
-    deadline = time.monotonic() + 10
-    while cache.generation() is None:
-        assert time.monotonic() < deadline, "the listener did not connect"
-        time.sleep(0.05)
-    yield cache
-    cache.stop()
-
-
 def _until(predicate, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
