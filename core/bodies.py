@@ -10,8 +10,8 @@ nothing reads a byte of a body before that declaration, authentication and CSRF 
   check reads `request.POST`, which parses (and spools) the whole body before it can answer 403.
   The templates put `{% csrf_token %}` first in every form, so a browser always sends it there.
 
-A view declares its policy with the class attribute `body_policy` (or `@body_policy(...)` on a
-function view); a route that declares nothing gets `SMALL`. tests/test_routes.py lists the routes
+A view declares its policy with the attribute `body_policy` (of its class, or of the function
+itself); a route that declares nothing gets `SMALL`. tests/security/test_request_bodies.py lists the routes
 with larger limits.
 """
 
@@ -55,16 +55,6 @@ LARGE = BodyPolicy(lambda: settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 PORTAL_UPLOAD = BodyPolicy(
     lambda: settings.GATEHOUSE_MAX_COMMIT_SIZE + settings.DATA_UPLOAD_MAX_MEMORY_SIZE, files=True
 )
-
-
-def body_policy(policy: BodyPolicy) -> Callable[[Any], Any]:
-    """Declare the body policy of a function view."""
-
-    def decorate(view: Any) -> Any:
-        view.body_policy = policy
-        return view
-
-    return decorate
 
 
 def policy_for(view_func: Any) -> BodyPolicy:

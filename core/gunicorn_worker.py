@@ -368,16 +368,12 @@ class Worker(gthread.ThreadWorker):
     def _close(self, conn: gthread.TConn, response: bytes = b"") -> None:
         self._stop_reading(conn)
         self.nr_conns -= 1
-        try:
-            if response:
+        if response:
+            with contextlib.suppress(OSError):
                 conn.sock.send(response)
-            # Read what is already here (bounded) so the close sends FIN, not RST over the answer.
-            for _ in range(16):
-                if not conn.sock.recv(_RECV_BYTES):
-                    break
-        except OSError:
-            pass
-        conn.close()
+        # Lingers for the client's FIN on the loop (`_close_socket`), so that request bytes still
+        # arriving do not turn the close into a reset over the answer.
+        conn.close(graceful=True)
 
     def _close_socket(self, sock: socket.socket, graceful: bool = False) -> None:
         """`TConn.close`, without blocking the loop. gunicorn 27 closes a connection whose request
