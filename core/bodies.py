@@ -32,6 +32,7 @@ from rest_framework import exceptions as drf_exceptions
 
 from core.errors import BadRequest, PayloadTooLarge, RequestTimeout, body_unreadable
 from core.http import error_response
+from core.streams import Replayed
 
 # SECURITY: a request that fails CSRF reads at most this much of its body.
 CSRF_PEEK_BYTES = 64 * 1024
@@ -135,33 +136,6 @@ class _StopAtFirstFile(FileUploadHandler):
         return None
 
 
-class _Replayed:
-    """The bytes already taken from a request's stream, then the rest of that stream."""
-
-    def __init__(self, head: bytes, rest: Any):
-        self._head = io.BytesIO(head)
-        self._rest = rest
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._head.read(size)
-        if size is None or size < 0:
-            return data + self._rest.read()
-        if len(data) < size:
-            data += self._rest.read(size - len(data))
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        line = self._head.readline(size)
-        if line.endswith(b"\n") or (size is not None and 0 <= size <= len(line)):
-            return line
-        return line + self._rest.readline(-1 if size is None or size < 0 else size - len(line))
-
-    def close(self) -> None:
-        self._head.close()
-        if hasattr(self._rest, "close"):
-            self._rest.close()
-
-
 def _peek(request: Any, size: int) -> bytes:
     """Up to `size` bytes of the body, left in place for whoever reads the body next (Django's
     WSGIRequest reads its body from `_stream`; `_read_started` stays unset, so `request.body`
@@ -173,7 +147,7 @@ def _peek(request: Any, size: int) -> bytes:
         if not chunk:
             break
         head += chunk
-    request._stream = _Replayed(head, stream)
+    request._stream = Replayed(head, stream)
     return head
 
 

@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Protocol
 
+from core.streams import Replayed
 from registry.pickles import walk_pickle
 
 SCAN_TIMEOUT_SECONDS = 300
@@ -225,10 +226,10 @@ def _decompressor(opener: Callable[[IO[bytes]], Readable], suffix: str) -> Opene
                 # is copied out, however large the archive.
                 if depth >= found.limits.depth:
                     raise LimitExceeded(f"containers nested more than {found.limits.depth} deep")
-                with tarfile.open(fileobj=_Replay(head, expanded), mode="r|") as archive:  # type: ignore[call-overload]
+                with tarfile.open(fileobj=Replayed(head, expanded), mode="r|") as archive:  # type: ignore[call-overload]
                     _scan_tar_members(archive, name, found, depth + 1)
                 return
-            with _spool(_Replay(head, expanded)) as copy:
+            with _spool(Replayed(head, expanded)) as copy:
                 _scan_blob(copy, name, found, depth=depth)
 
     return open_stream
@@ -291,25 +292,6 @@ class _Counted:
         past_floor = self.compressed is not None and self.expanded > limits.ratio_floor
         if past_floor and self.expanded > limits.ratio * max(self.compressed(), 1):  # type: ignore[misc]
             raise LimitExceeded(f"expands more than {limits.ratio} times")
-        return data
-
-    def close(self) -> None:
-        self.reader.close()
-
-
-class _Replay:
-    """`head`, already read from `reader`, then the rest of `reader`."""
-
-    def __init__(self, head: bytes, reader: Readable) -> None:
-        self.head, self.reader = head, reader
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self.head:
-            return self.reader.read(size)
-        if size < 0:
-            data, self.head = self.head + self.reader.read(), b""
-            return data
-        data, self.head = self.head[:size], self.head[size:]
         return data
 
     def close(self) -> None:

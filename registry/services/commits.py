@@ -109,6 +109,7 @@ def stage_entry(*, repo: Repo, path: str, entry: dict) -> AddFile:
     """A file of another revision of the same repo, as an addition (a pull request's file when it
     is merged). SECURITY: the content must be proven to belong to the repo: a revision written by
     an older version may name content the repo never held (`content.require_in_repo`, 410)."""
+    validate_new_path(path)
     sha256 = entry_sha256(entry)
     if not content.belongs_to_repo(repo.pk, sha256):
         raise ContentQuarantined(
@@ -202,8 +203,7 @@ def _signature(user: User | None, when: int) -> gitobjects.Signature:
 def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[AddFile]:
     added: list[AddFile] = []
     for op in operations:
-        if isinstance(op, AddFile):
-            validate_new_path(op.path)
+        if isinstance(op, AddFile):  # its path was validated where it was staged
             entry = trees.file_entry(
                 name=op.path.rsplit("/", 1)[-1], oid=op.blob_oid, size=op.size, sha256=op.sha256, is_lfs=op.is_lfs
             )
