@@ -30,6 +30,7 @@ test: $(DEV_STAMP)
 	scripts/ensure-chromium
 	$(PY) manage.py makemigrations --check --dry-run -v0
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 

@@ -46,37 +46,70 @@ def build_sd15(folder: Path, device: str) -> Path:
     with torch.device(device):
         torch.manual_seed(0)
         unet = UNet2DConditionModel(
-            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-            block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            cross_attention_dim=768,
+            attention_head_dim=8,
             down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
             up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-        )  # fmt: skip
+        )
         vae = AutoencoderKL(
-            block_out_channels=(128, 256, 512, 512), latent_channels=4, layers_per_block=2, sample_size=512,
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        )  # fmt: skip
+            block_out_channels=(128, 256, 512, 512),
+            latent_channels=4,
+            layers_per_block=2,
+            sample_size=512,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+        )
         text_encoder = CLIPTextModel(
             CLIPTextConfig(
-                hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
-                vocab_size=len(tokenizer), max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                hidden_size=768,
+                intermediate_size=3072,
+                num_attention_heads=12,
+                num_hidden_layers=12,
+                vocab_size=len(tokenizer),
+                max_position_embeddings=77,
+                bos_token_id=0,
+                eos_token_id=1,
+                pad_token_id=1,
             )
-        )  # fmt: skip
+        )
         checker = StableDiffusionSafetyChecker(
             CLIPConfig(
-                vision_config=dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=16,
-                                   num_hidden_layers=24, image_size=224, patch_size=14),
+                vision_config=dict(
+                    hidden_size=1024,
+                    intermediate_size=4096,
+                    num_attention_heads=16,
+                    num_hidden_layers=24,
+                    image_size=224,
+                    patch_size=14,
+                ),
                 text_config=dict(vocab_size=514, bos_token_id=0, eos_token_id=1, pad_token_id=1),
                 projection_dim=768,
             )
-        )  # fmt: skip
+        )
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-        set_alpha_to_one=False, steps_offset=1,
-    )  # fmt: skip
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
     pipe = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False,
-    ).to(dtype=torch.float16)  # fmt: skip
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    ).to(dtype=torch.float16)
     pipe.save_pretrained(folder / "pipeline", safe_serialization=True)
     checker.half().save_pretrained(folder / "checker" / "safety_checker", safe_serialization=True)
     CLIPImageProcessor().save_pretrained(folder / "checker" / "feature_extractor")
@@ -268,8 +301,10 @@ def main() -> int:
     figures = run(size=args.size, device=device, requests=args.requests, steps=args.steps)
     print(json.dumps(figures))
     ok = figures["ratio_b1_vs_baseline"] >= 0.9 and figures["batching_gain"] > 1.0
-    print(f"{'PASS' if ok else 'FAIL'}: batch-1 ratio {figures['ratio_b1_vs_baseline']} (goal >= 0.9), "
-          f"batching gain {figures['batching_gain']} (goal > 1)")  # fmt: skip
+    print(
+        f"{'PASS' if ok else 'FAIL'}: batch-1 ratio {figures['ratio_b1_vs_baseline']} (goal >= 0.9), "
+        f"batching gain {figures['batching_gain']} (goal > 1)"
+    )
     return 0 if ok else 1
 
 

@@ -124,11 +124,15 @@ def run_rounds(args, gatehouse: harness.Gatehouse, link, workdir: Path, size: in
         times["client_floor"].append(client_floor(xet_file))
         if sent:
             print("  bytes sent: " + ", ".join(sent))
-        downloads = () if args.link_mbps else (
-            ("lfs_down", "lfs.bin", True),
-            ("xet_down", "xet.bin", False),
-            ("plain_down", "xet.bin", True),
-        )  # fmt: skip
+        downloads = (
+            ()
+            if args.link_mbps
+            else (
+                ("lfs_down", "lfs.bin", True),
+                ("xet_down", "xet.bin", False),
+                ("plain_down", "xet.bin", True),
+            )
+        )
         for name, filename, disable_xet in downloads:
             cache = workdir / f"hf-cache-{name}"
             constants.HF_HUB_DISABLE_XET = disable_xet

@@ -34,9 +34,14 @@ class PullRequests:
         self, *, repo: Repo, author, base_branch: str, parent_commit: str | None, title: str, description: str
     ) -> str:
         discussion = pull_request_open(
-            repo=repo, author=author, title=title or "Pull request", description=description,
-            base_branch=base_branch, start_oid=parent_commit, draft=False,
-        )  # fmt: skip
+            repo=repo,
+            author=author,
+            title=title or "Pull request",
+            description=description,
+            base_branch=base_branch,
+            start_oid=parent_commit,
+            draft=False,
+        )
         return discussion.ref_name
 
     def url_path(self, *, repo: Repo, ref_name: str) -> str:

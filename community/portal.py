@@ -137,10 +137,16 @@ class NewThreadPage(CommunityView):
             # SECURITY: the same daily quota as a contributor's API and Xet uploads.
             limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))
         operations = registry_services.stage_uploads(
-            repo=self.repo, files=staged, gitattributes=gitattributes_at(self.repo, self.repo.default_branch),
+            repo=self.repo,
+            files=staged,
+            gitattributes=gitattributes_at(self.repo, self.repo.default_branch),
             proof_from=None if is_writer else request.user,
-        )  # fmt: skip
+        )
         return services.pull_request_open_with_files(
-            repo=self.repo, author=request.user, title=title, description=description, operations=operations,
+            repo=self.repo,
+            author=request.user,
+            title=title,
+            description=description,
+            operations=operations,
             summary=request.POST.get("summary") or f"Upload {len(operations)} file(s)",
-        )  # fmt: skip
+        )

@@ -84,8 +84,9 @@ class ThreadPage(CommunityView):
     def do_report(self, request, discussion):
         comment_id = request.POST.get("comment_id")
         event = selectors.event_get(discussion, comment_id) if comment_id else None
-        services.report_create(discussion=discussion, reporter=request.user, reason=request.POST.get("reason"),
-                               event=event)  # fmt: skip
+        services.report_create(
+            discussion=discussion, reporter=request.user, reason=request.POST.get("reason"), event=event
+        )
         messages.success(request, "Thank you: the repository's maintainers have been told.")
 
     # Author or moderator -----------------------------------------------------------------------

@@ -96,8 +96,14 @@ def _comment_data(event: Event) -> dict:
     if event.is_hidden:
         # SECURITY: a hidden comment's words, current or past, are never served again.
         latest = {"raw": HIDDEN_TEXT, "html": f"<p>{HIDDEN_TEXT}</p>", "updatedAt": isoformat_z(event.hidden_at)}
-        data = {"edited": bool(revisions), "hidden": True, "latest": latest, "numEdits": len(revisions),
-                "history": [], "editors": []}  # fmt: skip
+        data = {
+            "edited": bool(revisions),
+            "hidden": True,
+            "latest": latest,
+            "numEdits": len(revisions),
+            "history": [],
+            "editors": [],
+        }
         hidden_by = user_json(event.hidden_by)
         if hidden_by is not None:
             data["hiddenBy"] = hidden_by["name"]
@@ -113,5 +119,12 @@ def _comment_data(event: Event) -> dict:
         for revision in revisions
     ]
     editors = sorted({entry["author"]["name"] for entry in [latest, *history] if "author" in entry})
-    return {"edited": bool(revisions), "hidden": False, "latest": latest, "numEdits": len(revisions),
-            "history": history, "editors": editors, "reactions": []}  # fmt: skip
+    return {
+        "edited": bool(revisions),
+        "hidden": False,
+        "latest": latest,
+        "numEdits": len(revisions),
+        "history": history,
+        "editors": editors,
+        "reactions": [],
+    }

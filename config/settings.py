@@ -334,7 +334,7 @@ LOGGING = {
             "formatter": "django.server",
             "filters": ["redact_signatures"],
         },
-    },  # fmt: skip
+    },
     "loggers": {"django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

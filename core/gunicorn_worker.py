@@ -325,9 +325,10 @@ class Worker(gthread.ThreadWorker):
     def _client_of(self, conn: gthread.TConn, buffer: bytes) -> str:
         head = buffer[: buffer.find(b"\r\n\r\n")]
         forwarded = b",".join(
-            value for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+            value
+            for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
             if name.strip().lower() == b"x-forwarded-for"
-        )  # fmt: skip
+        )
         peer = conn.client[0] if isinstance(conn.client, tuple) else str(conn.client)
         return client_address(str(peer), forwarded.decode("latin-1"), self.proxy_hops)
 

@@ -13,11 +13,34 @@ from core.errors import BadRequest
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 RESERVED_NAMESPACES = frozenset(
     {
-        "api", "datasets", "spaces", "kernels", "models", "static", "settings", "login", "logout",
-        "signup", "new", "organizations", "licenses", "docs", "admin", "cas", "v1", "v2", "uploads",
-        "lfs", "search", "previews", "notifications", "account", "me", "healthz",
+        "api",
+        "datasets",
+        "spaces",
+        "kernels",
+        "models",
+        "static",
+        "settings",
+        "login",
+        "logout",
+        "signup",
+        "new",
+        "organizations",
+        "licenses",
+        "docs",
+        "admin",
+        "cas",
+        "v1",
+        "v2",
+        "uploads",
+        "lfs",
+        "search",
+        "previews",
+        "notifications",
+        "account",
+        "me",
+        "healthz",
     }
-)  # fmt: skip
+)
 
 
 def is_valid_name(name: str) -> bool:

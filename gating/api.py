@@ -63,9 +63,14 @@ class AccessRequestHandleView(RepoAPIView):
         if not isinstance(reason, str):
             raise BadRequest("'rejectionReason' must be text.")
         decided = services.access_request_decide(
-            repo=self.repo, reviewer=request.user, status=data.get("status"), user_name=data.get("user"),
-            request_id=data.get("requestId"), reason=reason, expires_at=_expiry(data),
-        )  # fmt: skip
+            repo=self.repo,
+            reviewer=request.user,
+            status=data.get("status"),
+            user_name=data.get("user"),
+            request_id=data.get("requestId"),
+            reason=reason,
+            expires_at=_expiry(data),
+        )
         return Response(request_item(decided))
 
 
@@ -81,9 +86,12 @@ class AccessGrantView(RepoAPIView):
         from gating.policy import Principal
 
         granted = services.access_grant(
-            repo=self.repo, reviewer=request.user, user=user,
-            has_role=repo_role(Principal(user=user), self.repo) is not None, expires_at=_expiry(data),
-        )  # fmt: skip
+            repo=self.repo,
+            reviewer=request.user,
+            user=user,
+            has_role=repo_role(Principal(user=user), self.repo) is not None,
+            expires_at=_expiry(data),
+        )
         return Response(request_item(granted))
 
 

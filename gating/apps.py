@@ -35,5 +35,9 @@ def _refresh_withheld_content_of(repo) -> None:
 def _audit_settings_change(repo, actor, changes: dict) -> None:
     from gating.audit import audit_record
 
-    audit_record(repo=repo, action="repo.update_settings", actor=actor,
-                 data={key: {"from": old, "to": new} for key, (old, new) in changes.items()})  # fmt: skip
+    audit_record(
+        repo=repo,
+        action="repo.update_settings",
+        actor=actor,
+        data={key: {"from": old, "to": new} for key, (old, new) in changes.items()},
+    )

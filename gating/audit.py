@@ -9,9 +9,14 @@ from registry.models import Repo
 
 
 def audit_record(
-    *, repo: Repo, action: str, actor: User | None = None, subject: User | None = None, reason: str = "",
+    *,
+    repo: Repo,
+    action: str,
+    actor: User | None = None,
+    subject: User | None = None,
+    reason: str = "",
     data: dict | None = None,
-) -> AuditEvent:  # fmt: skip
+) -> AuditEvent:
     """`action` is a `scope.action` name such as `access_request.accept` or `release.stage_apply`."""
     return AuditEvent.objects.create(
         repo=repo,

@@ -55,8 +55,12 @@ STALE_AFTER_SECONDS = 3 * PING_SECONDS
 # A listener whose connection died without a word must notice within seconds: it pings the
 # server every PING_SECONDS, and these bound how long a ping may go unanswered (TCP only).
 DEAD_CONNECTION_OPTIONS = {
-    "tcp_user_timeout": 5000, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2,
-}  # fmt: skip
+    "tcp_user_timeout": 5000,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+}
 
 
 class LookupCache:

@@ -75,16 +75,30 @@ def release_plan_set(*, repo: Repo, actor: User, stages: list[StageSpec]) -> Rel
     plan, _ = ReleasePlan.objects.select_for_update().get_or_create(repo=repo)
     plan.stages.all().delete()
     ReleaseStage.objects.bulk_create(
-        ReleaseStage(plan=plan, position=index, mode=spec.mode, scheduled_at=spec.scheduled_at,
-                     withheld_patterns=list(spec.withheld_patterns), previews_public=spec.previews_public)
+        ReleaseStage(
+            plan=plan,
+            position=index,
+            mode=spec.mode,
+            scheduled_at=spec.scheduled_at,
+            withheld_patterns=list(spec.withheld_patterns),
+            previews_public=spec.previews_public,
+        )
         for index, spec in enumerate(stages)
-    )  # fmt: skip
+    )
     plan.current_position = None
     plan.paused = False
     plan.save()
-    audit_record(repo=repo, action="release.plan_set", actor=actor,
-                 data={"stages": [{"mode": s.mode, "at": isoformat_z(s.scheduled_at),
-                                   "withheld": list(s.withheld_patterns)} for s in stages]})  # fmt: skip
+    audit_record(
+        repo=repo,
+        action="release.plan_set",
+        actor=actor,
+        data={
+            "stages": [
+                {"mode": s.mode, "at": isoformat_z(s.scheduled_at), "withheld": list(s.withheld_patterns)}
+                for s in stages
+            ]
+        },
+    )
     _apply(plan, 0, actor=actor, reason="plan set")
     return plan
 
@@ -97,8 +111,13 @@ def _apply(plan: ReleasePlan, position: int, *, actor: User | None, reason: str)
     stage.save(update_fields=["applied_at"])
     plan.current_position = position
     plan.save(update_fields=["current_position", "updated_at"])
-    audit_record(repo=plan.repo, action="release.stage_apply", actor=actor, reason=reason,
-                 data={"position": position, "mode": stage.mode})  # fmt: skip
+    audit_record(
+        repo=plan.repo,
+        action="release.stage_apply",
+        actor=actor,
+        reason=reason,
+        data={"position": position, "mode": stage.mode},
+    )
     _refresh(stage, plan.repo)
     return stage
 
@@ -150,8 +169,12 @@ def release_apply_due(*, now: datetime | None = None) -> int:
     candidates = due.values_list("pk", flat=True).distinct()
     for plan_id in list(candidates):
         with transaction.atomic():
-            plan = ReleasePlan.objects.select_for_update(skip_locked=True).select_related("repo").filter(
-                pk=plan_id, paused=False).first()  # fmt: skip
+            plan = (
+                ReleasePlan.objects.select_for_update(skip_locked=True)
+                .select_related("repo")
+                .filter(pk=plan_id, paused=False)
+                .first()
+            )
             if plan is None:
                 continue
             following = (plan.current_position if plan.current_position is not None else -1) + 1

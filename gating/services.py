@@ -55,8 +55,13 @@ def access_request_create(*, repo: Repo, user: User, answers: dict, has_role: bo
         request.decided_at = timezone.now()
         request.expires_at = request.decided_at + timedelta(days=days) if days else None
         request.save()
-        audit_record(repo=repo, action="access_request.accept", subject=user, reason="automatic approval",
-                     data={"expires_at": isoformat_z(request.expires_at)})  # fmt: skip
+        audit_record(
+            repo=repo,
+            action="access_request.accept",
+            subject=user,
+            reason="automatic approval",
+            data={"expires_at": isoformat_z(request.expires_at)},
+        )
         notifications.notify_decision(request)
     else:
         notifications.notify_new_request(request)
@@ -98,9 +103,15 @@ def find_request(repo: Repo, *, user_name: str | None = None, request_id: str | 
 
 @transaction.atomic
 def access_request_decide(
-    *, repo: Repo, reviewer: User, status: str, user_name: str | None = None, request_id: str | None = None,
-    reason: str = "", expires_at: datetime | None = None,
-) -> AccessRequest:  # fmt: skip
+    *,
+    repo: Repo,
+    reviewer: User,
+    status: str,
+    user_name: str | None = None,
+    request_id: str | None = None,
+    reason: str = "",
+    expires_at: datetime | None = None,
+) -> AccessRequest:
     """accepted, rejected, or pending (the Hub's "cancel": back to the queue)."""
     require_gated(repo)
     if status not in RequestStatus.values:
@@ -121,8 +132,14 @@ def access_request_decide(
     request.expiry_recorded = False
     request.save()
     action = {"accepted": "accept", "rejected": "reject", "pending": "cancel"}[status]
-    audit_record(repo=repo, action=f"access_request.{action}", actor=reviewer, subject=request.user,
-                 reason=reason or "", data={"expires_at": isoformat_z(request.expires_at)})  # fmt: skip
+    audit_record(
+        repo=repo,
+        action=f"access_request.{action}",
+        actor=reviewer,
+        subject=request.user,
+        reason=reason or "",
+        data={"expires_at": isoformat_z(request.expires_at)},
+    )
     notifications.notify_decision(request)
     return request
 
@@ -143,8 +160,13 @@ def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expi
     request.rejection_reason = ""
     request.expiry_recorded = False
     request.save()
-    audit_record(repo=repo, action="access_grant.create", actor=reviewer, subject=user,
-                 data={"expires_at": isoformat_z(expires_at)})  # fmt: skip
+    audit_record(
+        repo=repo,
+        action="access_grant.create",
+        actor=reviewer,
+        subject=user,
+        data={"expires_at": isoformat_z(expires_at)},
+    )
     notifications.notify_decision(request)
     return request
 
@@ -154,8 +176,13 @@ def access_request_reset(*, repo: Repo, reviewer: User, user_name: str) -> None:
     """Forget a decision (typically a rejection) so the user may ask again."""
     request = find_request(repo, user_name=user_name)
     _refuse_own(reviewer, request.user)
-    audit_record(repo=repo, action="access_request.reset", actor=reviewer, subject=request.user,
-                 data={"previous_status": request.status})  # fmt: skip
+    audit_record(
+        repo=repo,
+        action="access_request.reset",
+        actor=reviewer,
+        subject=request.user,
+        data={"previous_status": request.status},
+    )
     request.delete()
 
 
@@ -172,8 +199,12 @@ def access_grants_expire(*, now: datetime | None = None) -> int:
     for request in due:
         request.expiry_recorded = True
         request.save(update_fields=["expiry_recorded"])
-        audit_record(repo=request.repo, action="access_grant.expire", subject=request.user,
-                     data={"expired_at": isoformat_z(request.expires_at)})  # fmt: skip
+        audit_record(
+            repo=request.repo,
+            action="access_grant.expire",
+            subject=request.user,
+            data={"expired_at": isoformat_z(request.expires_at)},
+        )
         count += 1
     return count
 
@@ -204,8 +235,12 @@ def gating_config_update(
     config = gating_config(repo)
     config.notify_mode, config.notify_email, config.auto_grant_days = notify_mode, notify_email, auto_grant_days
     config.save()
-    audit_record(repo=repo, action="gating.settings_update", actor=actor,
-                 data={"notify_mode": notify_mode, "auto_grant_days": auto_grant_days})  # fmt: skip
+    audit_record(
+        repo=repo,
+        action="gating.settings_update",
+        actor=actor,
+        data={"notify_mode": notify_mode, "auto_grant_days": auto_grant_days},
+    )
     return config
 
 

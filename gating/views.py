@@ -70,11 +70,18 @@ class AskAccessView(PortalRepoView):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         state, access = access_state(request.user, self.repo)
         context = self.base_context(resolved)
-        context.update({
-            "tab": "card", "form": form_for_repo(self.repo), "state": state, "access": access,
-            "is_member": repo_role(self.principal, self.repo) is not None, "answers": answers or {}, "error": error,
-            "license": self._license_shown(request.user),
-        })  # fmt: skip
+        context.update(
+            {
+                "tab": "card",
+                "form": form_for_repo(self.repo),
+                "state": state,
+                "access": access,
+                "is_member": repo_role(self.principal, self.repo) is not None,
+                "answers": answers or {},
+                "error": error,
+                "license": self._license_shown(request.user),
+            }
+        )
         return render(request, "gating/ask_access.html", context, status=status)
 
     def _license_to_accept(self, user):
@@ -95,9 +102,11 @@ class AskAccessView(PortalRepoView):
         if request.POST.get("accept_license") != "on":
             raise BadRequest("Read and accept the license to request access.")
         acknowledgment_record(
-            user=request.user, repo=self.repo, version=request.POST.get("license_version", ""),
+            user=request.user,
+            repo=self.repo,
+            version=request.POST.get("license_version", ""),
             source=AcknowledgmentSource.ACCESS_REQUEST,
-        )  # fmt: skip
+        )
 
     def post(self, request, namespace, name, repo_type=None):
         if not request.user.is_authenticated:
@@ -112,9 +121,11 @@ class AskAccessView(PortalRepoView):
             with transaction.atomic():  # a refused request records no acknowledgment either
                 self._accept_license(request)
                 created = services.access_request_create(
-                    repo=self.repo, user=request.user, answers=answers,
+                    repo=self.repo,
+                    user=request.user,
+                    answers=answers,
                     has_role=repo_role(self.principal, self.repo) is not None,
-                )  # fmt: skip
+                )
         except HubError as exc:
             if _wants_json(request):
                 return error_response(exc)
@@ -157,8 +168,16 @@ class AccessQueueView(PortalRepoView):
             return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
-        context.update({"tab": "access", "rows": rows[:500], "status": status, "q": search,
-                        "statuses": RequestStatus.values, "form": form_for_repo(self.repo)})  # fmt: skip
+        context.update(
+            {
+                "tab": "access",
+                "rows": rows[:500],
+                "status": status,
+                "q": search,
+                "statuses": RequestStatus.values,
+                "form": form_for_repo(self.repo),
+            }
+        )
         return render(request, "gating/queue.html", context)
 
     def post(self, request, namespace, name, repo_type=None):
@@ -178,10 +197,13 @@ class AccessQueueView(PortalRepoView):
                         )
                 else:
                     services.access_request_decide(
-                        repo=self.repo, reviewer=request.user, status=action, request_id=request_id,
+                        repo=self.repo,
+                        reviewer=request.user,
+                        status=action,
+                        request_id=request_id,
                         reason=reason if action == RequestStatus.REJECTED else "",
                         expires_at=expires if action == RequestStatus.ACCEPTED else None,
-                    )  # fmt: skip
+                    )
                 done += 1
             except (HubError, ValueError) as exc:
                 messages.error(request, getattr(exc, "message", str(exc)))
@@ -195,10 +217,16 @@ def _request_rows(rows):
     yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
     for row in rows:
         yield [
-            row.user.username, row.user.fullname, row.user.email, row.status, isoformat_z(row.created_at),
-            isoformat_z(row.decided_at) or "", isoformat_z(row.expires_at) or "", row.rejection_reason,
+            row.user.username,
+            row.user.fullname,
+            row.user.email,
+            row.status,
+            isoformat_z(row.created_at),
+            isoformat_z(row.decided_at) or "",
+            isoformat_z(row.expires_at) or "",
+            row.rejection_reason,
             *[row.fields.get(label, "") for label in labels],
-        ]  # fmt: skip
+        ]
 
 
 class GatingSettingsView(PortalRepoView):
@@ -242,10 +270,12 @@ class GatingSettingsView(PortalRepoView):
                 services.reviewer_remove(repo=self.repo, actor=actor, user=user)
         elif action == "notifications":
             services.gating_config_update(
-                repo=self.repo, actor=actor, notify_mode=request.POST.get("notify_mode", ""),
+                repo=self.repo,
+                actor=actor,
+                notify_mode=request.POST.get("notify_mode", ""),
                 notify_email=request.POST.get("notify_email", ""),
                 auto_grant_days=int(request.POST.get("auto_grant_days") or 0),
-            )  # fmt: skip
+            )
         elif action == "access":
             # The Hub's own settings: visibility and gating mode, without a release plan.
             visibility = request.POST.get("visibility")
@@ -281,8 +311,14 @@ def _stages_from_form(post) -> list[release.StageSpec]:
         if scheduled is not None and scheduled.tzinfo is None:
             scheduled = scheduled.replace(tzinfo=UTC)
         patterns = tuple(p.strip() for p in post.get(f"withheld_{index}", "").split(",") if p.strip())
-        specs.append(release.StageSpec(mode=mode, scheduled_at=scheduled, withheld_patterns=patterns,
-                                       previews_public=bool(post.get(f"previews_{index}"))))  # fmt: skip
+        specs.append(
+            release.StageSpec(
+                mode=mode,
+                scheduled_at=scheduled,
+                withheld_patterns=patterns,
+                previews_public=bool(post.get(f"previews_{index}")),
+            )
+        )
     return specs
 
 

@@ -8,9 +8,18 @@ from licenses.models import Acknowledgment, License
 from licenses.selectors import Derivative, RevisionLicense, accept_url, catalogue_url
 
 ACK_COLUMNS = [
-    "user", "fullname", "repo", "license", "licenseName", "version", "revision", "location", "source", "acceptedAt",
+    "user",
+    "fullname",
+    "repo",
+    "license",
+    "licenseName",
+    "version",
+    "revision",
+    "location",
+    "source",
+    "acceptedAt",
     "inForce",
-]  # fmt: skip
+]
 
 
 def catalogue_item(row: License, *, with_text: bool = False) -> dict:

@@ -16,9 +16,17 @@ from registry.selectors import resolve_revision
 
 _VERSION = re.compile(r"^[0-9a-f]{64}$")
 _SYNCED_FIELDS = [
-    "name", "family", "kind", "link", "summary", "has_use_restrictions", "restriction_group",
-    "requires_acknowledgment", "text_key", "position",
-]  # fmt: skip
+    "name",
+    "family",
+    "kind",
+    "link",
+    "summary",
+    "has_use_restrictions",
+    "restriction_group",
+    "requires_acknowledgment",
+    "text_key",
+    "position",
+]
 
 
 def _row(entry: catalogue_data.Entry, position: int) -> License:

@@ -84,9 +84,14 @@ def _check_proofs(report: FsckReport, named: dict[int, dict[str, str]], *, repai
 
 def _check_aliases(report: FsckReport, *, repair: bool) -> None:
     found = aliasing.repair(
-        Blob=Blob, Tree=Tree, RepoObject=RepoObject, StoredObject=StoredObject, UploadReceipt=UploadReceipt,
-        QuarantinedContent=QuarantinedContent, apply=repair,
-    )  # fmt: skip
+        Blob=Blob,
+        Tree=Tree,
+        RepoObject=RepoObject,
+        StoredObject=StoredObject,
+        UploadReceipt=UploadReceipt,
+        QuarantinedContent=QuarantinedContent,
+        apply=repair,
+    )
     lines = [f"blob {oid} is a Git LFS pointer stored as a regular file" for oid in found.blobs_reinterpreted]
     lines += [f"tree {oid} holds a Git LFS pointer as a regular file" for oid in found.trees_reinterpreted]
     lines += [

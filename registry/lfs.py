@@ -44,8 +44,11 @@ class LfsJSONRenderer(HubJSONRenderer):
 
 
 def _object_error(oid, size, code: int, message: str) -> dict:
-    return {"oid": oid if isinstance(oid, str) else "", "size": size if isinstance(size, int) else 0,
-            "error": {"code": code, "message": message}}  # fmt: skip
+    return {
+        "oid": oid if isinstance(oid, str) else "",
+        "size": size if isinstance(size, int) else 0,
+        "error": {"code": code, "message": message},
+    }
 
 
 def repo_holds(repo: Repo, oid: str, size) -> bool:
@@ -107,8 +110,11 @@ class LfsBatchView(RepoAPIView):
             header = {"chunk_size": str(chunk)}
             for number in range(1, uploads.part_count(size, chunk) + 1):
                 header[str(number)] = f"{base}/parts/{number}?sig={signature}"
-            upload = {"href": f"{base}/complete?sig={signature}", "header": header,
-                      "expires_in": settings.GATEHOUSE_UPLOAD_URL_TTL}  # fmt: skip
+            upload = {
+                "href": f"{base}/complete?sig={signature}",
+                "header": header,
+                "expires_in": settings.GATEHOUSE_UPLOAD_URL_TTL,
+            }
         verify = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
         return {"oid": oid, "size": size, "authenticated": True, "actions": {"upload": upload, "verify": verify}}
 

@@ -50,9 +50,12 @@ class NewRepoView(LoginRequiredMixin, View):
                 if not can_create_in(Principal.from_request(request), data["namespace"]):
                     raise HubError("You cannot create repos in this namespace.", status=403)
                 repo = services.repo_create(
-                    namespace=data["namespace"], name=data["name"], repo_type=data["repo_type"],
-                    private=data["private"], creator=request.user,
-                )  # fmt: skip
+                    namespace=data["namespace"],
+                    name=data["name"],
+                    repo_type=data["repo_type"],
+                    private=data["private"],
+                    creator=request.user,
+                )
             except HubError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -66,9 +69,13 @@ class PortalWriteView(PortalRepoView):
     def commit(self, *, branch: str, operations: list, summary: str, description: str = "") -> bool:
         try:
             services.commit_create(
-                repo=self.repo, branch=branch, operations=operations, summary=summary,
-                description=description, author=self.request.user,
-            )  # fmt: skip
+                repo=self.repo,
+                branch=branch,
+                operations=operations,
+                summary=summary,
+                description=description,
+                author=self.request.user,
+            )
         except HubError as exc:
             messages.error(self.request, exc.message)
             return False
@@ -182,8 +189,12 @@ class RefsView(PortalRepoView):
             if action == "create-branch":
                 services.branch_create(repo=self.repo, branch=target, starting_point=request.POST.get("from") or None)
             elif action == "create-tag":
-                services.tag_create(repo=self.repo, tag=target, revision=request.POST.get("from") or "main",
-                                    message=request.POST.get("message", ""))  # fmt: skip
+                services.tag_create(
+                    repo=self.repo,
+                    tag=target,
+                    revision=request.POST.get("from") or "main",
+                    message=request.POST.get("message", ""),
+                )
             elif action == "delete-branch":
                 services.branch_delete(repo=self.repo, branch=target)
             elif action == "delete-tag":

@@ -389,8 +389,12 @@ def scan_file_isolated(path: str, filename: str, *, timeout: int = SCAN_TIMEOUT_
         return {"status": "error", "imports": [], "message": "scan timed out", "scanner": "picklescan"}
     if completed.returncode != 0:
         detail = completed.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        return {"status": "error", "imports": [], "message": f"scanner crashed: {detail[0]}"[:500],
-                "scanner": "picklescan"}  # fmt: skip
+        return {
+            "status": "error",
+            "imports": [],
+            "message": f"scanner crashed: {detail[0]}"[:500],
+            "scanner": "picklescan",
+        }
     return json.loads(completed.stdout)
 
 

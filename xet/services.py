@@ -60,9 +60,13 @@ def xorb_store(*, xorb_hash: str, stream: BinaryIO, content_length: int | None) 
         writer.commit()
     Xorb.objects.get_or_create(
         hash=xorb_hash,
-        defaults={"size": writer.size, "n_chunks": len(chunks), "unpacked_size": unpacked,
-                  "index": format.chunk_index_pack(chunks)},
-    )  # fmt: skip
+        defaults={
+            "size": writer.size,
+            "n_chunks": len(chunks),
+            "unpacked_size": unpacked,
+            "index": format.chunk_index_pack(chunks),
+        },
+    )
 
 
 @dataclass(frozen=True)

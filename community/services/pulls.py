@@ -84,9 +84,13 @@ def pull_request_open_with_files(
     discussion = pull_request_open(repo=repo, author=author, title=title, description=description, draft=not operations)
     if operations:
         registry_services.commit_create(
-            repo=repo, branch=discussion.ref_name, ref_name=discussion.ref_name, operations=operations,
-            summary=summary, author=author,
-        )  # fmt: skip
+            repo=repo,
+            branch=discussion.ref_name,
+            ref_name=discussion.ref_name,
+            operations=operations,
+            summary=summary,
+            author=author,
+        )
     return discussion
 
 

@@ -89,8 +89,12 @@ class PreuploadView(RepoAPIView):
         oid = None
         if existing and existing["type"] == "file":
             oid = existing["lfs"]["sha256"] if existing.get("lfs") else existing["oid"]
-        return {"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": _ignored(path, ignore),
-                "oid": oid}  # fmt: skip
+        return {
+            "path": path,
+            "uploadMode": "lfs" if lfs else "regular",
+            "shouldIgnore": _ignored(path, ignore),
+            "oid": oid,
+        }
 
 
 def authorize_push(principal: Principal, repo: Repo, *, ref_name: str, create_pr: bool) -> None:
@@ -136,9 +140,16 @@ class CommitView(RepoAPIView):
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""
         commit, ref_name = services.commit_push(
-            repo=self.repo, branch=branch, ref_name=ref_name, create_pr=create_pr, operations=operations,
-            summary=summary, description=description, author=request.user, parent_commit=parent_commit,
-        )  # fmt: skip
+            repo=self.repo,
+            branch=branch,
+            ref_name=ref_name,
+            create_pr=create_pr,
+            operations=operations,
+            summary=summary,
+            description=description,
+            author=request.user,
+            parent_commit=parent_commit,
+        )
         commit_url = request.build_absolute_uri(f"{self.repo.web_path}/commit/{commit.oid}")
         pr_url = None
         if ref_name.startswith("refs/pr/") and hooks.pull_requests is not None:

@@ -142,7 +142,7 @@ def stage_uploads(
             size=upload.size or 0,
             gitattributes=gitattributes,
             proof_from=proof_from,
-        )  # fmt: skip
+        )
         for path, (_, upload) in zip(paths, files, strict=True)
     ]
 
@@ -284,14 +284,24 @@ def commit_push(
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")
         ref_name = hooks.pull_requests.open_for_commit(
-            repo=repo, author=author, base_branch=branch, parent_commit=parent_commit,
-            title=summary, description=description,
-        )  # fmt: skip
+            repo=repo,
+            author=author,
+            base_branch=branch,
+            parent_commit=parent_commit,
+            title=summary,
+            description=description,
+        )
         branch, parent_commit = ref_name, None
     commit = commit_create(
-        repo=repo, branch=branch, ref_name=ref_name, operations=operations, summary=summary,
-        description=description, author=author, parent_commit=parent_commit,
-    )  # fmt: skip
+        repo=repo,
+        branch=branch,
+        ref_name=ref_name,
+        operations=operations,
+        summary=summary,
+        description=description,
+        author=author,
+        parent_commit=parent_commit,
+    )
     return commit, ref_name
 
 
@@ -324,9 +334,14 @@ def commit_create(
     for check in hooks.commit_checks:
         check(context)
     commit = _write_commit(
-        repo=repo, tree_oid=tree_oid, parents=[ref.commit_oid] if ref else [], author=author,
-        summary=summary, description=description, on_pull_request=ref_name.startswith("refs/pr/"),
-    )  # fmt: skip
+        repo=repo,
+        tree_oid=tree_oid,
+        parents=[ref.commit_oid] if ref else [],
+        author=author,
+        summary=summary,
+        description=description,
+        on_pull_request=ref_name.startswith("refs/pr/"),
+    )
     _move_ref(repo, ref, ref_name, commit)
     if ref_name == f"refs/heads/{repo.default_branch}":
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)

@@ -12,6 +12,10 @@ def push(repo, pull_request, files: dict[str, bytes | None], *, author, summary:
         for path, data in files.items()
     ]
     return services.commit_create(
-        repo=repo, branch=pull_request.ref_name, ref_name=pull_request.ref_name, operations=operations,
-        summary=summary, author=author,
-    )  # fmt: skip
+        repo=repo,
+        branch=pull_request.ref_name,
+        ref_name=pull_request.ref_name,
+        operations=operations,
+        summary=summary,
+        author=author,
+    )

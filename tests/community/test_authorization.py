@@ -40,8 +40,11 @@ class World:
         if kind == "gated":
             Repo.objects.filter(pk=self.repo.pk).update(gated="manual")
             self.repo.refresh_from_db()
-        users = {"stranger": UserFactory(username="sam"), "pending": UserFactory(username="pat"),
-                 "approved": UserFactory(username="amy")}  # fmt: skip
+        users = {
+            "stranger": UserFactory(username="sam"),
+            "pending": UserFactory(username="pat"),
+            "approved": UserFactory(username="amy"),
+        }
         if kind == "gated":
             gating_services.access_request_create(repo=self.repo, user=users["pending"], answers={}, has_role=False)
             gating_services.access_grant(repo=self.repo, reviewer=self.owner, user=users["approved"], has_role=False)
@@ -109,8 +112,21 @@ def _call(client: Client, method: str, url: str, body):
 
 
 # Ordered so that earlier calls do not change what later ones may do (hide after edit, lock last).
-ROUTE_ORDER = ["list", "details", "create", "comment", "report", "title", "status", "edit", "hide", "merge", "pin",
-               "settings", "lock"]  # fmt: skip
+ROUTE_ORDER = [
+    "list",
+    "details",
+    "create",
+    "comment",
+    "report",
+    "title",
+    "status",
+    "edit",
+    "hide",
+    "merge",
+    "pin",
+    "settings",
+    "lock",
+]
 
 
 @pytest.mark.parametrize("kind", ["public", "gated", "private"])
@@ -133,8 +149,10 @@ def _check_route(world, route, method, suffix, body, allowed, *, kind, mailoutbo
         if not sees_repo:
             twin = _call(world.client(role), method, missing, _body(world, role, body))
             assert (response.status_code, response.content, response["X-Error-Code"]) == (
-                twin.status_code, twin.content, twin["X-Error-Code"]
-            ), (route, role)  # fmt: skip
+                twin.status_code,
+                twin.content,
+                twin["X-Error-Code"],
+            ), (route, role)
             assert (
                 response.status_code == (401 if role == "anonymous" else 404) and twin["X-Error-Code"] == "RepoNotFound"
             )
@@ -142,7 +160,7 @@ def _check_route(world, route, method, suffix, body, allowed, *, kind, mailoutbo
             assert response.status_code == 200 or (route == "merge" and b"already merged" in response.content), (
                 route,
                 role,
-                response.content,  # fmt: skip
+                response.content,
             )
             continue
         else:

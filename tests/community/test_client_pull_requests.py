@@ -74,8 +74,9 @@ def test_create_pull_request_push_publish_and_merge(hub, model, alice, bob):
     with pytest.raises(HfHubHTTPError, match="already merged"):
         api_alice.merge_pull_request("alice/model", 1)
     with pytest.raises(HfHubHTTPError, match="takes no more commits"):
-        api_bob.create_commit("alice/model", [CommitOperationAdd("late.txt", b"x")], commit_message="late",
-                              revision="refs/pr/1")  # fmt: skip
+        api_bob.create_commit(
+            "alice/model", [CommitOperationAdd("late.txt", b"x")], commit_message="late", revision="refs/pr/1"
+        )
 
 
 def test_create_commit_with_create_pr_by_a_contributor(hub, model, alice, bob):
@@ -97,8 +98,9 @@ def test_create_commit_with_create_pr_by_a_contributor(hub, model, alice, bob):
     assert refused.value.response.status_code == 403
     carol_api = HfApi(token=token_for(UserFactory(username="carol")))
     with pytest.raises(HfHubHTTPError) as refused:
-        carol_api.create_commit("alice/model", [CommitOperationAdd("y.txt", b"y")], commit_message="hijack",
-                                revision="refs/pr/1")  # fmt: skip
+        carol_api.create_commit(
+            "alice/model", [CommitOperationAdd("y.txt", b"y")], commit_message="hijack", revision="refs/pr/1"
+        )
     assert refused.value.response.status_code == 403
 
     HfApi(token=token_for(alice)).merge_pull_request("alice/model", 1)

@@ -48,9 +48,14 @@ def _portal_pull_request(user, content: bytes, directory: str = ""):
     client.force_login(user)
     return client.post(
         "/alice/model/discussions/new",
-        {"type": "pull_request", "title": "Weights", "description": "Retrained", "directory": directory,
-         "files": [SimpleUploadedFile("weights.bin", content)]},
-    )  # fmt: skip
+        {
+            "type": "pull_request",
+            "title": "Weights",
+            "description": "Retrained",
+            "directory": directory,
+            "files": [SimpleUploadedFile("weights.bin", content)],
+        },
+    )
 
 
 def _stored(content: bytes) -> bool:
@@ -100,9 +105,14 @@ def test_contributors_get_no_lfs_upload_urls(client, model, bob):
     content = os.urandom(1000)
     response = client.post(
         "/alice/model.git/info/lfs/objects/batch",
-        json.dumps({"operation": "upload", "transfers": ["basic"],
-                    "objects": [{"oid": hashlib.sha256(content).hexdigest(), "size": len(content)}]}),
+        json.dumps(
+            {
+                "operation": "upload",
+                "transfers": ["basic"],
+                "objects": [{"oid": hashlib.sha256(content).hexdigest(), "size": len(content)}],
+            }
+        ),
         content_type="application/vnd.git-lfs+json",
         HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}",
-    )  # fmt: skip
+    )
     assert response.status_code == 403 and b"/lfs/objects/" not in response.content

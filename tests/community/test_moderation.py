@@ -18,8 +18,9 @@ def api(user=None) -> Client:
 
 
 def post(client: Client, url: str, body=None, method="post"):
-    return getattr(client, method)(url, data=json.dumps(body) if body is not None else "",
-                                   content_type="application/json")  # fmt: skip
+    return getattr(client, method)(
+        url, data=json.dumps(body) if body is not None else "", content_type="application/json"
+    )
 
 
 BASE = "/api/models/alice/model/discussions"
@@ -49,10 +50,15 @@ def test_pinned_threads_come_first(model, alice, bob):
 
 def test_switching_discussions_off_and_on(model, alice, bob):
     services.discussion_create(repo=model, author=bob, title="Before", description="...")
-    assert post(api(bob), "/api/models/alice/model/community-settings", {"discussionsDisabled": True},
-                method="put").status_code == 403  # fmt: skip
-    assert post(api(alice), "/api/models/alice/model/community-settings", {"discussionsDisabled": True},
-                method="put").json() == {"discussionsDisabled": True}  # fmt: skip
+    assert (
+        post(
+            api(bob), "/api/models/alice/model/community-settings", {"discussionsDisabled": True}, method="put"
+        ).status_code
+        == 403
+    )
+    assert post(
+        api(alice), "/api/models/alice/model/community-settings", {"discussionsDisabled": True}, method="put"
+    ).json() == {"discussionsDisabled": True}
     refused = post(api(bob), BASE, {"title": "After", "description": "..."})
     assert refused.status_code == 403 and refused.json()["error"] == "Discussions are disabled for this repository."
     assert post(api(bob), f"{BASE}/1/comment", {"comment": "hello?"}).status_code == 403

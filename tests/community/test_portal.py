@@ -167,10 +167,14 @@ def test_pull_request_form_refuses_files_over_the_limits_and_keeps_the_form(mode
         response = signed_in(bob).post(
             "/alice/model/discussions/new",
             {
-                "type": "pull_request", "title": "Bigger weights", "description": "Retrained", "summary": "Add weights",
-                "directory": "unet", "files": [SimpleUploadedFile(f"w{n}.bin", c) for n, c in enumerate(contents)],
+                "type": "pull_request",
+                "title": "Bigger weights",
+                "description": "Retrained",
+                "summary": "Add weights",
+                "directory": "unet",
+                "files": [SimpleUploadedFile(f"w{n}.bin", c) for n, c in enumerate(contents)],
             },
-        )  # fmt: skip
+        )
         assert response.status_code == 413
         page = response.content.decode()
         assert refusal in page

@@ -23,8 +23,13 @@ def repos(alice):
     return public, secret
 
 
-TOKEN_URLS = ["/api/whoami-v2", "/api/models/alice/secret", "/api/models/alice/open", "/api/models/alice/nope",
-              "/api/models/alice/gated/user-access-request/pending"]  # fmt: skip
+TOKEN_URLS = [
+    "/api/whoami-v2",
+    "/api/models/alice/secret",
+    "/api/models/alice/open",
+    "/api/models/alice/nope",
+    "/api/models/alice/gated/user-access-request/pending",
+]
 PAGES = ["/alice/secret", "/alice/gated/access-requests", "/alice/gated/gating", "/organizations/new"]
 
 
@@ -97,11 +102,14 @@ def test_downloads_served_because_of_who_the_caller_is_are_private(client, alice
 @pytest.mark.parametrize(
     "url",
     [
-        "/alice/gated/access-requests?export=json", "/alice/gated/access-requests?export=csv",
-        "/alice/gated/audit?export=json", "/alice/gated/audit?export=csv",
-        "/alice/open/license/acknowledgments?export=json", "/alice/open/license/acknowledgments?export=csv",
+        "/alice/gated/access-requests?export=json",
+        "/alice/gated/access-requests?export=csv",
+        "/alice/gated/audit?export=json",
+        "/alice/gated/audit?export=csv",
+        "/alice/open/license/acknowledgments?export=json",
+        "/alice/open/license/acknowledgments?export=csv",
     ],
-)  # fmt: skip
+)
 def test_exports_are_never_stored(client, alice, repos, url):
     client.force_login(alice)
     response = client.get(url)
@@ -110,8 +118,9 @@ def test_exports_are_never_stored(client, alice, repos, url):
 
 
 def test_license_acknowledgment_api_export_is_never_stored(client, alice, repos):
-    response = client.get("/api/models/alice/open/license/acknowledgments?export=csv",
-                          HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}")  # fmt: skip
+    response = client.get(
+        "/api/models/alice/open/license/acknowledgments?export=csv", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}"
+    )
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
 
 

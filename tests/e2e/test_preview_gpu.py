@@ -18,8 +18,12 @@ def test_gatehouse_keeps_up_with_plain_diffusers_and_batching_helps():
     # Its own process: the benchmark configures Django (SQLite, filesystem broker) from scratch.
     result = subprocess.run(
         [sys.executable, "bench/preview_gpu.py", "--requests", "16"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert lines, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(lines[-1])

@@ -95,7 +95,7 @@ def test_a_broken_job_fails_cleanly_and_the_worker_keeps_serving(client, alice, 
                 batch_key=f"smuggled-{index}",
                 params=job_params,
                 sld_preset="off",
-            )  # fmt: skip
+            )
             for index, (target, job_params) in enumerate(broken)
         ]
         for job in jobs:

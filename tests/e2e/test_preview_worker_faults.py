@@ -35,8 +35,11 @@ def test_flag_everything_checker_gives_blocked_and_stores_no_image(
     finally:
         worker.stop()
     assert (job.status, job.blocked_stage, job.blocked_category, job.result_sha256) == (
-        "blocked", "checker", "sexual", ""
-    )  # fmt: skip
+        "blocked",
+        "checker",
+        "sexual",
+        "",
+    )
     assert media_files(settings) == []
     status = client.get(
         f"/api/models/alice/tiny-sd/previews/{job.requests.get().pk}", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}"

@@ -50,8 +50,13 @@ def world(db):
     add_member(org, owner, "admin")
     add_member(org, member, "read")
     repo = make_repo(org, "m", {"config.json": SECRET, "model.safetensors": b"\0" * 128}, author=owner)
-    users = {"stranger": UserFactory(username="sam"), "pending": UserFactory(username="pat"),
-             "approved": UserFactory(username="abe"), "member": member, "owner": owner}  # fmt: skip
+    users = {
+        "stranger": UserFactory(username="sam"),
+        "pending": UserFactory(username="pat"),
+        "approved": UserFactory(username="abe"),
+        "member": member,
+        "owner": owner,
+    }
     AccessRequest.objects.create(repo=repo, user=users["pending"], status="pending")
     AccessRequest.objects.create(repo=repo, user=users["approved"], status="accepted")
     tokens = {name: token_for(user, role="read") for name, user in users.items()}
@@ -97,8 +102,12 @@ def test_the_matrix_email_check_can_fail(client, world, mail_sent_by):
     repo, owner, _ = world
     _set_mode(repo, owner, "manual")
     with mail_sent_by() as sent:
-        asked = client.post("/acme/m/ask-access", "{}", content_type="application/json",
-                            HTTP_AUTHORIZATION=f"Bearer {token_for(User.objects.get(username='sam'))}")  # fmt: skip
+        asked = client.post(
+            "/acme/m/ask-access",
+            "{}",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token_for(User.objects.get(username='sam'))}",
+        )
     assert asked.status_code == 201 and [m.to for m in sent] == [[owner.email]]
 
 

@@ -20,9 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def ask_access(hub: str, repo_id: str, token: str, answers: dict) -> tuple[int, dict]:
     request = urllib.request.Request(  # noqa: S310 - loopback test server
-        f"{hub}/{repo_id}/ask-access", data=json.dumps(answers).encode(), method="POST",
+        f"{hub}/{repo_id}/ask-access",
+        data=json.dumps(answers).encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(request) as response:  # noqa: S310 - loopback test server
             return response.status, json.loads(response.read())
@@ -32,8 +34,13 @@ def ask_access(hub: str, repo_id: str, token: str, answers: dict) -> tuple[int, 
 
 def download(token=None, revision="main"):
     """A fresh cache each time: the client falls back to cached files when access is refused."""
-    return hf_hub_download("alice/painter", "config.json", token=token, revision=revision,
-                           cache_dir=tempfile.mkdtemp(prefix="gated-cache-"))  # fmt: skip
+    return hf_hub_download(
+        "alice/painter",
+        "config.json",
+        token=token,
+        revision=revision,
+        cache_dir=tempfile.mkdtemp(prefix="gated-cache-"),
+    )
 
 
 def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
@@ -88,9 +95,13 @@ def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
     assert twice.value.response.status_code == 400
     actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
     assert actions == [
-        "repo.update_settings", "access_request.create", "access_request.accept", "access_request.reject",
-        "access_request.cancel", "access_grant.create",
-    ]  # fmt: skip
+        "repo.update_settings",
+        "access_request.create",
+        "access_request.accept",
+        "access_request.reject",
+        "access_request.cancel",
+        "access_grant.create",
+    ]
 
 
 def test_time_limited_grant_expires_and_the_user_may_ask_again(hub, alice, bob, gated_repo, time_machine):
@@ -98,11 +109,13 @@ def test_time_limited_grant_expires_and_the_user_may_ask_again(hub, alice, bob, 
     ask_access(hub, "alice/painter", bob_token, ANSWERS)
     expires = datetime.now(UTC) + timedelta(hours=1)
     # the client's accept_access_request has no expiry argument: Gatehouse's `expiresAt` on the same route
-    response = urllib.request.urlopen(urllib.request.Request(  # noqa: S310
-        f"{hub}/api/models/alice/painter/user-access-request/handle", method="POST",
+    request = urllib.request.Request(  # noqa: S310
+        f"{hub}/api/models/alice/painter/user-access-request/handle",
+        method="POST",
         data=json.dumps({"user": "bob", "status": "accepted", "expiresAt": expires.isoformat()}).encode(),
         headers={"Authorization": f"Bearer {token_for(alice)}", "Content-Type": "application/json"},
-    ))  # fmt: skip
+    )
+    response = urllib.request.urlopen(request)  # noqa: S310
     assert response.status == 200
     assert open(download(bob_token), "rb").read() == b"{}"  # noqa: SIM115
     time_machine.move_to(time.time() + 7200, tick=True)

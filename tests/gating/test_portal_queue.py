@@ -48,10 +48,14 @@ def test_repo_page_shows_gate_state_and_release_plan(client, alice, bob, gated_r
     from gating import release
 
     later = timezone.now() + timedelta(days=30)
-    release.release_plan_set(repo=gated_repo, actor=alice, stages=[
-        release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",)),
-        release.StageSpec(mode="public", scheduled_at=later),
-    ])  # fmt: skip
+    release.release_plan_set(
+        repo=gated_repo,
+        actor=alice,
+        stages=[
+            release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",)),
+            release.StageSpec(mode="public", scheduled_at=later),
+        ],
+    )
     client.force_login(bob)
     page = client.get("/alice/painter").content.decode()
     assert 'data-testid="ask-access"' in page and 'data-testid="release-plan"' in page and "*.safetensors" in page

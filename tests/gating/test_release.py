@@ -18,13 +18,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _plan(repo, owner, start):
-    return release.release_plan_set(repo=repo, actor=owner, stages=[
-        release.StageSpec(mode="private"),
-        release.StageSpec(mode="gated_manual", scheduled_at=start + timedelta(hours=1),
-                          withheld_patterns=("*.safetensors",)),
-        release.StageSpec(mode="gated_auto", scheduled_at=start + timedelta(hours=2)),
-        release.StageSpec(mode="public", scheduled_at=start + timedelta(hours=3)),
-    ])  # fmt: skip
+    return release.release_plan_set(
+        repo=repo,
+        actor=owner,
+        stages=[
+            release.StageSpec(mode="private"),
+            release.StageSpec(
+                mode="gated_manual", scheduled_at=start + timedelta(hours=1), withheld_patterns=("*.safetensors",)
+            ),
+            release.StageSpec(mode="gated_auto", scheduled_at=start + timedelta(hours=2)),
+            release.StageSpec(mode="public", scheduled_at=start + timedelta(hours=3)),
+        ],
+    )
 
 
 def test_stages_apply_when_due_and_only_once(alice, bob, time_machine):
@@ -93,10 +98,12 @@ def test_invalid_plans_are_refused(alice):
     for stages in (
         [],
         [release.StageSpec(mode="sideways")],
-        [release.StageSpec(mode="private", scheduled_at=now + timedelta(days=2)),
-         release.StageSpec(mode="public", scheduled_at=now + timedelta(days=1))],
+        [
+            release.StageSpec(mode="private", scheduled_at=now + timedelta(days=2)),
+            release.StageSpec(mode="public", scheduled_at=now + timedelta(days=1)),
+        ],
         [release.StageSpec(mode="private", withheld_patterns=("",))],
-    ):  # fmt: skip
+    ):
         with pytest.raises(Exception, match="tage|plan"):
             release.release_plan_set(repo=repo, actor=alice, stages=stages)
     assert not AuditEvent.objects.filter(action="release.plan_set").exists()

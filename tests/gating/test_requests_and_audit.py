@@ -23,8 +23,13 @@ Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def _ask(client, repo_id, token, answers, **extra):
-    return client.post(f"/{repo_id}/ask-access", data=json.dumps(answers), content_type="application/json",
-                       HTTP_AUTHORIZATION=f"Bearer {token}", **extra)  # fmt: skip
+    return client.post(
+        f"/{repo_id}/ask-access",
+        data=json.dumps(answers),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,8 +78,9 @@ def test_reviewers_are_mailed_on_new_requests_and_requesters_on_decisions(client
         assert _ask(client, "alice/painter", token_for(bob), ANSWERS).status_code == 201
     assert [m.to for m in sent] == [[alice.email]] and "Acme" in sent[0].body
     with mail_sent_by() as sent:
-        services.access_request_decide(repo=gated_repo, reviewer=alice, status="rejected", user_name="bob",
-                                       reason="Commercial use only")  # fmt: skip
+        services.access_request_decide(
+            repo=gated_repo, reviewer=alice, status="rejected", user_name="bob", reason="Commercial use only"
+        )
     assert [m.to for m in sent] == [[bob.email]] and "Commercial use only" in sent[0].body
 
 
@@ -142,8 +148,9 @@ def _export(client, url: str, kind: str):
 
 
 def test_exports_write_z_times_and_csv_agrees_with_json(client, alice, bob, gated_repo):
-    services.access_grant(repo=gated_repo, reviewer=alice, user=bob, has_role=False,
-                          expires_at=timezone.now() + timedelta(days=3))  # fmt: skip
+    services.access_grant(
+        repo=gated_repo, reviewer=alice, user=bob, has_role=False, expires_at=timezone.now() + timedelta(days=3)
+    )
     client.force_login(alice)
     audit_json, audit_csv = (_export(client, "/alice/painter/audit?", kind) for kind in ("json", "csv"))
     assert [row["time"] for row in audit_csv] == [item["time"] for item in audit_json]
@@ -157,8 +164,9 @@ def test_exports_write_z_times_and_csv_agrees_with_json(client, alice, bob, gate
 
 
 def test_expiry_is_recorded_once(alice, bob, gated_repo, time_machine):
-    services.access_grant(repo=gated_repo, reviewer=alice, user=bob, has_role=False,
-                          expires_at=timezone.now() + timedelta(hours=1))  # fmt: skip
+    services.access_grant(
+        repo=gated_repo, reviewer=alice, user=bob, has_role=False, expires_at=timezone.now() + timedelta(hours=1)
+    )
     time_machine.move_to(timezone.now() + timedelta(hours=2), tick=False)
     assert access_grants_expire_task() == 1
     assert access_grants_expire_task() == 0

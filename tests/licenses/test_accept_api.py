@@ -83,9 +83,11 @@ def test_anonymous_and_read_tokens_cannot_accept(client, rail_repo, bob):
     bad_revision = _accept(client, "alice/rail", token_for(bob), {"version": V1, "revision": "nope"})
     assert bad_revision.status_code == 404 and bad_revision.headers["X-Error-Code"] == "RevisionNotFound"
     not_json = client.post(
-        "/api/models/alice/rail/license/accept", "[1]", content_type="application/json",
+        "/api/models/alice/rail/license/accept",
+        "[1]",
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}",
-    )  # fmt: skip
+    )
     assert not_json.status_code == 400
     assert Acknowledgment.objects.count() == 0
 

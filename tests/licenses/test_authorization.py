@@ -82,17 +82,22 @@ def test_license_routes_matrix(client, world, who):
     else:
         assert b"acked" not in acks.content
     settings = client.put(
-        "/api/models/acme/rail/license/settings", {"requireAcknowledgment": False}, content_type="application/json",
+        "/api/models/acme/rail/license/settings",
+        {"requireAcknowledgment": False},
+        content_type="application/json",
         **headers,
-    )  # fmt: skip
+    )
     assert settings.status_code == {"anonymous": 401, "owner": 200}.get(who, 403)
 
 
 def test_private_repo_license_routes_look_missing(client, alice, bob):
     make_repo(alice, "hidden", {"README.md": RAIL_CARD}, private=True)
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(bob)}"}
-    for url in ("/api/models/alice/hidden/license", "/api/models/alice/hidden/license/acknowledgments",
-                "/api/models/alice/hidden/derivatives"):  # fmt: skip
+    for url in (
+        "/api/models/alice/hidden/license",
+        "/api/models/alice/hidden/license/acknowledgments",
+        "/api/models/alice/hidden/derivatives",
+    ):
         assert client.get(url, **headers).status_code == 404
     for url in ("/alice/hidden/license", "/alice/hidden/license/acknowledgments", "/alice/hidden/derivatives"):
         assert client.get(url).status_code == 404
@@ -111,10 +116,20 @@ def test_author_exports_who_accepted_which_version(world):
     exported = owner.get("/acme/rail/license/acknowledgments?export=json").json()
     ack = Acknowledgment.objects.get()
     assert exported == [
-        {"user": "acked", "fullname": "", "repo": "acme/rail", "license": "creativeml-openrail-m", "licenseName": None,
-         "version": ack.version, "revision": ack.commit_oid, "location": f"LICENSE@{ack.commit_oid}", "source": "api",
-         "acceptedAt": exported[0]["acceptedAt"], "inForce": True}
-    ]  # fmt: skip
+        {
+            "user": "acked",
+            "fullname": "",
+            "repo": "acme/rail",
+            "license": "creativeml-openrail-m",
+            "licenseName": None,
+            "version": ack.version,
+            "revision": ack.commit_oid,
+            "location": f"LICENSE@{ack.commit_oid}",
+            "source": "api",
+            "acceptedAt": exported[0]["acceptedAt"],
+            "inForce": True,
+        }
+    ]
     stranger = Client()
     stranger.force_login(users["stranger"])
     assert stranger.get("/acme/rail/license/acknowledgments?export=csv").status_code == 403

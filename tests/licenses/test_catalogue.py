@@ -12,8 +12,14 @@ from licenses.services import catalogue_sync
 
 # shared/ lies beside the checkout (CI, main) or beside the worktrees' folder.
 REFERENCES = [Path(settings.BASE_DIR).parents[n] / "shared" / "reference" / "hub-licenses.md" for n in (0, 1)]
-RAIL = ["openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
-        "bigcode-openrail-m", "openrail++"]  # fmt: skip
+RAIL = [
+    "openrail",
+    "bigscience-openrail-m",
+    "creativeml-openrail-m",
+    "bigscience-bloom-rail-1.0",
+    "bigcode-openrail-m",
+    "openrail++",
+]
 
 
 def test_the_catalogue_has_the_hubs_83_ids_in_order():

@@ -116,9 +116,11 @@ def test_commit_declaring_a_file_over_the_file_limit_is_refused(client, alice, s
         {"key": "lfsFile", "value": {"path": "big.bin", "algo": "sha256", "oid": "c" * 64, "size": 4096}},
     )
     response = client.post(
-        "/api/models/alice/m/commit/main", body, content_type="application/x-ndjson",
+        "/api/models/alice/m/commit/main",
+        body,
+        content_type="application/x-ndjson",
         HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}",
-    )  # fmt: skip
+    )
     assert response.status_code == 413 and "'big.bin' is 4.0 KiB (4096 bytes)" in response.json()["error"]
     assert _head(repo) == head
 
@@ -129,10 +131,14 @@ def test_lfs_batch_refuses_each_object_over_the_file_limit(client, alice, settin
     big, small = "d" * 64, "e" * 64
     response = client.post(
         "/alice/m.git/info/lfs/objects/batch",
-        {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": big, "size": 1025},
-                                                                     {"oid": small, "size": 1024}]},
-        content_type="application/vnd.git-lfs+json", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}",
-    )  # fmt: skip
+        {
+            "operation": "upload",
+            "transfers": ["basic"],
+            "objects": [{"oid": big, "size": 1025}, {"oid": small, "size": 1024}],
+        },
+        content_type="application/vnd.git-lfs+json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}",
+    )
     assert response.status_code == 200
     refused, accepted = response.json()["objects"]
     assert refused["oid"] == big and "actions" not in refused

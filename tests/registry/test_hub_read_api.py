@@ -53,9 +53,13 @@ def test_model_info_lists_files_card_and_sha(hub, published):
     assert info.card_data["license"] == "apache-2.0"
     assert "license:apache-2.0" in info.tags and "base_model:acme/base" in info.tags
     assert {s.rfilename for s in info.siblings} == {
-        ".gitattributes", "README.md", "config.json", "unet/config.json",
-        "unet/diffusion_pytorch_model.safetensors", "text/notes.txt",
-    }  # fmt: skip
+        ".gitattributes",
+        "README.md",
+        "config.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "text/notes.txt",
+    }
     detailed = HfApi().model_info("alice/tiny", files_metadata=True)
     weights = next(s for s in detailed.siblings if s.rfilename.endswith(".safetensors"))
     assert weights.size == 40_000 and weights.lfs.size == 40_000 and len(weights.lfs.sha256) == 64

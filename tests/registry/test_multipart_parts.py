@@ -40,9 +40,12 @@ def grant_for(alice, settings):
     def grant(data: bytes) -> uploads.UploadGrant:
         started.append(uploads.multipart_start())
         return uploads.UploadGrant(
-            user_id=alice.pk, repo_id=repo.pk, oid=hashlib.sha256(data).hexdigest(), size=len(data),
+            user_id=alice.pk,
+            repo_id=repo.pk,
+            oid=hashlib.sha256(data).hexdigest(),
+            size=len(data),
             upload_id=started[-1],
-        )  # fmt: skip
+        )
 
     yield grant
     for upload_id in started:  # the store's tmp dir is shared by the whole session

@@ -49,8 +49,10 @@ def test_new_repo_upload_folder_edit_card_delete(client, alice):
     client.post("/alice/web/refs", {"action": "create-branch", "name": "dev"})
     client.post("/alice/web/refs", {"action": "create-tag", "name": "v1", "from": "dev", "message": "one"})
     assert set(Ref.objects.filter(repo=repo).values_list("name", flat=True)) == {
-        "refs/heads/main", "refs/heads/dev", "refs/tags/v1",
-    }  # fmt: skip
+        "refs/heads/main",
+        "refs/heads/dev",
+        "refs/tags/v1",
+    }
 
 
 def test_write_pages_are_refused_to_non_writers(client, alice, bob):

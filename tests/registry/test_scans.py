@@ -86,9 +86,11 @@ def test_finished_scans_are_left_alone(lost_scan, django_capture_on_commit_callb
 def test_overlapping_ticks_send_a_stuck_scan_once(settings, monkeypatch):
     settings.GATEHOUSE_SCAN_RETRY_AFTER = 60
     FileScan.objects.bulk_create(
-        [FileScan(sha256=f"{n:064x}", filename=f"{n}.bin", queued_at=timezone.now() - timedelta(hours=1))
-         for n in range(20)]
-    )  # fmt: skip
+        [
+            FileScan(sha256=f"{n:064x}", filename=f"{n}.bin", queued_at=timezone.now() - timedelta(hours=1))
+            for n in range(20)
+        ]
+    )
     sent: list[str] = []
     monkeypatch.setattr("registry.services.scans._send_scan", sent.append)
     run_at_once(scans_requeue_stale)

@@ -65,9 +65,13 @@ def test_parent_commit_is_a_full_id_or_the_clients_short_form(hub, alice):
     for target in ("main", "main?create_pr=1"):
         for malformed in ("z" * 40, "zzzzz", head + "\n", "", head[:4], head + "0"):
             header = {"summary": "x", "parentCommit": malformed}
-            status, headers, _ = _raw(hub, "POST", f"/api/models/alice/m/commit/{target}",
-                                      body=_ndjson({"key": "header", "value": header}),
-                                      headers={"Authorization": f"Bearer {token_for(alice)}"})  # fmt: skip
+            status, headers, _ = _raw(
+                hub,
+                "POST",
+                f"/api/models/alice/m/commit/{target}",
+                body=_ndjson({"key": "header", "value": header}),
+                headers={"Authorization": f"Bearer {token_for(alice)}"},
+            )
             assert status == 400 and "5 to 40 hexadecimal digits" in headers["X-Error-Message"], (target, malformed)
     assert "b.txt" not in api.list_repo_files("alice/m")
     assert not Ref.objects.filter(name__startswith="refs/pr/").exists()
@@ -124,9 +128,12 @@ def _batch(hub, token, oid, size, repo="alice/m"):
         "POST",
         f"/{repo}.git/info/lfs/objects/batch",
         body=json.dumps({"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": size}]}),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.git-lfs+json",
-                 "Accept": "application/vnd.git-lfs+json"},
-    )  # fmt: skip
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/vnd.git-lfs+json",
+            "Accept": "application/vnd.git-lfs+json",
+        },
+    )
     return status, json.loads(body)
 
 
@@ -202,9 +209,21 @@ def test_tokens_without_write_access_are_refused(hub, alice, bob):
 
 @pytest.mark.parametrize(
     "path",
-    ["../escape.txt", "a/../../b", ".git/config", "sub/.GIT/hooks", "a\\b", "x\x00y", "a//b", "C:/x", ".cache/x",
-     "trailing./x", "\u202eevil", "x" * 300],
-)  # fmt: skip
+    [
+        "../escape.txt",
+        "a/../../b",
+        ".git/config",
+        "sub/.GIT/hooks",
+        "a\\b",
+        "x\x00y",
+        "a//b",
+        "C:/x",
+        ".cache/x",
+        "trailing./x",
+        "\u202eevil",
+        "x" * 300,
+    ],
+)
 def test_hostile_commit_paths_are_refused(hub, alice, path):
     repo = make_repo(alice, "m")
     before = _head(repo)
@@ -246,11 +265,15 @@ def test_malformed_commit_bodies_are_refused_and_change_nothing(hub, alice):
 
 
 def test_validate_yaml_answers_json(client):
-    ok = client.post("/api/validate-yaml", {"content": "---\nlicense: mit\n---\n# hi", "repoType": "model"},
-                     content_type="application/json")  # fmt: skip
+    ok = client.post(
+        "/api/validate-yaml",
+        {"content": "---\nlicense: mit\n---\n# hi", "repoType": "model"},
+        content_type="application/json",
+    )
     assert ok.status_code == 200 and ok.json() == {"errors": [], "warnings": []}
-    bad = client.post("/api/validate-yaml", {"content": "---\ntags: {a: 1}\nlicense: [1]\n---\n"},
-                      content_type="application/json")  # fmt: skip
+    bad = client.post(
+        "/api/validate-yaml", {"content": "---\ntags: {a: 1}\nlicense: [1]\n---\n"}, content_type="application/json"
+    )
     assert bad.status_code == 400 and len(bad.json()["errors"]) == 2
     broken = client.post("/api/validate-yaml", {"content": "---\n: : :\n---\n"}, content_type="application/json")
     assert broken.status_code == 400 and broken.json()["errors"]
@@ -271,8 +294,15 @@ def test_pickles_are_scanned_in_the_worker_and_flagged(hub, alice, settings):
 
     app.conf.task_always_eager = True
     try:
-        make_repo(alice, "pickles", {"evil.bin": pickle.dumps(_Evil()), "clean.pkl": pickle.dumps({"a": [1, 2]}),
-                                     "model.safetensors": SAFETENSORS})  # fmt: skip
+        make_repo(
+            alice,
+            "pickles",
+            {
+                "evil.bin": pickle.dumps(_Evil()),
+                "clean.pkl": pickle.dumps({"a": [1, 2]}),
+                "model.safetensors": SAFETENSORS,
+            },
+        )
     finally:
         app.conf.task_always_eager = False
     statuses = {scan.filename: scan.status for scan in FileScan.objects.all()}
@@ -314,7 +344,7 @@ def test_content_of_another_repo_cannot_be_committed_by_hash(hub, alice, bob):
                 "key": "lfsFile",
                 "value": {"path": "stolen.safetensors", "algo": "sha256", "oid": oid, "size": len(secret)},
             },
-        ),  # fmt: skip
+        ),
         headers={"Authorization": f"Bearer {bob_token}", "Content-Type": "application/x-ndjson"},
     )
     assert status == 400 and "never uploaded to this repo" in headers["X-Error-Message"]
@@ -332,8 +362,12 @@ def test_lfs_verify_confirms_only_content_this_repo_may_reference(client, alice,
     body = json.dumps({"oid": hashlib.sha256(secret).hexdigest(), "size": len(secret)})
 
     def verify(repo_id: str, user) -> int:
-        return client.post(f"/{repo_id}.git/info/lfs/objects/verify", body, content_type="application/vnd.git-lfs+json",
-                           HTTP_AUTHORIZATION=f"Bearer {token_for(user)}").status_code  # fmt: skip
+        return client.post(
+            f"/{repo_id}.git/info/lfs/objects/verify",
+            body,
+            content_type="application/vnd.git-lfs+json",
+            HTTP_AUTHORIZATION=f"Bearer {token_for(user)}",
+        ).status_code
 
     assert verify("bob/mine", bob) == 404
     assert verify("alice/gated", alice) == 200

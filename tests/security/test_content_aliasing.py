@@ -167,9 +167,17 @@ def test_content_a_tree_names_without_proof_is_never_served(victim, bob, client)
     mine = make_repo(bob, "mine")
     head = Commit.objects.get(repo=mine, oid=Ref.objects.get(repo=mine, name="refs/heads/main").commit_oid)
     aliased = Commit.objects.create(
-        repo=mine, oid="f" * 40, tree_oid=_tree_of(victim), parent_oids=[head.oid], author=bob,
-        author_name="bob", title="aliased", message="aliased", created_at=head.created_at, raw=b"",
-    )  # fmt: skip
+        repo=mine,
+        oid="f" * 40,
+        tree_oid=_tree_of(victim),
+        parent_oids=[head.oid],
+        author=bob,
+        author_name="bob",
+        title="aliased",
+        message="aliased",
+        created_at=head.created_at,
+        raw=b"",
+    )
     Ref.objects.filter(repo=mine, name="refs/heads/main").update(commit_oid=aliased.oid)
     for method in ("get", "head"):
         response = getattr(Client(), method)("/bob/mine/resolve/main/model.safetensors")

@@ -53,9 +53,17 @@ def aliased(victim, bob):
     head = Commit.objects.get(repo=mine, oid=Ref.objects.get(repo=mine, name="refs/heads/main").commit_oid)
     tree_oid = resolve_revision(victim, "main").tree_oid
     Commit.objects.create(
-        repo=mine, oid="e" * 40, tree_oid=tree_oid, parent_oids=[head.oid], author=bob, author_name="bob",
-        title="aliased", message="aliased", created_at=head.created_at, raw=b"",
-    )  # fmt: skip
+        repo=mine,
+        oid="e" * 40,
+        tree_oid=tree_oid,
+        parent_oids=[head.oid],
+        author=bob,
+        author_name="bob",
+        title="aliased",
+        message="aliased",
+        created_at=head.created_at,
+        raw=b"",
+    )
     Ref.objects.filter(repo=mine, name="refs/heads/main").update(commit_oid="e" * 40)
     return mine, tree_oid
 
@@ -124,9 +132,17 @@ def test_merging_a_pull_request_that_names_unproven_content_is_refused(victim, b
     pull = community_services.pull_request_open(repo=mine, author=bob, title="legacy", description="", draft=False)
     head = Commit.objects.get(repo=mine, oid=Ref.objects.get(repo=mine, name=pull.ref_name).commit_oid)
     Commit.objects.create(
-        repo=mine, oid="d" * 40, tree_oid=resolve_revision(victim, "main").tree_oid, parent_oids=[head.oid],
-        author=bob, author_name="bob", title="legacy", message="legacy", created_at=head.created_at, raw=b"",
-    )  # fmt: skip
+        repo=mine,
+        oid="d" * 40,
+        tree_oid=resolve_revision(victim, "main").tree_oid,
+        parent_oids=[head.oid],
+        author=bob,
+        author_name="bob",
+        title="legacy",
+        message="legacy",
+        created_at=head.created_at,
+        raw=b"",
+    )
     Ref.objects.filter(repo=mine, name=pull.ref_name).update(commit_oid="d" * 40)
     with pytest.raises(ContentQuarantined, match="quarantined"):
         community_services.pull_request_merge(discussion=pull, actor=bob)

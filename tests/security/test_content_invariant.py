@@ -33,8 +33,10 @@ pytestmark = pytest.mark.django_db
 USERS = ("alice", "bob", "carol")
 MODES = ("public", "private", "gated")
 # Two secrets each, with sizes no pointer text or other file in these repos has.
-SECRETS = {name: [(f"{name}'s weights #{i} ".encode() * 97)[: 3000 + 10 * n + i] for i in range(2)]
-           for n, name in enumerate(USERS)}  # fmt: skip
+SECRETS = {
+    name: [(f"{name}'s weights #{i} ".encode() * 97)[: 3000 + 10 * n + i] for i in range(2)]
+    for n, name in enumerate(USERS)
+}
 ALL_SECRETS = [(owner, data) for owner, items in SECRETS.items() for data in items]
 SECRET_SIZES = {len(data) for _, data in ALL_SECRETS}
 PATHS = ("model.safetensors", "notes.txt", "sub/weights.bin")
@@ -99,8 +101,9 @@ def _run(world_value, users, tokens) -> None:
         if kind == "grant":
             repo, who = args
             if model.modes[repo] == "gated" and USERS[who] != USERS[repo] and (repo, USERS[who]) not in model.grants:
-                gating_services.access_grant(repo=repos[repo], reviewer=users[USERS[repo]], user=users[USERS[who]],
-                                             has_role=False)  # fmt: skip
+                gating_services.access_grant(
+                    repo=repos[repo], reviewer=users[USERS[repo]], user=users[USERS[who]], has_role=False
+                )
                 model.grants.add((repo, USERS[who]))
             continue
         who, repo, secret, path_in_repo = args
@@ -161,9 +164,16 @@ KNOWN_ATTACKS = [
     (["gated", "public", "public"], [("upload", 0, 0, 0, "model.safetensors"), ("pointer", 1, 1, 0, "notes.txt")]),
     (["private", "public", "public"], [("upload", 0, 0, 1, "notes.txt"), ("reference", 1, 1, 1, "x/y.bin")]),
     (["gated", "public", "gated"], [("upload", 0, 0, 0, "notes.txt"), ("pointer", 1, 0, 0, "model.safetensors")]),
-    (["public", "gated", "public"], [("upload", 1, 1, 2, "notes.txt"), ("reference", 2, 1, 2, "notes.txt"),
-                                     ("grant", 1, 0), ("reference", 0, 0, 2, "model.safetensors")]),
-]  # fmt: skip
+    (
+        ["public", "gated", "public"],
+        [
+            ("upload", 1, 1, 2, "notes.txt"),
+            ("reference", 2, 1, 2, "notes.txt"),
+            ("grant", 1, 0),
+            ("reference", 0, 0, 2, "model.safetensors"),
+        ],
+    ),
+]
 
 
 def _with_known_attacks(test):

@@ -138,9 +138,11 @@ def test_commit_ndjson_never_5xx(factor, repo, token):
     @example(body=_ndjson(HEADER, {"key": "lfsFile", "value": {"path": "x.bin", "oid": "0" * 64, "size": 10**400}}))
     def run(body):
         response = client.post(
-            "/api/models/alice/fuzz/commit/main", data=body, content_type="application/x-ndjson",
+            "/api/models/alice/fuzz/commit/main",
+            data=body,
+            content_type="application/x-ndjson",
             HTTP_AUTHORIZATION=f"Bearer {token}",
-        )  # fmt: skip
+        )
         assert_no_5xx(response)
 
     run()
@@ -158,9 +160,10 @@ def test_paths_info_form_never_5xx(factor, repo):
     def run(form, revision):
         body = urlencode([(k, v.encode("utf-8", "surrogatepass")) for k, v in form])
         response = client.post(
-            f"/api/models/alice/fuzz/paths-info/{revision}", data=body,
+            f"/api/models/alice/fuzz/paths-info/{revision}",
+            data=body,
             content_type="application/x-www-form-urlencoded",
-        )  # fmt: skip
+        )
         assert_no_5xx(response)
 
     run()
@@ -176,10 +179,15 @@ def test_paths_info_json_and_raw_bodies_never_5xx(factor, repo):
             fuzz.PATHS_INFO_JSON.map(lambda v: json.dumps(v).encode()), fuzz.NESTED_JSON, st.binary(max_size=200)
         ),
         content_type=st.sampled_from(
-            ["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-             "multipart/form-data", "text/plain"]
+            [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+                "multipart/form-data",
+                "text/plain",
+            ]
         ),
-    )  # fmt: skip
+    )
     @example(body=b"null", content_type="application/json")  # was a 500: a body that is not an object
     @example(body=b'{"paths": [["a"], {"b": 1}]}', content_type="application/json")  # was a 500: unhashable paths
     def run(body, content_type):
@@ -316,10 +324,12 @@ def test_revisions_of_write_routes_never_5xx(factor, repo, token):
         assert_no_5xx(client.get(f"/api/models/alice/fuzz/xet-write-token/{revision}", **auth))
         assert_no_5xx(
             client.post(
-                f"/api/models/alice/fuzz/commit/{revision}", b'{"key":"header","value":{"summary":"s"}}\n',
-                content_type="application/x-ndjson", **auth,
+                f"/api/models/alice/fuzz/commit/{revision}",
+                b'{"key":"header","value":{"summary":"s"}}\n',
+                content_type="application/x-ndjson",
+                **auth,
             )
-        )  # fmt: skip
+        )
 
     run()
 
@@ -550,8 +560,10 @@ def test_access_request_answers_that_postgres_cannot_store_are_a_400(text, repo,
     """The one JSON body outside the API parsers (the ask-access form also takes JSON)."""
     services.repo_settings_update(repo=repo, gated="manual")
     response = Client().post(
-        "/alice/fuzz/ask-access", json.dumps({"Company": text}), content_type="application/json",
+        "/alice/fuzz/ask-access",
+        json.dumps({"Company": text}),
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}",
-    )  # fmt: skip
+    )
     assert response.status_code == 400
     assert "NUL" in response.json()["error"]

@@ -66,9 +66,11 @@ def _ndjson_pr(token: str, repo_id: str, path: str, data: bytes):
     file = {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
     body = b"".join(json.dumps(line).encode() + b"\n" for line in (header, file))
     return Client().post(
-        f"/api/models/{repo_id}/commit/main?create_pr=1", data=body, content_type="application/x-ndjson",
+        f"/api/models/{repo_id}/commit/main?create_pr=1",
+        data=body,
+        content_type="application/x-ndjson",
         **_auth(token),
-    )  # fmt: skip
+    )
 
 
 def _downloads_refused(user, token: str, repo_id: str, revision: str, tmp_path) -> None:
@@ -126,9 +128,11 @@ def test_a_pull_requests_license_text_never_satisfies_the_gate(hub, alice, mallo
 
     # Closed, the PR's revision is still judged under main's license.
     closed = Client().post(
-        "/api/models/alice/rail/discussions/1/status", {"status": "closed"}, content_type="application/json",
+        "/api/models/alice/rail/discussions/1/status",
+        {"status": "closed"},
+        content_type="application/json",
         **_auth(token),
-    )  # fmt: skip
+    )
     assert closed.status_code == 200, closed.content
     assert _accept(token, "alice/rail", V_FORGED, pr_ref).status_code == 400
     _downloads_refused(mallory, token, "alice/rail", pr_ref, tmp_path / "closed")
@@ -157,8 +161,11 @@ def test_a_pull_requests_license_text_never_satisfies_the_gate(hub, alice, mallo
 @pytest.mark.django_db(transaction=True)
 def test_deleting_license_on_an_opt_in_repo_does_not_open_the_pull_request(hub, alice, mallory, tmp_path):
     card = b"---\nlicense: other\nlicense_name: acme-model-terms\n---\n# Opt-in\n"
-    repo = make_repo(alice, "optin", {"README.md": card, "LICENSE": LICENSE_TEXT, "config.json": CONFIG,
-                                      "model.safetensors": WEIGHTS})  # fmt: skip
+    repo = make_repo(
+        alice,
+        "optin",
+        {"README.md": card, "LICENSE": LICENSE_TEXT, "config.json": CONFIG, "model.safetensors": WEIGHTS},
+    )
     repo_license_settings_update(repo=repo, require_acknowledgment=True)
     token = token_for(mallory)
     new_card = CommitOperationAdd("README.md", b"---\nlicense: mit\n---\n# Opt-in\n")
@@ -198,9 +205,13 @@ def test_older_installs_mark_commits_no_branch_or_tag_reaches(alice, mallory, ra
 
     pull = pull_request_open(repo=rail, author=mallory, title="t", description="d", draft=False)
     services.commit_create(
-        repo=rail, branch=pull.ref_name, ref_name=pull.ref_name, author=mallory, summary="forge",
+        repo=rail,
+        branch=pull.ref_name,
+        ref_name=pull.ref_name,
+        author=mallory,
+        summary="forge",
         operations=[services.stage_bytes(repo=rail, path="LICENSE", content=FORGED, gitattributes="", proof_from=None)],
-    )  # fmt: skip
+    )
     Commit.objects.filter(repo=rail).update(made_on_pull_request=False)  # as older versions left them
     migration = importlib.import_module("registry.migrations.0011_commit_made_on_pull_request")
     migration.mark_pull_request_commits(django_apps, None)
@@ -210,8 +221,9 @@ def test_older_installs_mark_commits_no_branch_or_tag_reaches(alice, mallory, ra
 
 def _linked(alice, name: str, link: str, extra: dict | None = None):
     card = f"---\nlicense: other\nlicense_name: acme\nlicense_link: {link}\n---\n# x\n".encode()
-    return make_repo(alice, name, {"README.md": card, "config.json": CONFIG, "secret.txt": b"withheld words\n",
-                                   **(extra or {})})  # fmt: skip
+    return make_repo(
+        alice, name, {"README.md": card, "config.json": CONFIG, "secret.txt": b"withheld words\n", **(extra or {})}
+    )
 
 
 @pytest.mark.django_db
@@ -267,9 +279,14 @@ def test_a_forged_acceptance_recorded_by_older_versions_opens_nothing_and_the_lo
     pr_commit = Ref.objects.get(repo=rail, name="refs/pr/1").commit_oid
     text = LicenseText.objects.create(sha256=V_FORGED, text=FORGED.decode())
     Acknowledgment.objects.create(  # what the old code recorded for the attack
-        user=mallory, repo=rail, license_id="creativeml-openrail-m", text=text, commit_oid=pr_commit,
-        location=f"LICENSE@{pr_commit}", source="api",
-    )  # fmt: skip
+        user=mallory,
+        repo=rail,
+        license_id="creativeml-openrail-m",
+        text=text,
+        commit_oid=pr_commit,
+        location=f"LICENSE@{pr_commit}",
+        source="api",
+    )
 
     token = token_for(mallory)
     for revision in ("refs/pr/1", pr_commit):

@@ -281,9 +281,12 @@ def test_a_commit_body_past_its_own_limit_is_refused_unread(public, alice, spool
     settings.GATEHOUSE_MAX_COMMIT_BODY = 4 * 1024 * 1024
     body = MadeUpBody(b'{"key": "header", "value": {"summary": "x"}}\n', 5 * 1024 * 1024, spool)
     response = _post(
-        Client(), "/api/models/alice/pub/commit/main", body, "application/x-ndjson",
+        Client(),
+        "/api/models/alice/pub/commit/main",
+        body,
+        "application/x-ndjson",
         HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}",
-    )  # fmt: skip
+    )
     assert response.status_code == 413 and body.sent == 0
 
 

@@ -25,15 +25,23 @@ def rita(alice):
     registry_services.repo_settings_update(repo=repo, gated="manual", actor=alice)
     rita = UserFactory(username="rita")
     services.reviewer_add(repo=repo, actor=alice, user=rita)
-    Client().post("/alice/painter/ask-access", data="{}", content_type="application/json",
-                  HTTP_AUTHORIZATION=f"Bearer {token_for(rita)}")  # fmt: skip
+    Client().post(
+        "/alice/painter/ask-access",
+        data="{}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(rita)}",
+    )
     assert AccessRequest.objects.get(user=rita).status == "pending"
     return rita
 
 
 def _post(user, route: str, body: dict):
-    return Client().post(f"{API}/{route}", data=json.dumps(body), content_type="application/json",
-                         HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")  # fmt: skip
+    return Client().post(
+        f"{API}/{route}",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(user)}",
+    )
 
 
 def _download(user) -> int:
@@ -72,7 +80,11 @@ def test_reviewer_cannot_accept_own_request_in_the_portal(rita):
 
 
 def test_reviewer_still_decides_other_requests(rita, bob):
-    Client().post("/alice/painter/ask-access", data="{}", content_type="application/json",
-                  HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}")  # fmt: skip
+    Client().post(
+        "/alice/painter/ask-access",
+        data="{}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}",
+    )
     assert _post(rita, "handle", {"user": "bob", "status": "accepted"}).status_code == 200
     assert _download(bob) == 200

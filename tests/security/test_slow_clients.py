@@ -268,9 +268,11 @@ def test_one_client_cannot_take_every_upload_slot(deployed):
         time.sleep(1)
         card = json.dumps({"content": "---\nlicense: mit\n---\n" + "x" * 100_000})
         answer = requests.post(
-            f"{deployed}/api/validate-yaml", data=card, timeout=5,
+            f"{deployed}/api/validate-yaml",
+            data=card,
+            timeout=5,
             headers={"Content-Type": "application/json", "X-Forwarded-For": "198.51.100.7"},
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text[:200]
     finally:
         for sock in held:

@@ -36,10 +36,14 @@ def _withhold(repo, alice):
 def _move_into_withheld(repo, alice):
     return commit_files(
         repo,
-        {"weights/model.safetensors": None, "notes.txt": None, "withheld/model.safetensors": WEIGHTS,
-         "withheld/notes.txt": NOTES},
+        {
+            "weights/model.safetensors": None,
+            "notes.txt": None,
+            "withheld/model.safetensors": WEIGHTS,
+            "withheld/notes.txt": NOTES,
+        },
         author=alice,
-    )  # fmt: skip
+    )
 
 
 def _status(path: str, revision: str = "v1", token: str | None = None) -> int:

@@ -35,9 +35,10 @@ TEXT = st.one_of(
 SCALARS = st.one_of(st.none(), st.booleans(), SIZES, st.floats(allow_nan=False), TEXT)
 # Built as Python values (json.dumps recurses, so these stay shallow); NESTED_JSON goes deep.
 ANY_JSON = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
-)  # fmt: skip
+)
 # JSON nested past the recursion limit (a few thousand levels), as bytes: json.dumps cannot make it.
 NESTED_JSON = st.builds(
     lambda opening, depth: opening * depth + (b"]" if opening == b"[" else b"1}") * depth,
@@ -57,14 +58,48 @@ OIDS = st.one_of(
 _SEGMENTS = st.one_of(
     st.sampled_from(
         [
-            "config.json", "model.safetensors", "README.md", ".gitattributes", ".git", ".GIT", "git~1", ".cache",
-            "..", ".", "", "a.", "a ", " a", "CON", "nul", "aux.txt", ".git::$INDEX_ALLOCATION", ".git:$DATA",
-            "C:", "a\\b", "e\u0301", "\u00e9", "\u200b", "\x00", "\x1f", "\ud800", "%2F", "%00", "~", "*", "?",
-            "refs", "pr", "heads", "main", "1", "x" * 256,
+            "config.json",
+            "model.safetensors",
+            "README.md",
+            ".gitattributes",
+            ".git",
+            ".GIT",
+            "git~1",
+            ".cache",
+            "..",
+            ".",
+            "",
+            "a.",
+            "a ",
+            " a",
+            "CON",
+            "nul",
+            "aux.txt",
+            ".git::$INDEX_ALLOCATION",
+            ".git:$DATA",
+            "C:",
+            "a\\b",
+            "e\u0301",
+            "\u00e9",
+            "\u200b",
+            "\x00",
+            "\x1f",
+            "\ud800",
+            "%2F",
+            "%00",
+            "~",
+            "*",
+            "?",
+            "refs",
+            "pr",
+            "heads",
+            "main",
+            "1",
+            "x" * 256,
         ]
     ),
     TEXT,
-)  # fmt: skip
+)
 PATHS = st.one_of(
     st.lists(_SEGMENTS, min_size=1, max_size=4).map("/".join),
     st.lists(_SEGMENTS, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts) + "/"),
@@ -75,12 +110,39 @@ PATHS = st.one_of(
 
 _REV_SEGMENTS = st.one_of(
     st.sampled_from(
-        ["main", "refs", "pr", "heads", "tags", "convert", "parquet", "1", "0", "-1", "v1.0", "..", ".", "",
-         "@{u}", "a.lock", "HEAD", "e\u0301", "\u00e9", "%2F", "%", "%ZZ", ";", "?", "#", "+", " "]
+        [
+            "main",
+            "refs",
+            "pr",
+            "heads",
+            "tags",
+            "convert",
+            "parquet",
+            "1",
+            "0",
+            "-1",
+            "v1.0",
+            "..",
+            ".",
+            "",
+            "@{u}",
+            "a.lock",
+            "HEAD",
+            "e\u0301",
+            "\u00e9",
+            "%2F",
+            "%",
+            "%ZZ",
+            ";",
+            "?",
+            "#",
+            "+",
+            " ",
+        ]
     ),
     HEX64.map(lambda h: h[:40]),
     TEXT,
-)  # fmt: skip
+)
 REVISIONS = st.one_of(
     st.lists(_REV_SEGMENTS, min_size=1, max_size=5).map("/".join),
     st.builds(lambda n: f"refs/pr/{n}", SIZES),
@@ -245,12 +307,28 @@ PAGE_NUMBERS = st.one_of(
 _YAML_ALPHABET = st.sampled_from(list("-:[]{}&*!|>'\"%@`#,? \n\tab01.") + ["\\0", "\\x00", "\\u0000", "~", "null"])
 _CARD_KEYS = st.one_of(
     st.sampled_from(
-        ["license", "license_name", "license_link", "tags", "pipeline_tag", "library_name", "base_model",
-         "base_model_relation", "datasets", "language", "extra_gated_fields", "extra_gated_eu_disallowed",
-         "widget", "model-index", "inference", "new_version", "thumbnail"]
+        [
+            "license",
+            "license_name",
+            "license_link",
+            "tags",
+            "pipeline_tag",
+            "library_name",
+            "base_model",
+            "base_model_relation",
+            "datasets",
+            "language",
+            "extra_gated_fields",
+            "extra_gated_eu_disallowed",
+            "widget",
+            "model-index",
+            "inference",
+            "new_version",
+            "thumbnail",
+        ]
     ),
     st.text(max_size=10),
-)  # fmt: skip
+)
 _CARD_DATA = st.dictionaries(_CARD_KEYS, ANY_JSON, max_size=5)
 YAML_SNIPPETS = st.sampled_from(
     [
@@ -335,8 +413,11 @@ LFS_VERIFY = st.one_of(
 
 # -- Xet xorbs and shards -------------------------------------------------------------------------
 
-_U24 = st.one_of(st.sampled_from([0, 1, format.MAX_CHUNK_UNCOMPRESSED, format.MAX_CHUNK_UNCOMPRESSED + 1, 2**24 - 1]),
-                 st.integers(0, 2**24 - 1), st.integers(0, 300))  # fmt: skip
+_U24 = st.one_of(
+    st.sampled_from([0, 1, format.MAX_CHUNK_UNCOMPRESSED, format.MAX_CHUNK_UNCOMPRESSED + 1, 2**24 - 1]),
+    st.integers(0, 2**24 - 1),
+    st.integers(0, 300),
+)
 
 
 @st.composite
@@ -373,14 +454,27 @@ def _record(data: bytes) -> bytes:
 def _shard_file(draw) -> bytes:
     terms = draw(st.integers(0, 3))
     declared = terms if draw(st.integers(0, 3)) else draw(st.sampled_from([0, 1, 5, 1_000_001, 2**32 - 1]))
-    flags = draw(st.sampled_from([0, format.FLAG_VERIFICATION, format.FLAG_METADATA_EXT,
-                                  format.FLAG_VERIFICATION | format.FLAG_METADATA_EXT, 2**32 - 1]))  # fmt: skip
+    flags = draw(
+        st.sampled_from(
+            [
+                0,
+                format.FLAG_VERIFICATION,
+                format.FLAG_METADATA_EXT,
+                format.FLAG_VERIFICATION | format.FLAG_METADATA_EXT,
+                2**32 - 1,
+            ]
+        )
+    )
     out = struct.pack("<32sII8x", draw(st.binary(min_size=32, max_size=32)), flags, declared)
     for _ in range(terms):
         out += struct.pack(
-            "<32sIIII", draw(st.binary(min_size=32, max_size=32)), 0, draw(st.integers(0, 2**32 - 1)),
-            draw(st.integers(0, 2**32 - 1)), draw(st.integers(0, 2**32 - 1)),
-        )  # fmt: skip
+            "<32sIIII",
+            draw(st.binary(min_size=32, max_size=32)),
+            0,
+            draw(st.integers(0, 2**32 - 1)),
+            draw(st.integers(0, 2**32 - 1)),
+            draw(st.integers(0, 2**32 - 1)),
+        )
     if flags & format.FLAG_VERIFICATION:
         out += b"".join(_record(draw(st.binary(min_size=32, max_size=32))) for _ in range(terms))
     if flags & format.FLAG_METADATA_EXT:
@@ -394,8 +488,12 @@ def _shard_xorb(draw) -> bytes:
     declared = chunks if draw(st.integers(0, 3)) else draw(st.sampled_from([0, 1, format.MAX_XORB_CHUNKS + 1]))
     out = struct.pack("<32sIIII", draw(st.binary(min_size=32, max_size=32)), 0, declared, 0, 0)
     for _ in range(chunks):
-        out += struct.pack("<32sII8x", draw(st.binary(min_size=32, max_size=32)), draw(st.integers(0, 2**32 - 1)),
-                           draw(st.integers(0, 2**32 - 1)))  # fmt: skip
+        out += struct.pack(
+            "<32sII8x",
+            draw(st.binary(min_size=32, max_size=32)),
+            draw(st.integers(0, 2**32 - 1)),
+            draw(st.integers(0, 2**32 - 1)),
+        )
     return out
 
 

@@ -52,9 +52,13 @@ def test_guidance_off_matches_stock_stable_diffusion(engine, tiny_sd_folder):
     stock = StableDiffusionPipeline.from_pretrained(tiny_sd_folder, use_safetensors=True, local_files_only=True)
     stock.set_progress_bar_config(disable=True)
     image = stock(
-        "a photo of a cat", num_inference_steps=2, guidance_scale=7.5, height=64, width=64,
+        "a photo of a cat",
+        num_inference_steps=2,
+        guidance_scale=7.5,
+        height=64,
+        width=64,
         generator=torch.Generator("cpu").manual_seed(3),
-    ).images[0]  # fmt: skip
+    ).images[0]
     assert np.abs(ours - np.asarray(image, dtype=np.int16)).max() <= 1
 
 

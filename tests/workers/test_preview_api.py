@@ -28,9 +28,14 @@ def test_request_returns_at_once_queued_and_is_published_after_commit(
     data = response.json()
     assert data["status"] == "queued" and data["reused"] is False and data["imageUrl"] is None
     assert data["params"] == {
-        "prompt": "a photo of a cat", "negative_prompt": "", "seed": 7, "num_inference_steps": 2,
-        "guidance_scale": 7.5, "width": 64, "height": 64,
-    }  # fmt: skip
+        "prompt": "a photo of a cat",
+        "negative_prompt": "",
+        "seed": 7,
+        "num_inference_steps": 2,
+        "guidance_scale": 7.5,
+        "width": 64,
+        "height": 64,
+    }
     assert data["commit"] == sd_repo.refs.get(name="refs/heads/main").commit_oid
     assert response["Location"] == f"/api/models/alice/tiny-sd/previews/{data['id']}"
     assert len(callbacks) == 1  # the task is published only once the job row is committed

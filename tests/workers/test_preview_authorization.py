@@ -24,9 +24,14 @@ from workers.services.requests import settings_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("preview_settings")]
 ROLES = {
-    "anonymous": None, "stranger": None, "pending": None, "approved": None,
-    "reader": "read", "collaborator": "write", "owner": "admin",
-}  # fmt: skip
+    "anonymous": None,
+    "stranger": None,
+    "pending": None,
+    "approved": None,
+    "reader": "read",
+    "collaborator": "write",
+    "owner": "admin",
+}
 STAGES = {
     "public": release.StageSpec(mode="public"),
     "gated": release.StageSpec(mode="gated_manual"),
@@ -64,9 +69,12 @@ def _seed(repo, owner):
     sha = preview_store().put_bytes(buffer.getvalue())
     PreviewJob.objects.filter(pk=preview.job_id).update(status="succeeded", result_sha256=sha)
     report = BiasReport.objects.create(
-        repo=repo, commit_oid=preview.job.commit_oid, revision="main", published=True,
+        repo=repo,
+        commit_oid=preview.job.commit_oid,
+        revision="main",
+        published=True,
         config={"professions": ["chef"], "adjectives": [""], "seeds": [7], "template": "t"},
-    )  # fmt: skip
+    )
     cell = BiasReportCell.objects.create(report=report, job=preview.job, profession="chef", adjective="", seed=7)
     return {"repo": repo, "preview": preview.pk, "report": report.pk, "cell": cell.pk}
 

@@ -41,8 +41,11 @@ def test_flag_everything_checker_blocks_and_stores_nothing(client, alice, sd_rep
     worker.run_job(str(job_of(data).pk))
     job = job_of(data)
     assert (job.status, job.blocked_stage, job.blocked_category, job.result_sha256) == (
-        "blocked", "checker", "sexual", ""
-    )  # fmt: skip
+        "blocked",
+        "checker",
+        "sexual",
+        "",
+    )
     assert media_files(settings) == []
     detail = client.get(data["apiUrl"], HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}").json()
     assert detail["imageUrl"] is None and detail["safety"]["blocked"]["stage"] == "checker"
@@ -148,8 +151,15 @@ def _running_job(*, lease_seconds: int, prompt: str = "a cat"):
     user = UserFactory()
     repo = make_repo(user, f"m{PreviewJob.objects.count()}")
     job = PreviewJob.objects.create(
-        repo=repo, commit_oid="0" * 40, request_key=prompt + str(lease_seconds), batch_key="b",
-        params=preview_body(prompt=prompt), sld_preset="off", status="running", attempts=1, lease_owner="a",
+        repo=repo,
+        commit_oid="0" * 40,
+        request_key=prompt + str(lease_seconds),
+        batch_key="b",
+        params=preview_body(prompt=prompt),
+        sld_preset="off",
+        status="running",
+        attempts=1,
+        lease_owner="a",
         lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
-    )  # fmt: skip
+    )
     return job.pk, "a"

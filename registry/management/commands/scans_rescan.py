@@ -7,8 +7,13 @@ class Command(BaseCommand):
     help = "Scan again the files whose verdict is one of --status (default: error), e.g. after a scanner upgrade."
 
     def add_arguments(self, parser):
-        parser.add_argument("--status", action="append", dest="statuses", metavar="STATUS",
-                            help="a verdict: error, unscanned, queued...; repeatable (default: error)")  # fmt: skip
+        parser.add_argument(
+            "--status",
+            action="append",
+            dest="statuses",
+            metavar="STATUS",
+            help="a verdict: error, unscanned, queued...; repeatable (default: error)",
+        )
 
     def handle(self, *args, statuses, **options):
         try:
