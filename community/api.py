@@ -15,23 +15,11 @@ from rest_framework.response import Response
 from community import access, selectors, services
 from community.models import CommunitySettings
 from community.serializers import details_json, discussion_json, event_json
+from core import edge
 from core.errors import BadRequest
 from core.pagination import page_offset
 from gating.policy import Action
-from registry.api.base import RepoAPIView
-
-
-def _body(request) -> dict:
-    data = request.data
-    if data is None or data == {}:
-        return {}
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return data
-
-
-def _flag(value) -> bool:
-    return value in (True, "1", "true", "True", 1)
+from gating.repo_views import RepoAPIView
 
 
 class DiscussionAPIView(RepoAPIView):
@@ -69,9 +57,9 @@ class DiscussionsView(RepoAPIView):
 
     @extend_schema(operation_id="discussions_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        data = _body(request)
+        data = edge.json_object(request)
         access.require_post(self.principal, self.repo)
-        if _flag(data.get("pullRequest")):
+        if edge.flag(data.get("pullRequest")):
             discussion = services.pull_request_open(
                 repo=self.repo, author=request.user, title=data.get("title"), description=data.get("description")
             )
@@ -95,7 +83,7 @@ class DiscussionDetailView(DiscussionAPIView):
         if discussion.is_pull_request:
             trees = selectors.pull_request_trees(discussion)
             conflicts = selectors.files_with_conflicts(discussion, trees)
-            if _flag(request.GET.get("diff")) and access.may_see_diff(self.principal, self.repo, discussion, trees):
+            if edge.query_flag(request, "diff") and access.may_see_diff(self.principal, self.repo, discussion, trees):
                 diff = selectors.pull_request_diff(
                     trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo, trees)
                 )
@@ -110,7 +98,9 @@ class CommentView(DiscussionAPIView):
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_post(self.principal, self.repo, discussion)
-        event = services.comment_create(discussion=discussion, author=request.user, raw=_body(request).get("comment"))
+        event = services.comment_create(
+            discussion=discussion, author=request.user, raw=edge.json_object(request).get("comment")
+        )
         return Response({"newMessage": event_json(event)})
 
 
@@ -121,7 +111,9 @@ class TitleView(DiscussionAPIView):
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_author_or_moderator(self.principal, self.repo, discussion)
-        event = services.discussion_rename(discussion=discussion, actor=request.user, title=_body(request).get("title"))
+        event = services.discussion_rename(
+            discussion=discussion, actor=request.user, title=edge.json_object(request).get("title")
+        )
         return Response({"newTitle": event_json(event)})
 
 
@@ -132,7 +124,7 @@ class StatusView(DiscussionAPIView):
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_author_or_moderator(self.principal, self.repo, discussion)
-        data = _body(request)
+        data = edge.json_object(request)
         event = services.discussion_status_change(
             discussion=discussion, actor=request.user, status=data.get("status"), comment=data.get("comment") or ""
         )
@@ -145,7 +137,7 @@ class MergeView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_merge", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.pull_request_merge(
-            discussion=self.thread(num), actor=request.user, comment=_body(request).get("comment") or ""
+            discussion=self.thread(num), actor=request.user, comment=edge.json_object(request).get("comment") or ""
         )
         return Response({"status": discussion.status, "mergeCommitId": discussion.merge_commit_oid})
 
@@ -157,7 +149,7 @@ class CommentEditView(DiscussionAPIView):
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
         access.require_comment_author(self.principal, self.repo, event)
-        event = services.comment_edit(event=event, editor=request.user, raw=_body(request).get("content"))
+        event = services.comment_edit(event=event, editor=request.user, raw=edge.json_object(request).get("content"))
         return Response({"updatedComment": event_json(event)})
 
 
@@ -179,7 +171,9 @@ class PinView(DiscussionAPIView):
 
     @extend_schema(operation_id="discussions_pin", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
-        discussion = services.discussion_pin(discussion=self.thread(num), pinned=_flag(_body(request).get("pinned")))
+        discussion = services.discussion_pin(
+            discussion=self.thread(num), pinned=edge.flag(edge.json_object(request).get("pinned"))
+        )
         return Response(discussion_json(discussion))
 
 
@@ -190,7 +184,9 @@ class LockView(DiscussionAPIView):
 
     @extend_schema(operation_id="discussions_lock", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
-        discussion = services.discussion_lock(discussion=self.thread(num), locked=_flag(_body(request).get("locked")))
+        discussion = services.discussion_lock(
+            discussion=self.thread(num), locked=edge.flag(edge.json_object(request).get("locked"))
+        )
         return Response(discussion_json(discussion))
 
 
@@ -202,7 +198,7 @@ class ReportView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_report", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        data = _body(request)
+        data = edge.json_object(request)
         event = selectors.event_get(discussion, data["commentId"]) if data.get("commentId") else None
         report = services.report_create(
             discussion=discussion, reporter=request.user, reason=data.get("reason"), event=event
@@ -221,7 +217,7 @@ class CommunitySettingsView(RepoAPIView):
 
     @extend_schema(operation_id="community_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def put(self, request, namespace, name, repo_type=None):
-        value = _body(request).get("discussionsDisabled")
+        value = edge.json_object(request).get("discussionsDisabled")
         if not isinstance(value, bool):
             raise BadRequest("'discussionsDisabled' must be true or false.")
         row: CommunitySettings = services.community_settings_update(repo=self.repo, discussions_disabled=value)

@@ -19,9 +19,9 @@ from community import access, selectors, services
 from core import bodies
 from core.errors import AuthenticationRequired, BadRequest, HubError
 from gating.policy import Action, can
+from gating.repo_views import PortalRepoView
 from registry import limits
 from registry import services as registry_services
-from registry.portal import PortalRepoView
 from registry.selectors import gitattributes_at, resolve_revision
 
 MAX_PR_FILES = 100

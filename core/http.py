@@ -7,7 +7,9 @@ import io
 import ipaddress
 import json
 import re
+from urllib.parse import quote
 
+from django.conf import settings
 from django.http import HttpResponse
 
 from core.errors import HubError
@@ -28,7 +30,6 @@ def client_ip(request) -> str:
 
     SECURITY: X-Forwarded-For is read from the right: entries left of those our own proxies
     appended are the client's to write."""
-    from django.conf import settings
 
     return client_address(
         request.META.get("REMOTE_ADDR", ""),
@@ -82,8 +83,6 @@ def json_error(status: int, code: str, message: str) -> HttpResponse:
 
 def moved_response(request, exc) -> HttpResponse:
     """307 to the same route under the repo's new id, with a relative Location (as the Hub does)."""
-    from urllib.parse import quote
-
     path = quote(request.path)
     old, new = f"/{exc.old_id}", f"/{exc.new_id}"
     index = path.find(old + "/") if (old + "/") in path else path.rfind(old)

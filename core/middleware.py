@@ -5,6 +5,9 @@ from django.conf import settings
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
+from core.errors import BadRequest
+from core.http import error_response, is_hub_route, json_error
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=-]{1,128}$")
 
 # Portal pages run no third-party code: everything is served by the app itself.
@@ -39,9 +42,6 @@ class RejectControlCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from core.errors import BadRequest
-        from core.http import error_response
-
         candidates = [request.path, *request.GET.keys(), *(v for vs in request.GET.lists() for v in vs[1])]
         if any(_CONTROL.search(value) for value in candidates):
             return error_response(BadRequest("Control characters are not allowed in URLs."))
@@ -91,8 +91,6 @@ class HubMethodNotAllowedMiddleware(MiddlewareMixin):
     X-Error-Code and X-Error-Message (Django's own 405 is an empty HTML page). DRF views already do."""
 
     def process_response(self, request, response):
-        from core.http import is_hub_route, json_error
-
         if response.status_code != 405 or response.has_header("X-Error-Code") or not is_hub_route(request.path):
             return response
         hub = json_error(405, "MethodNotAllowed", f'Method "{request.method}" not allowed.')

@@ -1,7 +1,11 @@
 """Tiny public endpoints the Hub client calls implicitly."""
 
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
+
+from core.errors import HubError, NotFound
+from core.http import error_response, is_hub_route
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -22,20 +26,12 @@ def healthz(request):
 
 def not_found(request, exception=None):
     """JSON with X-Error-* headers on Hub routes (the client parses every body), HTML for people."""
-    from django.shortcuts import render
-
-    from core.errors import NotFound
-    from core.http import error_response, is_hub_route
-
     if is_hub_route(request.path):
         return error_response(NotFound())
     return render(request, "errors/404.html", status=404)
 
 
 def server_error(request):
-    from core.errors import HubError
-    from core.http import error_response
-
     exc = HubError("Internal server error", status=500)
     exc.code = "InternalError"
     return error_response(exc)

@@ -15,18 +15,13 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
 from accounts.models import User
+from core import edge
 from core.errors import BadRequest, NotFound
 from core.pagination import next_page_link, page_bounds
 from gating import services
-from gating.policy import Action, repo_role
+from gating.policy import Action, Principal, repo_role
+from gating.repo_views import RepoAPIView
 from gating.selectors import request_item, requests_for
-from registry.api.base import RepoAPIView
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise BadRequest("Expected a JSON object.")
-    return request.data
 
 
 def _expiry(data: dict):
@@ -58,7 +53,7 @@ class AccessRequestHandleView(RepoAPIView):
 
     @extend_schema(operation_id="access_requests_handle", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        data = _body(request)
+        data = edge.json_object(request)
         reason = data.get("rejectionReason") or ""
         if not isinstance(reason, str):
             raise BadRequest("'rejectionReason' must be text.")
@@ -79,11 +74,10 @@ class AccessGrantView(RepoAPIView):
 
     @extend_schema(operation_id="access_requests_grant", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        data = _body(request)
+        data = edge.json_object(request)
         user = User.objects.filter(username=str(data.get("user", ""))).first()
         if user is None:
             raise NotFound("No such user.")
-        from gating.policy import Principal
 
         granted = services.access_grant(
             repo=self.repo,
@@ -100,5 +94,7 @@ class AccessRequestResetView(RepoAPIView):
 
     @extend_schema(operation_id="access_requests_reset", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        services.access_request_reset(repo=self.repo, reviewer=request.user, user_name=str(_body(request).get("user")))
+        services.access_request_reset(
+            repo=self.repo, reviewer=request.user, user_name=str(edge.json_object(request).get("user"))
+        )
         return Response({"reset": True})

@@ -5,10 +5,10 @@ class GatingConfig(AppConfig):
     name = "gating"
 
     def ready(self) -> None:
-        from gating import forms
+        from gating import access_form
         from registry import hooks
 
-        hooks.metadata_checks.append(forms.metadata_check)
+        hooks.metadata_checks.append(access_form.metadata_check)
         hooks.settings_changed.append(_audit_settings_change)
         if _refresh_withheld_content not in hooks.commit_listeners:
             hooks.commit_listeners.append(_refresh_withheld_content)

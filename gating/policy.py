@@ -32,6 +32,7 @@ from django.db.models.functions import Concat
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
 from core.errors import (
     AuthenticationRequired,
+    BadRequest,
     DisabledRepo,
     Forbidden,
     GatedRepo,
@@ -44,6 +45,7 @@ from gating import lookup_cache, release
 from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
 from licenses.models import RepoLicenseSettings
 from licenses.selectors import RevisionLicense, acknowledgment_problem
+from registry import hooks
 from registry.models import Ref, Repo, RepoRedirect
 from registry.selectors import Resolved, RevisionHint, commit_tree_oid
 
@@ -284,6 +286,49 @@ def check(principal: Principal, repo: Repo, action: Action) -> None:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+
+
+@dataclass(frozen=True)
+class CommitTarget:
+    """Where a push lands, parsed once at the edge from the URL's revision and `create_pr`: a
+    branch (`refs/heads/<branch>`), an open pull request (`refs/pr/N`, its own `branch`), or with
+    `create_pr` a new pull request against `branch`. hf_xet names no branch for a new pull
+    request (the literal "None"): `branch` is None then, the repo's default branch."""
+
+    branch: str | None
+    ref_name: str | None
+    create_pr: bool
+
+    @classmethod
+    def parse(cls, revision: str, *, create_pr: bool) -> CommitTarget:
+        if revision.startswith("refs/pr/"):
+            return cls(branch=revision, ref_name=revision, create_pr=create_pr)
+        if revision.startswith("refs/heads/"):
+            revision = revision[len("refs/heads/") :]
+        if create_pr and revision in ("None", ""):
+            return cls(branch=None, ref_name=None, create_pr=True)
+        return cls(branch=revision, ref_name=f"refs/heads/{revision}", create_pr=create_pr)
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.create_pr or (self.ref_name or "").startswith("refs/pr/")
+
+
+def check_push(principal: Principal, repo: Repo, target: CommitTarget) -> None:
+    """THE push rule, for preupload, commits, Xet write tokens and (again, so that a revoked right
+    stops an upload at once) Xet shard registration: branches need write access; pull requests
+    are decided by the community app (`registry.hooks.pull_requests`): contributors may open
+    them and push to their own."""
+    if not target.is_pull_request:
+        check(principal, repo, Action.WRITE)
+        return
+    if hooks.pull_requests is None:
+        raise BadRequest("Pull requests are not supported by this hub.")
+    if target.create_pr and target.ref_name is not None and target.ref_name.startswith("refs/pr/"):
+        raise BadRequest("A pull request is opened against a branch, not against another pull request.")
+    hooks.pull_requests.authorize_commit(
+        principal=principal, repo=repo, ref_name=None if target.create_pr else target.ref_name
+    )
 
 
 def _check_participant(principal: Principal, repo: Repo) -> None:

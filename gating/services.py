@@ -12,8 +12,8 @@ from accounts.models import User
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.timeutil import isoformat_z
 from gating import notifications
+from gating.access_form import form_for_repo, validate_answers
 from gating.audit import audit_record
-from gating.forms import form_for_repo, validate_answers
 from gating.models import AccessRequest, GatingConfig, NotifyMode, RepoReviewer, RequestStatus
 from registry.models import GatedMode, Repo
 

@@ -18,6 +18,7 @@ from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from core import jsontext
@@ -25,14 +26,14 @@ from core.errors import BadRequest, HubError
 from core.http import as_export, csv_response, error_response
 from core.timeutil import isoformat_z
 from gating import release, services
-from gating.forms import form_for_repo
+from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text, repo_role
+from gating.repo_views import PortalRepoView
 from gating.selectors import audit_for, audit_item, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
-from registry.portal import PortalRepoView
 from registry.selectors import resolve_revision
 from registry.services import repo_settings_update
 
@@ -297,8 +298,6 @@ class GatingSettingsView(PortalRepoView):
 
 
 def _stages_from_form(post) -> list[release.StageSpec]:
-    from django.utils.dateparse import parse_datetime
-
     specs = []
     for index in range(release.MAX_STAGES):
         mode = post.get(f"mode_{index}", "")

@@ -16,20 +16,15 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import edge
 from core.api import AllowAnyone, SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from core.http import csv_response
 from gating.policy import Action, Principal, may_read_license_text, repos_visible_to
+from gating.repo_views import RepoAPIView
 from licenses import selectors, serializers, services
 from licenses.models import AcknowledgmentSource, License
-from registry.api.base import RepoAPIView
 from registry.selectors import resolve_revision
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise BadRequest("Expected a JSON object.")
-    return request.data
 
 
 class CatalogueView(APIView):
@@ -88,7 +83,7 @@ class LicenseAcceptView(RepoAPIView):
             raise AuthenticationRequired("Log in or send a bearer token to accept a license.")
         if not self.principal.may_write:
             raise Forbidden("Accepting a license needs a token with the write role (read tokens cannot).")
-        data = _body(request)
+        data = edge.json_object(request)
         revision = data.get("revision")
         if revision is not None and not isinstance(revision, str):
             raise BadRequest("'revision' must be a branch, tag or commit id.")
@@ -125,7 +120,7 @@ class RepoLicenseSettingsView(RepoAPIView):
         operation_id="repo_license_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
     )
     def put(self, request, namespace, name, repo_type=None):
-        value = _body(request).get("requireAcknowledgment")
+        value = edge.json_object(request).get("requireAcknowledgment")
         if not isinstance(value, bool):
             raise BadRequest("'requireAcknowledgment' must be true or false.")
         row = services.repo_license_settings_update(repo=self.repo, require_acknowledgment=value)

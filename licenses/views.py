@@ -19,9 +19,9 @@ from django.views import View
 from core.errors import HubError, NotFound
 from core.http import as_export, csv_response
 from gating.policy import Action, Principal, can, may_read_license_text, repo_role, repos_visible_to
+from gating.repo_views import PortalRepoView, render_error
 from licenses import selectors, serializers, services, texts
 from licenses.models import AcknowledgmentSource, License
-from registry.portal import PortalRepoView, render_error
 from registry.selectors import resolve_revision
 
 

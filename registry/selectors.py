@@ -11,7 +11,7 @@ from django.core.cache import cache
 from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
 from registry import content, gitobjects, markdown, trees
-from registry.models import Commit, Ref, RefKind, Repo
+from registry.models import Blob, Commit, FileScan, QuarantinedContent, Ref, RefKind, Repo
 
 SMALL_BLOB_LIMIT = 1024 * 1024
 
@@ -172,8 +172,6 @@ def entry_sha256(entry: trees.Entry) -> str:
 
 @lru_cache(maxsize=16384)
 def _blob_sha256(oid: str) -> str:
-    from registry.models import Blob
-
     sha = Blob.objects.filter(oid=oid).values_list("sha256", flat=True).first()
     if sha is None:
         raise LookupError(f"blob {oid} is missing")
@@ -217,6 +215,19 @@ def card_html_at(tree_oid: str, *, repo_pk: int) -> str:
         html = markdown.render_card(data.decode("utf-8", "replace")) if data else ""
         cache.set(key, html, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
     return html
+
+
+# Files whose download marks a download of the whole repo, as on the Hub (diffusers: model_index).
+QUERY_FILES = ("config.json", "model_index.json")
+
+
+def counts_as_download(path: str, tree_oid: str) -> bool:
+    """As on the Hub: a GET of the repo's query file, or of any file where there is none."""
+    if path in QUERY_FILES:
+        return True
+    # A repo without a query file counts a download of any of its files.
+    root = trees.tree_index(tree_oid)
+    return not any(name in root for name in QUERY_FILES)
 
 
 def list_refs(repo: Repo) -> dict[str, list[Ref]]:
@@ -281,7 +292,6 @@ def gitattributes_at(repo: Repo, revision: str) -> str:
 def quarantined_files(repo: Repo, resolved: Resolved) -> list[str]:
     """Paths at `resolved` whose content is quarantined (see registry.aliasing), for the repo's
     writers: uploading each file again restores it."""
-    from registry.models import QuarantinedContent
 
     held = set(QuarantinedContent.objects.filter(repo=repo).values_list("sha256", flat=True))
     if not held:
@@ -290,8 +300,6 @@ def quarantined_files(repo: Repo, resolved: Resolved) -> list[str]:
 
 
 def scans_for(sha256s) -> dict:
-    from registry.models import FileScan
-
     return {scan.sha256: scan for scan in FileScan.objects.filter(sha256__in=set(sha256s))}
 
 

@@ -7,8 +7,8 @@ split against the repo's refs in the views.
 
 from django.urls import path, re_path
 
-from registry import download, lfs, portal, portal_write
 from registry.api import commit, files, history, manage, repo_admin, repos, validate
+from registry.views import download, lfs, portal, portal_write
 
 app_name = "registry"
 

@@ -5,7 +5,8 @@ A new view that forgets the policy fails here rather than in production.
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from registry.api.base import RepoAPIView, RepoView
+from gating.repo_views import RepoAPIView, RepoView
+from xet.cas import CasRepoView
 
 # Routes that are not repo-scoped, each with the reason it may skip the repo policy.
 PUBLIC_ROUTES = {
@@ -36,9 +37,6 @@ PUBLIC_ROUTES = {
     "licenses:catalogue": "the license catalogue: public reference data, no repo",
     "licenses:catalogue-entry": "the license catalogue: public reference data, no repo",
     "licenses:mine": "the signed-in user's own acknowledgments, filtered by gating.policy.repos_visible_to",
-    "xet-cas:xorb": "Xet write token required; xorbs are global and verified against their hash",
-    "xet-cas:shard": "Xet write token; the repo is re-resolved through gating.policy.resolve_repo_by_pk",
-    "xet-cas:reconstruction": "Xet token; xet.cas._readable_file re-checks gating.policy.check_download",
     "xet-cas:fetch": "signed short-lived URL minted by a policy-checked reconstruction",
     "xet-cas:unknown": "answers a JSON 404 for every CAS route Gatehouse does not implement",
     "xet-cas:telemetry": "hf_xet telemetry; stores nothing",
@@ -69,6 +67,9 @@ def test_every_route_is_guarded_or_allowlisted():
             continue
         if cls is not None and issubclass(cls, RepoView):
             assert cls.dispatch is RepoView.dispatch, f"{name} overrides the policy gate in dispatch()"
+            continue
+        if cls is not None and issubclass(cls, CasRepoView):
+            assert cls.dispatch is CasRepoView.dispatch, f"{name} overrides the Xet token's policy gate in dispatch()"
             continue
         unguarded.append(name)
     assert unguarded == [], f"routes neither guarded by the repo policy nor allowlisted: {unguarded}"

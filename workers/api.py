@@ -17,9 +17,10 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
+from core import edge
 from core.errors import AuthenticationRequired, BadRequest
 from gating.policy import Action, can
-from registry.api.base import RepoAPIView
+from gating.repo_views import RepoAPIView
 from registry.selectors import resolve_revision
 from workers import selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
@@ -33,12 +34,6 @@ def _user(principal):
     return principal.user
 
 
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return request.data
-
-
 class PreviewListView(RepoAPIView):
     repo_actions = {"GET": PREVIEW, "POST": PREVIEW}
 
@@ -50,7 +45,7 @@ class PreviewListView(RepoAPIView):
     @extend_schema(operation_id="previews_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
         user = _user(self.principal)
-        data = dict(_body(request))
+        data = dict(edge.json_object(request))
         revision = data.pop("revision", None) or self.repo.default_branch
         if not isinstance(revision, str):
             raise BadRequest("'revision' must be a string.")
@@ -103,7 +98,7 @@ class PreviewSettingsView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def put(self, request, namespace, name, repo_type=None):
-        data = _body(request)
+        data = edge.json_object(request)
         known = {"enabled", "sld_preset", "extra_blocked_concepts", "bias_professions", "bias_adjectives"}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -128,7 +123,7 @@ class BiasReportListView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        data = _body(request)
+        data = edge.json_object(request)
         resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
         for key in ("seeds", "num_inference_steps", "side"):
             if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 
 from core.errors import BadRequest, HubError
 from gating.policy import Action, Principal, can
-from registry.portal import PortalRepoView
+from gating.repo_views import PortalRepoView
 from registry.selectors import Resolved, resolve_revision
 from workers import conf, selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW

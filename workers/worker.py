@@ -17,6 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError
 
+from registry.selectors import commit_tree_oid
 from workers import conf, services
 from workers.loading import materialize_commit
 from workers.media import preview_store
@@ -62,8 +63,6 @@ class Lease:
 
 
 def _batch_input(jobs: list[PreviewJob]) -> BatchInput:
-    from registry.selectors import commit_tree_oid
-
     first = jobs[0]
     tree_oid = commit_tree_oid(first.repo, first.commit_oid)
     if tree_oid is None:

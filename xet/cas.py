@@ -19,14 +19,15 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from core import bodies
+from core.byteranges import BoundedFile, parse_range
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
 from core.socketbody import buffered_body
-from gating.policy import Action, can, check, check_download, resolve_repo_by_pk
+from gating.policy import Action, Principal, can, check_download, check_push, resolve_repo_by_pk
 from registry import content, limits, trees
-from registry.download import BoundedFile, count_download, counts_as_download, parse_range
+from registry import services as registry_services
 from registry.models import Repo, UploadReceipt
-from registry.selectors import Resolved, resolve_revision
+from registry.selectors import Resolved, counts_as_download, resolve_revision
 from registry.storage import get_xet_storage
 from xet import format, reconstruction, services, tokens
 from xet.models import XetFile
@@ -48,20 +49,43 @@ class CasView(View):
         return error_response(NotFound("No such CAS route."))
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+class CasRepoView(CasView):
+    """Base of the CAS routes a Xet token opens. SECURITY: before any handler runs, the token is
+    read (401 if missing, forged or expired) and its repo resolved through `gating.policy` for
+    its holder, as they are now: a write token lets them take part in the repo (the push rule
+    itself is checked where content lands: shards), a read token lets them download. Subclasses
+    never override `dispatch` (tests/test_routes.py walks the routes and checks this)."""
+
+    requires_write = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        try:
+            self.token = tokens.parse(request.headers.get("Authorization"))
+            if self.requires_write:
+                tokens.require_write(self.token)
+            self.principal = tokens.principal_of(self.token)
+            action = Action.PARTICIPATE if self.token.scope == tokens.WRITE else Action.DOWNLOAD
+            self.repo = resolve_repo_by_pk(self.principal, self.token.repo_pk, action)
+        except HubError as exc:
+            return error_response(exc)
+        return super().dispatch(request, *args, **kwargs)
+
+
 def _hash_arg(value: str) -> str:
     if not format.is_hash_string(value):
         raise BadRequest("Hashes are 64 lowercase hex characters.")
     return value
 
 
-class XorbUploadView(CasView):
+class XorbUploadView(CasRepoView):
     body_policy = bodies.BodyPolicy(lambda: format.MAX_XORB_BYTES)
+    requires_write = True
 
     def post(self, request, prefix, xorb_hash):
-        token = tokens.parse(request.headers.get("Authorization"))
-        tokens.require_write(token)
-        principal = tokens.principal_of(token)
-        repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
+        principal, repo = self.principal, self.repo
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         xorb_hash = _hash_arg(xorb_hash)
@@ -74,19 +98,16 @@ class XorbUploadView(CasView):
         return JsonResponse({"was_inserted": True})
 
 
-class ShardUploadView(CasView):
+class ShardUploadView(CasRepoView):
     body_policy = bodies.BodyPolicy(lambda: format.MAX_SHARD_BYTES)
+    requires_write = True
 
     def post(self, request):
-        token = tokens.parse(request.headers.get("Authorization"))
-        tokens.require_write(token)
         length = bodies.content_length(request)
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
-        principal = tokens.principal_of(token)
-        repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
-        if not token.revision.startswith("refs/pr/") and token.revision != "None":
-            check(principal, repo, Action.WRITE)
+        principal, repo = self.principal, self.repo
+        check_push(principal, repo, self.token.commit_target())
         if not can(principal, repo, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
         data = request.read(format.MAX_SHARD_BYTES + 1)
@@ -95,17 +116,16 @@ class ShardUploadView(CasView):
         return JsonResponse({"result": services.shard_register(data=data, repo=repo, user=principal.user)})
 
 
-class ReconstructionView(CasView):
+class ReconstructionView(CasRepoView):
     def get(self, request, file_hash):
-        token = tokens.parse(request.headers.get("Authorization"))
-        readable = _readable_file(token, _hash_arg(file_hash))
+        readable = _readable_file(self.token, self.principal, self.repo, _hash_arg(file_hash))
         xet_file = readable.file
         byte_range = parse_range(request.headers.get("Range"), xet_file.size) if xet_file.size else None
         start, end = byte_range if byte_range else (0, xet_file.size - 1)
         # hf_xet downloads skip GET /resolve, so the download is counted here, by the same rule.
         resolved = readable.resolved
-        if resolved is not None and start == 0 and counts_as_download(request, readable.path, resolved.tree_oid):
-            count_download(readable.repo)
+        if resolved is not None and start == 0 and counts_as_download(readable.path, resolved.tree_oid):
+            registry_services.repo_downloads_increment(repo=readable.repo)
         skip, planned = reconstruction.plan(xet_file.terms, start, end + 1)
         fetch_info = {}
         for xorb, ranges in reconstruction.fetch_ranges(planned).items():
@@ -139,12 +159,11 @@ class Readable:
     path: str
 
 
-def _readable_file(token: tokens.XetToken, file_hash: str) -> Readable:
+def _readable_file(token: tokens.XetToken, principal: Principal, repo: Repo, file_hash: str) -> Readable:
     """SECURITY: the gating chokepoint for Xet reads. The file must be in the token's repo at the
     token's commit (write tokens: uploaded to the repo), and the holder must still pass every
     check /resolve makes for that path (gates, withheld files, licenses: 401/403 as there). A
     file outside the token's scope is missing (404), whether or not it exists elsewhere."""
-    principal = tokens.principal_of(token)
     xet_file = XetFile.objects.filter(hash=file_hash).first()
     if xet_file is None:
         raise NotFound("No such file.")
@@ -152,12 +171,10 @@ def _readable_file(token: tokens.XetToken, file_hash: str) -> Readable:
         # SECURITY: a write token is easy to get (any signed-in user may open a pull request), so
         # it reads back only what its holder uploaded: possession was proven by sending the bytes.
         # Everything else goes through the read path's download checks.
-        repo = resolve_repo_by_pk(principal, token.repo_pk, Action.PARTICIPATE)
         uploaded = UploadReceipt.objects.filter(repo=repo, user=principal.user, sha256=xet_file.sha256)
         if principal.user is None or not uploaded.exists():
             raise NotFound("No such file.")
         return Readable(xet_file, repo, None, "")
-    repo = resolve_repo_by_pk(principal, token.repo_pk, Action.DOWNLOAD)
     resolved = resolve_revision(repo, token.revision)
     paths = trees.lfs_paths(resolved.tree_oid).get(xet_file.sha256, ())
     if not paths:

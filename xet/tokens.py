@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import AccessToken, User
 from core.errors import Forbidden, InvalidCredentials
-from gating.policy import ANONYMOUS, Principal
+from gating.policy import ANONYMOUS, CommitTarget, Principal
 
 READ, WRITE = "read", "write"
 _SALT = "gatehouse.xet.token"
@@ -33,9 +33,14 @@ class XetToken:
     user_pk: int | None
     hub_token_pk: int | None
     expires: int
+    create_pr: bool = False  # write tokens: the push opens a new pull request (see policy.CommitTarget)
+
+    def commit_target(self) -> CommitTarget:
+        """Where the holder's upload may land, checked again when its shard registers."""
+        return CommitTarget.parse(self.revision, create_pr=self.create_pr)
 
 
-def mint(*, scope: str, repo_pk: int, revision: str, principal: Principal) -> tuple[str, int]:
+def mint(*, scope: str, repo_pk: int, revision: str, principal: Principal, create_pr: bool = False) -> tuple[str, int]:
     expires = int(time.time()) + settings.GATEHOUSE_XET_TOKEN_TTL
     payload = {
         "s": scope,
@@ -44,6 +49,7 @@ def mint(*, scope: str, repo_pk: int, revision: str, principal: Principal) -> tu
         "u": principal.user.pk if principal.user else None,
         "k": principal.token.pk if principal.token else None,
         "e": expires,
+        "c": create_pr,
     }
     return signing.dumps(payload, salt=_SALT), expires
 
@@ -54,7 +60,9 @@ def parse(header: str | None) -> XetToken:
         raise InvalidCredentials("A Xet access token is required.")
     try:
         data = signing.loads(header[len("Bearer ") :].strip(), salt=_SALT)
-        token = XetToken(data["s"], int(data["r"]), str(data["v"]), data["u"], data["k"], int(data["e"]))
+        # Tokens minted before "c" existed named a new pull request by the revision "None" alone.
+        create_pr = bool(data.get("c", data["v"] == "None"))
+        token = XetToken(data["s"], int(data["r"]), str(data["v"]), data["u"], data["k"], int(data["e"]), create_pr)
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise InvalidCredentials("Invalid Xet access token.") from exc
     if token.expires <= time.time():

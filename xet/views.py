@@ -13,9 +13,9 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
-from gating.policy import Action, Principal, check_license
-from registry.api.base import RepoAPIView
-from registry.api.commit import authorize_push
+from core import edge
+from gating.policy import Action, CommitTarget, Principal, check_license, check_push
+from gating.repo_views import RepoAPIView
 from registry.models import Repo
 from registry.selectors import resolve_revision
 from xet import tokens
@@ -25,8 +25,13 @@ def cas_url(request) -> str:
     return settings.GATEHOUSE_XET_CAS_URL or request.build_absolute_uri("/cas")
 
 
-def token_response(request, *, scope: str, repo: Repo, revision: str, principal: Principal) -> Response:
-    token, expires = tokens.mint(scope=scope, repo_pk=repo.pk, revision=revision, principal=principal)
+def token_response(
+    request, *, scope: str, repo: Repo, revision: str, principal: Principal, target: CommitTarget | None = None
+) -> Response:
+    create_pr = target is not None and target.create_pr
+    token, expires = tokens.mint(
+        scope=scope, repo_pk=repo.pk, revision=revision, principal=principal, create_pr=create_pr
+    )
     base = cas_url(request)
     response = Response({"accessToken": token, "exp": expires, "casUrl": base})
     response["X-Xet-Cas-Url"] = base
@@ -57,7 +62,8 @@ class XetWriteTokenView(RepoAPIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, revision, repo_type=None):
-        create_pr = request.GET.get("create_pr") in ("1", "true")
-        ref_name = revision if revision.startswith("refs/") else f"refs/heads/{revision}"
-        authorize_push(self.principal, self.repo, ref_name=ref_name, create_pr=create_pr)
-        return token_response(request, scope=tokens.WRITE, repo=self.repo, revision=revision, principal=self.principal)
+        target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
+        check_push(self.principal, self.repo, target)
+        return token_response(
+            request, scope=tokens.WRITE, repo=self.repo, revision=revision, principal=self.principal, target=target
+        )

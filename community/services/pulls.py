@@ -26,6 +26,7 @@ from community.services.common import (
 )
 from core.errors import BadRequest, Conflict, RevisionNotFound
 from registry import services as registry_services
+from registry import trees
 from registry.models import Commit, Ref, RefKind, Repo
 from registry.selectors import commit_tree_oid
 
@@ -120,7 +121,6 @@ def pull_request_record_commit(*, repo: Repo, ref_name: str, commit: Commit) -> 
 def _merge_operations(repo: Repo, changes: dict, base_tree: str) -> list:
     """The pull request's changes as operations on the base tree: deletions first, so that a file
     replaced by a folder of the same name applies cleanly; changes the base already has are skipped."""
-    from registry import trees
 
     deletions, additions = [], []
     for path, (_, after) in sorted(changes.items()):

@@ -10,13 +10,12 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
-from core import bodies, jsontext
+from core import bodies, edge, jsontext
 from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
-from gating.policy import Action, Principal, can, check
+from gating.policy import Action, CommitTarget, can, check_push
+from gating.repo_views import RepoAPIView
 from registry import hooks, lfsrules, limits, services, trees
-from registry.api.base import RepoAPIView
-from registry.models import Repo
 from registry.paths import validate_new_path, validate_path
 from registry.selectors import gitattributes_at, resolve_revision
 
@@ -38,15 +37,11 @@ def _gitignore_patterns(text) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "!"))]
 
 
-def _is_pull_request_target(request, revision: str) -> bool:
-    return request.GET.get("create_pr") in ("1", "true") or revision.startswith("refs/pr/")
-
-
 class PreuploadView(RepoAPIView):
     """POST /api/{type}s/{ns}/{name}/preupload/{rev}: which files go to LFS, which inline.
 
-    Branches need write access; pull requests (`create_pr=1`, `refs/pr/N`) are open to anyone
-    who may take part in the repo's discussions. The answer only describes paths (metadata)."""
+    The push rule is the commit's (`gating.policy.check_push`), so a caller the commit would
+    refuse learns nothing here. The answer only describes paths (metadata)."""
 
     repo_actions = {"POST": Action.PARTICIPATE}
     parser_classes = [JSONParser]
@@ -54,29 +49,23 @@ class PreuploadView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
-        if not _is_pull_request_target(request, revision):
-            check(self.principal, self.repo, Action.WRITE)
-        data = request.data if isinstance(request.data, dict) else {}
+        target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
+        check_push(self.principal, self.repo, target)
+        data = edge.json_object(request)
         files = data.get("files")
         if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
             raise BadRequest(f"'files' must be a list of at most {MAX_PREUPLOAD_FILES} entries.")
-        tree_oid = self._tree(revision, request)
+        revision = target.branch or self.repo.default_branch
+        tree_oid = resolve_revision(self.repo, revision).tree_oid
         attributes = gitattributes_at(self.repo, revision) if tree_oid else ""
         ignore = _gitignore_patterns(data.get("gitIgnore"))
         return Response({"files": [self._mode(item, tree_oid, attributes, ignore) for item in files]})
-
-    def _tree(self, revision: str, request) -> str | None:
-        if request.GET.get("create_pr") and revision in ("None", ""):
-            revision = self.repo.default_branch
-        return resolve_revision(self.repo, revision).tree_oid
 
     def _mode(self, item, tree_oid: str | None, attributes: str, ignore: list[str]) -> dict:
         if not isinstance(item, dict):
             raise BadRequest("Each file must be an object with 'path', 'sample' and 'size'.")
         path = validate_new_path(str(item.get("path", "")).lstrip("/"))
-        size = item.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
+        size = edge.size_value(item.get("size"), label=f"'{path}'")
         limits.check_file_size(path=path, size=size)
         try:
             sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
@@ -95,19 +84,6 @@ class PreuploadView(RepoAPIView):
             "shouldIgnore": _ignored(path, ignore),
             "oid": oid,
         }
-
-
-def authorize_push(principal: Principal, repo: Repo, *, ref_name: str, create_pr: bool) -> None:
-    """Who may push content to `ref_name` (or open a pull request with it): branches need write
-    access; pull requests are decided by the community app. Also used for Xet write tokens."""
-    if not create_pr and not ref_name.startswith("refs/pr/"):
-        check(principal, repo, Action.WRITE)
-        return
-    if hooks.pull_requests is None:
-        raise BadRequest("Pull requests are not supported by this hub.")
-    if create_pr and ref_name.startswith("refs/pr/"):
-        raise BadRequest("A pull request is opened against a branch, not against another pull request.")
-    hooks.pull_requests.authorize_commit(principal=principal, repo=repo, ref_name=None if create_pr else ref_name)
 
 
 class CommitView(RepoAPIView):
@@ -129,10 +105,9 @@ class CommitView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
-        create_pr = request.GET.get("create_pr") in ("1", "true")
-        branch, ref_name = self._target(revision)
+        target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         # SECURITY: decided before the body is read, so a refused caller stores no content.
-        self._authorize(ref_name, create_pr=create_pr)
+        check_push(self.principal, self.repo, target)
         # SECURITY: contributors without write access add large files by their own uploads only,
         # and their inline files draw from their daily upload quota (limits.charge_contributor).
         self.contributor = None if can(self.principal, self.repo, Action.WRITE) else request.user
@@ -141,9 +116,9 @@ class CommitView(RepoAPIView):
         summary, description = header.get("summary") or "", header.get("description") or ""
         commit, ref_name = services.commit_push(
             repo=self.repo,
-            branch=branch,
-            ref_name=ref_name,
-            create_pr=create_pr,
+            branch=target.branch or self.repo.default_branch,
+            ref_name=target.ref_name or "",
+            create_pr=target.create_pr,
             operations=operations,
             summary=summary,
             description=description,
@@ -155,16 +130,6 @@ class CommitView(RepoAPIView):
         if ref_name.startswith("refs/pr/") and hooks.pull_requests is not None:
             pr_url = request.build_absolute_uri(hooks.pull_requests.url_path(repo=self.repo, ref_name=ref_name))
         return Response({"commitUrl": commit_url, "commitOid": commit.oid, "pullRequestUrl": pr_url})
-
-    def _authorize(self, ref_name: str, *, create_pr: bool) -> None:
-        authorize_push(self.principal, self.repo, ref_name=ref_name, create_pr=create_pr)
-
-    def _target(self, revision: str) -> tuple[str, str]:
-        if revision.startswith("refs/pr/"):
-            return revision, revision
-        if revision.startswith("refs/heads/"):
-            revision = revision[len("refs/heads/") :]
-        return revision, f"refs/heads/{revision}"
 
     def _lines(self, request):
         stream = request.stream
@@ -243,9 +208,8 @@ class CommitView(RepoAPIView):
         if value.get("algo", "sha256") != "sha256":
             raise BadRequest(f"'{path}': only sha256 LFS objects are supported.")
         size = value.get("size")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
         if size is not None:
+            size = edge.size_value(size, label=f"'{path}'")
             tally.add(path=path, size=size)  # the declared size, refused before any lookup
         staged = services.stage_stored(
             repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.contributor

@@ -7,13 +7,13 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
-from core import bodies
+from core import bodies, edge
 from core.api import JSONParser
 from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
+from gating.repo_views import RepoAPIView
 from registry import content, trees
-from registry.api.base import RepoAPIView
 from registry.api.serializers import last_commit_item, tree_item
 from registry.paths import validate_path
 from registry.selectors import (
@@ -27,10 +27,6 @@ from registry.selectors import (
 )
 
 EXPANDED_PAGE_SIZE = 100
-
-
-def _truthy(value) -> bool:
-    return str(value).lower() in ("1", "true", "yes")
 
 
 def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
@@ -70,8 +66,8 @@ class TreeView(RepoAPIView):
         entry = trees.find_entry(resolved.tree_oid, path)
         if entry is None or entry["type"] != "directory":
             raise EntryNotFound(f"{path or '/'}: no such folder at this revision", commit_oid=resolved.commit_oid)
-        expand = _truthy(request.GET.get("expand", "false"))
-        recursive = _truthy(request.GET.get("recursive", "false"))
+        expand = edge.query_flag(request, "expand")
+        recursive = edge.query_flag(request, "recursive")
         default_size = EXPANDED_PAGE_SIZE if expand else settings.GATEHOUSE_TREE_PAGE_SIZE
         offset, size = page_bounds(request, default_size=default_size, max_size=default_size)
         prefix = f"{path}/" if path else ""
@@ -121,6 +117,6 @@ class PathsInfoView(RepoAPIView):
             entry = trees.find_entry(resolved.tree_oid, path)
             if entry is not None:
                 pairs.append((path, entry))
-        if _truthy(data.get("expand", "false")):
+        if edge.flag(data.get("expand", "false")):
             return Response(expanded_items(self, resolved, pairs))
         return Response(plain_items(pairs))

@@ -6,8 +6,9 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
+from core import edge
 from core.pagination import next_page_link, page_bounds
-from registry.api.base import RepoAPIView
+from gating.repo_views import RepoAPIView
 from registry.api.serializers import commit_item, ref_item
 from registry.models import RefKind
 from registry.selectors import history, list_refs, resolve_revision
@@ -24,7 +25,7 @@ class RefsView(RepoAPIView):
             "converts": [],
             "tags": [ref_item(ref) for ref in grouped[RefKind.TAG]],
         }
-        if request.GET.get("include_prs", "").lower() in ("1", "true"):
+        if edge.query_flag(request, "include_prs"):
             data["pullRequests"] = [ref_item(ref) for ref in grouped[RefKind.PULL_REQUEST]]
         return Response(data)
 

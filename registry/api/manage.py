@@ -5,10 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
+from core import edge
 from core.errors import BadRequest
 from gating.policy import Action
+from gating.repo_views import RepoAPIView
 from registry import services
-from registry.api.base import RepoAPIView
 
 
 class RepoSettingsView(RepoAPIView):
@@ -19,7 +20,7 @@ class RepoSettingsView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def put(self, request, namespace, name, repo_type=None):
-        data = request.data if isinstance(request.data, dict) else {}
+        data = edge.json_object(request)
         private = data.get("private")
         visibility = data.get("visibility")
         if visibility is not None:

@@ -7,12 +7,13 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import edge
 from core.api import SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Conflict, Forbidden
 from core.names import split_repo_id, validate_namespace_name
 from gating.policy import Action, Principal, can_create_in
+from gating.repo_views import RepoAPIView
 from registry import services
-from registry.api.base import RepoAPIView
 from registry.models import RepoType
 
 TYPES = {None: RepoType.MODEL, "model": RepoType.MODEL, "dataset": RepoType.DATASET}
@@ -22,12 +23,6 @@ def _repo_type(value) -> str:
     if value not in TYPES:
         raise BadRequest(f"Unsupported repo type {value!r}; expected 'model' or 'dataset'.")
     return TYPES[value]
-
-
-def _body(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise BadRequest("Expected a JSON object.")
-    return request.data
 
 
 def _repo_url(request, repo) -> str:
@@ -42,7 +37,7 @@ class RepoCreateView(APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):
-        data = _body(request)
+        data = edge.json_object(request)
         principal = Principal.from_request(request)
         name = data.get("name")
         if not isinstance(name, str):
@@ -81,7 +76,7 @@ class BodyAddressedRepoView(RepoAPIView):
     def repo_lookup(self, request, kwargs) -> tuple[str, str]:
         if not request.user.is_authenticated:
             raise AuthenticationRequired()
-        data = _body(request)
+        data = edge.json_object(request)
         name = data.get("name")
         if not isinstance(name, str):
             raise BadRequest("'name' is required.")
@@ -110,7 +105,7 @@ class RepoMoveView(BodyAddressedRepoView):
     def repo_lookup(self, request, kwargs) -> tuple[str, str]:
         if not request.user.is_authenticated:
             raise AuthenticationRequired()
-        data = _body(request)
+        data = edge.json_object(request)
         return _repo_type(data.get("type")), str(data.get("fromRepo", ""))
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
@@ -130,7 +125,7 @@ class BranchView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, branch, repo_type=None):
-        data = request.data if isinstance(request.data, dict) else {}
+        data = edge.json_object(request)
         starting_point = data.get("startingPoint")
         if starting_point is not None and not isinstance(starting_point, str):
             raise BadRequest("'startingPoint' must be a revision name.")
@@ -150,7 +145,7 @@ class TagView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
-        data = _body(request)
+        data = edge.json_object(request)
         tag, message = data.get("tag"), data.get("message") or ""
         if not isinstance(tag, str) or not isinstance(message, str):
             raise BadRequest("'tag' (and 'message', if given) must be strings.")

@@ -9,11 +9,12 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import edge
 from core.api import AllowAnyone
 from core.errors import BadRequest
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action, Principal, repos_visible_to
-from registry.api.base import PLURAL_TYPES, RepoAPIView
+from gating.repo_views import PLURAL_TYPES, RepoAPIView
 from registry.api.serializers import repo_info, repo_summary
 from registry.models import Repo
 from registry.selectors import resolve_revision
@@ -28,17 +29,13 @@ SORT_FIELDS = {
 }
 
 
-def _flag(request, name: str) -> bool:
-    return request.GET.get(name, "").lower() in ("1", "true", "yes")
-
-
 class RepoInfoView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}[/revision/{rev}]: model_info, repo_exists, resolve_revision."""
 
     @extend_schema(operation_id="repo_info", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, repo_type=None, revision=None):
         resolved = resolve_revision(self.repo, revision or self.repo.default_branch)
-        return Response(repo_info(self.repo, resolved, blobs=_flag(request, "blobs")))
+        return Response(repo_info(self.repo, resolved, blobs=edge.query_flag(request, "blobs")))
 
 
 class RepoInfoAtRevisionView(RepoInfoView):
@@ -118,13 +115,13 @@ class RepoListView(APIView):
             item["pipeline_tag"] = repo.pipeline_tag
         if repo.library_name:
             item["library_name"] = repo.library_name
-        if _flag(request, "full") or _flag(request, "cardData") or request.GET.getlist("expand"):
+        if edge.query_flag(request, "full") or edge.query_flag(request, "cardData") or request.GET.getlist("expand"):
             resolved = resolve_revision(repo, repo.default_branch)
             full = repo_info(repo, resolved, card=True)
             item["sha"] = full["sha"]
-            if _flag(request, "full"):
+            if edge.query_flag(request, "full"):
                 item["siblings"] = full["siblings"]
-            if _flag(request, "cardData") and "cardData" in full:
+            if edge.query_flag(request, "cardData") and "cardData" in full:
                 item["cardData"] = full["cardData"]
             expand = request.GET.getlist("expand") + request.GET.getlist("expand[]")
             if expand:

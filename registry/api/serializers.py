@@ -3,6 +3,8 @@ written out in full here rather than inferred."""
 
 from __future__ import annotations
 
+from django.utils.html import escape
+
 from core.timeutil import isoformat_z
 from registry import trees
 from registry.models import Commit, Ref, Repo, RepoType
@@ -92,7 +94,5 @@ def commit_item(commit: Commit, *, formatted: bool) -> dict:
         "authors": [{"user": author}],
     }
     if formatted:
-        from django.utils.html import escape
-
         item["formatted"] = {"title": escape(commit.title), "message": escape(body)}
     return item

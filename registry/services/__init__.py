@@ -16,7 +16,13 @@ from registry.services.commits import (
     validate_parent_commit,
 )
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
-from registry.services.repos import repo_create, repo_delete, repo_move, repo_settings_update
+from registry.services.repos import (
+    repo_create,
+    repo_delete,
+    repo_downloads_increment,
+    repo_move,
+    repo_settings_update,
+)
 
 __all__ = [
     "branch_create",
@@ -33,6 +39,7 @@ __all__ = [
     "commit_push",
     "repo_create",
     "repo_delete",
+    "repo_downloads_increment",
     "repo_settings_update",
     "stage_bytes",
     "stage_entry",

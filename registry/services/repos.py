@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from accounts.models import Organization, User
 from core.errors import BadRequest, Conflict
 from core.names import validate_repo_name
-from registry import lfsrules
-from registry.models import Repo, RepoType
+from registry import hooks, lfsrules
+from registry.models import GatedMode, Repo, RepoRedirect, RepoType
 from registry.services.commits import commit_create, stage_bytes
 
 
@@ -73,9 +74,6 @@ def repo_settings_update(
     *, repo: Repo, private: bool | None = None, gated: str | bool | None = None, actor: User | None = None
 ) -> Repo:
     """Visibility and gating mode. `gated` takes the Hub's values: False, "auto" or "manual"."""
-    from registry import hooks
-    from registry.models import GatedMode
-
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     before = {"private": locked.private, "gated": locked.gated}
     fields = []
@@ -105,7 +103,6 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
 
     The caller has checked that the actor administers `repo` and may create repos in `to_namespace`.
     """
-    from registry.models import RepoRedirect
 
     validate_repo_name(to_name)
     owner_user, owner_org = owner_for_namespace(to_namespace)
@@ -124,3 +121,8 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     locked.owner_user, locked.owner_org = owner_user, owner_org
     locked.save(update_fields=["namespace", "name", "owner_user", "owner_org"])
     return locked
+
+
+def repo_downloads_increment(*, repo: Repo) -> None:
+    """One more download of `repo` (the caller applied the Hub's counting rule: selectors)."""
+    Repo.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 1)

@@ -29,10 +29,10 @@ from django.test import Client as DjangoClient
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from core.byteranges import parse_range
 from core.errors import BadRequest, RangeNotSatisfiable
 from core.pagination import decode_cursor
 from registry import modelcard, paths, services
-from registry.download import parse_range
 from registry.metadata_validation import validate_card_text
 from tests.support import fuzz
 from tests.support import xet as xet_build

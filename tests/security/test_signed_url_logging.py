@@ -80,7 +80,7 @@ def test_django_loggers_redact_signatures():
     previous = [handler.setStream(buffer) for handler, buffer in zip(handlers, buffers, strict=True)]
     try:
         logging.getLogger("django.server").info('"%s" %s %s', f"GET /cas/fetch/{XORB}?sig={SECRET} HTTP/1.1", 403, 1)
-        logging.getLogger("registry.download").warning("refused %s", f"/lfs/objects/{XORB}?x=1&sig={SECRET}")
+        logging.getLogger("registry.views.download").warning("refused %s", f"/lfs/objects/{XORB}?x=1&sig={SECRET}")
     finally:
         for handler, stream in zip(handlers, previous, strict=True):
             handler.setStream(stream)

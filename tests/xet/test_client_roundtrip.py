@@ -16,7 +16,7 @@ from huggingface_hub import (
     snapshot_download,
 )
 
-from registry import download
+from registry.views import download
 from tests.support.builders import token_for
 from xet import services
 from xet.models import XetFile, Xorb

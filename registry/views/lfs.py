@@ -26,8 +26,8 @@ from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
 from core.socketbody import socket_body
 from gating.policy import Action, Principal, check
+from gating.repo_views import RepoAPIView
 from registry import limits, uploads
-from registry.api.base import RepoAPIView
 from registry.models import Repo, RepoObject, StoredObject
 from registry.storage import get_storage
 

@@ -9,96 +9,26 @@ memory, and responses are never compressed (the client checks sizes).
 from __future__ import annotations
 
 import logging
-import re
 
-from django.db.models import F
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from core.errors import ContentUnavailable, RangeNotSatisfiable
+from core.byteranges import BoundedFile, parse_range
+from core.errors import ContentUnavailable
 from gating.policy import Action, anyone_may_download, check_download
-from registry import content, trees
-from registry.api.base import RepoView
-from registry.models import Repo
+from gating.repo_views import RepoView
+from registry import content, services, trees
 from registry.paths import validate_path
-from registry.selectors import entry_sha256, find_file, revision_candidates, split_revision_path
+from registry.selectors import (
+    counts_as_download,
+    entry_sha256,
+    find_file,
+    revision_candidates,
+    split_revision_path,
+)
 from registry.storage import get_storage
 
 logger = logging.getLogger(__name__)
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-# Files whose download marks a download of the whole repo, as on the Hub (diffusers: model_index).
-QUERY_FILES = ("config.json", "model_index.json")
-
-
-# Past any file: a position with more digits than this is read as "beyond the end".
-_MAX_POSITION_DIGITS = 18
-
-
-def _position(digits: str) -> int:
-    """SECURITY: a Range may carry thousands of digits; Python refuses to convert more than 4300
-    (a 500 before), and no file has a byte past 10**18, so longer numbers mean "past the end"."""
-    digits = digits.lstrip("0") or "0"
-    return int(digits) if len(digits) <= _MAX_POSITION_DIGITS else 10**_MAX_POSITION_DIGITS
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(start, end inclusive) for a single satisfiable range; None to serve the whole file."""
-    if not header:
-        return None
-    match = _RANGE.match(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        return None  # multi-range or malformed: RFC 9110 lets us ignore it and send everything
-    first, last = match.group(1), match.group(2)
-    if first:
-        start = _position(first)
-        end = min(_position(last), size - 1) if last else size - 1
-        if start >= size or (last and _position(last) < start):
-            raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    else:
-        length = _position(last)
-        if length == 0 or size == 0:  # RFC 9110 14.1.1: no suffix of an empty file is satisfiable
-            raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-        start, end = max(size - length, 0), size - 1
-    return start, end
-
-
-class BoundedFile:
-    """A file positioned at `start` that yields exactly `length` bytes. It keeps `fileno()`, so
-    gunicorn still uses sendfile (it sends Content-Length bytes from the current offset)."""
-
-    def __init__(self, handle, start: int, length: int):
-        handle.seek(start)
-        self._handle = handle
-        self._remaining = length
-
-    def fileno(self) -> int:
-        return self._handle.fileno()
-
-    def read(self, size: int = -1) -> bytes:
-        if self._remaining <= 0:
-            return b""
-        size = self._remaining if size is None or size < 0 else min(size, self._remaining)
-        data = self._handle.read(size)
-        self._remaining -= len(data)
-        return data
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def counts_as_download(request, path: str, tree_oid: str) -> bool:
-    """As on the Hub: a GET of the repo's query file, or of any file where there is none."""
-    if request.method != "GET":
-        return False
-    if path in QUERY_FILES:
-        return True
-    # A repo without a query file counts a download of any of its files.
-    root = trees.tree_index(tree_oid)
-    return not any(name in root for name in QUERY_FILES)
-
-
-def count_download(repo: Repo) -> None:
-    Repo.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 1)
 
 
 class ResolveView(RepoView):
@@ -140,8 +70,12 @@ class ResolveView(RepoView):
             response["Content-Length"] = str(size)
         else:
             response = self._stream(entry, byte_range, size)
-            if (byte_range is None or byte_range[0] == 0) and counts_as_download(request, path, resolved.tree_oid):
-                count_download(self.repo)
+            if (
+                (byte_range is None or byte_range[0] == 0)
+                and request.method == "GET"
+                and counts_as_download(path, resolved.tree_oid)
+            ):
+                services.repo_downloads_increment(repo=self.repo)
         for key, value in headers.items():
             response[key] = value
         return response

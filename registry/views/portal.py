@@ -14,9 +14,9 @@ from django.views import View
 from accounts.models import Membership, Organization, User
 from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
 from core.pagination import MAX_OFFSET
-from gating.policy import Action, Principal, check_file, check_license, repos_visible_to
+from gating.policy import Principal, check_file, check_license, repos_visible_to
+from gating.repo_views import PLURAL_TYPES, PortalRepoView, render_error
 from registry import hooks, trees
-from registry.api.base import PLURAL_TYPES, RepoView
 from registry.modelcard import CardSummary
 from registry.models import Repo, RepoType
 from registry.paths import validate_path
@@ -24,7 +24,6 @@ from registry.selectors import (
     card_html_at,
     entry_sha256,
     history,
-    list_refs,
     quarantined_files,
     read_small_file,
     resolve_revision,
@@ -38,15 +37,6 @@ TEXT_PREVIEW_LIMIT = 512 * 1024
 
 def resolve_url(repo: Repo, revision: str, path: str) -> str:
     return f"{repo.web_path}/resolve/{quote(revision, safe='')}/{quote(path)}"
-
-
-def render_error(request, exc: HubError):
-    """HTML error pages; like the API, they name the error in X-Error-Code. Pages answer 404 (not
-    401) to anonymous visitors of missing or private repos, exactly as to signed-in strangers."""
-    template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
-    response = render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
-    response["X-Error-Code"] = exc.code
-    return response
 
 
 def search_repos(request, repo_type: str):
@@ -73,31 +63,6 @@ class RepoListPage(View):
             "registry/list.html",
             {"page": page, "search": term, "repo_type": PLURAL_TYPES[repo_type], "plural": repo_type},
         )
-
-
-class PortalRepoView(RepoView):
-    """Repo-scoped pages: the same policy gate as the API, with HTML error pages."""
-
-    def error_response(self, exc: HubError):
-        return render_error(self.request, exc)
-
-    def base_context(self, resolved) -> dict:
-        refs = list_refs(self.repo)
-        return {
-            "repo": self.repo,
-            "resolved": resolved,
-            "branches": refs["branch"],
-            "tags": refs["tag"],
-            "can_download": self._can(Action.DOWNLOAD),
-            "can_write": self._can(Action.WRITE),
-            "can_review": self.principal.user is not None and self._can(Action.REVIEW),
-            "can_manage": self.principal.user is not None and self._can(Action.MANAGE),
-        }
-
-    def _can(self, action: Action) -> bool:
-        from gating.policy import can
-
-        return can(self.principal, self.repo, action)
 
 
 class RepoPage(PortalRepoView):

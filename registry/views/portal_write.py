@@ -14,11 +14,11 @@ from accounts.models import Membership, Role
 from core import bodies
 from core.errors import BadRequest, HubError
 from gating.policy import Action, Principal, can_create_in
+from gating.repo_views import PortalRepoView
 from registry import limits, services
 from registry.metadata_validation import validate_card_text
 from registry.models import RepoType
 from registry.paths import validate_path
-from registry.portal import PortalRepoView
 from registry.selectors import gitattributes_at, list_refs, read_text_at, resolve_revision
 
 MAX_PORTAL_FILES = 500

@@ -1,9 +1,13 @@
-"""Base classes for every repo-scoped view. SECURITY: the repo is resolved through
-`gating.policy` before any handler runs; subclasses declare the action per HTTP method and
-never override `initial`/`dispatch` (a test walks the URLconf and checks this)."""
+"""Base classes for every repo-scoped view, of every app: the policy's gate at the edge.
+
+SECURITY: the repo is resolved through `gating.policy` before any handler runs; subclasses
+declare the action per HTTP method and never override `initial`/`dispatch` (a test walks the
+URLconf and checks this). `RepoAPIView` serves the Hub API (DRF), `RepoView` the download path
+(plain Django, no DRF overhead) and `PortalRepoView` the HTML pages."""
 
 from __future__ import annotations
 
+from django.shortcuts import render
 from django.views import View
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.views import APIView
@@ -12,8 +16,9 @@ from accounts.auth import authenticate_request
 from core.api import AllowAnyone
 from core.errors import HubError, NotFound, RepoMoved
 from core.http import error_response, moved_response
-from gating.policy import Action, Principal, resolve_repo
+from gating.policy import Action, Principal, can, resolve_repo
 from registry.models import RepoType
+from registry.selectors import list_refs
 
 PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
 
@@ -90,3 +95,35 @@ class RepoView(View):
 
     def error_response(self, exc: HubError):
         return error_response(exc)
+
+
+def render_error(request, exc: HubError):
+    """HTML error pages; like the API, they name the error in X-Error-Code. Pages answer 404 (not
+    401) to anonymous visitors of missing or private repos, exactly as to signed-in strangers."""
+    template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
+    response = render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+    response["X-Error-Code"] = exc.code
+    return response
+
+
+class PortalRepoView(RepoView):
+    """Repo-scoped pages: the same policy gate as the API, with HTML error pages."""
+
+    def error_response(self, exc: HubError):
+        return render_error(self.request, exc)
+
+    def base_context(self, resolved) -> dict:
+        refs = list_refs(self.repo)
+        return {
+            "repo": self.repo,
+            "resolved": resolved,
+            "branches": refs["branch"],
+            "tags": refs["tag"],
+            "can_download": self._can(Action.DOWNLOAD),
+            "can_write": self._can(Action.WRITE),
+            "can_review": self.principal.user is not None and self._can(Action.REVIEW),
+            "can_manage": self.principal.user is not None and self._can(Action.MANAGE),
+        }
+
+    def _can(self, action: Action) -> bool:
+        return can(self.principal, self.repo, action)

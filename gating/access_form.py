@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import pycountry
 
 from core.errors import BadRequest
+from registry.selectors import resolve_revision
+from registry.services.metadata import card_summary_at
 
 FIELD_TYPES = {"text", "textarea", "checkbox", "date_picker", "country", "select"}
 MAX_FIELDS = 30
@@ -110,8 +112,6 @@ def form_from_card(card: dict) -> FormSpec:
 def form_for_repo(repo) -> FormSpec:
     """The form of the default branch's card, read from README.md itself: field order is the
     author's (a PostgreSQL jsonb copy such as `repo.card_data` does not keep key order)."""
-    from registry.selectors import resolve_revision
-    from registry.services.metadata import card_summary_at
 
     return form_from_card(card_summary_at(repo.pk, resolve_revision(repo, repo.default_branch).tree_oid).data)
 
