@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 import pytest
 
 from registry import services
@@ -17,13 +19,13 @@ class Cas:
         headers = {"HTTP_AUTHORIZATION": f"Bearer {hub_token}"} if hub_token else {}
         return self.client.get(f"/api/models/{repo_id}/xet-{scope}-token/{revision}", **headers)
 
-    def write_token(self, repo_id: str, hub_token: str, *, create_pr: bool = False) -> str:
+    def write_token(self, repo_id: str, hub_token: str, *, create_pr: bool = False, revision: str = "main") -> str:
         if create_pr:
             response = self.client.get(
                 f"/api/models/{repo_id}/xet-write-token/None?create_pr=1", HTTP_AUTHORIZATION=f"Bearer {hub_token}"
             )
         else:
-            response = self.token(repo_id, hub_token)
+            response = self.token(repo_id, hub_token, revision=quote(revision, safe=""))
         assert response.status_code == 200, response.content
         return response.json()["accessToken"]
 

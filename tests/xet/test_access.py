@@ -8,10 +8,12 @@ import pytest
 import time_machine
 from django.conf import settings
 
+from community import services as community_services
 from gating import services as gating_services
 from registry import services
-from tests.support.builders import commit_files, make_repo, token_for
-from tests.xet.conftest import commit_xet_file
+from tests.support import xet as xet_build
+from tests.support.builders import OrganizationFactory, add_member, commit_files, make_repo, token_for
+from tests.xet.conftest import CHUNK, commit_xet_file
 
 pytestmark = pytest.mark.django_db
 
@@ -267,3 +269,51 @@ def test_contributors_shards_draw_from_the_same_quota(cas, alice, bob, settings)
     settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY += 1
     assert cas.post_shard(bob_token, shard).status_code == 200
     cache.clear()
+
+
+def test_a_write_right_removed_after_the_token_was_minted_stops_the_shard(cas, alice, bob):
+    """The push rule is checked again when content lands (issue 10's revocation model): a member
+    downgraded to read after minting a write token cannot register the shard of its upload."""
+    org = OrganizationFactory(name="studio")
+    membership = add_member(org, bob, "write")
+    repo = services.repo_create(namespace="studio", name="shared", creator=bob)
+    token = cas.write_token(repo.repo_id, token_for(bob))
+    chunks = [os.urandom(CHUNK)]
+    xorb_hash, body = xet_build.xorb(chunks)
+    assert cas.post_xorb(token, xorb_hash, body).status_code == 200
+    file_hash, content, terms = xet_build.file_of({xorb_hash: chunks}, [(xorb_hash, 0, 1)])
+    shard = xet_build.shard([(file_hash, terms, xet_build.sha256(content))])
+    membership.role = "read"
+    membership.save()
+    refused = cas.post_shard(token, shard)
+    assert refused.status_code == 403, refused.content
+    membership.role = "write"
+    membership.save()
+    assert cas.post_shard(token, shard).status_code == 200
+
+
+def test_a_pull_request_closed_after_the_token_was_minted_takes_no_shard(cas, alice, bob):
+    """A pull request's write token was checked only at minting before: its shard registered
+    into a closed pull request. The push rule is now checked again at the shard."""
+    repo = make_repo(alice, "reviewed", {"README.md": b"# w\n"})
+    pull_request = community_services.pull_request_open(
+        repo=repo, author=bob, title="t", description="", base_branch="main", start_oid=None, draft=False
+    )
+    token = cas.write_token(repo.repo_id, token_for(bob), revision=pull_request.ref_name)
+    chunks = [os.urandom(CHUNK)]
+    xorb_hash, body = xet_build.xorb(chunks)
+    assert cas.post_xorb(token, xorb_hash, body).status_code == 200
+    file_hash, content, terms = xet_build.file_of({xorb_hash: chunks}, [(xorb_hash, 0, 1)])
+    community_services.discussion_status_change(discussion=pull_request, actor=alice, status="closed")
+    refused = cas.post_shard(token, xet_build.shard([(file_hash, terms, xet_build.sha256(content))]))
+    assert refused.status_code == 400, refused.content
+    assert "closed" in refused.json()["error"]
+
+
+def test_hf_xets_none_revision_means_a_new_pull_request_at_minting_and_at_the_shard(cas, alice, bob):
+    """hf_xet asks for `.../xet-write-token/None?create_pr=1`: a contributor may, the token says
+    so, and the shard registers under the same reading; without create_pr, "None" is a branch."""
+    repo = make_repo(alice, "contrib", {"README.md": b"# w\n"})
+    assert cas.token(repo.repo_id, token_for(bob), scope="write", revision="None").status_code == 403
+    file_hash, _ = cas.upload(repo, bob, os.urandom(70_000), create_pr=True)
+    assert file_hash
