@@ -58,7 +58,7 @@ class DiscussionsView(RepoAPIView):
     @extend_schema(operation_id="discussions_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
-        access.require_post(self.principal, self.repo)
+        access.require_post(self.access)
         if edge.flag(data.get("pullRequest")):
             discussion = services.pull_request_open(
                 repo=self.repo, author=request.user, title=data.get("title"), description=data.get("description")
@@ -83,9 +83,9 @@ class DiscussionDetailView(DiscussionAPIView):
         if discussion.is_pull_request:
             trees = selectors.pull_request_trees(discussion)
             conflicts = selectors.files_with_conflicts(discussion, trees)
-            if edge.query_flag(request, "diff") and access.may_see_diff(self.principal, self.repo, discussion, trees):
+            if edge.query_flag(request, "diff") and access.may_see_diff(self.access, discussion, trees):
                 diff = selectors.pull_request_diff(
-                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo, trees)
+                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.access, trees)
                 )
         events = selectors.events_for(discussion)
         return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))
@@ -97,7 +97,7 @@ class CommentView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_comment", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        access.require_post(self.principal, self.repo, discussion)
+        access.require_post(self.access, discussion)
         event = services.comment_create(
             discussion=discussion, author=request.user, raw=edge.json_object(request).get("comment")
         )
@@ -110,7 +110,7 @@ class TitleView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_rename", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        access.require_author_or_moderator(self.principal, self.repo, discussion)
+        access.require_author_or_moderator(self.access, discussion)
         event = services.discussion_rename(
             discussion=discussion, actor=request.user, title=edge.json_object(request).get("title")
         )
@@ -123,7 +123,7 @@ class StatusView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_status", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        access.require_author_or_moderator(self.principal, self.repo, discussion)
+        access.require_author_or_moderator(self.access, discussion)
         data = edge.json_object(request)
         event = services.discussion_status_change(
             discussion=discussion, actor=request.user, status=data.get("status"), comment=data.get("comment") or ""
@@ -148,7 +148,7 @@ class CommentEditView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_comment_edit", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
-        access.require_comment_author(self.principal, self.repo, event)
+        access.require_comment_author(self.access, event)
         event = services.comment_edit(event=event, editor=request.user, raw=edge.json_object(request).get("content"))
         return Response({"updatedComment": event_json(event)})
 
@@ -159,7 +159,7 @@ class CommentHideView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_comment_hide", request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
-        access.require_hide(self.principal, self.repo, event)
+        access.require_hide(self.access, event)
         event = services.comment_hide(event=event, actor=request.user)
         return Response({"updatedComment": event_json(event)})
 

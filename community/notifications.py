@@ -16,7 +16,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from accounts.models import Membership, Role, User
 from community.models import Discussion, Event, EventType, Report, Watch
-from gating.policy import Action, Principal, can, repos_visible_to
+from gating.policy import Action, Principal, RepoAccess, can, repos_visible_to
 from registry.models import Repo
 
 MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9][A-Za-z0-9_.-]{0,94}[A-Za-z0-9_]|[A-Za-z0-9])")
@@ -40,7 +40,7 @@ def moderators_of(repo: Repo) -> list[User]:
     else:
         members = Membership.objects.filter(org_id=repo.owner_org_id, role__in=[Role.WRITE, Role.ADMIN])
         candidates = User.objects.filter(pk__in=members.values("user_id"))
-    return [user for user in candidates if can(Principal(user=user), repo, Action.WRITE)]
+    return [user for user in candidates if can(RepoAccess(Principal(user=user), repo), Action.WRITE)]
 
 
 def _participants(discussion: Discussion) -> set[int]:

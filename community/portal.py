@@ -38,7 +38,7 @@ class CommunityView(PortalRepoView):
         context.update(
             {
                 "tab": "community",
-                "is_moderator": access.is_moderator(self.principal, self.repo),
+                "is_moderator": access.is_moderator(self.access),
                 "discussions_enabled": access.discussions_enabled(self.repo),
                 "community_url": f"{self.repo.web_path}/discussions",
             }
@@ -84,10 +84,10 @@ class CommunityPage(CommunityView):
             if action in ("watch", "unwatch"):
                 services.watch_set(user=request.user, repo=self.repo, watching=action == "watch")
             elif action in ("disable", "enable"):
-                access.require_moderator(self.principal, self.repo)
+                access.require_moderator(self.access)
                 services.community_settings_update(repo=self.repo, discussions_disabled=action == "disable")
             elif action == "resolve-report":
-                access.require_moderator(self.principal, self.repo)
+                access.require_moderator(self.access)
                 report = selectors.open_reports(self.repo).filter(pk=request.POST.get("report")).first()
                 if report is not None:
                     services.report_resolve(report=report, moderator=request.user)
@@ -105,7 +105,7 @@ class NewThreadPage(CommunityView):
     body_policy = bodies.PORTAL_UPLOAD
 
     def get(self, request, namespace, name, repo_type=None):
-        access.require_post(self.principal, self.repo)
+        access.require_post(self.access)
         kind = "pull_request" if request.GET.get("type") == "pull_request" else "discussion"
         return render(request, "community/new.html", self.context(kind=kind, form={}))
 
@@ -114,7 +114,7 @@ class NewThreadPage(CommunityView):
         form = {key: request.POST.get(key, "") for key in ("title", "description", "directory", "summary")}
         texts = {"title": form["title"], "description": form["description"]}
         try:
-            access.require_post(self.principal, self.repo)
+            access.require_post(self.access)
             if kind == "pull_request":
                 discussion = self._open_pull_request(request, **texts)
             else:
@@ -132,7 +132,7 @@ class NewThreadPage(CommunityView):
         staged = [("/".join(part for part in (directory, upload.name) if part), upload) for upload in files]
         # Limits and paths are checked before any byte is charged, stored or the pull request is opened.
         registry_services.check_uploads(staged)
-        is_writer = can(self.principal, self.repo, Action.WRITE)
+        is_writer = can(self.access, Action.WRITE)
         if files and not is_writer:
             # SECURITY: the same daily quota as a contributor's API and Xet uploads.
             limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))

@@ -49,7 +49,7 @@ class ThreadPage(CommunityView):
         if self.principal.user is None:
             return False
         try:
-            rule(self.principal, self.repo, discussion)
+            rule(self.access, discussion)
         except HubError:
             return False
         return True
@@ -68,17 +68,17 @@ class ThreadPage(CommunityView):
 
     # Posting -----------------------------------------------------------------------------------
     def do_comment(self, request, discussion):
-        access.require_post(self.principal, self.repo, discussion)
+        access.require_post(self.access, discussion)
         services.comment_create(discussion=discussion, author=request.user, raw=request.POST.get("comment"))
 
     def do_edit_comment(self, request, discussion):
         event = selectors.event_get(discussion, request.POST.get("comment_id", ""))
-        access.require_comment_author(self.principal, self.repo, event)
+        access.require_comment_author(self.access, event)
         services.comment_edit(event=event, editor=request.user, raw=request.POST.get("content"))
 
     def do_hide_comment(self, request, discussion):
         event = selectors.event_get(discussion, request.POST.get("comment_id", ""))
-        access.require_hide(self.principal, self.repo, event)
+        access.require_hide(self.access, event)
         services.comment_hide(event=event, actor=request.user)
 
     def do_report(self, request, discussion):
@@ -91,11 +91,11 @@ class ThreadPage(CommunityView):
 
     # Author or moderator -----------------------------------------------------------------------
     def do_rename(self, request, discussion):
-        access.require_author_or_moderator(self.principal, self.repo, discussion)
+        access.require_author_or_moderator(self.access, discussion)
         services.discussion_rename(discussion=discussion, actor=request.user, title=request.POST.get("title"))
 
     def _status(self, request, discussion, status):
-        access.require_author_or_moderator(self.principal, self.repo, discussion)
+        access.require_author_or_moderator(self.access, discussion)
         services.discussion_status_change(
             discussion=discussion, actor=request.user, status=status, comment=request.POST.get("comment", "")
         )
@@ -111,16 +111,16 @@ class ThreadPage(CommunityView):
 
     # Moderators --------------------------------------------------------------------------------
     def do_merge(self, request, discussion):
-        access.require_moderator(self.principal, self.repo)
+        access.require_moderator(self.access)
         services.pull_request_merge(discussion=discussion, actor=request.user, comment=request.POST.get("comment", ""))
         messages.success(request, "Merged.")
 
     def do_pin(self, request, discussion):
-        access.require_moderator(self.principal, self.repo)
+        access.require_moderator(self.access)
         services.discussion_pin(discussion=discussion, pinned=not discussion.is_pinned)
 
     def do_lock(self, request, discussion):
-        access.require_moderator(self.principal, self.repo)
+        access.require_moderator(self.access)
         services.discussion_lock(discussion=discussion, locked=not discussion.is_locked)
 
 
@@ -134,11 +134,9 @@ class PullRequestFilesPage(CommunityView):
         if not discussion.is_pull_request:
             return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
         trees = selectors.pull_request_trees(discussion)
-        visible = access.may_see_diff(self.principal, self.repo, discussion, trees)
+        visible = access.may_see_diff(self.access, discussion, trees)
         diff = (
-            selectors.pull_request_diff(
-                trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.principal, self.repo, trees)
-            )
+            selectors.pull_request_diff(trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.access, trees))
             if visible
             else ""
         )

@@ -21,8 +21,11 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import dataclasses
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -44,7 +47,7 @@ from core.prepared import PreparedQuery
 from gating import lookup_cache, release
 from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
 from licenses.models import RepoLicenseSettings
-from licenses.selectors import RevisionLicense, acknowledgment_problem
+from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
 from registry.models import Ref, Repo, RepoRedirect
 from registry.selectors import Resolved, RevisionHint, commit_tree_oid
@@ -86,6 +89,44 @@ class Principal:
 
 
 ANONYMOUS = Principal(user=None)
+_UNKNOWN: Any = object()
+
+
+@dataclass(eq=False)
+class RepoAccess:
+    """A repo as the policy resolved it for one caller, and what the decisions about the two
+    need, each learnt at most once: the caller's role on the repo (on first use), and the facts
+    found with the repo's row (None: not known, looked up when needed): whether it has a release
+    plan, whether its author opted in to license acknowledgment, and for downloads the best ref
+    among the URL's revision candidates (registry.selectors.RevisionHint)."""
+
+    principal: Principal
+    repo: Repo
+    revision_hint: RevisionHint | None = None
+    has_release_plan: bool | None = None
+    acknowledgment_opt_in: bool | None = None
+    _role: Any = field(default=_UNKNOWN, init=False, repr=False)
+
+    @property
+    def role(self) -> str | None:
+        if self._role is _UNKNOWN:
+            self._role = repo_role(self.principal, self.repo)
+        return self._role
+
+    def __copy__(self) -> RepoAccess:
+        """Cached lookups hand out copies: callers may change their repo, never the cache's."""
+        return dataclasses.replace(self, repo=copy.copy(self.repo))
+
+
+@dataclass(frozen=True)
+class DownloadDecision:
+    """`check_download`'s yes. SECURITY: `depends_on_caller` when the file is served because of
+    who the caller is (visibility, a role, a grant, an acknowledged license, a release stage
+    that spares them): such an answer must be `Cache-Control: private`, kept by no shared cache."""
+
+    depends_on_caller: bool
+
+
 _ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
 
 
@@ -189,38 +230,49 @@ _FIND_FOR_USER = PreparedQuery(
 
 def _find_visible(
     principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
-) -> Repo | None:
+) -> RepoAccess | None:
     if principal.user is not None or not candidates or not lookup_cache.enabled():
         return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
     # Anonymous download lookups are the same for everyone: kept per process until the repo changes.
     key = (repo_type, namespace, name, tuple(candidates))
-    repo = lookup_cache.cache.get(key)
-    if repo is not None:
-        return repo
+    found = lookup_cache.cache.get(key)
+    if found is not None:
+        return found
     generation = lookup_cache.cache.generation()  # before the read: see gating.lookup_cache
-    repo = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
+    found = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
     # Inside a transaction the read may come from a snapshot older than the generation: not stored.
-    if repo is not None and not connection.in_atomic_block:
-        lookup_cache.cache.put(key, repo.pk, repo, generation)
-    return repo
+    if found is not None and not connection.in_atomic_block:
+        lookup_cache.cache.put(key, found.repo.pk, found, generation)
+    return found
 
 
 def _find_visible_uncached(
     principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None
-) -> Repo | None:
+) -> RepoAccess | None:
     key: dict[str, str | int] = {"repo_type": repo_type, "namespace": namespace, "name": name}
     if principal.user is not None:
         key["user_id"] = principal.user.pk
-    if not candidates or len(candidates) > MAX_HINTED_CANDIDATES:
+    hinted = bool(candidates) and len(candidates or ()) <= MAX_HINTED_CANDIDATES
+    if not hinted:
         found = (_FIND_PUBLIC if principal.user is None else _FIND_FOR_USER)(**key)
-        return found[0] if found else None
-    found = (_FIND_PUBLIC_AT if principal.user is None else _FIND_FOR_USER_AT)(**key, names=candidates)
+    else:
+        found = (_FIND_PUBLIC_AT if principal.user is None else _FIND_FOR_USER_AT)(**key, names=candidates)
     if not found:
         return None
     repo = found[0]
-    hint = repo.hint_ref or ""
-    repo.revision_hint = RevisionHint(tuple(candidates), hint[40:] or None, hint[:40] or None)
-    return repo
+    # The annotations of _with_download_facts and _with_best_ref, read once into typed fields.
+    facts: dict[str, Any] = repo.__dict__
+    hint = None
+    if hinted:
+        best = facts.get("hint_ref") or ""
+        hint = RevisionHint(tuple(candidates or ()), best[40:] or None, best[:40] or None)
+    return RepoAccess(
+        principal,
+        repo,
+        revision_hint=hint,
+        has_release_plan=facts.get("has_release_plan"),
+        acknowledgment_opt_in=facts.get("acknowledgment_opt_in"),
+    )
 
 
 def _moved_target(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
@@ -232,49 +284,51 @@ def _moved_target(principal: Principal, repo_type: str, namespace: str, name: st
 
 def resolve_repo(
     principal: Principal, repo_type: str, repo_id: str, action: Action, *, revision_candidates: list[str] | None = None
-) -> Repo:
+) -> RepoAccess:
     """The repo, if `principal` may perform `action` on it; otherwise the error to answer with.
     `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too."""
     namespace, name = split_repo_id(repo_id)
-    repo = _find_visible(principal, repo_type, namespace, name, revision_candidates)
-    if repo is None:
+    access = _find_visible(principal, repo_type, namespace, name, revision_candidates)
+    if access is None:
         moved = _moved_target(principal, repo_type, namespace, name)
         if moved is not None:
             raise RepoMoved(old_id=f"{namespace}/{name}", new_id=moved.repo_id)
         raise RepoNotFound(anonymous=principal.is_anonymous)
-    check(principal, repo, action)
-    return repo
+    check(access, action)
+    return access
 
 
-def resolve_repo_by_pk(principal: Principal, repo_pk: int, action: Action) -> Repo:
+def resolve_repo_by_pk(principal: Principal, repo_pk: int, action: Action) -> RepoAccess:
     """`resolve_repo` for callers that hold a repo's key rather than its name (Xet tokens):
     a repo that is gone or no longer visible to `principal` is missing, as everywhere else."""
     repo = Repo.objects.filter(visible_q(principal), pk=repo_pk).first()
     if repo is None:
         raise RepoNotFound(anonymous=principal.is_anonymous)
-    check(principal, repo, action)
-    return repo
+    access = RepoAccess(principal, repo)
+    check(access, action)
+    return access
 
 
-def check(principal: Principal, repo: Repo, action: Action) -> None:
-    """Raise unless `principal`, who can see `repo`, may perform `action` on it."""
+def check(access: RepoAccess, action: Action) -> None:
+    """Raise unless the caller, who can see the repo, may perform `action` on it."""
+    principal, repo = access.principal, access.repo
     if action == Action.VIEW:
         return
     if action == Action.PARTICIPATE:
-        _check_participant(principal, repo)
+        _check_participant(access)
         return
     if action in (Action.DOWNLOAD, Action.PREVIEW):
         if not repo.disabled and not repo.gated:
             return  # the hot path: public, ungated content needs no further query
-        role = repo_role(principal, repo)
+        role = access.role
         if repo.disabled and role is None:
             raise DisabledRepo()
-        if action == Action.PREVIEW and _previews_public(repo):
+        if action == Action.PREVIEW and _previews_public(access):
             return
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
-    role = repo_role(principal, repo)
+    role = access.role
     if principal.user is None:
         raise AuthenticationRequired()
     if action == Action.REVIEW:
@@ -314,27 +368,26 @@ class CommitTarget:
         return self.create_pr or (self.ref_name or "").startswith("refs/pr/")
 
 
-def check_push(principal: Principal, repo: Repo, target: CommitTarget) -> None:
+def check_push(access: RepoAccess, target: CommitTarget) -> None:
     """THE push rule, for preupload, commits, Xet write tokens and (again, so that a revoked right
     stops an upload at once) Xet shard registration: branches need write access; pull requests
     are decided by the community app (`registry.hooks.pull_requests`): contributors may open
     them and push to their own."""
     if not target.is_pull_request:
-        check(principal, repo, Action.WRITE)
+        check(access, Action.WRITE)
         return
     if hooks.pull_requests is None:
         raise BadRequest("Pull requests are not supported by this hub.")
     if target.create_pr and target.ref_name is not None and target.ref_name.startswith("refs/pr/"):
         raise BadRequest("A pull request is opened against a branch, not against another pull request.")
-    hooks.pull_requests.authorize_commit(
-        principal=principal, repo=repo, ref_name=None if target.create_pr else target.ref_name
-    )
+    hooks.pull_requests.authorize_commit(access=access, ref_name=None if target.create_pr else target.ref_name)
 
 
-def _check_participant(principal: Principal, repo: Repo) -> None:
+def _check_participant(access: RepoAccess) -> None:
+    principal = access.principal
     if principal.user is None:
         raise AuthenticationRequired()
-    if repo.disabled and repo_role(principal, repo) is None:
+    if access.repo.disabled and access.role is None:
         raise DisabledRepo()
     if not principal.may_write:
         # SECURITY: posting is a write, so a read token cannot post either.
@@ -349,40 +402,48 @@ def check_may_ask_access(principal: Principal) -> None:
         raise Forbidden("This token is read-only: create a token with the write role to request access.")
 
 
-def _current_stage(repo: Repo):
+def _current_stage(access: RepoAccess):
     """The release stage in force; no query when the repo was found without a plan."""
-    if getattr(repo, "has_release_plan", True) is False:
+    if access.has_release_plan is False:
         return None
-    return release.current_stage(repo)
+    return release.current_stage(access.repo)
 
 
-def check_file(principal: Principal, repo: Repo, path: str, *, tree_oids: tuple[str | None, ...]) -> None:
+def check_file(access: RepoAccess, path: str, *, tree_oids: tuple[str | None, ...]) -> bool:
     """After `check(DOWNLOAD)`: files the current release stage still withholds, by path or, at
-    the revisions whose trees are `tree_oids`, by content (the same bytes under another name)."""
-    stage = _current_stage(repo)
+    the revisions whose trees are `tree_oids`, by content (the same bytes under another name).
+    True when the file is withheld but the caller's role spares them."""
+    stage = _current_stage(access)
     if stage is None:
-        return
+        return False
     withheld = release.is_withheld(stage, path) or release.is_content_withheld(stage, path, tree_oids)
-    if not withheld or repo_role(principal, repo) is not None:
-        return
+    if not withheld:
+        return False
+    if access.role is not None:
+        return True
     when = " It is scheduled for a later release stage." if _next_stage_time(stage) else ""
     raise GatedRepo(
-        f"The file {path} of {repo.repo_id} is withheld in the current release stage.{when}",
-        anonymous=principal.is_anonymous,
+        f"The file {path} of {access.repo.repo_id} is withheld in the current release stage.{when}",
+        anonymous=access.principal.is_anonymous,
     )
 
 
-def check_license(principal: Principal, repo: Repo, resolved: Resolved) -> None:
+def check_license(access: RepoAccess, resolved: Resolved) -> bool:
     """After `check(DOWNLOAD)`, once the revision is known: when its license asks for
     acknowledgment (RAIL family, or the author opted in), files are served only to users who
-    accepted the exact license text in force at that revision. Roles on the repo are exempt."""
-    problem = acknowledgment_problem(principal.user, repo, resolved)
-    if problem is not None and repo_role(principal, repo) is None:
-        raise GatedRepo(problem, anonymous=principal.is_anonymous)
+    accepted the exact license text in force at that revision. Roles on the repo are exempt.
+    True when the license asks and the caller passes (accepted, or exempt)."""
+    current = license_to_acknowledge(access.repo, resolved, opt_in=access.acknowledgment_opt_in)
+    if current is None:
+        return False
+    user = access.principal.user
+    if access.role is not None or has_acknowledged(user, access.repo, current):
+        return True
+    raise GatedRepo(unacknowledged_message(user, access.repo, current), anonymous=access.principal.is_anonymous)
 
 
-def may_read_license_text(principal: Principal, repo: Repo, current: RevisionLicense) -> bool:
-    """Whether the license page, API and access form may show `current`'s text to `principal`.
+def may_read_license_text(access: RepoAccess, current: RevisionLicense) -> bool:
+    """Whether the license page, API and access form may show `current`'s text to the caller.
 
     The text is in force at a writer's revision and comes from a file named as a license (or
     from the catalogue: licenses.selectors), so it is shown to whoever may see the repo, gated
@@ -391,60 +452,49 @@ def may_read_license_text(principal: Principal, repo: Repo, current: RevisionLic
     if current.file_path is None:
         return True
     try:
-        check_file(principal, repo, current.file_path, tree_oids=(commit_tree_oid(repo, current.commit_oid),))
+        check_file(access, current.file_path, tree_oids=(commit_tree_oid(access.repo, current.commit_oid),))
     except GatedRepo:
         return False
     return True
 
 
-def check_download(principal: Principal, repo: Repo, resolved: Resolved, path: str) -> None:
+def check_download(access: RepoAccess, resolved: Resolved, path: str) -> DownloadDecision:
     """After `check(DOWNLOAD)`: the per-file and per-revision checks every download path makes
-    (/resolve, the raw views, Xet reconstructions)."""
-    check_file(principal, repo, path, tree_oids=(resolved.tree_oid,))
-    check_license(principal, repo, resolved)
-
-
-def anyone_may_download(repo: Repo, resolved: Resolved, path: str) -> bool:
-    """Whether an anonymous caller would be served this file at this revision.
-
-    SECURITY: when not, a caller who is served it gets it because of who they are (a role, an
-    accepted access request, an acknowledged license, a release stage that spares them), so the
-    answer must be `Cache-Control: private`: no shared cache may keep it for the next caller."""
-    if repo.private or repo.gated or repo.disabled:
-        return False
-    try:
-        check_download(ANONYMOUS, repo, resolved, path)
-    except GatedRepo:
-        return False
-    return True
+    (/resolve, the raw views, Xet reconstructions), in one pass that also tells whether the yes
+    depended on the caller (an anonymous caller would have been refused)."""
+    repo = access.repo
+    spared = check_file(access, path, tree_oids=(resolved.tree_oid,))
+    accepted = check_license(access, resolved)
+    restricted = repo.private or bool(repo.gated) or repo.disabled
+    return DownloadDecision(depends_on_caller=restricted or spared or accepted)
 
 
 def check_preview_files(
-    principal: Principal, repo: Repo, paths: list[str], resolved: Resolved | None = None, *, tree_oid: str | None
+    access: RepoAccess, paths: list[str], resolved: Resolved | None = None, *, tree_oid: str | None
 ) -> None:
     """After `check(PREVIEW)`: a preview loads these files, so it is refused while the current
     release stage withholds any of them from the caller, or while the revision's license awaits
     the caller's acknowledgment, unless the stage makes previews public."""
-    if _previews_public(repo):
+    if _previews_public(access):
         return
     for path in paths:
-        check_file(principal, repo, path, tree_oids=(tree_oid,))
+        check_file(access, path, tree_oids=(tree_oid,))
     if resolved is not None:
-        check_license(principal, repo, resolved)
+        check_license(access, resolved)
 
 
 def _next_stage_time(stage) -> bool:
     return stage.plan.stages.filter(position__gt=stage.position, scheduled_at__isnull=False).exists()
 
 
-def _previews_public(repo: Repo) -> bool:
-    stage = _current_stage(repo)
+def _previews_public(access: RepoAccess) -> bool:
+    stage = _current_stage(access)
     return stage is not None and stage.previews_public
 
 
-def can(principal: Principal, repo: Repo, action: Action) -> bool:
+def can(access: RepoAccess, action: Action) -> bool:
     try:
-        check(principal, repo, action)
+        check(access, action)
     except (AuthenticationRequired, Forbidden, GatedRepo, DisabledRepo):
         return False
     return True

@@ -16,7 +16,7 @@ from accounts.auth import authenticate_request
 from core.api import AllowAnyone
 from core.errors import HubError, NotFound, RepoMoved
 from core.http import error_response, moved_response
-from gating.policy import Action, Principal, can, resolve_repo
+from gating.policy import Action, Principal, RepoAccess, can, resolve_repo
 from registry.models import RepoType
 from registry.selectors import list_refs
 
@@ -44,15 +44,16 @@ class RepoAPIView(APIView):
     # The policy call in `initial` is the gate; it raises before any handler for callers it refuses.
     permission_classes = [AllowAnyone]
     repo_actions: dict[str, Action] = {"GET": Action.VIEW}
+    access: RepoAccess  # the policy's answer: the repo, the caller and what was learnt deciding
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         action = action_for(self.repo_actions, request.method)
         if action is None:
             raise MethodNotAllowed(request.method)
-        self.principal = Principal.from_request(request)
         repo_type, repo_id = self.repo_lookup(request, kwargs)
-        self.repo = resolve_repo(self.principal, repo_type, repo_id, action)
+        self.access = resolve_repo(Principal.from_request(request), repo_type, repo_id, action)
+        self.principal, self.repo = self.access.principal, self.access.repo
 
     def repo_lookup(self, request, kwargs) -> tuple[str, str]:
         """(repo type, repo id) from the URL; routes that name the repo in the body override this."""
@@ -68,6 +69,7 @@ class RepoView(View):
     """Plain Django base (download path and portal): no DRF overhead on the hottest route."""
 
     repo_actions: dict[str, Action] = {"GET": Action.VIEW, "HEAD": Action.VIEW}
+    access: RepoAccess
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -75,14 +77,14 @@ class RepoView(View):
             action = action_for(self.repo_actions, request.method)
             if action is None:
                 return self.http_method_not_allowed(request, *args, **kwargs)
-            self.principal = Principal.from_request(request)
-            self.repo = resolve_repo(
-                self.principal,
+            self.access = resolve_repo(
+                Principal.from_request(request),
                 repo_type_from_kwargs(kwargs),
                 f"{kwargs['namespace']}/{kwargs['name']}",
                 action,
                 revision_candidates=self.revision_candidates(kwargs),
             )
+            self.principal, self.repo = self.access.principal, self.access.repo
             return super().dispatch(request, *args, **kwargs)
         except RepoMoved as exc:
             return moved_response(request, exc)
@@ -126,4 +128,4 @@ class PortalRepoView(RepoView):
         }
 
     def _can(self, action: Action) -> bool:
-        return can(self.principal, self.repo, action)
+        return can(self.access, action)

@@ -28,7 +28,7 @@ from core.timeutil import isoformat_z
 from gating import release, services
 from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
-from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text, repo_role
+from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text
 from gating.repo_views import PortalRepoView
 from gating.selectors import audit_for, audit_item, request_item, requests_for
 from licenses.models import AcknowledgmentSource
@@ -77,7 +77,7 @@ class AskAccessView(PortalRepoView):
                 "form": form_for_repo(self.repo),
                 "state": state,
                 "access": access,
-                "is_member": repo_role(self.principal, self.repo) is not None,
+                "is_member": self.access.role is not None,
                 "answers": answers or {},
                 "error": error,
                 "license": self._license_shown(request.user),
@@ -94,7 +94,7 @@ class AskAccessView(PortalRepoView):
         current = self._license_to_accept(user)
         if current is None:
             return None
-        return shown_to(current, may_read=may_read_license_text(self.principal, self.repo, current))
+        return shown_to(current, may_read=may_read_license_text(self.access, current))
 
     def _accept_license(self, request) -> None:
         """Browser form: the license is accepted as part of the request (scripts use the license API)."""
@@ -125,7 +125,7 @@ class AskAccessView(PortalRepoView):
                     repo=self.repo,
                     user=request.user,
                     answers=answers,
-                    has_role=repo_role(self.principal, self.repo) is not None,
+                    has_role=self.access.role is not None,
                 )
         except HubError as exc:
             if _wants_json(request):

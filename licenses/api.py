@@ -65,7 +65,7 @@ class RepoLicenseView(RepoAPIView):
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, request.GET.get("revision") or self.repo.default_branch)
         current = selectors.license_at(self.repo, resolved)
-        current = selectors.shown_to(current, may_read=may_read_license_text(self.principal, self.repo, current))
+        current = selectors.shown_to(current, may_read=may_read_license_text(self.access, current))
         user = self.principal.user
         acknowledged = selectors.has_acknowledged(user, self.repo, current) if user else None
         return Response(serializers.revision_license_item(self.repo, current, acknowledged=acknowledged))

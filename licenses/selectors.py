@@ -1,7 +1,7 @@
 """Reads about licenses: the license of a revision, its version, acknowledgments and derivatives.
 
 They take repos the policy already returned and decide no access themselves; `gating.policy`
-calls `acknowledgment_problem` for the download decision.
+calls `license_to_acknowledge` for the download decision.
 """
 
 from __future__ import annotations
@@ -134,12 +134,11 @@ def requires_acknowledgment_opt_in(repo: Repo) -> bool:
     return RepoLicenseSettings.objects.filter(repo=repo, require_acknowledgment=True).exists()
 
 
-def _requires_acknowledgment(repo: Repo, card: CardLicense) -> bool:
+def _requires_acknowledgment(repo: Repo, card: CardLicense, opt_in: bool | None = None) -> bool:
     """From the catalogue's source, or the author's opt-in: no query on the download path, where
-    the policy found the repo with its opt-in (gating.policy._with_download_facts)."""
+    the policy found the repo with its opt-in (gating.policy.RepoAccess); None: look it up."""
     if card.license_id in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
         return True
-    opt_in = getattr(repo, "acknowledgment_opt_in", None)
     return requires_acknowledgment_opt_in(repo) if opt_in is None else opt_in
 
 
@@ -215,23 +214,26 @@ def has_acknowledged(user, repo: Repo, current: RevisionLicense) -> bool:
     ).exists()
 
 
-def acknowledgment_problem(user, repo: Repo, resolved: Resolved) -> str | None:
-    """None when the revision needs no acknowledgment from `user` (or has it); otherwise the message
-    that names the license, the version, what changed since the user's last acceptance, and the URL."""
+def license_to_acknowledge(repo: Repo, resolved: Resolved, *, opt_in: bool | None = None) -> RevisionLicense | None:
+    """The license whose exact text a download at `resolved` needs accepted; None when none does.
+    `opt_in`: the author's opt-in when the caller already knows it (None: looked up)."""
     resolved = license_in_force_at(repo, resolved)
     card = card_license_at(repo.pk, resolved.tree_oid)
-    if not _requires_acknowledgment(repo, card):
+    if not _requires_acknowledgment(repo, card, opt_in):
         if repo.license not in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
             return None
         # SECURITY: a revision cannot shed the license the repo is under: anyone may push a pull
         # request whose card says `license: mit`. Such a revision needs the head's license.
         resolved = resolve_revision(repo, repo.default_branch)
         card = card_license_at(repo.pk, resolved.tree_oid)
-        if not _requires_acknowledgment(repo, card):
+        if not _requires_acknowledgment(repo, card, opt_in):
             return None
-    current = _revision_license(resolved, card, required=True)
-    if has_acknowledged(user, repo, current):
-        return None
+    return _revision_license(resolved, card, required=True)
+
+
+def unacknowledged_message(user, repo: Repo, current: RevisionLicense) -> str:
+    """Why `user` may not download yet: the license, its version, what changed since the user's
+    last acceptance, and where to accept it."""
     kind = "dataset" if repo.repo_type == "dataset" else "model"
     label = current.name if current.name == current.license_id else f"{current.name} ({current.license_id or 'none'})"
     message = (

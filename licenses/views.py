@@ -18,7 +18,7 @@ from django.views import View
 
 from core.errors import HubError, NotFound
 from core.http import as_export, csv_response
-from gating.policy import Action, Principal, can, may_read_license_text, repo_role, repos_visible_to
+from gating.policy import Action, Principal, can, may_read_license_text, repos_visible_to
 from gating.repo_views import PortalRepoView, render_error
 from licenses import selectors, serializers, services, texts
 from licenses.models import AcknowledgmentSource, License
@@ -78,7 +78,7 @@ class RepoLicensePage(PortalRepoView):
         revision = request.GET.get("revision") or request.POST.get("revision") or self.repo.default_branch
         resolved = resolve_revision(self.repo, revision)
         current = selectors.license_at(self.repo, resolved)
-        current = selectors.shown_to(current, may_read=may_read_license_text(self.principal, self.repo, current))
+        current = selectors.shown_to(current, may_read=may_read_license_text(self.access, current))
         user = self.principal.user
         context = self.base_context(resolved)
         context.update(
@@ -86,8 +86,8 @@ class RepoLicensePage(PortalRepoView):
                 "tab": "license",
                 "current": current,
                 "acknowledged": selectors.has_acknowledged(user, self.repo, current),
-                "is_member": repo_role(self.principal, self.repo) is not None,
-                "gate_open": can(self.principal, self.repo, Action.DOWNLOAD),
+                "is_member": self.access.role is not None,
+                "gate_open": can(self.access, Action.DOWNLOAD),
                 "error": error,
             }
         )

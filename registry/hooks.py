@@ -32,7 +32,7 @@ commit_checks: list[Callable[[CommitContext], None]] = []
 metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
 
 # Extra panels for the repo page's sidebar (e.g. the preview widget):
-# (request, repo, principal, resolved) -> HTML string ('' for nothing). They render after the
+# (request, access: gating.policy.RepoAccess, resolved) -> HTML string ('' for nothing). They render after the
 # policy let the caller see the repo; each panel makes its own finer-grained policy checks.
 repo_sidebar_panels: list[Callable[..., str]] = []
 
@@ -52,8 +52,9 @@ branches_changed: list[Callable[[Repo], None]] = []
 class PullRequestHooks(Protocol):
     """Pull requests live in the community app; the commit endpoints reach them through this."""
 
-    def authorize_commit(self, *, principal, repo: Repo, ref_name: str | None) -> None:
-        """Raise unless `principal` may push to `ref_name` (None: open a new pull request)."""
+    def authorize_commit(self, *, access, ref_name: str | None) -> None:
+        """Raise unless the caller may push to `ref_name` (None: open a new pull request);
+        `access` is the policy's gating.policy.RepoAccess (the registry cannot import it)."""
 
     def open_for_commit(
         self, *, repo: Repo, author, base_branch: str, parent_commit: str | None, title: str, description: str

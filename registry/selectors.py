@@ -125,16 +125,18 @@ def revision_candidates(rest: str, *, path_required: bool) -> list[str]:
     return [name for prefix in reversed(prefixes) for name in _ref_candidates(prefix)]
 
 
-def split_revision_path(repo: Repo, rest: str, *, path_required: bool) -> tuple[Resolved, str]:
+def split_revision_path(
+    repo: Repo, rest: str, *, path_required: bool, hint: RevisionHint | None = None
+) -> tuple[Resolved, str]:
     """Split '<revision>/<path>' where the revision itself may contain slashes ('refs/pr/3',
     'feature/x'). WSGI decodes %2F before routing, so the longest existing ref prefix wins.
 
     When the policy found the repo together with the best ref for these candidates (the download
-    path: gating.policy.resolve_repo with `revision_candidates`), that answer is used: no query."""
+    path: gating.policy.resolve_repo with `revision_candidates`), that `hint` is used: no query."""
     prefixes = _revision_prefixes(rest, path_required=path_required)
     if not prefixes:
         raise RevisionNotFound(rest)
-    hinted: RevisionHint | None = getattr(repo, "revision_hint", None)
+    hinted = hint
     if hinted is not None and hinted.candidates == tuple(revision_candidates(rest, path_required=path_required)):
         if hinted.ref_name is not None and hinted.commit_oid is not None:
             prefix = next(p for p in prefixes if hinted.ref_name in _ref_candidates(p))

@@ -6,8 +6,7 @@ a request is visible to the caller who made it and to the repo's admins, and to 
 
 from __future__ import annotations
 
-from gating.policy import Action, Principal, can, check_preview_files
-from registry.models import Repo
+from gating.policy import Action, RepoAccess, can, check_preview_files
 from registry.selectors import Resolved, commit_tree_oid
 from workers import selectors
 from workers.loading import model_plan
@@ -19,24 +18,25 @@ from workers.runner.files import UnsupportedModel
 PREVIEW_ACTION = Action.PREVIEW
 
 
-def require_preview_files(principal: Principal, repo: Repo, tree_oid: str | None, commit_oid: str = "") -> None:
+def require_preview_files(access: RepoAccess, tree_oid: str | None, commit_oid: str = "") -> None:
     """Staged release and licenses: no preview of weights the current stage withholds from this
     caller, nor under a license the caller has not acknowledged."""
     if tree_oid is None:
         return
     try:
-        paths = list(model_plan(repo.pk, tree_oid).paths)
+        paths = list(model_plan(access.repo.pk, tree_oid).paths)
     except UnsupportedModel:
         return  # nothing can be loaded from this tree; the request fails on its own
     resolved = Resolved(commit_oid, commit_oid, tree_oid, None) if commit_oid else None
-    check_preview_files(principal, repo, paths, resolved, tree_oid=tree_oid)
+    check_preview_files(access, paths, resolved, tree_oid=tree_oid)
 
 
-def visible_request(principal: Principal, repo: Repo, preview_id: str) -> PreviewRequest:
+def visible_request(access: RepoAccess, preview_id: str) -> PreviewRequest:
     """Raises selectors.PreviewNotFound (a 404) for anything else, existing or not; and the
     policy's error when the stage now withholds the weights it was made from."""
+    repo = access.repo
     found = selectors.request_for(
-        repo=repo, request_id=preview_id, user=principal.user, is_admin=can(principal, repo, Action.MANAGE)
+        repo=repo, request_id=preview_id, user=access.principal.user, is_admin=can(access, Action.MANAGE)
     )
-    require_preview_files(principal, repo, commit_tree_oid(repo, found.job.commit_oid), found.job.commit_oid)
+    require_preview_files(access, commit_tree_oid(repo, found.job.commit_oid), found.job.commit_oid)
     return found

@@ -50,7 +50,7 @@ class PreviewListView(RepoAPIView):
         if not isinstance(revision, str):
             raise BadRequest("'revision' must be a string.")
         resolved = resolve_revision(self.repo, revision)
-        require_preview_files(self.principal, self.repo, resolved.tree_oid, resolved.commit_oid)
+        require_preview_files(self.access, resolved.tree_oid, resolved.commit_oid)
         preview = services.preview_request_create(repo=self.repo, user=user, resolved=resolved, data=data)
         response = Response(serializers.request_json(preview), status=202)
         response["Location"] = f"/api/models/{self.repo.repo_id}/previews/{preview.pk}"
@@ -63,7 +63,7 @@ class PreviewDetailView(RepoAPIView):
 
     @extend_schema(operation_id="previews_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, preview_id, repo_type=None):
-        preview = visible_request(self.principal, self.repo, preview_id)
+        preview = visible_request(self.access, preview_id)
         response = Response(serializers.request_json(preview))
         response["Cache-Control"] = "private, no-store"
         return response
@@ -117,7 +117,7 @@ class BiasReportListView(RepoAPIView):
 
     @extend_schema(operation_id="bias_reports_list", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, repo_type=None):
-        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        is_admin = can(self.access, Action.MANAGE)
         rows = selectors.reports(repo=self.repo, is_admin=is_admin)[:50]
         return Response([serializers.report_json(row, with_cells=False) for row in rows])
 
@@ -149,6 +149,6 @@ class BiasReportDetailView(RepoAPIView):
 
     @extend_schema(operation_id="bias_reports_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, report_id, repo_type=None):
-        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        is_admin = can(self.access, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)
         return Response(serializers.report_json(report, with_cells=True))

@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from core.errors import BadRequest, HubError
-from gating.policy import Action, Principal, can
+from gating.policy import Action, RepoAccess, can
 from gating.repo_views import PortalRepoView
 from registry.selectors import Resolved, resolve_revision
 from workers import conf, selectors, serializers, services
@@ -28,20 +28,21 @@ from workers.models import JobStatus, SafetyPreset
 from workers.services.requests import check_previewable, settings_for
 
 
-def preview_sidebar_panel(request, repo, principal: Principal, resolved: Resolved) -> str:
+def preview_sidebar_panel(request, access: RepoAccess, resolved: Resolved) -> str:
     """The preview widget for the repo page (registered in registry.hooks), or '' when the repo
     is not a diffusers pipeline at all."""
+    repo = access.repo
     if repo.repo_type != "model" or not is_diffusers_tree(resolved.tree_oid):
         return ""
-    context = {"repo": repo, "reason": "", "can_preview": False, "is_admin": can(principal, repo, Action.MANAGE)}
-    if principal.user is None:
+    context = {"repo": repo, "reason": "", "can_preview": False, "is_admin": can(access, Action.MANAGE)}
+    if access.principal.user is None:
         context["reason"] = "Sign in to try this model."
-    elif not can(principal, repo, PREVIEW):
+    elif not can(access, PREVIEW):
         context["reason"] = "Previews of this model are for approved users: request access first."
     else:
         try:
             check_previewable(repo, resolved)
-            require_preview_files(principal, repo, resolved.tree_oid, resolved.commit_oid)
+            require_preview_files(access, resolved.tree_oid, resolved.commit_oid)
             context["can_preview"] = True
         except HubError as exc:
             context["reason"] = exc.message
@@ -88,7 +89,7 @@ class PreviewHistoryPage(PortalRepoView):
             except ValueError:
                 data["guidance_scale"] = request.POST["guidance_scale"]
         resolved = resolve_revision(self.repo, self.repo.default_branch)
-        require_preview_files(self.principal, self.repo, resolved.tree_oid, resolved.commit_oid)
+        require_preview_files(self.access, resolved.tree_oid, resolved.commit_oid)
         try:
             preview = services.preview_request_create(
                 repo=self.repo, user=self.principal.user, resolved=resolved, data=data
@@ -103,7 +104,7 @@ class PreviewDetailPage(PortalRepoView):
     repo_actions = {"GET": PREVIEW}
 
     def get(self, request, namespace, name, preview_id, repo_type=None):
-        preview = visible_request(self.principal, self.repo, preview_id)
+        preview = visible_request(self.access, preview_id)
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
         context.update({"preview": preview, "data": serializers.request_json(preview), "tab": "previews"})
@@ -116,7 +117,7 @@ class PreviewImageView(PortalRepoView):
     repo_actions = {"GET": PREVIEW, "HEAD": PREVIEW}
 
     def get(self, request, namespace, name, preview_id, repo_type=None):
-        preview = visible_request(self.principal, self.repo, preview_id)
+        preview = visible_request(self.access, preview_id)
         if preview.job.status != JobStatus.SUCCEEDED:
             raise selectors.PreviewNotFound("This preview has no image.")
         # Previews belong to one user: never cacheable by shared caches.
@@ -166,7 +167,7 @@ class BiasReportListPage(PortalRepoView):
 
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, self.repo.default_branch)
-        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        is_admin = can(self.access, Action.MANAGE)
         context = self.base_context(resolved)
         context.update(
             {"reports": selectors.reports(repo=self.repo, is_admin=is_admin)[:20], "is_admin": is_admin, "tab": "bias"}
@@ -190,7 +191,7 @@ class BiasReportPage(PortalRepoView):
     repo_actions = {"GET": Action.VIEW, "POST": Action.MANAGE}
 
     def get(self, request, namespace, name, report_id, repo_type=None):
-        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        is_admin = can(self.access, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         context = self.base_context(resolved)
@@ -213,7 +214,7 @@ class BiasImageView(PortalRepoView):
     repo_actions = {"GET": Action.VIEW, "HEAD": Action.VIEW}
 
     def get(self, request, namespace, name, report_id, cell_id, repo_type=None):
-        is_admin = can(self.principal, self.repo, Action.MANAGE)
+        is_admin = can(self.access, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)
         cell = report.cells.select_related("job").filter(pk=cell_id if str(cell_id).isdigit() else -1).first()
         if cell is None or cell.job.status != JobStatus.SUCCEEDED:

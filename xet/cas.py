@@ -23,7 +23,7 @@ from core.byteranges import BoundedFile, parse_range
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from core.http import error_response
 from core.socketbody import buffered_body
-from gating.policy import Action, Principal, can, check_download, check_push, resolve_repo_by_pk
+from gating.policy import Action, RepoAccess, can, check_download, check_push, resolve_repo_by_pk
 from registry import content, limits, trees
 from registry import services as registry_services
 from registry.models import Repo, UploadReceipt
@@ -66,9 +66,9 @@ class CasRepoView(CasView):
             self.token = tokens.parse(request.headers.get("Authorization"))
             if self.requires_write:
                 tokens.require_write(self.token)
-            self.principal = tokens.principal_of(self.token)
             action = Action.PARTICIPATE if self.token.scope == tokens.WRITE else Action.DOWNLOAD
-            self.repo = resolve_repo_by_pk(self.principal, self.token.repo_pk, action)
+            self.access = resolve_repo_by_pk(tokens.principal_of(self.token), self.token.repo_pk, action)
+            self.principal, self.repo = self.access.principal, self.access.repo
         except HubError as exc:
             return error_response(exc)
         return super().dispatch(request, *args, **kwargs)
@@ -85,12 +85,12 @@ class XorbUploadView(CasRepoView):
     requires_write = True
 
     def post(self, request, prefix, xorb_hash):
-        principal, repo = self.principal, self.repo
+        principal = self.principal
         if prefix not in ("default", "default-merkledb"):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         xorb_hash = _hash_arg(xorb_hash)
         length = bodies.content_length(request)
-        if not can(principal, repo, Action.WRITE):
+        if not can(self.access, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
         services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
         # SECURITY: always true ("stored as sent"): false for a xorb someone else had uploaded would
@@ -107,8 +107,8 @@ class ShardUploadView(CasRepoView):
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal, repo = self.principal, self.repo
-        check_push(principal, repo, self.token.commit_target())
-        if not can(principal, repo, Action.WRITE):
+        check_push(self.access, self.token.commit_target())
+        if not can(self.access, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
         data = request.read(format.MAX_SHARD_BYTES + 1)
         if len(data) > format.MAX_SHARD_BYTES:
@@ -118,7 +118,7 @@ class ShardUploadView(CasRepoView):
 
 class ReconstructionView(CasRepoView):
     def get(self, request, file_hash):
-        readable = _readable_file(self.token, self.principal, self.repo, _hash_arg(file_hash))
+        readable = _readable_file(self.token, self.access, _hash_arg(file_hash))
         xet_file = readable.file
         byte_range = parse_range(request.headers.get("Range"), xet_file.size) if xet_file.size else None
         start, end = byte_range if byte_range else (0, xet_file.size - 1)
@@ -159,11 +159,12 @@ class Readable:
     path: str
 
 
-def _readable_file(token: tokens.XetToken, principal: Principal, repo: Repo, file_hash: str) -> Readable:
+def _readable_file(token: tokens.XetToken, access: RepoAccess, file_hash: str) -> Readable:
     """SECURITY: the gating chokepoint for Xet reads. The file must be in the token's repo at the
     token's commit (write tokens: uploaded to the repo), and the holder must still pass every
     check /resolve makes for that path (gates, withheld files, licenses: 401/403 as there). A
     file outside the token's scope is missing (404), whether or not it exists elsewhere."""
+    principal, repo = access.principal, access.repo
     xet_file = XetFile.objects.filter(hash=file_hash).first()
     if xet_file is None:
         raise NotFound("No such file.")
@@ -185,7 +186,7 @@ def _readable_file(token: tokens.XetToken, principal: Principal, repo: Repo, fil
     refusals: list[HubError] = []
     for path in paths:
         try:
-            check_download(principal, repo, resolved, path)
+            check_download(access, resolved, path)
         except HubError as exc:
             refusals.append(exc)
             continue

@@ -49,7 +49,7 @@ class XetReadTokenView(RepoAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
-        check_license(self.principal, self.repo, resolved)
+        check_license(self.access, resolved)
         return token_response(
             request, scope=tokens.READ, repo=self.repo, revision=resolved.commit_oid, principal=self.principal
         )
@@ -63,7 +63,7 @@ class XetWriteTokenView(RepoAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
-        check_push(self.principal, self.repo, target)
+        check_push(self.access, target)
         return token_response(
             request, scope=tokens.WRITE, repo=self.repo, revision=revision, principal=self.principal, target=target
         )

@@ -50,7 +50,7 @@ class PreuploadView(RepoAPIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
-        check_push(self.principal, self.repo, target)
+        check_push(self.access, target)
         data = edge.json_object(request)
         files = data.get("files")
         if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
@@ -107,10 +107,10 @@ class CommitView(RepoAPIView):
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         # SECURITY: decided before the body is read, so a refused caller stores no content.
-        check_push(self.principal, self.repo, target)
+        check_push(self.access, target)
         # SECURITY: contributors without write access add large files by their own uploads only,
         # and their inline files draw from their daily upload quota (limits.charge_contributor).
-        self.contributor = None if can(self.principal, self.repo, Action.WRITE) else request.user
+        self.contributor = None if can(self.access, Action.WRITE) else request.user
         header, operations = self._read_operations(request)
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""

@@ -15,7 +15,7 @@ from django.utils.http import content_disposition_header
 
 from core.byteranges import BoundedFile, parse_range
 from core.errors import ContentUnavailable
-from gating.policy import Action, anyone_may_download, check_download
+from gating.policy import Action, check_download
 from gating.repo_views import RepoView
 from registry import content, services, trees
 from registry.paths import validate_path
@@ -38,15 +38,15 @@ class ResolveView(RepoView):
         return revision_candidates(kwargs["rest"], path_required=True)
 
     def get(self, request, namespace, name, rest, repo_type=None):
-        resolved, path = split_revision_path(self.repo, rest, path_required=True)
+        resolved, path = split_revision_path(self.repo, rest, path_required=True, hint=self.access.revision_hint)
         validate_path(path)
-        check_download(self.principal, self.repo, resolved, path)
+        decision = check_download(self.access, resolved, path)
         entry = find_file(resolved, path)
         content.require_in_repo(self.repo.pk, entry_sha256(entry))
         size = entry["size"]
-        # SECURITY: a file an anonymous caller would not get is served because of who the caller is
-        # (a role, a grant, an acknowledged license): `private`, so no shared cache keeps it.
-        is_shared = self.principal.is_anonymous or anyone_may_download(self.repo, resolved, path)
+        # SECURITY: a file served because of who the caller is (a role, a grant, an acknowledged
+        # license) is `private`, so no shared cache keeps it for the next caller.
+        is_shared = not decision.depends_on_caller
         headers = {
             "X-Repo-Commit": resolved.commit_oid,
             "ETag": f'"{entry["oid"]}"',

@@ -25,7 +25,7 @@ from core.api import HubJSONRenderer, JSONParser
 from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import error_response
 from core.socketbody import socket_body
-from gating.policy import Action, Principal, check
+from gating.policy import Action, Principal, RepoAccess, check
 from gating.repo_views import RepoAPIView
 from registry import limits, uploads
 from registry.models import Repo, RepoObject, StoredObject
@@ -155,7 +155,7 @@ class SignedTransferView(View):
         repo = Repo.objects.filter(pk=self.grant.repo_id).first()
         if user is None or repo is None:
             raise Forbidden("This upload URL is no longer valid.")
-        check(Principal(user=user), repo, Action.WRITE)
+        check(RepoAccess(Principal(user=user), repo), Action.WRITE)
 
     def body(self):
         return socket_body(self.request) or self.request

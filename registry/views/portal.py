@@ -85,9 +85,7 @@ class RepoPage(PortalRepoView):
                 "entries": self._entries(resolved, ""),
                 "path": "",
                 "tab": "card",
-                "sidebar_panels": [
-                    panel(request, self.repo, self.principal, resolved) for panel in hooks.repo_sidebar_panels
-                ],
+                "sidebar_panels": [panel(request, self.access, resolved) for panel in hooks.repo_sidebar_panels],
             }
         )
         return render(request, "registry/repo.html", context)
@@ -167,8 +165,8 @@ class BlobPage(PortalRepoView):
         context = self.base_context(resolved)
         if context["can_download"]:
             try:
-                check_file(self.principal, self.repo, path, tree_oids=(resolved.tree_oid,))
-                check_license(self.principal, self.repo, resolved)
+                check_file(self.access, path, tree_oids=(resolved.tree_oid,))
+                check_license(self.access, resolved)
             except HubError as exc:
                 context["can_download"] = False
                 context["gate_message"] = exc.message

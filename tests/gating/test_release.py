@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.errors import GatedRepo
 from gating import release
 from gating.models import AccessRequest, AuditEvent
-from gating.policy import Principal, check_file
+from gating.policy import Principal, RepoAccess, check_file
 from gating.tasks import release_stages_apply_task
 from tests.support.builders import make_repo
 
@@ -61,9 +61,11 @@ def test_stages_apply_when_due_and_only_once(alice, bob, time_machine):
     # an approved user gets the config, but the weights stay withheld in this stage
     AccessRequest.objects.create(repo=repo, user=bob, status="accepted")
     with pytest.raises(GatedRepo, match="withheld"):
-        check_file(Principal(user=bob), repo, "model.safetensors", tree_oids=())
-    check_file(Principal(user=bob), repo, "config.json", tree_oids=())
-    check_file(Principal(user=alice), repo, "model.safetensors", tree_oids=())  # the owner always sees everything
+        check_file(RepoAccess(Principal(user=bob), repo), "model.safetensors", tree_oids=())
+    check_file(RepoAccess(Principal(user=bob), repo), "config.json", tree_oids=())
+    check_file(
+        RepoAccess(Principal(user=alice), repo), "model.safetensors", tree_oids=()
+    )  # the owner always sees everything
 
     time_machine.move_to(start + timedelta(hours=5), tick=False)
     assert release_stages_apply_task() == 1  # one stage per tick: stage 2 (auto) now
@@ -71,7 +73,7 @@ def test_stages_apply_when_due_and_only_once(alice, bob, time_machine):
     assert release_stages_apply_task() == 0
     repo.refresh_from_db()
     assert not repo.private and repo.gated == ""
-    check_file(Principal(user=bob), repo, "model.safetensors", tree_oids=())
+    check_file(RepoAccess(Principal(user=bob), repo), "model.safetensors", tree_oids=())
 
 
 def test_pause_advance_and_rollback_by_hand(alice, time_machine):

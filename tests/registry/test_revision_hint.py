@@ -54,7 +54,7 @@ def test_hinted_and_plain_resolution_agree(repo, rest):
     outcomes = []
     for candidate in (plain_repo, hinted_repo):
         try:
-            resolved, path = split_revision_path(candidate, rest, path_required=True)
+            resolved, path = split_revision_path(candidate.repo, rest, path_required=True, hint=candidate.revision_hint)
             outcomes.append((resolved.revision, resolved.commit_oid, resolved.tree_oid, path))
         except Exception as exc:  # noqa: BLE001 - both must fail the same way
             outcomes.append((type(exc), str(exc)))
@@ -65,10 +65,12 @@ def test_the_hinted_lookup_is_one_query(repo):
     rest = "feature/x/a/b.txt"
     candidates = revision_candidates(rest, path_required=True)
     warm = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
-    split_revision_path(warm, rest, path_required=True)  # commit -> tree is cached per process (immutable)
+    split_revision_path(
+        warm.repo, rest, path_required=True, hint=warm.revision_hint
+    )  # commit -> tree is cached per process (immutable)
     with CaptureQueriesContext(connection) as queries:
         hinted = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
-        resolved, path = split_revision_path(hinted, rest, path_required=True)
+        resolved, path = split_revision_path(hinted.repo, rest, path_required=True, hint=hinted.revision_hint)
     assert (resolved.revision, path) == ("feature/x", "a/b.txt")
     assert len(queries) == 1
 
