@@ -19,7 +19,7 @@ class WhoAmIView(APIView):
         user = request.user
         memberships = Membership.objects.filter(user=user).select_related("org").order_by("org__name")
         token = request.auth if isinstance(request.auth, AccessToken) else None
-        auth = {"type": "session"}
+        auth: dict[str, object] = {"type": "session"}
         if token is not None:
             auth = {
                 "type": "access_token",

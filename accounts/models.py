@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
@@ -18,7 +20,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=96, unique=True)
     fullname = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(User, through="Membership", related_name="organizations")
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
+        User, through="Membership", related_name="organizations"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("name"), name="org_name_ci_unique")]

@@ -126,8 +126,7 @@ class OrganizationMembersView(LoginRequiredMixin, View):
 
     def post(self, request, name):
         org = Organization.objects.filter(name=name).first()
-        is_admin = org and Membership.objects.filter(org=org, user=request.user, role=Role.ADMIN).exists()
-        if not is_admin:
+        if org is None or not Membership.objects.filter(org=org, user=request.user, role=Role.ADMIN).exists():
             return render(request, "errors/404.html", status=404)
         form = MemberForm(request.POST)
         if form.is_valid():

@@ -24,7 +24,7 @@ MAX_MENTIONS = 50
 
 
 def mentioned_usernames(raw: str) -> list[str]:
-    names = []
+    names: list[str] = []
     for match in MENTION.finditer(raw or ""):
         if match.group(1).lower() not in (name.lower() for name in names):
             names.append(match.group(1))
@@ -44,7 +44,7 @@ def moderators_of(repo: Repo) -> list[User]:
 
 
 def _participants(discussion: Discussion) -> set[int]:
-    ids = set(discussion.events.filter(type=EventType.COMMENT).values_list("author_id", flat=True))
+    ids: set[int | None] = set(discussion.events.filter(type=EventType.COMMENT).values_list("author_id", flat=True))
     ids.add(discussion.author_id)
     return {pk for pk in ids if pk is not None}
 
@@ -63,7 +63,8 @@ def recipients_for(event: Event, *, new_thread: bool) -> list[User]:
             ids |= set(query.values_list("pk", flat=True))
     if new_thread:
         ids |= {user.pk for user in moderators_of(repo)}
-    ids.discard(event.author_id)
+    if event.author_id is not None:
+        ids.discard(event.author_id)
     users = User.objects.filter(pk__in=ids, is_active=True).exclude(email="").order_by("pk")
     return [user for user in users if sees_repo(user, repo)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -13,13 +14,20 @@ from core.errors import NotFound
 from registry.models import Ref, Repo
 from registry.selectors import commit_tree_oid
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 TYPE_FILTERS = {"all", "discussion", "pull_request"}
 STATUS_FILTERS = {"all", "open", "closed", "merged", "draft"}
 
 
+class CommentCount(TypedDict):
+    num_comments: int
+
+
 def discussions_for_repo(
     repo: Repo, *, status: str = "all", kind: str = "all", author: str | None = None
-) -> QuerySet[Discussion]:
+) -> QuerySet[WithAnnotations[Discussion, CommentCount]]:
     """Pinned threads first, then the newest. `open` includes draft pull requests and `closed`
     includes merged ones, as on the Hub; `merged` and `draft` select exactly."""
     queryset = Discussion.objects.filter(repo=repo).select_related("author", "repo")

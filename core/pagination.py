@@ -56,7 +56,7 @@ def page_offset(raw: str | None, *, size: int, first: int = 0) -> int:
     """The offset of page `raw` (numbered from `first`; lower numbers mean the first page) of
     `size` rows; a page that is not a number, or past MAX_OFFSET, is a 400, never a 500."""
     try:
-        page = max(int(raw), first) if raw not in (None, "") else first
+        page = max(int(raw), first) if raw else first
     except ValueError as exc:  # not a number, or thousands of digits
         raise BadRequest(f"The page must be a number from {first}.") from exc
     if (page - first) * size > MAX_OFFSET:

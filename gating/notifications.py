@@ -20,7 +20,7 @@ def reviewer_emails(repo: Repo) -> list[str]:
     if config and config.notify_email:
         return [config.notify_email]
     users: list[User] = []
-    if repo.owner_user_id:
+    if repo.owner_user is not None:
         users.append(repo.owner_user)
     else:
         admins = Membership.objects.filter(org_id=repo.owner_org_id, role=Role.ADMIN).select_related("user")

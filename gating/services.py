@@ -106,7 +106,7 @@ def access_request_decide(
     *,
     repo: Repo,
     reviewer: User,
-    status: str,
+    status: str | None,
     user_name: str | None = None,
     request_id: str | None = None,
     reason: str = "",

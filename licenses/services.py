@@ -63,7 +63,7 @@ def catalogue_sync() -> int:
     return len(create) + len(update)
 
 
-def _check_version(repo: Repo, version: str, current) -> None:
+def _check_version(repo: Repo, version: str | None, current) -> None:
     if not isinstance(version, str) or not _VERSION.match(version):
         raise BadRequest("'version' must be the license version: the sha256 (64 hex digits) of the license text.")
     if version == current.version:
@@ -81,7 +81,7 @@ def _check_version(repo: Repo, version: str, current) -> None:
 
 @transaction.atomic
 def acknowledgment_record(
-    *, user: User, repo: Repo, version: str, revision: str | None = None, source: str = AcknowledgmentSource.API
+    *, user: User, repo: Repo, version: str | None, revision: str | None = None, source: str = AcknowledgmentSource.API
 ) -> tuple[Acknowledgment, bool]:
     """Record that `user` accepted the license text `version` of `repo` at `revision` (default
     branch when None). Only the version in force at that revision is accepted; a replay returns

@@ -17,9 +17,10 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
+from accounts.models import User
 from core import edge
 from core.errors import AuthenticationRequired, BadRequest
-from gating.policy import Action, can
+from gating.policy import Action, Principal, can
 from gating.repo_views import RepoAPIView
 from registry.selectors import resolve_revision
 from workers import selectors, serializers, services
@@ -28,7 +29,7 @@ from workers.access import require_preview_files, visible_request
 from workers.services.requests import settings_for
 
 
-def _user(principal):
+def _user(principal: Principal) -> User:
     if principal.user is None:
         raise AuthenticationRequired("Sign in to request previews.")
     return principal.user
@@ -133,7 +134,7 @@ class BiasReportListView(RepoAPIView):
                 raise BadRequest(f"'{key}' must be a comma-separated string.")
         report = services.bias_report_create(
             repo=self.repo,
-            user=self.principal.user,
+            user=_user(self.principal),
             resolved=resolved,
             professions=data.get("professions"),
             adjectives=data.get("adjectives"),

@@ -175,6 +175,8 @@ class BiasReportListPage(PortalRepoView):
         return render(request, "workers/bias_list.html", context)
 
     def post(self, request, namespace, name, repo_type=None):
+        if self.principal.user is None:  # MANAGE has refused anonymous callers already
+            return HttpResponseRedirect(f"/login?next={self.repo.web_path}")
         try:
             seeds = int(request.POST.get("seeds") or 4)
             resolved = resolve_revision(self.repo, self.repo.default_branch)

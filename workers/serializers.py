@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.timeutil import isoformat_z
 from workers.models import BiasReport, BiasReportCell, JobStatus, PreviewRequest, SafetyStage, SafetyVerdict
 
-STAGE_NOTICE = {
+STAGE_NOTICE: dict[str, str] = {
     SafetyStage.PROMPT: "The prompt was blocked by prompt screening before any image was made",
     SafetyStage.GUIDANCE: "The image was blocked by safety guidance",
     SafetyStage.CHECKER: "The image was blocked by the image safety checker and was not kept",

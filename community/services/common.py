@@ -19,8 +19,9 @@ MAX_TITLE = 200
 MAX_COMMENT = 65536
 
 
-def clean_text(value, *, field: str, max_length: int, required: bool = True) -> str:
-    """Text as stored: a string, stripped, within bounds, without NUL (PostgreSQL refuses it)."""
+def clean_text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
+    """Text as stored: a string, stripped, within bounds, without NUL (PostgreSQL refuses it).
+    The services take text as the API read it from JSON (None when absent) and clean it here."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -35,7 +36,7 @@ def clean_text(value, *, field: str, max_length: int, required: bool = True) -> 
     return value
 
 
-def clean_title(value) -> str:
+def clean_title(value: object) -> str:
     title = clean_text(value, field="title", max_length=MAX_TITLE)
     return " ".join(title.split())
 

@@ -33,7 +33,7 @@ from registry.models import Repo
 
 
 @transaction.atomic
-def discussion_create(*, repo: Repo, author: User, title: str, description: str) -> Discussion:
+def discussion_create(*, repo: Repo, author: User, title: str | None, description: str | None) -> Discussion:
     """A discussion whose first event is the opening comment (the description)."""
     title = clean_title(title)
     description = clean_text(description, field="description", max_length=MAX_COMMENT)
@@ -44,7 +44,7 @@ def discussion_create(*, repo: Repo, author: User, title: str, description: str)
 
 
 @transaction.atomic
-def comment_create(*, discussion: Discussion, author: User, raw: str) -> Event:
+def comment_create(*, discussion: Discussion, author: User, raw: str | None) -> Event:
     raw = clean_text(raw, field="comment", max_length=MAX_COMMENT)
     throttle(author)
     event = add_comment(discussion, author=author, raw=raw)
@@ -53,7 +53,7 @@ def comment_create(*, discussion: Discussion, author: User, raw: str) -> Event:
 
 
 @transaction.atomic
-def comment_edit(*, event: Event, editor: User, raw: str) -> Event:
+def comment_edit(*, event: Event, editor: User, raw: str | None) -> Event:
     """Replace a comment's text, keeping the superseded version in its history."""
     raw = clean_text(raw, field="content", max_length=MAX_COMMENT)
     event = Event.objects.select_for_update().get(pk=event.pk)
@@ -88,7 +88,7 @@ def comment_hide(*, event: Event, actor: User) -> Event:
 
 
 @transaction.atomic
-def discussion_rename(*, discussion: Discussion, actor: User, title: str) -> Event:
+def discussion_rename(*, discussion: Discussion, actor: User, title: str | None) -> Event:
     title = clean_title(title)
     discussion = Discussion.objects.select_for_update().get(pk=discussion.pk)
     if title == discussion.title:
@@ -102,7 +102,7 @@ def discussion_rename(*, discussion: Discussion, actor: User, title: str) -> Eve
 
 
 @transaction.atomic
-def discussion_status_change(*, discussion: Discussion, actor: User, status: str, comment: str = "") -> Event:
+def discussion_status_change(*, discussion: Discussion, actor: User, status: str | None, comment: str = "") -> Event:
     """Close or (re)open. Opening a draft pull request publishes it; merged is final."""
     if status not in (Status.OPEN, Status.CLOSED):
         raise BadRequest("'status' must be 'open' or 'closed'.")
@@ -146,7 +146,7 @@ def community_settings_update(*, repo: Repo, discussions_disabled: bool) -> Comm
 
 
 @transaction.atomic
-def report_create(*, discussion: Discussion, reporter: User, reason: str, event: Event | None = None) -> Report:
+def report_create(*, discussion: Discussion, reporter: User, reason: str | None, event: Event | None = None) -> Report:
     """A private report to the repo's moderators, who hear about it by email."""
     reason = clean_text(reason, field="reason", max_length=5000)
     if event is not None and event.discussion_id != discussion.pk:

@@ -175,7 +175,8 @@ class CommitView(RepoAPIView):
             raise BadRequest("Empty commit body.")
         return header, operations
 
-    def _operation(self, key: str, value: dict, tally: limits.CommitTally):
+    def _operation(self, key: object, value: dict, tally: limits.CommitTally):
+        """`key` is the line's own, any JSON value: an unknown one is a 400."""
         path = value.get("path")
         if not isinstance(path, str):
             raise BadRequest(f"'{key}' needs a 'path'.")

@@ -72,7 +72,7 @@ class TreeView(RepoAPIView):
         offset, size = page_bounds(request, default_size=default_size, max_size=default_size)
         prefix = f"{path}/" if path else ""
         listing = trees.iter_entries(entry["oid"], prefix, recursive=recursive)
-        pairs = []
+        pairs: list[tuple[str, trees.Entry]] = []
         has_more = False
         for index, pair in enumerate(listing):
             if index < offset:

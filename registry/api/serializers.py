@@ -86,7 +86,7 @@ def ref_item(ref: Ref) -> dict:
 def commit_item(commit: Commit, *, formatted: bool) -> dict:
     author = commit.author.username if commit.author else commit.author_name
     body = commit.message.split("\n", 1)[1].strip() if "\n" in commit.message.strip() else ""
-    item = {
+    item: dict[str, object] = {
         "id": commit.oid,
         "title": commit.title,
         "message": body,

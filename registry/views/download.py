@@ -51,7 +51,8 @@ class ResolveView(RepoView):
             "X-Repo-Commit": resolved.commit_oid,
             "ETag": f'"{entry["oid"]}"',
             "Accept-Ranges": "bytes",
-            "Content-Disposition": content_disposition_header(True, path.rsplit("/", 1)[-1]),
+            # Never None: with as_attachment the header is at least "attachment".
+            "Content-Disposition": content_disposition_header(True, path.rsplit("/", 1)[-1]) or "attachment",
             "Content-Security-Policy": "sandbox; default-src 'none'",
             "Cache-Control": "no-cache" if is_shared else "private, no-cache",
             "Vary": "Authorization, Cookie",

@@ -85,7 +85,7 @@ class LfsBatchView(RepoAPIView):
     def _answer(self, request, item, transfers) -> dict:
         oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
         try:
-            uploads.validate_oid(oid)
+            oid = uploads.validate_oid(oid)
         except BadRequest as exc:
             return _object_error(oid, size, 422, exc.message)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:

@@ -35,7 +35,9 @@ class NewRepoForm(forms.Form):
         orgs = Membership.objects.filter(user=user, role__in=[Role.WRITE, Role.ADMIN]).values_list(
             "org__name", flat=True
         )
-        self.fields["namespace"].choices = [(user.username, user.username)] + [(name, name) for name in orgs]
+        namespace = self.fields["namespace"]
+        assert isinstance(namespace, forms.ChoiceField)  # self.fields is typed as plain Fields
+        namespace.choices = [(user.username, user.username)] + [(name, name) for name in orgs]
 
 
 class NewRepoView(LoginRequiredMixin, View):
@@ -74,7 +76,7 @@ class PortalWriteView(PortalRepoView):
                 operations=operations,
                 summary=summary,
                 description=description,
-                author=self.request.user,
+                author=self.principal.user,
             )
         except HubError as exc:
             messages.error(self.request, exc.message)

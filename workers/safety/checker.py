@@ -55,7 +55,9 @@ def load_checker(path: str | Path | None, *, device: torch.device, dtype: torch.
         extractor = CLIPImageProcessor.from_pretrained(extractor_dir, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise CheckerUnavailable(f"The safety checker in {path} could not be loaded: {exc}") from exc
-    return checker.to(device=device, dtype=dtype).eval(), extractor
+    # transformers wraps PreTrainedModel.to in functools.wraps, which types it as an unbound callable.
+    model = checker.to(device=device, dtype=dtype)  # type: ignore[call-arg]
+    return model.eval(), extractor
 
 
 def _cosine(image_embeds: torch.Tensor, concept_embeds: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from diffusers import StableDiffusionPipeline
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
 
 from workers.safety.presets import SLDParams
 
@@ -78,21 +78,22 @@ class SafeLatentDiffusionPipeline(StableDiffusionPipeline):
         """Decoded images (N, 3, H, W) in [-1, 1], one per prompt, each from its own generator."""
         device = self._execution_device
         do_cfg = guidance_scale > 1.0
-        use_sld = sld is not None and do_cfg and sld.guidance_scale > 1.0
-        embeddings = self._embeddings(prompts, negative_prompts, device, do_cfg, safety_concept if use_sld else None)
+        guided = sld if sld is not None and do_cfg and sld.guidance_scale > 1.0 else None
+        concept = safety_concept if guided is not None else None
+        embeddings = self._embeddings(prompts, negative_prompts, device, do_cfg, concept)
         self.scheduler.set_timesteps(steps, device=device)
         latents = self.prepare_latents(
             len(prompts), self.unet.config.in_channels, height, width, embeddings.dtype, device, generators
         )
         extra_step_kwargs = self.prepare_extra_step_kwargs(generators, 0.0)
-        copies = 3 if use_sld else 2 if do_cfg else 1
+        copies = 3 if guided is not None else 2 if do_cfg else 1
         momentum = None
         for index, timestep in enumerate(self.scheduler.timesteps):
             model_input = self.scheduler.scale_model_input(torch.cat([latents] * copies), timestep)
             noise = self.unet(model_input, timestep, encoder_hidden_states=embeddings, return_dict=False)[0]
-            if use_sld:
+            if guided is not None:
                 uncond, text, safety = noise.chunk(3)
-                guidance, momentum = apply_sld(uncond, text, safety, momentum, index, sld)
+                guidance, momentum = apply_sld(uncond, text, safety, momentum, index, guided)
                 noise = uncond + guidance_scale * guidance
             elif do_cfg:
                 uncond, text = noise.chunk(2)
