@@ -80,7 +80,7 @@ class CommunityPage(CommunityView):
 
     def post(self, request, namespace, name, repo_type=None):
         action = request.POST.get("action")
-        try:
+        with self.flashing_errors():
             if action in ("watch", "unwatch"):
                 services.watch_set(user=request.user, repo=self.repo, watching=action == "watch")
             elif action in ("disable", "enable"):
@@ -93,8 +93,6 @@ class CommunityPage(CommunityView):
                     services.report_resolve(report=report, moderator=request.user)
             else:
                 raise BadRequest("Unknown action.")
-        except HubError as exc:
-            messages.error(request, exc.message)
         return redirect(f"{self.repo.web_path}/discussions")
 
 

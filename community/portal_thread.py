@@ -58,12 +58,10 @@ class ThreadPage(CommunityView):
         discussion = selectors.discussion_get(self.repo, num)
         action = request.POST.get("action", "")
         handler = getattr(self, "do_" + action.replace("-", "_"), None)
-        try:
+        with self.flashing_errors():
             if handler is None:
                 raise BadRequest("Unknown action.")
             handler(request, discussion)
-        except HubError as exc:
-            messages.error(request, exc.message)
         return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
 
     # Posting -----------------------------------------------------------------------------------

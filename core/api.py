@@ -77,13 +77,9 @@ def _as_hub_error(exc: Exception) -> errors.HubError | None:
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return errors.Forbidden(str(exc.detail))
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        hub = errors.HubError(str(exc.detail), status=405)
-        hub.code = "MethodNotAllowed"
-        return hub
+        return errors.HubError(str(exc.detail), status=405, code="MethodNotAllowed")
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        hub = errors.HubError(str(exc.detail), status=415)
-        hub.code = "UnsupportedMediaType"
-        return hub
+        return errors.HubError(str(exc.detail), status=415, code="UnsupportedMediaType")
     if isinstance(exc, drf_exceptions.Throttled):
         hub = errors.RateLimited(str(exc.detail))
         if exc.wait:
@@ -92,9 +88,7 @@ def _as_hub_error(exc: Exception) -> errors.HubError | None:
     if isinstance(exc, drf_exceptions.ValidationError):
         return errors.BadRequest(_flatten_detail(exc.detail))
     if isinstance(exc, drf_exceptions.APIException):
-        hub = errors.HubError(str(exc.detail), status=exc.status_code)
-        hub.code = exc.default_code.title().replace("_", "")
-        return hub
+        return errors.HubError(str(exc.detail), status=exc.status_code, code=exc.default_code.title().replace("_", ""))
     return None
 
 

@@ -3,7 +3,7 @@ input the same way (a flag, a size, a JSON object body) and bad input gets the s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from core.errors import BadRequest
 
@@ -29,7 +29,7 @@ def json_object(request: Any) -> dict:
     return data
 
 
-def is_size(value: Any) -> bool:
+def is_size(value: Any) -> TypeGuard[int]:
     """Whether a client's declared byte count is one: a non-negative integer (a JSON true is not 1)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 

@@ -13,11 +13,19 @@ class HubError(Exception):
     default_message: str = "Bad request"
 
     def __init__(
-        self, message: str | None = None, *, status: int | None = None, headers: dict | None = None, extra=None
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        headers: dict | None = None,
+        extra=None,
     ):
         self.message = message or self.default_message
         if status is not None:
             self.status = status
+        if code is not None:
+            self.code = code
         self.headers = dict(headers or {})
         # Additional body fields some clients read from errors (e.g. `url` on a create conflict).
         self.extra = dict(extra or {})

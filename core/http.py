@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import ipaddress
 import json
@@ -12,7 +13,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.http import HttpResponse
 
-from core.errors import HubError
+from core.errors import HubError, RepoMoved
 
 # Routes the Hub client calls: they answer every error as JSON with the X-Error-* headers, even
 # where no view ran (an unknown path, a method the route does not take). Portal pages stay HTML.
@@ -76,9 +77,7 @@ def error_response(exc: HubError) -> HttpResponse:
 
 
 def json_error(status: int, code: str, message: str) -> HttpResponse:
-    exc = HubError(message, status=status)
-    exc.code = code
-    return error_response(exc)
+    return error_response(HubError(message, status=status, code=code))
 
 
 def moved_response(request, exc) -> HttpResponse:
@@ -110,3 +109,21 @@ def as_export(response: HttpResponse, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def answers_errors(dispatch):
+    """For the `dispatch` of a plain Django view (DRF views have their own exception handler): a
+    HubError raised there or in the handler becomes the view's `error_response` (JSON with the
+    X-Error-* headers unless the view answers in HTML), a moved repo a redirect to its new id."""
+
+    @functools.wraps(dispatch)
+    def answering(self, request, *args, **kwargs):
+        try:
+            return dispatch(self, request, *args, **kwargs)
+        except RepoMoved as exc:
+            return moved_response(request, exc)
+        except HubError as exc:
+            answer = getattr(self, "error_response", error_response)
+            return answer(exc)
+
+    return answering

@@ -32,6 +32,4 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
-    exc = HubError("Internal server error", status=500)
-    exc.code = "InternalError"
-    return error_response(exc)
+    return error_response(HubError("Internal server error", status=500, code="InternalError"))

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import pycountry
 
 from core.errors import BadRequest
-from registry.selectors import resolve_revision
-from registry.services.metadata import card_summary_at
+from registry.selectors import card_summary_at, resolve_revision
 
 FIELD_TYPES = {"text", "textarea", "checkbox", "date_picker", "country", "select"}
 MAX_FIELDS = 30

@@ -7,6 +7,12 @@ URLconf and checks this). `RepoAPIView` serves the Hub API (DRF), `RepoView` the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
 from django.shortcuts import render
 from django.views import View
 from rest_framework.exceptions import MethodNotAllowed
@@ -15,10 +21,10 @@ from rest_framework.views import APIView
 from accounts.auth import authenticate_request
 from core.api import AllowAnyone
 from core.errors import HubError, NotFound, RepoMoved
-from core.http import error_response, moved_response
+from core.http import answers_errors, error_response, moved_response
 from gating.policy import Action, Principal, RepoAccess, can, resolve_repo
 from registry.models import RepoType
-from registry.selectors import list_refs
+from registry.selectors import Resolved, list_refs, resolve_revision
 
 PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
 
@@ -71,25 +77,21 @@ class RepoView(View):
     repo_actions: dict[str, Action] = {"GET": Action.VIEW, "HEAD": Action.VIEW}
     access: RepoAccess
 
+    @answers_errors
     def dispatch(self, request, *args, **kwargs):
-        try:
-            authenticate_request(request)
-            action = action_for(self.repo_actions, request.method)
-            if action is None:
-                return self.http_method_not_allowed(request, *args, **kwargs)
-            self.access = resolve_repo(
-                Principal.from_request(request),
-                repo_type_from_kwargs(kwargs),
-                f"{kwargs['namespace']}/{kwargs['name']}",
-                action,
-                revision_candidates=self.revision_candidates(kwargs),
-            )
-            self.principal, self.repo = self.access.principal, self.access.repo
-            return super().dispatch(request, *args, **kwargs)
-        except RepoMoved as exc:
-            return moved_response(request, exc)
-        except HubError as exc:
-            return self.error_response(exc)
+        authenticate_request(request)
+        action = action_for(self.repo_actions, request.method)
+        if action is None:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        self.access = resolve_repo(
+            Principal.from_request(request),
+            repo_type_from_kwargs(kwargs),
+            f"{kwargs['namespace']}/{kwargs['name']}",
+            action,
+            revision_candidates=self.revision_candidates(kwargs),
+        )
+        self.principal, self.repo = self.access.principal, self.access.repo
+        return super().dispatch(request, *args, **kwargs)
 
     def revision_candidates(self, kwargs) -> list[str] | None:
         """Ref names the URL's revision may be, to fetch with the repo (the download path)."""
@@ -127,5 +129,28 @@ class PortalRepoView(RepoView):
             "can_manage": self.principal.user is not None and self._can(Action.MANAGE),
         }
 
+    def page_context(self, tab: str, resolved: Resolved | None = None, **extra: Any) -> dict:
+        """A repo page's context: its header and tabs at `resolved` (the default branch when
+        None), the page's `tab` selected, and the page's own `extra` values."""
+        if resolved is None:
+            resolved = resolve_revision(self.repo, self.repo.default_branch)
+        return {**self.base_context(resolved), "tab": tab, **extra}
+
+    @contextmanager
+    def flashing_errors(self) -> Iterator[Flashed]:
+        """For a form's POST that redirects whatever happens: a refusal is flashed to the user on
+        the next page (`messages.error`) instead of answering an error page; `.failed` says so."""
+        outcome = Flashed()
+        try:
+            yield outcome
+        except HubError as exc:
+            messages.error(self.request, exc.message)
+            outcome.failed = True
+
     def _can(self, action: Action) -> bool:
         return can(self.access, action)
+
+
+@dataclass
+class Flashed:
+    failed: bool = False

@@ -171,17 +171,13 @@ class AccessQueueView(PortalRepoView):
             )
         if export == "csv":
             return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update(
-            {
-                "tab": "access",
-                "rows": rows[:500],
-                "status": status,
-                "q": search,
-                "statuses": RequestStatus.values,
-                "form": form_for_repo(self.repo),
-            }
+        context = self.page_context(
+            "access",
+            rows=rows[:500],
+            status=status,
+            q=search,
+            statuses=RequestStatus.values,
+            form=form_for_repo(self.repo),
         )
         return render(request, "gating/queue.html", context)
 
@@ -341,7 +337,5 @@ class AuditView(PortalRepoView):
                 for e in events
             ]
             return csv_response(f"{self.repo.name}-audit.csv", rows)
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update({"tab": "audit", "events": events[:500]})
+        context = self.page_context("audit", events=events[:500])
         return render(request, "gating/audit.html", context)

@@ -11,7 +11,7 @@ from licenses.models import License
 from registry import trees
 from registry.hooks import CommitContext
 from registry.models import RepoType
-from registry.services.metadata import card_summary_at
+from registry.selectors import card_summary_at
 
 KNOWN_IDS = frozenset(entry.id for entry in catalogue_data.ENTRIES)
 

@@ -20,8 +20,7 @@ from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
 from registry import hooks, trees
 from registry.models import Commit, Repo
-from registry.selectors import Resolved, is_contributed, read_text_at, resolve_revision
-from registry.services.metadata import card_summary_at
+from registry.selectors import Resolved, card_summary_at, is_contributed, read_text_at, resolve_revision
 
 # Looked up at the root, in this order, unless the card's `license_link` names a license file.
 LICENSE_FILE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "LICENCE.md", "LICENCE.txt", "COPYING")

@@ -107,14 +107,12 @@ class RepoAcknowledgmentsPage(PortalRepoView):
             body = json.dumps([serializers.acknowledgment_item(ack) for ack in acks], indent=2)
             return as_export(HttpResponse(body, content_type="application/json"), f"{filename}.json")
         resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update(
-            {
-                "tab": "license",
-                "acks": acks,
-                "current": selectors.license_at(self.repo, resolved),
-                "opted_in": selectors.requires_acknowledgment_opt_in(self.repo),
-            }
+        context = self.page_context(
+            "license",
+            resolved,
+            acks=acks,
+            current=selectors.license_at(self.repo, resolved),
+            opted_in=selectors.requires_acknowledgment_opt_in(self.repo),
         )
         return render(request, "licenses/acknowledgments.html", context)
 
@@ -128,13 +126,9 @@ class RepoAcknowledgmentsPage(PortalRepoView):
 
 class DerivativesPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update(
-            {
-                "tab": "license",
-                "derivatives": selectors.derivatives_of(self.repo, repos_visible_to(self.principal)),
-                "base_license": License.objects.filter(pk=self.repo.license).first() if self.repo.license else None,
-            }
+        context = self.page_context(
+            "license",
+            derivatives=selectors.derivatives_of(self.repo, repos_visible_to(self.principal)),
+            base_license=License.objects.filter(pk=self.repo.license).first() if self.repo.license else None,
         )
         return render(request, "licenses/derivatives.html", context)

@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
-from registry import content, gitobjects, markdown, trees
+from registry import content, gitobjects, markdown, modelcard, trees
 from registry.models import Blob, Commit, FileScan, QuarantinedContent, Ref, RefKind, Repo
 
 SMALL_BLOB_LIMIT = 1024 * 1024
@@ -196,6 +196,20 @@ def read_text_at(tree_oid: str, path: str, *, repo_pk: int) -> str | None:
         return None
     data = read_small_file(entry, repo_pk=repo_pk)
     return None if data is None else data.decode("utf-8", "replace")
+
+
+@lru_cache(maxsize=1024)
+def card_summary_at(repo_pk: int, tree_oid: str) -> modelcard.CardSummary:
+    """Parsed card of a tree of a repo. Trees are immutable, so the result is cached; callers
+    must not mutate it. Keyed by the repo too: content is read only where it was proven to
+    belong (`content.require_in_repo`), so one repo's answer is never another's."""
+    text = read_text_at(tree_oid, "README.md", repo_pk=repo_pk)
+    if not text:
+        return modelcard.CardSummary()
+    try:
+        return modelcard.summarize(modelcard.parse_metadata(text))
+    except modelcard.CardError:
+        return modelcard.CardSummary()
 
 
 def card_html_at(tree_oid: str, *, repo_pk: int) -> str:

@@ -70,9 +70,7 @@ class PreviewHistoryPage(PortalRepoView):
     repo_actions = {"GET": PREVIEW, "POST": PREVIEW}
 
     def get(self, request, namespace, name, repo_type=None):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update({"history": selectors.history(repo=self.repo, user=self.principal.user), "tab": "previews"})
+        context = self.page_context("previews", history=selectors.history(repo=self.repo, user=self.principal.user))
         return render(request, "workers/history.html", context)
 
     def post(self, request, namespace, name, repo_type=None):
@@ -90,12 +88,11 @@ class PreviewHistoryPage(PortalRepoView):
                 data["guidance_scale"] = request.POST["guidance_scale"]
         resolved = resolve_revision(self.repo, self.repo.default_branch)
         require_preview_files(self.access, resolved.tree_oid, resolved.commit_oid)
-        try:
+        with self.flashing_errors() as outcome:
             preview = services.preview_request_create(
                 repo=self.repo, user=self.principal.user, resolved=resolved, data=data
             )
-        except HubError as exc:
-            messages.error(request, exc.message)
+        if outcome.failed:
             return HttpResponseRedirect(self.repo.web_path)
         return HttpResponseRedirect(f"{self.repo.web_path}/previews/{preview.pk}")
 
@@ -105,9 +102,7 @@ class PreviewDetailPage(PortalRepoView):
 
     def get(self, request, namespace, name, preview_id, repo_type=None):
         preview = visible_request(self.access, preview_id)
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update({"preview": preview, "data": serializers.request_json(preview), "tab": "previews"})
+        context = self.page_context("previews", preview=preview, data=serializers.request_json(preview))
         response = render(request, "workers/detail.html", context)
         response["Cache-Control"] = "private, no-store"
         return response
@@ -130,22 +125,18 @@ class PreviewSettingsPage(PortalRepoView):
     repo_actions = {"GET": Action.MANAGE, "POST": Action.MANAGE}
 
     def get(self, request, namespace, name, repo_type=None):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update(
-            {
-                "settings": settings_for(self.repo),
-                "presets": SafetyPreset.values,
-                "operator_minimum": settings.GATEHOUSE_PREVIEW_SLD_MINIMUM,
-                "operator_concepts": conf.operator_concepts(),
-                "verdicts": selectors.verdicts(repo=self.repo, limit=100),
-                "tab": "previews",
-            }
+        context = self.page_context(
+            "previews",
+            settings=settings_for(self.repo),
+            presets=SafetyPreset.values,
+            operator_minimum=settings.GATEHOUSE_PREVIEW_SLD_MINIMUM,
+            operator_concepts=conf.operator_concepts(),
+            verdicts=selectors.verdicts(repo=self.repo, limit=100),
         )
         return render(request, "workers/settings.html", context)
 
     def post(self, request, namespace, name, repo_type=None):
-        try:
+        with self.flashing_errors():
             services.preview_settings_update(
                 repo=self.repo,
                 enabled=request.POST.get("enabled") == "on",
@@ -155,8 +146,6 @@ class PreviewSettingsPage(PortalRepoView):
                 bias_adjectives=request.POST.get("bias_adjectives", ""),
             )
             messages.success(request, "Preview settings saved.")
-        except HubError as exc:
-            messages.error(request, exc.message)
         return HttpResponseRedirect(f"{self.repo.web_path}/previews/settings")
 
 
@@ -195,9 +184,7 @@ class BiasReportPage(PortalRepoView):
     def get(self, request, namespace, name, report_id, repo_type=None):
         is_admin = can(self.access, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update({"report": report, "grid": selectors.report_grid(report), "is_admin": is_admin, "tab": "bias"})
+        context = self.page_context("bias", report=report, grid=selectors.report_grid(report), is_admin=is_admin)
         response = render(request, "workers/bias_report.html", context)
         if not (_is_public(self.repo) and report.published):
             response["Cache-Control"] = "private, no-store"

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from core import bodies
 from core.byteranges import BoundedFile, parse_range
 from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLarge, RangeNotSatisfiable
-from core.http import error_response
+from core.http import answers_errors, error_response
 from core.socketbody import buffered_body
 from gating.policy import Action, RepoAccess, can, check_download, check_push, resolve_repo_by_pk
 from registry import content, limits, trees
@@ -39,11 +39,9 @@ _RANGES = re.compile(r"^(\d+)-(\d+)$")
 class CasView(View):
     http_method_names = ["get", "post"]
 
+    @answers_errors
     def dispatch(self, request, *args, **kwargs):
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        except HubError as exc:
-            return error_response(exc)
+        return super().dispatch(request, *args, **kwargs)
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         return error_response(NotFound("No such CAS route."))
@@ -59,18 +57,16 @@ class CasRepoView(CasView):
 
     requires_write = False
 
+    @answers_errors
     def dispatch(self, request, *args, **kwargs):
         if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
             return self.http_method_not_allowed(request, *args, **kwargs)
-        try:
-            self.token = tokens.parse(request.headers.get("Authorization"))
-            if self.requires_write:
-                tokens.require_write(self.token)
-            action = Action.PARTICIPATE if self.token.scope == tokens.WRITE else Action.DOWNLOAD
-            self.access = resolve_repo_by_pk(tokens.principal_of(self.token), self.token.repo_pk, action)
-            self.principal, self.repo = self.access.principal, self.access.repo
-        except HubError as exc:
-            return error_response(exc)
+        self.token = tokens.parse(request.headers.get("Authorization"))
+        if self.requires_write:
+            tokens.require_write(self.token)
+        action = Action.PARTICIPATE if self.token.scope == tokens.WRITE else Action.DOWNLOAD
+        self.access = resolve_repo_by_pk(tokens.principal_of(self.token), self.token.repo_pk, action)
+        self.principal, self.repo = self.access.principal, self.access.repo
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -8,8 +8,7 @@ from django.utils.html import escape
 from core.timeutil import isoformat_z
 from registry import trees
 from registry.models import Commit, Ref, Repo, RepoType
-from registry.selectors import Resolved
-from registry.services.metadata import card_summary_at
+from registry.selectors import Resolved, card_summary_at
 
 
 def sibling(path: str, entry: trees.Entry, *, blobs: bool) -> dict:

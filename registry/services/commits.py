@@ -278,8 +278,8 @@ def commit_push(
 ) -> tuple[Commit, str]:
     """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
     against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
-    neither. Returns the commit and the ref it landed on."""
-    validate_parent_commit(parent_commit)
+    neither. Returns the commit and the ref it landed on. `parent_commit` was validated where
+    the request was read (before any content was stored); commit_create keeps its own guard."""
     if create_pr:
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from core.errors import BadRequest, ContentQuarantined
 from registry import modelcard, trees
 from registry.models import Repo, RepoTag
-from registry.selectors import read_text_at
-
-
-@lru_cache(maxsize=1024)
-def card_summary_at(repo_pk: int, tree_oid: str) -> modelcard.CardSummary:
-    """Parsed card of a tree of a repo. Trees are immutable, so the result is cached; callers
-    must not mutate it. Keyed by the repo too: content is read only where it was proven to
-    belong (`content.require_in_repo`), so one repo's answer is never another's."""
-    text = read_text_at(tree_oid, "README.md", repo_pk=repo_pk)
-    if not text:
-        return modelcard.CardSummary()
-    try:
-        return modelcard.summarize(modelcard.parse_metadata(text))
-    except modelcard.CardError:
-        return modelcard.CardSummary()
+from registry.selectors import card_summary_at, read_text_at
 
 
 def card_check(*, repo_pk: int, tree_oid: str, parent_tree_oid: str | None) -> None:

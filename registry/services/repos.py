@@ -13,7 +13,7 @@ from registry.models import GatedMode, Repo, RepoRedirect, RepoType
 from registry.services.commits import commit_create, stage_bytes
 
 
-def owner_for_namespace(namespace: str) -> tuple[User | None, Organization | None]:
+def _owner_for_namespace(namespace: str) -> tuple[User | None, Organization | None]:
     user = User.objects.filter(username=namespace).first()
     if user is not None:
         return user, None
@@ -33,7 +33,7 @@ def repo_create(
     validate_repo_name(name)
     if repo_type not in RepoType.values:
         raise BadRequest(f"Unsupported repo type {repo_type!r}; expected 'model' or 'dataset'.")
-    owner_user, owner_org = owner_for_namespace(namespace)
+    owner_user, owner_org = _owner_for_namespace(namespace)
     attributes = stage_bytes(
         repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
     )
@@ -105,7 +105,7 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     """
 
     validate_repo_name(to_name)
-    owner_user, owner_org = owner_for_namespace(to_namespace)
+    owner_user, owner_org = _owner_for_namespace(to_namespace)
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     if (locked.namespace, locked.name) == (to_namespace, to_name):
         raise BadRequest("The repo already has this id.")

@@ -20,10 +20,10 @@ from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
 from accounts.models import User
-from core import bodies, jsontext
+from core import bodies, edge, jsontext
 from core.api import HubJSONRenderer, JSONParser
-from core.errors import BadRequest, Forbidden, HubError, NotFound
-from core.http import error_response
+from core.errors import BadRequest, Forbidden, NotFound
+from core.http import answers_errors
 from core.socketbody import socket_body
 from gating.policy import Action, Principal, RepoAccess, check
 from gating.repo_views import RepoAPIView
@@ -88,7 +88,7 @@ class LfsBatchView(RepoAPIView):
             oid = uploads.validate_oid(oid)
         except BadRequest as exc:
             return _object_error(oid, size, 422, exc.message)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        if not edge.is_size(size):
             return _object_error(oid, size, 422, "'size' must be a non-negative integer.")
         if too_large := limits.file_too_large_message(size, label=f"Object {oid}"):
             return _object_error(oid, size, 422, too_large)
@@ -129,7 +129,7 @@ class LfsVerifyView(RepoAPIView):
         data = request.data if isinstance(request.data, dict) else {}
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or not repo_holds(self.repo, oid, size):
+        if not edge.is_size(size) or not repo_holds(self.repo, oid, size):
             raise NotFound(f"Object {oid} of size {size} was not received.")
         return Response({"oid": oid, "size": size})
 
@@ -141,14 +141,12 @@ class SignedTransferView(View):
     SECURITY: the URL proves that the batch call authorised this exact object for this user and
     repo, recently; the policy check makes a revoked write right stop uploads at once."""
 
+    @answers_errors
     def dispatch(self, request, *args, **kwargs):
-        try:
-            oid = uploads.validate_oid(kwargs["oid"])
-            self.grant = uploads.UploadGrant.verify(request.GET.get("sig"), oid=oid)
-            self._check_still_allowed()
-            return super().dispatch(request, *args, **kwargs)
-        except HubError as exc:
-            return error_response(exc)
+        oid = uploads.validate_oid(kwargs["oid"])
+        self.grant = uploads.UploadGrant.verify(request.GET.get("sig"), oid=oid)
+        self._check_still_allowed()
+        return super().dispatch(request, *args, **kwargs)
 
     def _check_still_allowed(self) -> None:
         user = User.objects.filter(pk=self.grant.user_id, is_active=True).first()

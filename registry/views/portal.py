@@ -22,6 +22,7 @@ from registry.models import Repo, RepoType
 from registry.paths import validate_path
 from registry.selectors import (
     card_html_at,
+    card_summary_at,
     entry_sha256,
     history,
     quarantined_files,
@@ -30,7 +31,6 @@ from registry.selectors import (
     scans_for,
     split_revision_path,
 )
-from registry.services.metadata import card_summary_at
 
 TEXT_PREVIEW_LIMIT = 512 * 1024
 

@@ -69,7 +69,7 @@ class PortalWriteView(PortalRepoView):
     repo_actions = {"GET": Action.WRITE, "POST": Action.WRITE}
 
     def commit(self, *, branch: str, operations: list, summary: str, description: str = "") -> bool:
-        try:
+        with self.flashing_errors() as outcome:
             services.commit_create(
                 repo=self.repo,
                 branch=branch,
@@ -78,8 +78,7 @@ class PortalWriteView(PortalRepoView):
                 description=description,
                 author=self.principal.user,
             )
-        except HubError as exc:
-            messages.error(self.request, exc.message)
+        if outcome.failed:
             return False
         messages.success(self.request, "Committed.")
         return True
@@ -163,10 +162,9 @@ class DeleteFileView(PortalWriteView):
 
     def post(self, request, namespace, name, rest, repo_type=None):
         revision, _, path = rest.partition("/")
-        try:
+        with self.flashing_errors() as outcome:
             validate_path(path)
-        except HubError as exc:
-            messages.error(request, exc.message)
+        if outcome.failed:
             return redirect(self.repo.web_path)
         summary = request.POST.get("summary") or f"Delete {path}"
         self.commit(branch=revision, operations=[services.DeleteFile(path)], summary=summary)
@@ -179,15 +177,12 @@ class RefsView(PortalRepoView):
     repo_actions = {"GET": Action.VIEW, "POST": Action.WRITE}
 
     def get(self, request, namespace, name, repo_type=None):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
-        context.update({"tab": "files", "refs": list_refs(self.repo)})
-        return render(request, "registry/refs.html", context)
+        return render(request, "registry/refs.html", self.page_context("files", refs=list_refs(self.repo)))
 
     def post(self, request, namespace, name, repo_type=None):
         action = request.POST.get("action")
         target = request.POST.get("name", "").strip()
-        try:
+        with self.flashing_errors():
             if action == "create-branch":
                 services.branch_create(repo=self.repo, branch=target, starting_point=request.POST.get("from") or None)
             elif action == "create-tag":
@@ -204,6 +199,4 @@ class RefsView(PortalRepoView):
             else:
                 raise HubError("Unknown action.")
             messages.success(request, "Done.")
-        except HubError as exc:
-            messages.error(request, exc.message)
         return redirect(f"{self.repo.web_path}/refs")

@@ -17,8 +17,7 @@ from licenses.selectors import card_license_at
 from registry import gitobjects, services
 from registry.fsck import fsck
 from registry.models import Commit, Ref, RepoObject
-from registry.selectors import find_file, resolve_revision
-from registry.services.metadata import card_summary_at
+from registry.selectors import card_summary_at, find_file, resolve_revision
 from tests.support.builders import commit_files, make_repo, token_for
 from tests.xet.conftest import cas, commit_xet_file  # noqa: F401 (a fixture)
 from workers.loading import model_plan
