@@ -9,10 +9,10 @@ thread itself (its author, its lock) is decided in community.access.
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from community import access, selectors, services
+from community import access, schema, selectors, services
 from community.models import CommunitySettings
 from community.serializers import details_json, discussion_json, event_json
 from core.errors import BadRequest
@@ -46,7 +46,11 @@ class DiscussionsView(RepoAPIView):
 
     repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_list",
+        parameters=schema.DISCUSSION_LIST_PARAMETERS,
+        responses=schema.DiscussionPageSerializer,
+    )
     def get(self, request, namespace, name, repo_type=None):
         kind = request.GET.get("type") or "all"
         status = request.GET.get("status") or "all"
@@ -67,7 +71,11 @@ class DiscussionsView(RepoAPIView):
             }
         )
 
-    @extend_schema(operation_id="discussions_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_create",
+        request=schema.DiscussionCreateSerializer,
+        responses=schema.DiscussionCreatedSerializer,
+    )
     def post(self, request, namespace, name, repo_type=None):
         data = _body(request)
         access.require_post(self.principal, self.repo)
@@ -88,7 +96,11 @@ class DiscussionDetailView(DiscussionAPIView):
 
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(operation_id="discussions_details", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_details",
+        parameters=schema.DISCUSSION_DETAILS_PARAMETERS,
+        responses=schema.DiscussionDetailsSerializer,
+    )
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         conflicts = diff = None
@@ -106,7 +118,9 @@ class DiscussionDetailView(DiscussionAPIView):
 class CommentView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_comment", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_comment", request=schema.CommentSerializer, responses=schema.NewMessageSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_post(self.principal, self.repo, discussion)
@@ -117,7 +131,9 @@ class CommentView(DiscussionAPIView):
 class TitleView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_rename", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_rename", request=schema.TitleSerializer, responses=schema.NewTitleSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_author_or_moderator(self.principal, self.repo, discussion)
@@ -128,7 +144,9 @@ class TitleView(DiscussionAPIView):
 class StatusView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_status", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_status", request=schema.StatusChangeSerializer, responses=schema.NewStatusSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_author_or_moderator(self.principal, self.repo, discussion)
@@ -142,7 +160,7 @@ class StatusView(DiscussionAPIView):
 class MergeView(DiscussionAPIView):
     repo_actions = {"POST": Action.WRITE}
 
-    @extend_schema(operation_id="discussions_merge", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="discussions_merge", request=schema.MergeSerializer, responses=schema.MergedSerializer)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.pull_request_merge(
             discussion=self.thread(num), actor=request.user, comment=_body(request).get("comment") or ""
@@ -153,7 +171,11 @@ class MergeView(DiscussionAPIView):
 class CommentEditView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_comment_edit", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_comment_edit",
+        request=schema.CommentEditSerializer,
+        responses=schema.UpdatedCommentSerializer,
+    )
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
         access.require_comment_author(self.principal, self.repo, event)
@@ -164,7 +186,7 @@ class CommentEditView(DiscussionAPIView):
 class CommentHideView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_comment_hide", request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="discussions_comment_hide", request=None, responses=schema.UpdatedCommentSerializer)
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
         access.require_hide(self.principal, self.repo, event)
@@ -177,7 +199,7 @@ class PinView(DiscussionAPIView):
 
     repo_actions = {"POST": Action.WRITE}
 
-    @extend_schema(operation_id="discussions_pin", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="discussions_pin", request=schema.PinSerializer, responses=schema.DiscussionSerializer)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.discussion_pin(discussion=self.thread(num), pinned=_flag(_body(request).get("pinned")))
         return Response(discussion_json(discussion))
@@ -188,7 +210,9 @@ class LockView(DiscussionAPIView):
 
     repo_actions = {"POST": Action.WRITE}
 
-    @extend_schema(operation_id="discussions_lock", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_lock", request=schema.LockSerializer, responses=schema.DiscussionSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.discussion_lock(discussion=self.thread(num), locked=_flag(_body(request).get("locked")))
         return Response(discussion_json(discussion))
@@ -199,7 +223,9 @@ class ReportView(DiscussionAPIView):
 
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_report", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_report", request=schema.ReportSerializer, responses=schema.ReportReceivedSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         data = _body(request)
@@ -215,11 +241,15 @@ class CommunitySettingsView(RepoAPIView):
 
     repo_actions = {"GET": Action.VIEW, "PUT": Action.WRITE}
 
-    @extend_schema(operation_id="community_settings", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="community_settings", responses=schema.CommunitySettingsSerializer)
     def get(self, request, namespace, name, repo_type=None):
         return Response({"discussionsDisabled": not access.discussions_enabled(self.repo)})
 
-    @extend_schema(operation_id="community_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="community_settings_update",
+        request=schema.CommunitySettingsSerializer,
+        responses=schema.CommunitySettingsSerializer,
+    )
     def put(self, request, namespace, name, repo_type=None):
         value = _body(request).get("discussionsDisabled")
         if not isinstance(value, bool):

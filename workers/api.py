@@ -14,14 +14,14 @@ itself is served by workers.portal.PreviewImageView after the same check.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core.errors import AuthenticationRequired, BadRequest
 from gating.policy import Action, can
 from registry.api.base import RepoAPIView
 from registry.selectors import resolve_revision
-from workers import selectors, serializers, services
+from workers import schema, selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
 from workers.access import require_preview_files, visible_request
 from workers.services.requests import settings_for
@@ -42,12 +42,16 @@ def _body(request) -> dict:
 class PreviewListView(RepoAPIView):
     repo_actions = {"GET": PREVIEW, "POST": PREVIEW}
 
-    @extend_schema(operation_id="previews_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_list", responses=schema.PreviewSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.history(repo=self.repo, user=_user(self.principal))
         return Response([serializers.request_json(row) for row in rows], headers={"Cache-Control": "private, no-store"})
 
-    @extend_schema(operation_id="previews_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="previews_create",
+        request=schema.PreviewCreateSerializer,
+        responses={202: schema.PreviewSerializer},
+    )
     def post(self, request, namespace, name, repo_type=None):
         user = _user(self.principal)
         data = dict(_body(request))
@@ -66,7 +70,7 @@ class PreviewListView(RepoAPIView):
 class PreviewDetailView(RepoAPIView):
     repo_actions = {"GET": PREVIEW}
 
-    @extend_schema(operation_id="previews_retrieve", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_retrieve", responses=schema.PreviewSerializer)
     def get(self, request, namespace, name, preview_id, repo_type=None):
         preview = visible_request(self.principal, self.repo, preview_id)
         response = Response(serializers.request_json(preview))
@@ -77,7 +81,7 @@ class PreviewDetailView(RepoAPIView):
 class PreviewVerdictsView(RepoAPIView):
     repo_actions = {"GET": Action.MANAGE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.VerdictSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.verdicts(repo=self.repo)
         return Response([serializers.verdict_json(row) for row in rows], headers={"Cache-Control": "private"})
@@ -97,11 +101,11 @@ def settings_json(repo) -> dict:
 class PreviewSettingsView(RepoAPIView):
     repo_actions = {"GET": Action.MANAGE, "PUT": Action.MANAGE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.PreviewSettingsSerializer)
     def get(self, request, namespace, name, repo_type=None):
         return Response(settings_json(self.repo))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.PreviewSettingsSerializer, responses=schema.PreviewSettingsSerializer)
     def put(self, request, namespace, name, repo_type=None):
         data = _body(request)
         known = {"enabled", "sld_preset", "extra_blocked_concepts", "bias_professions", "bias_adjectives"}
@@ -120,13 +124,13 @@ class PreviewSettingsView(RepoAPIView):
 class BiasReportListView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW, "POST": Action.MANAGE}
 
-    @extend_schema(operation_id="bias_reports_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="bias_reports_list", responses=schema.BiasReportSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         is_admin = can(self.principal, self.repo, Action.MANAGE)
         rows = selectors.reports(repo=self.repo, is_admin=is_admin)[:50]
         return Response([serializers.report_json(row, with_cells=False) for row in rows])
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.BiasReportCreateSerializer, responses={202: schema.BiasReportSerializer})
     def post(self, request, namespace, name, repo_type=None):
         data = _body(request)
         resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
@@ -152,7 +156,7 @@ class BiasReportListView(RepoAPIView):
 class BiasReportDetailView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(operation_id="bias_reports_retrieve", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="bias_reports_retrieve", responses=schema.BiasReportSerializer)
     def get(self, request, namespace, name, report_id, repo_type=None):
         is_admin = can(self.principal, self.repo, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)
