@@ -14,7 +14,7 @@ from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
 from registry import content, trees
 from registry.api.base import RepoAPIView
-from registry.api.serializers import last_commit_item, tree_item
+from registry.api.serializers import TreeItem, last_commit_item, tree_item
 from registry.paths import validate_path
 from registry.selectors import (
     Resolved,
@@ -33,7 +33,7 @@ def _truthy(value) -> bool:
     return str(value).lower() in ("1", "true", "yes")
 
 
-def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
+def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[TreeItem]:
     """Tree items with `lastCommit` (and, for files, `securityFileStatus`)."""
     found = last_commits(view.repo, resolved.commit_oid, [path for path, _ in pairs])
     scans = scans_for(entry_sha256(entry) for _, entry in pairs if entry["type"] == "file")
@@ -53,7 +53,7 @@ def _xet_hashes(pairs: list[tuple[str, trees.Entry]]) -> dict[str, str]:
     return content.xet_hashes_of(entry["lfs"]["sha256"] for _, entry in pairs if entry.get("lfs"))
 
 
-def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
+def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[TreeItem]:
     xet_hashes = _xet_hashes(pairs)
     return [tree_item(path, entry, xet_hashes) for path, entry in pairs]
 
@@ -76,7 +76,7 @@ class TreeView(RepoAPIView):
         offset, size = page_bounds(request, default_size=default_size, max_size=default_size)
         prefix = f"{path}/" if path else ""
         listing = trees.iter_entries(entry["oid"], prefix, recursive=recursive)
-        pairs = []
+        pairs: list[tuple[str, trees.Entry]] = []
         has_more = False
         for index, pair in enumerate(listing):
             if index < offset:
@@ -115,7 +115,7 @@ class PathsInfoView(RepoAPIView):
             raise BadRequest(f"'paths' must be a list of at most {self.MAX_PATHS} paths.")
         if not all(isinstance(raw, str) for raw in paths):
             raise BadRequest("Each of 'paths' must be a string.")
-        pairs = []
+        pairs: list[tuple[str, trees.Entry]] = []
         for raw in dict.fromkeys(paths):
             path = validate_path(raw.strip("/"))
             entry = trees.find_entry(resolved.tree_oid, path)
