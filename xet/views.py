@@ -10,12 +10,13 @@ headers (read by huggingface_hub).
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from gating.policy import Action, Principal, check_license
 from registry.api.base import RepoAPIView
 from registry.api.commit import authorize_push
+from registry.api.schema import PULL_REQUEST_PARAMETERS, XetTokenSerializer
 from registry.models import Repo
 from registry.selectors import resolve_revision
 from xet import tokens
@@ -41,7 +42,7 @@ class XetReadTokenView(RepoAPIView):
 
     repo_actions = {"GET": Action.DOWNLOAD}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=XetTokenSerializer)
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         check_license(self.principal, self.repo, resolved)
@@ -55,7 +56,7 @@ class XetWriteTokenView(RepoAPIView):
 
     repo_actions = {"GET": Action.PARTICIPATE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PULL_REQUEST_PARAMETERS, responses=XetTokenSerializer)
     def get(self, request, namespace, name, revision, repo_type=None):
         create_pr = request.GET.get("create_pr") in ("1", "true")
         ref_name = revision if revision.startswith("refs/") else f"refs/heads/{revision}"

@@ -7,7 +7,7 @@ import binascii
 import fnmatch
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import bodies, jsontext
@@ -15,6 +15,7 @@ from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, Principal, can, check
 from registry import hooks, lfsrules, limits, services, trees
+from registry.api import schema
 from registry.api.base import RepoAPIView
 from registry.models import Repo
 from registry.paths import validate_new_path, validate_path
@@ -52,7 +53,11 @@ class PreuploadView(RepoAPIView):
     parser_classes = [JSONParser]
     body_policy = bodies.LARGE
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=schema.PULL_REQUEST_PARAMETERS,
+        request=schema.PreuploadSerializer,
+        responses=schema.PreuploadResultSerializer,
+    )
     def post(self, request, namespace, name, revision, repo_type=None):
         if not _is_pull_request_target(request, revision):
             check(self.principal, self.repo, Action.WRITE)
@@ -127,7 +132,9 @@ class CommitView(RepoAPIView):
     # or Xet, so the body has its own, smaller limit.
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=schema.PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
+    )
     def post(self, request, namespace, name, revision, repo_type=None):
         create_pr = request.GET.get("create_pr") in ("1", "true")
         branch, ref_name = self._target(revision)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
@@ -13,6 +13,7 @@ from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
 from registry import content, trees
+from registry.api import schema
 from registry.api.base import RepoAPIView
 from registry.api.serializers import TreeItem, last_commit_item, tree_item
 from registry.paths import validate_path
@@ -61,7 +62,7 @@ def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[TreeItem]:
 class TreeView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}/tree/{rev}[/{path}]?recursive=&expand=, paginated by Link."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=schema.TREE_PARAMETERS, responses=schema.TreeItemSerializer(many=True))
     def get(self, request, namespace, name, rest, repo_type=None):
         resolved, path = split_revision_path(self.repo, rest, path_required=False)
         path = path.strip("/")
@@ -102,7 +103,7 @@ class PathsInfoView(RepoAPIView):
     body_policy = bodies.LARGE
     MAX_PATHS = 10000
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.PathsInfoSerializer, responses=schema.TreeItemSerializer(many=True))
     def post(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         data = request.data

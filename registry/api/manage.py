@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core.errors import BadRequest
 from gating.policy import Action
 from registry import services
+from registry.api import schema
 from registry.api.base import RepoAPIView
 
 
@@ -17,7 +18,7 @@ class RepoSettingsView(RepoAPIView):
 
     repo_actions = {"PUT": Action.MANAGE}
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.RepoSettingsSerializer, responses=schema.RepoSettingsResultSerializer)
     def put(self, request, namespace, name, repo_type=None):
         data = request.data if isinstance(request.data, dict) else {}
         private = data.get("private")
