@@ -133,13 +133,15 @@ class BiasReportListView(RepoAPIView):
     @extend_schema(request=schema.BiasReportCreateSerializer, responses={202: schema.BiasReportSerializer})
     def post(self, request, namespace, name, repo_type=None):
         data = _body(request)
-        resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
         for key in ("seeds", "num_inference_steps", "side"):
             if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):
                 raise BadRequest(f"'{key}' must be an integer.")
-        for key in ("professions", "adjectives", "revision"):
+        for key in ("professions", "adjectives"):
             if key in data and not isinstance(data[key], str):
                 raise BadRequest(f"'{key}' must be a comma-separated string.")
+        if "revision" in data and not isinstance(data["revision"], str):
+            raise BadRequest("'revision' must be a branch, tag or commit id.")
+        resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
         report = services.bias_report_create(
             repo=self.repo,
             user=self.principal.user,

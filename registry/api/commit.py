@@ -83,8 +83,11 @@ class PreuploadView(RepoAPIView):
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise BadRequest(f"'{path}': 'size' must be a non-negative integer.")
         limits.check_file_size(path=path, size=size)
+        raw_sample = item.get("sample") or ""
+        if not isinstance(raw_sample, str):
+            raise BadRequest(f"'{path}': 'sample' must be base64.")
         try:
-            sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
+            sample = base64.b64decode(raw_sample, validate=True)[:512]
         except (binascii.Error, ValueError) as exc:
             raise BadRequest(f"'{path}': 'sample' must be base64.") from exc
         lfs = lfsrules.should_use_lfs(path=path, size=size, sample=sample, gitattributes=attributes)

@@ -20,7 +20,7 @@ TYPES = {None: RepoType.MODEL, "model": RepoType.MODEL, "dataset": RepoType.DATA
 
 
 def _repo_type(value) -> str:
-    if value not in TYPES:
+    if not (value is None or isinstance(value, str)) or value not in TYPES:
         raise BadRequest(f"Unsupported repo type {value!r}; expected 'model' or 'dataset'.")
     return TYPES[value]
 
