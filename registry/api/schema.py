@@ -7,7 +7,7 @@ schema documents the routes and can drive clients and fuzzing. Nothing validates
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 PAGINATION_PARAMETERS = [
@@ -285,6 +285,21 @@ class MessageSerializer(serializers.Serializer):
 class ValidateYamlResultSerializer(serializers.Serializer):
     errors = MessageSerializer(many=True)
     warnings = MessageSerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Gatehouse's error body (core.api), also sent as X-Error-Message and X-Error-Code."""
+
+    error = serializers.CharField()
+    code = serializers.CharField()
+
+
+# A card with errors, or a body that is not JSON at all (the usual error body).
+VALIDATE_YAML_REFUSAL = PolymorphicProxySerializer(
+    component_name="ValidateYamlRefusal",
+    serializers=[ValidateYamlResultSerializer, ErrorSerializer],
+    resource_type_field_name=None,
+)
 
 
 class XetTokenSerializer(serializers.Serializer):

@@ -28,7 +28,7 @@ class ValidateYamlView(APIView):
 
     @extend_schema(
         request=schema.ValidateYamlSerializer,
-        responses={200: schema.ValidateYamlResultSerializer, 400: schema.ValidateYamlResultSerializer},
+        responses={200: schema.ValidateYamlResultSerializer, 400: schema.VALIDATE_YAML_REFUSAL},
     )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
