@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import AccessToken, Membership
+from accounts.schema import WhoAmISerializer
 from core.api import SignedIn
 from core.timeutil import isoformat_z
 
@@ -14,7 +15,7 @@ from core.timeutil import isoformat_z
 class WhoAmIView(APIView):
     permission_classes = [SignedIn]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=WhoAmISerializer)
     def get(self, request):
         user = request.user
         memberships = Membership.objects.filter(user=user).select_related("org").order_by("org__name")

@@ -2,6 +2,7 @@
 
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -17,3 +18,39 @@ class GatehouseSessionScheme(SessionScheme):
     that reads at most 64 KiB of a body)."""
 
     target_class = "core.bodies.SessionAuthentication"
+
+
+class WhoAmIOrgSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["org"])
+    id = serializers.CharField()
+    name = serializers.CharField()
+    fullname = serializers.CharField()
+    roleInOrg = serializers.CharField()
+
+
+class AccessTokenInfoSerializer(serializers.Serializer):
+    displayName = serializers.CharField()
+    role = serializers.ChoiceField(choices=["read", "write"])
+    createdAt = serializers.DateTimeField()
+
+
+class WhoAmIAuthSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["session", "access_token"])
+    accessToken = AccessTokenInfoSerializer(required=False)
+
+
+class WhoAmISerializer(serializers.Serializer):
+    """GET /api/whoami-v2, as the Hub client reads it (for the schema only; accounts.api builds it)."""
+
+    type = serializers.ChoiceField(choices=["user"])
+    id = serializers.CharField()
+    name = serializers.CharField()
+    fullname = serializers.CharField()
+    email = serializers.EmailField(allow_null=True)
+    emailVerified = serializers.BooleanField()
+    isPro = serializers.BooleanField()
+    canPay = serializers.BooleanField()
+    avatarUrl = serializers.CharField(allow_null=True)
+    periodEnd = serializers.DateTimeField(allow_null=True)
+    orgs = WhoAmIOrgSerializer(many=True)
+    auth = WhoAmIAuthSerializer()

@@ -9,10 +9,10 @@ thread itself (its author, its lock) is decided in community.access.
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from community import access, selectors, services
+from community import access, schema, selectors, services
 from community.models import CommunitySettings
 from community.serializers import details_json, discussion_json, event_json
 from core import edge
@@ -34,7 +34,11 @@ class DiscussionsView(RepoAPIView):
 
     repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_list",
+        parameters=schema.DISCUSSION_LIST_PARAMETERS,
+        responses=schema.DiscussionPageSerializer,
+    )
     def get(self, request, namespace, name, repo_type=None):
         kind = request.GET.get("type") or "all"
         status = request.GET.get("status") or "all"
@@ -55,7 +59,11 @@ class DiscussionsView(RepoAPIView):
             }
         )
 
-    @extend_schema(operation_id="discussions_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_create",
+        request=schema.DiscussionCreateSerializer,
+        responses=schema.DiscussionCreatedSerializer,
+    )
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
         access.require_post(self.access)
@@ -76,7 +84,11 @@ class DiscussionDetailView(DiscussionAPIView):
 
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(operation_id="discussions_details", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_details",
+        parameters=schema.DISCUSSION_DETAILS_PARAMETERS,
+        responses=schema.DiscussionDetailsSerializer,
+    )
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         conflicts = diff = None
@@ -94,7 +106,9 @@ class DiscussionDetailView(DiscussionAPIView):
 class CommentView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_comment", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_comment", request=schema.CommentSerializer, responses=schema.NewMessageSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_post(self.access, discussion)
@@ -107,7 +121,9 @@ class CommentView(DiscussionAPIView):
 class TitleView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_rename", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_rename", request=schema.TitleSerializer, responses=schema.NewTitleSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_author_or_moderator(self.access, discussion)
@@ -120,7 +136,9 @@ class TitleView(DiscussionAPIView):
 class StatusView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_status", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_status", request=schema.StatusChangeSerializer, responses=schema.NewStatusSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         access.require_author_or_moderator(self.access, discussion)
@@ -134,7 +152,7 @@ class StatusView(DiscussionAPIView):
 class MergeView(DiscussionAPIView):
     repo_actions = {"POST": Action.WRITE}
 
-    @extend_schema(operation_id="discussions_merge", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="discussions_merge", request=schema.MergeSerializer, responses=schema.MergedSerializer)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.pull_request_merge(
             discussion=self.thread(num), actor=request.user, comment=edge.json_object(request).get("comment") or ""
@@ -145,7 +163,11 @@ class MergeView(DiscussionAPIView):
 class CommentEditView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_comment_edit", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_comment_edit",
+        request=schema.CommentEditSerializer,
+        responses=schema.UpdatedCommentSerializer,
+    )
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
         access.require_comment_author(self.access, event)
@@ -156,7 +178,7 @@ class CommentEditView(DiscussionAPIView):
 class CommentHideView(DiscussionAPIView):
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_comment_hide", request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="discussions_comment_hide", request=None, responses=schema.UpdatedCommentSerializer)
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
         access.require_hide(self.access, event)
@@ -169,7 +191,7 @@ class PinView(DiscussionAPIView):
 
     repo_actions = {"POST": Action.WRITE}
 
-    @extend_schema(operation_id="discussions_pin", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="discussions_pin", request=schema.PinSerializer, responses=schema.DiscussionSerializer)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.discussion_pin(
             discussion=self.thread(num), pinned=edge.flag(edge.json_object(request).get("pinned"))
@@ -182,7 +204,9 @@ class LockView(DiscussionAPIView):
 
     repo_actions = {"POST": Action.WRITE}
 
-    @extend_schema(operation_id="discussions_lock", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_lock", request=schema.LockSerializer, responses=schema.DiscussionSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.discussion_lock(
             discussion=self.thread(num), locked=edge.flag(edge.json_object(request).get("locked"))
@@ -195,7 +219,9 @@ class ReportView(DiscussionAPIView):
 
     repo_actions = {"POST": Action.PARTICIPATE}
 
-    @extend_schema(operation_id="discussions_report", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="discussions_report", request=schema.ReportSerializer, responses=schema.ReportReceivedSerializer
+    )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
         data = edge.json_object(request)
@@ -211,11 +237,15 @@ class CommunitySettingsView(RepoAPIView):
 
     repo_actions = {"GET": Action.VIEW, "PUT": Action.WRITE}
 
-    @extend_schema(operation_id="community_settings", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="community_settings", responses=schema.CommunitySettingsSerializer)
     def get(self, request, namespace, name, repo_type=None):
         return Response({"discussionsDisabled": not access.discussions_enabled(self.repo)})
 
-    @extend_schema(operation_id="community_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="community_settings_update",
+        request=schema.CommunitySettingsSerializer,
+        responses=schema.CommunitySettingsSerializer,
+    )
     def put(self, request, namespace, name, repo_type=None):
         value = edge.json_object(request).get("discussionsDisabled")
         if not isinstance(value, bool):

@@ -28,14 +28,14 @@ from registry.selectors import entry_sha256, read_small_file
 # Part of the cache keys of file sections: bump it whenever the same change is shown differently.
 DIFF_VERSION = 2
 
-Change = tuple[dict | None, dict | None]  # (entry before, entry after); None where absent
+Change = tuple[trees.Entry | None, trees.Entry | None]  # (entry before, entry after); None where absent
 
 
-def _files_under(tree_oid: str, prefix: str) -> dict[str, dict]:
+def _files_under(tree_oid: str, prefix: str) -> dict[str, trees.Entry]:
     return {f"{prefix}{path}": entry for path, entry in trees.iter_files(tree_oid)}
 
 
-def _index(tree_oid: str | None) -> dict[str, dict]:
+def _index(tree_oid: str | None) -> dict[str, trees.Entry]:
     return dict(trees.tree_index(tree_oid)) if tree_oid else {}
 
 
@@ -60,7 +60,7 @@ def changed_files(old_tree: str | None, new_tree: str | None, prefix: str = "") 
     return changes
 
 
-def _oid(entry: dict | None) -> str | None:
+def _oid(entry: trees.Entry | None) -> str | None:
     return entry["oid"] if entry else None
 
 
@@ -71,12 +71,12 @@ def conflicting_paths(merge_base_tree: str | None, base_tree: str | None, head_t
     return sorted(path for path in theirs.keys() & ours.keys() if _oid(theirs[path][1]) != _oid(ours[path][1]))
 
 
-def _is_read(entry: dict | None) -> bool:
+def _is_read(entry: trees.Entry | None) -> bool:
     """Whether the diff shows this entry's content (rather than its pointer or a summary)."""
     return entry is not None and not entry.get("lfs") and entry["size"] <= settings.GATEHOUSE_PR_DIFF_MAX_FILE_BYTES
 
 
-def _text(entry: dict | None, repo_pk: int) -> list[str] | None:
+def _text(entry: trees.Entry | None, repo_pk: int) -> list[str] | None:
     """Lines of a small text file; None for binary, LFS-stored or large content."""
     if entry is None:
         return []
@@ -91,7 +91,7 @@ def _text(entry: dict | None, repo_pk: int) -> list[str] | None:
         return None
 
 
-def _lfs_pointer_lines(entry: dict | None) -> list[str]:
+def _lfs_pointer_lines(entry: trees.Entry | None) -> list[str]:
     if entry is None:
         return []
     return gitobjects.lfs_pointer(entry_sha256(entry), entry["size"]).decode().splitlines(keepends=True)
@@ -143,7 +143,7 @@ def _unified_lines(old: list[str], new: list[str], fromfile: str, tofile: str, d
 
 
 def file_diff(
-    path: str, before: dict | None, after: dict | None, *, repo_pk: int, deadline: float = float("inf")
+    path: str, before: trees.Entry | None, after: trees.Entry | None, *, repo_pk: int, deadline: float = float("inf")
 ) -> str:
     """One file's section of a git diff, computed (uncached: see `unified_diff`). LFS files show
     their pointers, as git shows them; binary and large files get git's one-line summary, and
@@ -157,7 +157,7 @@ def file_diff(
     short = (_oid(before) or "0" * 40)[:7], (_oid(after) or "0" * 40)[:7]
     mode = f" {gitobjects.FILE_MODE}" if before is not None and after is not None else ""
     header.append(f"index {short[0]}..{short[1]}{mode}\n")
-    is_lfs = bool((before or {}).get("lfs") or (after or {}).get("lfs"))
+    is_lfs = any(entry is not None and entry.get("lfs") for entry in (before, after))
     old_lines: list[str] | None
     new_lines: list[str] | None
     if is_lfs:
@@ -211,14 +211,20 @@ def unified_diff(old_tree: str | None, new_tree: str | None, *, repo_pk: int, ma
     return "".join(parts)
 
 
-def _section_key(path: str, before: dict | None, after: dict | None, repo_pk: int) -> str:
+def _section_key(path: str, before: trees.Entry | None, after: trees.Entry | None, repo_pk: int) -> str:
     bounds = f"{settings.GATEHOUSE_PR_DIFF_MAX_FILE_BYTES}:{settings.GATEHOUSE_PR_DIFF_MAX_FILE_LINES}"
     path_id = hashlib.sha256(path.encode()).hexdigest()[:32]
     return f"pr-diff:{DIFF_VERSION}:{bounds}:{repo_pk}:{path_id}:{_oid(before)}:{_oid(after)}"
 
 
 def _section(
-    path: str, before: dict | None, after: dict | None, repo_pk: int, cached: str | None, key: str, budget_end: float
+    path: str,
+    before: trees.Entry | None,
+    after: trees.Entry | None,
+    repo_pk: int,
+    cached: str | None,
+    key: str,
+    budget_end: float,
 ) -> str:
     # SECURITY: the proof that the content belongs to the repo is checked before a cached
     # section is used, as it is when the content is read.

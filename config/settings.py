@@ -222,6 +222,19 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Hugging Face Hub compatible model registry with staged release and gating.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that share a field name ("status", "type") get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "AccessRequestStatusEnum": "gating.models.RequestStatus.choices",
+        "DiscussionStatusEnum": "community.models.Status.choices",
+        "DiscussionStatusChangeEnum": [("open", "open"), ("closed", "closed")],
+        "ReportStatusEnum": [("received", "received")],
+        "JobStatusEnum": "workers.models.JobStatus.choices",
+        "EventTypeEnum": "community.models.EventType.choices",
+        "UserTypeEnum": [("user", "user")],
+        "OrgTypeEnum": [("org", "org")],
+        "RepoTypeEnum": [("model", "model"), ("dataset", "dataset")],
+        "AuthTypeEnum": [("session", "session"), ("access_token", "access_token")],
+    },
 }
 
 # Hosted previews (workers app). Time limits come first: the broker's visibility timeout must

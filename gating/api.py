@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.models import User
 from core import edge
 from core.errors import BadRequest, NotFound
 from core.pagination import next_page_link, page_bounds
-from gating import services
+from gating import schema, services
 from gating.policy import Action, Principal, repo_role
 from gating.repo_views import RepoAPIView
 from gating.selectors import request_item, requests_for
@@ -37,7 +37,7 @@ def _expiry(data: dict):
 class AccessRequestListView(RepoAPIView):
     repo_actions = {"GET": Action.REVIEW}
 
-    @extend_schema(operation_id="access_requests_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="access_requests_list", responses=schema.AccessRequestSerializer(many=True))
     def get(self, request, namespace, name, status, repo_type=None):
         services.require_gated(self.repo)
         offset, size = page_bounds(request, default_size=100, max_size=settings.GATEHOUSE_LIST_PAGE_SIZE)
@@ -51,7 +51,11 @@ class AccessRequestListView(RepoAPIView):
 class AccessRequestHandleView(RepoAPIView):
     repo_actions = {"POST": Action.REVIEW}
 
-    @extend_schema(operation_id="access_requests_handle", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="access_requests_handle",
+        request=schema.AccessRequestHandleSerializer,
+        responses=schema.AccessRequestSerializer,
+    )
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
         reason = data.get("rejectionReason") or ""
@@ -72,7 +76,11 @@ class AccessRequestHandleView(RepoAPIView):
 class AccessGrantView(RepoAPIView):
     repo_actions = {"POST": Action.REVIEW}
 
-    @extend_schema(operation_id="access_requests_grant", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="access_requests_grant",
+        request=schema.AccessGrantSerializer,
+        responses=schema.AccessRequestSerializer,
+    )
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
         user = User.objects.filter(username=str(data.get("user", ""))).first()
@@ -92,7 +100,11 @@ class AccessGrantView(RepoAPIView):
 class AccessRequestResetView(RepoAPIView):
     repo_actions = {"POST": Action.REVIEW}
 
-    @extend_schema(operation_id="access_requests_reset", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="access_requests_reset",
+        request=schema.AccessResetSerializer,
+        responses=schema.AccessResetResultSerializer,
+    )
     def post(self, request, namespace, name, repo_type=None):
         services.access_request_reset(
             repo=self.repo, reviewer=request.user, user_name=str(edge.json_object(request).get("user"))

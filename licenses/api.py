@@ -12,7 +12,7 @@ GET  /api/{t}/{ns}/{name}/derivatives                 repos that name this one a
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,7 +22,7 @@ from core.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from core.http import csv_response
 from gating.policy import Action, Principal, may_read_license_text, repos_visible_to
 from gating.repo_views import RepoAPIView
-from licenses import selectors, serializers, services
+from licenses import schema, selectors, serializers, services
 from licenses.models import AcknowledgmentSource, License
 from registry.selectors import resolve_revision
 
@@ -30,7 +30,7 @@ from registry.selectors import resolve_revision
 class CatalogueView(APIView):
     permission_classes = [AllowAnyone]
 
-    @extend_schema(operation_id="licenses_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="licenses_list", responses=schema.CatalogueItemSerializer(many=True))
     def get(self, request):
         return Response([serializers.catalogue_item(row) for row in License.objects.all()])
 
@@ -38,7 +38,7 @@ class CatalogueView(APIView):
 class CatalogueEntryView(APIView):
     permission_classes = [AllowAnyone]
 
-    @extend_schema(operation_id="licenses_retrieve", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="licenses_retrieve", responses=schema.CatalogueEntrySerializer)
     def get(self, request, license_id):
         row = License.objects.filter(pk=license_id).first()
         if row is None:
@@ -49,7 +49,7 @@ class CatalogueEntryView(APIView):
 class MyAcknowledgmentsView(APIView):
     permission_classes = [SignedIn]
 
-    @extend_schema(operation_id="license_acknowledgments_mine", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="license_acknowledgments_mine", responses=schema.AcknowledgmentSerializer(many=True))
     def get(self, request):
         # SECURITY: only repos the caller can still see; an acknowledgment must not reveal a repo
         # that has since become private to them.
@@ -61,7 +61,9 @@ class MyAcknowledgmentsView(APIView):
 class RepoLicenseView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(operation_id="repo_license", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="repo_license", parameters=schema.REVISION_PARAMETERS, responses=schema.RevisionLicenseSerializer
+    )
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, request.GET.get("revision") or self.repo.default_branch)
         current = selectors.license_at(self.repo, resolved)
@@ -77,7 +79,11 @@ class LicenseAcceptView(RepoAPIView):
 
     repo_actions = {"POST": Action.VIEW}
 
-    @extend_schema(operation_id="repo_license_accept", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="repo_license_accept",
+        request=schema.AcceptSerializer,
+        responses={200: schema.AcknowledgmentSerializer, 201: schema.AcknowledgmentSerializer},
+    )
     def post(self, request, namespace, name, repo_type=None):
         if self.principal.user is None:
             raise AuthenticationRequired("Log in or send a bearer token to accept a license.")
@@ -100,7 +106,11 @@ class LicenseAcceptView(RepoAPIView):
 class RepoAcknowledgmentsView(RepoAPIView):
     repo_actions = {"GET": Action.MANAGE}
 
-    @extend_schema(operation_id="repo_license_acknowledgments", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="repo_license_acknowledgments",
+        parameters=schema.EXPORT_PARAMETERS,
+        responses=schema.AcknowledgmentSerializer(many=True),
+    )
     def get(self, request, namespace, name, repo_type=None):
         acks = selectors.acknowledgments_for_repo(self.repo)
         if request.GET.get("export") == "csv":
@@ -112,12 +122,14 @@ class RepoAcknowledgmentsView(RepoAPIView):
 class RepoLicenseSettingsView(RepoAPIView):
     repo_actions = {"GET": Action.MANAGE, "PUT": Action.MANAGE}
 
-    @extend_schema(operation_id="repo_license_settings", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="repo_license_settings", responses=schema.LicenseSettingsSerializer)
     def get(self, request, namespace, name, repo_type=None):
         return Response({"requireAcknowledgment": selectors.requires_acknowledgment_opt_in(self.repo)})
 
     @extend_schema(
-        operation_id="repo_license_settings_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+        operation_id="repo_license_settings_update",
+        request=schema.LicenseSettingsSerializer,
+        responses=schema.LicenseSettingsSerializer,
     )
     def put(self, request, namespace, name, repo_type=None):
         value = edge.json_object(request).get("requireAcknowledgment")
@@ -130,7 +142,7 @@ class RepoLicenseSettingsView(RepoAPIView):
 class DerivativesView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(operation_id="repo_derivatives", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="repo_derivatives", responses=schema.DerivativeSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.derivatives_of(self.repo, repos_visible_to(self.principal))
         return Response([serializers.derivative_item(row) for row in rows])

@@ -9,12 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Literal, NotRequired, TypedDict
 
 from core.errors import BadRequest
 from registry import gitobjects
 from registry.models import Tree
 
-Entry = dict
+
+class LfsInfo(TypedDict):
+    """An LFS file's content: `sha256` and `size` of the bytes, `pointerSize` of the pointer git stores."""
+
+    sha256: str
+    size: int
+    pointerSize: int
+
+
+class Entry(TypedDict):
+    """One child of a stored tree (`Tree.entries`, in git order). Files carry the size of their
+    bytes and, when stored through LFS (or Xet), `lfs`; `oid` is the git blob id (for an LFS file,
+    the pointer's) or, for a directory, the tree id. Directories have neither `size` nor `lfs`."""
+
+    name: str
+    type: Literal["file", "directory"]
+    oid: str
+    size: NotRequired[int]
+    lfs: NotRequired[LfsInfo]
 
 
 @lru_cache(maxsize=4096)
@@ -95,7 +114,7 @@ class MutableTree:
         if self._children is None:
             assert self.oid is not None
             self._children = {
-                entry["name"]: MutableTree(entry["oid"]) if entry["type"] == "directory" else dict(entry)
+                entry["name"]: MutableTree(entry["oid"]) if entry["type"] == "directory" else entry.copy()
                 for entry in tree_entries(self.oid)
             }
         return self._children

@@ -14,7 +14,7 @@ itself is served by workers.portal.PreviewImageView after the same check.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.models import User
@@ -23,7 +23,7 @@ from core.errors import AuthenticationRequired, BadRequest
 from gating.policy import Action, Principal, can
 from gating.repo_views import RepoAPIView
 from registry.selectors import resolve_revision
-from workers import selectors, serializers, services
+from workers import schema, selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
 from workers.access import require_preview_files, visible_request
 from workers.services.requests import settings_for
@@ -38,12 +38,16 @@ def _user(principal: Principal) -> User:
 class PreviewListView(RepoAPIView):
     repo_actions = {"GET": PREVIEW, "POST": PREVIEW}
 
-    @extend_schema(operation_id="previews_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_list", responses=schema.PreviewSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.history(repo=self.repo, user=_user(self.principal))
         return Response([serializers.request_json(row) for row in rows], headers={"Cache-Control": "private, no-store"})
 
-    @extend_schema(operation_id="previews_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="previews_create",
+        request=schema.PreviewCreateSerializer,
+        responses={202: schema.PreviewSerializer},
+    )
     def post(self, request, namespace, name, repo_type=None):
         user = _user(self.principal)
         data = dict(edge.json_object(request))
@@ -62,7 +66,7 @@ class PreviewListView(RepoAPIView):
 class PreviewDetailView(RepoAPIView):
     repo_actions = {"GET": PREVIEW}
 
-    @extend_schema(operation_id="previews_retrieve", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="previews_retrieve", responses=schema.PreviewSerializer)
     def get(self, request, namespace, name, preview_id, repo_type=None):
         preview = visible_request(self.access, preview_id)
         response = Response(serializers.request_json(preview))
@@ -73,7 +77,7 @@ class PreviewDetailView(RepoAPIView):
 class PreviewVerdictsView(RepoAPIView):
     repo_actions = {"GET": Action.MANAGE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.VerdictSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         rows = selectors.verdicts(repo=self.repo)
         return Response([serializers.verdict_json(row) for row in rows], headers={"Cache-Control": "private"})
@@ -93,11 +97,11 @@ def settings_json(repo) -> dict:
 class PreviewSettingsView(RepoAPIView):
     repo_actions = {"GET": Action.MANAGE, "PUT": Action.MANAGE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.PreviewSettingsSerializer)
     def get(self, request, namespace, name, repo_type=None):
         return Response(settings_json(self.repo))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.PreviewSettingsSerializer, responses=schema.PreviewSettingsSerializer)
     def put(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
         known = {"enabled", "sld_preset", "extra_blocked_concepts", "bias_professions", "bias_adjectives"}
@@ -116,22 +120,24 @@ class PreviewSettingsView(RepoAPIView):
 class BiasReportListView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW, "POST": Action.MANAGE}
 
-    @extend_schema(operation_id="bias_reports_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="bias_reports_list", responses=schema.BiasReportSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         is_admin = can(self.access, Action.MANAGE)
         rows = selectors.reports(repo=self.repo, is_admin=is_admin)[:50]
         return Response([serializers.report_json(row, with_cells=False) for row in rows])
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.BiasReportCreateSerializer, responses={202: schema.BiasReportSerializer})
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
-        resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
         for key in ("seeds", "num_inference_steps", "side"):
             if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):
                 raise BadRequest(f"'{key}' must be an integer.")
-        for key in ("professions", "adjectives", "revision"):
+        for key in ("professions", "adjectives"):
             if key in data and not isinstance(data[key], str):
                 raise BadRequest(f"'{key}' must be a comma-separated string.")
+        if "revision" in data and not isinstance(data["revision"], str):
+            raise BadRequest("'revision' must be a branch, tag or commit id.")
+        resolved = resolve_revision(self.repo, data.get("revision") or self.repo.default_branch)
         report = services.bias_report_create(
             repo=self.repo,
             user=_user(self.principal),
@@ -148,7 +154,7 @@ class BiasReportListView(RepoAPIView):
 class BiasReportDetailView(RepoAPIView):
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(operation_id="bias_reports_retrieve", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="bias_reports_retrieve", responses=schema.BiasReportSerializer)
     def get(self, request, namespace, name, report_id, repo_type=None):
         is_admin = can(self.access, Action.MANAGE)
         report = selectors.report_for(repo=self.repo, report_id=report_id, is_admin=is_admin)

@@ -10,12 +10,13 @@ headers (read by huggingface_hub).
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import edge
 from gating.policy import Action, CommitTarget, Principal, check_license, check_push
 from gating.repo_views import RepoAPIView
+from registry.api.schema import PULL_REQUEST_PARAMETERS, XetTokenSerializer
 from registry.models import Repo
 from registry.selectors import resolve_revision
 from xet import tokens
@@ -46,7 +47,7 @@ class XetReadTokenView(RepoAPIView):
 
     repo_actions = {"GET": Action.DOWNLOAD}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=XetTokenSerializer)
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         check_license(self.access, resolved)
@@ -60,7 +61,7 @@ class XetWriteTokenView(RepoAPIView):
 
     repo_actions = {"GET": Action.PARTICIPATE}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PULL_REQUEST_PARAMETERS, responses=XetTokenSerializer)
     def get(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         check_push(self.access, target)

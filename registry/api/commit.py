@@ -7,7 +7,7 @@ import binascii
 import fnmatch
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import bodies, edge, jsontext
@@ -16,6 +16,7 @@ from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, CommitTarget, can, check_push
 from gating.repo_views import RepoAPIView
 from registry import hooks, lfsrules, limits, services, trees
+from registry.api import schema
 from registry.paths import validate_new_path, validate_path
 from registry.selectors import gitattributes_at, resolve_revision
 
@@ -47,7 +48,11 @@ class PreuploadView(RepoAPIView):
     parser_classes = [JSONParser]
     body_policy = bodies.LARGE
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=schema.PULL_REQUEST_PARAMETERS,
+        request=schema.PreuploadSerializer,
+        responses=schema.PreuploadResultSerializer,
+    )
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         check_push(self.access, target)
@@ -67,8 +72,11 @@ class PreuploadView(RepoAPIView):
         path = validate_new_path(str(item.get("path", "")).lstrip("/"))
         size = edge.size_value(item.get("size"), label=f"'{path}'")
         limits.check_file_size(path=path, size=size)
+        raw_sample = item.get("sample") or ""
+        if not isinstance(raw_sample, str):
+            raise BadRequest(f"'{path}': 'sample' must be base64.")
         try:
-            sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
+            sample = base64.b64decode(raw_sample, validate=True)[:512]
         except (binascii.Error, ValueError) as exc:
             raise BadRequest(f"'{path}': 'sample' must be base64.") from exc
         lfs = lfsrules.should_use_lfs(path=path, size=size, sample=sample, gitattributes=attributes)
@@ -103,7 +111,9 @@ class CommitView(RepoAPIView):
     # or Xet, so the body has its own, smaller limit.
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=schema.PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
+    )
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         # SECURITY: decided before the body is read, so a refused caller stores no content.

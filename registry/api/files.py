@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
@@ -14,7 +14,8 @@ from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
 from gating.repo_views import RepoAPIView
 from registry import content, trees
-from registry.api.serializers import last_commit_item, tree_item
+from registry.api import schema
+from registry.api.serializers import TreeItem, last_commit_item, tree_item
 from registry.paths import validate_path
 from registry.selectors import (
     Resolved,
@@ -29,7 +30,7 @@ from registry.selectors import (
 EXPANDED_PAGE_SIZE = 100
 
 
-def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
+def expanded_items(view: RepoAPIView, resolved: Resolved, pairs: list[tuple[str, trees.Entry]]) -> list[TreeItem]:
     """Tree items with `lastCommit` (and, for files, `securityFileStatus`)."""
     found = last_commits(view.repo, resolved.commit_oid, [path for path, _ in pairs])
     scans = scans_for(entry_sha256(entry) for _, entry in pairs if entry["type"] == "file")
@@ -49,7 +50,7 @@ def _xet_hashes(pairs: list[tuple[str, trees.Entry]]) -> dict[str, str]:
     return content.xet_hashes_of(entry["lfs"]["sha256"] for _, entry in pairs if entry.get("lfs"))
 
 
-def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
+def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[TreeItem]:
     xet_hashes = _xet_hashes(pairs)
     return [tree_item(path, entry, xet_hashes) for path, entry in pairs]
 
@@ -57,7 +58,7 @@ def plain_items(pairs: list[tuple[str, trees.Entry]]) -> list[dict]:
 class TreeView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}/tree/{rev}[/{path}]?recursive=&expand=, paginated by Link."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=schema.TREE_PARAMETERS, responses=schema.TreeItemSerializer(many=True))
     def get(self, request, namespace, name, rest, repo_type=None):
         resolved, path = split_revision_path(self.repo, rest, path_required=False)
         path = path.strip("/")
@@ -98,7 +99,7 @@ class PathsInfoView(RepoAPIView):
     body_policy = bodies.LARGE
     MAX_PATHS = 10000
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.PathsInfoSerializer, responses=schema.TreeItemSerializer(many=True))
     def post(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         data = request.data
@@ -111,7 +112,7 @@ class PathsInfoView(RepoAPIView):
             raise BadRequest(f"'paths' must be a list of at most {self.MAX_PATHS} paths.")
         if not all(isinstance(raw, str) for raw in paths):
             raise BadRequest("Each of 'paths' must be a string.")
-        pairs = []
+        pairs: list[tuple[str, trees.Entry]] = []
         for raw in dict.fromkeys(paths):
             path = validate_path(raw.strip("/"))
             entry = trees.find_entry(resolved.tree_oid, path)

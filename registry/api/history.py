@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import edge
 from core.pagination import next_page_link, page_bounds
 from gating.repo_views import RepoAPIView
+from registry.api import schema
 from registry.api.serializers import commit_item, ref_item
 from registry.models import RefKind
 from registry.selectors import history, list_refs, resolve_revision
@@ -17,7 +18,7 @@ from registry.selectors import history, list_refs, resolve_revision
 class RefsView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}/refs[?include_prs=1]"""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=schema.REFS_PARAMETERS, responses=schema.RefsSerializer)
     def get(self, request, namespace, name, repo_type=None):
         grouped = list_refs(self.repo)
         data = {
@@ -33,7 +34,7 @@ class RefsView(RepoAPIView):
 class CommitsView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}/commits/{rev}[?expand[]=formatted], paginated by Link."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=schema.COMMITS_PARAMETERS, responses=schema.CommitItemSerializer(many=True))
     def get(self, request, namespace, name, revision, repo_type=None):
         resolved = resolve_revision(self.repo, revision)
         offset, size = page_bounds(

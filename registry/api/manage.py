@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import edge
@@ -10,6 +10,7 @@ from core.errors import BadRequest
 from gating.policy import Action
 from gating.repo_views import RepoAPIView
 from registry import services
+from registry.api import schema
 
 
 class RepoSettingsView(RepoAPIView):
@@ -18,7 +19,7 @@ class RepoSettingsView(RepoAPIView):
 
     repo_actions = {"PUT": Action.MANAGE}
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.RepoSettingsSerializer, responses=schema.RepoSettingsResultSerializer)
     def put(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
         private = data.get("private")

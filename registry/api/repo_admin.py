@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,13 +14,14 @@ from core.names import split_repo_id, validate_namespace_name
 from gating.policy import Action, Principal, can_create_in
 from gating.repo_views import RepoAPIView
 from registry import services
+from registry.api import schema
 from registry.models import RepoType
 
 TYPES = {None: RepoType.MODEL, "model": RepoType.MODEL, "dataset": RepoType.DATASET}
 
 
 def _repo_type(value) -> str:
-    if value not in TYPES:
+    if not (value is None or isinstance(value, str)) or value not in TYPES:
         raise BadRequest(f"Unsupported repo type {value!r}; expected 'model' or 'dataset'.")
     return TYPES[value]
 
@@ -35,7 +36,7 @@ class RepoCreateView(APIView):
 
     permission_classes = [SignedIn]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.RepoCreateSerializer, responses=schema.RepoCreatedSerializer)
     def post(self, request):
         data = edge.json_object(request)
         principal = Principal.from_request(request)
@@ -91,7 +92,10 @@ class RepoDeleteView(BodyAddressedRepoView):
 
     repo_actions = {"DELETE": Action.MANAGE}
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        description='DELETE /api/repos/delete with a JSON body {"name", "organization"?, "type"?}.',
+        responses={200: schema.DeletedSerializer},
+    )
     def delete(self, request):
         services.repo_delete(repo=self.repo)
         return Response({"deleted": True})
@@ -108,7 +112,7 @@ class RepoMoveView(BodyAddressedRepoView):
         data = edge.json_object(request)
         return _repo_type(data.get("type")), str(data.get("fromRepo", ""))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.RepoMoveSerializer, responses=schema.RepoUrlSerializer)
     def post(self, request):
         to_namespace, to_name = split_repo_id(str(request.data.get("toRepo", "")))
         if to_namespace != self.repo.namespace and not can_create_in(self.principal, to_namespace):
@@ -123,7 +127,7 @@ class BranchView(RepoAPIView):
 
     repo_actions = {"POST": Action.WRITE, "DELETE": Action.WRITE}
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.BranchCreateSerializer, responses=schema.RefSerializer)
     def post(self, request, namespace, name, branch, repo_type=None):
         data = edge.json_object(request)
         starting_point = data.get("startingPoint")
@@ -132,7 +136,7 @@ class BranchView(RepoAPIView):
         ref = services.branch_create(repo=self.repo, branch=branch, starting_point=starting_point)
         return Response({"name": branch, "ref": ref.name, "targetCommit": ref.commit_oid})
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.DeletedSerializer})
     def delete(self, request, namespace, name, branch, repo_type=None):
         services.branch_delete(repo=self.repo, branch=branch)
         return Response({"deleted": True})
@@ -143,7 +147,7 @@ class TagView(RepoAPIView):
 
     repo_actions = {"POST": Action.WRITE, "DELETE": Action.WRITE}
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.TagCreateSerializer, responses=schema.RefSerializer)
     def post(self, request, namespace, name, revision, repo_type=None):
         data = edge.json_object(request)
         tag, message = data.get("tag"), data.get("message") or ""
@@ -152,7 +156,7 @@ class TagView(RepoAPIView):
         ref = services.tag_create(repo=self.repo, tag=tag, revision=revision, message=message)
         return Response({"name": tag, "ref": ref.name, "targetCommit": ref.commit_oid})
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.DeletedSerializer})
     def delete(self, request, namespace, name, revision, repo_type=None):
         services.tag_delete(repo=self.repo, tag=revision)
         return Response({"deleted": True})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Count, Value
 from django.db.models.functions import Concat
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +15,7 @@ from core.errors import BadRequest
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action, Principal, repos_visible_to
 from gating.repo_views import PLURAL_TYPES, RepoAPIView
+from registry.api import schema
 from registry.api.serializers import repo_info, repo_summary
 from registry.models import Repo
 from registry.selectors import resolve_revision
@@ -32,14 +33,20 @@ SORT_FIELDS = {
 class RepoInfoView(RepoAPIView):
     """GET /api/{type}s/{ns}/{name}[/revision/{rev}]: model_info, repo_exists, resolve_revision."""
 
-    @extend_schema(operation_id="repo_info", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="repo_info", parameters=schema.REPO_INFO_PARAMETERS, responses=schema.RepoInfoSerializer
+    )
     def get(self, request, namespace, name, repo_type=None, revision=None):
         resolved = resolve_revision(self.repo, revision or self.repo.default_branch)
         return Response(repo_info(self.repo, resolved, blobs=edge.query_flag(request, "blobs")))
 
 
 class RepoInfoAtRevisionView(RepoInfoView):
-    @extend_schema(operation_id="repo_info_at_revision", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="repo_info_at_revision",
+        parameters=schema.REPO_INFO_PARAMETERS,
+        responses=schema.RepoInfoSerializer,
+    )
     def get(self, request, namespace, name, repo_type=None, revision=None):
         return super().get(request, namespace, name, repo_type=repo_type, revision=revision)
 
@@ -49,7 +56,7 @@ class AuthCheckView(RepoAPIView):
 
     repo_actions = {"GET": Action.DOWNLOAD}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.AuthCheckSerializer)
     def get(self, request, namespace, name, repo_type=None):
         return Response({"ok": True})
 
@@ -66,7 +73,11 @@ class RepoListView(APIView):
 
     permission_classes = [AllowAnyone]
 
-    @extend_schema(operation_id="repo_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="repo_list",
+        parameters=[*schema.REPO_LIST_PARAMETERS, OpenApiParameter("sort", str, enum=list(SORT_FIELDS))],
+        responses=schema.RepoListItemSerializer(many=True),
+    )
     def get(self, request, repo_type):
         queryset = repos_visible_to(Principal.from_request(request)).filter(repo_type=PLURAL_TYPES[repo_type])
         queryset = self._filter(request, queryset)

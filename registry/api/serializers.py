@@ -3,12 +3,40 @@ written out in full here rather than inferred."""
 
 from __future__ import annotations
 
+from typing import Literal, NotRequired, TypedDict
+
 from django.utils.html import escape
 
 from core.timeutil import isoformat_z
 from registry import trees
 from registry.models import Commit, Ref, Repo, RepoType
 from registry.selectors import Resolved, card_summary_at
+
+
+class TreeItemLfs(TypedDict):
+    oid: str  # the content's sha256
+    size: int
+    pointerSize: int
+
+
+class LastCommit(TypedDict):
+    id: str
+    title: str
+    date: str
+
+
+class TreeItem(TypedDict):
+    """One entry of `/tree` and `/paths-info` (the Hub client's `RepoFile`/`RepoFolder`); a
+    directory's `size` is 0. `lastCommit` and `securityFileStatus` come with `expand` only."""
+
+    type: Literal["file", "directory"]
+    oid: str
+    size: int
+    path: str
+    lfs: NotRequired[TreeItemLfs]
+    xetHash: NotRequired[str]
+    lastCommit: NotRequired[LastCommit]
+    securityFileStatus: NotRequired[dict]
 
 
 def sibling(path: str, entry: trees.Entry, *, blobs: bool) -> dict:
@@ -61,11 +89,11 @@ def repo_info(repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool
     return data
 
 
-def tree_item(path: str, entry: trees.Entry, xet_hashes: dict[str, str]) -> dict:
+def tree_item(path: str, entry: trees.Entry, xet_hashes: dict[str, str]) -> TreeItem:
     """`xet_hashes` maps the sha256 of Xet-stored content to its Xet hash (registry.content)."""
     if entry["type"] == "directory":
         return {"type": "directory", "oid": entry["oid"], "size": 0, "path": path}
-    item = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
+    item: TreeItem = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
     if entry.get("lfs"):
         lfs = entry["lfs"]
         item["lfs"] = {"oid": lfs["sha256"], "size": lfs["size"], "pointerSize": lfs["pointerSize"]}
@@ -74,7 +102,7 @@ def tree_item(path: str, entry: trees.Entry, xet_hashes: dict[str, str]) -> dict
     return item
 
 
-def last_commit_item(commit: Commit) -> dict:
+def last_commit_item(commit: Commit) -> LastCommit:
     return {"id": commit.oid, "title": commit.title, "date": isoformat_z(commit.created_at)}
 
 
@@ -85,7 +113,7 @@ def ref_item(ref: Ref) -> dict:
 def commit_item(commit: Commit, *, formatted: bool) -> dict:
     author = commit.author.username if commit.author else commit.author_name
     body = commit.message.split("\n", 1)[1].strip() if "\n" in commit.message.strip() else ""
-    item: dict[str, object] = {
+    item: dict = {
         "id": commit.oid,
         "title": commit.title,
         "message": body,

@@ -5,13 +5,14 @@ the Accept header says (`ModelCard.validate`, run by `push_to_hub`, sends `Accep
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import bodies
 from core.api import AllowAnyone
+from registry.api import schema
 from registry.metadata_validation import validate_card_text
 
 
@@ -25,7 +26,10 @@ class ValidateYamlView(APIView):
     content_negotiation_class = _AlwaysJSON
     body_policy = bodies.LARGE  # a whole README
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=schema.ValidateYamlSerializer,
+        responses={200: schema.ValidateYamlResultSerializer, 400: schema.VALIDATE_YAML_REFUSAL},
+    )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         content = data.get("content")

@@ -105,7 +105,7 @@ def stage_stream(
     return AddFile(path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid)
 
 
-def stage_entry(*, repo: Repo, path: str, entry: dict) -> AddFile:
+def stage_entry(*, repo: Repo, path: str, entry: trees.Entry) -> AddFile:
     """A file of another revision of the same repo, as an addition (a pull request's file when it
     is merged). SECURITY: the content must be proven to belong to the repo: a revision written by
     an older version may name content the repo never held (`content.require_in_repo`, 410)."""

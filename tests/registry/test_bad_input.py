@@ -1,5 +1,7 @@
 """Malformed repo ids, revisions and paths get a clear 4xx, never a 500; private looks missing."""
 
+import json
+
 import pytest
 
 from tests.support.builders import make_repo, token_for
@@ -63,6 +65,26 @@ def test_bad_paths_info_input(client, repo):
     for paths in (["../x"], ["a/./b"], ["a\x00b"], ["x" * 5000]):
         response = client.post("/api/models/alice/tiny/paths-info/main", {"paths": paths})
         assert 400 <= response.status_code < 500
+
+
+# Found by schemathesis (tests/test_openapi_fuzz.py): JSON values of the wrong type were 500s.
+WRONG_TYPES = [
+    ("post", "/api/repos/create", {"name": "x", "type": {}}),
+    ("post", "/api/repos/create", {"name": "x", "type": ["model"]}),
+    ("post", "/api/repos/move", {"fromRepo": "alice/tiny", "toRepo": "alice/other", "type": []}),
+    ("delete", "/api/repos/delete", {"name": "tiny", "type": {"a": 1}}),
+    ("post", "/api/models/alice/tiny/preupload/main", {"files": [{"path": "a.bin", "size": 3, "sample": 5}]}),
+    ("post", "/api/models/alice/tiny/bias-reports", {"revision": [None, None]}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body"), WRONG_TYPES)
+def test_json_values_of_the_wrong_type_are_a_clear_client_error(client, repo, alice, method, url, body):
+    response = getattr(client, method)(
+        url, json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}"
+    )
+    assert response.status_code == 400, (url, body, response.status_code)
+    assert response["X-Error-Code"]
 
 
 def test_invalid_tokens_are_refused_identically_for_every_repo_state(client, alice, bob):
