@@ -21,18 +21,11 @@ Rules:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Concat
 
-from accounts.models import AccessToken, Membership, Role, TokenRole, User
+from accounts.models import Membership, Role, User
 from core.errors import (
     AuthenticationRequired,
     BadRequest,
@@ -44,116 +37,19 @@ from core.errors import (
 )
 from core.names import split_repo_id
 from core.prepared import PreparedQuery
-from gating import lookup_cache, release
-from gating.models import AccessRequest, ReleasePlan, RepoReviewer, RequestStatus
-from licenses.models import RepoLicenseSettings
+from gating import release
+
+# The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
+from gating.access_types import _ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
+from gating.access_types import ANONYMOUS as ANONYMOUS
+from gating.access_types import repo_role as repo_role
+from gating.models import AccessRequest, RepoReviewer, RequestStatus
+from gating.visibility import find_visible, moved_target, visible_q
+from gating.visibility import repos_visible_to as repos_visible_to
 from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
-from registry.models import Ref, Repo, RepoRedirect
-from registry.selectors import Resolved, RevisionHint, commit_tree_oid
-
-
-class Action(StrEnum):
-    VIEW = "view"
-    PARTICIPATE = "participate"
-    DOWNLOAD = "download"
-    PREVIEW = "preview"
-    REVIEW = "review"
-    WRITE = "write"
-    MANAGE = "manage"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: a user (or nobody) and, for API calls, the token they used."""
-
-    user: User | None
-    token: AccessToken | None = None
-
-    @classmethod
-    def from_request(cls, request) -> Principal:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return ANONYMOUS
-        token = getattr(request, "auth", None)
-        return cls(user=user, token=token if isinstance(token, AccessToken) else None)
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.user is None
-
-    @property
-    def may_write(self) -> bool:
-        """Session users and write tokens; SECURITY: a read token never writes, whatever the role."""
-        return self.user is not None and (self.token is None or self.token.role == TokenRole.WRITE)
-
-
-ANONYMOUS = Principal(user=None)
-_UNKNOWN: Any = object()
-
-
-@dataclass(eq=False)
-class RepoAccess:
-    """A repo as the policy resolved it for one caller, and what the decisions about the two
-    need, each learnt at most once: the caller's role on the repo (on first use), and the facts
-    found with the repo's row (None: not known, looked up when needed): whether it has a release
-    plan, whether its author opted in to license acknowledgment, and for downloads the best ref
-    among the URL's revision candidates (registry.selectors.RevisionHint)."""
-
-    principal: Principal
-    repo: Repo
-    revision_hint: RevisionHint | None = None
-    has_release_plan: bool | None = None
-    acknowledgment_opt_in: bool | None = None
-    _role: Any = field(default=_UNKNOWN, init=False, repr=False)
-
-    @property
-    def role(self) -> str | None:
-        if self._role is _UNKNOWN:
-            self._role = repo_role(self.principal, self.repo)
-        return self._role
-
-    def __copy__(self) -> RepoAccess:
-        """Cached lookups hand out copies: callers may change their repo, never the cache's."""
-        return dataclasses.replace(self, repo=copy.copy(self.repo))
-
-
-@dataclass(frozen=True)
-class DownloadDecision:
-    """`check_download`'s yes. SECURITY: `depends_on_caller` when the file is served because of
-    who the caller is (visibility, a role, a grant, an acknowledged license, a release stage
-    that spares them): such an answer must be `Cache-Control: private`, kept by no shared cache."""
-
-    depends_on_caller: bool
-
-
-_ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
-
-
-def visible_q(principal: Principal) -> Q:
-    """The one visibility expression, used for single repos and for listings alike."""
-    return _visible_q(None if principal.user is None else principal.user.pk)
-
-
-def _visible_q(user_id: int | None) -> Q:
-    if user_id is None:
-        return Q(private=False)
-    member_orgs = Membership.objects.filter(user_id=user_id).values("org_id")
-    return Q(private=False) | Q(owner_user_id=user_id) | Q(owner_org_id__in=member_orgs)
-
-
-def repos_visible_to(principal: Principal) -> QuerySet[Repo]:
-    return Repo.objects.filter(visible_q(principal))
-
-
-def repo_role(principal: Principal, repo: Repo) -> str | None:
-    """The caller's role on the repo: admin for the owner, the membership role in the owning org."""
-    user = principal.user
-    if user is None:
-        return None
-    if repo.owner_user_id is not None:
-        return Role.ADMIN if repo.owner_user_id == user.pk else None
-    return Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first()
+from registry.models import Repo
+from registry.selectors import Resolved, commit_tree_oid
 
 
 def namespace_role(principal: Principal, namespace: str) -> str | None:
@@ -170,127 +66,15 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
     return principal.may_write and _ROLE_RANK[namespace_role(principal, namespace)] >= _ROLE_RANK[Role.WRITE]
 
 
-# `_find_visible` runs on every repo-scoped request (every HEAD before a download), so its SQL is
-# compiled once per process (core.prepared) from the same `_visible_q` as listings. It stays one
-# narrow query: the decision needs the owner ids on the row, not joined owner rows, and
-# (repo_type, namespace, name) is unique, so no ORDER BY. Two facts ride along, so that the
-# common download (no release plan, no license opt-in) needs no further query for them:
-# `has_release_plan` and `acknowledgment_opt_in` (see _current_stage and licenses.selectors).
-def _with_download_facts(queryset: QuerySet[Repo]) -> QuerySet[Repo]:
-    return queryset.annotate(
-        has_release_plan=Exists(ReleasePlan.objects.filter(repo=OuterRef("pk"))),
-        acknowledgment_opt_in=Exists(
-            RepoLicenseSettings.objects.filter(repo=OuterRef("pk"), require_acknowledgment=True)
-        ),
-    )
-
-
-def _with_best_ref(queryset: QuerySet[Repo], names: list[str]) -> QuerySet[Repo]:
-    """The first of `names` (best first) that is a ref of the repo, as its 40-hex commit id
-    followed by its name: one sub-select rather than two (each costs PostgreSQL a sort)."""
-    ranked = Ref.objects.filter(repo=OuterRef("pk"), name__in=names).annotate(
-        rank=Case(*[When(name=name, then=Value(i)) for i, name in enumerate(names)], output_field=IntegerField()),
-        hint=Concat("commit_oid", "name", output_field=CharField()),
-    )
-    return queryset.annotate(hint_ref=Subquery(ranked.order_by("rank").values("hint")[:1]))
-
-
-# Downloads name a revision in the URL: with its candidate ref names, the repo and the ref come
-# back in one query (registry.selectors.split_revision_path then needs none). A download needs
-# nothing of the card's metadata, which can be large (eval results, gating forms): left behind.
-MAX_HINTED_CANDIDATES = 16
-_NOT_FOR_DOWNLOADS = ("card_data", "base_models")
-_FIND_PUBLIC_AT = PreparedQuery(
-    lambda repo_type, namespace, name, names: _with_best_ref(
-        _with_download_facts(
-            Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
-        ),
-        names,
-    ).defer(*_NOT_FOR_DOWNLOADS)[:1]
-)
-_FIND_FOR_USER_AT = PreparedQuery(
-    lambda user_id, repo_type, namespace, name, names: _with_best_ref(
-        _with_download_facts(
-            Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
-        ),
-        names,
-    ).defer(*_NOT_FOR_DOWNLOADS)[:1]
-)
-_FIND_PUBLIC = PreparedQuery(
-    lambda repo_type, namespace, name: _with_download_facts(
-        Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
-    )[:1]
-)
-_FIND_FOR_USER = PreparedQuery(
-    lambda user_id, repo_type, namespace, name: _with_download_facts(
-        Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
-    )[:1]
-)
-
-
-def _find_visible(
-    principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
-) -> RepoAccess | None:
-    if principal.user is not None or not candidates or not lookup_cache.enabled():
-        return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    # Anonymous download lookups are the same for everyone: kept per process until the repo changes.
-    key = (repo_type, namespace, name, tuple(candidates))
-    found = lookup_cache.cache.get(key)
-    if found is not None:
-        return found
-    generation = lookup_cache.cache.generation()  # before the read: see gating.lookup_cache
-    found = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    # Inside a transaction the read may come from a snapshot older than the generation: not stored.
-    if found is not None and not connection.in_atomic_block:
-        lookup_cache.cache.put(key, found.repo.pk, found, generation)
-    return found
-
-
-def _find_visible_uncached(
-    principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None
-) -> RepoAccess | None:
-    key: dict[str, str | int] = {"repo_type": repo_type, "namespace": namespace, "name": name}
-    if principal.user is not None:
-        key["user_id"] = principal.user.pk
-    hinted = bool(candidates) and len(candidates or ()) <= MAX_HINTED_CANDIDATES
-    if not hinted:
-        found = (_FIND_PUBLIC if principal.user is None else _FIND_FOR_USER)(**key)
-    else:
-        found = (_FIND_PUBLIC_AT if principal.user is None else _FIND_FOR_USER_AT)(**key, names=candidates)
-    if not found:
-        return None
-    repo = found[0]
-    # The annotations of _with_download_facts and _with_best_ref, read once into typed fields.
-    facts: dict[str, Any] = repo.__dict__
-    hint = None
-    if hinted:
-        best = facts.get("hint_ref") or ""
-        hint = RevisionHint(tuple(candidates or ()), best[40:] or None, best[:40] or None)
-    return RepoAccess(
-        principal,
-        repo,
-        revision_hint=hint,
-        has_release_plan=facts.get("has_release_plan"),
-        acknowledgment_opt_in=facts.get("acknowledgment_opt_in"),
-    )
-
-
-def _moved_target(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
-    redirect = RepoRedirect.objects.filter(repo_type=repo_type, namespace=namespace, name=name).first()
-    if redirect is None:
-        return None
-    return Repo.objects.filter(visible_q(principal), pk=redirect.repo_id).first()
-
-
 def resolve_repo(
     principal: Principal, repo_type: str, repo_id: str, action: Action, *, revision_candidates: list[str] | None = None
 ) -> RepoAccess:
     """The repo, if `principal` may perform `action` on it; otherwise the error to answer with.
     `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too."""
     namespace, name = split_repo_id(repo_id)
-    access = _find_visible(principal, repo_type, namespace, name, revision_candidates)
+    access = find_visible(principal, repo_type, namespace, name, revision_candidates)
     if access is None:
-        moved = _moved_target(principal, repo_type, namespace, name)
+        moved = moved_target(principal, repo_type, namespace, name)
         if moved is not None:
             raise RepoMoved(old_id=f"{namespace}/{name}", new_id=moved.repo_id)
         raise RepoNotFound(anonymous=principal.is_anonymous)

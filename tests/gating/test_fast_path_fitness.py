@@ -19,7 +19,7 @@ from django.db import connection
 
 import config.urls  # noqa: F401 - imports every view module, so every PreparedQuery exists
 from core.prepared import PreparedQuery
-from gating import policy
+from gating import visibility
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def _tables_read(prepared: PreparedQuery) -> set[str]:
 
 @pytest.mark.parametrize("name", ["_FIND_PUBLIC_AT", "_FIND_PUBLIC"])
 def test_every_table_the_cached_lookup_reads_notifies_its_changes(name):
-    read = _tables_read(getattr(policy, name))
+    read = _tables_read(getattr(visibility, name))
     assert "registry_repo" in read
     assert read <= NOTIFYING, f"the cached lookup reads {sorted(read - NOTIFYING)}, whose changes notify nobody"
 

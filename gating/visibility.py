@@ -1,0 +1,148 @@
+"""Which repos a caller can see, and the one lookup of a repo by name that every repo-scoped
+request makes (compiled once per process; anonymous download lookups cached until the repo
+changes: gating.lookup_cache). `gating.policy` decides with what it finds; import from there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Concat
+
+from accounts.models import Membership
+from core.prepared import PreparedQuery
+from gating import lookup_cache
+from gating.access_types import Principal, RepoAccess
+from gating.models import ReleasePlan
+from licenses.models import RepoLicenseSettings
+from registry.models import Ref, Repo, RepoRedirect
+from registry.selectors import RevisionHint
+
+
+def visible_q(principal: Principal) -> Q:
+    """The one visibility expression, used for single repos and for listings alike."""
+    return _visible_q(None if principal.user is None else principal.user.pk)
+
+
+def _visible_q(user_id: int | None) -> Q:
+    if user_id is None:
+        return Q(private=False)
+    member_orgs = Membership.objects.filter(user_id=user_id).values("org_id")
+    return Q(private=False) | Q(owner_user_id=user_id) | Q(owner_org_id__in=member_orgs)
+
+
+def repos_visible_to(principal: Principal) -> QuerySet[Repo]:
+    return Repo.objects.filter(visible_q(principal))
+
+
+# `_find_visible` runs on every repo-scoped request (every HEAD before a download), so its SQL is
+# compiled once per process (core.prepared) from the same `_visible_q` as listings. It stays one
+# narrow query: the decision needs the owner ids on the row, not joined owner rows, and
+# (repo_type, namespace, name) is unique, so no ORDER BY. Two facts ride along, so that the
+# common download (no release plan, no license opt-in) needs no further query for them:
+# `has_release_plan` and `acknowledgment_opt_in` (see _current_stage and licenses.selectors).
+def _with_download_facts(queryset: QuerySet[Repo]) -> QuerySet[Repo]:
+    return queryset.annotate(
+        has_release_plan=Exists(ReleasePlan.objects.filter(repo=OuterRef("pk"))),
+        acknowledgment_opt_in=Exists(
+            RepoLicenseSettings.objects.filter(repo=OuterRef("pk"), require_acknowledgment=True)
+        ),
+    )
+
+
+def _with_best_ref(queryset: QuerySet[Repo], names: list[str]) -> QuerySet[Repo]:
+    """The first of `names` (best first) that is a ref of the repo, as its 40-hex commit id
+    followed by its name: one sub-select rather than two (each costs PostgreSQL a sort)."""
+    ranked = Ref.objects.filter(repo=OuterRef("pk"), name__in=names).annotate(
+        rank=Case(*[When(name=name, then=Value(i)) for i, name in enumerate(names)], output_field=IntegerField()),
+        hint=Concat("commit_oid", "name", output_field=CharField()),
+    )
+    return queryset.annotate(hint_ref=Subquery(ranked.order_by("rank").values("hint")[:1]))
+
+
+# Downloads name a revision in the URL: with its candidate ref names, the repo and the ref come
+# back in one query (registry.selectors.split_revision_path then needs none). A download needs
+# nothing of the card's metadata, which can be large (eval results, gating forms): left behind.
+MAX_HINTED_CANDIDATES = 16
+_NOT_FOR_DOWNLOADS = ("card_data", "base_models")
+_FIND_PUBLIC_AT = PreparedQuery(
+    lambda repo_type, namespace, name, names: _with_best_ref(
+        _with_download_facts(
+            Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
+        ),
+        names,
+    ).defer(*_NOT_FOR_DOWNLOADS)[:1]
+)
+_FIND_FOR_USER_AT = PreparedQuery(
+    lambda user_id, repo_type, namespace, name, names: _with_best_ref(
+        _with_download_facts(
+            Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
+        ),
+        names,
+    ).defer(*_NOT_FOR_DOWNLOADS)[:1]
+)
+_FIND_PUBLIC = PreparedQuery(
+    lambda repo_type, namespace, name: _with_download_facts(
+        Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
+    )[:1]
+)
+_FIND_FOR_USER = PreparedQuery(
+    lambda user_id, repo_type, namespace, name: _with_download_facts(
+        Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
+    )[:1]
+)
+
+
+def find_visible(
+    principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
+) -> RepoAccess | None:
+    if principal.user is not None or not candidates or not lookup_cache.enabled():
+        return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
+    # Anonymous download lookups are the same for everyone: kept per process until the repo changes.
+    key = (repo_type, namespace, name, tuple(candidates))
+    found = lookup_cache.cache.get(key)
+    if found is not None:
+        return found
+    generation = lookup_cache.cache.generation()  # before the read: see gating.lookup_cache
+    found = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
+    # Inside a transaction the read may come from a snapshot older than the generation: not stored.
+    if found is not None and not connection.in_atomic_block:
+        lookup_cache.cache.put(key, found.repo.pk, found, generation)
+    return found
+
+
+def _find_visible_uncached(
+    principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None
+) -> RepoAccess | None:
+    key: dict[str, str | int] = {"repo_type": repo_type, "namespace": namespace, "name": name}
+    if principal.user is not None:
+        key["user_id"] = principal.user.pk
+    hinted = bool(candidates) and len(candidates or ()) <= MAX_HINTED_CANDIDATES
+    if not hinted:
+        found = (_FIND_PUBLIC if principal.user is None else _FIND_FOR_USER)(**key)
+    else:
+        found = (_FIND_PUBLIC_AT if principal.user is None else _FIND_FOR_USER_AT)(**key, names=candidates)
+    if not found:
+        return None
+    repo = found[0]
+    # The annotations of _with_download_facts and _with_best_ref, read once into typed fields.
+    facts: dict[str, Any] = repo.__dict__
+    hint = None
+    if hinted:
+        best = facts.get("hint_ref") or ""
+        hint = RevisionHint(tuple(candidates or ()), best[40:] or None, best[:40] or None)
+    return RepoAccess(
+        principal,
+        repo,
+        revision_hint=hint,
+        has_release_plan=facts.get("has_release_plan"),
+        acknowledgment_opt_in=facts.get("acknowledgment_opt_in"),
+    )
+
+
+def moved_target(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
+    redirect = RepoRedirect.objects.filter(repo_type=repo_type, namespace=namespace, name=name).first()
+    if redirect is None:
+        return None
+    return Repo.objects.filter(visible_q(principal), pk=redirect.repo_id).first()
