@@ -235,9 +235,13 @@ if GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT <= GATEHOUSE_PREVIEW_HARD_TIME_LIMIT:
     raise ValueError("GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT must be longer than GATEHOUSE_PREVIEW_HARD_TIME_LIMIT.")
 
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem broker under var/ so that a local
-# worker runs with no extra services.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# worker runs with no extra services. It is core/fsbroker.py (`gatehouse-fs://`, registered in
+# config/celery.py): kombu's own `filesystem://` lets a worker read a message before it is written
+# and die of it, so that scheme is taken to mean ours too.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "gatehouse-fs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_URL = "gatehouse-fs://" + CELERY_BROKER_URL.removeprefix("filesystem://")
+if CELERY_BROKER_URL.startswith("gatehouse-fs://"):
     _queue_dir = VAR_DIR / "celery-queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
