@@ -19,11 +19,12 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(RUNTIME_STAMP) $@
 
-## run: migrate and serve on $${HOST:-127.0.0.1}:$${PORT:-8000} with gunicorn plus a local Celery worker.
+## run: migrate and serve on $${HOST:-127.0.0.1}:$${PORT:-8000} with gunicorn plus a local Celery worker,
+## kept running by scripts/supervise.py (a crashed process is restarted; Ctrl-C stops all in 10 s).
 run: $(RUNTIME_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/honcho -f Procfile start
+	$(PY) scripts/supervise.py Procfile
 
 ## test: the whole suite, minus tests marked slow or gpu.
 test: $(DEV_STAMP)
