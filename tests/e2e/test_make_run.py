@@ -137,3 +137,25 @@ def test_worker_killed_is_restarted_web_keeps_serving_and_sigterm_leaves_nothing
                 os.killpg(pgid, signal.SIGKILL)
             manager.kill()
             manager.wait()
+
+
+def test_entry_failing_at_its_first_start_stops_everything(tmp_path):
+    """A port in use or a bad setting: `make run` ends with status 1 instead of retrying forever,
+    and takes the healthy entries down with it (as honcho did)."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("broken: false\nhealthy: sleep 300\n")
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        manager = subprocess.Popen([sys.executable, str(ROOT / "scripts/supervise.py"), str(procfile)], stderr=out)
+    try:
+        wait_for(lambda: leader(log, "healthy"), timeout=30, what="the healthy entry")
+        healthy = leader(log, "healthy")
+
+        assert manager.wait(timeout=60) == 1
+
+        assert log.read_text().count("broken started") == 3
+        assert not group_alive(healthy)
+    finally:
+        if manager.poll() is None:
+            manager.kill()
+            manager.wait()
