@@ -269,7 +269,17 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=120.0)
 CELERY_TASK_ROUTES = {"workers.tasks.preview_run_task": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat records its ticks and sends a heartbeat the workers answer; the readiness check reads both
+# (core.heartbeat). Stale means older than GATEHOUSE_HEARTBEAT_STALE_AFTER seconds.
+CELERY_BEAT_SCHEDULER = "core.heartbeat:Scheduler"
+GATEHOUSE_HEARTBEAT_INTERVAL = env.float("GATEHOUSE_HEARTBEAT_INTERVAL", default=30.0)
+GATEHOUSE_HEARTBEAT_STALE_AFTER = env.float("GATEHOUSE_HEARTBEAT_STALE_AFTER", default=3 * GATEHOUSE_HEARTBEAT_INTERVAL)
 CELERY_BEAT_SCHEDULE: dict = {
+    "heartbeat": {
+        "task": "core.tasks.heartbeat_task",
+        "schedule": GATEHOUSE_HEARTBEAT_INTERVAL,
+        "options": {"expires": GATEHOUSE_HEARTBEAT_INTERVAL},  # a backlog is measured, not replayed
+    },
     "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
     "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
     "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},

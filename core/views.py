@@ -16,10 +16,6 @@ def telemetry(request, topic=""):
     return HttpResponse(status=200)
 
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
-
 def not_found(request, exception=None):
     """JSON with X-Error-* headers on Hub routes (the client parses every body), HTML for people."""
     from django.shortcuts import render

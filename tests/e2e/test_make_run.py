@@ -72,6 +72,13 @@ def answers(url: str) -> bool:
         return False
 
 
+def readiness(url: str) -> str:
+    try:
+        return requests.get(f"{url}/readyz", timeout=5).json()["status"]
+    except (requests.RequestException, ValueError):
+        return ""
+
+
 @pytest.fixture
 def embedded_env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
@@ -80,6 +87,7 @@ def embedded_env(tmp_path) -> dict[str, str]:
         PORT=str(free_port()),
         WEB_WORKERS="1",
         ACCESS_LOG="0",
+        GATEHOUSE_HEARTBEAT_INTERVAL="1",
         DJANGO_SETTINGS_MODULE="config.settings",
     )
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
@@ -96,6 +104,7 @@ def test_worker_killed_is_restarted_web_keeps_serving_and_sigterm_leaves_nothing
     try:
         wait_for(lambda: answers(url), timeout=60, what="the web tier")
         wait_for(lambda: "ready." in log.read_text(errors="replace"), timeout=90, what="the worker")
+        wait_for(lambda: readiness(url) == "ok", timeout=60, what="beat and worker heartbeats in /readyz")
         first_worker = leader(log, "worker")
         web = leader(log, "web")
 
