@@ -371,6 +371,13 @@ GATEHOUSE_MAX_COMMIT_BODY = env.int("GATEHOUSE_MAX_COMMIT_BODY", default=2 * 102
 GATEHOUSE_LFS_MULTIPART_THRESHOLD = env.int("GATEHOUSE_LFS_MULTIPART_THRESHOLD", default=2 * 1024**3)
 GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 1024**2)
 GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
+# A deleted repo is kept this long (invisible, its name reserved, restorable by its owner or an
+# operator), then purged by the beat; its content goes at the next garbage collection after that.
+GATEHOUSE_REPO_DELETE_GRACE_DAYS = env.int("GATEHOUSE_REPO_DELETE_GRACE_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["repos-purge-deleted"] = {
+    "task": "registry.tasks.repos_purge_deleted_task",
+    "schedule": 3600.0,
+}
 # Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
 GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)
 # Pickle scans still queued after this many seconds (a worker that was down, a lost task) are sent

@@ -7,6 +7,7 @@ from core import health
 from core import views as core_views
 from gating import urls as gating_urls
 from licenses import urls as licenses_urls
+from registry.api import deleted as deleted_repos
 from registry.urls import api_urlpatterns, download_urlpatterns, lfs_urlpatterns, web_urlpatterns
 from workers import urls as preview_urls
 from xet import urls as xet_urls
@@ -28,6 +29,7 @@ urlpatterns = [
     path("", include((community_urls.api_urlpatterns, "community"), namespace="community-api")),
     path("", include((xet_urls.api_urlpatterns, "xet"), namespace="xet-api")),
     path("", include((xet_urls.cas_urlpatterns, "xet"), namespace="xet-cas")),
+    path("", include((deleted_repos.urlpatterns, "registry"), namespace="deleted-repos")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),

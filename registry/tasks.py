@@ -25,3 +25,11 @@ def scans_requeue_task() -> int:
     """Beat: re-send scans stuck in `queued` (see scans_requeue_stale); returns how many."""
     outcome = scans_requeue_stale()
     return len(outcome.requeued) + len(outcome.abandoned)
+
+
+@shared_task
+def repos_purge_deleted_task() -> int:
+    """Beat: purge deleted repos whose grace period is over; returns how many."""
+    from registry.services.repos import repos_purge_deleted
+
+    return repos_purge_deleted()

@@ -16,7 +16,15 @@ from registry.services.commits import (
     validate_parent_commit,
 )
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
-from registry.services.repos import repo_create, repo_delete, repo_move, repo_settings_update
+from registry.services.repos import (
+    repo_create,
+    repo_delete,
+    repo_move,
+    repo_purge,
+    repo_restore,
+    repo_settings_update,
+    repos_purge_deleted,
+)
 
 __all__ = [
     "branch_create",
@@ -33,6 +41,9 @@ __all__ = [
     "commit_push",
     "repo_create",
     "repo_delete",
+    "repo_purge",
+    "repo_restore",
+    "repos_purge_deleted",
     "repo_settings_update",
     "stage_bytes",
     "stage_entry",
