@@ -117,6 +117,12 @@ class Conflict(HubError):
     default_message = "Conflict"
 
 
+class ServiceUnavailable(HubError):
+    status = 503
+    code = "ServiceUnavailable"
+    default_message = "The service is briefly unavailable; try again in a few seconds."
+
+
 class PreconditionFailed(HubError):
     status = 412
     code = "PreconditionFailed"

@@ -1,3 +1,4 @@
+import logging
 import re
 import uuid
 
@@ -5,6 +6,7 @@ from django.conf import settings
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
+logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=-]{1,128}$")
 
 # Portal pages run no third-party code: everything is served by the app itself.
@@ -99,3 +101,21 @@ class HubMethodNotAllowedMiddleware(MiddlewareMixin):
         if response.has_header("Allow"):
             hub["Allow"] = response["Allow"]
         return hub
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """A request that meets a database it cannot reach (a restart, a failover, a full connection
+    table) or a transient conflict it lost (deadlock, serialization) gets 503 with Retry-After,
+    which clients retry, instead of a 500, which they report. Django drops the broken connection
+    at the end of the request, and the next request connects again: no process needs a restart."""
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        from core.errors import ServiceUnavailable
+        from core.http import error_response
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        return error_response(ServiceUnavailable(headers={"Retry-After": "5"}))
