@@ -104,7 +104,7 @@ def test_folder_broker_reports_queue_lengths(client, settings, tmp_path):
 
 
 def test_heartbeats_of_beat_and_worker_make_it_ok(client, tmp_path):
-    app = Celery("beat-under-test", broker="memory://")
+    app = Celery("beat-under-test", broker="memory://", set_as_current=False)  # tasks keep the real app
     app.conf.beat_schedule = {"heartbeat": {"task": heartbeat.HEARTBEAT_TASK, "schedule": 30.0}}
     scheduler = heartbeat.Scheduler(app=app, schedule_filename=str(tmp_path / "beat"))
     scheduler.tick()
