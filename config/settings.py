@@ -330,12 +330,19 @@ CELERY_BEAT_SCHEDULE["preview-reap"] = {
 
 # Every handler redacts signed URLs' `sig=` values (core/logredact.py); `django.server` (the
 # request lines of `runserver`) is Django's default handler and format, with that filter added.
+# Every line carries the request id (X-Request-Id; `-` outside requests); GATEHOUSE_LOG_FORMAT=json
+# writes one JSON object a line instead (core/logctx.py).
+GATEHOUSE_LOG_FORMAT = env.str("GATEHOUSE_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_signatures": {"()": "core.logredact.RedactSignatures"}},
+    "filters": {
+        "redact_signatures": {"()": "core.logredact.RedactSignatures"},
+        "request_id": {"()": "core.logctx.RequestIdFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "core.logctx.JsonFormatter"},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
@@ -343,7 +350,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_signatures"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if GATEHOUSE_LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id", "redact_signatures"],
+        },
         "django.server": {
             "class": "logging.StreamHandler",
             "formatter": "django.server",

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
+from core import logctx
+
 logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=-]{1,128}$")
 
@@ -25,7 +27,11 @@ class RequestIdMiddleware:
     def __call__(self, request):
         candidate = request.headers.get("X-Request-Id") or request.headers.get("X-Amzn-Trace-Id") or ""
         request.request_id = candidate if _REQUEST_ID.match(candidate) else uuid.uuid4().hex
-        response = self.get_response(request)
+        token = logctx.request_id.set(request.request_id)  # every log line of the request carries it
+        try:
+            response = self.get_response(request)
+        finally:
+            logctx.request_id.reset(token)
         response["X-Request-Id"] = request.request_id
         return response
 
