@@ -38,6 +38,17 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Plain HTTP that reached us through the proxy is sent to HTTPS; the probes of a load balancer
+    # that asks a web process directly are not.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS is a promise browsers keep for this long: set it once HTTPS is there to stay.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Django's check looks for its own CSRF middleware by name; ours subclasses it (core.bodies) and
+# core.checks verifies that it is installed, so security.W003 is replaced, not ignored.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 INSTALLED_APPS = [
     "django.contrib.auth",

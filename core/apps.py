@@ -5,4 +5,4 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self) -> None:
-        from core import faults  # noqa: F401 - registers its deploy check
+        from core import checks, faults  # noqa: F401 - they register their deploy checks
