@@ -125,3 +125,20 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             return None
         logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
         return error_response(ServiceUnavailable(headers={"Retry-After": "5"}))
+
+
+class StorageFullMiddleware(MiddlewareMixin):
+    """A write that runs out of disk (ENOSPC) or quota (EDQUOT) gets 507 and says nothing was kept:
+    blob writers remove their temporary file when a write fails (registry.storage), and nothing is
+    committed before its content is stored."""
+
+    def process_exception(self, request, exception):
+        import errno
+
+        from core.errors import InsufficientStorage
+        from core.http import error_response
+
+        if not isinstance(exception, OSError) or exception.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return None
+        logger.error("storage full for %s %s: %s", request.method, request.path, exception)
+        return error_response(InsufficientStorage(headers={"Retry-After": "60"}))

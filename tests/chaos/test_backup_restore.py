@@ -43,10 +43,9 @@ def install(tmp_path: Path, name: str, database_url: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
-def test_backup_of_a_running_hub_restores_byte_identical(vendor, tmp_path, monkeypatch):
+def test_backup_of_a_running_hub_restores_byte_identical(vendor, tmp_path):
     if vendor == "postgresql" and not services.available():
         pytest.skip("needs PostgreSQL's server binaries and runuser")
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     rng = random.Random(17)
     with ExitStack() as stack:
         if vendor == "postgresql":
@@ -68,7 +67,7 @@ def test_backup_of_a_running_hub_restores_byte_identical(vendor, tmp_path, monke
             api_a.create_repo("alice/kept")
 
             def commit(i: int) -> None:
-                size = 3 * 1024 * 1024 if i % 3 == 0 else 2000  # LFS objects and inline files
+                size = 3 * 1024 * 1024 if i % 3 == 0 else 2000  # through Xet (the client's default) and inline
                 data = rng.randbytes(size)
                 api_a.upload_file(path_or_fileobj=data, path_in_repo=f"f{i % 4}.bin", repo_id="alice/kept")
 

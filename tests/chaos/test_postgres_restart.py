@@ -39,8 +39,7 @@ def status(url: str, method: str = "GET") -> int:
         return 0
 
 
-def test_web_tier_answers_503_while_postgres_is_down_and_recovers_without_restart(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+def test_web_tier_answers_503_while_postgres_is_down_and_recovers_without_restart(tmp_path):
     with services.private_postgres() as pg:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
         env.update(

@@ -27,8 +27,7 @@ COMMITS = 5
 
 
 @pytest.mark.parametrize("point", faults.POINTS)
-def test_kill_9_at_a_commit_crash_point_loses_nothing_acknowledged(point, tmp_path, alice, monkeypatch):
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+def test_kill_9_at_a_commit_crash_point_loses_nothing_acknowledged(point, tmp_path, alice):
     repo = make_repo(alice, "ledger")
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
