@@ -11,7 +11,9 @@ fsynced under a hidden name in `.incoming/` and renamed into the queue folder, a
 table is replaced by rename under a separate lock file. A reader claims a message by renaming
 it into `.claimed/` on the same filesystem (exactly one reader wins), never by a copy to /tmp.
 A file that still does not parse (left by kombu's transport before an upgrade) is moved to
-`.corrupt/` and logged instead of stopping the worker.
+`.corrupt/` and logged instead of stopping the worker. When a consumer first reads, claims older
+than a minute (a consumer killed between claiming and reading) go back to the queue, and files
+that a killed producer left in `.incoming/` are removed.
 
 Registered as the `gatehouse-fs://` scheme in config/celery.py; settings map `filesystem://` to it.
 """
@@ -22,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -63,7 +66,28 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(folder)
 
 
+ORPHAN_AFTER = 60.0  # seconds: a claim is read and removed within microseconds; older is a crash
+
+
+def recover(folder: Path, *, now: float) -> None:
+    """Put back messages whose consumer died between claiming and reading them, and remove
+    half-written files of producers that died before renaming them into the queue."""
+    for name, settle in ((CLAIMED, lambda path: os.rename(path, folder / path.name)), (INCOMING, Path.unlink)):
+        try:
+            entries = list((folder / name).iterdir())
+        except FileNotFoundError:
+            continue
+        for path in entries:
+            try:
+                if now - path.stat().st_mtime > ORPHAN_AFTER:
+                    settle(path)
+            except FileNotFoundError:
+                continue  # settled by another process meanwhile
+
+
 class Channel(filesystem.Channel):
+    _recovered = False
+
     # kombu's two base classes name the second argument differently (`message`, `payload`).
     def _put(self, queue: str, payload: dict, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
@@ -74,6 +98,9 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str, timeout: float | None = None) -> dict:
         folder = Path(self.data_folder_in)
+        if not self._recovered:
+            recover(folder, now=time.time())
+            self._recovered = True
         wanted = f"{queue}.msg"
         for name in sorted(os.listdir(folder)):
             if name.partition(".")[2] != wanted:

@@ -8,7 +8,9 @@ probe (the last test shows it, so the probe can fail); core.fsbroker must pass i
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -166,3 +168,27 @@ def test_probe_catches_kombus_filesystem_transport(tmp_path, probe):
     _, errors, _ = probe(filesystem.Transport, tmp_path)
 
     assert errors, "kombu's filesystem transport no longer shows the race: core.fsbroker may be unneeded"
+
+
+def test_claims_and_partial_writes_left_by_killed_processes_are_recovered(tmp_path):
+    queue = tmp_path / "queue"
+    with connect(fsbroker.Transport, tmp_path) as conn:
+        name = fresh_name()
+        jobs = conn.SimpleQueue(name)
+        jobs.put({"n": 7})
+        (message_file,) = queue.glob("*.msg")
+        (queue / fsbroker.CLAIMED).mkdir()
+        claimed = queue / fsbroker.CLAIMED / message_file.name
+        message_file.rename(claimed)  # a consumer claimed it and was killed before reading it
+        (queue / fsbroker.INCOMING / "dead-producer.tmp").write_bytes(b'{"half":')
+        old = time.time() - 2 * fsbroker.ORPHAN_AFTER
+        for path in (claimed, queue / fsbroker.INCOMING / "dead-producer.tmp"):
+            os.utime(path, (old, old))
+        (queue / fsbroker.INCOMING / "in-flight.tmp").write_bytes(b"{")  # a live producer's: kept
+
+        with connect(fsbroker.Transport, tmp_path) as restarted:
+            message = restarted.SimpleQueue(name).get(block=False)
+
+        assert message.payload == {"n": 7}
+        message.ack()
+    assert [p.name for p in (queue / fsbroker.INCOMING).iterdir()] == ["in-flight.tmp"]
