@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-faults test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu clean
+.PHONY: run worker test test-slow test-faults soak test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-slow: $(DEV_STAMP)
 ## test-faults: the fault-injection tests (kill -9 at named crash points, then the invariants); part of test-slow.
 test-faults: $(DEV_STAMP)
 	$(PY) -m pytest -m slow tests/chaos
+
+## soak: make run's configuration under half its measured capacity for MINUTES (60); fails on any 5xx, death or RSS growth > 10%.
+soak: $(DEV_STAMP)
+	$(PY) bench/soak.py --minutes $${MINUTES:-60}
 
 ## test-gpu: tests that need a CUDA device (run them on a GPU machine).
 test-gpu: $(DEV_STAMP)
