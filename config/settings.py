@@ -404,6 +404,7 @@ CELERY_BEAT_SCHEDULE["repos-purge-deleted"] = {
 }
 # Fault-injection tests only: named crash points to arm (core/faults.py); `check --deploy` fails if set.
 GATEHOUSE_FAULTPOINTS = env.str("GATEHOUSE_FAULTPOINTS", default="")
+GATEHOUSE_FAULTPOINTS_STATE = env.str("GATEHOUSE_FAULTPOINTS_STATE", default="")
 # Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
 GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)
 # Pickle scans still queued after this many seconds (a worker that was down, a lost task) are sent

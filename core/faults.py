@@ -11,6 +11,8 @@ The points and what a crash there must leave behind (tests/chaos/test_web_crash_
 - `commit.in_ref_txn`: the ref moved inside the transaction, never committed: as above.
 - `commit.after_ref_moved`: committed, the response not sent: the commit is whole and on the
   branch, though the client was never told.
+- `scan.before_record`: a worker scanned a file and dies before recording the verdict: the scan
+  is sent again (the broker's redelivery or the beat's requeue) and recorded exactly once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import transaction
 
-POINTS = ("commit.after_staging", "commit.in_ref_txn", "commit.after_ref_moved")
+POINTS = ("commit.after_staging", "commit.in_ref_txn", "commit.after_ref_moved", "scan.before_record")
 
 _hits: Counter[str] = Counter()
 _armed: dict[str, int] | None = None
@@ -46,11 +48,26 @@ def _is_armed(name: str) -> bool:
     return name in _armed
 
 
+def _count(name: str) -> int:
+    """This pass's number: per process, or with GATEHOUSE_FAULTPOINTS_STATE (a folder) across all
+    processes, so that a worker's replacement child does not die at the same point again."""
+    folder = getattr(settings, "GATEHOUSE_FAULTPOINTS_STATE", "")
+    if not folder:
+        _hits[name] += 1
+        return _hits[name]
+    nth = 1
+    while True:
+        try:
+            os.close(os.open(os.path.join(folder, f"{name}.{nth}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return nth
+        except FileExistsError:
+            nth += 1
+
+
 def point(name: str) -> None:
     if not _is_armed(name):
         return
-    _hits[name] += 1
-    if _hits[name] == (_armed or {})[name]:
+    if _count(name) == (_armed or {})[name]:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

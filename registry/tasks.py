@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core import faults
 from registry import content, scanning
 from registry.models import FileScan
 from registry.services.scans import scan_is_due, scan_record, scans_requeue_stale
@@ -17,6 +18,7 @@ def scan_blob_task(sha256: str) -> str:
         return scan.status if scan else "missing"
     path = content.local_path(sha256)
     result = scanning.scan_file_isolated(str(path), scan.filename)
+    faults.point("scan.before_record")
     return scan_record(sha256=sha256, result=result).status
 
 
