@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu clean
+.PHONY: run worker test test-slow test-faults soak test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,12 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(RUNTIME_STAMP) $@
 
-## run: migrate and serve on $${HOST:-127.0.0.1}:$${PORT:-8000} with gunicorn plus a local Celery worker.
+## run: migrate and serve on $${HOST:-127.0.0.1}:$${PORT:-8000} with gunicorn plus a local Celery worker,
+## kept running by scripts/supervise.py (a crashed process is restarted; Ctrl-C stops all in 10 s).
 run: $(RUNTIME_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/honcho -f Procfile start
+	$(PY) scripts/supervise.py Procfile
 
 ## test: the whole suite, minus tests marked slow or gpu.
 test: $(DEV_STAMP)
@@ -37,6 +38,14 @@ test: $(DEV_STAMP)
 ## test-slow: soak and large-file tests that `make test` skips.
 test-slow: $(DEV_STAMP)
 	$(PY) -m pytest -m slow
+
+## test-faults: the fault-injection tests (kill -9 at named crash points, then the invariants); part of test-slow.
+test-faults: $(DEV_STAMP)
+	$(PY) -m pytest -m slow tests/chaos
+
+## soak: make run's configuration under half its measured capacity for MINUTES (60); fails on any 5xx, death or RSS growth > 10%.
+soak: $(DEV_STAMP)
+	$(PY) bench/soak.py --minutes $${MINUTES:-60}
 
 ## test-gpu: tests that need a CUDA device (run them on a GPU machine).
 test-gpu: $(DEV_STAMP)

@@ -15,6 +15,11 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.fullname or self.username
 
+    @property
+    def is_operator(self) -> bool:
+        """Runs the install: sees health details, restores any deleted repo (`--admin` users)."""
+        return self.is_active and self.is_staff
+
 
 class Organization(models.Model):
     name = models.CharField(max_length=96, unique=True)

@@ -179,7 +179,7 @@ def _setup_in_django(files: dict[str, str]) -> dict:
     _, token = account_services.token_create(user=user, name=f"bench-{time.time_ns()}", role="write")
     # A DATABASE_URL outlives the temp blob store: start from a fresh repo whose blobs exist.
     for stale in Repo.objects.filter(namespace=USERNAME, name=REPO_NAME, repo_type="model"):
-        services.repo_delete(repo=stale)
+        services.repo_purge(repo=stale)
     repo = services.repo_create(namespace=USERNAME, name=REPO_NAME, repo_type="model", private=False, creator=user)
     attributes = gitattributes_at(repo, "main")
     operations = []

@@ -15,6 +15,8 @@ timeout = int(os.environ.get("WEB_TIMEOUT", 600))
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
+# gunicorn's default line plus the request id the app answered with (X-Request-Id), as in the app's logs.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 # Signed URLs (`sig=`) are grants: the value is logged as [redacted] (core/logredact.py).
 logger_class = "core.logredact.GunicornLogger"
 # sendfile(2) is on by default. Do NOT write `sendfile = True` here: gunicorn treats *any* value of

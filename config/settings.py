@@ -38,6 +38,17 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Plain HTTP that reached us through the proxy is sent to HTTPS; the probes of a load balancer
+    # that asks a web process directly are not.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS is a promise browsers keep for this long: set it once HTTPS is there to stay.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Django's check looks for its own CSRF middleware by name; ours subclasses it (core.bodies) and
+# core.checks verifies that it is installed, so security.W003 is replaced, not ignored.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -60,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.StorageFullMiddleware",
     "core.middleware.RejectControlCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -248,9 +261,13 @@ if GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT <= GATEHOUSE_PREVIEW_HARD_TIME_LIMIT:
     raise ValueError("GATEHOUSE_PREVIEW_VISIBILITY_TIMEOUT must be longer than GATEHOUSE_PREVIEW_HARD_TIME_LIMIT.")
 
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem broker under var/ so that a local
-# worker runs with no extra services.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# worker runs with no extra services. It is core/fsbroker.py (`gatehouse-fs://`, registered in
+# config/celery.py): kombu's own `filesystem://` lets a worker read a message before it is written
+# and die of it, so that scheme is taken to mean ours too.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "gatehouse-fs://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_URL = "gatehouse-fs://" + CELERY_BROKER_URL.removeprefix("filesystem://")
+if CELERY_BROKER_URL.startswith("gatehouse-fs://"):
     _queue_dir = VAR_DIR / "celery-queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -278,7 +295,17 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=120.0)
 CELERY_TASK_ROUTES = {"workers.tasks.preview_run_task": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat records its ticks and sends a heartbeat the workers answer; the readiness check reads both
+# (core.heartbeat). Stale means older than GATEHOUSE_HEARTBEAT_STALE_AFTER seconds.
+CELERY_BEAT_SCHEDULER = "core.heartbeat:Scheduler"
+GATEHOUSE_HEARTBEAT_INTERVAL = env.float("GATEHOUSE_HEARTBEAT_INTERVAL", default=30.0)
+GATEHOUSE_HEARTBEAT_STALE_AFTER = env.float("GATEHOUSE_HEARTBEAT_STALE_AFTER", default=3 * GATEHOUSE_HEARTBEAT_INTERVAL)
 CELERY_BEAT_SCHEDULE: dict = {
+    "heartbeat": {
+        "task": "core.tasks.heartbeat_task",
+        "schedule": GATEHOUSE_HEARTBEAT_INTERVAL,
+        "options": {"expires": GATEHOUSE_HEARTBEAT_INTERVAL},  # a backlog is measured, not replayed
+    },
     "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
     "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
     "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
@@ -328,12 +355,19 @@ CELERY_BEAT_SCHEDULE["preview-reap"] = {
 
 # Every handler redacts signed URLs' `sig=` values (core/logredact.py); `django.server` (the
 # request lines of `runserver`) is Django's default handler and format, with that filter added.
+# Every line carries the request id (X-Request-Id; `-` outside requests); GATEHOUSE_LOG_FORMAT=json
+# writes one JSON object a line instead (core/logctx.py).
+GATEHOUSE_LOG_FORMAT = env.str("GATEHOUSE_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_signatures": {"()": "core.logredact.RedactSignatures"}},
+    "filters": {
+        "redact_signatures": {"()": "core.logredact.RedactSignatures"},
+        "request_id": {"()": "core.logctx.RequestIdFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "core.logctx.JsonFormatter"},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
@@ -341,7 +375,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_signatures"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if GATEHOUSE_LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id", "redact_signatures"],
+        },
         "django.server": {
             "class": "logging.StreamHandler",
             "formatter": "django.server",
@@ -370,6 +408,16 @@ GATEHOUSE_MAX_COMMIT_BODY = env.int("GATEHOUSE_MAX_COMMIT_BODY", default=2 * 102
 GATEHOUSE_LFS_MULTIPART_THRESHOLD = env.int("GATEHOUSE_LFS_MULTIPART_THRESHOLD", default=2 * 1024**3)
 GATEHOUSE_LFS_CHUNK_SIZE = env.int("GATEHOUSE_LFS_CHUNK_SIZE", default=512 * 1024**2)
 GATEHOUSE_UPLOAD_URL_TTL = env.int("GATEHOUSE_UPLOAD_URL_TTL", default=3600)
+# A deleted repo is kept this long (invisible, its name reserved, restorable by its owner or an
+# operator), then purged by the beat; its content goes at the next garbage collection after that.
+GATEHOUSE_REPO_DELETE_GRACE_DAYS = env.int("GATEHOUSE_REPO_DELETE_GRACE_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["repos-purge-deleted"] = {
+    "task": "registry.tasks.repos_purge_deleted_task",
+    "schedule": 3600.0,
+}
+# Fault-injection tests only: named crash points to arm (core/faults.py); `check --deploy` fails if set.
+GATEHOUSE_FAULTPOINTS = env.str("GATEHOUSE_FAULTPOINTS", default="")
+GATEHOUSE_FAULTPOINTS_STATE = env.str("GATEHOUSE_FAULTPOINTS_STATE", default="")
 # Unreferenced blobs younger than this are kept by the garbage collector (uploads in flight).
 GATEHOUSE_GC_GRACE_SECONDS = env.int("GATEHOUSE_GC_GRACE_SECONDS", default=24 * 3600)
 # Pickle scans still queued after this many seconds (a worker that was down, a lost task) are sent

@@ -3,9 +3,11 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
 from community import urls as community_urls
+from core import health
 from core import views as core_views
 from gating import urls as gating_urls
 from licenses import urls as licenses_urls
+from registry.api import deleted as deleted_repos
 from registry.urls import api_urlpatterns, download_urlpatterns, lfs_urlpatterns, web_urlpatterns
 from workers import urls as preview_urls
 from xet import urls as xet_urls
@@ -20,12 +22,14 @@ urlpatterns = [
     re_path(r"^api/telemetry(?:/(?P<topic>.*))?$", core_views.telemetry, name="telemetry"),
     path("api/whoami-v2", WhoAmIView.as_view(), name="whoami"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("healthz", core_views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.ReadinessView.as_view(), name="readyz"),
     path("", include((gating_urls.api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include((licenses_urls.api_urlpatterns, "licenses"), namespace="licenses-api")),
     path("", include((community_urls.api_urlpatterns, "community"), namespace="community-api")),
     path("", include((xet_urls.api_urlpatterns, "xet"), namespace="xet-api")),
     path("", include((xet_urls.cas_urlpatterns, "xet"), namespace="xet-cas")),
+    path("", include((deleted_repos.urlpatterns, "registry"), namespace="deleted-repos")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),

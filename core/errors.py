@@ -125,6 +125,18 @@ class Conflict(HubError):
     default_message = "Conflict"
 
 
+class ServiceUnavailable(HubError):
+    status = 503
+    code = "ServiceUnavailable"
+    default_message = "The service is briefly unavailable; try again in a few seconds."
+
+
+class InsufficientStorage(HubError):
+    status = 507
+    code = "InsufficientStorage"
+    default_message = "The server has no room to store this; nothing was kept. Try again later."
+
+
 class PreconditionFailed(HubError):
     status = 412
     code = "PreconditionFailed"

@@ -1,3 +1,4 @@
+import logging
 import re
 import uuid
 
@@ -5,9 +6,11 @@ from django.conf import settings
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
+from core import logctx
 from core.errors import BadRequest
 from core.http import error_response, is_hub_route, json_error
 
+logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=-]{1,128}$")
 
 # Portal pages run no third-party code: everything is served by the app itself.
@@ -26,7 +29,11 @@ class RequestIdMiddleware:
     def __call__(self, request):
         candidate = request.headers.get("X-Request-Id") or request.headers.get("X-Amzn-Trace-Id") or ""
         request.request_id = candidate if _REQUEST_ID.match(candidate) else uuid.uuid4().hex
-        response = self.get_response(request)
+        token = logctx.request_id.set(request.request_id)  # every log line of the request carries it
+        try:
+            response = self.get_response(request)
+        finally:
+            logctx.request_id.reset(token)
         response["X-Request-Id"] = request.request_id
         return response
 
@@ -97,3 +104,38 @@ class HubMethodNotAllowedMiddleware(MiddlewareMixin):
         if response.has_header("Allow"):
             hub["Allow"] = response["Allow"]
         return hub
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """A request that meets a database it cannot reach (a restart, a failover, a full connection
+    table) or a transient conflict it lost (deadlock, serialization) gets 503 with Retry-After,
+    which clients retry, instead of a 500, which they report. Django drops the broken connection
+    at the end of the request, and the next request connects again: no process needs a restart."""
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        from core.errors import ServiceUnavailable
+        from core.http import error_response
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        return error_response(ServiceUnavailable(headers={"Retry-After": "5"}))
+
+
+class StorageFullMiddleware(MiddlewareMixin):
+    """A write that runs out of disk (ENOSPC) or quota (EDQUOT) gets 507 and says nothing was kept:
+    blob writers remove their temporary file when a write fails (registry.storage), and nothing is
+    committed before its content is stored."""
+
+    def process_exception(self, request, exception):
+        import errno
+
+        from core.errors import InsufficientStorage
+        from core.http import error_response
+
+        if not isinstance(exception, OSError) or exception.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return None
+        logger.error("storage full for %s %s: %s", request.method, request.path, exception)
+        return error_response(InsufficientStorage(headers={"Retry-After": "60"}))

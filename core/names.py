@@ -39,6 +39,8 @@ RESERVED_NAMESPACES = frozenset(
         "account",
         "me",
         "healthz",
+        "readyz",
+        "metrics",
     }
 )
 

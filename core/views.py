@@ -20,10 +20,6 @@ def telemetry(request, topic=""):
     return HttpResponse(status=200)
 
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
-
 def not_found(request, exception=None):
     """JSON with X-Error-* headers on Hub routes (the client parses every body), HTML for people."""
     if is_hub_route(request.path):

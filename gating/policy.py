@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Role, User
 from core.errors import (
@@ -93,9 +94,38 @@ def resolve_repo_by_pk(principal: Principal, repo_pk: int, action: Action) -> Re
     return access
 
 
+def is_operator(principal: Principal) -> bool:
+    return principal.user is not None and principal.user.is_operator
+
+
+def deleted_repos_restorable_by(principal: Principal) -> QuerySet[Repo]:
+    """Deleted repos `principal` may restore or purge: an operator any, otherwise those they
+    administer (their own, and those of the orgs they are an admin of). Write access only."""
+    deleted = Repo.objects.filter(deleted_at__isnull=False)
+    if principal.user is None or not principal.may_write:
+        return deleted.none()
+    if is_operator(principal):
+        return deleted
+    admin_of = Membership.objects.filter(user=principal.user, role=Role.ADMIN).values("org_id")
+    return deleted.filter(Q(owner_user=principal.user) | Q(owner_org_id__in=admin_of))
+
+
+def resolve_deleted_repo(principal: Principal, repo_type: str, repo_id: str) -> Repo:
+    """A deleted repo, for restoring or purging it. SECURITY: to anyone else it is missing, with
+    the same answer as a repo that never existed (and a live repo is missing here too)."""
+    namespace, name = split_repo_id(repo_id)
+    repo = deleted_repos_restorable_by(principal).filter(repo_type=repo_type, namespace=namespace, name=name).first()
+    if repo is None:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    return repo
+
+
 def check(access: RepoAccess, action: Action) -> None:
     """Raise unless the caller, who can see the repo, may perform `action` on it."""
     principal, repo = access.principal, access.repo
+    if repo.deleted_at is not None:
+        # SECURITY: callers holding a repo found another way (signed upload URLs, jobs) stop here.
+        raise RepoNotFound(anonymous=principal.is_anonymous)
     if action == Action.VIEW:
         return
     if action == Action.PARTICIPATE:

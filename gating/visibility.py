@@ -26,10 +26,13 @@ def visible_q(principal: Principal) -> Q:
 
 
 def _visible_q(user_id: int | None) -> Q:
+    # SECURITY: a deleted repo is missing for everyone, its owner included, until it is restored
+    # through policy.resolve_deleted_repo; every finder below is built from this expression.
+    alive = Q(deleted_at__isnull=True)
     if user_id is None:
-        return Q(private=False)
+        return alive & Q(private=False)
     member_orgs = Membership.objects.filter(user_id=user_id).values("org_id")
-    return Q(private=False) | Q(owner_user_id=user_id) | Q(owner_org_id__in=member_orgs)
+    return alive & (Q(private=False) | Q(owner_user_id=user_id) | Q(owner_org_id__in=member_orgs))
 
 
 def repos_visible_to(principal: Principal) -> QuerySet[Repo]:

@@ -46,6 +46,9 @@ class Repo(models.Model):
     library_name = models.CharField(max_length=100, blank=True, db_index=True)
     base_models = models.JSONField(default=list, blank=True)
     used_storage = models.PositiveBigIntegerField(default=0)
+    # Deleted repos are kept, invisible to all and with their name reserved, for
+    # GATEHOUSE_REPO_DELETE_GRACE_DAYS; their owner or an operator may restore them meanwhile.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core import faults
 from registry import content, scanning
 from registry.models import FileScan
 from registry.services.scans import scan_is_due, scan_record, scans_requeue_stale
@@ -17,6 +18,7 @@ def scan_blob_task(sha256: str) -> str:
         return scan.status if scan else "missing"
     path = content.local_path(sha256)
     result = scanning.scan_file_isolated(str(path), scan.filename)
+    faults.point("scan.before_record")
     return scan_record(sha256=sha256, result=result).status
 
 
@@ -25,3 +27,11 @@ def scans_requeue_task() -> int:
     """Beat: re-send scans stuck in `queued` (see scans_requeue_stale); returns how many."""
     outcome = scans_requeue_stale()
     return len(outcome.requeued) + len(outcome.abandoned)
+
+
+@shared_task
+def repos_purge_deleted_task() -> int:
+    """Beat: purge deleted repos whose grace period is over; returns how many."""
+    from registry.services.repos import repos_purge_deleted
+
+    return repos_purge_deleted()

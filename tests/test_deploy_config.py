@@ -1,5 +1,8 @@
 """The deployment config README.md tells operators to use really does what it says."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from gunicorn.app.base import Application
@@ -23,3 +26,38 @@ def test_gunicorn_config_sends_files_with_sendfile(monkeypatch):
     cfg = _ConfigOnly().cfg
     assert cfg.sendfile is True
     assert cfg.worker_class_str == "core.gunicorn_worker.Worker"
+
+
+PRODUCTION = {
+    # What README.md's "Deploying" section has operators set, behind a TLS proxy.
+    "DEBUG": "false",
+    "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-enough-for-django-0123456789",
+    "ALLOWED_HOSTS": "hub.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://hub.example.org",
+    "BEHIND_TLS_PROXY": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+def _check_deploy(tmp_path, **overrides) -> subprocess.CompletedProcess:
+    # The test runner's own DJANGO_ALLOW_ASYNC_UNSAFE (Playwright) is no production setting.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(PRODUCTION, GATEHOUSE_VAR_DIR=str(tmp_path), **overrides)
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    return subprocess.run(command, cwd=CONFIG.parent.parent, env=env, capture_output=True, text=True)
+
+
+def test_check_deploy_is_clean_for_the_documented_production_settings(tmp_path):
+    result = _check_deploy(tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_while_fault_points_are_armed(tmp_path):
+    result = _check_deploy(tmp_path, GATEHOUSE_FAULTPOINTS="commit.in_ref_txn:1")
+
+    assert result.returncode != 0
+    assert "gatehouse.E017" in result.stderr

@@ -21,7 +21,10 @@ from registry.services.repos import (
     repo_delete,
     repo_downloads_increment,
     repo_move,
+    repo_purge,
+    repo_restore,
     repo_settings_update,
+    repos_purge_deleted,
 )
 
 __all__ = [
@@ -40,6 +43,9 @@ __all__ = [
     "repo_create",
     "repo_delete",
     "repo_downloads_increment",
+    "repo_purge",
+    "repo_restore",
+    "repos_purge_deleted",
     "repo_settings_update",
     "stage_bytes",
     "stage_entry",

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core import faults
 from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound, PreconditionFailed, RevisionNotFound
 from registry import content, gitobjects, hooks, lfsrules, limits, trees
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
@@ -319,6 +320,7 @@ def commit_create(
     create_branch: bool = False,
 ) -> Commit:
     """Commit `operations` on top of `branch` (or the full `ref_name`, e.g. refs/pr/3)."""
+    faults.point("commit.after_staging")
     summary = _clean_message(summary, description)
     ref_name = ref_name or f"refs/heads/{branch}"
     ref = _lock_branch(repo, ref_name)
@@ -343,12 +345,14 @@ def commit_create(
         on_pull_request=ref_name.startswith("refs/pr/"),
     )
     _move_ref(repo, ref, ref_name, commit)
+    faults.point("commit.in_ref_txn")
     if ref_name == f"refs/heads/{repo.default_branch}":
         refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
     scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
+    faults.point_after_commit("commit.after_ref_moved")
     return commit
 
 

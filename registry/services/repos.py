@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import Organization, User
 from core.errors import BadRequest, Conflict
@@ -38,7 +42,10 @@ def repo_create(
         repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
     )
     with transaction.atomic():
-        if Repo.objects.filter(repo_type=repo_type, namespace=namespace, name__iexact=name).exists():
+        taken = Repo.objects.filter(repo_type=repo_type, namespace=namespace, name__iexact=name).first()
+        if taken is not None and taken.deleted_at is not None:
+            raise Conflict(_reserved_message(taken))
+        if taken is not None:
             raise Conflict(f"You already created this {repo_type} repo")
         try:
             with transaction.atomic():
@@ -63,10 +70,56 @@ def repo_create(
     return repo
 
 
+def _reserved_message(repo: Repo) -> str:
+    until = repo_purge_due(repo).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"The {repo.repo_type} repo {repo.repo_id} was deleted and keeps its name until {until}: "
+        "its owner can restore it (POST /api/repos/restore) or delete it for good (POST /api/repos/purge)."
+    )
+
+
+def repo_purge_due(repo: Repo) -> datetime:
+    assert repo.deleted_at is not None
+    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
+
+
 @transaction.atomic
 def repo_delete(*, repo: Repo) -> None:
+    """Deleting is recoverable: the repo, its history and its content are kept, invisible to
+    everyone (gating.policy treats it as missing) and with its name reserved, for
+    GATEHOUSE_REPO_DELETE_GRACE_DAYS; then `repos_purge_deleted` removes it for good."""
+    Repo.objects.filter(pk=repo.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+
+@transaction.atomic
+def repo_restore(*, repo: Repo) -> Repo:
+    """The caller resolved `repo` through gating.policy.resolve_deleted_repo."""
+    locked = Repo.objects.select_for_update().get(pk=repo.pk)
+    locked.deleted_at = None
+    locked.save(update_fields=["deleted_at"])
+    return locked
+
+
+@transaction.atomic
+def repo_purge(*, repo: Repo) -> None:
     """History rows go with the repo; blobs stay until the garbage collector finds them unused."""
-    repo.delete()
+    Repo.objects.filter(pk=repo.pk).delete()
+
+
+def repos_purge_deleted(*, now: datetime | None = None) -> int:
+    """Purge the repos whose grace period is over, one transaction each; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
+    purged = 0
+    for pk in Repo.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            # Restored meanwhile: the row lock and the repeated condition keep it.
+            purged += (
+                Repo.objects.select_for_update()
+                .filter(pk=pk, deleted_at__lt=cutoff)
+                .delete()[1]
+                .get("registry.Repo", 0)
+            )
+    return purged
 
 
 @transaction.atomic
@@ -110,7 +163,10 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     if (locked.namespace, locked.name) == (to_namespace, to_name):
         raise BadRequest("The repo already has this id.")
     taken = Repo.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name__iexact=to_name)
-    if taken.exclude(pk=locked.pk).exists():
+    holder = taken.exclude(pk=locked.pk).first()
+    if holder is not None and holder.deleted_at is not None:
+        raise Conflict(_reserved_message(holder))
+    if holder is not None:
         raise Conflict(f"A {locked.repo_type} repo {to_namespace}/{to_name} already exists.")
     RepoRedirect.objects.update_or_create(
         repo_type=locked.repo_type, namespace=locked.namespace, name=locked.name, defaults={"repo": locked}

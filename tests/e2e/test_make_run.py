@@ -1,0 +1,170 @@
+"""`make run`'s process manager (scripts/supervise.py) with the embedded defaults: SQLite, the
+gatehouse-fs broker, gunicorn and a Celery worker with beat (issue 17, step 1).
+
+A worker killed with SIGKILL is restarted while the web tier keeps answering; tasks still go
+through the broker to the new worker; SIGTERM to the manager leaves no process of any of its
+process groups behind, children of children included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import wait_for
+from tests.support.gunicorn import ROOT, free_port
+
+STOP_BOUND = 10.0  # the issue's bound for Ctrl-C / SIGTERM
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def process_groups(pids: set[int]) -> set[int]:
+    groups = set()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # exited meanwhile
+            groups.add(os.getpgid(pid))
+    return groups
+
+
+def leader(log: Path, name: str) -> int:
+    """The pid of the last start of `name`, as the manager logged it."""
+    starts = re.findall(rf"supervise \| {name} started \(pid (\d+)\)", log.read_text(errors="replace"))
+    return int(starts[-1]) if starts else 0
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/api/models", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def readiness(url: str) -> str:
+    try:
+        return requests.get(f"{url}/readyz", timeout=5).json()["status"]
+    except (requests.RequestException, ValueError):
+        return ""
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        GATEHOUSE_VAR_DIR=str(tmp_path / "var"),
+        PORT=str(free_port()),
+        WEB_WORKERS="1",
+        ACCESS_LOG="0",
+        GATEHOUSE_HEARTBEAT_INTERVAL="1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
+def test_worker_killed_is_restarted_web_keeps_serving_and_sigterm_leaves_nothing(embedded_env, tmp_path):
+    log = tmp_path / "run.log"
+    url = f"http://127.0.0.1:{embedded_env['PORT']}"
+    with log.open("wb") as out:
+        manager = subprocess.Popen(
+            [sys.executable, "scripts/supervise.py", "Procfile"], cwd=ROOT, env=embedded_env, stdout=out, stderr=out
+        )
+    try:
+        wait_for(lambda: answers(url), timeout=60, what="the web tier")
+        wait_for(lambda: "ready." in log.read_text(errors="replace"), timeout=90, what="the worker")
+        wait_for(lambda: readiness(url) == "ok", timeout=60, what="beat and worker heartbeats in /readyz")
+        first_worker = leader(log, "worker")
+        web = leader(log, "web")
+
+        os.kill(first_worker, signal.SIGKILL)
+
+        wait_for(lambda: leader(log, "worker") not in (0, first_worker), timeout=30, what="a new worker")
+        assert answers(url)
+        assert leader(log, "web") == web  # the web tier was never restarted
+        assert not group_alive(first_worker)  # the dead worker's pool and beat went with it
+        wait_for(lambda: log.read_text(errors="replace").count("ready.") >= 2, timeout=90, what="the new worker")
+        call = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "config", "call", "workers.tasks.preview_reap_task"],
+            cwd=ROOT,
+            env=embedded_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        task_id = call.stdout.strip()
+        wait_for(
+            lambda: re.search(rf"preview_reap_task\[{task_id}\] succeeded", log.read_text(errors="replace")),
+            timeout=60,
+            what="the task to run on the restarted worker",
+        )
+        assert "Unrecoverable error" not in log.read_text(errors="replace")
+
+        groups = process_groups(descendants(manager.pid))
+        assert len(groups) == 2  # web and worker, each in its own group
+        manager.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        manager.wait(timeout=STOP_BOUND)
+        wait_for(lambda: not any(map(group_alive, groups)), timeout=STOP_BOUND, what="every child to exit")
+        assert time.monotonic() - stopped_at < STOP_BOUND
+        assert manager.returncode == 0
+        assert not answers(url)
+    finally:
+        if manager.poll() is None:
+            for pgid in process_groups(descendants(manager.pid)):
+                os.killpg(pgid, signal.SIGKILL)
+            manager.kill()
+            manager.wait()
+
+
+def test_entry_failing_at_its_first_start_stops_everything(tmp_path):
+    """A port in use or a bad setting: `make run` ends with status 1 instead of retrying forever,
+    and takes the healthy entries down with it (as honcho did)."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("broken: false\nhealthy: sleep 300\n")
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        manager = subprocess.Popen([sys.executable, str(ROOT / "scripts/supervise.py"), str(procfile)], stderr=out)
+    try:
+        wait_for(lambda: leader(log, "healthy"), timeout=30, what="the healthy entry")
+        healthy = leader(log, "healthy")
+
+        assert manager.wait(timeout=60) == 1
+
+        assert log.read_text().count("broken started") == 3
+        assert not group_alive(healthy)
+    finally:
+        if manager.poll() is None:
+            manager.kill()
+            manager.wait()
