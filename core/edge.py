@@ -20,10 +20,9 @@ def query_flag(request: Any, name: str) -> bool:
 
 
 def json_object(request: Any) -> dict:
-    """The JSON object a DRF request carries ({} without a body); a 400 for any other JSON value."""
+    """The JSON object a DRF request carries ({} without a body); a 400 for any other JSON value,
+    `null` included (DRF reads it as None)."""
     data = request.data
-    if data is None:
-        return {}
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data

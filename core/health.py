@@ -26,7 +26,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -145,13 +146,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse({"status": "ok"}))
 
 
+class ReadinessSerializer(serializers.Serializer):
+    """The schema of /readyz (the view writes the JSON itself)."""
+
+    status = serializers.ChoiceField(choices=["ok", "degraded", "unavailable"])
+    checks = serializers.DictField(
+        required=False,
+        child=serializers.DictField(),
+        help_text="database, broker, storage and workers, each with `ok`: operators and loopback callers only.",
+    )
+
+
 class ReadinessView(APIView):
     """GET /readyz. The API's authentication runs (a bearer token or the session); a token that
     does not authenticate is refused with 401 like anywhere else."""
 
     permission_classes = [AllowAnyone]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: ReadinessSerializer, 503: ReadinessSerializer})
     def get(self, request: Request) -> JsonResponse:
         checks = {
             "database": check_database(),

@@ -59,7 +59,11 @@ class RepoAccess:
     need, each learnt at most once: the caller's role on the repo (on first use), and the facts
     found with the repo's row (None: not known, looked up when needed): whether it has a release
     plan, whether its author opted in to license acknowledgment, and for downloads the best ref
-    among the URL's revision candidates (registry.selectors.RevisionHint)."""
+    among the URL's revision candidates (registry.selectors.RevisionHint).
+
+    Made by `policy.resolve_repo`/`resolve_repo_by_pk`, which decide visibility first; code that
+    holds a repo found another way (a signed upload URL, a mail's recipients) builds one itself,
+    and the checks it then calls (never VIEW) still decide everything but visibility."""
 
     principal: Principal
     repo: Repo

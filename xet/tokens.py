@@ -63,7 +63,7 @@ def parse(header: str | None) -> XetToken:
         # Tokens minted before "c" existed named a new pull request by the revision "None" alone.
         create_pr = bool(data.get("c", data["v"] == "None"))
         token = XetToken(data["s"], int(data["r"]), str(data["v"]), data["u"], data["k"], int(data["e"]), create_pr)
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+    except (signing.BadSignature, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise InvalidCredentials("Invalid Xet access token.") from exc
     if token.expires <= time.time():
         raise InvalidCredentials("The Xet access token has expired; request a new one.")

@@ -8,15 +8,17 @@ operator, with a write token or a session; anyone else gets the 404 of a repo th
 from __future__ import annotations
 
 from django.urls import re_path
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import edge
 from core.api import SignedIn
 from core.errors import BadRequest
 from core.timeutil import isoformat_z
 from gating.policy import Principal, deleted_repos_restorable_by, resolve_deleted_repo
 from registry import services
+from registry.api import schema
 from registry.models import Repo, RepoType
 
 TYPES = {None: RepoType.MODEL, "model": RepoType.MODEL, "dataset": RepoType.DATASET}
@@ -35,7 +37,7 @@ def _describe(repo: Repo) -> dict:
 
 def _addressed(request) -> Repo:
     """The body names the repo: {"repo": "namespace/name", "type": "model"|"dataset"}."""
-    data = request.data if isinstance(request.data, dict) else {}
+    data = edge.json_object(request)
     repo_id, repo_type = data.get("repo"), data.get("type")
     if not isinstance(repo_id, str) or repo_type not in TYPES:
         raise BadRequest('Expected {"repo": "namespace/name", "type": "model" or "dataset"}.')
@@ -47,7 +49,7 @@ class DeletedReposView(APIView):
 
     permission_classes = [SignedIn]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.DeletedRepoSerializer(many=True))
     def get(self, request):
         repos = deleted_repos_restorable_by(Principal.from_request(request)).order_by("-deleted_at", "pk")[:1000]
         return Response([_describe(repo) for repo in repos])
@@ -58,7 +60,7 @@ class RepoRestoreView(APIView):
 
     permission_classes = [SignedIn]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.DeletedRepoAddressSerializer, responses=schema.RepoRestoredSerializer)
     def post(self, request):
         repo = services.repo_restore(repo=_addressed(request))
         return Response({"id": repo.repo_id, "type": repo.repo_type, "restored": True})
@@ -69,7 +71,7 @@ class RepoPurgeView(APIView):
 
     permission_classes = [SignedIn]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.DeletedRepoAddressSerializer, responses=schema.RepoPurgedSerializer)
     def post(self, request):
         services.repo_purge(repo=_addressed(request))
         return Response({"purged": True})

@@ -308,3 +308,26 @@ class XetTokenSerializer(serializers.Serializer):
     accessToken = serializers.CharField()
     exp = serializers.IntegerField(help_text="Expiry, Unix seconds.")
     casUrl = serializers.CharField()
+
+
+class DeletedRepoSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="namespace/name")
+    type = serializers.ChoiceField(choices=["model", "dataset"])
+    private = serializers.BooleanField()
+    deletedAt = serializers.DateTimeField()
+    purgeAt = serializers.DateTimeField(help_text="When the repo and its name are freed for good.")
+
+
+class DeletedRepoAddressSerializer(serializers.Serializer):
+    repo = serializers.CharField(help_text="namespace/name of a deleted repo")
+    type = serializers.ChoiceField(choices=["model", "dataset"], required=False, default="model")
+
+
+class RepoRestoredSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=["model", "dataset"])
+    restored = serializers.BooleanField()
+
+
+class RepoPurgedSerializer(serializers.Serializer):
+    purged = serializers.BooleanField()

@@ -10,7 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import bodies
+from core import bodies, edge
 from core.api import AllowAnyone
 from registry.api import schema
 from registry.metadata_validation import validate_card_text
@@ -31,7 +31,7 @@ class ValidateYamlView(APIView):
         responses={200: schema.ValidateYamlResultSerializer, 400: schema.VALIDATE_YAML_REFUSAL},
     )
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
+        data = edge.json_object(request)
         content = data.get("content")
         repo_type = data.get("repoType") or "model"
         if not isinstance(content, str):

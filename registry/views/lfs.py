@@ -70,7 +70,7 @@ class LfsBatchView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        data = request.data if isinstance(request.data, dict) else {}
+        data = edge.json_object(request)
         if data.get("operation") != "upload":
             raise BadRequest("Only the 'upload' operation is supported; download files with /resolve.")
         objects = data.get("objects")
@@ -126,7 +126,7 @@ class LfsVerifyView(RepoAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
-        data = request.data if isinstance(request.data, dict) else {}
+        data = edge.json_object(request)
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
         if not edge.is_size(size) or not repo_holds(self.repo, oid, size):

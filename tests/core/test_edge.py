@@ -1,0 +1,63 @@
+"""The request edge reads each kind of client input one way, whichever route it reaches."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from core import edge
+from core.errors import BadRequest
+from gating.policy import CommitTarget
+
+
+@pytest.mark.parametrize("value", [True, 1, "1", "true", "True", "TRUE", "yes", "Yes"])
+def test_flags_that_mean_yes(value):
+    assert edge.flag(value)
+
+
+@pytest.mark.parametrize("value", [False, 0, None, "", "0", "false", "no", "on", "2", "truthy", [], {}])
+def test_flags_that_mean_no(value):
+    assert not edge.flag(value)
+
+
+@pytest.mark.parametrize("body", [None, [], "x", 1, True, [{"a": 1}]])
+def test_a_body_that_is_not_a_json_object_is_a_400(body):
+    """`null` included: DRF parses it as None, which once slipped through as {}."""
+    with pytest.raises(BadRequest):
+        edge.json_object(SimpleNamespace(data=body))
+
+
+def test_a_json_object_body_is_returned_as_it_is():
+    assert edge.json_object(SimpleNamespace(data={"a": 1})) == {"a": 1}
+
+
+@pytest.mark.parametrize("value", [0, 1, 2**40])
+def test_sizes(value):
+    assert edge.is_size(value) and edge.size_value(value, label="'f'") == value
+
+
+@pytest.mark.parametrize("value", [-1, True, False, 1.0, "1", None])
+def test_not_sizes(value):
+    assert not edge.is_size(value)
+    with pytest.raises(BadRequest, match="'f': 'size' must be a non-negative integer"):
+        edge.size_value(value, label="'f'")
+
+
+@pytest.mark.parametrize(
+    ("revision", "create_pr", "expected"),
+    [
+        ("main", False, ("main", "refs/heads/main", False, False)),
+        ("refs/heads/main", False, ("main", "refs/heads/main", False, False)),
+        ("feature/x", False, ("feature/x", "refs/heads/feature/x", False, False)),
+        ("main", True, ("main", "refs/heads/main", True, True)),
+        ("refs/pr/3", False, ("refs/pr/3", "refs/pr/3", False, True)),
+        ("refs/pr/3", True, ("refs/pr/3", "refs/pr/3", True, True)),  # refused by check_push
+        # hf_xet names no branch for a new pull request: the literal "None", the default branch
+        ("None", True, (None, None, True, True)),
+        ("", True, (None, None, True, True)),
+        # without create_pr, "None" is a branch name like any other
+        ("None", False, ("None", "refs/heads/None", False, False)),
+    ],
+)
+def test_commit_targets_are_parsed_once_the_same_way_for_every_route(revision, create_pr, expected):
+    target = CommitTarget.parse(revision, create_pr=create_pr)
+    assert (target.branch, target.ref_name, target.create_pr, target.is_pull_request) == expected
