@@ -88,3 +88,22 @@ def _no_lookup_cache(settings):
     """The download lookup cache learns of changes when transactions commit, and most tests roll
     theirs back: it is off unless a test turns it on (tests/gating/test_lookup_cache.py)."""
     settings.GATEHOUSE_LOOKUP_CACHE = False
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory):
+    """A real S3-compatible store (SeaweedFS, started once per run and only when a test asks for it),
+    with one bucket; the standard AWS variables point at it for the rest of the run."""
+    from tests.support.seaweedfs import BUCKET, seaweedfs
+
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), bucket=BUCKET) as store:
+        saved = {name: os.environ.get(name) for name in store.environ()}
+        os.environ.update(store.environ())
+        try:
+            yield store
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
