@@ -15,17 +15,21 @@ import itertools
 import mmap
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from django.conf import settings
 
 from core.errors import BadRequest, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from registry.s3storage import S3Storage
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COPY_CHUNK = 1024 * 1024
@@ -48,20 +52,37 @@ class BlobWriter(Protocol):
     size: int
 
     def write(self, data: bytes) -> None: ...
+    def write_from(self, stream: BinaryIO, length: int | None = None) -> None: ...
     def commit(self) -> str: ...
     def abort(self) -> None: ...
+    def __enter__(self) -> BlobWriter: ...
+    def __exit__(self, exc_type, exc, tb) -> None: ...
 
 
 class BlobStorage(Protocol):
+    """What every backend offers (`LocalStorage`, `registry.s3storage.S3Storage`). Objects are named
+    by a content address the writer verified (sha256, or a Xet hash the caller checked)."""
+
+    tmp_dir: Path  # local scratch: upload temporaries, multipart parts
+
+    def info(self, sha256: str) -> tuple[int, float] | None: ...  # (size, mtime), None if absent
     def exists(self, sha256: str) -> bool: ...
     def size(self, sha256: str) -> int: ...
-    def open(self, sha256: str) -> BinaryIO: ...
-    def local_path(self, sha256: str) -> Path | None: ...
+    def open(self, sha256: str) -> BinaryIO: ...  # FileNotFoundError if absent
+    def local_path(self, sha256: str) -> Path | None: ...  # None where objects are not local files
     def writer(
-        self, *, expected_sha256: str | None = None, expected_size: int | None = None, max_size: int | None = None
+        self,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        max_size: int | None = None,
+        key: str | None = None,
     ) -> BlobWriter: ...
+    def put_bytes(self, data: bytes) -> str: ...
     def delete(self, sha256: str) -> None: ...
     def iter_objects(self) -> Iterator[tuple[str, int, float]]: ...
+    def clean_tmp(self, *, older_than_seconds: float) -> int: ...
+    def presigned_get(self, sha256: str, *, filename: str, is_private: bool) -> str | None: ...
 
 
 def _check_key(sha256: str) -> str:
@@ -119,7 +140,7 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 
 
 class LocalBlobWriter:
-    def __init__(self, storage: LocalStorage, *, expected_sha256, expected_size, max_size, key=None):
+    def __init__(self, storage: LocalStorage | S3Storage, *, expected_sha256, expected_size, max_size, key=None):
         self._storage = storage
         # With `key`, the object is stored under that name (another content address, checked by
         # the caller, such as a Xet xorb hash) and no sha256 is computed.
@@ -278,20 +299,15 @@ class LocalBlobWriter:
     def commit(self) -> str:
         try:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if self._storage.publish_needs_fsync:
+                os.fsync(self._file.fileno())
             self._file.close()
             self.sha256 = self._hash.hexdigest() if self._key is None else ""
             if self._expected_size is not None and self.size != self._expected_size:
                 raise IntegrityError(f"Size mismatch: expected {self._expected_size} bytes, received {self.size}.")
             if self._expected_sha256 is not None and self.sha256 != self._expected_sha256:
                 raise IntegrityError("Content does not match the announced sha256.")
-            final = self._storage.path_for(self._key or self.sha256)
-            if final.exists():
-                self._tmp_path.unlink(missing_ok=True)
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(self._tmp_path, final)
-                _fsync_dir(final.parent)
+            self._storage.publish(self._tmp_path, self._key or self.sha256)
             self._done = True
             return self._key or self.sha256
         except BaseException:
@@ -316,6 +332,9 @@ class LocalBlobWriter:
 
 
 class LocalStorage:
+    # Temporaries are fsynced before they are renamed into place: the rename is the publication.
+    publish_needs_fsync = True
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.objects_dir = self.root / "objects"
@@ -326,6 +345,23 @@ class LocalStorage:
     def path_for(self, sha256: str) -> Path:
         _check_key(sha256)
         return self.objects_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def publish(self, tmp_path: Path, name: str) -> None:
+        """Make the verified temporary file `tmp_path` the object `name` (kept if already there)."""
+        final = self.path_for(name)
+        if final.exists():
+            tmp_path.unlink(missing_ok=True)
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp_path, final)
+        _fsync_dir(final.parent)
+
+    def info(self, sha256: str) -> tuple[int, float] | None:
+        try:
+            stat = self.path_for(sha256).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_size, stat.st_mtime
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -338,6 +374,9 @@ class LocalStorage:
 
     def local_path(self, sha256: str) -> Path | None:
         return self.path_for(sha256)
+
+    def presigned_get(self, sha256: str, *, filename: str, is_private: bool) -> str | None:
+        return None  # local objects are served by the web process itself
 
     def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
         for name in (expected_sha256, key):
@@ -361,6 +400,17 @@ class LocalStorage:
                 stat = path.stat()
                 yield path.name, stat.st_size, stat.st_mtime
 
+    def drop_older_than(self, *, older_than_seconds: float) -> int:
+        """Remove objects written longer ago than this (a cache of content stored elsewhere;
+        folders made from it hold hard links, which keep their bytes). Returns how many."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for name, _size, mtime in list(self.iter_objects()):
+            if mtime < cutoff:
+                self.delete(name)
+                removed += 1
+        return removed
+
     def clean_tmp(self, *, older_than_seconds: float) -> int:
         """Remove temporary files abandoned by crashed writers. Returns how many were removed."""
         cutoff = time.time() - older_than_seconds
@@ -381,15 +431,44 @@ def _storage_for(root: str) -> LocalStorage:
     return LocalStorage(Path(root))
 
 
-def get_storage() -> LocalStorage:
-    return _storage_for(str(settings.GATEHOUSE_STORAGE_ROOT))
+def storage_at(area: str, local_root: Path) -> BlobStorage:
+    """The store of one area of content ("" for blobs, "xet", "xet-shards", "previews"): under
+    `local_root` on the local disk, or under `<prefix>/<area>/` in the bucket of
+    GATEHOUSE_STORAGE_URL, with `local_root` left for scratch files."""
+    url = settings.GATEHOUSE_STORAGE_URL
+    if not url:
+        return _storage_for(str(local_root))
+    from registry.s3storage import s3_storage_for
+
+    return s3_storage_for(url, area, str(local_root))
 
 
-def get_xet_storage() -> LocalStorage:
+def get_storage() -> BlobStorage:
+    return storage_at("", Path(settings.GATEHOUSE_STORAGE_ROOT))
+
+
+def get_xet_storage() -> BlobStorage:
     """Xet xorbs, keyed by their xorb hash string; kept apart from the sha256-keyed objects."""
-    return _storage_for(str(Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet"))
+    return storage_at("xet", Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet")
 
 
-def get_xet_shard_storage() -> LocalStorage:
+def get_xet_shard_storage() -> BlobStorage:
     """Xet shards as received, keyed by their sha256."""
-    return _storage_for(str(Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet-shards"))
+    return storage_at("xet-shards", Path(settings.GATEHOUSE_STORAGE_ROOT) / "xet-shards")
+
+
+def get_read_cache() -> LocalStorage:
+    """Local plain copies of stored content for code that needs a file path (the pickle scanner,
+    the preview workers): the blob store itself on the local backend, a cache beside it on S3."""
+    if not settings.GATEHOUSE_STORAGE_URL:
+        return _storage_for(str(settings.GATEHOUSE_STORAGE_ROOT))
+    return _storage_for(str(Path(settings.GATEHOUSE_STORAGE_ROOT) / "s3-cache"))
+
+
+def reset_storage_caches() -> None:
+    """Forget the stores made so far (tests that change the storage settings)."""
+    _storage_for.cache_clear()
+    if settings.GATEHOUSE_STORAGE_URL or "registry.s3storage" in sys.modules:
+        from registry.s3storage import s3_storage_for
+
+        s3_storage_for.cache_clear()

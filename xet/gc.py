@@ -68,8 +68,8 @@ def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
                     store.delete(name)
     plain = get_storage()
     for sha256 in StoredObject.objects.exclude(xet_hash="").values_list("sha256", flat=True).iterator():
-        path = plain.path_for(sha256)
-        if path.exists() and path.stat().st_mtime < cutoff_ts:
+        found = plain.info(sha256)
+        if found is not None and found[1] < cutoff_ts:
             counts["plain copies of Xet content"] += 1
             if not dry_run:
                 plain.delete(sha256)
