@@ -148,16 +148,23 @@ _STORED: dict[str, float] = {}
 _STORED_TTL = 3600.0
 
 
-def ensure_stored(sha256: str) -> None:
-    """A plain object of the content in the blob store (what a signed download URL points at):
-    content stored only as Xet chunks gets a plain copy, rebuilt and verified, before its first
-    redirect (the cost of one rebuild; the garbage collector drops such copies after its grace)."""
+def is_stored(sha256: str) -> bool:
+    """Whether the blob store holds a plain object of the content (positive answers cached)."""
     now = time.monotonic()
     seen = _STORED.get(sha256)
     if seen is not None and now - seen < _STORED_TTL:
-        return
-    storage = get_storage()
-    if not storage.exists(sha256):
-        _write_plain_copy(storage, sha256)
+        return True
+    if not get_storage().exists(sha256):
+        return False
     _make_room(_STORED)
     _STORED[sha256] = now
+    return True
+
+
+def ensure_stored(sha256: str) -> None:
+    """A plain object of the content in the blob store (what a signed download URL points at):
+    content stored only as Xet chunks gets a plain copy, rebuilt and verified, before its first
+    redirect (the cost of one rebuild; the garbage collector drops such copies after its grace).
+    FileNotFoundError if the content cannot be read at all."""
+    if not is_stored(sha256):
+        _write_plain_copy(get_storage(), sha256)

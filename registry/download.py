@@ -21,6 +21,7 @@ from registry import content, trees
 from registry.api.base import RepoView
 from registry.models import Repo
 from registry.paths import validate_path
+from registry.redirects import signed_redirect
 from registry.selectors import entry_sha256, find_file, revision_candidates, split_revision_path
 from registry.storage import get_storage
 
@@ -114,6 +115,7 @@ class ResolveView(RepoView):
         entry = find_file(resolved, path)
         content.require_in_repo(self.repo.pk, entry_sha256(entry))
         size = entry["size"]
+        filename = path.rsplit("/", 1)[-1]
         # SECURITY: a file an anonymous caller would not get is served because of who the caller is
         # (a role, a grant, an acknowledged license): `private`, so no shared cache keeps it.
         is_shared = self.principal.is_anonymous or anyone_may_download(self.repo, resolved, path)
@@ -121,7 +123,7 @@ class ResolveView(RepoView):
             "X-Repo-Commit": resolved.commit_oid,
             "ETag": f'"{entry["oid"]}"',
             "Accept-Ranges": "bytes",
-            "Content-Disposition": content_disposition_header(True, path.rsplit("/", 1)[-1]),
+            "Content-Disposition": content_disposition_header(True, filename),
             "Content-Security-Policy": "sandbox; default-src 'none'",
             "Cache-Control": "no-cache" if is_shared else "private, no-cache",
             "Vary": "Authorization, Cookie",
@@ -135,13 +137,22 @@ class ResolveView(RepoView):
                 headers["X-Xet-Hash"] = xet_hash
                 headers["Link"] = f'<{request.build_absolute_uri(token_path)}>; rel="xet-auth"'
         byte_range = parse_range(request.headers.get("Range"), size)
-        if request.method == "HEAD":
+        # Object storage: LFS files go straight from the store (a signed URL); small files from here.
+        redirect = (
+            signed_redirect(request, entry_sha256(entry), filename, is_private=not is_shared)
+            if entry.get("lfs")
+            else None
+        )
+        if redirect is not None:
+            response = redirect
+        elif request.method == "HEAD":
             response = HttpResponse(content_type="application/octet-stream")
             response["Content-Length"] = str(size)
         else:
             response = self._stream(entry, byte_range, size)
-            if (byte_range is None or byte_range[0] == 0) and counts_as_download(request, path, resolved.tree_oid):
-                count_download(self.repo)
+        is_first_byte = byte_range is None or byte_range[0] == 0
+        if is_first_byte and counts_as_download(request, path, resolved.tree_oid):
+            count_download(self.repo)
         for key, value in headers.items():
             response[key] = value
         return response

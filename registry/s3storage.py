@@ -146,6 +146,7 @@ class S3Storage:
     """One area of the bucket. `scratch` is a local folder for temporaries (and multipart parts)."""
 
     publish_needs_fsync = False  # the durable copy is the store's, not the temporary file
+    serves_signed_urls = True
 
     def __init__(self, *, client, presign_client, bucket: str, prefix: str, scratch: Path):
         self.client, self.presign_client = client, presign_client

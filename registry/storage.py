@@ -64,6 +64,7 @@ class BlobStorage(Protocol):
     by a content address the writer verified (sha256, or a Xet hash the caller checked)."""
 
     tmp_dir: Path  # local scratch: upload temporaries, multipart parts
+    serves_signed_urls: bool  # clients fetch bytes from the store itself (`presigned_get`)
 
     def info(self, sha256: str) -> tuple[int, float] | None: ...  # (size, mtime), None if absent
     def exists(self, sha256: str) -> bool: ...
@@ -334,6 +335,7 @@ class LocalBlobWriter:
 class LocalStorage:
     # Temporaries are fsynced before they are renamed into place: the rename is the publication.
     publish_needs_fsync = True
+    serves_signed_urls = False
 
     def __init__(self, root: Path):
         self.root = Path(root)

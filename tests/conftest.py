@@ -107,3 +107,35 @@ def s3_store(tmp_path_factory):
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@pytest.fixture
+def s3_backend(settings, s3_store):
+    """Gatehouse on the S3 backend for one test: blobs, Xet and previews in the test bucket (one
+    prefix per run: content-addressed objects mean the same bytes whatever test wrote them)."""
+    from registry import content
+    from registry.storage import reset_storage_caches
+    from tests.support.seaweedfs import BUCKET
+
+    settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/{S3_RUN_PREFIX}"
+    reset_storage_caches()
+    content._STORED.clear()
+    yield s3_store
+    settings.GATEHOUSE_STORAGE_URL = ""
+    reset_storage_caches()
+    content._STORED.clear()
+
+
+S3_RUN_PREFIX = f"run-{os.getpid()}"
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked `s3` run twice: on the local backend and on the S3 backend (SeaweedFS)."""
+    if metafunc.definition.get_closest_marker("s3"):
+        metafunc.parametrize("_storage_backend", ["local", "s3"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _storage_backend(request):
+    if getattr(request, "param", "local") == "s3":
+        request.getfixturevalue("s3_backend")
