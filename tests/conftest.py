@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import tempfile
+import uuid
 
 
 def _free_port() -> int:
@@ -111,13 +112,13 @@ def s3_store(tmp_path_factory):
 
 @pytest.fixture
 def s3_backend(settings, s3_store):
-    """Gatehouse on the S3 backend for one test: blobs, Xet and previews in the test bucket (one
-    prefix per run: content-addressed objects mean the same bytes whatever test wrote them)."""
+    """Gatehouse on the S3 backend for one test: blobs, Xet and previews under a prefix of its own
+    in the test bucket (the garbage collector of one test must not see another's objects)."""
     from registry import content
     from registry.storage import reset_storage_caches
     from tests.support.seaweedfs import BUCKET
 
-    settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/{S3_RUN_PREFIX}"
+    settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/{S3_RUN_PREFIX}/{uuid.uuid4().hex[:12]}"
     reset_storage_caches()
     content._STORED.clear()
     yield s3_store

@@ -4,13 +4,17 @@ writes, ranged reads, listing, deletion, and uploads past the multipart threshol
 import hashlib
 import io
 import os
+from datetime import timedelta
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 
 from registry import content, s3storage
+from registry.fsck import fsck
+from registry.gc import collect_garbage
 from registry.models import StoredObject
 from registry.storage import IntegrityError, get_read_cache, get_storage, get_xet_storage
+from tests.support.builders import make_repo
 from tests.support.seaweedfs import BUCKET
 
 pytestmark = pytest.mark.usefixtures("s3_backend")
@@ -88,3 +92,22 @@ def test_areas_are_apart_and_local_copies_are_verified_files(s3_store):
 
     assert path.read_bytes() == data
     assert path.is_relative_to(get_read_cache().root) and get_read_cache().root.name == "s3-cache"
+
+
+@pytest.mark.django_db
+def test_gc_and_fsck_cover_the_object_store(alice, s3_store):
+    make_repo(alice, "m", {"a.txt": b"alpha", "w.safetensors": b"\1" * 300})
+    weights = hashlib.sha256(b"\1" * 300).hexdigest()
+    storage = get_storage()
+    stray = storage.put_bytes(b"bytes no commit and no row names")
+
+    report = collect_garbage(grace=timedelta(0))
+
+    assert report.deleted_strays == 1 and not storage.exists(stray)
+    assert storage.exists(weights) and storage.exists(hashlib.sha256(b"alpha").hexdigest())
+    assert fsck(rehash=True).problems == []
+    s3_store.client().put_object(Bucket=BUCKET, Key=storage.key_for(weights), Body=b"\2" * 300)
+    assert fsck().problems == []  # same size: only a rehash sees it
+    assert any("does not match its hash" in problem for problem in fsck(rehash=True).problems)
+    storage.delete(weights)
+    assert any("missing from the blob store" in problem for problem in fsck().problems)

@@ -91,7 +91,8 @@ def _command(folder: Path, ports: list[int]) -> list[str]:
         f"-master.port={master}",
         f"-master.port.grpc={master_grpc}",
         "-master.telemetry=false",  # on by default: it would post statistics to the internet
-        "-master.volumeSizeLimitMB=64",  # volumes are preallocated: keep them small
+        "-master.volumeSizeLimitMB=256",
+        "-volume.max=0",  # as many volumes as the disk holds (default 8: full volumes fail uploads)
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
         "-filer",
