@@ -16,21 +16,25 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.http import content_disposition_header
 
+from core.errors import StorageUnavailable
 from registry.storage import SHA256_RE, LocalBlobWriter, _check_key
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -38,6 +42,7 @@ MULTIPART_CHUNK = 64 * 1024 * 1024
 TRANSFER = TransferConfig(
     multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK, max_concurrency=4
 )
+logger = logging.getLogger(__name__)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -52,6 +57,23 @@ def parse_storage_url(url: str) -> tuple[str, str]:
 
 def _is_missing(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+
+
+@contextmanager
+def _reaching_store() -> Iterator[None]:
+    """Transport failures, timeouts and the store's own 5xx answers (after boto3's retries) become
+    a 503 StorageUnavailable; other refusals (a missing object, a bad key) stay what they are."""
+    try:
+        yield
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500:
+            logger.warning("The object store failed: %s", exc)
+            raise StorageUnavailable() from exc
+        raise
+    except (BotoCoreError, S3UploadFailedError) as exc:
+        logger.warning("The object store cannot be reached: %s", exc)
+        raise StorageUnavailable() from exc
 
 
 def _addressing_style(endpoint: str | None) -> str:
@@ -82,6 +104,17 @@ def make_client(endpoint_url: str | None = None):
         retries={"max_attempts": settings.GATEHOUSE_S3_MAX_ATTEMPTS, "mode": "standard"},
     )
     return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _pages(client, operation: str, **params) -> Iterator[dict]:
+    """A listing, one page (1000 keys) at a time, each fetched under `_reaching_store`."""
+    pages = iter(client.get_paginator(operation).paginate(**params))
+    while True:
+        with _reaching_store():
+            page = next(pages, None)
+        if page is None:
+            return
+        yield page
 
 
 class S3Reader(io.RawIOBase):
@@ -117,9 +150,11 @@ class S3Reader(io.RawIOBase):
             return b""
         if self._body is None or self._body_position != self._position:
             self._close_body()
-            reply = self._client.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-")
+            with _reaching_store():
+                reply = self._client.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-")
             self._body, self._body_position = reply["Body"], self._position
-        data = self._body.read(size)
+        with _reaching_store():
+            data = self._body.read(size)
         self._position += len(data)
         self._body_position += len(data)
         return data
@@ -160,7 +195,8 @@ class S3Storage:
 
     def info(self, name: str) -> tuple[int, float] | None:
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self.key_for(name))
+            with _reaching_store():
+                head = self.client.head_object(Bucket=self.bucket, Key=self.key_for(name))
         except ClientError as exc:
             if _is_missing(exc):
                 return None
@@ -186,13 +222,14 @@ class S3Storage:
         """Upload the verified temporary file as the object `name`, then drop the temporary."""
         try:
             if not self.exists(name):
-                self.client.upload_file(
-                    str(tmp_path),
-                    self.bucket,
-                    self.key_for(name),
-                    ExtraArgs={"ContentType": "application/octet-stream"},
-                    Config=TRANSFER,
-                )
+                with _reaching_store():
+                    self.client.upload_file(
+                        str(tmp_path),
+                        self.bucket,
+                        self.key_for(name),
+                        ExtraArgs={"ContentType": "application/octet-stream"},
+                        Config=TRANSFER,
+                    )
         finally:
             tmp_path.unlink(missing_ok=True)
 
@@ -210,13 +247,11 @@ class S3Storage:
             return writer.commit()
 
     def delete(self, name: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self.key_for(name))
+        with _reaching_store():
+            self.client.delete_object(Bucket=self.bucket, Key=self.key_for(name))
 
     def iter_objects(self) -> Iterator[tuple[str, int, float]]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}objects/"
-        )
-        for page in pages:
+        for page in _pages(self.client, "list_objects_v2", Bucket=self.bucket, Prefix=f"{self.prefix}objects/"):
             for item in page.get("Contents", []):
                 name = item["Key"].rsplit("/", 1)[-1]
                 if SHA256_RE.match(name) and item["Key"] == self.key_for(name):
@@ -231,15 +266,13 @@ class S3Storage:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
-        pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}objects/"
-        )
-        for page in pages:
+        for page in _pages(self.client, "list_multipart_uploads", Bucket=self.bucket, Prefix=f"{self.prefix}objects/"):
             for upload in page.get("Uploads", []):
                 if upload["Initiated"].timestamp() < cutoff:
-                    self.client.abort_multipart_upload(
-                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                    )
+                    with _reaching_store():
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
                     removed += 1
         return removed
 
