@@ -292,6 +292,15 @@ class S3Storage:
             "get_object", Params=params, ExpiresIn=settings.GATEHOUSE_DOWNLOAD_URL_TTL
         )
 
+    def presigned_range(self, name: str, first: int, last: int) -> str:
+        """A GET of bytes [first, last] of the object and of nothing else: the `Range` header is
+        one of the signed headers, so the store refuses the URL with any other range or none.
+        SECURITY: a Xet xorb packs chunks of many files, possibly of other repos; a plain signed
+        GET would authorise all of them whatever range the caller was entitled to."""
+        params = {"Bucket": self.bucket, "Key": self.key_for(name), "Range": f"bytes={first}-{last}"}
+        ttl = min(settings.GATEHOUSE_XET_FETCH_URL_TTL, settings.GATEHOUSE_DOWNLOAD_URL_TTL)
+        return self.presign_client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
+
 
 @lru_cache(maxsize=16)
 def s3_storage_for(url: str, area: str, scratch: str) -> S3Storage:

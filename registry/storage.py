@@ -84,6 +84,7 @@ class BlobStorage(Protocol):
     def iter_objects(self) -> Iterator[tuple[str, int, float]]: ...
     def clean_tmp(self, *, older_than_seconds: float) -> int: ...
     def presigned_get(self, sha256: str, *, filename: str, is_private: bool) -> str | None: ...
+    def presigned_range(self, name: str, first: int, last: int) -> str | None: ...
 
 
 def _check_key(sha256: str) -> str:
@@ -379,6 +380,9 @@ class LocalStorage:
 
     def presigned_get(self, sha256: str, *, filename: str, is_private: bool) -> str | None:
         return None  # local objects are served by the web process itself
+
+    def presigned_range(self, name: str, first: int, last: int) -> str | None:
+        return None
 
     def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
         for name in (expected_sha256, key):
