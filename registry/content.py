@@ -143,9 +143,10 @@ def local_path(sha256: str) -> Path:
 
 
 # sha256 -> when a plain object was seen in the blob store. Objects are immutable and only the
-# garbage collector removes them, once no commit names them and after a day's grace.
+# garbage collector removes them, once no commit names them and after a day's grace (content
+# committed again later is stored again, except through Xet: the TTL bounds that case).
 _STORED: dict[str, float] = {}
-_STORED_TTL = 3600.0
+_STORED_TTL = 300.0
 
 
 def is_stored(sha256: str) -> bool:
