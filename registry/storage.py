@@ -475,6 +475,7 @@ def reset_storage_caches() -> None:
     """Forget the stores made so far (tests that change the storage settings)."""
     _storage_for.cache_clear()
     if settings.GATEHOUSE_STORAGE_URL or "registry.s3storage" in sys.modules:
-        from registry.s3storage import s3_storage_for
+        from registry.s3storage import _client, s3_storage_for
 
         s3_storage_for.cache_clear()
+        _client.cache_clear()
