@@ -164,16 +164,28 @@ class S3Reader(io.RawIOBase):
         size = min(size, self._size - self._position)
         if size <= 0:
             return b""
-        if self._body is None or self._body_position != self._position:
-            self._close_body()
+        for _attempt in range(2):  # a ranged GET cut short is resumed once from where it stopped
+            if self._body is None or self._body_position != self._position:
+                self._close_body()
+                try:
+                    with _reaching_store():
+                        reply = self._client.get_object(
+                            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-"
+                        )
+                except ClientError as exc:
+                    if not _is_missing(exc) and exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                        raise
+                    break  # the object is gone or shorter than it was: below
+                self._body, self._body_position = reply["Body"], self._position
             with _reaching_store():
-                reply = self._client.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-")
-            self._body, self._body_position = reply["Body"], self._position
-        with _reaching_store():
-            data = self._body.read(size)
-        self._position += len(data)
-        self._body_position += len(data)
-        return data
+                data = self._body.read(size)
+            if data:
+                self._position += len(data)
+                self._body_position += len(data)
+                return data
+            self._close_body()
+        # SECURITY/INTEGRITY: never a silent end of file before the object's size.
+        raise StorageUnavailable(f"The store ended {self._key} at byte {self._position} of {self._size}.")
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))

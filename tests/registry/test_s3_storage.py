@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from core.errors import StorageUnavailable
 from registry import content, s3storage
 from registry.fsck import fsck
 from registry.gc import collect_garbage
@@ -111,3 +112,14 @@ def test_gc_and_fsck_cover_the_object_store(alice, s3_store):
     assert any("does not match its hash" in problem for problem in fsck(rehash=True).problems)
     storage.delete(weights)
     assert any("missing from the blob store" in problem for problem in fsck().problems)
+
+
+def test_a_read_the_store_cuts_short_is_an_error_never_a_silent_end_of_file(s3_store):
+    storage = get_storage()
+    sha = storage.put_bytes(b"x" * 100_000)
+    handle = storage.open(sha)  # knows the object's size
+    s3_store.client().put_object(Bucket=BUCKET, Key=storage.key_for(sha), Body=b"x" * 1_000)  # the store lost bytes
+
+    with pytest.raises(StorageUnavailable):
+        while handle.read(4096):
+            pass
