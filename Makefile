@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-faults soak test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu clean
+.PHONY: run worker test test-slow test-faults soak test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ bench-upload: $(DEV_STAMP)
 ## bench-xet: 1 GiB through Xet vs LFS, and a 1%-changed Xet re-upload vs the first upload.
 bench-xet: $(DEV_STAMP)
 	$(PY) bench/xet_vs_lfs.py
+
+## bench-s3-download: 1 GiB through the S3 backend's redirect vs a direct presigned GET (SeaweedFS).
+bench-s3-download: $(DEV_STAMP)
+	$(PY) bench/s3_download.py
 
 ## bench-gate: HEAD /resolve on a gated repo for an approved user vs an ungated repo, 100,000 requests in the DB.
 bench-gate: $(DEV_STAMP)

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -313,6 +314,21 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # Gatehouse itself.
 GATEHOUSE_STORAGE_ROOT = Path(env.str("GATEHOUSE_STORAGE_ROOT", default=str(VAR_DIR / "storage")))
+# Object storage: "" keeps blobs on the local disk under GATEHOUSE_STORAGE_ROOT; "s3://bucket/prefix"
+# puts them in an S3-compatible store (credentials, region and endpoint from the standard AWS_*
+# variables, AWS_ENDPOINT_URL included) and leaves only scratch files under the storage root.
+GATEHOUSE_STORAGE_URL = env.str("GATEHOUSE_STORAGE_URL", default="")
+# "auto": path-style when the endpoint is an IP address or localhost, else the client's default.
+GATEHOUSE_S3_ADDRESSING_STYLE = env.str("GATEHOUSE_S3_ADDRESSING_STYLE", default="auto")
+# Where clients reach the store, when not where the server does (signed URLs are made for it).
+GATEHOUSE_S3_PUBLIC_ENDPOINT_URL = env.str("GATEHOUSE_S3_PUBLIC_ENDPOINT_URL", default="")
+GATEHOUSE_S3_CONNECT_TIMEOUT = env.float("GATEHOUSE_S3_CONNECT_TIMEOUT", default=5.0)
+GATEHOUSE_S3_READ_TIMEOUT = env.float("GATEHOUSE_S3_READ_TIMEOUT", default=30.0)
+GATEHOUSE_S3_MAX_ATTEMPTS = env.int("GATEHOUSE_S3_MAX_ATTEMPTS", default=3)
+# Seconds a signed download URL (the redirect of GET /resolve) stays valid; at most 300.
+GATEHOUSE_DOWNLOAD_URL_TTL = env.int("GATEHOUSE_DOWNLOAD_URL_TTL", default=300)
+if not 1 <= GATEHOUSE_DOWNLOAD_URL_TTL <= 300:
+    raise ImproperlyConfigured("GATEHOUSE_DOWNLOAD_URL_TTL must be between 1 and 300 seconds.")
 GATEHOUSE_TREE_PAGE_SIZE = env.int("GATEHOUSE_TREE_PAGE_SIZE", default=1000)
 GATEHOUSE_COMMITS_PAGE_SIZE = env.int("GATEHOUSE_COMMITS_PAGE_SIZE", default=50)
 GATEHOUSE_LIST_PAGE_SIZE = env.int("GATEHOUSE_LIST_PAGE_SIZE", default=100)

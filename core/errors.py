@@ -170,6 +170,15 @@ class ContentUnavailable(HubError):
     default_message = "The content of this file cannot be read right now; please try again later."
 
 
+class StorageUnavailable(HubError):
+    """The object store did not answer within its timeouts and retries (GATEHOUSE_S3_*): nothing
+    was stored or acknowledged, and the client may try again."""
+
+    status = 503
+    code = "StorageUnavailable"
+    default_message = "The storage service cannot be reached right now; please try again later."
+
+
 def body_unreadable() -> BadRequest:
     """The client cut the connection while its body was being read (Django's UnreadablePostError):
     a 400 for the log, not a 500 with a traceback."""

@@ -18,7 +18,7 @@ from django.db import transaction
 from core.errors import ContentQuarantined
 from registry import hooks
 from registry.models import RepoObject, StoredObject
-from registry.storage import get_storage
+from registry.storage import BlobStorage, get_read_cache, get_storage
 
 STREAM_PIECE = 1024 * 1024
 
@@ -123,13 +123,49 @@ def read_head(sha256: str, size: int) -> bytes:
     return b"".join(iter_range(sha256, 0, size))
 
 
+def _write_plain_copy(target: BlobStorage, sha256: str) -> None:
+    """Write the content into `target`, verified against its sha256, from wherever it is stored."""
+    size = StoredObject.objects.values_list("size", flat=True).get(sha256=sha256)
+    with target.writer(expected_sha256=sha256, expected_size=size) as writer:
+        for piece in iter_range(sha256, 0, size):
+            writer.write(piece)
+        writer.commit()
+
+
 def local_path(sha256: str) -> Path:
-    """A path to a plain copy, written out (verified against its sha256) if there is none yet."""
-    storage = get_storage()
-    if not storage.exists(sha256):
-        size = StoredObject.objects.values_list("size", flat=True).get(sha256=sha256)
-        with storage.writer(expected_sha256=sha256, expected_size=size) as writer:
-            for piece in iter_range(sha256, 0, size):
-                writer.write(piece)
-            writer.commit()
-    return storage.path_for(sha256)
+    """A local file holding the content, for code that needs a path (the scanner, the preview
+    workers): the object itself on the local backend; on S3 a verified copy in the read cache.
+    Content stored only as Xet chunks is rebuilt into a plain copy first."""
+    cache = get_read_cache()
+    if not cache.exists(sha256):
+        _write_plain_copy(cache, sha256)
+    return cache.path_for(sha256)
+
+
+# sha256 -> when a plain object was seen in the blob store. Objects are immutable and only the
+# garbage collector removes them, once no commit names them and after a day's grace (content
+# committed again later is stored again, except through Xet: the TTL bounds that case).
+_STORED: dict[str, float] = {}
+_STORED_TTL = 300.0
+
+
+def is_stored(sha256: str) -> bool:
+    """Whether the blob store holds a plain object of the content (positive answers cached)."""
+    now = time.monotonic()
+    seen = _STORED.get(sha256)
+    if seen is not None and now - seen < _STORED_TTL:
+        return True
+    if not get_storage().exists(sha256):
+        return False
+    _make_room(_STORED)
+    _STORED[sha256] = now
+    return True
+
+
+def ensure_stored(sha256: str) -> None:
+    """A plain object of the content in the blob store (what a signed download URL points at):
+    content stored only as Xet chunks gets a plain copy, rebuilt and verified, before its first
+    redirect (the cost of one rebuild; the garbage collector drops such copies after its grace).
+    FileNotFoundError if the content cannot be read at all."""
+    if not is_stored(sha256):
+        _write_plain_copy(get_storage(), sha256)

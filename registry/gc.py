@@ -20,7 +20,7 @@ from django.utils import timezone
 from registry import hooks, trees
 from registry.models import Commit, StoredObject
 from registry.selectors import entry_sha256
-from registry.storage import get_storage
+from registry.storage import get_read_cache, get_storage
 
 
 @dataclass
@@ -84,6 +84,9 @@ def collect_garbage(*, grace: timedelta, dry_run: bool = False) -> GcReport:
                 storage.delete(sha256)
     if not dry_run:
         report.deleted_tmp = storage.clean_tmp(older_than_seconds=grace.total_seconds())
+        cache = get_read_cache()
+        if cache is not storage:  # S3: local copies made for the scanner and the preview workers
+            report.deleted_tmp += cache.drop_older_than(older_than_seconds=grace.total_seconds())
     for collector in hooks.garbage_collectors:
         report.extra.update(collector(grace, dry_run))
     return report

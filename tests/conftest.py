@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import tempfile
+import uuid
 
 
 def _free_port() -> int:
@@ -88,3 +89,54 @@ def _no_lookup_cache(settings):
     """The download lookup cache learns of changes when transactions commit, and most tests roll
     theirs back: it is off unless a test turns it on (tests/gating/test_lookup_cache.py)."""
     settings.GATEHOUSE_LOOKUP_CACHE = False
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory):
+    """A real S3-compatible store (SeaweedFS, started once per run and only when a test asks for it),
+    with one bucket; the standard AWS variables point at it for the rest of the run."""
+    from tests.support.seaweedfs import BUCKET, seaweedfs
+
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), bucket=BUCKET) as store:
+        saved = {name: os.environ.get(name) for name in store.environ()}
+        os.environ.update(store.environ())
+        try:
+            yield store
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture
+def s3_backend(settings, s3_store):
+    """Gatehouse on the S3 backend for one test: blobs, Xet and previews under a prefix of its own
+    in the test bucket (the garbage collector of one test must not see another's objects)."""
+    from registry import content
+    from registry.storage import reset_storage_caches
+    from tests.support.seaweedfs import BUCKET
+
+    settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/{S3_RUN_PREFIX}/{uuid.uuid4().hex[:12]}"
+    reset_storage_caches()
+    content._STORED.clear()
+    yield s3_store
+    settings.GATEHOUSE_STORAGE_URL = ""
+    reset_storage_caches()
+    content._STORED.clear()
+
+
+S3_RUN_PREFIX = f"run-{os.getpid()}"
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked `s3` run twice: on the local backend and on the S3 backend (SeaweedFS)."""
+    if metafunc.definition.get_closest_marker("s3"):
+        metafunc.parametrize("_storage_backend", ["local", "s3"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _storage_backend(request):
+    if getattr(request, "param", "local") == "s3":
+        request.getfixturevalue("s3_backend")

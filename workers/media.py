@@ -7,18 +7,10 @@ SECURITY: nothing here is served directly; views serve bytes only after a policy
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 from django.conf import settings
 
-from registry.storage import LocalStorage
+from registry.storage import BlobStorage, storage_at
 
 
-@lru_cache(maxsize=2)
-def _store_for(root: str) -> LocalStorage:
-    return LocalStorage(Path(root))
-
-
-def preview_store() -> LocalStorage:
-    return _store_for(str(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT))
+def preview_store() -> BlobStorage:
+    return storage_at("previews", settings.GATEHOUSE_PREVIEW_MEDIA_ROOT)

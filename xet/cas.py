@@ -141,9 +141,13 @@ class ReconstructionView(CasRepoView):
 
 
 def _fetch_entry(request, xorb: str, chunk_start: int, chunk_end: int, first: int, last: int) -> dict:
-    ranges = f"{first}-{last}"
-    expires, signature = tokens.sign_fetch(xorb, ranges)
-    url = request.build_absolute_uri(f"/cas/fetch/{xorb}?r={ranges}&exp={expires}&sig={signature}")
+    """One fetch entry, one byte range. On object storage the URL is the store's own, with the
+    range signed (hf_xet sends exactly `url_range`); else the hub's signed route below."""
+    url = get_xet_storage().presigned_range(xorb, first, last)
+    if url is None:
+        ranges = f"{first}-{last}"
+        expires, signature = tokens.sign_fetch(xorb, ranges)
+        url = request.build_absolute_uri(f"/cas/fetch/{xorb}?r={ranges}&exp={expires}&sig={signature}")
     return {"range": {"start": chunk_start, "end": chunk_end}, "url": url, "url_range": {"start": first, "end": last}}
 
 

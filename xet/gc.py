@@ -7,8 +7,9 @@
    registers a file in the meantime keeps them alive (registry.gc uses the same pattern).
 3. Shards none of whose files remain, once older than the grace period. Xorb and shard files
    without a row (a crash between writing and recording), and stale temporary files.
-4. Plain copies of Xet-stored content (written for the scanner and the preview workers) once
-   older than the grace period; they are rebuilt when needed again.
+4. On the local backend, plain copies of Xet-stored content (written for the scanner and the
+   preview workers) once older than the grace period; they are rebuilt when needed again. On
+   object storage they are what downloads are redirected to, and stay.
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ def collect_xet_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
                 if not dry_run:
                     store.delete(name)
     plain = get_storage()
-    for sha256 in StoredObject.objects.exclude(xet_hash="").values_list("sha256", flat=True).iterator():
-        path = plain.path_for(sha256)
-        if path.exists() and path.stat().st_mtime < cutoff_ts:
-            counts["plain copies of Xet content"] += 1
-            if not dry_run:
-                plain.delete(sha256)
+    # On object storage the plain copy is what downloads are redirected to: it stays while used
+    # (the blob sweep removes it with its StoredObject, once no commit names the content).
+    if not plain.serves_signed_urls:
+        for sha256 in StoredObject.objects.exclude(xet_hash="").values_list("sha256", flat=True).iterator():
+            found = plain.info(sha256)
+            if found is not None and found[1] < cutoff_ts:
+                counts["plain copies of Xet content"] += 1
+                if not dry_run:
+                    plain.delete(sha256)
     if not dry_run:
         for store in (storage, shards):
             store.clean_tmp(older_than_seconds=grace.total_seconds())

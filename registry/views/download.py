@@ -19,6 +19,7 @@ from gating.policy import Action, check_download
 from gating.repo_views import RepoView
 from registry import content, services, trees
 from registry.paths import validate_path
+from registry.redirects import signed_redirect
 from registry.selectors import (
     counts_as_download,
     entry_sha256,
@@ -44,6 +45,7 @@ class ResolveView(RepoView):
         entry = find_file(resolved, path)
         content.require_in_repo(self.repo.pk, entry_sha256(entry))
         size = entry["size"]
+        filename = path.rsplit("/", 1)[-1]
         # SECURITY: a file served because of who the caller is (a role, a grant, an acknowledged
         # license) is `private`, so no shared cache keeps it for the next caller.
         is_shared = not decision.depends_on_caller
@@ -52,7 +54,7 @@ class ResolveView(RepoView):
             "ETag": f'"{entry["oid"]}"',
             "Accept-Ranges": "bytes",
             # Never None: with as_attachment the header is at least "attachment".
-            "Content-Disposition": content_disposition_header(True, path.rsplit("/", 1)[-1]) or "attachment",
+            "Content-Disposition": content_disposition_header(True, filename) or "attachment",
             "Content-Security-Policy": "sandbox; default-src 'none'",
             "Cache-Control": "no-cache" if is_shared else "private, no-cache",
             "Vary": "Authorization, Cookie",
@@ -66,17 +68,22 @@ class ResolveView(RepoView):
                 headers["X-Xet-Hash"] = xet_hash
                 headers["Link"] = f'<{request.build_absolute_uri(token_path)}>; rel="xet-auth"'
         byte_range = parse_range(request.headers.get("Range"), size)
-        if request.method == "HEAD":
+        # Object storage: LFS files go straight from the store (a signed URL); small files from here.
+        redirect = (
+            signed_redirect(request, entry_sha256(entry), filename, is_private=not is_shared)
+            if entry.get("lfs")
+            else None
+        )
+        if redirect is not None:
+            response = redirect
+        elif request.method == "HEAD":
             response = HttpResponse(content_type="application/octet-stream")
             response["Content-Length"] = str(size)
         else:
             response = self._stream(entry, byte_range, size)
-            if (
-                (byte_range is None or byte_range[0] == 0)
-                and request.method == "GET"
-                and counts_as_download(path, resolved.tree_oid)
-            ):
-                services.repo_downloads_increment(repo=self.repo)
+        is_first_byte = byte_range is None or byte_range[0] == 0
+        if is_first_byte and request.method == "GET" and counts_as_download(path, resolved.tree_oid):
+            services.repo_downloads_increment(repo=self.repo)
         for key, value in headers.items():
             response[key] = value
         return response

@@ -27,7 +27,7 @@ from core.http import answers_errors
 from core.socketbody import socket_body
 from gating.policy import Action, Principal, RepoAccess, check
 from gating.repo_views import RepoAPIView
-from registry import limits, uploads
+from registry import limits, s3uploads, uploads
 from registry.models import Repo, RepoObject, StoredObject
 from registry.storage import get_storage
 
@@ -95,6 +95,12 @@ class LfsBatchView(RepoAPIView):
         if repo_holds(self.repo, oid, size):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
+        verify = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
+        if get_storage().serves_signed_urls:  # bytes go straight to the object store
+            signed = s3uploads.upload_action(
+                request, repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size, multipart=multipart
+            )
+            return {"oid": oid, "size": size, "authenticated": True, "actions": {"upload": signed, "verify": verify}}
         grant = uploads.UploadGrant(
             user_id=request.user.pk,
             repo_id=self.repo.pk,
@@ -115,7 +121,6 @@ class LfsBatchView(RepoAPIView):
                 "header": header,
                 "expires_in": settings.GATEHOUSE_UPLOAD_URL_TTL,
             }
-        verify = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
         return {"oid": oid, "size": size, "authenticated": True, "actions": {"upload": upload, "verify": verify}}
 
 
@@ -129,6 +134,8 @@ class LfsVerifyView(RepoAPIView):
         data = edge.json_object(request)
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
+        if edge.is_size(size) and get_storage().serves_signed_urls and not repo_holds(self.repo, oid, size):
+            s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size)
         if not edge.is_size(size) or not repo_holds(self.repo, oid, size):
             raise NotFound(f"Object {oid} of size {size} was not received.")
         return Response({"oid": oid, "size": size})
@@ -187,5 +194,8 @@ class LfsCompleteView(SignedTransferView):
         body = jsontext.loads(request.read(1024 * 1024) or b"{}", error="Expected a JSON body.")
         if not isinstance(body, dict) or body.get("oid") != oid or not isinstance(body.get("parts"), list):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")
-        stored = uploads.complete_multipart(self.grant, body["parts"])
+        if get_storage().serves_signed_urls:
+            stored = s3uploads.complete_multipart(self.grant, body["parts"])
+        else:
+            stored = uploads.complete_multipart(self.grant, body["parts"])
         return JsonResponse({"oid": stored.sha256, "size": stored.size})

@@ -22,6 +22,7 @@ def _main_head(repo) -> str:
     return Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid
 
 
+@pytest.mark.s3
 def test_create_pull_request_push_publish_and_merge(hub, model, alice, bob):
     api_bob, api_alice = HfApi(token=token_for(bob)), HfApi(token=token_for(alice))
     base_before = _main_head(model)

@@ -82,7 +82,7 @@ def test_worker_killed_mid_job_still_completes_exactly_once(client, alice, sd_re
     print(f"\nkilled at step {killed_step}/24; terminal {recovered:.1f} s later (worker restart {restart:.1f} s)")
     assert job.status == "succeeded", (job.error, replacement.output()[-3000:])
     assert job.attempts == 2  # the killed attempt, then the one that finished
-    assert [path.name for path in media_files(settings)] == [job.result_sha256]
+    assert media_files(settings) == [job.result_sha256]
     assert PreviewRequest.objects.count() == 1
     checker_verdicts = SafetyVerdict.objects.filter(job=job, stage="checker")
     assert list(checker_verdicts.values_list("attempt", flat=True)) == [2]  # one result, from one attempt

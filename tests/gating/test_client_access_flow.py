@@ -43,6 +43,7 @@ def download(token=None, revision="main"):
     )
 
 
+@pytest.mark.s3
 def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
     bob_token = token_for(bob, role="read")  # enough to download once approved
     owner = HfApi(token=token_for(alice))

@@ -38,6 +38,7 @@ def _accept(client, repo_id, token, version, revision=None):
     )
 
 
+@pytest.mark.s3
 def test_download_refused_until_accepted_then_again_after_the_text_changes(
     hub, client, alice, rail_repo, bob_token, tmp_path
 ):

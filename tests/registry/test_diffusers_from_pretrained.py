@@ -13,6 +13,7 @@ def tiny_pipeline_files(tmp_path_factory):
     return folder_files(build_tiny_pipeline(tmp_path_factory.mktemp("tiny") / "pipe"))
 
 
+@pytest.mark.s3
 def test_diffusion_pipeline_loads_from_gatehouse_and_generates(hub, alice, tiny_pipeline_files):
     import torch
     from diffusers import DiffusionPipeline

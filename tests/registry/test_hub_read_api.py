@@ -126,6 +126,7 @@ def test_list_models_searches_filters_and_pages(hub, alice, bob, settings):
     assert set(mine) == {"bob/beta", "bob/secret"}
 
 
+@pytest.mark.s3
 def test_downloads_by_branch_tag_commit_and_subfolder(hub, published):
     first = published.refs.get(name="refs/tags/v1.0").commit_oid
     latest = hf_hub_download("alice/tiny", "config.json")
@@ -144,6 +145,7 @@ def test_downloads_by_branch_tag_commit_and_subfolder(hub, published):
     Repo.objects.filter(pk=published.pk).update(downloads=0)
 
 
+@pytest.mark.s3
 def test_snapshot_download_with_patterns_then_offline_from_cache(hub, published, monkeypatch):
     folder = snapshot_download("alice/tiny", allow_patterns=["*.json", "unet/*"], ignore_patterns=["unet/*.json"])
     got = sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.errors import PayloadTooLarge
-from registry import storage as storage_module
+from registry import blobwriter as storage_module
 from registry.storage import FLUSH_BEHIND, PIPELINE_MIN_SIZE, IntegrityError, LocalStorage
 
 SIZE = FLUSH_BEHIND + PIPELINE_MIN_SIZE + 12345  # pipelined, with at least one background flush

@@ -74,6 +74,7 @@ def test_create_upload_and_round_trip(api, tmp_path):
     assert api.model_info("alice/pub").card_data["license"] == "mit"
 
 
+@pytest.mark.s3
 def test_large_file_goes_through_lfs_and_comes_back_identical(api, tmp_path):
     api.create_repo("alice/big")
     big = tmp_path / "model.safetensors"
@@ -91,6 +92,7 @@ def test_large_file_goes_through_lfs_and_comes_back_identical(api, tmp_path):
     assert digest == expected
 
 
+@pytest.mark.s3
 def test_multipart_lfs_upload(api, settings, tmp_path):
     settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 1024 * 1024
     settings.GATEHOUSE_LFS_CHUNK_SIZE = 1024 * 1024

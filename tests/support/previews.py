@@ -81,9 +81,11 @@ def preview_body(**overrides) -> dict:
     return body
 
 
-def media_files(settings) -> list[Path]:
-    root = Path(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT) / "objects"
-    return sorted(path for path in root.rglob("*") if path.is_file()) if root.exists() else []
+def media_files(settings) -> list[str]:
+    """The names of the stored preview images, on whichever storage backend the test runs."""
+    from workers.media import preview_store
+
+    return sorted(name for name, _size, _mtime in preview_store().iter_objects())
 
 
 def request_preview(client, user, repo_id: str = "alice/tiny-sd", **body) -> dict:

