@@ -72,20 +72,16 @@ class AskAccessView(PortalRepoView):
         return self._render(request)
 
     def _render(self, request, *, answers=None, error="", status=200):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
         state, access = access_state(request.user, self.repo)
-        context = self.base_context(resolved)
-        context.update(
-            {
-                "tab": "card",
-                "form": form_for_repo(self.repo),
-                "state": state,
-                "access": access,
-                "is_member": self.access.role is not None,
-                "answers": answers or {},
-                "error": error,
-                "license": self._license_shown(request.user),
-            }
+        context = self.page_context(
+            "card",
+            form=form_for_repo(self.repo),
+            state=state,
+            access=access,
+            is_member=self.access.role is not None,
+            answers=answers or {},
+            error=error,
+            license=self._license_shown(request.user),
         )
         return render(request, "gating/ask_access.html", context, status=status)
 
@@ -236,18 +232,14 @@ class GatingSettingsView(PortalRepoView):
     repo_actions = {"GET": Action.MANAGE, "POST": Action.MANAGE}
 
     def get(self, request, namespace, name, repo_type=None):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
-        context = self.base_context(resolved)
         plan = ReleasePlan.objects.filter(repo=self.repo).first()
-        context.update(
-            {
-                "tab": "gating",
-                "config": services.gating_config(self.repo),
-                "reviewers": self.repo.reviewers.select_related("user"),
-                "plan": plan,
-                "stages": list(plan.stages.all()) if plan else [],
-                "modes": release.StageMode.choices,
-            }
+        context = self.page_context(
+            "gating",
+            config=services.gating_config(self.repo),
+            reviewers=self.repo.reviewers.select_related("user"),
+            plan=plan,
+            stages=list(plan.stages.all()) if plan else [],
+            modes=release.StageMode.choices,
         )
         return render(request, "gating/settings.html", context)
 

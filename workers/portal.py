@@ -155,11 +155,9 @@ class BiasReportListPage(PortalRepoView):
     repo_actions = {"GET": Action.VIEW, "POST": Action.MANAGE}
 
     def get(self, request, namespace, name, repo_type=None):
-        resolved = resolve_revision(self.repo, self.repo.default_branch)
         is_admin = can(self.access, Action.MANAGE)
-        context = self.base_context(resolved)
-        context.update(
-            {"reports": selectors.reports(repo=self.repo, is_admin=is_admin)[:20], "is_admin": is_admin, "tab": "bias"}
+        context = self.page_context(
+            "bias", reports=selectors.reports(repo=self.repo, is_admin=is_admin)[:20], is_admin=is_admin
         )
         return render(request, "workers/bias_list.html", context)
 
