@@ -12,7 +12,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from community import access, schema, selectors, services
+from community import permissions, schema, selectors, services
 from community.models import CommunitySettings
 from community.serializers import details_json, discussion_json, event_json
 from core import edge
@@ -66,7 +66,7 @@ class DiscussionsView(RepoAPIView):
     )
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
-        access.require_post(self.access)
+        permissions.require_post(self.access)
         if edge.flag(data.get("pullRequest")):
             discussion = services.pull_request_open(
                 repo=self.repo, author=request.user, title=data.get("title"), description=data.get("description")
@@ -95,9 +95,9 @@ class DiscussionDetailView(DiscussionAPIView):
         if discussion.is_pull_request:
             trees = selectors.pull_request_trees(discussion)
             conflicts = selectors.files_with_conflicts(discussion, trees)
-            if edge.query_flag(request, "diff") and access.may_see_diff(self.access, discussion, trees):
+            if edge.query_flag(request, "diff") and permissions.may_see_diff(self.access, discussion, trees):
                 diff = selectors.pull_request_diff(
-                    trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.access, trees)
+                    trees, repo_pk=self.repo.pk, may_read=permissions.file_reader(self.access, trees)
                 )
         events = selectors.events_for(discussion)
         return Response(details_json(discussion, events, conflicts=conflicts, diff=diff))
@@ -111,7 +111,7 @@ class CommentView(DiscussionAPIView):
     )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        access.require_post(self.access, discussion)
+        permissions.require_post(self.access, discussion)
         event = services.comment_create(
             discussion=discussion, author=request.user, raw=edge.json_object(request).get("comment")
         )
@@ -126,7 +126,7 @@ class TitleView(DiscussionAPIView):
     )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        access.require_author_or_moderator(self.access, discussion)
+        permissions.require_author_or_moderator(self.access, discussion)
         event = services.discussion_rename(
             discussion=discussion, actor=request.user, title=edge.json_object(request).get("title")
         )
@@ -141,7 +141,7 @@ class StatusView(DiscussionAPIView):
     )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = self.thread(num)
-        access.require_author_or_moderator(self.access, discussion)
+        permissions.require_author_or_moderator(self.access, discussion)
         data = edge.json_object(request)
         event = services.discussion_status_change(
             discussion=discussion, actor=request.user, status=data.get("status"), comment=data.get("comment") or ""
@@ -170,7 +170,7 @@ class CommentEditView(DiscussionAPIView):
     )
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
-        access.require_comment_author(self.access, event)
+        permissions.require_comment_author(self.access, event)
         event = services.comment_edit(event=event, editor=request.user, raw=edge.json_object(request).get("content"))
         return Response({"updatedComment": event_json(event)})
 
@@ -181,7 +181,7 @@ class CommentHideView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_comment_hide", request=None, responses=schema.UpdatedCommentSerializer)
     def post(self, request, namespace, name, num, comment_id, repo_type=None):
         event = selectors.event_get(self.thread(num), comment_id)
-        access.require_hide(self.access, event)
+        permissions.require_hide(self.access, event)
         event = services.comment_hide(event=event, actor=request.user)
         return Response({"updatedComment": event_json(event)})
 
@@ -239,7 +239,7 @@ class CommunitySettingsView(RepoAPIView):
 
     @extend_schema(operation_id="community_settings", responses=schema.CommunitySettingsSerializer)
     def get(self, request, namespace, name, repo_type=None):
-        return Response({"discussionsDisabled": not access.discussions_enabled(self.repo)})
+        return Response({"discussionsDisabled": not permissions.discussions_enabled(self.repo)})
 
     @extend_schema(
         operation_id="community_settings_update",

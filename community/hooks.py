@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from community import access as community_access
+from community import permissions
 from community.models import Discussion
 from community.services import pull_request_open, pull_request_record_commit
 from community.services.pulls import PR_REF
@@ -24,10 +24,10 @@ def discussion_for_ref(repo: Repo, ref_name: str) -> Discussion:
 class PullRequests:
     def authorize_commit(self, *, access: RepoAccess, ref_name: str | None) -> None:
         if ref_name is None:
-            community_access.require_post(access)
+            permissions.require_post(access)
             return
         discussion = discussion_for_ref(access.repo, ref_name)
-        community_access.require_push(access, discussion)
+        permissions.require_push(access, discussion)
         if not discussion.is_active_pull_request:
             raise BadRequest(f"Pull request #{discussion.num} is {discussion.status}: it takes no more commits.")
 

@@ -15,7 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
-from community import access, selectors, services
+from community import permissions, selectors, services
 from core import bodies
 from core.errors import AuthenticationRequired, BadRequest, HubError
 from gating.policy import Action, can
@@ -38,8 +38,8 @@ class CommunityView(PortalRepoView):
         context.update(
             {
                 "tab": "community",
-                "is_moderator": access.is_moderator(self.access),
-                "discussions_enabled": access.discussions_enabled(self.repo),
+                "is_moderator": permissions.is_moderator(self.access),
+                "discussions_enabled": permissions.discussions_enabled(self.repo),
                 "community_url": f"{self.repo.web_path}/discussions",
             }
         )
@@ -84,10 +84,10 @@ class CommunityPage(CommunityView):
             if action in ("watch", "unwatch"):
                 services.watch_set(user=request.user, repo=self.repo, watching=action == "watch")
             elif action in ("disable", "enable"):
-                access.require_moderator(self.access)
+                permissions.require_moderator(self.access)
                 services.community_settings_update(repo=self.repo, discussions_disabled=action == "disable")
             elif action == "resolve-report":
-                access.require_moderator(self.access)
+                permissions.require_moderator(self.access)
                 report = selectors.open_reports(self.repo).filter(pk=request.POST.get("report")).first()
                 if report is not None:
                     services.report_resolve(report=report, moderator=request.user)
@@ -103,7 +103,7 @@ class NewThreadPage(CommunityView):
     body_policy = bodies.PORTAL_UPLOAD
 
     def get(self, request, namespace, name, repo_type=None):
-        access.require_post(self.access)
+        permissions.require_post(self.access)
         kind = "pull_request" if request.GET.get("type") == "pull_request" else "discussion"
         return render(request, "community/new.html", self.context(kind=kind, form={}))
 
@@ -112,7 +112,7 @@ class NewThreadPage(CommunityView):
         form = {key: request.POST.get(key, "") for key in ("title", "description", "directory", "summary")}
         texts = {"title": form["title"], "description": form["description"]}
         try:
-            access.require_post(self.access)
+            permissions.require_post(self.access)
             if kind == "pull_request":
                 discussion = self._open_pull_request(request, **texts)
             else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from community import access, selectors, services
+from community import permissions, selectors, services
 from community.diffs import parse_for_display
 from community.models import EventType
 from community.portal import CommunityView
@@ -38,8 +38,8 @@ class ThreadPage(CommunityView):
             rows=event_rows(selectors.events_for(discussion)),
             is_author=user_id is not None and user_id == discussion.author_id,
             user_id=user_id,
-            can_post=self._allowed(access.require_post, discussion),
-            can_change=self._allowed(access.require_author_or_moderator, discussion),
+            can_post=self._allowed(permissions.require_post, discussion),
+            can_change=self._allowed(permissions.require_author_or_moderator, discussion),
         )
         if discussion.is_pull_request:
             context["conflicts"] = selectors.files_with_conflicts(discussion)
@@ -66,17 +66,17 @@ class ThreadPage(CommunityView):
 
     # Posting -----------------------------------------------------------------------------------
     def do_comment(self, request, discussion):
-        access.require_post(self.access, discussion)
+        permissions.require_post(self.access, discussion)
         services.comment_create(discussion=discussion, author=request.user, raw=request.POST.get("comment"))
 
     def do_edit_comment(self, request, discussion):
         event = selectors.event_get(discussion, request.POST.get("comment_id", ""))
-        access.require_comment_author(self.access, event)
+        permissions.require_comment_author(self.access, event)
         services.comment_edit(event=event, editor=request.user, raw=request.POST.get("content"))
 
     def do_hide_comment(self, request, discussion):
         event = selectors.event_get(discussion, request.POST.get("comment_id", ""))
-        access.require_hide(self.access, event)
+        permissions.require_hide(self.access, event)
         services.comment_hide(event=event, actor=request.user)
 
     def do_report(self, request, discussion):
@@ -89,11 +89,11 @@ class ThreadPage(CommunityView):
 
     # Author or moderator -----------------------------------------------------------------------
     def do_rename(self, request, discussion):
-        access.require_author_or_moderator(self.access, discussion)
+        permissions.require_author_or_moderator(self.access, discussion)
         services.discussion_rename(discussion=discussion, actor=request.user, title=request.POST.get("title"))
 
     def _status(self, request, discussion, status):
-        access.require_author_or_moderator(self.access, discussion)
+        permissions.require_author_or_moderator(self.access, discussion)
         services.discussion_status_change(
             discussion=discussion, actor=request.user, status=status, comment=request.POST.get("comment", "")
         )
@@ -109,16 +109,16 @@ class ThreadPage(CommunityView):
 
     # Moderators --------------------------------------------------------------------------------
     def do_merge(self, request, discussion):
-        access.require_moderator(self.access)
+        permissions.require_moderator(self.access)
         services.pull_request_merge(discussion=discussion, actor=request.user, comment=request.POST.get("comment", ""))
         messages.success(request, "Merged.")
 
     def do_pin(self, request, discussion):
-        access.require_moderator(self.access)
+        permissions.require_moderator(self.access)
         services.discussion_pin(discussion=discussion, pinned=not discussion.is_pinned)
 
     def do_lock(self, request, discussion):
-        access.require_moderator(self.access)
+        permissions.require_moderator(self.access)
         services.discussion_lock(discussion=discussion, locked=not discussion.is_locked)
 
 
@@ -132,9 +132,11 @@ class PullRequestFilesPage(CommunityView):
         if not discussion.is_pull_request:
             return redirect(f"{self.repo.web_path}/discussions/{discussion.num}")
         trees = selectors.pull_request_trees(discussion)
-        visible = access.may_see_diff(self.access, discussion, trees)
+        visible = permissions.may_see_diff(self.access, discussion, trees)
         diff = (
-            selectors.pull_request_diff(trees, repo_pk=self.repo.pk, may_read=access.file_reader(self.access, trees))
+            selectors.pull_request_diff(
+                trees, repo_pk=self.repo.pk, may_read=permissions.file_reader(self.access, trees)
+            )
             if visible
             else ""
         )

@@ -120,6 +120,7 @@ class PortalRepoView(RepoView):
         refs = list_refs(self.repo)
         return {
             "repo": self.repo,
+            "repo_access": self.access,  # for the template tags: the caller's role, learnt once
             "resolved": resolved,
             "branches": refs["branch"],
             "tags": refs["tag"],

@@ -87,7 +87,9 @@ class AskAccessView(PortalRepoView):
 
     def _license_to_accept(self, user):
         """The default branch's license when it asks for acknowledgment and `user` has not given it."""
-        current = license_at(self.repo, resolve_revision(self.repo, self.repo.default_branch))
+        current = license_at(
+            self.repo, resolve_revision(self.repo, self.repo.default_branch), opt_in=self.access.acknowledgment_opt_in
+        )
         return current if current.requires_acknowledgment and not has_acknowledged(user, self.repo, current) else None
 
     def _license_shown(self, user):

@@ -66,7 +66,7 @@ class RepoLicenseView(RepoAPIView):
     )
     def get(self, request, namespace, name, repo_type=None):
         resolved = resolve_revision(self.repo, request.GET.get("revision") or self.repo.default_branch)
-        current = selectors.license_at(self.repo, resolved)
+        current = selectors.license_at(self.repo, resolved, opt_in=self.access.acknowledgment_opt_in)
         current = selectors.shown_to(current, may_read=may_read_license_text(self.access, current))
         user = self.principal.user
         acknowledged = selectors.has_acknowledged(user, self.repo, current) if user else None

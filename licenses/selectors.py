@@ -161,11 +161,12 @@ def license_in_force_at(repo: Repo, resolved: Resolved) -> Resolved:
     raise RevisionNotFound(repo.default_branch)
 
 
-def license_at(repo: Repo, resolved: Resolved) -> RevisionLicense:
-    """The license in force at `resolved` and its text (see `license_in_force_at`)."""
+def license_at(repo: Repo, resolved: Resolved, *, opt_in: bool | None = None) -> RevisionLicense:
+    """The license in force at `resolved` and its text (see `license_in_force_at`); `opt_in`:
+    the author's opt-in when the caller knows it already (gating.policy.RepoAccess)."""
     in_force = license_in_force_at(repo, resolved)
     card = card_license_at(repo.pk, in_force.tree_oid)
-    current = _revision_license(in_force, card, required=_requires_acknowledgment(repo, card))
+    current = _revision_license(in_force, card, required=_requires_acknowledgment(repo, card, opt_in))
     return dataclasses.replace(current, contributed=in_force is not resolved)
 
 

@@ -77,7 +77,7 @@ class RepoLicensePage(PortalRepoView):
     def _render(self, request, *, error: str = "", status: int = 200):
         revision = request.GET.get("revision") or request.POST.get("revision") or self.repo.default_branch
         resolved = resolve_revision(self.repo, revision)
-        current = selectors.license_at(self.repo, resolved)
+        current = selectors.license_at(self.repo, resolved, opt_in=self.access.acknowledgment_opt_in)
         current = selectors.shown_to(current, may_read=may_read_license_text(self.access, current))
         user = self.principal.user
         context = self.base_context(resolved)
@@ -111,7 +111,7 @@ class RepoAcknowledgmentsPage(PortalRepoView):
             "license",
             resolved,
             acks=acks,
-            current=selectors.license_at(self.repo, resolved),
+            current=selectors.license_at(self.repo, resolved, opt_in=self.access.acknowledgment_opt_in),
             opted_in=selectors.requires_acknowledgment_opt_in(self.repo),
         )
         return render(request, "licenses/acknowledgments.html", context)

@@ -1,5 +1,5 @@
 """Threads and comments: open, comment, edit, hide, rename, close and reopen, pin, lock, report,
-watch. Callers have already checked who may do it (community.access); these functions enforce
+watch. Callers have already checked who may do it (community.permissions); these functions enforce
 what the thread's state allows."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from django import template
 
 from core.errors import ContentQuarantined, RevisionNotFound
-from gating.policy import Principal, repo_role
+from gating.policy import Principal, RepoAccess
 from licenses.selectors import has_acknowledged, license_at
 from registry.selectors import resolve_revision
 
@@ -12,15 +12,16 @@ register = template.Library()
 
 @register.inclusion_tag("licenses/_license_box.html", takes_context=True)
 def license_box(context, repo):
-    principal = Principal.from_request(context["request"])
+    access = context.get("repo_access") or RepoAccess(Principal.from_request(context["request"]), repo)
+    principal = access.principal
     try:
-        current = license_at(repo, resolve_revision(repo, repo.default_branch))
+        current = license_at(repo, resolve_revision(repo, repo.default_branch), opt_in=access.acknowledgment_opt_in)
     except RevisionNotFound:  # an empty repo has no license yet
         return {}
     except ContentQuarantined:  # its card or license text: the page's quarantine notice says so
         return {}
     box = {"repo": repo, "current": current, "user": principal.user}
     if current.requires_acknowledgment:
-        box["exempt"] = repo_role(principal, repo) is not None
+        box["exempt"] = access.role is not None
         box["acknowledged"] = has_acknowledged(principal.user, repo, current)
     return box
