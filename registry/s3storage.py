@@ -36,7 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.http import content_disposition_header
 
 from core.errors import StorageUnavailable
-from registry.storage import SHA256_RE, LocalBlobWriter, _check_key
+from registry.storage import SHA256_RE, PublishingStorage, _check_key
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 64 * 1024 * 1024
@@ -205,7 +205,7 @@ class S3Reader(io.RawIOBase):
         super().close()
 
 
-class S3Storage:
+class S3Storage(PublishingStorage):
     """One area of the bucket. `scratch` is a local folder for temporaries (and multipart parts)."""
 
     publish_needs_fsync = False  # the durable copy is the store's, not the temporary file
@@ -260,19 +260,6 @@ class S3Storage:
                     )
         finally:
             tmp_path.unlink(missing_ok=True)
-
-    def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
-        for name in (expected_sha256, key):
-            if name is not None:
-                _check_key(name)
-        return LocalBlobWriter(
-            self, expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size, key=key
-        )
-
-    def put_bytes(self, data: bytes) -> str:
-        with self.writer() as writer:
-            writer.write(data)
-            return writer.commit()
 
     def delete(self, name: str) -> None:
         with _reaching_store():

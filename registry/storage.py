@@ -91,7 +91,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalStorage:
+class PublishingStorage:
+    """What every store shares: writes are staged in a local file by the verifying writer
+    (registry.blobwriter) and handed to the store's `publish` under their content address."""
+
+    def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
+        for name in (expected_sha256, key):
+            if name is not None:
+                _check_key(name)
+        return LocalBlobWriter(
+            self,  # type: ignore[arg-type]  # LocalStorage and S3Storage, which define publish
+            expected_sha256=expected_sha256,
+            expected_size=expected_size,
+            max_size=max_size,
+            key=key,
+        )
+
+    def put_bytes(self, data: bytes) -> str:
+        with self.writer() as writer:
+            writer.write(data)
+            return writer.commit()
+
+
+class LocalStorage(PublishingStorage):
     # Temporaries are fsynced before they are renamed into place: the rename is the publication.
     publish_needs_fsync = True
     serves_signed_urls = False
@@ -141,19 +163,6 @@ class LocalStorage:
 
     def presigned_range(self, name: str, first: int, last: int) -> str | None:
         return None
-
-    def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
-        for name in (expected_sha256, key):
-            if name is not None:
-                _check_key(name)
-        return LocalBlobWriter(
-            self, expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size, key=key
-        )
-
-    def put_bytes(self, data: bytes) -> str:
-        with self.writer() as writer:
-            writer.write(data)
-            return writer.commit()
 
     def delete(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)

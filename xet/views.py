@@ -27,9 +27,8 @@ def cas_url(request) -> str:
 
 
 def token_response(
-    request, *, scope: str, repo: Repo, revision: str, principal: Principal, target: CommitTarget | None = None
+    request, *, scope: str, repo: Repo, revision: str, principal: Principal, create_pr: bool = False
 ) -> Response:
-    create_pr = target is not None and target.create_pr
     token, expires = tokens.mint(
         scope=scope, repo_pk=repo.pk, revision=revision, principal=principal, create_pr=create_pr
     )
@@ -66,5 +65,10 @@ class XetWriteTokenView(RepoAPIView):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         check_push(self.access, target)
         return token_response(
-            request, scope=tokens.WRITE, repo=self.repo, revision=revision, principal=self.principal, target=target
+            request,
+            scope=tokens.WRITE,
+            repo=self.repo,
+            revision=revision,
+            principal=self.principal,
+            create_pr=target.create_pr,
         )
