@@ -39,7 +39,7 @@ def _addressed(request) -> Repo:
     """The body names the repo: {"repo": "namespace/name", "type": "model"|"dataset"}."""
     data = edge.json_object(request)
     repo_id, repo_type = data.get("repo"), data.get("type")
-    if not isinstance(repo_id, str) or repo_type not in TYPES:
+    if not isinstance(repo_id, str) or not isinstance(repo_type, str | None) or repo_type not in TYPES:
         raise BadRequest('Expected {"repo": "namespace/name", "type": "model" or "dataset"}.')
     return resolve_deleted_repo(Principal.from_request(request), TYPES[repo_type], repo_id)
 

@@ -184,3 +184,11 @@ def test_hub_client_delete_then_restore(hub, alice, tmp_path):
     path = hf_hub_download("alice/roundtrip", "model.bin", token=api.token, cache_dir=tmp_path)
     with open(path, "rb") as downloaded:
         assert downloaded.read() == WEIGHTS
+
+
+@pytest.mark.parametrize("body", [{"repo": "alice/painter", "type": ["model"]}, {"repo": "alice/painter", "type": {}}])
+def test_restore_with_a_type_that_is_not_text_is_a_400(client, alice, deleted, body):
+    """An unhashable `type` was a TypeError (500) in the lookup of the known types."""
+    for route in ("/api/repos/restore", "/api/repos/purge"):
+        response = client.post(route, body, content_type="application/json", **bearer(alice))
+        assert response.status_code == 400, response.content
