@@ -53,7 +53,7 @@ def aliased(victim, bob):
     tree_oid = resolve_revision(victim, "main").tree_oid
     Commit.objects.create(
         repo=mine,
-        oid="e" * 40,
+        oid=aliased_commit_oid(tree_oid),
         tree_oid=tree_oid,
         parent_oids=[head.oid],
         author=bob,
@@ -63,15 +63,22 @@ def aliased(victim, bob):
         created_at=head.created_at,
         raw=b"",
     )
-    Ref.objects.filter(repo=mine, name="refs/heads/main").update(commit_oid="e" * 40)
+    Ref.objects.filter(repo=mine, name="refs/heads/main").update(commit_oid=aliased_commit_oid(tree_oid))
     return mine, tree_oid
 
 
+def aliased_commit_oid(tree_oid: str) -> str:
+    """A commit id that, like a real one, is derived from its tree: the process caches commit ->
+    tree per (repo pk, commit id), and on SQLite a rolled-back test's repo pk comes back."""
+    return hashlib.sha256(f"aliased {tree_oid}".encode()).hexdigest()[:40]
+
+
 def test_xet_reconstruction_of_unproven_content_is_quarantined(cas, victim, aliased, bob):  # noqa: F811
-    mine, _ = aliased
+    mine, tree_oid = aliased
     refused = cas.token(mine.repo_id, token_for(bob), scope="read")  # its card is quarantined too
     assert refused.status_code == 410 and refused["X-Error-Code"] == "ContentQuarantined"
-    token, _ = tokens.mint(scope=tokens.READ, repo_pk=mine.pk, revision="e" * 40, principal=ANONYMOUS)
+    revision = aliased_commit_oid(tree_oid)
+    token, _ = tokens.mint(scope=tokens.READ, repo_pk=mine.pk, revision=revision, principal=ANONYMOUS)
     plan = cas.reconstruction(token, victim.xet_file_hash)
     assert plan.status_code == 410 and plan["X-Error-Code"] == "ContentQuarantined"
     assert b"fetch_info" not in plan.content
