@@ -54,6 +54,27 @@ download_urlpatterns = [
     re_path(rf"^(?!api/){WEB[1:]}/resolve/(?P<rest>.+)$", download.ResolveView.as_view(), name="resolve"),
 ]
 
+# Ids without a namespace (`gpt2`): tried after every other route (config.urls), so that they
+# never shadow a route of a real repo; the empty `namespace` group makes the id `/gpt2`, which the
+# policy answers as missing (gating.policy.resolve_repo).
+ONE = r"(?P<namespace>)(?P<name>[^/]+)"
+API_ROUTES = (
+    "revision|tree|paths-info|refs|commits|auth-check|settings|branch|tag|preupload|commit|discussions|"
+    "xet-read-token|xet-write-token|super-squash|lfs-files|user-access-request|treesize|likers|scan"
+)
+namespaceless_urlpatterns = [
+    re_path(
+        rf"^api/(?P<repo_type>models|datasets)/{ONE}(?:/(?:{API_ROUTES})(?:/.*)?)?$",
+        repos.NamespacelessRepoAPIView.as_view(),
+        name="api-namespaceless",
+    ),
+    re_path(
+        rf"^(?:(?P<repo_type>datasets)/)?{ONE}/resolve/(?P<rest>.+)$",
+        download.NamespacelessResolveView.as_view(),
+        name="resolve-namespaceless",
+    ),
+]
+
 web_urlpatterns = [
     path("", portal.HomeView.as_view(), name="home"),
     re_path(r"^(?P<repo_type>models|datasets)$", portal.RepoListPage.as_view(), name="list"),
