@@ -7,7 +7,7 @@ split against the repo's refs in the views.
 
 from django.urls import path, re_path
 
-from registry.api import commit, files, history, manage, repo_admin, repos, validate
+from registry.api import commit, files, history, housekeeping, manage, repo_admin, repos, validate
 from registry.views import download, lfs, portal, portal_write
 
 app_name = "registry"
@@ -35,6 +35,9 @@ api_urlpatterns = [
     re_path(rf"{API}/tag/(?P<revision>.+)$", repo_admin.TagView.as_view(), name="api-tag"),
     re_path(rf"{API}/preupload/(?P<revision>.+)$", commit.PreuploadView.as_view(), name="api-preupload"),
     re_path(rf"{API}/commit/(?P<revision>.+)$", commit.CommitView.as_view(), name="api-commit"),
+    re_path(rf"{API}/super-squash/(?P<branch>.+)$", housekeeping.SuperSquashView.as_view(), name="api-super-squash"),
+    re_path(rf"{API}/lfs-files$", housekeeping.LfsFilesView.as_view(), name="api-lfs-files"),
+    re_path(rf"{API}/lfs-files/batch$", housekeeping.LfsFilesBatchView.as_view(), name="api-lfs-files-batch"),
 ]
 
 LFS_REPO = r"^(?:(?P<repo_type>datasets)/)?(?P<namespace>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
