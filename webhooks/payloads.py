@@ -95,14 +95,21 @@ def encode(payload: dict) -> bytes:
     if len(body) <= cap or not comment or not comment.get("content"):
         return body
     note = TRUNCATED.format(cap=cap)
-    content = comment["content"].encode()
-    keep = len(content)
-    for _ in range(8):  # JSON escapes make the body grow faster than the text: shrink until it fits
-        keep = max(0, keep - (len(body) - cap) - len(_dumps(note)))
-        cut = content[:keep].decode(errors="ignore") + note
-        body = _dumps({**payload, "comment": {**comment, "content": cut}})
-        if len(body) <= cap:
-            return body
+    content = comment["content"]
+
+    def with_text(keep: int) -> bytes:
+        return _dumps({**payload, "comment": {**comment, "content": content[:keep] + note}})
+
+    low, high = 0, len(content)  # the longest prefix that fits (JSON escapes vary: search, don't guess)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(with_text(middle)) <= cap:
+            low = middle
+        else:
+            high = middle - 1
+    body = with_text(low)
+    if len(body) <= cap:
+        return body
     return _dumps({**payload, "comment": {**comment, "content": None}})
 
 

@@ -123,9 +123,7 @@ def test_webhook_disabled_after_repeated_failures(alice, receiver, settings, dja
     assert Delivery.objects.filter(webhook=webhook).count() == 2
 
 
-def test_redirects_are_not_followed_and_timeouts_bounded(
-    alice, receiver, settings, django_capture_on_commit_callbacks
-):
+def test_redirects_are_not_followed_and_timeouts_bounded(alice, receiver, settings, django_capture_on_commit_callbacks):
     settings.GATEHOUSE_WEBHOOK_ALLOW_PRIVATE = True
     settings.GATEHOUSE_WEBHOOK_MAX_ATTEMPTS = 1
     repo = make_repo(alice, "model")
