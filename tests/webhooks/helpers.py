@@ -16,5 +16,5 @@ def watch_org(org) -> services.WatchTarget:
     return services.WatchTarget(kind="org", name=org.name, org=org)
 
 
-def make_webhook(owner, url: str, *watched, domains=("repo", "discussion"), secret: str = "s3cret") -> Webhook:
+def make_webhook(owner, url: str, *watched, domains=("repo", "discussion"), secret: str = "s3cret") -> Webhook:  # noqa: S107
     return services.webhook_create(owner=owner, url=url, watched=list(watched), domains=list(domains), secret=secret)

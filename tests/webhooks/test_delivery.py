@@ -170,10 +170,9 @@ def test_rolled_back_writes_announce_nothing(alice, receiver, settings, django_c
     settings.GATEHOUSE_WEBHOOK_ALLOW_PRIVATE = True
     repo = make_repo(alice, "model")
     webhook = make_webhook(alice, receiver.url, watch_repo(repo))
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic():
-            commit_files(repo, {"weights.txt": b"v2"}, author=alice)
-            raise RuntimeError("rolled back")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        commit_files(repo, {"weights.txt": b"v2"}, author=alice)
+        raise RuntimeError("rolled back")
     assert not Delivery.objects.filter(webhook=webhook).exists() and receiver.requests == []
 
 
