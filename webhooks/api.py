@@ -118,7 +118,11 @@ class WebhooksView(APIView):
     def get(self, request):
         return Response([describe(webhook) for webhook in webhooks_of(request.user)])
 
-    @extend_schema(request=schema.WebhookCreateSerializer, responses=schema.WebhookEnvelopeSerializer)
+    @extend_schema(
+        operation_id="webhook_create",
+        request=schema.WebhookCreateSerializer,
+        responses=schema.WebhookEnvelopeSerializer,
+    )
     def post(self, request):
         principal = _principal_may_write(request)
         data = edge.json_object(request)
@@ -144,7 +148,11 @@ class WebhookView(APIView):
     def get(self, request, webhook_id):
         return Response({"webhook": describe(_own_webhook(request, webhook_id))})
 
-    @extend_schema(request=schema.WebhookUpdateSerializer, responses=schema.WebhookEnvelopeSerializer)
+    @extend_schema(
+        operation_id="webhook_update",
+        request=schema.WebhookUpdateSerializer,
+        responses=schema.WebhookEnvelopeSerializer,
+    )
     def post(self, request, webhook_id):
         principal = _principal_may_write(request)
         webhook = _own_webhook(request, webhook_id)

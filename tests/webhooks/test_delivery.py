@@ -186,3 +186,27 @@ def test_deleted_webhook_stops_its_deliveries(alice, receiver, settings, held, d
     assert delivery_attempt(pk).status == DeliveryStatus.SKIPPED
     webhook.delete()
     assert delivery_attempt(pk) is None and receiver.requests == []
+
+
+def test_lost_tasks_are_requeued_by_the_beat(alice, receiver, settings, held, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.services import deliveries_requeue_stale
+
+    settings.GATEHOUSE_WEBHOOK_ALLOW_PRIVATE = True
+    repo = make_repo(alice, "model")
+    make_webhook(alice, receiver.url, watch_repo(repo))
+    _commit(repo, alice, django_capture_on_commit_callbacks)
+    [pk] = held
+    assert deliveries_requeue_stale() == 0  # just queued: not lost yet
+    later = timezone.now() + timedelta(minutes=5)
+    assert deliveries_requeue_stale(now=later) == 1 and held == [pk, pk]
+    # A worker that died mid-attempt leaves it sending; its lease lapses and it is taken again.
+    lease = timezone.now() + timedelta(seconds=60)
+    Delivery.objects.filter(pk=pk).update(status=DeliveryStatus.SENDING, lease_until=lease)
+    assert delivery_attempt(pk) is None  # another worker holds it: nothing is sent twice
+    assert deliveries_requeue_stale(now=later) == 1
+    Delivery.objects.filter(pk=pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert delivery_attempt(pk).status == DeliveryStatus.DELIVERED and len(receiver.requests) == 1
