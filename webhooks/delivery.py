@@ -53,11 +53,12 @@ def deliveries_queue_for_event(event: RepoEvent) -> list[int]:
     if domain == "discussion" and discussion is None:
         return []
     deleted_event = (event.scope, event.action) == ("repo", "delete")
+    told = [w for w in webhooks if _owner_may_see(w.owner, repo, deleted_event=deleted_event, discussion=discussion)]
+    if not told:
+        return []
+    payload = payloads.build(event, repo=repo, discussion=discussion, comment=comment)
     rows = []
-    for webhook in webhooks:
-        if not _owner_may_see(webhook.owner, repo, deleted_event=deleted_event, discussion=discussion):
-            continue
-        payload = payloads.build(event, repo=repo, webhook_id=webhook.public_id, discussion=discussion, comment=comment)
+    for webhook in told:
         rows.append(
             Delivery(
                 webhook=webhook,
@@ -66,10 +67,10 @@ def deliveries_queue_for_event(event: RepoEvent) -> list[int]:
                 comment=comment,
                 scope=event.scope,
                 action=event.action,
-                payload=payload,
+                payload=payloads.for_webhook(payload, webhook.public_id),
             )
         )
-    return services.deliveries_create(rows=rows) if rows else []
+    return services.deliveries_create(rows=rows)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ def _repo_part(repo: Repo, *, name: str | None = None) -> dict:
         "owner": _object_id(repo.owner_user_id or repo.owner_org_id),
     }
     head = Ref.objects.filter(repo=repo, name=f"refs/heads/{repo.default_branch}").values_list("commit_oid", flat=True)
-    if head.first():
-        part["headSha"] = head.first()
+    head_sha = head.first()
+    if head_sha:
+        part["headSha"] = head_sha
     return part
 
 
@@ -67,11 +68,11 @@ def comment_part(repo: Repo, discussion, comment) -> dict:
     }
 
 
-def build(event: RepoEvent, *, repo: Repo, webhook_id: str, discussion=None, comment=None) -> dict:
+def build(event: RepoEvent, *, repo: Repo, discussion=None, comment=None) -> dict:
+    """The payload of `event` for every webhook (`for_webhook` adds which one)."""
     payload: dict = {
         "event": {"action": event.action, "scope": event.scope},
         "repo": _repo_part(repo, name=event.moved_from),
-        "webhook": {"id": webhook_id, "version": 3},
     }
     if event.updated_refs:
         payload["updatedRefs"] = [{"ref": ref, "oldSha": old, "newSha": new} for ref, old, new in event.updated_refs]
@@ -84,6 +85,10 @@ def build(event: RepoEvent, *, repo: Repo, webhook_id: str, discussion=None, com
     if comment is not None:
         payload["comment"] = comment_part(repo, discussion, comment)
     return payload
+
+
+def for_webhook(payload: dict, webhook_id: str) -> dict:
+    return {**payload, "webhook": {"id": webhook_id, "version": 3}}
 
 
 def encode(payload: dict) -> bytes:
