@@ -79,7 +79,7 @@ def _serve(host: str, family: int = socket.AF_INET):
     server = Server((host, 0), _handler(box))
     receiver = Receiver(server)
     box.append(receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return receiver, thread
 
