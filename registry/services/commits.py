@@ -331,6 +331,7 @@ def commit_create(
         description=description,
         on_pull_request=ref_name.startswith("refs/pr/"),
     )
+    old_oid = ref.commit_oid if ref else None
     _move_ref(repo, ref, ref_name, commit)
     faults.point("commit.in_ref_txn")
     if ref_name == f"refs/heads/{repo.default_branch}":
@@ -339,6 +340,16 @@ def commit_create(
     scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
+    if old_oid is not None:  # a repo's first commit is part of its creation ("repo" "create")
+        hooks.repo_event_emit(
+            hooks.RepoEvent(
+                repo_pk=repo.pk,
+                scope="repo.content",
+                action="update",
+                actor_pk=author.pk if author else None,
+                updated_refs=((ref_name, old_oid, commit.oid),),
+            )
+        )
     faults.point_after_commit("commit.after_ref_moved")
     return commit
 
