@@ -15,6 +15,7 @@ from registry.urls import (
     namespaceless_urlpatterns,
     web_urlpatterns,
 )
+from webhooks import urls as webhook_urls
 from workers import urls as preview_urls
 from xet import urls as xet_urls
 
@@ -39,11 +40,13 @@ urlpatterns = [
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
+    path("", include((webhook_urls.api_urlpatterns, "webhooks"), namespace="webhooks-api")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),
     path("", include((community_urls.web_urlpatterns, "community"), namespace="community")),
     path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
+    path("", include((webhook_urls.web_urlpatterns, "webhooks"), namespace="webhooks")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
     # Last: ids without a namespace answer RepoNotFound only where no other route matched.
     path("", include((namespaceless_urlpatterns, "registry"), namespace="namespaceless")),

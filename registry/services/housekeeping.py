@@ -61,6 +61,15 @@ def history_squash(*, repo: Repo, ref_name: str, message: str, author: User) -> 
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
     for listener in hooks.history_changed:
         listener(repo, author, "repo.super_squash", {"ref": ref_name, "from": head.oid, "to": commit.oid})
+    hooks.repo_event_emit(  # the ref moved: a content event, as for a push (webhooks)
+        hooks.RepoEvent(
+            repo_pk=repo.pk,
+            scope="repo.content",
+            action="update",
+            actor_pk=author.pk,
+            updated_refs=((ref_name, head.oid, commit.oid),),
+        )
+    )
     return commit
 
 
