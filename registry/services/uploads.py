@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from registry.models import QuarantinedContent, RepoObject, StoredObject, UploadReceipt
 
 
+@transaction.atomic
 def upload_record(*, sha256: str, size: int, repo_id: int, user_id: int | None = None) -> StoredObject:
     """The bytes were received (and verified) for this repo, from this user: the repo may now
     reference them, and the user may commit them to a pull request (UploadReceipt)."""
@@ -13,6 +16,7 @@ def upload_record(*, sha256: str, size: int, repo_id: int, user_id: int | None =
     return obj
 
 
+@transaction.atomic
 def upload_receipt_record(*, repo_id: int, sha256: str, user_id: int | None) -> None:
     """Verified bytes of `sha256` arrived for this repo (LFS or Xet): the repo may reference them
     (RepoObject), and their sender may commit them to a pull request (UploadReceipt)."""

@@ -27,9 +27,10 @@ from core.http import answers_errors
 from core.socketbody import socket_body
 from gating.policy import Action, Principal, RepoAccess, check
 from gating.repo_views import RepoAPIView
-from registry import limits
+from registry import limits, services
 from registry.models import Repo, RepoObject, StoredObject
 from registry.storage import get_storage, s3uploads, uploads
+from registry.storage.uploads import VerifiedUpload
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 MAX_BATCH_OBJECTS = 1000
@@ -60,6 +61,15 @@ def repo_holds(repo: Repo, oid: str, size) -> bool:
         and StoredObject.objects.filter(sha256=oid, size=size).exists()
         and get_storage().exists(oid)
     )
+
+
+def _record(verified: VerifiedUpload | None) -> None:
+    """Record bytes the storage layer verified and published: the repo may reference them now
+    (after the publish, in its own transaction)."""
+    if verified is not None:
+        services.upload_record(
+            sha256=verified.sha256, size=verified.size, repo_id=verified.repo_id, user_id=verified.user_id
+        )
 
 
 class LfsBatchView(RepoAPIView):
@@ -135,7 +145,7 @@ class LfsVerifyView(RepoAPIView):
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
         if edge.is_size(size) and get_storage().serves_signed_urls and not repo_holds(self.repo, oid, size):
-            s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size)
+            _record(s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size))
         if not edge.is_size(size) or not repo_holds(self.repo, oid, size):
             raise NotFound(f"Object {oid} of size {size} was not received.")
         return Response({"oid": oid, "size": size})
@@ -173,8 +183,9 @@ class LfsUploadView(SignedTransferView):
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_FILE_SIZE)
 
     def put(self, request, oid):
-        stored = uploads.receive_single(self.grant, self.body(), self.content_length())
-        return JsonResponse({"oid": stored.sha256, "size": stored.size})
+        verified = uploads.receive_single(self.grant, self.body(), self.content_length())
+        _record(verified)
+        return JsonResponse({"oid": verified.sha256, "size": verified.size})
 
 
 class LfsPartView(SignedTransferView):
@@ -195,7 +206,8 @@ class LfsCompleteView(SignedTransferView):
         if not isinstance(body, dict) or body.get("oid") != oid or not isinstance(body.get("parts"), list):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")
         if get_storage().serves_signed_urls:
-            stored = s3uploads.complete_multipart(self.grant, body["parts"])
+            verified = s3uploads.complete_multipart(self.grant, body["parts"])
         else:
-            stored = uploads.complete_multipart(self.grant, body["parts"])
-        return JsonResponse({"oid": stored.sha256, "size": stored.size})
+            verified = uploads.complete_multipart(self.grant, body["parts"])
+        _record(verified)
+        return JsonResponse({"oid": verified.sha256, "size": verified.size})
