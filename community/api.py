@@ -247,8 +247,6 @@ class CommunitySettingsView(RepoAPIView):
         responses=schema.CommunitySettingsSerializer,
     )
     def put(self, request, namespace, name, repo_type=None):
-        value = edge.json_object(request).get("discussionsDisabled")
-        if not isinstance(value, bool):
-            raise BadRequest("'discussionsDisabled' must be true or false.")
+        value = edge.json_bool(edge.json_object(request), "discussionsDisabled")
         row: CommunitySettings = services.community_settings_update(repo=self.repo, discussions_disabled=value)
         return Response({"discussionsDisabled": row.discussions_disabled})

@@ -111,8 +111,7 @@ class PreviewSettingsView(RepoAPIView):
         for key in known - {"enabled"}:
             if key in data and not isinstance(data[key], str):
                 raise BadRequest(f"'{key}' must be a string.")
-        if "enabled" in data and not isinstance(data["enabled"], bool):
-            raise BadRequest("'enabled' must be true or false.")
+        edge.json_bool(data, "enabled", default=None)
         services.preview_settings_update(repo=self.repo, **{key: data[key] for key in known if key in data})
         return Response(settings_json(self.repo))
 

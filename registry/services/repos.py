@@ -131,9 +131,7 @@ def repo_settings_update(
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     before = {"private": locked.private, "gated": locked.gated}
     fields = []
-    if private is not None:
-        if not isinstance(private, bool):
-            raise BadRequest("'private' must be true or false.")
+    if private is not None:  # a bool: the edge (core.edge.json_private) refused anything else
         locked.private = private
         fields.append("private")
     if gated is not None:

@@ -19,6 +19,55 @@ def test_flags_that_mean_no(value):
     assert not edge.flag(value)
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_a_json_boolean_is_read_as_it_is(value):
+    assert edge.json_bool({"on": value}, "on") is value
+
+
+@pytest.mark.parametrize("value", [None, 0, 1, "true", "false", [], {}])
+def test_a_json_boolean_is_read_strictly(value):
+    with pytest.raises(BadRequest, match="'on' must be true or false."):
+        edge.json_bool({"on": value}, "on", default=False)
+
+
+def test_an_absent_json_boolean_is_its_default_or_a_400():
+    assert edge.json_bool({}, "on", default=None) is None
+    assert edge.json_bool({}, "on", default=True) is True
+    with pytest.raises(BadRequest, match="'on' must be true or false."):
+        edge.json_bool({}, "on")
+
+
+@pytest.mark.parametrize(
+    ("data", "default", "expected"),
+    [
+        ({}, False, False),
+        ({}, None, None),
+        ({"private": None}, None, None),
+        ({"private": True}, None, True),
+        ({"private": False}, False, False),
+        ({"visibility": "private"}, None, True),
+        ({"visibility": "public", "private": True}, False, False),  # visibility wins
+        ({"visibility": "private", "private": "junk"}, False, True),
+    ],
+)
+def test_the_visibility_of_a_repo_is_read_one_way(data, default, expected):
+    assert edge.json_private(data, default=default) is expected
+
+
+@pytest.mark.parametrize(
+    ("data", "default", "message"),
+    [
+        ({"visibility": "secret"}, None, "'visibility' must be 'public' or 'private'."),
+        ({"visibility": 1}, False, "'visibility' must be 'public' or 'private'."),
+        ({"private": None}, False, "'private' must be true or false."),
+        ({"private": "yes"}, None, "'private' must be true or false."),
+    ],
+)
+def test_a_bad_visibility_is_a_400(data, default, message):
+    with pytest.raises(BadRequest, match=message):
+        edge.json_private(data, default=default)
+
+
 @pytest.mark.parametrize("body", [None, [], "x", 1, True, [{"a": 1}]])
 def test_a_body_that_is_not_a_json_object_is_a_400(body):
     """`null` included: DRF parses it as None, which once slipped through as {}."""
