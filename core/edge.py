@@ -55,6 +55,16 @@ def json_private(data: Mapping[str, Any], *, default: bool | None) -> bool | Non
     return json_bool(data, "private", default=default)
 
 
+def form_int(data: Mapping[str, Any], key: str, *, default: int) -> int:
+    """An integer form field (a POST's QueryDict): `default` when empty or absent, else a 400 that
+    names the field; never a ValueError's "invalid literal for int()" shown to a user."""
+    value = data.get(key) or default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"'{key}' must be a number.") from exc
+
+
 def json_object(request: Any) -> dict:
     """The JSON object a DRF request carries ({} without a body); a 400 for any other JSON value,
     `null` included (DRF reads it as None)."""

@@ -15,6 +15,7 @@ from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from core import edge
 from core.errors import BadRequest, HubError
 from gating.policy import Action, RepoAccess, can
 from gating.repo_views import PortalRepoView
@@ -164,14 +165,13 @@ class BiasReportListPage(PortalRepoView):
     def post(self, request, namespace, name, repo_type=None):
         if self.principal.user is None:  # MANAGE has refused anonymous callers already
             return HttpResponseRedirect(f"/login?next={self.repo.web_path}")
-        try:
-            seeds = int(request.POST.get("seeds") or 4)
+        with self.flashing_errors() as outcome:
+            seeds = edge.form_int(request.POST, "seeds", default=4)
             resolved = resolve_revision(self.repo, self.repo.default_branch)
             report = services.bias_report_create(
                 repo=self.repo, user=self.principal.user, resolved=resolved, seeds=seeds
             )
-        except (HubError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", None) or "'seeds' must be a number.")
+        if outcome.failed:
             return HttpResponseRedirect(f"{self.repo.web_path}/bias-reports")
         return HttpResponseRedirect(f"{self.repo.web_path}/bias-reports/{report.pk}")
 

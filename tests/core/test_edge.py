@@ -68,6 +68,14 @@ def test_a_bad_visibility_is_a_400(data, default, message):
         edge.json_private(data, default=default)
 
 
+def test_a_form_integer_is_its_default_when_empty_and_a_named_400_when_not_a_number():
+    assert edge.form_int({"n": "12"}, "n", default=4) == 12
+    assert edge.form_int({"n": ""}, "n", default=4) == 4
+    assert edge.form_int({}, "n", default=4) == 4
+    with pytest.raises(BadRequest, match="'n' must be a number."):
+        edge.form_int({"n": "1.5"}, "n", default=0)
+
+
 @pytest.mark.parametrize("body", [None, [], "x", 1, True, [{"a": 1}]])
 def test_a_body_that_is_not_a_json_object_is_a_400(body):
     """`null` included: DRF parses it as None, which once slipped through as {}."""
