@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from core import bodies, edge, jsontext
 from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
+from core.schema import PULL_REQUEST_PARAMETERS
 from gating.policy import Action, CommitTarget, can, check_push
 from gating.repo_views import RepoAPIView
 from registry import hooks, limits, services
@@ -50,7 +51,7 @@ class PreuploadView(RepoAPIView):
     body_policy = bodies.LARGE
 
     @extend_schema(
-        parameters=schema.PULL_REQUEST_PARAMETERS,
+        parameters=PULL_REQUEST_PARAMETERS,
         request=schema.PreuploadSerializer,
         responses=schema.PreuploadResultSerializer,
     )
@@ -113,7 +114,7 @@ class CommitView(RepoAPIView):
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)
 
     @extend_schema(
-        parameters=schema.PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
+        parameters=PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
     )
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
