@@ -3,7 +3,7 @@
 Every view is a RepoAPIView: the repo is resolved through the policy before a handler runs, so
 a private repo's threads answer exactly like a missing repo. Reading needs VIEW; posting needs
 PARTICIPATE; moderation (merge, pin, lock, the settings switch) needs WRITE. What depends on the
-thread itself (its author, its lock) is decided in community.access.
+thread itself (its author, its lock) is decided in community.permissions.
 """
 
 from __future__ import annotations

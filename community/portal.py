@@ -2,7 +2,7 @@
 a discussion or a pull request, moderation actions, and a pull request's diff.
 
 Pages use the same policy gate as the API (PortalRepoView) and the same checks in
-community.access; errors from a form action come back as a message on the page.
+community.permissions; errors from a form action come back as a message on the page.
 """
 
 from __future__ import annotations
