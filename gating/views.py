@@ -31,7 +31,7 @@ from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text
 from gating.repo_views import PortalRepoView
-from gating.selectors import audit_for, audit_item, request_item, requests_for
+from gating.selectors import audit_for, audit_item, gating_config, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
@@ -237,7 +237,7 @@ class GatingSettingsView(PortalRepoView):
         plan = ReleasePlan.objects.filter(repo=self.repo).first()
         context = self.page_context(
             "gating",
-            config=services.gating_config(self.repo),
+            config=gating_config(self.repo),
             reviewers=self.repo.reviewers.select_related("user"),
             plan=plan,
             stages=list(plan.stages.all()) if plan else [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -352,3 +353,9 @@ def scan_is_due(scan: FileScan) -> bool:
     return scan.status == ScanStatus.QUEUED or (
         scan.status == ScanStatus.ERROR and scan.message.startswith(SCAN_ABANDONED_PREFIX)
     )
+
+
+def repo_purge_due(*, repo: Repo) -> datetime:
+    """When a deleted repo is purged for good (`repos_purge_deleted`), and its name freed."""
+    assert repo.deleted_at is not None
+    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)

@@ -26,7 +26,6 @@ from registry.selectors import resolve_revision
 from workers import schema, selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
 from workers.access import require_preview_files, visible_request
-from workers.services.requests import settings_for
 
 
 def _user(principal: Principal) -> User:
@@ -84,7 +83,7 @@ class PreviewVerdictsView(RepoAPIView):
 
 
 def settings_json(repo) -> dict:
-    row = settings_for(repo)
+    row = selectors.settings_for(repo)
     return {
         "enabled": row.enabled,
         "sld_preset": row.sld_preset,

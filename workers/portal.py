@@ -26,7 +26,6 @@ from workers.access import require_preview_files, visible_request
 from workers.loading import is_diffusers_tree
 from workers.media import preview_store
 from workers.models import JobStatus, SafetyPreset
-from workers.services.requests import check_previewable, settings_for
 
 
 def preview_sidebar_panel(request, access: RepoAccess, resolved: Resolved) -> str:
@@ -42,7 +41,7 @@ def preview_sidebar_panel(request, access: RepoAccess, resolved: Resolved) -> st
         context["reason"] = "Previews of this model are for approved users: request access first."
     else:
         try:
-            check_previewable(repo, resolved)
+            selectors.check_previewable(repo, resolved)
             require_preview_files(access, resolved.tree_oid, resolved.commit_oid)
             context["can_preview"] = True
         except HubError as exc:
@@ -128,7 +127,7 @@ class PreviewSettingsPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         context = self.page_context(
             "previews",
-            settings=settings_for(self.repo),
+            settings=selectors.settings_for(self.repo),
             presets=SafetyPreset.values,
             operator_minimum=settings.GATEHOUSE_PREVIEW_SLD_MINIMUM,
             operator_concepts=conf.operator_concepts(),

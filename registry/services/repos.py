@@ -15,6 +15,7 @@ from core.names import validate_repo_name
 from registry import hooks
 from registry.git import lfsrules
 from registry.models import GatedMode, Repo, RepoRedirect, RepoType
+from registry.selectors import repo_purge_due
 from registry.services.commits import blob_stage, commit_create
 
 
@@ -72,16 +73,11 @@ def repo_create(
 
 
 def _reserved_message(repo: Repo) -> str:
-    until = repo_purge_due(repo).strftime("%Y-%m-%d %H:%M UTC")
+    until = repo_purge_due(repo=repo).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"The {repo.repo_type} repo {repo.repo_id} was deleted and keeps its name until {until}: "
         "its owner can restore it (POST /api/repos/restore) or delete it for good (POST /api/repos/purge)."
     )
-
-
-def repo_purge_due(repo: Repo) -> datetime:
-    assert repo.deleted_at is not None
-    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
 
 
 @transaction.atomic

@@ -99,3 +99,11 @@ def test_a_bad_number_in_the_settings_form_is_flashed_by_name(client, alice, gat
     form = {"action": "plan", "mode_0": "public", "at_0": "2027-02-31T12:00"}  # well-formed, impossible
     client.post("/alice/painter/gating", form)
     assert "Stage 1: the time must look like" in client.get("/alice/painter/gating").content.decode()
+
+
+def test_the_settings_page_writes_nothing_when_read(client, alice, gated_repo):
+    from gating.models import GatingConfig
+
+    client.force_login(alice)
+    assert client.get("/alice/painter/gating").status_code == 200
+    assert not GatingConfig.objects.filter(repo=gated_repo).exists()  # defaults shown, no row made
