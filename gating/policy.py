@@ -182,19 +182,29 @@ class CommitTarget:
         return self.create_pr or (self.ref_name or "").startswith("refs/pr/")
 
 
-def check_push(access: RepoAccess, target: CommitTarget) -> None:
+@dataclass(frozen=True)
+class PushRights:
+    """What `check_push` let through. `is_writer`: the caller may write the repo's branches; if
+    not, they push to a pull request as a contributor, whose uploads draw from their daily quota
+    (`registry.limits.charge_contributor`) and whose large files must be their own uploads."""
+
+    is_writer: bool
+
+
+def check_push(access: RepoAccess, target: CommitTarget) -> PushRights:
     """THE push rule, for preupload, commits, Xet write tokens and (again, so that a revoked right
     stops an upload at once) Xet shard registration: branches need write access; pull requests
     are decided by the community app (`registry.hooks.pull_requests`): contributors may open
     them and push to their own."""
     if not target.is_pull_request:
         check(access, Action.WRITE)
-        return
+        return PushRights(is_writer=True)
     if hooks.pull_requests is None:
         raise BadRequest("Pull requests are not supported by this hub.")
     if target.create_pr and target.ref_name is not None and target.ref_name.startswith("refs/pr/"):
         raise BadRequest("A pull request is opened against a branch, not against another pull request.")
     hooks.pull_requests.authorize_commit(access=access, ref_name=None if target.create_pr else target.ref_name)
+    return PushRights(is_writer=can(access, Action.WRITE))
 
 
 def _check_participant(access: RepoAccess) -> None:
