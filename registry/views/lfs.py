@@ -156,7 +156,8 @@ class SignedTransferView(View):
     """Base of the transfer endpoints: signature first, then a fresh policy check of the signer.
 
     SECURITY: the URL proves that the batch call authorised this exact object for this user and
-    repo, recently; the policy check makes a revoked write right stop uploads at once."""
+    repo, recently; the policy check makes a revoked write right stop uploads at once. Subclasses
+    never override `dispatch` (tests/test_routes.py walks the routes and checks this)."""
 
     @answers_errors
     def dispatch(self, request, *args, **kwargs):
