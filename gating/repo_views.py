@@ -23,10 +23,8 @@ from core.api import AllowAnyone
 from core.errors import HubError, NotFound, RepoMoved
 from core.http import answers_errors, error_response, moved_response
 from gating.policy import Action, Principal, RepoAccess, can, resolve_repo
-from registry.models import RepoType
+from registry.models import PLURAL_TYPES
 from registry.selectors import Resolved, list_refs, resolve_revision
-
-PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
 
 
 def action_for(repo_actions: dict[str, Action], method: str) -> Action | None:
