@@ -41,7 +41,7 @@ from core.prepared import PreparedQuery
 from gating import release
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
-from gating.access_types import _ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
+from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
 from gating.access_types import ANONYMOUS as ANONYMOUS
 from gating.access_types import repo_role as repo_role
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
@@ -64,7 +64,7 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
 
 
 def can_create_in(principal: Principal, namespace: str) -> bool:
-    return principal.may_write and _ROLE_RANK[namespace_role(principal, namespace)] >= _ROLE_RANK[Role.WRITE]
+    return principal.may_write and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
 
 
 def resolve_repo(
@@ -150,7 +150,7 @@ def check(access: RepoAccess, action: Action) -> None:
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
     else:
         needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
-        if _ROLE_RANK[role] < _ROLE_RANK[needed]:
+        if ROLE_RANK[role] < ROLE_RANK[needed]:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")

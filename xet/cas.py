@@ -48,6 +48,8 @@ class CasView(View):
         return error_response(NotFound("No such CAS route."))
 
 
+# Not a duplicate of CasView's: this class defines its own `dispatch`, and `as_view` reads the
+# csrf_exempt mark from the class's own `dispatch` (django.views.generic.base.View.as_view).
 @method_decorator(csrf_exempt, name="dispatch")
 class CasRepoView(CasView):
     """Base of the CAS routes a Xet token opens. SECURITY: before any handler runs, the token is
