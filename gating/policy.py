@@ -39,10 +39,10 @@ from core.errors import (
 from core.names import split_repo_id
 from core.prepared import PreparedQuery
 from gating import release
+from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
 from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
-from gating.access_types import ANONYMOUS as ANONYMOUS
 from gating.access_types import repo_role as repo_role
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from gating.visibility import find_visible, moved_target, visible_q

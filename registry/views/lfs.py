@@ -28,7 +28,8 @@ from core.socketbody import socket_body
 from gating.policy import Action, Principal, RepoAccess, check
 from gating.repo_views import RepoAPIView
 from registry import limits, services
-from registry.models import Repo, RepoObject, StoredObject
+from registry.models import Repo
+from registry.selectors import repo_holds
 from registry.storage import get_storage, s3uploads, uploads
 from registry.storage.uploads import VerifiedUpload
 
@@ -50,17 +51,6 @@ def _object_error(oid, size, code: int, message: str) -> dict:
         "size": size if isinstance(size, int) else 0,
         "error": {"code": code, "message": message},
     }
-
-
-def repo_holds(repo: Repo, oid: str, size) -> bool:
-    """SECURITY: "already stored" only for content this repo may reference; anything else must
-    be uploaded again (proof of possession), even if the store has it for another repo. Batch and
-    verify both answer from this, so neither confirms that another repo holds a hash."""
-    return (
-        RepoObject.objects.filter(repo=repo, sha256=oid).exists()
-        and StoredObject.objects.filter(sha256=oid, size=size).exists()
-        and get_storage().exists(oid)
-    )
 
 
 def _record(verified: VerifiedUpload | None) -> None:
@@ -102,7 +92,7 @@ class LfsBatchView(RepoAPIView):
             return _object_error(oid, size, 422, "'size' must be a non-negative integer.")
         if too_large := limits.file_too_large_message(size, label=f"Object {oid}"):
             return _object_error(oid, size, 422, too_large)
-        if repo_holds(self.repo, oid, size):
+        if repo_holds(repo=self.repo, oid=oid, size=size):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
         verify = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
@@ -144,9 +134,13 @@ class LfsVerifyView(RepoAPIView):
         data = edge.json_object(request)
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
-        if edge.is_size(size) and get_storage().serves_signed_urls and not repo_holds(self.repo, oid, size):
-            _record(s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size))
-        if not edge.is_size(size) or not repo_holds(self.repo, oid, size):
+        held = edge.is_size(size) and repo_holds(repo=self.repo, oid=oid, size=size)
+        if not held and edge.is_size(size) and get_storage().serves_signed_urls:
+            verified = s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size)
+            if verified is not None:
+                _record(verified)
+                held = repo_holds(repo=self.repo, oid=oid, size=size)
+        if not held:
             raise NotFound(f"Object {oid} of size {size} was not received.")
         return Response({"oid": oid, "size": size})
 
