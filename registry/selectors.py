@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -21,9 +22,11 @@ from registry.models import (
     Ref,
     RefKind,
     Repo,
+    RepoObject,
     ScanStatus,
+    StoredObject,
 )
-from registry.storage import content
+from registry.storage import content, get_storage
 
 SMALL_BLOB_LIMIT = 1024 * 1024
 
@@ -351,4 +354,22 @@ def scan_is_due(scan: FileScan) -> bool:
     finally runs, it scans, rather than leave the file `error` until someone rescans it."""
     return scan.status == ScanStatus.QUEUED or (
         scan.status == ScanStatus.ERROR and scan.message.startswith(SCAN_ABANDONED_PREFIX)
+    )
+
+
+def repo_purge_due(*, repo: Repo) -> datetime:
+    """When a deleted repo is purged for good (`repos_purge_deleted`), and its name freed."""
+    assert repo.deleted_at is not None
+    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
+
+
+def repo_holds(*, repo: Repo, oid: str, size: int) -> bool:
+    """SECURITY: "already stored" only for content this repo may reference; anything else must
+    be uploaded again (proof of possession), even if the store has it for another repo. The LFS
+    batch and verify calls both answer from this, so neither confirms that another repo holds a
+    hash."""
+    return (
+        RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+        and StoredObject.objects.filter(sha256=oid, size=size).exists()
+        and get_storage().exists(oid)
     )

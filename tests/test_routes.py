@@ -6,6 +6,7 @@ A new view that forgets the policy fails here rather than in production.
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from gating.repo_views import RepoAPIView, RepoView
+from registry.views.lfs import SignedTransferView
 from xet.cas import CasRepoView
 
 # Routes that are not repo-scoped, each with the reason it may skip the repo policy.
@@ -22,9 +23,6 @@ PUBLIC_ROUTES = {
     "deleted-repos:api-repo-restore": "resolves through gating.policy.resolve_deleted_repo (missing to others)",
     "deleted-repos:api-repo-purge": "resolves through gating.policy.resolve_deleted_repo (missing to others)",
     "api:api-validate-yaml": "a pure function of the request body; touches no repo",
-    "lfs:lfs-upload": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
-    "lfs:lfs-part": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
-    "lfs:lfs-complete": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
     "registry:home": "listing filtered by gating.policy.repos_visible_to",
     "registry:list": "listing filtered by gating.policy.repos_visible_to",
     "registry:new": "creates in a namespace; checks gating.policy.can_create_in",
@@ -80,6 +78,11 @@ def test_every_route_is_guarded_or_allowlisted():
             continue
         if cls is not None and issubclass(cls, CasRepoView):
             assert cls.dispatch is CasRepoView.dispatch, f"{name} overrides the Xet token's policy gate in dispatch()"
+            continue
+        if cls is not None and issubclass(cls, SignedTransferView):
+            # A signed LFS transfer URL (minted after a WRITE check); the policy is checked again.
+            assert cls.dispatch is SignedTransferView.dispatch, f"{name} overrides the signature check in dispatch()"
+            assert cls._check_still_allowed is SignedTransferView._check_still_allowed, f"{name} skips the re-check"
             continue
         unguarded.append(name)
     assert unguarded == [], f"routes neither guarded by the repo policy nor allowlisted: {unguarded}"

@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from core import bodies, edge, jsontext
 from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
-from gating.policy import Action, CommitTarget, can, check_push
+from core.schema import PULL_REQUEST_PARAMETERS
+from gating.policy import Action, CommitTarget, check_push
 from gating.repo_views import RepoAPIView
 from registry import hooks, limits, services
 from registry.api import schema
@@ -50,7 +51,7 @@ class PreuploadView(RepoAPIView):
     body_policy = bodies.LARGE
 
     @extend_schema(
-        parameters=schema.PULL_REQUEST_PARAMETERS,
+        parameters=PULL_REQUEST_PARAMETERS,
         request=schema.PreuploadSerializer,
         responses=schema.PreuploadResultSerializer,
     )
@@ -113,15 +114,15 @@ class CommitView(RepoAPIView):
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)
 
     @extend_schema(
-        parameters=schema.PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
+        parameters=PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
     )
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         # SECURITY: decided before the body is read, so a refused caller stores no content.
-        check_push(self.access, target)
+        rights = check_push(self.access, target)
         # SECURITY: contributors without write access add large files by their own uploads only,
         # and their inline files draw from their daily upload quota (limits.charge_contributor).
-        self.contributor = None if can(self.access, Action.WRITE) else request.user
+        self.contributor = None if rights.is_writer else request.user
         header, operations = self._read_operations(request)
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""

@@ -24,7 +24,7 @@ from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound,
 from registry import hooks, limits
 from registry.cards.metadata_validation import check_card_at
 from registry.git import gitobjects, lfsrules, trees
-from registry.git.paths import validate_folder, validate_new_path, validate_parent_commit, validate_path
+from registry.git.paths import validate_folder, validate_new_path, validate_path
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.selectors import entry_sha256
 from registry.services.metadata import repo_metadata_refresh
@@ -239,8 +239,9 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
 
 
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    """The branch head must be `parent_commit` (see validate_parent_commit); else 412."""
-    validate_parent_commit(parent_commit)
+    """The branch head must be `parent_commit`; else 412. Its form was checked where the request
+    was read (`registry.git.paths.validate_parent_commit`, in registry.api.commit before any
+    content is stored); every other caller passes a commit id of its own (a pull request's merge)."""
     if parent_commit is None:
         return
     head = ref.commit_oid if ref else ""
@@ -267,7 +268,7 @@ def commit_push(
     """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
     against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
     neither. Returns the commit and the ref it landed on. `parent_commit` was validated where
-    the request was read (before any content was stored); commit_create keeps its own guard."""
+    the request was read (before any content was stored)."""
     if create_pr:
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")
