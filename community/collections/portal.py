@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views import View
 
+from accounts.auth import authenticate_request
 from community.collections import access, selectors
 from core.errors import HubError
 from gating.policy import Principal
@@ -15,7 +16,18 @@ from gating.repo_views import render_error
 PAGE_SIZE = 30
 
 
-class CollectionListPage(View):
+class CollectionView(View):
+    """Pages read bearer tokens as repo pages do (gating.repo_views.RepoView); a bad one is refused."""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            authenticate_request(request)
+        except HubError as exc:
+            return render_error(request, exc)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CollectionListPage(CollectionView):
     """GET /collections[?owner=] and /collections/{namespace}: visible collections, with their
     first visible items."""
 
@@ -32,7 +44,7 @@ class CollectionListPage(View):
         return render(request, "community/collections.html", {"page": page, "owner": owner})
 
 
-class CollectionPage(View):
+class CollectionPage(CollectionView):
     """GET /collections/{namespace}/{slug}: the collection and the items the viewer may see."""
 
     def get(self, request, namespace, slug):
