@@ -174,8 +174,15 @@ class Collection(models.Model):
         indexes = [models.Index(fields=["last_updated"])]
 
     @property
+    def owner(self):
+        """The owning User or Organization (exactly one is set: collection_exactly_one_owner)."""
+        owner = self.owner_user or self.owner_org
+        assert owner is not None
+        return owner
+
+    @property
     def namespace(self) -> str:
-        return self.owner_user.username if self.owner_user_id is not None else self.owner_org.name
+        return self.owner_user.username if self.owner_user is not None else self.owner.name
 
     @property
     def slug(self) -> str:
@@ -198,9 +205,7 @@ class CollectionItem(models.Model):
     repo = models.ForeignKey(
         "registry.Repo", null=True, blank=True, on_delete=models.CASCADE, related_name="collection_items"
     )
-    target = models.ForeignKey(
-        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="included_in"
-    )
+    target = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="included_in")
     position = models.PositiveIntegerField(default=0)
     note = models.CharField(max_length=500, blank=True)
     added_at = models.DateTimeField(default=timezone.now)

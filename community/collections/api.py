@@ -71,7 +71,10 @@ class CollectionsView(APIView):
         else:
             owner = Organization.objects.get(name=namespace)
         collection = services.collection_create(
-            owner=owner, title=data.get("title"), description=data.get("description"), private=data.get("private", False)
+            owner=owner,
+            title=data.get("title"),
+            description=data.get("description"),
+            private=data.get("private", False),
         )
         return Response(collection_json(_reloaded(collection), []))
 

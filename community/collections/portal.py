@@ -37,10 +37,12 @@ class CollectionListPage(CollectionView):
         if namespace:
             queryset = selectors.collections_of_namespace(principal, namespace)
         else:
-            queryset = selectors.collections_listed(principal, owners=[owner] if owner else [], items=[], sort="lastModified")
+            queryset = selectors.collections_listed(
+                principal, owners=[owner] if owner else [], items=[], sort="lastModified"
+            )
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
         for collection in page:
-            collection.shown_items = collection.visible_items[: selectors.LISTED_ITEMS]
+            collection.shown_items = collection.visible_items[: selectors.LISTED_ITEMS]  # type: ignore[attr-defined]
         return render(request, "community/collections.html", {"page": page, "owner": owner})
 
 

@@ -35,9 +35,7 @@ def items_for(principal: Principal, collection: Collection) -> list[CollectionIt
     return list(visible_items_of(principal).filter(collection=collection))
 
 
-def collections_listed(
-    principal: Principal, *, owners: list[str], items: list[str], sort: str
-) -> QuerySet[Collection]:
+def collections_listed(principal: Principal, *, owners: list[str], items: list[str], sort: str) -> QuerySet[Collection]:
     """The caller's view of the collections, newest (or most upvoted) first, with their visible
     items prefetched into `visible_items`. `items` are `models/ns/name`, `datasets/ns/name` or
     `collections/ns/slug`: only items the caller may see match (no test for hidden repos)."""
@@ -54,17 +52,17 @@ def collections_listed(
     )
 
 
-def _containing(principal: Principal, item: str) -> QuerySet[CollectionItem]:
+def _containing(principal: Principal, item: str) -> QuerySet[CollectionItem, int]:
     kind, _, rest = item.partition("/")
     namespace, _, name = rest.partition("/")
     found = visible_items_of(principal)
     if kind in ("models", "datasets") and name:
         return found.filter(
             repo__repo_type=kind[:-1], repo__namespace__iexact=namespace, repo__name__iexact=name
-        ).values("collection_id")
+        ).values_list("collection_id", flat=True)
     if kind == "collections" and name:
-        return found.filter(target__public_id=public_id_of(name) or "").values("collection_id")
-    return found.none().values("collection_id")
+        return found.filter(target__public_id=public_id_of(name) or "").values_list("collection_id", flat=True)
+    return found.none().values_list("collection_id", flat=True)
 
 
 def collections_of_namespace(principal: Principal, namespace: str) -> QuerySet[Collection]:

@@ -11,19 +11,31 @@ from core.timeutil import isoformat_z
 
 
 def owner_json(collection: Collection) -> dict:
-    if collection.owner_user_id is not None:
-        user = collection.owner_user
-        return {"_id": f"{user.pk:024x}", "name": user.username, "fullname": user.display_name, "type": "user",
-                "avatarUrl": None, "isPro": False}
-    org = collection.owner_org
-    return {"_id": f"{org.pk:024x}", "name": org.name, "fullname": org.fullname or org.name, "type": "org",
-            "avatarUrl": None, "isEnterprise": False}
+    user, org = collection.owner_user, collection.owner_org
+    if user is not None:
+        return {
+            "_id": f"{user.pk:024x}",
+            "name": user.username,
+            "fullname": user.display_name,
+            "type": "user",
+            "avatarUrl": None,
+            "isPro": False,
+        }
+    assert org is not None
+    return {
+        "_id": f"{org.pk:024x}",
+        "name": org.name,
+        "fullname": org.fullname or org.name,
+        "type": "org",
+        "avatarUrl": None,
+        "isEnterprise": False,
+    }
 
 
 def item_json(item: CollectionItem, position: int) -> dict:
     data: dict = {"_id": item.public_id, "type": item.item_type, "position": position}
-    if item.repo_id is not None:
-        repo = item.repo
+    repo, target = item.repo, item.target
+    if repo is not None:
         data.update(
             {
                 "id": repo.repo_id,
@@ -37,8 +49,7 @@ def item_json(item: CollectionItem, position: int) -> dict:
                 "lastModified": isoformat_z(repo.last_modified),
             }
         )
-    else:
-        target = item.target
+    elif target is not None:
         data.update(
             {
                 "id": target.public_id,

@@ -89,8 +89,7 @@ def collection_update(*, collection: Collection, changes: dict[str, Any]) -> Col
     if changes.get("title") is not None:
         collection.title = _title(changes["title"])
         collection.title_slug = _title_slug(collection.title)
-        owner = collection.owner_user or collection.owner_org
-        if _same_title(owner=owner, title_slug=collection.title_slug, exclude=collection.pk) is not None:
+        if _same_title(owner=collection.owner, title_slug=collection.title_slug, exclude=collection.pk) is not None:
             raise Conflict(f"You already have a collection named {collection.title}")
     if changes.get("description") is not None:
         collection.description = clean_text(
@@ -107,8 +106,11 @@ def collection_update(*, collection: Collection, changes: dict[str, Any]) -> Col
     collection.last_updated = timezone.now()
     collection.save()
     if changes.get("position") is not None:
-        owner = collection.owner_user or collection.owner_org
-        _move(list(_owned_by(owner=owner).order_by("position", "pk")), collection.pk, _position(changes["position"]))
+        _move(
+            list(_owned_by(owner=collection.owner).order_by("position", "pk")),
+            collection.pk,
+            _position(changes["position"]),
+        )
         collection.refresh_from_db(fields=["position"])
     return collection
 

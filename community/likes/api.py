@@ -58,9 +58,7 @@ class LikersView(RepoAPIView):
 
     repo_actions = {"GET": Action.VIEW}
 
-    @extend_schema(
-        operation_id="repo_likers", parameters=PAGE_PARAMETERS, responses=schema.LikerSerializer(many=True)
-    )
+    @extend_schema(operation_id="repo_likers", parameters=PAGE_PARAMETERS, responses=schema.LikerSerializer(many=True))
     def get(self, request, namespace, name, repo_type=None):
         likes = Like.objects.filter(repo=self.repo).select_related("user").order_by("-created_at", "-pk")
         return _page(

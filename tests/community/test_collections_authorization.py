@@ -163,7 +163,9 @@ def test_create_matrix(namespace):
     allowed = EDITORS if namespace == "acme" else {"owner"}
     for role in ROLES:
         before = Collection.objects.count()
-        response = _call(world.client(role), "POST", "/api/collections", {"title": f"New {role}", "namespace": namespace})
+        response = _call(
+            world.client(role), "POST", "/api/collections", {"title": f"New {role}", "namespace": namespace}
+        )
         if role in allowed:
             assert response.status_code == 200, (role, response.content)
             assert response.json()["slug"].startswith(f"{namespace}/new-{role.replace('_', '-')}-")
