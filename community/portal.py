@@ -129,12 +129,12 @@ class NewThreadPage(CommunityView):
         directory = request.POST.get("directory", "").strip().strip("/")
         staged = [("/".join(part for part in (directory, upload.name) if part), upload) for upload in files]
         # Limits and paths are checked before any byte is charged, stored or the pull request is opened.
-        registry_services.check_uploads(staged)
+        limits.check_uploads(staged)
         is_writer = can(self.access, Action.WRITE)
         if files and not is_writer:
             # SECURITY: the same daily quota as a contributor's API and Xet uploads.
             limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))
-        operations = registry_services.stage_uploads(
+        operations = registry_services.blob_stage_uploads(
             repo=self.repo,
             files=staged,
             gitattributes=gitattributes_at(self.repo, self.repo.default_branch),

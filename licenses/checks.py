@@ -8,7 +8,7 @@ from core.errors import BadRequest
 from gating.policy import Principal, repos_visible_to
 from licenses import catalogue_data
 from licenses.models import License
-from registry import trees
+from registry.git import trees
 from registry.hooks import CommitContext
 from registry.models import RepoType
 from registry.selectors import card_summary_at

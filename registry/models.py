@@ -129,7 +129,7 @@ class RepoObject(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "sha256"], name="repo_object_unique")]
-        # Which repos hold a content, by sha256 alone (the alias repair of registry.aliasing).
+        # Which repos hold a content, by sha256 alone (the alias repair of registry.ops.aliasing).
         indexes = [models.Index(fields=["sha256"], name="repo_object_sha256")]
 
 
@@ -152,7 +152,7 @@ class UploadReceipt(models.Model):
 
 class QuarantinedContent(models.Model):
     """Content a repo's tree names but that was never proven to belong to it: left by versions
-    before pointer-shaped files were LFS references (see `registry.aliasing`). Nothing is served
+    before pointer-shaped files were LFS references (see `registry.ops.aliasing`). Nothing is served
     without proof anyway (`content.require_in_repo`); this row says why, so the repo's writers are
     told which files to upload again, and it goes when the content is uploaded to the repo."""
 
@@ -237,6 +237,10 @@ class ScanStatus(models.TextChoices):
     UNSAFE = "unsafe"
     ERROR = "error"
     UNSCANNED = "unscanned"  # a format the scanner cannot read (7z, unknown binary): not safe
+
+
+# How an `error` verdict given to a scan that was queued and never ran begins (scans_requeue_stale).
+SCAN_ABANDONED_PREFIX = "The scan was queued "
 
 
 class FileScan(models.Model):

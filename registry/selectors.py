@@ -10,8 +10,20 @@ from django.core.cache import cache
 
 from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
-from registry import content, gitobjects, markdown, modelcard, trees
-from registry.models import Blob, Commit, FileScan, QuarantinedContent, Ref, RefKind, Repo
+from registry.cards import markdown, modelcard
+from registry.git import gitobjects, trees
+from registry.models import (
+    SCAN_ABANDONED_PREFIX,
+    Blob,
+    Commit,
+    FileScan,
+    QuarantinedContent,
+    Ref,
+    RefKind,
+    Repo,
+    ScanStatus,
+)
+from registry.storage import content
 
 SMALL_BLOB_LIMIT = 1024 * 1024
 
@@ -306,7 +318,7 @@ def gitattributes_at(repo: Repo, revision: str) -> str:
 
 
 def quarantined_files(repo: Repo, resolved: Resolved) -> list[str]:
-    """Paths at `resolved` whose content is quarantined (see registry.aliasing), for the repo's
+    """Paths at `resolved` whose content is quarantined (see registry.ops.aliasing), for the repo's
     writers: uploading each file again restores it."""
 
     held = set(QuarantinedContent.objects.filter(repo=repo).values_list("sha256", flat=True))
@@ -332,3 +344,11 @@ def security_status(entry: trees.Entry, scans: dict) -> dict:
         "avScan": {"status": "unscanned"},
         "pickleImportScan": {"status": scan.status, "imports": scan.imports, "message": scan.message},
     }
+
+
+def scan_is_due(scan: FileScan) -> bool:
+    """Queued, or given up on while its task was only waiting in a long queue: when that task
+    finally runs, it scans, rather than leave the file `error` until someone rescans it."""
+    return scan.status == ScanStatus.QUEUED or (
+        scan.status == ScanStatus.ERROR and scan.message.startswith(SCAN_ABANDONED_PREFIX)
+    )

@@ -114,8 +114,7 @@ def s3_store(tmp_path_factory):
 def s3_backend(settings, s3_store):
     """Gatehouse on the S3 backend for one test: blobs, Xet and previews under a prefix of its own
     in the test bucket (the garbage collector of one test must not see another's objects)."""
-    from registry import content
-    from registry.storage import reset_storage_caches
+    from registry.storage import content, reset_storage_caches
     from tests.support.seaweedfs import BUCKET
 
     settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/{S3_RUN_PREFIX}/{uuid.uuid4().hex[:12]}"

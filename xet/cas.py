@@ -24,11 +24,12 @@ from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLar
 from core.http import answers_errors, error_response
 from core.socketbody import buffered_body
 from gating.policy import Action, RepoAccess, can, check_download, check_push, resolve_repo_by_pk
-from registry import content, limits, trees
+from registry import limits
 from registry import services as registry_services
+from registry.git import trees
 from registry.models import Repo, UploadReceipt
 from registry.selectors import Resolved, counts_as_download, resolve_revision
-from registry.storage import get_xet_storage
+from registry.storage import content, get_xet_storage
 from xet import format, reconstruction, services, tokens
 from xet.models import XetFile
 

@@ -15,9 +15,10 @@ from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
 from gating.policy import Action, CommitTarget, can, check_push
 from gating.repo_views import RepoAPIView
-from registry import hooks, lfsrules, limits, services, trees
+from registry import hooks, limits, services
 from registry.api import schema
-from registry.paths import validate_new_path, validate_path
+from registry.git import lfsrules, trees
+from registry.git.paths import validate_new_path, validate_parent_commit, validate_path
 from registry.selectors import gitattributes_at, resolve_revision
 
 MAX_PREUPLOAD_FILES = 1000
@@ -178,7 +179,7 @@ class CommitView(RepoAPIView):
                 for field in ("summary", "description"):
                     if header.get(field) is not None and not isinstance(header[field], str):
                         raise BadRequest(f"'{field}' must be a string.")
-                services.validate_parent_commit(header.get("parentCommit"))  # before any line is stored
+                validate_parent_commit(header.get("parentCommit"))  # before any line is stored
                 continue
             operations.append(self._operation(key, value, tally))
         if header is None:
@@ -213,7 +214,7 @@ class CommitView(RepoAPIView):
         tally.add(path=path, size=len(content))
         if self.contributor is not None:
             limits.charge_contributor(user=self.contributor, amount=len(content))
-        return services.stage_bytes(repo=self.repo, path=path, content=content, lfs=False, proof_from=self.contributor)
+        return services.blob_stage(repo=self.repo, path=path, content=content, lfs=False, proof_from=self.contributor)
 
     def _lfs_file(self, path: str, value: dict, tally: limits.CommitTally) -> services.AddFile:
         if value.get("algo", "sha256") != "sha256":
@@ -222,7 +223,7 @@ class CommitView(RepoAPIView):
         if size is not None:
             size = edge.size_value(size, label=f"'{path}'")
             tally.add(path=path, size=size)  # the declared size, refused before any lookup
-        staged = services.stage_stored(
+        staged = services.blob_stage_stored(
             repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.contributor
         )
         if size is None:

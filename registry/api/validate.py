@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from core import bodies, edge
 from core.api import AllowAnyone
 from registry.api import schema
-from registry.metadata_validation import validate_card_text
+from registry.cards.metadata_validation import validate_card_text
 
 
 class _AlwaysJSON(DefaultContentNegotiation):

@@ -5,15 +5,13 @@ from registry.services.commits import (
     CommitOperation,
     DeleteFile,
     DeleteFolder,
-    check_uploads,
+    blob_stage,
+    blob_stage_entry,
+    blob_stage_stored,
+    blob_stage_stream,
+    blob_stage_uploads,
     commit_create,
     commit_push,
-    stage_bytes,
-    stage_entry,
-    stage_stored,
-    stage_stream,
-    stage_uploads,
-    validate_parent_commit,
 )
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import (
@@ -26,6 +24,7 @@ from registry.services.repos import (
     repo_settings_update,
     repos_purge_deleted,
 )
+from registry.services.uploads import upload_receipt_record, upload_record
 
 __all__ = [
     "branch_create",
@@ -35,7 +34,6 @@ __all__ = [
     "repo_move",
     "AddFile",
     "CommitOperation",
-    "check_uploads",
     "DeleteFile",
     "DeleteFolder",
     "commit_create",
@@ -47,10 +45,11 @@ __all__ = [
     "repo_restore",
     "repos_purge_deleted",
     "repo_settings_update",
-    "stage_bytes",
-    "stage_entry",
-    "stage_stored",
-    "stage_stream",
-    "stage_uploads",
-    "validate_parent_commit",
+    "upload_receipt_record",
+    "upload_record",
+    "blob_stage",
+    "blob_stage_entry",
+    "blob_stage_stored",
+    "blob_stage_stream",
+    "blob_stage_uploads",
 ]

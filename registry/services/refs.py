@@ -6,8 +6,8 @@ from django.db import IntegrityError, transaction
 
 from core.errors import BadRequest, Conflict, RevisionNotFound
 from registry import hooks
+from registry.git.paths import validate_ref_name
 from registry.models import Ref, RefKind, Repo
-from registry.paths import validate_ref_name
 from registry.selectors import resolve_revision
 
 

@@ -12,9 +12,10 @@ from django.utils import timezone
 from accounts.models import Organization, User
 from core.errors import BadRequest, Conflict
 from core.names import validate_repo_name
-from registry import hooks, lfsrules
+from registry import hooks
+from registry.git import lfsrules
 from registry.models import GatedMode, Repo, RepoRedirect, RepoType
-from registry.services.commits import commit_create, stage_bytes
+from registry.services.commits import blob_stage, commit_create
 
 
 def _owner_for_namespace(namespace: str) -> tuple[User | None, Organization | None]:
@@ -38,7 +39,7 @@ def repo_create(
     if repo_type not in RepoType.values:
         raise BadRequest(f"Unsupported repo type {repo_type!r}; expected 'model' or 'dataset'.")
     owner_user, owner_org = _owner_for_namespace(namespace)
-    attributes = stage_bytes(
+    attributes = blob_stage(
         repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
     )
     with transaction.atomic():

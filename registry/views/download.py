@@ -17,9 +17,9 @@ from core.byteranges import BoundedFile, parse_range
 from core.errors import ContentUnavailable
 from gating.policy import Action, check_download
 from gating.repo_views import RepoView
-from registry import content, services, trees
-from registry.paths import validate_path
-from registry.redirects import signed_redirect
+from registry import services
+from registry.git import trees
+from registry.git.paths import validate_path
 from registry.selectors import (
     counts_as_download,
     entry_sha256,
@@ -27,7 +27,8 @@ from registry.selectors import (
     revision_candidates,
     split_revision_path,
 )
-from registry.storage import get_storage
+from registry.storage import content, get_storage
+from registry.storage.redirects import signed_redirect
 
 logger = logging.getLogger(__name__)
 

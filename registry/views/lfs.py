@@ -27,9 +27,9 @@ from core.http import answers_errors
 from core.socketbody import socket_body
 from gating.policy import Action, Principal, RepoAccess, check
 from gating.repo_views import RepoAPIView
-from registry import limits, s3uploads, uploads
+from registry import limits
 from registry.models import Repo, RepoObject, StoredObject
-from registry.storage import get_storage
+from registry.storage import get_storage, s3uploads, uploads
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 MAX_BATCH_OBJECTS = 1000

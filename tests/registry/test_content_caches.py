@@ -1,7 +1,7 @@
-"""The per-process caches of registry.content drop their oldest entries when full, never all at
+"""The per-process caches of registry.storage.content drop their oldest entries when full, never all at
 once (a cleared cache sends every download of a busy process to the database together)."""
 
-from registry import content
+from registry.storage import content
 
 
 def test_a_full_cache_drops_only_its_oldest_entries(monkeypatch):

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from registry.fsck import fsck
+from registry.ops.fsck import fsck
 from registry.storage import get_storage
 from tests.support.builders import commit_files, make_repo
 

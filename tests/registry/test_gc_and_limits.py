@@ -11,10 +11,10 @@ from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 
 from registry import services
-from registry.gc import collect_garbage
 from registry.models import Commit, Ref, RepoObject, StoredObject
+from registry.ops.gc import collect_garbage
+from registry.services import upload_record
 from registry.storage import get_storage
-from registry.uploads import record_object
 from tests.support.builders import commit_files, make_repo, token_for
 
 pytestmark = pytest.mark.django_db
@@ -44,17 +44,17 @@ def test_gc_removes_only_old_unreferenced_content(alice):
 def test_commit_racing_the_collector_either_keeps_its_object_or_fails_cleanly(alice):
     repo = make_repo(alice, "m")
     sha = get_storage().put_bytes(b"uploaded long ago")
-    record_object(sha, 17, repo.pk)
+    upload_record(sha256=sha, size=17, repo_id=repo.pk)
     StoredObject.objects.filter(sha256=sha).update(touched_at=timezone.now() - timedelta(days=3))
-    staged = services.stage_stored(repo=repo, path="w.bin", sha256=sha, proof_from=None)
+    staged = services.blob_stage_stored(repo=repo, path="w.bin", sha256=sha, proof_from=None)
     collect_garbage(grace=timedelta(days=1))  # the object goes before the commit locks it
     with pytest.raises(Exception, match="not stored"):
         services.commit_create(repo=repo, branch="main", operations=[staged], summary="late", author=alice)
     # the other order: the commit touches the object, the collector keeps it
     sha2 = get_storage().put_bytes(b"also old")
-    record_object(sha2, 8, repo.pk)
+    upload_record(sha256=sha2, size=8, repo_id=repo.pk)
     StoredObject.objects.filter(sha256=sha2).update(touched_at=timezone.now() - timedelta(days=3))
-    operation = services.stage_stored(repo=repo, path="w2.bin", sha256=sha2, proof_from=None)
+    operation = services.blob_stage_stored(repo=repo, path="w2.bin", sha256=sha2, proof_from=None)
     services.commit_create(repo=repo, branch="main", operations=[operation], summary="in time", author=alice)
     collect_garbage(grace=timedelta(days=1))
     assert get_storage().exists(sha2)

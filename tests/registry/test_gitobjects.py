@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from registry import gitobjects
+from registry.git import gitobjects
 from registry.models import Commit
 from registry.storage import get_storage
 from tests.support.builders import commit_files, make_repo
@@ -43,7 +43,7 @@ def test_tree_id_matches_git_mktree_including_git_sort_order(git_dir):
 
 def _rebuild_with_git(git_dir, commit: Commit) -> str:
     """Recreate a commit of ours with git plumbing: index from our files, write-tree, commit-tree."""
-    from registry import trees
+    from registry.git import trees
 
     env = {
         "GIT_AUTHOR_NAME": commit.author.username,

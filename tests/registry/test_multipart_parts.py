@@ -1,4 +1,4 @@
-"""Multipart LFS parts (registry.uploads): scratch files joined, hashed and made durable once on
+"""Multipart LFS parts (registry.storage.uploads): scratch files joined, hashed and made durable once on
 completion. A short, long or late part is refused and leaves nothing behind; completion opens
 exactly the files its ETags name and checks the whole object's sha256."""
 
@@ -11,8 +11,7 @@ import time
 import pytest
 
 from core.errors import BadRequest, NotFound
-from registry import uploads
-from registry.storage import IntegrityError, get_storage
+from registry.storage import IntegrityError, get_storage, uploads
 from tests.support.builders import make_repo
 
 PART = 64 * 1024

@@ -12,9 +12,9 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-from registry import content, services
+from registry import services
 from registry.models import Ref, Repo
-from registry.storage import get_storage
+from registry.storage import content, get_storage
 from tests.support.builders import make_repo, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("s3_backend")]

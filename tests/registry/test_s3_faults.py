@@ -5,9 +5,8 @@ import socket
 
 import pytest
 
-from registry import content
 from registry.models import Ref
-from registry.storage import get_storage, reset_storage_caches
+from registry.storage import content, get_storage, reset_storage_caches
 from tests.support.builders import make_repo, token_for
 from tests.support.commit_api import inline_file, post_commit
 

@@ -10,11 +10,10 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from core.errors import StorageUnavailable
-from registry import content, s3storage
-from registry.fsck import fsck
-from registry.gc import collect_garbage
 from registry.models import StoredObject
-from registry.storage import IntegrityError, get_read_cache, get_storage, get_xet_storage
+from registry.ops.fsck import fsck
+from registry.ops.gc import collect_garbage
+from registry.storage import IntegrityError, content, get_read_cache, get_storage, get_xet_storage, s3storage
 from tests.support.builders import make_repo
 from tests.support.seaweedfs import BUCKET
 

@@ -10,8 +10,8 @@ import httpx2
 import pytest
 from huggingface_hub import HfApi, constants, hf_hub_download
 
-from registry.gc import collect_garbage
 from registry.models import RepoObject
+from registry.ops.gc import collect_garbage
 from registry.storage import get_storage
 from tests.support.builders import make_repo, token_for
 from tests.support.commit_api import lfs_file, post_commit

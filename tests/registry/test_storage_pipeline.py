@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from core.errors import PayloadTooLarge
-from registry import blobwriter as storage_module
 from registry.storage import FLUSH_BEHIND, PIPELINE_MIN_SIZE, IntegrityError, LocalStorage
+from registry.storage import blobwriter as storage_module
 
 SIZE = FLUSH_BEHIND + PIPELINE_MIN_SIZE + 12345  # pipelined, with at least one background flush
 

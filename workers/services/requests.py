@@ -28,6 +28,7 @@ from workers.models import (
     PreviewJob,
     PreviewRequest,
     PreviewSettings,
+    SafetyPreset,
     SafetyStage,
     SafetyVerdict,
     VerdictOutcome,
@@ -268,8 +269,6 @@ def preview_settings_update(
     bias_adjectives: str | None = None,
 ) -> PreviewSettings:
     """The authors' choices. A preset weaker than the operator's minimum is stored but never applied."""
-    from workers.models import SafetyPreset
-
     preview_settings, _ = PreviewSettings.objects.select_for_update().get_or_create(repo=repo)
     if enabled is not None:
         preview_settings.enabled = bool(enabled)

@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from registry import gitobjects
+from registry.git import gitobjects
 
 REASON = "committed as the Git LFS pointer text of content it never uploaded"
 _BATCH = 2000

@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import transaction
 
 from core.errors import BadRequest, NotFound
-from registry import uploads
+from registry import services
 from registry.models import StoredObject
-from registry.s3storage import TRANSFER, S3Storage, _reaching_store
-from registry.storage import IntegrityError, get_storage
+from registry.storage import IntegrityError, get_storage, uploads
+from registry.storage.s3storage import TRANSFER, S3Storage, _reaching_store
 
 # S3 refuses parts under 5 MiB (but the last): smaller configured parts are raised to this.
 MIN_PART = 5 * 1024 * 1024
@@ -138,7 +138,7 @@ def verify_staged(*, repo_id: int, user_id: int, oid: str, size: int) -> StoredO
     finally:
         _drop(storage, snapshot)
     with transaction.atomic():
-        return uploads.record_object(oid, size, repo_id, user_id)
+        return services.upload_record(sha256=oid, size=size, repo_id=repo_id, user_id=user_id)
 
 
 def _drop(storage: S3Storage, key: str) -> None:

@@ -17,7 +17,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from registry import hooks, trees
+from registry import hooks
+from registry.git import trees
 from registry.models import Commit, StoredObject
 from registry.selectors import entry_sha256
 from registry.storage import get_read_cache, get_storage

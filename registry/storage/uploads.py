@@ -21,7 +21,8 @@ from django.core import signing
 from django.db import transaction
 
 from core.errors import BadRequest, Forbidden, NotFound
-from registry.models import QuarantinedContent, RepoObject, StoredObject, UploadReceipt
+from registry import services
+from registry.models import StoredObject
 from registry.storage import COPY_CHUNK, RECEIVE_CHUNK, SHA256_RE, IntegrityError, get_storage
 
 SALT = "gatehouse.lfs-upload"
@@ -60,23 +61,6 @@ def new_upload_id() -> str:
     return secrets.token_hex(16)
 
 
-def record_object(sha256: str, size: int, repo_id: int, user_id: int | None = None) -> StoredObject:
-    """The bytes were received (and verified) for this repo, from this user: the repo may now
-    reference them, and the user may commit them to a pull request (UploadReceipt)."""
-    obj, _ = StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": size})
-    content_received(repo_id=repo_id, sha256=sha256, user_id=user_id)
-    return obj
-
-
-def content_received(*, repo_id: int, sha256: str, user_id: int | None) -> None:
-    """Verified bytes of `sha256` arrived for this repo (LFS or Xet): the repo may reference them
-    (RepoObject), and their sender may commit them to a pull request (UploadReceipt)."""
-    RepoObject.objects.get_or_create(repo_id=repo_id, sha256=sha256)
-    QuarantinedContent.objects.filter(repo_id=repo_id, sha256=sha256).delete()  # proven now
-    if user_id is not None:
-        UploadReceipt.objects.get_or_create(repo_id=repo_id, user_id=user_id, sha256=sha256)
-
-
 def receive_single(grant: UploadGrant, stream, content_length: int | None) -> StoredObject:
     """Stream a whole object from `stream`; verify size and sha256; publish it."""
     if content_length is not None and content_length != grant.size:
@@ -86,7 +70,7 @@ def receive_single(grant: UploadGrant, stream, content_length: int | None) -> St
         writer.write_from(stream, grant.size)
         writer.commit()
     with transaction.atomic():
-        return record_object(grant.oid, grant.size, grant.repo_id, grant.user_id)
+        return services.upload_record(sha256=grant.oid, size=grant.size, repo_id=grant.repo_id, user_id=grant.user_id)
 
 
 def part_count(size: int, chunk_size: int) -> int:
@@ -194,7 +178,7 @@ def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
         raise
     shutil.rmtree(folder, ignore_errors=True)
     with transaction.atomic():
-        return record_object(grant.oid, grant.size, grant.repo_id, grant.user_id)
+        return services.upload_record(sha256=grant.oid, size=grant.size, repo_id=grant.repo_id, user_id=grant.user_id)
 
 
 def validate_oid(oid) -> str:

@@ -154,3 +154,15 @@ def validate_ref_name(name: str, *, kind: str = "branch") -> str:
     if reasons:
         raise BadRequest(f"Invalid {kind} name: {'; '.join(reasons)}.")
     return name
+
+
+PARENT_COMMIT_RE = re.compile(r"[0-9A-Fa-f]{5,40}")
+
+
+def validate_parent_commit(parent_commit: str | None) -> None:
+    """A `parentCommit` is a full id, or the short form the Hub and its client accept (5 to 40 hex
+    digits, `create_commit(parent_commit=sha[:7])`); anything else is a 400, whether it names the
+    head a commit expects or the commit a new pull request forks from. Anything shorter is refused:
+    one or two characters would stand for a commit the caller never saw."""
+    if parent_commit is not None and not PARENT_COMMIT_RE.fullmatch(parent_commit):
+        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")

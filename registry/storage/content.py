@@ -65,7 +65,7 @@ def xet_hashes_of(sha256s) -> dict[str, str]:
 
 
 # (repo pk, sha256) -> when the proof was read. A proof is never withdrawn by the application (only
-# by the quarantine of `registry.aliasing`, run by an operator before web processes restart), and
+# by the quarantine of `registry.ops.aliasing`, run by an operator before web processes restart), and
 # a repo's pk is never reused; the TTL bounds how long a withdrawn proof is still honoured.
 _PROVEN: dict[tuple[int, str], float] = {}
 _PROOF_TTL = 300.0

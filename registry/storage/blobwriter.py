@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from core.errors import BadRequest, PayloadTooLarge
 
 if TYPE_CHECKING:
-    from registry.s3storage import S3Storage
     from registry.storage import LocalStorage
+    from registry.storage.s3storage import S3Storage
 
 COPY_CHUNK = 1024 * 1024
 # Copies at least this large use the hashing/flush-behind pipeline of `LocalBlobWriter.write_from`.

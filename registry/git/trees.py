@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Literal, NotRequired, TypedDict
 
 from core.errors import BadRequest
-from registry import gitobjects
+from registry.git import gitobjects
 from registry.models import Tree
 
 
@@ -214,7 +214,7 @@ def save_trees(new_trees: dict[str, list[Entry]]) -> None:
     covers everything an entry stores: names, modes and blob ids, where a blob id fixes the
     interpretation too (content shaped as an LFS pointer is always an LFS reference, see
     `gitobjects.read_as_lfs_pointer`), and sizes and hashes follow from it. A difference means
-    that rule was broken (or rows of an older version are left: `registry.aliasing`), so the
+    that rule was broken (or rows of an older version are left: `registry.ops.aliasing`), so the
     commit fails rather than sharing the other row."""
     if not new_trees:
         return

@@ -20,7 +20,7 @@ import nh3
 from django.conf import settings
 from markdown_it import MarkdownIt
 
-from registry.modelcard import split_card
+from registry.cards.modelcard import split_card
 
 # Part of the cache keys of rendered cards: bump it whenever the same text renders differently.
 RENDERER_VERSION = 2

@@ -9,10 +9,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 from core.errors import HubError
-from registry import aliasing, content, gitobjects, trees
+from registry.git import gitobjects, trees
 from registry.models import Blob, Commit, QuarantinedContent, Ref, RepoObject, StoredObject, Tree, UploadReceipt
+from registry.ops import aliasing
 from registry.selectors import entry_sha256
-from registry.storage import get_storage
+from registry.storage import content, get_storage
 
 UNPROVEN = "named by a commit without proof that the content was uploaded to this repo"
 
@@ -26,7 +27,7 @@ class FsckReport:
 
 
 def fsck(*, rehash: bool = False, repair: bool = False) -> FsckReport:
-    """With `repair`, aliased content is reinterpreted and quarantined (see registry.aliasing)
+    """With `repair`, aliased content is reinterpreted and quarantined (see registry.ops.aliasing)
     and reported as repaired, not as a problem."""
     report = FsckReport()
     _check_aliases(report, repair=repair)

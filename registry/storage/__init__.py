@@ -2,8 +2,8 @@
 address a caller verified, such as a Xet xorb hash).
 
 One interface (`BlobStorage`), two backends chosen by GATEHOUSE_STORAGE_URL: `LocalStorage`
-here (the default) and `registry.s3storage.S3Storage`. Both write through the verifying
-`registry.blobwriter.LocalBlobWriter`: bytes go to a private temporary file, are hashed as they
+here (the default) and `registry.storage.s3storage.S3Storage`. Both write through the verifying
+`registry.storage.blobwriter.LocalBlobWriter`: bytes go to a private temporary file, are hashed as they
 are written and checked against what the caller expected, and only then published (here: fsync,
 rename into place, fsync of the directory). A crash at any point leaves either nothing or a
 complete, verified object under its key; stray temporary files are removed by `clean_tmp`
@@ -25,7 +25,7 @@ from typing import BinaryIO, Protocol
 from django.conf import settings
 
 from core.errors import BadRequest
-from registry.blobwriter import (  # noqa: F401 - re-exported: callers import them from here
+from registry.storage.blobwriter import (  # noqa: F401 - re-exported: callers import them from here
     COPY_CHUNK,
     FLUSH_BEHIND,
     PIPELINE_MIN_SIZE,
@@ -50,7 +50,7 @@ class BlobWriter(Protocol):
 
 
 class BlobStorage(Protocol):
-    """What every backend offers (`LocalStorage`, `registry.s3storage.S3Storage`). Objects are named
+    """What every backend offers (`LocalStorage`, `registry.storage.s3storage.S3Storage`). Objects are named
     by a content address the writer verified (sha256, or a Xet hash the caller checked)."""
 
     tmp_dir: Path  # local scratch: upload temporaries, multipart parts
@@ -93,7 +93,7 @@ def _fsync_dir(path: Path) -> None:
 
 class PublishingStorage:
     """What every store shares: writes are staged in a local file by the verifying writer
-    (registry.blobwriter) and handed to the store's `publish` under their content address."""
+    (registry.storage.blobwriter) and handed to the store's `publish` under their content address."""
 
     def writer(self, *, expected_sha256=None, expected_size=None, max_size=None, key=None) -> LocalBlobWriter:
         for name in (expected_sha256, key):
@@ -211,7 +211,7 @@ def storage_at(area: str, local_root: Path) -> BlobStorage:
     url = settings.GATEHOUSE_STORAGE_URL
     if not url:
         return _storage_for(str(local_root))
-    from registry.s3storage import s3_storage_for
+    from registry.storage.s3storage import s3_storage_for
 
     return s3_storage_for(url, area, str(local_root))
 
@@ -241,8 +241,8 @@ def get_read_cache() -> LocalStorage:
 def reset_storage_caches() -> None:
     """Forget the stores made so far (tests that change the storage settings)."""
     _storage_for.cache_clear()
-    if settings.GATEHOUSE_STORAGE_URL or "registry.s3storage" in sys.modules:
-        from registry.s3storage import _client, s3_storage_for
+    if settings.GATEHOUSE_STORAGE_URL or "registry.storage.s3storage" in sys.modules:
+        from registry.storage.s3storage import _client, s3_storage_for
 
         s3_storage_for.cache_clear()
         _client.cache_clear()

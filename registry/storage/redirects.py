@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 from django.http import HttpResponse
 
 from core.errors import ContentUnavailable
-from registry import content
-from registry.storage import get_storage
+from registry.storage import content, get_storage
 
 logger = logging.getLogger(__name__)
 
