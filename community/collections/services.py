@@ -47,6 +47,11 @@ def _same_title(*, owner: User | Organization, title_slug: str, exclude: int | N
     return _owned_by(owner=owner).filter(title_slug=title_slug).exclude(pk=exclude).first()
 
 
+def _lock_owner(owner: User | Organization) -> None:
+    """Changes to one owner's set of collections (titles, positions) are made one at a time."""
+    type(owner).objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True).first()
+
+
 @transaction.atomic
 def collection_create(
     *, owner: User | Organization, title: object, description: object = None, private: object = False
@@ -58,8 +63,7 @@ def collection_create(
     if not isinstance(private, bool):
         raise BadRequest("'private' must be true or false.")
     slug = _title_slug(title)
-    # Two creations in one namespace at once: the owner's row orders them (title and position).
-    type(owner).objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True).first()
+    _lock_owner(owner)
     existing = _same_title(owner=owner, title_slug=slug)
     if existing is not None:
         raise Conflict(f"You already have a collection named {title}", extra={"slug": existing.slug})
@@ -86,6 +90,7 @@ def collection_update(*, collection: Collection, changes: dict[str, Any]) -> Col
         .select_related("owner_user", "owner_org")
         .get(pk=collection.pk)
     )
+    _lock_owner(collection.owner)
     if changes.get("title") is not None:
         collection.title = _title(changes["title"])
         collection.title_slug = _title_slug(collection.title)
@@ -131,7 +136,14 @@ def _move(rows: list, pk: int, position: int) -> None:
 
 @transaction.atomic
 def collection_delete(*, collection: Collection) -> None:
+    """Deletes the collection and its items (not what they point at); the owner's other
+    collections close the gap it leaves."""
+    owner = collection.owner
+    _lock_owner(owner)
     Collection.objects.filter(pk=collection.pk).delete()
+    rest = list(_owned_by(owner=owner).order_by("position", "pk"))
+    if rest:
+        _move(rest, rest[-1].pk, len(rest))
 
 
 def _touch(collection: Collection) -> Collection:
