@@ -11,7 +11,7 @@ from django.core.cache import cache
 from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
 from registry.cards import markdown, modelcard
-from registry.git import gitobjects, trees
+from registry.git import gitobjects, lfsrules, trees
 from registry.models import (
     SCAN_ABANDONED_PREFIX,
     Blob,
@@ -308,12 +308,27 @@ def last_commits(repo: Repo, head_oid: str, paths: list[str], *, max_walk: int =
 
 
 def gitattributes_at(repo: Repo, revision: str) -> str:
-    """The `.gitattributes` text at a revision ('' when absent or quarantined: uploading files,
-    that one included, must still work), for the LFS decision."""
+    """The `.gitattributes` text at a revision, for the LFS decision. A revision without one (a
+    branch about to be created, an empty repo, a repo whose file was deleted) gets the Hub's
+    default rules; quarantined content reads as '' (uploading files, that one included, must
+    still work)."""
     try:
         resolved = resolve_revision(repo, revision)
-        return read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk) or ""
-    except (RevisionNotFound, ContentQuarantined):  # a branch about to be created has none yet
+    except RevisionNotFound:
+        return lfsrules.DEFAULT_GITATTRIBUTES
+    try:
+        text = read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk)
+    except ContentQuarantined:
+        return ""
+    return lfsrules.DEFAULT_GITATTRIBUTES if text is None else text
+
+
+def gitignore_at(repo: Repo, revision: str) -> str:
+    """The `.gitignore` text at the root of a revision ('' when absent, unreadable or too large)."""
+    try:
+        resolved = resolve_revision(repo, revision)
+        return read_text_at(resolved.tree_oid, ".gitignore", repo_pk=repo.pk) or ""
+    except (RevisionNotFound, ContentQuarantined):
         return ""
 
 
