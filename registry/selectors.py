@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 
-from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
+from core.errors import BadRequest, ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
 from registry.cards import markdown, modelcard
 from registry.git import gitobjects, lfsrules, trees
@@ -76,16 +77,46 @@ def _pick(refs: dict[str, Ref], revision: str) -> Ref | None:
     return None
 
 
+SHORT_COMMIT_ID = re.compile(r"^[0-9a-f]{7,39}$")
+
+
+def _by_commit_id(repo: Repo, revision: str) -> Resolved | None:
+    """A full commit id, or an abbreviated one (7 to 39 hex digits) that exactly one commit of
+    this repo starts with: never another repo's commits. The answer names the full id, so that
+    everything downstream judges it as that commit (`is_contributed`), and nothing keeps the
+    short id: a later commit may make it ambiguous. Ambiguity is a 400, as git refuses it."""
+    if gitobjects.HEX40.match(revision):
+        tree = commit_tree_oid(repo, revision)
+        return None if tree is None else Resolved(revision, revision, tree, None)
+    if not SHORT_COMMIT_ID.match(revision):
+        return None
+    # The range lets the (repo, oid) index answer; startswith keeps it exact under any collation.
+    matches = list(
+        Commit.objects.filter(repo_id=repo.pk, oid__gte=revision, oid__lt=revision + "g", oid__startswith=revision)
+        .order_by("oid")
+        .values_list("oid", "tree_oid")[:2]
+    )
+    if len(matches) > 1:
+        raise BadRequest(
+            f"Revision '{revision}' is ambiguous: more than one commit of this repo starts with it. "
+            "Give more digits of the commit id."
+        )
+    if not matches:
+        return None
+    oid, tree = matches[0]
+    return Resolved(oid, oid, tree, None)
+
+
 def resolve_revision(repo: Repo, revision: str) -> Resolved:
-    """A branch, tag, `refs/...` name or full commit id; branches win over tags, as in git."""
+    """A branch, tag, `refs/...` name, or full or abbreviated commit id; branches win over tags,
+    and both over a commit id, as in git."""
     refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=_ref_candidates(revision))}
     ref = _pick(refs, revision)
     if ref is not None:
         return Resolved(revision, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref)
-    if gitobjects.HEX40.match(revision):
-        tree = commit_tree_oid(repo, revision)
-        if tree is not None:
-            return Resolved(revision, revision, tree, None)
+    resolved = _by_commit_id(repo, revision)
+    if resolved is not None:
+        return resolved
     raise RevisionNotFound(revision)
 
 
@@ -163,10 +194,9 @@ def split_revision_path(
                 path = rest[len(prefix) + 1 :]
                 return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
     first = rest.split("/")[0]
-    if gitobjects.HEX40.match(first):
-        commit_tree = commit_tree_oid(repo, first)
-        if commit_tree is not None:
-            return Resolved(first, first, commit_tree, None), rest[len(first) + 1 :]
+    resolved = _by_commit_id(repo, first)
+    if resolved is not None:
+        return resolved, rest[len(first) + 1 :]
     raise RevisionNotFound(first)
 
 

@@ -103,7 +103,9 @@ def looks_binary(sample: bytes) -> bool:
     return suspicious * 10 > len(sample)
 
 
-def should_use_lfs(*, path: str, size: int, sample: bytes, gitattributes: str, text_max: int = LFS_SIZE_THRESHOLD) -> bool:
+def should_use_lfs(
+    *, path: str, size: int, sample: bytes, gitattributes: str, text_max: int = LFS_SIZE_THRESHOLD
+) -> bool:
     """The Hub's upload mode: empty files are regular; files matched by an LFS rule of
     `gitattributes`, binary content and text larger than `text_max` go to LFS."""
     if size == 0:

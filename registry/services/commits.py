@@ -103,7 +103,11 @@ def blob_stage_stream(
             repo=repo, path=path, content=head, gitattributes=gitattributes, proof_from=proof_from
         )  # small enough to hold: the pointer rule applies (a pointer is never larger)
     lfs = lfsrules.should_use_lfs(
-        path=path, size=size, sample=head, gitattributes=gitattributes, text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES
+        path=path,
+        size=size,
+        sample=head,
+        gitattributes=gitattributes,
+        text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES,
     )
     blob_hash = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     with get_storage().writer(expected_size=size) as writer:
@@ -214,7 +218,9 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
             added.append(op)
         elif isinstance(op, DeleteFile):
             path = validate_path(op.path)
-            if not isinstance(root.get(path), dict) or not root.remove(path):
+            # A folder named without its trailing '/' (`delete_file("folder")`) goes as a whole,
+            # as on the Hub.
+            if not isinstance(root.get(path), dict | trees.MutableTree) or not root.remove(path):
                 raise EntryNotFound("A file with this name doesn't exist", commit_oid=None)
         elif isinstance(op, DeleteFolder):
             path = validate_folder(op.path)

@@ -70,7 +70,10 @@ def _preupload(client, token, repo_id, files, **extra):
         **extra,
     }
     response = client.post(
-        f"/api/models/{repo_id}/preupload/main", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        f"/api/models/{repo_id}/preupload/main",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 200, response.content
     return {item["path"]: item for item in response.json()["files"]}
