@@ -3,10 +3,12 @@ and which files a `.gitignore` leaves out. Patterns are matched as git matches t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import pathspec
+import pathspec.util
 
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
 
@@ -52,44 +54,71 @@ DEFAULT_GITATTRIBUTES = "".join(
 )
 
 
-# At most this many rule lines are read from a .gitattributes or .gitignore: each is a regular
-# expression tried on every path of a preupload (up to 1,000), so the work stays bounded.
-MAX_RULES = 2000
+# Bounds on the work one preupload (up to 1,000 paths) may cost: at most MAX_RULES lines of a
+# .gitattributes are read, of which MAX_GLOB_RULES glob patterns (each a regular expression tried
+# on every path; literal names, which `git lfs track` of single files writes by the thousand, are
+# looked up), and MAX_IGNORE_RULES lines of a .gitignore. Lines past them are not read.
+MAX_RULES = 10_000
+MAX_GLOB_RULES = 200
+MAX_IGNORE_RULES = 500
+
+_PATTERN = pathspec.util.lookup_pattern("gitignore")
+_GLOB = re.compile(r"[*?\[\\]")
 
 
 @dataclass(frozen=True)
-class _Rule:
-    spec: pathspec.PathSpec
-    lfs: bool  # the line sets filter=lfs (True) or sets filter to anything else / unsets it (False)
+class _Rules:
+    """The lines of a .gitattributes that say something about `filter`, each as (line number,
+    sets filter=lfs). Literal names (`git lfs track` of single files writes them, often by the
+    thousand) are looked up; glob patterns are tried last line first."""
+
+    paths: dict[str, tuple[int, bool]]  # a literal with a '/': the path from the root
+    names: dict[str, tuple[int, bool]]  # a literal without one: a file name anywhere
+    globs: tuple[tuple[int, re.Pattern, bool], ...]
 
 
 @lru_cache(maxsize=256)
-def _lfs_rules(gitattributes: str) -> tuple[_Rule, ...]:
-    """The lines of a .gitattributes that say something about `filter`, in file order. As in git,
-    the last line whose pattern matches a path decides its attribute; patterns follow .gitignore's
-    syntax, except that a directory pattern (`dir/`) matches nothing (gitattributes(5))."""
-    rules = []
-    for line in gitattributes.splitlines()[:MAX_RULES]:
+def _lfs_rules(gitattributes: str) -> _Rules:
+    """As git reads them: the last line whose pattern matches a path decides; patterns follow
+    .gitignore's syntax, except that a pattern matches the path itself, never what lies under a
+    directory of that name, and `dir/` patterns match nothing (gitattributes(5)). At most
+    MAX_RULES lines, of which MAX_GLOB_RULES globs, are read."""
+    paths: dict[str, tuple[int, bool]] = {}
+    names: dict[str, tuple[int, bool]] = {}
+    globs: list[tuple[int, re.Pattern, bool]] = []
+    for number, line in enumerate(gitattributes.splitlines()[:MAX_RULES]):
         parts = line.split()
         if len(parts) < 2 or parts[0].startswith(("#", "!")) or parts[0].endswith("/"):
             continue
         says = [a for a in parts[1:] if a in ("-filter", "!filter") or a.startswith("filter=")]
         if not says:
             continue
+        pattern, lfs = parts[0], says[-1] == "filter=lfs"
+        if not _GLOB.search(pattern):
+            (paths if "/" in pattern else names)[pattern.lstrip("/")] = (number, lfs)
+            continue
+        if len(globs) >= MAX_GLOB_RULES:
+            continue
         try:
-            spec = pathspec.PathSpec.from_lines("gitignore", [parts[0]])
+            regex = _PATTERN(pattern).regex
         except (ValueError, TypeError):  # a pattern git would ignore too
             continue
-        rules.append(_Rule(spec, says[-1] == "filter=lfs"))
-    return tuple(rules)
+        if regex is not None:
+            globs.append((number, regex, lfs))
+    return _Rules(paths, names, tuple(reversed(globs)))
 
 
 def matches_lfs_rule(path: str, gitattributes: str) -> bool:
     """Whether `.gitattributes` puts `path` in LFS (the last rule about `filter` that matches wins)."""
-    for rule in reversed(_lfs_rules(gitattributes)):
-        if rule.spec.match_file(path):
-            return rule.lfs
-    return False
+    rules = _lfs_rules(gitattributes)
+    missing = (-1, False)
+    best = max(rules.paths.get(path, missing), rules.names.get(path.rsplit("/", 1)[-1], missing))
+    for number, regex, lfs in rules.globs:
+        if number < best[0]:
+            break
+        if regex.fullmatch(path):
+            return lfs
+    return best[1]
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -115,8 +144,8 @@ def should_use_lfs(
 
 @lru_cache(maxsize=256)
 def gitignore_spec(text: str) -> pathspec.GitIgnoreSpec:
-    """A .gitignore's rules (negations included), at most MAX_RULES lines."""
-    lines = text.splitlines()[:MAX_RULES]
+    """A .gitignore's rules (negations included), at most MAX_IGNORE_RULES lines."""
+    lines = text.splitlines()[:MAX_IGNORE_RULES]
     try:
         return pathspec.GitIgnoreSpec.from_lines(lines)
     except (ValueError, TypeError):  # skip the lines git would not read either

@@ -42,6 +42,14 @@ def test_the_last_rule_about_filter_wins():
     assert not lfsrules.matches_lfs_rule("x.bin", "")
 
 
+def test_literal_lines_of_single_tracked_files_are_looked_up():
+    attributes = "".join(f"data/part-{i}.parquet filter=lfs diff=lfs merge=lfs -text\n" for i in range(5000))
+    attributes += "notes.md filter=lfs\n*.md -filter\n"
+    assert lfsrules.matches_lfs_rule("data/part-4999.parquet", attributes)
+    assert not lfsrules.matches_lfs_rule("other/data/part-1.parquet", attributes)  # anchored: it has a '/'
+    assert not lfsrules.matches_lfs_rule("notes.md", attributes)  # a later glob line unsets it
+
+
 def test_binary_is_judged_from_the_sample():
     assert lfsrules.looks_binary(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     assert lfsrules.looks_binary(bytes(range(1, 32)) * 4)
