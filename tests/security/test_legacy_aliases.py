@@ -17,11 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = "37441ff"  # the last commit before content was proven per repo
 
-# SEED runs in the LEGACY tree: its module layout and service names, not today's.
+# SEED runs on the code of LEGACY, so it uses that commit's module and service names.
 SEED = r"""
 import hashlib
 from accounts.models import User
-from registry import gitobjects, services  # the legacy tree's layout (no registry/git/ yet)
+from registry import gitobjects, services
 from registry.selectors import gitattributes_at
 
 WEIGHTS = bytes(range(256)) * 40
