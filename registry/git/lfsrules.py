@@ -100,11 +100,11 @@ def _lfs_rules(gitattributes: str) -> _Rules:
         if len(globs) >= MAX_GLOB_RULES:
             continue
         try:
-            regex = _PATTERN(pattern).regex
+            compiled = _PATTERN(pattern)
         except (ValueError, TypeError):  # a pattern git would ignore too
             continue
-        if regex is not None:
-            globs.append((number, regex, lfs))
+        if isinstance(compiled, pathspec.RegexPattern) and compiled.regex is not None:
+            globs.append((number, compiled.regex, lfs))
     return _Rules(paths, names, tuple(reversed(globs)))
 
 
