@@ -34,7 +34,7 @@ def request_item(request: AccessRequest) -> dict:
     """The Hub's access-request shape, plus Gatehouse's expiry and decision details."""
     user = request.user
     item = {
-        "user": {"user": user.username, "fullname": user.fullname or user.username, "email": user.email or None},
+        "user": {"user": user.username, "fullname": user.fullname or user.username, "email": request.shared_email},
         "requestId": request.request_id,
         "status": request.status,
         "timestamp": isoformat_z(request.created_at),

@@ -33,6 +33,7 @@ def access_request_create(*, repo: Repo, user: User, answers: dict, has_role: bo
     cleaned = validate_answers(form_for_repo(repo), answers)
     request = existing or AccessRequest(repo=repo, user=user)
     request.fields = cleaned
+    request.requested_by_user = True
     request.created_at = timezone.now()
     request.status = RequestStatus.PENDING
     request.decided_at = request.decided_by = request.expires_at = None
@@ -113,8 +114,10 @@ def access_request_decide(
         raise BadRequest("An expiry must be in the future.")
     request = _request_for_update(repo, user_name=user_name, request_id=request_id)
     _refuse_own(reviewer, request.user)
-    if status == RequestStatus.PENDING and request.status == RequestStatus.PENDING:
-        raise NotFound("This request is already pending.")
+    # As on the Hub: a request already in the list asked for is a 404 (an expired grant may be
+    # accepted again, to renew it).
+    if request.status == status and not (status == RequestStatus.ACCEPTED and request.is_expired()):
+        raise NotFound(f"This access request is already in the {status} list.")
     request.status = status
     request.decided_at = timezone.now()
     request.decided_by = reviewer
@@ -143,7 +146,7 @@ def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expi
     request = AccessRequest.objects.select_for_update().filter(repo=repo, user=user).first()
     if has_role or (request and request.status == RequestStatus.ACCEPTED and not request.is_expired()):
         raise BadRequest(f"{user.username} already has access to {repo.repo_id}.")
-    request = request or AccessRequest(repo=repo, user=user)
+    request = request or AccessRequest(repo=repo, user=user, requested_by_user=False)
     request.status = RequestStatus.ACCEPTED
     request.decided_at = timezone.now()
     request.decided_by = reviewer

@@ -219,7 +219,7 @@ def _request_rows(rows):
         yield [
             row.user.username,
             row.user.fullname,
-            row.user.email,
+            row.shared_email or "",
             row.status,
             isoformat_z(row.created_at),
             isoformat_z(row.decided_at) or "",
