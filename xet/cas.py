@@ -2,14 +2,18 @@
 
 POST /cas/v1/xorbs/default/{xorb}         store a verified xorb          (write token)
 POST /cas/v1/shards                        register a shard's files       (write token)
+POST /cas/v2/shards                        the same, answered as NDJSON events (hf_xet tries it first)
 GET  /cas/v1/reconstructions/{file}        how to rebuild a file (+Range) (read or write token)
+GET  /cas/v2/reconstructions/{file}        the same plan, fetch entries grouped per xorb (tried first)
 GET  /cas/fetch/{xorb}?r=&exp=&sig=        a signed byte range of a xorb  (no token: the URL is signed)
 Anything else under /cas answers a JSON 404, which hf_xet reads as "not supported" and falls back
-(v2 routes, upload grants, global dedupe).
+(upload grants) or as "no match" (global dedupe, `/cas/v1/chunks/...`: a positive answer would
+tell any token holder which content the server holds, so it always answers 404).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -112,10 +116,27 @@ class ShardUploadView(CasRepoView):
         data = request.read(format.MAX_SHARD_BYTES + 1)
         if len(data) > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
-        return JsonResponse({"result": services.shard_register(data=data, repo=repo, user=principal.user)})
+        return self.answer(services.shard_register(data=data, repo=repo, user=principal.user))
+
+    def answer(self, result: int) -> HttpResponse:
+        return JsonResponse({"result": result})
+
+
+class ShardUploadV2View(ShardUploadView):
+    """hf_xet 1.8 posts the shard here first and sends it again to v1 on a 404, so serving v2
+    halves what a commit uploads in shards. The body, checks and policy are v1's; the answer is a
+    stream of NDJSON events whose last is the result. Everything is verified before the 200, so a
+    bad shard is still a plain 4xx (hf_xet treats it as final, as on v1) and no `error` event is
+    ever needed after the status line."""
+
+    def answer(self, result: int) -> HttpResponse:
+        event = json.dumps({"type": "result", "result": result})
+        return HttpResponse(event + "\n", content_type="application/x-ndjson")
 
 
 class ReconstructionView(CasRepoView):
+    version = 1
+
     def get(self, request, file_hash):
         readable = _readable_file(self.token, self.access, _hash_arg(file_hash))
         xet_file = readable.file
@@ -126,32 +147,60 @@ class ReconstructionView(CasRepoView):
         if resolved is not None and start == 0 and counts_as_download(readable.path, resolved.tree_oid):
             registry_services.repo_downloads_increment(repo=readable.repo)
         skip, planned = reconstruction.plan(xet_file.terms, start, end + 1)
-        fetch_info = {}
-        for xorb, ranges in reconstruction.fetch_ranges(planned).items():
-            fetch_info[xorb] = [_fetch_entry(request, xorb, *item) for item in ranges]
-        response = JsonResponse(
-            {
-                "offset_into_first_range": skip,
-                "terms": [
-                    {"hash": t.xorb, "unpacked_length": t.size, "range": {"start": t.chunk_start, "end": t.chunk_end}}
-                    for t in planned
-                ],
-                "fetch_info": fetch_info,
+        answer: dict = {
+            "offset_into_first_range": skip,
+            "terms": [
+                {"hash": t.xorb, "unpacked_length": t.size, "range": {"start": t.chunk_start, "end": t.chunk_end}}
+                for t in planned
+            ],
+        }
+        # SECURITY: either way, one signed URL per merged byte range, so a URL reads exactly the
+        # chunks this plan needs (README, security model: Xet).
+        fetch_ranges = reconstruction.fetch_ranges(planned).items()
+        if self.version == 1:
+            answer["fetch_info"] = {
+                xorb: [_fetch_entry(request, xorb, *item) for item in ranges] for xorb, ranges in fetch_ranges
             }
-        )
+        else:
+            answer["xorbs"] = {
+                xorb: [_fetch_entry_v2(request, xorb, *item) for item in ranges] for xorb, ranges in fetch_ranges
+            }
+        response = JsonResponse(answer)
         response["Cache-Control"] = "private, no-store"  # it holds signed URLs
         return response
 
 
-def _fetch_entry(request, xorb: str, chunk_start: int, chunk_end: int, first: int, last: int) -> dict:
-    """One fetch entry, one byte range. On object storage the URL is the store's own, with the
-    range signed (hf_xet sends exactly `url_range`); else the hub's signed route below."""
+class ReconstructionV2View(ReconstructionView):
+    """The v2 shape hf_xet 1.8 asks for first (falling back to v1, once per session, on a 404):
+    the same terms, with fetch entries grouped per xorb as `{url, ranges: [{chunks, bytes}]}`."""
+
+    version = 2
+
+
+def _fetch_url(request, xorb: str, first: int, last: int) -> str:
+    """On object storage the store's own URL, with the range signed (hf_xet sends exactly that
+    range); else the hub's signed route below."""
     url = get_xet_storage().presigned_range(xorb, first, last)
     if url is None:
         ranges = f"{first}-{last}"
         expires, signature = tokens.sign_fetch(xorb, ranges)
         url = request.build_absolute_uri(f"/cas/fetch/{xorb}?r={ranges}&exp={expires}&sig={signature}")
+    return url
+
+
+def _fetch_entry(request, xorb: str, chunk_start: int, chunk_end: int, first: int, last: int) -> dict:
+    """One v1 fetch entry, one byte range."""
+    url = _fetch_url(request, xorb, first, last)
     return {"range": {"start": chunk_start, "end": chunk_end}, "url": url, "url_range": {"start": first, "end": last}}
+
+
+def _fetch_entry_v2(request, xorb: str, chunk_start: int, chunk_end: int, first: int, last: int) -> dict:
+    """One v2 fetch entry: still one byte range per URL (the URL signs exactly it)."""
+    url = _fetch_url(request, xorb, first, last)
+    return {
+        "url": url,
+        "ranges": [{"chunks": {"start": chunk_start, "end": chunk_end}, "bytes": {"start": first, "end": last}}],
+    }
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,16 @@ class Cas:
             "POST", f"/cas/v1/xorbs/{prefix}/{xorb_hash}", body, HTTP_AUTHORIZATION=f"Bearer {token}"
         )
 
-    def post_shard(self, token: str, body: bytes):
-        return self.client.generic("POST", "/cas/v1/shards", body, HTTP_AUTHORIZATION=f"Bearer {token}")
+    def post_shard(self, token: str, body: bytes, version: str = "v1"):
+        return self.client.generic("POST", f"/cas/{version}/shards", body, HTTP_AUTHORIZATION=f"Bearer {token}")
 
-    def reconstruction(self, token: str, file_hash: str, byte_range: str | None = None):
+    def reconstruction(self, token: str, file_hash: str, byte_range: str | None = None, version: str = "v1"):
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
         if byte_range:
             headers["HTTP_RANGE"] = byte_range
-        return self.client.get(f"/cas/v1/reconstructions/{file_hash}", **headers)
+        return self.client.get(f"/cas/{version}/reconstructions/{file_hash}", **headers)
 
-    def upload(self, repo, user, data: bytes, *, create_pr: bool = False) -> tuple[str, str]:
+    def upload(self, repo, user, data: bytes, *, create_pr: bool = False, version: str = "v1") -> tuple[str, str]:
         """Send `data` as one xorb and one shard with a write token for `repo`: (file hash, sha256)."""
         token = self.write_token(repo.repo_id, token_for(user), create_pr=create_pr)
         chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
@@ -51,7 +51,7 @@ class Cas:
         assert self.post_xorb(token, xorb_hash, body).status_code == 200
         file_hash, content, terms = xet_build.file_of({xorb_hash: chunks}, [(xorb_hash, 0, len(chunks))])
         sha256 = xet_build.sha256(content)
-        response = self.post_shard(token, xet_build.shard([(file_hash, terms, sha256)]))
+        response = self.post_shard(token, xet_build.shard([(file_hash, terms, sha256)]), version)
         assert response.status_code == 200, response.content
         return file_hash, sha256
 

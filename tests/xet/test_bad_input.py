@@ -175,8 +175,8 @@ def test_unknown_cas_routes_are_json_404s(client, token, chunks):
     for method, path in [
         ("GET", "/cas/v1/chunks/default/" + "0" * 64),
         ("POST", "/cas/v1/xorb-grants/default/" + "0" * 64),
-        ("POST", "/cas/v2/shards"),
-        ("GET", "/cas/v2/reconstructions/" + "0" * 64),
+        ("GET", "/cas/v2/file-chunk-hashes/" + "0" * 64),
+        ("POST", "/cas/v1/reconstructions"),  # the batch query
     ]:
         response = client.generic(method, path, b"{}", **headers)
         assert response.status_code == 404

@@ -13,15 +13,21 @@ from tests.xet.conftest import commit_xet_file
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("s3_backend")]
 
 
-def test_fetch_urls_are_the_stores_own_and_serve_only_their_signed_range(cas, alice, s3_store):
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_fetch_urls_are_the_stores_own_and_serve_only_their_signed_range(cas, alice, s3_store, version):
     repo = make_repo(alice, "fetch", {"README.md": b"# f\n"})
     file_hash, sha256 = cas.upload(repo, alice, os.urandom(300_000))
     commit_xet_file(repo, alice, "w.bin", sha256)
     token = cas.token("alice/fetch", token_for(alice), scope="read").json()["accessToken"]
 
-    plan = cas.reconstruction(token, file_hash, "bytes=100000-199999").json()  # a part of the file
-    (xorb, [entry]) = next(iter(plan["fetch_info"].items()))
-    url, first, last = entry["url"], entry["url_range"]["start"], entry["url_range"]["end"]
+    plan = cas.reconstruction(token, file_hash, "bytes=100000-199999", version=version).json()  # a part of the file
+    if version == "v1":
+        (xorb, [entry]) = next(iter(plan["fetch_info"].items()))
+        url, first, last = entry["url"], entry["url_range"]["start"], entry["url_range"]["end"]
+    else:
+        (xorb, [entry]) = next(iter(plan["xorbs"].items()))
+        ([signed],) = [entry["ranges"]]
+        url, first, last = entry["url"], signed["bytes"]["start"], signed["bytes"]["end"]
     with get_xet_storage().open(xorb) as handle:
         stored = handle.read()
 
