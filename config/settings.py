@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "community",
     "workers",
     "xet.apps.XetConfig",
+    "githttp.apps.GitHttpConfig",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # file take up to DATA_UPLOAD_MAX_MEMORY_SIZE; only uploads (streamed, or portal forms with files)
 # take more, up to the upload limits below.
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1024 * 1024)
+# git's upload-pack requests (wants and haves, githttp): at most this many bytes, gzipped or not.
+GATEHOUSE_GIT_MAX_REQUEST_BYTES = env.int("GATEHOUSE_GIT_MAX_REQUEST_BYTES", default=8 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 # Slow clients (core.gunicorn_worker, core.socketbody): a request head must arrive whole within
 # GATEHOUSE_HEAD_TIMEOUT seconds; a body that sends nothing for GATEHOUSE_BODY_IDLE_TIMEOUT seconds

@@ -1,0 +1,180 @@
+"""git over smart HTTP (protocol v0/v1): `info/refs` and `git-upload-pack`, served by dulwich
+from the registry's rows (githttp.store), behind the same policy as every other route.
+
+- GET  /{[datasets/]}{ns}/{name}[.git]/info/refs?service=git-upload-pack   refs (needs DOWNLOAD)
+- POST /{[datasets/]}{ns}/{name}[.git]/git-upload-pack                     clone and fetch
+- GET  .../info/refs?service=git-receive-pack, POST .../git-receive-pack    push: refused for now
+
+Authentication is HTTP Basic with any user name and a token as the password (or Bearer).
+SECURITY: an anonymous caller of a private or missing repo gets the same 401 with
+`WWW-Authenticate` (git sends credentials only after one); a signed-in stranger the same 404.
+A clone is served only if the caller could `/resolve` every file it carries (policy.check_clone);
+otherwise git prints the reason the API gives (`ERR` pkt-line: "fatal: remote error: ...").
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from dulwich.errors import GitProtocolError, HangupException
+from dulwich.protocol import ReceivableProtocol
+from dulwich.server import Backend, UploadPackHandler
+
+from core import bodies as core_bodies
+from core.errors import BadRequest, Forbidden, HubError
+from gating.policy import Action, check_clone
+from gating.repo_views import RepoView
+from githttp import bodies
+from githttp.store import GitRepo, Refused
+from registry.git import trees
+from registry.selectors import Resolved
+
+UPLOAD_PACK = "git-upload-pack"
+RECEIVE_PACK = "git-receive-pack"
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a pack past this is spooled to a temporary file
+STREAM_CHUNK = 256 * 1024
+GIT_REQUEST = core_bodies.BodyPolicy(lambda: settings.GATEHOUSE_GIT_MAX_REQUEST_BYTES)
+
+
+def pkt_line(data: bytes) -> bytes:
+    return b"%04x" % (len(data) + 4) + data
+
+
+def git_error(message: str) -> HttpResponse:
+    """git's own way to refuse an upload-pack: an `ERR` pkt-line, shown as "remote error: ..."."""
+    text = " ".join(message.split())[: bodies.MAX_PKT_LINE - 8]
+    return _no_cache(HttpResponse(pkt_line(b"ERR " + text.encode()), content_type=f"application/x-{UPLOAD_PACK}-result"))
+
+
+def _no_cache(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "private, no-cache, max-age=0, must-revalidate"
+    response["Expires"] = "Fri, 01 Jan 1980 00:00:00 GMT"
+    return response
+
+
+class _Backend(Backend):
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+
+    def open_repository(self, path):  # type: ignore[override]
+        return self.repo
+
+
+class GitRepoView(RepoView):
+    """Base of the git routes: Basic auth, and errors as git shows them (plain text; a 401 with
+    `WWW-Authenticate`, or git never sends the credentials it has)."""
+
+    accepts_basic_auth = True
+
+    def error_response(self, exc: HubError):
+        response = HttpResponse(exc.message + "\n", status=exc.status, content_type="text/plain; charset=utf-8")
+        response["X-Error-Code"] = exc.code
+        if exc.status == 401:
+            response["WWW-Authenticate"] = 'Basic realm="Gatehouse"'
+        return _no_cache(response)
+
+
+class InfoRefsView(GitRepoView):
+    """The ref advertisement. Fetching needs DOWNLOAD (a gated repo asks for access here, where
+    git shows the message); the push advertisement needs a signed-in caller with a write token."""
+
+    @property
+    def repo_actions(self) -> dict[str, Action]:  # type: ignore[override]
+        service = self.request.GET.get("service")
+        return {"GET": Action.PARTICIPATE if service == RECEIVE_PACK else Action.DOWNLOAD}
+
+    def get(self, request, **kwargs):
+        service = request.GET.get("service")
+        if service == RECEIVE_PACK:
+            raise Forbidden("Pushing with git is not supported yet: use the commit API (huggingface_hub).")
+        if service != UPLOAD_PACK:
+            raise BadRequest("Only git's smart HTTP protocol is served: please use git 1.6.6 or later.")
+        out = io.BytesIO()
+        proto = ReceivableProtocol(io.BytesIO().read, out.write)
+        handler = UploadPackHandler(_Backend(GitRepo(self.repo)), ["/"], proto, stateless_rpc=True)
+        handler.advertise_refs = True
+        handler.handle()
+        body = pkt_line(f"# service={service}\n".encode()) + b"0000" + out.getvalue()
+        return _no_cache(HttpResponse(body, content_type=f"application/x-{service}-advertisement"))
+
+
+class UploadPackView(GitRepoView):
+    """Clone and fetch. The request is read whole (bounded), the pack built into a spooled file,
+    then streamed: a refusal found while building it still reaches git as a clean `ERR`."""
+
+    repo_actions = {"POST": Action.DOWNLOAD}
+    body_policy = GIT_REQUEST
+
+    def post(self, request, **kwargs):
+        if request.content_type != f"application/x-{UPLOAD_PACK}-request":
+            raise BadRequest(f"Expected Content-Type application/x-{UPLOAD_PACK}-request.")
+        body = bodies.read_body(request, settings.GATEHOUSE_GIT_MAX_REQUEST_BYTES)
+        bodies.check_negotiation(body)
+        repo = GitRepo(self.repo)
+        repo.authorize = lambda wants, shallow: self.authorize(repo, wants, shallow)
+        out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        proto = ReceivableProtocol(io.BytesIO(body).read, out.write)
+        try:
+            UploadPackHandler(_Backend(repo), ["/"], proto, stateless_rpc=True).handle()
+        except HubError as exc:
+            out.close()
+            if exc.status == 401:
+                raise  # an anonymous caller: git asks for credentials and tries again
+            return git_error(exc.message)
+        except Refused as exc:
+            out.close()
+            return git_error(str(exc))
+        except (GitProtocolError, HangupException) as exc:
+            out.close()
+            return git_error(f"protocol error: {exc}")
+        size = out.tell()
+        out.seek(0)
+        response = StreamingHttpResponse(_stream(out), content_type=f"application/x-{UPLOAD_PACK}-result")
+        response["Content-Length"] = str(size)
+        return _no_cache(response)
+
+    def authorize(self, repo: GitRepo, wants: list[bytes], shallow: set[bytes]) -> None:
+        """Before a byte of the pack: the policy over every revision asked for and the history
+        the pack may carry (down to the shallow boundary)."""
+        store = repo.store
+        names: dict[str, list[str]] = {}
+        for name, oid in repo.get_refs().items():
+            if name != b"HEAD":
+                names.setdefault(oid.decode(), []).append(name.decode())
+        revisions = []
+        for want in wants:
+            oid = want.decode()
+            for name in names.get(oid, []):
+                revisions.append(Resolved(revision=name, commit_oid=oid, tree_oid=store.tree_of(oid), ref=None))
+        boundary = {sha.decode() for sha in shallow}
+        history: list[Resolved] = []
+        seen: set[str] = set()
+        todo = [want.decode() for want in wants]
+        while todo:
+            oid = todo.pop()
+            if oid in seen or oid not in store.commits():
+                continue
+            seen.add(oid)
+            history.append(Resolved(revision=oid, commit_oid=oid, tree_oid=store.tree_of(oid), ref=None))
+            if oid not in boundary:
+                todo.extend(store.parents(oid))
+        check_clone(self.access, revisions, history, lambda tree_oid: (path for path, _ in trees.iter_files(tree_oid)))
+
+
+def _stream(handle) -> Iterator[bytes]:
+    try:
+        while chunk := handle.read(STREAM_CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+class ReceivePackView(GitRepoView):
+    repo_actions = {"POST": Action.PARTICIPATE}
+
+    def post(self, request, **kwargs):
+        raise Forbidden("Pushing with git is not supported yet: use the commit API (huggingface_hub).")

@@ -1,0 +1,31 @@
+"""Clone, fetch and ls-remote of public repos with real git: the same files, byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.builders import commit_files, make_repo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FILES = {"README.md": b"# Tiny\n", "config.json": b'{"a": 1}\n', "sub/dir/notes.txt": b"hello\n" * 100}
+
+
+def test_clone_fetch_and_ls_remote_of_a_public_repo(git, alice, tmp_path):
+    repo = make_repo(alice, "tiny", FILES)
+    target = tmp_path / "tiny"
+    git.run("clone", git.url("alice/tiny"), str(target))
+    for path, data in FILES.items():
+        assert (target / path).read_bytes() == data
+    head = repo.refs.get(name="refs/heads/main").commit_oid
+    assert git.run("rev-parse", "HEAD", cwd=target).stdout.strip() == head
+    git.run("fsck", "--strict", cwd=target)
+
+    commit_files(repo, {"config.json": b'{"a": 2}\n', "README.md": None}, author=alice)
+    git.run("pull", "--ff-only", cwd=target)
+    assert (target / "config.json").read_bytes() == b'{"a": 2}\n'
+    assert not (target / "README.md").exists()
+
+    listed = git.run("ls-remote", git.url("alice/tiny.git")).stdout
+    assert f"{repo.refs.get(name='refs/heads/main').commit_oid}\trefs/heads/main" in listed
+    assert "HEAD" in listed
