@@ -405,7 +405,11 @@ LOGGING = {
             "filters": ["redact_signatures"],
         },
     },
-    "loggers": {"django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # dulwich (githttp) logs every negotiation at INFO.
+        "dulwich": {"level": "WARNING"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 

@@ -26,10 +26,8 @@ def read_body(request, limit: int) -> bytes:
         data = request.read(limit + 1)
     elif request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
         stream = request.META["wsgi.input"]
-        if request.META.get("wsgi.input_terminated"):
-            data = stream.read(limit + 1)
-        else:
-            data = _dechunk(stream, limit)
+        terminated = request.META.get("wsgi.input_terminated")  # gunicorn de-chunked it already
+        data = stream.read(limit + 1) if terminated else _dechunk(stream, limit)
     else:
         data = b""
     if len(data) > limit:

@@ -47,7 +47,8 @@ def pkt_line(data: bytes) -> bytes:
 def git_error(message: str) -> HttpResponse:
     """git's own way to refuse an upload-pack: an `ERR` pkt-line, shown as "remote error: ..."."""
     text = " ".join(message.split())[: bodies.MAX_PKT_LINE - 8]
-    return _no_cache(HttpResponse(pkt_line(b"ERR " + text.encode()), content_type=f"application/x-{UPLOAD_PACK}-result"))
+    response = HttpResponse(pkt_line(b"ERR " + text.encode()), content_type=f"application/x-{UPLOAD_PACK}-result")
+    return _no_cache(response)
 
 
 def _no_cache(response: HttpResponse) -> HttpResponse:
@@ -116,7 +117,7 @@ class UploadPackView(GitRepoView):
         bodies.check_negotiation(body)
         repo = GitRepo(self.repo)
         repo.authorize = lambda wants, shallow: self.authorize(repo, wants, shallow)
-        out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by _stream
         proto = ReceivableProtocol(io.BytesIO(body).read, out.write)
         try:
             UploadPackHandler(_Backend(repo), ["/"], proto, stateless_rpc=True).handle()
