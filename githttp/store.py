@@ -14,11 +14,12 @@ regular file's content is served only if it is proven to belong to the repo (`Re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dulwich.object_store import MemoryObjectStore
-from dulwich.objects import ShaFile
+from dulwich.objects import ObjectID, ShaFile
 from dulwich.refs import DictRefsContainer
+from dulwich.refs import Ref as GitRef
 from dulwich.repo import BaseRepo
 
 from registry.git import gitobjects
@@ -74,22 +75,22 @@ class RepoObjectStore(MemoryObjectStore):
             return COMMIT
         return self._reachable.get(oid)
 
-    def __contains__(self, sha) -> bool:  # type: ignore[override]
+    def __contains__(self, sha) -> bool:
         return self._kind(_hex(sha)) is not None
 
-    def contains_loose(self, sha) -> bool:  # type: ignore[override]
+    def contains_loose(self, sha) -> bool:
         return sha in self
 
-    def contains_packed(self, sha) -> bool:  # type: ignore[override]
+    def contains_packed(self, sha) -> bool:
         return False
 
-    def __iter__(self) -> Iterator:  # type: ignore[override]
+    def __iter__(self) -> Iterator:
         return iter(())  # never asked when serving; listing every object is not a service
 
-    def iter_unpacked_subset(self, shas, **kwargs):  # type: ignore[override]
+    def iter_unpacked_subset(self, shas, **kwargs):
         return iter(())  # no stored deltas to reuse: skip dulwich's first pass over every object
 
-    def get_raw(self, name) -> tuple[int, bytes]:  # type: ignore[override]
+    def get_raw(self, name) -> tuple[int, bytes]:
         oid = _hex(name)
         kind = self._kind(oid)
         if kind == COMMIT:
@@ -100,9 +101,9 @@ class RepoObjectStore(MemoryObjectStore):
             return BLOB, self._blob_raw(oid)
         raise KeyError(name)
 
-    def __getitem__(self, name) -> ShaFile:  # type: ignore[override]
+    def __getitem__(self, name) -> ShaFile:
         kind, raw = self.get_raw(name)
-        return ShaFile.from_raw_string(kind, raw, sha=_hex(name).encode())
+        return ShaFile.from_raw_string(kind, raw, sha=ObjectID(_hex(name).encode()))
 
     # Trees: fetched in bulk, every tree that the walk has reached and not loaded yet.
     def reach_tree(self, oid: str) -> None:
@@ -165,23 +166,26 @@ class RepoObjectStore(MemoryObjectStore):
 class GitRepo(BaseRepo):
     """The dulwich view of a Gatehouse repo: its refs (HEAD names the default branch) and store."""
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, authorize: Callable[[list, set], None] | None = None) -> None:
         store = RepoObjectStore(repo)
         rows = Ref.objects.filter(repo=repo).values_list("name", "commit_oid")
-        refs = {name.encode(): oid.encode() for name, oid in rows}
+        refs = {GitRef(name.encode()): oid.encode() for name, oid in rows}
         super().__init__(store, DictRefsContainer(refs))
         self.gatehouse_repo = repo
         self.store = store
-        head = f"refs/heads/{repo.default_branch}".encode()
+        self._authorize = authorize
+        head = GitRef(f"refs/heads/{repo.default_branch}".encode())
         if head in refs:
-            self.refs.set_symbolic_ref(b"HEAD", head)
+            self.refs.set_symbolic_ref(GitRef(b"HEAD"), head)
 
-    def authorize(self, wants: list[bytes], shallow: set[bytes]) -> None:
-        """Called with the wants (and the shallow boundary) before anything is sent; raises to refuse.
-        The view sets it; the default refuses everything."""
-        raise Refused("not authorized")
+    def authorize(self, wants: list, shallow: set) -> None:
+        """Called with the wants (and the shallow boundary) before anything is sent; raises to
+        refuse. Without the view's `authorize`, everything is refused."""
+        if self._authorize is None:
+            raise Refused("not authorized")
+        self._authorize(wants, shallow)
 
-    def find_missing_objects(self, determine_wants, graph_walker, progress, **kwargs):  # type: ignore[override]
+    def find_missing_objects(self, determine_wants, graph_walker, progress, **kwargs):
         def checked(refs, depth=None):
             wants = determine_wants(refs, depth)
             if wants:
@@ -190,19 +194,19 @@ class GitRepo(BaseRepo):
 
         return super().find_missing_objects(checked, graph_walker, progress, **kwargs)
 
-    def get_config(self):  # type: ignore[override]
+    def get_config(self):
         from dulwich.config import ConfigFile
 
         return ConfigFile()
 
-    def get_config_stack(self):  # type: ignore[override]
+    def get_config_stack(self):
         return self.get_config()
 
-    def get_named_file(self, path, basedir=None):  # type: ignore[override]
+    def get_named_file(self, path, basedir=None):
         return None
 
-    def get_description(self):  # type: ignore[override]
+    def get_description(self):
         return None
 
-    def get_peeled(self, ref):  # type: ignore[override]
+    def get_peeled(self, ref):
         return self.refs[ref]  # tags are lightweight: a ref names its commit

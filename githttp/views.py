@@ -17,9 +17,11 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
+from typing import TypeVar
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import ReceivableProtocol
 from dulwich.server import Backend, UploadPackHandler
@@ -33,6 +35,7 @@ from githttp.store import GitRepo, Refused
 from registry.git import trees
 from registry.selectors import Resolved
 
+R = TypeVar("R", bound=HttpResponseBase)
 UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a pack past this is spooled to a temporary file
@@ -51,7 +54,7 @@ def git_error(message: str) -> HttpResponse:
     return _no_cache(response)
 
 
-def _no_cache(response: HttpResponse) -> HttpResponse:
+def _no_cache(response: R) -> R:
     response["Cache-Control"] = "private, no-cache, max-age=0, must-revalidate"
     response["Expires"] = "Fri, 01 Jan 1980 00:00:00 GMT"
     return response
@@ -61,7 +64,7 @@ class _Backend(Backend):
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
 
-    def open_repository(self, path):  # type: ignore[override]
+    def open_repository(self, path):
         return self.repo
 
 
@@ -115,8 +118,7 @@ class UploadPackView(GitRepoView):
             raise BadRequest(f"Expected Content-Type application/x-{UPLOAD_PACK}-request.")
         body = bodies.read_body(request, settings.GATEHOUSE_GIT_MAX_REQUEST_BYTES)
         bodies.check_negotiation(body)
-        repo = GitRepo(self.repo)
-        repo.authorize = lambda wants, shallow: self.authorize(repo, wants, shallow)
+        repo = GitRepo(self.repo, authorize=lambda wants, shallow: self.authorize(repo, wants, shallow))
         out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by _stream
         proto = ReceivableProtocol(io.BytesIO(body).read, out.write)
         try:
@@ -143,9 +145,9 @@ class UploadPackView(GitRepoView):
         the pack may carry (down to the shallow boundary)."""
         store = repo.store
         names: dict[str, list[str]] = {}
-        for name, oid in repo.get_refs().items():
-            if name != b"HEAD":
-                names.setdefault(oid.decode(), []).append(name.decode())
+        for ref_name, ref_oid in repo.get_refs().items():
+            if ref_name != b"HEAD":
+                names.setdefault(ref_oid.decode(), []).append(ref_name.decode())
         revisions = []
         for want in wants:
             oid = want.decode()
