@@ -23,7 +23,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from dulwich.errors import GitProtocolError, HangupException
-from dulwich.protocol import ReceivableProtocol
+from dulwich.protocol import CAPABILITY_FILTER, ReceivableProtocol
 from dulwich.server import Backend, UploadPackHandler
 
 from core import bodies as core_bodies
@@ -58,6 +58,14 @@ def _no_cache(response: R) -> R:
     response["Cache-Control"] = "private, no-cache, max-age=0, must-revalidate"
     response["Expires"] = "Fri, 01 Jan 1980 00:00:00 GMT"
     return response
+
+
+class RegistryUploadPackHandler(UploadPackHandler):
+    """dulwich's upload-pack without `filter`: a blob-less partial clone would fetch missing blobs
+    later by id, which dulwich refuses (only ref tips may be wanted). git then clones in full."""
+
+    def capabilities(self) -> list[bytes]:
+        return [cap for cap in super().capabilities() if cap != CAPABILITY_FILTER]
 
 
 class _Backend(Backend):
@@ -99,7 +107,7 @@ class InfoRefsView(GitRepoView):
             raise BadRequest("Only git's smart HTTP protocol is served: please use git 1.6.6 or later.")
         out = io.BytesIO()
         proto = ReceivableProtocol(io.BytesIO().read, out.write)
-        handler = UploadPackHandler(_Backend(GitRepo(self.repo)), ["/"], proto, stateless_rpc=True)
+        handler = RegistryUploadPackHandler(_Backend(GitRepo(self.repo)), ["/"], proto, stateless_rpc=True)
         handler.advertise_refs = True
         handler.handle()
         body = pkt_line(f"# service={service}\n".encode()) + b"0000" + out.getvalue()
@@ -122,7 +130,7 @@ class UploadPackView(GitRepoView):
         out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by _stream
         proto = ReceivableProtocol(io.BytesIO(body).read, out.write)
         try:
-            UploadPackHandler(_Backend(repo), ["/"], proto, stateless_rpc=True).handle()
+            RegistryUploadPackHandler(_Backend(repo), ["/"], proto, stateless_rpc=True).handle()
         except HubError as exc:
             out.close()
             if exc.status == 401:

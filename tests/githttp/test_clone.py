@@ -29,3 +29,10 @@ def test_clone_fetch_and_ls_remote_of_a_public_repo(git, alice, tmp_path):
     listed = git.run("ls-remote", git.url("alice/tiny.git")).stdout
     assert f"{repo.refs.get(name='refs/heads/main').commit_oid}\trefs/heads/main" in listed
     assert "HEAD" in listed
+
+
+def test_repo_page_shows_the_clone_commands(client, alice):
+    make_repo(alice, "shown", FILES)
+    page = client.get("/alice/shown").content.decode()
+    assert "git clone http://testserver/alice/shown" in page
+    assert "GIT_LFS_SKIP_SMUDGE=1 git clone http://testserver/alice/shown" in page
