@@ -3,7 +3,9 @@
 git sends small requests with a `Content-Length`, larger ones (over `http.postBuffer`, 1 MiB)
 chunked, and may gzip them (`Content-Encoding: gzip`). Django reads no body without a
 `Content-Length`, so chunked bodies are read from the WSGI stream: already de-chunked by
-gunicorn (`wsgi.input_terminated`), de-chunked here otherwise (the development and test server).
+gunicorn (`wsgi.input_terminated`, as deployed), de-chunked here for WSGI servers that pass the
+raw stream on. Django's own runserver cannot read a chunked body at all (its stream stops at
+`Content-Length`): there, requests larger than git's `http.postBuffer` fail with a clear 400.
 
 Bounds: the body as sent and as inflated at most `limit` bytes; chunk-size lines at most 64
 bytes; pkt-lines at most 65,520 bytes (git's own maximum); `MAX_WANTS` wants and `MAX_HAVES` haves.
