@@ -30,7 +30,7 @@ from core import bodies as core_bodies
 from core.errors import BadRequest, Forbidden, HubError
 from gating.policy import Action, check_clone
 from gating.repo_views import RepoView
-from githttp import bodies
+from githttp import bodies, packcache
 from githttp.store import GitRepo, Refused
 from registry.git import trees
 from registry.selectors import Resolved
@@ -127,10 +127,15 @@ class UploadPackView(GitRepoView):
         body = bodies.read_body(request, settings.GATEHOUSE_GIT_MAX_REQUEST_BYTES)
         bodies.check_negotiation(body)
         repo = GitRepo(self.repo, authorize=lambda wants, shallow: self.authorize(repo, wants, shallow))
-        out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by _stream
-        proto = ReceivableProtocol(io.BytesIO(body).read, out.write)
+        keyed = packcache.cache_key(body) if packcache.usable(self.repo) else None
+        cached = packcache.lookup(self.repo.pk, keyed[0]) if keyed else None
+        out = cached or tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by _stream
         try:
-            RegistryUploadPackHandler(_Backend(repo), ["/"], proto, stateless_rpc=True).handle()
+            if cached is not None and keyed is not None:
+                self.authorize_cached(repo, keyed[1])  # the same checks as dulwich's and ours below
+            else:
+                proto = ReceivableProtocol(io.BytesIO(body).read, out.write)
+                RegistryUploadPackHandler(_Backend(repo), ["/"], proto, stateless_rpc=True).handle()
         except HubError as exc:
             out.close()
             if exc.status == 401:
@@ -142,11 +147,22 @@ class UploadPackView(GitRepoView):
         except (GitProtocolError, HangupException) as exc:
             out.close()
             return git_error(f"protocol error: {exc}")
-        size = out.tell()
+        size = out.seek(0, io.SEEK_END)
+        if cached is None and keyed is not None:
+            out.seek(0)
+            packcache.store(self.repo.pk, keyed[0], keyed[1], out)
         out.seek(0)
         response = StreamingHttpResponse(_stream(out), content_type=f"application/x-{UPLOAD_PACK}-result")
         response["Content-Length"] = str(size)
         return _no_cache(response)
+
+    def authorize_cached(self, repo: GitRepo, wants: list[str]) -> None:
+        """Before a cached response is sent: what dulwich checks (every want is a ref tip now)
+        and what `authorize` checks, for this caller."""
+        tips = {oid.decode() for name, oid in repo.get_refs().items() if name != b"HEAD"}
+        if not set(wants) <= tips:
+            raise Refused("protocol error: the client wants an object that is not a ref tip")
+        self.authorize(repo, [want.encode() for want in wants], set())
 
     def authorize(self, repo: GitRepo, wants: list[bytes], shallow: set[bytes]) -> None:
         """Before a byte of the pack: the policy over every revision asked for and the history

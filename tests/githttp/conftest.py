@@ -50,6 +50,13 @@ class Git:
         return f"{scheme}://user:{token}@{rest}/{path}"
 
 
+@pytest.fixture(autouse=True)
+def _pack_cache(settings, tmp_path):
+    """Each test its own pack cache (repo keys come again after a database flush)."""
+    settings.GATEHOUSE_GIT_PACK_CACHE_DIR = tmp_path / "git-packs"
+    return settings.GATEHOUSE_GIT_PACK_CACHE_DIR
+
+
 @pytest.fixture
 def git(hub, tmp_path) -> Git:
     home = tmp_path / "home"
