@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from registry import services
 from tests.support.builders import commit_files, make_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,3 +37,19 @@ def test_repo_page_shows_the_clone_commands(client, alice):
     page = client.get("/alice/shown").content.decode()
     assert "git clone http://testserver/alice/shown" in page
     assert "GIT_LFS_SKIP_SMUDGE=1 git clone http://testserver/alice/shown" in page
+
+
+def test_datasets_shallow_clones_and_moved_repos(git, alice, tmp_path):
+    dataset = make_repo(alice, "corpus", FILES, repo_type="dataset")
+    commit_files(dataset, {"config.json": b"{}"}, author=alice)
+    shallow = tmp_path / "corpus"
+    git.run("clone", "--depth", "1", git.url("datasets/alice/corpus.git"), str(shallow))
+    assert git.run("rev-list", "--count", "HEAD", cwd=shallow).stdout.strip() == "1"
+    assert (shallow / "config.json").read_bytes() == b"{}"
+    assert git.run("ls-remote", git.url("alice/corpus"), check=False).returncode != 0  # not a model
+
+    model = make_repo(alice, "old-name", FILES)
+    services.repo_move(repo=model, to_namespace="alice", to_name="new-name")
+    moved = tmp_path / "moved"
+    git.run("clone", git.url("alice/old-name"), str(moved))  # the old id redirects, as on the Hub
+    assert (moved / "config.json").read_bytes() == FILES["config.json"]
