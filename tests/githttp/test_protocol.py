@@ -10,7 +10,7 @@ import pytest
 from core.errors import BadRequest, PayloadTooLarge
 from githttp import bodies
 from githttp.views import pkt_line
-from registry.models import Ref
+from registry.models import Ref, RepoObject
 from tests.support.builders import make_repo
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +96,11 @@ def test_negotiation_bounds():
     with pytest.raises(BadRequest):
         bodies.check_negotiation(b"0003")  # shorter than its own header
     bodies.check_negotiation(pkt_line(b"want " + b"a" * 40 + b"\n") + b"0000" + pkt_line(b"done\n"))
+
+
+def test_content_never_proven_to_be_the_repos_refuses_the_clone(client, alice):
+    repo = make_repo(alice, "m", {"config.json": b'{"x": 1}'})
+    RepoObject.objects.filter(repo=repo).delete()  # as left by a version before the proof rule
+    body = pkt_line(b"want " + _tip(repo) + CAPS) + b"0000" + pkt_line(b"done\n")
+    answer = _content(_post(client, "/alice/m", body))
+    assert b"ERR " in answer and b"quarantined" in answer and b'{"x": 1}' not in answer
