@@ -10,6 +10,7 @@ from githttp import urls as githttp_urls
 from licenses import urls as licenses_urls
 from registry.api import deleted as deleted_repos
 from registry.urls import api_urlpatterns, download_urlpatterns, lfs_urlpatterns, web_urlpatterns
+from webhooks import urls as webhook_urls
 from workers import urls as preview_urls
 from xet import urls as xet_urls
 
@@ -35,10 +36,12 @@ urlpatterns = [
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((githttp_urls.urlpatterns, "githttp"), namespace="githttp")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
+    path("", include((webhook_urls.api_urlpatterns, "webhooks"), namespace="webhooks-api")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),
     path("", include((community_urls.web_urlpatterns, "community"), namespace="community")),
     path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
+    path("", include((webhook_urls.web_urlpatterns, "webhooks"), namespace="webhooks")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
 ]

@@ -384,3 +384,11 @@ def _check_gate(principal: Principal, repo: Repo) -> None:
         f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list: {reasons[state]}",
         anonymous=False,
     )
+
+
+def could_see_before_deletion(principal: Principal, repo: Repo) -> bool:
+    """Whether `principal` could see `repo` just before it was deleted (the visibility rule of
+    `visible_q`, minus the deletion): who may be told that a repo they watched was deleted."""
+    if not repo.private:
+        return True
+    return repo_role(principal, repo) is not None

@@ -44,6 +44,12 @@ PUBLIC_ROUTES = {
     "xet-cas:fetch": "signed short-lived URL minted by a policy-checked reconstruction",
     "xet-cas:unknown": "answers a JSON 404 for every CAS route Gatehouse does not implement",
     "xet-cas:telemetry": "hf_xet telemetry; stores nothing",
+    "webhooks-api:api-webhooks": "the caller's own webhooks; watched repos resolved through gating.policy.resolve_repo",
+    "webhooks-api:api-webhook": "the caller's own webhook (another's is a 404); watched repos through resolve_repo",
+    "webhooks-api:api-enable": "the caller's own webhook (another's is a 404)",
+    "webhooks-api:api-disable": "the caller's own webhook (another's is a 404)",
+    "webhooks:list": "the signed-in user's own webhooks",
+    "webhooks:detail": "the signed-in user's own webhook (another's is a 404); skipped deliveries name no repo",
 }
 
 

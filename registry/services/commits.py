@@ -171,16 +171,22 @@ def blob_stage_stored(
     stored = StoredObject.objects.filter(sha256=sha256).first()
     # The same refusal whether or not the content is stored elsewhere: no existence oracle.
     kind = "is a Git LFS pointer to" if as_pointer else "refers to"
-    if stored is None or not RepoObject.objects.filter(repo=repo, sha256=sha256).exists():
-        raise BadRequest(
-            f"'{path}' {kind} LFS object {sha256}, which was never uploaded to this repo; "
-            "upload the file's content before committing."
-        )
-    if proof_from is not None and not UploadReceipt.objects.filter(repo=repo, user=proof_from, sha256=sha256).exists():
-        raise BadRequest(
+    # A contributor's refusal does not depend on whether the repo holds the content either: anyone
+    # who may open a pull request would otherwise learn which hashes a repo holds.
+    if proof_from is not None:
+        held = UploadReceipt.objects.filter(repo=repo, user=proof_from, sha256=sha256).exists()
+        refusal = (
             f"'{path}' {kind} LFS object {sha256}, which was not uploaded by you: a pull request may only add "
             "large files whose content you uploaded to this repo. Upload the file itself rather than referring to it."
         )
+    else:
+        held = RepoObject.objects.filter(repo=repo, sha256=sha256).exists()
+        refusal = (
+            f"'{path}' {kind} LFS object {sha256}, which was never uploaded to this repo; "
+            "upload the file's content before committing."
+        )
+    if stored is None or not held:
+        raise BadRequest(refusal)
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
@@ -325,6 +331,7 @@ def commit_create(
         description=description,
         on_pull_request=ref_name.startswith("refs/pr/"),
     )
+    old_oid = ref.commit_oid if ref else None
     _move_ref(repo, ref, ref_name, commit)
     faults.point("commit.in_ref_txn")
     if ref_name == f"refs/heads/{repo.default_branch}":
@@ -333,6 +340,16 @@ def commit_create(
     scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
+    if old_oid is not None:  # a repo's first commit is part of its creation ("repo" "create")
+        hooks.repo_event_emit(
+            hooks.RepoEvent(
+                repo_pk=repo.pk,
+                scope="repo.content",
+                action="update",
+                actor_pk=author.pk if author else None,
+                updated_refs=((ref_name, old_oid, commit.oid),),
+            )
+        )
     faults.point_after_commit("commit.after_ref_moved")
     return commit
 

@@ -68,6 +68,7 @@ def repo_create(
             author=creator,
             create_branch=True,
         )
+        hooks.repo_event_emit(hooks.RepoEvent(repo_pk=repo.pk, scope="repo", action="create", actor_pk=creator.pk))
     return repo
 
 
@@ -89,7 +90,8 @@ def repo_delete(*, repo: Repo) -> None:
     """Deleting is recoverable: the repo, its history and its content are kept, invisible to
     everyone (gating.policy treats it as missing) and with its name reserved, for
     GATEHOUSE_REPO_DELETE_GRACE_DAYS; then `repos_purge_deleted` removes it for good."""
-    Repo.objects.filter(pk=repo.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+    if Repo.objects.filter(pk=repo.pk, deleted_at__isnull=True).update(deleted_at=timezone.now()):
+        hooks.repo_event_emit(hooks.RepoEvent(repo_pk=repo.pk, scope="repo", action="delete"))
 
 
 @transaction.atomic
@@ -148,6 +150,15 @@ def repo_settings_update(
         if changes:
             for callback in hooks.settings_changed:
                 callback(locked, actor, changes)
+            hooks.repo_event_emit(
+                hooks.RepoEvent(
+                    repo_pk=locked.pk,
+                    scope="repo.config",
+                    action="update",
+                    actor_pk=actor.pk if actor else None,
+                    updated_config={key: new for key, (_, new) in changes.items()},
+                )
+            )
     return locked
 
 
@@ -174,9 +185,11 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     )
     # Moving back onto an old id: that id is a real repo again, not a redirect.
     RepoRedirect.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name=to_name).delete()
+    old_id = locked.repo_id
     locked.namespace, locked.name = to_namespace, to_name
     locked.owner_user, locked.owner_org = owner_user, owner_org
     locked.save(update_fields=["namespace", "name", "owner_user", "owner_org"])
+    hooks.repo_event_emit(hooks.RepoEvent(repo_pk=locked.pk, scope="repo", action="move", moved_from=old_id))
     return locked
 
 

@@ -160,8 +160,8 @@ def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
     folder = _part_dir(grant.upload_id)
     if not folder.is_dir():
         raise NotFound("Unknown or finished multipart upload.")
-    numbers = [part.get("partNumber") for part in parts if isinstance(part, dict)]
-    if numbers != list(range(1, total + 1)):
+    numbers = [part.get("partNumber") if isinstance(part, dict) else None for part in parts]
+    if [number if type(number) is int else None for number in numbers] != list(range(1, total + 1)):
         raise BadRequest(f"Expected parts 1..{total} in order.")
     files = [_part_file(folder, part) for part in parts]
     storage = get_storage()

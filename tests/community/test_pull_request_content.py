@@ -88,6 +88,11 @@ def test_staging_stored_content_always_names_whose_upload_proves_possession(stag
         registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=sha256)  # type: ignore[call-arg]
     with pytest.raises(BadRequest, match="not uploaded by you"):
         registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=bob)
+    # The same refusal for content the repo does not hold: opening a pull request tells nobody
+    # which hashes a repo holds.
+    missing = hashlib.sha256(b"never uploaded anywhere").hexdigest()
+    with pytest.raises(BadRequest, match="not uploaded by you"):
+        registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=missing, proof_from=bob)
     assert registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=None).is_lfs
 
 

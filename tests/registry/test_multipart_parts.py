@@ -106,3 +106,18 @@ def test_janitor_removes_abandoned_multipart_folders(grant_for):
     os.utime(abandoned, (old, old))
     storage.clean_tmp(older_than_seconds=3600)
     assert not abandoned.exists() and uploads._part_dir(busy.upload_id).is_dir()
+
+
+@pytest.mark.parametrize("odd", ["x", None, 1, [1]], ids=["text", "null", "number", "list"])
+def test_a_completion_entry_that_is_not_an_object_is_a_400(grant_for, odd):
+    data = os.urandom(2 * PART)
+    grant = grant_for(data)
+    etags = [uploads.receive_part(grant, n, io.BytesIO(part), len(part)) for n, part in enumerate(_parts(data), 1)]
+    entries = [odd, {"partNumber": 1, "etag": etags[0]}, {"partNumber": 2, "etag": etags[1]}]
+    with pytest.raises(BadRequest, match="in order"):
+        uploads.complete_multipart(grant, entries)
+    with pytest.raises(BadRequest, match="in order"):  # True == 1 and 1.0 == 1 in Python: not part numbers
+        uploads.complete_multipart(
+            grant, [{"partNumber": True, "etag": etags[0]}, {"partNumber": 2.0, "etag": etags[1]}]
+        )
+    assert uploads.complete_multipart(grant, entries[1:]).sha256 == grant.oid

@@ -17,11 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = "37441ff"  # the last commit before content was proven per repo
 
+# SEED runs on the code of LEGACY, so it uses that commit's module and service names.
 SEED = r"""
 import hashlib
 from accounts.models import User
-from registry import services
-from registry.git import gitobjects
+from registry import gitobjects, services
 from registry.selectors import gitattributes_at
 
 WEIGHTS = bytes(range(256)) * 40
@@ -29,7 +29,7 @@ LATER = b"dave's weights" * 300
 
 def commit(repo, author, files):
     attributes = gitattributes_at(repo, "main")
-    ops = [services.blob_stage(path=p, content=c, gitattributes=attributes) for p, c in files.items()]
+    ops = [services.stage_bytes(path=p, content=c, gitattributes=attributes) for p, c in files.items()]
     services.commit_create(repo=repo, branch="main", operations=ops, summary="add", author=author)
 
 def pointer(data):
@@ -42,12 +42,12 @@ commit(victim, users["alice"], {"model.safetensors": WEIGHTS, "config.json": b"{
 services.repo_settings_update(repo=victim, gated="manual")
 # victim first: bob's regular pointer file gives bob's commit alice's tree row
 copy = services.repo_create(namespace="bob", name="copy", creator=users["bob"])
-ops = [services.blob_stage(path="model.safetensors", content=pointer(WEIGHTS), lfs=False),
-       services.blob_stage(path="config.json", content=b"{}", lfs=False)]
+ops = [services.stage_bytes(path="model.safetensors", content=pointer(WEIGHTS), lfs=False),
+       services.stage_bytes(path="config.json", content=b"{}", lfs=False)]
 services.commit_create(repo=copy, branch="main", operations=ops, summary="copy", author=users["bob"])
 # attacker first: carol plants the pointer of weights dave uploads later
 plant = services.repo_create(namespace="carol", name="plant", creator=users["carol"])
-ops = [services.blob_stage(path="model.safetensors", content=pointer(LATER), lfs=False)]
+ops = [services.stage_bytes(path="model.safetensors", content=pointer(LATER), lfs=False)]
 services.commit_create(repo=plant, branch="main", operations=ops, summary="plant", author=users["carol"])
 honest = services.repo_create(namespace="dave", name="honest", creator=users["dave"])
 commit(honest, users["dave"], {"model.safetensors": LATER})
