@@ -9,7 +9,13 @@ from gating import urls as gating_urls
 from githttp import urls as githttp_urls
 from licenses import urls as licenses_urls
 from registry.api import deleted as deleted_repos
-from registry.urls import api_urlpatterns, download_urlpatterns, lfs_urlpatterns, web_urlpatterns
+from registry.urls import (
+    api_urlpatterns,
+    download_urlpatterns,
+    lfs_urlpatterns,
+    namespaceless_urlpatterns,
+    web_urlpatterns,
+)
 from webhooks import urls as webhook_urls
 from workers import urls as preview_urls
 from xet import urls as xet_urls
@@ -44,4 +50,6 @@ urlpatterns = [
     path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
     path("", include((webhook_urls.web_urlpatterns, "webhooks"), namespace="webhooks")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
+    # Last: ids without a namespace answer RepoNotFound only where no other route matched.
+    path("", include((namespaceless_urlpatterns, "registry"), namespace="namespaceless")),
 ]

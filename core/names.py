@@ -67,6 +67,18 @@ def validate_repo_name(name: str) -> str:
     return name
 
 
+def fold(name: str) -> str:
+    """Ids are compared case-insensitively (as on the Hub). Valid names are ASCII (NAME_RE), so
+    Python's lower() and the database's lower() agree on them."""
+    return name.lower()
+
+
+def is_namespaceless_id(repo_id: object) -> bool:
+    """`gpt2`, `missing_repo_id`: a canonical-model style id with no namespace. Gatehouse has
+    no such repos; the Hub answers them as missing (RepoNotFound), never as a bad request."""
+    return isinstance(repo_id, str) and "/" not in repo_id.strip("/") and is_valid_name(repo_id.strip("/"))
+
+
 def split_repo_id(repo_id: str) -> tuple[str, str]:
     """'ns/name' -> ('ns', 'name'); anything else is a 400."""
     parts = repo_id.split("/") if isinstance(repo_id, str) else []

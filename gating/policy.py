@@ -36,7 +36,7 @@ from core.errors import (
     RepoMoved,
     RepoNotFound,
 )
-from core.names import split_repo_id
+from core.names import fold, is_namespaceless_id, split_repo_id
 from core.prepared import PreparedQuery
 from gating import release
 
@@ -49,7 +49,7 @@ from gating.visibility import find_visible, moved_target, visible_q
 from gating.visibility import repos_visible_to as repos_visible_to
 from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
-from registry.models import Repo
+from registry.models import Repo, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
 
 
@@ -71,7 +71,10 @@ def resolve_repo(
     principal: Principal, repo_type: str, repo_id: str, action: Action, *, revision_candidates: list[str] | None = None
 ) -> RepoAccess:
     """The repo, if `principal` may perform `action` on it; otherwise the error to answer with.
-    `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too."""
+    `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too.
+    Ids are case-insensitive; an id without a namespace (`gpt2`) is a repo that does not exist."""
+    if is_namespaceless_id(repo_id):
+        raise RepoNotFound(anonymous=principal.is_anonymous)
     namespace, name = split_repo_id(repo_id)
     access = find_visible(principal, repo_type, namespace, name, revision_candidates)
     if access is None:
@@ -114,7 +117,9 @@ def resolve_deleted_repo(principal: Principal, repo_type: str, repo_id: str) -> 
     """A deleted repo, for restoring or purging it. SECURITY: to anyone else it is missing, with
     the same answer as a repo that never existed (and a live repo is missing here too)."""
     namespace, name = split_repo_id(repo_id)
-    repo = deleted_repos_restorable_by(principal).filter(repo_type=repo_type, namespace=namespace, name=name).first()
+    restorable = deleted_repos_restorable_by(principal)
+    folded = {"folded_namespace": fold(namespace), "folded_name": fold(name)}
+    repo = with_folded_id(restorable, repo_type=repo_type, **folded).first()
     if repo is None:
         raise RepoNotFound(anonymous=principal.is_anonymous)
     return repo

@@ -37,6 +37,7 @@ from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
 from registry.selectors import resolve_revision
 from registry.services import repo_settings_update
+from registry.storage.usage import repo_storage_usage
 
 MAX_ANSWERS_BYTES = 64 * 1024
 
@@ -242,6 +243,7 @@ class GatingSettingsView(PortalRepoView):
             plan=plan,
             stages=list(plan.stages.all()) if plan else [],
             modes=release.StageMode.choices,
+            storage=repo_storage_usage(self.repo),
         )
         return render(request, "gating/settings.html", context)
 

@@ -55,6 +55,11 @@ commit_listeners: list[Callable[..., None]] = []
 branches_changed: list[Callable[[Repo], None]] = []
 
 
+# Called inside the transaction that squashes a ref's history or deletes LFS content for good:
+# (repo, actor, action, data). Gating writes it to the audit trail.
+history_changed: list[Callable[[Repo, object, str, dict], None]] = []
+
+
 class PullRequestHooks(Protocol):
     """Pull requests live in the community app; the commit endpoints reach them through this."""
 

@@ -138,3 +138,11 @@ class RepoListView(APIView):
             if expand:
                 item = {key: value for key, value in {**full, **item}.items() if key in set(expand) | {"id", "_id"}}
         return item
+
+
+class NamespacelessRepoAPIView(RepoAPIView):
+    """/api/{type}s/{id}[/...] for an id without a namespace (`gpt2`): the policy answers it as
+    a missing repo (401/404 RepoNotFound), as the Hub does, so `repo_exists` is False."""
+
+    schema = None  # not a route of its own: the Hub routes above, for ids that cannot exist
+    repo_actions = {method: Action.VIEW for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")}

@@ -331,3 +331,44 @@ class RepoRestoredSerializer(serializers.Serializer):
 
 class RepoPurgedSerializer(serializers.Serializer):
     purged = serializers.BooleanField()
+
+
+class StorageUsageSerializer(serializers.Serializer):
+    lfs = serializers.IntegerField(help_text="Bytes of LFS content stored as plain objects")
+    xet = serializers.IntegerField(help_text="Bytes of LFS content stored as Xet chunks")
+    regular = serializers.IntegerField(help_text="Bytes of regular (inline) files")
+    total = serializers.IntegerField()
+
+
+class RepoSettingsStateSerializer(RepoSettingsResultSerializer):
+    storage = StorageUsageSerializer(help_text="Distinct content the repo's whole history names")
+
+
+class SuperSquashSerializer(serializers.Serializer):
+    message = serializers.CharField(required=False)
+
+
+class SuperSquashResultSerializer(serializers.Serializer):
+    commitOid = serializers.CharField()
+
+
+class LfsFileSerializer(serializers.Serializer):
+    fileOid = serializers.CharField(help_text="sha256 of the content: what deletions name")
+    oid = serializers.CharField(help_text="The LFS object id (the sha256)")
+    filename = serializers.CharField(help_text="A path naming it, in the newest commit that does")
+    pushedAt = serializers.DateTimeField()
+    ref = serializers.CharField(allow_null=True)
+    size = serializers.IntegerField()
+
+
+class LfsDeletionsSerializer(serializers.Serializer):
+    sha = serializers.ListField(child=serializers.CharField(), max_length=1000)
+    rewriteHistory = serializers.BooleanField(required=False, help_text="Accepted; history is never rewritten")
+
+
+class LfsDeleteSerializer(serializers.Serializer):
+    deletions = LfsDeletionsSerializer()
+
+
+class LfsDeletedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()

@@ -38,6 +38,11 @@ def fsck(*, rehash: bool = False, repair: bool = False) -> FsckReport:
     checked: set[str] = set()
     named: dict[int, dict[str, str]] = {}  # repo pk -> {sha256: a path naming it}
     storage = get_storage()
+    # Content a repo no longer holds (deleted for good, or quarantined) may be gone from the store
+    # (the garbage collector removes it once no other repo holds it): not a problem there.
+    withdrawn: dict[int, set[str]] = {}
+    for holder, gone in QuarantinedContent.objects.values_list("repo_id", "sha256"):
+        withdrawn.setdefault(holder, set()).add(gone)
     for (repo_id, oid), commit in commits.items():
         report.commits += 1
         if gitobjects.commit_id(bytes(commit.raw)) != oid:
@@ -53,7 +58,7 @@ def fsck(*, rehash: bool = False, repair: bool = False) -> FsckReport:
         for path, entry in files:
             sha256 = entry_sha256(entry)
             named.setdefault(repo_id, {}).setdefault(sha256, path)
-            if sha256 in checked:
+            if sha256 in checked or sha256 in withdrawn.get(repo_id, ()):
                 continue
             checked.add(sha256)
             report.objects += 1

@@ -1,6 +1,7 @@
 """Garbage collection of blob-store content that no commit references.
 
-Mark: walk every commit of every repo and collect the sha256 of every file it holds. Sweep: an
+Mark: walk every commit of every repo and collect the sha256 of every file it holds (but content
+its repo no longer holds: see `referenced_hashes`). Sweep: an
 object is deleted only if it is unreferenced *and* untouched for the grace period, and only while
 its StoredObject row is locked. Every commit locks the rows of the objects it adds, checks that
 they (and their files) still exist, and touches them, inside its transaction: a commit racing the
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from registry import hooks
 from registry.git import trees
-from registry.models import Commit, StoredObject
+from registry.models import Commit, QuarantinedContent, StoredObject
 from registry.selectors import entry_sha256
 from registry.storage import get_read_cache, get_storage
 
@@ -35,10 +36,24 @@ class GcReport:
 
 
 def referenced_hashes() -> set[str]:
+    """Content some commit names, except where the naming repo no longer holds it
+    (`QuarantinedContent`: LFS files permanently deleted, content never proven to belong there):
+    such a reference can never be served, so it keeps nothing alive. Repos without such rows,
+    nearly all, are walked together (shared trees once); the others each on their own."""
     seen_trees: set[str] = set()
     hashes: set[str] = set()
-    for tree_oid in Commit.objects.values_list("tree_oid", flat=True).distinct().iterator():
+    withdrawn: dict[int, set[str]] = {}
+    for repo_id, sha256 in QuarantinedContent.objects.values_list("repo_id", "sha256"):
+        withdrawn.setdefault(repo_id, set()).add(sha256)
+    commits = Commit.objects.exclude(repo_id__in=list(withdrawn))
+    for tree_oid in commits.values_list("tree_oid", flat=True).distinct().iterator():
         _collect(tree_oid, seen_trees, hashes)
+    for repo_id, gone in withdrawn.items():
+        own: set[str] = set()
+        own_trees: set[str] = set()
+        for tree_oid in Commit.objects.filter(repo_id=repo_id).values_list("tree_oid", flat=True).distinct():
+            _collect(tree_oid, own_trees, own)
+        hashes |= own - gone
     return hashes
 
 

@@ -13,6 +13,7 @@ from registry.services.commits import (
     commit_create,
     commit_push,
 )
+from registry.services.housekeeping import history_squash, lfs_files_delete
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import (
     repo_create,
@@ -27,6 +28,8 @@ from registry.services.repos import (
 from registry.services.uploads import upload_receipt_record, upload_record
 
 __all__ = [
+    "history_squash",
+    "lfs_files_delete",
     "branch_create",
     "branch_delete",
     "tag_create",

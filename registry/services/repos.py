@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from core.errors import BadRequest, Conflict
-from core.names import validate_repo_name
+from core.names import fold, validate_repo_name
 from registry import hooks
 from registry.git import lfsrules
-from registry.models import GatedMode, Repo, RepoRedirect, RepoType
+from registry.models import GatedMode, Repo, RepoRedirect, RepoType, with_folded_id
 from registry.services.commits import blob_stage, commit_create
 
 
@@ -43,11 +43,14 @@ def repo_create(
         repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
     )
     with transaction.atomic():
-        taken = Repo.objects.filter(repo_type=repo_type, namespace=namespace, name__iexact=name).first()
+        taken = _holder_of(repo_type, namespace, name).first()
         if taken is not None and taken.deleted_at is not None:
             raise Conflict(_reserved_message(taken))
-        if taken is not None:
+        if taken is not None and taken.repo_id == f"{namespace}/{name}":
             raise Conflict(f"You already created this {repo_type} repo")
+        if taken is not None:
+            # Ids are case-insensitive: the Hub names the repo that holds the id, in its own case.
+            raise Conflict(f"A {repo_type} repository called {taken.repo_id} already exists")
         try:
             with transaction.atomic():
                 repo = Repo.objects.create(
@@ -70,6 +73,12 @@ def repo_create(
         )
         hooks.repo_event_emit(hooks.RepoEvent(repo_pk=repo.pk, scope="repo", action="create", actor_pk=creator.pk))
     return repo
+
+
+def _holder_of(repo_type: str, namespace: str, name: str):
+    """The repo (live or deleted) holding this id, whatever its case."""
+    repos = Repo.objects.all()
+    return with_folded_id(repos, repo_type=repo_type, folded_namespace=fold(namespace), folded_name=fold(name))
 
 
 def _reserved_message(repo: Repo) -> str:
@@ -174,17 +183,24 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     if (locked.namespace, locked.name) == (to_namespace, to_name):
         raise BadRequest("The repo already has this id.")
-    taken = Repo.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name__iexact=to_name)
-    holder = taken.exclude(pk=locked.pk).first()
+    holder = _holder_of(locked.repo_type, to_namespace, to_name).exclude(pk=locked.pk).first()
     if holder is not None and holder.deleted_at is not None:
         raise Conflict(_reserved_message(holder))
     if holder is not None:
-        raise Conflict(f"A {locked.repo_type} repo {to_namespace}/{to_name} already exists.")
-    RepoRedirect.objects.update_or_create(
-        repo_type=locked.repo_type, namespace=locked.namespace, name=locked.name, defaults={"repo": locked}
-    )
+        raise Conflict(f"A {locked.repo_type} repository called {holder.repo_id} already exists")
+    redirects = RepoRedirect.objects.all()
+    # An old id redirects whatever its case; a move that only changes the case needs none.
+    with_folded_id(
+        redirects, repo_type=locked.repo_type, folded_namespace=fold(locked.namespace), folded_name=fold(locked.name)
+    ).delete()
+    if fold(locked.repo_id) != fold(f"{to_namespace}/{to_name}"):
+        RepoRedirect.objects.create(
+            repo_type=locked.repo_type, namespace=locked.namespace, name=locked.name, repo=locked
+        )
     # Moving back onto an old id: that id is a real repo again, not a redirect.
-    RepoRedirect.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name=to_name).delete()
+    with_folded_id(
+        redirects, repo_type=locked.repo_type, folded_namespace=fold(to_namespace), folded_name=fold(to_name)
+    ).delete()
     old_id = locked.repo_id
     locked.namespace, locked.name = to_namespace, to_name
     locked.owner_user, locked.owner_org = owner_user, owner_org

@@ -64,9 +64,10 @@ def xet_hashes_of(sha256s) -> dict[str, str]:
     return dict(rows)
 
 
-# (repo pk, sha256) -> when the proof was read. A proof is never withdrawn by the application (only
-# by the quarantine of `registry.ops.aliasing`, run by an operator before web processes restart), and
-# a repo's pk is never reused; the TTL bounds how long a withdrawn proof is still honoured.
+# (repo pk, sha256) -> when the proof was read. A proof is withdrawn only when a repo admin deletes
+# LFS files for good (dropped here at once, in other processes after the TTL) and by the quarantine of
+# `registry.ops.aliasing` (run by an operator before web processes restart); a repo's pk is never
+# reused. The TTL bounds how long another process still honours a withdrawn proof.
 _PROVEN: dict[tuple[int, str], float] = {}
 _PROOF_TTL = 300.0
 
@@ -85,6 +86,13 @@ def belongs_to_repo(repo_pk: int, sha256: str) -> bool:
     _make_room(_PROVEN)
     _PROVEN[(repo_pk, sha256)] = now
     return True
+
+
+def forget_proofs(repo_pk: int, sha256s: list[str]) -> None:
+    """Proofs withdrawn (`registry.services.housekeeping.lfs_files_delete`): this process stops
+    honouring them now; other processes within _PROOF_TTL."""
+    for sha256 in sha256s:
+        _PROVEN.pop((repo_pk, sha256), None)
 
 
 def require_in_repo(repo_pk: int, sha256: str) -> None:

@@ -122,3 +122,10 @@ def _rebuilt(sha256: str, byte_range: tuple[int, int] | None, size: int) -> Stre
         response.status_code = 206
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
+
+
+class NamespacelessResolveView(RepoView):
+    """/{id}/resolve/... for an id without a namespace (`gpt2`): the policy answers it as a
+    missing repo (401/404 RepoNotFound), so `file_exists` is False rather than an HTML 404."""
+
+    repo_actions = {"GET": Action.VIEW, "HEAD": Action.VIEW}
