@@ -437,9 +437,9 @@ GATEHOUSE_PUBLIC_URL = env.str("GATEHOUSE_PUBLIC_URL", default="").rstrip("/")
 GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
 GATEHOUSE_MAX_COMMIT_SIZE = env.int("GATEHOUSE_MAX_COMMIT_SIZE", default=200 * 1024**3)
 GATEHOUSE_MAX_COMMIT_FILES = env.int("GATEHOUSE_MAX_COMMIT_FILES", default=10_000)
-# Files up to this size are uploaded inline ("regular") even where the Hub's rules say LFS, so that
-# clients with hf_xet installed can push folders of small files without the Xet protocol.
-GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=1024 * 1024)
+# Text files up to this size are uploaded inline ("regular"); larger ones, binary content and paths
+# an LFS rule of the repo's .gitattributes matches go through LFS/Xet: the Hub's rules and threshold.
+GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # Largest file accepted inline (base64) in a commit body.
 GATEHOUSE_MAX_INLINE_FILE = env.int("GATEHOUSE_MAX_INLINE_FILE", default=16 * 1024 * 1024)
 # Largest commit body (the ndjson lines, inline files in base64): 413 before a byte is read.

@@ -14,6 +14,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 RESERVED_NAMESPACES = frozenset(
     {
         "api",
+        "collections",
         "datasets",
         "spaces",
         "kernels",

@@ -39,10 +39,10 @@ from core.errors import (
 from core.names import fold, is_namespaceless_id, split_repo_id
 from core.prepared import PreparedQuery
 from gating import release
+from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
-from gating.access_types import _ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
-from gating.access_types import ANONYMOUS as ANONYMOUS
+from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
 from gating.access_types import repo_role as repo_role
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from gating.visibility import find_visible, moved_target, visible_q
@@ -64,7 +64,7 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
 
 
 def can_create_in(principal: Principal, namespace: str) -> bool:
-    return principal.may_write and _ROLE_RANK[namespace_role(principal, namespace)] >= _ROLE_RANK[Role.WRITE]
+    return principal.may_write and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
 
 
 def resolve_repo(
@@ -155,7 +155,7 @@ def check(access: RepoAccess, action: Action) -> None:
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
     else:
         needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
-        if _ROLE_RANK[role] < _ROLE_RANK[needed]:
+        if ROLE_RANK[role] < ROLE_RANK[needed]:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
@@ -187,19 +187,29 @@ class CommitTarget:
         return self.create_pr or (self.ref_name or "").startswith("refs/pr/")
 
 
-def check_push(access: RepoAccess, target: CommitTarget) -> None:
+@dataclass(frozen=True)
+class PushRights:
+    """What `check_push` let through. `is_writer`: the caller may write the repo's branches; if
+    not, they push to a pull request as a contributor, whose uploads draw from their daily quota
+    (`registry.limits.charge_contributor`) and whose large files must be their own uploads."""
+
+    is_writer: bool
+
+
+def check_push(access: RepoAccess, target: CommitTarget) -> PushRights:
     """THE push rule, for preupload, commits, Xet write tokens and (again, so that a revoked right
     stops an upload at once) Xet shard registration: branches need write access; pull requests
     are decided by the community app (`registry.hooks.pull_requests`): contributors may open
     them and push to their own."""
     if not target.is_pull_request:
         check(access, Action.WRITE)
-        return
+        return PushRights(is_writer=True)
     if hooks.pull_requests is None:
         raise BadRequest("Pull requests are not supported by this hub.")
     if target.create_pr and target.ref_name is not None and target.ref_name.startswith("refs/pr/"):
         raise BadRequest("A pull request is opened against a branch, not against another pull request.")
     hooks.pull_requests.authorize_commit(access=access, ref_name=None if target.create_pr else target.ref_name)
+    return PushRights(is_writer=can(access, Action.WRITE))
 
 
 def _check_participant(access: RepoAccess) -> None:

@@ -138,18 +138,19 @@ def _find_visible_uncached(
     if not found:
         return None
     repo = found[0]
-    # The annotations of _with_download_facts and _with_best_ref, read once into typed fields.
+    # The annotations of _with_download_facts and _with_best_ref, moved into typed fields: popped,
+    # so that nothing reads them back from the Repo instance.
     facts: dict[str, Any] = repo.__dict__
+    best = facts.pop("hint_ref", None) or ""
     hint = None
     if hinted:
-        best = facts.get("hint_ref") or ""
         hint = RevisionHint(tuple(candidates or ()), best[40:] or None, best[:40] or None)
     return RepoAccess(
         principal,
         repo,
         revision_hint=hint,
-        has_release_plan=facts.get("has_release_plan"),
-        acknowledgment_opt_in=facts.get("acknowledgment_opt_in"),
+        has_release_plan=facts.pop("has_release_plan", None),
+        acknowledgment_opt_in=facts.pop("acknowledgment_opt_in", None),
     )
 
 

@@ -16,6 +16,10 @@ class RepoType(models.TextChoices):
     DATASET = "dataset"
 
 
+# The URL's plural ("/api/models", "/models") of each repo type.
+PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
+
+
 class GatedMode(models.TextChoices):
     OFF = ""
     AUTO = "auto"

@@ -85,6 +85,16 @@ def hub(live_server, hf_cache):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_xet_hash_cache():
+    """`content.xet_hash_cached` keeps sha256 -> Xet hash for the life of the process, and every
+    test starts from an empty database: one test's Xet upload of some bytes must not make another
+    test's plain copy of the same bytes look Xet-stored (its reconstruction would then be a 404)."""
+    from registry.storage import content
+
+    content._XET_HASHES.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_lookup_cache(settings):
     """The download lookup cache learns of changes when transactions commit, and most tests roll
     theirs back: it is off unless a test turns it on (tests/gating/test_lookup_cache.py)."""

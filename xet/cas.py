@@ -48,6 +48,8 @@ class CasView(View):
         return error_response(NotFound("No such CAS route."))
 
 
+# Not a duplicate of CasView's: this class defines its own `dispatch`, and `as_view` reads the
+# csrf_exempt mark from the class's own `dispatch` (django.views.generic.base.View.as_view).
 @method_decorator(csrf_exempt, name="dispatch")
 class CasRepoView(CasView):
     """Base of the CAS routes a Xet token opens. SECURITY: before any handler runs, the token is
@@ -87,6 +89,7 @@ class XorbUploadView(CasRepoView):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         xorb_hash = _hash_arg(xorb_hash)
         length = bodies.content_length(request)
+        # No push rule here (it is checked where content lands: shards), only whose quota pays.
         if not can(self.access, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
         services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
@@ -104,8 +107,7 @@ class ShardUploadView(CasRepoView):
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal, repo = self.principal, self.repo
-        check_push(self.access, self.token.commit_target())
-        if not can(self.access, Action.WRITE):
+        if not check_push(self.access, self.token.commit_target()).is_writer:
             limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
         data = request.read(format.MAX_SHARD_BYTES + 1)
         if len(data) > format.MAX_SHARD_BYTES:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from community.models import Discussion, Event, EventType
+from community.tasks import notification_send_task
 from core import ratelimit
 from core.errors import BadRequest
 from registry import hooks
@@ -104,8 +105,6 @@ def _announce(event: Event, new_thread: bool) -> None:
 
 
 def _send(event_pk: int, new_thread: bool) -> None:
-    from community.tasks import notification_send_task
-
     notification_send_task.delay(event_pk, new_thread)
 
 

@@ -28,6 +28,7 @@ from community.services.common import (
     now,
     throttle,
 )
+from community.tasks import report_notify_task
 from core.errors import BadRequest
 from registry.models import Repo
 
@@ -158,8 +159,6 @@ def report_create(*, discussion: Discussion, reporter: User, reason: str | None,
 
 
 def _send_report(report_pk: int) -> None:
-    from community.tasks import report_notify_task
-
     report_notify_task.delay(report_pk)
 
 

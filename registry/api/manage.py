@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import edge
-from core.errors import BadRequest
 from gating.policy import Action
 from gating.repo_views import RepoAPIView
 from registry import services
@@ -30,13 +29,7 @@ class RepoSettingsView(RepoAPIView):
     @extend_schema(request=schema.RepoSettingsSerializer, responses=schema.RepoSettingsResultSerializer)
     def put(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
-        private = data.get("private")
-        visibility = data.get("visibility")
-        if visibility is not None:
-            if visibility not in ("public", "private"):
-                raise BadRequest("'visibility' must be 'public' or 'private'.")
-            private = visibility == "private"
         repo = services.repo_settings_update(
-            repo=self.repo, private=private, gated=data.get("gated"), actor=request.user
+            repo=self.repo, private=edge.json_private(data, default=None), gated=data.get("gated"), actor=request.user
         )
         return Response({"private": repo.private, "gated": repo.gated or False})

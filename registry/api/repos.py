@@ -14,10 +14,10 @@ from core.api import AllowAnyone
 from core.errors import BadRequest
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action, Principal, repos_visible_to
-from gating.repo_views import PLURAL_TYPES, RepoAPIView
+from gating.repo_views import RepoAPIView
 from registry.api import schema
 from registry.api.serializers import repo_info, repo_summary
-from registry.models import Repo
+from registry.models import PLURAL_TYPES, Repo
 from registry.selectors import resolve_revision
 
 SORT_FIELDS = {

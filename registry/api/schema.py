@@ -1,4 +1,4 @@
-"""OpenAPI shapes of the Hub-compatible routes (registry.api, xet.views), for the schema only.
+"""OpenAPI shapes of the Hub-compatible routes of registry.api, for the schema only.
 
 The JSON is written out by registry.api.serializers (the client reads exact keys) and the bodies
 are parsed by the views; these serializers describe both, as hub-api.md does, so that the
@@ -206,7 +206,6 @@ class PreuploadResultSerializer(serializers.Serializer):
     files = PreuploadModeSerializer(many=True)
 
 
-PULL_REQUEST_PARAMETERS = [OpenApiParameter("create_pr", bool, description="Open a pull request with it.")]
 COMMIT_BODY = {
     "application/x-ndjson": {
         "type": "string",
@@ -300,14 +299,6 @@ VALIDATE_YAML_REFUSAL = PolymorphicProxySerializer(
     serializers=[ValidateYamlResultSerializer, ErrorSerializer],
     resource_type_field_name=None,
 )
-
-
-class XetTokenSerializer(serializers.Serializer):
-    """Also sent as X-Xet-Cas-Url, X-Xet-Access-Token and X-Xet-Token-Expiration."""
-
-    accessToken = serializers.CharField()
-    exp = serializers.IntegerField(help_text="Expiry, Unix seconds.")
-    casUrl = serializers.CharField()
 
 
 class DeletedRepoSerializer(serializers.Serializer):

@@ -9,6 +9,13 @@ from registry.cards import modelcard
 from registry.git import trees
 from registry.selectors import read_text_at
 
+# The Hub's warning for a card without metadata, with its documentation link per repo type.
+_CARD_DOCS = {
+    "model": "https://huggingface.co/docs/hub/model-cards#model-card-metadata",
+    "dataset": "https://huggingface.co/docs/hub/datasets-cards",
+    "space": "https://huggingface.co/docs/hub/spaces-config-reference",
+}
+
 
 def validate_card_text(text: str, *, repo_type: str = "model") -> tuple[list[str], list[str]]:
     if len(text.encode()) > modelcard.MAX_CARD_BYTES:
@@ -18,6 +25,9 @@ def validate_card_text(text: str, *, repo_type: str = "model") -> tuple[list[str
     except modelcard.CardError as exc:
         return [str(exc)], []
     errors, warnings = modelcard.validate_metadata(data)
+    if not data:
+        docs = _CARD_DOCS.get(repo_type) if isinstance(repo_type, str) else None
+        warnings.insert(0, f"empty or missing yaml metadata in repo card ({docs or _CARD_DOCS['model']})")
     for check in hooks.metadata_checks:
         more_errors, more_warnings = check(data, repo_type)
         errors += more_errors

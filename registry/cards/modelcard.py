@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from core import boundedyaml, jsontext
 
 MAX_CARD_BYTES = 1024 * 1024
-_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# Leading blank lines are allowed before the opening '---', as the Hub and its client read cards
+# (huggingface_hub.repocard.REGEX_YAML_BLOCK).
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
 class CardError(ValueError):

@@ -59,7 +59,10 @@ def validate_path(path: str, *, allow_root: bool = False) -> str:
         if category in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
             raise _bad(path, "it contains a control or invisible formatting character")
     if "\\" in path:
-        raise _bad(path, "backslashes are not allowed")
+        # The Hub answers 422 to a Windows-style path.
+        error = _bad(path, "backslashes are not allowed; separate folders with '/'")
+        error.status = 422
+        raise error
     if path.startswith("/"):
         raise _bad(path, "absolute paths are not allowed")
     if _DRIVE.match(path):
@@ -152,7 +155,9 @@ def validate_ref_name(name: str, *, kind: str = "branch") -> str:
     if re.fullmatch(r"[0-9a-f]{40}", name):
         reasons.append("looks like a commit id")
     if reasons:
-        raise BadRequest(f"Invalid {kind} name: {'; '.join(reasons)}.")
+        # The Hub's words for a branch, which its client's tests match on.
+        label = "Invalid reference for a branch" if kind == "branch" else f"Invalid {kind} name"
+        raise BadRequest(f"{label}: {'; '.join(reasons)}.")
     return name
 
 

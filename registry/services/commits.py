@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +25,7 @@ from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound,
 from registry import hooks, limits
 from registry.cards.metadata_validation import check_card_at
 from registry.git import gitobjects, lfsrules, trees
-from registry.git.paths import validate_folder, validate_new_path, validate_parent_commit, validate_path
+from registry.git.paths import validate_folder, validate_new_path, validate_path
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.selectors import entry_sha256
 from registry.services.metadata import repo_metadata_refresh
@@ -77,7 +78,13 @@ def blob_stage(
     if (pointer := gitobjects.read_as_lfs_pointer(content)) is not None:
         return _stage_pointer(repo=repo, path=path, pointer=pointer, proof_from=proof_from)
     if lfs is None:
-        lfs = lfsrules.should_use_lfs(path=path, size=len(content), sample=content[:512], gitattributes=gitattributes)
+        lfs = lfsrules.should_use_lfs(
+            path=path,
+            size=len(content),
+            sample=content[:512],
+            gitattributes=gitattributes,
+            text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES,
+        )
     sha256 = get_storage().put_bytes(content)
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
@@ -95,7 +102,13 @@ def blob_stage_stream(
         return blob_stage(
             repo=repo, path=path, content=head, gitattributes=gitattributes, proof_from=proof_from
         )  # small enough to hold: the pointer rule applies (a pointer is never larger)
-    lfs = lfsrules.should_use_lfs(path=path, size=size, sample=head, gitattributes=gitattributes)
+    lfs = lfsrules.should_use_lfs(
+        path=path,
+        size=size,
+        sample=head,
+        gitattributes=gitattributes,
+        text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES,
+    )
     blob_hash = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     with get_storage().writer(expected_size=size) as writer:
         for chunk in _chunks(head, stream):
@@ -211,7 +224,9 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
             added.append(op)
         elif isinstance(op, DeleteFile):
             path = validate_path(op.path)
-            if not isinstance(root.get(path), dict) or not root.remove(path):
+            # A folder named without its trailing '/' (`delete_file("folder")`) goes as a whole,
+            # as on the Hub.
+            if not isinstance(root.get(path), dict | trees.MutableTree) or not root.remove(path):
                 raise EntryNotFound("A file with this name doesn't exist", commit_oid=None)
         elif isinstance(op, DeleteFolder):
             path = validate_folder(op.path)
@@ -239,16 +254,15 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
 
 
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    """The branch head must be `parent_commit` (see validate_parent_commit); else 412."""
-    validate_parent_commit(parent_commit)
+    """The branch head must be `parent_commit`; else 412. Its form was checked where the request
+    was read (`registry.git.paths.validate_parent_commit`, in registry.api.commit before any
+    content is stored); every other caller passes a commit id of its own (a pull request's merge)."""
     if parent_commit is None:
         return
     head = ref.commit_oid if ref else ""
     if not head.startswith(parent_commit.lower()):
-        raise PreconditionFailed(
-            f"The branch moved: its head is {head or 'empty'}, not the expected parent {parent_commit}. "
-            "Pull the latest revision and try again."
-        )
+        # The Hub's words, which scripts match on to retry.
+        raise PreconditionFailed("A commit has happened since. Please refresh and try again.")
 
 
 @transaction.atomic
@@ -267,7 +281,7 @@ def commit_push(
     """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
     against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
     neither. Returns the commit and the ref it landed on. `parent_commit` was validated where
-    the request was read (before any content was stored); commit_create keeps its own guard."""
+    the request was read (before any content was stored)."""
     if create_pr:
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from core.errors import ContentQuarantined
 from registry.cards import modelcard
 from registry.git import trees
@@ -9,9 +11,11 @@ from registry.models import Repo, RepoTag
 from registry.selectors import card_summary_at
 
 
+@transaction.atomic
 def repo_metadata_refresh(*, repo: Repo, tree_oid: str) -> None:
-    """Called inside the commit transaction for commits to the default branch. A quarantined card
-    reads as none, so that the owner can still commit (restoring it among other things)."""
+    """Called inside the commit transaction for commits to the default branch; atomic itself, so
+    that no other caller can leave the repo row and its tags apart. A quarantined card reads as
+    none, so that the owner can still commit (restoring it among other things)."""
     try:
         summary = card_summary_at(repo.pk, tree_oid)
     except ContentQuarantined:

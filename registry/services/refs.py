@@ -21,7 +21,7 @@ def branch_create(*, repo: Repo, branch: str, starting_point: str | None = None)
                 repo=repo, name=f"refs/heads/{branch}", kind=RefKind.BRANCH, commit_oid=target.commit_oid
             )
     except IntegrityError as exc:
-        raise Conflict(f"Branch '{branch}' already exists.") from exc
+        raise Conflict(f"Reference refs/heads/{branch} already exists") from exc
     for listener in hooks.branches_changed:
         listener(repo)
     _ref_changed(repo, ref.name, None, ref.commit_oid)
@@ -31,7 +31,7 @@ def branch_create(*, repo: Repo, branch: str, starting_point: str | None = None)
 @transaction.atomic
 def branch_delete(*, repo: Repo, branch: str) -> None:
     if branch == repo.default_branch:
-        raise BadRequest(f"'{branch}' is the default branch and cannot be deleted.")
+        raise BadRequest(f"Cannot delete refs/heads/{branch}: it is the repo's default branch.")
     old_oid = Ref.objects.filter(repo=repo, name=f"refs/heads/{branch}").values_list("commit_oid", flat=True).first()
     deleted, _ = Ref.objects.filter(repo=repo, name=f"refs/heads/{branch}").delete()
     if not deleted:
@@ -43,17 +43,17 @@ def branch_delete(*, repo: Repo, branch: str) -> None:
 
 @transaction.atomic
 def tag_create(*, repo: Repo, tag: str, revision: str, message: str = "") -> Ref:
+    target = resolve_revision(repo, revision)  # a missing revision is a 404 before the name is judged
     validate_ref_name(tag, kind="tag")
     if len(message) > 10_000:
         raise BadRequest("The tag message is too long.")
-    target = resolve_revision(repo, revision)
     try:
         with transaction.atomic():
             ref = Ref.objects.create(
                 repo=repo, name=f"refs/tags/{tag}", kind=RefKind.TAG, commit_oid=target.commit_oid, message=message
             )
     except IntegrityError as exc:
-        raise Conflict(f"Tag '{tag}' already exists.") from exc
+        raise Conflict(f"Reference refs/tags/{tag} already exists") from exc
     _ref_changed(repo, ref.name, None, ref.commit_oid)
     return ref
 

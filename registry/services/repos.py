@@ -15,6 +15,7 @@ from core.names import fold, validate_repo_name
 from registry import hooks
 from registry.git import lfsrules
 from registry.models import GatedMode, Repo, RepoRedirect, RepoType, with_folded_id
+from registry.selectors import repo_purge_due
 from registry.services.commits import blob_stage, commit_create
 
 
@@ -82,16 +83,11 @@ def _holder_of(repo_type: str, namespace: str, name: str):
 
 
 def _reserved_message(repo: Repo) -> str:
-    until = repo_purge_due(repo).strftime("%Y-%m-%d %H:%M UTC")
+    until = repo_purge_due(repo=repo).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"The {repo.repo_type} repo {repo.repo_id} was deleted and keeps its name until {until}: "
         "its owner can restore it (POST /api/repos/restore) or delete it for good (POST /api/repos/purge)."
     )
-
-
-def repo_purge_due(repo: Repo) -> datetime:
-    assert repo.deleted_at is not None
-    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
 
 
 @transaction.atomic
@@ -142,9 +138,7 @@ def repo_settings_update(
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     before = {"private": locked.private, "gated": locked.gated}
     fields = []
-    if private is not None:
-        if not isinstance(private, bool):
-            raise BadRequest("'private' must be true or false.")
+    if private is not None:  # a bool: the edge (core.edge.json_private) refused anything else
         locked.private = private
         fields.append("private")
     if gated is not None:

@@ -1,6 +1,6 @@
 """Downloads from object storage: `/resolve` answers a redirect to a short-lived signed URL of the
 store (as the Hub does with its CDN), after the access decision and with every metadata header the
-client reads on the redirect itself (`registry.download.ResolveView` sets them).
+client reads on the redirect itself (`registry.views.download.ResolveView` sets them).
 
 SECURITY: the signed URL authorises one object for GATEHOUSE_DOWNLOAD_URL_TTL seconds (at most
 300) and nothing else; it is minted per request, after the policy let this caller through, so a

@@ -4,8 +4,8 @@ PUT URLs, or presigned part URLs of an S3 multipart upload plus the hub's comple
 SECURITY: bytes land under a staging key of their own (per repo, uploader and sha256), never
 under a content address: nothing is committable or visible before the hub has read them back
 and hashed them itself (S3's checksums are per part, not a sha256 of the object). Only then are
-they copied to their content address and recorded for the repo (`verify_staged`, run by the LFS
-verify call and by the multipart completion). Each URL signs its `Content-Length` (the declared
+they copied to their content address (`verify_staged`, run by the LFS verify call and by the
+multipart completion), and the caller records them for the repo. Each URL signs its `Content-Length` (the declared
 size, or the part's), so the store refuses a body of any other size: a client cannot store more
 than it declared. A lying client gets a 400 and its staged bytes are deleted; staging objects and
 multipart uploads nobody completed are removed by `gc_blobs` after the grace period.
@@ -18,11 +18,8 @@ import secrets
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import transaction
 
 from core.errors import BadRequest, NotFound
-from registry import services
-from registry.models import StoredObject
 from registry.storage import IntegrityError, get_storage, uploads
 from registry.storage.s3storage import TRANSFER, S3Storage, _reaching_store
 
@@ -75,8 +72,9 @@ def upload_action(request, *, repo_id: int, user_id: int, oid: str, size: int, m
     return {"href": complete, "header": header, "expires_in": ttl}
 
 
-def complete_multipart(grant: uploads.UploadGrant, parts: list[dict]) -> StoredObject:
-    """Complete the store's multipart upload with the parts the client reports, then verify."""
+def complete_multipart(grant: uploads.UploadGrant, parts: list[dict]) -> uploads.VerifiedUpload:
+    """Complete the store's multipart upload with the parts the client reports, then verify.
+    The caller records the upload."""
     storage = _store()
     chunk = part_size()
     total = uploads.part_count(grant.size, chunk)
@@ -100,9 +98,10 @@ def complete_multipart(grant: uploads.UploadGrant, parts: list[dict]) -> StoredO
     return stored
 
 
-def verify_staged(*, repo_id: int, user_id: int, oid: str, size: int) -> StoredObject | None:
+def verify_staged(*, repo_id: int, user_id: int, oid: str, size: int) -> uploads.VerifiedUpload | None:
     """Hash what the client staged for (repo, user, oid); publish it if it is `oid` of `size`.
-    None if nothing is staged; IntegrityError (and the staged bytes gone) if it is not."""
+    None if nothing is staged; IntegrityError (and the staged bytes gone) if it is not. The
+    caller records what this returns."""
     storage = _store()
     key = staging_key(storage, repo_id=repo_id, user_id=user_id, oid=oid)
     client, bucket = storage.client, storage.bucket
@@ -137,8 +136,7 @@ def verify_staged(*, repo_id: int, user_id: int, oid: str, size: int) -> StoredO
                 client.copy({"Bucket": bucket, "Key": snapshot}, bucket, storage.key_for(oid), Config=TRANSFER)
     finally:
         _drop(storage, snapshot)
-    with transaction.atomic():
-        return services.upload_record(sha256=oid, size=size, repo_id=repo_id, user_id=user_id)
+    return uploads.VerifiedUpload(sha256=oid, size=size, repo_id=repo_id, user_id=user_id)
 
 
 def _drop(storage: S3Storage, key: str) -> None:

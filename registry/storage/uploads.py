@@ -18,16 +18,25 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
 
 from core.errors import BadRequest, Forbidden, NotFound
-from registry import services
-from registry.models import StoredObject
 from registry.storage import COPY_CHUNK, RECEIVE_CHUNK, SHA256_RE, IntegrityError, get_storage
 
 SALT = "gatehouse.lfs-upload"
 PART_DIR_PREFIX = "mpu-"
 PART_TOKEN_RE = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class VerifiedUpload:
+    """Bytes of `sha256` and `size` are published in the store, sent by `user_id` for `repo_id`.
+    The storage layer only verifies and publishes; its caller records the upload for the repo
+    (`registry.services.upload_record`)."""
+
+    sha256: str
+    size: int
+    repo_id: int
+    user_id: int
 
 
 @dataclass(frozen=True)
@@ -56,21 +65,23 @@ class UploadGrant:
             raise Forbidden("Invalid upload URL signature.")
         return cls(user_id=data["u"], repo_id=data["r"], oid=data["o"], size=data["s"], upload_id=data["m"])
 
+    def verified(self) -> VerifiedUpload:
+        return VerifiedUpload(sha256=self.oid, size=self.size, repo_id=self.repo_id, user_id=self.user_id)
+
 
 def new_upload_id() -> str:
     return secrets.token_hex(16)
 
 
-def receive_single(grant: UploadGrant, stream, content_length: int | None) -> StoredObject:
-    """Stream a whole object from `stream`; verify size and sha256; publish it."""
+def receive_single(grant: UploadGrant, stream, content_length: int | None) -> VerifiedUpload:
+    """Stream a whole object from `stream`; verify size and sha256; publish it. The caller records it."""
     if content_length is not None and content_length != grant.size:
         raise BadRequest(f"Content-Length {content_length} does not match the announced size {grant.size}.")
     storage = get_storage()
     with storage.writer(expected_sha256=grant.oid, expected_size=grant.size) as writer:
         writer.write_from(stream, grant.size)
         writer.commit()
-    with transaction.atomic():
-        return services.upload_record(sha256=grant.oid, size=grant.size, repo_id=grant.repo_id, user_id=grant.user_id)
+    return grant.verified()
 
 
 def part_count(size: int, chunk_size: int) -> int:
@@ -153,8 +164,9 @@ def _part_file(folder: Path, part: dict) -> Path:
     return path
 
 
-def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
-    """Assemble the parts in order, hashing as they are copied, then publish the object."""
+def complete_multipart(grant: UploadGrant, parts: list[dict]) -> VerifiedUpload:
+    """Assemble the parts in order, hashing as they are copied, then publish the object. The
+    caller records it."""
     chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
     total = part_count(grant.size, chunk)
     folder = _part_dir(grant.upload_id)
@@ -177,8 +189,7 @@ def complete_multipart(grant: UploadGrant, parts: list[dict]) -> StoredObject:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     shutil.rmtree(folder, ignore_errors=True)
-    with transaction.atomic():
-        return services.upload_record(sha256=grant.oid, size=grant.size, repo_id=grant.repo_id, user_id=grant.user_id)
+    return grant.verified()
 
 
 def validate_oid(oid) -> str:
