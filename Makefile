@@ -29,6 +29,7 @@ run: $(RUNTIME_STAMP)
 ## test: the whole suite, minus tests marked slow or gpu.
 test: $(DEV_STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-git-lfs
 	$(PY) manage.py makemigrations --check --dry-run -v0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

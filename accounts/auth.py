@@ -1,7 +1,10 @@
-"""Bearer-token authentication, shared by DRF views and the plain download views."""
+"""Bearer-token authentication, shared by DRF views and the plain download views; HTTP Basic with
+a token as the password for git and git-lfs (githttp), as on the Hub."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import timedelta
 
 from django.utils import timezone
@@ -21,16 +24,38 @@ _TOKEN_BY_PUBLIC_ID = PreparedQuery(lambda public_id: AccessToken.objects.filter
 _USER_BY_ID = PreparedQuery(lambda user_id: User.objects.filter(pk=user_id)[:1])
 
 
-def authenticate_bearer(authorization: str | None) -> tuple[User, AccessToken] | None:
+def basic_password(authorization: str | None) -> str | None:
+    """The password of an `Authorization: Basic` header (any user name), None for other schemes.
+    git and git-lfs send the token this way; the user name means nothing, as on the Hub."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip()[:4096], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidCredentials() from None
+    _, colon, password = decoded.partition(":")
+    if not colon or not password:
+        raise InvalidCredentials()
+    return password
+
+
+def authenticate_bearer(authorization: str | None, *, basic: bool = False) -> tuple[User, AccessToken] | None:
     """None when no bearer token was sent; InvalidCredentials for any token that does not work.
+    With `basic` (git routes only), also a token sent as the password of HTTP Basic.
 
     SECURITY: malformed, unknown, revoked and expired tokens all give the same error, and the
-    digest comparison is constant-time.
+    digest comparison is constant-time. Basic is never accepted on the portal's or the API's
+    routes: browsers replay Basic credentials on their own, as they do cookies (CSRF).
     """
     if not authorization:
         return None
     scheme, _, candidate = authorization.partition(" ")
-    if scheme.lower() != "bearer":
+    if basic and scheme.lower() == "basic":
+        candidate = basic_password(authorization) or ""
+    elif scheme.lower() != "bearer":
         return None
     candidate = candidate.strip()
     public_id = tokens.parse_public_id(candidate)
@@ -60,13 +85,24 @@ class BearerTokenAuthentication(BaseAuthentication):
         return "Bearer"
 
 
-def authenticate_request(request) -> None:
-    """For plain Django views: a bearer token, when sent, takes precedence over the session.
+class BasicOrBearerTokenAuthentication(BearerTokenAuthentication):
+    """For the Git LFS batch API, which git-lfs calls with Basic and huggingface_hub with Bearer."""
+
+    def authenticate(self, request):
+        return authenticate_bearer(request.META.get("HTTP_AUTHORIZATION"), basic=True)
+
+    def authenticate_header(self, request) -> str:
+        return 'Basic realm="Gatehouse"'
+
+
+def authenticate_request(request, *, basic: bool = False) -> None:
+    """For plain Django views: a bearer token, when sent, takes precedence over the session;
+    with `basic` (the git routes), a token as the password of HTTP Basic too.
 
     Raises InvalidCredentials for a bad token, so a stale token never silently degrades to
     anonymous access.
     """
-    result = authenticate_bearer(request.META.get("HTTP_AUTHORIZATION"))
+    result = authenticate_bearer(request.META.get("HTTP_AUTHORIZATION"), basic=basic)
     if result is not None:
         request.user, request.auth = result
     else:

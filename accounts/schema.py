@@ -13,6 +13,17 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A personal access token (gth_...)."}
 
 
+class BasicTokenScheme(OpenApiAuthenticationExtension):
+    """The Git LFS routes: git-lfs sends the token as the password of HTTP Basic (any user name)."""
+
+    target_class = "accounts.auth.BasicOrBearerTokenAuthentication"
+    name = "basicToken"
+
+    def get_security_definition(self, auto_schema):
+        description = "Any user name and a token (gth_...) as the password; `Authorization: Bearer` works too."
+        return {"type": "http", "scheme": "basic", "description": description}
+
+
 class GatehouseSessionScheme(SessionScheme):
     """The portal's session cookie (core.bodies.SessionAuthentication: DRF's, with a CSRF check
     that reads at most 64 KiB of a body)."""

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "community",
     "workers",
     "xet.apps.XetConfig",
+    "githttp.apps.GitHttpConfig",
     "webhooks.apps.WebhooksConfig",
 ]
 
@@ -178,6 +179,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # file take up to DATA_UPLOAD_MAX_MEMORY_SIZE; only uploads (streamed, or portal forms with files)
 # take more, up to the upload limits below.
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1024 * 1024)
+# git's upload-pack requests (wants and haves, githttp): at most this many bytes, gzipped or not.
+GATEHOUSE_GIT_MAX_REQUEST_BYTES = env.int("GATEHOUSE_GIT_MAX_REQUEST_BYTES", default=8 * 1024 * 1024)
+# Full-clone responses kept per (repo, wants, capabilities) (githttp.packcache); 0 bytes: off.
+GATEHOUSE_GIT_PACK_CACHE_DIR = Path(env.str("GATEHOUSE_GIT_PACK_CACHE_DIR", default=str(VAR_DIR / "git-packs")))
+GATEHOUSE_GIT_PACK_CACHE_BYTES = env.int("GATEHOUSE_GIT_PACK_CACHE_BYTES", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 # Slow clients (core.gunicorn_worker, core.socketbody): a request head must arrive whole within
 # GATEHOUSE_HEAD_TIMEOUT seconds; a body that sends nothing for GATEHOUSE_BODY_IDLE_TIMEOUT seconds
@@ -415,7 +421,11 @@ LOGGING = {
             "filters": ["redact_signatures"],
         },
     },
-    "loggers": {"django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # dulwich (githttp) logs every negotiation at INFO.
+        "dulwich": {"level": "WARNING"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 

@@ -6,6 +6,7 @@ from community import urls as community_urls
 from core import health
 from core import views as core_views
 from gating import urls as gating_urls
+from githttp import urls as githttp_urls
 from licenses import urls as licenses_urls
 from registry.api import deleted as deleted_repos
 from registry.urls import (
@@ -39,6 +40,7 @@ urlpatterns = [
     path("", include((deleted_repos.urlpatterns, "registry"), namespace="deleted-repos")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
+    path("", include((githttp_urls.urlpatterns, "githttp"), namespace="githttp")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include((webhook_urls.api_urlpatterns, "webhooks"), namespace="webhooks-api")),
     path("", include("accounts.urls")),

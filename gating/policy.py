@@ -298,6 +298,31 @@ def check_download(access: RepoAccess, resolved: Resolved, path: str) -> Downloa
     return DownloadDecision(depends_on_caller=restricted or spared or accepted)
 
 
+def check_clone(access: RepoAccess, revisions: list[Resolved], history: list[Resolved], files_of) -> None:
+    """After `check(DOWNLOAD)`: git fetches whole trees and cannot leave one file out, so a clone
+    or fetch is served only to a caller who could `/resolve` every regular file it would carry.
+    `revisions` are the refs asked for, `history` every commit the pack may carry (their
+    ancestors, down to a shallow boundary); `files_of(tree_oid)` lists a tree's file paths.
+
+    Licenses are judged at each ref, then, when a license asks for acknowledgment, at every
+    commit of the history (an older text in force there needs its own acceptance); withheld
+    files, by path and by content, at every tree of the history. Raises the error `/resolve`
+    would raise for the first file refused."""
+    asks = [check_license(access, resolved) for resolved in revisions]
+    if any(asks) and access.role is None:
+        for resolved in history:
+            check_license(access, resolved)
+    if _current_stage(access) is None or access.role is not None:
+        return
+    seen: set[str] = set()
+    for resolved in (*revisions, *history):
+        if resolved.tree_oid in seen:
+            continue
+        seen.add(resolved.tree_oid)
+        for path in files_of(resolved.tree_oid):
+            check_file(access, path, tree_oids=(resolved.tree_oid,))
+
+
 def check_preview_files(
     access: RepoAccess, paths: list[str], resolved: Resolved | None = None, *, tree_oid: str | None
 ) -> None:

@@ -74,10 +74,12 @@ class RepoView(View):
 
     repo_actions: dict[str, Action] = {"GET": Action.VIEW, "HEAD": Action.VIEW}
     access: RepoAccess
+    # The git routes (githttp) take a token as the password of HTTP Basic, as git sends it.
+    accepts_basic_auth = False
 
     @answers_errors
     def dispatch(self, request, *args, **kwargs):
-        authenticate_request(request)
+        authenticate_request(request, basic=self.accepts_basic_auth)
         action = action_for(self.repo_actions, request.method)
         if action is None:
             return self.http_method_not_allowed(request, *args, **kwargs)

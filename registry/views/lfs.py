@@ -1,6 +1,9 @@
 """Git LFS batch API plus the signed transfer endpoints the Hub client uploads to.
 
-- POST /{[datasets/]}{ns}/{name}.git/info/lfs/objects/batch (bearer token, write access)
+- POST /{[datasets/]}{ns}/{name}.git/info/lfs/objects/batch (Bearer, or Basic with a token as
+  the password as git-lfs sends it): `upload` needs write access; `download` (git-lfs on clone)
+  answers, per object, a link to `/resolve` at a revision where the caller may download a path
+  holding it (see `_download_answer`)
 - PUT  /lfs/objects/{oid}?sig=...              single-part upload (no Authorization: signed URL)
 - PUT  /lfs/objects/{oid}/parts/{n}?sig=...    multipart part (answers with an ETag)
 - POST /lfs/objects/{oid}/complete?sig=...     multipart completion {"oid", "parts": [...]}
@@ -19,18 +22,21 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework.response import Response
 
+from accounts.auth import BasicOrBearerTokenAuthentication, basic_password
 from accounts.models import User
 from core import bodies, edge, jsontext
 from core.api import HubJSONRenderer, JSONParser
-from core.errors import BadRequest, Forbidden, NotFound
+from core.bodies import SessionAuthentication
+from core.errors import BadRequest, Forbidden, HubError, NotFound
 from core.http import answers_errors
 from core.socketbody import socket_body
-from gating.policy import Action, Principal, RepoAccess, check
+from gating.policy import Action, Principal, RepoAccess, check, check_download
 from gating.repo_views import RepoAPIView
 from registry import limits, services
-from registry.models import Repo
-from registry.selectors import repo_holds
-from registry.storage import get_storage, s3uploads, uploads
+from registry.git import trees
+from registry.models import Ref, Repo
+from registry.selectors import Resolved, commit_tree_oid, repo_holds, resolve_revision
+from registry.storage import content, get_storage, s3uploads, uploads
 from registry.storage.uploads import VerifiedUpload
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
@@ -64,23 +70,95 @@ def _record(verified: VerifiedUpload | None) -> None:
 
 class LfsBatchView(RepoAPIView):
     body_policy = bodies.LARGE  # many objects per batch
-    repo_actions = {"POST": Action.WRITE}
+    authentication_classes = [BasicOrBearerTokenAuthentication, SessionAuthentication]
     parser_classes = [LfsJSONParser, JSONParser]
     renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
+
+    @property
+    def repo_actions(self) -> dict[str, Action]:  # type: ignore[override]
+        """`download` needs DOWNLOAD (then the per-file checks, per object); anything else WRITE."""
+        data = self.request.data
+        operation = data.get("operation") if isinstance(data, dict) else None
+        return {"POST": Action.DOWNLOAD if operation == "download" else Action.WRITE}
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code == 401:  # git-lfs asks its credential helper after a 401
+            response["WWW-Authenticate"] = 'Basic realm="Gatehouse"'
+        return response
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, namespace, name, repo_type=None):
         data = edge.json_object(request)
-        if data.get("operation") != "upload":
-            raise BadRequest("Only the 'upload' operation is supported; download files with /resolve.")
+        if data.get("operation") not in ("upload", "download"):
+            raise BadRequest("The operation must be 'upload' or 'download'.")
         objects = data.get("objects")
         if not isinstance(objects, list) or len(objects) > MAX_BATCH_OBJECTS:
             raise BadRequest(f"'objects' must be a list of at most {MAX_BATCH_OBJECTS} objects.")
+        if data["operation"] == "download":
+            revisions = self._revisions(data.get("ref"))
+            answers = [self._download_answer(request, item, revisions) for item in objects]
+            return Response({"transfer": "basic", "objects": answers, "hash_algo": "sha256"})
         transfers = data.get("transfers") or ["basic"]
         if not isinstance(transfers, list):
             raise BadRequest("'transfers' must be a list of transfer adapter names.")
         answered = [self._answer(request, item, transfers) for item in objects]
         return Response({"transfer": "basic", "objects": answered, "hash_algo": "sha256"})
+
+    def _revisions(self, ref) -> list[Resolved]:
+        """The ref git-lfs names (the branch it checks out), or with none every ref tip."""
+        name = ref.get("name") if isinstance(ref, dict) else None
+        if isinstance(name, str) and name:
+            return [resolve_revision(self.repo, name)]
+        tips = []
+        for row in Ref.objects.filter(repo=self.repo):
+            tree_oid = commit_tree_oid(self.repo, row.commit_oid)
+            if tree_oid is not None:
+                tips.append(Resolved(row.name, row.commit_oid, tree_oid, row))
+        return tips
+
+    def _download_answer(self, request, item, revisions: list[Resolved]) -> dict:
+        """A download link for an object if some path holding it at one of `revisions` is one the
+        caller may download (`check_download`, as /resolve decides), else the first refusal.
+
+        SECURITY: the link is `/resolve` at that commit and path, which checks everything again
+        (and serves Xet-only content as /resolve does); git-lfs sends no credentials to an
+        `authenticated` link, so the caller's own token travels in its `header`."""
+        oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
+        try:
+            oid = uploads.validate_oid(oid)
+        except BadRequest as exc:
+            return _object_error(oid, size, 422, exc.message)
+        refusal: HubError | None = None
+        for resolved in revisions:
+            for path in trees.lfs_paths(resolved.tree_oid).get(oid, ()):
+                try:
+                    check_download(self.access, resolved, path)
+                except HubError as exc:
+                    refusal = refusal or exc
+                    continue
+                if not content.belongs_to_repo(self.repo.pk, oid):
+                    continue
+                entry = trees.find_entry(resolved.tree_oid, path)
+                stored_size = entry["size"] if entry else None
+                if size != stored_size:
+                    return _object_error(oid, size, 422, f"Object {oid} has size {stored_size}.")
+                download = self._link(resolved, path)
+                return {"oid": oid, "size": size, "authenticated": True, "actions": {"download": download}}
+        if refusal is not None:
+            return _object_error(oid, size, 403, refusal.message)
+        return _object_error(oid, size, 404, f"Object {oid} does not exist in this repo.")
+
+    def _link(self, resolved: Resolved, path: str) -> dict:
+        href = self.request.build_absolute_uri(f"{self.repo.web_path}/resolve/{resolved.commit_oid}/{quote(path)}")
+        action: dict = {"href": href, "expires_in": 3600}
+        authorization = self.request.META.get("HTTP_AUTHORIZATION", "")
+        token = basic_password(authorization) if authorization[:6].lower() == "basic " else None
+        if authorization[:7].lower() == "bearer ":
+            token = authorization[7:].strip()
+        if token:
+            action["header"] = {"Authorization": f"Bearer {token}"}
+        return action
 
     def _answer(self, request, item, transfers) -> dict:
         oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
@@ -126,6 +204,7 @@ class LfsBatchView(RepoAPIView):
 
 class LfsVerifyView(RepoAPIView):
     repo_actions = {"POST": Action.WRITE}
+    authentication_classes = [BasicOrBearerTokenAuthentication, SessionAuthentication]
     parser_classes = [LfsJSONParser, JSONParser]
     renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
 

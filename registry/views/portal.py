@@ -88,6 +88,9 @@ class RepoPage(PortalRepoView):
                 "path": "",
                 "tab": "card",
                 "sidebar_panels": [panel(request, self.access, resolved) for panel in hooks.repo_sidebar_panels],
+                # githttp serves git at the repo's web path, as the Hub does.
+                "clone_url": (settings.GATEHOUSE_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/"))
+                + self.repo.web_path,
             }
         )
         return render(request, "registry/repo.html", context)

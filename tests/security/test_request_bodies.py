@@ -225,6 +225,7 @@ LARGE_BODY_ROUTES = {
     "registry:upload": "portal upload form (files)",
     "community:new": "portal pull request form (files)",
     "lfs:lfs-batch": "many objects per batch",
+    "githttp:upload-pack": "git wants and haves (GATEHOUSE_GIT_MAX_REQUEST_BYTES, 8 MiB, bounded in count too)",
     "lfs:lfs-upload": "an LFS object, streamed",
     "lfs:lfs-part": "a part of an LFS object, streamed",
     "xet-cas:xorb": "a xorb, streamed",
