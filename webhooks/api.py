@@ -76,15 +76,15 @@ def _target(principal: Principal, item: object) -> services.WatchTarget:
     if kind in REPO_KINDS:
         return services.WatchTarget(kind=kind, name=name, repo=_repo(principal, kind, name))
     if kind == "user":
-        user = User.objects.filter(username=name, is_active=True).first()
+        user = User.objects.filter(username__iexact=name, is_active=True).first()
         if user is None:
             raise NotFound(f"User {name!r} not found.")
-        return services.WatchTarget(kind=kind, name=name, user=user)
+        return services.WatchTarget(kind=kind, name=user.username, user=user)
     if kind == "org":
-        org = Organization.objects.filter(name=name).first()
+        org = Organization.objects.filter(name__iexact=name).first()
         if org is None:
             raise NotFound(f"Organization {name!r} not found.")
-        return services.WatchTarget(kind=kind, name=name, org=org)
+        return services.WatchTarget(kind=kind, name=org.name, org=org)
     raise BadRequest(f"Gatehouse webhooks watch models, datasets, users and orgs, not {kind[:20]!r}.")
 
 

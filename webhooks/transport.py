@@ -77,8 +77,16 @@ def parse_url(url: str) -> Target:
 def address_refusal(address: str, *, allow_private: bool) -> str | None:
     """Why `address` may not be connected to, or None."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one is judged by it: ::ffff:127.0.0.1 is 127.0.0.1,
+        # and 6to4 (2002:7f00:1::) and Teredo reach the IPv4 address they embed through a relay
+        # (Python's ipaddress calls 2002::/16 global).
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip.teredo is not None:
+            ip = ip.teredo[1]
     if ip.is_multicast or ip.is_unspecified:
         return f"{ip} is a multicast or unspecified address"
     if ip.is_global and not (ip.is_private or ip.is_reserved or ip.is_link_local or ip.is_loopback):

@@ -64,6 +64,7 @@ class CollectionsView(APIView):
         namespace = data.get("namespace")
         if not isinstance(namespace, str) or not namespace:
             raise BadRequest("'namespace' must be a user or organization name.")
+        namespace = _canonical_namespace(namespace)
         access.check_create(principal, namespace)
         owner: User | Organization
         if principal.user is not None and namespace == principal.user.username:
@@ -76,11 +77,25 @@ class CollectionsView(APIView):
             description=data.get("description"),
             private=data.get("private", False),
         )
-        return Response(collection_json(_reloaded(collection), []))
+        return Response(_answer(principal, _reloaded(collection)))
+
+
+def _canonical_namespace(namespace: str) -> str:
+    """Namespaces are case-insensitive, as repo ids are: the name as its user or org spells it."""
+    user = User.objects.filter(username__iexact=namespace).values_list("username", flat=True).first()
+    return (
+        user or Organization.objects.filter(name__iexact=namespace).values_list("name", flat=True).first() or namespace
+    )
+
+
+def _answer(principal: Principal, collection: Collection) -> dict:
+    items = selectors.items_for(principal, collection)
+    return collection_json(collection, items, position=selectors.visible_position(principal, collection))
 
 
 def _listed(collection: Collection) -> dict:
-    data = collection_json(collection, collection.visible_items[: selectors.LISTED_ITEMS])  # type: ignore[attr-defined]
+    visible = collection.visible_items[: selectors.LISTED_ITEMS]  # type: ignore[attr-defined]
+    data = collection_json(collection, visible, position=0)
     del data["position"]
     return data
 
@@ -98,7 +113,7 @@ class CollectionView(APIView):
     def get(self, request, namespace, slug):
         principal = Principal.from_request(request)
         collection = access.resolve_collection(principal, namespace, slug)
-        return Response(collection_json(collection, selectors.items_for(principal, collection)))
+        return Response(_answer(principal, collection))
 
     @extend_schema(
         operation_id="collections_update",
@@ -110,9 +125,7 @@ class CollectionView(APIView):
         collection = access.resolve_collection(principal, namespace, slug, edit=True)
         collection = services.collection_update(collection=collection, changes=edge.json_object(request))
         collection = _reloaded(collection)
-        return Response(
-            {"success": True, "data": collection_json(collection, selectors.items_for(principal, collection))}
-        )
+        return Response({"success": True, "data": _answer(principal, collection)})
 
     @extend_schema(operation_id="collections_delete", request=None, responses=schema.SuccessSerializer)
     def delete(self, request, namespace, slug):
@@ -150,7 +163,7 @@ class CollectionItemsView(APIView):
         else:
             raise NotFound(f"No such {kind[:20]}: this hub hosts models, datasets and collections only.")
         collection = _reloaded(collection)
-        return Response(collection_json(collection, selectors.items_for(principal, collection)))
+        return Response(_answer(principal, collection))
 
 
 def _visible_repo(principal: Principal, repo_type: str, repo_id: str) -> Repo:

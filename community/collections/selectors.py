@@ -69,3 +69,11 @@ def collections_of_namespace(principal: Principal, namespace: str) -> QuerySet[C
     return collections_listed(principal, owners=[namespace], items=[], sort="lastModified").order_by(
         "position", "-last_updated", "-pk"
     )
+
+
+def visible_position(principal: Principal, collection: Collection) -> int:
+    """The collection's rank among its owner's collections the caller may see: its stored
+    position would tell how many private collections come before it."""
+    before = Q(position__lt=collection.position) | Q(position=collection.position, pk__lt=collection.pk)
+    owner = Q(owner_user=collection.owner_user_id) if collection.owner_user_id else Q(owner_org=collection.owner_org_id)
+    return collections_visible_to(principal).filter(owner, before).count()

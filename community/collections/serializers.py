@@ -66,15 +66,16 @@ def item_json(item: CollectionItem, position: int) -> dict:
     return data
 
 
-def collection_json(collection: Collection, items: list[CollectionItem]) -> dict:
-    """`items` are the visible ones, in order; their positions are their ranks among them."""
+def collection_json(collection: Collection, items: list[CollectionItem], *, position: int) -> dict:
+    """`items` are the visible ones, in order; their positions are their ranks among them, as
+    `position` is the collection's rank among its owner's collections the caller may see."""
     data = {
         "slug": collection.slug,
         "title": collection.title,
         "owner": owner_json(collection),
         "items": [item_json(item, position) for position, item in enumerate(items)],
         "lastUpdated": isoformat_z(collection.last_updated),
-        "position": collection.position,
+        "position": position,
         "private": collection.private,
         "theme": collection.theme,
         "upvotes": collection.upvotes,

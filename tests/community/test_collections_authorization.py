@@ -204,3 +204,19 @@ def test_collection_bad_input_is_a_clear_400():
         assert response.status_code == 400, (method, target, body, response.content)
         assert response.json()["error"]
     assert world.snapshot() == before
+
+
+def test_a_collections_position_counts_only_the_collections_the_caller_may_see():
+    """Found by an outsider review: the stored position told how many private collections came first."""
+    world = World("private")  # the org's first collection, private
+    shown = services.collection_create(owner=world.org, title="Shown", private=False)
+    slug = Collection.objects.get(pk=shown.pk).slug
+    assert world.client("stranger").get(f"/api/collections/{slug}").json()["position"] == 0
+    assert world.client("reader").get(f"/api/collections/{slug}").json()["position"] == 1
+
+
+def test_namespaces_are_case_insensitive_when_creating():
+    world = World("public")
+    response = _call(world.client("owner"), "POST", "/api/collections", {"title": "Cased", "namespace": "ACME"})
+    assert response.status_code == 200, response.content
+    assert response.json()["slug"].startswith("acme/cased-")

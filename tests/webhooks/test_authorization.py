@@ -80,3 +80,18 @@ def test_who_may_watch_and_who_is_told(client, world, held, mode, django_capture
     for delivery in Delivery.objects.all():
         assert b"SECRET-CONTENT" not in json.dumps(delivery.payload).encode()
         assert delivery.payload["repo"]["private"] == (mode == "private")
+
+
+@pytest.mark.django_db
+def test_watched_users_and_orgs_are_named_case_insensitively(client):
+    """As repo ids are: `ACME` and `Bob` name the org `acme` and the user `bob`, stored as they spell themselves."""
+    OrganizationFactory(name="acme")
+    UserFactory(username="bob")
+    watcher = UserFactory(username="wendy")
+    watched = [{"type": "org", "name": "ACME"}, {"type": "user", "name": "Bob"}]
+    body = json.dumps({"url": "https://hooks.example.org/", "watched": watched})
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token_for(watcher)}"}
+    created = client.post("/api/settings/webhooks", body, content_type="application/json", **auth)
+    assert created.status_code == 200, created.content
+    names = {item["type"]: item["name"] for item in created.json()["webhook"]["watched"]}
+    assert names == {"org": "acme", "user": "bob"}

@@ -43,7 +43,15 @@ def test_multicast_and_unspecified_stay_refused(address):
     assert transport.address_refusal(address, allow_private=True)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["2002:7f00:1::", "2002:a9fe:a9fe::", "2002:c0a8:101::1", "2001:0:4136:e378:8000:63bf:80ff:fffe"]
+)
+def test_ipv6_forms_that_embed_a_refused_ipv4_address_are_refused(address):
+    """6to4 of 127.0.0.1, 169.254.169.254 and 192.168.1.1, and Teredo whose client is 127.0.0.1."""
+    assert transport.address_refusal(address, allow_private=False)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2002:808:808::"])
 def test_global_addresses_pass(address):
     assert transport.address_refusal(address, allow_private=False) is None
 
