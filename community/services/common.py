@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -13,6 +10,7 @@ from accounts.models import User
 from community.models import Discussion, Event, EventType
 from core import ratelimit
 from core.errors import BadRequest
+from core.outbox import outbox_send
 from registry.models import Repo
 
 MAX_TITLE = 200
@@ -70,14 +68,9 @@ def add_comment(discussion: Discussion, *, author: User, raw: str) -> Event:
 
 
 def notify(event: Event, *, new_thread: bool = False) -> None:
-    """Emails go out from the worker once the transaction commits (ids only)."""
-    transaction.on_commit(partial(_send, event.pk, new_thread))
-
-
-def _send(event_pk: int, new_thread: bool) -> None:
-    from community.tasks import notification_send_task
-
-    notification_send_task.delay(event_pk, new_thread)
+    """Emails go out from the worker once the transaction commits (ids only), through the outbox:
+    a broker that loses the message (a Redis restart) does not lose the mail."""
+    outbox_send("community.tasks.notification_send_task", event.pk, new_thread)
 
 
 def now():

@@ -15,11 +15,11 @@ from registry.services.commits import (
     stage_uploads,
     validate_parent_commit,
 )
+from registry.services.downloads import repo_downloads_flush, repo_downloads_increment, repo_downloads_pending
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import (
     repo_create,
     repo_delete,
-    repo_downloads_increment,
     repo_move,
     repo_purge,
     repo_restore,
@@ -42,7 +42,9 @@ __all__ = [
     "commit_push",
     "repo_create",
     "repo_delete",
+    "repo_downloads_flush",
     "repo_downloads_increment",
+    "repo_downloads_pending",
     "repo_purge",
     "repo_restore",
     "repos_purge_deleted",

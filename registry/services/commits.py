@@ -23,6 +23,7 @@ from accounts.models import User
 from core import faults
 from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound, PreconditionFailed, RevisionNotFound
 from registry import content, gitobjects, hooks, lfsrules, limits, trees
+from registry.metrics import COMMITS
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.paths import validate_folder, validate_new_path, validate_path
 from registry.selectors import entry_sha256
@@ -352,6 +353,8 @@ def commit_create(
     scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
+    target = "pull_request" if ref_name.startswith("refs/pr/") else "branch"
+    transaction.on_commit(COMMITS.labels(target).inc)
     faults.point_after_commit("commit.after_ref_moved")
     return commit
 

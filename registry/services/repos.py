@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Organization, User
@@ -177,8 +176,3 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     locked.owner_user, locked.owner_org = owner_user, owner_org
     locked.save(update_fields=["namespace", "name", "owner_user", "owner_org"])
     return locked
-
-
-def repo_downloads_increment(*, repo: Repo) -> None:
-    """One more download of `repo` (the caller applied the Hub's counting rule: selectors)."""
-    Repo.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 1)
