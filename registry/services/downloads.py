@@ -54,6 +54,7 @@ class DownloadTally:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._flushing = threading.Lock()  # one flush at a time (the thread, a hook, atexit)
+        self._stopped = False
 
     def add(self, repo_pk: int, n: int = 1) -> None:
         with self._lock:
@@ -102,8 +103,15 @@ class DownloadTally:
                 raise
             return written
 
+    def stop(self) -> None:
+        """End the flushing thread after one last flush (tests; a process just exits)."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
     def _run(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.wait(flush_interval() or 5.0)
             self._wake.clear()
             try:

@@ -96,15 +96,19 @@ def test_a_failed_flush_keeps_its_counts_for_the_next(alice, batched, monkeypatc
 @pytest.mark.django_db(transaction=True)
 def test_the_flushing_thread_writes_counts_within_the_interval(settings, alice, monkeypatch):
     settings.GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS = 0.2
-    monkeypatch.setattr(downloads, "_tally", downloads.DownloadTally())
+    tally = downloads.DownloadTally()
+    monkeypatch.setattr(downloads, "_tally", tally)
     repo = make_repo(alice, "m", {"config.json": b"{}"})
-    for _ in range(7):
-        services.repo_downloads_increment(repo=repo)
-    deadline = time.monotonic() + 10
-    while Repo.objects.get(pk=repo.pk).downloads != 7:
-        assert time.monotonic() < deadline, "the tally was not written"
-        time.sleep(0.05)
-    assert services.repo_downloads_pending() == {}
+    try:
+        for _ in range(7):
+            services.repo_downloads_increment(repo=repo)
+        deadline = time.monotonic() + 10
+        while Repo.objects.get(pk=repo.pk).downloads != 7:
+            assert time.monotonic() < deadline, "the tally was not written"
+            time.sleep(0.05)
+        assert services.repo_downloads_pending() == {}
+    finally:
+        tally.stop()
 
 
 @pytest.mark.django_db(transaction=True)
