@@ -74,10 +74,10 @@ def seed(count: int) -> dict:
         repo = services.repo_create(namespace=OWNER, name=name, creator=owner)
         attributes = gitattributes_at(repo, "main")
         operations = [
-            services.stage_bytes(
+            services.blob_stage(
                 repo=repo, proof_from=None, path="config.json", content=b'{"hidden": 8}', gitattributes=attributes
             ),
-            services.stage_bytes(
+            services.blob_stage(
                 repo=repo, proof_from=None, path=FILE, content=b"\x01" * 4096, gitattributes=attributes
             ),
         ]

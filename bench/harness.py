@@ -187,7 +187,7 @@ def _setup_in_django(files: dict[str, str]) -> dict:
         with open(source, "rb") as stream:
             size = os.path.getsize(source)
             operations.append(
-                services.stage_stream(
+                services.blob_stage_stream(
                     repo=repo, path=path, stream=stream, size=size, gitattributes=attributes, proof_from=None
                 )
             )

@@ -134,11 +134,13 @@ def commit_folder(repo, pipeline: Path, user) -> None:
             continue
         rel = str(path.relative_to(pipeline))
         if path.stat().st_size < 1024 * 1024:
-            operations.append(services.stage_bytes(repo=repo, proof_from=None, path=rel, content=path.read_bytes()))
+            operations.append(services.blob_stage(repo=repo, proof_from=None, path=rel, content=path.read_bytes()))
             continue
         with path.open("rb") as handle:
             operations.append(
-                services.stage_stream(repo=repo, proof_from=None, path=rel, stream=handle, size=path.stat().st_size)
+                services.blob_stage_stream(
+                    repo=repo, proof_from=None, path=rel, stream=handle, size=path.stat().st_size
+                )
             )
     services.commit_create(repo=repo, branch="main", operations=operations, summary="random weights", author=user)
 

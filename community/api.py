@@ -3,7 +3,7 @@
 Every view is a RepoAPIView: the repo is resolved through the policy before a handler runs, so
 a private repo's threads answer exactly like a missing repo. Reading needs VIEW; posting needs
 PARTICIPATE; moderation (merge, pin, lock, the settings switch) needs WRITE. What depends on the
-thread itself (its author, its lock) is decided in community.access.
+thread itself (its author, its lock) is decided in community.permissions.
 """
 
 from __future__ import annotations
@@ -247,8 +247,6 @@ class CommunitySettingsView(RepoAPIView):
         responses=schema.CommunitySettingsSerializer,
     )
     def put(self, request, namespace, name, repo_type=None):
-        value = edge.json_object(request).get("discussionsDisabled")
-        if not isinstance(value, bool):
-            raise BadRequest("'discussionsDisabled' must be true or false.")
+        value = edge.json_bool(edge.json_object(request), "discussionsDisabled")
         row: CommunitySettings = services.community_settings_update(repo=self.repo, discussions_disabled=value)
         return Response({"discussionsDisabled": row.discussions_disabled})

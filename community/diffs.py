@@ -22,8 +22,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core.errors import ContentQuarantined
-from registry import content, gitobjects, trees
+from registry.git import gitobjects, trees
 from registry.selectors import entry_sha256, read_small_file
+from registry.storage import content
 
 # Part of the cache keys of file sections: bump it whenever the same change is shown differently.
 DIFF_VERSION = 2

@@ -129,3 +129,107 @@ class Watch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "repo"], name="watch_unique")]
+
+
+class CollectionTheme(models.TextChoices):
+    ORANGE = "orange"
+    BLUE = "blue"
+    GREEN = "green"
+    PURPLE = "purple"
+    PINK = "pink"
+    INDIGO = "indigo"
+
+
+class Collection(models.Model):
+    """A curated, ordered list of repos (and other collections) owned by a user or an org.
+
+    Its slug is `namespace/title-slug-<public_id>`: the title part follows the title, the id never
+    changes, and lookups go by the id (community.collections.access)."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id)
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="collections"
+    )
+    owner_org = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="collections"
+    )
+    title = models.CharField(max_length=100)
+    title_slug = models.CharField(max_length=120)
+    description = models.CharField(max_length=150, blank=True)
+    private = models.BooleanField(default=False)
+    theme = models.CharField(max_length=8, choices=CollectionTheme.choices, default=CollectionTheme.ORANGE)
+    position = models.PositiveIntegerField(default=0)
+    upvotes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(owner_user__isnull=False, owner_org__isnull=True)
+                | models.Q(owner_user__isnull=True, owner_org__isnull=False),
+                name="collection_exactly_one_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["last_updated"])]
+
+    @property
+    def owner(self):
+        """The owning User or Organization (exactly one is set: collection_exactly_one_owner)."""
+        owner = self.owner_user or self.owner_org
+        assert owner is not None
+        return owner
+
+    @property
+    def namespace(self) -> str:
+        return self.owner_user.username if self.owner_user is not None else self.owner.name
+
+    @property
+    def slug(self) -> str:
+        return f"{self.namespace}/{self.title_slug}-{self.public_id}"
+
+
+class CollectionItemType(models.TextChoices):
+    MODEL = "model"
+    DATASET = "dataset"
+    COLLECTION = "collection"
+
+
+class CollectionItem(models.Model):
+    """One entry of a collection: a repo (model or dataset) or another collection. Shown only to
+    callers who may see what it points at (community.collections.selectors)."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id)
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    item_type = models.CharField(max_length=10, choices=CollectionItemType.choices)
+    repo = models.ForeignKey(
+        "registry.Repo", null=True, blank=True, on_delete=models.CASCADE, related_name="collection_items"
+    )
+    target = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="included_in")
+    position = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=500, blank=True)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "repo"], name="collectionitem_unique_repo"),
+            models.UniqueConstraint(fields=["collection", "target"], name="collectionitem_unique_target"),
+            models.CheckConstraint(
+                condition=models.Q(repo__isnull=False, target__isnull=True)
+                | models.Q(repo__isnull=True, target__isnull=False),
+                name="collectionitem_exactly_one_object",
+            ),
+        ]
+        indexes = [models.Index(fields=["collection", "position"])]
+
+
+class Like(models.Model):
+    """A user's like of a repo; `Repo.likes` counts them (community.likes.services keeps it)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes")
+    repo = models.ForeignKey("registry.Repo", on_delete=models.CASCADE, related_name="like_rows")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "repo"], name="like_unique")]
+        indexes = [models.Index(fields=["repo", "-created_at"])]

@@ -2,7 +2,7 @@
 a discussion or a pull request, moderation actions, and a pull request's diff.
 
 Pages use the same policy gate as the API (PortalRepoView) and the same checks in
-community.access; errors from a form action come back as a message on the page.
+community.permissions; errors from a form action come back as a message on the page.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from community import permissions, selectors, services
 from core import bodies
 from core.errors import AuthenticationRequired, BadRequest, HubError
-from gating.policy import Action, can
+from gating.policy import Action, CommitTarget, check_push
 from gating.repo_views import PortalRepoView
 from registry import limits
 from registry import services as registry_services
@@ -129,12 +129,13 @@ class NewThreadPage(CommunityView):
         directory = request.POST.get("directory", "").strip().strip("/")
         staged = [("/".join(part for part in (directory, upload.name) if part), upload) for upload in files]
         # Limits and paths are checked before any byte is charged, stored or the pull request is opened.
-        registry_services.check_uploads(staged)
-        is_writer = can(self.access, Action.WRITE)
+        limits.check_uploads(staged)
+        # A pull request opened against the default branch: the push rule that the API's would meet.
+        is_writer = check_push(self.access, CommitTarget(branch=None, ref_name=None, create_pr=True)).is_writer
         if files and not is_writer:
             # SECURITY: the same daily quota as a contributor's API and Xet uploads.
             limits.charge_contributor(user=request.user, amount=sum(upload.size or 0 for upload in files))
-        operations = registry_services.stage_uploads(
+        operations = registry_services.blob_stage_uploads(
             repo=self.repo,
             files=staged,
             gitattributes=gitattributes_at(self.repo, self.repo.default_branch),

@@ -1,5 +1,5 @@
 """The thread page (events, comment form, author and moderator actions) and a pull request's
-diff page. Every POST is one named action, checked in community.access before the service runs."""
+diff page. Every POST is one named action, checked in community.permissions before the service runs."""
 
 from __future__ import annotations
 

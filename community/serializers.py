@@ -1,7 +1,7 @@
 """The Hub's JSON shapes for discussions and their events (hub-api.md section 7).
 
 Datetimes go through `isoformat_z` (the client's parser accepts nothing else); comment HTML is
-rendered from Markdown on every read and sanitised (registry.markdown: markdown-it js-default,
+rendered from Markdown on every read and sanitised (registry.cards.markdown: markdown-it js-default,
 then nh3), so no stored HTML is ever trusted.
 """
 
@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from community.models import Discussion, Event, EventType
 from core.timeutil import isoformat_z
-from registry import markdown
+from registry.cards import markdown
 
 HIDDEN_TEXT = "This comment has been hidden"
 

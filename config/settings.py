@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "community",
     "workers",
     "xet.apps.XetConfig",
+    "webhooks.apps.WebhooksConfig",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,17 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Webhooks (webhooks app; see README "Webhooks"). Delivery to loopback, link-local, private-network
+# and reserved addresses is refused unless allowed here (SSRF; multicast is refused always).
+GATEHOUSE_WEBHOOK_ALLOW_PRIVATE = env.bool("GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", default=False)
+GATEHOUSE_WEBHOOK_TIMEOUT = env.float("GATEHOUSE_WEBHOOK_TIMEOUT", default=10.0)
+GATEHOUSE_WEBHOOK_MAX_ATTEMPTS = env.int("GATEHOUSE_WEBHOOK_MAX_ATTEMPTS", default=5)
+GATEHOUSE_WEBHOOK_RETRY_BASE_SECONDS = env.float("GATEHOUSE_WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+GATEHOUSE_WEBHOOK_MAX_PAYLOAD_BYTES = env.int("GATEHOUSE_WEBHOOK_MAX_PAYLOAD_BYTES", default=64 * 1024)
+GATEHOUSE_WEBHOOK_DISABLE_AFTER = env.int("GATEHOUSE_WEBHOOK_DISABLE_AFTER", default=10)
+GATEHOUSE_WEBHOOKS_PER_USER = env.int("GATEHOUSE_WEBHOOKS_PER_USER", default=100)
+GATEHOUSE_WEBHOOK_LOG_DAYS = env.int("GATEHOUSE_WEBHOOK_LOG_DAYS", default=30)
+
 # Hosted previews (workers app). Time limits come first: the broker's visibility timeout must
 # outlast the hard limit, or a long preview would be delivered to a second worker.
 GATEHOUSE_PREVIEW_SOFT_TIME_LIMIT = env.int("GATEHOUSE_PREVIEW_SOFT_TIME_LIMIT", default=300)
@@ -316,6 +328,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
     "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
     "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
+    "webhook-requeue": {"task": "webhooks.tasks.webhook_deliveries_requeue_task", "schedule": 60.0},
 }
 
 # Gatehouse itself.
@@ -420,9 +433,9 @@ GATEHOUSE_PUBLIC_URL = env.str("GATEHOUSE_PUBLIC_URL", default="").rstrip("/")
 GATEHOUSE_MAX_FILE_SIZE = env.int("GATEHOUSE_MAX_FILE_SIZE", default=50 * 1024**3)
 GATEHOUSE_MAX_COMMIT_SIZE = env.int("GATEHOUSE_MAX_COMMIT_SIZE", default=200 * 1024**3)
 GATEHOUSE_MAX_COMMIT_FILES = env.int("GATEHOUSE_MAX_COMMIT_FILES", default=10_000)
-# Files up to this size are uploaded inline ("regular") even where the Hub's rules say LFS, so that
-# clients with hf_xet installed can push folders of small files without the Xet protocol.
-GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=1024 * 1024)
+# Text files up to this size are uploaded inline ("regular"); larger ones, binary content and paths
+# an LFS rule of the repo's .gitattributes matches go through LFS/Xet: the Hub's rules and threshold.
+GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES = env.int("GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # Largest file accepted inline (base64) in a commit body.
 GATEHOUSE_MAX_INLINE_FILE = env.int("GATEHOUSE_MAX_INLINE_FILE", default=16 * 1024 * 1024)
 # Largest commit body (the ndjson lines, inline files in base64): 413 before a byte is read.

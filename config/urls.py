@@ -8,7 +8,14 @@ from core import views as core_views
 from gating import urls as gating_urls
 from licenses import urls as licenses_urls
 from registry.api import deleted as deleted_repos
-from registry.urls import api_urlpatterns, download_urlpatterns, lfs_urlpatterns, web_urlpatterns
+from registry.urls import (
+    api_urlpatterns,
+    download_urlpatterns,
+    lfs_urlpatterns,
+    namespaceless_urlpatterns,
+    web_urlpatterns,
+)
+from webhooks import urls as webhook_urls
 from workers import urls as preview_urls
 from xet import urls as xet_urls
 
@@ -34,10 +41,14 @@ urlpatterns = [
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
+    path("", include((webhook_urls.api_urlpatterns, "webhooks"), namespace="webhooks-api")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),
     path("", include((community_urls.web_urlpatterns, "community"), namespace="community")),
     path("", include((preview_urls.web_urlpatterns, "workers"), namespace="previews")),
+    path("", include((webhook_urls.web_urlpatterns, "webhooks"), namespace="webhooks")),
     path("", include((web_urlpatterns, "registry"), namespace="registry")),
+    # Last: ids without a namespace answer RepoNotFound only where no other route matched.
+    path("", include((namespaceless_urlpatterns, "registry"), namespace="namespaceless")),
 ]

@@ -188,7 +188,7 @@ def body_unreadable() -> BadRequest:
 class ContentQuarantined(HubError):
     """The repo's tree names content that was never proven to belong to the repo (left by an
     older Gatehouse that let a commit alias another repo's files). Not served until the repo's
-    owner uploads the file again; see `registry.aliasing`."""
+    owner uploads the file again; see `registry.ops.aliasing`."""
 
     status = 410
     code = "ContentQuarantined"

@@ -43,6 +43,7 @@ from typing import Any
 
 import gunicorn
 import gunicorn.util
+from django.conf import settings  # lazy: read only once the served app has configured it
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
@@ -76,8 +77,6 @@ LINGER_MAX_BYTES = 64 * 1024
 def _timeouts() -> tuple[float, float, float]:
     """(head, body idle, body minimum rate) from the Django settings where the served app
     configured them."""
-    from django.conf import settings
-
     if not settings.configured:
         return HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS, BODY_MIN_RATE
     return (
@@ -222,8 +221,6 @@ class Worker(gthread.ThreadWorker):
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.head_timeout, self.body_idle_timeout, self.body_min_rate = _timeouts()
-        from django.conf import settings
-
         self.proxy_hops = int(getattr(settings, "GATEHOUSE_TRUSTED_PROXY_HOPS", 0)) if settings.configured else 0
 
     def handle_exit(self, sig: int, frame: Any) -> None:

@@ -1,13 +1,15 @@
+import errno
 import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
 from core import logctx
-from core.errors import BadRequest
+from core.errors import BadRequest, InsufficientStorage, ServiceUnavailable
 from core.http import error_response, is_hub_route, json_error
 
 logger = logging.getLogger(__name__)
@@ -113,11 +115,6 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
     at the end of the request, and the next request connects again: no process needs a restart."""
 
     def process_exception(self, request, exception):
-        from django.db import InterfaceError, OperationalError
-
-        from core.errors import ServiceUnavailable
-        from core.http import error_response
-
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
         logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
@@ -130,11 +127,6 @@ class StorageFullMiddleware(MiddlewareMixin):
     committed before its content is stored."""
 
     def process_exception(self, request, exception):
-        import errno
-
-        from core.errors import InsufficientStorage
-        from core.http import error_response
-
         if not isinstance(exception, OSError) or exception.errno not in (errno.ENOSPC, errno.EDQUOT):
             return None
         logger.error("storage full for %s %s: %s", request.method, request.path, exception)

@@ -14,6 +14,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 RESERVED_NAMESPACES = frozenset(
     {
         "api",
+        "collections",
         "datasets",
         "spaces",
         "kernels",
@@ -65,6 +66,18 @@ def validate_repo_name(name: str) -> str:
             "'--' or '..', not ending in '.git'."
         )
     return name
+
+
+def fold(name: str) -> str:
+    """Ids are compared case-insensitively (as on the Hub). Valid names are ASCII (NAME_RE), so
+    Python's lower() and the database's lower() agree on them."""
+    return name.lower()
+
+
+def is_namespaceless_id(repo_id: object) -> bool:
+    """`gpt2`, `missing_repo_id`: a canonical-model style id with no namespace. Gatehouse has
+    no such repos; the Hub answers them as missing (RepoNotFound), never as a bad request."""
+    return isinstance(repo_id, str) and "/" not in repo_id.strip("/") and is_valid_name(repo_id.strip("/"))
 
 
 def split_repo_id(repo_id: str) -> tuple[str, str]:

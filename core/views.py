@@ -20,6 +20,15 @@ def telemetry(request, topic=""):
     return HttpResponse(status=200)
 
 
+def render_error(request, exc: HubError):
+    """HTML error pages; like the API, they name the error in X-Error-Code. Pages answer 404 (not
+    401) to anonymous visitors of missing or private repos, exactly as to signed-in strangers."""
+    template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
+    response = render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
+    response["X-Error-Code"] = exc.code
+    return response
+
+
 def not_found(request, exception=None):
     """JSON with X-Error-* headers on Hub routes (the client parses every body), HTML for people."""
     if is_hub_route(request.path):

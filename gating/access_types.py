@@ -92,7 +92,7 @@ class DownloadDecision:
     depends_on_caller: bool
 
 
-_ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
+ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
 
 
 def repo_role(principal: Principal, repo: Repo) -> str | None:

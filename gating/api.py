@@ -21,7 +21,7 @@ from core.pagination import next_page_link, page_bounds
 from gating import schema, services
 from gating.policy import Action, Principal, repo_role
 from gating.repo_views import RepoAPIView
-from gating.selectors import request_item, requests_for
+from gating.selectors import request_item, requests_for, require_gated
 
 
 def _expiry(data: dict):
@@ -39,7 +39,7 @@ class AccessRequestListView(RepoAPIView):
 
     @extend_schema(operation_id="access_requests_list", responses=schema.AccessRequestSerializer(many=True))
     def get(self, request, namespace, name, status, repo_type=None):
-        services.require_gated(self.repo)
+        require_gated(self.repo)
         offset, size = page_bounds(request, default_size=100, max_size=settings.GATEHOUSE_LIST_PAGE_SIZE)
         rows = list(requests_for(self.repo, status=status)[offset : offset + size + 1])
         response = Response([request_item(row) for row in rows[:size]])

@@ -10,6 +10,8 @@ class GatingConfig(AppConfig):
 
         hooks.metadata_checks.append(access_form.metadata_check)
         hooks.settings_changed.append(_audit_settings_change)
+        if _audit_history_change not in hooks.history_changed:
+            hooks.history_changed.append(_audit_history_change)
         if _refresh_withheld_content not in hooks.commit_listeners:
             hooks.commit_listeners.append(_refresh_withheld_content)
         if _refresh_withheld_content_of not in hooks.branches_changed:
@@ -41,3 +43,9 @@ def _audit_settings_change(repo, actor, changes: dict) -> None:
         actor=actor,
         data={key: {"from": old, "to": new} for key, (old, new) in changes.items()},
     )
+
+
+def _audit_history_change(repo, actor, action: str, data: dict) -> None:
+    from gating.audit import audit_record
+
+    audit_record(repo=repo, action=action, actor=actor, data=data)

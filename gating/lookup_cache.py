@@ -89,7 +89,7 @@ class LookupCache:
         return self._listening and self._pid == os.getpid() and time.monotonic() - self._heard_at < STALE_AFTER_SECONDS
 
     def get(self, key: Hashable) -> Any | None:
-        """A copy of the cached object (callers may set attributes on it), or None."""
+        """A copy of the cached object (`copy.copy`: a RepoAccess copies its repo too), or None."""
         with self._lock:
             if not self._is_live() or key not in self._entries:
                 return None

@@ -28,6 +28,9 @@ class AccessRequest(models.Model):
     rejection_reason = models.CharField(max_length=200, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     expiry_recorded = models.BooleanField(default=False)
+    # False for access a reviewer granted to a user who never asked (`access_grant`): the user
+    # shared nothing with the authors, so the lists show no email for them, as on the Hub.
+    requested_by_user = models.BooleanField(default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "user"], name="access_request_unique")]
@@ -39,6 +42,11 @@ class AccessRequest(models.Model):
     @property
     def request_id(self) -> str:
         return f"{self.pk:024x}"
+
+    @property
+    def shared_email(self) -> str | None:
+        """The email the user shared with the authors by asking; None for a manual grant."""
+        return (self.user.email or None) if self.requested_by_user else None
 
     def is_expired(self, now=None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -36,20 +36,20 @@ from core.errors import (
     RepoMoved,
     RepoNotFound,
 )
-from core.names import split_repo_id
+from core.names import fold, is_namespaceless_id, split_repo_id
 from core.prepared import PreparedQuery
 from gating import release
+from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
-from gating.access_types import _ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
-from gating.access_types import ANONYMOUS as ANONYMOUS
+from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
 from gating.access_types import repo_role as repo_role
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from gating.visibility import find_visible, moved_target, visible_q
 from gating.visibility import repos_visible_to as repos_visible_to
 from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
-from registry.models import Repo
+from registry.models import Repo, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
 
 
@@ -64,14 +64,17 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
 
 
 def can_create_in(principal: Principal, namespace: str) -> bool:
-    return principal.may_write and _ROLE_RANK[namespace_role(principal, namespace)] >= _ROLE_RANK[Role.WRITE]
+    return principal.may_write and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
 
 
 def resolve_repo(
     principal: Principal, repo_type: str, repo_id: str, action: Action, *, revision_candidates: list[str] | None = None
 ) -> RepoAccess:
     """The repo, if `principal` may perform `action` on it; otherwise the error to answer with.
-    `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too."""
+    `revision_candidates` (registry.selectors.revision_candidates) fetch the revision's ref too.
+    Ids are case-insensitive; an id without a namespace (`gpt2`) is a repo that does not exist."""
+    if is_namespaceless_id(repo_id):
+        raise RepoNotFound(anonymous=principal.is_anonymous)
     namespace, name = split_repo_id(repo_id)
     access = find_visible(principal, repo_type, namespace, name, revision_candidates)
     if access is None:
@@ -114,7 +117,9 @@ def resolve_deleted_repo(principal: Principal, repo_type: str, repo_id: str) -> 
     """A deleted repo, for restoring or purging it. SECURITY: to anyone else it is missing, with
     the same answer as a repo that never existed (and a live repo is missing here too)."""
     namespace, name = split_repo_id(repo_id)
-    repo = deleted_repos_restorable_by(principal).filter(repo_type=repo_type, namespace=namespace, name=name).first()
+    restorable = deleted_repos_restorable_by(principal)
+    folded = {"folded_namespace": fold(namespace), "folded_name": fold(name)}
+    repo = with_folded_id(restorable, repo_type=repo_type, **folded).first()
     if repo is None:
         raise RepoNotFound(anonymous=principal.is_anonymous)
     return repo
@@ -150,7 +155,7 @@ def check(access: RepoAccess, action: Action) -> None:
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
     else:
         needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
-        if _ROLE_RANK[role] < _ROLE_RANK[needed]:
+        if ROLE_RANK[role] < ROLE_RANK[needed]:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
@@ -182,19 +187,29 @@ class CommitTarget:
         return self.create_pr or (self.ref_name or "").startswith("refs/pr/")
 
 
-def check_push(access: RepoAccess, target: CommitTarget) -> None:
+@dataclass(frozen=True)
+class PushRights:
+    """What `check_push` let through. `is_writer`: the caller may write the repo's branches; if
+    not, they push to a pull request as a contributor, whose uploads draw from their daily quota
+    (`registry.limits.charge_contributor`) and whose large files must be their own uploads."""
+
+    is_writer: bool
+
+
+def check_push(access: RepoAccess, target: CommitTarget) -> PushRights:
     """THE push rule, for preupload, commits, Xet write tokens and (again, so that a revoked right
     stops an upload at once) Xet shard registration: branches need write access; pull requests
     are decided by the community app (`registry.hooks.pull_requests`): contributors may open
     them and push to their own."""
     if not target.is_pull_request:
         check(access, Action.WRITE)
-        return
+        return PushRights(is_writer=True)
     if hooks.pull_requests is None:
         raise BadRequest("Pull requests are not supported by this hub.")
     if target.create_pr and target.ref_name is not None and target.ref_name.startswith("refs/pr/"):
         raise BadRequest("A pull request is opened against a branch, not against another pull request.")
     hooks.pull_requests.authorize_commit(access=access, ref_name=None if target.create_pr else target.ref_name)
+    return PushRights(is_writer=can(access, Action.WRITE))
 
 
 def _check_participant(access: RepoAccess) -> None:
@@ -359,3 +374,11 @@ def _check_gate(principal: Principal, repo: Repo) -> None:
         f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list: {reasons[state]}",
         anonymous=False,
     )
+
+
+def could_see_before_deletion(principal: Principal, repo: Repo) -> bool:
+    """Whether `principal` could see `repo` just before it was deleted (the visibility rule of
+    `visible_q`, minus the deletion): who may be told that a repo they watched was deleted."""
+    if not repo.private:
+        return True
+    return repo_role(principal, repo) is not None

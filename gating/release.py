@@ -29,7 +29,7 @@ from core.prepared import PreparedQuery
 from core.timeutil import isoformat_z
 from gating.audit import audit_record
 from gating.models import ReleasePlan, ReleaseStage, StageMode
-from registry import trees
+from registry.git import trees
 from registry.models import GatedMode, Ref, RefKind, Repo
 from registry.selectors import commit_tree_oid, entry_sha256
 from registry.services import repo_settings_update

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.shortcuts import render
 from django.views import View
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.views import APIView
@@ -22,11 +21,10 @@ from accounts.auth import authenticate_request
 from core.api import AllowAnyone
 from core.errors import HubError, NotFound, RepoMoved
 from core.http import answers_errors, error_response, moved_response
+from core.views import render_error
 from gating.policy import Action, Principal, RepoAccess, can, resolve_repo
-from registry.models import RepoType
+from registry.models import PLURAL_TYPES
 from registry.selectors import Resolved, list_refs, resolve_revision
-
-PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
 
 
 def action_for(repo_actions: dict[str, Action], method: str) -> Action | None:
@@ -99,15 +97,6 @@ class RepoView(View):
 
     def error_response(self, exc: HubError):
         return error_response(exc)
-
-
-def render_error(request, exc: HubError):
-    """HTML error pages; like the API, they name the error in X-Error-Code. Pages answer 404 (not
-    401) to anonymous visitors of missing or private repos, exactly as to signed-in strangers."""
-    template = "errors/404.html" if exc.status in (401, 404) else "errors/error.html"
-    response = render(request, template, {"error": exc}, status=404 if exc.status == 401 else exc.status)
-    response["X-Error-Code"] = exc.code
-    return response
 
 
 class PortalRepoView(RepoView):

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from core.errors import BadRequest
 from core.timeutil import isoformat_z
-from gating.models import AccessRequest, AuditEvent
+from gating.models import AccessRequest, AuditEvent, GatingConfig
 from registry.models import Repo
+
+
+def require_gated(repo: Repo) -> None:
+    if not repo.gated:
+        raise BadRequest(f"{repo.repo_id} is not a gated repo.")
+
+
+def gating_config(repo: Repo) -> GatingConfig:
+    """The repo's notification and automatic-grant settings: its row, or the defaults (unsaved)
+    while nobody changed them. A pure read: the settings page's GET writes nothing."""
+    return GatingConfig.objects.filter(repo=repo).first() or GatingConfig(repo=repo)
 
 
 def requests_for(repo: Repo, *, status: str | None = None, search: str = "") -> QuerySet[AccessRequest]:
@@ -22,7 +34,7 @@ def request_item(request: AccessRequest) -> dict:
     """The Hub's access-request shape, plus Gatehouse's expiry and decision details."""
     user = request.user
     item = {
-        "user": {"user": user.username, "fullname": user.fullname or user.username, "email": user.email or None},
+        "user": {"user": user.username, "fullname": user.fullname or user.username, "email": request.shared_email},
         "requestId": request.request_id,
         "status": request.status,
         "timestamp": isoformat_z(request.created_at),

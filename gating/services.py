@@ -15,19 +15,10 @@ from gating import notifications
 from gating.access_form import form_for_repo, validate_answers
 from gating.audit import audit_record
 from gating.models import AccessRequest, GatingConfig, NotifyMode, RepoReviewer, RequestStatus
+from gating.selectors import gating_config, require_gated
 from registry.models import GatedMode, Repo
 
 MAX_REASON = 200
-
-
-def require_gated(repo: Repo) -> None:
-    if not repo.gated:
-        raise BadRequest(f"{repo.repo_id} is not a gated repo.")
-
-
-def gating_config(repo: Repo) -> GatingConfig:
-    config, _ = GatingConfig.objects.get_or_create(repo=repo)
-    return config
 
 
 @transaction.atomic
@@ -42,6 +33,7 @@ def access_request_create(*, repo: Repo, user: User, answers: dict, has_role: bo
     cleaned = validate_answers(form_for_repo(repo), answers)
     request = existing or AccessRequest(repo=repo, user=user)
     request.fields = cleaned
+    request.requested_by_user = True
     request.created_at = timezone.now()
     request.status = RequestStatus.PENDING
     request.decided_at = request.decided_by = request.expires_at = None
@@ -85,7 +77,7 @@ def _refuse_own(reviewer: User, user: User) -> None:
         raise Forbidden("You cannot decide your own access request: another reviewer or an admin must.")
 
 
-def find_request(repo: Repo, *, user_name: str | None = None, request_id: str | None = None) -> AccessRequest:
+def _request_for_update(repo: Repo, *, user_name: str | None = None, request_id: str | None = None) -> AccessRequest:
     queryset = AccessRequest.objects.select_for_update().select_related("user").filter(repo=repo)
     if request_id:
         try:
@@ -120,10 +112,12 @@ def access_request_decide(
         raise BadRequest(f"The rejection reason is limited to {MAX_REASON} characters.")
     if expires_at is not None and expires_at <= timezone.now():
         raise BadRequest("An expiry must be in the future.")
-    request = find_request(repo, user_name=user_name, request_id=request_id)
+    request = _request_for_update(repo, user_name=user_name, request_id=request_id)
     _refuse_own(reviewer, request.user)
-    if status == RequestStatus.PENDING and request.status == RequestStatus.PENDING:
-        raise NotFound("This request is already pending.")
+    # As on the Hub: a request already in the list asked for is a 404 (an expired grant may be
+    # accepted again, to renew it).
+    if request.status == status and not (status == RequestStatus.ACCEPTED and request.is_expired()):
+        raise NotFound(f"This access request is already in the {status} list.")
     request.status = status
     request.decided_at = timezone.now()
     request.decided_by = reviewer
@@ -152,7 +146,7 @@ def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expi
     request = AccessRequest.objects.select_for_update().filter(repo=repo, user=user).first()
     if has_role or (request and request.status == RequestStatus.ACCEPTED and not request.is_expired()):
         raise BadRequest(f"{user.username} already has access to {repo.repo_id}.")
-    request = request or AccessRequest(repo=repo, user=user)
+    request = request or AccessRequest(repo=repo, user=user, requested_by_user=False)
     request.status = RequestStatus.ACCEPTED
     request.decided_at = timezone.now()
     request.decided_by = reviewer
@@ -174,7 +168,7 @@ def access_grant(*, repo: Repo, reviewer: User, user: User, has_role: bool, expi
 @transaction.atomic
 def access_request_reset(*, repo: Repo, reviewer: User, user_name: str) -> None:
     """Forget a decision (typically a rejection) so the user may ask again."""
-    request = find_request(repo, user_name=user_name)
+    request = _request_for_update(repo, user_name=user_name)
     _refuse_own(reviewer, request.user)
     audit_record(
         repo=repo,
@@ -232,7 +226,7 @@ def gating_config_update(
         raise BadRequest("Notification mode must be 'immediate' or 'daily'.")
     if auto_grant_days < 0 or auto_grant_days > 3650:
         raise BadRequest("Automatic grants last between 0 (forever) and 3650 days.")
-    config = gating_config(repo)
+    config, _ = GatingConfig.objects.get_or_create(repo=repo)
     config.notify_mode, config.notify_email, config.auto_grant_days = notify_mode, notify_email, auto_grant_days
     config.save()
     audit_record(

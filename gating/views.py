@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
-from core import jsontext
+from core import edge, jsontext
 from core.errors import BadRequest, HubError
 from core.http import as_export, csv_response, error_response
 from core.timeutil import isoformat_z
@@ -31,12 +31,13 @@ from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text
 from gating.repo_views import PortalRepoView
-from gating.selectors import audit_for, audit_item, request_item, requests_for
+from gating.selectors import audit_for, audit_item, gating_config, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
 from registry.selectors import resolve_revision
 from registry.services import repo_settings_update
+from registry.storage.usage import repo_storage_usage
 
 MAX_ANSWERS_BYTES = 64 * 1024
 
@@ -218,7 +219,7 @@ def _request_rows(rows):
         yield [
             row.user.username,
             row.user.fullname,
-            row.user.email,
+            row.shared_email or "",
             row.status,
             isoformat_z(row.created_at),
             isoformat_z(row.decided_at) or "",
@@ -237,20 +238,19 @@ class GatingSettingsView(PortalRepoView):
         plan = ReleasePlan.objects.filter(repo=self.repo).first()
         context = self.page_context(
             "gating",
-            config=services.gating_config(self.repo),
+            config=gating_config(self.repo),
             reviewers=self.repo.reviewers.select_related("user"),
             plan=plan,
             stages=list(plan.stages.all()) if plan else [],
             modes=release.StageMode.choices,
+            storage=repo_storage_usage(self.repo),
         )
         return render(request, "gating/settings.html", context)
 
     def post(self, request, namespace, name, repo_type=None):
-        try:
+        with self.flashing_errors():
             self._handle(request, request.POST.get("action", ""))
             messages.success(request, "Saved.")
-        except (HubError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", str(exc)))
         return redirect(f"{self.repo.web_path}/gating")
 
     def _handle(self, request, action: str) -> None:
@@ -269,7 +269,7 @@ class GatingSettingsView(PortalRepoView):
                 actor=actor,
                 notify_mode=request.POST.get("notify_mode", ""),
                 notify_email=request.POST.get("notify_email", ""),
-                auto_grant_days=int(request.POST.get("auto_grant_days") or 0),
+                auto_grant_days=edge.form_int(request.POST, "auto_grant_days", default=0),
             )
         elif action == "access":
             # The Hub's own settings: visibility and gating mode, without a release plan.
@@ -298,7 +298,10 @@ def _stages_from_form(post) -> list[release.StageSpec]:
         if not mode:
             continue
         when = post.get(f"at_{index}", "").strip()
-        scheduled = parse_datetime(when) if when else None
+        try:  # parse_datetime raises ValueError for a well-formed but impossible time (Feb 31)
+            scheduled = parse_datetime(when) if when else None
+        except ValueError:
+            scheduled = None
         if when and scheduled is None:
             raise BadRequest(f"Stage {index + 1}: the time must look like 2027-01-31T12:00.")
         if scheduled is not None and scheduled.tzinfo is None:

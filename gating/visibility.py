@@ -11,12 +11,13 @@ from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q,
 from django.db.models.functions import Concat
 
 from accounts.models import Membership
+from core.names import fold
 from core.prepared import PreparedQuery
 from gating import lookup_cache
 from gating.access_types import Principal, RepoAccess
 from gating.models import ReleasePlan
 from licenses.models import RepoLicenseSettings
-from registry.models import Ref, Repo, RepoRedirect
+from registry.models import Ref, Repo, RepoRedirect, with_folded_id
 from registry.selectors import RevisionHint
 
 
@@ -42,7 +43,9 @@ def repos_visible_to(principal: Principal) -> QuerySet[Repo]:
 # `_find_visible` runs on every repo-scoped request (every HEAD before a download), so its SQL is
 # compiled once per process (core.prepared) from the same `_visible_q` as listings. It stays one
 # narrow query: the decision needs the owner ids on the row, not joined owner rows, and
-# (repo_type, namespace, name) is unique, so no ORDER BY. Two facts ride along, so that the
+# (repo_type, lower(namespace), lower(name)) is unique, so no ORDER BY. Ids are compared
+# case-insensitively, as on the Hub: the finders take the folded id (core.names.fold) and filter on
+# lower() of the columns, which the unique expression index of registry.Repo serves. Two facts ride along, so that the
 # common download (no release plan, no license opt-in) needs no further query for them:
 # `has_release_plan` and `acknowledgment_opt_in` (see _current_stage and licenses.selectors).
 def _with_download_facts(queryset: QuerySet[Repo]) -> QuerySet[Repo]:
@@ -68,31 +71,35 @@ def _with_best_ref(queryset: QuerySet[Repo], names: list[str]) -> QuerySet[Repo]
 # back in one query (registry.selectors.split_revision_path then needs none). A download needs
 # nothing of the card's metadata, which can be large (eval results, gating forms): left behind.
 MAX_HINTED_CANDIDATES = 16
+
+
+def _find_by_id(visible: Q, repo_type: str, folded_namespace: str, folded_name: str) -> QuerySet[Repo]:
+    return with_folded_id(
+        Repo.objects.filter(visible), repo_type=repo_type, folded_namespace=folded_namespace, folded_name=folded_name
+    )
+
+
 _NOT_FOR_DOWNLOADS = ("card_data", "base_models")
 _FIND_PUBLIC_AT = PreparedQuery(
     lambda repo_type, namespace, name, names: _with_best_ref(
-        _with_download_facts(
-            Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
-        ),
+        _with_download_facts(_find_by_id(_visible_q(None), repo_type, namespace, name)),
         names,
     ).defer(*_NOT_FOR_DOWNLOADS)[:1]
 )
 _FIND_FOR_USER_AT = PreparedQuery(
     lambda user_id, repo_type, namespace, name, names: _with_best_ref(
-        _with_download_facts(
-            Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
-        ),
+        _with_download_facts(_find_by_id(_visible_q(user_id), repo_type, namespace, name)),
         names,
     ).defer(*_NOT_FOR_DOWNLOADS)[:1]
 )
 _FIND_PUBLIC = PreparedQuery(
-    lambda repo_type, namespace, name: _with_download_facts(
-        Repo.objects.filter(_visible_q(None), repo_type=repo_type, namespace=namespace, name=name)
-    )[:1]
+    lambda repo_type, namespace, name: _with_download_facts(_find_by_id(_visible_q(None), repo_type, namespace, name))[
+        :1
+    ]
 )
 _FIND_FOR_USER = PreparedQuery(
     lambda user_id, repo_type, namespace, name: _with_download_facts(
-        Repo.objects.filter(_visible_q(user_id), repo_type=repo_type, namespace=namespace, name=name)
+        _find_by_id(_visible_q(user_id), repo_type, namespace, name)
     )[:1]
 )
 
@@ -100,9 +107,11 @@ _FIND_FOR_USER = PreparedQuery(
 def find_visible(
     principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
 ) -> RepoAccess | None:
+    namespace, name = fold(namespace), fold(name)
     if principal.user is not None or not candidates or not lookup_cache.enabled():
         return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    # Anonymous download lookups are the same for everyone: kept per process until the repo changes.
+    # Anonymous download lookups are the same for everyone: kept per process until the repo
+    # changes, keyed on the folded id (every casing of an id is the same repo).
     key = (repo_type, namespace, name, tuple(candidates))
     found = lookup_cache.cache.get(key)
     if found is not None:
@@ -129,23 +138,27 @@ def _find_visible_uncached(
     if not found:
         return None
     repo = found[0]
-    # The annotations of _with_download_facts and _with_best_ref, read once into typed fields.
+    # The annotations of _with_download_facts and _with_best_ref, moved into typed fields: popped,
+    # so that nothing reads them back from the Repo instance.
     facts: dict[str, Any] = repo.__dict__
+    best = facts.pop("hint_ref", None) or ""
     hint = None
     if hinted:
-        best = facts.get("hint_ref") or ""
         hint = RevisionHint(tuple(candidates or ()), best[40:] or None, best[:40] or None)
     return RepoAccess(
         principal,
         repo,
         revision_hint=hint,
-        has_release_plan=facts.get("has_release_plan"),
-        acknowledgment_opt_in=facts.get("acknowledgment_opt_in"),
+        has_release_plan=facts.pop("has_release_plan", None),
+        acknowledgment_opt_in=facts.pop("acknowledgment_opt_in", None),
     )
 
 
 def moved_target(principal: Principal, repo_type: str, namespace: str, name: str) -> Repo | None:
-    redirect = RepoRedirect.objects.filter(repo_type=repo_type, namespace=namespace, name=name).first()
+    redirects = RepoRedirect.objects.all()
+    redirect = with_folded_id(
+        redirects, repo_type=repo_type, folded_namespace=fold(namespace), folded_name=fold(name)
+    ).first()
     if redirect is None:
         return None
     return Repo.objects.filter(visible_q(principal), pk=redirect.repo_id).first()

@@ -132,9 +132,7 @@ class RepoLicenseSettingsView(RepoAPIView):
         responses=schema.LicenseSettingsSerializer,
     )
     def put(self, request, namespace, name, repo_type=None):
-        value = edge.json_object(request).get("requireAcknowledgment")
-        if not isinstance(value, bool):
-            raise BadRequest("'requireAcknowledgment' must be true or false.")
+        value = edge.json_bool(edge.json_object(request), "requireAcknowledgment")
         row = services.repo_license_settings_update(repo=self.repo, require_acknowledgment=value)
         return Response({"requireAcknowledgment": row.require_acknowledgment})
 

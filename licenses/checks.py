@@ -8,9 +8,9 @@ from core.errors import BadRequest
 from gating.policy import Principal, repos_visible_to
 from licenses import catalogue_data
 from licenses.models import License
-from registry import trees
+from registry.git import trees
 from registry.hooks import CommitContext
-from registry.models import RepoType
+from registry.models import RepoType, with_folded_id
 from registry.selectors import card_summary_at
 
 KNOWN_IDS = frozenset(entry.id for entry in catalogue_data.ENTRIES)
@@ -73,9 +73,11 @@ def derivative_license_check(context: CommitContext) -> None:
     own = License.objects.filter(pk=card.license).first() if card.license else None
     for base_id in card.base_models:
         namespace, _, name = base_id.partition("/")
-        if not name or base_id == context.repo.repo_id:
+        if not name or base_id.lower() == context.repo.repo_id.lower():
             continue
-        base_repo = visible.filter(repo_type=RepoType.MODEL, namespace=namespace, name=name).first()
+        base_repo = with_folded_id(
+            visible, repo_type=RepoType.MODEL, folded_namespace=namespace.lower(), folded_name=name.lower()
+        ).first()
         base = License.objects.filter(pk=base_repo.license).first() if base_repo and base_repo.license else None
         if base is None or not base.has_use_restrictions or (own is not None and own.carries_restrictions_of(base)):
             continue

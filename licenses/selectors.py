@@ -18,7 +18,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from core.errors import RevisionNotFound
 from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
-from registry import hooks, trees
+from registry import hooks
+from registry.git import trees
 from registry.models import Commit, Repo
 from registry.selectors import Resolved, card_summary_at, is_contributed, read_text_at, resolve_revision
 

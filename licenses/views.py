@@ -18,8 +18,9 @@ from django.views import View
 
 from core.errors import HubError, NotFound
 from core.http import as_export, csv_response
+from core.views import render_error
 from gating.policy import Action, Principal, can, may_read_license_text, repos_visible_to
-from gating.repo_views import PortalRepoView, render_error
+from gating.repo_views import PortalRepoView
 from licenses import selectors, serializers, services, texts
 from licenses.models import AcknowledgmentSource, License
 from registry.selectors import resolve_revision

@@ -7,12 +7,18 @@ from their AppConfig.ready(). Checks are plain functions; they raise `core.error
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Protocol
 
+from django.db import transaction
+
 from registry.models import Repo
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,11 @@ commit_listeners: list[Callable[..., None]] = []
 branches_changed: list[Callable[[Repo], None]] = []
 
 
+# Called inside the transaction that squashes a ref's history or deletes LFS content for good:
+# (repo, actor, action, data). Gating writes it to the audit trail.
+history_changed: list[Callable[[Repo, object, str, dict], None]] = []
+
+
 class PullRequestHooks(Protocol):
     """Pull requests live in the community app; the commit endpoints reach them through this."""
 
@@ -77,3 +88,40 @@ xet_content: Callable[[str, int, int], Iterator[bytes]] | None = None
 # Run by the garbage collector after the blob store's own sweep: (grace, dry_run) -> counts of what
 # was (or would be) deleted, by kind; the xet app collects xorbs and files no content uses.
 garbage_collectors: list[Callable[[timedelta, bool], dict[str, int]]] = []
+
+
+@dataclass(frozen=True)
+class RepoEvent:
+    """Something that happened to a repo, as the Hub's webhooks name it: `scope` is "repo",
+    "repo.content", "repo.config", "discussion" or "discussion.comment"; `action` is "create",
+    "update", "delete" or "move". Ids only (and the facts of the moment that cannot be read back
+    later: the refs' old and new commits, the settings changed, the repo's id before a move)."""
+
+    repo_pk: int
+    scope: str
+    action: str
+    actor_pk: int | None = None
+    updated_refs: tuple[tuple[str, str | None, str | None], ...] = ()
+    updated_config: dict = field(default_factory=dict)
+    moved_from: str | None = None
+    discussion_pk: int | None = None
+    comment_pk: int | None = None
+
+
+# Told about repo events once the transaction that made them commits (never about a write that
+# rolled back): (event). The webhooks app queues its deliveries from here. A listener that raises
+# is logged and does not undo or fail the write, which has already committed.
+repo_event_listeners: list[Callable[[RepoEvent], object]] = []
+
+
+def repo_event_emit(event: RepoEvent) -> None:
+    """Announce `event` to `repo_event_listeners` after the current transaction commits."""
+    transaction.on_commit(partial(_announce, event))
+
+
+def _announce(event: RepoEvent) -> None:
+    for listener in list(repo_event_listeners):
+        try:
+            listener(event)
+        except Exception:
+            logger.exception("Repo event listener %r failed on %s/%s", listener, event.scope, event.action)

@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from accounts.models import User
 from core import ratelimit
 from core.errors import PayloadTooLarge
+from registry.git.paths import validate_new_path
 
 CONTRIBUTOR_WINDOW = 24 * 3600
 
@@ -157,3 +158,11 @@ def uploaded_files(request: HttpRequest, field: str = "files") -> list[UploadedF
     if refusal := getattr(request, UPLOAD_REFUSAL, None):
         raise PayloadTooLarge(refusal)
     return files
+
+
+def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
+    """The validated paths of a browser form's files, once paths and upload limits pass (on the
+    sizes the form declared): what a form is refused for before anything is stored or charged."""
+    paths = [validate_new_path(path) for path, _ in files]
+    check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
+    return paths

@@ -7,12 +7,17 @@ blob is the content itself, an LFS file's git blob is its pointer text.
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
 class RepoType(models.TextChoices):
     MODEL = "model"
     DATASET = "dataset"
+
+
+# The URL's plural ("/api/models", "/models") of each repo type.
+PLURAL_TYPES = {"models": RepoType.MODEL, "datasets": RepoType.DATASET}
 
 
 class GatedMode(models.TextChoices):
@@ -52,7 +57,11 @@ class Repo(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["repo_type", "namespace", "name"], name="repo_unique_id"),
+            # Ids are case-insensitive, as on the Hub: one repo per folded id. The same expression
+            # index serves every lookup (gating.visibility filters on lower(namespace), lower(name)).
+            models.UniqueConstraint(
+                models.F("repo_type"), Lower("namespace"), Lower("name"), name="repo_unique_folded_id"
+            ),
             models.CheckConstraint(
                 condition=models.Q(owner_user__isnull=False, owner_org__isnull=True)
                 | models.Q(owner_user__isnull=True, owner_org__isnull=False),
@@ -78,6 +87,15 @@ class Repo(models.Model):
         return f"/{self.url_prefix}{self.repo_id}"
 
 
+def with_folded_id(queryset, *, repo_type: str, folded_namespace: str, folded_name: str):
+    """`queryset` (of repos or redirects) narrowed to one id, compared case-insensitively as the
+    Hub compares ids. The values must be folded already (`core.names.fold`): prepared queries pass
+    them as parameters, so the folding of the column side matches the expression index exactly."""
+    return queryset.alias(_folded_namespace=Lower("namespace"), _folded_name=Lower("name")).filter(
+        repo_type=repo_type, _folded_namespace=folded_namespace, _folded_name=folded_name
+    )
+
+
 class RepoTag(models.Model):
     """Tags of the default branch head (card tags plus derived ones), for list filters."""
 
@@ -99,7 +117,11 @@ class RepoRedirect(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["repo_type", "namespace", "name"], name="redirect_unique_id")]
+        constraints = [
+            models.UniqueConstraint(
+                models.F("repo_type"), Lower("namespace"), Lower("name"), name="redirect_unique_folded_id"
+            )
+        ]
 
 
 class StoredObject(models.Model):
@@ -129,7 +151,7 @@ class RepoObject(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repo", "sha256"], name="repo_object_unique")]
-        # Which repos hold a content, by sha256 alone (the alias repair of registry.aliasing).
+        # Which repos hold a content, by sha256 alone (the alias repair of registry.ops.aliasing).
         indexes = [models.Index(fields=["sha256"], name="repo_object_sha256")]
 
 
@@ -152,7 +174,7 @@ class UploadReceipt(models.Model):
 
 class QuarantinedContent(models.Model):
     """Content a repo's tree names but that was never proven to belong to it: left by versions
-    before pointer-shaped files were LFS references (see `registry.aliasing`). Nothing is served
+    before pointer-shaped files were LFS references (see `registry.ops.aliasing`). Nothing is served
     without proof anyway (`content.require_in_repo`); this row says why, so the repo's writers are
     told which files to upload again, and it goes when the content is uploaded to the repo."""
 
@@ -237,6 +259,10 @@ class ScanStatus(models.TextChoices):
     UNSAFE = "unsafe"
     ERROR = "error"
     UNSCANNED = "unscanned"  # a format the scanner cannot read (7z, unknown binary): not safe
+
+
+# How an `error` verdict given to a scan that was queued and never ran begins (scans_requeue_stale).
+SCAN_ABANDONED_PREFIX = "The scan was queued "
 
 
 class FileScan(models.Model):

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 
-from core.errors import ContentQuarantined, EntryNotFound, RevisionNotFound
+from core.errors import BadRequest, ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
-from registry import content, gitobjects, markdown, modelcard, trees
-from registry.models import Blob, Commit, FileScan, QuarantinedContent, Ref, RefKind, Repo
+from registry.cards import markdown, modelcard
+from registry.git import gitobjects, lfsrules, trees
+from registry.models import (
+    SCAN_ABANDONED_PREFIX,
+    Blob,
+    Commit,
+    FileScan,
+    QuarantinedContent,
+    Ref,
+    RefKind,
+    Repo,
+    RepoObject,
+    ScanStatus,
+    StoredObject,
+)
+from registry.storage import content, get_storage
 
 SMALL_BLOB_LIMIT = 1024 * 1024
 
@@ -64,16 +80,46 @@ def _pick(refs: dict[str, Ref], revision: str) -> Ref | None:
     return None
 
 
+SHORT_COMMIT_ID = re.compile(r"^[0-9a-f]{7,39}$")
+
+
+def _by_commit_id(repo: Repo, revision: str) -> Resolved | None:
+    """A full commit id, or an abbreviated one (7 to 39 hex digits) that exactly one commit of
+    this repo starts with: never another repo's commits. The answer names the full id, so that
+    everything downstream judges it as that commit (`is_contributed`), and nothing keeps the
+    short id: a later commit may make it ambiguous. Ambiguity is a 400, as git refuses it."""
+    if gitobjects.HEX40.match(revision):
+        tree = commit_tree_oid(repo, revision)
+        return None if tree is None else Resolved(revision, revision, tree, None)
+    if not SHORT_COMMIT_ID.match(revision):
+        return None
+    # The range lets the (repo, oid) index answer; startswith keeps it exact under any collation.
+    matches = list(
+        Commit.objects.filter(repo_id=repo.pk, oid__gte=revision, oid__lt=revision + "g", oid__startswith=revision)
+        .order_by("oid")
+        .values_list("oid", "tree_oid")[:2]
+    )
+    if len(matches) > 1:
+        raise BadRequest(
+            f"Revision '{revision}' is ambiguous: more than one commit of this repo starts with it. "
+            "Give more digits of the commit id."
+        )
+    if not matches:
+        return None
+    oid, tree = matches[0]
+    return Resolved(oid, oid, tree, None)
+
+
 def resolve_revision(repo: Repo, revision: str) -> Resolved:
-    """A branch, tag, `refs/...` name or full commit id; branches win over tags, as in git."""
+    """A branch, tag, `refs/...` name, or full or abbreviated commit id; branches win over tags,
+    and both over a commit id, as in git."""
     refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=_ref_candidates(revision))}
     ref = _pick(refs, revision)
     if ref is not None:
         return Resolved(revision, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref)
-    if gitobjects.HEX40.match(revision):
-        tree = commit_tree_oid(repo, revision)
-        if tree is not None:
-            return Resolved(revision, revision, tree, None)
+    resolved = _by_commit_id(repo, revision)
+    if resolved is not None:
+        return resolved
     raise RevisionNotFound(revision)
 
 
@@ -151,10 +197,9 @@ def split_revision_path(
                 path = rest[len(prefix) + 1 :]
                 return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
     first = rest.split("/")[0]
-    if gitobjects.HEX40.match(first):
-        commit_tree = commit_tree_oid(repo, first)
-        if commit_tree is not None:
-            return Resolved(first, first, commit_tree, None), rest[len(first) + 1 :]
+    resolved = _by_commit_id(repo, first)
+    if resolved is not None:
+        return resolved, rest[len(first) + 1 :]
     raise RevisionNotFound(first)
 
 
@@ -296,17 +341,32 @@ def last_commits(repo: Repo, head_oid: str, paths: list[str], *, max_walk: int =
 
 
 def gitattributes_at(repo: Repo, revision: str) -> str:
-    """The `.gitattributes` text at a revision ('' when absent or quarantined: uploading files,
-    that one included, must still work), for the LFS decision."""
+    """The `.gitattributes` text at a revision, for the LFS decision. A revision without one (a
+    branch about to be created, an empty repo, a repo whose file was deleted) gets the Hub's
+    default rules; quarantined content reads as '' (uploading files, that one included, must
+    still work)."""
     try:
         resolved = resolve_revision(repo, revision)
-        return read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk) or ""
-    except (RevisionNotFound, ContentQuarantined):  # a branch about to be created has none yet
+    except RevisionNotFound:
+        return lfsrules.DEFAULT_GITATTRIBUTES
+    try:
+        text = read_text_at(resolved.tree_oid, ".gitattributes", repo_pk=repo.pk)
+    except ContentQuarantined:
+        return ""
+    return lfsrules.DEFAULT_GITATTRIBUTES if text is None else text
+
+
+def gitignore_at(repo: Repo, revision: str) -> str:
+    """The `.gitignore` text at the root of a revision ('' when absent, unreadable or too large)."""
+    try:
+        resolved = resolve_revision(repo, revision)
+        return read_text_at(resolved.tree_oid, ".gitignore", repo_pk=repo.pk) or ""
+    except (RevisionNotFound, ContentQuarantined):
         return ""
 
 
 def quarantined_files(repo: Repo, resolved: Resolved) -> list[str]:
-    """Paths at `resolved` whose content is quarantined (see registry.aliasing), for the repo's
+    """Paths at `resolved` whose content is quarantined (see registry.ops.aliasing), for the repo's
     writers: uploading each file again restores it."""
 
     held = set(QuarantinedContent.objects.filter(repo=repo).values_list("sha256", flat=True))
@@ -332,3 +392,29 @@ def security_status(entry: trees.Entry, scans: dict) -> dict:
         "avScan": {"status": "unscanned"},
         "pickleImportScan": {"status": scan.status, "imports": scan.imports, "message": scan.message},
     }
+
+
+def scan_is_due(scan: FileScan) -> bool:
+    """Queued, or given up on while its task was only waiting in a long queue: when that task
+    finally runs, it scans, rather than leave the file `error` until someone rescans it."""
+    return scan.status == ScanStatus.QUEUED or (
+        scan.status == ScanStatus.ERROR and scan.message.startswith(SCAN_ABANDONED_PREFIX)
+    )
+
+
+def repo_purge_due(*, repo: Repo) -> datetime:
+    """When a deleted repo is purged for good (`repos_purge_deleted`), and its name freed."""
+    assert repo.deleted_at is not None
+    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
+
+
+def repo_holds(*, repo: Repo, oid: str, size: int) -> bool:
+    """SECURITY: "already stored" only for content this repo may reference; anything else must
+    be uploaded again (proof of possession), even if the store has it for another repo. The LFS
+    batch and verify calls both answer from this, so neither confirms that another repo holds a
+    hash."""
+    return (
+        RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+        and StoredObject.objects.filter(sha256=oid, size=size).exists()
+        and get_storage().exists(oid)
+    )

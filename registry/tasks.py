@@ -5,9 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from core import faults
-from registry import content, scanning
+from registry import scanning
 from registry.models import FileScan
-from registry.services.scans import scan_is_due, scan_record, scans_requeue_stale
+from registry.selectors import scan_is_due
+from registry.services.repos import repos_purge_deleted
+from registry.services.scans import scan_record, scans_requeue_stale
+from registry.storage import content
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -32,6 +35,4 @@ def scans_requeue_task() -> int:
 @shared_task
 def repos_purge_deleted_task() -> int:
     """Beat: purge deleted repos whose grace period is over; returns how many."""
-    from registry.services.repos import repos_purge_deleted
-
     return repos_purge_deleted()

@@ -7,7 +7,7 @@ split against the repo's refs in the views.
 
 from django.urls import path, re_path
 
-from registry.api import commit, files, history, manage, repo_admin, repos, validate
+from registry.api import commit, files, history, housekeeping, manage, repo_admin, repos, validate
 from registry.views import download, lfs, portal, portal_write
 
 app_name = "registry"
@@ -35,6 +35,9 @@ api_urlpatterns = [
     re_path(rf"{API}/tag/(?P<revision>.+)$", repo_admin.TagView.as_view(), name="api-tag"),
     re_path(rf"{API}/preupload/(?P<revision>.+)$", commit.PreuploadView.as_view(), name="api-preupload"),
     re_path(rf"{API}/commit/(?P<revision>.+)$", commit.CommitView.as_view(), name="api-commit"),
+    re_path(rf"{API}/super-squash/(?P<branch>.+)$", housekeeping.SuperSquashView.as_view(), name="api-super-squash"),
+    re_path(rf"{API}/lfs-files$", housekeeping.LfsFilesView.as_view(), name="api-lfs-files"),
+    re_path(rf"{API}/lfs-files/batch$", housekeeping.LfsFilesBatchView.as_view(), name="api-lfs-files-batch"),
 ]
 
 LFS_REPO = r"^(?:(?P<repo_type>datasets)/)?(?P<namespace>[^/]+)/(?P<name>[^/]+?)\.git/info/lfs/objects"
@@ -52,6 +55,27 @@ lfs_urlpatterns = [
 # and every other route differs in its third path segment.
 download_urlpatterns = [
     re_path(rf"^(?!api/){WEB[1:]}/resolve/(?P<rest>.+)$", download.ResolveView.as_view(), name="resolve"),
+]
+
+# Ids without a namespace (`gpt2`): tried after every other route (config.urls), so that they
+# never shadow a route of a real repo; the empty `namespace` group makes the id `/gpt2`, which the
+# policy answers as missing (gating.policy.resolve_repo).
+ONE = r"(?P<namespace>)(?P<name>[^/]+)"
+API_ROUTES = (
+    "revision|tree|paths-info|refs|commits|auth-check|settings|branch|tag|preupload|commit|discussions|"
+    "xet-read-token|xet-write-token|super-squash|lfs-files|user-access-request|treesize|likers|scan"
+)
+namespaceless_urlpatterns = [
+    re_path(
+        rf"^api/(?P<repo_type>models|datasets)/{ONE}(?:/(?:{API_ROUTES})(?:/.*)?)?$",
+        repos.NamespacelessRepoAPIView.as_view(),
+        name="api-namespaceless",
+    ),
+    re_path(
+        rf"^(?:(?P<repo_type>datasets)/)?{ONE}/resolve/(?P<rest>.+)$",
+        download.NamespacelessResolveView.as_view(),
+        name="resolve-namespaceless",
+    ),
 ]
 
 web_urlpatterns = [

@@ -88,6 +88,16 @@ def hub(live_server, hf_cache):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_xet_hash_cache():
+    """`content.xet_hash_cached` keeps sha256 -> Xet hash for the life of the process, and every
+    test starts from an empty database: one test's Xet upload of some bytes must not make another
+    test's plain copy of the same bytes look Xet-stored (its reconstruction would then be a 404)."""
+    from registry.storage import content
+
+    content._XET_HASHES.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_lookup_cache(settings):
     """The download lookup cache learns of changes when transactions commit, and most tests roll
     theirs back: it is off unless a test turns it on (tests/gating/test_lookup_cache.py)."""
@@ -117,8 +127,7 @@ def s3_store(tmp_path_factory):
 def s3_backend(settings, s3_store):
     """Gatehouse on the S3 backend for one test: blobs, Xet and previews under a prefix of its own
     in the test bucket (the garbage collector of one test must not see another's objects)."""
-    from registry import content
-    from registry.storage import reset_storage_caches
+    from registry.storage import content, reset_storage_caches
     from tests.support.seaweedfs import BUCKET
 
     settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/{S3_RUN_PREFIX}/{uuid.uuid4().hex[:12]}"

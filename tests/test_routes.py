@@ -6,6 +6,7 @@ A new view that forgets the policy fails here rather than in production.
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from gating.repo_views import RepoAPIView, RepoView
+from registry.views.lfs import SignedTransferView
 from xet.cas import CasRepoView
 
 # Routes that are not repo-scoped, each with the reason it may skip the repo policy.
@@ -23,9 +24,6 @@ PUBLIC_ROUTES = {
     "deleted-repos:api-repo-restore": "resolves through gating.policy.resolve_deleted_repo (missing to others)",
     "deleted-repos:api-repo-purge": "resolves through gating.policy.resolve_deleted_repo (missing to others)",
     "api:api-validate-yaml": "a pure function of the request body; touches no repo",
-    "lfs:lfs-upload": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
-    "lfs:lfs-part": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
-    "lfs:lfs-complete": "signed short-lived URL minted after a WRITE check; SignedTransferView re-checks the policy",
     "registry:home": "listing filtered by gating.policy.repos_visible_to",
     "registry:list": "listing filtered by gating.policy.repos_visible_to",
     "registry:new": "creates in a namespace; checks gating.policy.can_create_in",
@@ -42,9 +40,23 @@ PUBLIC_ROUTES = {
     "licenses:catalogue": "the license catalogue: public reference data, no repo",
     "licenses:catalogue-entry": "the license catalogue: public reference data, no repo",
     "licenses:mine": "the signed-in user's own acknowledgments, filtered by gating.policy.repos_visible_to",
+    "community-api:api-user-likes": "a user's likes, filtered by gating.policy.repos_visible_to the caller",
+    "community-api:api-collections": "filtered by community.collections.access (items by repos_visible_to)",
+    "community-api:api-collection": "community.collections.access.resolve_collection (missing to others)",
+    "community-api:api-collection-items": "resolve_collection(edit=True); added repos via gating.policy.resolve_repo",
+    "community-api:api-collection-item": "resolve_collection(edit=True); only items of repos visible to the caller",
+    "community:collections": "listing filtered by community.collections.access and gating.policy.repos_visible_to",
+    "community:collections-of": "listing filtered by community.collections.access and gating.policy.repos_visible_to",
+    "community:collection": "resolves through community.collections.access.resolve_collection (missing to others)",
     "xet-cas:fetch": "signed short-lived URL minted by a policy-checked reconstruction",
     "xet-cas:unknown": "answers a JSON 404 for every CAS route Gatehouse does not implement",
     "xet-cas:telemetry": "hf_xet telemetry; stores nothing",
+    "webhooks-api:api-webhooks": "the caller's own webhooks; watched repos resolved through gating.policy.resolve_repo",
+    "webhooks-api:api-webhook": "the caller's own webhook (another's is a 404); watched repos through resolve_repo",
+    "webhooks-api:api-enable": "the caller's own webhook (another's is a 404)",
+    "webhooks-api:api-disable": "the caller's own webhook (another's is a 404)",
+    "webhooks:list": "the signed-in user's own webhooks",
+    "webhooks:detail": "the signed-in user's own webhook (another's is a 404); skipped deliveries name no repo",
 }
 
 
@@ -75,6 +87,11 @@ def test_every_route_is_guarded_or_allowlisted():
             continue
         if cls is not None and issubclass(cls, CasRepoView):
             assert cls.dispatch is CasRepoView.dispatch, f"{name} overrides the Xet token's policy gate in dispatch()"
+            continue
+        if cls is not None and issubclass(cls, SignedTransferView):
+            # A signed LFS transfer URL (minted after a WRITE check); the policy is checked again.
+            assert cls.dispatch is SignedTransferView.dispatch, f"{name} overrides the signature check in dispatch()"
+            assert cls._check_still_allowed is SignedTransferView._check_still_allowed, f"{name} skips the re-check"
             continue
         unguarded.append(name)
     assert unguarded == [], f"routes neither guarded by the repo policy nor allowlisted: {unguarded}"

@@ -26,7 +26,6 @@ from registry.selectors import resolve_revision
 from workers import schema, selectors, serializers, services
 from workers.access import PREVIEW_ACTION as PREVIEW
 from workers.access import require_preview_files, visible_request
-from workers.services.requests import settings_for
 
 
 def _user(principal: Principal) -> User:
@@ -84,7 +83,7 @@ class PreviewVerdictsView(RepoAPIView):
 
 
 def settings_json(repo) -> dict:
-    row = settings_for(repo)
+    row = selectors.settings_for(repo)
     return {
         "enabled": row.enabled,
         "sld_preset": row.sld_preset,
@@ -111,8 +110,7 @@ class PreviewSettingsView(RepoAPIView):
         for key in known - {"enabled"}:
             if key in data and not isinstance(data[key], str):
                 raise BadRequest(f"'{key}' must be a string.")
-        if "enabled" in data and not isinstance(data["enabled"], bool):
-            raise BadRequest("'enabled' must be true or false.")
+        edge.json_bool(data, "enabled", default=None)
         services.preview_settings_update(repo=self.repo, **{key: data[key] for key in known if key in data})
         return Response(settings_json(self.repo))
 

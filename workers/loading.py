@@ -14,8 +14,9 @@ from pathlib import Path
 from django.conf import settings
 
 from core.errors import ContentQuarantined
-from registry import content, trees
+from registry.git import trees
 from registry.selectors import entry_sha256, read_small_file
+from registry.storage import content
 from workers.runner import files, materialize
 
 

@@ -15,6 +15,7 @@ from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from core import edge
 from core.errors import BadRequest, HubError
 from gating.policy import Action, RepoAccess, can
 from gating.repo_views import PortalRepoView
@@ -25,7 +26,6 @@ from workers.access import require_preview_files, visible_request
 from workers.loading import is_diffusers_tree
 from workers.media import preview_store
 from workers.models import JobStatus, SafetyPreset
-from workers.services.requests import check_previewable, settings_for
 
 
 def preview_sidebar_panel(request, access: RepoAccess, resolved: Resolved) -> str:
@@ -41,7 +41,7 @@ def preview_sidebar_panel(request, access: RepoAccess, resolved: Resolved) -> st
         context["reason"] = "Previews of this model are for approved users: request access first."
     else:
         try:
-            check_previewable(repo, resolved)
+            selectors.check_previewable(repo, resolved)
             require_preview_files(access, resolved.tree_oid, resolved.commit_oid)
             context["can_preview"] = True
         except HubError as exc:
@@ -127,7 +127,7 @@ class PreviewSettingsPage(PortalRepoView):
     def get(self, request, namespace, name, repo_type=None):
         context = self.page_context(
             "previews",
-            settings=settings_for(self.repo),
+            settings=selectors.settings_for(self.repo),
             presets=SafetyPreset.values,
             operator_minimum=settings.GATEHOUSE_PREVIEW_SLD_MINIMUM,
             operator_concepts=conf.operator_concepts(),
@@ -164,14 +164,13 @@ class BiasReportListPage(PortalRepoView):
     def post(self, request, namespace, name, repo_type=None):
         if self.principal.user is None:  # MANAGE has refused anonymous callers already
             return HttpResponseRedirect(f"/login?next={self.repo.web_path}")
-        try:
-            seeds = int(request.POST.get("seeds") or 4)
+        with self.flashing_errors() as outcome:
+            seeds = edge.form_int(request.POST, "seeds", default=4)
             resolved = resolve_revision(self.repo, self.repo.default_branch)
             report = services.bias_report_create(
                 repo=self.repo, user=self.principal.user, resolved=resolved, seeds=seeds
             )
-        except (HubError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", None) or "'seeds' must be a number.")
+        if outcome.failed:
             return HttpResponseRedirect(f"{self.repo.web_path}/bias-reports")
         return HttpResponseRedirect(f"{self.repo.web_path}/bias-reports/{report.pk}")
 

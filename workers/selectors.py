@@ -8,9 +8,28 @@ from collections import Counter
 
 from django.db.models import QuerySet
 
-from core.errors import NotFound
+from core.errors import BadRequest, Forbidden, HubError, NotFound
 from registry.models import Repo
-from workers.models import BiasReport, JobStatus, PreviewRequest, SafetyVerdict
+from registry.selectors import Resolved
+from workers import conf
+from workers.loading import model_plan
+from workers.models import BiasReport, JobStatus, PreviewRequest, PreviewSettings, SafetyVerdict
+from workers.runner.files import UnsupportedModel
+
+
+class PreviewsUnavailable(HubError):
+    status = 503
+    code = "PreviewsUnavailable"
+    default_message = "Previews are not available on this hub: the operator has not configured a safety checker."
+
+
+class PreviewsDisabled(Forbidden):
+    code = "PreviewsDisabled"
+    default_message = "The authors of this repo have turned previews off."
+
+
+class UnsupportedModelError(BadRequest):
+    code = "UnsupportedModel"
 
 
 class PreviewNotFound(NotFound):
@@ -83,3 +102,23 @@ def report_grid(report: BiasReport) -> dict:
         professions.append({"name": profession, "rows": rows})
     done = sum(counts[status] for status in (JobStatus.SUCCEEDED, JobStatus.BLOCKED, JobStatus.FAILED))
     return {"professions": professions, "counts": dict(counts), "done": done, "total": len(cells)}
+
+
+def settings_for(repo: Repo) -> PreviewSettings:
+    return PreviewSettings.objects.filter(repo=repo).first() or PreviewSettings(repo=repo)
+
+
+def check_previewable(repo: Repo, resolved: Resolved) -> PreviewSettings:
+    """Raise the error a caller should see when this repo cannot be previewed at all."""
+    if not conf.previews_available():
+        raise PreviewsUnavailable()
+    if repo.repo_type != "model":
+        raise UnsupportedModelError("Only model repos can be previewed.")
+    preview_settings = settings_for(repo)
+    if not preview_settings.enabled:
+        raise PreviewsDisabled()
+    try:
+        model_plan(repo.pk, resolved.tree_oid)
+    except UnsupportedModel as exc:
+        raise UnsupportedModelError(str(exc)) from exc
+    return preview_settings

@@ -24,11 +24,12 @@ from core.errors import BadRequest, Forbidden, HubError, NotFound, PayloadTooLar
 from core.http import answers_errors, error_response
 from core.socketbody import buffered_body
 from gating.policy import Action, RepoAccess, can, check_download, check_push, resolve_repo_by_pk
-from registry import content, limits, trees
+from registry import limits
 from registry import services as registry_services
+from registry.git import trees
 from registry.models import Repo, UploadReceipt
 from registry.selectors import Resolved, counts_as_download, resolve_revision
-from registry.storage import get_xet_storage
+from registry.storage import content, get_xet_storage
 from xet import format, reconstruction, services, tokens
 from xet.models import XetFile
 
@@ -47,6 +48,8 @@ class CasView(View):
         return error_response(NotFound("No such CAS route."))
 
 
+# Not a duplicate of CasView's: this class defines its own `dispatch`, and `as_view` reads the
+# csrf_exempt mark from the class's own `dispatch` (django.views.generic.base.View.as_view).
 @method_decorator(csrf_exempt, name="dispatch")
 class CasRepoView(CasView):
     """Base of the CAS routes a Xet token opens. SECURITY: before any handler runs, the token is
@@ -86,6 +89,7 @@ class XorbUploadView(CasRepoView):
             raise NotFound(f"Unknown xorb prefix {prefix!r}.")
         xorb_hash = _hash_arg(xorb_hash)
         length = bodies.content_length(request)
+        # No push rule here (it is checked where content lands: shards), only whose quota pays.
         if not can(self.access, Action.WRITE):
             limits.charge_contributor(user=principal.user, amount=format.MAX_XORB_BYTES if length is None else length)
         services.xorb_store(xorb_hash=xorb_hash, stream=buffered_body(request), content_length=length)
@@ -103,8 +107,7 @@ class ShardUploadView(CasRepoView):
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal, repo = self.principal, self.repo
-        check_push(self.access, self.token.commit_target())
-        if not can(self.access, Action.WRITE):
+        if not check_push(self.access, self.token.commit_target()).is_writer:
             limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
         data = request.read(format.MAX_SHARD_BYTES + 1)
         if len(data) > format.MAX_SHARD_BYTES:

@@ -4,7 +4,7 @@
    than the grace period.
 2. Xorbs no remaining file uses and untouched for the grace period. The row is locked and
    re-checked first: shard registration locks and touches the xorbs it uses, so a shard that
-   registers a file in the meantime keeps them alive (registry.gc uses the same pattern).
+   registers a file in the meantime keeps them alive (registry.ops.gc uses the same pattern).
 3. Shards none of whose files remain, once older than the grace period. Xorb and shard files
    without a row (a crash between writing and recording), and stale temporary files.
 4. On the local backend, plain copies of Xet-stored content (written for the scanner and the

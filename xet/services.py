@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, NotFound, PayloadTooLarge
-from registry import uploads
+from registry import services as registry_services
 from registry.models import Repo, StoredObject
 from registry.storage import get_xet_shard_storage, get_xet_storage
 from xet import format, reconstruction
@@ -170,7 +170,7 @@ def _record(files: list[VerifiedFile], *, shard_sha256: str, shard_size: int, re
             sha256=item.sha256, defaults={"size": item.size, "xet_hash": item.hash}
         )
         StoredObject.objects.filter(pk=stored.pk).update(touched_at=now, xet_hash=stored.xet_hash or item.hash)
-        uploads.content_received(repo_id=repo.pk, sha256=item.sha256, user_id=user.pk if user else None)
+        registry_services.upload_receipt_record(repo_id=repo.pk, sha256=item.sha256, user_id=user.pk if user else None)
         _, new_upload = XetUpload.objects.get_or_create(file=xet_file, repo=repo, defaults={"uploaded_by": user})
         inserted += new_upload
     return 1 if inserted else 0

@@ -14,12 +14,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from core import edge
+from core.schema import PULL_REQUEST_PARAMETERS
 from gating.policy import Action, CommitTarget, Principal, check_license, check_push
 from gating.repo_views import RepoAPIView
-from registry.api.schema import PULL_REQUEST_PARAMETERS, XetTokenSerializer
 from registry.models import Repo
 from registry.selectors import resolve_revision
 from xet import tokens
+from xet.schema import XetTokenSerializer
 
 
 def cas_url(request) -> str:

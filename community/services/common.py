@@ -11,6 +11,7 @@ from community.models import Discussion, Event, EventType
 from core import ratelimit
 from core.errors import BadRequest
 from core.outbox import outbox_send
+from registry import hooks
 from registry.models import Repo
 
 MAX_TITLE = 200
@@ -69,8 +70,36 @@ def add_comment(discussion: Discussion, *, author: User, raw: str) -> Event:
 
 def notify(event: Event, *, new_thread: bool = False) -> None:
     """Emails go out from the worker once the transaction commits (ids only), through the outbox:
-    a broker that loses the message (a Redis restart) does not lose the mail."""
+    a broker that loses the message (a Redis restart) does not lose the mail. The event is also
+    announced to the registry's repo-event listeners (webhooks), in the Hub's terms."""
     outbox_send("community.tasks.notification_send_task", event.pk, new_thread)
+    _announce(event, new_thread)
+
+
+# (scope, action) of the Hub's webhooks for each kind of thread event; commits to a pull request
+# are announced by the registry as repo.content events of its refs/pr/N.
+_HUB_EVENTS = {
+    EventType.COMMENT: ("discussion.comment", "create"),
+    EventType.STATUS_CHANGE: ("discussion", "update"),
+    EventType.TITLE_CHANGE: ("discussion", "update"),
+}
+
+
+def _announce(event: Event, new_thread: bool) -> None:
+    scope_action = ("discussion", "create") if new_thread else _HUB_EVENTS.get(EventType(event.type))
+    if scope_action is None:
+        return
+    scope, action = scope_action
+    hooks.repo_event_emit(
+        hooks.RepoEvent(
+            repo_pk=event.discussion.repo_id,
+            scope=scope,
+            action=action,
+            actor_pk=event.author_id,
+            discussion_pk=event.discussion_id,
+            comment_pk=event.pk if event.type == EventType.COMMENT else None,
+        )
+    )
 
 
 def now():

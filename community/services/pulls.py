@@ -26,7 +26,7 @@ from community.services.common import (
 )
 from core.errors import BadRequest, Conflict, RevisionNotFound
 from registry import services as registry_services
-from registry import trees
+from registry.git import trees
 from registry.models import Commit, Ref, RefKind, Repo
 from registry.selectors import commit_tree_oid
 
@@ -96,8 +96,9 @@ def pull_request_open_with_files(
 
 
 def _by_prefix(repo: Repo, prefix: str) -> str:
-    """A full or short commit id (the client allows 5 to 40 hex digits for `parent_commit`)."""
-    registry_services.validate_parent_commit(prefix)
+    """A full or short commit id (the client allows 5 to 40 hex digits for `parent_commit`). Its
+    only source is a commit's `parentCommit` (`hooks.open_for_commit`), which registry.api.commit
+    validated (`validate_parent_commit`) before reading the body."""
     matches = list(Commit.objects.filter(repo=repo, oid__startswith=prefix.lower()).values_list("oid", flat=True)[:2])
     if len(matches) != 1:
         raise RevisionNotFound(prefix)
@@ -130,7 +131,7 @@ def _merge_operations(repo: Repo, changes: dict, base_tree: str) -> list:
             if current_oid is not None:
                 deletions.append(registry_services.DeleteFile(path))
         elif current_oid != after["oid"]:
-            additions.append(registry_services.stage_entry(repo=repo, path=path, entry=after))
+            additions.append(registry_services.blob_stage_entry(repo=repo, path=path, entry=after))
     return deletions + additions
 
 

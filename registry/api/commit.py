@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
@@ -13,29 +12,16 @@ from rest_framework.response import Response
 from core import bodies, edge, jsontext
 from core.api import JSONParser
 from core.errors import BadRequest, PayloadTooLarge
-from gating.policy import Action, CommitTarget, can, check_push
+from core.schema import PULL_REQUEST_PARAMETERS
+from gating.policy import Action, CommitTarget, check_push
 from gating.repo_views import RepoAPIView
-from registry import hooks, lfsrules, limits, services, trees
+from registry import hooks, limits, services
 from registry.api import schema
-from registry.paths import validate_new_path, validate_path
-from registry.selectors import gitattributes_at, resolve_revision
+from registry.git import lfsrules, trees
+from registry.git.paths import validate_new_path, validate_parent_commit, validate_path
+from registry.selectors import gitattributes_at, gitignore_at, resolve_revision
 
 MAX_PREUPLOAD_FILES = 1000
-
-
-def _ignored(path: str, patterns: list[str]) -> bool:
-    basename = path.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        target = path if "/" in pattern.strip("/") else basename
-        if fnmatch.fnmatchcase(target, pattern.strip("/").rstrip("/")):
-            return True
-    return False
-
-
-def _gitignore_patterns(text) -> list[str]:
-    if not isinstance(text, str):
-        return []
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "!"))]
 
 
 class PreuploadView(RepoAPIView):
@@ -49,7 +35,7 @@ class PreuploadView(RepoAPIView):
     body_policy = bodies.LARGE
 
     @extend_schema(
-        parameters=schema.PULL_REQUEST_PARAMETERS,
+        parameters=PULL_REQUEST_PARAMETERS,
         request=schema.PreuploadSerializer,
         responses=schema.PreuploadResultSerializer,
     )
@@ -62,11 +48,14 @@ class PreuploadView(RepoAPIView):
             raise BadRequest(f"'files' must be a list of at most {MAX_PREUPLOAD_FILES} entries.")
         revision = target.branch or self.repo.default_branch
         tree_oid = resolve_revision(self.repo, revision).tree_oid
-        attributes = gitattributes_at(self.repo, revision) if tree_oid else ""
-        ignore = _gitignore_patterns(data.get("gitIgnore"))
+        attributes = gitattributes_at(self.repo, revision)
+        # The .gitignore the commit brings (the client sends it), else the one at the revision.
+        ignore = data.get("gitIgnore")
+        if not isinstance(ignore, str):
+            ignore = gitignore_at(self.repo, revision)
         return Response({"files": [self._mode(item, tree_oid, attributes, ignore) for item in files]})
 
-    def _mode(self, item, tree_oid: str | None, attributes: str, ignore: list[str]) -> dict:
+    def _mode(self, item, tree_oid: str | None, attributes: str, ignore: str) -> dict:
         if not isinstance(item, dict):
             raise BadRequest("Each file must be an object with 'path', 'sample' and 'size'.")
         path = validate_new_path(str(item.get("path", "")).lstrip("/"))
@@ -79,9 +68,13 @@ class PreuploadView(RepoAPIView):
             sample = base64.b64decode(raw_sample, validate=True)[:512]
         except (binascii.Error, ValueError) as exc:
             raise BadRequest(f"'{path}': 'sample' must be base64.") from exc
-        lfs = lfsrules.should_use_lfs(path=path, size=size, sample=sample, gitattributes=attributes)
-        if size <= settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES:
-            lfs = False
+        lfs = lfsrules.should_use_lfs(
+            path=path,
+            size=size,
+            sample=sample,
+            gitattributes=attributes,
+            text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES,
+        )
         existing = trees.find_entry(tree_oid, path) if tree_oid else None
         oid = None
         if existing and existing["type"] == "file":
@@ -89,7 +82,7 @@ class PreuploadView(RepoAPIView):
         return {
             "path": path,
             "uploadMode": "lfs" if lfs else "regular",
-            "shouldIgnore": _ignored(path, ignore),
+            "shouldIgnore": lfsrules.is_ignored(path, ignore),
             "oid": oid,
         }
 
@@ -112,15 +105,17 @@ class CommitView(RepoAPIView):
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)
 
     @extend_schema(
-        parameters=schema.PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
+        parameters=PULL_REQUEST_PARAMETERS, request=schema.COMMIT_BODY, responses=schema.CommitResultSerializer
     )
     def post(self, request, namespace, name, revision, repo_type=None):
         target = CommitTarget.parse(revision, create_pr=edge.query_flag(request, "create_pr"))
         # SECURITY: decided before the body is read, so a refused caller stores no content.
-        check_push(self.access, target)
+        rights = check_push(self.access, target)
         # SECURITY: contributors without write access add large files by their own uploads only,
         # and their inline files draw from their daily upload quota (limits.charge_contributor).
-        self.contributor = None if can(self.access, Action.WRITE) else request.user
+        self.contributor = None if rights.is_writer else request.user
+        self.target = target
+        self.attributes: str | None = None
         header, operations = self._read_operations(request)
         parent_commit = header.get("parentCommit")
         summary, description = header.get("summary") or "", header.get("description") or ""
@@ -178,7 +173,7 @@ class CommitView(RepoAPIView):
                 for field in ("summary", "description"):
                     if header.get(field) is not None and not isinstance(header[field], str):
                         raise BadRequest(f"'{field}' must be a string.")
-                services.validate_parent_commit(header.get("parentCommit"))  # before any line is stored
+                validate_parent_commit(header.get("parentCommit"))  # before any line is stored
                 continue
             operations.append(self._operation(key, value, tally))
         if header is None:
@@ -213,7 +208,13 @@ class CommitView(RepoAPIView):
         tally.add(path=path, size=len(content))
         if self.contributor is not None:
             limits.charge_contributor(user=self.contributor, amount=len(content))
-        return services.stage_bytes(repo=self.repo, path=path, content=content, lfs=False, proof_from=self.contributor)
+        if self.attributes is None:  # read once, for the first inline file
+            self.attributes = gitattributes_at(self.repo, self.target.branch or self.repo.default_branch)
+        # An inline file at a path an LFS rule matches (or binary content) is stored as LFS, the
+        # mode preupload would have given it; content shaped as a pointer follows the pointer rule.
+        return services.blob_stage(
+            repo=self.repo, path=path, content=content, gitattributes=self.attributes, proof_from=self.contributor
+        )
 
     def _lfs_file(self, path: str, value: dict, tally: limits.CommitTally) -> services.AddFile:
         if value.get("algo", "sha256") != "sha256":
@@ -222,7 +223,7 @@ class CommitView(RepoAPIView):
         if size is not None:
             size = edge.size_value(size, label=f"'{path}'")
             tally.add(path=path, size=size)  # the declared size, refused before any lookup
-        staged = services.stage_stored(
+        staged = services.blob_stage_stored(
             repo=self.repo, path=path, sha256=str(value.get("oid", "")), size=size, proof_from=self.contributor
         )
         if size is None:

@@ -20,6 +20,7 @@ from gating.policy import Principal, deleted_repos_restorable_by, resolve_delete
 from registry import services
 from registry.api import schema
 from registry.models import Repo, RepoType
+from registry.selectors import repo_purge_due
 
 TYPES = {None: RepoType.MODEL, "model": RepoType.MODEL, "dataset": RepoType.DATASET}
 
@@ -31,7 +32,7 @@ def _describe(repo: Repo) -> dict:
         "type": repo.repo_type,
         "private": repo.private,
         "deletedAt": isoformat_z(repo.deleted_at),
-        "purgeAt": isoformat_z(services.repos.repo_purge_due(repo)),
+        "purgeAt": isoformat_z(repo_purge_due(repo=repo)),
     }
 
 

@@ -13,10 +13,10 @@ from core.errors import BadRequest, EntryNotFound
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action
 from gating.repo_views import RepoAPIView
-from registry import content, trees
 from registry.api import schema
 from registry.api.serializers import TreeItem, last_commit_item, tree_item
-from registry.paths import validate_path
+from registry.git import trees
+from registry.git.paths import validate_path
 from registry.selectors import (
     Resolved,
     entry_sha256,
@@ -26,6 +26,7 @@ from registry.selectors import (
     security_status,
     split_revision_path,
 )
+from registry.storage import content
 
 EXPANDED_PAGE_SIZE = 100
 

@@ -47,14 +47,7 @@ class RepoCreateView(APIView):
         if not isinstance(namespace, str):
             raise BadRequest("'organization' must be a string.")
         validate_namespace_name(namespace)
-        private = data.get("private", False)
-        visibility = data.get("visibility")
-        if visibility is not None:
-            if visibility not in ("public", "private"):
-                raise BadRequest("'visibility' must be 'public' or 'private'.")
-            private = visibility == "private"
-        if not isinstance(private, bool):
-            raise BadRequest("'private' must be true or false.")
+        private = bool(edge.json_private(data, default=False))
         if not can_create_in(principal, namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{namespace}'.")
         repo_type = _repo_type(data.get("type"))

@@ -14,10 +14,10 @@ from core.api import AllowAnyone
 from core.errors import BadRequest
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action, Principal, repos_visible_to
-from gating.repo_views import PLURAL_TYPES, RepoAPIView
+from gating.repo_views import RepoAPIView
 from registry.api import schema
 from registry.api.serializers import repo_info, repo_summary
-from registry.models import Repo
+from registry.models import PLURAL_TYPES, Repo
 from registry.selectors import resolve_revision
 
 SORT_FIELDS = {
@@ -138,3 +138,11 @@ class RepoListView(APIView):
             if expand:
                 item = {key: value for key, value in {**full, **item}.items() if key in set(expand) | {"id", "_id"}}
         return item
+
+
+class NamespacelessRepoAPIView(RepoAPIView):
+    """/api/{type}s/{id}[/...] for an id without a namespace (`gpt2`): the policy answers it as
+    a missing repo (401/404 RepoNotFound), as the Hub does, so `repo_exists` is False."""
+
+    schema = None  # not a route of its own: the Hub routes above, for ids that cannot exist
+    repo_actions = {method: Action.VIEW for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")}

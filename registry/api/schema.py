@@ -1,4 +1,4 @@
-"""OpenAPI shapes of the Hub-compatible routes (registry.api, xet.views), for the schema only.
+"""OpenAPI shapes of the Hub-compatible routes of registry.api, for the schema only.
 
 The JSON is written out by registry.api.serializers (the client reads exact keys) and the bodies
 are parsed by the views; these serializers describe both, as hub-api.md does, so that the
@@ -206,7 +206,6 @@ class PreuploadResultSerializer(serializers.Serializer):
     files = PreuploadModeSerializer(many=True)
 
 
-PULL_REQUEST_PARAMETERS = [OpenApiParameter("create_pr", bool, description="Open a pull request with it.")]
 COMMIT_BODY = {
     "application/x-ndjson": {
         "type": "string",
@@ -302,14 +301,6 @@ VALIDATE_YAML_REFUSAL = PolymorphicProxySerializer(
 )
 
 
-class XetTokenSerializer(serializers.Serializer):
-    """Also sent as X-Xet-Cas-Url, X-Xet-Access-Token and X-Xet-Token-Expiration."""
-
-    accessToken = serializers.CharField()
-    exp = serializers.IntegerField(help_text="Expiry, Unix seconds.")
-    casUrl = serializers.CharField()
-
-
 class DeletedRepoSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="namespace/name")
     type = serializers.ChoiceField(choices=["model", "dataset"])
@@ -331,3 +322,44 @@ class RepoRestoredSerializer(serializers.Serializer):
 
 class RepoPurgedSerializer(serializers.Serializer):
     purged = serializers.BooleanField()
+
+
+class StorageUsageSerializer(serializers.Serializer):
+    lfs = serializers.IntegerField(help_text="Bytes of LFS content stored as plain objects")
+    xet = serializers.IntegerField(help_text="Bytes of LFS content stored as Xet chunks")
+    regular = serializers.IntegerField(help_text="Bytes of regular (inline) files")
+    total = serializers.IntegerField()
+
+
+class RepoSettingsStateSerializer(RepoSettingsResultSerializer):
+    storage = StorageUsageSerializer(help_text="Distinct content the repo's whole history names")
+
+
+class SuperSquashSerializer(serializers.Serializer):
+    message = serializers.CharField(required=False)
+
+
+class SuperSquashResultSerializer(serializers.Serializer):
+    commitOid = serializers.CharField()
+
+
+class LfsFileSerializer(serializers.Serializer):
+    fileOid = serializers.CharField(help_text="sha256 of the content: what deletions name")
+    oid = serializers.CharField(help_text="The LFS object id (the sha256)")
+    filename = serializers.CharField(help_text="A path naming it, in the newest commit that does")
+    pushedAt = serializers.DateTimeField()
+    ref = serializers.CharField(allow_null=True)
+    size = serializers.IntegerField()
+
+
+class LfsDeletionsSerializer(serializers.Serializer):
+    sha = serializers.ListField(child=serializers.CharField(), max_length=1000)
+    rewriteHistory = serializers.BooleanField(required=False, help_text="Accepted; history is never rewritten")
+
+
+class LfsDeleteSerializer(serializers.Serializer):
+    deletions = LfsDeletionsSerializer()
+
+
+class LfsDeletedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()

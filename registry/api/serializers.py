@@ -8,7 +8,7 @@ from typing import Literal, NotRequired, TypedDict
 from django.utils.html import escape
 
 from core.timeutil import isoformat_z
-from registry import trees
+from registry.git import trees
 from registry.models import Commit, Ref, Repo, RepoType
 from registry.selectors import Resolved, card_summary_at
 
@@ -90,7 +90,7 @@ def repo_info(repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool
 
 
 def tree_item(path: str, entry: trees.Entry, xet_hashes: dict[str, str]) -> TreeItem:
-    """`xet_hashes` maps the sha256 of Xet-stored content to its Xet hash (registry.content)."""
+    """`xet_hashes` maps the sha256 of Xet-stored content to its Xet hash (registry.storage.content)."""
     if entry["type"] == "directory":
         return {"type": "directory", "oid": entry["oid"], "size": 0, "path": path}
     item: TreeItem = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}

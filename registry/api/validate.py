@@ -1,10 +1,12 @@
 """POST /api/validate-yaml: the model-card metadata check the client runs before committing a README.
 
-The client calls `response.json()` before looking at the status, so every answer is JSON, whatever
-the Accept header says (`ModelCard.validate`, run by `push_to_hub`, sends `Accept: text/plain`)."""
+`HfApi.create_commit` calls `response.json()` before looking at the status: its answer is JSON.
+`ModelCard.validate` (run by `push_to_hub`) sends `Accept: text/plain` and raises
+`ValueError(response.text)` on a 400: it gets the Hub's plain text, one message a line."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
@@ -13,17 +15,24 @@ from rest_framework.views import APIView
 from core import bodies, edge
 from core.api import AllowAnyone
 from registry.api import schema
-from registry.metadata_validation import validate_card_text
+from registry.cards.metadata_validation import validate_card_text
 
 
-class _AlwaysJSON(DefaultContentNegotiation):
+class _JSONUnlessPlainText(DefaultContentNegotiation):
+    """JSON for every Accept header but one that asks for text/plain and not JSON."""
+
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
 
 
+def _wants_plain_text(request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/plain" in accept and "application/json" not in accept
+
+
 class ValidateYamlView(APIView):
     permission_classes = [AllowAnyone]
-    content_negotiation_class = _AlwaysJSON
+    content_negotiation_class = _JSONUnlessPlainText
     body_policy = bodies.LARGE  # a whole README
 
     @extend_schema(
@@ -36,6 +45,12 @@ class ValidateYamlView(APIView):
         repo_type = data.get("repoType") or "model"
         if not isinstance(content, str):
             return Response({"errors": [{"message": "'content' must be the README.md text."}], "warnings": []}, 400)
+        if not isinstance(repo_type, str):
+            repo_type = "model"
         errors, warnings = validate_card_text(content, repo_type=repo_type)
+        status = 400 if errors else 200
+        if _wants_plain_text(request):
+            text = "\n".join(errors or warnings)
+            return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
         body = {"errors": [{"message": m} for m in errors], "warnings": [{"message": m} for m in warnings]}
-        return Response(body, status=400 if errors else 200)
+        return Response(body, status=status)

@@ -3,11 +3,11 @@ from django.db import migrations
 
 def quarantine(apps, schema_editor):
     """Reinterpret pointer texts committed as regular files and quarantine what they aliased
-    (see registry.aliasing; `registry_fsck` reports the same, `--repair` applies it again). It
+    (see registry.ops.aliasing; `registry_fsck` reports the same, `--repair` applies it again). It
     imports the live module on purpose: the repair is the one `registry_fsck --repair` runs, fixes
     included. Two indexed queries per 2,000 stored objects (about a minute per ten million), plus
     one pass over the tree rows only where aliases were found."""
-    from registry import aliasing
+    from registry.ops import aliasing
 
     models = {
         name: apps.get_model("registry", name)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -22,14 +22,16 @@ from django.utils import timezone
 from accounts.models import User
 from core import faults
 from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import content, gitobjects, hooks, lfsrules, limits, trees
+from registry import hooks, limits
+from registry.cards.metadata_validation import check_card_at
+from registry.git import gitobjects, lfsrules, trees
+from registry.git.paths import validate_folder, validate_new_path, validate_path
 from registry.metrics import COMMITS
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
-from registry.paths import validate_folder, validate_new_path, validate_path
 from registry.selectors import entry_sha256
-from registry.services.metadata import card_check, refresh_repo_metadata
+from registry.services.metadata import repo_metadata_refresh
 from registry.services.scans import scans_request
-from registry.storage import SHA256_RE, get_storage
+from registry.storage import SHA256_RE, content, get_storage
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class DeleteFolder:
 CommitOperation = AddFile | DeleteFile | DeleteFolder
 
 
-def stage_bytes(
+def blob_stage(
     *,
     repo: Repo | None,
     path: str,
@@ -70,32 +72,44 @@ def stage_bytes(
     """Store `content` and describe it as an addition. `lfs=None` applies the Hub's rules.
 
     SECURITY: content shaped as a Git LFS pointer is a reference to other content, as git-lfs
-    treats it, and needs the same proof of possession as an `lfsFile` line (`stage_stored`):
+    treats it, and needs the same proof of possession as an `lfsFile` line (`blob_stage_stored`):
     otherwise a "regular" pointer file would share its git id with the LFS entry of a gated repo.
     `repo=None` (a repo being created) accepts no pointer at all."""
     validate_new_path(path)
     if (pointer := gitobjects.read_as_lfs_pointer(content)) is not None:
         return _stage_pointer(repo=repo, path=path, pointer=pointer, proof_from=proof_from)
     if lfs is None:
-        lfs = lfsrules.should_use_lfs(path=path, size=len(content), sample=content[:512], gitattributes=gitattributes)
+        lfs = lfsrules.should_use_lfs(
+            path=path,
+            size=len(content),
+            sample=content[:512],
+            gitattributes=gitattributes,
+            text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES,
+        )
     sha256 = get_storage().put_bytes(content)
     StoredObject.objects.get_or_create(sha256=sha256, defaults={"size": len(content)})
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, len(content)) if lfs else content)
     return AddFile(path=path, sha256=sha256, size=len(content), is_lfs=lfs, blob_oid=oid)
 
 
-def stage_stream(
+def blob_stage_stream(
     *, repo: Repo, path: str, stream, size: int, gitattributes: str = "", proof_from: User | None
 ) -> AddFile:
-    """Like `stage_bytes` for uploads from the portal: streamed to the blob store, never held whole
+    """Like `blob_stage` for uploads from the portal: streamed to the blob store, never held whole
     in memory. The git blob id is hashed alongside the sha256 as the bytes go by."""
     validate_new_path(path)
     head = stream.read(512 if size > gitobjects.LFS_POINTER_MAX else gitobjects.LFS_POINTER_MAX + 1)
     if size <= gitobjects.LFS_POINTER_MAX:
-        return stage_bytes(
+        return blob_stage(
             repo=repo, path=path, content=head, gitattributes=gitattributes, proof_from=proof_from
         )  # small enough to hold: the pointer rule applies (a pointer is never larger)
-    lfs = lfsrules.should_use_lfs(path=path, size=size, sample=head, gitattributes=gitattributes)
+    lfs = lfsrules.should_use_lfs(
+        path=path,
+        size=size,
+        sample=head,
+        gitattributes=gitattributes,
+        text_max=settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES,
+    )
     blob_hash = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
     with get_storage().writer(expected_size=size) as writer:
         for chunk in _chunks(head, stream):
@@ -107,7 +121,7 @@ def stage_stream(
     return AddFile(path=path, sha256=sha256, size=size, is_lfs=lfs, blob_oid=oid)
 
 
-def stage_entry(*, repo: Repo, path: str, entry: trees.Entry) -> AddFile:
+def blob_stage_entry(*, repo: Repo, path: str, entry: trees.Entry) -> AddFile:
     """A file of another revision of the same repo, as an addition (a pull request's file when it
     is merged). SECURITY: the content must be proven to belong to the repo: a revision written by
     an older version may name content the repo never held (`content.require_in_repo`, 410)."""
@@ -121,23 +135,15 @@ def stage_entry(*, repo: Repo, path: str, entry: trees.Entry) -> AddFile:
     return AddFile(path=path, sha256=sha256, size=entry["size"], is_lfs=bool(entry.get("lfs")), blob_oid=entry["oid"])
 
 
-def check_uploads(files: list[tuple[str, UploadedFile]]) -> list[str]:
-    """The validated paths of a browser form's files, once paths and upload limits pass (on the
-    sizes the form declared): what a form is refused for before anything is stored or charged."""
-    paths = [validate_new_path(path) for path, _ in files]
-    limits.check_commit((path, upload.size or 0) for path, (_, upload) in zip(paths, files, strict=True))
-    return paths
-
-
-def stage_uploads(
+def blob_stage_uploads(
     *, repo: Repo, files: list[tuple[str, UploadedFile]], gitattributes: str = "", proof_from: User | None
 ) -> list[AddFile]:
     """Files from a browser form, as (path in the repo, upload) pairs. Every path and the upload
     limits are checked on the sizes the form declared before the first byte is stored, so a
     refused form stores nothing."""
-    paths = check_uploads(files)
+    paths = limits.check_uploads(files)
     return [
-        stage_stream(
+        blob_stage_stream(
             repo=repo,
             path=path,
             stream=upload,
@@ -153,7 +159,7 @@ def _stage_pointer(*, repo: Repo | None, path: str, pointer: tuple[str, int], pr
     sha256, size = pointer
     if repo is None:
         raise BadRequest(f"'{path}' is a Git LFS pointer; a new repo's first files cannot refer to other content.")
-    return stage_stored(repo=repo, path=path, sha256=sha256, size=size, proof_from=proof_from, as_pointer=True)
+    return blob_stage_stored(repo=repo, path=path, sha256=sha256, size=size, proof_from=proof_from, as_pointer=True)
 
 
 def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
@@ -163,7 +169,7 @@ def _chunks(head: bytes, stream, chunk_size: int = 1024 * 1024):
         yield chunk
 
 
-def stage_stored(
+def blob_stage_stored(
     *, repo: Repo, path: str, sha256: str, size: int | None = None, proof_from: User | None, as_pointer: bool = False
 ) -> AddFile:
     """An LFS addition of content already uploaded to `repo`, or already committed to it (the
@@ -179,16 +185,22 @@ def stage_stored(
     stored = StoredObject.objects.filter(sha256=sha256).first()
     # The same refusal whether or not the content is stored elsewhere: no existence oracle.
     kind = "is a Git LFS pointer to" if as_pointer else "refers to"
-    if stored is None or not RepoObject.objects.filter(repo=repo, sha256=sha256).exists():
-        raise BadRequest(
-            f"'{path}' {kind} LFS object {sha256}, which was never uploaded to this repo; "
-            "upload the file's content before committing."
-        )
-    if proof_from is not None and not UploadReceipt.objects.filter(repo=repo, user=proof_from, sha256=sha256).exists():
-        raise BadRequest(
+    # A contributor's refusal does not depend on whether the repo holds the content either: anyone
+    # who may open a pull request would otherwise learn which hashes a repo holds.
+    if proof_from is not None:
+        held = UploadReceipt.objects.filter(repo=repo, user=proof_from, sha256=sha256).exists()
+        refusal = (
             f"'{path}' {kind} LFS object {sha256}, which was not uploaded by you: a pull request may only add "
             "large files whose content you uploaded to this repo. Upload the file itself rather than referring to it."
         )
+    else:
+        held = RepoObject.objects.filter(repo=repo, sha256=sha256).exists()
+        refusal = (
+            f"'{path}' {kind} LFS object {sha256}, which was never uploaded to this repo; "
+            "upload the file's content before committing."
+        )
+    if stored is None or not held:
+        raise BadRequest(refusal)
     if size is not None and stored.size != size:
         raise BadRequest(f"LFS object {sha256} for '{path}' has size {stored.size}, not {size}.")
     oid = gitobjects.blob_id(gitobjects.lfs_pointer(sha256, stored.size))
@@ -213,7 +225,9 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
             added.append(op)
         elif isinstance(op, DeleteFile):
             path = validate_path(op.path)
-            if not isinstance(root.get(path), dict) or not root.remove(path):
+            # A folder named without its trailing '/' (`delete_file("folder")`) goes as a whole,
+            # as on the Hub.
+            if not isinstance(root.get(path), dict | trees.MutableTree) or not root.remove(path):
                 raise EntryNotFound("A file with this name doesn't exist", commit_oid=None)
         elif isinstance(op, DeleteFolder):
             path = validate_folder(op.path)
@@ -223,7 +237,7 @@ def _apply(root: trees.MutableTree, operations: list[CommitOperation]) -> list[A
 
 
 def _claim_objects(added: list[AddFile]) -> None:
-    """Lock, check and touch the stored objects this commit adds (see registry.gc)."""
+    """Lock, check and touch the stored objects this commit adds (see registry.ops.gc)."""
     hashes = {op.sha256 for op in added}
     if not hashes:
         return
@@ -240,29 +254,16 @@ def _lock_branch(repo: Repo, ref_name: str) -> Ref | None:
     return Ref.objects.select_for_update().filter(repo=repo, name=ref_name).first()
 
 
-PARENT_COMMIT_RE = re.compile(r"[0-9A-Fa-f]{5,40}")
-
-
-def validate_parent_commit(parent_commit: str | None) -> None:
-    """A `parentCommit` is a full id, or the short form the Hub and its client accept (5 to 40 hex
-    digits, `create_commit(parent_commit=sha[:7])`); anything else is a 400, whether it names the
-    head a commit expects or the commit a new pull request forks from. Anything shorter is refused:
-    one or two characters would stand for a commit the caller never saw."""
-    if parent_commit is not None and not PARENT_COMMIT_RE.fullmatch(parent_commit):
-        raise BadRequest("'parentCommit' must be a commit id: 5 to 40 hexadecimal digits (the full 40 are best).")
-
-
 def _check_parent(ref: Ref | None, parent_commit: str | None) -> None:
-    """The branch head must be `parent_commit` (see validate_parent_commit); else 412."""
-    validate_parent_commit(parent_commit)
+    """The branch head must be `parent_commit`; else 412. Its form was checked where the request
+    was read (`registry.git.paths.validate_parent_commit`, in registry.api.commit before any
+    content is stored); every other caller passes a commit id of its own (a pull request's merge)."""
     if parent_commit is None:
         return
     head = ref.commit_oid if ref else ""
     if not head.startswith(parent_commit.lower()):
-        raise PreconditionFailed(
-            f"The branch moved: its head is {head or 'empty'}, not the expected parent {parent_commit}. "
-            "Pull the latest revision and try again."
-        )
+        # The Hub's words, which scripts match on to retry.
+        raise PreconditionFailed("A commit has happened since. Please refresh and try again.")
 
 
 @transaction.atomic
@@ -281,7 +282,7 @@ def commit_push(
     """The commit endpoint's write: `commit_create`, or with `create_pr` a pull request opened
     against `branch` (through `hooks.pull_requests`) with this as its first commit, both or
     neither. Returns the commit and the ref it landed on. `parent_commit` was validated where
-    the request was read (before any content was stored); commit_create keeps its own guard."""
+    the request was read (before any content was stored)."""
     if create_pr:
         if hooks.pull_requests is None:
             raise BadRequest("Pull requests are not supported by this hub.")
@@ -333,7 +334,7 @@ def commit_create(
     context = hooks.CommitContext(
         repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
     )
-    card_check(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree)
+    check_card_at(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree)
     for check in hooks.commit_checks:
         check(context)
     commit = _write_commit(
@@ -345,14 +346,25 @@ def commit_create(
         description=description,
         on_pull_request=ref_name.startswith("refs/pr/"),
     )
+    old_oid = ref.commit_oid if ref else None
     _move_ref(repo, ref, ref_name, commit)
     faults.point("commit.in_ref_txn")
     if ref_name == f"refs/heads/{repo.default_branch}":
-        refresh_repo_metadata(repo=repo, tree_oid=tree_oid)
+        repo_metadata_refresh(repo=repo, tree_oid=tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
     scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
         listener(repo=repo, ref_name=ref_name, commit=commit)
+    if old_oid is not None:  # a repo's first commit is part of its creation ("repo" "create")
+        hooks.repo_event_emit(
+            hooks.RepoEvent(
+                repo_pk=repo.pk,
+                scope="repo.content",
+                action="update",
+                actor_pk=author.pk if author else None,
+                updated_refs=((ref_name, old_oid, commit.oid),),
+            )
+        )
     target = "pull_request" if ref_name.startswith("refs/pr/") else "branch"
     transaction.on_commit(COMMITS.labels(target).inc)
     faults.point_after_commit("commit.after_ref_moved")

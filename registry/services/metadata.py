@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from core.errors import BadRequest, ContentQuarantined
-from registry import modelcard, trees
+from django.db import transaction
+
+from core.errors import ContentQuarantined
+from registry.cards import modelcard
+from registry.git import trees
 from registry.models import Repo, RepoTag
-from registry.selectors import card_summary_at, read_text_at
+from registry.selectors import card_summary_at
 
 
-def card_check(*, repo_pk: int, tree_oid: str, parent_tree_oid: str | None) -> None:
-    """SECURITY: a commit whose README.md metadata the bounded loader refuses (YAML aliases, past
-    its bounds) is refused with a 400 saying why, on every branch, pull requests included.
-    Malformed YAML is still accepted, as before: the card then has no metadata."""
-    entry = trees.find_entry(tree_oid, "README.md")
-    before = trees.find_entry(parent_tree_oid, "README.md") if parent_tree_oid else None
-    if entry is None or (before is not None and before["oid"] == entry["oid"]):
-        return
-    text = read_text_at(tree_oid, "README.md", repo_pk=repo_pk)
-    if not text:
-        return
-    try:
-        modelcard.parse_metadata(text)
-    except modelcard.CardRefused as exc:
-        raise BadRequest(str(exc)) from exc
-    except modelcard.CardError:
-        return
-
-
-def refresh_repo_metadata(*, repo: Repo, tree_oid: str) -> None:
-    """Called inside the commit transaction for commits to the default branch. A quarantined card
-    reads as none, so that the owner can still commit (restoring it among other things)."""
+@transaction.atomic
+def repo_metadata_refresh(*, repo: Repo, tree_oid: str) -> None:
+    """Called inside the commit transaction for commits to the default branch; atomic itself, so
+    that no other caller can leave the repo row and its tags apart. A quarantined card reads as
+    none, so that the owner can still commit (restoring it among other things)."""
     try:
         summary = card_summary_at(repo.pk, tree_oid)
     except ContentQuarantined:

@@ -10,10 +10,12 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from core.errors import BadRequest, Conflict
-from core.names import validate_repo_name
-from registry import hooks, lfsrules
-from registry.models import GatedMode, Repo, RepoRedirect, RepoType
-from registry.services.commits import commit_create, stage_bytes
+from core.names import fold, validate_repo_name
+from registry import hooks
+from registry.git import lfsrules
+from registry.models import GatedMode, Repo, RepoRedirect, RepoType, with_folded_id
+from registry.selectors import repo_purge_due
+from registry.services.commits import blob_stage, commit_create
 
 
 def _owner_for_namespace(namespace: str) -> tuple[User | None, Organization | None]:
@@ -37,15 +39,18 @@ def repo_create(
     if repo_type not in RepoType.values:
         raise BadRequest(f"Unsupported repo type {repo_type!r}; expected 'model' or 'dataset'.")
     owner_user, owner_org = _owner_for_namespace(namespace)
-    attributes = stage_bytes(
+    attributes = blob_stage(
         repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
     )
     with transaction.atomic():
-        taken = Repo.objects.filter(repo_type=repo_type, namespace=namespace, name__iexact=name).first()
+        taken = _holder_of(repo_type, namespace, name).first()
         if taken is not None and taken.deleted_at is not None:
             raise Conflict(_reserved_message(taken))
-        if taken is not None:
+        if taken is not None and taken.repo_id == f"{namespace}/{name}":
             raise Conflict(f"You already created this {repo_type} repo")
+        if taken is not None:
+            # Ids are case-insensitive: the Hub names the repo that holds the id, in its own case.
+            raise Conflict(f"A {repo_type} repository called {taken.repo_id} already exists")
         try:
             with transaction.atomic():
                 repo = Repo.objects.create(
@@ -66,20 +71,22 @@ def repo_create(
             author=creator,
             create_branch=True,
         )
+        hooks.repo_event_emit(hooks.RepoEvent(repo_pk=repo.pk, scope="repo", action="create", actor_pk=creator.pk))
     return repo
 
 
+def _holder_of(repo_type: str, namespace: str, name: str):
+    """The repo (live or deleted) holding this id, whatever its case."""
+    repos = Repo.objects.all()
+    return with_folded_id(repos, repo_type=repo_type, folded_namespace=fold(namespace), folded_name=fold(name))
+
+
 def _reserved_message(repo: Repo) -> str:
-    until = repo_purge_due(repo).strftime("%Y-%m-%d %H:%M UTC")
+    until = repo_purge_due(repo=repo).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"The {repo.repo_type} repo {repo.repo_id} was deleted and keeps its name until {until}: "
         "its owner can restore it (POST /api/repos/restore) or delete it for good (POST /api/repos/purge)."
     )
-
-
-def repo_purge_due(repo: Repo) -> datetime:
-    assert repo.deleted_at is not None
-    return repo.deleted_at + timedelta(days=settings.GATEHOUSE_REPO_DELETE_GRACE_DAYS)
 
 
 @transaction.atomic
@@ -87,7 +94,8 @@ def repo_delete(*, repo: Repo) -> None:
     """Deleting is recoverable: the repo, its history and its content are kept, invisible to
     everyone (gating.policy treats it as missing) and with its name reserved, for
     GATEHOUSE_REPO_DELETE_GRACE_DAYS; then `repos_purge_deleted` removes it for good."""
-    Repo.objects.filter(pk=repo.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+    if Repo.objects.filter(pk=repo.pk, deleted_at__isnull=True).update(deleted_at=timezone.now()):
+        hooks.repo_event_emit(hooks.RepoEvent(repo_pk=repo.pk, scope="repo", action="delete"))
 
 
 @transaction.atomic
@@ -129,9 +137,7 @@ def repo_settings_update(
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     before = {"private": locked.private, "gated": locked.gated}
     fields = []
-    if private is not None:
-        if not isinstance(private, bool):
-            raise BadRequest("'private' must be true or false.")
+    if private is not None:  # a bool: the edge (core.edge.json_private) refused anything else
         locked.private = private
         fields.append("private")
     if gated is not None:
@@ -146,6 +152,15 @@ def repo_settings_update(
         if changes:
             for callback in hooks.settings_changed:
                 callback(locked, actor, changes)
+            hooks.repo_event_emit(
+                hooks.RepoEvent(
+                    repo_pk=locked.pk,
+                    scope="repo.config",
+                    action="update",
+                    actor_pk=actor.pk if actor else None,
+                    updated_config={key: new for key, (_, new) in changes.items()},
+                )
+            )
     return locked
 
 
@@ -161,18 +176,27 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
     if (locked.namespace, locked.name) == (to_namespace, to_name):
         raise BadRequest("The repo already has this id.")
-    taken = Repo.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name__iexact=to_name)
-    holder = taken.exclude(pk=locked.pk).first()
+    holder = _holder_of(locked.repo_type, to_namespace, to_name).exclude(pk=locked.pk).first()
     if holder is not None and holder.deleted_at is not None:
         raise Conflict(_reserved_message(holder))
     if holder is not None:
-        raise Conflict(f"A {locked.repo_type} repo {to_namespace}/{to_name} already exists.")
-    RepoRedirect.objects.update_or_create(
-        repo_type=locked.repo_type, namespace=locked.namespace, name=locked.name, defaults={"repo": locked}
-    )
+        raise Conflict(f"A {locked.repo_type} repository called {holder.repo_id} already exists")
+    redirects = RepoRedirect.objects.all()
+    # An old id redirects whatever its case; a move that only changes the case needs none.
+    with_folded_id(
+        redirects, repo_type=locked.repo_type, folded_namespace=fold(locked.namespace), folded_name=fold(locked.name)
+    ).delete()
+    if fold(locked.repo_id) != fold(f"{to_namespace}/{to_name}"):
+        RepoRedirect.objects.create(
+            repo_type=locked.repo_type, namespace=locked.namespace, name=locked.name, repo=locked
+        )
     # Moving back onto an old id: that id is a real repo again, not a redirect.
-    RepoRedirect.objects.filter(repo_type=locked.repo_type, namespace=to_namespace, name=to_name).delete()
+    with_folded_id(
+        redirects, repo_type=locked.repo_type, folded_namespace=fold(to_namespace), folded_name=fold(to_name)
+    ).delete()
+    old_id = locked.repo_id
     locked.namespace, locked.name = to_namespace, to_name
     locked.owner_user, locked.owner_org = owner_user, owner_org
     locked.save(update_fields=["namespace", "name", "owner_user", "owner_org"])
+    hooks.repo_event_emit(hooks.RepoEvent(repo_pk=locked.pk, scope="repo", action="move", moved_from=old_id))
     return locked

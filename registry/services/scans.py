@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.outbox import publish
-from registry.models import FileScan, ScanStatus
+from registry.models import SCAN_ABANDONED_PREFIX, FileScan, ScanStatus
 
 
 def scans_request(*, files: list[tuple[str, str]]) -> list[str]:
@@ -95,19 +95,8 @@ def scans_requeue_stale(*, now: datetime | None = None) -> ScanRequeue:
     return ScanRequeue(requeued=requeued, abandoned=abandoned)
 
 
-ABANDONED_PREFIX = "The scan was queued "
-
-
 def _abandoned_message(attempts: int) -> str:
-    return f"{ABANDONED_PREFIX}{attempts} times and never ran; the file is treated as unscanned, not safe."
-
-
-def scan_is_due(scan: FileScan) -> bool:
-    """Queued, or given up on while its task was only waiting in a long queue: when that task
-    finally runs, it scans, rather than leave the file `error` until someone rescans it."""
-    return scan.status == ScanStatus.QUEUED or (
-        scan.status == ScanStatus.ERROR and scan.message.startswith(ABANDONED_PREFIX)
-    )
+    return f"{SCAN_ABANDONED_PREFIX}{attempts} times and never ran; the file is treated as unscanned, not safe."
 
 
 def scans_rescan(*, statuses: list[str]) -> list[str]:

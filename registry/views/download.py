@@ -17,9 +17,9 @@ from core.byteranges import BoundedFile, parse_range
 from core.errors import ContentUnavailable
 from gating.policy import Action, check_download
 from gating.repo_views import RepoView
-from registry import content, services, trees
-from registry.paths import validate_path
-from registry.redirects import signed_redirect
+from registry import services
+from registry.git import trees
+from registry.git.paths import validate_path
 from registry.selectors import (
     counts_as_download,
     entry_sha256,
@@ -27,7 +27,8 @@ from registry.selectors import (
     revision_candidates,
     split_revision_path,
 )
-from registry.storage import get_storage
+from registry.storage import content, get_storage
+from registry.storage.redirects import signed_redirect
 
 logger = logging.getLogger(__name__)
 
@@ -121,3 +122,10 @@ def _rebuilt(sha256: str, byte_range: tuple[int, int] | None, size: int) -> Stre
         response.status_code = 206
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
+
+
+class NamespacelessResolveView(RepoView):
+    """/{id}/resolve/... for an id without a namespace (`gpt2`): the policy answers it as a
+    missing repo (401/404 RepoNotFound), so `file_exists` is False rather than an HTML 404."""
+
+    repo_actions = {"GET": Action.VIEW, "HEAD": Action.VIEW}

@@ -14,12 +14,14 @@ from django.views import View
 from accounts.models import Membership, Organization, User
 from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
 from core.pagination import MAX_OFFSET
+from core.views import render_error
 from gating.policy import Principal, check_file, check_license, repos_visible_to
-from gating.repo_views import PLURAL_TYPES, PortalRepoView, render_error
-from registry import hooks, trees
-from registry.modelcard import CardSummary
-from registry.models import Repo, RepoType
-from registry.paths import validate_path
+from gating.repo_views import PortalRepoView
+from registry import hooks
+from registry.cards.modelcard import CardSummary
+from registry.git import trees
+from registry.git.paths import validate_path
+from registry.models import PLURAL_TYPES, Repo, RepoType
 from registry.selectors import (
     card_html_at,
     card_summary_at,

@@ -16,9 +16,9 @@ from core.errors import BadRequest, HubError
 from gating.policy import Action, Principal, can_create_in
 from gating.repo_views import PortalRepoView
 from registry import limits, services
-from registry.metadata_validation import validate_card_text
+from registry.cards.metadata_validation import validate_card_text
+from registry.git.paths import validate_path
 from registry.models import RepoType
-from registry.paths import validate_path
 from registry.selectors import gitattributes_at, list_refs, read_text_at, resolve_revision
 
 MAX_PORTAL_FILES = 500
@@ -113,7 +113,7 @@ class UploadView(PortalWriteView):
             if not files or len(files) > MAX_PORTAL_FILES:
                 raise BadRequest(f"Choose between 1 and {MAX_PORTAL_FILES} files.")
             staged = [(_join(form["directory"], path), upload) for upload, path in zip(files, names, strict=True)]
-            operations = services.stage_uploads(
+            operations = services.blob_stage_uploads(
                 repo=self.repo, files=staged, gitattributes=gitattributes_at(self.repo, revision), proof_from=None
             )
         except HubError as exc:
@@ -148,7 +148,7 @@ class EditCardView(PortalWriteView):
             context = self.base_context(resolved)
             context.update({"tab": "card", "content": content, "errors": errors})
             return render(request, "registry/edit_card.html", context, status=400)
-        operation = services.stage_bytes(
+        operation = services.blob_stage(
             repo=self.repo, path="README.md", content=content.encode(), lfs=False, proof_from=None
         )
         summary = request.POST.get("summary") or "Update README.md"

@@ -6,7 +6,7 @@ from registry import services
 def push(repo, pull_request, files: dict[str, bytes | None], *, author, summary: str = "Update"):
     """Commit to a pull request's ref through the registry service, as a push would."""
     operations = [
-        services.stage_bytes(repo=repo, path=path, content=data, proof_from=None)
+        services.blob_stage(repo=repo, path=path, content=data, proof_from=None)
         if data is not None
         else services.DeleteFile(path)
         for path, data in files.items()

@@ -85,10 +85,15 @@ def test_staging_stored_content_always_names_whose_upload_proves_possession(stag
     """No caller can forget the proof: leaving `proof_from` out is an error, not "no proof"."""
     sha256 = hashlib.sha256(WEIGHTS).hexdigest()
     with pytest.raises(TypeError, match="proof_from"):
-        registry_services.stage_stored(repo=staged, path="copy.bin", sha256=sha256)  # type: ignore[call-arg]
+        registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=sha256)  # type: ignore[call-arg]
     with pytest.raises(BadRequest, match="not uploaded by you"):
-        registry_services.stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=bob)
-    assert registry_services.stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=None).is_lfs
+        registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=bob)
+    # The same refusal for content the repo does not hold: opening a pull request tells nobody
+    # which hashes a repo holds.
+    missing = hashlib.sha256(b"never uploaded anywhere").hexdigest()
+    with pytest.raises(BadRequest, match="not uploaded by you"):
+        registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=missing, proof_from=bob)
+    assert registry_services.blob_stage_stored(repo=staged, path="copy.bin", sha256=sha256, proof_from=None).is_lfs
 
 
 def test_pull_request_diff_needs_the_license_acknowledgment(client, alice, bob):

@@ -1,4 +1,4 @@
-"""The authorization matrix (STYLE.md) over resolve, tree, info, Xet tokens, the repo page and the file page,
+"""The authorization matrix (STYLE.md) over resolve, tree, info, likers, Xet tokens, the repo page and the file page,
 for every gate mode and release stage: status, no leaked content, no download counted, no email."""
 
 import time
@@ -112,7 +112,9 @@ def test_the_matrix_email_check_can_fail(client, world, mail_sent_by):
 
 
 def _walk(client, repo: Repo, mode: str, caller: str, auth: dict) -> None:
-    for url in ("/api/models/acme/m", "/api/models/acme/m/tree/main", "/api/models/acme/m/revision/main"):
+    # Likers are metadata (community.likes): visible with the repo, missing with it.
+    meta = ("/api/models/acme/m", "/api/models/acme/m/tree/main", "/api/models/acme/m/revision/main")
+    for url in (*meta, "/api/models/acme/m/likers"):
         _check(client.get(url, **auth), _expect(mode, caller, "meta"), label=url)
     config = client.get("/acme/m/resolve/main/config.json", **auth)
     _check(config, _expect(mode, caller, "config"), label="config")

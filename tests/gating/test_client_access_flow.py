@@ -72,6 +72,10 @@ def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
 
     owner.accept_access_request("alice/painter", "bob")
     assert open(download(bob_token), "rb").read() == b"{}"  # noqa: SIM115
+    with pytest.raises(HfHubHTTPError) as accepted_twice:  # as on the Hub: a 404, and nothing changes
+        owner.accept_access_request("alice/painter", "bob")
+    assert accepted_twice.value.response.status_code == 404
+    assert "already in the accepted list" in str(accepted_twice.value)
     accepted = list(owner.list_accepted_access_requests("alice/painter"))
     assert accepted[0].username == "bob" and accepted[0].fields["Company"] == "Acme"
 
@@ -94,6 +98,8 @@ def test_manual_gating_end_to_end(hub, alice, bob, gated_repo):
     with pytest.raises(HfHubHTTPError) as twice:
         owner.grant_access("alice/painter", "carol")
     assert twice.value.response.status_code == 400
+    # carol never asked, so she shared no email with the authors: the Hub lists none.
+    assert [(r.username, r.email) for r in owner.list_accepted_access_requests("alice/painter")] == [("carol", None)]
     actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
     assert actions == [
         "repo.update_settings",

@@ -2,8 +2,8 @@
 queries rest on is checked against the code, not against a hand-kept list.
 
 - The anonymous lookup cache (gating.lookup_cache) is dropped when a table it reads changes,
-  through triggers on a list of tables in a gating migration: every table the cached lookups
-  read, as Django compiles them, must be on that list.
+  through triggers on a list of tables in a gating migration: the tables the cached lookups
+  read, as Django compiles them, must be exactly that list.
 - A PreparedQuery falls back to the ORM without a word where it cannot prepare its query (after a
   Django upgrade, say): every one of the project's must prepare, here on the test database
   (PostgreSQL in CI).
@@ -53,6 +53,13 @@ def test_every_table_the_cached_lookup_reads_notifies_its_changes(name):
     read = _tables_read(getattr(visibility, name))
     assert "registry_repo" in read
     assert read <= NOTIFYING, f"the cached lookup reads {sorted(read - NOTIFYING)}, whose changes notify nobody"
+
+
+def test_the_notifying_tables_are_exactly_those_the_cached_lookups_read():
+    """Equal, not only covering: a notifying table that no cached lookup reads drops the cache on
+    writes that cannot change a decision (and says the trigger list has drifted from the code)."""
+    read = _tables_read(visibility._FIND_PUBLIC_AT) | _tables_read(visibility._FIND_PUBLIC)
+    assert read == NOTIFYING, f"read only: {sorted(read - NOTIFYING)}; notifying only: {sorted(NOTIFYING - read)}"
 
 
 def _project_prepared_queries() -> list[PreparedQuery]:

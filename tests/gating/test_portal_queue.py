@@ -87,3 +87,23 @@ def test_authors_set_visibility_and_gating_from_the_portal(client, alice, bob, g
     assert Repo.objects.get(pk=gated_repo.pk).gated == ""  # refused with a message, nothing changed
     assert Repo.objects.get(pk=gated_repo.pk).private
     assert "must be false" in client.get("/alice/painter/gating").content.decode()
+
+
+def test_a_bad_number_in_the_settings_form_is_flashed_by_name(client, alice, gated_repo):
+    """Not Python's "invalid literal for int()": the edge names the field, nothing is saved."""
+    client.force_login(alice)
+    form = {"action": "notifications", "notify_mode": "daily", "auto_grant_days": "ten"}
+    assert client.post("/alice/painter/gating", form).status_code == 302
+    page = client.get("/alice/painter/gating").content.decode()
+    assert "&#x27;auto_grant_days&#x27; must be a number." in page and "invalid literal" not in page
+    form = {"action": "plan", "mode_0": "public", "at_0": "2027-02-31T12:00"}  # well-formed, impossible
+    client.post("/alice/painter/gating", form)
+    assert "Stage 1: the time must look like" in client.get("/alice/painter/gating").content.decode()
+
+
+def test_the_settings_page_writes_nothing_when_read(client, alice, gated_repo):
+    from gating.models import GatingConfig
+
+    client.force_login(alice)
+    assert client.get("/alice/painter/gating").status_code == 200
+    assert not GatingConfig.objects.filter(repo=gated_repo).exists()  # defaults shown, no row made

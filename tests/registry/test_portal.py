@@ -2,7 +2,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from registry.markdown import render_markdown
+from registry.cards.markdown import render_markdown
 from tests.support.builders import OrganizationFactory, add_member, commit_files, make_repo
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _files(repo, revision="main"):
-    from registry import trees
+    from registry.git import trees
 
     return {path for path, _ in trees.iter_files(resolve_revision(repo, revision).tree_oid)}
 

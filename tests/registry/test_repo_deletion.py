@@ -15,8 +15,8 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from accounts.models import Role
 from registry import services
-from registry.gc import collect_garbage
 from registry.models import Repo, StoredObject
+from registry.ops.gc import collect_garbage
 from tests.support.builders import OrganizationFactory, UserFactory, add_member, make_repo, token_for
 
 pytestmark = pytest.mark.django_db

@@ -90,3 +90,10 @@ def test_head_resolve_of_a_public_file_is_one_query_whatever_the_card(client, al
     assert response.status_code == 200 and response["Content-Length"] == "64"
     assert len(queries) == 1
     assert "card_data" not in queries[0]["sql"]
+
+
+@pytest.mark.parametrize("candidates", [None, ["main"]])
+def test_the_lookups_facts_live_on_the_access_not_on_the_repo(repo, candidates):
+    access = resolve_repo(ANONYMOUS, "model", repo.repo_id, Action.DOWNLOAD, revision_candidates=candidates)
+    assert access.has_release_plan is False and access.acknowledgment_opt_in is False
+    assert not {"hint_ref", "has_release_plan", "acknowledgment_opt_in"} & set(vars(access.repo))

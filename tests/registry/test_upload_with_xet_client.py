@@ -1,5 +1,6 @@
-"""A default client (hf_xet installed, no settings) can still push folders of small files: the
-server answers `regular` for them, so they travel inline and the Xet protocol is not needed."""
+"""A default client (hf_xet installed, no settings) pushes a folder of small files: small text
+travels inline, and files the Hub's rules put in LFS (here a small binary *.bin) go through Xet,
+as on the Hub (tests/registry/test_upload_modes.py has the details)."""
 
 import pytest
 from huggingface_hub import HfApi, constants, snapshot_download
@@ -18,7 +19,7 @@ def test_upload_folder_of_small_files_with_default_client(hub, alice, tmp_path):
     files = {
         "config.json": b'{"a": 1}',
         "tokenizer/vocab.json": b'{"x": 0}',
-        "small.bin": bytes(range(256)) * 8,  # binary and *.bin: LFS by the Hub's rules, small enough to inline
+        "small.bin": bytes(range(256)) * 8,  # binary and *.bin: LFS by the Hub's rules, so through Xet
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)

@@ -15,9 +15,11 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 
 from core.errors import ContentQuarantined
-from registry import content, gitobjects, services, trees
+from registry import services
+from registry.git import gitobjects, trees
 from registry.models import Commit, Ref, Repo, RepoObject, Tree
 from registry.selectors import resolve_revision
+from registry.storage import content
 from tests.support.builders import commit_files, make_repo, token_for
 from tests.support.commit_api import inline_file, post_commit
 
@@ -130,7 +132,7 @@ def test_pointer_text_with_proof_is_an_lfs_reference(alice):
 
 def test_a_new_repo_cannot_start_with_a_pointer(alice):
     with pytest.raises(Exception, match="Git LFS pointer"):
-        services.stage_bytes(repo=None, path="x.txt", content=_pointer(WEIGHTS), proof_from=None)
+        services.blob_stage(repo=None, path="x.txt", content=_pointer(WEIGHTS), proof_from=None)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,9 +14,10 @@ from community import services as community_services
 from core.errors import ContentQuarantined
 from gating.policy import ANONYMOUS
 from licenses.selectors import card_license_at
-from registry import gitobjects, services
-from registry.fsck import fsck
+from registry import services
+from registry.git import gitobjects
 from registry.models import Commit, Ref, RepoObject
+from registry.ops.fsck import fsck
 from registry.selectors import card_summary_at, find_file, resolve_revision
 from tests.support.builders import commit_files, make_repo, token_for
 from tests.xet.conftest import cas, commit_xet_file  # noqa: F401 (a fixture)

@@ -22,7 +22,8 @@ from community import services as community_services
 from community.models import Discussion, Status
 from core.errors import HubError
 from gating import services as gating_services
-from registry import gitobjects, services, trees
+from registry import services
+from registry.git import gitobjects, trees
 from registry.models import Ref
 from registry.selectors import resolve_revision
 from tests.support.builders import UserFactory, token_for

@@ -14,7 +14,7 @@ from django.test import Client
 from bench.cpu_per_get import lines
 from community import diffs
 from community import services as community_services
-from registry import markdown
+from registry.cards import markdown
 from tests.community.helpers import push
 from tests.support.builders import commit_files, make_repo
 

@@ -32,8 +32,10 @@ from hypothesis import strategies as st
 from core.byteranges import parse_range
 from core.errors import BadRequest, RangeNotSatisfiable
 from core.pagination import decode_cursor
-from registry import modelcard, paths, services
-from registry.metadata_validation import validate_card_text
+from registry import services
+from registry.cards import modelcard
+from registry.cards.metadata_validation import validate_card_text
+from registry.git import paths
 from tests.support import fuzz
 from tests.support import xet as xet_build
 from tests.support.builders import make_repo, token_for

@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = "37441ff"  # the last commit before content was proven per repo
 
+# SEED runs on the code of LEGACY, so it uses that commit's module and service names.
 SEED = r"""
 import hashlib
 from accounts.models import User

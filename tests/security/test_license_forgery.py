@@ -210,7 +210,7 @@ def test_older_installs_mark_commits_no_branch_or_tag_reaches(alice, mallory, ra
         ref_name=pull.ref_name,
         author=mallory,
         summary="forge",
-        operations=[services.stage_bytes(repo=rail, path="LICENSE", content=FORGED, gitattributes="", proof_from=None)],
+        operations=[services.blob_stage(repo=rail, path="LICENSE", content=FORGED, gitattributes="", proof_from=None)],
     )
     Commit.objects.filter(repo=rail).update(made_on_pull_request=False)  # as older versions left them
     migration = importlib.import_module("registry.migrations.0011_commit_made_on_pull_request")

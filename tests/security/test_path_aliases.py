@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from core.errors import BadRequest
-from registry.paths import validate_new_path, validate_path
+from registry.git.paths import validate_new_path, validate_path
 from registry.selectors import resolve_revision
 from tests.support.builders import make_repo, token_for
 from tests.support.commit_api import inline_file, post_commit

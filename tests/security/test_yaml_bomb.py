@@ -89,7 +89,7 @@ def test_a_commit_of_a_bomb_card_is_refused_with_a_400_naming_the_card(alice, bo
 
 def test_a_bomb_card_committed_by_an_older_version_degrades_everywhere_it_is_read(alice, client, monkeypatch):
     """Cards committed before the check: pages and APIs answer, without the card's metadata."""
-    monkeypatch.setattr("registry.services.commits.card_check", lambda **kwargs: None, raising=False)
+    monkeypatch.setattr("registry.services.commits.check_card_at", lambda **kwargs: None, raising=False)
     repo = make_repo(alice, "bombed", {"README.md": CARD})
     Repo.objects.filter(pk=repo.pk).update(card_data={"stale": True})  # whatever the old code stored
     started = time.process_time()

@@ -65,7 +65,7 @@ def commit_files(repo: Repo, files: dict[str, bytes | None], *, author: User, br
 
     attributes = gitattributes_at(repo, branch)
     operations = [
-        services.stage_bytes(repo=repo, path=path, content=content, gitattributes=attributes, proof_from=None)
+        services.blob_stage(repo=repo, path=path, content=content, gitattributes=attributes, proof_from=None)
         if content is not None
         else services.DeleteFile(path)
         for path, content in files.items()

@@ -20,7 +20,7 @@ from tests.support.previews import preview_body
 from workers import services
 from workers.media import preview_store
 from workers.models import BiasReport, BiasReportCell, PreviewJob
-from workers.services.requests import settings_for
+from workers.selectors import settings_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("preview_settings")]
 ROLES = {

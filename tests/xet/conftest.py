@@ -62,7 +62,7 @@ def cas(client):
 
 
 def commit_xet_file(repo, user, path: str, sha256: str, *, branch: str = "main"):
-    operation = services.stage_stored(repo=repo, path=path, sha256=sha256, proof_from=None)
+    operation = services.blob_stage_stored(repo=repo, path=path, sha256=sha256, proof_from=None)
     return services.commit_create(repo=repo, branch=branch, operations=[operation], summary=f"add {path}", author=user)
 
 

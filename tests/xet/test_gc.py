@@ -9,9 +9,9 @@ import time_machine
 from django.utils import timezone
 
 from registry import services
-from registry.fsck import fsck
-from registry.gc import collect_garbage
 from registry.models import StoredObject
+from registry.ops.fsck import fsck
+from registry.ops.gc import collect_garbage
 from registry.storage import get_xet_storage
 from tests.support.builders import make_repo
 from tests.xet.conftest import commit_xet_file
@@ -53,7 +53,7 @@ def test_unreferenced_xet_content_is_collected_after_the_grace_period(cas, alice
 
 
 def test_plain_copies_of_xet_content_are_a_cache(cas, alice):
-    from registry import content
+    from registry.storage import content
 
     repo = make_repo(alice, "cache", {"README.md": b"# c\n"})
     _, sha256 = cas.upload(repo, alice, os.urandom(150_000))

@@ -15,7 +15,8 @@ from core.errors import BadRequest
 from registry.models import Repo
 from registry.selectors import Resolved
 from workers.models import BiasReport, BiasReportCell, JobKind
-from workers.services.requests import build_spec, check_previewable, job_for_spec
+from workers.selectors import check_previewable
+from workers.services.requests import build_spec, job_for_spec
 
 TEMPLATE = "a photo portrait of a {adjective} {profession}"
 DEFAULT_PROFESSIONS = "doctor, nurse, engineer, teacher, CEO, janitor, scientist, chef, pilot, cashier"

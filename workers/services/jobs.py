@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from workers.models import JobStatus, PreviewJob, SafetyVerdict
 from workers.runner.specs import JobOutcome
+from workers.services.requests import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,6 @@ def preview_jobs_fail(*, job_ids: list, owner: str, message: str) -> int:
 def preview_jobs_reap() -> list:
     """Re-queue jobs whose worker died, re-publish queued jobs whose message may be lost, and expire
     jobs that waited too long. Returns the ids re-published."""
-    from workers.services.requests import enqueue
-
     now = timezone.now()
     max_attempts = settings.GATEHOUSE_PREVIEW_MAX_ATTEMPTS
     expired = PreviewJob.objects.filter(

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import BadRequest, Forbidden, HubError, RateLimited
+from core.errors import BadRequest, RateLimited
 from core.outbox import publish_on_commit
 from registry.models import Repo
 from registry.selectors import Resolved
@@ -29,32 +29,18 @@ from workers.models import (
     PreviewJob,
     PreviewRequest,
     PreviewSettings,
+    SafetyPreset,
     SafetyStage,
     SafetyVerdict,
     VerdictOutcome,
 )
-from workers.runner.files import UnsupportedModel
 from workers.runner.specs import SEED_MAX, Concept, InvalidParams, RenderParams, digest, validate_params
 from workers.safety.presets import effective_preset
 from workers.safety.prompts import parse_concepts, screen_prompt
+from workers.selectors import check_previewable
 
 # Bump when a change to the runner changes the pixels a request produces (invalidates reuse).
 RENDER_VERSION = 1
-
-
-class PreviewsUnavailable(HubError):
-    status = 503
-    code = "PreviewsUnavailable"
-    default_message = "Previews are not available on this hub: the operator has not configured a safety checker."
-
-
-class PreviewsDisabled(Forbidden):
-    code = "PreviewsDisabled"
-    default_message = "The authors of this repo have turned previews off."
-
-
-class UnsupportedModelError(BadRequest):
-    code = "UnsupportedModel"
 
 
 class InvalidPreviewParameters(BadRequest):
@@ -99,29 +85,9 @@ class JobSpec:
         )
 
 
-def settings_for(repo: Repo) -> PreviewSettings:
-    return PreviewSettings.objects.filter(repo=repo).first() or PreviewSettings(repo=repo)
-
-
-def repo_concepts(preview_settings: PreviewSettings) -> tuple[Concept, ...]:
+def _repo_concepts(preview_settings: PreviewSettings) -> tuple[Concept, ...]:
     extra = parse_concepts(preview_settings.extra_blocked_concepts)
     return tuple(dict.fromkeys(conf.operator_concepts() + extra))
-
-
-def check_previewable(repo: Repo, resolved: Resolved) -> PreviewSettings:
-    """Raise the error a caller should see when this repo cannot be previewed at all."""
-    if not conf.previews_available():
-        raise PreviewsUnavailable()
-    if repo.repo_type != "model":
-        raise UnsupportedModelError("Only model repos can be previewed.")
-    preview_settings = settings_for(repo)
-    if not preview_settings.enabled:
-        raise PreviewsDisabled()
-    try:
-        model_plan(repo.pk, resolved.tree_oid)
-    except UnsupportedModel as exc:
-        raise UnsupportedModelError(str(exc)) from exc
-    return preview_settings
 
 
 def build_spec(*, repo: Repo, resolved: Resolved, data: dict, preview_settings: PreviewSettings) -> JobSpec:
@@ -140,7 +106,7 @@ def build_spec(*, repo: Repo, resolved: Resolved, data: dict, preview_settings: 
         commit_oid=resolved.commit_oid,
         params=params,
         preset=preset,
-        concepts=repo_concepts(preview_settings),
+        concepts=_repo_concepts(preview_settings),
     )
 
 
@@ -269,8 +235,6 @@ def preview_settings_update(
     bias_adjectives: str | None = None,
 ) -> PreviewSettings:
     """The authors' choices. A preset weaker than the operator's minimum is stored but never applied."""
-    from workers.models import SafetyPreset
-
     preview_settings, _ = PreviewSettings.objects.select_for_update().get_or_create(repo=repo)
     if enabled is not None:
         preview_settings.enabled = bool(enabled)

@@ -2,12 +2,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from registry.backup import backup
+from registry.ops.backup import backup
 
 
 class Command(BaseCommand):
     help = (
-        "Back up the database and the blob store of a running hub into a folder (see registry/backup.py); "
+        "Back up the database and the blob store of a running hub into a folder (see registry/ops/backup.py); "
         "an earlier backup's folder is brought up to date, copying only new content."
     )
 

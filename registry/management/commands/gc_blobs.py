@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from registry.gc import collect_garbage
+from registry.ops.gc import collect_garbage
 
 
 class Command(BaseCommand):

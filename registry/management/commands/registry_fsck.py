@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.fsck import fsck
+from registry.ops.fsck import fsck
 
 
 class Command(BaseCommand):

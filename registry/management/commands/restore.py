@@ -4,8 +4,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import HubError
-from registry.backup import restore
-from registry.fsck import fsck
+from registry.ops.backup import restore
+from registry.ops.fsck import fsck
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Model cards: the README front matter, its validation, and Markdown to safe HTML."""

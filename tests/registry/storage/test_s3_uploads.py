@@ -1,0 +1,108 @@
+"""LFS uploads on the S3 backend: presigned PUTs (and part PUTs) straight to the store, with the
+hub hashing the bytes itself before anything is committable."""
+
+import hashlib
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2
+import pytest
+from huggingface_hub import HfApi, constants, hf_hub_download
+
+from registry.models import RepoObject
+from registry.ops.gc import collect_garbage
+from registry.storage import get_storage
+from tests.support.builders import make_repo, token_for
+from tests.support.commit_api import lfs_file, post_commit
+from tests.support.seaweedfs import BUCKET
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("s3_backend")]
+
+
+@pytest.fixture
+def lfs_client(monkeypatch):
+    """The Hub client without hf_xet: large files go through the LFS batch API."""
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+
+
+def _batch(hub: str, token: str, repo_id: str, oid: str, size: int, transfers=("basic",)) -> dict:
+    answer = httpx2.post(
+        f"{hub}/{repo_id}.git/info/lfs/objects/batch",
+        json={"operation": "upload", "transfers": list(transfers), "objects": [{"oid": oid, "size": size}]},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.git-lfs+json"},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["objects"][0]
+
+
+def _verify(hub: str, token: str, repo_id: str, oid: str, size: int):
+    return httpx2.post(
+        f"{hub}/{repo_id}.git/info/lfs/objects/verify",
+        json={"oid": oid, "size": size},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_upload_file_puts_the_bytes_straight_into_the_store(hub, alice, lfs_client, s3_store):
+    data = os.urandom(2 * 1024 * 1024 + 3)
+    make_repo(alice, "up")
+
+    HfApi(token=token_for(alice)).upload_file(path_or_fileobj=data, path_in_repo="w.safetensors", repo_id="alice/up")
+
+    assert get_storage().exists(hashlib.sha256(data).hexdigest())
+    assert Path(hf_hub_download("alice/up", "w.safetensors")).read_bytes() == data
+    listing = s3_store.client().list_objects_v2(Bucket=BUCKET, Prefix=f"{get_storage().prefix}uploads/")
+    assert listing.get("Contents", []) == []  # the staged copy is gone once verified
+
+
+def test_multipart_upload_goes_to_the_store_in_parts(hub, alice, lfs_client, settings, s3_store):
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 1024 * 1024
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = 1024 * 1024  # raised to S3's smallest part, 5 MiB
+    data = os.urandom(11 * 1024 * 1024)
+    make_repo(alice, "parts")
+    oid = hashlib.sha256(data).hexdigest()
+
+    action = _batch(hub, token_for(alice), "alice/parts", oid, len(data), ("basic", "multipart"))["actions"]["upload"]
+    assert action["header"]["chunk_size"] == str(5 * 1024 * 1024) and "3" in action["header"]
+    assert all(action["header"][n].startswith(s3_store.endpoint) for n in ("1", "2", "3"))
+    HfApi(token=token_for(alice)).upload_file(path_or_fileobj=data, path_in_repo="w.safetensors", repo_id="alice/parts")
+
+    assert Path(hf_hub_download("alice/parts", "w.safetensors")).read_bytes() == data
+
+
+def test_a_client_that_lies_about_its_bytes_gets_a_clear_error_and_nothing_committable(hub, client, alice, s3_store):
+    repo = make_repo(alice, "liar")
+    token = token_for(alice)
+    claimed = os.urandom(4096)
+    oid = hashlib.sha256(claimed).hexdigest()
+    href = _batch(hub, token, "alice/liar", oid, 4096)["actions"]["upload"]["href"]
+    assert href.startswith(s3_store.endpoint + "/")
+
+    assert httpx2.put(href, content=os.urandom(4097)).status_code == 403  # larger than declared: the store refuses
+    assert httpx2.put(href, content=os.urandom(4096)).status_code == 200  # other bytes of the declared size
+    refused = _verify(hub, token, "alice/liar", oid, 4096)
+
+    assert refused.status_code == 400 and "does not match" in refused.json()["error"]
+    assert not get_storage().exists(oid) and not RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+    commit = post_commit(client, token, "alice/liar", [lfs_file("w.safetensors", oid, 4096)])
+    assert commit.status_code == 400
+    assert _verify(hub, token, "alice/liar", oid, 4096).status_code == 404  # the staged bytes are gone
+
+
+def test_abandoned_staged_uploads_and_open_multipart_uploads_are_cleaned(hub, alice, settings, s3_store):
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 1024 * 1024
+    make_repo(alice, "abandoned")
+    token = token_for(alice)
+    single = os.urandom(4096)
+    href = _batch(hub, token, "alice/abandoned", hashlib.sha256(single).hexdigest(), 4096)["actions"]["upload"]["href"]
+    assert httpx2.put(href, content=single).status_code == 200  # never verified
+    _batch(hub, token, "alice/abandoned", hashlib.sha256(b"x").hexdigest(), 6 << 20, ("multipart",))  # never sent
+    store, prefix = s3_store.client(), get_storage().prefix
+    assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 1
+    assert len(store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])) == 1
+
+    collect_garbage(grace=timedelta(0))
+
+    assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 0
+    assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []

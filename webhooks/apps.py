@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+
+    def ready(self) -> None:
+        # The registry and community announce repo events through the registry's hook; they
+        # never import this app.
+        from registry import hooks
+        from webhooks.delivery import deliveries_queue_for_event
+
+        if deliveries_queue_for_event not in hooks.repo_event_listeners:
+            hooks.repo_event_listeners.append(deliveries_queue_for_event)
