@@ -44,9 +44,9 @@ test-slow: $(DEV_STAMP)
 test-faults: $(DEV_STAMP)
 	$(PY) -m pytest -m slow tests/chaos
 
-## soak: make run's configuration under half its measured capacity for MINUTES (60); fails on any 5xx, death or RSS growth > 10%.
+## soak: make run's configuration under half its measured capacity (or RATE req/s) for MINUTES (60); fails on any 5xx, death or RSS growth > 10%.
 soak: $(DEV_STAMP)
-	$(PY) bench/soak.py --minutes $${MINUTES:-60}
+	$(PY) bench/soak.py --minutes $${MINUTES:-60} --rate $${RATE:-0}
 
 ## test-gpu: tests that need a CUDA device (run them on a GPU machine).
 test-gpu: $(DEV_STAMP)

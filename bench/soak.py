@@ -5,8 +5,9 @@ gatehouse-fs broker, gunicorn and a Celery worker with beat), seeds repos, measu
 of the mix with a closed loop, then sends an open-loop, bounded load at half of it for
 `--minutes` (default 60). Mix: 60% downloads (HEAD and GET /resolve, public repos anonymously
 and private ones with a token, over all seeded repos), 20% API reads (model_info, listings),
-15% small commits to several branches, 5% commits of a 1.5 MiB file (Xet or LFS, as the client
-chooses). Access requests, discussions and previews are not in the mix yet.
+15% small commits to several branches, 5% commits of a 1.5 MiB file (inline, base64), each
+commit writing one of FILE_SLOTS paths of its branch. Access requests, discussions and previews
+are not in the mix yet.
 
 Reports requests by kind, 429s apart from errors, p50/p99 latency, and the RSS of every process
 after the warm-up and at the end. Exit status 1 on any 5xx or failed request, any process death,
@@ -34,6 +35,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 REPOS = 16
 BRANCHES = ("main", "dev", "exp")
+# Commits write one of this many paths per branch, as a working repo updates its files: the repos
+# stop growing once each slot was written, so RSS growth after the warm-up measures leaks, not a
+# data set that grows for the whole run (the per-process tree caches are bounded by count).
+FILE_SLOTS = 64
 
 
 def free_port() -> int:
@@ -110,12 +115,13 @@ class Load:
             else:
                 kind = "commit small" if roll < 0.95 else "commit large"
                 size = 1536 * 1024 if kind == "commit large" else rng.randrange(10, 4000)
-                response = self.commit(repo, rng.choice(BRANCHES), rng.randbytes(size))
+                path = f"soak/{rng.randrange(FILE_SLOTS)}.bin"
+                response = self.commit(repo, rng.choice(BRANCHES), path, rng.randbytes(size))
             self.record(kind, started, response.status_code)
         except requests.RequestException:
             self.record("failed", started, 0)
 
-    def commit(self, repo: str, branch: str, data: bytes) -> requests.Response:
+    def commit(self, repo: str, branch: str, path: str, data: bytes) -> requests.Response:
         import base64
         import json
 
@@ -124,7 +130,7 @@ class Load:
             {
                 "key": "file",
                 "value": {
-                    "path": f"soak/{time.time_ns()}.bin",
+                    "path": path,
                     "encoding": "base64",
                     "content": base64.b64encode(data).decode(),
                 },
@@ -149,6 +155,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=300.0, help="seconds before the first RSS reading")
     parser.add_argument("--capacity-seconds", type=float, default=20.0)
     parser.add_argument("--max-in-flight", type=int, default=64)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="requests a second (default: half the capacity measured first)"
+    )
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="gatehouse-soak-"))
@@ -209,7 +218,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         capacity = done / args.capacity_seconds
-        rate = capacity / 2
+        rate = args.rate or capacity / 2
         print(f"capacity {capacity:.1f} req/s (closed loop, 8 clients); soak at {rate:.1f} req/s", flush=True)
         load = Load(url, token, private)  # the soak's own figures
 

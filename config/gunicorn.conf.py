@@ -5,6 +5,7 @@ slow clients wait there with a timeout instead of holding a thread."""
 
 import multiprocessing
 import os
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
@@ -22,3 +23,38 @@ logger_class = "core.logredact.GunicornLogger"
 # sendfile(2) is on by default. Do NOT write `sendfile = True` here: gunicorn treats *any* value of
 # this setting as the `--no-sendfile` flag (Config.sendfile returns False when it is set), and
 # file bodies then go out in 4 KiB write() calls. tests/test_deploy_config.py guards this.
+
+
+def worker_exit(server, worker):
+    """A worker leaving cleanly (stopped, recycled, timed out) writes the download counts it holds
+    (registry.services.downloads); only a worker killed outright loses its last few seconds' worth."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return
+    from registry.services.downloads import repo_downloads_flush
+
+    try:
+        repo_downloads_flush()
+    except Exception:
+        server.log.exception("Download counts of worker %s not written", worker.pid)
+
+
+# Prometheus metrics from every worker (core/metrics.py): each writes its samples to files in this
+# folder and /metrics adds them up. Set before any worker imports prometheus_client; emptied at
+# start, so counters begin at zero with the server (Prometheus handles the reset).
+_var_dir = Path(os.environ.get("GATEHOUSE_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir / "metrics"))
+
+
+def on_starting(server):
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

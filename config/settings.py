@@ -5,6 +5,7 @@ var/, blobs under var/storage/, a filesystem Celery broker). Production sets DAT
 REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and friends; see README.md for the full list.
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times and counts every request, whatever answers it (core/metrics.py).
+    "core.metrics.MetricsMiddleware",
     "core.middleware.RequestIdMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.StorageFullMiddleware",
@@ -130,6 +133,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Django's SQLite backend with the writers of each process queued on a lock of their own
+    # instead of all polling SQLite's (see there).
+    DATABASES["default"]["ENGINE"] = "core.dbbackends.sqlite3"
     # Tests use a file, not the shared in-memory database: live-server threads then get their own
     # connections with WAL and a busy timeout, as in production.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gatehouse.sqlite3")}
@@ -454,6 +460,34 @@ CELERY_BEAT_SCHEDULE["repos-purge-deleted"] = {
     "task": "registry.tasks.repos_purge_deleted_task",
     "schedule": 3600.0,
 }
+# Prometheus metrics at /metrics (core/metrics.py): served to a scraper that sends
+# `Authorization: Bearer <GATEHOUSE_METRICS_TOKEN>` (when set) or calls from one of these networks
+# (not through an undeclared proxy). Under gunicorn, PROMETHEUS_MULTIPROC_DIR (config/gunicorn.conf.py).
+GATEHOUSE_METRICS_TOKEN = env.str("GATEHOUSE_METRICS_TOKEN", default="")
+GATEHOUSE_METRICS_ALLOW_FROM = env.list("GATEHOUSE_METRICS_ALLOW_FROM", default=["127.0.0.0/8", "::1/128"])
+for _network in GATEHOUSE_METRICS_ALLOW_FROM:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"GATEHOUSE_METRICS_ALLOW_FROM: {_network!r} is not a network or address.") from None
+# The outbox (core/outbox.py): notification tasks are rows written with the change they report, and
+# the beat publishes again, every GATEHOUSE_OUTBOX_RELAY_INTERVAL seconds, those not done
+# GATEHOUSE_OUTBOX_RETRY_AFTER seconds after their last publish (a Redis restart empties its
+# queues). A worker's claim lasts GATEHOUSE_OUTBOX_LEASE_SECONDS; a task that failed
+# GATEHOUSE_OUTBOX_MAX_RUNS times is abandoned (logged); done rows are kept GATEHOUSE_OUTBOX_KEEP_DAYS.
+GATEHOUSE_OUTBOX_RETRY_AFTER = env.int("GATEHOUSE_OUTBOX_RETRY_AFTER", default=120)
+GATEHOUSE_OUTBOX_RELAY_INTERVAL = env.float("GATEHOUSE_OUTBOX_RELAY_INTERVAL", default=30.0)
+GATEHOUSE_OUTBOX_LEASE_SECONDS = env.int("GATEHOUSE_OUTBOX_LEASE_SECONDS", default=300)
+GATEHOUSE_OUTBOX_MAX_RUNS = env.int("GATEHOUSE_OUTBOX_MAX_RUNS", default=5)
+GATEHOUSE_OUTBOX_KEEP_DAYS = env.int("GATEHOUSE_OUTBOX_KEEP_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["outbox-relay"] = {
+    "task": "core.tasks.outbox_relay_task",
+    "schedule": GATEHOUSE_OUTBOX_RELAY_INTERVAL,
+}
+# Download counts are tallied in each web process and written as one UPDATE per repo this often
+# (registry.services.downloads): a process killed outright loses at most this many seconds of
+# counts; a clean stop loses none. 0 writes each download in its request, as the tests do.
+GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS = env.float("GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS", default=5.0)
 # Fault-injection tests only: named crash points to arm (core/faults.py); `check --deploy` fails if set.
 GATEHOUSE_FAULTPOINTS = env.str("GATEHOUSE_FAULTPOINTS", default="")
 GATEHOUSE_FAULTPOINTS_STATE = env.str("GATEHOUSE_FAULTPOINTS_STATE", default="")

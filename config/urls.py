@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
 from community import urls as community_urls
-from core import health
+from core import health, metrics
 from core import views as core_views
 from gating import urls as gating_urls
 from githttp import urls as githttp_urls
@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.ReadinessView.as_view(), name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", include((gating_urls.api_urlpatterns, "gating"), namespace="gating-api")),
     path("", include((licenses_urls.api_urlpatterns, "licenses"), namespace="licenses-api")),
     path("", include((community_urls.api_urlpatterns, "community"), namespace="community-api")),

@@ -48,6 +48,7 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
+from core import lifecycle
 from core.errors import RequestTimeout
 from core.http import client_address
 
@@ -221,6 +222,11 @@ class Worker(gthread.ThreadWorker):
         super().load_wsgi()
         self.head_timeout, self.body_idle_timeout, self.body_min_rate = _timeouts()
         self.proxy_hops = int(getattr(settings, "GATEHOUSE_TRUSTED_PROXY_HOPS", 0)) if settings.configured else 0
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: stop gracefully, and wake whatever must be written before the process goes."""
+        super().handle_exit(sig, frame)
+        lifecycle.stopping()
 
     def _reads_in_loop(self, conn: gthread.TConn) -> bool:
         if conn.is_http2 or self.cfg.is_ssl or self.cfg.proxy_protocol != "off":

@@ -10,3 +10,19 @@ def heartbeat_task(sent_at: float = 0.0) -> None:
     """Proves that beat, the broker and a worker work together; see core.heartbeat."""
     now = time.time()
     heartbeat.record_worker(sent_at=sent_at or now, ran_at=now)
+
+
+@shared_task(name="core.tasks.outbox_run_task", acks_late=True, ignore_result=True)
+def outbox_run_task(message_pk: int) -> bool:
+    """One message of the outbox (core.outbox): run at most once at a time, never again once done."""
+    from core.outbox import outbox_run
+
+    return outbox_run(message_pk)
+
+
+@shared_task(name="core.tasks.outbox_relay_task", ignore_result=True)
+def outbox_relay_task() -> int:
+    """Beat: publish again what the broker lost (core.outbox)."""
+    from core.outbox import outbox_relay
+
+    return len(outbox_relay())

@@ -17,6 +17,7 @@ PUBLIC_ROUTES = {
     "schema": "OpenAPI schema of public routes",
     "healthz": "liveness probe; says nothing but ok",
     "readyz": "readiness probe; details only for operators or loopback callers (core.health.may_see_details)",
+    "metrics": "Prometheus metrics; only a metrics token or an allowed address (core.metrics.may_scrape), no repo ids",
     "api:api-list": "listing filtered by gating.policy.repos_visible_to",
     "api:api-repo-create": "creates in a namespace; checks gating.policy.can_create_in",
     "deleted-repos:api-repos-deleted": "lists gating.policy.deleted_repos_restorable_by the caller",

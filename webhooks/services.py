@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from core.errors import BadRequest
+from core.outbox import publish
 from registry.models import Repo
 from webhooks.models import Delivery, DeliveryStatus, Domain, WatchedItem, WatchedKind, Webhook
 
@@ -118,9 +119,11 @@ def webhook_delete(*, webhook: Webhook) -> None:
 
 
 def _queue(delivery_pk: int, countdown: float = 0) -> None:
+    """After the commit: a broker that cannot take it now (Redis down) fails nothing; the row is
+    pending, and the beat sends it again (`deliveries_requeue_stale`)."""
     from webhooks.tasks import webhook_delivery_task
 
-    webhook_delivery_task.apply_async((delivery_pk,), countdown=countdown)
+    publish(webhook_delivery_task, [delivery_pk], countdown=countdown)
 
 
 @transaction.atomic

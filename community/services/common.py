@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
 from community.models import Discussion, Event, EventType
-from community.tasks import notification_send_task
 from core import ratelimit
 from core.errors import BadRequest
+from core.outbox import outbox_send
 from registry import hooks
 from registry.models import Repo
 
@@ -72,9 +69,10 @@ def add_comment(discussion: Discussion, *, author: User, raw: str) -> Event:
 
 
 def notify(event: Event, *, new_thread: bool = False) -> None:
-    """Emails go out from the worker once the transaction commits (ids only); the event is also
+    """Emails go out from the worker once the transaction commits (ids only), through the outbox:
+    a broker that loses the message (a Redis restart) does not lose the mail. The event is also
     announced to the registry's repo-event listeners (webhooks), in the Hub's terms."""
-    transaction.on_commit(partial(_send, event.pk, new_thread))
+    outbox_send("community.tasks.notification_send_task", event.pk, new_thread)
     _announce(event, new_thread)
 
 
@@ -102,10 +100,6 @@ def _announce(event: Event, new_thread: bool) -> None:
             comment_pk=event.pk if event.type == EventType.COMMENT else None,
         )
     )
-
-
-def _send(event_pk: int, new_thread: bool) -> None:
-    notification_send_task.delay(event_pk, new_thread)
 
 
 def now():

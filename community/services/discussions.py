@@ -28,8 +28,8 @@ from community.services.common import (
     now,
     throttle,
 )
-from community.tasks import report_notify_task
 from core.errors import BadRequest
+from core.outbox import outbox_send
 from registry.models import Repo
 
 
@@ -154,12 +154,8 @@ def report_create(*, discussion: Discussion, reporter: User, reason: str | None,
         raise BadRequest("The comment does not belong to this discussion.")
     throttle(reporter)
     report = Report.objects.create(discussion=discussion, event=event, reporter=reporter, reason=reason)
-    transaction.on_commit(lambda: _send_report(report.pk))
+    outbox_send("community.tasks.report_notify_task", report.pk)
     return report
-
-
-def _send_report(report_pk: int) -> None:
-    report_notify_task.delay(report_pk)
 
 
 @transaction.atomic

@@ -13,12 +13,12 @@ from registry.services.commits import (
     commit_create,
     commit_push,
 )
+from registry.services.downloads import repo_downloads_flush, repo_downloads_increment, repo_downloads_pending
 from registry.services.housekeeping import history_squash, lfs_files_delete
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
 from registry.services.repos import (
     repo_create,
     repo_delete,
-    repo_downloads_increment,
     repo_move,
     repo_purge,
     repo_restore,
@@ -45,7 +45,9 @@ __all__ = [
     "lfs_files_delete",
     "repo_create",
     "repo_delete",
+    "repo_downloads_flush",
     "repo_downloads_increment",
+    "repo_downloads_pending",
     "repo_move",
     "repo_purge",
     "repo_restore",

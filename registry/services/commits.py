@@ -26,6 +26,7 @@ from registry import hooks, limits
 from registry.cards.metadata_validation import check_card_at
 from registry.git import gitobjects, lfsrules, trees
 from registry.git.paths import validate_folder, validate_new_path, validate_path
+from registry.metrics import COMMITS
 from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
 from registry.selectors import entry_sha256
 from registry.services.metadata import repo_metadata_refresh
@@ -364,6 +365,8 @@ def commit_create(
                 updated_refs=((ref_name, old_oid, commit.oid),),
             )
         )
+    target = "pull_request" if ref_name.startswith("refs/pr/") else "branch"
+    transaction.on_commit(COMMITS.labels(target).inc)
     faults.point_after_commit("commit.after_ref_moved")
     return commit
 

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Organization, User
@@ -201,8 +200,3 @@ def repo_move(*, repo: Repo, to_namespace: str, to_name: str) -> Repo:
     locked.save(update_fields=["namespace", "name", "owner_user", "owner_org"])
     hooks.repo_event_emit(hooks.RepoEvent(repo_pk=locked.pk, scope="repo", action="move", moved_from=old_id))
     return locked
-
-
-def repo_downloads_increment(*, repo: Repo) -> None:
-    """One more download of `repo` (the caller applied the Hub's counting rule: selectors)."""
-    Repo.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 1)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.outbox import publish
 from registry.models import SCAN_ABANDONED_PREFIX, FileScan, ScanStatus
 
 
@@ -28,15 +29,19 @@ def scans_request(*, files: list[tuple[str, str]]) -> list[str]:
     # finds the scan done (scan_blob_task is idempotent).
     FileScan.objects.bulk_create(fresh, ignore_conflicts=True)
     queued = [scan.sha256 for scan in fresh]
-    for sha256 in queued:
-        transaction.on_commit(partial(_send_scan, sha256))
+    if queued:
+        transaction.on_commit(partial(_send_scans, queued))
     return queued
 
 
-def _send_scan(sha256: str) -> None:
+def _send_scans(hashes: list[str]) -> None:
+    """After the commit: a broker that cannot take them now (Redis down) fails nothing; the rows
+    say `queued`, and the beat sends them again (`scans_requeue`)."""
     from registry.tasks import scan_blob_task
 
-    scan_blob_task.delay(sha256)
+    for sha256 in hashes:
+        if not publish(scan_blob_task, [sha256]):
+            break  # the broker is down: the rest wait for the beat too
 
 
 @transaction.atomic
@@ -85,7 +90,8 @@ def scans_requeue_stale(*, now: datetime | None = None) -> ScanRequeue:
                     abandoned.append(sha256)
             elif unchanged.update(queued_at=now, attempts=F("attempts") + 1):
                 requeued.append(sha256)
-                transaction.on_commit(partial(_send_scan, sha256))
+    if requeued:
+        transaction.on_commit(partial(_send_scans, requeued))
     return ScanRequeue(requeued=requeued, abandoned=abandoned)
 
 
@@ -106,6 +112,6 @@ def scans_rescan(*, statuses: list[str]) -> list[str]:
         FileScan.objects.filter(sha256__in=chosen).update(
             status=ScanStatus.QUEUED, queued_at=now, attempts=1, message="", scanned_at=None
         )
-        for sha256 in chosen:
-            transaction.on_commit(partial(_send_scan, sha256))
+        if chosen:
+            transaction.on_commit(partial(_send_scans, chosen))
     return chosen

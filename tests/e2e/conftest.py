@@ -34,7 +34,7 @@ def require_worker_services() -> None:
 def worker_database_url() -> str:
     """The test database (pytest-django renamed it), for the worker process."""
     db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if "sqlite" in db["ENGINE"]:
         return f"sqlite:///{db['NAME']}"
     auth = quote(db["USER"] or "", safe="")
     if db.get("PASSWORD"):

@@ -92,7 +92,7 @@ def test_overlapping_ticks_send_a_stuck_scan_once(settings, monkeypatch):
         ]
     )
     sent: list[str] = []
-    monkeypatch.setattr("registry.services.scans._send_scan", sent.append)
+    monkeypatch.setattr("registry.services.scans._send_scans", sent.extend)
     run_at_once(scans_requeue_stale)
     assert sorted(sent) == sorted(f"{n:064x}" for n in range(20))
     assert set(FileScan.objects.values_list("attempts", flat=True)) == {2}

@@ -51,3 +51,38 @@ def gunicorn(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def deployed_gunicorn(*, log: Path, env: dict[str, str], workers: int = 2):
+    """gunicorn as README's Deploying section runs it (`-c config/gunicorn.conf.py`, its hooks
+    included) with `workers` processes on a free port; yields its base URL once /healthz answers.
+    Stopped with SIGTERM, as a process manager stops it."""
+    import requests
+
+    port = free_port()
+    full_env = {**os.environ, "PORT": str(port), "WEB_WORKERS": str(workers), "ACCESS_LOG": "0", **env}
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, RateLimited
+from core.outbox import publish_on_commit
 from registry.models import Repo
 from registry.selectors import Resolved
 from workers import conf
@@ -158,9 +159,9 @@ def enqueue(job_id) -> None:
     """Publish the job once the transaction that created or re-queued it has committed."""
     from workers.tasks import preview_run_task
 
-    transaction.on_commit(
-        lambda: preview_run_task.apply_async(args=[str(job_id)], expires=settings.GATEHOUSE_PREVIEW_EXPIRES)
-    )
+    # Published after the commit; a broker that cannot take it fails nothing: the job row is
+    # `queued`, and the beat's reaper publishes it again (preview_jobs_reap).
+    publish_on_commit(preview_run_task, [str(job_id)], expires=settings.GATEHOUSE_PREVIEW_EXPIRES)
 
 
 def job_for_spec(spec: JobSpec, *, user: User | None, kind: str) -> tuple[PreviewJob, bool]:
