@@ -230,6 +230,7 @@ LARGE_BODY_ROUTES = {
     "lfs:lfs-part": "a part of an LFS object, streamed",
     "xet-cas:xorb": "a xorb, streamed",
     "xet-cas:shard": "a shard",
+    "xet-cas:shard-v2": "a shard (the v2 route hf_xet tries first)",
 }
 
 
