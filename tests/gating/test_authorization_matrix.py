@@ -9,13 +9,12 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from gating import release
-from gating.models import AccessRequest
 from registry.models import Repo
-from tests.support.builders import OrganizationFactory, UserFactory, add_member, make_repo, token_for
+from tests.support.builders import token_for
+from tests.support.matrix import SECRET, STAGES, matrix_world
 
 pytestmark = pytest.mark.django_db
 
-SECRET = b'{"marker": "SECRET-CONTENT"}'
 CALLERS = ["anonymous", "stranger", "pending", "approved", "member", "owner"]
 OK, GATED_ANON, GATED, MISSING_ANON, MISSING = (
     200,
@@ -45,33 +44,13 @@ def _expect(mode: str, caller: str, what: str):
 
 @pytest.fixture
 def world(db):
-    owner, member = UserFactory(username="olga"), UserFactory(username="mike")
-    org = OrganizationFactory(name="acme")
-    add_member(org, owner, "admin")
-    add_member(org, member, "read")
-    repo = make_repo(org, "m", {"config.json": SECRET, "model.safetensors": b"\0" * 128}, author=owner)
-    users = {
-        "stranger": UserFactory(username="sam"),
-        "pending": UserFactory(username="pat"),
-        "approved": UserFactory(username="abe"),
-        "member": member,
-        "owner": owner,
-    }
-    AccessRequest.objects.create(repo=repo, user=users["pending"], status="pending")
-    AccessRequest.objects.create(repo=repo, user=users["approved"], status="accepted")
+    repo, _org, owner, users = matrix_world()
     tokens = {name: token_for(user, role="read") for name, user in users.items()}
     return repo, owner, tokens
 
 
 def _set_mode(repo: Repo, owner, mode: str) -> None:
-    stages = {
-        "public": [release.StageSpec(mode="public")],
-        "auto": [release.StageSpec(mode="gated_auto")],
-        "manual": [release.StageSpec(mode="gated_manual")],
-        "private": [release.StageSpec(mode="private")],
-        "withheld": [release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",))],
-    }[mode]
-    release.release_plan_set(repo=repo, actor=owner, stages=stages)
+    release.release_plan_set(repo=repo, actor=owner, stages=[STAGES[mode]])
 
 
 def _check(response, expected, *, label):

@@ -10,41 +10,19 @@ import json
 import pytest
 
 from gating import release
-from gating.models import AccessRequest
-from tests.support.builders import OrganizationFactory, UserFactory, add_member, commit_files, make_repo, token_for
+from tests.support.builders import OrganizationFactory, UserFactory, commit_files, token_for
+from tests.support.matrix import STAGES, matrix_world
 from tests.webhooks.helpers import make_webhook, watch_org
 from webhooks.models import Delivery, Webhook
 
 pytestmark = pytest.mark.django_db
 
-SECRET = b'{"marker": "SECRET-CONTENT"}'
 CALLERS = ["stranger", "pending", "approved", "member", "owner"]
-STAGES = {
-    "public": release.StageSpec(mode="public"),
-    "auto": release.StageSpec(mode="gated_auto"),
-    "manual": release.StageSpec(mode="gated_manual"),
-    "private": release.StageSpec(mode="private"),
-    "withheld": release.StageSpec(mode="gated_manual", withheld_patterns=("*.safetensors",)),
-}
 
 
 @pytest.fixture
 def world(db):
-    owner, member = UserFactory(username="olga"), UserFactory(username="mike")
-    org = OrganizationFactory(name="acme")
-    add_member(org, owner, "admin")
-    add_member(org, member, "read")
-    repo = make_repo(org, "m", {"config.json": SECRET, "model.safetensors": b"\0" * 128}, author=owner)
-    users = {
-        "stranger": UserFactory(username="sam"),
-        "pending": UserFactory(username="pat"),
-        "approved": UserFactory(username="abe"),
-        "member": member,
-        "owner": owner,
-    }
-    AccessRequest.objects.create(repo=repo, user=users["pending"], status="pending")
-    AccessRequest.objects.create(repo=repo, user=users["approved"], status="accepted")
-    return repo, org, owner, users
+    return matrix_world()
 
 
 def _sees(mode: str, caller: str) -> bool:
