@@ -221,7 +221,11 @@ class NamespacePage(View):
         canonical = user.username if user else org.name  # type: ignore[union-attr]
         if canonical != namespace:
             return redirect("registry:namespace", namespace=canonical)
-        repos = repos_visible_to(Principal.from_request(request)).filter(namespace__iexact=namespace).order_by("-last_modified")
+        repos = (
+            repos_visible_to(Principal.from_request(request))
+            .filter(namespace__iexact=namespace)
+            .order_by("-last_modified")
+        )
         context = {"profile_user": user, "org": org, "repos": repos, "namespace": namespace}
         if org is not None:
             memberships = Membership.objects.filter(org=org).select_related("user").order_by("user__username")
