@@ -102,7 +102,7 @@ def repo_lfs_files(repo: Repo) -> list[LfsFile]:
 def _refs_holding(repo: Repo) -> dict[str, str]:
     """sha256 -> the first ref (default branch, other branches, tags, then pull requests, each by
     name) whose head commit holds that content."""
-    order = {RefKind.BRANCH: 1, RefKind.TAG: 2}
+    order: dict[str, int] = {RefKind.BRANCH: 1, RefKind.TAG: 2}
     default = f"refs/heads/{repo.default_branch}"
     refs = sorted(
         Ref.objects.filter(repo=repo).values_list("name", "kind", "commit_oid"),
