@@ -30,6 +30,7 @@ run: $(RUNTIME_STAMP)
 test: $(DEV_STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-git-lfs
+	scripts/ensure-old-hub-client
 	$(PY) manage.py makemigrations --check --dry-run -v0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -194,7 +194,9 @@ class PinView(DiscussionAPIView):
     @extend_schema(operation_id="discussions_pin", request=schema.PinSerializer, responses=schema.DiscussionSerializer)
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.discussion_pin(
-            discussion=self.thread(num), pinned=edge.flag(edge.json_object(request).get("pinned"))
+            discussion=self.thread(num),
+            pinned=edge.flag(edge.json_object(request).get("pinned")),
+            actor=request.user,
         )
         return Response(discussion_json(discussion))
 
@@ -209,7 +211,9 @@ class LockView(DiscussionAPIView):
     )
     def post(self, request, namespace, name, num, repo_type=None):
         discussion = services.discussion_lock(
-            discussion=self.thread(num), locked=edge.flag(edge.json_object(request).get("locked"))
+            discussion=self.thread(num),
+            locked=edge.flag(edge.json_object(request).get("locked")),
+            actor=request.user,
         )
         return Response(discussion_json(discussion))
 

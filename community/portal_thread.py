@@ -115,11 +115,11 @@ class ThreadPage(CommunityView):
 
     def do_pin(self, request, discussion):
         permissions.require_moderator(self.access)
-        services.discussion_pin(discussion=discussion, pinned=not discussion.is_pinned)
+        services.discussion_pin(discussion=discussion, pinned=not discussion.is_pinned, actor=request.user)
 
     def do_lock(self, request, discussion):
         permissions.require_moderator(self.access)
-        services.discussion_lock(discussion=discussion, locked=not discussion.is_locked)
+        services.discussion_lock(discussion=discussion, locked=not discussion.is_locked, actor=request.user)
 
 
 class PullRequestFilesPage(CommunityView):

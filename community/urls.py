@@ -8,6 +8,7 @@ from community import api, portal, portal_thread
 from community.collections import api as collections_api
 from community.collections import portal as collections_portal
 from community.likes import api as likes_api
+from community.likes import portal as likes_portal
 from registry.urls import API, WEB
 
 NUM = r"(?P<num>[0-9]{1,9})"
@@ -50,6 +51,7 @@ web_urlpatterns = [
         collections_portal.CollectionPage.as_view(),
         name="collection",
     ),
+    re_path(rf"{WEB}/like$", likes_portal.LikePage.as_view(), name="like"),
     re_path(rf"{WEB}/discussions$", portal.CommunityPage.as_view(), name="list"),
     re_path(rf"{WEB}/discussions/new$", portal.NewThreadPage.as_view(), name="new"),
     re_path(rf"{WEB}/discussions/{NUM}$", portal_thread.ThreadPage.as_view(), name="thread"),

@@ -267,6 +267,8 @@ SPECTACULAR_SETTINGS = {
 # Webhooks (webhooks app; see README "Webhooks"). Delivery to loopback, link-local, private-network
 # and reserved addresses is refused unless allowed here (SSRF; multicast is refused always).
 GATEHOUSE_WEBHOOK_ALLOW_PRIVATE = env.bool("GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", default=False)
+# HTTPS receivers are verified against the system's CAs, or this PEM bundle (an internal CA).
+GATEHOUSE_WEBHOOK_CA_BUNDLE = env.str("GATEHOUSE_WEBHOOK_CA_BUNDLE", default=None)
 GATEHOUSE_WEBHOOK_TIMEOUT = env.float("GATEHOUSE_WEBHOOK_TIMEOUT", default=10.0)
 GATEHOUSE_WEBHOOK_MAX_ATTEMPTS = env.int("GATEHOUSE_WEBHOOK_MAX_ATTEMPTS", default=5)
 GATEHOUSE_WEBHOOK_RETRY_BASE_SECONDS = env.float("GATEHOUSE_WEBHOOK_RETRY_BASE_SECONDS", default=10.0)

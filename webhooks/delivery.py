@@ -107,6 +107,7 @@ def delivery_attempt(delivery_pk: int) -> AttemptResult | None:
             headers,
             timeout=settings.GATEHOUSE_WEBHOOK_TIMEOUT,
             allow_private=settings.GATEHOUSE_WEBHOOK_ALLOW_PRIVATE,
+            ca_certs=settings.GATEHOUSE_WEBHOOK_CA_BUNDLE,
         )
     except transport.Refused as exc:
         services.delivery_finish(delivery=delivery, status=DeliveryStatus.REFUSED, error=str(exc))

@@ -127,8 +127,17 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     return addresses[0].split("%", 1)[0]
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> Outcome:
-    """POST `body` once. Raises Refused (a rule, not a failure of the receiver); returns the outcome."""
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    allow_private: bool,
+    ca_certs: str | None = None,
+) -> Outcome:
+    """POST `body` once. Raises Refused (a rule, not a failure of the receiver); returns the outcome.
+    HTTPS receivers are checked against the system's CAs, or the bundle `ca_certs` names."""
     target = parse_url(url)
     address = resolve(target, allow_private=allow_private)
     request_headers = {**headers, "Host": target.host_header, "Content-Length": str(len(body))}
@@ -142,6 +151,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allo
             retries=False,
             maxsize=1,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs,
             server_hostname=target.host,
             assert_hostname=target.host,
         )

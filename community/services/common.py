@@ -90,14 +90,26 @@ def _announce(event: Event, new_thread: bool) -> None:
     if scope_action is None:
         return
     scope, action = scope_action
+    announce(
+        event.discussion,
+        scope=scope,
+        action=action,
+        actor=event.author_id,
+        comment=event if event.type == EventType.COMMENT else None,
+    )
+
+
+def announce(discussion: Discussion, *, scope: str, action: str, actor: int | None, comment: Event | None = None):
+    """Tell the registry's repo-event listeners (webhooks) of a change to a thread, in the Hub's
+    terms: `discussion` or `discussion.comment`, `create` or `update` (edits, hiding, pin, lock)."""
     hooks.repo_event_emit(
         hooks.RepoEvent(
-            repo_pk=event.discussion.repo_id,
+            repo_pk=discussion.repo_id,
             scope=scope,
             action=action,
-            actor_pk=event.author_id,
-            discussion_pk=event.discussion_id,
-            comment_pk=event.pk if event.type == EventType.COMMENT else None,
+            actor_pk=actor,
+            discussion_pk=discussion.pk,
+            comment_pk=comment.pk if comment is not None else None,
         )
     )
 

@@ -21,6 +21,7 @@ from community.services.common import (
     MAX_COMMENT,
     add_comment,
     add_event,
+    announce,
     clean_text,
     clean_title,
     next_number,
@@ -73,6 +74,7 @@ def comment_edit(*, event: Event, editor: User, raw: str | None) -> Event:
     )
     event.raw, event.edited_at, event.edited_by = raw, now(), editor
     event.save(update_fields=["raw", "edited_at", "edited_by"])
+    announce(event.discussion, scope="discussion.comment", action="update", actor=editor.pk, comment=event)
     return event
 
 
@@ -85,6 +87,7 @@ def comment_hide(*, event: Event, actor: User) -> Event:
     if not event.is_hidden:
         event.hidden_at, event.hidden_by = now(), actor
         event.save(update_fields=["hidden_at", "hidden_by"])
+        announce(event.discussion, scope="discussion.comment", action="update", actor=actor.pk, comment=event)
     return event
 
 
@@ -124,15 +127,17 @@ def discussion_status_change(*, discussion: Discussion, actor: User, status: str
 
 
 @transaction.atomic
-def discussion_pin(*, discussion: Discussion, pinned: bool) -> Discussion:
-    Discussion.objects.filter(pk=discussion.pk).update(is_pinned=pinned)
+def discussion_pin(*, discussion: Discussion, pinned: bool, actor: User) -> Discussion:
+    if Discussion.objects.filter(pk=discussion.pk).exclude(is_pinned=pinned).update(is_pinned=pinned):
+        announce(discussion, scope="discussion", action="update", actor=actor.pk)
     discussion.is_pinned = pinned
     return discussion
 
 
 @transaction.atomic
-def discussion_lock(*, discussion: Discussion, locked: bool) -> Discussion:
-    Discussion.objects.filter(pk=discussion.pk).update(is_locked=locked)
+def discussion_lock(*, discussion: Discussion, locked: bool, actor: User) -> Discussion:
+    if Discussion.objects.filter(pk=discussion.pk).exclude(is_locked=locked).update(is_locked=locked):
+        announce(discussion, scope="discussion", action="update", actor=actor.pk)
     discussion.is_locked = locked
     return discussion
 

@@ -48,7 +48,7 @@ class LfsFilesView(RepoAPIView):
                     "oid": item.content.sha256,
                     "filename": item.content.path,
                     "pushedAt": isoformat_z(item.pushed_at),
-                    "ref": None,
+                    "ref": item.ref,
                     "size": item.content.size,
                 }
                 for item in repo_lfs_files(self.repo)

@@ -102,8 +102,11 @@ def repo_delete(*, repo: Repo) -> None:
 def repo_restore(*, repo: Repo) -> Repo:
     """The caller resolved `repo` through gating.policy.resolve_deleted_repo."""
     locked = Repo.objects.select_for_update().get(pk=repo.pk)
-    locked.deleted_at = None
-    locked.save(update_fields=["deleted_at"])
+    if locked.deleted_at is not None:
+        locked.deleted_at = None
+        locked.save(update_fields=["deleted_at"])
+        # Back for those who were told of its deletion; the Hub has no restore, so: `create`.
+        hooks.repo_event_emit(hooks.RepoEvent(repo_pk=locked.pk, scope="repo", action="create"))
     return locked
 
 

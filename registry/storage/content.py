@@ -27,11 +27,13 @@ def xet_hash_of(sha256: str) -> str:
     return StoredObject.objects.filter(sha256=sha256).values_list("xet_hash", flat=True).first() or ""
 
 
-# sha256 -> (Xet hash or "", when looked up). A Xet hash, once set, never changes (it is a
-# function of the content), so hits are kept; misses are asked again after a minute, since the
-# same content may be uploaded through Xet later (meanwhile clients just use plain downloads).
+# sha256 -> (Xet hash or "", when looked up). Misses are asked again after a minute, since the
+# same content may be uploaded through Xet later (meanwhile clients just use plain downloads);
+# hits after five, since `gc_blobs` may drop content and its Xet file, and the same bytes may come
+# back later as a plain upload with no Xet hash (a stale hit would send hf_xet to missing xorbs).
 _XET_HASHES: dict[str, tuple[str, float]] = {}
 _MISS_TTL = 60.0
+_HIT_TTL = 300.0
 _CACHE_MAX = 65536
 
 
@@ -47,7 +49,7 @@ def xet_hash_cached(sha256: str) -> str:
     """`xet_hash_of` without a query on the hot download path (HEAD /resolve)."""
     now = time.monotonic()
     hit = _XET_HASHES.get(sha256)
-    if hit is not None and (hit[0] or now - hit[1] < _MISS_TTL):
+    if hit is not None and now - hit[1] < (_HIT_TTL if hit[0] else _MISS_TTL):
         return hit[0]
     value = xet_hash_of(sha256)
     _make_room(_XET_HASHES)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry.git import trees
-from registry.models import Commit, QuarantinedContent, Repo, RepoObject
+from registry.models import Commit, QuarantinedContent, Ref, RefKind, Repo, RepoObject
 from registry.selectors import entry_sha256
 from registry.storage.content import xet_hashes_of
 
@@ -82,6 +82,7 @@ def repo_storage_usage(repo: Repo) -> StorageUsage:
 class LfsFile:
     content: StoredContent
     pushed_at: datetime
+    ref: str | None  # a ref whose head holds it (the default branch first); None: only in history
 
 
 def repo_lfs_files(repo: Repo) -> list[LfsFile]:
@@ -93,5 +94,27 @@ def repo_lfs_files(repo: Repo) -> list[LfsFile]:
             "sha256", "created_at"
         )
     )
-    files = [LfsFile(item, arrived.get(item.sha256, item.committed_at)) for item in large]
+    held_at = _refs_holding(repo)
+    files = [LfsFile(item, arrived.get(item.sha256, item.committed_at), held_at.get(item.sha256)) for item in large]
     return sorted(files, key=lambda f: (f.pushed_at, f.content.sha256), reverse=True)
+
+
+def _refs_holding(repo: Repo) -> dict[str, str]:
+    """sha256 -> the first ref (default branch, other branches, tags, then pull requests, each by
+    name) whose head commit holds that content."""
+    order: dict[str, int] = {RefKind.BRANCH: 1, RefKind.TAG: 2}
+    default = f"refs/heads/{repo.default_branch}"
+    refs = sorted(
+        Ref.objects.filter(repo=repo).values_list("name", "kind", "commit_oid"),
+        key=lambda ref: (ref[0] != default, order.get(ref[1], 3), ref[0]),
+    )
+    tree_of = dict(Commit.objects.filter(repo=repo, oid__in=[ref[2] for ref in refs]).values_list("oid", "tree_oid"))
+    held_at: dict[str, str] = {}
+    seen: set[str] = set()  # a subtree met under an earlier ref gave its content to that ref
+    for name, _kind, commit_oid in refs:
+        found: dict[str, StoredContent] = {}
+        if commit_oid in tree_of:
+            _walk(tree_of[commit_oid], "", datetime.min, seen, found)
+        for sha256 in found:
+            held_at.setdefault(sha256, name)
+    return held_at

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Value
 from django.db.models.functions import Concat
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views import View
 
 from accounts.models import Membership, Organization, User
@@ -212,11 +212,20 @@ class NamespacePage(View):
     """A user's or an organisation's page: who they are and the repos the viewer may see."""
 
     def get(self, request, namespace):
-        user = User.objects.filter(username=namespace, is_active=True).first()
-        org = None if user else Organization.objects.filter(name=namespace).first()
+        # Names are unique whatever their case (as repo ids are read): `/ALICE` is alice's page,
+        # at its canonical address.
+        user = User.objects.filter(username__iexact=namespace, is_active=True).first()
+        org = None if user else Organization.objects.filter(name__iexact=namespace).first()
         if user is None and org is None:
             return render_error(request, NotFound("No such user or organisation"))
-        repos = repos_visible_to(Principal.from_request(request)).filter(namespace=namespace).order_by("-last_modified")
+        canonical = user.username if user else org.name  # type: ignore[union-attr]
+        if canonical != namespace:
+            return redirect("registry:namespace", namespace=canonical)
+        repos = (
+            repos_visible_to(Principal.from_request(request))
+            .filter(namespace__iexact=namespace)
+            .order_by("-last_modified")
+        )
         context = {"profile_user": user, "org": org, "repos": repos, "namespace": namespace}
         if org is not None:
             memberships = Membership.objects.filter(org=org).select_related("user").order_by("user__username")

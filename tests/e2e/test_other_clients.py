@@ -112,3 +112,48 @@ def test_transformers_from_pretrained_of_an_uploaded_tiny_model(hub, alice, tmp_
     assert config_at.vocab_size == 64
     with pytest.raises(OSError, match="not a local folder and is not a valid model identifier"):
         transformers.AutoConfig.from_pretrained("alice/tiny-bert", token=False, cache_dir=tmp_path / "anon")
+
+
+LOAD_DATASET = """
+import json, sys
+from datasets import load_dataset
+kwargs = {"token": sys.argv[2]} if len(sys.argv) > 2 else {}
+try:
+    loaded = load_dataset(sys.argv[1], **kwargs)
+except Exception as exc:
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+else:
+    print(json.dumps({split: loaded[split].to_list() for split in loaded}))
+"""
+
+
+def _load_dataset(hub: str, home: Path, repo_id: str, token: str | None = None) -> dict:
+    """`datasets.load_dataset` in its own process: `datasets` reads HF_ENDPOINT when imported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env.update(HF_ENDPOINT=hub, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1")
+    args = [sys.executable, "-c", LOAD_DATASET, repo_id, *([token] if token else [])]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_datasets_load_dataset_of_a_dataset_repo(hub, alice, bob, tmp_path):
+    pytest.importorskip("datasets")
+    token = token_for(alice)
+    api = HfApi(token=token)
+    api.create_repo("alice/tiny-ds", repo_type="dataset", private=True)
+    folder = tmp_path / "ds" / "data"
+    folder.mkdir(parents=True)
+    (folder / "train.csv").write_text("text,label\nhello,1\nworld,0\n")
+    (folder / "test.csv").write_text("text,label\nagain,1\n")
+    api.upload_folder(folder_path=tmp_path / "ds", repo_id="alice/tiny-ds", repo_type="dataset")
+
+    loaded = _load_dataset(hub, tmp_path / "alice-home", "alice/tiny-ds", token)
+    assert loaded == {
+        "train": [{"text": "hello", "label": 1}, {"text": "world", "label": 0}],
+        "test": [{"text": "again", "label": 1}],
+    }
+    # A private dataset looks missing to someone else and to anonymous callers.
+    for who, caller_token in (("bob", token_for(bob)), ("anonymous", None)):
+        refused = _load_dataset(hub, tmp_path / f"{who}-home", "alice/tiny-ds", caller_token)
+        assert refused["error"] == "DatasetNotFoundError", (who, refused)

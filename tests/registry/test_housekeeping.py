@@ -77,6 +77,8 @@ def test_list_and_permanently_delete_lfs_files(hub, alice, model):
     listed = {f.file_oid: f for f in api.list_lfs_files("alice/painter")}
     assert set(listed) == {sha(OLD), sha(NEW)}
     assert listed[sha(OLD)].filename == "model.safetensors" and listed[sha(OLD)].size == len(OLD)
+    # `ref`: a ref whose head holds the content; the old bytes are only in history.
+    assert (listed[sha(NEW)].ref, listed[sha(OLD)].ref) == ("refs/heads/main", None)
     old_revision = next(c.commit_id for c in api.list_repo_commits("alice/painter") if c.title == "add files")
 
     api.permanently_delete_lfs_files("alice/painter", [listed[sha(OLD)]])

@@ -51,6 +51,9 @@ def test_repo_pages_render_card_files_and_history(client, alice):
     history = client.get("/alice/tiny/commits/main")
     assert history.content.index(b"second") < history.content.index(b"initial commit")
     assert client.get("/alice").status_code == 200 and b"alice/tiny" in client.get("/alice").content
+    # Names are read whatever their case, as repo ids are: the page lives at the canonical case.
+    moved = client.get("/ALICE")
+    assert (moved.status_code, moved["Location"]) == (302, "/alice")
 
 
 def test_private_repo_pages_are_404_for_strangers_and_visible_to_org_members(client, alice, bob):

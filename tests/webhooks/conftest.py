@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ def _handler(receiver_box: list[Receiver]):
     return Handler
 
 
-def _serve(host: str, family: int = socket.AF_INET):
+def _serve(host: str, family: int = socket.AF_INET, tls: ssl.SSLContext | None = None):
     box: list[Receiver] = []
 
     class Server(ThreadingHTTPServer):
@@ -77,6 +78,8 @@ def _serve(host: str, family: int = socket.AF_INET):
         daemon_threads = True
 
     server = Server((host, 0), _handler(box))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     receiver = Receiver(server)
     box.append(receiver)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -88,6 +91,22 @@ def _serve(host: str, family: int = socket.AF_INET):
 def receiver():
     receiver, thread = _serve("127.0.0.2")
     yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def tls_receiver():
+    """An HTTPS receiver on 127.0.0.2 whose certificate, from a throwaway CA, names
+    `hooks.example`; yields the receiver and the CA's PEM file."""
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("hooks.example").configure_cert(context)
+    receiver, thread = _serve("127.0.0.2", tls=context)
+    with authority.cert_pem.tempfile() as ca_file:
+        yield receiver, ca_file
     receiver.server.shutdown()
     receiver.server.server_close()
     thread.join(5)

@@ -147,3 +147,36 @@ def test_portal_log_is_the_owners_alone(alice, bob, receiver, allowed, held, dja
     owner.post(f"/settings/webhooks/{webhook.public_id}", {"action": "disable"})
     webhook.refresh_from_db()
     assert webhook.disabled is True
+
+
+def test_edits_hiding_pins_locks_and_restores_are_announced(
+    alice, bob, receiver, allowed, django_capture_on_commit_callbacks
+):
+    repo = make_repo(alice, "model")
+    make_webhook(alice, receiver.url, watch_repo(repo))
+    discussion = community.discussion_create(repo=repo, author=bob, title="Idea", description="first")
+    comment = community.comment_create(discussion=discussion, author=bob, raw="draft")
+    with django_capture_on_commit_callbacks(execute=True):
+        community.comment_edit(event=comment, editor=bob, raw="edited")
+        community.comment_hide(event=comment, actor=alice)
+        community.comment_hide(event=comment, actor=alice)  # hiding twice tells nothing more
+        community.discussion_pin(discussion=discussion, pinned=True, actor=alice)
+        community.discussion_lock(discussion=discussion, locked=True, actor=alice)
+        community.discussion_lock(discussion=discussion, locked=True, actor=alice)  # no change
+        registry_services.repo_delete(repo=repo)
+        registry_services.repo_restore(repo=repo)
+    told = [(r.json["event"]["scope"], r.json["event"]["action"]) for r in receiver.requests]
+    assert told == [
+        ("discussion.comment", "update"),
+        ("discussion.comment", "update"),
+        ("discussion", "update"),
+        ("discussion", "update"),
+        ("repo", "delete"),
+        ("repo", "create"),
+    ]
+    edited, hidden = (WebhookPayload.model_validate_json(r.body) for r in receiver.requests[:2])
+    # Each delivery tells what is true when it is attempted: the comment is hidden by then.
+    assert edited.comment.id == hidden.comment.id and hidden.comment.hidden is True
+    assert b"edited" not in receiver.requests[0].body
+    pinned = WebhookPayload.model_validate_json(receiver.requests[2].body)
+    assert pinned.discussion.num == discussion.num

@@ -144,3 +144,20 @@ def test_unresolvable_names_are_refused(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     with pytest.raises(transport.Refused, match="could not be resolved"):
         transport.post("http://nowhere.invalid/", b"{}", {}, timeout=2, allow_private=False)
+
+
+def test_https_receivers_are_checked_by_the_name_of_the_url_on_the_address_checked(monkeypatch, tls_receiver):
+    """The connection goes to the checked address, and TLS still checks the URL's name: SNI and
+    the certificate are for `hooks.example`, against the configured CA bundle."""
+    receiver, ca_file = tls_receiver
+    _resolver(monkeypatch, {"hooks.example": ["127.0.0.2"], "other.example": ["127.0.0.2"]})
+    url = f"https://hooks.example:{receiver.port}/hook"
+    outcome = transport.post(url, b"{}", {}, timeout=2, allow_private=True, ca_certs=ca_file)
+    assert outcome.ok and receiver.requests[0].headers["host"] == f"hooks.example:{receiver.port}"
+    # Without the CA (the system's store), and for a name the certificate does not carry: refused.
+    untrusted = transport.post(url, b"{}", {}, timeout=2, allow_private=True)
+    assert not untrusted.ok and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    wrong_name = f"https://other.example:{receiver.port}/hook"
+    mismatch = transport.post(wrong_name, b"{}", {}, timeout=2, allow_private=True, ca_certs=ca_file)
+    assert not mismatch.ok and "other.example" in mismatch.error
+    assert len(receiver.requests) == 1
