@@ -200,7 +200,10 @@ class CollectionItemView(APIView):
     def patch(self, request, namespace, slug, item_id):
         item = self._item(request, namespace, slug, item_id)
         data = edge.json_object(request)
-        services.collection_item_update(item=item, note=data.get("note"), position=data.get("position"))
+        visible = {row.pk for row in selectors.items_for(Principal.from_request(request), item.collection)}
+        services.collection_item_update(
+            item=item, visible=visible, note=data.get("note"), position=data.get("position")
+        )
         return Response({"success": True})
 
     @extend_schema(operation_id="collections_item_delete", request=None, responses=schema.SuccessSerializer)
