@@ -28,7 +28,7 @@ class WebhooksPage(View):
 
 class WebhookPage(View):
     def _webhook(self, request, webhook_id: str):
-        return webhooks_of(request.user).filter(public_id=webhook_id.lower()[:24]).first()
+        return webhooks_of(request.user).filter(public_id=webhook_id.lower()).first()
 
     def get(self, request, webhook_id):
         if not request.user.is_authenticated:
