@@ -39,8 +39,9 @@ class WebhookPage(View):
         context = {
             "webhook": webhook,
             "deliveries": deliveries_of(webhook),
-            # SECURITY: a skipped delivery is one its owner may no longer see: its repo is not named.
-            "skipped": DeliveryStatus.SKIPPED,
+            # SECURITY: only delivered rows name their repo (what the owner was told); a pending,
+            # failed or skipped one may be of a repo its owner can no longer see.
+            "delivered": DeliveryStatus.DELIVERED,
         }
         return render(request, "webhooks/detail.html", context)
 
