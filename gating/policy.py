@@ -58,9 +58,9 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
     user = principal.user
     if user is None:
         return None
-    if namespace == user.username:
+    if namespace.lower() == user.username.lower():  # names are unique whatever their case
         return Role.ADMIN
-    return Membership.objects.filter(org__name=namespace, user=user).values_list("role", flat=True).first()
+    return Membership.objects.filter(org__name__iexact=namespace, user=user).values_list("role", flat=True).first()
 
 
 def can_create_in(principal: Principal, namespace: str) -> bool:

@@ -103,7 +103,7 @@ def _refuse_jobs(data: dict) -> None:
 
 def _own_webhook(request, webhook_id: str) -> Webhook:
     """SECURITY: another user's webhook is missing, with the answer of one that never existed."""
-    webhook = webhooks_of(request.user).filter(public_id=webhook_id.lower()[:24]).first()
+    webhook = webhooks_of(request.user).filter(public_id=webhook_id.lower()).first()
     if webhook is None:
         raise NotFound("Webhook not found.")
     return webhook

@@ -29,6 +29,10 @@ class Refused(Exception):
     """The URL may not be called (scheme, host or address); a delivery stops here for good."""
 
 
+class Unresolved(Exception):
+    """The name did not resolve now (a DNS outage is a failed attempt, retried, not a refusal)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
@@ -115,8 +119,10 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     a name that mixes a public address with a private one is refused whichever would be used."""
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise Refused(f"The host {target.host!r} could not be resolved ({exc}).") from None
+    except UnicodeError as exc:
+        raise Refused(f"The host {target.host!r} is not a valid name ({exc}).") from None
+    except socket.gaierror as exc:
+        raise Unresolved(f"The host {target.host!r} could not be resolved ({exc}).") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise Refused(f"The host {target.host!r} has no address.")
@@ -139,7 +145,10 @@ def post(
     """POST `body` once. Raises Refused (a rule, not a failure of the receiver); returns the outcome.
     HTTPS receivers are checked against the system's CAs, or the bundle `ca_certs` names."""
     target = parse_url(url)
-    address = resolve(target, allow_private=allow_private)
+    try:
+        address = resolve(target, allow_private=allow_private)
+    except Unresolved as exc:
+        return Outcome(ok=False, status=None, error=str(exc))
     request_headers = {**headers, "Host": target.host_header, "Content-Length": str(len(body))}
     pool: urllib3.HTTPConnectionPool
     budget = urllib3.Timeout(total=timeout, connect=timeout, read=timeout)

@@ -28,7 +28,7 @@ class WebhooksPage(View):
 
 class WebhookPage(View):
     def _webhook(self, request, webhook_id: str):
-        return webhooks_of(request.user).filter(public_id=webhook_id.lower()[:24]).first()
+        return webhooks_of(request.user).filter(public_id=webhook_id.lower()).first()
 
     def get(self, request, webhook_id):
         if not request.user.is_authenticated:
@@ -39,8 +39,9 @@ class WebhookPage(View):
         context = {
             "webhook": webhook,
             "deliveries": deliveries_of(webhook),
-            # SECURITY: a skipped delivery is one its owner may no longer see: its repo is not named.
-            "skipped": DeliveryStatus.SKIPPED,
+            # SECURITY: only delivered rows name their repo (what the owner was told); a pending,
+            # failed or skipped one may be of a repo its owner can no longer see.
+            "delivered": DeliveryStatus.DELIVERED,
         }
         return render(request, "webhooks/detail.html", context)
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Organization, User
+from accounts.selectors import canonical_namespace
 from community.collections import access, schema, selectors, services
 from community.collections.serializers import collection_json
 from community.models import Collection
@@ -64,7 +65,7 @@ class CollectionsView(APIView):
         namespace = data.get("namespace")
         if not isinstance(namespace, str) or not namespace:
             raise BadRequest("'namespace' must be a user or organization name.")
-        namespace = _canonical_namespace(namespace)
+        namespace = canonical_namespace(namespace)
         access.check_create(principal, namespace)
         owner: User | Organization
         if principal.user is not None and namespace == principal.user.username:
@@ -78,14 +79,6 @@ class CollectionsView(APIView):
             private=data.get("private", False),
         )
         return Response(_answer(principal, _reloaded(collection)))
-
-
-def _canonical_namespace(namespace: str) -> str:
-    """Namespaces are case-insensitive, as repo ids are: the name as its user or org spells it."""
-    user = User.objects.filter(username__iexact=namespace).values_list("username", flat=True).first()
-    return (
-        user or Organization.objects.filter(name__iexact=namespace).values_list("name", flat=True).first() or namespace
-    )
 
 
 def _answer(principal: Principal, collection: Collection) -> dict:
@@ -200,7 +193,10 @@ class CollectionItemView(APIView):
     def patch(self, request, namespace, slug, item_id):
         item = self._item(request, namespace, slug, item_id)
         data = edge.json_object(request)
-        services.collection_item_update(item=item, note=data.get("note"), position=data.get("position"))
+        visible = {row.pk for row in selectors.items_for(Principal.from_request(request), item.collection)}
+        services.collection_item_update(
+            item=item, visible=visible, note=data.get("note"), position=data.get("position")
+        )
         return Response({"success": True})
 
     @extend_schema(operation_id="collections_item_delete", request=None, responses=schema.SuccessSerializer)

@@ -125,13 +125,7 @@ def _move(rows: list, pk: int, position: int) -> None:
     moving = next(row for row in rows if row.pk == pk)
     rows = [row for row in rows if row.pk != pk]
     rows.insert(min(position, len(rows)), moving)
-    changed = []
-    for index, row in enumerate(rows):
-        if row.position != index:
-            row.position = index
-            changed.append(row)
-    if changed:
-        type(moving).objects.bulk_update(changed, ["position"])
+    _renumber(rows)
 
 
 @transaction.atomic
@@ -183,7 +177,12 @@ def collection_item_add(
 
 
 @transaction.atomic
-def collection_item_update(*, item: CollectionItem, note: object = None, position: object = None) -> None:
+def collection_item_update(
+    *, item: CollectionItem, visible: set[int], note: object = None, position: object = None
+) -> None:
+    """`position` counts among the items the caller sees (`visible`: their pks), as the listing
+    numbers them. SECURITY: the items hidden from the caller keep their places, and the visible
+    ones are reordered among the places they hold, so a move tells nothing of a hidden item."""
     _touch(item.collection)
     if note is not None:
         CollectionItem.objects.filter(pk=item.pk).update(
@@ -191,7 +190,29 @@ def collection_item_update(*, item: CollectionItem, note: object = None, positio
         )
     if position is not None:
         rows = list(CollectionItem.objects.filter(collection_id=item.collection_id).order_by("position", "pk"))
-        _move(rows, item.pk, _position(position))
+        _renumber(rows)
+        shown = [row for row in rows if row.pk in visible or row.pk == item.pk]
+        slots = [row.position for row in shown]
+        moving = next(row for row in shown if row.pk == item.pk)
+        shown.remove(moving)
+        shown.insert(min(_position(position), len(shown)), moving)
+        changed = []
+        for row, slot in zip(shown, slots, strict=True):
+            if row.position != slot:
+                row.position = slot
+                changed.append(row)
+        CollectionItem.objects.bulk_update(changed, ["position"])
+
+
+def _renumber(rows: list) -> None:
+    """Positions 0..n-1 in order (rows saved by older versions may have gaps or ties)."""
+    changed = []
+    for index, row in enumerate(rows):
+        if row.position != index:
+            row.position = index
+            changed.append(row)
+    if changed:
+        type(rows[0]).objects.bulk_update(changed, ["position"])
 
 
 @transaction.atomic

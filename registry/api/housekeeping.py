@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from core import edge
 from core.errors import BadRequest
+from core.pagination import next_page_link, page_bounds
 from core.timeutil import isoformat_z
 from gating.policy import Action
 from gating.repo_views import RepoAPIView
@@ -39,9 +41,15 @@ class LfsFilesView(RepoAPIView):
 
     repo_actions = {"GET": Action.MANAGE}
 
-    @extend_schema(responses=schema.LfsFileSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        responses=schema.LfsFileSerializer(many=True),
+    )
     def get(self, request, namespace, name, repo_type=None):
-        return Response(
+        size = settings.GATEHOUSE_LIST_PAGE_SIZE
+        offset, size = page_bounds(request, default_size=size, max_size=size)
+        files = repo_lfs_files(self.repo)
+        response = Response(
             [
                 {
                     "fileOid": item.content.sha256,
@@ -51,9 +59,12 @@ class LfsFilesView(RepoAPIView):
                     "ref": item.ref,
                     "size": item.content.size,
                 }
-                for item in repo_lfs_files(self.repo)
+                for item in files[offset : offset + size]
             ]
         )
+        if len(files) > offset + size:  # paginated by Link, which the client follows
+            response["Link"] = next_page_link(request, offset + size)
+        return response
 
 
 class LfsFilesBatchView(RepoAPIView):

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import canonical_namespace
 from core import edge
 from core.api import SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Conflict, Forbidden
@@ -47,6 +48,7 @@ class RepoCreateView(APIView):
         if not isinstance(namespace, str):
             raise BadRequest("'organization' must be a string.")
         validate_namespace_name(namespace)
+        namespace = canonical_namespace(namespace)
         private = bool(edge.json_private(data, default=False))
         if not can_create_in(principal, namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{namespace}'.")
@@ -108,6 +110,7 @@ class RepoMoveView(BodyAddressedRepoView):
     @extend_schema(request=schema.RepoMoveSerializer, responses=schema.RepoUrlSerializer)
     def post(self, request):
         to_namespace, to_name = split_repo_id(str(request.data.get("toRepo", "")))
+        to_namespace = canonical_namespace(to_namespace)
         if to_namespace != self.repo.namespace and not can_create_in(self.principal, to_namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{to_namespace}'.")
         with transaction.atomic():

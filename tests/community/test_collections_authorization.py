@@ -220,3 +220,31 @@ def test_namespaces_are_case_insensitive_when_creating():
     response = _call(world.client("owner"), "POST", "/api/collections", {"title": "Cased", "namespace": "ACME"})
     assert response.status_code == 200, response.content
     assert response.json()["slug"].startswith("acme/cased-")
+
+
+def test_moving_an_item_counts_only_the_items_the_caller_may_see():
+    """Found by a review: moves counted every row, so an editor who cannot see an item could
+    learn where it sits (moving the last visible item to the last visible place reordered them)."""
+    world = World("public")
+    olivia = world.collection.owner_org.memberships.get(role="admin").user
+    diary = make_repo(olivia, "diary", private=True)  # hidden from the org's other editors
+    services.collection_item_add(collection=world.collection, repo=diary)
+    editor = world.client("collaborator")
+
+    def seen() -> list[str]:
+        return [item["id"] for item in editor.get(f"/api/collections/{world.slug}").json()["items"]]
+
+    # The owner puts the hidden item second: open-model, diary, secret, gated-model.
+    diary_item = CollectionItem.objects.get(repo=diary).public_id
+    _call(world.client("owner"), "PATCH", f"/api/collections/{world.slug}/items/{diary_item}", {"position": 1})
+    visible = ["acme/open-model", f"acme/{SECRET.decode()}", "acme/gated-model"]
+    assert seen() == visible
+    gated = CollectionItem.objects.get(repo=world.gated).public_id
+    url = f"/api/collections/{world.slug}/items/{gated}"
+    assert _call(editor, "PATCH", url, {"position": 2}).status_code == 200  # where it is already
+    assert seen() == visible
+    assert _call(editor, "PATCH", url, {"position": 0}).status_code == 200
+    assert seen() == ["acme/gated-model", "acme/open-model", f"acme/{SECRET.decode()}"]
+    # The hidden item kept its place among all the rows.
+    rows = CollectionItem.objects.filter(collection=world.collection).order_by("position")
+    assert [row.repo.name for row in rows] == ["gated-model", "diary", "open-model", SECRET.decode()]

@@ -50,10 +50,11 @@ def test_item_positions_follow_moves_and_deletions(alice):
         return [(row.repo.name, row.position) for row in rows]
 
     assert order() == [("r0", 0), ("r1", 1), ("r2", 2)]
-    services.collection_item_update(item=items[2], position=0, note="first")
+    every = {item.pk for item in items}
+    services.collection_item_update(item=items[2], visible=every, position=0, note="first")
     assert order() == [("r2", 0), ("r0", 1), ("r1", 2)]
     services.collection_item_delete(item=items[0])
-    services.collection_item_update(item=items[1], position=5)
+    services.collection_item_update(item=items[1], visible=every, position=5)
     assert order() == [("r2", 0), ("r1", 1)]
     assert CollectionItem.objects.get(pk=items[2].pk).note == "first"
     with pytest.raises(Conflict):

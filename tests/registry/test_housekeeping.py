@@ -71,7 +71,8 @@ def test_super_squash_keeps_files_tags_and_pull_requests(hub, alice, model):
     assert sorted(api.list_repo_files("alice/painter")) == sorted([*files, "fix.txt"])
 
 
-def test_list_and_permanently_delete_lfs_files(hub, alice, model):
+def test_list_and_permanently_delete_lfs_files(hub, alice, model, settings):
+    settings.GATEHOUSE_LIST_PAGE_SIZE = 1  # two pages: the client follows the Link header
     other = make_repo(alice, "copy", {"model.safetensors": OLD})  # another repo holding the old bytes
     api = HfApi(endpoint=hub, token=token_for(alice))
     listed = {f.file_oid: f for f in api.list_lfs_files("alice/painter")}

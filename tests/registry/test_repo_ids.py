@@ -18,7 +18,7 @@ from gating.policy import ANONYMOUS
 from gating.visibility import find_visible
 from registry import services
 from registry.models import Repo, RepoRedirect
-from tests.support.builders import UserFactory, make_repo, token_for
+from tests.support.builders import OrganizationFactory, UserFactory, add_member, make_repo, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +77,20 @@ def test_creating_a_differently_cased_id_is_a_409_with_the_hubs_text(hub, alice,
     api.move_repo("alice/other", "alice/Other")
     assert api.model_info("alice/other").id == "alice/Other"
     assert not RepoRedirect.objects.exists()
+
+
+def test_namespaces_are_read_whatever_their_case_when_creating_and_moving(hub, alice):
+    """Found by a review: `organization="Alice"` and `toRepo="ACME/..."` were refused (403)."""
+    org = OrganizationFactory(name="acme")
+    add_member(org, alice, "write")
+    api = HfApi(endpoint=hub, token=token_for(alice))
+    assert api.create_repo("Alice/one").repo_id == "alice/one"
+    assert api.create_repo("ACME/two").repo_id == "acme/two"
+    api.move_repo("alice/one", "Acme/one")
+    assert set(Repo.objects.values_list("namespace", "name")) == {("acme", "one"), ("acme", "two")}
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.create_repo("Bob-Org/three")
+    assert refused.value.response.status_code == 403
 
 
 def test_an_old_id_redirects_in_every_casing(hub, alice, mixed):

@@ -130,6 +130,9 @@ def test_strangers_and_read_tokens(hub, alice, bob):
         assert missing.value.response.status_code == 404
         assert missing.value.response.json()["error"] == "Webhook not found."
     assert stranger.list_webhooks() == []
+    with pytest.raises(HfHubHTTPError) as suffixed:  # ids match exactly, not by their first 24 characters
+        owner.get_webhook(f"{webhook.id}0")
+    assert suffixed.value.response.status_code == 404
 
     reader = HfApi(token=token_for(alice, role="read"))
     assert reader.list_webhooks() == [webhook] and reader.get_webhook(webhook.id) == webhook

@@ -137,13 +137,16 @@ def test_a_name_with_any_refused_address_is_refused(monkeypatch, receiver):
     assert receiver.requests == []
 
 
-def test_unresolvable_names_are_refused(monkeypatch):
+def test_unresolvable_names_fail_the_attempt_and_are_retried(monkeypatch):
+    """A DNS outage is the receiver's failure for this attempt (retried with backoff, counted
+    towards disabling), not a refusal that ends the delivery at once."""
+
     def fail(*args, **kwargs):
-        raise socket.gaierror("Name or service not known")
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     monkeypatch.setattr(socket, "getaddrinfo", fail)
-    with pytest.raises(transport.Refused, match="could not be resolved"):
-        transport.post("http://nowhere.invalid/", b"{}", {}, timeout=2, allow_private=False)
+    outcome = transport.post("http://nowhere.example/", b"{}", {}, timeout=2, allow_private=False)
+    assert not outcome.ok and outcome.status is None and "could not be resolved" in outcome.error
 
 
 def test_https_receivers_are_checked_by_the_name_of_the_url_on_the_address_checked(monkeypatch, tls_receiver):
