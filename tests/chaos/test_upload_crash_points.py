@@ -82,6 +82,9 @@ def test_kill_9_after_a_multipart_object_is_stored_before_it_is_recorded(tmp_pat
     data = os.urandom(3 * MIB)
     small_parts = {"GATEHOUSE_LFS_MULTIPART_THRESHOLD": str(MIB), "GATEHOUSE_LFS_CHUNK_SIZE": str(MIB)}
     found = upload_through_a_crash("lfs.after_publish", tmp_path, alice, data, small_parts)
+    # huggingface_hub's own retry of the completion carried it: the parts were still there to
+    # assemble again (before, they were gone and the retry got 404: the upload failed).
+    assert found["failures"] == []
     assert RepoObject.objects.filter(repo=found["repo"], sha256=found["sha256"]).count() == 1
     assert StoredObject.objects.filter(sha256=found["sha256"], size=len(data)).count() == 1
     # The parts stayed for the retried completion, and went once it recorded the object.
