@@ -12,7 +12,8 @@ The points and what a crash there must leave behind (tests/chaos/test_web_crash_
 - `commit.after_ref_moved`: committed, the response not sent: the commit is whole and on the
   branch, though the client was never told.
 - `lfs.after_publish`: a multipart upload's object is assembled and stored, not yet recorded for
-  the repo: the repo cannot use it (the batch asks for it again) until an upload records it.
+  the repo: the repo cannot use it yet; the parts are still there, so the client's retry of the
+  completion records it.
 - `xet.shard_in_txn`: a shard's files are written inside the transaction that never commits:
   nothing registered; the client's retry registers it once.
 - `scan.before_record`: a worker scanned a file and dies before recording the verdict: the scan
@@ -25,7 +26,8 @@ The points and what a crash there must leave behind (tests/chaos/test_web_crash_
 - `release.in_stage_txn`: a scheduled release stage applied inside the transaction that never
   commits: the next beat tick applies it, exactly once.
 
-tests/chaos/test_upload_crash_points.py and tests/chaos/test_worker_crash_points.py kill there.
+tests/chaos/test_upload_crash_points.py, test_worker_crash_points.py (the scan) and
+test_worker_job_crash_points.py (the rest) kill there.
 """
 
 from __future__ import annotations

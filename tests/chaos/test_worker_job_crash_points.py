@@ -53,6 +53,17 @@ def start_armed(worker_setup, tmp_path: Path, point: str, env: dict | None = Non
     return worker_setup.start(name=point.replace(".", "-"), beat=True, env={**FAST_RECOVERY, **armed, **(env or {})})
 
 
+def wait_then_stop(worker: WorkerProcess, predicate, *, timeout: float, what: str) -> str:
+    """Wait for `predicate`, stop the worker, return its log (shown when the wait times out)."""
+    try:
+        wait_for(predicate, timeout=timeout, interval=0.5, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{worker.output()[-4000:]}") from None
+    finally:
+        worker.stop()
+    return worker.output()
+
+
 def assert_died_once_there(tmp_path: Path, point: str, log: str) -> None:
     passes = sorted(p.name for p in (tmp_path / "faults").iterdir())
     assert passes[0] == f"{point}.1" and len(passes) >= 2, passes  # died at the first pass, passed later
@@ -69,13 +80,10 @@ def test_worker_killed_after_storing_a_preview_finishes_it_exactly_once(
 ):
     worker = start_armed(worker_setup, tmp_path, "preview.before_finish")
     job = PreviewJob.objects.get(requests__pk=request_preview(client, alice, seed=5)["id"])
-    try:
-        wait_for(lambda: PreviewJob.objects.get(pk=job.pk).is_terminal, timeout=180, interval=0.5, what="the preview")
-    finally:
-        worker.stop()
+    log = wait_then_stop(worker, lambda: PreviewJob.objects.get(pk=job.pk).is_terminal, timeout=240, what="the preview")
     job.refresh_from_db()
-    assert_died_once_there(tmp_path, "preview.before_finish", worker.output())
-    assert job.status == "succeeded" and job.attempts == 2, (job.error, worker.output()[-3000:])
+    assert_died_once_there(tmp_path, "preview.before_finish", log)
+    assert job.status == "succeeded" and job.attempts == 2, (job.error, log[-3000:])
     assert media_files(settings) == [job.result_sha256]  # the killed attempt stored the same bytes
     checker = SafetyVerdict.objects.filter(job=job, stage="checker")
     assert list(checker.values_list("attempt", flat=True)) == [2]  # one result, from the finished attempt
@@ -96,15 +104,17 @@ def test_worker_killed_mid_bias_report_gives_every_cell_exactly_one_result(
     assert response.status_code in (200, 201, 202), response.content
     report = BiasReport.objects.get()
     jobs = PreviewJob.objects.filter(bias_cells__report=report)
-    try:
-        wait_for(lambda: all(j.is_terminal for j in jobs.all()), timeout=240, interval=0.5, what="every cell")
-    finally:
-        worker.stop()
-    assert_died_once_there(tmp_path, "preview.before_finish", worker.output())
+    log = wait_then_stop(worker, lambda: all(j.is_terminal for j in jobs.all()), timeout=300, what="every cell")
+    assert_died_once_there(tmp_path, "preview.before_finish", log)
     cells = list(jobs.all())
     assert len(cells) == 2 and {j.status for j in cells} == {"succeeded"}, [(j.status, j.error) for j in cells]
     assert max(j.attempts for j in cells) == 2  # the killed batch ran again
-    assert sorted(media_files(settings)) == sorted(j.result_sha256 for j in cells)  # one image per cell
+    results, stored = {j.result_sha256 for j in cells}, set(media_files(settings))
+    assert len(results) == 2 and results <= stored  # one image per cell, each stored
+    # The killed attempt stored one image before dying. A rerun in a batch of another size renders
+    # other bytes (batched CPU arithmetic), so that image may stay, unreferenced: no job shows it,
+    # and nothing collects it yet (there is no garbage collector of preview media).
+    assert len(stored - results) <= 1
     for cell in cells:
         checker = SafetyVerdict.objects.filter(job=cell, stage="checker")
         assert list(checker.values_list("attempt", flat=True)) == [cell.attempts]
@@ -127,16 +137,8 @@ def test_worker_killed_after_mailing_before_recording_mails_again_with_the_same_
         HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}",
     )
     assert response.status_code == 200, response.content
-    try:
-        wait_for(
-            lambda: not OutboxMessage.objects.filter(done_at__isnull=True).exists(),
-            timeout=120,
-            interval=0.5,
-            what="the notification",
-        )
-    finally:
-        worker.stop()
-    log = worker.output()
+    pending = OutboxMessage.objects.filter(done_at__isnull=True)
+    log = wait_then_stop(worker, lambda: not pending.exists(), timeout=120, what="the notification")
     assert_died_once_there(tmp_path, "outbox.after_run", log)
     (message,) = OutboxMessage.objects.all()
     assert message.done_at and message.runs == 2 and not message.abandoned_at
@@ -158,13 +160,10 @@ def test_worker_killed_inside_a_scheduled_release_stage_applies_it_exactly_once(
     assert Repo.objects.get(pk=repo.pk).private
     worker = start_armed(worker_setup, tmp_path, "release.in_stage_txn")
     plan = ReleasePlan.objects.get(repo=repo)
-    try:
-        wait_for(
-            lambda: ReleasePlan.objects.get(pk=plan.pk).current_position == 1, timeout=120, interval=0.5, what="stage 2"
-        )
-    finally:
-        worker.stop()
-    assert_died_once_there(tmp_path, "release.in_stage_txn", worker.output())
+    log = wait_then_stop(
+        worker, lambda: ReleasePlan.objects.get(pk=plan.pk).current_position == 1, timeout=120, what="stage 2"
+    )
+    assert_died_once_there(tmp_path, "release.in_stage_txn", log)
     assert not Repo.objects.get(pk=repo.pk).private
     applied = AuditEvent.objects.filter(repo=repo, action="release.stage_apply", reason="scheduled")
     assert [event.data["position"] for event in applied] == [1]  # the killed transaction left nothing
