@@ -147,7 +147,11 @@ def test_work_queued_before_a_redis_restart_is_done_after_it(
             "GATEHOUSE_PREVIEW_REQUEUE_AFTER": "3",
             "GATEHOUSE_PREVIEW_REAP_INTERVAL": "1",
         }
-        worker = start_worker(name="after-restart", folder=tmp_path, env=worker_env, beat=True)
+        # As deployed (README): background work and previews in workers of their own, so that a
+        # preview on a busy CPU does not hold the scans past their requeue time.
+        worker = start_worker(name="after-restart", folder=tmp_path, env=worker_env, beat=True, queues="celery")
+        gpu_env = {**worker_env, "GATEHOUSE_VAR_DIR": str(tmp_path / "gpu-worker")}
+        gpu_worker = start_worker(name="previews", folder=tmp_path, env=gpu_env, queues="gpu")
         try:
             wait_for(
                 lambda: (
@@ -162,7 +166,8 @@ def test_work_queued_before_a_redis_restart_is_done_after_it(
             time.sleep(3)  # a relay or requeue tick more: nothing may run twice
         finally:
             worker.stop()
-        log = worker.output()
+            gpu_worker.stop()
+        log = worker.output() + gpu_worker.output()
 
     verdicts = dict(FileScan.objects.values_list("filename", "status"))
     assert {"before.txt", "during.txt", "after.txt"} <= set(verdicts), verdicts
