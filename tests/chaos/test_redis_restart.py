@@ -141,7 +141,9 @@ def test_work_queued_before_a_redis_restart_is_done_after_it(
         worker_env = {
             **common,
             "GATEHOUSE_VAR_DIR": str(tmp_path / "worker"),
-            "GATEHOUSE_SCAN_RETRY_AFTER": "3",
+            # Long enough that scans queued behind a busy worker (its child's torch imports took
+            # 40 s on a loaded box) are not sent three times and given up as `error` meanwhile.
+            "GATEHOUSE_SCAN_RETRY_AFTER": "20",
             "GATEHOUSE_OUTBOX_RETRY_AFTER": "3",
             "GATEHOUSE_OUTBOX_RELAY_INTERVAL": "1",
             "GATEHOUSE_PREVIEW_REQUEUE_AFTER": "3",
