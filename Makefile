@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-faults soak test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download clean
+.PHONY: run worker test test-slow test-faults soak bench-pg-load test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test-faults: $(DEV_STAMP)
 ## soak: make run's configuration under half its measured capacity (or RATE req/s) for MINUTES (60); fails on any 5xx, death or RSS growth > 10%.
 soak: $(DEV_STAMP)
 	$(PY) bench/soak.py --minutes $${MINUTES:-60} --rate $${RATE:-0}
+
+## bench-pg-load: PostgreSQL (DATABASE_URL) at half its measured capacity for MINUTES (5), 64 connections; fails on any error, p99 HEAD /resolve >= 50 ms or small commit >= 500 ms.
+bench-pg-load: $(DEV_STAMP)
+	$(PY) bench/pg_load.py --minutes $${MINUTES:-5}
 
 ## test-gpu: tests that need a CUDA device (run them on a GPU machine).
 test-gpu: $(DEV_STAMP)

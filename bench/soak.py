@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -79,8 +80,11 @@ def tree_rss(root_pid: int) -> dict[int, tuple[str, int]]:
 
 
 class Load:
-    def __init__(self, url: str, token: str, private: set[str]):
+    """The mix of requests, with each kind's latencies and statuses (bench/pg_load.py uses it too)."""
+
+    def __init__(self, url: str, token: str, private: set[str], *, namespace: str = "alice", repos: int = REPOS):
         self.url, self.token, self.private = url, token, private
+        self.namespace, self.repos = namespace, repos
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.lock = threading.Lock()
@@ -98,7 +102,7 @@ class Load:
 
     def one(self, rng: random.Random) -> None:
         roll = rng.random()
-        repo = f"alice/r{rng.randrange(REPOS)}"
+        repo = f"{self.namespace}/r{rng.randrange(self.repos)}"
         auth = {"Authorization": f"Bearer {self.token}"} if repo in self.private or rng.random() < 0.5 else {}
         started = time.perf_counter()
         try:
@@ -110,7 +114,9 @@ class Load:
                 response.content  # noqa: B018 - read the body
             elif roll < 0.8:
                 kind = "api read"
-                target = f"/api/models/{repo}" if rng.random() < 0.7 else "/api/models?author=alice&limit=20"
+                target = (
+                    f"/api/models/{repo}" if rng.random() < 0.7 else f"/api/models?author={self.namespace}&limit=20"
+                )
                 response = self._http().get(f"{self.url}{target}", headers={"Authorization": f"Bearer {self.token}"})
             else:
                 kind = "commit small" if roll < 0.95 else "commit large"
@@ -149,6 +155,108 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
+def seed_repos(url: str, token: str, *, namespace: str, count: int) -> set[str]:
+    """`count` repos (every other one private) with a README, a config, 2 MiB of weights and the
+    BRANCHES; returns the private ones."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when huggingface_hub is imported
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = HfApi(endpoint=url, token=token)
+    private = set()
+    for i in range(count):
+        repo = f"{namespace}/r{i}"
+        api.create_repo(repo, private=i % 2 == 1)
+        if i % 2:
+            private.add(repo)
+        files = {"README.md": b"# soak\n", "config.json": b'{"a": 1}\n', "weights.bin": os.urandom(2 * 1024 * 1024)}
+        api.create_commit(repo, [CommitOperationAdd(p, d) for p, d in files.items()], commit_message="seed")
+        for branch in BRANCHES[1:]:
+            api.create_branch(repo, branch=branch)
+    return private
+
+
+def measure_capacity(load: Load, *, seconds: float, clients: int, rng: random.Random) -> float:
+    """Requests a second that `clients` closed-loop clients get through the mix."""
+    deadline = time.monotonic() + seconds
+    done = 0
+    lock = threading.Lock()
+
+    def closed_loop(local: random.Random) -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            load.one(local)
+            with lock:
+                done += 1
+
+    threads = [threading.Thread(target=closed_loop, args=(random.Random(rng.random()),)) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done / seconds
+
+
+def open_loop(
+    load: Load,
+    *,
+    rate: float,
+    seconds: float,
+    max_in_flight: int,
+    rng: random.Random,
+    on_tick: Callable[[float], None] = lambda elapsed: None,
+) -> int:
+    """Send requests at `rate` a second, whatever the answers' pace (open loop), never more than
+    `max_in_flight` at once (bounded: a request due while all are busy is dropped and counted).
+    `on_tick(elapsed)` runs before each request. Returns the number dropped."""
+    in_flight = threading.Semaphore(max_in_flight)
+    dropped = 0
+    start = time.monotonic()
+    end = start + seconds
+    with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
+        n = 0
+        while time.monotonic() < end:
+            due = start + n / rate
+            n += 1
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            on_tick(time.monotonic() - start)
+            if not in_flight.acquire(blocking=False):
+                dropped += 1
+                continue
+            seed = rng.random()
+
+            def task(seed: float = seed) -> None:
+                try:
+                    load.one(random.Random(seed))
+                finally:
+                    in_flight.release()
+
+            pool.submit(task)
+    return dropped
+
+
+def print_table(load: Load) -> int:
+    """Prints requests by kind, 429s apart from errors, p50/p99; returns the 5xx and failed count."""
+    errors = 0
+    columns = f"{'requests':>10}{'2xx/3xx':>10}{'429':>6}{'4xx':>6}{'5xx':>6}{'failed':>8}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"\n{'kind':<16}{columns}")
+    for kind in sorted(load.latencies):
+        codes = load.statuses[kind]
+        ok = sum(c for s, c in codes.items() if 200 <= s < 400)
+        limited = codes.get(429, 0)
+        client = sum(c for s, c in codes.items() if 400 <= s < 500 and s != 429)
+        server = sum(c for s, c in codes.items() if s >= 500)
+        failed = codes.get(0, 0)
+        errors += server + failed
+        lat = load.latencies[kind]
+        print(
+            f"{kind:<16}{len(lat):>10}{ok:>10}{limited:>6}{client:>6}{server:>6}{failed:>8}"
+            f"{percentile(lat, 0.5) * 1000:>9.1f}{percentile(lat, 0.99) * 1000:>9.1f}"
+        )
+    return errors
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -185,70 +293,22 @@ def main() -> int:
                     break
             except requests.RequestException:
                 time.sleep(0.2)
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when huggingface_hub is imported
-        from huggingface_hub import CommitOperationAdd, HfApi
-
-        api = HfApi(endpoint=url, token=token)
-        private = set()
-        for i in range(REPOS):
-            repo = f"alice/r{i}"
-            api.create_repo(repo, private=i % 2 == 1)
-            if i % 2:
-                private.add(repo)
-            files = {"README.md": b"# soak\n", "config.json": b'{"a": 1}\n', "weights.bin": os.urandom(2 * 1024 * 1024)}
-            api.create_commit(repo, [CommitOperationAdd(p, d) for p, d in files.items()], commit_message="seed")
-            for branch in BRANCHES[1:]:
-                api.create_branch(repo, branch=branch)
-        load = Load(url, token, private)
-
+        private = seed_repos(url, token, namespace="alice", count=REPOS)
         rng = random.Random(17)
-        deadline = time.monotonic() + args.capacity_seconds
-        done = 0
-
-        def closed_loop() -> None:
-            nonlocal done
-            local = random.Random(rng.random())
-            while time.monotonic() < deadline:
-                load.one(local)
-                done += 1
-
-        threads = [threading.Thread(target=closed_loop) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        capacity = done / args.capacity_seconds
+        capacity = measure_capacity(Load(url, token, private), seconds=args.capacity_seconds, clients=8, rng=rng)
         rate = args.rate or capacity / 2
         print(f"capacity {capacity:.1f} req/s (closed loop, 8 clients); soak at {rate:.1f} req/s", flush=True)
         load = Load(url, token, private)  # the soak's own figures
-
-        in_flight = threading.Semaphore(args.max_in_flight)
-        dropped = 0
-        start = time.monotonic()
-        end = start + args.minutes * 60
         warm: dict[int, tuple[str, int]] | None = None
-        with ThreadPoolExecutor(max_workers=args.max_in_flight) as pool:
-            n = 0
-            while time.monotonic() < end:
-                due = start + n / rate
-                n += 1
-                pause = due - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-                if warm is None and time.monotonic() - start >= args.warmup:
-                    warm = tree_rss(manager.pid)
-                if not in_flight.acquire(blocking=False):
-                    dropped += 1  # bounded: an open loop that never queues without limit
-                    continue
-                seed = rng.random()
 
-                def task(seed: float = seed) -> None:
-                    try:
-                        load.one(random.Random(seed))
-                    finally:
-                        in_flight.release()
+        def read_warm_rss(elapsed: float) -> None:
+            nonlocal warm
+            if warm is None and elapsed >= args.warmup:
+                warm = tree_rss(manager.pid)
 
-                pool.submit(task)
+        dropped = open_loop(
+            load, rate=rate, seconds=args.minutes * 60, max_in_flight=args.max_in_flight, rng=rng, on_tick=read_warm_rss
+        )
         final = tree_rss(manager.pid)
     finally:
         manager.send_signal(signal.SIGTERM)
@@ -257,22 +317,7 @@ def main() -> int:
     text = log.read_text(errors="replace")
     deaths = re.findall(r"supervise \| (\S+) exited with status (-?\d+)", text)
     worker_deaths = len(re.findall(r"was sent SIGKILL|Worker \(pid:\d+\) exited with code", text))
-    errors = 0
-    columns = f"{'requests':>10}{'2xx/3xx':>10}{'429':>6}{'4xx':>6}{'5xx':>6}{'failed':>8}{'p50 ms':>9}{'p99 ms':>9}"
-    print(f"\n{'kind':<16}{columns}")
-    for kind in sorted(load.latencies):
-        codes = load.statuses[kind]
-        ok = sum(c for s, c in codes.items() if 200 <= s < 400)
-        limited = codes.get(429, 0)
-        client = sum(c for s, c in codes.items() if 400 <= s < 500 and s != 429)
-        server = sum(c for s, c in codes.items() if s >= 500)
-        failed = codes.get(0, 0)
-        errors += server + failed
-        lat = load.latencies[kind]
-        print(
-            f"{kind:<16}{len(lat):>10}{ok:>10}{limited:>6}{client:>6}{server:>6}{failed:>8}"
-            f"{percentile(lat, 0.5) * 1000:>9.1f}{percentile(lat, 0.99) * 1000:>9.1f}"
-        )
+    errors = print_table(load)
     print(f"dropped by the in-flight bound: {dropped}")
     growth_failed = False
     if warm is None:

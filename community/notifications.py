@@ -101,7 +101,7 @@ def send_event_emails(event: Event, *, new_thread: bool) -> int:
     kind = "pull request" if discussion.is_pull_request else "discussion"
     subject = f"[{discussion.repo.repo_id}] {discussion.title} ({kind} #{discussion.num})"
     body = f"{_describe(event)}\n\n{thread_url(discussion)}\n"
-    messages = [EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]) for user in users]
+    messages = [_message(f"event-{event.pk}", subject, body, user) for user in users]
     return get_connection().send_messages(messages) or 0
 
 
@@ -114,5 +114,14 @@ def send_report_emails(report: Report) -> int:
     what = "a comment" if report.event_id else "the thread"
     subject = f"[{discussion.repo.repo_id}] Report on #{discussion.num}: {discussion.title}"
     body = f"{reporter} reported {what}:\n\n{report.reason}\n\n{thread_url(discussion)}\n"
-    messages = [EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]) for user in users]
+    messages = [_message(f"report-{report.pk}", subject, body, user) for user in users]
     return get_connection().send_messages(messages) or 0
+
+
+def _message(key: str, subject: str, body: str, user: User) -> EmailMessage:
+    """A mail whose Message-ID is the same at every send to this user: the outbox runs a task again
+    when a worker died after sending (core/outbox.py), and the copy carries the same id (the
+    receiver's idempotency key: mail clients and archives drop a repeated Message-ID)."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "gatehouse.invalid"
+    headers = {"Message-ID": f"<gatehouse.{key}.{user.pk}@{domain}>"}
+    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], headers=headers)

@@ -333,7 +333,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": GATEHOUSE_HEARTBEAT_INTERVAL,
         "options": {"expires": GATEHOUSE_HEARTBEAT_INTERVAL},  # a backlog is measured, not replayed
     },
-    "release-stages": {"task": "gating.tasks.release_stages_apply_task", "schedule": 60.0},
+    "release-stages": {
+        "task": "gating.tasks.release_stages_apply_task",
+        "schedule": env.float("GATEHOUSE_RELEASE_APPLY_INTERVAL", default=60.0),
+    },
     "grant-expiry": {"task": "gating.tasks.access_grants_expire_task", "schedule": 300.0},
     "access-digest": {"task": "gating.tasks.access_request_digest_task", "schedule": 3600.0},
     "webhook-requeue": {"task": "webhooks.tasks.webhook_deliveries_requeue_task", "schedule": 60.0},

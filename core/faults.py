@@ -11,8 +11,23 @@ The points and what a crash there must leave behind (tests/chaos/test_web_crash_
 - `commit.in_ref_txn`: the ref moved inside the transaction, never committed: as above.
 - `commit.after_ref_moved`: committed, the response not sent: the commit is whole and on the
   branch, though the client was never told.
+- `lfs.after_publish`: a multipart upload's object is assembled and stored, not yet recorded for
+  the repo: the repo cannot use it yet; the parts are still there, so the client's retry of the
+  completion records it.
+- `xet.shard_in_txn`: a shard's files are written inside the transaction that never commits:
+  nothing registered; the client's retry registers it once.
 - `scan.before_record`: a worker scanned a file and dies before recording the verdict: the scan
   is sent again (the broker's redelivery or the beat's requeue) and recorded exactly once.
+- `preview.before_finish`: a worker rendered and stored a preview (or a bias report's cell) and
+  dies before finishing the job: the reaper queues it again and it ends with exactly one result.
+- `outbox.after_run`: a worker ran an outbox message (sent its mails) and dies before marking it
+  done: it runs again once its claim expires (at least once; the rerun is logged, and each mail
+  keeps its Message-ID, the receiver's idempotency key).
+- `release.in_stage_txn`: a scheduled release stage applied inside the transaction that never
+  commits: the next beat tick applies it, exactly once.
+
+tests/chaos/test_upload_crash_points.py, test_worker_crash_points.py (the scan) and
+test_worker_job_crash_points.py (the rest) kill there.
 """
 
 from __future__ import annotations
@@ -25,7 +40,17 @@ from django.conf import settings
 from django.core import checks
 from django.db import transaction
 
-POINTS = ("commit.after_staging", "commit.in_ref_txn", "commit.after_ref_moved", "scan.before_record")
+POINTS = (
+    "commit.after_staging",
+    "commit.in_ref_txn",
+    "commit.after_ref_moved",
+    "lfs.after_publish",
+    "xet.shard_in_txn",
+    "scan.before_record",
+    "preview.before_finish",
+    "outbox.after_run",
+    "release.in_stage_txn",
+)
 
 _hits: Counter[str] = Counter()
 _armed: dict[str, int] | None = None

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core import faults
 from core.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def outbox_run(message_pk: int) -> bool:
         if given_up:
             logger.error("outbox message %s (%s) abandoned after %d runs", message.pk, message.task, message.runs)
         raise
+    faults.point("outbox.after_run")
     OutboxMessage.objects.filter(pk=message_pk).update(done_at=timezone.now(), claimed_until=None)
     return True
 

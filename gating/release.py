@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from core import faults
 from core.errors import BadRequest
 from core.prepared import PreparedQuery
 from core.timeutil import isoformat_z
@@ -182,6 +183,7 @@ def release_apply_due(*, now: datetime | None = None) -> int:
             if stage is None:
                 continue
             _apply(plan, following, actor=None, reason="scheduled")
+            faults.point("release.in_stage_txn")
             applied += 1
     return applied
 

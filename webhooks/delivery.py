@@ -97,7 +97,9 @@ def delivery_attempt(delivery_pk: int) -> AttemptResult | None:
             error="Not sent: the webhook's owner can no longer see this repository or discussion.",
         )
         return AttemptResult(DeliveryStatus.SKIPPED)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    # The idempotency key of an at-least-once delivery: every attempt of this event to this
+    # webhook (a retry, or a rerun after a worker died mid-send) carries the same id.
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Webhook-Delivery": str(delivery.pk)}
     if webhook.secret:
         headers["X-Webhook-Secret"] = webhook.secret
     try:

@@ -17,6 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError
 
+from core import faults
 from registry.selectors import commit_tree_oid
 from workers import conf, services
 from workers.loading import materialize_commit
@@ -87,6 +88,7 @@ def _store_and_finish(outcomes, owner: str, device: str, timings: dict) -> None:
         started = time.perf_counter()
         if outcome.status == JobStatus.SUCCEEDED:
             sha256 = preview_store().put_bytes(outcome.image_png)
+        faults.point("preview.before_finish")
         outcome.timings.update(timings, store_ms=_ms(started))
         # SECURITY: a blocked image was dropped by the engine; only its verdicts are recorded.
         services.preview_job_finish(

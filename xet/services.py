@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core import faults
 from core.errors import BadRequest, NotFound, PayloadTooLarge
 from registry import services as registry_services
 from registry.models import Repo, StoredObject
@@ -173,4 +174,5 @@ def _record(files: list[VerifiedFile], *, shard_sha256: str, shard_size: int, re
         registry_services.upload_receipt_record(repo_id=repo.pk, sha256=item.sha256, user_id=user.pk if user else None)
         _, new_upload = XetUpload.objects.get_or_create(file=xet_file, repo=repo, defaults={"uploaded_by": user})
         inserted += new_upload
+    faults.point("xet.shard_in_txn")
     return 1 if inserted else 0

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,9 +165,13 @@ def _part_file(folder: Path, part: dict) -> Path:
     return path
 
 
-def complete_multipart(grant: UploadGrant, parts: list[dict]) -> VerifiedUpload:
-    """Assemble the parts in order, hashing as they are copied, then publish the object. The
-    caller records it."""
+def complete_multipart(
+    grant: UploadGrant, parts: list[dict], *, on_published: Callable[[VerifiedUpload], None] = lambda verified: None
+) -> VerifiedUpload:
+    """Assemble the parts in order, hashing as they are copied, then publish the object and call
+    `on_published` (which records it for the repo) before the parts are removed: a process killed
+    between the publish and the record leaves the parts, so the client's retry of the completion
+    assembles and records the upload again instead of finding it unknown."""
     chunk = settings.GATEHOUSE_LFS_CHUNK_SIZE
     total = part_count(grant.size, chunk)
     folder = _part_dir(grant.upload_id)
@@ -188,8 +193,10 @@ def complete_multipart(grant: UploadGrant, parts: list[dict]) -> VerifiedUpload:
     except IntegrityError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    verified = grant.verified()
+    on_published(verified)
     shutil.rmtree(folder, ignore_errors=True)
-    return grant.verified()
+    return verified
 
 
 def validate_oid(oid) -> str:

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from accounts.auth import BasicOrBearerTokenAuthentication, basic_password
 from accounts.models import User
-from core import bodies, edge, jsontext
+from core import bodies, edge, faults, jsontext
 from core.api import HubJSONRenderer, JSONParser
 from core.bodies import SessionAuthentication
 from core.errors import BadRequest, Forbidden, HubError, NotFound
@@ -66,6 +66,11 @@ def _record(verified: VerifiedUpload | None) -> None:
         services.upload_record(
             sha256=verified.sha256, size=verified.size, repo_id=verified.repo_id, user_id=verified.user_id
         )
+
+
+def _record_published(verified: VerifiedUpload) -> None:
+    faults.point("lfs.after_publish")  # stored, not yet the repo's: the client's retry records it
+    _record(verified)
 
 
 class LfsBatchView(RepoAPIView):
@@ -281,7 +286,7 @@ class LfsCompleteView(SignedTransferView):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")
         if get_storage().serves_signed_urls:
             verified = s3uploads.complete_multipart(self.grant, body["parts"])
+            _record_published(verified)
         else:
-            verified = uploads.complete_multipart(self.grant, body["parts"])
-        _record(verified)
+            verified = uploads.complete_multipart(self.grant, body["parts"], on_published=_record_published)
         return JsonResponse({"oid": verified.sha256, "size": verified.size})

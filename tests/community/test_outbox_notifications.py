@@ -92,6 +92,22 @@ def test_a_run_after_a_claim_expired_is_logged_as_a_possible_duplicate(thread, a
     assert "runs again (run 2)" in caplog.text
 
 
+def test_a_mail_sent_again_keeps_its_message_id(thread, alice, bob, mailoutbox, broker_down):
+    """The idempotency key of an at-least-once mail: a run after a worker died repeats the
+    Message-ID, so the receiver can drop the copy; another event or recipient gets another one."""
+    comment(alice, "Yes, very.")
+    message = OutboxMessage.objects.get()
+    mailoutbox.clear()
+    assert outbox.outbox_run(message.pk) is True
+    OutboxMessage.objects.update(done_at=None, claimed_until=None)  # as if killed before recording it
+    assert outbox.outbox_run(message.pk) is True
+    first, again = (mail.extra_headers["Message-ID"] for mail in mailoutbox)
+    assert first == again and first.startswith("<gatehouse.event-") and first.endswith(f".{bob.pk}@localhost>")
+    comment(alice, "And cheap.")
+    assert outbox.outbox_run(OutboxMessage.objects.latest("pk").pk) is True
+    assert len(mailoutbox) == 3 and mailoutbox[-1].extra_headers["Message-ID"] != first
+
+
 def test_a_failing_task_is_retried_then_abandoned(thread, alice, settings, monkeypatch, broker_down):
     settings.GATEHOUSE_OUTBOX_MAX_RUNS = 2
     comment(alice, "Yes, very.")

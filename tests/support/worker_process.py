@@ -40,11 +40,14 @@ class WorkerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_worker(*, name: str, folder: Path, env: dict[str, str], beat: bool = False) -> WorkerProcess:
-    """A worker consuming the `gpu` and `celery` queues; returns once it reports ready."""
+def start_worker(
+    *, name: str, folder: Path, env: dict[str, str], beat: bool = False, queues: str = "gpu,celery"
+) -> WorkerProcess:
+    """A worker consuming `queues` (by default the `gpu` and `celery` queues); returns once it
+    reports ready."""
     log = folder / f"{name}.log"
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "-c", "1"]
-    command += ["-Q", "gpu,celery", "-n", f"{name}@%h", "--loglevel", "INFO"]
+    command += ["-Q", queues, "-n", f"{name}@%h", "--loglevel", "INFO"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     if beat:
         command += ["--beat", "--schedule", str(folder / f"beat-{name}")]

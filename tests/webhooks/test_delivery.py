@@ -79,6 +79,7 @@ def test_failing_receiver_is_retried_then_logged(alice, receiver, settings, djan
     delivery = Delivery.objects.get(webhook=webhook)
     assert (delivery.status, delivery.attempts, delivery.response_status) == (DeliveryStatus.DELIVERED, 3, 200)
     assert len(receiver.requests) == 3 and len({r.body for r in receiver.requests}) == 1
+    assert {r.headers["x-webhook-delivery"] for r in receiver.requests} == {str(delivery.pk)}  # idempotency key
 
     receiver.answers = [500] * 10  # never works: 5 attempts, then failed and logged
     _commit(repo, alice, django_capture_on_commit_callbacks, {"weights.txt": b"v3"})
