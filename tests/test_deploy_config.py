@@ -20,9 +20,11 @@ class _ConfigOnly(Application):
         raise AssertionError("not serving")
 
 
-def test_gunicorn_config_sends_files_with_sendfile(monkeypatch):
+def test_gunicorn_config_sends_files_with_sendfile(monkeypatch, tmp_path):
     # gunicorn reads any value of the `sendfile` setting (even True) as --no-sendfile.
     monkeypatch.delenv("SENDFILE", raising=False)
+    # The config sets this in os.environ when unset; undone after the test, not left to the next.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     cfg = _ConfigOnly().cfg
     assert cfg.sendfile is True
     assert cfg.worker_class_str == "core.gunicorn_worker.Worker"
@@ -43,7 +45,8 @@ PRODUCTION = {
 
 def _check_deploy(tmp_path, **overrides) -> subprocess.CompletedProcess:
     # The test runner's own DJANGO_ALLOW_ASYNC_UNSAFE (Playwright) is no production setting.
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # Nor is a metrics folder another test's gunicorn config left in os.environ.
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "PROMETHEUS_MULTIPROC_DIR")}
     env.update(PRODUCTION, GATEHOUSE_VAR_DIR=str(tmp_path), **overrides)
     command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     return subprocess.run(command, cwd=CONFIG.parent.parent, env=env, capture_output=True, text=True)
