@@ -509,7 +509,7 @@ GATEHOUSE_XET_CAS_URL = env.str("GATEHOUSE_XET_CAS_URL", default="").rstrip("/")
 # Lifetime of Xet access tokens (the client refreshes them 30-60 s before they expire).
 GATEHOUSE_XET_TOKEN_TTL = env.int("GATEHOUSE_XET_TOKEN_TTL", default=1800)
 # Per-process cache of anonymous download lookups, invalidated by PostgreSQL notifications
-# (gating.lookup_cache); PostgreSQL only.
+# (core.lookup_cache); PostgreSQL only.
 GATEHOUSE_LOOKUP_CACHE = env.bool("GATEHOUSE_LOOKUP_CACHE", default=True)
 # Lifetime of the signed xorb byte-range URLs in reconstruction answers.
 GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=900)

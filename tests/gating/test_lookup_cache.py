@@ -1,4 +1,4 @@
-"""The per-process cache of anonymous download lookups (gating.lookup_cache): served without a
+"""The per-process cache of anonymous download lookups (core.lookup_cache): served without a
 query while nothing changed, and dropped as soon as a committed change reaches it, however the
 change was made."""
 
@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gating import lookup_cache, release
+from core import lookup_cache
+from gating import release
 from registry.models import Ref, Repo
 from tests.support.builders import commit_files, make_repo
 
@@ -23,13 +24,13 @@ def test_a_value_read_while_the_repo_changed_is_not_stored():
     cache._ensure_listener = lambda: None
     generation = cache.generation()
     cache.repo_changed(7)  # a notification arrives while the lookup is being read
-    cache.put("key", 7, {"stale": True}, generation)
+    cache.put("key", (7,), {"stale": True}, generation)
     assert cache.get("key") is None
-    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache.put("key", (7,), {"fresh": True}, cache.generation())
     assert cache.get("key") == {"fresh": True}
     cache.repo_changed(7)
     assert cache.get("key") is None
-    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache.put("key", (7,), {"fresh": True}, cache.generation())
     cache._heard_at -= lookup_cache.STALE_AFTER_SECONDS  # pings stopped coming back
     assert cache.get("key") is None and cache.generation() is None
     cache._heard_at = time.monotonic()
@@ -38,9 +39,31 @@ def test_a_value_read_while_the_repo_changed_is_not_stored():
     cache._ensure_listener = lambda: None
     assert cache.get("key") is None and cache.generation() is None
     cache._pid, cache._listening, cache._heard_at = os.getpid(), True, time.monotonic()
-    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache.put("key", (7,), {"fresh": True}, cache.generation())
     cache._set_listening(False)  # the listener lost its connection: nothing is served
     assert cache.get("key") is None and cache.generation() is None
+
+
+def test_an_entry_goes_when_any_of_its_scopes_changes():
+    """A signed-in caller's entries depend on the repo and on the user (core.lookup_cache)."""
+    cache = lookup_cache.LookupCache()
+    cache._pid, cache._listening, cache._heard_at = os.getpid(), True, time.monotonic()
+    cache._ensure_listener = lambda: None
+    both = (7, lookup_cache.user_scope(3))
+    cache.put("a", both, "A", cache.generation())
+    cache.put("b", (7,), "B", cache.generation())
+    cache.put("c", (lookup_cache.user_scope(4),), "C", cache.generation())
+    cache._handle("u:3")  # as the listener hears a change of user 3 (gating migration 0007)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, "B", "C")
+    cache.put("a", both, "A", cache.generation())
+    cache._handle("7")
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, None, "C")
+    assert cache._by_scope.get(lookup_cache.user_scope(3), set()) == set()  # no dangling key
+    cache.forget("c")
+    assert cache.get("c") is None
+    cache.put("c", (lookup_cache.user_scope(4),), "C", cache.generation())
+    cache._handle("u:x")  # anything unexpected drops everything
+    assert cache.get("c") is None
 
 
 pytestmark_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only (DATABASE_URL)")
