@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -206,3 +207,50 @@ def test_revocations_reach_the_other_host_within_a_second(tmp_path):
         while (status := _head(b, public_file, expiring)) == 200:
             assert time.monotonic() - expired_at < WITHIN, "an expired token still works"
         assert status == 401
+
+
+def test_uploads_through_one_host_are_downloaded_and_decided_through_the_other(tmp_path, s3_store, monkeypatch):
+    """On the S3 backend, with no disk shared: a regular commit, an LFS multipart upload and a Xet
+    upload (the default client) through host A; downloads, with and without hf_xet, and the
+    access decisions of a private repo through host B."""
+    from huggingface_hub import HfApi, constants, hf_hub_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    from tests.conftest import S3_RUN_PREFIX
+    from tests.support.seaweedfs import BUCKET
+
+    alice, mallory = UserFactory(username="alice"), UserFactory(username="mallory")
+    token, stranger = token_for(alice), token_for(mallory)
+    files = {
+        "config.json": b'{"hidden_size": 8}',
+        "lfs.safetensors": os.urandom(11 * 1024 * 1024),  # multipart: three parts of 5 MiB at most
+        "xet.safetensors": os.urandom(3 * 1024 * 1024),
+    }
+    storage_url = f"s3://{BUCKET}/{S3_RUN_PREFIX}/{uuid.uuid4().hex[:12]}"
+    parts = {"GATEHOUSE_LFS_MULTIPART_THRESHOLD": str(6 << 20), "GATEHOUSE_LFS_CHUNK_SIZE": str(5 << 20)}
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    with two_hosts(tmp_path, storage_url=storage_url, extra=parts) as (a, b):
+        api = HfApi(endpoint=a, token=token)
+        api.create_repo("alice/both", private=True)
+        api.upload_file(path_or_fileobj=files["config.json"], path_in_repo="config.json", repo_id="alice/both")
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        api.upload_file(path_or_fileobj=files["lfs.safetensors"], path_in_repo="lfs.safetensors", repo_id="alice/both")
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+        api.upload_file(path_or_fileobj=files["xet.safetensors"], path_in_repo="xet.safetensors", repo_id="alice/both")
+        assert {
+            f.path: bool(f.xet_hash) for f in HfApi(endpoint=b, token=token).get_paths_info("alice/both", list(files))
+        } == {"config.json": False, "lfs.safetensors": False, "xet.safetensors": True}
+
+        for without_xet in (False, True):
+            monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", without_xet)
+            for name, data in files.items():
+                cache = tmp_path / f"cache-{without_xet}"
+                path = hf_hub_download("alice/both", name, endpoint=b, token=token, cache_dir=cache)
+                assert Path(path).read_bytes() == data, name
+        for caller in (None, stranger):
+            with pytest.raises(RepositoryNotFoundError):
+                hf_hub_download(
+                    "alice/both", "config.json", endpoint=b, token=caller or False, cache_dir=tmp_path / "x"
+                )
+        assert not list((tmp_path / "b").rglob("mpu-*"))  # no part folder on either disk: parts went to S3
+        assert not list((tmp_path / "a").rglob("mpu-*"))
