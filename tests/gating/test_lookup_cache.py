@@ -8,11 +8,14 @@ import time
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from accounts import services as account_services
+from accounts.models import AccessToken, Membership, User
 from core import lookup_cache
 from gating import release
 from registry.models import Ref, Repo
-from tests.support.builders import commit_files, make_repo
+from tests.support.builders import UserFactory, commit_files, make_repo, token_for
 
 URL = "/alice/cached/resolve/main/model.safetensors"
 
@@ -69,6 +72,9 @@ def test_an_entry_goes_when_any_of_its_scopes_changes():
 pytestmark_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only (DATABASE_URL)")
 
 
+WITHIN = 1.0  # seconds: the revocation bound of the README
+
+
 def _until(predicate, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -117,6 +123,38 @@ def test_anonymous_heads_are_served_from_the_cache_until_the_repo_changes(client
     # Deleted.
     Repo.objects.get(pk=repo.pk).delete()
     assert _until(lambda: client.head(URL).get("X-Error-Code") == "RepoNotFound")
+
+
+@pytestmark_pg
+@pytest.mark.django_db(transaction=True)
+def test_signed_in_callers_are_served_from_the_cache_until_a_change_of_theirs(client, alice, live_cache):
+    """The token, the account, the caller's find and role (gating.visibility, access_types): no
+    query once cached; dropped, within the README's second, by a change of the membership, the
+    token or the account, however made (triggers of gating migration 0007)."""
+    bob = UserFactory(username="bob")
+    org = account_services.org_create(name="acme", creator=alice)
+    account_services.membership_set(org=org, user=bob, role="read")
+    make_repo(org, "cached", {"model.safetensors": b"\0" * 64}, private=True, author=alice)
+    token = token_for(bob)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    url = "/acme/cached/resolve/main/model.safetensors"
+
+    def served_from_cache() -> bool:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.head(url, **auth).status_code == 200
+        return len(queries) == 0
+
+    assert _until(served_from_cache)
+    Membership.objects.filter(user=bob).delete()  # a bare DELETE: no service, no signal
+    assert _until(lambda: client.head(url, **auth).status_code == 404, WITHIN)
+    account_services.membership_set(org=org, user=bob, role="read")
+    assert _until(served_from_cache)
+    AccessToken.objects.filter(user=bob).update(revoked_at=timezone.now())
+    assert _until(lambda: client.head(url, **auth).status_code == 401, WITHIN)
+    good = token_for(bob, name="second")
+    assert client.head(url, HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 200
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    assert _until(lambda: client.head(url, HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 401, WITHIN)
 
 
 @pytestmark_pg
