@@ -116,13 +116,12 @@ def find_visible(
     # kept: a repo created later must be found.
     user_id = None if principal.user is None else principal.user.pk
     key = ("find", user_id, repo_type, namespace, name, tuple(candidates))
-    scopes = (
-        (lambda found: (found.repo.pk,))
-        if user_id is None
-        else (lambda found: (found.repo.pk, lookup_cache.user_scope(user_id)))
-    )
+    user_scopes = () if user_id is None else (lookup_cache.user_scope(user_id),)
     found = lookup_cache.remember(
-        key, scopes, lambda: _find_visible_uncached(principal, repo_type, namespace, name, candidates), keep_none=False
+        key,
+        lambda found: (found.repo.pk, *user_scopes),
+        lambda: _find_visible_uncached(principal, repo_type, namespace, name, candidates),
+        keep_none=False,
     )
     if found is not None and found.principal is not principal:
         found = dataclasses.replace(found, principal=principal)  # the cached one is another request's
