@@ -35,7 +35,7 @@ from registry import services
 from tests.e2e.conftest import worker_database_url
 from tests.support.builders import UserFactory, make_repo, token_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="caches listen on PostgreSQL only")
 
 SECRET_KEY = "two-hosts-" + "k" * 50
@@ -105,7 +105,7 @@ def _refused_within_a_second(ask, change, refused: int) -> None:
     assert status == refused
 
 
-@on_postgresql
+@on_postgresql  # in `make test` (about 12 s): the two-process representative of the revocation model
 def test_revocations_reach_the_other_host_within_a_second(tmp_path):
     owner, bob, carol, dave = (UserFactory(username=name) for name in ("owner", "bob", "carol", "dave"))
     org = account_services.org_create(name="acme", creator=owner)
@@ -209,6 +209,7 @@ def test_revocations_reach_the_other_host_within_a_second(tmp_path):
         assert status == 401
 
 
+@pytest.mark.slow
 def test_uploads_through_one_host_are_downloaded_and_decided_through_the_other(tmp_path, s3_store, monkeypatch):
     """On the S3 backend, with no disk shared: a regular commit, an LFS multipart upload and a Xet
     upload (the default client) through host A; downloads, with and without hf_xet, and the
