@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
@@ -12,6 +14,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from accounts import tokens
 from accounts.models import AccessToken, User
+from core import lookup_cache
 from core.errors import InvalidCredentials
 from core.prepared import PreparedQuery
 
@@ -22,6 +25,39 @@ LAST_USED_RESOLUTION = timedelta(minutes=5)
 # (core.prepared). Two small queries instead of one select_related, which cannot be prepared.
 _TOKEN_BY_PUBLIC_ID = PreparedQuery(lambda public_id: AccessToken.objects.filter(public_id=public_id)[:1])
 _USER_BY_ID = PreparedQuery(lambda user_id: User.objects.filter(pk=user_id)[:1])
+
+
+@dataclass
+class _Credentials:
+    """A token row and its account, as read together; copied out of the cache for each request."""
+
+    token: AccessToken
+    user: User | None
+
+    def __copy__(self) -> _Credentials:
+        return _Credentials(copy.copy(self.token), copy.copy(self.user))
+
+
+def _read_credentials(public_id: str) -> _Credentials | None:
+    found = _TOKEN_BY_PUBLIC_ID(public_id=public_id)
+    if not found:
+        return None
+    users = _USER_BY_ID(user_id=found[0].user_id)
+    return _Credentials(found[0], users[0] if users else None)
+
+
+def _credentials(public_id: str) -> _Credentials | None:
+    """The token with that public id and its account: on PostgreSQL kept per process until the
+    token, the account or anything else of the user's changes (core.lookup_cache; triggers of
+    gating migration 0007). SECURITY: unknown ids are not kept (a prober cannot fill the cache,
+    and a later token with that id is found); the digest, the revocation, the expiry and the
+    account's state are still checked on every request, against the row as last committed."""
+    return lookup_cache.remember(
+        ("token", public_id),
+        lambda found: (lookup_cache.user_scope(found.token.user_id),),
+        lambda: _read_credentials(public_id),
+        keep_none=False,
+    )
 
 
 def basic_password(authorization: str | None) -> str | None:
@@ -61,19 +97,20 @@ def authenticate_bearer(authorization: str | None, *, basic: bool = False) -> tu
     public_id = tokens.parse_public_id(candidate)
     if public_id is None:
         raise InvalidCredentials()
-    found = _TOKEN_BY_PUBLIC_ID(public_id=public_id)
-    token = found[0] if found else None
+    found = _credentials(public_id)
+    token = found.token if found else None
     if token is None or not tokens.secrets.compare_digest(token.digest, tokens.digest(candidate)):
         raise InvalidCredentials()
     now = timezone.now()
     if token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
         raise InvalidCredentials()
-    users = _USER_BY_ID(user_id=token.user_id)
-    if not users or not users[0].is_active:
+    user = found.user if found else None
+    if user is None or not user.is_active:
         raise InvalidCredentials()
-    token.user = users[0]
+    token.user = user
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        lookup_cache.cache.forget(("token", public_id))  # no trigger watches last_used_at
     return token.user, token
 
 

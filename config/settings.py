@@ -513,11 +513,15 @@ CELERY_BEAT_SCHEDULE["scan-requeue"] = {
 GATEHOUSE_XET_CAS_URL = env.str("GATEHOUSE_XET_CAS_URL", default="").rstrip("/")
 # Lifetime of Xet access tokens (the client refreshes them 30-60 s before they expire).
 GATEHOUSE_XET_TOKEN_TTL = env.int("GATEHOUSE_XET_TOKEN_TTL", default=1800)
-# Per-process cache of anonymous download lookups, invalidated by PostgreSQL notifications
-# (gating.lookup_cache); PostgreSQL only.
+# Per-process caches of the hot path's lookups (anonymous and signed-in download lookups, tokens
+# and their accounts, roles, grants), invalidated by PostgreSQL notifications (core.lookup_cache);
+# PostgreSQL only.
 GATEHOUSE_LOOKUP_CACHE = env.bool("GATEHOUSE_LOOKUP_CACHE", default=True)
 # Lifetime of the signed xorb byte-range URLs in reconstruction answers.
-GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=900)
+GATEHOUSE_XET_FETCH_URL_TTL = env.int("GATEHOUSE_XET_FETCH_URL_TTL", default=300)
+# The revocation model (README, Security model): a signed byte URL outlives a revocation by at most this.
+if not 1 <= GATEHOUSE_XET_FETCH_URL_TTL <= 300:
+    raise ImproperlyConfigured("GATEHOUSE_XET_FETCH_URL_TTL must be between 1 and 300 seconds.")
 # Bytes a contributor without write access may send to pull requests per day, however sent (Xet
 # xorbs and shards, inline files of the commit endpoint, the portal's pull request form); one quota.
 GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = env.int("GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY", default=100 * 1024**3)

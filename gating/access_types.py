@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from accounts.models import AccessToken, Membership, Role, TokenRole, User
+from core import lookup_cache
 from registry.models import Repo
 from registry.selectors import RevisionHint
 
@@ -102,4 +103,9 @@ def repo_role(principal: Principal, repo: Repo) -> str | None:
         return None
     if repo.owner_user_id is not None:
         return Role.ADMIN if repo.owner_user_id == user.pk else None
-    return Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first()
+    # Kept per process until the repo or anything of the user's (a membership) changes.
+    return lookup_cache.remember(
+        ("role", user.pk, repo.pk),
+        lambda _role: (repo.pk, lookup_cache.user_scope(user.pk)),
+        lambda: Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first(),
+    )

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Role, User
+from core import lookup_cache
 from core.errors import (
     AuthenticationRequired,
     BadRequest,
@@ -366,8 +367,13 @@ _ACCESS_REQUEST = PreparedQuery(
 
 def access_state(user: User, repo: Repo) -> tuple[str, AccessRequest | None]:
     """'none', 'pending', 'rejected', 'expired' or 'accepted', and the request row if any."""
-    found = _ACCESS_REQUEST(repo_id=repo.pk, user_id=user.pk)
-    request = found[0] if found else None
+    # Kept per process until the repo or anything of the user's (their requests) changes; the
+    # grant's expiry is compared with the clock here, on every call.
+    request = lookup_cache.remember(
+        ("grant", repo.pk, user.pk),
+        lambda _request: (repo.pk, lookup_cache.user_scope(user.pk)),
+        lambda: next(iter(_ACCESS_REQUEST(repo_id=repo.pk, user_id=user.pk)), None),
+    )
     if request is None:
         return "none", None
     if request.status == RequestStatus.ACCEPTED and request.is_expired():

@@ -1,19 +1,19 @@
 """Which repos a caller can see, and the one lookup of a repo by name that every repo-scoped
 request makes (compiled once per process; anonymous download lookups cached until the repo
-changes: gating.lookup_cache). `gating.policy` decides with what it finds; import from there."""
+changes: core.lookup_cache). `gating.policy` decides with what it finds; import from there."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from django.db import connection
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Concat
 
 from accounts.models import Membership
+from core import lookup_cache
 from core.names import fold
 from core.prepared import PreparedQuery
-from gating import lookup_cache
 from gating.access_types import Principal, RepoAccess
 from gating.models import ReleasePlan
 from licenses.models import RepoLicenseSettings
@@ -108,19 +108,23 @@ def find_visible(
     principal: Principal, repo_type: str, namespace: str, name: str, candidates: list[str] | None = None
 ) -> RepoAccess | None:
     namespace, name = fold(namespace), fold(name)
-    if principal.user is not None or not candidates or not lookup_cache.enabled():
+    if not candidates:
         return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    # Anonymous download lookups are the same for everyone: kept per process until the repo
-    # changes, keyed on the folded id (every casing of an id is the same repo).
-    key = (repo_type, namespace, name, tuple(candidates))
-    found = lookup_cache.cache.get(key)
-    if found is not None:
-        return found
-    generation = lookup_cache.cache.generation()  # before the read: see gating.lookup_cache
-    found = _find_visible_uncached(principal, repo_type, namespace, name, candidates)
-    # Inside a transaction the read may come from a snapshot older than the generation: not stored.
-    if found is not None and not connection.in_atomic_block:
-        lookup_cache.cache.put(key, found.repo.pk, found, generation)
+    # Download lookups are kept per process until the repo changes (core.lookup_cache), keyed on
+    # the folded id (every casing of an id is the same repo). A signed-in caller's also until
+    # anything of theirs changes (their org memberships decide what they see). Misses are not
+    # kept: a repo created later must be found.
+    user_id = None if principal.user is None else principal.user.pk
+    key = ("find", user_id, repo_type, namespace, name, tuple(candidates))
+    user_scopes = () if user_id is None else (lookup_cache.user_scope(user_id),)
+    found = lookup_cache.remember(
+        key,
+        lambda found: (found.repo.pk, *user_scopes),
+        lambda: _find_visible_uncached(principal, repo_type, namespace, name, candidates),
+        keep_none=False,
+    )
+    if found is not None and found.principal is not principal:
+        found = dataclasses.replace(found, principal=principal)  # the cached one is another request's
     return found
 
 

@@ -63,7 +63,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     """On PostgreSQL every committed change to what the download lookup reads (a repo row, its
     refs, its release plan, its license settings) is announced on the `gatehouse_repo_changed`
-    channel with the repo's id, however the change was made: see gating.lookup_cache."""
+    channel with the repo's id, however the change was made: see core.lookup_cache."""
 
     dependencies = [
         ("gating", "0002_audit_append_only_trigger"),

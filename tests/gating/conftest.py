@@ -3,7 +3,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from gating import lookup_cache
+from core import lookup_cache
 from registry import services
 from tests.support.builders import make_repo
 

@@ -145,3 +145,27 @@ def test_matrix_for_anonymous_callers_with_the_lookup_cache_on(client, world, li
     while not served_from_the_cache():
         assert time.monotonic() < deadline, "the public HEAD never came from the cache"
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the lookup caches listen on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_matrix_for_signed_in_callers_with_the_caches_on(client, world, live_cache):
+    """Signed-in callers' tokens, finds, roles and grants are cached too (core.lookup_cache): the
+    same answers, walked twice (the second from the caches), across a change of mode."""
+    repo, owner, tokens = world
+    for mode in ("manual", "private", "public"):
+        _set_mode(repo, owner, mode)
+        for caller in CALLERS:
+            if caller == "anonymous":
+                continue
+            auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens[caller]}"}
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    _walk(client, repo, mode, caller, auth)
+                    break
+                except (AssertionError, KeyError):  # an answer from before the change was announced
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            _walk(client, repo, mode, caller, auth)

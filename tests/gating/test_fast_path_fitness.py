@@ -1,7 +1,7 @@
 """Fitness tests for the download fast path (issue 19, step 1): what its caches and prepared
 queries rest on is checked against the code, not against a hand-kept list.
 
-- The anonymous lookup cache (gating.lookup_cache) is dropped when a table it reads changes,
+- The anonymous lookup cache (core.lookup_cache) is dropped when a table it reads changes,
   through triggers on a list of tables in a gating migration: the tables the cached lookups
   read, as Django compiles them, must be exactly that list.
 - A PreparedQuery falls back to the ORM without a word where it cannot prepare its query (after a
@@ -18,13 +18,18 @@ import pytest
 from django.db import connection
 
 import config.urls  # noqa: F401 - imports every view module, so every PreparedQuery exists
+from accounts import auth
 from core.prepared import PreparedQuery
-from gating import visibility
+from gating import policy, visibility
 
 pytestmark = pytest.mark.django_db
 
 NOTIFYING = {
     table for table, _column in importlib.import_module("gating.migrations.0003_repo_change_notifications").TABLES
+}
+CALLER_NOTIFYING = {
+    table
+    for table, _column, _watched in importlib.import_module("gating.migrations.0007_caller_change_notifications").TABLES
 }
 _TABLE = re.compile(r'(?:FROM|JOIN)\s+"(\w+)"')
 
@@ -60,6 +65,18 @@ def test_the_notifying_tables_are_exactly_those_the_cached_lookups_read():
     writes that cannot change a decision (and says the trigger list has drifted from the code)."""
     read = _tables_read(visibility._FIND_PUBLIC_AT) | _tables_read(visibility._FIND_PUBLIC)
     assert read == NOTIFYING, f"read only: {sorted(read - NOTIFYING)}; notifying only: {sorted(NOTIFYING - read)}"
+
+
+def test_every_table_a_signed_in_callers_cached_lookups_read_notifies_its_changes():
+    """The token and its account (accounts.auth), a signed-in caller's download lookup and grant
+    (gating), kept per process: each table they read announces its changes (by repo or by user),
+    and every table announcing a user's changes is read by one of them. The role lookup of
+    gating.access_types reads accounts_membership, which the caller's find reads too."""
+    cached = [auth._TOKEN_BY_PUBLIC_ID, auth._USER_BY_ID, visibility._FIND_FOR_USER_AT, policy._ACCESS_REQUEST]
+    read = set().union(*(_tables_read(prepared) for prepared in cached))
+    silent = read - NOTIFYING - CALLER_NOTIFYING
+    assert not silent, f"read, notifying nobody: {sorted(silent)}"
+    assert read >= CALLER_NOTIFYING, f"notifying, read by no cached lookup: {sorted(CALLER_NOTIFYING - read)}"
 
 
 def _project_prepared_queries() -> list[PreparedQuery]:

@@ -1,4 +1,4 @@
-"""The per-process cache of anonymous download lookups (gating.lookup_cache): served without a
+"""The per-process cache of anonymous download lookups (core.lookup_cache): served without a
 query while nothing changed, and dropped as soon as a committed change reaches it, however the
 change was made."""
 
@@ -8,10 +8,14 @@ import time
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from gating import lookup_cache, release
+from accounts import services as account_services
+from accounts.models import AccessToken, Membership, User
+from core import lookup_cache
+from gating import release
 from registry.models import Ref, Repo
-from tests.support.builders import commit_files, make_repo
+from tests.support.builders import UserFactory, commit_files, make_repo, token_for
 
 URL = "/alice/cached/resolve/main/model.safetensors"
 
@@ -23,13 +27,13 @@ def test_a_value_read_while_the_repo_changed_is_not_stored():
     cache._ensure_listener = lambda: None
     generation = cache.generation()
     cache.repo_changed(7)  # a notification arrives while the lookup is being read
-    cache.put("key", 7, {"stale": True}, generation)
+    cache.put("key", (7,), {"stale": True}, generation)
     assert cache.get("key") is None
-    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache.put("key", (7,), {"fresh": True}, cache.generation())
     assert cache.get("key") == {"fresh": True}
     cache.repo_changed(7)
     assert cache.get("key") is None
-    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache.put("key", (7,), {"fresh": True}, cache.generation())
     cache._heard_at -= lookup_cache.STALE_AFTER_SECONDS  # pings stopped coming back
     assert cache.get("key") is None and cache.generation() is None
     cache._heard_at = time.monotonic()
@@ -38,12 +42,37 @@ def test_a_value_read_while_the_repo_changed_is_not_stored():
     cache._ensure_listener = lambda: None
     assert cache.get("key") is None and cache.generation() is None
     cache._pid, cache._listening, cache._heard_at = os.getpid(), True, time.monotonic()
-    cache.put("key", 7, {"fresh": True}, cache.generation())
+    cache.put("key", (7,), {"fresh": True}, cache.generation())
     cache._set_listening(False)  # the listener lost its connection: nothing is served
     assert cache.get("key") is None and cache.generation() is None
 
 
+def test_an_entry_goes_when_any_of_its_scopes_changes():
+    """A signed-in caller's entries depend on the repo and on the user (core.lookup_cache)."""
+    cache = lookup_cache.LookupCache()
+    cache._pid, cache._listening, cache._heard_at = os.getpid(), True, time.monotonic()
+    cache._ensure_listener = lambda: None
+    both = (7, lookup_cache.user_scope(3))
+    cache.put("a", both, "A", cache.generation())
+    cache.put("b", (7,), "B", cache.generation())
+    cache.put("c", (lookup_cache.user_scope(4),), "C", cache.generation())
+    cache._handle("u:3")  # as the listener hears a change of user 3 (gating migration 0007)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, "B", "C")
+    cache.put("a", both, "A", cache.generation())
+    cache._handle("7")
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, None, "C")
+    assert cache._by_scope.get(lookup_cache.user_scope(3), set()) == set()  # no dangling key
+    cache.forget("c")
+    assert cache.get("c") is None
+    cache.put("c", (lookup_cache.user_scope(4),), "C", cache.generation())
+    cache._handle("u:x")  # anything unexpected drops everything
+    assert cache.get("c") is None
+
+
 pytestmark_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only (DATABASE_URL)")
+
+
+WITHIN = 1.0  # seconds: the revocation bound of the README
 
 
 def _until(predicate, seconds: float = 5.0) -> bool:
@@ -94,6 +123,38 @@ def test_anonymous_heads_are_served_from_the_cache_until_the_repo_changes(client
     # Deleted.
     Repo.objects.get(pk=repo.pk).delete()
     assert _until(lambda: client.head(URL).get("X-Error-Code") == "RepoNotFound")
+
+
+@pytestmark_pg
+@pytest.mark.django_db(transaction=True)
+def test_signed_in_callers_are_served_from_the_cache_until_a_change_of_theirs(client, alice, live_cache):
+    """The token, the account, the caller's find and role (gating.visibility, access_types): no
+    query once cached; dropped, within the README's second, by a change of the membership, the
+    token or the account, however made (triggers of gating migration 0007)."""
+    bob = UserFactory(username="bob")
+    org = account_services.org_create(name="acme", creator=alice)
+    account_services.membership_set(org=org, user=bob, role="read")
+    make_repo(org, "cached", {"model.safetensors": b"\0" * 64}, private=True, author=alice)
+    token = token_for(bob)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    url = "/acme/cached/resolve/main/model.safetensors"
+
+    def served_from_cache() -> bool:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.head(url, **auth).status_code == 200
+        return len(queries) == 0
+
+    assert _until(served_from_cache)
+    Membership.objects.filter(user=bob).delete()  # a bare DELETE: no service, no signal
+    assert _until(lambda: client.head(url, **auth).status_code == 404, WITHIN)
+    account_services.membership_set(org=org, user=bob, role="read")
+    assert _until(served_from_cache)
+    AccessToken.objects.filter(user=bob).update(revoked_at=timezone.now())
+    assert _until(lambda: client.head(url, **auth).status_code == 401, WITHIN)
+    good = token_for(bob, name="second")
+    assert client.head(url, HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 200
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    assert _until(lambda: client.head(url, HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 401, WITHIN)
 
 
 @pytestmark_pg

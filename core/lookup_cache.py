@@ -1,17 +1,27 @@
-"""A per-process cache of the anonymous download lookup, kept exact by PostgreSQL notifications.
+"""Per-process caches of the hot path's lookups, kept exact by PostgreSQL notifications.
 
-Why: `HEAD /resolve` of a public file needs one query (the repo, its release-plan and license
-facts and the revision's ref, gating.policy); on PostgreSQL that round trip is most of the
-request (bench/resolve_head_rps.py). The answer for an anonymous caller is the same for everyone,
-so each web process keeps it until the database says the repo changed.
+Why: `HEAD /resolve` of a file needs a few queries (the caller's token and account, the repo with
+its release-plan and license facts and the revision's ref, the caller's role or grant); on
+PostgreSQL those round trips are most of the request (bench/resolve_head_rps.py). The answers
+change rarely, so each web process keeps them until the database says what they depend on changed.
+
+What is cached, and the scope each entry is dropped with:
+- anonymous download lookups (gating.visibility), by repo;
+- a signed-in caller's download lookup (visibility through org memberships), by repo and by user;
+- a hub token and its account (accounts.auth), by user;
+- a caller's role on a repo and their access request (gating.policy), by repo and by user.
+Time-bound facts (a token's or a grant's expiry) are compared with the clock on every request,
+never cached as answers.
 
 How it stays exact:
-- Triggers (gating migration 0003) on every table the lookup reads (registry_repo, registry_ref,
-  gating_releaseplan, licenses_repolicensesettings) send `NOTIFY gatehouse_repo_changed, <repo
-  id>` on any insert, update or delete, however it is made (ORM save, queryset update, raw SQL).
+- Triggers (gating migrations 0003, 0004 and 0007) on every table these lookups read send
+  `NOTIFY gatehouse_repo_changed, <payload>` on any insert, update or delete, however it is made
+  (ORM save, queryset update, raw SQL): the repo's id for repo tables (registry_repo,
+  registry_ref, gating_releaseplan, licenses_repolicensesettings), `u:<user id>` for the caller's
+  tables (accounts_user, accounts_accesstoken, accounts_membership, gating_accessrequest).
   PostgreSQL delivers a notification when, and only if, its transaction commits. TRUNCATE
   announces '*': everything is dropped.
-- One daemon thread per process LISTENs on a connection of its own and drops that repo's entries.
+- One daemon thread per process LISTENs on a connection of its own and drops that scope's entries.
 - A lookup read before a change but stored after the change's notification would outlive it: every
   notification moves a generation counter, and an answer is stored only if the generation did not
   move while it was being read.
@@ -24,10 +34,8 @@ How it stays exact:
 - Lookups made inside a transaction are not stored (their snapshot may predate the generation).
 - Triggers do not fire while `session_replication_role = replica` or when disabled by a restore
   tool (`pg_restore --disable-triggers`): restart the web processes after such maintenance.
-- Only anonymous lookups are cached (visibility then depends on nothing but the repo row); gate,
-  license and withheld-file decisions are still made per request.
 
-SQLite (the embedded default) has no notifications: there is no cache, and the query is cheap.
+SQLite (the embedded default) has no notifications: there is no cache, and the queries are cheap.
 """
 
 from __future__ import annotations
@@ -39,13 +47,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connections
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CHANNEL = "gatehouse_repo_changed"
 MAX_ENTRIES = 4096
 RECONNECT_SECONDS = 1.0
@@ -66,8 +75,8 @@ DEAD_CONNECTION_OPTIONS = {
 class LookupCache:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
-        self._by_repo: dict[int, set[Hashable]] = {}
+        self._entries: OrderedDict[Hashable, tuple[tuple[Hashable, ...], Any]] = OrderedDict()
+        self._by_scope: dict[Hashable, set[Hashable]] = {}
         self._max_entries = max_entries
         self._generation = 0
         self._listening = False
@@ -96,23 +105,40 @@ class LookupCache:
             self._entries.move_to_end(key)
             return copy.copy(self._entries[key][1])
 
-    def put(self, key: Hashable, repo_id: int, value: Any, generation: int | None) -> None:
+    def put(self, key: Hashable, scopes: Iterable[Hashable], value: Any, generation: int | None) -> None:
+        """Keep `value` until a change of any of `scopes` (a repo's id, `user_scope(id)`) is heard."""
+        scopes = tuple(scopes)
         with self._lock:
             if generation is None or generation != self._generation or not self._is_live():
                 return  # something changed (or may have) while the value was read
-            self._entries[key] = (repo_id, copy.copy(value))
-            self._by_repo.setdefault(repo_id, set()).add(key)
+            self._entries[key] = (scopes, copy.copy(value))
+            for scope in scopes:
+                self._by_scope.setdefault(scope, set()).add(key)
             while len(self._entries) > self._max_entries:
-                old_key, (old_repo, _) = self._entries.popitem(last=False)
-                self._by_repo.get(old_repo, set()).discard(old_key)
+                old_key, (old_scopes, _) = self._entries.popitem(last=False)
+                for scope in old_scopes:
+                    self._by_scope.get(scope, set()).discard(old_key)
 
     # -- invalidation (listener thread) ----------------------------------------------------------
 
+    def forget(self, key: Hashable) -> None:
+        """Drop one entry that this process knows to be stale (it changed a column no trigger watches)."""
+        with self._lock:
+            scopes, _ = self._entries.pop(key, ((), None))
+            for scope in scopes:
+                self._by_scope.get(scope, set()).discard(key)
+
     def repo_changed(self, repo_id: int) -> None:
+        self.scope_changed(repo_id)
+
+    def scope_changed(self, scope: Hashable) -> None:
         with self._lock:
             self._generation += 1
-            for key in self._by_repo.pop(repo_id, set()):
-                self._entries.pop(key, None)
+            for key in self._by_scope.pop(scope, set()):
+                entry = self._entries.pop(key, None)
+                for other in entry[0] if entry else ():
+                    if other != scope:
+                        self._by_scope.get(other, set()).discard(key)
 
     def _set_listening(self, listening: bool) -> None:
         """Every change of state starts from an empty cache."""
@@ -123,7 +149,7 @@ class LookupCache:
     def _drop_all(self) -> None:
         self._generation += 1
         self._entries.clear()
-        self._by_repo.clear()
+        self._by_scope.clear()
 
     def _after_fork(self) -> None:
         """In a forked child: nothing inherited is trusted (the listener thread did not survive)."""
@@ -207,13 +233,52 @@ class LookupCache:
             pass  # a process of an earlier release pinging on the shared channel
         elif payload.isdigit():
             self.repo_changed(int(payload))
+        elif payload.startswith("u:") and payload[2:].isdigit():
+            self.scope_changed(user_scope(int(payload[2:])))
         else:  # '*' (a table was truncated) or anything unexpected: drop everything
             with self._lock:
                 self._drop_all()
 
 
+def user_scope(user_id: int) -> tuple[str, int]:
+    """The scope of everything cached about one user (their tokens, memberships, grants, account)."""
+    return ("user", user_id)
+
+
 def enabled() -> bool:
     return bool(settings.GATEHOUSE_LOOKUP_CACHE) and connections["default"].vendor == "postgresql"
+
+
+class _Found:
+    """A cached answer, None included; copied out (`copy.copy`) so no two requests share a row."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __copy__(self) -> _Found:
+        return _Found(copy.copy(self.value))
+
+
+def remember(
+    key: Hashable, scopes: Callable[[Any], Iterable[Hashable]], read: Callable[[], T], *, keep_none: bool = True
+) -> T:
+    """`read()`, or what it returned before if nothing in `scopes(answer)` changed since.
+
+    Without the cache (SQLite, the setting off, notifications not proven to arrive) every call
+    reads. Inside a transaction too: its snapshot may predate the generation, and it may itself
+    have changed what was cached (its notification comes only when it commits)."""
+    if not enabled() or connections["default"].in_atomic_block:
+        return read()
+    found = cache.get(key)
+    if found is not None:
+        return found.value
+    generation = cache.generation()  # before the read: see the module's docstring
+    value = read()
+    if value is not None or keep_none:
+        cache.put(key, scopes(value), _Found(value), generation)
+    return value
 
 
 cache = LookupCache()
