@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import pathspec
 import pathspec.util
+import re2
 
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
 
@@ -57,10 +58,14 @@ DEFAULT_GITATTRIBUTES = "".join(
 # Bounds on the work one preupload (up to 1,000 paths) may cost: at most MAX_RULES lines of a
 # .gitattributes are read, of which MAX_GLOB_RULES glob patterns (each a regular expression tried
 # on every path; literal names, which `git lfs track` of single files writes by the thousand, are
-# looked up), and MAX_IGNORE_RULES lines of a .gitignore. Lines past them are not read.
+# looked up), and MAX_IGNORE_RULES lines (MAX_IGNORE_BYTES) of a .gitignore. Lines past them are
+# not read. SECURITY: globs are matched by RE2 (google-re2, also pathspec's `re2` backend), in
+# time linear in the path: Python's `re` backtracks, and `*a*a*a*a*b` against a path of 200 `a`s
+# took it 19 s of CPU. The caches below keep at most 64 texts each, of bounded size.
 MAX_RULES = 10_000
 MAX_GLOB_RULES = 200
 MAX_IGNORE_RULES = 500
+MAX_IGNORE_BYTES = 64 * 1024
 
 _PATTERN = pathspec.util.lookup_pattern("gitignore")
 _GLOB = re.compile(r"[*?\[\\]")
@@ -74,10 +79,10 @@ class _Rules:
 
     paths: dict[str, tuple[int, bool]]  # a literal with a '/': the path from the root
     names: dict[str, tuple[int, bool]]  # a literal without one: a file name anywhere
-    globs: tuple[tuple[int, re.Pattern, bool], ...]
+    globs: tuple[tuple[int, re2._Regexp, bool], ...]
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _lfs_rules(gitattributes: str) -> _Rules:
     """As git reads them: the last line whose pattern matches a path decides; patterns follow
     .gitignore's syntax, except that a pattern matches the path itself, never what lies under a
@@ -85,7 +90,7 @@ def _lfs_rules(gitattributes: str) -> _Rules:
     MAX_RULES lines, of which MAX_GLOB_RULES globs, are read."""
     paths: dict[str, tuple[int, bool]] = {}
     names: dict[str, tuple[int, bool]] = {}
-    globs: list[tuple[int, re.Pattern, bool]] = []
+    globs: list[tuple[int, re2._Regexp, bool]] = []
     for number, line in enumerate(gitattributes.splitlines()[:MAX_RULES]):
         parts = line.split()
         if len(parts) < 2 or parts[0].startswith(("#", "!")) or parts[0].endswith("/"):
@@ -104,7 +109,7 @@ def _lfs_rules(gitattributes: str) -> _Rules:
         except (ValueError, TypeError):  # a pattern git would ignore too
             continue
         if isinstance(compiled, pathspec.RegexPattern) and compiled.regex is not None:
-            globs.append((number, compiled.regex, lfs))
+            globs.append((number, re2.compile(compiled.regex.pattern), lfs))
     return _Rules(paths, names, tuple(reversed(globs)))
 
 
@@ -142,23 +147,29 @@ def should_use_lfs(
     return size > text_max or looks_binary(sample) or matches_lfs_rule(path, gitattributes)
 
 
-@lru_cache(maxsize=256)
+def bounded_gitignore(text: str) -> str:
+    """The part of a .gitignore that is read: its first MAX_IGNORE_RULES lines within MAX_IGNORE_BYTES."""
+    return "\n".join(text[:MAX_IGNORE_BYTES].splitlines()[:MAX_IGNORE_RULES])
+
+
+@lru_cache(maxsize=64)
 def gitignore_spec(text: str) -> pathspec.GitIgnoreSpec:
-    """A .gitignore's rules (negations included), at most MAX_IGNORE_RULES lines."""
-    lines = text.splitlines()[:MAX_IGNORE_RULES]
+    """A .gitignore's rules (negations included); `text` is `bounded_gitignore`'s."""
+    lines = text.splitlines()
     try:
-        return pathspec.GitIgnoreSpec.from_lines(lines)
+        return pathspec.GitIgnoreSpec.from_lines(lines, backend="re2")
     except (ValueError, TypeError):  # skip the lines git would not read either
-        return pathspec.GitIgnoreSpec.from_lines([line for line in lines if _valid_ignore_line(line)])
+        valid = [line for line in lines if _valid_ignore_line(line)]
+        return pathspec.GitIgnoreSpec.from_lines(valid, backend="re2")
 
 
 def _valid_ignore_line(line: str) -> bool:
     try:
-        pathspec.GitIgnoreSpec.from_lines([line])
+        pathspec.GitIgnoreSpec.from_lines([line], backend="re2")
     except (ValueError, TypeError):
         return False
     return True
 
 
 def is_ignored(path: str, gitignore: str) -> bool:
-    return bool(gitignore) and gitignore_spec(gitignore).match_file(path)
+    return bool(gitignore) and gitignore_spec(bounded_gitignore(gitignore)).match_file(path)

@@ -69,6 +69,22 @@ def test_gitignore_negation_and_directories():
     assert not lfsrules.is_ignored("debug.log", "")
 
 
+def test_globs_are_matched_in_linear_time_and_texts_are_bounded():
+    """Found by an outsider attack: Python's backtracking `re` took 19 s of CPU for `*a*a*a*a*b`
+    against a path of 200 `a`s, and the request's `gitIgnore` was cached whole (9 MB a key)."""
+    slow = "*a*a*a*a*b"
+    attributes = f"{slow} filter=lfs diff=lfs merge=lfs -text\n"
+    [(_, regex, _)] = lfsrules._lfs_rules(attributes).globs
+    assert type(regex).__module__ == "re2"  # RE2: no backtracking
+    path = "a" * 1000
+    assert not lfsrules.matches_lfs_rule(path, attributes) and lfsrules.matches_lfs_rule(path + "b", attributes)
+    assert not lfsrules.is_ignored(path, slow) and lfsrules.is_ignored(path + "b", slow)
+    huge = "\n".join(f"pattern-{i}-{'x' * 50}" for i in range(200_000))
+    assert len(lfsrules.bounded_gitignore(huge)) <= lfsrules.MAX_IGNORE_BYTES
+    assert len(lfsrules.bounded_gitignore(huge).splitlines()) <= lfsrules.MAX_IGNORE_RULES
+    assert lfsrules.is_ignored("pattern-3-" + "x" * 50, huge)
+
+
 def _preupload(client, token, repo_id, files, **extra):
     body = {
         "files": [
