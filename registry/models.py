@@ -40,6 +40,9 @@ class Repo(models.Model):
     gated = models.CharField(max_length=8, choices=GatedMode.choices, default=GatedMode.OFF, blank=True)
     disabled = models.BooleanField(default=False)
     default_branch = models.CharField(max_length=255, default="main")
+    # Moves when history is rewritten (super-squash drops commits): per-process caches of commit
+    # facts are keyed by it (registry.selectors._commit_facts).
+    history_epoch = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     last_modified = models.DateTimeField(auto_now_add=True)
     downloads = models.PositiveBigIntegerField(default=0)

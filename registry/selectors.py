@@ -44,21 +44,27 @@ class Resolved:
 
 
 @lru_cache(maxsize=8192)
-def _commit_facts(repo_pk: int, oid: str) -> tuple[str, bool]:
-    """(tree id, made on a pull request): both fixed when the commit is written."""
+def _commit_facts_at(repo_pk: int, history_epoch: int, oid: str) -> tuple[str, bool]:
     row = Commit.objects.filter(repo_id=repo_pk, oid=oid).values_list("tree_oid", "made_on_pull_request").first()
     if row is None:
         raise LookupError(oid)
     return row
 
 
-def _commit_tree(repo_pk: int, oid: str) -> str:
-    return _commit_facts(repo_pk, oid)[0]
+def _commit_facts(repo: Repo, oid: str) -> tuple[str, bool]:
+    """(tree id, made on a pull request): both fixed when the commit is written. A commit lives
+    until a history rewrite drops it (super-squash), which moves `Repo.history_epoch`: answers
+    cached in any process before that are not read again."""
+    return _commit_facts_at(repo.pk, repo.history_epoch, oid)
+
+
+def _commit_tree(repo: Repo, oid: str) -> str:
+    return _commit_facts(repo, oid)[0]
 
 
 def commit_tree_oid(repo: Repo, oid: str) -> str | None:
     try:
-        return _commit_tree(repo.pk, oid)
+        return _commit_tree(repo, oid)
     except LookupError:
         return None
 
@@ -116,7 +122,7 @@ def resolve_revision(repo: Repo, revision: str) -> Resolved:
     refs = {ref.name: ref for ref in _REFS_NAMED(repo_id=repo.pk, names=_ref_candidates(revision))}
     ref = _pick(refs, revision)
     if ref is not None:
-        return Resolved(revision, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref)
+        return Resolved(revision, ref.commit_oid, _commit_tree(repo, ref.commit_oid), ref)
     resolved = _by_commit_id(repo, revision)
     if resolved is not None:
         return resolved
@@ -142,7 +148,7 @@ def is_contributed(repo: Repo, resolved: Resolved) -> bool:
         return not ref_name.startswith(WRITER_REF_PREFIXES)
     if resolved.ref is not None or resolved.revision != resolved.commit_oid:
         return False  # a branch or tag named by its short name
-    _, on_pull_request = _commit_facts(repo.pk, resolved.commit_oid)
+    _, on_pull_request = _commit_facts(repo, resolved.commit_oid)
     if not on_pull_request:
         return False
     writer_refs = Ref.objects.filter(repo=repo, commit_oid=resolved.commit_oid, kind__in=[RefKind.BRANCH, RefKind.TAG])
@@ -186,7 +192,7 @@ def split_revision_path(
     if hinted is not None and hinted.candidates == tuple(revision_candidates(rest, path_required=path_required)):
         if hinted.ref_name is not None and hinted.commit_oid is not None:
             prefix = next(p for p in prefixes if hinted.ref_name in _ref_candidates(p))
-            tree = _commit_tree(repo.pk, hinted.commit_oid)
+            tree = _commit_tree(repo, hinted.commit_oid)
             return Resolved(prefix, hinted.commit_oid, tree, None), rest[len(prefix) + 1 :]
     else:
         names = [name for prefix in prefixes for name in _ref_candidates(prefix)]
@@ -195,7 +201,7 @@ def split_revision_path(
             ref = _pick(refs, prefix)
             if ref is not None:
                 path = rest[len(prefix) + 1 :]
-                return Resolved(prefix, ref.commit_oid, _commit_tree(repo.pk, ref.commit_oid), ref), path
+                return Resolved(prefix, ref.commit_oid, _commit_tree(repo, ref.commit_oid), ref), path
     first = rest.split("/")[0]
     resolved = _by_commit_id(repo, first)
     if resolved is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -18,6 +19,23 @@ from registry.storage.usage import repo_contents
 
 _PULL_REQUEST_REF = re.compile(r"^refs/pr/[1-9][0-9]{0,8}$")
 MAX_DELETIONS = 1000
+
+
+def _unreachable_commits_delete(repo: Repo) -> int:
+    """Delete the repo's commits that no ref reaches; how many. The caller holds the ref's lock."""
+    parents = dict(Commit.objects.filter(repo=repo).values_list("oid", "parent_oids"))
+    reachable: set[str] = set()
+    stack = list(Ref.objects.filter(repo=repo).values_list("commit_oid", flat=True))
+    while stack:
+        oid = stack.pop()
+        if oid in reachable or oid not in parents:
+            continue
+        reachable.add(oid)
+        stack.extend(parents[oid])
+    gone = [oid for oid in parents if oid not in reachable]
+    for start in range(0, len(gone), 1000):
+        Commit.objects.filter(repo=repo, oid__in=gone[start : start + 1000]).delete()
+    return len(gone)
 
 
 def squashable_ref_name(repo: Repo, branch: str) -> str:
@@ -39,9 +57,10 @@ def squashable_ref_name(repo: Repo, branch: str) -> str:
 def history_squash(*, repo: Repo, ref_name: str, message: str, author: User) -> Commit:
     """Replace the history of `ref_name` by one root commit holding its head's tree.
 
-    Only the ref moves: the old commits stay stored, so tags and other refs (refs/pr/N of open
-    pull requests included) that point into the old history keep resolving, and their content
-    stays referenced (and kept by the garbage collector) while they do."""
+    Tags and other refs (refs/pr/N of pull requests included) that point into the old history
+    keep it: their commits stay, and their content stays referenced. The old commits no ref
+    reaches any more are deleted (what squashing is for): their ids answer RevisionNotFound, in
+    every process (`Repo.history_epoch`), and content only they named goes with `gc_blobs`."""
     message = _clean_message(message, "")
     ref = Ref.objects.select_for_update().filter(repo=repo, name=ref_name).first()
     if ref is None or ref.kind == RefKind.TAG:
@@ -58,7 +77,8 @@ def history_squash(*, repo: Repo, ref_name: str, message: str, author: User) -> 
     )
     ref.commit_oid = commit.oid
     ref.save(update_fields=["commit_oid", "updated_at"])
-    Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
+    _unreachable_commits_delete(repo)
+    Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at, history_epoch=F("history_epoch") + 1)
     for listener in hooks.history_changed:
         listener(repo, author, "repo.super_squash", {"ref": ref_name, "from": head.oid, "to": commit.oid})
     hooks.repo_event_emit(  # the ref moved: a content event, as for a push (webhooks)

@@ -14,7 +14,7 @@ from huggingface_hub.errors import BadRequestError, RevisionNotFoundError
 from accounts.models import Role
 from gating.models import AuditEvent
 from registry.git import lfsrules
-from registry.models import Repo, StoredObject
+from registry.models import Commit, Repo, StoredObject
 from registry.ops.fsck import fsck
 from registry.ops.gc import collect_garbage
 from tests.support.builders import OrganizationFactory, UserFactory, add_member, commit_files, make_repo, token_for
@@ -69,6 +69,25 @@ def test_super_squash_keeps_files_tags_and_pull_requests(hub, alice, model):
     api.merge_pull_request("alice/painter", pr.pr_num)
     assert [c.title for c in api.list_repo_commits("alice/painter")] == ["Fix (#1)", "squashed"]
     assert sorted(api.list_repo_files("alice/painter")) == sorted([*files, "fix.txt"])
+
+
+def test_squashed_away_commits_are_gone_by_every_id(hub, alice):
+    """Found by an outsider attack: a secret committed, deleted and squashed away was still served
+    by its old commit id (full or short) to anyone."""
+    repo = make_repo(alice, "leaky", {"README.md": b"# leaky\n"})
+    leaked = commit_files(repo, {"leak.txt": b"API_KEY=hunter2\n"}, author=alice, summary="oops")
+    api = HfApi(endpoint=hub, token=token_for(alice))
+    api.delete_file("leak.txt", "alice/leaky", commit_message="remove the key")
+    old = f"{hub}/alice/leaky/resolve/{leaked.oid}/leak.txt"
+    assert requests.get(old).content == b"API_KEY=hunter2\n"  # cached in this process from here on
+
+    api.super_squash_history("alice/leaky", commit_message="clean")
+
+    for revision in (leaked.oid, leaked.oid[:7]):
+        gone = requests.get(f"{hub}/alice/leaky/resolve/{revision}/leak.txt")
+        assert (gone.status_code, gone.headers["X-Error-Code"]) == (404, "RevisionNotFound"), revision
+        assert not api.revision_exists("alice/leaky", revision)
+    assert Commit.objects.filter(repo=repo).count() == 1 and "leak.txt" not in api.list_repo_files("alice/leaky")
 
 
 def test_list_and_permanently_delete_lfs_files(hub, alice, model, settings):
@@ -162,7 +181,8 @@ def test_who_may_squash_list_and_delete(client, private):
     routes = {
         "squash": ("post", "/api/models/acme/model/super-squash/main", {"message": "s"}),
         "list": ("get", "/api/models/acme/model/lfs-files", None),
-        "delete": ("post", "/api/models/acme/model/lfs-files/batch", {"deletions": {"sha": [sha(OLD)]}}),
+        # (the head's content: the old bytes go with the first squash, which drops the old commit)
+        "delete": ("post", "/api/models/acme/model/lfs-files/batch", {"deletions": {"sha": [sha(NEW)]}}),
         "settings": ("get", "/api/models/acme/model/settings", None),
     }
     allowed = {"squash": {"write member", "admin member"}, "list": {"admin member"}, "delete": {"admin member"}}
