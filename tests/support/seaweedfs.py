@@ -11,8 +11,10 @@ a port taken between the check and the start (or still held by a store that just
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +40,17 @@ class Store:
     secret_key: str
     region: str
     started_in: float  # seconds from spawning `weed` to the first signed request answered
+    pid: int = 0  # of the `weed` process, for tests that stop it
+
+    @contextmanager
+    def paused(self):
+        """The store stopped dead (SIGSTOP): connections are still accepted by the kernel, and no
+        answer ever comes, as from a store that hangs. Resumed (SIGCONT) on leaving."""
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
 
     def client(self, *, secret_key: str | None = None):
         import boto3
@@ -168,7 +181,7 @@ def seaweedfs(folder: Path, *, bucket: str):
         _stop(process)
     else:
         raise RuntimeError(f"SeaweedFS exited at start five times:\n{log.read_text(errors='replace')[-3000:]}")
-    store = Store(store.endpoint, ACCESS_KEY, SECRET_KEY, REGION, time.monotonic() - started)
+    store = Store(store.endpoint, ACCESS_KEY, SECRET_KEY, REGION, time.monotonic() - started, process.pid)
     try:
         store.client().create_bucket(Bucket=bucket)
         yield store
