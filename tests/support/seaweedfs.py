@@ -85,9 +85,12 @@ def _is_free(port: int) -> bool:
 
 
 def _free_ports(count: int) -> list[int]:
+    """Free ports, random in 19000-19999, or in SEAWEEDFS_PORTS ("18170-18189") where a shared
+    machine gives each user a range of its own."""
+    first, _, last = os.environ.get("SEAWEEDFS_PORTS", "19000-19999").partition("-")
     ports: list[int] = []
     while len(ports) < count:
-        port = random.randrange(19000, 20000)
+        port = random.randrange(int(first), int(last) + 1)
         if port not in ports and _is_free(port):
             ports.append(port)
     return ports
