@@ -1,7 +1,8 @@
-"""The object store hanging under a live server (its `weed` process stopped with SIGSTOP): every
-request that needs it answers a typed 503 with `Retry-After` within the connect and read
-timeouts and the retry count of the settings, acknowledges nothing, and once the store is back
-the same requests succeed and fsck finds everything that was acknowledged.
+"""The object store hanging (its `weed` process stopped with SIGSTOP: connections accepted, no
+answer) or down (killed: connections refused) under a live server: every request that needs it
+answers a typed 503 with `Retry-After` within the connect and read timeouts and the retry count
+of the settings, acknowledges nothing, and once the store is back (resumed, or restarted on its
+data) the same requests succeed and fsck finds everything that was acknowledged.
 
 A store of its own (not the session's), since stopping it would stall every other S3 test."""
 
@@ -91,7 +92,10 @@ def _assert_unavailable(answer) -> None:
     assert "Location" not in answer.headers
 
 
-def test_a_hanging_store_gives_503s_in_bounded_time_and_loses_nothing_acknowledged(hub, own_store, alice):
+@pytest.mark.parametrize("outage", ["paused", "down"])
+def test_a_hanging_or_dead_store_gives_503s_in_bounded_time_and_loses_nothing_acknowledged(
+    hub, own_store, alice, outage
+):
     weights = os.urandom(4096)
     repo = make_repo(alice, "m", {"w.safetensors": weights})
     token = token_for(alice)
@@ -113,7 +117,7 @@ def test_a_hanging_store_gives_503s_in_bounded_time_and_loses_nothing_acknowledg
     xorb_url = f"{xet_token['casUrl']}/v1/xorbs/default/{xorb_hash}"
     small = inline_file("notes.txt", b"written during the outage")
 
-    with own_store.paused():
+    with getattr(own_store, outage)():
         for method in ("HEAD", "GET"):
             _assert_unavailable(httpx2.request(method, f"{hub}/alice/m/resolve/main/w.safetensors", timeout=HANG))
         _assert_unavailable(_verify(hub, token, "alice/m", single))
