@@ -3,7 +3,8 @@ part PUTs straight to the store, then the completion route, where the hub copies
 reads it back and hashes it before the content is committable) vs the same client code doing
 plain presigned part PUTs of the same part size, one after another, to the same store (a
 multipart upload the benchmark creates and completes itself, no verification). Goal >= 0.8;
-the completion (the verification) is timed and printed on its own, with the server's CPU.
+the completion (the verification) is timed and printed on its own, with the server's CPU, and
+its steps are timed once more on the plain upload's object with the same store client.
 
 Both sides PUT each part with `huggingface_hub.utils.http_backoff("PUT", url, data=slice)` over
 a `SliceFileObj` of the file, as `huggingface_hub.lfs` uploads multipart parts. Every round
@@ -49,7 +50,7 @@ def put_parts(path: Path, urls: list[str], part: int) -> list[str]:
     return etags
 
 
-def direct_upload(store, path: Path, part: int, key: str) -> float:
+def direct_upload(store, path: Path, part: int, key: str, *, keep: bool = False) -> float:
     client = store.client()
     size = path.stat().st_size
     start = time.perf_counter()
@@ -68,8 +69,34 @@ def direct_upload(store, path: Path, part: int, key: str) -> float:
     parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, 1)]
     client.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
     elapsed = time.perf_counter() - start
-    client.delete_object(Bucket=BUCKET, Key=key)
+    if not keep:
+        client.delete_object(Bucket=BUCKET, Key=key)
     return elapsed
+
+
+def verification_steps(store, key: str) -> dict[str, float]:
+    """What the completion does to the bytes, step by step with the same store client (see
+    registry.storage.s3uploads.verify_staged): a server-side copy to a snapshot key, a GET of it
+    hashed with sha256, a second server-side copy to the content address."""
+    from registry.storage.s3storage import TRANSFER
+
+    client = store.client()
+    steps = {}
+    start = time.perf_counter()
+    client.copy({"Bucket": BUCKET, "Key": key}, BUCKET, f"{key}.snapshot", Config=TRANSFER)
+    steps["copy to a snapshot"] = time.perf_counter() - start
+    start = time.perf_counter()
+    digest = hashlib.sha256()
+    body = client.get_object(Bucket=BUCKET, Key=f"{key}.snapshot")["Body"]
+    while piece := body.read(8 * harness.MiB):
+        digest.update(piece)
+    steps["read back + sha256"] = time.perf_counter() - start
+    start = time.perf_counter()
+    client.copy({"Bucket": BUCKET, "Key": f"{key}.snapshot"}, BUCKET, f"{key}.final", Config=TRANSFER)
+    steps["copy to the content address"] = time.perf_counter() - start
+    for suffix in (".snapshot", ".final"):
+        client.delete_object(Bucket=BUCKET, Key=key + suffix)
+    return steps
 
 
 def gatehouse_upload(gatehouse: harness.Gatehouse, path: Path) -> tuple[float, float]:
@@ -118,11 +145,15 @@ def main() -> int:
         gatehouse.setup()
         times: dict[str, list[float]] = {"gatehouse": [], "direct": [], "verification": []}
         cpu = 0.0
+        steps: dict[str, list[float]] = {}
         with harness.running(gatehouse):
             for round_no in range(args.rounds):
                 source = harness.make_random_file(workdir / f"upload-{round_no}.bin", size)
                 os.sync()
-                times["direct"].append(direct_upload(store, source, part, f"direct/{round_no}"))
+                times["direct"].append(direct_upload(store, source, part, f"direct/{round_no}", keep=True))
+                for step, seconds in verification_steps(store, f"direct/{round_no}").items():
+                    steps.setdefault(step, []).append(seconds)
+                store.client().delete_object(Bucket=BUCKET, Key=f"direct/{round_no}")
                 cpu_before = gatehouse.cpu_seconds()
                 total, verification = gatehouse_upload(gatehouse, source)
                 cpu += gatehouse.cpu_seconds() - cpu_before
@@ -133,6 +164,7 @@ def main() -> int:
     best = {name: min(values) for name, values in times.items()}
     mbps = {name: size / 1e6 / seconds for name, seconds in best.items()}
     print(f"  verification (completion: copy, read back, sha256, copy): best {best['verification']:.2f} s")
+    print("  its steps, done with the same store client: " + ", ".join(f"{k} {min(v):.2f} s" for k, v in steps.items()))
     print(f"  server CPU: {cpu * 1000 / args.rounds / (size / (1024 * harness.MiB)):.0f} ms per GiB uploaded")
     return harness.report(
         f"S3 LFS upload of {args.size_mb} MiB in {args.part_mb} MiB parts, best of {args.rounds} rounds (MB/s)",
