@@ -36,9 +36,6 @@ def own_store(tmp_path, settings, monkeypatch):
         for name, value in store.environ().items():
             monkeypatch.setenv(name, value)
         settings.GATEHOUSE_STORAGE_URL = f"s3://{BUCKET}/outage-{uuid.uuid4().hex[:8]}"
-        settings.GATEHOUSE_S3_CONNECT_TIMEOUT = 1.0
-        settings.GATEHOUSE_S3_READ_TIMEOUT = 1.0
-        settings.GATEHOUSE_S3_MAX_ATTEMPTS = 2
         settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = PART
         settings.GATEHOUSE_LFS_CHUNK_SIZE = PART
         reset_storage_caches()
@@ -94,7 +91,7 @@ def _assert_unavailable(answer) -> None:
 
 @pytest.mark.parametrize("outage", ["paused", "down"])
 def test_a_hanging_or_dead_store_gives_503s_in_bounded_time_and_loses_nothing_acknowledged(
-    hub, own_store, alice, outage
+    hub, own_store, alice, outage, settings
 ):
     weights = os.urandom(4096)
     repo = make_repo(alice, "m", {"w.safetensors": weights})
@@ -117,6 +114,11 @@ def test_a_hanging_or_dead_store_gives_503s_in_bounded_time_and_loses_nothing_ac
     xorb_url = f"{xet_token['casUrl']}/v1/xorbs/default/{xorb_hash}"
     small = inline_file("notes.txt", b"written during the outage")
 
+    # Short timeouts for the outage only: on a loaded machine a healthy store can take longer.
+    defaults = (settings.GATEHOUSE_S3_CONNECT_TIMEOUT, settings.GATEHOUSE_S3_READ_TIMEOUT)
+    settings.GATEHOUSE_S3_CONNECT_TIMEOUT, settings.GATEHOUSE_S3_READ_TIMEOUT = 1.0, 1.0
+    settings.GATEHOUSE_S3_MAX_ATTEMPTS = 2
+    reset_storage_caches()
     with getattr(own_store, outage)():
         for method in ("HEAD", "GET"):
             _assert_unavailable(httpx2.request(method, f"{hub}/alice/m/resolve/main/w.safetensors", timeout=HANG))
@@ -128,6 +130,9 @@ def test_a_hanging_or_dead_store_gives_503s_in_bounded_time_and_loses_nothing_ac
         )
         assert Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid == head
 
+    settings.GATEHOUSE_S3_CONNECT_TIMEOUT, settings.GATEHOUSE_S3_READ_TIMEOUT = defaults
+    settings.GATEHOUSE_S3_MAX_ATTEMPTS = 3
+    reset_storage_caches()
     # The store is back: the same requests succeed, nothing acknowledged before was lost.
     assert _verify(hub, token, "alice/m", single).status_code == 200
     assert _complete(action, multipart, etags).status_code == 200
