@@ -4,7 +4,7 @@ reads it back and hashes it before the content is committable) vs the same clien
 plain presigned part PUTs of the same part size, one after another, to the same store (a
 multipart upload the benchmark creates and completes itself, no verification). Goal >= 0.8;
 the completion (the verification) is timed and printed on its own, with the server's CPU, and
-the steps of the earlier, snapshot-copying verification are timed on the plain upload's object.
+its steps are timed once more on the plain upload's object with the same store client.
 
 Both sides PUT each part with `huggingface_hub.utils.http_backoff("PUT", url, data=slice)` over
 a `SliceFileObj` of the file, as `huggingface_hub.lfs` uploads multipart parts. Every round
@@ -75,10 +75,9 @@ def direct_upload(store, path: Path, part: int, key: str, *, keep: bool = False)
 
 
 def verification_steps(store, key: str) -> dict[str, float]:
-    """For comparison, with the same store client: the steps of the earlier verification (a
-    server-side copy to a snapshot key, a GET of it hashed with sha256, a second server-side copy
-    to the content address). Today's (registry.storage.s3uploads) is one GET hashed while it is
-    uploaded to the content address: about the "read back + sha256" step plus the writes."""
+    """What the completion does to the bytes, step by step with the same store client (see
+    registry.storage.s3uploads.verify_staged): a server-side copy to a snapshot key, a GET of it
+    hashed with sha256, a second server-side copy to the content address."""
     from registry.storage.s3storage import TRANSFER
 
     client = store.client()
@@ -164,11 +163,8 @@ def main() -> int:
                 print(f"  round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()))
     best = {name: min(values) for name, values in times.items()}
     mbps = {name: size / 1e6 / seconds for name, seconds in best.items()}
-    print(f"  verification (the completion: one GET hashed and published): best {best['verification']:.2f} s")
-    print(
-        "  the earlier verification's steps, same store client: "
-        + ", ".join(f"{k} {min(v):.2f} s" for k, v in steps.items())
-    )
+    print(f"  verification (completion: copy, read back, sha256, copy): best {best['verification']:.2f} s")
+    print("  its steps, done with the same store client: " + ", ".join(f"{k} {min(v):.2f} s" for k, v in steps.items()))
     print(f"  server CPU: {cpu * 1000 / args.rounds / (size / (1024 * harness.MiB)):.0f} ms per GiB uploaded")
     return harness.report(
         f"S3 LFS upload of {args.size_mb} MiB in {args.part_mb} MiB parts, best of {args.rounds} rounds (MB/s)",

@@ -14,19 +14,18 @@ multipart uploads nobody completed are removed by `gc_blobs` after the grace per
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+import secrets
 from urllib.parse import quote
 
 from django.conf import settings
 
 from core.errors import BadRequest, NotFound
 from registry.storage import IntegrityError, get_storage, uploads
-from registry.storage.s3storage import S3Storage, _reaching_store
+from registry.storage.s3storage import TRANSFER, S3Storage, _reaching_store
 
 # S3 refuses parts under 5 MiB (but the last): smaller configured parts are raised to this.
 MIN_PART = 5 * 1024 * 1024
 READ_PIECE = 8 * 1024 * 1024
-PUBLISH_PART = 32 * 1024 * 1024  # parts of the verified copy: memory per verification <= 3 of them
 
 
 def _store() -> S3Storage:
@@ -117,72 +116,27 @@ def verify_staged(*, repo_id: int, user_id: int, oid: str, size: int) -> uploads
         _drop(storage, key)
         raise IntegrityError(f"Size mismatch: expected {size} bytes, received {staged['ContentLength']}.")
     # SECURITY: the client holds a URL for the staging key until it expires and could replace the
-    # bytes while we read them. One GET is hashed and, piece by piece, uploaded as a multipart
-    # upload of the content address, which is completed only if the hash matches: what is
-    # published is exactly what was hashed. (Hashed even when the content is stored already: a
-    # caller must not get content linked to its repo by naming a hash it does not hold.)
+    # bytes between our read and our copy. Hash a snapshot it has no URL for, and publish that.
+    snapshot = f"{storage.prefix}verifying/{secrets.token_hex(16)}"
     try:
-        _hash_and_publish(storage, key, oid=oid, size=size)
-    finally:
+        with _reaching_store():
+            client.copy({"Bucket": bucket, "Key": key}, bucket, snapshot, Config=TRANSFER)
         _drop(storage, key)
-    return uploads.VerifiedUpload(sha256=oid, size=size, repo_id=repo_id, user_id=user_id)
-
-
-def _hash_and_publish(storage: S3Storage, key: str, *, oid: str, size: int) -> None:
-    """Stream the staged object through sha256 into the content address `oid`; IntegrityError
-    (and nothing published) unless it is `size` bytes hashing to `oid`."""
-    client, bucket = storage.client, storage.bucket
-    target = None if storage.exists(oid) else storage.key_for(oid)
-    with _reaching_store():
-        body = client.get_object(Bucket=bucket, Key=key)["Body"]
-        upload_id = (
-            target
-            and client.create_multipart_upload(Bucket=bucket, Key=target, ContentType="application/octet-stream")[
-                "UploadId"
-            ]
-        )
-    digest, received, pending, parts = hashlib.sha256(), 0, bytearray(), []
-    try:
-        with ThreadPoolExecutor(max_workers=1) as sender:  # the part in flight while the next is read
-            in_flight = None
-            with _reaching_store():
-                while piece := body.read(READ_PIECE):
-                    digest.update(piece)
-                    received += len(piece)
-                    if received > size:
-                        break
-                    if target:
-                        pending += piece
-                        if len(pending) >= PUBLISH_PART:
-                            if in_flight is not None:
-                                parts.append(in_flight.result())
-                            in_flight = sender.submit(_send_part, storage, target, upload_id, len(parts) + 1, pending)
-                            pending = bytearray()
-                if in_flight is not None:
-                    parts.append(in_flight.result())
+        digest = hashlib.sha256()
+        received = 0
+        with _reaching_store():
+            body = client.get_object(Bucket=bucket, Key=snapshot)["Body"]
+            while piece := body.read(READ_PIECE):
+                digest.update(piece)
+                received += len(piece)
         if received != size or digest.hexdigest() != oid:
             raise IntegrityError("Content does not match the announced sha256.")
-        if target:
+        if not storage.exists(oid):
             with _reaching_store():
-                if pending or not parts:
-                    parts.append(_send_part(storage, target, upload_id, len(parts) + 1, pending))
-                client.complete_multipart_upload(
-                    Bucket=bucket, Key=target, UploadId=upload_id, MultipartUpload={"Parts": parts}
-                )
-    except BaseException:
-        if target:
-            with _reaching_store():
-                client.abort_multipart_upload(Bucket=bucket, Key=target, UploadId=upload_id)
-        raise
+                client.copy({"Bucket": bucket, "Key": snapshot}, bucket, storage.key_for(oid), Config=TRANSFER)
     finally:
-        body.close()
-
-
-def _send_part(storage: S3Storage, key: str, upload_id: str, number: int, data: bytearray) -> dict:
-    answer = storage.client.upload_part(
-        Bucket=storage.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(data)
-    )
-    return {"PartNumber": number, "ETag": answer["ETag"]}
+        _drop(storage, snapshot)
+    return uploads.VerifiedUpload(sha256=oid, size=size, repo_id=repo_id, user_id=user_id)
 
 
 def _drop(storage: S3Storage, key: str) -> None:

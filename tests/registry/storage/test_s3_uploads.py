@@ -87,8 +87,6 @@ def test_a_client_that_lies_about_its_bytes_gets_a_clear_error_and_nothing_commi
 
     assert refused.status_code == 400 and "does not match" in refused.json()["error"]
     assert not get_storage().exists(oid) and not RepoObject.objects.filter(repo=repo, sha256=oid).exists()
-    open_uploads = s3_store.client().list_multipart_uploads(Bucket=BUCKET, Prefix=get_storage().prefix)
-    assert open_uploads.get("Uploads", []) == []  # the copy being published was aborted
     commit = post_commit(client, token, "alice/liar", [lfs_file("w.safetensors", oid, 4096)])
     assert commit.status_code == 400
     assert _verify(hub, token, "alice/liar", oid, 4096).status_code == 404  # the staged bytes are gone
