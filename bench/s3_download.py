@@ -18,7 +18,9 @@ Environment: BENCH_PORTS, SEAWEEDFS_PORTS (port ranges on a shared machine).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +53,7 @@ def main() -> int:
 
     size = args.size_mb * harness.MiB
     workdir = harness.scratch_dir("s3-download")
+    atexit.register(shutil.rmtree, workdir, True)  # the 1 GiB files and the store's data
     with seaweedfs(workdir, bucket=BUCKET) as store:
         source = harness.make_random_file(workdir / FILENAME, size)
         gatehouse = harness.Gatehouse(

@@ -17,8 +17,10 @@ Environment: BENCH_PORTS, SEAWEEDFS_PORTS (port ranges on a shared machine).
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -135,6 +137,7 @@ def main() -> int:
     args = parser.parse_args()
     size, part = args.size_mb * harness.MiB, args.part_mb * harness.MiB
     workdir = harness.scratch_dir("s3-lfs-upload")
+    atexit.register(shutil.rmtree, workdir, True)  # the 1 GiB files and the store's data
     with seaweedfs(workdir, bucket=BUCKET) as store:
         settings = {
             "GATEHOUSE_STORAGE_URL": f"s3://{BUCKET}/bench",
