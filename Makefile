@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-faults soak bench-pg-load test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download clean
+.PHONY: run worker test test-slow test-faults soak bench-pg-load test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download bench-s3-concurrent bench-s3-upload bench-xet-s3 clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,18 @@ bench-xet: $(DEV_STAMP)
 ## bench-s3-download: 1 GiB through the S3 backend's redirect vs a direct presigned GET (SeaweedFS).
 bench-s3-download: $(DEV_STAMP)
 	$(PY) bench/s3_download.py
+
+## bench-s3-concurrent: 8 clients downloading 1 GiB each at once through the S3 redirect vs 8 direct presigned GETs.
+bench-s3-concurrent: $(DEV_STAMP)
+	$(PY) bench/s3_download.py --clients 8 --rounds 1
+
+## bench-s3-upload: 1 GiB LFS multipart upload to S3 through Gatehouse (verification included) vs plain part PUTs.
+bench-s3-upload: $(DEV_STAMP)
+	$(PY) bench/s3_lfs_upload.py
+
+## bench-xet-s3: bench-xet on the S3 backend (SeaweedFS).
+bench-xet-s3: $(DEV_STAMP)
+	$(PY) bench/xet_vs_lfs.py --s3
 
 ## bench-gate: HEAD /resolve on a gated repo for an approved user vs an ungated repo, 100,000 requests in the DB.
 bench-gate: $(DEV_STAMP)

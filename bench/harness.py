@@ -33,10 +33,25 @@ REPO_NAME = "bench-model"
 MiB = 1024 * 1024
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port: any, or one of BENCH_PORTS ("18160-18169") not handed out yet, where a
+    shared machine gives each user a range of its own."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port:
+                _HANDED_OUT.add(port)
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port left in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def wait_for_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:

@@ -25,8 +25,12 @@ reach on this machine. `--link-mbps N` puts a proxy in front of Gatehouse that l
 traffic to N megabits per second in each direction, as an upload over a real network would be
 (downloads are then skipped). The bytes the server received for each upload are printed too.
 
-Usage: .venv/bin/python bench/xet_vs_lfs.py [--size-mb 1024] [--rounds 2] [--link-mbps 200]
-Environment: DATABASE_URL (else SQLite in a temp dir), BENCH_TMPDIR.
+`--s3` runs Gatehouse on the S3 backend (a SeaweedFS store started for the run, as the tests do):
+Xet xorbs and shards then go to the store after their checks, LFS uploads go straight to it
+through a presigned PUT and are verified by the hub (read back and hashed) before the commit.
+
+Usage: .venv/bin/python bench/xet_vs_lfs.py [--size-mb 1024] [--rounds 2] [--link-mbps 200] [--s3]
+Environment: DATABASE_URL (else SQLite in a temp dir), BENCH_TMPDIR, BENCH_PORTS, SEAWEEDFS_PORTS.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -181,15 +186,25 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--link-mbps", type=float, default=0, help="limit the client's link (0: loopback)")
+    parser.add_argument("--s3", action="store_true", help="the S3 backend (SeaweedFS) instead of the local disk")
     args = parser.parse_args()
     size = args.size_mb * harness.MiB
     workdir = harness.scratch_dir("xet")
     try:
-        gatehouse = harness.Gatehouse(workdir)
-        gatehouse.setup()
-        link = harness.ThrottledLink(gatehouse.port, args.link_mbps) if args.link_mbps else None
-        with harness.running(*([gatehouse, link] if link else [gatehouse])):
-            times = run_rounds(args, gatehouse, link, workdir, size)
+        with ExitStack() as stack:
+            extra_env = {}
+            if args.s3:
+                sys.path.insert(0, str(harness.ROOT))
+                from tests.support.seaweedfs import BUCKET, seaweedfs
+
+                (workdir / "seaweedfs").mkdir()
+                store = stack.enter_context(seaweedfs(workdir / "seaweedfs", bucket=BUCKET))
+                extra_env = {**store.environ(), "GATEHOUSE_STORAGE_URL": f"s3://{BUCKET}/bench"}
+            gatehouse = harness.Gatehouse(workdir, extra_env=extra_env)
+            gatehouse.setup()
+            link = harness.ThrottledLink(gatehouse.port, args.link_mbps) if args.link_mbps else None
+            with harness.running(*([gatehouse, link] if link else [gatehouse])):
+                times = run_rounds(args, gatehouse, link, workdir, size)
         return summarize(times, size, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -177,6 +177,11 @@ class StorageUnavailable(HubError):
     status = 503
     code = "StorageUnavailable"
     default_message = "The storage service cannot be reached right now; please try again later."
+    retry_after_seconds = 10
+
+    def __init__(self, message: str | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", str(self.retry_after_seconds))
 
 
 def body_unreadable() -> BadRequest:

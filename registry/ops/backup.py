@@ -8,6 +8,13 @@ was stored before its commit was (commits check their objects exist inside their
 and blobs are removed only by `gc_blobs`, so the copy of the store that follows holds everything
 the snapshot needs. Do not run `gc_blobs` during a backup. Blob files are named by their hash and
 never change, so backing up into the folder of an earlier backup copies only new ones.
+
+On the S3 backend (`GATEHOUSE_STORAGE_URL`) `storage/` is filled from the bucket instead: each
+area's objects (blobs, Xet xorbs and shards, previews) are downloaded into the local layout
+(`storage/<area>/objects/ab/cd/<name>`), skipping those the folder already holds with the same
+size; staged LFS uploads and snapshots being verified are not content and are left out. Restoring
+uploads them into the configured bucket and prefix the same way, so a bucket's backup restores onto
+another bucket (or prefix), and the restore's fsck re-hashes every object it names.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import connection
@@ -27,6 +35,10 @@ from django.utils import timezone
 
 from core.errors import BadRequest
 from core.timeutil import isoformat_z
+from registry.storage import SHA256_RE, get_storage, get_xet_shard_storage, get_xet_storage, storage_at
+
+if TYPE_CHECKING:
+    from registry.storage.s3storage import S3Storage
 
 TEMPORARY = {"tmp"}  # each store's folder of uploads in flight
 
@@ -102,11 +114,15 @@ def backup(destination: Path) -> BackupReport:
         os.replace(partial, destination / report.database)
     else:
         raise BadRequest(f"No backup for the {connection.vendor} database.")
-    copy_tree(Path(settings.GATEHOUSE_STORAGE_ROOT), destination / "storage", report)
+    if settings.GATEHOUSE_STORAGE_URL:
+        bucket_to_folder(destination / "storage", report)
+    else:
+        copy_tree(Path(settings.GATEHOUSE_STORAGE_ROOT), destination / "storage", report)
     manifest = {
         "created_at": isoformat_z(timezone.now()),
         "database": report.database,
         "vendor": connection.vendor,
+        "storage": "s3" if settings.GATEHOUSE_STORAGE_URL else "local",
         "files": report.files,
         "bytes": report.bytes,
     }
@@ -131,7 +147,10 @@ def restore(source: Path) -> BackupReport:
         name = str(settings.DATABASES["default"]["NAME"])
         command = ["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", *args, "-d", name]
         subprocess.run([*command, str(source / report.database)], env=env, check=True)
-    copy_tree(source / "storage", Path(settings.GATEHOUSE_STORAGE_ROOT), report)
+    if settings.GATEHOUSE_STORAGE_URL:
+        folder_to_bucket(source / "storage", report)
+    else:
+        copy_tree(source / "storage", Path(settings.GATEHOUSE_STORAGE_ROOT), report)
     return report
 
 
@@ -144,3 +163,51 @@ def _refuse_unless_fresh() -> None:
         (count,) = cursor.fetchone()
     if count:
         raise BadRequest(f"This install already holds {count} repos: restore onto a fresh one.")
+
+
+def _bucket_areas() -> dict[str, S3Storage]:
+    """Each area of content in the bucket, by its folder in the local layout."""
+    stores = {"": get_storage(), "xet": get_xet_storage(), "xet-shards": get_xet_shard_storage()}
+    stores["previews"] = storage_at("previews", Path(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT))  # workers.media's
+    return {folder: cast("S3Storage", store) for folder, store in stores.items()}
+
+
+def bucket_to_folder(target: Path, report: BackupReport) -> None:
+    from registry.storage.s3storage import TRANSFER, _reaching_store  # boto3: only on the S3 backend
+
+    for folder, store in _bucket_areas().items():
+        for name, size, _modified in store.iter_objects():
+            destination = target / folder / "objects" / name[:2] / name[2:4] / name
+            report.files += 1
+            report.bytes += size
+            if destination.is_file() and destination.stat().st_size == size:
+                continue  # content-addressed: the same name holds the same bytes
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            partial = destination.with_name(f".{name}.partial")
+            with _reaching_store():
+                store.client.download_file(store.bucket, store.key_for(name), str(partial), Config=TRANSFER)
+            with open(partial, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(partial, destination)
+            report.copied += 1
+
+
+def folder_to_bucket(source: Path, report: BackupReport) -> None:
+    from registry.storage.s3storage import TRANSFER, _reaching_store
+
+    for folder, store in _bucket_areas().items():
+        objects = source / folder / "objects"
+        if not objects.is_dir():
+            continue
+        for path in sorted(objects.glob("??/??/*")):
+            if not SHA256_RE.match(path.name):
+                continue  # a partial copy, or not content
+            size = path.stat().st_size
+            report.files += 1
+            report.bytes += size
+            found = store.info(path.name)
+            if found is not None and found[0] == size:
+                continue
+            with _reaching_store():
+                store.client.upload_file(str(path), store.bucket, store.key_for(path.name), Config=TRANSFER)
+            report.copied += 1

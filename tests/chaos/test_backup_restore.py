@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from huggingface_hub import HfApi, hf_hub_download
 
 from tests.chaos import services
 from tests.support.gunicorn import ROOT, gunicorn
+from tests.support.seaweedfs import BUCKET
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +109,40 @@ def test_backup_of_a_running_hub_restores_byte_identical(vendor, tmp_path):
 def download(url: str, token: str, path: str, revision: str, cache: Path) -> str:
     local = hf_hub_download("alice/kept", path, revision=revision, endpoint=url, token=token, cache_dir=cache)
     return hashlib.sha256(Path(local).read_bytes()).hexdigest()
+
+
+def test_backup_of_a_hub_on_s3_copies_the_bucket_and_restores_onto_another_prefix(tmp_path, s3_store):
+    """The S3 backend: the bucket's objects go into the backup folder (incrementally), and a restore
+    onto a fresh install with a fresh prefix uploads them there; B then serves what A served."""
+    run = uuid.uuid4().hex[:8]
+    a = install(tmp_path, "a", f"sqlite:///{tmp_path / 'a' / 'var' / 'hub.sqlite3'}")
+    b = install(tmp_path, "b", f"sqlite:///{tmp_path / 'b' / 'var' / 'hub.sqlite3'}")
+    a["GATEHOUSE_STORAGE_URL"] = f"s3://{BUCKET}/backup-{run}/a"
+    b["GATEHOUSE_STORAGE_URL"] = f"s3://{BUCKET}/backup-{run}/b"
+    manage(a, "migrate", "--noinput", "-v0")
+    manage(a, "createuser", "alice", "--email", "alice@example.org", "--password", "x" * 24)
+    token = manage(a, "mint_token", "alice", "--role", "write", "--name", "backup").strip()
+    rng = random.Random(15)
+    with gunicorn("config.wsgi", log=tmp_path / "a.log", env=a) as url_a:
+        api_a = HfApi(endpoint=url_a, token=token)
+        api_a.create_repo("alice/kept")
+        for i, size in enumerate((3 * 1024 * 1024, 2000, 300_000)):  # through Xet, inline, Xet
+            api_a.upload_file(path_or_fileobj=rng.randbytes(size), path_in_repo=f"f{i}.bin", repo_id="alice/kept")
+        first = manage(a, "backup", str(tmp_path / "backup"))
+        api_a.upload_file(path_or_fileobj=rng.randbytes(5000), path_in_repo="late.bin", repo_id="alice/kept")
+        again = manage(a, "backup", str(tmp_path / "backup"))
+        stored_now, copied_now = (
+            int(n) for n in re.search(r"and (\d+) stored files \(\d+ bytes, (\d+)", again).groups()
+        )
+        assert 0 < copied_now < stored_now, again  # only what is new since the first backup
+        assert "copied now" in first and list((tmp_path / "backup" / "storage" / "xet" / "objects").rglob("*"))
+
+        manage(b, "migrate", "--noinput", "-v0")
+        assert "fsck checked" in manage(b, "restore", str(tmp_path / "backup"))
+        with gunicorn("config.wsgi", log=tmp_path / "b.log", env=b) as url_b:
+            head = HfApi(endpoint=url_b, token=token).list_repo_commits("alice/kept")[0].commit_id
+            files = HfApi(endpoint=url_b, token=token).list_repo_files("alice/kept", revision=head)
+            assert "late.bin" in files
+            for path in files:
+                restored = download(url_b, token, path, head, tmp_path / "b-dl")
+                assert restored == download(url_a, token, path, head, tmp_path / "a-dl"), path

@@ -11,14 +11,16 @@ a port taken between the check and the start (or still held by a store that just
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 WEED = Path(sys.executable).with_name("weed")
@@ -38,6 +40,53 @@ class Store:
     secret_key: str
     region: str
     started_in: float  # seconds from spawning `weed` to the first signed request answered
+    # The running `weed` process, its command and log, for tests that stop it (mutable: a restart).
+    running: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @contextmanager
+    def paused(self):
+        """The store stopped dead (SIGSTOP): connections are still accepted by the kernel, and no
+        answer ever comes, as from a store that hangs. Resumed (SIGCONT) on leaving."""
+        pid = self.running["process"].pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    @contextmanager
+    def down(self):
+        """The store's process killed (connections refused); started again on leaving, on the same
+        ports and data (a port still held by the dead process is waited for)."""
+        self.running["process"].kill()
+        self.running["process"].wait(timeout=10)
+        try:
+            yield self
+        finally:
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                with self.running["log"].open("ab") as handle:
+                    process = subprocess.Popen(self.running["command"], stdout=handle, stderr=subprocess.STDOUT)
+                self.running["process"] = process
+                if _wait_ready(process, self, self.running["log"], deadline):
+                    break
+                time.sleep(1)  # a port not yet released: try again
+            self._wait_serving(deadline)
+
+    def _wait_serving(self, deadline: float) -> None:
+        """The gateway answers before its filer and volume server are back: wait for a write and
+        a read of the bucket to succeed."""
+        client, bucket = self.client(), self.running["bucket"]
+        while True:
+            try:
+                client.put_object(Bucket=bucket, Key="probe/after-restart", Body=b"probe")
+                client.get_object(Bucket=bucket, Key="probe/after-restart")["Body"].read()
+                client.delete_object(Bucket=bucket, Key="probe/after-restart")
+                return
+            except Exception:  # noqa: BLE001 - not serving yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def client(self, *, secret_key: str | None = None):
         import boto3
@@ -72,9 +121,12 @@ def _is_free(port: int) -> bool:
 
 
 def _free_ports(count: int) -> list[int]:
+    """Free ports, random in 19000-19999, or in SEAWEEDFS_PORTS ("18170-18189") where a shared
+    machine gives each user a range of its own."""
+    first, _, last = os.environ.get("SEAWEEDFS_PORTS", "19000-19999").partition("-")
     ports: list[int] = []
     while len(ports) < count:
-        port = random.randrange(19000, 20000)
+        port = random.randrange(int(first), int(last) + 1)
         if port not in ports and _is_free(port):
             ports.append(port)
     return ports
@@ -169,11 +221,12 @@ def seaweedfs(folder: Path, *, bucket: str):
     else:
         raise RuntimeError(f"SeaweedFS exited at start five times:\n{log.read_text(errors='replace')[-3000:]}")
     store = Store(store.endpoint, ACCESS_KEY, SECRET_KEY, REGION, time.monotonic() - started)
+    store.running.update(process=process, command=_command(folder, ports), log=log, bucket=bucket)
     try:
         store.client().create_bucket(Bucket=bucket)
         yield store
     finally:
-        _stop(process)
+        _stop(store.running["process"])
         for port in ports:  # the Unix sockets `weed` leaves behind, named by port
             for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108 - where weed puts them
                 leftover.unlink(missing_ok=True)

@@ -33,7 +33,7 @@ def test_downloads_answer_503_while_the_store_is_unreachable(client, alice, sett
     for method in (client.head, client.get):
         answer = method("/alice/m/resolve/main/w.safetensors")
         assert answer.status_code == 503 and answer["X-Error-Code"] == "StorageUnavailable"
-        assert "Location" not in answer
+        assert answer["Retry-After"] == "10" and "Location" not in answer
 
 
 def test_an_upload_while_the_store_is_unreachable_is_refused_and_leaves_nothing(client, alice, settings, monkeypatch):

@@ -3,8 +3,10 @@ hub hashing the bytes itself before anything is committable."""
 
 import hashlib
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
@@ -106,3 +108,43 @@ def test_abandoned_staged_uploads_and_open_multipart_uploads_are_cleaned(hub, al
 
     assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 0
     assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
+
+
+def _cut_put(url: str, body: bytes, *, sent: int) -> None:
+    """A part PUT whose connection drops after `sent` bytes of its body (a client that died)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        head = f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(body)}\r\n\r\n"
+        sock.sendall(head.encode() + body[:sent])
+
+
+def test_a_multipart_upload_cut_mid_part_resumes_by_sending_that_part_again(hub, client, alice, settings, s3_store):
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 1024 * 1024
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = 1024 * 1024  # raised to S3's smallest part, 5 MiB
+    part = 5 * 1024 * 1024
+    data = os.urandom(2 * part + 100)
+    oid = hashlib.sha256(data).hexdigest()
+    make_repo(alice, "cut")
+    token = token_for(alice)
+    action = _batch(hub, token, "alice/cut", oid, len(data), ("multipart",))["actions"]["upload"]
+    urls = [action["header"][str(number)] for number in (1, 2, 3)]
+    pieces = [data[i * part : (i + 1) * part] for i in range(3)]
+    first = httpx2.put(urls[0], content=pieces[0]).headers["ETag"]
+
+    _cut_put(urls[1], pieces[1], sent=part // 2)  # part 2 dies half way
+    early = httpx2.post(action["href"], json={"oid": oid, "parts": [{"partNumber": 1, "etag": first}]})
+    assert early.status_code == 400  # parts missing: nothing completed, nothing committable
+    assert not get_storage().exists(oid)
+    etags = [
+        first,
+        *(httpx2.put(url, content=piece).headers["ETag"] for url, piece in zip(urls[1:], pieces[1:], strict=True)),
+    ]
+    done = httpx2.post(
+        action["href"], json={"oid": oid, "parts": [{"partNumber": n, "etag": e} for n, e in enumerate(etags, 1)]}
+    )
+
+    assert done.status_code == 200, done.text
+    assert get_storage().exists(oid)
+    commit = post_commit(client, token, "alice/cut", [lfs_file("w.bin", oid, len(data))])
+    assert commit.status_code == 200, commit.text
+    assert Path(hf_hub_download("alice/cut", "w.bin", token=token)).read_bytes() == data
