@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import hashlib
+import os
 
+import pytest
+from huggingface_hub import hf_hub_download
+
+from community.services.pulls import pull_request_open
 from gating.models import AuditEvent
+from registry.git import gitobjects
+from registry.git.trees import find_entry
 from registry.models import Commit, Ref
 from registry.services import commit_create
 from registry.services.commits import blob_stage
+from tests.githttp.conftest import needs_git_lfs
 from tests.support.builders import commit_files, make_repo, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,3 +128,90 @@ def test_api_commit_after_push_builds_on_the_pushed_tree(git, alice, tmp_path, c
     assert (fresh / "pushed.txt").read_bytes() == b"pushed\n"
     assert (fresh / "api.txt").read_bytes() == b"api\n"
     git.run("fsck", "--strict", cwd=fresh)
+
+
+def test_contributor_pushes_to_their_pull_request_and_no_one_rewrites_it(git, alice, bob, tmp_path):
+    repo = make_repo(alice, "shared", FILES)
+    pull = pull_request_open(repo=repo, author=bob, title="fix", description="", draft=False)
+    work = _clone(git, tmp_path, "alice/shared", token_for(bob), name="bob")
+    oid = _commit(git, work, {"fix.txt": b"fixed\n"}, "fix")
+    refused = git.run("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert refused.returncode != 0 and "write access" in refused.stderr
+    git.run("push", "origin", f"HEAD:{pull.ref_name}", cwd=work)
+    assert _head(repo, pull.ref_name) == oid
+    assert Commit.objects.get(repo=repo, oid=oid).made_on_pull_request
+
+    # The owner may write, but a forced push never rewrites someone else's pull request.
+    owner = _clone(git, tmp_path, "alice/shared", token_for(alice), name="alice")
+    _commit(git, owner, {"owner.txt": b"owner\n"}, "owner")
+    refused = git.run("push", "--force", "origin", f"HEAD:{pull.ref_name}", cwd=owner, check=False)
+    assert refused.returncode != 0 and "non-fast-forward" in refused.stderr
+    assert _head(repo, pull.ref_name) == oid
+    refused = git.run("push", "origin", f":{pull.ref_name}", cwd=owner, check=False)
+    assert refused.returncode != 0 and "close the pull request" in refused.stderr
+
+
+def test_new_files_with_reserved_names_are_refused_as_by_the_commit_api(git, alice, tmp_path):
+    repo = make_repo(alice, "names", FILES)
+    before = _head(repo)
+    work = _clone(git, tmp_path, "alice/names", token_for(alice))
+    _commit(git, work, {"sub/aux.py": b"print(1)\n"})
+    refused = git.run("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0 and "sub/aux.py" in refused.stderr
+    assert _head(repo) == before
+
+
+def test_private_repo_push_looks_like_a_missing_repo_to_outsiders(git, alice, bob, tmp_path):
+    make_repo(alice, "secret", FILES, private=True)
+    work = _clone(git, tmp_path, "alice/secret", token_for(alice))
+    _commit(git, work, {"x.txt": b"x\n"})
+    answers = []
+    for path in ("alice/secret", "alice/nothing-here"):
+        for token in (None, token_for(bob)):
+            result = git.run("push", git.url(path, token), "main", cwd=work, check=False)
+            assert result.returncode != 0
+            answers.append(result.stderr.replace(path, "REPO"))
+    assert answers[0] == answers[2] and answers[1] == answers[3]
+
+
+def test_oversized_pack_is_refused(git, alice, tmp_path, settings):
+    repo = make_repo(alice, "small", FILES)
+    before = _head(repo)
+    work = _clone(git, tmp_path, "alice/small", token_for(alice))
+    _commit(git, work, {f"file{i}.txt": f"text {i}\n".encode() * 50 for i in range(30)})
+    settings.GATEHOUSE_GIT_MAX_PUSH_OBJECTS = 10
+    refused = git.run("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0 and "at most 10" in refused.stderr
+    settings.GATEHOUSE_GIT_MAX_PUSH_OBJECTS = 1000
+    settings.GATEHOUSE_GIT_MAX_PUSH_BYTES = 2048
+    refused = git.run("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0
+    assert _head(repo) == before
+
+
+@needs_git_lfs
+def test_lfs_push_of_a_large_file_then_hf_hub_download(git, alice, tmp_path):
+    repo = make_repo(alice, "weights", FILES)
+    work = _clone(git, tmp_path, "alice/weights", token_for(alice))
+    git.run("lfs", "track", "*.bin", cwd=work)
+    weights = os.urandom(3 * 1024 * 1024)
+    _commit(git, work, {"model.bin": weights}, "weights")
+    git.run("push", "origin", "main", cwd=work)
+    entry = find_entry(Commit.objects.get(repo=repo, oid=_head(repo)).tree_oid, "model.bin")
+    assert entry is not None and entry["lfs"]["sha256"] == hashlib.sha256(weights).hexdigest()
+    downloaded = hf_hub_download("alice/weights", "model.bin", token=False, cache_dir=str(tmp_path / "hf"))
+    assert open(downloaded, "rb").read() == weights  # noqa: PTH123, SIM115 - a test's read
+
+
+@needs_git_lfs
+def test_pointer_to_another_repos_lfs_object_is_refused_without_its_upload(git, alice, bob, tmp_path):
+    secret = os.urandom(200_000)
+    make_repo(alice, "holder", {"model.safetensors": secret}, private=True)
+    repo = make_repo(bob, "thief", FILES)
+    before = _head(repo)
+    work = _clone(git, tmp_path, "bob/thief", token_for(bob))
+    pointer = gitobjects.lfs_pointer(hashlib.sha256(secret).hexdigest(), len(secret))
+    _commit(git, work, {"stolen.safetensors": pointer}, "steal")
+    refused = git.run("push", "origin", "main", cwd=work, check=False, GIT_LFS_SKIP_PUSH="1")
+    assert refused.returncode != 0 and "never uploaded to this repo" in refused.stderr
+    assert _head(repo) == before
