@@ -78,7 +78,7 @@ class PushStager:
                 if obj is not None and obj.kind == packs.TAG:
                     raise BadRequest("Annotated tags are not supported: push a lightweight tag (`git tag NAME`).")
                 raise BadRequest(f"Commit {oid} is neither in the pack nor in this repo.")
-            commit = GitCommit.from_raw_string(packs.COMMIT, obj.raw)
+            commit = _parse_commit(obj.raw)
             parsed[oid] = commit
             order.append(oid)
             todo.extend(parent.decode() for parent in commit.parents)
@@ -180,6 +180,13 @@ class PushStager:
         return ""
 
 
+def _parse_commit(raw: bytes) -> GitCommit:
+    parsed = GitCommit.from_raw_string(packs.COMMIT, raw)
+    if not isinstance(parsed, GitCommit):  # a commit's bytes give a Commit; this narrows the type
+        raise BadRequest("A pushed commit cannot be read.")
+    return parsed
+
+
 def _tree_items(raw: bytes):
     """(mode, name, oid) of a tree's entries; the tree passed dulwich's `check()` already."""
     offset = 0
@@ -260,7 +267,7 @@ def _held_tree(held: HeldObjects, commit_oid: str | None) -> str | None:
 
 
 def _commit_row(repo: Repo, item: StagedCommit, author: User, *, on_pull_request: bool) -> None:
-    parsed = GitCommit.from_raw_string(packs.COMMIT, item.raw)
+    parsed = _parse_commit(item.raw)
     message = parsed.message.decode("utf-8", "replace")
     Commit.objects.get_or_create(
         repo=repo,

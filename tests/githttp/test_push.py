@@ -107,9 +107,7 @@ def test_path_traversal_and_non_regular_files_are_refused_with_the_reason(git, a
 
     # A tree entry named '..', which git itself never writes: built with hash-object and mktree.
     blob = git.run("hash-object", "-w", "--stdin", cwd=work, input_text="x\n").stdout.strip()
-    tree = git.run(
-        "mktree", "--missing", cwd=work, input_text=f"100644 blob {blob}\t..\n"
-    ).stdout.strip()
+    tree = git.run("mktree", "--missing", cwd=work, input_text=f"100644 blob {blob}\t..\n").stdout.strip()
     commit = git.run("commit-tree", tree, "-p", before, "-m", "evil", cwd=work).stdout.strip()
     refused = git.run("push", "origin", f"{commit}:refs/heads/main", cwd=work, check=False)
     assert refused.returncode != 0
