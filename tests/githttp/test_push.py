@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import threading
 
 import pytest
+from django.db import connection, transaction
 from huggingface_hub import hf_hub_download
 
 from community.services.pulls import pull_request_open
@@ -13,8 +16,6 @@ from gating.models import AuditEvent
 from registry.git import gitobjects
 from registry.git.trees import find_entry
 from registry.models import Commit, Ref
-from registry.services import commit_create
-from registry.services.commits import blob_stage
 from tests.githttp.conftest import needs_git_lfs
 from tests.support.builders import commit_files, make_repo, token_for
 
@@ -46,7 +47,7 @@ def test_push_to_main_new_branch_tag_and_delete(git, alice, tmp_path, client):
     repo = make_repo(alice, "pushed", FILES)
     work = _clone(git, tmp_path, "alice/pushed", token_for(alice))
     oid = _commit(git, work, {"config.json": b'{"a": 2}\n', "sub/notes.txt": b"notes\n"})
-    result = git.run("push", "origin", "main", cwd=work)
+    git.run("push", "origin", "main", cwd=work)
     assert _head(repo) == oid
     assert b"".join(client.get("/alice/pushed/resolve/main/sub/notes.txt").streaming_content) == b"notes\n"
     assert Commit.objects.get(repo=repo, oid=oid).title == "change"
@@ -67,7 +68,9 @@ def test_push_to_main_new_branch_tag_and_delete(git, alice, tmp_path, client):
     commit_files(repo, {"api.txt": b"from the API\n"}, author=alice)
     git.run("pull", "-q", "--no-rebase", "origin", "main", cwd=work)
     assert (work / "api.txt").read_bytes() == b"from the API\n"
-    del result
+    fresh = _clone(git, tmp_path, "alice/pushed", token_for(alice), name="fresh")
+    assert (fresh / "sub/notes.txt").read_bytes() == b"notes\n"
+    git.run("fsck", "--strict", cwd=fresh)
 
 
 def test_forced_push_by_a_writer_is_audited_and_refused_for_a_reader(git, alice, bob, tmp_path):
@@ -105,6 +108,13 @@ def test_path_traversal_and_non_regular_files_are_refused_with_the_reason(git, a
     assert "executable" in refused.stderr
     assert _head(repo) == before
 
+    # A new file may not take a Windows device name, as through the commit API.
+    git.run("reset", "-q", "--hard", before, cwd=work)
+    _commit(git, work, {"sub/aux.py": b"print(1)\n"})
+    refused = git.run("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0 and "sub/aux.py" in refused.stderr
+    assert _head(repo) == before
+
     # A tree entry named '..', which git itself never writes: built with hash-object and mktree.
     blob = git.run("hash-object", "-w", "--stdin", cwd=work, input_text="x\n").stdout.strip()
     tree = git.run("mktree", "--missing", cwd=work, input_text=f"100644 blob {blob}\t..\n").stdout.strip()
@@ -113,19 +123,6 @@ def test_path_traversal_and_non_regular_files_are_refused_with_the_reason(git, a
     assert refused.returncode != 0
     assert _head(repo) == before
     assert not Commit.objects.filter(repo=repo, oid=commit).exists()
-
-
-def test_api_commit_after_push_builds_on_the_pushed_tree(git, alice, tmp_path, client):
-    repo = make_repo(alice, "mixed", FILES)
-    work = _clone(git, tmp_path, "alice/mixed", token_for(alice))
-    _commit(git, work, {"pushed.txt": b"pushed\n"})
-    git.run("push", "origin", "main", cwd=work)
-    added = blob_stage(repo=repo, path="api.txt", content=b"api\n", proof_from=None)
-    commit_create(repo=repo, branch="main", operations=[added], summary="api", author=alice)
-    fresh = _clone(git, tmp_path, "alice/mixed", token_for(alice), name="fresh")
-    assert (fresh / "pushed.txt").read_bytes() == b"pushed\n"
-    assert (fresh / "api.txt").read_bytes() == b"api\n"
-    git.run("fsck", "--strict", cwd=fresh)
 
 
 def test_contributor_pushes_to_their_pull_request_and_no_one_rewrites_it(git, alice, bob, tmp_path):
@@ -147,16 +144,6 @@ def test_contributor_pushes_to_their_pull_request_and_no_one_rewrites_it(git, al
     assert _head(repo, pull.ref_name) == oid
     refused = git.run("push", "origin", f":{pull.ref_name}", cwd=owner, check=False)
     assert refused.returncode != 0 and "close the pull request" in refused.stderr
-
-
-def test_new_files_with_reserved_names_are_refused_as_by_the_commit_api(git, alice, tmp_path):
-    repo = make_repo(alice, "names", FILES)
-    before = _head(repo)
-    work = _clone(git, tmp_path, "alice/names", token_for(alice))
-    _commit(git, work, {"sub/aux.py": b"print(1)\n"})
-    refused = git.run("push", "origin", "main", cwd=work, check=False)
-    assert refused.returncode != 0 and "sub/aux.py" in refused.stderr
-    assert _head(repo) == before
 
 
 def test_private_repo_push_looks_like_a_missing_repo_to_outsiders(git, alice, bob, tmp_path):
@@ -213,3 +200,43 @@ def test_pointer_to_another_repos_lfs_object_is_refused_without_its_upload(git, 
     refused = git.run("push", "origin", "main", cwd=work, check=False, GIT_LFS_SKIP_PUSH="1")
     assert refused.returncode != 0 and "never uploaded to this repo" in refused.stderr
     assert _head(repo) == before
+
+
+@pytest.mark.slow
+def test_a_push_racing_an_api_commit_serialises_and_loses_nothing(git, alice, tmp_path):
+    repo = make_repo(alice, "race", FILES)
+    work = _clone(git, tmp_path, "alice/race", token_for(alice))
+    _commit(git, work, {"pushed.txt": b"pushed\n"})
+    locked, release = threading.Event(), threading.Event()
+
+    def api_commit() -> None:  # an API commit holding the branch's lock while the push arrives
+        try:
+            with transaction.atomic():
+                Ref.objects.select_for_update().get(repo=repo, name="refs/heads/main")
+                locked.set()
+                release.wait(30)
+                commit_files(repo, {"api.txt": b"api\n"}, author=alice)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=api_commit)
+    thread.start()
+    assert locked.wait(30)
+    push = subprocess.Popen(  # noqa: S603 - git with fixed arguments, loopback server
+        ["git", "push", "origin", "main"], cwd=work, env=git.env(), stderr=subprocess.PIPE, text=True
+    )
+    with connection.cursor() as cursor:  # let the push reach the lock (or give up waiting for it)
+        for _ in range(100):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0] or push.poll() is not None:
+                break
+            threading.Event().wait(0.1)
+    release.set()
+    thread.join(30)
+    _, stderr = push.communicate(timeout=60)
+    assert push.returncode != 0, stderr  # it was based on the old head: refused, nothing overwritten
+    git.run("pull", "-q", "--no-rebase", "origin", "main", cwd=work)
+    git.run("push", "origin", "main", cwd=work)
+    fresh = _clone(git, tmp_path, "alice/race", token_for(alice), name="fresh")
+    assert (fresh / "api.txt").read_bytes() == b"api\n"
+    assert (fresh / "pushed.txt").read_bytes() == b"pushed\n"
