@@ -1,7 +1,8 @@
 """githttp as deployed, under a real gunicorn: a clone, a chunked request body and a push of more
-than 1 MiB (git sends one chunked past `http.postBuffer`), which gunicorn de-chunks (`wsgi.input_terminated`: read as is, not
-de-chunked twice). Django's own server cannot read chunked bodies at all (its input stream stops
-at `Content-Length`), so this is the only place the path is exercised end to end."""
+than 1 MiB (git sends one chunked past `http.postBuffer`), which gunicorn de-chunks
+(`wsgi.input_terminated`: read as is, not de-chunked twice). Django's own server cannot read
+chunked bodies at all (its input stream stops at `Content-Length`), so this is the only place
+the path is exercised end to end."""
 
 from __future__ import annotations
 
