@@ -15,7 +15,7 @@ from community.services.pulls import pull_request_open
 from gating.models import AuditEvent
 from registry.git import gitobjects
 from registry.git.trees import find_entry
-from registry.models import Commit, Ref
+from registry.models import Commit, FileScan, Ref
 from tests.githttp.conftest import needs_git_lfs
 from tests.support.builders import commit_files, make_repo, token_for
 
@@ -51,6 +51,7 @@ def test_push_to_main_new_branch_tag_and_delete(git, alice, tmp_path, client):
     assert _head(repo) == oid
     assert b"".join(client.get("/alice/pushed/resolve/main/sub/notes.txt").streaming_content) == b"notes\n"
     assert Commit.objects.get(repo=repo, oid=oid).title == "change"
+    assert FileScan.objects.filter(sha256=hashlib.sha256(b"notes\n").hexdigest()).exists()  # scan queued
 
     git.run("push", "origin", "HEAD:refs/heads/feature", cwd=work)
     assert _head(repo, "refs/heads/feature") == oid
