@@ -110,6 +110,9 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
     name = update.ref_name
     if name.startswith("refs/tags/"):
         check(access, Action.WRITE)
+        pushed = objects.get(update.new_oid or "")
+        if pushed is not None and pushed.kind == packs.TAG:
+            raise BadRequest("annotated tags are not supported: push a lightweight tag (`git tag NAME`)")
         tag = name.removeprefix("refs/tags/")
         gitpush.tag_push(repo=repo, tag=tag, old_oid=update.old_oid, new_oid=update.new_oid, may_rewrite=True)
         return

@@ -61,6 +61,10 @@ def test_push_to_main_new_branch_tag_and_delete(git, alice, tmp_path, client):
     git.run("tag", "v1", cwd=work)
     git.run("push", "origin", "v1", cwd=work)
     assert _head(repo, "refs/tags/v1") == branch_oid
+    git.run("tag", "-a", "v2", "-m", "annotated", cwd=work)
+    refused = git.run("push", "origin", "v2", cwd=work, check=False)
+    assert refused.returncode != 0 and "lightweight tag" in refused.stderr
+    assert _head(repo, "refs/tags/v2") is None
     git.run("push", "origin", "--delete", "feature", cwd=work)
     assert _head(repo, "refs/heads/feature") is None
     assert _head(repo, "refs/tags/v1") == branch_oid  # the tag keeps its commit
