@@ -109,7 +109,7 @@ class Gatehouse:
     def __init__(self, workdir: Path, *, extra_env: dict[str, str] | None = None):
         self.workdir = workdir
         self.var_dir = workdir / "var"
-        self.port = free_port()
+        self.port = int(os.environ.get("BENCH_PORT") or 0) or free_port()  # a fixed port if given
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,

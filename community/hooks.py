@@ -48,6 +48,9 @@ class PullRequests:
     def url_path(self, *, repo: Repo, ref_name: str) -> str:
         return f"{repo.web_path}/discussions/{discussion_for_ref(repo, ref_name).num}"
 
+    def opened_by(self, *, repo: Repo, ref_name: str) -> int | None:
+        return discussion_for_ref(repo, ref_name).author_id
+
     def base_ref(self, *, repo: Repo, ref_name: str) -> str | None:
         match = PR_REF.match(ref_name)
         if match is None:

@@ -187,6 +187,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1024 * 1024)
 # git's upload-pack requests (wants and haves, githttp): at most this many bytes, gzipped or not.
 GATEHOUSE_GIT_MAX_REQUEST_BYTES = env.int("GATEHOUSE_GIT_MAX_REQUEST_BYTES", default=8 * 1024 * 1024)
+# git push (githttp.receive): the request as sent and its objects inflated (large files go through
+# Git LFS), the objects in one pack, and the seconds its reading may take.
+GATEHOUSE_GIT_MAX_PUSH_BYTES = env.int("GATEHOUSE_GIT_MAX_PUSH_BYTES", default=256 * 1024 * 1024)
+GATEHOUSE_GIT_MAX_PUSH_OBJECTS = env.int("GATEHOUSE_GIT_MAX_PUSH_OBJECTS", default=200_000)
+GATEHOUSE_GIT_PUSH_SECONDS = env.int("GATEHOUSE_GIT_PUSH_SECONDS", default=300)
 # Full-clone responses kept per (repo, wants, capabilities) (githttp.packcache); 0 bytes: off.
 GATEHOUSE_GIT_PACK_CACHE_DIR = Path(env.str("GATEHOUSE_GIT_PACK_CACHE_DIR", default=str(VAR_DIR / "git-packs")))
 GATEHOUSE_GIT_PACK_CACHE_BYTES = env.int("GATEHOUSE_GIT_PACK_CACHE_BYTES", default=2 * 1024**3)

@@ -13,6 +13,7 @@ bytes; pkt-lines at most 65,520 bytes (git's own maximum); `MAX_WANTS` wants and
 
 from __future__ import annotations
 
+import tempfile
 import zlib
 
 from core import bodies
@@ -21,6 +22,8 @@ from core.errors import BadRequest, PayloadTooLarge
 MAX_WANTS = 10_000
 MAX_HAVES = 50_000
 MAX_PKT_LINE = 65_520
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+COPY_CHUNK = 1024 * 1024
 
 
 def read_body(request, limit: int) -> bytes:
@@ -91,3 +94,35 @@ def check_negotiation(body: bytes) -> None:
         offset += size
     if wants > MAX_WANTS or haves > MAX_HAVES:
         raise BadRequest(f"At most {MAX_WANTS} wants and {MAX_HAVES} haves per request.")
+
+
+def spool_body(request, limit: int):
+    """A request body of at most `limit` bytes, as sent (git sends a push's pack unzipped), into a
+    temporary file that stays in memory up to SPOOL_IN_MEMORY: a large push costs disk, not memory."""
+    if request.META.get("HTTP_CONTENT_ENCODING", "").lower() not in ("", "identity"):
+        raise BadRequest("A push's body must not be compressed.")
+    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - the caller closes it
+    try:
+        if (length := bodies.content_length(request)) is not None:
+            if length > limit:
+                raise PayloadTooLarge(f"A push may be at most {limit} bytes.")
+            _copy(request, spooled, length)
+        elif request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            stream = request.META["wsgi.input"]
+            if request.META.get("wsgi.input_terminated"):  # gunicorn de-chunked it already
+                _copy(stream, spooled, limit + 1)
+            else:
+                spooled.write(_dechunk(stream, limit))
+        if spooled.tell() > limit:
+            raise PayloadTooLarge(f"A push may be at most {limit} bytes.")
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
+
+
+def _copy(source, target, at_most: int) -> None:
+    while at_most > 0 and (chunk := source.read(min(COPY_CHUNK, at_most))):
+        target.write(chunk)
+        at_most -= len(chunk)

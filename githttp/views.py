@@ -3,7 +3,7 @@ from the registry's rows (githttp.store), behind the same policy as every other 
 
 - GET  /{[datasets/]}{ns}/{name}[.git]/info/refs?service=git-upload-pack   refs (needs DOWNLOAD)
 - POST /{[datasets/]}{ns}/{name}[.git]/git-upload-pack                     clone and fetch
-- GET  .../info/refs?service=git-receive-pack, POST .../git-receive-pack    push: refused for now
+- GET  .../info/refs?service=git-receive-pack, POST .../git-receive-pack    push (githttp.receive)
 
 Authentication is HTTP Basic with any user name and a token as the password (or Bearer).
 SECURITY: an anonymous caller of a private or missing repo gets the same 401 with
@@ -27,10 +27,10 @@ from dulwich.protocol import CAPABILITY_FILTER, ReceivableProtocol
 from dulwich.server import Backend, UploadPackHandler
 
 from core import bodies as core_bodies
-from core.errors import BadRequest, Forbidden, HubError
+from core.errors import BadRequest, HubError
 from gating.policy import Action, check_clone
 from gating.repo_views import RepoView
-from githttp import bodies, packcache
+from githttp import bodies, packcache, receive
 from githttp.store import GitRepo, Refused
 from registry.git import trees
 from registry.selectors import Resolved
@@ -41,6 +41,7 @@ RECEIVE_PACK = "git-receive-pack"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a pack past this is spooled to a temporary file
 STREAM_CHUNK = 256 * 1024
 GIT_REQUEST = core_bodies.BodyPolicy(lambda: settings.GATEHOUSE_GIT_MAX_REQUEST_BYTES)
+GIT_PUSH = core_bodies.BodyPolicy(lambda: settings.GATEHOUSE_GIT_MAX_PUSH_BYTES)
 
 
 def pkt_line(data: bytes) -> bytes:
@@ -92,7 +93,8 @@ class GitRepoView(RepoView):
 
 class InfoRefsView(GitRepoView):
     """The ref advertisement. Fetching needs DOWNLOAD (a gated repo asks for access here, where
-    git shows the message); the push advertisement needs a signed-in caller with a write token."""
+    git shows the message); the push advertisement needs a signed-in caller with a write token
+    (which refs they may move is decided per ref, when they push)."""
 
     @property
     def repo_actions(self) -> dict[str, Action]:  # type: ignore[override]
@@ -101,13 +103,12 @@ class InfoRefsView(GitRepoView):
 
     def get(self, request, **kwargs):
         service = request.GET.get("service")
-        if service == RECEIVE_PACK:
-            raise Forbidden("Pushing with git is not supported yet: use the commit API (huggingface_hub).")
-        if service != UPLOAD_PACK:
+        if service not in (UPLOAD_PACK, RECEIVE_PACK):
             raise BadRequest("Only git's smart HTTP protocol is served: please use git 1.6.6 or later.")
         out = io.BytesIO()
         proto = ReceivableProtocol(io.BytesIO().read, out.write)
-        handler = RegistryUploadPackHandler(_Backend(GitRepo(self.repo)), ["/"], proto, stateless_rpc=True)
+        handler_class = receive.RegistryReceivePackHandler if service == RECEIVE_PACK else RegistryUploadPackHandler
+        handler = handler_class(_Backend(GitRepo(self.repo)), ["/"], proto, stateless_rpc=True)
         handler.advertise_refs = True
         handler.handle()
         body = pkt_line(f"# service={service}\n".encode()) + b"0000" + out.getvalue()
@@ -201,7 +202,14 @@ def _stream(handle) -> Iterator[bytes]:
 
 
 class ReceivePackView(GitRepoView):
+    """git push: see githttp.receive. PARTICIPATE lets a contributor reach their pull request's
+    ref; every ref is then decided by `check_push` as for the commit API."""
+
     repo_actions = {"POST": Action.PARTICIPATE}
+    body_policy = GIT_PUSH
 
     def post(self, request, **kwargs):
-        raise Forbidden("Pushing with git is not supported yet: use the commit API (huggingface_hub).")
+        if request.content_type != f"application/x-{RECEIVE_PACK}-request":
+            raise BadRequest(f"Expected Content-Type application/x-{RECEIVE_PACK}-request.")
+        with bodies.spool_body(request, settings.GATEHOUSE_GIT_MAX_PUSH_BYTES) as body:
+            return _no_cache(receive.push(self, body))

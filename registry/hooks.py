@@ -78,6 +78,9 @@ class PullRequestHooks(Protocol):
     def base_ref(self, *, repo: Repo, ref_name: str) -> str | None:
         """The full name of the branch the pull request behind `ref_name` targets; None if none."""
 
+    def opened_by(self, *, repo: Repo, ref_name: str) -> int | None:
+        """The id of the user who opened the pull request behind `ref_name`; None if none."""
+
 
 pull_requests: PullRequestHooks | None = None
 

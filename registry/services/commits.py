@@ -331,12 +331,7 @@ def commit_create(
     _check_parent(ref, parent_commit)
     parent_tree = Commit.objects.get(repo=repo, oid=ref.commit_oid).tree_oid if ref else None
     tree_oid, added = _build_tree(repo, parent_tree, operations)
-    context = hooks.CommitContext(
-        repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author
-    )
-    check_card_at(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree)
-    for check in hooks.commit_checks:
-        check(context)
+    commit_check(repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree, author=author)
     commit = _write_commit(
         repo=repo,
         tree_oid=tree_oid,
@@ -346,11 +341,34 @@ def commit_create(
         description=description,
         on_pull_request=ref_name.startswith("refs/pr/"),
     )
+    ref_land(repo=repo, ref=ref, ref_name=ref_name, commit=commit, added=added, author=author)
+    return commit
+
+
+def commit_check(*, repo: Repo, ref_name: str, tree_oid: str, parent_tree_oid: str | None, author: User | None) -> None:
+    """The checks every new commit passes before its ref moves, whichever way it came (the commit
+    API, the portal, a git push): the card's metadata and the apps' `hooks.commit_checks`
+    (licenses, derivatives). The new trees and blobs are stored, so checks may read them."""
+    context = hooks.CommitContext(
+        repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree_oid, author=author
+    )
+    check_card_at(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree_oid)
+    for check in hooks.commit_checks:
+        check(context)
+
+
+def ref_land(
+    *, repo: Repo, ref: Ref | None, ref_name: str, commit: Commit, added: list[AddFile], author: User | None
+) -> None:
+    """Move `ref_name` (locked as `ref`, or new when None) to `commit`, checked and written, and
+    everything a moved branch entails: the repo's metadata, scans of the added files, the apps'
+    `commit_listeners`, the webhooks' event and the metrics. The one ref move of every commit
+    (commit API, portal, pull request merges, git push)."""
     old_oid = ref.commit_oid if ref else None
     _move_ref(repo, ref, ref_name, commit)
     faults.point("commit.in_ref_txn")
     if ref_name == f"refs/heads/{repo.default_branch}":
-        repo_metadata_refresh(repo=repo, tree_oid=tree_oid)
+        repo_metadata_refresh(repo=repo, tree_oid=commit.tree_oid)
     Repo.objects.filter(pk=repo.pk).update(last_modified=commit.created_at)
     scans_request(files=[(op.sha256, op.path) for op in added])
     for listener in hooks.commit_listeners:
@@ -368,7 +386,6 @@ def commit_create(
     target = "pull_request" if ref_name.startswith("refs/pr/") else "branch"
     transaction.on_commit(COMMITS.labels(target).inc)
     faults.point_after_commit("commit.after_ref_moved")
-    return commit
 
 
 def _clean_message(summary: str, description: str) -> str:
@@ -385,18 +402,24 @@ def _build_tree(repo: Repo, parent_tree: str | None, operations: list[CommitOper
     checks can read the new files (a refused commit rolls them back with the rest)."""
     root = trees.MutableTree(parent_tree)
     added = _apply(root, operations)
+    tree_oid, new_trees = trees.write_root(root)
+    objects_store(repo=repo, new_trees=new_trees, added=added)
+    return tree_oid, added
+
+
+def objects_store(*, repo: Repo, new_trees: dict[str, list[trees.Entry]], added: list[AddFile]) -> None:
+    """Inside a commit's transaction: claim the stored content of `added` for the repo and store
+    the new trees and blob rows (shared by git id; a difference is refused, never taken over)."""
     _claim_objects(added)
     RepoObject.objects.bulk_create(
         [RepoObject(repo=repo, sha256=sha) for sha in {op.sha256 for op in added}], ignore_conflicts=True
     )
-    tree_oid, new_trees = trees.write_root(root)
     try:
         trees.save_trees(new_trees)
         _save_blobs(added)
     except trees.TreeConflict as exc:
         logger.error("Commit to repo %s refused: %s (run `manage.py registry_fsck`)", repo.pk, exc)
         raise Conflict("This commit conflicts with stored history; the operator has been told. Try again later.")
-    return tree_oid, added
 
 
 def _save_blobs(added: list[AddFile]) -> None:

@@ -178,7 +178,11 @@ class LfsBatchView(RepoAPIView):
         if repo_holds(repo=self.repo, oid=oid, size=size):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
-        verify = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
+        verify: dict = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
+        if authorization := request.META.get("HTTP_AUTHORIZATION"):
+            # `authenticated: true` tells git-lfs to send no credentials of its own: the verify call
+            # carries the caller's, given back to the same caller (as the Hub does).
+            verify["header"] = {"Authorization": authorization}
         if get_storage().serves_signed_urls:  # bytes go straight to the object store
             signed = s3uploads.upload_action(
                 request, repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size, multipart=multipart

@@ -30,13 +30,14 @@ class Git:
         env.update(extra)
         return env
 
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True, **env: str):
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True, input_text: str | None = None, **env: str):
         result = subprocess.run(  # noqa: S603 - git with fixed arguments, loopback server
             ["git", *args],
             cwd=cwd or self.home,
             env=self.env(**env),
             capture_output=True,
             text=True,
+            input=input_text,
             timeout=60,
         )
         if check and result.returncode != 0:

@@ -1,11 +1,13 @@
-"""githttp as deployed, under a real gunicorn: a clone, and a chunked request body (git sends one
-past `http.postBuffer`), which gunicorn de-chunks (`wsgi.input_terminated`: read as is, not
-de-chunked twice). Django's own server cannot read chunked bodies at all (its input stream stops
-at `Content-Length`), so this is the only place the path is exercised end to end."""
+"""githttp as deployed, under a real gunicorn: a clone, a chunked request body and a push of more
+than 1 MiB (git sends one chunked past `http.postBuffer`), which gunicorn de-chunks
+(`wsgi.input_terminated`: read as is, not de-chunked twice). Django's own server cannot read
+chunked bodies at all (its input stream stops at `Content-Length`), so this is the only place
+the path is exercised end to end."""
 
 from __future__ import annotations
 
 import http.client
+import secrets
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,7 +16,7 @@ from django.conf import settings
 from githttp.views import pkt_line
 from registry.models import Ref
 from tests.e2e.conftest import worker_database_url
-from tests.support.builders import make_repo
+from tests.support.builders import make_repo, token_for
 from tests.support.gunicorn import gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,6 +61,21 @@ def test_clone_and_chunked_request_through_gunicorn(git, alice, tmp_path):
     with gunicorn("config.wsgi", log=tmp_path / "gunicorn.log", env=env) as url:
         assert b"PACK" in _chunked_upload_pack(url, "alice/m", _request_for(repo))
         target = tmp_path / "clone"
-        git.run("clone", f"{url}/alice/m", str(target))
+        scheme, rest = url.split("://", 1)
+        git.run("clone", f"{scheme}://user:{token_for(alice)}@{rest}/alice/m", str(target))
+        # A push past http.postBuffer (1 MiB) goes chunked: its pack is read once, whole.
+        big = {f"data/part{index}.txt": secrets.token_hex(350_000).encode() for index in range(4)}
+        for path, data in big.items():
+            (target / path).parent.mkdir(exist_ok=True)
+            (target / path).write_bytes(data)
+        git.run("add", "-A", cwd=target)
+        git.run("commit", "-q", "-m", "big text", cwd=target)
+        git.run("push", "origin", "main", cwd=target)
+        pushed = git.run("rev-parse", "HEAD", cwd=target).stdout.strip()
     for path, data in FILES.items():
         assert (target / path).read_bytes() == data
+    assert Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid == pushed
+    fresh = tmp_path / "fresh"
+    git.run("clone", git.url("alice/m"), str(fresh))
+    for path, data in big.items():
+        assert (fresh / path).read_bytes() == data

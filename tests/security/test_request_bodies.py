@@ -226,6 +226,7 @@ LARGE_BODY_ROUTES = {
     "community:new": "portal pull request form (files)",
     "lfs:lfs-batch": "many objects per batch",
     "githttp:upload-pack": "git wants and haves (GATEHOUSE_GIT_MAX_REQUEST_BYTES, 8 MiB, bounded in count too)",
+    "githttp:receive-pack": "a git push's pack, spooled to disk (GATEHOUSE_GIT_MAX_PUSH_BYTES, read within bounds)",
     "lfs:lfs-upload": "an LFS object, streamed",
     "lfs:lfs-part": "a part of an LFS object, streamed",
     "xet-cas:xorb": "a xorb, streamed",
