@@ -131,11 +131,27 @@ def main() -> int:
         portal = Timer(hub.port, {"Cookie": f"sessionid={creds['session']}"})
         anonymous = Timer(hub.port, {})
         pages = [
-            ("list_models search=llama sort=likes", anonymous, "/api/models?search=llama&sort=likes&direction=-1&limit=50"),
-            ("list_models search=bert sort=downloads", anonymous, "/api/models?search=bert&sort=downloads&direction=-1&limit=50"),
+            (
+                "list_models search=llama sort=likes",
+                anonymous,
+                "/api/models?search=llama&sort=likes&direction=-1&limit=50",
+            ),
+            (
+                "list_models search=bert sort=downloads",
+                anonymous,
+                "/api/models?search=bert&sort=downloads&direction=-1&limit=50",
+            ),
             ("list_models sort=likes (signed in)", api, "/api/models?sort=likes&direction=-1&limit=50"),
-            ("list_models filter=diffusers sort=downloads", anonymous, "/api/models?filter=diffusers&sort=downloads&direction=-1&limit=50"),
-            ("list_models sort=lastModified, page 20", anonymous, "/api/models?sort=lastModified&direction=-1&limit=50&cursor=eyJvIjogMTAwMH0"),
+            (
+                "list_models filter=diffusers sort=downloads",
+                anonymous,
+                "/api/models?filter=diffusers&sort=downloads&direction=-1&limit=50",
+            ),
+            (
+                "list_models sort=lastModified, page 20",
+                anonymous,
+                "/api/models?sort=lastModified&direction=-1&limit=50&cursor=eyJvIjogMTAwMH0",
+            ),
             ("tree API images/ (10,000 entries)", anonymous, f"/api/models/{OWNER}/big-files/tree/main/images"),
             ("tree API root, recursive page 1", anonymous, f"/api/models/{OWNER}/big-files/tree/main?recursive=True"),
             ("tree portal images/", anonymous, f"/{OWNER}/big-files/tree/main/images"),

@@ -33,9 +33,11 @@ class ThreadPage(CommunityView):
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = selectors.discussion_get(self.repo, num)
         user_id = request.user.pk if request.user.is_authenticated else None
+        page = selectors.events_page(discussion, request.GET.get("page"))
         context = self.context(
             discussion=discussion,
-            rows=event_rows(selectors.events_for(discussion)),
+            rows=event_rows(page.object_list),
+            page=page,
             is_author=user_id is not None and user_id == discussion.author_id,
             user_id=user_id,
             can_post=self._allowed(permissions.require_post, discussion),

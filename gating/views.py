@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, timedelta
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -170,9 +173,12 @@ class AccessQueueView(PortalRepoView):
             )
         if export == "csv":
             return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+        page = Paginator(rows, settings.GATEHOUSE_PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
         context = self.page_context(
             "access",
-            rows=rows[:500],
+            rows=page.object_list,
+            page=page,
+            query=urlencode({"status": status, "q": search}),
             status=status,
             q=search,
             statuses=RequestStatus.values,

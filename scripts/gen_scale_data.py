@@ -34,15 +34,47 @@ ROOT = Path(__file__).resolve().parent.parent
 OWNER = "scale-owner"
 BIG_FILES, BIG_QUEUE, BIG_THREAD = "big-files", "big-queue", "big-thread"
 WORDS = (
-    "llama mistral bert gpt vit whisper clip t5 roberta falcon qwen gemma phi stable diffusion "
-    "sdxl flux wav2vec yolo resnet deberta electra bloom opt pythia mamba"
-).split()
+    "llama",
+    "mistral",
+    "bert",
+    "gpt",
+    "vit",
+    "whisper",
+    "clip",
+    "t5",
+    "roberta",
+    "falcon",
+    "qwen",
+    "gemma",
+    "phi",
+    "stable",
+    "diffusion",
+    "sdxl",
+    "flux",
+    "wav2vec",
+    "yolo",
+    "resnet",
+    "deberta",
+    "electra",
+    "bloom",
+    "opt",
+    "pythia",
+    "mamba",
+)
 PIPELINES = (
-    "text-generation text-classification token-classification fill-mask translation summarization "
-    "image-classification text-to-image automatic-speech-recognition feature-extraction"
-).split()
-LIBRARIES = "transformers diffusers timm sentence-transformers peft gguf".split()
-LICENSES = "apache-2.0 mit cc-by-4.0 openrail llama3 other".split()
+    "text-generation",
+    "text-classification",
+    "token-classification",
+    "fill-mask",
+    "translation",
+    "summarization",
+    "image-classification",
+    "text-to-image",
+    "automatic-speech-recognition",
+    "feature-extraction",
+)
+LIBRARIES = ["transformers", "diffusers", "timm", "sentence-transformers", "peft", "gguf"]
+LICENSES = ["apache-2.0", "mit", "cc-by-4.0", "openrail", "llama3", "other"]
 
 
 def _sql_array(values: list[str]) -> str:
