@@ -56,6 +56,15 @@ class Timer:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def get(self, path: str, *, first_byte: bool = False) -> tuple[float, http.client.HTTPResponse, bytes]:
+        try:
+            return self._get(path, first_byte=first_byte)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed this keep-alive connection while it sat idle: ask again on a new one.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            return self._get(path, first_byte=first_byte)
+
+    def _get(self, path: str, *, first_byte: bool) -> tuple[float, http.client.HTTPResponse, bytes]:
         started = time.perf_counter()
         self.conn.request("GET", path, headers=self.headers)
         response = self.conn.getresponse()
