@@ -9,6 +9,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterator
+from typing import TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from core.errors import HubError, RepoMoved
 # Routes the Hub client calls: they answer every error as JSON with the X-Error-* headers, even
 # where no view ran (an unknown path, a method the route does not take). Portal pages stay HTML.
 _HUB_ROUTE = re.compile(r"^/(?:api/|lfs/|(?:datasets/)?[^/]+/[^/]+(?:/resolve(?:/|$)|\.git/info/lfs/))")
+
+AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
 
 
 def is_hub_route(path: str) -> bool:
@@ -154,7 +157,7 @@ def json_stream_response(filename: str, items) -> StreamingHttpResponse:
     return as_export(StreamingHttpResponse(_chunked(pieces()), content_type="application/json"), filename)
 
 
-def as_export(response: HttpResponseBase, filename: str) -> HttpResponseBase:
+def as_export(response: AnyResponse, filename: str) -> AnyResponse:
     """A download of people and decisions (access requests, audit trail, acknowledgments).
     SECURITY: no cache, shared or the browser's, keeps a copy."""
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -34,7 +34,7 @@ from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text
 from gating.repo_views import PortalRepoView
-from gating.selectors import audit_for, audit_item, gating_config, request_item, requests_for
+from gating.selectors import answer_labels, audit_for, audit_item, gating_config, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
@@ -222,10 +222,9 @@ EXPORT_ROWS_PER_QUERY = 2000
 
 
 def _request_rows(rows):
-    """The header names every answer's label, so the answers alone are read first (no users
-    joined, a narrow pass), then the rows, a slice at a time, as the download goes."""
-    answers = rows.values_list("fields", flat=True).iterator(chunk_size=EXPORT_ROWS_PER_QUERY)
-    labels = sorted({label for fields in answers for label in fields})
+    """The header names every answer's label, so the labels are read first (one query), then the
+    rows, a slice at a time, as the download goes."""
+    labels = answer_labels(rows)
     yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
     for row in rows.iterator(chunk_size=EXPORT_ROWS_PER_QUERY):
         yield [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 from django.conf import settings
@@ -99,17 +100,25 @@ class RepoPage(PortalRepoView):
         return directory_listing(self.repo, resolved, path)
 
 
+@lru_cache(maxsize=256)
+def _listing_order(tree_oid: str, prefix: str) -> tuple[tuple[str, trees.Entry], ...]:
+    """A folder's (path, entry) pairs as the portal lists them, folders first, by name; trees never
+    change, so each order is worked out once per process."""
+    return tuple(
+        sorted(
+            trees.iter_entries(tree_oid, prefix, recursive=False),
+            key=lambda pair: (pair[1]["type"] != "directory", pair[1]["name"].lower()),
+        )
+    )
+
+
 def directory_listing(repo: Repo, resolved, path: str, page_number: str | None = None) -> Page:
     """One page of a folder's entries, folders first, by name: a folder of 10,000 files is read
     whole from its tree row, but only the page's rows are described (scans, URLs) and rendered."""
     entry = trees.find_entry(resolved.tree_oid, path)
     if entry is None or entry["type"] != "directory":
         raise EntryNotFound(commit_oid=resolved.commit_oid)
-    prefix = f"{path}/" if path else ""
-    children = sorted(
-        trees.iter_entries(entry["oid"], prefix, recursive=False),
-        key=lambda pair: (pair[1]["type"] != "directory", pair[1]["name"].lower()),
-    )
+    children = _listing_order(entry["oid"], f"{path}/" if path else "")
     page = Paginator(children, settings.GATEHOUSE_PORTAL_PAGE_SIZE).get_page(page_number)
     scans = scans_for(entry_sha256(child) for _, child in page.object_list if child["type"] == "file")
     rows = []
@@ -126,8 +135,7 @@ def directory_listing(repo: Repo, resolved, path: str, page_number: str | None =
                 "scan_status": (scan.status if scan else "unscanned") if child["type"] == "file" else "",
             }
         )
-    page.object_list = rows
-    return page
+    return Page(rows, page.number, page.paginator)
 
 
 def flagged_files(tree_oid: str) -> list[tuple[str, str]]:
