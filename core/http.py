@@ -124,7 +124,10 @@ EXPORT_CHUNK = 64 * 1024
 
 
 def _chunked(pieces) -> Iterator[bytes]:
-    """Pieces gathered into chunks of about EXPORT_CHUNK bytes: one write per chunk, not per row."""
+    """Pieces gathered into chunks of about EXPORT_CHUNK bytes: one write per chunk, not per row.
+    The first piece (a header, an opening bracket) goes alone, so the download starts at once."""
+    pieces = iter(pieces)
+    yield next(pieces, b"")
     chunk: list[bytes] = []
     size = 0
     for piece in pieces:

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -28,6 +27,7 @@ from accounts.models import User
 from core import edge, jsontext
 from core.errors import BadRequest, HubError
 from core.http import as_export, csv_response, csv_stream_response, error_response, json_stream_response
+from core.pagination import slice_page
 from core.timeutil import isoformat_z
 from gating import release, services
 from gating.access_form import form_for_repo
@@ -172,7 +172,7 @@ class AccessQueueView(PortalRepoView):
             return json_stream_response(f"{self.repo.name}-access.json", items)
         if export == "csv":
             return csv_stream_response(f"{self.repo.name}-access.csv", _request_rows(rows))
-        page = Paginator(rows, settings.GATEHOUSE_PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = slice_page(rows, request.GET.get("page"), size=settings.GATEHOUSE_PORTAL_PAGE_SIZE)
         context = self.page_context(
             "access",
             rows=page.object_list,
