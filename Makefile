@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run worker test test-slow test-faults soak bench-pg-load test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download bench-s3-concurrent bench-s3-upload bench-xet-s3 clean
+.PHONY: run worker test test-slow test-faults soak bench-pg-load test-gpu lint format bench-download bench-head bench-upload bench-gate bench-previews bench-previews-gpu bench-xet bench-cpu bench-s3-download bench-s3-concurrent bench-s3-upload bench-xet-s3 bench-scale clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,10 @@ bench-previews: $(DEV_STAMP)
 ## bench-previews-gpu: preview throughput vs plain diffusers, SD 1.5-sized at 512x512 (needs CUDA).
 bench-previews-gpu: $(DEV_STAMP)
 	$(PY) bench/preview_gpu.py
+
+## bench-scale: p50/p99 of list_models, tree, queue and discussion pages on the data-at-scale set (DATABASE_URL: PostgreSQL; filled on first run).
+bench-scale: $(DEV_STAMP)
+	$(PY) bench/scale_pages.py
 
 ## bench-cpu: server CPU per anonymous GET of a card or pull request diff built to be expensive, first and later.
 bench-cpu: $(DEV_STAMP)

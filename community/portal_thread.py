@@ -10,17 +10,19 @@ from community import permissions, selectors, services
 from community.diffs import parse_for_display
 from community.models import EventType
 from community.portal import CommunityView
-from community.serializers import HIDDEN_TEXT, render_comment
+from community.serializers import HIDDEN_TEXT, render_comments
 from core.errors import BadRequest, HubError
 from gating.policy import Action
 
 
 def event_rows(events) -> list[dict]:
+    events = list(events)
+    htmls = render_comments(event.raw for event in events if event.type == EventType.COMMENT and not event.is_hidden)
     rows = []
     for event in events:
         row = {"event": event, "kind": event.type}
         if event.type == EventType.COMMENT:
-            row["html"] = "" if event.is_hidden else render_comment(event.raw)
+            row["html"] = "" if event.is_hidden else htmls[event.raw]
             row["hidden_text"] = HIDDEN_TEXT
             row["edits"] = len(event.revisions.all())
         rows.append(row)
@@ -33,9 +35,11 @@ class ThreadPage(CommunityView):
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = selectors.discussion_get(self.repo, num)
         user_id = request.user.pk if request.user.is_authenticated else None
+        page = selectors.events_page(discussion, request.GET.get("page"))
         context = self.context(
             discussion=discussion,
-            rows=event_rows(selectors.events_for(discussion)),
+            rows=event_rows(page.object_list),
+            page=page,
             is_author=user_id is not None and user_id == discussion.author_id,
             user_id=user_id,
             can_post=self._allowed(permissions.require_post, discussion),

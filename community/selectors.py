@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
+from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from community.diffs import conflicting_paths, unified_diff
@@ -59,8 +61,17 @@ def discussion_get(repo: Repo, num) -> Discussion:
 
 
 def events_for(discussion: Discussion) -> list[Event]:
+    return list(_events(discussion))
+
+
+def events_page(discussion: Discussion, page_number: str | None) -> Page:
+    """One page of a thread, oldest first: a thread of 5,000 comments renders 100 at a time."""
+    return Paginator(_events(discussion), settings.GATEHOUSE_PORTAL_PAGE_SIZE).get_page(page_number)
+
+
+def _events(discussion: Discussion) -> QuerySet[Event]:
     revisions = Prefetch("revisions", queryset=CommentRevision.objects.select_related("author").order_by("-id"))
-    return list(
+    return (
         discussion.events.select_related("author", "edited_by", "hidden_by").prefetch_related(revisions).order_by("id")
     )
 

@@ -8,6 +8,7 @@ then nh3), so no stored HTML is ever trusted.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import lru_cache
 
 from django.conf import settings
@@ -21,16 +22,26 @@ HIDDEN_TEXT = "This comment has been hidden"
 
 
 @lru_cache(maxsize=2048)
+def _html_key(raw: str) -> str:
+    bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
+    return f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
 def render_comment(raw: str) -> str:
     """HTML of a comment: a function of its text alone, so cached in the process and in the
     shared cache (rendering is bounded, not free: once per text, not once per process)."""
-    bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
-    key = f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{hashlib.sha256(raw.encode()).hexdigest()}"
-    html = cache.get(key)
-    if html is None:
-        html = markdown.render_markdown(raw)
-        cache.set(key, html, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
-    return html
+    return render_comments([raw])[raw]
+
+
+def render_comments(raws: Iterable[str]) -> dict[str, str]:
+    """HTML of many comments (by text) in one round trip to the shared cache, not one per comment:
+    a thread of 5,000 comments costs one `get_many` once its comments were rendered."""
+    keys = {_html_key(raw): raw for raw in set(raws)}
+    found = cache.get_many(list(keys))
+    missing = {key: markdown.render_markdown(raw) for key, raw in keys.items() if key not in found}
+    if missing:
+        cache.set_many(missing, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
+    return {raw: found[key] if key in found else missing[key] for key, raw in keys.items()}
 
 
 def user_json(user) -> dict | None:
@@ -65,7 +76,13 @@ def discussion_json(discussion: Discussion, *, num_comments: int | None = None) 
 
 def details_json(discussion: Discussion, events: list[Event], *, conflicts: list[str] | None, diff: str | None) -> dict:
     payload = discussion_json(discussion)
-    payload["events"] = [event_json(event) for event in events]
+    htmls = render_comments(
+        raw
+        for event in events
+        if event.type == EventType.COMMENT and not event.is_hidden
+        for raw in [event.raw, *(revision.raw for revision in event.revisions.all())]
+    )
+    payload["events"] = [event_json(event, htmls=htmls) for event in events]
     if discussion.is_pull_request:
         changes = {"base": discussion.base_ref}
         if discussion.merge_commit_oid:
@@ -77,11 +94,12 @@ def details_json(discussion: Discussion, events: list[Event], *, conflicts: list
     return payload
 
 
-def event_json(event: Event) -> dict:
+def event_json(event: Event, *, htmls: dict[str, str] | None = None) -> dict:
+    """The Hub's shape of one thread event; `htmls` holds comments already rendered (by text)."""
     payload: dict = {"id": event.public_id, "type": event.type, "createdAt": isoformat_z(event.created_at)}
     _with_author(payload, event.author)
     if event.type == EventType.COMMENT:
-        payload["data"] = _comment_data(event)
+        payload["data"] = _comment_data(event, htmls or {})
     elif event.type == EventType.STATUS_CHANGE:
         payload["data"] = {"status": event.data.get("status")}
     elif event.type == EventType.TITLE_CHANGE:
@@ -91,7 +109,7 @@ def event_json(event: Event) -> dict:
     return payload
 
 
-def _comment_data(event: Event) -> dict:
+def _comment_data(event: Event, htmls: dict[str, str]) -> dict:
     revisions = list(event.revisions.all())
     if event.is_hidden:
         # SECURITY: a hidden comment's words, current or past, are never served again.
@@ -110,10 +128,16 @@ def _comment_data(event: Event) -> dict:
         return data
     editor = event.edited_by if event.edited_at else event.author
     updated = isoformat_z(event.edited_at or event.created_at)
-    latest = _with_author({"raw": event.raw, "html": render_comment(event.raw), "updatedAt": updated}, editor)
+    latest = _with_author(
+        {"raw": event.raw, "html": htmls.get(event.raw) or render_comment(event.raw), "updatedAt": updated}, editor
+    )
     history = [
         _with_author(
-            {"raw": revision.raw, "html": render_comment(revision.raw), "updatedAt": isoformat_z(revision.created_at)},
+            {
+                "raw": revision.raw,
+                "html": htmls.get(revision.raw) or render_comment(revision.raw),
+                "updatedAt": isoformat_z(revision.created_at),
+            },
             revision.author,
         )
         for revision in revisions

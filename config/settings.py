@@ -367,6 +367,8 @@ if not 1 <= GATEHOUSE_DOWNLOAD_URL_TTL <= 300:
 GATEHOUSE_TREE_PAGE_SIZE = env.int("GATEHOUSE_TREE_PAGE_SIZE", default=1000)
 GATEHOUSE_COMMITS_PAGE_SIZE = env.int("GATEHOUSE_COMMITS_PAGE_SIZE", default=50)
 GATEHOUSE_LIST_PAGE_SIZE = env.int("GATEHOUSE_LIST_PAGE_SIZE", default=100)
+# Rows per page of the portal's long pages: a folder's files, the access-request queue, a thread's comments.
+GATEHOUSE_PORTAL_PAGE_SIZE = env.int("GATEHOUSE_PORTAL_PAGE_SIZE", default=100)
 
 # Previews: the operator's safety checker (a local folder; previews are refused without one),
 # blocked prompt concepts ("category: term, term; category: term"), the minimum Safe Latent

@@ -8,16 +8,22 @@ import io
 import ipaddress
 import json
 import re
+from collections.abc import Iterator
+from typing import TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from core.errors import HubError, RepoMoved
 
 # Routes the Hub client calls: they answer every error as JSON with the X-Error-* headers, even
 # where no view ran (an unknown path, a method the route does not take). Portal pages stay HTML.
 _HUB_ROUTE = re.compile(r"^/(?:api/|lfs/|(?:datasets/)?[^/]+/[^/]+(?:/resolve(?:/|$)|\.git/info/lfs/))")
+
+AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
 
 
 def is_hub_route(path: str) -> bool:
@@ -93,17 +99,68 @@ def moved_response(request, exc) -> HttpResponse:
     return response
 
 
+def _safe_cells(row) -> list:
+    # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
+    return ["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row]
+
+
 def csv_response(filename: str, rows) -> HttpResponse:
     """A CSV download of `rows` (lists; the first is the header)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        # SECURITY: neutralise spreadsheet formulas in user-supplied cells.
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+        writer.writerow(_safe_cells(row))
     return as_export(HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8"), filename)
 
 
-def as_export(response: HttpResponse, filename: str) -> HttpResponse:
+class _Line:
+    """A file for csv.writer that hands each written line back instead of keeping it."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+EXPORT_CHUNK = 64 * 1024
+
+
+def _chunked(pieces) -> Iterator[bytes]:
+    """Pieces gathered into chunks of about EXPORT_CHUNK bytes: one write per chunk, not per row.
+    The first piece (a header, an opening bracket) goes alone, so the download starts at once."""
+    pieces = iter(pieces)
+    yield next(pieces, b"")
+    chunk: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        chunk.append(piece)
+        size += len(piece)
+        if size >= EXPORT_CHUNK:
+            yield b"".join(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield b"".join(chunk)
+
+
+def csv_stream_response(filename: str, rows) -> StreamingHttpResponse:
+    """`csv_response` sent while `rows` (an iterator) is read: an export of 200,000 access
+    requests starts at once and never sits whole in the web process's memory."""
+    writer = csv.writer(_Line())
+    lines = (writer.writerow(_safe_cells(row)).encode() for row in rows)
+    return as_export(StreamingHttpResponse(_chunked(lines), content_type="text/csv; charset=utf-8"), filename)
+
+
+def json_stream_response(filename: str, items) -> StreamingHttpResponse:
+    """A JSON array of `items` (an iterator of dicts), sent as it is made (see csv_stream_response)."""
+
+    def pieces() -> Iterator[bytes]:
+        yield b"["
+        for index, item in enumerate(items):
+            yield (b"," if index else b"") + json.dumps(item, cls=DjangoJSONEncoder).encode()
+        yield b"]"
+
+    return as_export(StreamingHttpResponse(_chunked(pieces()), content_type="application/json"), filename)
+
+
+def as_export(response: AnyResponse, filename: str) -> AnyResponse:
     """A download of people and decisions (access requests, audit trail, acknowledgments).
     SECURITY: no cache, shared or the browser's, keeps a copy."""
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

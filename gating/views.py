@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, timedelta
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -24,14 +26,15 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import User
 from core import edge, jsontext
 from core.errors import BadRequest, HubError
-from core.http import as_export, csv_response, error_response
+from core.http import as_export, csv_response, csv_stream_response, error_response, json_stream_response
+from core.pagination import slice_page
 from core.timeutil import isoformat_z
 from gating import release, services
 from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text
 from gating.repo_views import PortalRepoView
-from gating.selectors import audit_for, audit_item, gating_config, request_item, requests_for
+from gating.selectors import answer_labels, audit_for, audit_item, gating_config, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
@@ -165,14 +168,16 @@ class AccessQueueView(PortalRepoView):
         export = request.GET.get("export")
         rows = requests_for(self.repo, status=status if status in RequestStatus.values else None, search=search)
         if export == "json":
-            return as_export(
-                JsonResponse([request_item(row) for row in rows], safe=False), f"{self.repo.name}-access.json"
-            )
+            items = (request_item(row) for row in rows.iterator(chunk_size=EXPORT_ROWS_PER_QUERY))
+            return json_stream_response(f"{self.repo.name}-access.json", items)
         if export == "csv":
-            return csv_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+            return csv_stream_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+        page = slice_page(rows, request.GET.get("page"), size=settings.GATEHOUSE_PORTAL_PAGE_SIZE)
         context = self.page_context(
             "access",
-            rows=rows[:500],
+            rows=page.object_list,
+            page=page,
+            query=urlencode({"status": status, "q": search}),
             status=status,
             q=search,
             statuses=RequestStatus.values,
@@ -212,10 +217,16 @@ class AccessQueueView(PortalRepoView):
         return redirect(f"{self.repo.web_path}/access-requests?status={request.POST.get('back', 'pending')}")
 
 
+# Exports read the queue in slices of this many rows (a server-side cursor on PostgreSQL).
+EXPORT_ROWS_PER_QUERY = 2000
+
+
 def _request_rows(rows):
-    labels = sorted({label for row in rows for label in row.fields})
+    """The header names every answer's label, so the labels are read first (one query), then the
+    rows, a slice at a time, as the download goes."""
+    labels = answer_labels(rows)
     yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
-    for row in rows:
+    for row in rows.iterator(chunk_size=EXPORT_ROWS_PER_QUERY):
         yield [
             row.user.username,
             row.user.fullname,

@@ -71,7 +71,14 @@ class Repo(models.Model):
                 name="repo_exactly_one_owner",
             ),
         ]
-        indexes = [models.Index(fields=["last_modified"]), models.Index(fields=["downloads"])]
+        # One index per sort of list_models; its search has a trigram index on PostgreSQL
+        # (registry/migrations/0016_repo_list_indexes.py: an expression index Django cannot declare).
+        indexes = [
+            models.Index(fields=["last_modified"]),
+            models.Index(fields=["downloads"]),
+            models.Index(fields=["likes"], name="repo_likes"),
+            models.Index(fields=["created_at"], name="repo_created_at"),
+        ]
 
     def __str__(self) -> str:
         return self.repo_id

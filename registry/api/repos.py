@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Value
+from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Concat
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from gating.policy import Action, Principal, repos_visible_to
 from gating.repo_views import RepoAPIView
 from registry.api import schema
 from registry.api.serializers import repo_info, repo_summary
-from registry.models import PLURAL_TYPES, Repo
+from registry.models import PLURAL_TYPES, Repo, RepoTag
 from registry.selectors import resolve_revision
 
 SORT_FIELDS = {
@@ -108,12 +108,10 @@ class RepoListView(APIView):
             queryset = queryset.filter(pipeline_tag=request.GET["pipeline_tag"])
         if request.GET.get("library"):
             tags.append(request.GET["library"])
-        if tags:
-            queryset = (
-                queryset.filter(tag_rows__tag__in=set(tags))
-                .annotate(matched=Count("tag_rows", distinct=True))
-                .filter(matched=len(set(tags)))
-            )
+        # One EXISTS per tag (served by the unique (repo, tag) index) rather than a join counted
+        # per repo: the page can then be read along the sort's index and stop at its size.
+        for tag in sorted(set(tags)):
+            queryset = queryset.filter(Exists(RepoTag.objects.filter(repo=OuterRef("pk"), tag=tag)))
         gated = request.GET.get("gated")
         if gated in ("true", "false"):
             queryset = queryset.exclude(gated="") if gated == "true" else queryset.filter(gated="")

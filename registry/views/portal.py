@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.shortcuts import redirect, render
@@ -95,19 +96,33 @@ class RepoPage(PortalRepoView):
         )
         return render(request, "registry/repo.html", context)
 
-    def _entries(self, resolved, path: str) -> list[dict]:
+    def _entries(self, resolved, path: str) -> Page:
         return directory_listing(self.repo, resolved, path)
 
 
-def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
+@lru_cache(maxsize=256)
+def _listing_order(tree_oid: str, prefix: str) -> tuple[tuple[str, trees.Entry], ...]:
+    """A folder's (path, entry) pairs as the portal lists them, folders first, by name; trees never
+    change, so each order is worked out once per process."""
+    return tuple(
+        sorted(
+            trees.iter_entries(tree_oid, prefix, recursive=False),
+            key=lambda pair: (pair[1]["type"] != "directory", pair[1]["name"].lower()),
+        )
+    )
+
+
+def directory_listing(repo: Repo, resolved, path: str, page_number: str | None = None) -> Page:
+    """One page of a folder's entries, folders first, by name: a folder of 10,000 files is read
+    whole from its tree row, but only the page's rows are described (scans, URLs) and rendered."""
     entry = trees.find_entry(resolved.tree_oid, path)
     if entry is None or entry["type"] != "directory":
         raise EntryNotFound(commit_oid=resolved.commit_oid)
-    prefix = f"{path}/" if path else ""
-    children = list(trees.iter_entries(entry["oid"], prefix, recursive=False))
-    scans = scans_for(entry_sha256(child) for _, child in children if child["type"] == "file")
+    children = _listing_order(entry["oid"], f"{path}/" if path else "")
+    page = Paginator(children, settings.GATEHOUSE_PORTAL_PAGE_SIZE).get_page(page_number)
+    scans = scans_for(entry_sha256(child) for _, child in page.object_list if child["type"] == "file")
     rows = []
-    for child_path, child in children:
+    for child_path, child in page.object_list:
         scan = scans.get(entry_sha256(child)) if child["type"] == "file" else None
         rows.append(
             {
@@ -120,7 +135,7 @@ def directory_listing(repo: Repo, resolved, path: str) -> list[dict]:
                 "scan_status": (scan.status if scan else "unscanned") if child["type"] == "file" else "",
             }
         )
-    return sorted(rows, key=lambda row: (not row["is_dir"], row["name"].lower()))
+    return Page(rows, page.number, page.paginator)
 
 
 def flagged_files(tree_oid: str) -> list[tuple[str, str]]:
@@ -151,7 +166,7 @@ class TreePage(PortalRepoView):
         context = self.base_context(resolved)
         context.update(
             {
-                "entries": directory_listing(self.repo, resolved, path),
+                "entries": directory_listing(self.repo, resolved, path, request.GET.get("page")),
                 "path": path,
                 "crumbs": breadcrumbs(path),
                 "tab": "files",

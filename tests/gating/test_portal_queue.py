@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import pytest
@@ -23,13 +24,17 @@ def test_form_page_queue_bulk_decisions_and_exports(client, alice, bob, gated_re
     client.force_login(alice)
     queue = client.get("/alice/painter/access-requests?status=pending")
     assert b"bob" in queue.content and b"Acme" in queue.content
-    csv_text = client.get("/alice/painter/access-requests?status=pending&export=csv").content.decode()
+    csv_text = b"".join(
+        client.get("/alice/painter/access-requests?status=pending&export=csv").streaming_content
+    ).decode()
     assert "Company" in csv_text and "'=HYPERLINK(evil)" in csv_text  # formulas neutralised
     ids = [row.request_id for row in AccessRequest.objects.all()]
     client.post("/alice/painter/access-requests", {"action": "accepted", "request": ids, "days": "30"})
     assert set(AccessRequest.objects.values_list("status", flat=True)) == {"accepted"}
     assert all(r.expires_at for r in AccessRequest.objects.all())
-    exported = client.get("/alice/painter/access-requests?status=accepted&export=json").json()
+    exported = json.loads(
+        b"".join(client.get("/alice/painter/access-requests?status=accepted&export=json").streaming_content)
+    )
     assert {item["user"]["user"] for item in exported} == {"bob", "carol"}
 
     client.force_login(bob)
