@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0015_repo_folded_id'),
+        ('registry', '0016_repo_list_indexes'),
     ]
 
     operations = [
