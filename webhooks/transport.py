@@ -79,7 +79,8 @@ def parse_url(url: str) -> Target:
 
 
 def address_refusal(address: str, *, allow_private: bool) -> str | None:
-    """Why `address` may not be connected to, or None."""
+    """What kind of address `address` is, when it may not be connected to (None when it may).
+    It never names the address: a name's refusal must not tell its owner what it resolves to."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         # An IPv6 address that carries an IPv4 one is judged by it: ::ffff:127.0.0.1 is 127.0.0.1,
@@ -92,26 +93,32 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
         elif ip.teredo is not None:
             ip = ip.teredo[1]
     if ip.is_multicast or ip.is_unspecified:
-        return f"{ip} is a multicast or unspecified address"
-    if ip.is_global and not (ip.is_private or ip.is_reserved or ip.is_link_local or ip.is_loopback):
+        return "a multicast or unspecified address"
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local  # deprecated, yet routed inside
+    if ip.is_global and not (ip.is_private or ip.is_reserved or ip.is_link_local or ip.is_loopback or site_local):
         return None
     if allow_private:
         return None
     return (
-        f"{ip} is a loopback, link-local, private-network or reserved address "
+        "a loopback, link-local, private-network or reserved address "
         "(the operator may allow these: GATEHOUSE_WEBHOOK_ALLOW_PRIVATE)"
     )
 
 
 def literal_refusal(url: str, *, allow_private: bool) -> str | None:
     """For URLs whose host is an address: why it is refused (checked when a webhook is saved;
-    names are checked at every delivery, where it counts)."""
+    names are checked at every delivery, where it counts). Numeric forms that resolvers read as
+    addresses (`2130706433`, `0x7f.1`, `127.1`) are addresses here too."""
     target = parse_url(url)
     try:
-        ipaddress.ip_address(target.host)
+        address = str(ipaddress.ip_address(target.host))
     except ValueError:
-        return None
-    return address_refusal(target.host, allow_private=allow_private)
+        try:
+            address = str(socket.getaddrinfo(target.host, None, flags=socket.AI_NUMERICHOST)[0][4][0])
+        except (socket.gaierror, UnicodeError):
+            return None  # a name
+    refusal = address_refusal(address, allow_private=allow_private)
+    return None if refusal is None else f"{target.host} is {refusal}"
 
 
 def resolve(target: Target, *, allow_private: bool) -> str:
@@ -129,7 +136,7 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     for address in addresses:
         refusal = address_refusal(address, allow_private=allow_private)
         if refusal:
-            raise Refused(f"Delivery to {target.host!r} refused: {refusal}.")
+            raise Refused(f"Delivery to {target.host!r} refused: the name resolves to {refusal}.")
     return addresses[0].split("%", 1)[0]
 
 

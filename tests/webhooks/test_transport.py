@@ -82,16 +82,26 @@ def test_bad_urls_are_refused(url):
         "http://[::1]:8080/",
         "http://2130706433/",
         "http://0x7f000001/",
+        "http://0x7f.1/",
+        "http://127.1/",
         "http://[::ffff:a9fe:a9fe]/",
+        "http://[fec0::1]/",  # deprecated site-local, which Python calls global
     ],
 )
 def test_literal_addresses_are_refused_when_saved(url):
-    """Decimal and hex forms are names to urllib (never resolved as addresses by us): they are
-    caught where it counts, at resolution, since the resolver's answer is what is checked."""
-    refusal = transport.literal_refusal(url, allow_private=False)
-    if refusal is None:
-        with pytest.raises(transport.Refused):
-            transport.resolve(transport.parse_url(url), allow_private=False)
+    """Decimal, hex and short forms too (found by an outsider attack: they passed at save time):
+    they are read as the resolver reads them."""
+    assert transport.literal_refusal(url, allow_private=False)
+    with pytest.raises(transport.Refused):
+        transport.resolve(transport.parse_url(url), allow_private=False)
+
+
+def test_a_names_refusal_does_not_tell_what_it_resolves_to(monkeypatch):
+    """Found by an outsider attack: the delivery log named the private address an internal name has."""
+    _resolver(monkeypatch, {"intranet.example": ["10.20.30.40"]})
+    with pytest.raises(transport.Refused) as refused:
+        transport.resolve(transport.parse_url("http://intranet.example/"), allow_private=False)
+    assert "10.20.30.40" not in str(refused.value) and "private-network" in str(refused.value)
 
 
 def _resolver(monkeypatch, answers: dict[str, list[str]]):
