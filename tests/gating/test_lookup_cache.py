@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from accounts import services as account_services
 from accounts.models import AccessToken, Membership, User
 from core import lookup_cache
 from gating import release
+from registry import services as registry_services
 from registry.models import Ref, Repo
 from tests.support.builders import UserFactory, commit_files, make_repo, token_for
 
@@ -120,9 +122,32 @@ def test_anonymous_heads_are_served_from_the_cache_until_the_repo_changes(client
     assert _until(lambda: client.head(URL).status_code == 401)
 
     assert client.head(URL)["X-Error-Code"] == "GatedRepo"
-    # Deleted.
+    # Deleted for good.
     Repo.objects.get(pk=repo.pk).delete()
     assert _until(lambda: client.head(URL).get("X-Error-Code") == "RepoNotFound")
+
+
+@pytestmark_pg
+@pytest.mark.django_db(transaction=True)
+def test_counters_announce_nothing_and_every_other_column_does(client, alice, live_cache):
+    """Found by a review: the trigger listed the columns it watched, and `deleted_at` (added
+    later) was not among them, so a soft-deleted repo kept answering from the cache."""
+    make_repo(alice, "cached", {"model.safetensors": b"\0" * 64})
+    repo = Repo.objects.get(namespace="alice", name="cached")
+
+    def served_from_cache() -> bool:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.head(URL).status_code == 200
+        return len(queries) == 0
+
+    assert _until(served_from_cache)
+    Repo.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 7, likes=3)
+    time.sleep(0.2)  # a notification, had there been one, would have arrived
+    assert served_from_cache()
+    registry_services.repo_delete(repo=repo)
+    assert _until(lambda: client.head(URL).get("X-Error-Code") == "RepoNotFound", WITHIN)
+    registry_services.repo_restore(repo=repo)
+    assert _until(lambda: client.head(URL).status_code == 200, WITHIN)
 
 
 @pytestmark_pg
