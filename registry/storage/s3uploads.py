@@ -78,8 +78,8 @@ def complete_multipart(grant: uploads.UploadGrant, parts: list[dict]) -> uploads
     storage = _store()
     chunk = part_size()
     total = uploads.part_count(grant.size, chunk)
-    numbers = [part.get("partNumber") for part in parts if isinstance(part, dict)]
-    if numbers != list(range(1, total + 1)):
+    numbers = [part.get("partNumber") if isinstance(part, dict) else None for part in parts]
+    if numbers != list(range(1, total + 1)):  # every entry an object naming its part, in order
         raise BadRequest(f"Expected parts 1..{total} in order.")
     listed = [{"PartNumber": part["partNumber"], "ETag": str(part.get("etag", ""))} for part in parts]
     key = staging_key(storage, repo_id=grant.repo_id, user_id=grant.user_id, oid=grant.oid)

@@ -135,6 +135,8 @@ def test_a_multipart_upload_cut_mid_part_resumes_by_sending_that_part_again(hub,
     early = httpx2.post(action["href"], json={"oid": oid, "parts": [{"partNumber": 1, "etag": first}]})
     assert early.status_code == 400  # parts missing: nothing completed, nothing committable
     assert not get_storage().exists(oid)
+    parts = [{"partNumber": 1, "etag": first}, {"partNumber": 2, "etag": "x"}, "junk"]  # (found by a review: a 500)
+    assert httpx2.post(action["href"], json={"oid": oid, "parts": parts}).status_code == 400
     etags = [
         first,
         *(httpx2.put(url, content=piece).headers["ETag"] for url, piece in zip(urls[1:], pieces[1:], strict=True)),
