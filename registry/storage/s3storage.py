@@ -318,7 +318,13 @@ class S3Storage(PublishingStorage):
         one of the signed headers, so the store refuses the URL with any other range or none.
         SECURITY: a Xet xorb packs chunks of many files, possibly of other repos; a plain signed
         GET would authorise all of them whatever range the caller was entitled to."""
-        params = {"Bucket": self.bucket, "Key": self.key_for(name), "Range": f"bytes={first}-{last}"}
+        params = {
+            "Bucket": self.bucket,
+            "Key": self.key_for(name),
+            "Range": f"bytes={first}-{last}",
+            # A xorb may hold private repos' chunks: no shared cache keeps the answer.
+            "ResponseCacheControl": "private",
+        }
         ttl = min(settings.GATEHOUSE_XET_FETCH_URL_TTL, settings.GATEHOUSE_DOWNLOAD_URL_TTL)
         return self.presign_client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
 

@@ -34,6 +34,7 @@ def test_fetch_urls_are_the_stores_own_and_serve_only_their_signed_range(cas, al
     assert url.startswith(s3_store.endpoint + "/") and 0 < first < last < len(stored) - 1
     fetched = httpx2.get(url, headers={"Range": f"bytes={first}-{last}"})
     assert fetched.status_code == 206 and fetched.content == stored[first : last + 1]
+    assert fetched.headers["Cache-Control"] == "private"  # other repos' chunks may share the xorb
     for other in (f"bytes={first}-{last + 1}", f"bytes={first - 1}-{last}", f"bytes=0-{len(stored) - 1}"):
         assert httpx2.get(url, headers={"Range": other}).status_code == 403, other
     assert httpx2.get(url).status_code == 403  # no Range: the whole xorb
