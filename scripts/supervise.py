@@ -127,10 +127,11 @@ def reap() -> list[tuple[int, int]]:
         exited.append((pid, os.waitstatus_to_exitcode(status)))
 
 
-def empty_groups(groups: set[int], leaders: set[int], deadline: float) -> None:
+def empty_groups(groups: set[int], leaders: set[int], deadline: float) -> dict[int, int]:
     """SIGTERM each running leader (it stops its own children, as gunicorn and Celery do) or, where
     the leader is gone, its whole group; SIGKILL every group still there at `deadline`; return
-    once all are empty."""
+    once all are empty, with every exit reaped meanwhile (pid -> status), of these groups or not."""
+    reaped: dict[int, int] = {}
     for pgid in groups:
         if pgid in leaders:
             try:
@@ -147,9 +148,10 @@ def empty_groups(groups: set[int], leaders: set[int], deadline: float) -> None:
                     log(f"process group {pgid} still running after SIGTERM: SIGKILL")
                     signal_group(pgid, signal.SIGKILL)
             killed = True
-        reap()
+        reaped.update(reap())
         time.sleep(0.05)
-    reap()
+    reaped.update(reap())
+    return reaped
 
 
 class Supervisor:
@@ -157,6 +159,9 @@ class Supervisor:
         self.entries = [Entry(name, command) for name, command in entries.items()]
         self.env = env
         self.stopping: int | None = None
+        # Exits reaped but not handled yet: emptying one entry's group reaps whatever else exits
+        # meanwhile, and an exit dropped there would never be restarted.
+        self.exited: dict[int, int] = {}
 
     def request_stop(self, signum: int, frame: object) -> None:
         if self.stopping is None:
@@ -170,15 +175,17 @@ class Supervisor:
             entry.start(self.env)
         status = 0
         while self.stopping is None:
-            exited = dict(reap())
+            self.exited.update(reap())
             now = time.monotonic()
             for entry in self.entries:
-                if entry.process is not None and entry.process.pid in exited:
-                    if not self.handle_exit(entry, exited[entry.process.pid], now):
+                if entry.process is not None and entry.process.pid in self.exited:
+                    if not self.handle_exit(entry, self.exited.pop(entry.process.pid), now):
                         status = 1
                         self.stopping = signal.SIGTERM
                 elif entry.process is None and now >= entry.restart_at:
                     entry.start(self.env)
+            running = {entry.process.pid for entry in self.entries if entry.process is not None}
+            self.exited = {pid: code for pid, code in self.exited.items() if pid in running}  # others: orphans
             time.sleep(POLL)
         log(f"stopping ({signal.Signals(self.stopping).name})")
         groups = {pgid for entry in self.entries for pgid in entry.groups}
@@ -198,7 +205,7 @@ class Supervisor:
         else:
             entry.failures += 1
         log(f"{entry.name} exited with status {code}; stopping what is left of its process group")
-        empty_groups({pgid}, set(), time.monotonic() + LEFTOVER_TIMEOUT)
+        self.exited.update(empty_groups({pgid}, set(), time.monotonic() + LEFTOVER_TIMEOUT))
         entry.groups.discard(pgid)
         if not entry.has_run and entry.failures >= STARTRETRIES:
             log(f"{entry.name} failed {entry.failures} times at start: giving up")

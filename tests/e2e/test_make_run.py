@@ -168,3 +168,24 @@ def test_entry_failing_at_its_first_start_stops_everything(tmp_path):
         if manager.poll() is None:
             manager.kill()
             manager.wait()
+
+
+def test_an_exit_reaped_while_another_group_is_emptied_is_still_handled(tmp_path):
+    """Found by a review: emptying one entry's group reaped whatever else exited meanwhile and
+    dropped it, so that entry was never logged nor restarted. `first` leaves a child that ignores
+    SIGTERM (its group takes LEFTOVER_TIMEOUT to empty); `second` exits inside that window."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("first: sleep 0.5; (trap '' TERM; exec sleep 100) & exit 0\nsecond: sleep 2\n")
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        manager = subprocess.Popen([sys.executable, str(ROOT / "scripts/supervise.py"), str(procfile)], stderr=out)
+    try:
+        wait_for(lambda: "second exited with status 0" in log.read_text(), timeout=30, what="second's exit")
+        wait_for(lambda: log.read_text().count("second started") >= 2, timeout=30, what="second's restart")
+    finally:
+        manager.send_signal(signal.SIGTERM)
+        try:
+            manager.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            manager.kill()
+            manager.wait()
