@@ -6,6 +6,12 @@ The `huggingface_hub` client picks its exception class from the `X-Error-Code` h
 
 from __future__ import annotations
 
+import redis
+
+# Raised by the cache (Redis, in production) while it restarts or hangs: the request is answered
+# 503 with Retry-After, as for a database that cannot be reached (core.middleware), never 500.
+CACHE_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
 
 class HubError(Exception):
     status: int = 400

@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 
 from core import heartbeat
 from core.api import AllowAnyone
+from core.errors import CACHE_UNAVAILABLE
 from core.http import client_ip
 
 Check = dict[str, Any]
@@ -112,7 +113,10 @@ def check_storage() -> Check:
 def check_workers() -> Check:
     now = time.time()
     stale_after = settings.GATEHOUSE_HEARTBEAT_STALE_AFTER
-    beat, worker = heartbeat.last_beat(), heartbeat.last_worker()
+    try:  # the heartbeats live in the cache: Redis, in production, which may be restarting
+        beat, worker = heartbeat.last_beat(), heartbeat.last_worker()
+    except CACHE_UNAVAILABLE as exc:
+        return {"ok": False, "error": f"cache unavailable: {type(exc).__name__}", "stale_after_seconds": stale_after}
     beat_age = None if beat is None else round(now - beat["at"], 1)
     worker_age = None if worker is None else round(now - worker["at"], 1)
     return {

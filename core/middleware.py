@@ -9,7 +9,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
 from core import logctx
-from core.errors import BadRequest, InsufficientStorage, ServiceUnavailable
+from core.errors import CACHE_UNAVAILABLE, BadRequest, InsufficientStorage, ServiceUnavailable
 from core.http import error_response, is_hub_route, json_error
 
 logger = logging.getLogger(__name__)
@@ -110,12 +110,13 @@ class HubMethodNotAllowedMiddleware(MiddlewareMixin):
 
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """A request that meets a database it cannot reach (a restart, a failover, a full connection
-    table) or a transient conflict it lost (deadlock, serialization) gets 503 with Retry-After,
-    which clients retry, instead of a 500, which they report. Django drops the broken connection
-    at the end of the request, and the next request connects again: no process needs a restart."""
+    table) or a transient conflict it lost (deadlock, serialization), or a cache (Redis) that is
+    restarting, gets 503 with Retry-After, which clients retry, instead of a 500, which they
+    report. Django drops the broken connection at the end of the request, and the next request
+    connects again: no process needs a restart."""
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not isinstance(exception, (OperationalError, InterfaceError, *CACHE_UNAVAILABLE)):
             return None
         logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
         return error_response(ServiceUnavailable(headers={"Retry-After": "5"}))

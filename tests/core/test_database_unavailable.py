@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from tests.support.builders import make_repo
+from community.models import Discussion
+from tests.support.builders import make_repo, token_for
 from tests.support.gunicorn import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,3 +38,27 @@ def test_unreachable_database_is_a_503_and_the_process_recovers(client, alice):
     assert during["X-Error-Code"] == "ServiceUnavailable"
     assert during.json()["code"] == "ServiceUnavailable"
     assert client.get("/api/models/alice/painter").status_code == 200
+
+
+def test_a_cache_that_cannot_be_reached_is_a_503_and_nothing_is_kept(client, alice, bob, settings):
+    """Found by a review: with Redis as the cache (production), a Redis restart turned comments,
+    sign-ins and /readyz into 500s."""
+    make_repo(alice, "painter")
+    token = token_for(bob)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    posted = client.post(
+        "/api/models/alice/painter/discussions",
+        {"title": "Hello", "description": "A question"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert (posted.status_code, posted["Retry-After"], posted["X-Error-Code"]) == (503, "5", "ServiceUnavailable")
+    assert not Discussion.objects.exists()
+    ready = client.get("/readyz")
+    assert ready.status_code in (200, 503) and ready.json()["status"] != "ok"
