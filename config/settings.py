@@ -227,6 +227,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 600
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="gatehouse@localhost")
+# Seconds an SMTP connection may block (connect, each read): mails are sent by outbox tasks whose
+# claim lasts GATEHOUSE_OUTBOX_LEASE_SECONDS, and a hung server must not outlast it.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # Per-address limits (sign-in throttles) key on the client's address: behind this many reverse
 # proxies, the one the outermost proxy saw in X-Forwarded-For (core.http.client_ip).
