@@ -18,6 +18,7 @@ import ipaddress
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,16 @@ def _check_redis_broker(url: str) -> Check:
     return {"ok": True, "kind": "redis", "queues": queues}
 
 
+# Checks of remote stores, registered by the apps that own them (registry: the S3 bucket); core
+# knows no storage backend.
+storage_checks: list[Callable[[], Check]] = []
+
+
 def check_storage() -> Check:
+    for remote in storage_checks:
+        found = remote()
+        if not found["ok"]:
+            return found
     root = Path(settings.GATEHOUSE_STORAGE_ROOT)
     try:
         root.mkdir(parents=True, exist_ok=True)  # a fresh install has none until its first upload

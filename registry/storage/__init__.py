@@ -123,6 +123,15 @@ def storage_at(area: str, local_root: Path) -> BlobStorage:
     return s3_storage_for(url, area, str(local_root))
 
 
+def bucket_readiness() -> dict:
+    """/readyz's check of the object store (core.health.storage_checks); nothing on the local disk."""
+    if not settings.GATEHOUSE_STORAGE_URL:
+        return {"ok": True}
+    from registry.storage.s3storage import bucket_check  # boto3: only where S3 is configured
+
+    return bucket_check()
+
+
 def get_storage() -> BlobStorage:
     return storage_at("", Path(settings.GATEHOUSE_STORAGE_ROOT))
 

@@ -106,6 +106,25 @@ def make_client(endpoint_url: str | None = None):
     )
 
 
+def bucket_check() -> dict:
+    """Readiness of the bucket (core.health): one HEAD of it, with 2 s timeouts and no retries,
+    so a probe answers in seconds even while the store hangs (the data path waits longer)."""
+    bucket, _ = parse_storage_url(settings.GATEHOUSE_STORAGE_URL)
+    client = _client(
+        None,
+        os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+        settings.GATEHOUSE_S3_ADDRESSING_STYLE,
+        2,
+        2,
+        1,
+    )
+    try:
+        client.head_bucket(Bucket=bucket)
+    except Exception as exc:  # botocore's connection, timeout and client errors alike
+        return {"ok": False, "error": f"bucket unreachable: {type(exc).__name__}"}
+    return {"ok": True}
+
+
 @lru_cache(maxsize=8)
 def _client(endpoint_url, environ_endpoint, style, connect_timeout, read_timeout, max_attempts):
     session = boto3.session.Session()

@@ -120,3 +120,11 @@ def test_heartbeats_of_beat_and_worker_make_it_ok(client, tmp_path):
     assert workers["queue_lag_seconds"] >= 2.5
     assert workers["beat_tick_seconds_ago"] is not None
     scheduler.close()
+
+
+def test_readyz_is_unavailable_when_the_bucket_does_not_answer(client, s3_backend, settings):
+    """Found by a review: on S3, /readyz checked only the local scratch folder."""
+    assert client.get("/readyz").json()["checks"]["storage"]["ok"] is True
+    settings.GATEHOUSE_STORAGE_URL = "s3://no-such-bucket-here/prefix"
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json()["checks"]["storage"]["error"].startswith("bucket unreachable")
