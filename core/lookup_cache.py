@@ -58,8 +58,9 @@ T = TypeVar("T")
 CHANNEL = "gatehouse_repo_changed"
 MAX_ENTRIES = 4096
 RECONNECT_SECONDS = 1.0
-PING_SECONDS = 1.0
-# Nothing is served from the cache once the listener's own ping has not come back for this long.
+PING_SECONDS = 0.25
+# Nothing is served from the cache once the listener's own ping has not come back for this long:
+# under the README's one-second revocation bound even when its connection stalls without a word
 STALE_AFTER_SECONDS = 3 * PING_SECONDS
 # A listener whose connection died without a word must notice within seconds: it pings the
 # server every PING_SECONDS, and these bound how long a ping may go unanswered (TCP only).
