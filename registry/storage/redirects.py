@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpResponse
 
 from core.errors import ContentUnavailable
@@ -27,6 +28,23 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def _keeps_the_token(url: str, hub_url: str) -> bool:
+    """Whether a client redirected from `hub_url` to `url` sends the hub token again: httpx and
+    requests do on the same origin, and on an upgrade of the same host from http:80 to https:443."""
+    to, hub = _origin(url), _origin(hub_url)
+    return to == hub or (to[1] == hub[1] and hub[0] == "http" and hub[2] == 80 and to[0] == "https" and to[2] == 443)
+
+
+def _on_the_hubs_origin(url: str, request) -> bool:
+    """SECURITY: the store must be where clients do not send the hub token, judged from the hub's
+    URL as the request names it and as GATEHOUSE_PUBLIC_URL does (behind a proxy they may differ)."""
+    hubs = [
+        request.build_absolute_uri("/"),
+        *([settings.GATEHOUSE_PUBLIC_URL] if settings.GATEHOUSE_PUBLIC_URL else []),
+    ]
+    return any(_keeps_the_token(url, hub) for hub in hubs)
 
 
 def signed_redirect(request, sha256: str, filename: str, *, is_private: bool) -> HttpResponse | None:
@@ -48,8 +66,10 @@ def signed_redirect(request, sha256: str, filename: str, *, is_private: bool) ->
     url = storage.presigned_get(sha256, filename=filename, is_private=is_private)
     if url is None:
         return None
-    if _origin(url) == _origin(request.build_absolute_uri("/")):
-        logger.error("The object store is on the hub's own origin: serving %s through the hub instead", sha256)
+    if _on_the_hubs_origin(url, request):
+        logger.error(
+            "The object store is where clients send the hub's token: serving %s through the hub instead", sha256
+        )
         return None
     response = HttpResponse(status=302)
     response["Location"] = url

@@ -14,7 +14,7 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from registry import services
 from registry.models import Ref, Repo
-from registry.storage import content, get_storage
+from registry.storage import content, get_storage, redirects
 from tests.support.builders import make_repo, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("s3_backend")]
@@ -120,6 +120,20 @@ def test_a_private_file_is_redirected_with_private_caching(hub, alice):
     fetched = httpx2.get(answer.headers["Location"])
     assert fetched.content == WEIGHTS and fetched.headers["Cache-Control"] == "private"
     assert hf_hub_download("alice/secret", "model.safetensors", token=token_for(alice)) is not None
+
+
+def test_no_redirect_goes_where_the_client_would_send_the_hub_token(hub, alice, tiny, s3_store, settings):
+    """A store on the hub's origin, or reached by an http:80 -> https:443 upgrade of its host, or
+    on the origin of GATEHOUSE_PUBLIC_URL (the hub's name behind a proxy): the bytes come from
+    the hub instead (found by a review: the public URL was not considered)."""
+    keeps = redirects._keeps_the_token
+    assert keeps("https://hub.example/x", "http://hub.example/") and keeps("http://a:9/x", "http://a:9/")
+    assert not keeps("https://store.example/x", "http://hub.example/") and not keeps("http://a:8/x", "http://a:9/")
+    assert not keeps("https://hub.example:8443/x", "http://hub.example/")
+    assert _resolve(hub, "alice/tiny", "unet/model.safetensors", method="GET").status_code == 302
+    settings.GATEHOUSE_PUBLIC_URL = s3_store.endpoint
+    served = _resolve(hub, "alice/tiny", "unet/model.safetensors", method="GET")
+    assert served.status_code == 200 and served.content == WEIGHTS
 
 
 def test_xet_uploaded_content_gets_a_plain_object_before_its_first_redirect(hub, alice, tmp_path):
