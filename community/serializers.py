@@ -8,24 +8,31 @@ then nh3), so no stored HTML is ever trusted.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 
 from community.models import Discussion, Event, EventType
+from core.bytecache import memo_by_bytes
 from core.timeutil import isoformat_z
 from registry.cards import markdown
 
 HIDDEN_TEXT = "This comment has been hidden"
+# Memory each process may spend on rendered comments (keyed by the text's digest, so long texts
+# are not kept as keys either).
+RENDERED_CACHE_BYTES = 4 * 1024**2
 
 
-@lru_cache(maxsize=2048)
+def _text_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@memo_by_bytes(RENDERED_CACHE_BYTES, key=_text_digest)
 def render_comment(raw: str) -> str:
     """HTML of a comment: a function of its text alone, so cached in the process and in the
     shared cache (rendering is bounded, not free: once per text, not once per process)."""
     bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
-    key = f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{hashlib.sha256(raw.encode()).hexdigest()}"
+    key = f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{_text_digest(raw)}"
     html = cache.get(key)
     if html is None:
         html = markdown.render_markdown(raw)
