@@ -492,6 +492,9 @@ GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS = env.float("GATEHOUSE_DOWNLOAD_COUNT_FLU
 # immutable, so a hit saves a query on every path lookup), and a quarter of this more on the LFS
 # path index of trees. Bounded in bytes, not trees, so a process's memory levels off.
 GATEHOUSE_TREE_CACHE_BYTES = env.int("GATEHOUSE_TREE_CACHE_BYTES", default=16 * 1024**2)
+# Celery workers write their metrics here (core/taskmetrics.py; emptied when a worker starts) and
+# the web's /metrics adds them to its own. Empty: workers keep their metrics to themselves.
+GATEHOUSE_WORKER_METRICS_DIR = env.str("GATEHOUSE_WORKER_METRICS_DIR", default=str(VAR_DIR / "metrics-worker"))
 # Fault-injection tests only: named crash points to arm (core/faults.py); `check --deploy` fails if set.
 GATEHOUSE_FAULTPOINTS = env.str("GATEHOUSE_FAULTPOINTS", default="")
 GATEHOUSE_FAULTPOINTS_STATE = env.str("GATEHOUSE_FAULTPOINTS_STATE", default="")
