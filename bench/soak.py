@@ -3,11 +3,15 @@
 Starts scripts/supervise.py with the Procfile on a private port and var/ (SQLite, the
 gatehouse-fs broker, gunicorn and a Celery worker with beat), seeds repos, measures the capacity
 of the mix with a closed loop, then sends an open-loop, bounded load at half of it for
-`--minutes` (default 60). Mix: 60% downloads (HEAD and GET /resolve, public repos anonymously
-and private ones with a token, over all seeded repos), 20% API reads (model_info, listings),
-15% small commits to several branches, 5% commits of a 1.5 MiB file (inline, base64), each
-commit writing one of FILE_SLOTS paths of its branch. Access requests, discussions and previews
-are not in the mix yet.
+`--minutes` (default 60). Mix: 56% downloads (HEAD and GET /resolve, public repos anonymously
+and private ones with a token, over all seeded repos), 18% API reads (model_info, listings),
+13% small commits to several branches, 4% commits of a 1.5 MiB file (inline, base64), each
+commit writing one of FILE_SLOTS paths of its branch; 5% access requests to manually gated repos
+(a user asks, the owner accepts or rejects, then resets the request so the pair can ask again);
+3.5% discussions (a user opens one, or comments on one opened earlier); 0.5% previews of a tiny
+random-weight Stable Diffusion pipeline, run on the CPU by the Procfile's worker (each accepted
+preview is followed to its end after the run). Rate limits are `make run`'s: their 429s are
+counted apart from errors.
 
 Reports requests by kind, 429s apart from errors, p50/p99 latency, and the RSS of every process
 after the warm-up and at the end. Exit status 1 on any 5xx or failed request, any process death,
@@ -17,7 +21,10 @@ or RSS growth past 10% after the warm-up.
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
+import queue
 import random
 import re
 import signal
@@ -40,6 +47,9 @@ BRANCHES = ("main", "dev", "exp")
 # stop growing once each slot was written, so RSS growth after the warm-up measures leaks, not a
 # data set that grows for the whole run (the per-process tree caches are bounded by count).
 FILE_SLOTS = 64
+GATED = 4  # alice/g0..: public, gated manually
+USERS = 12  # u0..: ask for access, open discussions, request previews
+PREVIEW_REPO = "alice/tiny-sd"
 
 
 def free_port() -> int:
@@ -80,11 +90,26 @@ def tree_rss(root_pid: int) -> dict[int, tuple[str, int]]:
 
 
 class Load:
-    """The mix of requests, with each kind's latencies and statuses (bench/pg_load.py uses it too)."""
+    """The mix of requests, with each kind's latencies and statuses. bench/pg_load.py uses it too,
+    without `users`: its mix has no access requests, discussions or previews."""
 
-    def __init__(self, url: str, token: str, private: set[str], *, namespace: str = "alice", repos: int = REPOS):
-        self.url, self.token, self.private = url, token, private
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        private: set[str],
+        users: dict[str, str] | None = None,
+        *,
+        namespace: str = "alice",
+        repos: int = REPOS,
+    ):
+        self.url, self.token, self.private, self.users = url, token, private, users or {}
         self.namespace, self.repos = namespace, repos
+        self.pairs: queue.Queue[tuple[str, str]] = queue.Queue()  # (user, gated repo) free to ask
+        for user, gated in itertools.product(sorted(self.users), range(GATED)):
+            self.pairs.put((user, f"{namespace}/g{gated}"))
+        self.discussions: list[tuple[str, int]] = []
+        self.previews: list[tuple[str, str]] = []  # (preview id, its requester's token)
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.lock = threading.Lock()
@@ -102,30 +127,109 @@ class Load:
 
     def one(self, rng: random.Random) -> None:
         roll = rng.random()
+        if not self.users:  # downloads, reads and commits only, in the same proportions
+            roll *= 0.91
         repo = f"{self.namespace}/r{rng.randrange(self.repos)}"
         auth = {"Authorization": f"Bearer {self.token}"} if repo in self.private or rng.random() < 0.5 else {}
         started = time.perf_counter()
         try:
-            if roll < 0.6:
+            if roll < 0.56:
                 kind = "download HEAD" if rng.random() < 0.5 else "download GET"
                 path = rng.choice(["README.md", "config.json", "weights.bin"])
                 method = "HEAD" if kind == "download HEAD" else "GET"
                 response = self._http().request(method, f"{self.url}/{repo}/resolve/main/{path}", headers=auth)
                 response.content  # noqa: B018 - read the body
-            elif roll < 0.8:
+            elif roll < 0.74:
                 kind = "api read"
                 target = (
                     f"/api/models/{repo}" if rng.random() < 0.7 else f"/api/models?author={self.namespace}&limit=20"
                 )
                 response = self._http().get(f"{self.url}{target}", headers={"Authorization": f"Bearer {self.token}"})
-            else:
-                kind = "commit small" if roll < 0.95 else "commit large"
+            elif roll < 0.91:
+                kind = "commit small" if roll < 0.87 else "commit large"
                 size = 1536 * 1024 if kind == "commit large" else rng.randrange(10, 4000)
                 path = f"soak/{rng.randrange(FILE_SLOTS)}.bin"
                 response = self.commit(repo, rng.choice(BRANCHES), path, rng.randbytes(size))
+            elif roll < 0.96:
+                self.access_cycle(rng)  # records its own requests
+                return
+            elif roll < 0.995:
+                self.discussion(rng)
+                return
+            else:
+                kind = "preview request"
+                response = self.preview(rng)
             self.record(kind, started, response.status_code)
         except requests.RequestException:
             self.record("failed", started, 0)
+
+    def _post(self, kind: str, user: str, path: str, body: dict) -> requests.Response | None:
+        started = time.perf_counter()
+        try:
+            response = self._http().post(
+                f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {self.users.get(user, self.token)}"}
+            )
+        except requests.RequestException:
+            self.record("failed", started, 0)
+            return None
+        self.record(kind, started, response.status_code)
+        return response
+
+    def access_cycle(self, rng: random.Random) -> None:
+        """A user asks for access to a gated repo; the owner accepts or rejects it, then resets it."""
+        try:
+            user, repo = self.pairs.get_nowait()
+        except queue.Empty:
+            return  # every pair is mid-cycle: nothing is sent
+        try:
+            asked = self._post("access ask", user, f"/{repo}/ask-access", {})
+            if asked is None or asked.status_code != 201:
+                return
+            status = "accepted" if rng.random() < 0.7 else "rejected"
+            base = f"/api/models/{repo}/user-access-request"
+            self._post("access decide", "alice", f"{base}/handle", {"user": user, "status": status})
+            self._post("access reset", "alice", f"{base}/reset", {"user": user})
+        finally:
+            self.pairs.put((user, repo))
+
+    def discussion(self, rng: random.Random) -> None:
+        user = rng.choice(sorted(self.users))
+        with self.lock:
+            known = list(self.discussions[-50:])
+        if known and rng.random() < 0.7:
+            repo, num = rng.choice(known)
+            self._post(
+                "discussion comment",
+                user,
+                f"/api/models/{repo}/discussions/{num}/comment",
+                {"comment": "+1 " * rng.randrange(1, 40)},
+            )
+            return
+        repo = f"alice/r{2 * rng.randrange(REPOS // 2)}"  # public repos
+        body = {"title": f"soak {rng.randrange(10**6)}", "description": "Does this work? " * rng.randrange(1, 20)}
+        response = self._post("discussion open", user, f"/api/models/{repo}/discussions", body)
+        if response is not None and response.status_code == 200:
+            with self.lock:
+                self.discussions.append((repo, response.json()["num"]))
+
+    def preview(self, rng: random.Random) -> requests.Response:
+        user = rng.choice(sorted(self.users))
+        body = {
+            "prompt": "a photo of a cat",
+            "seed": rng.randrange(10**6),
+            "num_inference_steps": 2,
+            "width": 64,
+            "height": 64,
+        }
+        response = self._http().post(
+            f"{self.url}/api/models/{PREVIEW_REPO}/previews",
+            json=body,
+            headers={"Authorization": f"Bearer {self.users[user]}"},
+        )
+        if response.status_code in (200, 201, 202):
+            with self.lock:
+                self.previews.append((response.json()["id"], self.users[user]))
+        return response
 
     def commit(self, repo: str, branch: str, path: str, data: bytes) -> requests.Response:
         import base64
@@ -148,6 +252,52 @@ class Load:
             data=body,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/x-ndjson"},
         )
+
+
+SEED_USERS = f"""
+import json
+from accounts import services
+tokens = {{}}
+for i in range({USERS}):
+    user, _ = services.user_ensure(username=f"u{{i}}", email=f"u{{i}}@example.org", password="x" * 24, is_admin=False)
+    tokens[user.username] = services.token_create(user=user, name="soak", role="write")[1]
+print(json.dumps(tokens))
+"""
+BUILD_PIPELINE = """
+import sys
+from pathlib import Path
+from tests.support.tiny_pipeline import build_safety_checker, build_tiny_pipeline
+build_tiny_pipeline(Path(sys.argv[1]))
+checker, extractor = build_safety_checker()
+checker.save_pretrained(Path(sys.argv[2]) / "safety_checker", safe_serialization=True)
+extractor.save_pretrained(Path(sys.argv[2]) / "feature_extractor")
+"""
+CARD = b"---\nlibrary_name: diffusers\npipeline_tag: text-to-image\nlicense: mit\n---\n# tiny-sd\n"
+
+
+def follow_previews(url: str, ids: list[tuple[str, str]], wait_s: float = 300.0) -> dict[str, int]:
+    """Final status of every accepted preview, waiting up to `wait_s` for the queue to drain;
+    previews still queued or running then are counted as such (and fail the run)."""
+    statuses: dict[str, str] = {}
+    deadline = time.monotonic() + wait_s
+    while True:
+        for preview_id, token in ids:
+            if statuses.get(preview_id) in ("succeeded", "blocked", "failed"):
+                continue
+            response = requests.get(
+                f"{url}/api/models/{PREVIEW_REPO}/previews/{preview_id}", headers={"Authorization": f"Bearer {token}"}
+            )
+            statuses[preview_id] = (
+                response.json().get("status", str(response.status_code)) if response.ok else str(response.status_code)
+            )
+        open_ = [i for i, status in statuses.items() if status in ("queued", "running")]
+        if not open_ or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    counts: dict[str, int] = defaultdict(int)
+    for status in statuses.values():
+        counts[status] += 1
+    return counts
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -266,10 +416,11 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=0.0, help="requests a second (default: half the capacity measured first)"
     )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SOAK_PORT", 0)), help="default: a free one")
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="gatehouse-soak-"))
-    port = free_port()
+    port = args.port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
     env.update(GATEHOUSE_VAR_DIR=str(var), PORT=str(port), ACCESS_LOG="0", DJANGO_SETTINGS_MODULE="config.settings")
     py = sys.executable
@@ -282,6 +433,18 @@ def main() -> int:
     manage("migrate", "--noinput", "-v0")
     manage("createuser", "alice", "--email", "alice@example.org", "--password", "x" * 24)
     token = manage("mint_token", "alice", "--role", "write", "--name", "soak").strip()
+    users = json.loads(manage("shell", "-c", SEED_USERS).strip().splitlines()[-1])
+    # The tiny pipeline and a tiny safety checker, built in a child process (torch stays out of
+    # the load generator); previews run on the CPU with one thread, without the SLD stage (as the
+    # preview tests do: the tiny pipeline has no safety concept to guide).
+    pipe, checker = var / "tiny-sd", var / "checker"
+    subprocess.run([py, "-c", BUILD_PIPELINE, str(pipe), str(checker)], cwd=ROOT, env=env, check=True)
+    env.update(
+        GATEHOUSE_SAFETY_CHECKER_PATH=str(checker),
+        GATEHOUSE_PREVIEW_SLD_MINIMUM="off",
+        GATEHOUSE_PREVIEW_DEVICE="cpu",
+        GATEHOUSE_PREVIEW_CPU_THREADS="1",
+    )
     log = var / "run.log"
     with log.open("wb") as out:
         manager = subprocess.Popen([py, "scripts/supervise.py", "Procfile"], cwd=ROOT, env=env, stdout=out, stderr=out)
@@ -294,11 +457,29 @@ def main() -> int:
             except requests.RequestException:
                 time.sleep(0.2)
         private = seed_repos(url, token, namespace="alice", count=REPOS)
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when huggingface_hub is imported
+        from huggingface_hub import HfApi
+
+        api = HfApi(endpoint=url, token=token)
+        for i in range(GATED):
+            api.create_repo(f"alice/g{i}")
+            api.upload_file(path_or_fileobj=b"# gated\n", path_in_repo="README.md", repo_id=f"alice/g{i}")
+            api.update_repo_settings(f"alice/g{i}", gated="manual")
+        api.create_repo(PREVIEW_REPO)
+        for attempt in range(3):
+            try:
+                api.upload_folder(repo_id=PREVIEW_REPO, folder_path=pipe)
+                break
+            except Exception as exc:  # reported: a setup failure, not part of the measured load
+                print(f"NOTICE: uploading the tiny pipeline failed (attempt {attempt + 1}): {exc}", flush=True)
+        else:
+            raise SystemExit("could not upload the tiny pipeline")
+        api.upload_file(path_or_fileobj=CARD, path_in_repo="README.md", repo_id=PREVIEW_REPO)
         rng = random.Random(17)
-        capacity = measure_capacity(Load(url, token, private), seconds=args.capacity_seconds, clients=8, rng=rng)
+        capacity = measure_capacity(Load(url, token, private, users), seconds=args.capacity_seconds, clients=8, rng=rng)
         rate = args.rate or capacity / 2
         print(f"capacity {capacity:.1f} req/s (closed loop, 8 clients); soak at {rate:.1f} req/s", flush=True)
-        load = Load(url, token, private)  # the soak's own figures
+        load = Load(url, token, private, users)  # the soak's own figures
         warm: dict[int, tuple[str, int]] | None = None
 
         def read_warm_rss(elapsed: float) -> None:
@@ -310,6 +491,7 @@ def main() -> int:
             load, rate=rate, seconds=args.minutes * 60, max_in_flight=args.max_in_flight, rng=rng, on_tick=read_warm_rss
         )
         final = tree_rss(manager.pid)
+        previews = follow_previews(url, load.previews)
     finally:
         manager.send_signal(signal.SIGTERM)
         manager.wait(timeout=30)
@@ -318,6 +500,11 @@ def main() -> int:
     deaths = re.findall(r"supervise \| (\S+) exited with status (-?\d+)", text)
     worker_deaths = len(re.findall(r"was sent SIGKILL|Worker \(pid:\d+\) exited with code", text))
     errors = print_table(load)
+    client_codes = {
+        kind: {s: c for s, c in sorted(codes.items()) if 400 <= s < 500}
+        for kind, codes in sorted(load.statuses.items())
+    }
+    print(f"4xx by status: {({kind: codes for kind, codes in client_codes.items() if codes}) or 'none'}")
     print(f"dropped by the in-flight bound: {dropped}")
     growth_failed = False
     if warm is None:
@@ -333,8 +520,10 @@ def main() -> int:
             elif growth > 0.10:
                 growth_failed, flag = True, "  > 10%"
             print(f"{pid:>8} {rss / 2**20:>13.1f} {end_rss / 2**20:>12.1f} {growth:>8.1%}  {cmd}{flag}")
+    print(f"\npreviews accepted: {len(load.previews)}; by final status: {dict(previews) or 'none'}")
+    previews_failed = sum(n for status, n in previews.items() if status not in ("succeeded", "blocked"))
     print(f"\nprocess deaths seen by the manager: {deaths or 'none'}; gunicorn workers lost: {worker_deaths}")
-    failed_run = errors or deaths or worker_deaths or growth_failed
+    failed_run = errors or deaths or worker_deaths or growth_failed or previews_failed
     print("RESULT:", "FAIL" if failed_run else "PASS", f"(logs and data in {var})")
     return 1 if failed_run else 0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,15 +20,14 @@ from registry.cards import markdown
 HIDDEN_TEXT = "This comment has been hidden"
 
 
-@lru_cache(maxsize=2048)
-def _html_key(raw: str) -> str:
+def _html_key(raw: str) -> str:  # not memoised: a process must not keep comment texts as keys
     bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
     return f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
 def render_comment(raw: str) -> str:
-    """HTML of a comment: a function of its text alone, so cached in the process and in the
-    shared cache (rendering is bounded, not free: once per text, not once per process)."""
+    """HTML of a comment: a function of its text alone, so cached in the shared cache (rendering
+    is bounded, not free: once per text, not once per process)."""
     return render_comments([raw])[raw]
 
 

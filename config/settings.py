@@ -512,6 +512,13 @@ CELERY_BEAT_SCHEDULE["outbox-relay"] = {
 # (registry.services.downloads): a process killed outright loses at most this many seconds of
 # counts; a clean stop loses none. 0 writes each download in its request, as the tests do.
 GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS = env.float("GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS", default=5.0)
+# Memory each web process may spend on its cache of stored trees (registry/git/trees.py; trees are
+# immutable, so a hit saves a query on every path lookup), and a quarter of this more on the LFS
+# path index of trees. Bounded in bytes, not trees, so a process's memory levels off.
+GATEHOUSE_TREE_CACHE_BYTES = env.int("GATEHOUSE_TREE_CACHE_BYTES", default=16 * 1024**2)
+# Celery workers write their metrics here (core/taskmetrics.py; emptied when a worker starts) and
+# the web's /metrics adds them to its own. Empty: workers keep their metrics to themselves.
+GATEHOUSE_WORKER_METRICS_DIR = env.str("GATEHOUSE_WORKER_METRICS_DIR", default=str(VAR_DIR / "metrics-worker"))
 # Fault-injection tests only: named crash points to arm (core/faults.py); `check --deploy` fails if set.
 GATEHOUSE_FAULTPOINTS = env.str("GATEHOUSE_FAULTPOINTS", default="")
 GATEHOUSE_FAULTPOINTS_STATE = env.str("GATEHOUSE_FAULTPOINTS_STATE", default="")

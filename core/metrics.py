@@ -14,11 +14,16 @@ What is measured:
   listing on the embedded broker), `gatehouse_outbox_messages{state}` (core.outbox: pending,
   abandoned), and whatever apps add with `on_scrape` (registry: scans waiting).
 
+- Celery workers' tasks by name and outcome, and their durations (core.taskmetrics), and the
+  preview and scan outcomes counted there (workers.metrics, registry.metrics).
+
 gunicorn runs several worker processes, and a scrape reaches one of them: config/gunicorn.conf.py
 sets `PROMETHEUS_MULTIPROC_DIR` (under `GATEHOUSE_VAR_DIR` unless set), every worker writes its
 samples to files there, and `/metrics` adds up all of them (prometheus_client's multiprocess mode;
 the folder is emptied when gunicorn starts). Without it (runserver, the tests) each process
-reports its own.
+reports its own. Celery workers write theirs the same way to `GATEHOUSE_WORKER_METRICS_DIR` (one
+subfolder per worker; see core/taskmetrics.py for why), and `/metrics` adds those too, sample by
+sample, to what the web processes counted.
 
 SECURITY: route names and counts reveal no repo, but traffic shape is still the operator's
 business. `/metrics` answers 200 only to `Authorization: Bearer $GATEHOUSE_METRICS_TOKEN` (when
@@ -30,6 +35,7 @@ gets 403.
 
 from __future__ import annotations
 
+import glob
 import hmac
 import ipaddress
 import os
@@ -44,6 +50,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.samples import Sample
 
 from core.errors import Forbidden
 from core.http import error_response
@@ -154,17 +161,47 @@ class _ScrapeTime:
             yield from collector()
 
 
-class _ThisProcess:
+def _summed(*sources: Iterable[Metric]) -> Iterable[Metric]:
+    """One family per name, with the samples of equal name and labels added up: a counter that web
+    processes and Celery workers both count (preview outcomes, say) is one series."""
+    families: dict[str, Metric] = {}
+    samples: dict[str, dict[tuple, Sample]] = {}
+    for source in sources:
+        for family in source:
+            if family.name not in families:
+                families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+                samples[family.name] = {}
+            known = samples[family.name]
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                old = known.get(key)
+                if old is None or sample.name.endswith("_created"):
+                    known.setdefault(key, sample)
+                else:
+                    known[key] = sample._replace(value=old.value + sample.value)
+    for name, family in families.items():
+        family.samples = list(samples[name].values())
+        yield family
+
+
+class _Counted:
+    """What this host's processes counted: the web (all gunicorn workers' files, or this process
+    alone) plus the Celery workers' folder."""
+
     def collect(self) -> Iterable[Metric]:
-        return REGISTRY.collect()
+        web_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        web_files = glob.glob(os.path.join(web_dir, "*.db")) if web_dir else []
+        worker_files: list[str] = []
+        if settings.GATEHOUSE_WORKER_METRICS_DIR:
+            worker_files = glob.glob(os.path.join(settings.GATEHOUSE_WORKER_METRICS_DIR, "*", "*.db"))
+        if web_dir:
+            return MultiProcessCollector.merge(web_files + worker_files, accumulate=True)
+        return _summed(REGISTRY.collect(), MultiProcessCollector.merge(worker_files, accumulate=True))
 
 
 def build_registry() -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
-    else:
-        registry.register(_ThisProcess())
+    registry.register(_Counted())
     registry.register(_ScrapeTime())
     return registry
 

@@ -1,15 +1,19 @@
-"""Emails about access requests, through Django's email backend. Sent after the transaction
-commits, so a rolled-back decision never mails anyone."""
+"""Emails about access requests, through Django's email backend.
+
+Mails about a request or a decision are written to the transactional outbox (core.outbox) in the
+caller's transaction, as they read at that moment, and sent by a worker: a rolled-back decision
+never mails anyone, and a mail server that is down or refuses delays the mail (the beat's relay
+runs it again) instead of failing the request that was already committed. Digests are sent from
+their beat task directly.
+"""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 
 from accounts.models import Membership, Role, User
+from core.outbox import outbox_send
 from gating.models import AccessRequest, GatingConfig, NotifyMode, RepoReviewer
 from registry.models import Repo
 
@@ -29,13 +33,14 @@ def reviewer_emails(repo: Repo) -> list[str]:
     return sorted({user.email for user in users if user.email})
 
 
-def _send(subject: str, body: str, recipients: list[str]) -> None:
+def send(subject: str, body: str, recipients: list[str]) -> None:
     if recipients:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
 
 
 def _after_commit(subject: str, body: str, recipients: list[str]) -> None:
-    transaction.on_commit(partial(_send, subject, body, recipients))
+    if recipients:
+        outbox_send("gating.tasks.access_mail_send_task", subject, body, recipients)
 
 
 def notify_new_request(request: AccessRequest) -> None:
@@ -67,7 +72,7 @@ def notify_decision(request: AccessRequest) -> None:
 
 def send_digest(repo: Repo, requests: list[AccessRequest]) -> None:
     lines = "\n".join(f"- {r.user.username} ({r.created_at:%Y-%m-%d %H:%M} UTC)" for r in requests)
-    _send(
+    send(
         f"[Gatehouse] {len(requests)} new access request(s) for {repo.repo_id}",
         f"New requests since the last digest:\n{lines}\n\nReview them at {repo.web_path}/access-requests\n",
         reviewer_emails(repo),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from gating import release, services
+from gating import notifications, release, services
+
+
+@shared_task(acks_late=True)
+def access_mail_send_task(subject: str, body: str, recipients: list[str]) -> None:
+    """A mail about an access request, as written to the outbox with the decision (run through
+    `core.outbox.outbox_run`, which claims it and reruns it from the beat if it fails)."""
+    notifications.send(subject, body, recipients)
 
 
 @shared_task

@@ -10,11 +10,11 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 
+from core.bytecache import memo_by_bytes
 from core.errors import RevisionNotFound
 from licenses import catalogue_data, texts
 from licenses.models import Acknowledgment, License, RepoLicenseSettings
@@ -90,7 +90,7 @@ def _license_file(tree_oid: str, link: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@memo_by_bytes(4 * 1024**2)  # bytes: a license's text can be long
 def card_license_at(repo_pk: int, tree_oid: str) -> CardLicense:
     """Cached by repo and tree id: trees are immutable, so the answer never changes; the repo is
     part of the key because content is read only where it was proven to belong."""

@@ -18,6 +18,18 @@ COMMITS = Counter(
     "Commits that landed, by target: a branch or a pull request.",
     ["target"],
 )
+SCANS = Counter(
+    "gatehouse_scans",
+    "Pickle scans recorded, by verdict (registry.models.ScanStatus; `error` includes scans given up"
+    " after GATEHOUSE_SCAN_MAX_ATTEMPTS sends).",
+    ["verdict"],
+)
+
+
+def count_scans(verdict: str, n: int = 1) -> None:
+    """Count `n` scans with `verdict` where they are recorded (a rate, not a ledger)."""
+    if n:
+        SCANS.labels(verdict).inc(n)
 
 
 def _scan_metrics() -> Iterable[Metric]:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import cache
 
+from core.bytecache import memo_by_bytes
 from core.errors import BadRequest, ContentQuarantined, EntryNotFound, RevisionNotFound
 from core.prepared import PreparedQuery
 from registry.cards import markdown, modelcard
@@ -249,7 +250,11 @@ def read_text_at(tree_oid: str, path: str, *, repo_pk: int) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-@lru_cache(maxsize=1024)
+# Memory each process may spend on parsed cards (their metadata can be large).
+CARD_CACHE_BYTES = 4 * 1024**2
+
+
+@memo_by_bytes(CARD_CACHE_BYTES)
 def card_summary_at(repo_pk: int, tree_oid: str) -> modelcard.CardSummary:
     """Parsed card of a tree of a repo. Trees are immutable, so the result is cached; callers
     must not mutate it. Keyed by the repo too: content is read only where it was proven to

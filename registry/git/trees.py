@@ -1,16 +1,20 @@
 """Reading and building git trees.
 
 Trees are immutable and content-addressed, so reads go through a per-process LRU cache keyed by
-tree id: after the first request, resolving a path costs no queries. Commits build new trees
+tree id: after the first request, resolving a path costs no queries. The cache is bounded by the
+memory its trees take (`GATEHOUSE_TREE_CACHE_BYTES`), not by their count, so a web process's
+memory levels off however large the trees it serves. Commits build new trees
 with `MutableTree`, which loads only the directories an operation touches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Literal, NotRequired, TypedDict
 
+from django.conf import settings
+
+from core.bytecache import memo_by_bytes
 from core.errors import BadRequest
 from registry.git import gitobjects
 from registry.models import Tree
@@ -36,18 +40,25 @@ class Entry(TypedDict):
     lfs: NotRequired[LfsInfo]
 
 
-@lru_cache(maxsize=4096)
-def tree_entries(oid: str) -> tuple[Entry, ...]:
-    """Entries of a stored tree. A missing tree raises (and, unlike a hit, is not cached)."""
+@memo_by_bytes(settings.GATEHOUSE_TREE_CACHE_BYTES)
+def _stored_tree(oid: str) -> tuple[tuple[Entry, ...], dict[str, Entry]]:
+    """(entries in git order, entries by name) of a stored tree: one cache entry, the two sharing
+    their entry objects. A missing tree raises (and, unlike a hit, is not cached)."""
     row = Tree.objects.filter(oid=oid).values_list("entries", flat=True).first()
     if row is None:
         raise LookupError(f"tree {oid} is missing")
-    return tuple(row)
+    entries = tuple(row)
+    return entries, {entry["name"]: entry for entry in entries}
 
 
-@lru_cache(maxsize=4096)
+def tree_entries(oid: str) -> tuple[Entry, ...]:
+    """Entries of a stored tree (cached; callers must not mutate them)."""
+    return _stored_tree(oid)[0]
+
+
 def tree_index(oid: str) -> dict[str, Entry]:
-    return {entry["name"]: entry for entry in tree_entries(oid)}
+    """Entries of a stored tree by name (cached; callers must not mutate it)."""
+    return _stored_tree(oid)[1]
 
 
 def find_entry(root_oid: str, path: str) -> Entry | None:
@@ -83,7 +94,7 @@ def iter_files(tree_oid: str) -> Iterator[tuple[str, Entry]]:
             yield path, entry
 
 
-@lru_cache(maxsize=256)
+@memo_by_bytes(settings.GATEHOUSE_TREE_CACHE_BYTES // 4)
 def lfs_paths(tree_oid: str) -> dict[str, tuple[str, ...]]:
     """sha256 -> every path holding that content, for the LFS files of a tree (recursively)."""
     paths: dict[str, tuple[str, ...]] = {}
@@ -92,6 +103,12 @@ def lfs_paths(tree_oid: str) -> dict[str, tuple[str, ...]]:
             sha256 = entry["lfs"]["sha256"]
             paths[sha256] = (*paths.get(sha256, ()), path)
     return paths
+
+
+def clear_caches() -> None:
+    """Forget every cached tree of this process (after a repair rewrote stored trees)."""
+    _stored_tree.cache_clear()  # type: ignore[attr-defined]
+    lfs_paths.cache_clear()  # type: ignore[attr-defined]
 
 
 def file_entry(*, name: str, oid: str, size: int, sha256: str, is_lfs: bool) -> Entry:

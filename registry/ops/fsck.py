@@ -106,9 +106,7 @@ def _check_aliases(report: FsckReport, *, repair: bool) -> None:
     ]
     if repair:
         report.repaired += lines
-        trees.tree_entries.cache_clear()
-        trees.tree_index.cache_clear()
-        trees.lfs_paths.cache_clear()
+        trees.clear_caches()
     else:
         report.problems += [f"{line}; run `registry_fsck --repair`" for line in lines]
 

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.outbox import publish
+from registry import metrics
 from registry.models import SCAN_ABANDONED_PREFIX, FileScan, ScanStatus
 
 
@@ -53,6 +54,7 @@ def scan_record(*, sha256: str, result: dict) -> FileScan:
     scan.scanner = result.get("scanner", "")[:100]
     scan.scanned_at = timezone.now()
     scan.save()
+    metrics.count_scans(scan.status)
     return scan
 
 
@@ -92,6 +94,7 @@ def scans_requeue_stale(*, now: datetime | None = None) -> ScanRequeue:
                 requeued.append(sha256)
     if requeued:
         transaction.on_commit(partial(_send_scans, requeued))
+    metrics.count_scans(ScanStatus.ERROR, len(abandoned))
     return ScanRequeue(requeued=requeued, abandoned=abandoned)
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import pickle
+import subprocess
+import sys
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from registry.models import FileScan
 from tests.support.builders import commit_files, make_repo
 from tests.support.metrics import parse_metrics
+from workers.models import JobStatus, PreviewJob
+from workers.runner.specs import JobOutcome
+from workers.services import preview_job_finish, preview_jobs_fail
 
 STRANGER = "203.0.113.7"
 
@@ -97,3 +107,75 @@ def test_commits_are_counted_when_they_land(client, alice):
     before = scrape(client).get(commits, 0)
     commit_files(repo, {"a.txt": b"a"}, author=alice)
     assert scrape(client)[commits] - before == 1
+
+
+def _running_job(owner, name: str) -> PreviewJob:
+    repo = make_repo(owner, name)
+    return PreviewJob.objects.create(
+        repo=repo,
+        commit_oid="0" * 40,
+        request_key=name,
+        batch_key="b",
+        params={"prompt": "a cat"},
+        sld_preset="off",
+        status=JobStatus.RUNNING,
+        attempts=1,
+        lease_owner="w",
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+
+def test_preview_outcomes_are_counted_once_when_recorded(client, alice):
+    blocked = ("gatehouse_previews_finished_total", (("outcome", "blocked"), ("stage", "checker")))
+    failed = ("gatehouse_previews_finished_total", (("outcome", "failed"), ("stage", "none")))
+    before = scrape(client)
+    one, two = _running_job(alice, "p1"), _running_job(alice, "p2")
+    outcome = JobOutcome(job_id=str(one.pk), status=JobStatus.BLOCKED, blocked_stage="checker", blocked_category="x")
+    assert preview_job_finish(job_id=one.pk, owner="w", outcome=outcome)
+    assert not preview_job_finish(job_id=one.pk, owner="w", outcome=outcome)  # once: the lease is gone
+    assert preview_jobs_fail(job_ids=[two.pk], owner="w", message="lost") == 1
+    after = scrape(client)
+    assert after[blocked] - before.get(blocked, 0) == 1
+    assert after[failed] - before.get(failed, 0) == 1
+    assert "p1" not in client.get("/metrics").content.decode()  # never a repo name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scan_verdicts_and_worker_tasks_are_counted(client, alice):
+    """A pickle scan run as a Celery task (in this process): its verdict, and the task by name,
+    outcome and duration."""
+    from config.celery import app
+
+    verdict = ("gatehouse_scans_total", (("verdict", "safe"),))
+    task = ("gatehouse_worker_tasks_total", (("outcome", "succeeded"), ("task", "registry.tasks.scan_blob_task")))
+    duration = ("gatehouse_worker_task_duration_seconds_count", (("task", "registry.tasks.scan_blob_task"),))
+    before = scrape(client)
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        make_repo(alice, "pickled", {"model.pkl": pickle.dumps({"weights": [1, 2, 3]})})
+    finally:
+        app.conf.task_always_eager = eager
+    after = scrape(client)
+    scanned = FileScan.objects.filter(status="safe").count()  # the pickle, and .gitattributes' own
+    assert scanned >= 1
+    assert after[verdict] - before.get(verdict, 0) == scanned
+    assert after[task] - before.get(task, 0) == scanned
+    assert after[duration] - before.get(duration, 0) == scanned
+
+
+def test_worker_folder_samples_are_added_to_this_process(client, db, settings, tmp_path):
+    """A Celery worker's samples (files in GATEHOUSE_WORKER_METRICS_DIR/<node>, written by
+    prometheus_client's multiprocess mode in the worker) join this process's, summed by series."""
+    settings.GATEHOUSE_WORKER_METRICS_DIR = str(tmp_path)
+    series = ("gatehouse_worker_tasks_total", (("outcome", "failed"), ("task", "core.tasks.outbox_relay_task")))
+    before = scrape(client).get(series, 0)
+    node = tmp_path / "celery@host"
+    node.mkdir()
+    script = (
+        "import os, sys; os.environ['PROMETHEUS_MULTIPROC_DIR'] = sys.argv[1]\n"
+        "from core.taskmetrics import TASKS\n"
+        "TASKS.labels('core.tasks.outbox_relay_task', 'failed').inc(3)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(node)], check=True, cwd=settings.BASE_DIR)
+    assert scrape(client)[series] - before == 3

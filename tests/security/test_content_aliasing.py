@@ -158,7 +158,7 @@ def test_a_stored_tree_with_other_entries_is_a_conflict_not_first_writer_wins(al
     repo = make_repo(alice, "m", {"a.txt": b"a"})
     oid = _tree_of(repo)
     Tree.objects.filter(oid=oid).update(entries=[])  # as if another writer had stored other entries
-    trees.tree_entries.cache_clear()
+    trees.clear_caches()
     with pytest.raises(trees.TreeConflict):
         trees.save_trees({oid: [dict(entry) for entry in Tree.objects.get(oid=oid).entries] + [{"name": "x"}]})
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from workers.metrics import count_previews
 from workers.models import JobStatus, PreviewJob, SafetyVerdict
 from workers.runner.specs import JobOutcome
 from workers.services.requests import enqueue
@@ -106,6 +107,7 @@ def preview_job_finish(*, job_id, owner: str, outcome: JobOutcome, result_sha256
         ],
         ignore_conflicts=True,
     )
+    count_previews(job.status, stage=job.blocked_stage)
     return True
 
 
@@ -118,9 +120,11 @@ def _fail(job: PreviewJob, message: str, now) -> None:
 @transaction.atomic
 def preview_jobs_fail(*, job_ids: list, owner: str, message: str) -> int:
     """Fail the jobs this worker still holds, with a message for the user."""
-    return PreviewJob.objects.filter(pk__in=job_ids, lease_owner=owner, status=JobStatus.RUNNING).update(
+    failed = PreviewJob.objects.filter(pk__in=job_ids, lease_owner=owner, status=JobStatus.RUNNING).update(
         status=JobStatus.FAILED, error=message[:2000], finished_at=timezone.now(), lease_owner="", lease_expires_at=None
     )
+    count_previews(JobStatus.FAILED, n=failed)
+    return failed
 
 
 @transaction.atomic
@@ -132,13 +136,17 @@ def preview_jobs_reap() -> list:
     expired = PreviewJob.objects.filter(
         status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=settings.GATEHOUSE_PREVIEW_EXPIRES)
     )
-    expired.update(status=JobStatus.FAILED, error="The preview waited too long in the queue.", finished_at=now)
+    count_previews(
+        JobStatus.FAILED,
+        n=expired.update(status=JobStatus.FAILED, error="The preview waited too long in the queue.", finished_at=now),
+    )
     dead = PreviewJob.objects.select_for_update(skip_locked=True).filter(
         status=JobStatus.RUNNING, lease_expires_at__lt=now
     )
     abandoned = [job for job in dead if job.attempts >= max_attempts]
     for job in abandoned:
         _fail(job, f"The preview was abandoned after {job.attempts} attempts: its worker was lost each time.", now)
+    count_previews(JobStatus.FAILED, n=len(abandoned))
     lost = Q(status=JobStatus.RUNNING, lease_expires_at__lt=now, attempts__lt=max_attempts)
     stale = Q(status=JobStatus.QUEUED) & (
         Q(enqueued_at__isnull=True)

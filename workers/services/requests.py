@@ -22,6 +22,7 @@ from registry.models import Repo
 from registry.selectors import Resolved
 from workers import conf
 from workers.loading import model_plan
+from workers.metrics import count_previews
 from workers.models import (
     IN_FLIGHT_STATUSES,
     JobKind,
@@ -196,6 +197,8 @@ def job_for_spec(spec: JobSpec, *, user: User | None, kind: str) -> tuple[Previe
     try:
         with transaction.atomic():
             job.save(force_insert=True)
+            if job.status == JobStatus.BLOCKED:
+                count_previews(job.status, stage=job.blocked_stage)
     except IntegrityError:
         return PreviewJob.objects.exclude(status=JobStatus.FAILED).get(request_key=key), False
     outcome = VerdictOutcome.BLOCKED if verdict.blocked else VerdictOutcome.PASSED
