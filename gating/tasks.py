@@ -8,10 +8,10 @@ from gating import notifications, release, services
 
 
 @shared_task(acks_late=True)
-def access_mail_send_task(subject: str, body: str, recipients: list[str]) -> None:
-    """A mail about an access request, as written to the outbox with the decision (run through
-    `core.outbox.outbox_run`, which claims it and reruns it from the beat if it fails)."""
-    notifications.send(subject, body, recipients)
+def access_mail_send_task(kind: str, request_pk: int, status: str, stamp: str) -> int:
+    """A mail about an access request, written to the outbox with the request or decision (run
+    through `core.outbox.outbox_run`, which claims it and reruns it from the beat if it fails)."""
+    return notifications.access_mail_send(kind=kind, request_pk=request_pk, status=status, stamp=stamp)
 
 
 @shared_task

@@ -4,6 +4,7 @@ Real SMTP on loopback: a port that accepts and closes, then aiosmtpd."""
 
 from __future__ import annotations
 
+import email
 import json
 import socket
 import threading
@@ -18,13 +19,15 @@ from django.utils import timezone
 from config.celery import app
 from core import outbox
 from core.models import OutboxMessage
+from gating import notifications
 from tests.gating.conftest import ANSWERS
 from tests.support.builders import token_for
+from tests.support.gunicorn import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HANGS_UP_PORT = 18112
-SMTP_PORT = 18113
+HANGS_UP_PORT = free_port()
+SMTP_PORT = free_port()
 TASK = "gating.tasks.access_mail_send_task"
 
 
@@ -113,6 +116,20 @@ def test_a_refusing_mail_server_gives_no_500_and_the_mails_go_out_later_once(
     assert recipients == sorted([alice.email, bob.email])
     subjects = b"".join(content for _, content in inbox.messages)
     assert b"bob requests access to alice/painter" in subjects and b"Access to alice/painter: accepted" in subjects
+
+    # A message run again (a worker died between sending and recording) sends the same mail with
+    # the same Message-ID: the receiver's idempotency key.
+    with _mail_server() as again:
+        for message in messages:
+            kind, request_pk, status, stamp = message.args
+            notifications.access_mail_send(kind=kind, request_pk=request_pk, status=status, stamp=stamp)
+    ids = sorted(_message_id(content) for _, content in inbox.messages)
+    assert ids == sorted(_message_id(content) for _, content in again.messages) and len(set(ids)) == 2
+    assert all(i.startswith("<gatehouse.access-") for i in ids)
+
+
+def _message_id(content: bytes) -> str:
+    return " ".join(email.message_from_bytes(content)["Message-ID"].split())
 
 
 class _mail_server:
