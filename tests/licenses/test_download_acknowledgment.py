@@ -5,13 +5,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from huggingface_hub import hf_hub_download
+from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
 from licenses.models import Acknowledgment
 from registry.models import Repo
 from tests.licenses.conftest import LICENSE_V1, LICENSE_V2, change_license, head
-from tests.support.builders import commit_files, make_repo, token_for
+from tests.support.builders import UserFactory, commit_files, make_repo, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,6 +126,23 @@ def test_a_commit_that_leaves_the_license_alone_keeps_the_acknowledgment(hub, cl
     commit_files(rail_repo, {"config.json": b'{"hidden": 16}'}, author=alice, summary="bump")
     path = hf_hub_download("alice/rail", "config.json", token=bob_token, force_download=True)
     assert Path(path).read_text() == '{"hidden": 16}'
+
+
+def test_an_acknowledgment_survives_a_super_squash_of_the_same_license_text(
+    hub, client, alice, rail_repo, bob_token, tmp_path
+):
+    """Issue 16: super_squash_history rewrites the commits, not the license text, which is what
+    an acknowledgment binds to (README, History and storage housekeeping)."""
+    info = _license(client, "alice/rail", bob_token)
+    assert _accept(client, "alice/rail", bob_token, info["version"]).status_code == 201
+    commit_files(rail_repo, {"config.json": b'{"hidden": 16}'}, author=alice, summary="bump")
+    HfApi(token=token_for(alice)).super_squash_history("alice/rail", commit_message="squashed")
+    path = hf_hub_download("alice/rail", "config.json", token=bob_token, cache_dir=_fresh(tmp_path, "after"))
+    assert Path(path).read_text() == '{"hidden": 16}'
+    # Someone who never accepted is still refused at the squashed head.
+    carol = token_for(UserFactory(username="carol"))
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("alice/rail", "config.json", token=carol, cache_dir=_fresh(tmp_path, "carol"))
 
 
 def test_a_pull_request_cannot_shed_the_repo_license(client, alice, bob, rail_repo, bob_token):
