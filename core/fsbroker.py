@@ -86,7 +86,9 @@ def recover(folder: Path, *, now: float) -> None:
 
 
 class Channel(filesystem.Channel):
-    _recovered = False
+    # When this channel last recovered orphaned claims: at its first read, then every ORPHAN_AFTER
+    # seconds (a worker restarted a second after a crash finds its claim too young at its start).
+    _recovered_at: float | None = None
 
     # kombu's two base classes name the second argument differently (`message`, `payload`).
     def _put(self, queue: str, payload: dict, **kwargs: Any) -> None:  # type: ignore[override]
@@ -98,9 +100,9 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str, timeout: float | None = None) -> dict:
         folder = Path(self.data_folder_in)
-        if not self._recovered:
+        if self._recovered_at is None or monotonic() - self._recovered_at >= ORPHAN_AFTER:
             recover(folder, now=time.time())
-            self._recovered = True
+            self._recovered_at = monotonic()
         wanted = f"{queue}.msg"
         for name in sorted(os.listdir(folder)):
             if name.partition(".")[2] != wanted:

@@ -192,3 +192,29 @@ def test_claims_and_partial_writes_left_by_killed_processes_are_recovered(tmp_pa
         assert message.payload == {"n": 7}
         message.ack()
     assert [p.name for p in (queue / fsbroker.INCOMING).iterdir()] == ["in-flight.tmp"]
+
+
+def test_a_claim_too_young_at_a_restart_is_recovered_later_by_the_same_consumer(tmp_path, monkeypatch):
+    """Found by a review: recovery ran once per channel, so a worker restarted a second after a
+    crash left the crashed one's claim stuck until its own next restart."""
+    queue = tmp_path / "queue"
+    with connect(fsbroker.Transport, tmp_path) as conn:
+        name = fresh_name()
+        conn.SimpleQueue(name).put({"n": 8})
+        (message_file,) = queue.glob("*.msg")
+        (queue / fsbroker.CLAIMED).mkdir()
+        claimed = queue / fsbroker.CLAIMED / message_file.name
+        message_file.rename(claimed)  # claimed by a consumer killed a moment ago
+
+        with connect(fsbroker.Transport, tmp_path) as restarted:
+            jobs = restarted.SimpleQueue(name)
+            with pytest.raises(jobs.Empty):
+                jobs.get(block=False)  # too young to be an orphan yet
+            old = time.time() - 2 * fsbroker.ORPHAN_AFTER
+            os.utime(claimed, (old, old))
+            later = fsbroker.monotonic() + fsbroker.ORPHAN_AFTER + 1
+            monkeypatch.setattr(fsbroker, "monotonic", lambda: later)
+            message = jobs.get(block=False)
+
+        assert message.payload == {"n": 8}
+        message.ack()
