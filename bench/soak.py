@@ -499,6 +499,8 @@ def main() -> int:
     text = log.read_text(errors="replace")
     deaths = re.findall(r"supervise \| (\S+) exited with status (-?\d+)", text)
     worker_deaths = len(re.findall(r"was sent SIGKILL|Worker \(pid:\d+\) exited with code", text))
+    # Celery's pool children, which the manager never sees (the worker replaces them itself).
+    pool_deaths = len(re.findall(r"Process '[^']+' pid:\d+ exited with '(?:signal|exitcode)", text))
     errors = print_table(load)
     client_codes = {
         kind: {s: c for s, c in sorted(codes.items()) if 400 <= s < 500}
@@ -522,8 +524,11 @@ def main() -> int:
             print(f"{pid:>8} {rss / 2**20:>13.1f} {end_rss / 2**20:>12.1f} {growth:>8.1%}  {cmd}{flag}")
     print(f"\npreviews accepted: {len(load.previews)}; by final status: {dict(previews) or 'none'}")
     previews_failed = sum(n for status, n in previews.items() if status not in ("succeeded", "blocked"))
-    print(f"\nprocess deaths seen by the manager: {deaths or 'none'}; gunicorn workers lost: {worker_deaths}")
-    failed_run = errors or deaths or worker_deaths or growth_failed or previews_failed
+    print(
+        f"\nprocess deaths seen by the manager: {deaths or 'none'}; gunicorn workers lost: {worker_deaths}; "
+        f"Celery pool children lost: {pool_deaths}"
+    )
+    failed_run = errors or dropped or deaths or worker_deaths or pool_deaths or growth_failed or previews_failed
     print("RESULT:", "FAIL" if failed_run else "PASS", f"(logs and data in {var})")
     return 1 if failed_run else 0
 
