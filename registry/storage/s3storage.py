@@ -292,20 +292,22 @@ class S3Storage(PublishingStorage):
                     yield name, int(item["Size"]), item["LastModified"].timestamp()
 
     def clean_tmp(self, *, older_than_seconds: float) -> int:
-        """Local temporaries of crashed writers, LFS uploads staged but never verified, and
-        multipart uploads nobody completed nor aborted (they hold storage until aborted)."""
+        """Local temporaries of crashed writers, LFS uploads staged but never verified, snapshots
+        of a verification a crash interrupted, and multipart uploads nobody completed nor aborted
+        (they hold storage until aborted)."""
         cutoff = time.time() - older_than_seconds
         removed = 0
         for path in self.tmp_dir.rglob("*"):
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
-        for page in _pages(self.client, "list_objects_v2", Bucket=self.bucket, Prefix=f"{self.prefix}uploads/"):
-            for item in page.get("Contents", []):  # LFS uploads staged and never verified
-                if item["LastModified"].timestamp() < cutoff:
-                    with _reaching_store():
-                        self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
-                    removed += 1
+        for scratch in ("uploads/", "verifying/"):  # staged and never verified; snapshots of a crash
+            for page in _pages(self.client, "list_objects_v2", Bucket=self.bucket, Prefix=f"{self.prefix}{scratch}"):
+                for item in page.get("Contents", []):
+                    if item["LastModified"].timestamp() < cutoff:
+                        with _reaching_store():
+                            self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                        removed += 1
         for page in _pages(self.client, "list_multipart_uploads", Bucket=self.bucket, Prefix=self.prefix):
             for upload in page.get("Uploads", []):
                 if upload["Initiated"].timestamp() < cutoff:

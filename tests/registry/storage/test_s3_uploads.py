@@ -101,12 +101,14 @@ def test_abandoned_staged_uploads_and_open_multipart_uploads_are_cleaned(hub, al
     assert httpx2.put(href, content=single).status_code == 200  # never verified
     _batch(hub, token, "alice/abandoned", hashlib.sha256(b"x").hexdigest(), 6 << 20, ("multipart",))  # never sent
     store, prefix = s3_store.client(), get_storage().prefix
+    store.put_object(Bucket=BUCKET, Key=f"{prefix}verifying/{'a' * 32}", Body=single)  # a crashed verification's
     assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 1
     assert len(store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])) == 1
 
     collect_garbage(grace=timedelta(0))
 
     assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 0
+    assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}verifying/")["KeyCount"] == 0
     assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
 
 
