@@ -115,9 +115,11 @@ def backup(destination: Path) -> BackupReport:
     else:
         raise BadRequest(f"No backup for the {connection.vendor} database.")
     if settings.GATEHOUSE_STORAGE_URL:
-        bucket_to_folder(destination / "storage", report)
+        bucket_to_folder(destination / "storage", report)  # previews included (storage/previews)
     else:
         copy_tree(Path(settings.GATEHOUSE_STORAGE_ROOT), destination / "storage", report)
+        # Rendered previews live in a store of their own (workers.media), outside the blob store.
+        copy_tree(Path(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT), destination / "previews", report)
     manifest = {
         "created_at": isoformat_z(timezone.now()),
         "database": report.database,
@@ -151,6 +153,8 @@ def restore(source: Path) -> BackupReport:
         folder_to_bucket(source / "storage", report)
     else:
         copy_tree(source / "storage", Path(settings.GATEHOUSE_STORAGE_ROOT), report)
+        if (source / "previews").is_dir():  # (backups of older versions have none)
+            copy_tree(source / "previews", Path(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT), report)
     return report
 
 

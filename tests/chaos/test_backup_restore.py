@@ -84,6 +84,11 @@ def test_backup_of_a_running_hub_restores_byte_identical(vendor, tmp_path):
                     commit(i)
                     i += 1
 
+            # A rendered preview: in a store of its own, outside the blob store (found by a review:
+            # local backups left previews out).
+            image = tmp_path / "a" / "var" / "previews" / "objects" / "ab" / "cd" / ("ab" * 32)
+            image.parent.mkdir(parents=True)
+            image.write_bytes(b"\x89PNG a preview")
             writer = threading.Thread(target=keep_committing)
             writer.start()
             try:
@@ -94,6 +99,8 @@ def test_backup_of_a_running_hub_restores_byte_identical(vendor, tmp_path):
 
             manage(b, "migrate", "--noinput", "-v0")  # a fresh install
             assert "fsck checked" in manage(b, "restore", str(tmp_path / "backup"))
+            restored_image = tmp_path / "b" / "var" / image.relative_to(tmp_path / "a" / "var")
+            assert restored_image.read_bytes() == image.read_bytes()
             with gunicorn("config.wsgi", log=tmp_path / "b.log", env=b) as url_b:
                 api_b = HfApi(endpoint=url_b, token=token)  # tokens are stored hashed: they survive
                 head = api_b.list_repo_commits("alice/kept")[0].commit_id
