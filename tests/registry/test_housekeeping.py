@@ -4,6 +4,7 @@ permanently_delete_lfs_files and the storage a repo uses, through the real clien
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from registry.models import Commit, Repo, StoredObject
 from registry.ops.fsck import fsck
 from registry.ops.gc import collect_garbage
 from tests.support.builders import OrganizationFactory, UserFactory, add_member, commit_files, make_repo, token_for
+from xet.models import XetFile
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +203,25 @@ def test_who_may_squash_list_and_delete(client, private):
             else:
                 assert status == 403, (who, route)
     assert AuditEvent.objects.filter(repo=repo, action="repo.lfs_files_delete").count() == 1
+
+
+@pytest.mark.slow  # two hf_xet uploads: about 10 s idle, more under load
+def test_permanently_deleted_xet_content_goes_with_the_garbage_collector(hub, alice):
+    """The default client uploads through hf_xet: deleting such a file for good frees its Xet
+    file and chunks too, once nothing references them (found by a review: only plain objects were
+    shown going)."""
+    api = HfApi(endpoint=hub, token=token_for(alice))
+    api.create_repo("alice/xetty")
+    first = os.urandom(200_000)
+    api.upload_file(repo_id="alice/xetty", path_in_repo="w.safetensors", path_or_fileobj=first)
+    xet_hash = StoredObject.objects.get(sha256=sha(first)).xet_hash
+    assert xet_hash and XetFile.objects.filter(hash=xet_hash).exists()
+    api.upload_file(repo_id="alice/xetty", path_in_repo="w.safetensors", path_or_fileobj=os.urandom(200_000))
+    [old] = [f for f in api.list_lfs_files("alice/xetty") if f.file_oid == sha(first)]
+
+    api.permanently_delete_lfs_files("alice/xetty", [old])
+    collect_garbage(grace=timedelta(0))
+
+    assert not StoredObject.objects.filter(sha256=sha(first)).exists()
+    assert not XetFile.objects.filter(hash=xet_hash).exists()
+    assert fsck().problems == []
