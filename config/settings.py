@@ -200,6 +200,9 @@ GATEHOUSE_GIT_MAX_REQUEST_BYTES = env.int("GATEHOUSE_GIT_MAX_REQUEST_BYTES", def
 # Git LFS), the objects in one pack, and the seconds its reading may take.
 GATEHOUSE_GIT_MAX_PUSH_BYTES = env.int("GATEHOUSE_GIT_MAX_PUSH_BYTES", default=256 * 1024 * 1024)
 GATEHOUSE_GIT_MAX_PUSH_OBJECTS = env.int("GATEHOUSE_GIT_MAX_PUSH_OBJECTS", default=200_000)
+# Paths (files and folders) the new trees of one push may name, each commit's counted in full: a
+# tree may name one subtree many times, so a small pack can describe millions of paths.
+GATEHOUSE_GIT_MAX_PUSH_PATHS = env.int("GATEHOUSE_GIT_MAX_PUSH_PATHS", default=200_000)
 GATEHOUSE_GIT_PUSH_SECONDS = env.int("GATEHOUSE_GIT_PUSH_SECONDS", default=300)
 # Full-clone responses kept per (repo, wants, capabilities) (githttp.packcache); 0 bytes: off.
 GATEHOUSE_GIT_PACK_CACHE_DIR = Path(env.str("GATEHOUSE_GIT_PACK_CACHE_DIR", default=str(VAR_DIR / "git-packs")))

@@ -64,6 +64,9 @@ class PushStager:
         self.held = HeldObjects(repo.pk)
         self._files: dict[tuple[str, str], AddFile] = {}  # (path, blob oid) -> staged from the pack
         self._trees: set[tuple[str, str]] = set()  # (path, tree oid) staged or held
+        # SECURITY: paths are staged one by one, so a tree that names one new subtree many times
+        # (a pack of 2 KB can describe millions of paths) is bounded here, not by the pack's size.
+        self._paths = 0
         self._stored: dict[str, str] | None = None  # blob oid -> sha256 of its bytes in the blob store
 
     def _store_regular_blobs(self) -> dict[str, str]:
@@ -136,6 +139,12 @@ class PushStager:
         items: list[gitobjects.TreeItem] = []
         for mode, name, child in _tree_items(obj.raw):
             path = f"{prefix}{name}"
+            self._paths += 1
+            if self._paths > settings.GATEHOUSE_GIT_MAX_PUSH_PATHS:
+                raise BadRequest(
+                    f"This push's new trees name more than {settings.GATEHOUSE_GIT_MAX_PUSH_PATHS} paths: "
+                    "push the history in smaller parts."
+                )
             if mode == 0o40000:
                 validate_new_path(path)
                 self._stage_tree(item, child, f"{path}/")

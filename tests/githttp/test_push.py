@@ -179,6 +179,31 @@ def test_oversized_pack_is_refused(git, alice, tmp_path, settings):
     assert _head(repo) == before
 
 
+def test_a_tree_naming_one_subtree_many_times_is_bounded_by_its_paths(git, alice, tmp_path, settings):
+    """Found by an outsider attack: 256 folders all naming one tree of 9,000 files made a 2 KB pack
+    of 2.3 million paths, staged one by one (3.5 GB in the web process, the writer lock held)."""
+    repo = make_repo(alice, "bomb", FILES)
+    before = _head(repo)
+    work = _clone(git, tmp_path, "alice/bomb", token_for(alice))
+    leaf = work / "d000"
+    leaf.mkdir()
+    for i in range(50):
+        (leaf / f"f{i}.txt").write_text("x\n")
+    git.run("add", "d000", cwd=work)
+    subtree = git.run("write-tree", "--prefix=d000/", cwd=work).stdout.strip()
+    listing = git.run("ls-tree", "HEAD", cwd=work).stdout
+    listing += "".join(f"040000 tree {subtree}\td{i:03d}\n" for i in range(40))
+    root = git.run("mktree", cwd=work, input_text=listing).stdout.strip()
+    commit = git.run("commit-tree", root, "-p", "HEAD", "-m", "many names of one tree", cwd=work).stdout.strip()
+    settings.GATEHOUSE_GIT_MAX_PUSH_PATHS = 1000  # 40 x 51 paths
+    refused = git.run("push", "origin", f"{commit}:refs/heads/main", cwd=work, check=False)
+    assert refused.returncode != 0 and "more than 1000 paths" in refused.stderr
+    assert _head(repo) == before
+    settings.GATEHOUSE_GIT_MAX_PUSH_PATHS = 5000
+    git.run("push", "origin", f"{commit}:refs/heads/main", cwd=work)
+    assert _head(repo) == commit
+
+
 @needs_git_lfs
 def test_lfs_push_of_a_large_file_then_hf_hub_download(git, alice, tmp_path):
     repo = make_repo(alice, "weights", FILES)
