@@ -35,7 +35,7 @@ from rest_framework.views import APIView
 from core import heartbeat
 from core.api import AllowAnyone
 from core.errors import CACHE_UNAVAILABLE
-from core.http import client_ip
+from core.http import address_unproven, client_ip
 
 Check = dict[str, Any]
 
@@ -142,8 +142,8 @@ def may_see_details(request: HttpRequest | Request) -> bool:
     user = getattr(request, "user", None)
     if user is not None and getattr(user, "is_operator", False):
         return True
-    if request.META.get("HTTP_X_FORWARDED_FOR") and not settings.GATEHOUSE_TRUSTED_PROXY_HOPS:
-        return False  # SECURITY: an undeclared proxy on this host makes every caller look local
+    if address_unproven(request):
+        return False  # SECURITY: a proxy on this host would make every caller look local
     try:
         return ipaddress.ip_address(client_ip(request)).is_loopback
     except ValueError:

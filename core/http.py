@@ -45,6 +45,21 @@ def client_ip(request) -> str:
     )
 
 
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def address_unproven(request) -> bool:
+    """SECURITY: whether `client_ip` may be a proxy's own address rather than the caller's, so
+    that it must not grant what loopback or an allowed network would: a proxy header (even empty)
+    while no proxy is declared (GATEHOUSE_TRUSTED_PROXY_HOPS = 0), or, with proxies declared,
+    fewer X-Forwarded-For entries than they append (the address would fall back to theirs)."""
+    hops = settings.GATEHOUSE_TRUSTED_PROXY_HOPS
+    if not hops:
+        return any(header in request.META for header in PROXY_HEADERS)
+    forwarded = [item for item in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if item.strip()]
+    return len(forwarded) < hops
+
+
 def client_address(address: str, forwarded_for: str, hops: int) -> str:
     """`client_ip` from its parts (the web worker calls it on a raw request head)."""
     if hops:

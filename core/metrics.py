@@ -53,7 +53,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.samples import Sample
 
 from core.errors import Forbidden
-from core.http import error_response
+from core.http import address_unproven, error_response
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -227,8 +227,8 @@ def may_scrape(request: HttpRequest) -> bool:
     scheme, _, offered = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
         return True
-    if request.META.get("HTTP_X_FORWARDED_FOR") and not settings.GATEHOUSE_TRUSTED_PROXY_HOPS:
-        return False  # SECURITY: an undeclared proxy on this host makes every caller look local
+    if address_unproven(request):
+        return False  # SECURITY: a proxy on this host would make every caller look local
     address = _address(request)
     if address is None:
         return False

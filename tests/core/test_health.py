@@ -56,6 +56,10 @@ def test_loopback_behind_an_undeclared_proxy_gets_no_details(client, settings):
     response = client.get("/readyz", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=REMOTE)
 
     assert response.json() == {"status": "degraded"}
+    for header in ({"HTTP_X_FORWARDED_FOR": ""}, {"HTTP_FORWARDED": "for=1.2.3.4"}, {"HTTP_X_REAL_IP": "1.2.3.4"}):
+        assert "checks" not in client.get("/readyz", REMOTE_ADDR="127.0.0.1", **header).json(), header
+    settings.GATEHOUSE_TRUSTED_PROXY_HOPS = 1  # declared, but the request lacks its entry
+    assert "checks" not in client.get("/readyz", REMOTE_ADDR="127.0.0.1").json()
 
 
 def test_readyz_details_for_an_operator_token_only(client):

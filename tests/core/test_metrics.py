@@ -46,9 +46,14 @@ def test_no_token_is_accepted_when_none_is_set(client, settings, db):
 def test_a_proxy_on_this_host_does_not_make_callers_local(client, settings, db):
     settings.GATEHOUSE_TRUSTED_PROXY_HOPS = 0
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR=STRANGER).status_code == 403
+    # Found by an outsider attack: other proxy headers, and an empty X-Forwarded-For, got through.
+    for header in ({"HTTP_X_FORWARDED_FOR": ""}, {"HTTP_FORWARDED": f"for={STRANGER}"}, {"HTTP_X_REAL_IP": STRANGER}):
+        assert client.get("/metrics", **header).status_code == 403, header
     settings.GATEHOUSE_TRUSTED_PROXY_HOPS = 1
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR=STRANGER).status_code == 403
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 200
+    # With a proxy declared, a request without its entry is not taken for the proxy's loopback.
+    assert client.get("/metrics").status_code == 403
 
 
 def test_allowed_networks_are_a_setting(client, settings, db):
