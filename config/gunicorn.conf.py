@@ -58,3 +58,8 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn 25's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
+# by every hub on the host: off (the supervisor and signals manage the server).
+control_socket_disable = True
