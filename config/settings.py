@@ -213,6 +213,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 # is answered 408 and the connection closed. Neither holds a server thread while it waits.
 GATEHOUSE_HEAD_TIMEOUT = env.float("GATEHOUSE_HEAD_TIMEOUT", default=20.0)
 GATEHOUSE_BODY_IDLE_TIMEOUT = env.float("GATEHOUSE_BODY_IDLE_TIMEOUT", default=120.0)
+# A response's send waits at most this long for the client to take more bytes (core.gunicorn_worker).
+GATEHOUSE_SEND_IDLE_TIMEOUT = env.float("GATEHOUSE_SEND_IDLE_TIMEOUT", default=60.0)
 # ...and a body read by a thread must average this many bytes a second once GATEHOUSE_HEAD_TIMEOUT
 # has passed (0: no minimum). LFS uploads read the socket themselves: the idle timeout bounds them.
 GATEHOUSE_BODY_MIN_RATE = env.float("GATEHOUSE_BODY_MIN_RATE", default=1024.0)

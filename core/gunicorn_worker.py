@@ -18,8 +18,11 @@ can run without waiting on the client:
   hold at most 3/4 of the threads (6 of 8): the others stay free for everything else however
   slowly uploads trickle in; more wait here (a 503 after `GATEHOUSE_BODY_IDLE_TIMEOUT`).
 
-Responses are written by the threads as before (sendfile for files); only reads are bounded, so
-a client that reads a download very slowly still holds its thread while it does.
+Responses are written by the threads as before (sendfile for files), each send waiting at most
+`GATEHOUSE_SEND_IDLE_TIMEOUT` seconds for the client to take more bytes (then the connection is
+dropped): a client that stops reading a download frees its thread after that long (found by an
+outsider attack: a hundred such sockets hung every route). One that reads very slowly, but reads,
+still holds its thread while it does.
 What waits here costs a socket and at most 64 KiB + 64 KiB of buffer, not a thread: gunicorn
 stops accepting at `worker_connections` (1000) per worker. TLS and HTTP/2 prior-knowledge
 connections, which gunicorn must handshake in a thread, keep gthread's behaviour (Gatehouse is
@@ -38,6 +41,7 @@ import selectors
 import socket
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -63,6 +67,8 @@ BODY_IDLE_TIMEOUT_SECONDS = 120.0
 # A body a thread reads must average this many bytes a second once the head timeout has passed
 # (Apache's mod_reqtimeout rule): trickling a byte just inside the idle timeout holds no thread.
 BODY_MIN_RATE = 1024.0
+# A response's send that the client does not drain for this long drops the connection.
+SEND_IDLE_TIMEOUT_SECONDS = 60.0
 # A head longer than this is refused (431); clients of the Hub API send a few hundred bytes.
 HEAD_MAX_BYTES = 64 * 1024
 # Bodies up to this size (forms, JSON, small commits) are read before a thread is given the request.
@@ -84,6 +90,22 @@ def _timeouts() -> tuple[float, float, float]:
         float(getattr(settings, "GATEHOUSE_BODY_IDLE_TIMEOUT", BODY_IDLE_TIMEOUT_SECONDS)),
         float(getattr(settings, "GATEHOUSE_BODY_MIN_RATE", BODY_MIN_RATE)),
     )
+
+
+def bounded_sends(app: Callable, seconds: float) -> Callable:
+    """The WSGI app, with the connection's socket given a timeout of `seconds` once the app has
+    returned, so that every send of the response (gunicorn's `sendall` and `socket.sendfile`) waits
+    at most that long for the client to drain it. Not before: the request body is read by then, and
+    its reads keep their own bounds (`IdleTimeoutUnreader.chunk` tells them apart by this timeout)."""
+
+    def app_with_bounded_sends(environ: dict, start_response: Callable) -> Any:
+        result = app(environ, start_response)
+        sock = environ.get("gunicorn.socket")
+        if isinstance(sock, socket.socket) and sock.gettimeout() is None:
+            sock.settimeout(seconds)
+        return result
+
+    return app_with_bounded_sends
 
 
 def _error_response(status: str, code: str, message: str) -> bytes:
@@ -221,6 +243,8 @@ class Worker(gthread.ThreadWorker):
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.head_timeout, self.body_idle_timeout, self.body_min_rate = _timeouts()
+        send_idle = float(getattr(settings, "GATEHOUSE_SEND_IDLE_TIMEOUT", SEND_IDLE_TIMEOUT_SECONDS))
+        self.wsgi = bounded_sends(self.wsgi, send_idle) if settings.configured else self.wsgi
         self.proxy_hops = int(getattr(settings, "GATEHOUSE_TRUSTED_PROXY_HOPS", 0)) if settings.configured else 0
 
     def handle_exit(self, sig: int, frame: Any) -> None:

@@ -298,3 +298,34 @@ def test_one_client_cannot_queue_without_bound(deployed):
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clients_that_stop_reading_a_download_free_their_threads(tmp_path_factory, settings, alice):
+    """Found by an outsider attack: sockets that never read a large download held every thread
+    (sendfile blocked without a timeout) and no route answered. Two threads, two such clients: once
+    GATEHOUSE_SEND_IDLE_TIMEOUT has passed, /healthz is served again."""
+    from tests.support.builders import make_repo
+
+    make_repo(alice, "big", {"weights.bin": bytes(32 * 1024 * 1024)})
+    with _serve(
+        tmp_path_factory,
+        120.0,
+        GATEHOUSE_SEND_IDLE_TIMEOUT="2",
+        GATEHOUSE_STORAGE_ROOT=str(settings.GATEHOUSE_STORAGE_ROOT),
+    ) as url:
+        stuck = []
+        try:
+            for _ in range(2):
+                parts = urlsplit(url)
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.connect((parts.hostname, parts.port))
+                sock.sendall(b"GET /alice/big/resolve/main/weights.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                stuck.append(sock)  # never read
+            time.sleep(1)  # both threads are now blocked in their sends
+            answered = requests.get(f"{url}/healthz", timeout=2 + SLACK + 10)
+            assert answered.status_code == 200
+        finally:
+            for sock in stuck:
+                sock.close()
