@@ -244,7 +244,8 @@ class Worker(gthread.ThreadWorker):
         super().load_wsgi()
         self.head_timeout, self.body_idle_timeout, self.body_min_rate = _timeouts()
         send_idle = float(getattr(settings, "GATEHOUSE_SEND_IDLE_TIMEOUT", SEND_IDLE_TIMEOUT_SECONDS))
-        self.wsgi = bounded_sends(self.wsgi, send_idle) if settings.configured else self.wsgi
+        if settings.configured:
+            self.wsgi = bounded_sends(getattr(self, "wsgi"), send_idle)  # noqa: B009 - untyped in gunicorn
         self.proxy_hops = int(getattr(settings, "GATEHOUSE_TRUSTED_PROXY_HOPS", 0)) if settings.configured else 0
 
     def handle_exit(self, sig: int, frame: Any) -> None:
