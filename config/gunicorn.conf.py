@@ -13,7 +13,9 @@ worker_class = "core.gunicorn_worker.Worker"
 threads = int(os.environ.get("WEB_THREADS", 8))
 # Large uploads and downloads stream for minutes; the worker heartbeat is separate from this.
 timeout = int(os.environ.get("WEB_TIMEOUT", 600))
-graceful_timeout = 30
+# Seconds a stopping server lets requests in flight finish (make run: 5, inside its 7 s stop budget,
+# so a supervisor killed outright leaves no server holding the port for long).
+graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", 30))
 keepalive = 5
 accesslog = "-" if os.environ.get("ACCESS_LOG", "1") == "1" else None
 # gunicorn's default line plus the request id the app answered with (X-Request-Id), as in the app's logs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from urllib.parse import quote
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from accounts.models import Membership, Organization, User
+from core.bytecache import memo_by_bytes
 from core.errors import ContentQuarantined, EntryNotFound, HubError, NotFound
 from core.pagination import MAX_OFFSET
 from core.views import render_error
@@ -100,10 +100,14 @@ class RepoPage(PortalRepoView):
         return directory_listing(self.repo, resolved, path)
 
 
-@lru_cache(maxsize=256)
+LISTING_CACHE_BYTES = 8 * 1024 * 1024
+
+
+@memo_by_bytes(LISTING_CACHE_BYTES)
 def _listing_order(tree_oid: str, prefix: str) -> tuple[tuple[str, trees.Entry], ...]:
     """A folder's (path, entry) pairs as the portal lists them, folders first, by name; trees never
-    change, so each order is worked out once per process."""
+    change, so each order is worked out once per process (within LISTING_CACHE_BYTES: found by an
+    outsider attack, 256 listings of 9,000-file folders took 235 MB a process under a count bound)."""
     return tuple(
         sorted(
             trees.iter_entries(tree_oid, prefix, recursive=False),

@@ -74,3 +74,10 @@ def test_the_tree_cache_counts_bytes_not_trees(alice, settings):
     assert len(cache) >= 5 and cache.currsize > 4 * 150 * 200
     trees.clear_caches()
     assert cache.currsize == 0
+
+
+def test_the_portals_folder_listings_are_bounded_in_bytes():
+    """Found by an outsider attack: a count bound let 256 listings of 9,000-file folders hold 235 MB."""
+    from registry.views import portal
+
+    assert portal._listing_order.cache.maxsize == portal.LISTING_CACHE_BYTES
