@@ -6,6 +6,7 @@ REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and friends; see README.md for the full lis
 """
 
 import ipaddress
+import os
 import secrets
 from pathlib import Path
 
@@ -21,13 +22,21 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _persistent_secret_key() -> str:
-    """A random key kept in var/ so sessions survive restarts of a local instance."""
+    """A random key kept in var/ so sessions survive restarts of a local instance. gunicorn's
+    workers start at once and each may find no key yet: each writes a name of its own and links it
+    into place, which never replaces a key another process made first, so all read the same one
+    (one shared `.tmp` name made a worker fail to boot, and replacing gave workers different keys)."""
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        tmp = key_file.with_suffix(".tmp")
+        tmp = VAR_DIR / f"secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         tmp.write_text(secrets.token_urlsafe(50))
         tmp.chmod(0o600)
-        tmp.replace(key_file)
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return key_file.read_text().strip()
 
 

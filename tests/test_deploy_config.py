@@ -64,3 +64,31 @@ def test_check_deploy_fails_while_fault_points_are_armed(tmp_path):
 
     assert result.returncode != 0
     assert "gatehouse.E017" in result.stderr
+
+
+def _key_in(folder: str, start, keys) -> None:
+    from config import settings as config
+
+    config.VAR_DIR = Path(folder)
+    start.wait()
+    keys.put(config._persistent_secret_key())
+
+
+def test_workers_starting_at_once_agree_on_one_secret_key(tmp_path):
+    """Found by CI: gunicorn's workers each made the key of a fresh var/ through one shared `.tmp`
+    name, and one failed to boot (the other's rename had taken the file); replacing would also
+    have given workers different keys."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    start, keys = context.Event(), context.Queue()
+    workers = [context.Process(target=_key_in, args=(str(tmp_path), start, keys)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(30)
+    assert [worker.exitcode for worker in workers] == [0] * 8
+    found = {keys.get(timeout=5) for _ in workers}
+    assert found == {(tmp_path / "secret_key").read_text().strip()}
+    assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]  # no temporary left
