@@ -93,7 +93,7 @@ def test_the_hub_itself_keeps_using_the_private_endpoint(client, alice, settings
     # The public name is gone (the forwarder closed); the hub's own reads and writes do not notice.
     try:
         make_repo(alice, "inside", {"a.txt": b"alpha"})
-        data = os.urandom(1000)
+        data = b"\0" + os.urandom(999)  # binary for sure (random bytes without a NUL may read as text)
         answer = post_commit(client, token_for(alice), "alice/inside", [inline_file("b.txt", data)])
         assert answer.status_code == 200, answer.content
         assert get_storage().exists(hashlib.sha256(data).hexdigest())
