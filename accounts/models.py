@@ -7,6 +7,9 @@ from django.db.models.functions import Lower
 
 class User(AbstractUser):
     fullname = models.CharField(max_length=200, blank=True)
+    # When the user proved they read mail at `email` (a link they followed, or an identity
+    # provider that vouches for it); null: not verified. Changing the email clears it.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("username"), name="user_username_ci_unique")]
@@ -14,6 +17,10 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.fullname or self.username
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def is_operator(self) -> bool:
