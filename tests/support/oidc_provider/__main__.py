@@ -47,7 +47,7 @@ def main() -> None:
     from django.core.management import call_command
     from oauth2_provider.models import get_application_model
 
-    call_command("migrate", verbosity=0)
+    call_command("migrate", run_syncdb=True, verbosity=0)
     get_application_model().objects.update_or_create(
         client_id=args.client_id,
         defaults={
@@ -62,7 +62,9 @@ def main() -> None:
     )
     print("ready", flush=True)
     sys.stdout.flush()
-    call_command("runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True, verbosity=0)
+    call_command(
+        "runserver", f"127.0.0.1:{args.port}", use_reloader=False, use_threading=True, skip_checks=True, verbosity=0
+    )
 
 
 if __name__ == "__main__":
