@@ -68,7 +68,7 @@ class OidcBackend(OIDCAuthenticationBackend):
         self.UserModel = User
         self._settings: dict = {}
 
-    def get_settings(self, attr, *args):  # type: ignore[override]
+    def get_settings(self, attr, *args):
         if attr in self._settings:
             return self._settings[attr]
         return import_from_settings(attr, *args)

@@ -71,8 +71,8 @@ def sso_sign_in(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
         raise SsoRefused("bad_claims", f"{provider_name} sent no usable subject identifier.")
-    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
-    email = email.strip()[:254]
+    raw_email = claims.get("email")
+    email = raw_email.strip()[:254] if isinstance(raw_email, str) else ""
     email_verified = bool(email) and claim_is_true(claims.get("email_verified"))
     now = timezone.now()
 
@@ -148,7 +148,8 @@ def _create_user(*, claims: Mapping, email: str, email_verified: bool) -> User:
     """A new account named after preferred_username (else the email's local part), made valid and
     made unique with -2, -3, ...; it has no password (it signs in through the provider)."""
     base = _username_base(claims, email)
-    fullname = claims.get("name") if isinstance(claims.get("name"), str) else ""
+    raw_name = claims.get("name")
+    fullname = raw_name if isinstance(raw_name, str) else ""
     for attempt in range(1, 200):
         username = base if attempt == 1 else f"{base}-{attempt}"
         validate_namespace_name(username)
@@ -182,19 +183,22 @@ def memberships_sync(*, user: User, groups: set[str], group_roles: GroupRoles) -
     last admin of an organisation (membership_set refuses, and it is logged)."""
     wanted: dict[str, str] = {}
     for group in groups:
-        for org, role in group_roles.get(group, ()):
-            key = org.lower()
+        for org_name, role in group_roles.get(group, ()):
+            key = org_name.lower()
             if _rank(role) > _rank(wanted.get(key, "")):
                 wanted[key] = role
     governed = mapped_orgs(group_roles)
     changes = MembershipChanges()
     if not governed:
         return changes
-    orgs = {o.lname: o for o in Organization.objects.annotate(lname=Lower("name")).filter(lname__in=governed)}
+    orgs: dict[str, Organization] = {
+        o.name.lower(): o for o in Organization.objects.annotate(lname=Lower("name")).filter(lname__in=governed)
+    }
     for missing in sorted((governed & set(wanted)) - set(orgs)):
         logger.warning("sso: group map names organisation %r, which does not exist; create it first", missing)
     current = {m.org_id: m.role for m in Membership.objects.filter(user=user, org__in=[o.pk for o in orgs.values()])}
-    for key, org in sorted(orgs.items()):
+    for key in sorted(orgs):
+        org = orgs[key]
         want, have = wanted.get(key), current.get(org.pk)
         if want == have:
             continue

@@ -27,7 +27,7 @@ class SsoLoginView(OIDCAuthenticationRequestView):
         # The library reads its settings in __init__; ours need discovery, done in get().
         self._settings: dict = {}
 
-    def get_settings(self, attr, *args):  # type: ignore[override]
+    def get_settings(self, attr, *args):
         if attr in self._settings:
             return self._settings[attr]
         return super().get_settings(attr, *args)

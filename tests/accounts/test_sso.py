@@ -185,7 +185,11 @@ def test_deprovisioning_disables_stale_accounts_and_removes_mapped_memberships(s
 
     call_command("sso_deprovision", "--days", "90", "--dry-run")
     assert "Would deprovision gone" in capsys.readouterr().out
-    assert User.objects.get(pk=gone.pk).is_active and roles_of(gone) == {"acme": "admin", "research": "read", "elsewhere": "read"}
+    assert User.objects.get(pk=gone.pk).is_active and roles_of(gone) == {
+        "acme": "admin",
+        "research": "read",
+        "elsewhere": "read",
+    }
 
     call_command("sso_deprovision", "--days", "90")
     out = capsys.readouterr().out
@@ -203,7 +207,10 @@ def test_deprovisioning_disables_stale_accounts_and_removes_mapped_memberships(s
 
     call_command("sso_deprovision", "--reactivate", "gone")
     assert User.objects.get(pk=gone.pk).is_active
-    assert sign_in({"sub": "gone", "groups": ["eng"]}) == gone and roles_of(gone) == {"acme": "write", "elsewhere": "read"}
+    assert sign_in({"sub": "gone", "groups": ["eng"]}) == gone and roles_of(gone) == {
+        "acme": "write",
+        "elsewhere": "read",
+    }
     with pytest.raises(CommandError, match="not deprovisioned"):
         call_command("sso_deprovision", "--reactivate", "recent")
 

@@ -10,11 +10,12 @@ from huggingface_hub import HfApi
 from accounts.models import Membership, Organization, SsoIdentity, User
 from tests.support.builders import PASSWORD, OrganizationFactory, UserFactory, add_member, token_for
 from tests.support.oidc import *  # noqa: F401,F403 - fixtures
+from tests.support.oidc import PROVIDER_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, live_server, username: str, password: str = "provider-pass-1") -> None:
+def sign_in(page, live_server, username: str, password: str = PROVIDER_PASSWORD) -> None:
     """From Gatehouse's login page, through the provider's, back to Gatehouse."""
     page.context.clear_cookies()  # a fresh sign-in at the provider too
     page.goto(f"{live_server.url}/login")

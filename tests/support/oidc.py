@@ -19,6 +19,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "gatehouse-tests"
+PROVIDER_PASSWORD = "provider-pass-1"
 
 
 def _free_port() -> int:
@@ -42,7 +43,7 @@ class OidcProvider:
         self,
         username: str,
         *,
-        password: str = "provider-pass-1",
+        password: str = PROVIDER_PASSWORD,
         email: str = "",
         email_verified: bool = False,
         groups: list[str] | None = None,
@@ -57,13 +58,13 @@ class OidcProvider:
             "groups": groups or [],
             "sub": sub,
         }
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the loopback test provider
             f"{self.url}/test/users",
             data=json.dumps(body).encode(),
             headers={"X-Control-Secret": self.control_secret, "Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return json.loads(response.read())["sub"]
 
 
@@ -73,7 +74,8 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the test OIDC provider exited: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/o/.well-known/openid-configuration", timeout=2) as response:
+            discovery = f"{url}/o/.well-known/openid-configuration"
+            with urllib.request.urlopen(discovery, timeout=2) as response:  # noqa: S310 - loopback
                 if response.status == 200:
                     return
         except OSError:
