@@ -97,7 +97,7 @@ class SsoIdentity(models.Model):
     email = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_login_at = models.DateTimeField()
-    # Set when `sso_deprovision` disabled the account for not signing in; cleared by --reactivate.
+    # Set when `sso_deprovision` acted on the identity; cleared by --reactivate or the next sign-in.
     deprovisioned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -47,8 +47,6 @@ def library_settings(provider: config.Provider) -> dict:
         "OIDC_STORE_ACCESS_TOKEN": False,
         "OIDC_STORE_ID_TOKEN": False,
         "OIDC_AUTHENTICATION_CALLBACK_URL": CALLBACK_URL_NAME,
-        "OIDC_REDIRECT_REQUIRE_HTTPS": False,
-        "LOGIN_REDIRECT_URL_FAILURE": "/login",
     }
 
 

@@ -96,7 +96,8 @@ def sso_sign_in(
 
     identity.email = email
     identity.last_login_at = now
-    identity.save(update_fields=["email", "last_login_at"])
+    identity.deprovisioned_at = None  # seen again (only an active account gets here)
+    identity.save(update_fields=["email", "last_login_at", "deprovisioned_at"])
     if email_verified and not user.email_verified and user.email.lower() == email.lower():
         # The provider vouches for the address the account already has.
         user.email_verified_at = now

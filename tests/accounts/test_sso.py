@@ -223,6 +223,11 @@ def test_deprovisioning_can_keep_accounts_enabled(settings, orgs):
     call_command("sso_deprovision", "--days", "30", "--keep-active")
     gone.refresh_from_db()
     assert gone.is_active and roles_of(gone) == {}
+    # Signing in again restores the roles and makes the account count as seen for the next runs.
+    assert sign_in({"sub": "idle", "groups": ["eng"]}) == gone and roles_of(gone) == {"acme": "write"}
+    SsoIdentity.objects.filter(user=gone).update(last_login_at=timezone.now() - timedelta(days=100))
+    call_command("sso_deprovision", "--days", "30", "--keep-active")
+    assert roles_of(gone) == {}
 
 
 def test_deprovisioning_needs_sso_and_days(settings):
