@@ -79,6 +79,18 @@ class OidcBackend(OIDCAuthenticationBackend):
             provider = config.provider()
         except config.ProviderUnavailable as exc:
             return self._refuse(request, "unavailable", str(exc))
+        self.configure(provider)
+        try:
+            return super().authenticate(request, **kwargs)
+        except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
+            logger.warning("sso: sign-in failed talking to the provider: %s", exc)
+            return self._refuse(request, "unavailable", "The sign-in provider could not be reached; try again.")
+        except SuspiciousOperation as exc:
+            logger.warning("sso: the provider's answer failed verification: %s", exc)
+            return self._refuse(request, "rejected", "The sign-in provider's answer failed verification.")
+
+    def configure(self, provider: config.Provider) -> None:
+        """What the library's __init__ would have read from settings."""
         self._provider = provider
         self._settings = library_settings(provider)
         for name in ("TOKEN", "USER", "JWKS"):
@@ -88,14 +100,6 @@ class OidcBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_CLIENT_SECRET = provider.client_secret
         self.OIDC_RP_SIGN_ALGO = provider.sign_algo
         self.OIDC_RP_IDP_SIGN_KEY = None
-        try:
-            return super().authenticate(request, **kwargs)
-        except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
-            logger.warning("sso: sign-in failed talking to the provider: %s", exc)
-            return self._refuse(request, "unavailable", "The sign-in provider could not be reached; try again.")
-        except SuspiciousOperation as exc:
-            logger.warning("sso: the provider's answer failed verification: %s", exc)
-            return self._refuse(request, "rejected", "The sign-in provider's answer failed verification.")
 
     def _refuse(self, request, code: str, message: str) -> None:
         request.sso_refusal = SsoRefused(code, message)

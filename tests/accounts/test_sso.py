@@ -4,14 +4,18 @@ commands directly (the browser journeys through a real provider are tests/e2e/te
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth import authenticate
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from jwcrypto import jwk
 
 from accounts.auth import authenticate_bearer
 from accounts.models import Membership, SsoIdentity, User
@@ -277,3 +281,30 @@ def test_sso_routes_are_missing_when_sso_is_off_and_say_so_when_the_provider_is_
 def test_a_callback_without_a_started_sign_in_is_refused_without_signing_in(client, sso_settings):
     response = client.get("/sso/callback?code=stolen&state=guess")
     assert response.status_code in (400, 403) and "_auth_user_id" not in client.session
+
+
+def test_id_tokens_for_another_client_issuer_or_sign_in_are_rejected(sso_settings, oidc_provider):
+    """Signed with the real provider's key (published in its JWKS) but not for this sign-in:
+    mozilla-django-oidc alone would accept another client's token (it skips the audience)."""
+    pem = oidc_provider.key_path.read_bytes()
+    kid = jwk.JWK.from_pem(pem).thumbprint()
+    backend = OidcBackend()
+    backend.configure(config.provider())
+    now = int(time.time())
+    claims = {"iss": oidc_provider.issuer, "aud": oidc_provider.client_id, "sub": "1", "iat": now, "exp": now + 300}
+
+    def token(key=pem, **changes):
+        return jwt.encode({**claims, "nonce": "n1", **changes}, key, algorithm="RS256", headers={"kid": kid})
+
+    assert backend.verify_token(token(), nonce="n1")["sub"] == "1"
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for bad in (
+        token(aud="another-client"),
+        token(iss="http://127.0.0.1:9/o"),
+        token(exp=now - 3600, iat=now - 7200),
+        token(nonce="another-sign-in"),
+        token(key=other_key),
+        jwt.encode({**claims, "nonce": "n1"}, oidc_provider.client_secret, algorithm="HS256", headers={"kid": kid}),
+    ):
+        with pytest.raises(SuspiciousOperation):
+            backend.verify_token(bad, nonce="n1")

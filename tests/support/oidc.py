@@ -34,6 +34,8 @@ class OidcProvider:
     client_id: str
     client_secret: str
     control_secret: str
+    # The provider's ID token signing key: tests sign tokens it would never issue with it.
+    key_path: Path
 
     @property
     def issuer(self) -> str:
@@ -94,6 +96,7 @@ def oidc_provider(tmp_path_factory):
         client_id=CLIENT_ID,
         client_secret=secrets.token_urlsafe(24),
         control_secret=secrets.token_urlsafe(24),
+        key_path=folder / "data" / "signing-key.pem",
     )
     live_server = os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"]
     log = folder / "provider.log"
