@@ -308,3 +308,29 @@ def test_id_tokens_for_another_client_issuer_or_sign_in_are_rejected(sso_setting
     ):
         with pytest.raises(SuspiciousOperation):
             backend.verify_token(bad, nonce="n1")
+
+
+def test_a_custom_groups_claim_is_read(orgs):
+    user = sso_sign_in(
+        issuer=ISSUER,
+        claims={"sub": "r", "preferred_username": "roles", "roles": ["eng"]},
+        group_roles=MAP,
+        groups_claim="roles",
+    )
+    assert roles_of(user) == {"acme": "write"}
+
+
+def test_a_provider_that_fails_at_the_token_exchange_gets_a_clear_page(client, settings):
+    """Explicit endpoints (no discovery), the token endpoint down: 503 with a reason, nobody signed in."""
+    settings.GATEHOUSE_OIDC_ISSUER = "http://127.0.0.1:9/o"
+    settings.GATEHOUSE_OIDC_CLIENT_ID = "gatehouse"
+    settings.GATEHOUSE_OIDC_TIMEOUT = 2
+    for name in ("AUTHORIZATION_ENDPOINT", "TOKEN_ENDPOINT", "USERINFO_ENDPOINT", "JWKS_URI"):
+        setattr(settings, f"GATEHOUSE_OIDC_{name}", f"http://127.0.0.1:9/{name.lower()}")
+    started = client.get("/sso/login?next=/alice")
+    assert started.status_code == 302 and started["Location"].startswith("http://127.0.0.1:9/authorization_endpoint?")
+    state = next(iter(client.session["oidc_states"]))
+    assert "code_challenge_method=S256" in started["Location"] and f"state={state}" in started["Location"]
+    response = client.get(f"/sso/callback?code=abc&state={state}")
+    assert response.status_code == 503 and b"could not be reached" in response.content
+    assert "_auth_user_id" not in client.session and state not in client.session["oidc_states"]
