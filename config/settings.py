@@ -259,6 +259,31 @@ GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACC
 GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
 GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
 
+# Single sign-on with OpenID Connect (accounts.sso; README, "Single sign-on"): on when the issuer
+# and the client id are set. Endpoints come from the issuer's discovery document unless set here.
+GATEHOUSE_OIDC_ISSUER = env.str("GATEHOUSE_OIDC_ISSUER", default="")
+GATEHOUSE_OIDC_CLIENT_ID = env.str("GATEHOUSE_OIDC_CLIENT_ID", default="")
+GATEHOUSE_OIDC_CLIENT_SECRET = env.str("GATEHOUSE_OIDC_CLIENT_SECRET", default="")
+GATEHOUSE_OIDC_SCOPES = env.str("GATEHOUSE_OIDC_SCOPES", default="openid email profile groups")
+GATEHOUSE_OIDC_SIGN_ALGO = env.str("GATEHOUSE_OIDC_SIGN_ALGO", default="RS256")
+GATEHOUSE_OIDC_AUTHORIZATION_ENDPOINT = env.str("GATEHOUSE_OIDC_AUTHORIZATION_ENDPOINT", default="")
+GATEHOUSE_OIDC_TOKEN_ENDPOINT = env.str("GATEHOUSE_OIDC_TOKEN_ENDPOINT", default="")
+GATEHOUSE_OIDC_USERINFO_ENDPOINT = env.str("GATEHOUSE_OIDC_USERINFO_ENDPOINT", default="")
+GATEHOUSE_OIDC_JWKS_URI = env.str("GATEHOUSE_OIDC_JWKS_URI", default="")
+# Seconds for each call to the provider (discovery, token, keys, userinfo); discovery kept this long.
+GATEHOUSE_OIDC_TIMEOUT = env.float("GATEHOUSE_OIDC_TIMEOUT", default=10.0)
+GATEHOUSE_OIDC_DISCOVERY_TTL = env.int("GATEHOUSE_OIDC_DISCOVERY_TTL", default=3600)
+GATEHOUSE_OIDC_PROVIDER_NAME = env.str("GATEHOUSE_OIDC_PROVIDER_NAME", default="single sign-on")
+# The claim that lists the user's groups, and a JSON map from group names to "org:role" (or a list
+# of them); the _FILE variant names a JSON file instead and wins when set.
+GATEHOUSE_OIDC_GROUPS_CLAIM = env.str("GATEHOUSE_OIDC_GROUPS_CLAIM", default="groups")
+GATEHOUSE_OIDC_GROUP_ROLES = env.str("GATEHOUSE_OIDC_GROUP_ROLES", default="")
+GATEHOUSE_OIDC_GROUP_ROLES_FILE = env.str("GATEHOUSE_OIDC_GROUP_ROLES_FILE", default="")
+# SSO only: no password sign-in or sign-up anywhere (access tokens keep working).
+GATEHOUSE_SSO_ONLY = env.bool("GATEHOUSE_SSO_ONLY", default=False)
+# Passwords sign in through accounts.sso.backend.PasswordBackend, which SSO-only mode turns off.
+AUTHENTICATION_BACKENDS = ["accounts.sso.backend.PasswordBackend", "accounts.sso.backend.OidcBackend"]
+
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
