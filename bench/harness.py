@@ -139,8 +139,9 @@ class Gatehouse:
         real services, in a child process so this process never imports Django settings."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--noinput", "-v0")
-        spec = json.dumps({name: str(path) for name, path in (files or {}).items()})
-        out = self._run(str(Path(__file__)), "--setup", spec)
+        spec = self.workdir / "setup-files.json"  # a file: 20,000 paths do not fit in argv
+        spec.write_text(json.dumps({name: str(path) for name, path in (files or {}).items()}))
+        out = self._run(str(Path(__file__)), "--setup", str(spec))
         self.info = json.loads(out.strip().splitlines()[-1])
         return self.info
 
@@ -402,4 +403,4 @@ def report(title: str, rows: list[tuple[str, float]], unit: str, ratio: float, g
 
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--setup":
-    print(json.dumps(_setup_in_django(json.loads(sys.argv[2]))))
+    print(json.dumps(_setup_in_django(json.loads(Path(sys.argv[2]).read_text()))))
