@@ -10,6 +10,10 @@ Rules:
   signed-in caller whose token may write; gated repos take part like public ones, as on the Hub.
 - File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
+- Organisation roles, as on the Hub: `read` sees and downloads the org's repos (past their gates)
+  and opens pull requests; `contributor` too, and creates repos in the org and writes to those it
+  created (`repo_role_from_membership`); `write` writes to every repo of the org; `admin` also
+  manages them and reviews their access requests. Creating repos: `can_create_in`.
 - Managing (settings, delete, move, release plans) needs the admin role.
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
@@ -44,7 +48,6 @@ from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
 from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
-from gating.access_types import repo_role as repo_role
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from gating.visibility import find_visible, moved_target, visible_q
 from gating.visibility import repos_visible_to as repos_visible_to
@@ -52,6 +55,10 @@ from licenses.selectors import RevisionLicense, has_acknowledged, license_to_ack
 from registry import hooks
 from registry.models import Repo, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
+
+
+# Organisation roles that may create repos in the organisation (a contributor then writes to them).
+CREATOR_ROLES = (Role.CONTRIBUTOR, Role.WRITE, Role.ADMIN)
 
 
 def namespace_role(principal: Principal, namespace: str) -> str | None:
@@ -65,7 +72,36 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
 
 
 def can_create_in(principal: Principal, namespace: str) -> bool:
-    return principal.may_write and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
+    """Creating repos in a namespace: one's own, or an organisation where one is a contributor,
+    writer or admin (as on the Hub; readers may not). A write token is needed."""
+    return principal.may_write and namespace_role(principal, namespace) in CREATOR_ROLES
+
+
+def repo_role_from_membership(org_role: str | None, repo: Repo, user_pk: int) -> str | None:
+    """The role an organisation member holds on one of its repos. As on the Hub, a `contributor`
+    writes only to the repos they created (`Repo.created_by`) and reads the others (sees the
+    private ones, downloads past the gate, opens pull requests and pushes to their own); `read`,
+    `write` and `admin` hold on every repo of the organisation."""
+    if org_role == Role.CONTRIBUTOR:
+        return Role.WRITE if repo.created_by_id == user_pk else Role.READ
+    return org_role
+
+
+def repo_role(principal: Principal, repo: Repo) -> str | None:
+    """The caller's role on the repo: admin for the owner, the role their membership gives them
+    in the owning org (`repo_role_from_membership`); None for everyone else."""
+    user = principal.user
+    if user is None:
+        return None
+    if repo.owner_user_id is not None:
+        return Role.ADMIN if repo.owner_user_id == user.pk else None
+    # Kept per process until the repo or anything of the user's (a membership) changes.
+    org_role = lookup_cache.remember(
+        ("role", user.pk, repo.pk),
+        lambda _role: (repo.pk, lookup_cache.user_scope(user.pk)),
+        lambda: Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first(),
+    )
+    return repo_role_from_membership(org_role, repo, user.pk)
 
 
 def resolve_repo(
