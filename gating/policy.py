@@ -56,7 +56,6 @@ from registry import hooks
 from registry.models import Repo, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
 
-
 # Organisation roles that may create repos in the organisation (a contributor then writes to them).
 CREATOR_ROLES = (Role.CONTRIBUTOR, Role.WRITE, Role.ADMIN)
 

@@ -63,9 +63,8 @@ def test_org_role_matrix(client, org_world, role):
     seen = client.get("/api/models/acme/shared", **_auth(token))
     assert seen.status_code == (200 if "see" in allowed else 404)
 
-    created = client.post(
-        "/api/repos/create", json.dumps({"name": f"own-{role}", "organization": "acme"}), "application/json", **_auth(token)
-    )
+    body = json.dumps({"name": f"own-{role}", "organization": "acme"})
+    created = client.post("/api/repos/create", body, "application/json", **_auth(token))
     assert created.status_code == (200 if "create" in allowed else 403), created.content
     assert Repo.objects.filter(name=f"own-{role}").exists() == ("create" in allowed)
     if "create" in allowed:
