@@ -15,6 +15,9 @@ Rules:
   created (`repo_role_from_membership`); `write` writes to every repo of the org; `admin` also
   manages them and reviews their access requests. Creating repos: `can_create_in`.
 - Managing (settings, delete, move, release plans) needs the admin role.
+- Taken down by an operator (`Repo.disabled`, gating.takedown): content and posting are refused
+  (`DisabledRepo`, with the reason) to everyone without a role on the repo; metadata stays.
+  Operators reach any live repo to take it down or back (`resolve_repo_for_operator`).
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
 - Staged release: files matching the current stage's withheld patterns stay closed to everyone
@@ -137,6 +140,20 @@ def is_operator(principal: Principal) -> bool:
     return principal.user is not None and principal.user.is_operator
 
 
+def resolve_repo_for_operator(principal: Principal, repo_type: str, repo_id: str) -> Repo:
+    """A live repo, private or not, for an operator to take down or put back. SECURITY: to anyone
+    else (and for ids that name no live repo) it is missing, with the answer a missing repo gets;
+    a write token is needed."""
+    if not is_operator(principal) or not principal.may_write or is_namespaceless_id(repo_id):
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    namespace, name = split_repo_id(repo_id)
+    folded = {"folded_namespace": fold(namespace), "folded_name": fold(name)}
+    repo = with_folded_id(Repo.objects.filter(deleted_at__isnull=True), repo_type=repo_type, **folded).first()
+    if repo is None:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    return repo
+
+
 def deleted_repos_restorable_by(principal: Principal) -> QuerySet[Repo]:
     """Deleted repos `principal` may restore or purge: an operator any, otherwise those they
     administer (their own, and those of the orgs they are an admin of). Write access only."""
@@ -177,7 +194,7 @@ def check(access: RepoAccess, action: Action) -> None:
             return  # the hot path: public, ungated content needs no further query
         role = access.role
         if repo.disabled and role is None:
-            raise DisabledRepo()
+            raise DisabledRepo(repo.disabled_reason)
         if action == Action.PREVIEW and _previews_public(access):
             return
         if repo.gated and role is None:
@@ -253,7 +270,7 @@ def _check_participant(access: RepoAccess) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
     if access.repo.disabled and access.role is None:
-        raise DisabledRepo()
+        raise DisabledRepo(access.repo.disabled_reason)
     if not principal.may_write:
         # SECURITY: posting is a write, so a read token cannot post either.
         raise Forbidden("This token is read-only: create a token with the write role to post.")
