@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.StorageFullMiddleware",
     "core.middleware.RejectControlCharactersMiddleware",
+    # The API and downloads, per address and token, with the Hub's RateLimit headers.
+    "core.middleware.RateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.CallerCacheMiddleware",
@@ -256,6 +258,13 @@ GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_
 GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
 GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
 GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
+# Requests to the API and downloads (/resolve) per window, per address and per token (each
+# request counts against both); 0: no limit. Generous: a busy client or a soak stays well below.
+GATEHOUSE_RATELIMIT_WINDOW_SECONDS = env.int("GATEHOUSE_RATELIMIT_WINDOW_SECONDS", default=300)
+GATEHOUSE_RATELIMIT_API_PER_IP = env.int("GATEHOUSE_RATELIMIT_API_PER_IP", default=100_000)
+GATEHOUSE_RATELIMIT_API_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_API_PER_TOKEN", default=100_000)
+GATEHOUSE_RATELIMIT_RESOLVERS_PER_IP = env.int("GATEHOUSE_RATELIMIT_RESOLVERS_PER_IP", default=100_000)
+GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN", default=100_000)
 
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

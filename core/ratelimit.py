@@ -36,9 +36,27 @@ def refund(*, bucket: str, key: str, amount: int = 1, window: int) -> None:
             cache.set(cache_key, 0, timeout=window + 5)
 
 
-def charge(*, bucket: str, key: str, amount: int, limit: int, window: int, unit: str) -> int:
+def headers(*, policy: str, remaining: int, reset: int, limit: int, window: int) -> dict[str, str]:
+    """The Hub's headers (IETF draft v9), which huggingface_hub parses on every answer."""
+    return {
+        "RateLimit": f'"{policy}";r={max(remaining, 0)};t={reset}',
+        "RateLimit-Policy": f'"fixed window";"{policy}";q={limit};w={window}',
+    }
+
+
+def charge(
+    *, bucket: str, key: str, amount: int, limit: int, window: int, unit: str, policy: str = "api"
+) -> int:
     """Count `amount` (calls, bytes) against `bucket` for `key`; what is left in this window.
     Raises, without counting, when the amount would go over the limit."""
+    return charge_window(bucket=bucket, key=key, amount=amount, limit=limit, window=window, unit=unit, policy=policy)[0]
+
+
+def charge_window(
+    *, bucket: str, key: str, amount: int, limit: int, window: int, unit: str, policy: str = "api"
+) -> tuple[int, int]:
+    """`charge`, answering (what is left, seconds until the window ends). `policy` names the
+    limit in the headers (the Hub's "api", "resolvers", "pages")."""
     cache_key, window_start, now = _window_key(bucket, key, window)
     cache.add(cache_key, 0, timeout=window + 5)
     try:
@@ -53,9 +71,8 @@ def charge(*, bucket: str, key: str, amount: int, limit: int, window: int, unit:
         raise RateLimited(
             f"Too many {unit}: at most {limit} per {window} seconds. Retry in {reset} seconds.",
             headers={
-                "RateLimit": f'"api";r=0;t={reset}',
-                "RateLimit-Policy": f'"fixed window";"api";q={limit};w={window}',
+                **headers(policy=policy, remaining=0, reset=reset, limit=limit, window=window),
                 "Retry-After": str(reset),
             },
         )
-    return limit - count
+    return limit - count, window_start + window - now
