@@ -44,9 +44,7 @@ def headers(*, policy: str, remaining: int, reset: int, limit: int, window: int)
     }
 
 
-def charge(
-    *, bucket: str, key: str, amount: int, limit: int, window: int, unit: str, policy: str = "api"
-) -> int:
+def charge(*, bucket: str, key: str, amount: int, limit: int, window: int, unit: str, policy: str = "api") -> int:
     """Count `amount` (calls, bytes) against `bucket` for `key`; what is left in this window.
     Raises, without counting, when the amount would go over the limit."""
     return charge_window(bucket=bucket, key=key, amount=amount, limit=limit, window=window, unit=unit, policy=policy)[0]

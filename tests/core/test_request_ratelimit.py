@@ -49,18 +49,18 @@ def test_per_address_limit_counts_down_then_refuses_with_the_hubs_headers(client
 
 
 def test_per_token_limit_is_the_tokens_own(client, alice, bob, limits):
-    make_repo(alice, "m", {"config.json": b"{}"})
+    make_repo(alice, "m", {"config.json": b'{"marker": "RATE-LIMITED-CONTENT"}'})
     limits.GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN = 2
     first, second = token_for(alice), token_for(bob)
     for _ in range(2):
         assert client.head("/alice/m/resolve/main/config.json", HTTP_AUTHORIZATION=f"Bearer {first}").status_code == 200
     refused = client.get("/alice/m/resolve/main/config.json", HTTP_AUTHORIZATION=f"Bearer {first}")
-    assert refused.status_code == 429 and b"{}" != refused.content
-    Repo.objects.filter(name="m").update(downloads=0)
+    assert refused.status_code == 429 and b"RATE-LIMITED-CONTENT" not in refused.content
+    assert Repo.objects.get(name="m").downloads == 2  # the two HEADs; the refused GET was not counted
     # Another token from the same address, and anonymous callers, have budgets of their own.
     assert client.get("/alice/m/resolve/main/config.json", HTTP_AUTHORIZATION=f"Bearer {second}").status_code == 200
     assert client.get("/alice/m/resolve/main/config.json").status_code == 200
-    assert Repo.objects.get(name="m").downloads == 2  # the refused download was not counted
+    assert Repo.objects.get(name="m").downloads == 4
 
 
 def test_a_made_up_token_still_spends_the_address(client, alice, limits):
