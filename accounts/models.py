@@ -66,14 +66,14 @@ class Membership(models.Model):
 
 
 class Invitation(models.Model):
-    """An invitation to join an organisation, mailed to `email`. The link carries a secret of
-    which only the digest is stored; it is accepted once, before `expires_at`, by a signed-in
-    user whose verified email is `email`."""
+    """An invitation to join an organisation, mailed to `email`. Its link carries the row's id
+    signed with the secret key (accounts.invitations), so no secret is stored, in this table or
+    in the outbox that sends the mail; it is accepted once, before `expires_at`, by a signed-in
+    user whose email is `email`."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.READ)
-    digest = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

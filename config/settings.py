@@ -260,6 +260,9 @@ GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
 GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
 # Requests to the API and downloads (/resolve) per window, per address and per token (each
 # request counts against both); 0: no limit. Generous: a busy client or a soak stays well below.
+# Invitations an organisation may send per day, and how many days an invitation link lives.
+GATEHOUSE_ORG_INVITATIONS_PER_DAY = env.int("GATEHOUSE_ORG_INVITATIONS_PER_DAY", default=50)
+GATEHOUSE_ORG_INVITATION_DAYS = env.int("GATEHOUSE_ORG_INVITATION_DAYS", default=7)
 GATEHOUSE_RATELIMIT_WINDOW_SECONDS = env.int("GATEHOUSE_RATELIMIT_WINDOW_SECONDS", default=300)
 GATEHOUSE_RATELIMIT_API_PER_IP = env.int("GATEHOUSE_RATELIMIT_API_PER_IP", default=100_000)
 GATEHOUSE_RATELIMIT_API_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_API_PER_TOKEN", default=100_000)

@@ -79,6 +79,14 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
     return principal.may_write and namespace_role(principal, namespace) in CREATOR_ROLES
 
 
+def can_manage_org(principal: Principal, org_id: int) -> bool:
+    """An organisation's settings, members, roles and invitations: its admins (a session, or a
+    write token)."""
+    if principal.user is None or not principal.may_write:
+        return False
+    return Membership.objects.filter(org_id=org_id, user=principal.user, role=Role.ADMIN).exists()
+
+
 def repo_role_from_membership(org_role: str | None, repo: Repo, user_pk: int) -> str | None:
     """The role an organisation member holds on one of its repos. As on the Hub, a `contributor`
     writes only to the repos they created (`Repo.created_by`) and reads the others (sees the
