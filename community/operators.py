@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from community import selectors, services
+from core.edge import form_int
 from core.errors import BadRequest, HubError, NotFound
 from core.views import render_error
 from gating.policy import Principal, is_operator
@@ -36,9 +37,9 @@ class ReportQueuePage(LoginRequiredMixin, View):
         return response
 
     def post(self, request):
-        report = selectors.open_reports_across_repos().filter(pk=_int(request.POST.get("report"))).first()
         action = request.POST.get("action")
         try:
+            report = selectors.open_reports_across_repos().filter(pk=form_int(request.POST, "report", default=0)).first()
             if report is None:
                 raise BadRequest("That report is resolved already, or does not exist.")
             if action == "hide":
@@ -52,10 +53,3 @@ class ReportQueuePage(LoginRequiredMixin, View):
         except HubError as exc:
             messages.error(request, exc.message)
         return redirect("operators:reports")
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -79,6 +79,13 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
     return principal.may_write and namespace_role(principal, namespace) in CREATOR_ROLES
 
 
+def can_write_in(principal: Principal, namespace: str) -> bool:
+    """Writing to everything of a namespace (its collections): one's own, or an organisation where
+    one is a writer or admin. A contributor creates repos there, not collections, which only
+    writers may change."""
+    return principal.may_write and namespace_role(principal, namespace) in (Role.WRITE, Role.ADMIN)
+
+
 def can_manage_org(principal: Principal, org_id: int) -> bool:
     """An organisation's settings, members, roles and invitations: its admins (a session, or a
     write token)."""

@@ -139,3 +139,13 @@ def test_a_read_token_of_a_contributor_writes_nothing(client, org_world):
         "/api/repos/create", json.dumps({"name": "x", "organization": "acme"}), "application/json", **_auth(read_token)
     )
     assert created.status_code == 403 and not Repo.objects.filter(name="x").exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_collections_in_the_org_take_the_write_role(client, org_world, role):
+    """A contributor creates repos in the org, not collections: only writers could change one."""
+    org, _ = org_world
+    _, token = _caller(org, role)
+    body = json.dumps({"title": f"picks of {role}", "namespace": "acme", "private": False})
+    created = client.post("/api/collections", body, "application/json", **_auth(token))
+    assert created.status_code == (200 if role in ("write", "admin") else 403), created.content
