@@ -39,7 +39,8 @@ class ReportQueuePage(LoginRequiredMixin, View):
     def post(self, request):
         action = request.POST.get("action")
         try:
-            report = selectors.open_reports_across_repos().filter(pk=form_int(request.POST, "report", default=0)).first()
+            report_id = form_int(request.POST, "report", default=0)
+            report = selectors.open_reports_across_repos().filter(pk=report_id).first()
             if report is None:
                 raise BadRequest("That report is resolved already, or does not exist.")
             if action == "hide":
