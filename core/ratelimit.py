@@ -56,12 +56,18 @@ def charge_window(
     """`charge`, answering (what is left, seconds until the window ends). `policy` names the
     limit in the headers (the Hub's "api", "resolvers", "pages")."""
     cache_key, window_start, now = _window_key(bucket, key, window)
-    cache.add(cache_key, 0, timeout=window + 5)
+    # The window's key outlives its window (each window has its own key), so once it exists an
+    # `incr` alone counts (two round trips to Redis instead of three: this runs on every API call
+    # and download); the first call of a window creates it.
     try:
         count = cache.incr(cache_key, amount)
-    except ValueError:  # the key expired between add and incr: this call opens a new window
-        cache.add(cache_key, amount, timeout=window + 5)
-        count = amount
+    except ValueError:
+        cache.add(cache_key, 0, timeout=window + 5)
+        try:
+            count = cache.incr(cache_key, amount)
+        except ValueError:  # the key expired between add and incr: this call opens a new window
+            cache.add(cache_key, amount, timeout=window + 5)
+            count = amount
     if count > limit:
         with suppress(ValueError):  # the window ended meanwhile
             cache.decr(cache_key, amount)
