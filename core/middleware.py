@@ -105,24 +105,16 @@ class RateLimitMiddleware:
         return response
 
     def _charge(self, request, policy: str) -> dict[str, str] | None:
-        window = settings.GATEHOUSE_RATELIMIT_WINDOW_SECONDS
         upper = policy.upper()
-        budgets = [("ip", client_ip(request), getattr(settings, f"GATEHOUSE_RATELIMIT_{upper}_PER_IP"))]
+        budgets = [(f"{policy}-ip", client_ip(request), getattr(settings, f"GATEHOUSE_RATELIMIT_{upper}_PER_IP"))]
         authorization = request.META.get("HTTP_AUTHORIZATION", "")
         if authorization[:7].lower() == "bearer ":
             digest = hashlib.sha256(authorization[7:].strip().encode("utf-8", "surrogatepass")).hexdigest()[:32]
-            budgets.append(("token", digest, getattr(settings, f"GATEHOUSE_RATELIMIT_{upper}_PER_TOKEN")))
-        tightest, least = None, None
-        for kind, key, limit in budgets:
-            if limit <= 0:
-                continue
-            left, reset = ratelimit.charge_window(
-                bucket=f"{policy}-{kind}", key=key, amount=1, limit=limit, window=window, unit="requests", policy=policy
-            )
-            if least is None or left < least:
-                least = left
-                tightest = ratelimit.headers(policy=policy, remaining=left, reset=reset, limit=limit, window=window)
-        return tightest
+            budgets.append((f"{policy}-token", digest, getattr(settings, f"GATEHOUSE_RATELIMIT_{upper}_PER_TOKEN")))
+        budgets = [budget for budget in budgets if budget[2] > 0]
+        return ratelimit.charge_requests(
+            policy=policy, budgets=budgets, window=settings.GATEHOUSE_RATELIMIT_WINDOW_SECONDS
+        )
 
 
 class ContentSecurityPolicyMiddleware(MiddlewareMixin):

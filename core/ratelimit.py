@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from contextlib import suppress
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from core.errors import RateLimited
 
@@ -80,3 +81,66 @@ def charge_window(
             },
         )
     return limit - count, window_start + window - now
+
+
+def charge_requests(*, policy: str, budgets: list[tuple[str, str, int]], window: int) -> dict[str, str] | None:
+    """One request against several budgets at once (`(bucket, key, limit)`, each limit > 0): the
+    headers of the tightest, or RateLimited, counting nothing, when one is spent. On Redis, one
+    round trip for all of them (a pipeline of SET NX with the window's expiry, then INCR, per
+    budget): this runs on every API call and download. Other caches count budget by budget."""
+    if not budgets:
+        return None
+    client = _redis_client()
+    if client is None:
+        counts: list[int] = []
+        try:
+            for bucket, key, limit in budgets:
+                left = charge(
+                    bucket=bucket, key=key, amount=1, limit=limit, window=window, unit="requests", policy=policy
+                )
+                counts.append(limit - left)
+        except RateLimited:
+            for bucket, key, _ in budgets[: len(counts)]:
+                refund(bucket=bucket, key=key, window=window)
+            raise
+        return _tightest(policy, budgets, counts, window)
+    keys = [cache.make_and_validate_key(_window_key(bucket, key, window)[0]) for bucket, key, _ in budgets]
+    pipeline = client.pipeline(transaction=False)
+    for cache_key in keys:
+        pipeline.set(cache_key, 0, ex=window + 5, nx=True)
+        pipeline.incr(cache_key)
+    counts = pipeline.execute()[1::2]
+    spent = [limit for count, (_, _, limit) in zip(counts, budgets, strict=True) if count > limit]
+    if spent:
+        pipeline = client.pipeline(transaction=False)
+        for cache_key in keys:
+            pipeline.decr(cache_key)
+        pipeline.execute()
+        reset = _reset(window)
+        raise RateLimited(
+            f"Too many requests: at most {spent[0]} per {window} seconds. Retry in {reset} seconds.",
+            headers={
+                **headers(policy=policy, remaining=0, reset=reset, limit=spent[0], window=window),
+                "Retry-After": str(reset),
+            },
+        )
+    return _tightest(policy, budgets, counts, window)
+
+
+def _reset(window: int) -> int:
+    now = int(time.time())
+    return now - now % window + window - now
+
+
+def _tightest(policy: str, budgets: list[tuple[str, str, int]], counts: list[int], window: int) -> dict[str, str]:
+    left, limit = min((limit - count, limit) for count, (_, _, limit) in zip(counts, budgets, strict=True))
+    return headers(policy=policy, remaining=left, reset=_reset(window), limit=limit, window=window)
+
+
+def _redis_client():
+    """The redis-py client behind Django's Redis cache (production), or None for other caches."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    # Django's RedisCache keeps its redis-py client behind `_cache` (django-stubs omit it).
+    return backend._cache.get_client(write=True)  # type: ignore[attr-defined]

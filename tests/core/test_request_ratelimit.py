@@ -26,7 +26,12 @@ def limits(settings):
     cache.clear()
 
 
-def test_per_address_limit_counts_down_then_refuses_with_the_hubs_headers(client, alice, limits):
+@pytest.mark.parametrize("backend", ["configured", "locmem"])
+def test_per_address_limit_counts_down_then_refuses_with_the_hubs_headers(client, alice, limits, backend):
+    """On the configured cache (Redis in CI: one pipelined round trip) and on another (counted
+    budget by budget, as the file cache of `make run` is)."""
+    if backend == "locmem":
+        limits.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     make_repo(alice, "m", {"config.json": b"{}"})
     limits.GATEHOUSE_RATELIMIT_API_PER_IP = 3
     left = []
