@@ -7,6 +7,8 @@ that a refusal changed nothing. The rules are gating.policy's (`repo_role_from_m
 import json
 
 import pytest
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from accounts.models import Membership
 from gating.models import AccessRequest
@@ -149,3 +151,31 @@ def test_collections_in_the_org_take_the_write_role(client, org_world, role):
     body = json.dumps({"title": f"picks of {role}", "namespace": "acme", "private": False})
     created = client.post("/api/collections", body, "application/json", **_auth(token))
     assert created.status_code == (200 if role in ("write", "admin") else 403), created.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_contributor_with_the_real_client(hub, hf_cache):
+    founder, contributor = UserFactory(username="fran"), UserFactory(username="cid")
+    reader = UserFactory(username="rex")
+    org = OrganizationFactory(name="acme")
+    add_member(org, founder, "admin")
+    add_member(org, contributor, "contributor")
+    add_member(org, reader, "read")
+    make_repo(org, "shared", {"config.json": b"{}"}, author=founder)
+    api = HfApi(token=token_for(contributor))
+
+    api.create_repo("acme/mine", private=True)
+    api.upload_file(path_or_fileobj=b"mine", path_in_repo="a.txt", repo_id="acme/mine")
+    assert [f for f in api.list_repo_files("acme/mine") if f == "a.txt"] == ["a.txt"]
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="b.txt", repo_id="acme/shared")
+    assert refused.value.response.status_code == 403
+    pr = api.upload_file(path_or_fileobj=b"x", path_in_repo="b.txt", repo_id="acme/shared", create_pr=True)
+    assert pr.pr_num == 1
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.update_repo_settings("acme/mine", gated="manual")  # write on it, not admin
+    assert refused.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as refused:
+        HfApi(token=token_for(reader)).create_repo("acme/readers")
+    assert refused.value.response.status_code == 403
+    assert not Repo.objects.filter(name="readers").exists()
