@@ -113,6 +113,7 @@ def test_operators_take_down_and_put_back_from_the_portal(client, alice, operato
     make_repo(alice, "m", {"config.json": CONFIG})
     client.force_login(operator)
     assert b"Operators" in client.get("/").content
+    assert b"/admin/takedowns?repo=alice/m&amp;type=model" in client.get("/alice/m").content
     client.post("/admin/takedowns", {"repo": "alice/m", "type": "model", "reason": "DMCA notice 42", "action": "x"})
     page = client.get("/admin/takedowns")
     assert b"DMCA notice 42" in page.content and page["Cache-Control"] == "private, no-store"
