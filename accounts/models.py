@@ -113,3 +113,26 @@ class AccessToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SsoIdentity(models.Model):
+    """An account's identity at an OpenID Connect provider: the provider's `sub` for it, which never
+    changes (emails and user names at the provider may). SSO sign-in finds accounts through this
+    row only (accounts.sso.services); an account has at most one identity per provider."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    # The email the provider sent at the last sign-in (shown to the user; never used to match).
+    email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField()
+    # Set when `sso_deprovision` acted on the identity; cleared by --reactivate or the next sign-in.
+    deprovisioned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_subject_unique"),
+            models.UniqueConstraint(fields=["issuer", "user"], name="sso_identity_one_per_issuer"),
+        ]
+        indexes = [models.Index(fields=["issuer", "last_login_at"])]
