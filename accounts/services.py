@@ -85,6 +85,17 @@ def membership_set(*, org: Organization, user: User, role: str | None) -> Member
 
 
 @transaction.atomic
+def org_settings_update(*, org: Organization, fullname: str, repos_private_by_default: bool) -> Organization:
+    fullname = (fullname or "").strip()
+    if len(fullname) > 200:
+        raise BadRequest("A full name has at most 200 characters.")
+    locked = Organization.objects.select_for_update().get(pk=org.pk)
+    locked.fullname, locked.repos_private_by_default = fullname, repos_private_by_default
+    locked.save(update_fields=["fullname", "repos_private_by_default"])
+    return locked
+
+
+@transaction.atomic
 def token_create(*, user: User, name: str, role: str, expires_at: datetime | None = None) -> tuple[AccessToken, str]:
     """Returns the row and the plaintext, which the caller shows once."""
     name = (name or "").strip()

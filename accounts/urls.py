@@ -15,4 +15,6 @@ urlpatterns = [
     path("settings/tokens", views.TokenSettingsView.as_view(), name="tokens"),
     path("organizations/new", views.OrganizationCreateView.as_view(), name="org_new"),
     path("organizations/<str:name>/members", views.OrganizationMembersView.as_view(), name="org_members"),
+    path("organizations/<str:name>/settings", views.OrganizationSettingsView.as_view(), name="org_settings"),
+    path("organizations/invitations/<str:token>", views.InvitationView.as_view(), name="invitation"),
 ]

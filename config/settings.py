@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.StorageFullMiddleware",
     "core.middleware.RejectControlCharactersMiddleware",
+    # The API and downloads, per address and token, with the Hub's RateLimit headers.
+    "core.middleware.RateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.CallerCacheMiddleware",
@@ -258,6 +260,16 @@ GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_
 GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
 GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
 GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
+# Requests to the API and downloads (/resolve) per window, per address and per token (each
+# request counts against both); 0: no limit. Generous: a busy client or a soak stays well below.
+# Invitations an organisation may send per day, and how many days an invitation link lives.
+GATEHOUSE_ORG_INVITATIONS_PER_DAY = env.int("GATEHOUSE_ORG_INVITATIONS_PER_DAY", default=50)
+GATEHOUSE_ORG_INVITATION_DAYS = env.int("GATEHOUSE_ORG_INVITATION_DAYS", default=7)
+GATEHOUSE_RATELIMIT_WINDOW_SECONDS = env.int("GATEHOUSE_RATELIMIT_WINDOW_SECONDS", default=300)
+GATEHOUSE_RATELIMIT_API_PER_IP = env.int("GATEHOUSE_RATELIMIT_API_PER_IP", default=100_000)
+GATEHOUSE_RATELIMIT_API_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_API_PER_TOKEN", default=100_000)
+GATEHOUSE_RATELIMIT_RESOLVERS_PER_IP = env.int("GATEHOUSE_RATELIMIT_RESOLVERS_PER_IP", default=100_000)
+GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN", default=100_000)
 
 # Single sign-on with OpenID Connect (accounts.sso; README, "Single sign-on"): on when the issuer
 # and the client id are set. Endpoints come from the issuer's discovery document unless set here.

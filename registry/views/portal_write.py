@@ -10,10 +10,10 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
 from django.views import View
 
-from accounts.models import Membership, Role
+from accounts.models import Membership
 from core import bodies
 from core.errors import BadRequest, HubError
-from gating.policy import Action, Principal, can_create_in
+from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in
 from gating.repo_views import PortalRepoView
 from registry import limits, services
 from registry.cards.metadata_validation import validate_card_text
@@ -28,13 +28,14 @@ class NewRepoForm(forms.Form):
     namespace = forms.ChoiceField(label="Owner")
     name = forms.CharField(max_length=96)
     repo_type = forms.ChoiceField(choices=RepoType.choices, initial=RepoType.MODEL, label="Type")
-    private = forms.BooleanField(required=False, label="Private")
+    # Empty: the owner's default (an organisation may make new repos private by default).
+    visibility = forms.ChoiceField(
+        choices=[("", "The owner's default"), ("public", "Public"), ("private", "Private")], required=False
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        orgs = Membership.objects.filter(user=user, role__in=[Role.WRITE, Role.ADMIN]).values_list(
-            "org__name", flat=True
-        )
+        orgs = Membership.objects.filter(user=user, role__in=CREATOR_ROLES).values_list("org__name", flat=True)
         namespace = self.fields["namespace"]
         assert isinstance(namespace, forms.ChoiceField)  # self.fields is typed as plain Fields
         namespace.choices = [(user.username, user.username)] + [(name, name) for name in orgs]
@@ -55,7 +56,7 @@ class NewRepoView(LoginRequiredMixin, View):
                     namespace=data["namespace"],
                     name=data["name"],
                     repo_type=data["repo_type"],
-                    private=data["private"],
+                    private={"": None, "public": False, "private": True}[data["visibility"]],
                     creator=request.user,
                 )
             except HubError as exc:
