@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator
 
 from dulwich.object_store import MemoryObjectStore
 from dulwich.objects import ObjectID, ShaFile
+from dulwich.protocol import COMMAND_DEEPEN, COMMAND_SHALLOW
 from dulwich.refs import DictRefsContainer
 from dulwich.refs import Ref as GitRef
 from dulwich.repo import BaseRepo
+from dulwich.server import _ProtocolGraphWalker
 
 from registry.git import gitobjects
 from registry.models import Blob, Commit, Ref, Repo, RepoObject, Tree
@@ -163,6 +165,29 @@ class RepoObjectStore(MemoryObjectStore):
         return self._proven
 
 
+class ShallowAwareGraphWalker(_ProtocolGraphWalker):
+    """dulwich's graph walker, reading `shallow` lines that come without `deepen`.
+
+    A plain `git fetch` or `git pull` in a shallow clone names the client's shallow commits and
+    asks for no deepening; dulwich expects `deepen` after them and fails with "Protocol got
+    unexpected flush-pkt". As git's upload-pack does, those commits are taken as the boundary
+    (the pack stops there, and `authorize` walks the history down to it, no further) and no
+    shallow-update section is written: the client reads one only when it asked to deepen."""
+
+    def _handle_shallow_request(self, wants) -> None:
+        while True:
+            command, value = self.read_proto_line((COMMAND_DEEPEN, COMMAND_SHALLOW, None))
+            if command == COMMAND_SHALLOW and isinstance(value, bytes):
+                self.client_shallow.add(ObjectID(value))
+            elif command == COMMAND_DEEPEN and value is not None:
+                self.unread_proto_line(command, value)
+                super()._handle_shallow_request(wants)  # finds the new boundary from the depth
+                return
+            else:  # the flush-pkt: no deepening asked
+                self.shallow.update(self.client_shallow)
+                return
+
+
 class GitRepo(BaseRepo):
     """The dulwich view of a Gatehouse repo: its refs (HEAD names the default branch) and store."""
 
@@ -186,6 +211,10 @@ class GitRepo(BaseRepo):
         self._authorize(wants, shallow)
 
     def find_missing_objects(self, determine_wants, graph_walker, progress, **kwargs):
+        if type(graph_walker) is _ProtocolGraphWalker:
+            # dulwich's handler builds its walker itself; this is the first place that sees it.
+            graph_walker.__class__ = ShallowAwareGraphWalker
+
         def checked(refs, depth=None):
             wants = determine_wants(refs, depth)
             if wants:

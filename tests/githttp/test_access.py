@@ -141,3 +141,9 @@ def test_withheld_history_refuses_a_full_clone_but_not_a_shallow_one(git, tmp_pa
     git.run("clone", "--depth", "1", git.url("olga/m", tokens["granted"]), str(tmp_path / "shallow"))
     assert (tmp_path / "shallow" / "config.json").read_bytes() == SECRET
     assert not (tmp_path / "shallow" / "model.safetensors").exists()
+    # A pull in the shallow clone walks the history down to the client's boundary, no further.
+    commit_files(repo, {"notes.txt": b"n\n"}, author=owner, summary="more")
+    git.run("pull", "-q", "--ff-only", cwd=tmp_path / "shallow")
+    assert (tmp_path / "shallow" / "notes.txt").read_bytes() == b"n\n"
+    deepen = git.run("fetch", "--depth", "3", cwd=tmp_path / "shallow", check=False)
+    assert deepen.returncode != 0 and WITHHELD in deepen.stderr  # three commits reach the weights

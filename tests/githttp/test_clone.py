@@ -53,3 +53,22 @@ def test_datasets_shallow_clones_and_moved_repos(git, alice, tmp_path):
     moved = tmp_path / "moved"
     git.run("clone", git.url("alice/old-name"), str(moved))  # the old id redirects, as on the Hub
     assert (moved / "config.json").read_bytes() == FILES["config.json"]
+
+
+def test_pull_and_fetch_in_a_shallow_clone_get_the_new_commits(git, alice, tmp_path):
+    repo = make_repo(alice, "deep", FILES)
+    commit_files(repo, {"config.json": b'{"a": 2}\n'}, author=alice, summary="second")
+    shallow = tmp_path / "deep"
+    git.run("clone", "--depth", "1", git.url("alice/deep"), str(shallow))
+    # git names its shallow commits and asks for no deepening: the boundary stays where it is.
+    tip = commit_files(repo, {"notes.txt": b"n\n"}, author=alice, summary="third").oid
+    git.run("pull", "-q", "--ff-only", cwd=shallow)
+    assert git.run("rev-parse", "HEAD", cwd=shallow).stdout.strip() == tip
+    assert (shallow / "notes.txt").read_bytes() == b"n\n"
+    assert git.run("rev-list", "--count", "HEAD", cwd=shallow).stdout.strip() == "2"
+    commit_files(repo, {"notes.txt": b"m\n"}, author=alice, summary="fourth")
+    git.run("fetch", "-q", cwd=shallow)
+    assert git.run("rev-list", "--count", "origin/main", cwd=shallow).stdout.strip() == "3"
+    git.run("fetch", "-q", "--depth", "1", cwd=shallow)  # deepening (here: re-cutting) still works
+    assert git.run("rev-list", "--count", "origin/main", cwd=shallow).stdout.strip() == "1"
+    git.run("fsck", cwd=shallow)
