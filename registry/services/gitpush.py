@@ -10,6 +10,9 @@ verified) and decided with the policy who may move which ref. Here, for one ref:
   stores neither), large or binary files only through Git LFS, and for every LFS pointer the proof
   of possession (`blob_stage_stored`: uploaded to this repo, or by the contributor himself);
 - the tree is then re-encoded from what is stored and must give the pushed bytes exactly;
+- each new commit is held to the commit API's limits against its first parent (files changed,
+  bytes added: `registry.limits`); a contributor's regular files are charged to their daily
+  quota (`limits.charge_contributor`); only then are those files written to the blob store;
 - in one transaction, with the ref locked: its old value must still be the one the pusher saw,
   a non-fast-forward needs `may_rewrite` (audited through `hooks.history_changed`), every new
   commit passes `commit_check`, and `ref_land` moves the ref with everything that entails.
@@ -17,6 +20,8 @@ verified) and decided with the policy who may move which ref. Here, for one ref:
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,12 +31,12 @@ from django.db import transaction
 from dulwich.objects import Commit as GitCommit
 
 from accounts.models import User
-from core.errors import BadRequest, Conflict
-from registry import hooks
+from core.errors import BadRequest, Conflict, PayloadTooLarge
+from registry import hooks, limits
 from registry.git import gitobjects, lfsrules, packs
 from registry.git.held import BLOB, COMMIT, TREE, HeldObjects
 from registry.git.paths import validate_new_path, validate_ref_name
-from registry.git.trees import Entry, file_entry
+from registry.git.trees import Entry, file_entry, tree_index
 from registry.models import Commit, Ref, Repo, StoredObject
 from registry.services.commits import AddFile, _lock_branch, blob_stage_stored, commit_check, objects_store, ref_land
 from registry.services.refs import branch_create, branch_delete, tag_create, tag_delete
@@ -67,31 +72,27 @@ class PushStager:
         # SECURITY: paths are staged one by one, so a tree that names one new subtree many times
         # (a pack of 2 KB can describe millions of paths) is bounded here, not by the pack's size.
         self._paths = 0
-        self._stored: dict[str, str] | None = None  # blob oid -> sha256 of its bytes in the blob store
+        self._entries: dict[str, list[Entry]] = {}  # tree oid -> entries, of every tree staged
+        self._unstored: dict[str, bytes] = {}  # blob oid -> bytes: regular files to store, once checked
 
-    def _store_regular_blobs(self) -> dict[str, str]:
-        """The pack's regular blobs (not pointers, not past the size of a regular file) written to
-        the blob store at once, in parallel: each write is fsynced, and a push of many small files
-        would otherwise wait for each in turn. As in the commit API, blob writes come before the
-        database transaction; bytes no tree keeps are the garbage collector's."""
-        if self._stored is None:
-            text_max = settings.GATEHOUSE_REGULAR_UPLOAD_MAX_BYTES
-            blobs = {
-                oid: obj.raw
-                for oid, obj in self.objects.items()
-                if obj.kind == packs.BLOB
-                and len(obj.raw) <= text_max
-                and gitobjects.read_as_lfs_pointer(obj.raw) is None
-            }
-            storage = get_storage()
-            with ThreadPoolExecutor(max_workers=STORE_THREADS) as pool:
-                hashes = dict(zip(blobs, pool.map(storage.put_bytes, blobs.values()), strict=True))
-            StoredObject.objects.bulk_create(
-                [StoredObject(sha256=sha256, size=len(blobs[oid])) for oid, sha256 in hashes.items()],
-                ignore_conflicts=True,
-            )
-            self._stored = hashes
-        return self._stored
+    def _store_regular_files(self) -> None:
+        """The pack's regular files that the new trees name, written to the blob store at once, in
+        parallel (each write is fsynced, and a push of many small files would otherwise wait for
+        each in turn), after every limit passed and a contributor's quota was charged. As in the
+        commit API, blob writes come before the database transaction's end; bytes no tree keeps
+        are the garbage collector's."""
+        blobs, self._unstored = self._unstored, {}
+        if not blobs:
+            return
+        if self.proof_from is not None:  # SECURITY: charged before a byte is stored
+            limits.charge_contributor(user=self.proof_from, amount=sum(len(data) for data in blobs.values()))
+        storage = get_storage()
+        with ThreadPoolExecutor(max_workers=STORE_THREADS) as pool:
+            hashes = dict(zip(blobs, pool.map(storage.put_bytes, blobs.values()), strict=True))
+        StoredObject.objects.bulk_create(
+            [StoredObject(sha256=sha256, size=len(blobs[oid])) for oid, sha256 in hashes.items()],
+            ignore_conflicts=True,
+        )
 
     def new_commits(self, tip: str) -> list[StagedCommit]:
         """The commits from the repo's history (exclusive) to `tip`, parents first, staged."""
@@ -123,7 +124,54 @@ class PushStager:
             )
             self._stage_tree(item, item.tree_oid, "")
             staged.append(item)
+        trees_of = {item.oid: item.tree_oid for item in staged}
+        for item in staged:
+            parent = item.parents[0] if item.parents else None
+            parent_tree = trees_of[parent] if parent in trees_of else _held_tree(self.held, parent)
+            self._check_limits(item, parent_tree)
+        self._store_regular_files()
         return staged
+
+    def _check_limits(self, item: StagedCommit, parent_tree: str | None) -> None:
+        """The commit API's limits, per pushed commit against its first parent: the files it
+        changes (GATEHOUSE_MAX_COMMIT_FILES; a folder removed whole counts once, as one
+        `deletedFolder`), the bytes it adds (GATEHOUSE_MAX_COMMIT_SIZE, LFS content included)."""
+        tally = limits.CommitTally()
+        try:
+            for path, size in self._changes(item.tree_oid, parent_tree, ""):
+                tally.add(path=path, size=size)
+        except PayloadTooLarge as exc:
+            raise PayloadTooLarge(f"Commit {item.oid[:12]}: {exc.message}") from None
+
+    def _changes(self, new_oid: str | None, old_oid: str | None, prefix: str) -> Iterator[tuple[str, int]]:
+        """(path, bytes added) of each file a commit adds, changes (its size) or deletes (0)."""
+        if new_oid == old_oid:
+            return
+        after_entries = self._tree_index(new_oid) if new_oid else {}
+        before_entries = self._tree_index(old_oid) if old_oid else {}
+        for name in sorted(after_entries.keys() | before_entries.keys()):
+            after, before = after_entries.get(name), before_entries.get(name)
+            if _identity(after) == _identity(before):
+                continue
+            path = f"{prefix}{name}"
+            folder_before = before["oid"] if before is not None and before["type"] == "directory" else None
+            if after is None:
+                yield path, 0
+            elif after["type"] == "directory":
+                yield from self._changes(after["oid"], folder_before, f"{path}/")
+                if before is not None and folder_before is None:
+                    yield path, 0  # a file replaced by a folder
+            else:
+                if folder_before is not None:
+                    yield f"{path}/", 0  # a folder replaced by a file
+                yield path, after.get("size", 0)
+
+    def _tree_index(self, oid: str) -> dict[str, Entry]:
+        """A tree's entries by name: staged by this push, or held by the repo (checked when staged)."""
+        staged = self._entries.get(oid)
+        if staged is not None:
+            return {entry["name"]: entry for entry in staged}
+        return tree_index(oid)
 
     def _stage_tree(self, item: StagedCommit, oid: str, prefix: str) -> None:
         if (prefix, oid) in self._trees:
@@ -167,6 +215,7 @@ class PushStager:
         if gitobjects.encode_tree(items) != obj.raw:
             raise BadRequest(f"Tree '{prefix or '/'}' ({oid}) is not in git's canonical form.")
         item.new_trees[oid] = entries
+        self._entries[oid] = entries
         self._trees.add((prefix, oid))
 
     def _stage_file(self, path: str, oid: str, gitattributes: str) -> AddFile:
@@ -197,7 +246,8 @@ class PushStager:
             ):
                 why = "larger than 10 MiB" if len(data) > text_max else "binary or matched by an LFS rule"
                 raise BadRequest(f"'{path}' is {why} and was pushed as a regular file. {LFS_HINT}")
-            sha256 = self._store_regular_blobs()[oid]
+            self._unstored[oid] = data  # stored by `new_commits` once the limits passed
+            sha256 = hashlib.sha256(data).hexdigest()
             added = AddFile(path=path, sha256=sha256, size=len(data), is_lfs=False, blob_oid=oid)
         self._files[(path, oid)] = added
         return added
@@ -213,6 +263,10 @@ class PushStager:
                 if row is not None and not row[2] and content.belongs_to_repo(self.repo.pk, row[0]):
                     return content.read_head(row[0], min(row[1], GITATTRIBUTES_MAX)).decode("utf-8", "replace")
         return ""
+
+
+def _identity(entry: Entry | None) -> tuple[str, str] | None:
+    return None if entry is None else (entry["type"], entry["oid"])
 
 
 def _parse_commit(raw: bytes) -> GitCommit:
