@@ -114,7 +114,9 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
         if pushed is not None and pushed.kind == packs.TAG:
             raise BadRequest("annotated tags are not supported: push a lightweight tag (`git tag NAME`)")
         tag = name.removeprefix("refs/tags/")
-        gitpush.tag_push(repo=repo, tag=tag, old_oid=update.old_oid, new_oid=update.new_oid, may_rewrite=True)
+        gitpush.tag_push(
+            repo=repo, tag=tag, old_oid=update.old_oid, new_oid=update.new_oid, author=user, may_rewrite=True
+        )
         return
     if not name.startswith(("refs/heads/", "refs/pr/")):
         raise BadRequest("only branches (refs/heads/...), tags and pull requests (refs/pr/N) can be pushed")

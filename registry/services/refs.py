@@ -29,13 +29,11 @@ def branch_create(*, repo: Repo, branch: str, starting_point: str | None = None)
 
 
 @transaction.atomic
-def branch_delete(*, repo: Repo, branch: str) -> None:
+def branch_delete(*, repo: Repo, branch: str, old_oid: str | None = None) -> None:
+    """Delete a branch; with `old_oid`, only while it still names that commit (else Conflict)."""
     if branch == repo.default_branch:
         raise BadRequest(f"Cannot delete refs/heads/{branch}: it is the repo's default branch.")
-    old_oid = Ref.objects.filter(repo=repo, name=f"refs/heads/{branch}").values_list("commit_oid", flat=True).first()
-    deleted, _ = Ref.objects.filter(repo=repo, name=f"refs/heads/{branch}").delete()
-    if not deleted:
-        raise RevisionNotFound(branch)
+    old_oid = _ref_delete(repo, f"refs/heads/{branch}", branch, old_oid)
     for listener in hooks.branches_changed:
         listener(repo)
     _ref_changed(repo, f"refs/heads/{branch}", old_oid, None)
@@ -59,12 +57,21 @@ def tag_create(*, repo: Repo, tag: str, revision: str, message: str = "") -> Ref
 
 
 @transaction.atomic
-def tag_delete(*, repo: Repo, tag: str) -> None:
-    old_oid = Ref.objects.filter(repo=repo, name=f"refs/tags/{tag}").values_list("commit_oid", flat=True).first()
-    deleted, _ = Ref.objects.filter(repo=repo, name=f"refs/tags/{tag}").delete()
-    if not deleted:
-        raise RevisionNotFound(tag)
+def tag_delete(*, repo: Repo, tag: str, old_oid: str | None = None) -> None:
+    """Delete a tag; with `old_oid`, only while it still names that commit (else Conflict)."""
+    old_oid = _ref_delete(repo, f"refs/tags/{tag}", tag, old_oid)
     _ref_changed(repo, f"refs/tags/{tag}", old_oid, None)
+
+
+def _ref_delete(repo: Repo, name: str, label: str, old_oid: str | None) -> str:
+    """Delete the ref `name` (locked first); the commit it named."""
+    ref = Ref.objects.select_for_update().filter(repo=repo, name=name).first()
+    if ref is None:
+        raise RevisionNotFound(label)
+    if old_oid is not None and ref.commit_oid != old_oid:
+        raise Conflict(f"{name} moved meanwhile: it no longer names {old_oid}.")
+    Ref.objects.filter(pk=ref.pk, commit_oid=ref.commit_oid).delete()
+    return ref.commit_oid
 
 
 def _ref_changed(repo: Repo, ref_name: str, old_oid: str | None, new_oid: str | None) -> None:
