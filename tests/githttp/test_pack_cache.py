@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import os
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 
 from githttp import packcache
 from licenses.selectors import license_at
@@ -49,9 +53,65 @@ def test_entries_go_with_visibility_changes_and_stale_tips(git, alice, tmp_path,
     assert _entries(_pack_cache) == []
 
     git.run("clone", "--bare", git.url("alice/m", token_for(alice, "read")), str(tmp_path / "b.git"))
-    assert packcache.collect(timedelta(0), dry_run=False) == {"git_pack_cache_entries": 0}
+    assert packcache.collect(timedelta(0), dry_run=False)["git_pack_cache_entries"] == 0
     commit_files(repo, {"config.json": b"[]"}, author=alice)  # the cached tip is no longer a tip
-    assert packcache.collect(timedelta(0), dry_run=True) == {"git_pack_cache_entries": 1}
+    # Younger than the grace period, it may be an entry stored for tips newer than the sweep's read.
+    assert packcache.collect(timedelta(hours=1), dry_run=False)["git_pack_cache_entries"] == 0
+    assert packcache.collect(timedelta(0), dry_run=True)["git_pack_cache_entries"] == 1
     assert len(_entries(_pack_cache)) == 1
-    assert packcache.collect(timedelta(0), dry_run=False) == {"git_pack_cache_entries": 1}
+    assert packcache.collect(timedelta(0), dry_run=False)["git_pack_cache_entries"] == 1
     assert _entries(_pack_cache) == []
+
+
+def test_entries_go_when_history_is_rewritten_or_the_repo_deleted(git, alice, tmp_path, _pack_cache):
+    repo = make_repo(alice, "m", {"config.json": b"{}"})
+    commit_files(repo, {"config.json": b"[]"}, author=alice)
+    git.run("clone", "--bare", git.url("alice/m"), str(tmp_path / "a.git"))
+    assert len(_entries(_pack_cache)) == 1
+    with transaction.atomic():
+        services.history_squash(repo=repo, ref_name="refs/heads/main", message="squashed", author=alice)
+        assert len(_entries(_pack_cache)) == 1  # until the rewrite commits
+    assert _entries(_pack_cache) == []
+
+    work = tmp_path / "work"
+    git.run("clone", git.url("alice/m", token_for(alice)), str(work))
+    assert len(_entries(_pack_cache)) == 1
+    git.run("commit", "-q", "--amend", "-m", "rewritten", cwd=work)
+    git.run("push", "-q", "--force", "origin", "main", cwd=work)
+    assert _entries(_pack_cache) == []
+
+    git.run("clone", "--bare", git.url("alice/m"), str(tmp_path / "b.git"))
+    assert len(_entries(_pack_cache)) == 1
+    services.repo_delete(repo=repo)
+    assert _entries(_pack_cache) == []
+
+
+def test_entries_are_written_whole_and_leftovers_swept_after_the_grace(alice, _pack_cache):
+    repo = make_repo(alice, "m", {"config.json": b"{}"})
+    tip = repo.refs.get(name="refs/heads/main").commit_oid
+    packcache.store(repo.pk, "k" * 64, [tip], io.BytesIO(b"PACK"))
+    folder = _pack_cache / str(repo.pk)
+    assert sorted(path.name for path in folder.iterdir()) == ["k" * 64 + ".json", "k" * 64 + ".pack"]
+    stale_tmp, orphan = folder / ".tmp-died", folder / ("o" * 64 + ".json")
+    stale_tmp.write_bytes(b"half a pack")
+    orphan.write_text("[]")
+    assert packcache.collect(timedelta(hours=1), dry_run=False)["git_pack_cache_leftovers"] == 0  # in flight?
+    an_hour_ago = time.time() - 3600
+    for path in (stale_tmp, orphan):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert packcache.collect(timedelta(minutes=5), dry_run=True)["git_pack_cache_leftovers"] == 2
+    assert packcache.collect(timedelta(minutes=5), dry_run=False)["git_pack_cache_leftovers"] == 2
+    assert sorted(path.name for path in folder.iterdir()) == ["k" * 64 + ".json", "k" * 64 + ".pack"]
+
+
+def test_an_entry_swept_between_lookups_open_and_touch_is_a_miss(alice, _pack_cache, monkeypatch):
+    repo = make_repo(alice, "m", {"config.json": b"{}"})
+    packcache.store(repo.pk, "k" * 64, ["0" * 40], io.BytesIO(b"PACK"))
+    real_utime = os.utime
+
+    def collected_meanwhile(path, *args, **kwargs):  # the sweep runs between open and touch
+        os.unlink(path)
+        return real_utime(path, *args, **kwargs)
+
+    monkeypatch.setattr(packcache.os, "utime", collected_meanwhile)
+    assert packcache.lookup(repo.pk, "k" * 64) is None
