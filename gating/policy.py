@@ -234,7 +234,8 @@ class CommitTarget:
     """Where a push lands, parsed once at the edge from the URL's revision and `create_pr`: a
     branch (`refs/heads/<branch>`), an open pull request (`refs/pr/N`, its own `branch`), or with
     `create_pr` a new pull request against `branch`. hf_xet names no branch for a new pull
-    request (the literal "None"): `branch` is None then, the repo's default branch."""
+    request (the literal "None"): `branch` is None then, the repo's default branch. A git push
+    of a tag names its ref (`refs/tags/<tag>`, no branch): tags are written as branches are."""
 
     branch: str | None
     ref_name: str | None
@@ -259,25 +260,39 @@ class CommitTarget:
 class PushRights:
     """What `check_push` let through. `is_writer`: the caller may write the repo's branches; if
     not, they push to a pull request as a contributor, whose uploads draw from their daily quota
-    (`registry.limits.charge_contributor`) and whose large files must be their own uploads."""
+    (`registry.limits.charge_contributor`) and whose large files must be their own uploads.
+    `may_rewrite`: a forced push (git's non-fast-forward) may replace the ref's history."""
 
     is_writer: bool
+    may_rewrite: bool = False
 
 
 def check_push(access: RepoAccess, target: CommitTarget) -> PushRights:
-    """THE push rule, for preupload, commits, Xet write tokens and (again, so that a revoked right
-    stops an upload at once) Xet shard registration: branches need write access; pull requests
-    are decided by the community app (`registry.hooks.pull_requests`): contributors may open
-    them and push to their own."""
+    """THE push rule, for preupload, commits, Xet write tokens, git pushes and (again, so that a
+    revoked right stops an upload at once) Xet shard registration: branches need write access;
+    pull requests are decided by the community app (`registry.hooks.pull_requests`):
+    contributors may open them and push to their own.
+
+    SECURITY: a forced push rewrites history: writers only, and never someone else's pull
+    request (its author would lose their commits); the push is audited where it lands."""
     if not target.is_pull_request:
         check(access, Action.WRITE)
-        return PushRights(is_writer=True)
+        return PushRights(is_writer=True, may_rewrite=True)
     if hooks.pull_requests is None:
         raise BadRequest("Pull requests are not supported by this hub.")
     if target.create_pr and target.ref_name is not None and target.ref_name.startswith("refs/pr/"):
         raise BadRequest("A pull request is opened against a branch, not against another pull request.")
     hooks.pull_requests.authorize_commit(access=access, ref_name=None if target.create_pr else target.ref_name)
-    return PushRights(is_writer=can(access, Action.WRITE))
+    is_writer = can(access, Action.WRITE)
+    user = access.principal.user
+    may_rewrite = (
+        is_writer
+        and not target.create_pr
+        and target.ref_name is not None
+        and user is not None
+        and hooks.pull_requests.opened_by(repo=access.repo, ref_name=target.ref_name) == user.pk
+    )
+    return PushRights(is_writer=is_writer, may_rewrite=may_rewrite)
 
 
 def _check_participant(access: RepoAccess) -> None:

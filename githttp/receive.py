@@ -27,9 +27,8 @@ from dulwich.protocol import (
 from dulwich.server import ReceivePackHandler
 
 from core.errors import BadRequest, HubError
-from gating.policy import Action, CommitTarget, check, check_push
+from gating.policy import CommitTarget, check_push
 from githttp import bodies
-from registry import hooks
 from registry.git import packs
 from registry.git.held import HeldObjects
 from registry.services import gitpush
@@ -109,13 +108,18 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
     access, user, repo = view.access, view.request.user, view.repo
     name = update.ref_name
     if name.startswith("refs/tags/"):
-        check(access, Action.WRITE)
+        rights = check_push(access, CommitTarget(branch=None, ref_name=name, create_pr=False))
         pushed = objects.get(update.new_oid or "")
         if pushed is not None and pushed.kind == packs.TAG:
             raise BadRequest("annotated tags are not supported: push a lightweight tag (`git tag NAME`)")
         tag = name.removeprefix("refs/tags/")
         gitpush.tag_push(
-            repo=repo, tag=tag, old_oid=update.old_oid, new_oid=update.new_oid, author=user, may_rewrite=True
+            repo=repo,
+            tag=tag,
+            old_oid=update.old_oid,
+            new_oid=update.new_oid,
+            author=user,
+            may_rewrite=rights.may_rewrite,
         )
         return
     if not name.startswith(("refs/heads/", "refs/pr/")):
@@ -127,11 +131,6 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
             raise BadRequest("a pull request's ref cannot be deleted: close the pull request instead")
         gitpush.branch_push_delete(repo=repo, branch=name.removeprefix("refs/heads/"), old_oid=update.old_oid)
         return
-    # SECURITY: a forced push rewrites history: writers only, and never someone else's pull request.
-    may_rewrite = rights.is_writer and (
-        not is_pull_request
-        or (hooks.pull_requests is not None and hooks.pull_requests.opened_by(repo=repo, ref_name=name) == user.pk)
-    )
     stager = gitpush.PushStager(repo=repo, objects=objects, proof_from=None if rights.is_writer else user)
     gitpush.ref_push(
         repo=repo,
@@ -140,7 +139,7 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
         old_oid=update.old_oid,
         new_oid=update.new_oid,
         author=user,
-        may_rewrite=may_rewrite,
+        may_rewrite=rights.may_rewrite,
     )
 
 

@@ -1,8 +1,11 @@
-"""Where a push lands (gating.policy.CommitTarget), parsed once at the edge for every route."""
+"""Where a push lands (gating.policy.CommitTarget), parsed once at the edge for every route, and
+who may rewrite its history (check_push)."""
 
 import pytest
 
-from gating.policy import CommitTarget
+from community.services.pulls import pull_request_open
+from gating.policy import CommitTarget, Principal, PushRights, RepoAccess, check_push
+from tests.support.builders import make_repo
 
 
 @pytest.mark.parametrize(
@@ -24,3 +27,22 @@ from gating.policy import CommitTarget
 def test_commit_targets_are_parsed_once_the_same_way_for_every_route(revision, create_pr, expected):
     target = CommitTarget.parse(revision, create_pr=create_pr)
     assert (target.branch, target.ref_name, target.create_pr, target.is_pull_request) == expected
+
+
+@pytest.mark.django_db
+def test_only_writers_may_rewrite_and_never_someone_elses_pull_request(alice, bob):
+    repo = make_repo(alice, "m", {"config.json": b"{}"})
+    bobs = pull_request_open(repo=repo, author=bob, title="bob's", description="", draft=False).ref_name
+    alices = pull_request_open(repo=repo, author=alice, title="alice's", description="", draft=False).ref_name
+    owner, contributor = RepoAccess(Principal(user=alice), repo), RepoAccess(Principal(user=bob), repo)
+
+    def rights(access, revision: str, create_pr: bool = False) -> PushRights:
+        return check_push(access, CommitTarget.parse(revision, create_pr=create_pr))
+
+    assert rights(owner, "main") == PushRights(is_writer=True, may_rewrite=True)
+    assert rights(owner, alices) == PushRights(is_writer=True, may_rewrite=True)
+    assert rights(owner, bobs) == PushRights(is_writer=True, may_rewrite=False)  # bob's commits stay
+    assert rights(owner, "main", create_pr=True) == PushRights(is_writer=True, may_rewrite=False)
+    assert rights(contributor, bobs) == PushRights(is_writer=False, may_rewrite=False)
+    tag = CommitTarget(branch=None, ref_name="refs/tags/v1", create_pr=False)
+    assert check_push(owner, tag) == PushRights(is_writer=True, may_rewrite=True)
