@@ -15,13 +15,14 @@ regular file's content is served only if it is proven to belong to the repo (`Re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import cast
 
-from dulwich.object_store import MemoryObjectStore
+from dulwich.object_store import MemoryObjectStore, MissingObjectFinder
 from dulwich.objects import ObjectID, ShaFile
 from dulwich.protocol import COMMAND_DEEPEN, COMMAND_SHALLOW
 from dulwich.refs import DictRefsContainer
 from dulwich.refs import Ref as GitRef
-from dulwich.repo import BaseRepo
+from dulwich.repo import BaseRepo, ParentsProvider
 from dulwich.server import _ProtocolGraphWalker
 
 from registry.git import gitobjects
@@ -174,6 +175,8 @@ class ShallowAwareGraphWalker(_ProtocolGraphWalker):
     (the pack stops there, and `authorize` walks the history down to it, no further) and no
     shallow-update section is written: the client reads one only when it asked to deepen."""
 
+    deepened = False  # the client asked for a new boundary (`deepen`)
+
     def _handle_shallow_request(self, wants) -> None:
         while True:
             command, value = self.read_proto_line((COMMAND_DEEPEN, COMMAND_SHALLOW, None))
@@ -181,6 +184,7 @@ class ShallowAwareGraphWalker(_ProtocolGraphWalker):
                 self.client_shallow.add(ObjectID(value))
             elif command == COMMAND_DEEPEN and value is not None:
                 self.unread_proto_line(command, value)
+                self.deepened = True
                 super()._handle_shallow_request(wants)  # finds the new boundary from the depth
                 return
             else:  # the flush-pkt: no deepening asked
@@ -211,17 +215,45 @@ class GitRepo(BaseRepo):
         self._authorize(wants, shallow)
 
     def find_missing_objects(self, determine_wants, graph_walker, progress, **kwargs):
-        if type(graph_walker) is _ProtocolGraphWalker:
-            # dulwich's handler builds its walker itself; this is the first place that sees it.
-            graph_walker.__class__ = ShallowAwareGraphWalker
-
         def checked(refs, depth=None):
             wants = determine_wants(refs, depth)
             if wants:
                 self.authorize(wants, set(getattr(graph_walker, "shallow", ())))
             return wants
 
-        return super().find_missing_objects(checked, graph_walker, progress, **kwargs)
+        if type(graph_walker) is not _ProtocolGraphWalker or kwargs.get("depth"):
+            return super().find_missing_objects(checked, graph_walker, progress, **kwargs)
+        # dulwich's handler builds its walker itself; this is the first place that sees it.
+        graph_walker.__class__ = ShallowAwareGraphWalker
+        walker = cast(ShallowAwareGraphWalker, graph_walker)
+        return self._missing_objects(checked, walker, progress, get_tagged=kwargs.get("get_tagged"))
+
+    def _missing_objects(self, determine_wants, walker: ShallowAwareGraphWalker, progress, *, get_tagged):
+        """dulwich's `find_missing_objects` (no depth given: the walker reads the client's), but
+        for a fetch in a shallow clone that asks for no deepening: dulwich drops the client's
+        haves whenever it names shallow commits, and would send the whole tree of the boundary
+        again with every `git pull`. Those haves are exact there (the client holds them and
+        everything down to its boundary, which bounds both walks); a deepening still drops them,
+        as dulwich does (the client lacks what lies past its old boundary)."""
+        refs = {name: sha for name, sha in self.get_refs().items() if sha in self.object_store}
+        wants = determine_wants(refs, None)
+        if not wants:
+            if walker.shallow or walker.unshallow:
+                return None  # nothing to send; dulwich's short circuit
+            return MissingObjectFinder(self.object_store, haves=[], wants=[])
+        haves = self.object_store.find_common_revisions(walker)  # answers the haves (ACK/NAK)
+        if walker.deepened:
+            haves = []
+        parents = ParentsProvider(self.object_store, shallows=walker.shallow)
+        return MissingObjectFinder(
+            self.object_store,
+            haves=haves,
+            wants=wants,
+            shallow=walker.shallow,
+            progress=progress,
+            get_tagged=get_tagged,
+            get_parents=lambda commit: parents.get_parents(commit.id, commit),
+        )
 
     def get_config(self):
         from dulwich.config import ConfigFile

@@ -62,7 +62,8 @@ def test_pull_and_fetch_in_a_shallow_clone_get_the_new_commits(git, alice, tmp_p
     git.run("clone", "--depth", "1", git.url("alice/deep"), str(shallow))
     # git names its shallow commits and asks for no deepening: the boundary stays where it is.
     tip = commit_files(repo, {"notes.txt": b"n\n"}, author=alice, summary="third").oid
-    git.run("pull", "-q", "--ff-only", cwd=shallow)
+    pulled = git.run("pull", "--progress", "--ff-only", cwd=shallow, GIT_PROGRESS_DELAY="0")
+    assert "counting objects: 3," in pulled.stderr, pulled.stderr  # the new commit, tree and file only
     assert git.run("rev-parse", "HEAD", cwd=shallow).stdout.strip() == tip
     assert (shallow / "notes.txt").read_bytes() == b"n\n"
     assert git.run("rev-list", "--count", "HEAD", cwd=shallow).stdout.strip() == "2"
