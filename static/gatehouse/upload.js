@@ -1,0 +1,347 @@
+// Uploads from the browser, the way the Hub client uploads: each file's sha256, then preupload
+// (which files go to LFS), the LFS batch API (single PUT, or the multipart transfer in parts of
+// the size the server sets, straight to the signed URLs: the local store or an S3 bucket), each
+// request retried after a dropped connection, then one commit once every file has arrived.
+// Progress per file and in all, with the time left. Without fetch or WebCrypto (plain HTTP on
+// another host than localhost) the form posts as before: the page works without this script.
+"use strict";
+
+(() => {
+  const form = document.querySelector("form[data-upload-form][data-api]");
+  if (!form || !window.crypto || !window.crypto.subtle || !window.fetch) return;
+
+  const MAX_ATTEMPTS = 6; // per request: 5 retries, 0.5 s to 8 s apart
+  const RETRYABLE = new Set([0, 408, 425, 429, 500, 502, 503, 504]);
+  const LFS_JSON = "application/vnd.git-lfs+json";
+  const panel = document.querySelector("[data-upload-progress]");
+  const list = panel.querySelector("[data-file-list]");
+  const totalBar = panel.querySelector("[data-total-bar]");
+  const totalText = panel.querySelector("[data-total-text]");
+  const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  class Refused extends Error {} // a 4xx or an LFS object error: retrying cannot help
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function online() {
+    if (navigator.onLine !== false) return Promise.resolve();
+    return new Promise((resolve) => window.addEventListener("online", resolve, { once: true }));
+  }
+
+  function size(bytes) {
+    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit += 1;
+    }
+    return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+  }
+
+  function duration(seconds) {
+    if (!Number.isFinite(seconds)) return "";
+    const s = Math.max(1, Math.round(seconds));
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  }
+
+  // One request with XMLHttpRequest (fetch has no upload progress). Resolves with the xhr
+  // whatever its status; rejects only when no answer came (a dropped connection).
+  function send(method, url, body, { headers = {}, onProgress } = {}) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+      if (onProgress) xhr.upload.onprogress = (event) => onProgress(event.loaded);
+      xhr.onload = () => resolve(xhr);
+      xhr.onerror = () => reject(new Error("the connection was lost"));
+      xhr.ontimeout = () => reject(new Error("the request timed out"));
+      xhr.onabort = () => reject(new Error("the request was aborted"));
+      xhr.send(body);
+    });
+  }
+
+  function errorOf(xhr) {
+    const header = xhr.getResponseHeader("X-Error-Message");
+    if (header) return header;
+    try {
+      const body = JSON.parse(xhr.responseText);
+      return body.error || body.message || `HTTP ${xhr.status}`;
+    } catch {
+      return `HTTP ${xhr.status}`;
+    }
+  }
+
+  // Runs `attempt` until it answers 2xx; a lost connection or a 5xx/429 is retried with
+  // back-off (once the browser is online again), anything else is a refusal.
+  async function withRetries(label, attempt, onRetry) {
+    for (let number = 1; ; number += 1) {
+      let xhr = null;
+      let failure = "";
+      try {
+        xhr = await attempt();
+        if (xhr.status >= 200 && xhr.status < 300) return xhr;
+        failure = errorOf(xhr);
+        if (!RETRYABLE.has(xhr.status)) throw new Refused(`${label}: ${failure}`);
+      } catch (error) {
+        if (error instanceof Refused) throw error;
+        failure = error.message;
+      }
+      if (number >= MAX_ATTEMPTS) throw new Error(`${label}: ${failure} (tried ${number} times)`);
+      if (onRetry) onRetry(number, failure);
+      await sleep(Math.min(8000, 500 * 2 ** (number - 1)));
+      await online();
+    }
+  }
+
+  const jsonHeaders = { "Content-Type": "application/json", "X-CSRFToken": csrf };
+
+  function hex(buffer) {
+    return Array.from(new Uint8Array(buffer), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function base64Of(blob) {
+    const url = await new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    });
+    return url.slice(url.indexOf(",") + 1);
+  }
+
+  // --- progress -------------------------------------------------------------------------------
+  const started = { at: 0, samples: [] };
+
+  function track(entry, text) {
+    if (text !== undefined) entry.status.textContent = text;
+    entry.bar.value = entry.file.size ? entry.sent / entry.file.size : entry.done ? 1 : 0;
+    entry.row.dataset.sent = String(entry.sent);
+  }
+
+  function showTotal(entries) {
+    const total = entries.reduce((sum, entry) => sum + entry.file.size, 0);
+    const sent = entries.reduce((sum, entry) => sum + entry.sent, 0);
+    const now = performance.now();
+    started.samples.push([now, sent]);
+    while (started.samples.length > 2 && now - started.samples[0][0] > 10000) started.samples.shift();
+    const [then, before] = started.samples[0];
+    const rate = now > then ? ((sent - before) * 1000) / (now - then) : 0;
+    const left = rate > 0 ? duration((total - sent) / rate) : "";
+    totalBar.value = total ? sent / total : 0;
+    totalText.textContent = `${size(sent)} of ${size(total)}${left ? ` · about ${left} left` : ""}`;
+  }
+
+  // --- the steps --------------------------------------------------------------------------------
+  async function hashAll(entries) {
+    for (const entry of entries) {
+      track(entry, "hashing");
+      const digest = await crypto.subtle.digest("SHA-256", await entry.file.arrayBuffer());
+      entry.oid = hex(digest);
+      const sample = await base64Of(entry.file.slice(0, 512));
+      entry.sample = sample;
+    }
+  }
+
+  async function preupload(entries) {
+    const body = JSON.stringify({
+      files: entries.map((entry) => ({ path: entry.path, size: entry.file.size, sample: entry.sample })),
+    });
+    const xhr = await withRetries("Preparing the upload", () =>
+      send("POST", `${form.dataset.api}/preupload/${encodeURIComponent(form.dataset.revision)}`, body, {
+        headers: jsonHeaders,
+      }),
+    );
+    const modes = new Map(JSON.parse(xhr.responseText).files.map((item) => [item.path, item.uploadMode]));
+    for (const entry of entries) entry.lfs = modes.get(entry.path) === "lfs";
+  }
+
+  async function uploadPart(entry, url, blob, label, partsDone) {
+    const xhr = await withRetries(
+      label,
+      () =>
+        send("PUT", url, blob, {
+          onProgress: (loaded) => {
+            entry.sent = partsDone() + loaded;
+            track(entry);
+            showTotal(entriesInFlight);
+          },
+        }),
+      (attempt, reason) => {
+        entry.retries += 1;
+        entry.row.dataset.retries = String(entry.retries);
+        entry.sent = partsDone();
+        track(entry, `${label}: ${reason}; retrying (attempt ${attempt + 1})`);
+        showTotal(entriesInFlight);
+      },
+    );
+    return xhr;
+  }
+
+  async function transfer(entry, answer) {
+    const upload = answer.actions && answer.actions.upload;
+    if (!upload) {
+      entry.sent = entry.file.size;
+      track(entry, "already on the server");
+      return;
+    }
+    const header = upload.header || {};
+    if (header.chunk_size) {
+      const chunk = Number(header.chunk_size);
+      const count = Math.ceil(entry.file.size / chunk);
+      const parts = [];
+      let done = 0;
+      for (let number = 1; number <= count; number += 1) {
+        const blob = entry.file.slice((number - 1) * chunk, Math.min(entry.file.size, number * chunk));
+        track(entry, `uploading part ${number} of ${count}`);
+        const xhr = await uploadPart(entry, header[String(number)], blob, `Part ${number} of ${entry.path}`, () => done);
+        done += blob.size;
+        entry.sent = done;
+        parts.push({ partNumber: number, etag: xhr.getResponseHeader("ETag") || "" });
+      }
+      track(entry, "assembling");
+      await withRetries(`Completing ${entry.path}`, () =>
+        send("POST", upload.href, JSON.stringify({ oid: entry.oid, parts }), {
+          headers: { "Content-Type": LFS_JSON },
+        }),
+      );
+    } else {
+      track(entry, "uploading");
+      await uploadPart(entry, upload.href, entry.file, `Uploading ${entry.path}`, () => 0);
+      entry.sent = entry.file.size;
+    }
+    const verify = answer.actions.verify;
+    if (verify) {
+      track(entry, "verifying");
+      await withRetries(`Verifying ${entry.path}`, () =>
+        send("POST", verify.href, JSON.stringify({ oid: entry.oid, size: entry.file.size }), {
+          headers: { "Content-Type": LFS_JSON, Accept: LFS_JSON, "X-CSRFToken": csrf },
+        }),
+      );
+    }
+  }
+
+  async function uploadLfs(entries) {
+    const lfs = entries.filter((entry) => entry.lfs);
+    if (!lfs.length) return;
+    const byOid = new Map();
+    for (const entry of lfs) {
+      if (!byOid.has(entry.oid)) byOid.set(entry.oid, []);
+      byOid.get(entry.oid).push(entry);
+    }
+    const objects = [...byOid.values()].map(([entry]) => ({ oid: entry.oid, size: entry.file.size }));
+    const xhr = await withRetries("Asking where to upload", () =>
+      send("POST", form.dataset.lfs, JSON.stringify({ operation: "upload", transfers: ["basic", "multipart"], objects, hash_algo: "sha256" }), {
+        headers: { "Content-Type": LFS_JSON, Accept: LFS_JSON, "X-CSRFToken": csrf },
+      }),
+    );
+    for (const answer of JSON.parse(xhr.responseText).objects) {
+      const [first, ...same] = byOid.get(answer.oid);
+      if (answer.error) throw new Refused(`${first.path}: ${answer.error.message}`);
+      await transfer(first, answer);
+      for (const entry of [first, ...same]) {
+        entry.sent = entry.file.size;
+        entry.done = true;
+        track(entry, "uploaded");
+      }
+      showTotal(entriesInFlight);
+    }
+  }
+
+  async function commit(entries) {
+    const summary = form.querySelector("[name=summary]").value || `Upload ${entries.length} file(s)`;
+    const description = form.querySelector("[name=description]").value;
+    const lines = [JSON.stringify({ key: "header", value: { summary, description } })];
+    for (const entry of entries) {
+      if (entry.lfs) {
+        lines.push(JSON.stringify({ key: "lfsFile", value: { path: entry.path, algo: "sha256", oid: entry.oid, size: entry.file.size } }));
+      } else {
+        const content = await base64Of(entry.file);
+        lines.push(JSON.stringify({ key: "file", value: { path: entry.path, encoding: "base64", content } }));
+      }
+    }
+    const body = new Blob([lines.join("\n") + "\n"], { type: "application/x-ndjson" });
+    const xhr = await withRetries("Committing", () =>
+      send("POST", `${form.dataset.api}/commit/${encodeURIComponent(form.dataset.revision)}`, body, {
+        headers: { "Content-Type": "application/x-ndjson", "X-CSRFToken": csrf },
+        onProgress: () => showTotal(entriesInFlight),
+      }),
+    );
+    return JSON.parse(xhr.responseText);
+  }
+
+  // --- the form --------------------------------------------------------------------------------
+  let entriesInFlight = [];
+
+  function chosenFiles() {
+    const directory = form.querySelector("[name=directory]").value.replace(/^\/+|\/+$/g, "");
+    const chosen = [];
+    for (const input of form.querySelectorAll("input[type=file][name=files]")) {
+      for (const file of input.files) {
+        const relative = (file.webkitRelativePath || file.name).replace(/^\/+/, "");
+        chosen.push({ file, path: directory ? `${directory}/${relative}` : relative });
+      }
+    }
+    return chosen;
+  }
+
+  function rowFor(entry) {
+    const row = document.createElement("li");
+    row.dataset.testid = "upload-file";
+    row.dataset.path = entry.path;
+    row.dataset.retries = "0";
+    const name = document.createElement("code");
+    name.textContent = entry.path;
+    const bar = document.createElement("progress");
+    bar.max = 1;
+    bar.value = 0;
+    const status = document.createElement("span");
+    status.className = "muted";
+    status.textContent = `${size(entry.file.size)} · waiting`;
+    row.append(name, " ", bar, " ", status);
+    list.append(row);
+    return { ...entry, row, bar, status, sent: 0, retries: 0, done: false, lfs: false, oid: "" };
+  }
+
+  form.addEventListener("submit", async (event) => {
+    const chosen = chosenFiles();
+    if (!chosen.length) return; // the server answers the empty form with its message
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    list.replaceChildren();
+    panel.hidden = false;
+    panel.dataset.state = "uploading";
+    const error = panel.querySelector("[data-upload-error]");
+    error.hidden = true;
+    entriesInFlight = chosen.map(rowFor);
+    started.at = performance.now();
+    started.samples = [];
+    showTotal(entriesInFlight);
+    try {
+      await hashAll(entriesInFlight);
+      await preupload(entriesInFlight);
+      await uploadLfs(entriesInFlight);
+      for (const entry of entriesInFlight) {
+        if (!entry.lfs) track(entry, "sent with the commit");
+      }
+      totalText.textContent = "Committing…";
+      const result = await commit(entriesInFlight);
+      for (const entry of entriesInFlight) {
+        entry.sent = entry.file.size;
+        track(entry, "committed");
+      }
+      showTotal(entriesInFlight);
+      panel.dataset.state = "committed";
+      totalText.textContent = `Committed ${result.commitOid.slice(0, 7)}.`;
+      window.location.assign(form.dataset.done);
+    } catch (failure) {
+      panel.dataset.state = "failed";
+      error.textContent = `${failure.message} Nothing was committed; choose Commit changes to try again (files already uploaded are not sent again).`;
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+})();

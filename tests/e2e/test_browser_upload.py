@@ -1,0 +1,115 @@
+"""Browser: uploads from the upload page go the client's way (preupload, the LFS batch API's
+multipart transfer in parts, one commit at the end), with progress per file and in all, and a
+part whose connection drops is sent again."""
+
+import hashlib
+import os
+import re
+
+import pytest
+
+from registry.models import Repo
+from registry.selectors import resolve_revision
+from tests.e2e.test_gating_journey import _login
+from tests.support.builders import UserFactory, make_repo
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHUNK = 64 * 1024
+WEIGHTS = os.urandom(5 * CHUNK + 1234)  # six parts
+CONFIG = b'{"layers": 2}\n'
+PART = re.compile(r"/lfs/objects/[0-9a-f]{64}/parts/(\d+)\?")
+
+
+def _files(repo):
+    from registry.git import trees
+
+    return dict(trees.iter_files(resolve_revision(repo, "main").tree_oid))
+
+
+def test_multipart_upload_survives_a_dropped_part(page, live_server, settings):
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = CHUNK
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = CHUNK
+    owner = UserFactory(username="olive")
+    make_repo(owner, "painter")
+    base = live_server.url
+    _login(page, base, "olive")
+
+    puts: list[int] = []
+    held = []
+
+    def on_part(route):
+        number = int(PART.search(route.request.url).group(1))
+        puts.append(number)
+        if number == 2 and puts.count(2) == 1:
+            route.abort("connectionreset")  # the connection drops mid-upload, once
+        elif number == 4:
+            held.append(route)  # answered below, once the page has shown its progress
+        else:
+            route.continue_()
+
+    page.route(PART, on_part)
+    form_posts = []
+    page.on("request", lambda r: form_posts.append(r.url) if r.method == "POST" and "/upload/" in r.url else None)
+
+    page.goto(f"{base}/olive/painter/upload/main")
+    page.get_by_test_id("upload-files").set_input_files(
+        [
+            {"name": "weights.bin", "mimeType": "application/octet-stream", "buffer": WEIGHTS},
+            {"name": "config.json", "mimeType": "application/json", "buffer": CONFIG},
+        ]
+    )
+    page.fill("input[name=directory]", "unet")
+    page.get_by_test_id("commit-summary").fill("Add the unet from the browser")
+    page.click("button:has-text('Commit changes')")
+
+    # Part 4 is held: the page shows where it is, with the retry of part 2 behind it.
+    row = page.locator('[data-path="unet/weights.bin"]')
+    page.wait_for_function(
+        "() => document.querySelector('[data-path=\"unet/weights.bin\"]').textContent.includes('part 4 of 6')"
+    )
+    assert row.get_attribute("data-retries") == "1"
+    assert int(row.get_attribute("data-sent")) >= 3 * CHUNK
+    total = page.get_by_test_id("upload-total").inner_text()
+    assert re.match(r"^\d+\.\d KB of \d+\.\d KB( · about .+ left)?$", total), total
+    assert f" of {(len(WEIGHTS) + len(CONFIG)) / 1024:.1f} KB" in total
+    assert set(_files(Repo.objects.get())) == {".gitattributes"}  # nothing committed before every file arrived
+    for _ in range(100):  # the route handler runs when the request reaches Playwright
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    held.pop().continue_()
+
+    page.wait_for_url(f"{base}/olive/painter/tree/main")
+    assert sorted(puts) == [1, 2, 2, 3, 4, 5, 6]
+    assert form_posts == []  # nothing went through the form post
+    repo = Repo.objects.get()
+    files = _files(repo)
+    assert {"unet/weights.bin", "unet/config.json"} <= set(files)
+    assert files["unet/weights.bin"]["lfs"]["sha256"] == hashlib.sha256(WEIGHTS).hexdigest()
+    assert not files["unet/config.json"].get("lfs")
+    response = page.request.get(f"{base}/olive/painter/resolve/main/unet/weights.bin")
+    assert response.status == 200 and hashlib.sha256(response.body()).digest() == hashlib.sha256(WEIGHTS).digest()
+    assert page.request.get(f"{base}/olive/painter/resolve/main/unet/config.json").body() == CONFIG
+    commits = page.request.get(f"{base}/api/models/olive/painter/commits/main").json()
+    assert commits[0]["title"] == "Add the unet from the browser" and len(commits) == 2
+
+
+def test_a_refused_upload_says_why_and_commits_nothing(page, live_server, settings):
+    settings.GATEHOUSE_MAX_FILE_SIZE = 1000
+    owner = UserFactory(username="olive")
+    make_repo(owner, "painter")
+    base = live_server.url
+    _login(page, base, "olive")
+    page.goto(f"{base}/olive/painter/upload/main")
+    page.get_by_test_id("upload-files").set_input_files(
+        [{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(4000)}]
+    )
+    page.click("button:has-text('Commit changes')")
+    error = page.get_by_test_id("upload-error")
+    error.wait_for(state="visible")
+    assert "big.bin" in error.inner_text() and "Nothing was committed" in error.inner_text()
+    assert page.url == f"{base}/olive/painter/upload/main"
+    assert page.locator("button:has-text('Commit changes')").is_enabled()
+    assert set(_files(Repo.objects.get())) == {".gitattributes"}
