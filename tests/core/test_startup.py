@@ -1,6 +1,7 @@
 """What `make run` prints at start (core.startup): each optional part, on or off, and how to turn it on."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -50,16 +51,24 @@ def test_parts_that_are_on_say_what_they_are(settings, tmp_path):
     assert "installed by hand" in _lines(report())["previews"]
 
 
-def test_make_run_prints_it_before_starting():
+def test_make_run_prints_it_before_starting(tmp_path):
+    """And a checker that install_safety_checker put in var/safety-checker is the one in use
+    when GATEHOUSE_SAFETY_CHECKER_PATH is unset: previews are on at the next start."""
     makefile = (ROOT / "Makefile").read_text()
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert run.index("manage.py optional_parts") < run.index("scripts/supervise.py")
-    out = subprocess.run(
-        [sys.executable, "manage.py", "optional_parts"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    installed = tmp_path / "var" / "safety-checker"
+    installed.mkdir(parents=True)
+    record = {
+        "endpoint": "http://hub",
+        "repo": "ops/checker",
+        "revision": "b" * 40,
+        "installed_at": "2026-12-07T20:00:00Z",
+    }
+    (installed / "installed.json").write_text(json.dumps(record))
+    env = {**os.environ, "GATEHOUSE_VAR_DIR": str(tmp_path / "var")}
+    env.pop("GATEHOUSE_SAFETY_CHECKER_PATH", None)
+    command = [sys.executable, "manage.py", "optional_parts"]
+    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.startswith("Optional parts") and len(out.splitlines()) == 5
+    assert _lines(out)["previews"].startswith(f"on   safety checker {installed} (ops/checker@bbbbbbbbbbbb")
