@@ -2,14 +2,16 @@
 // (which files go to LFS), the LFS batch API (single PUT, or the multipart transfer in parts of
 // the size the server sets, straight to the signed URLs: the local store or an S3 bucket), each
 // request retried after a dropped connection, then one commit once every file has arrived.
-// Progress per file and in all, with the time left. Without fetch or WebCrypto (plain HTTP on
-// another host than localhost) the form posts as before: the page works without this script.
+// Progress per file and in all, with the time left. Hashing streams each file through js-sha256
+// (static/vendor, MIT; WebCrypto has no incremental digest and would read a file whole), so
+// large files are never held in memory. Without the script the form posts as before.
 "use strict";
 
 (() => {
   const form = document.querySelector("form[data-upload-form][data-api]");
-  if (!form || !window.crypto || !window.crypto.subtle || !window.fetch) return;
+  if (!form || !window.sha256 || !window.fetch) return;
 
+  const HASH_SLICE = 8 * 1024 * 1024;
   const MAX_ATTEMPTS = 6; // per request: 5 retries, 0.5 s to 8 s apart
   const RETRYABLE = new Set([0, 408, 425, 429, 500, 502, 503, 504]);
   const LFS_JSON = "application/vnd.git-lfs+json";
@@ -98,10 +100,6 @@
 
   const jsonHeaders = { "Content-Type": "application/json", "X-CSRFToken": csrf };
 
-  function hex(buffer) {
-    return Array.from(new Uint8Array(buffer), (byte) => byte.toString(16).padStart(2, "0")).join("");
-  }
-
   async function base64Of(blob) {
     const url = await new Promise((resolve, reject) => {
       const reader = new FileReader();
@@ -137,11 +135,13 @@
   // --- the steps --------------------------------------------------------------------------------
   async function hashAll(entries) {
     for (const entry of entries) {
-      track(entry, "hashing");
-      const digest = await crypto.subtle.digest("SHA-256", await entry.file.arrayBuffer());
-      entry.oid = hex(digest);
-      const sample = await base64Of(entry.file.slice(0, 512));
-      entry.sample = sample;
+      const hash = window.sha256.create();
+      for (let start = 0; start < entry.file.size; start += HASH_SLICE) {
+        track(entry, `hashing ${Math.floor((100 * start) / entry.file.size)}%`);
+        hash.update(await entry.file.slice(start, start + HASH_SLICE).arrayBuffer());
+      }
+      entry.oid = hash.hex();
+      entry.sample = await base64Of(entry.file.slice(0, 512));
     }
   }
 
