@@ -10,6 +10,7 @@ import pytest
 
 from registry.models import Repo
 from registry.selectors import resolve_revision
+from registry.storage import get_storage
 from tests.e2e.test_gating_journey import _login
 from tests.support.builders import UserFactory, make_repo
 
@@ -113,3 +114,47 @@ def test_a_refused_upload_says_why_and_commits_nothing(page, live_server, settin
     assert page.url == f"{base}/olive/painter/upload/main"
     assert page.locator("button:has-text('Commit changes')").is_enabled()
     assert set(_files(Repo.objects.get())) == {".gitattributes"}
+
+
+S3_PART = re.compile(r"[?&]partNumber=(\d+)&")
+
+
+@pytest.mark.slow  # 10 MB through SeaweedFS; the default suite checks the page's CSP (test_portal_write.py)
+def test_multipart_upload_goes_straight_to_s3(page, live_server, settings, s3_backend):
+    """On the S3 backend the parts go from the browser to the bucket's presigned part URLs (the
+    store answers CORS and exposes ETag), one part dropped once; the hub sees only the batch,
+    the completion, verify and the commit."""
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = 5 * 1024 * 1024  # the S3 minimum
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 5 * 1024 * 1024
+    weights = os.urandom(2 * 5 * 1024 * 1024 + 4321)  # three parts
+    owner = UserFactory(username="olive")
+    make_repo(owner, "painter")
+    base = live_server.url
+    # What an operator sets on the bucket for browser uploads (README): PUT from the hub, ETag readable.
+    store = get_storage()
+    rule = {"AllowedOrigins": [base], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]}
+    store.client.put_bucket_cors(Bucket=store.bucket, CORSConfiguration={"CORSRules": [rule]})
+    _login(page, base, "olive")
+    puts: list[int] = []
+
+    def on_part(route):
+        puts.append(int(S3_PART.search(route.request.url).group(1)))
+        if puts == [1, 2]:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(S3_PART, on_part)
+    hub_part_puts = []
+    page.on("request", lambda r: hub_part_puts.append(r.url) if r.url.startswith(base) and "/parts/" in r.url else None)
+    page.goto(f"{base}/olive/painter/upload/main")
+    page.get_by_test_id("upload-files").set_input_files(
+        [{"name": "weights.safetensors", "mimeType": "application/octet-stream", "buffer": weights}]
+    )
+    page.click("button:has-text('Commit changes')")
+    page.wait_for_url(f"{base}/olive/painter/tree/main", timeout=60_000)
+    assert puts == [1, 2, 2, 3] and hub_part_puts == []
+    files = _files(Repo.objects.get())
+    assert files["weights.safetensors"]["lfs"]["sha256"] == hashlib.sha256(weights).hexdigest()
+    response = page.request.get(f"{base}/olive/painter/resolve/main/weights.safetensors")
+    assert response.status == 200 and hashlib.sha256(response.body()).digest() == hashlib.sha256(weights).digest()
