@@ -158,3 +158,29 @@ def test_multipart_upload_goes_straight_to_s3(page, live_server, settings, s3_ba
     assert files["weights.safetensors"]["lfs"]["sha256"] == hashlib.sha256(weights).hexdigest()
     response = page.request.get(f"{base}/olive/painter/resolve/main/weights.safetensors")
     assert response.status == 200 and hashlib.sha256(response.body()).digest() == hashlib.sha256(weights).digest()
+
+
+@pytest.mark.slow
+def test_a_large_file_from_the_browser(page, live_server, settings, tmp_path):
+    """256 MiB in 16 MiB parts: the page holds one slice at a time; prints the time it took."""
+    import time
+
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 16 * 1024 * 1024
+    big = tmp_path / "big.safetensors"
+    digest = hashlib.sha256()
+    with big.open("wb") as handle:
+        for _ in range(256):
+            block = os.urandom(1024 * 1024)
+            digest.update(block)
+            handle.write(block)
+    make_repo(UserFactory(username="olive"), "painter")
+    base = live_server.url
+    _login(page, base, "olive")
+    page.goto(f"{base}/olive/painter/upload/main")
+    page.get_by_test_id("upload-files").set_input_files(str(big))
+    started = time.monotonic()
+    page.click("button:has-text('Commit changes')")
+    page.wait_for_url(f"{base}/olive/painter/tree/main", timeout=300_000)
+    seconds = time.monotonic() - started
+    print(f"256 MiB from the browser: {seconds:.1f} s, {256 / seconds:.0f} MiB/s (hash, upload, verify, commit)")
+    assert _files(Repo.objects.get())["big.safetensors"]["lfs"]["sha256"] == digest.hexdigest()
