@@ -101,6 +101,10 @@ def test_installed_from_gatehouse_then_a_preview_succeeds_refusals_change_nothin
         with pytest.raises(CommandError, match=re.escape(message)):
             _install(live_server, repo, rev, dest)
         assert (dest / "installed.json").read_bytes() == before, repo
+    with pytest.raises(CommandError, match="Could not reach http://127.0.0.1:1"):
+        call_command(
+            "install_safety_checker", endpoint="http://127.0.0.1:1", repo="a/b", revision=revision, dest=str(dest)
+        )
     with pytest.raises(CommandError, match="must be an http"):
         call_command("install_safety_checker", endpoint="file:///etc", revision=revision, dest=str(dest))
     with pytest.raises(CommandError, match="over the limit"):

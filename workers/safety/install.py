@@ -136,6 +136,8 @@ def _fetch(api, repo_id: str, revision: str, staging: Path, max_bytes: int) -> l
         info = api.model_info(repo_id, revision=revision, files_metadata=True)
     except HfHubHTTPError as exc:
         raise InstallRefused(f"The endpoint refused {repo_id}@{revision}: {exc}") from exc
+    except Exception as exc:  # connection refused, DNS, TLS, HF_HUB_OFFLINE: the client's many kinds
+        raise InstallRefused(f"Could not reach {api.endpoint}: {exc}") from exc
     if info.sha != revision:
         raise InstallRefused(f"The endpoint answered commit {info.sha} for {revision}: not the pinned revision.")
     siblings = {entry.rfilename: entry for entry in info.siblings or []}
@@ -157,7 +159,7 @@ def _fetch(api, repo_id: str, revision: str, staging: Path, max_bytes: int) -> l
                     local_dir=staging,
                 )
             )
-        except HfHubHTTPError as exc:
+        except Exception as exc:  # an HTTP error or a dropped connection: nothing is installed
             raise InstallRefused(f"Downloading {path} failed: {exc}") from exc
         sha256 = _sha256(local)
         expected_sha256 = entry.lfs.sha256 if entry.lfs is not None else None
