@@ -12,7 +12,7 @@
   if (!form || !window.sha256 || !window.fetch) return;
 
   const HASH_SLICE = 8 * 1024 * 1024;
-  const MAX_ATTEMPTS = 6; // per request: 5 retries, 0.5 s to 8 s apart
+  const MAX_ATTEMPTS = 8; // per request: 7 retries, from half a second apart to 30 s (a minute in all)
   const RETRYABLE = new Set([0, 408, 425, 429, 500, 502, 503, 504]);
   const LFS_JSON = "application/vnd.git-lfs+json";
   const panel = document.querySelector("[data-upload-progress]");
@@ -93,7 +93,8 @@
       }
       if (number >= MAX_ATTEMPTS) throw new Error(`${label}: ${failure} (tried ${number} times)`);
       if (onRetry) onRetry(number, failure);
-      await sleep(Math.min(8000, 500 * 2 ** (number - 1)));
+      const base = Number(form.dataset.retryBaseMs || 500); // half a second; tests set it shorter
+      await sleep(Math.min(60 * base, base * 2 ** (number - 1)));
       await online();
     }
   }
@@ -135,6 +136,7 @@
   // --- the steps --------------------------------------------------------------------------------
   async function hashAll(entries) {
     for (const entry of entries) {
+      if (entry.oid) continue; // hashed by an earlier try
       const hash = window.sha256.create();
       for (let start = 0; start < entry.file.size; start += HASH_SLICE) {
         track(entry, `hashing ${Math.floor((100 * start) / entry.file.size)}%`);
@@ -146,6 +148,7 @@
   }
 
   async function preupload(entries) {
+    if (entries.every((entry) => entry.mode)) return;
     const body = JSON.stringify({
       files: entries.map((entry) => ({ path: entry.path, size: entry.file.size, sample: entry.sample })),
     });
@@ -155,7 +158,10 @@
       }),
     );
     const modes = new Map(JSON.parse(xhr.responseText).files.map((item) => [item.path, item.uploadMode]));
-    for (const entry of entries) entry.lfs = modes.get(entry.path) === "lfs";
+    for (const entry of entries) {
+      entry.mode = modes.get(entry.path) || "regular";
+      entry.lfs = entry.mode === "lfs";
+    }
   }
 
   async function uploadPart(entry, url, blob, label, partsDone) {
@@ -180,6 +186,8 @@
     return xhr;
   }
 
+  // A multipart upload's parts that arrived (their ETags) are kept on the entry: a new try after a
+  // failure sends only the missing ones, while the batch's signed URLs are still valid.
   async function transfer(entry, answer) {
     const upload = answer.actions && answer.actions.upload;
     if (!upload) {
@@ -191,19 +199,19 @@
     if (header.chunk_size) {
       const chunk = Number(header.chunk_size);
       const count = Math.ceil(entry.file.size / chunk);
-      const parts = [];
-      let done = 0;
+      const length = (number) => Math.min(entry.file.size, number * chunk) - (number - 1) * chunk;
+      const arrived = () => entry.parts.reduce((sum, part) => (part ? sum + length(part.partNumber) : sum), 0);
       for (let number = 1; number <= count; number += 1) {
-        const blob = entry.file.slice((number - 1) * chunk, Math.min(entry.file.size, number * chunk));
+        if (entry.parts[number - 1]) continue;
+        const blob = entry.file.slice((number - 1) * chunk, (number - 1) * chunk + length(number));
         track(entry, `uploading part ${number} of ${count}`);
-        const xhr = await uploadPart(entry, header[String(number)], blob, `Part ${number} of ${entry.path}`, () => done);
-        done += blob.size;
-        entry.sent = done;
-        parts.push({ partNumber: number, etag: xhr.getResponseHeader("ETag") || "" });
+        const xhr = await uploadPart(entry, header[String(number)], blob, `Part ${number} of ${entry.path}`, arrived);
+        entry.parts[number - 1] = { partNumber: number, etag: xhr.getResponseHeader("ETag") || "" };
+        entry.sent = arrived();
       }
       track(entry, "assembling");
       await withRetries(`Completing ${entry.path}`, () =>
-        send("POST", upload.href, JSON.stringify({ oid: entry.oid, parts }), {
+        send("POST", upload.href, JSON.stringify({ oid: entry.oid, parts: entry.parts }), {
           headers: { "Content-Type": LFS_JSON },
         }),
       );
@@ -223,25 +231,39 @@
     }
   }
 
+  function stillValid(entry) {
+    const upload = entry.answer && entry.answer.actions && entry.answer.actions.upload;
+    const lifetime = upload && upload.expires_in ? Number(upload.expires_in) : 0;
+    return Boolean(entry.answer) && (!upload || (performance.now() - entry.answeredAt) / 1000 < lifetime - 60);
+  }
+
   async function uploadLfs(entries) {
-    const lfs = entries.filter((entry) => entry.lfs);
-    if (!lfs.length) return;
     const byOid = new Map();
-    for (const entry of lfs) {
+    for (const entry of entries.filter((item) => item.lfs && !item.done)) {
       if (!byOid.has(entry.oid)) byOid.set(entry.oid, []);
       byOid.get(entry.oid).push(entry);
     }
-    const objects = [...byOid.values()].map(([entry]) => ({ oid: entry.oid, size: entry.file.size }));
-    const xhr = await withRetries("Asking where to upload", () =>
-      send("POST", form.dataset.lfs, JSON.stringify({ operation: "upload", transfers: ["basic", "multipart"], objects, hash_algo: "sha256" }), {
-        headers: { "Content-Type": LFS_JSON, Accept: LFS_JSON, "X-CSRFToken": csrf },
-      }),
-    );
-    for (const answer of JSON.parse(xhr.responseText).objects) {
-      const [first, ...same] = byOid.get(answer.oid);
-      if (answer.error) throw new Refused(`${first.path}: ${answer.error.message}`);
-      await transfer(first, answer);
-      for (const entry of [first, ...same]) {
+    const firsts = [...byOid.values()].map(([first]) => first);
+    const ask = firsts.filter((entry) => !stillValid(entry));
+    if (ask.length) {
+      const objects = ask.map((entry) => ({ oid: entry.oid, size: entry.file.size }));
+      const body = JSON.stringify({ operation: "upload", transfers: ["basic", "multipart"], objects, hash_algo: "sha256" });
+      const xhr = await withRetries("Asking where to upload", () =>
+        send("POST", form.dataset.lfs, body, {
+          headers: { "Content-Type": LFS_JSON, Accept: LFS_JSON, "X-CSRFToken": csrf },
+        }),
+      );
+      for (const answer of JSON.parse(xhr.responseText).objects) {
+        const [first] = byOid.get(answer.oid);
+        if (answer.error) throw new Refused(`${first.path}: ${answer.error.message}`);
+        first.answer = answer; // a new upload: the parts of an earlier one are not part of it
+        first.answeredAt = performance.now();
+        first.parts = [];
+      }
+    }
+    for (const first of firsts) {
+      await transfer(first, first.answer);
+      for (const entry of byOid.get(first.oid)) {
         entry.sent = entry.file.size;
         entry.done = true;
         track(entry, "uploaded");
@@ -274,6 +296,11 @@
 
   // --- the form --------------------------------------------------------------------------------
   let entriesInFlight = [];
+  let chosenKey = "";
+
+  function keyOf(chosen) {
+    return JSON.stringify(chosen.map(({ file, path }) => [path, file.size, file.lastModified]));
+  }
 
   function chosenFiles() {
     const directory = form.querySelector("[name=directory]").value.replace(/^\/+|\/+$/g, "");
@@ -302,7 +329,8 @@
     status.textContent = `${size(entry.file.size)} · waiting`;
     row.append(name, " ", bar, " ", status);
     list.append(row);
-    return { ...entry, row, bar, status, sent: 0, retries: 0, done: false, lfs: false, oid: "" };
+    const state = { sent: 0, retries: 0, done: false, mode: "", lfs: false, oid: "", answer: null, parts: [] };
+    return { ...entry, row, bar, status, ...state };
   }
 
   form.addEventListener("submit", async (event) => {
@@ -311,12 +339,16 @@
     event.preventDefault();
     const button = form.querySelector("button");
     button.disabled = true;
-    list.replaceChildren();
     panel.hidden = false;
     panel.dataset.state = "uploading";
     const error = panel.querySelector("[data-upload-error]");
     error.hidden = true;
-    entriesInFlight = chosen.map(rowFor);
+    // The same files again (after a failure): what was hashed, answered and uploaded is kept.
+    if (keyOf(chosen) !== chosenKey) {
+      list.replaceChildren();
+      entriesInFlight = chosen.map(rowFor);
+      chosenKey = keyOf(chosen);
+    }
     started.at = performance.now();
     started.samples = [];
     showTotal(entriesInFlight);
@@ -339,7 +371,7 @@
       window.location.assign(form.dataset.done);
     } catch (failure) {
       panel.dataset.state = "failed";
-      error.textContent = `${failure.message} Nothing was committed; choose Commit changes to try again (files already uploaded are not sent again).`;
+      error.textContent = `${failure.message} Nothing was committed yet: choose Commit changes to go on (what arrived is not sent again).`;
       error.hidden = false;
       button.disabled = false;
     }

@@ -184,3 +184,44 @@ def test_a_large_file_from_the_browser(page, live_server, settings, tmp_path):
     seconds = time.monotonic() - started
     print(f"256 MiB from the browser: {seconds:.1f} s, {256 / seconds:.0f} MiB/s (hash, upload, verify, commit)")
     assert _files(Repo.objects.get())["big.safetensors"]["lfs"]["sha256"] == digest.hexdigest()
+
+
+def test_a_new_try_after_a_long_outage_sends_only_the_missing_parts(page, live_server, settings):
+    """A part that fails every retry fails the upload (nothing committed); the next try, with the
+    same files, reuses the batch's signed URLs and sends only the parts that had not arrived."""
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = CHUNK
+    make_repo(UserFactory(username="olive"), "painter")
+    base = live_server.url
+    _login(page, base, "olive")
+    puts: list[int] = []
+    outage = {"on": True}
+
+    def on_part(route):
+        number = int(PART.search(route.request.url).group(1))
+        puts.append(number)
+        if number == 3 and outage["on"]:
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route(PART, on_part)
+    batches = []
+    page.on("request", lambda r: batches.append(r.url) if r.url.endswith("/info/lfs/objects/batch") else None)
+    page.goto(f"{base}/olive/painter/upload/main")
+    page.evaluate("document.querySelector('form[data-upload-form]').dataset.retryBaseMs = '5'")
+    page.get_by_test_id("upload-files").set_input_files(
+        [{"name": "weights.bin", "mimeType": "application/octet-stream", "buffer": WEIGHTS}]
+    )
+    page.click("button:has-text('Commit changes')")
+    error = page.get_by_test_id("upload-error")
+    error.wait_for(state="visible")
+    assert "Part 3 of weights.bin" in error.inner_text() and "tried 8 times" in error.inner_text()
+    assert puts == [1, 2] + [3] * 8
+    assert set(_files(Repo.objects.get())) == {".gitattributes"}
+
+    outage["on"] = False
+    puts.clear()
+    page.click("button:has-text('Commit changes')")
+    page.wait_for_url(f"{base}/olive/painter/tree/main")
+    assert puts == [3, 4, 5, 6] and len(batches) == 1
+    assert _files(Repo.objects.get())["weights.bin"]["lfs"]["sha256"] == hashlib.sha256(WEIGHTS).hexdigest()
