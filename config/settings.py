@@ -438,7 +438,15 @@ GATEHOUSE_PORTAL_PAGE_SIZE = env.int("GATEHOUSE_PORTAL_PAGE_SIZE", default=100)
 # Previews: the operator's safety checker (a local folder; previews are refused without one),
 # blocked prompt concepts ("category: term, term; category: term"), the minimum Safe Latent
 # Diffusion preset, parameter bounds, rate limits and queue caps, and worker leases.
-GATEHOUSE_SAFETY_CHECKER_PATH = env.str("GATEHOUSE_SAFETY_CHECKER_PATH", default="")
+# `manage.py install_safety_checker` installs into GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR (with its record,
+# installed.json), which is the checker when GATEHOUSE_SAFETY_CHECKER_PATH is not set.
+GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR = VAR_DIR / "safety-checker"
+GATEHOUSE_SAFETY_CHECKER_PATH = env.str(
+    "GATEHOUSE_SAFETY_CHECKER_PATH",
+    default=str(GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR)
+    if (GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR / "installed.json").is_file()
+    else "",
+)
 GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS", default="")
 GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE", default="")
 GATEHOUSE_PREVIEW_SLD_MINIMUM = env.str("GATEHOUSE_PREVIEW_SLD_MINIMUM", default="weak")
