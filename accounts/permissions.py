@@ -54,9 +54,11 @@ PERMISSIONS_BY_ENTITY: dict[str, tuple[str, ...]] = {
 GLOBAL_PERMISSIONS: tuple[str, ...] = (DISCUSSION_WRITE,)
 
 ALL: frozenset[str] = frozenset(p for perms in PERMISSIONS_BY_ENTITY.values() for p in perms)
-# A classic read token: read everything its owner can read, write nothing (issue 2's rule).
+# A classic read token: read everything its owner can read, write nothing (issue 2's rule), and
+# run inference (previews), as the Hub's read tokens do. Reading access requests stays with write
+# tokens, as before fine-grained tokens existed.
 CLASSIC_READ: frozenset[str] = frozenset(
-    {REPO_CONTENT_READ, REPO_ACCESS_READ, COLLECTION_READ, USER_WEBHOOKS_READ, ORG_WEBHOOKS_READ}
+    {REPO_CONTENT_READ, COLLECTION_READ, USER_WEBHOOKS_READ, ORG_WEBHOOKS_READ, INFERENCE_SERVERLESS_WRITE}
 )
 # Implied at creation, as the Hub's token form ticks them: writing a repo means reading it, and
 # each write of a resource means its read.

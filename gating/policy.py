@@ -115,6 +115,13 @@ def check_token(
     raise Forbidden(_READ_ONLY.format(what=what))
 
 
+def check_may_run_inference(principal: Principal) -> None:
+    """Asking for a preview runs the model in the user's name (the Hub's inference): sessions and
+    classic tokens may; a fine-grained token needs inference.serverless.write on its own user."""
+    own = ((permissions.USER, principal.user.pk if principal.user else None),)
+    check_token(principal, permissions.INFERENCE_SERVERLESS_WRITE, own, what="request previews", where="your account")
+
+
 def can_create_in(principal: Principal, namespace: str) -> bool:
     if ROLE_RANK[namespace_role(principal, namespace)] < ROLE_RANK[Role.WRITE]:
         return False
