@@ -110,7 +110,9 @@ def with_implied(permissions: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def normalise(*, scoped: list[tuple[str, int, Iterable[str]]], global_permissions: Iterable[str], gated: bool) -> dict:
+def normalise(
+    *, scoped: Iterable[tuple[str, int, Iterable[str]]], global_permissions: Iterable[str], gated: bool
+) -> dict:
     """The JSON stored for a fine-grained token; BadRequest names the first unknown permission.
     Scopes on the same entity are merged; implied reads are added; empty scopes are dropped."""
     merged: dict[tuple[str, int], set[str]] = {}

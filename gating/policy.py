@@ -330,8 +330,14 @@ def _check_pusher(access: RepoAccess) -> None:
     if repo.disabled and access.role is None:
         raise DisabledRepo()
     held = principal.permissions_on(*repo_entities(repo))
-    if permissions.REPO_WRITE not in held:
-        check_token(principal, permissions.DISCUSSION_WRITE, repo_entities(repo), what="push", where=repo.repo_id)
+    if permissions.REPO_WRITE in held or permissions.DISCUSSION_WRITE in held:
+        return
+    if principal.is_fine_grained:
+        raise Forbidden(
+            f"This fine-grained token does not have the permission repo.write on {repo.repo_id} "
+            "(nor discussion.write, for pull requests)."
+        )
+    raise Forbidden(_READ_ONLY.format(what="push"))
 
 
 def check_may_ask_access(access: RepoAccess) -> None:
