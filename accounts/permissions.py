@@ -29,8 +29,6 @@ COLLECTION_READ = "collection.read"
 COLLECTION_WRITE = "collection.write"
 USER_WEBHOOKS_READ = "user.webhooks.read"
 USER_WEBHOOKS_WRITE = "user.webhooks.write"
-ORG_WEBHOOKS_READ = "org.webhooks.read"
-ORG_WEBHOOKS_WRITE = "org.webhooks.write"
 INFERENCE_SERVERLESS_WRITE = "inference.serverless.write"
 
 USER, ORG, REPO = "user", "org", "repo"
@@ -39,7 +37,7 @@ _REPO_LEVEL = (REPO_CONTENT_READ, REPO_ACCESS_READ, REPO_WRITE, DISCUSSION_WRITE
 # What each kind of entity may carry. The user entity is always the token's own user.
 PERMISSIONS_BY_ENTITY: dict[str, tuple[str, ...]] = {
     REPO: _REPO_LEVEL,
-    ORG: (*_REPO_LEVEL, COLLECTION_READ, COLLECTION_WRITE, ORG_WEBHOOKS_READ, ORG_WEBHOOKS_WRITE),
+    ORG: (*_REPO_LEVEL, COLLECTION_READ, COLLECTION_WRITE),
     USER: (
         *_REPO_LEVEL,
         COLLECTION_READ,
@@ -58,7 +56,7 @@ ALL: frozenset[str] = frozenset(p for perms in PERMISSIONS_BY_ENTITY.values() fo
 # run inference (previews), as the Hub's read tokens do. Reading access requests stays with write
 # tokens, as before fine-grained tokens existed.
 CLASSIC_READ: frozenset[str] = frozenset(
-    {REPO_CONTENT_READ, COLLECTION_READ, USER_WEBHOOKS_READ, ORG_WEBHOOKS_READ, INFERENCE_SERVERLESS_WRITE}
+    {REPO_CONTENT_READ, COLLECTION_READ, USER_WEBHOOKS_READ, INFERENCE_SERVERLESS_WRITE}
 )
 # Implied at creation, as the Hub's token form ticks them: writing a repo means reading it, and
 # each write of a resource means its read.
@@ -66,7 +64,6 @@ _IMPLIED = {
     REPO_WRITE: (REPO_CONTENT_READ,),
     COLLECTION_WRITE: (COLLECTION_READ,),
     USER_WEBHOOKS_WRITE: (USER_WEBHOOKS_READ,),
-    ORG_WEBHOOKS_WRITE: (ORG_WEBHOOKS_READ,),
 }
 
 

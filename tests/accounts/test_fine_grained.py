@@ -3,6 +3,7 @@ the throttled last-use writes, listing through a token, and the token scanner of
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -119,3 +120,22 @@ def test_listing_through_a_fine_grained_token_shows_only_private_repos_in_scope(
     assert sorted(item["id"] for item in listed) == ["alice/inside", "alice/open"]
     session = client.get("/api/models?author=alice", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}").json()
     assert len(session) == 3
+
+
+def test_expired_tokens_fail_over_git_basic_auth_and_xet_tokens_end_with_them(client, alice):
+    repo = make_repo(alice, "m", {"config.json": b"{}"}, private=True)
+    soon = timezone.now() + timedelta(seconds=90)
+    plaintext = fine_token(alice, [(repo, ["repo.content.read"])], expires_at=soon)
+    basic = "Basic " + base64.b64encode(f"git:{plaintext}".encode()).decode()
+    refs = "/alice/m.git/info/refs?service=git-upload-pack"
+    assert client.get(refs, HTTP_AUTHORIZATION=basic).status_code == 200
+    xet = client.get("/api/models/alice/m/xet-read-token/main", HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    assert xet.status_code == 200 and xet.json()["exp"] <= int(soon.timestamp())
+    # A write over git needs repo.write: the push advertisement is refused to this token.
+    push = client.get("/alice/m.git/info/refs?service=git-receive-pack", HTTP_AUTHORIZATION=basic)
+    assert push.status_code == 403
+    cas_url, cas_auth = "/cas/v1/reconstructions/" + "0" * 64, f"Bearer {xet.json()['accessToken']}"
+    assert client.get(cas_url, HTTP_AUTHORIZATION=cas_auth).status_code == 404  # unknown file, but heard
+    AccessToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.get(refs, HTTP_AUTHORIZATION=basic).status_code == 401
+    assert client.get(cas_url, HTTP_AUTHORIZATION=cas_auth).status_code == 401
