@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts import tokens
 from accounts.models import AccessToken, Membership, Organization, Role, TokenRole, User
 from core.errors import BadRequest, Conflict, NotFound
+from core.outbox import outbox_send
 from core.names import validate_namespace_name
 
 
@@ -117,8 +118,9 @@ def token_create(
 @transaction.atomic
 def token_revoke_leaked(*, candidate: str) -> bool:
     """The Hub's leaked-token report (POST /api/credentials/revoke): anyone who holds a token may
-    revoke it. True when a live token was revoked (for the log and the audit only: SECURITY, the
-    caller is always answered the same, so the route is no oracle of which tokens are valid)."""
+    revoke it; its owner is mailed once (accounts.tasks). True when a live token was revoked (for
+    the log only: SECURITY, the caller is always answered the same, so the route is no oracle of
+    which tokens are valid)."""
     public_id = tokens.parse_public_id(candidate)
     if public_id is None:
         return False
@@ -129,6 +131,7 @@ def token_revoke_leaked(*, candidate: str) -> bool:
         return False
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
+    outbox_send("accounts.tasks.token_leak_mail_send_task", token.pk)  # the owner hears it once
     return True
 
 

@@ -139,3 +139,26 @@ def test_expired_tokens_fail_over_git_basic_auth_and_xet_tokens_end_with_them(cl
     AccessToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert client.get(refs, HTTP_AUTHORIZATION=basic).status_code == 401
     assert client.get(cas_url, HTTP_AUTHORIZATION=cas_auth).status_code == 401
+
+
+def test_a_leak_report_revokes_once_and_mails_the_owner_once(
+    client, alice, mailoutbox, django_capture_on_commit_callbacks
+):
+    from config.celery import app
+
+    alice.email = "alice@example.org"
+    alice.save()
+    plaintext = token_for(alice, role="write", name="laptop")
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            for body in ({"credential": plaintext}, {"tokens": [plaintext, "gth_nope"]}, "garbage"):
+                answer = client.post("/api/credentials/revoke", body, content_type="application/json")
+                assert (answer.status_code, answer.content) == (202, b"")
+    finally:
+        app.conf.task_always_eager = eager
+    assert AccessToken.objects.get(user=alice).revoked_at is not None
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        (["alice@example.org"], "[Gatehouse] An access token of yours was revoked")
+    ]
+    assert "'laptop'" in mailoutbox[0].body and plaintext not in mailoutbox[0].body
