@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts import tokens
 from accounts.models import AccessToken, Membership, Organization, Role, TokenRole, User
 from core.errors import BadRequest, Conflict, NotFound
-from core.outbox import outbox_send
 from core.names import validate_namespace_name
+from core.outbox import outbox_send
 
 
 def namespace_taken(name: str) -> bool:
