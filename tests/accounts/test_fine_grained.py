@@ -162,3 +162,18 @@ def test_a_leak_report_revokes_once_and_mails_the_owner_once(
         (["alice@example.org"], "[Gatehouse] An access token of yours was revoked")
     ]
     assert "'laptop'" in mailoutbox[0].body and plaintext not in mailoutbox[0].body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_of_a_tokens_permissions_is_announced(alice):
+    """The credentials cache drops a token when its row changes (gating migration 0010)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("notifications are PostgreSQL's")
+    fine_token(alice, [(alice, ["repo.content.read"])])
+    with connection.cursor() as cursor:
+        cursor.execute("LISTEN gatehouse_repo_changed")
+    AccessToken.objects.update(fine_grained={"scoped": [], "global": [], "canReadGatedRepos": True})
+    heard = [n.payload for n in connection.connection.notifies(timeout=2, stop_after=1)]
+    with connection.cursor() as cursor:
+        cursor.execute("UNLISTEN gatehouse_repo_changed")
+    assert heard == [f"u:{alice.pk}"]
