@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import WhoAmIView
+from accounts.api import RevokeLeakedView, WhoAmIView
 from community import operators as community_operators
 from community import urls as community_urls
 from core import health, metrics
@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/agent-harnesses", core_views.agent_harnesses, name="agent-harnesses"),
     re_path(r"^api/telemetry(?:/(?P<topic>.*))?$", core_views.telemetry, name="telemetry"),
     path("api/whoami-v2", WhoAmIView.as_view(), name="whoami"),
+    path("api/credentials/revoke", RevokeLeakedView.as_view(), name="credentials-revoke"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.ReadinessView.as_view(), name="readyz"),

@@ -14,6 +14,7 @@ PUBLIC_ROUTES = {
     "agent-harnesses": "implicit client call; returns an empty registry",
     "telemetry": "implicit client call; stores nothing",
     "whoami": "describes the caller only; requires a signed-in caller",
+    "credentials-revoke": "revokes the token it is given, answers 202 whatever it was: no repo, no oracle",
     "schema": "OpenAPI schema of public routes",
     "healthz": "liveness probe; says nothing but ok",
     "readyz": "readiness probe; details only for operators or loopback callers (core.health.may_see_details)",
