@@ -1,0 +1,90 @@
+"""Writes of the mirror app: users' upstream tokens, the pull audit, scans of fetched content."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import transaction
+
+from accounts.models import User
+from core.errors import BadRequest, NotFound
+from mirror import crypto
+from mirror.config import Upstream
+from mirror.models import MirrorObject, MirrorPull, ObjectState, UpstreamCredential
+
+logger = logging.getLogger(__name__)
+MAX_TOKEN_LENGTH = 1024
+
+
+@transaction.atomic
+def credential_set(*, user: User, upstream: Upstream, token: str, upstream_username: str = "") -> UpstreamCredential:
+    """Store (or replace) `user`'s own token for `upstream`, encrypted. SECURITY: the token is
+    never logged nor answered back."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or " " in token:
+        raise BadRequest(f"'token' must be a token of at most {MAX_TOKEN_LENGTH} printable characters.")
+    row, _ = UpstreamCredential.objects.update_or_create(
+        user=user,
+        upstream=upstream.name,
+        defaults={"ciphertext": crypto.encrypt(token), "upstream_username": upstream_username[:200]},
+    )
+    return row
+
+
+@transaction.atomic
+def credential_delete(*, user: User, upstream: Upstream) -> None:
+    deleted, _ = UpstreamCredential.objects.filter(user=user, upstream=upstream.name).delete()
+    if not deleted:
+        raise NotFound(f"You have no token for the upstream {upstream.name!r}.")
+
+
+@transaction.atomic
+def credentials_rotate() -> int:
+    """Re-encrypt every stored token under the first key of GATEHOUSE_UPSTREAM_TOKEN_KEYS."""
+    count = 0
+    for row in UpstreamCredential.objects.select_for_update():
+        row.ciphertext = crypto.rotate(row.ciphertext)
+        row.save(update_fields=["ciphertext"])
+        count += 1
+    return count
+
+
+def pull_record(
+    *,
+    user: User | None,
+    upstream: str,
+    repo_type: str,
+    repo_id: str,
+    commit: str,
+    path: str,
+    oid: str,
+    size: int,
+    source: str,
+) -> MirrorPull:
+    """Audit one download of mirrored content (who, which repo, commit and file, from where)."""
+    return MirrorPull.objects.create(
+        user=user,
+        user_label=user.username if user else "anonymous",
+        upstream=upstream,
+        repo_type=repo_type,
+        repo_id=repo_id,
+        commit=commit,
+        path=path[:1024],
+        oid=oid,
+        size=size,
+        source=source,
+    )
+
+
+def scan_request(*, row_pk: int, filename: str) -> None:
+    """Queue the scan of fetched pickle-format content (it stays unserved until it is `safe`)."""
+    from mirror.tasks import mirror_scan_task
+
+    MirrorObject.objects.filter(pk=row_pk).update(scan_status="queued", filename=filename[:255])
+    transaction.on_commit(partial(mirror_scan_task.delay, row_pk))
+
+
+def scan_record(*, row_pk: int, verdict: dict) -> None:
+    MirrorObject.objects.filter(pk=row_pk, state=ObjectState.STORED).update(
+        scan_status=str(verdict.get("status", "error"))[:16], scan_findings=verdict
+    )
