@@ -93,7 +93,7 @@ def upstream_hub(tmp_path_factory):
         yield upstream
     finally:
         if upstream.process.poll() is None:
-            upstream.process.send_signal(signal.SIGTERM)
+            upstream.process.send_signal(signal.SIGQUIT)  # quick shutdown: idle keep-alives hold a graceful one
             upstream.process.wait(timeout=30)
 
 
@@ -101,7 +101,7 @@ def upstream_hub(tmp_path_factory):
 def upstream_stopped(upstream: Upstream):
     """The upstream down (its process stopped), then started again on the same port and data."""
     assert upstream.process is not None
-    upstream.process.terminate()
+    upstream.process.send_signal(signal.SIGQUIT)
     upstream.process.wait(timeout=30)
     try:
         yield

@@ -57,3 +57,196 @@ def test_public_repo_reads_through_the_client_and_is_cached(hub, mirror_settings
         ("upstream", mirror_settings.public_commit, "anonymous"),
         ("cache", mirror_settings.public_commit, "anonymous"),
     ]
+
+
+def test_gated_repo_needs_the_users_own_upstream_grant(hub, mirror_settings, tmp_path):
+    tokens = mirror_settings.tokens
+    granted, stranger = UserFactory(username="grace"), UserFactory(username="sam")
+    granted_token, stranger_token = token_for(granted), token_for(stranger)
+    assert HfApi().model_info("upco/gated-model").id == "upco/gated-model"  # metadata is public, as on the Hub
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", cache_dir=tmp_path / "anon")
+    with pytest.raises(GatedRepoError):  # signed in here, no upstream token: anonymous there
+        hf_hub_download("upco/gated-model", "config.json", token=granted_token, cache_dir=tmp_path / "g0")
+
+    refused = _set_upstream_token(hub, granted_token, "gth_not-a-token")
+    assert refused.status_code == 400 and refused.headers["X-Error-Code"] == "UpstreamCredentialsRefused"
+    answer = _set_upstream_token(hub, granted_token, tokens["carol"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"upstream": UPSTREAM_NAME, "upstreamUser": "carol", "hasToken": True}
+    assert tokens["carol"] not in answer.text
+    from mirror.models import UpstreamCredential
+
+    row = UpstreamCredential.objects.get(user=granted)
+    assert tokens["carol"] not in row.ciphertext
+    assert _set_upstream_token(hub, stranger_token, tokens["dave"]).status_code == 200
+
+    path = hf_hub_download("upco/gated-model", "config.json", token=granted_token, cache_dir=tmp_path / "g1")
+    assert open(path, "rb").read() == b'{"gated": true}\n'
+    # Cached now; still the stranger's own upstream rights decide (dave was never granted), and
+    # the anonymous caller's: the operator's token or the cached bytes let nobody past the gate.
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", token=stranger_token, cache_dir=tmp_path / "s1")
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", cache_dir=tmp_path / "anon2")
+    assert list(MirrorPull.objects.filter(repo_id="upco/gated-model").values_list("user_label", flat=True)) == ["grace"]
+
+
+def test_private_upstream_repo_is_missing_without_the_users_token(hub, mirror_settings, tmp_path):
+    owner_here = UserFactory(username="olivia")
+    token = token_for(owner_here)
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info("upco/private-model")
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info("upco/private-model", token=token)
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("upco/private-model", "config.json", token=token, cache_dir=tmp_path / "a")
+    # Private looks exactly like missing.
+    missing = requests.get(f"{hub}/api/models/upco/no-such-model", headers={"Authorization": f"Bearer {token}"})
+    private = requests.get(f"{hub}/api/models/upco/private-model", headers={"Authorization": f"Bearer {token}"})
+    assert (private.status_code, private.content) == (missing.status_code, missing.content) == (404, private.content)
+
+    assert _set_upstream_token(hub, token, mirror_settings.tokens["upco"]).status_code == 200
+    assert HfApi().model_info("upco/private-model", token=token).id == "upco/private-model"
+    path = hf_hub_download("upco/private-model", "secret.safetensors", token=token, cache_dir=tmp_path / "b")
+    assert len(open(path, "rb").read()) == 50_000
+
+
+def test_upstream_bytes_prove_nothing_for_a_local_repo(hub, mirror_settings, tmp_path, client):
+    """An attacker who knows a mirrored private file's sha256 (public metadata upstream shows it
+    to whoever may see the repo) cannot commit it to a repo of their own."""
+    from registry.models import Repo
+    from tests.support.builders import make_repo
+    from tests.support.commit_api import lfs_file, post_commit
+
+    reader = UserFactory(username="rita")
+    reader_token = token_for(reader)
+    assert _set_upstream_token(hub, reader_token, mirror_settings.tokens["upco"]).status_code == 200
+    path = hf_hub_download("upco/private-model", "secret.safetensors", token=reader_token, cache_dir=tmp_path / "r")
+    data = open(path, "rb").read()
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert MirrorObject.objects.filter(oid=sha256, state="stored").exists()
+
+    attacker = UserFactory(username="mallory")
+    repo = make_repo(attacker, "loot")
+    response = post_commit(client, token_for(attacker), "mallory/loot", [lfs_file("loot.safetensors", sha256, len(data))])
+    assert response.status_code == 400, response.content
+    assert "loot.safetensors" in response.json()["error"]
+    assert not Repo.objects.get(pk=repo.pk).refs.filter(commit_oid__in=[]).exists()
+    batch = client.post(
+        "/mallory/loot.git/info/lfs/objects/batch",
+        data={"operation": "upload", "objects": [{"oid": sha256, "size": len(data)}]},
+        content_type="application/vnd.git-lfs+json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(attacker)}",
+    )
+    assert batch.status_code == 200
+    [answer] = batch.json()["objects"]
+    assert "upload" in answer.get("actions", {}), answer  # the bytes are asked for: nothing is "already there"
+
+
+def test_a_mirrored_namespace_is_never_local(hub, mirror_settings, tmp_path):
+    from accounts import services as accounts
+    from core.errors import Forbidden
+
+    local = UserFactory(username="lena")
+    token = token_for(local)
+    with pytest.raises(Forbidden):
+        accounts.user_create(username="UpCo", email="x@example.org", password="correct-horse-battery-9")
+    with pytest.raises(Forbidden):
+        accounts.org_create(name="upco", creator=local)
+    created = requests.post(
+        f"{hub}/api/repos/create",
+        json={"name": "shadow", "organization": "upco"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 403 and created.headers["X-Error-Code"] == "MirroredNamespace"
+    # Mirrored repos are read-only: uploads, pull requests and discussions are refused.
+    api = HfApi(token=token)
+    for write in (
+        lambda: api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="upco/public-model"),
+        lambda: api.create_discussion("upco/public-model", title="hi"),
+        lambda: api.create_branch("upco/public-model", branch="dev"),
+    ):
+        with pytest.raises(Exception) as refused:
+            write()
+        assert refused.value.response.status_code == 403
+        assert refused.value.response.headers["X-Error-Code"] == "MirrorReadOnly"
+    # No fall-through: an id missing upstream is missing here, whatever exists locally.
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("upco/not-there")
+
+
+def test_license_and_repo_rules(hub, mirror_settings, tmp_path):
+    api = HfApi()
+    assert api.model_info("upco/nc-model").id == "upco/nc-model"  # its license can be read
+    refused = requests.get(f"{hub}/upco/nc-model/resolve/main/config.json")
+    assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "MirrorRuleRefused"
+    assert "cc-by-nc-4.0" in refused.headers["X-Error-Message"]
+    blocked = requests.get(f"{hub}/api/models/upco/blocked-model")
+    assert blocked.status_code == 403 and blocked.headers["X-Error-Code"] == "MirrorRuleRefused"
+    assert not MirrorObject.objects.exists() and not MirrorPull.objects.exists()
+
+
+def test_pickle_files_are_scanned_before_their_first_byte(hub, mirror_settings, tmp_path):
+    from mirror.tasks import mirror_scan_task
+
+    url = f"{hub}/upco/public-model/resolve/main/weights.bin"
+    pending = requests.get(url)
+    assert pending.status_code == 503 and pending.headers["X-Error-Code"] == "ScanPending"
+    assert int(pending.headers["Retry-After"]) > 0
+    row = MirrorObject.objects.get(filename="weights.bin")
+    assert row.state == "stored" and row.scan_status == "queued"
+    mirror_scan_task(row.pk)
+    path = hf_hub_download("upco/public-model", "weights.bin", cache_dir=tmp_path / "w")
+    assert open(path, "rb").read()[:1] == b"\x80"
+
+    evil = requests.get(f"{hub}/upco/public-model/resolve/main/evil.bin")
+    assert evil.status_code == 503
+    mirror_scan_task(MirrorObject.objects.get(filename="evil.bin").pk)
+    refused = requests.get(f"{hub}/upco/public-model/resolve/main/evil.bin")
+    assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "UnsafeContent"
+
+
+def test_concurrent_first_downloads_fetch_once(hub, mirror_settings, tmp_path):
+    needle = "GET /upco/public-model/resolve/"
+    before = [line for line in mirror_settings.access_lines(needle) if "big.safetensors" in line]
+    barrier = threading.Barrier(2)
+    results: list[bytes] = []
+
+    def download(index: int) -> None:
+        barrier.wait()
+        path = hf_hub_download(
+            "upco/public-model", "big.safetensors", revision=mirror_settings.public_commit, cache_dir=tmp_path / str(index)
+        )
+        results.append(hashlib.sha256(open(path, "rb").read()).digest())
+
+    threads = [threading.Thread(target=download, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2 and results[0] == results[1]
+    after = [line for line in mirror_settings.access_lines(needle) if "big.safetensors" in line]
+    assert len(after) - len(before) == 1
+    assert MirrorObject.objects.get(filename="big.safetensors").fetch_count == 1
+    assert MirrorPull.objects.filter(path="big.safetensors").count() == 2
+
+
+def test_cached_content_is_served_while_the_upstream_is_down(hub, mirror_settings, tmp_path, settings):
+    # Nothing fresh: every answer is asked of the upstream, so its absence shows.
+    settings.GATEHOUSE_MIRROR_METADATA_TTL = settings.GATEHOUSE_MIRROR_ACCESS_TTL = 0
+    commit = mirror_settings.public_commit
+    snapshot = snapshot_download(
+        "upco/public-model", revision=commit, allow_patterns=["*.json", "README.md"], cache_dir=tmp_path / "s"
+    )
+    assert open(f"{snapshot}/config.json", "rb").read() == b'{"hidden_size": 8}\n'
+    with upstream_stopped(mirror_settings):
+        info = requests.get(f"{hub}/api/models/upco/public-model").json()
+        assert info["gatehouseMirror"]["upstream"] == UPSTREAM_NAME and info["gatehouseMirror"]["stale"] is True
+        assert HfApi().model_info("upco/public-model").sha == commit
+        again = hf_hub_download("upco/public-model", "config.json", revision=commit, cache_dir=tmp_path / "down")
+        assert open(again, "rb").read() == b'{"hidden_size": 8}\n'
+        fresh = requests.get(f"{hub}/upco/public-model/resolve/{commit}/model.safetensors")
+        assert fresh.status_code == 503 and fresh.headers["X-Error-Code"] == "UpstreamUnavailable"
+        assert "Retry-After" in fresh.headers
+    assert MirrorPull.objects.filter(path="config.json", source="stale").exists()

@@ -42,7 +42,7 @@ def main() -> None:
         gated = repo("gated-model", {"README.md": b"---\nlicense: mit\n---\n# gated\n", "config.json": b'{"gated": true}\n'})
         gated = services.repo_settings_update(repo=gated, gated="manual", actor=owner)
         gating.access_grant(repo=gated, reviewer=owner, user=carol, has_role=False)
-        repo("private-model", {"config.json": b'{"private": true}\n'}, private=True)
+        repo("private-model", {"config.json": b'{"private": true}\n', "secret.safetensors": os.urandom(50_000)}, private=True)
         repo("nc-model", {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n", "config.json": b"{}\n"})
         repo("blocked-model", {"README.md": b"---\nlicense: mit\n---\n", "config.json": b"{}\n"})
     commit = public.refs.get(name="refs/heads/main").commit_oid
