@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 from django.urls import re_path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +15,7 @@ from core import edge
 from core.api import SignedIn
 from core.errors import BadRequest, Forbidden, NotFound
 from gating.policy import Principal
-from mirror import client, services
+from mirror import client, schema, services
 from mirror.config import Upstream, upstream_named, upstreams
 from mirror.models import UpstreamCredential
 
@@ -33,7 +32,7 @@ class UpstreamListView(APIView):
 
     permission_classes = [SignedIn]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.UpstreamSerializer(many=True))
     def get(self, request):
         mine = set(UpstreamCredential.objects.filter(user=request.user).values_list("upstream", flat=True))
         return Response(
@@ -60,7 +59,7 @@ class UpstreamTokenView(APIView):
             raise Forbidden("Storing an upstream token needs a write token.")
         return request.user
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=schema.UpstreamTokenRequestSerializer, responses=schema.UpstreamTokenSerializer)
     def put(self, request, upstream_name: str):
         user = self._writer(request)
         upstream = _upstream(upstream_name)
@@ -69,7 +68,9 @@ class UpstreamTokenView(APIView):
             raise BadRequest("'token' is required.")
         response = client.request(upstream, "GET", "/api/whoami-v2", token=token)
         if response.status != 200:
-            raise BadRequest(f"The upstream hub {upstream.name!r} did not accept this token.", code="UpstreamCredentialsRefused")
+            raise BadRequest(
+                f"The upstream hub {upstream.name!r} did not accept this token.", code="UpstreamCredentialsRefused"
+            )
         try:
             name = str(json.loads(response.data).get("name", ""))
         except (ValueError, AttributeError):
@@ -77,7 +78,7 @@ class UpstreamTokenView(APIView):
         services.credential_set(user=user, upstream=upstream, token=token, upstream_username=name)
         return Response({"upstream": upstream.name, "upstreamUser": name, "hasToken": True})
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.UpstreamTokenSerializer)
     def delete(self, request, upstream_name: str):
         user = self._writer(request)
         services.credential_delete(user=user, upstream=_upstream(upstream_name))
@@ -86,5 +87,7 @@ class UpstreamTokenView(APIView):
 
 api_urlpatterns = [
     re_path(r"^api/mirror/upstreams$", UpstreamListView.as_view(), name="api-upstreams"),
-    re_path(r"^api/mirror/upstreams/(?P<upstream_name>[^/]+)/token$", UpstreamTokenView.as_view(), name="api-upstream-token"),
+    re_path(
+        r"^api/mirror/upstreams/(?P<upstream_name>[^/]+)/token$", UpstreamTokenView.as_view(), name="api-upstream-token"
+    ),
 ]

@@ -41,7 +41,9 @@ class UpstreamUnavailable(HubError):
 
 
 def _timeout() -> urllib3.Timeout:
-    return urllib3.Timeout(connect=settings.GATEHOUSE_MIRROR_CONNECT_TIMEOUT, read=settings.GATEHOUSE_MIRROR_READ_TIMEOUT)
+    return urllib3.Timeout(
+        connect=settings.GATEHOUSE_MIRROR_CONNECT_TIMEOUT, read=settings.GATEHOUSE_MIRROR_READ_TIMEOUT
+    )
 
 
 def _same_origin(url: str, upstream: Upstream) -> bool:

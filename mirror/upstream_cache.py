@@ -84,7 +84,11 @@ def metadata_json(upstream: Upstream, credential: Credential, path: str, *, anon
     try:
         return json.loads(answer.body), answer
     except ValueError:
-        raise HubError(f"The upstream hub {upstream.name!r} answered {path} with something not JSON.", status=502, code="UpstreamInvalid") from None
+        raise HubError(
+            f"The upstream hub {upstream.name!r} answered {path} with something not JSON.",
+            status=502,
+            code="UpstreamInvalid",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,13 @@ def file_facts(upstream: Upstream, credential: Credential, resolve_path: str, *,
     commit = headers.get("X-Repo-Commit", "").lower()
     size_text = headers.get("X-Linked-Size") if linked else headers.get("Content-Length")
     expected = 64 if linked else 40
-    if len(oid) != expected or not all(c in "0123456789abcdef" for c in oid) or len(commit) != 40 or not (size_text or "").isdigit():
-        raise HubError(f"The upstream hub {upstream.name!r} did not describe this file.", status=502, code="UpstreamInvalid")
+    if (
+        len(oid) != expected
+        or not all(c in "0123456789abcdef" for c in oid)
+        or len(commit) != 40
+        or not (size_text or "").isdigit()
+    ):
+        raise HubError(
+            f"The upstream hub {upstream.name!r} did not describe this file.", status=502, code="UpstreamInvalid"
+        )
     return FileFacts(commit=commit, oid=oid, size=int(size_text or 0), is_lfs=bool(linked), is_stale=answer.is_stale)

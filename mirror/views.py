@@ -45,7 +45,9 @@ def licenses_of(info: object) -> list[str]:
         return [declared]
     if isinstance(declared, list):
         return [str(item) for item in declared]
-    tags = info.get("tags") if isinstance(info.get("tags"), list) else []
+    tags = info.get("tags")
+    if not isinstance(tags, list):
+        return []
     return [tag.split(":", 1)[1] for tag in tags if isinstance(tag, str) and tag.startswith("license:")]
 
 
@@ -180,7 +182,9 @@ class MirrorResolveView(MirrorView):
         resolve_path = f"/{prefix}{self.repo_id}/resolve/{_quote(revision)}/{_quote(self.path)}"
         refusal = None
         try:
-            self.file = upstream_cache.file_facts(self.upstream, self.credential, resolve_path, anonymous=self.anonymous)
+            self.file = upstream_cache.file_facts(
+                self.upstream, self.credential, resolve_path, anonymous=self.anonymous
+            )
         except client.UpstreamUnavailable:
             raise
         except HubError as exc:

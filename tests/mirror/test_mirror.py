@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -40,17 +41,17 @@ def test_public_repo_reads_through_the_client_and_is_cached(hub, mirror_settings
     assert paths_info.lfs is not None and paths_info.size == 300_000
 
     path = hf_hub_download("upco/public-model", "config.json", revision=mirror_settings.public_commit)
-    assert open(path, "rb").read() == b'{"hidden_size": 8}\n'
+    assert Path(path).read_bytes() == b'{"hidden_size": 8}\n'
     lfs_path = hf_hub_download("upco/public-model", "model.safetensors", revision=mirror_settings.public_commit)
     expected = paths_info.lfs.sha256
-    assert hashlib.sha256(open(lfs_path, "rb").read()).hexdigest() == expected
+    assert hashlib.sha256(Path(lfs_path).read_bytes()).hexdigest() == expected
     stored = MirrorObject.objects.get(oid=expected)
     assert stored.state == "stored" and stored.sha256 == expected and stored.fetch_count == 1
 
     # A second download (fresh client cache) is served from the store: no second upstream GET.
     gets = len(mirror_settings.access_lines("GET /upco/public-model/resolve/"))
     again = hf_hub_download("upco/public-model", "model.safetensors", cache_dir=tmp_path / "c2")
-    assert open(again, "rb").read() == open(lfs_path, "rb").read()
+    assert Path(again).read_bytes() == Path(lfs_path).read_bytes()
     assert len(mirror_settings.access_lines("GET /upco/public-model/resolve/")) == gets
     pulls = list(MirrorPull.objects.filter(path="model.safetensors").values_list("source", "commit", "user_label"))
     assert pulls == [
@@ -82,7 +83,7 @@ def test_gated_repo_needs_the_users_own_upstream_grant(hub, mirror_settings, tmp
     assert _set_upstream_token(hub, stranger_token, tokens["dave"]).status_code == 200
 
     path = hf_hub_download("upco/gated-model", "config.json", token=granted_token, cache_dir=tmp_path / "g1")
-    assert open(path, "rb").read() == b'{"gated": true}\n'
+    assert Path(path).read_bytes() == b'{"gated": true}\n'
     # Cached now; still the stranger's own upstream rights decide (dave was never granted), and
     # the anonymous caller's: the operator's token or the cached bytes let nobody past the gate.
     with pytest.raises(GatedRepoError):
@@ -109,7 +110,7 @@ def test_private_upstream_repo_is_missing_without_the_users_token(hub, mirror_se
     assert _set_upstream_token(hub, token, mirror_settings.tokens["upco"]).status_code == 200
     assert HfApi().model_info("upco/private-model", token=token).id == "upco/private-model"
     path = hf_hub_download("upco/private-model", "secret.safetensors", token=token, cache_dir=tmp_path / "b")
-    assert len(open(path, "rb").read()) == 50_000
+    assert len(Path(path).read_bytes()) == 50_000
 
 
 def test_upstream_bytes_prove_nothing_for_a_local_repo(hub, mirror_settings, tmp_path, client):
@@ -123,13 +124,15 @@ def test_upstream_bytes_prove_nothing_for_a_local_repo(hub, mirror_settings, tmp
     reader_token = token_for(reader)
     assert _set_upstream_token(hub, reader_token, mirror_settings.tokens["upco"]).status_code == 200
     path = hf_hub_download("upco/private-model", "secret.safetensors", token=reader_token, cache_dir=tmp_path / "r")
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
     assert MirrorObject.objects.filter(oid=sha256, state="stored").exists()
 
     attacker = UserFactory(username="mallory")
     repo = make_repo(attacker, "loot")
-    response = post_commit(client, token_for(attacker), "mallory/loot", [lfs_file("loot.safetensors", sha256, len(data))])
+    response = post_commit(
+        client, token_for(attacker), "mallory/loot", [lfs_file("loot.safetensors", sha256, len(data))]
+    )
     assert response.status_code == 400, response.content
     assert "loot.safetensors" in response.json()["error"]
     assert not Repo.objects.get(pk=repo.pk).refs.filter(commit_oid__in=[]).exists()
@@ -198,7 +201,7 @@ def test_pickle_files_are_scanned_before_their_first_byte(hub, mirror_settings, 
     assert row.state == "stored" and row.scan_status == "queued"
     mirror_scan_task(row.pk)
     path = hf_hub_download("upco/public-model", "weights.bin", cache_dir=tmp_path / "w")
-    assert open(path, "rb").read()[:1] == b"\x80"
+    assert Path(path).read_bytes()[:1] == b"\x80"
 
     evil = requests.get(f"{hub}/upco/public-model/resolve/main/evil.bin")
     assert evil.status_code == 503
@@ -216,9 +219,12 @@ def test_concurrent_first_downloads_fetch_once(hub, mirror_settings, tmp_path):
     def download(index: int) -> None:
         barrier.wait()
         path = hf_hub_download(
-            "upco/public-model", "big.safetensors", revision=mirror_settings.public_commit, cache_dir=tmp_path / str(index)
+            "upco/public-model",
+            "big.safetensors",
+            revision=mirror_settings.public_commit,
+            cache_dir=tmp_path / str(index),
         )
-        results.append(hashlib.sha256(open(path, "rb").read()).digest())
+        results.append(hashlib.sha256(Path(path).read_bytes()).digest())
 
     threads = [threading.Thread(target=download, args=(index,)) for index in range(2)]
     for thread in threads:
@@ -239,13 +245,13 @@ def test_cached_content_is_served_while_the_upstream_is_down(hub, mirror_setting
     snapshot = snapshot_download(
         "upco/public-model", revision=commit, allow_patterns=["*.json", "README.md"], cache_dir=tmp_path / "s"
     )
-    assert open(f"{snapshot}/config.json", "rb").read() == b'{"hidden_size": 8}\n'
+    assert Path(f"{snapshot}/config.json").read_bytes() == b'{"hidden_size": 8}\n'
     with upstream_stopped(mirror_settings):
         info = requests.get(f"{hub}/api/models/upco/public-model").json()
         assert info["gatehouseMirror"]["upstream"] == UPSTREAM_NAME and info["gatehouseMirror"]["stale"] is True
         assert HfApi().model_info("upco/public-model").sha == commit
         again = hf_hub_download("upco/public-model", "config.json", revision=commit, cache_dir=tmp_path / "down")
-        assert open(again, "rb").read() == b'{"hidden_size": 8}\n'
+        assert Path(again).read_bytes() == b'{"hidden_size": 8}\n'
         fresh = requests.get(f"{hub}/upco/public-model/resolve/{commit}/model.safetensors")
         assert fresh.status_code == 503 and fresh.headers["X-Error-Code"] == "UpstreamUnavailable"
         assert "Retry-After" in fresh.headers
