@@ -30,6 +30,7 @@ from django.utils import timezone
 from core.errors import HubError
 from mirror.models import MirrorObject, ObjectState
 from registry.storage import BlobStorage, storage_at
+from registry.storage import IntegrityError as StorageIntegrityError
 
 LEASE = timedelta(seconds=60)
 RENEW_EVERY = 15.0  # seconds between lease renewals of a fetch in progress
@@ -130,7 +131,12 @@ class Fetch:
                     MirrorObject.objects.filter(pk=self.row.pk).update(lease_until=timezone.now() + LEASE)
             if self.git_hash is not None and self.git_hash.hexdigest() != self.row.oid:
                 raise HubError("Upstream content does not match its git blob id.", status=502, code="UpstreamIntegrity")
-            sha256 = self.writer.commit()  # checks the size, and the sha256 of LFS content
+            try:
+                sha256 = self.writer.commit()  # checks the size, and the sha256 of LFS content
+            except StorageIntegrityError as exc:
+                raise HubError(
+                    f"Upstream content does not match: {exc.message}", status=502, code="UpstreamIntegrity"
+                ) from None
             MirrorObject.objects.filter(pk=self.row.pk).update(
                 state=ObjectState.STORED, sha256=sha256, size=self.size, fetched_at=timezone.now(), lease_until=None
             )
