@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
-from django.utils.decorators import method_decorator
 from django.utils.http import content_disposition_header
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 
 from accounts.auth import authenticate_request
 from core import bodies
@@ -162,7 +160,6 @@ class MirrorMetadataView(MirrorView):
         return response
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class MirrorPathsInfoView(MirrorMetadataView):
     repo_actions = {"POST": Action.VIEW}
 
@@ -340,7 +337,6 @@ def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int
     return response
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class MirrorReadOnlyView(MirrorView):
     """Every other route of a mirrored repo: writes are refused (read-only), other reads are
     not served here."""
@@ -351,7 +347,6 @@ class MirrorReadOnlyView(MirrorView):
         raise NotFound("This route is not served for repos mirrored from an upstream hub.")
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class MirrorNamespaceView(View):
     """Paths under a mirrored namespace that name no repo route (profile pages, writes)."""
 

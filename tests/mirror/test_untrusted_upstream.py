@@ -15,7 +15,6 @@ from mirror import client
 from mirror.config import upstream_named
 from mirror.models import MirrorObject, MirrorPull
 
-
 # Past one chunk of the mirror's fetch (1 MiB), so the lie shows once bytes are on their way.
 ANNOUNCED = b"the bytes the upstream announced\n" * 70_000
 SENT = b"other bytes, of the same length!\n" * 70_000
