@@ -432,7 +432,10 @@ def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -
     read-only here (uploads, pull requests, discussions go to the upstream); a repo the upstream
     hides from the caller is missing, exactly like a missing local repo; metadata needs
     visibility and the operator's repo rules; content needs the upstream's yes to the caller's
-    own credentials for that revision and file, and the operator's license rules."""
+    own credentials for that revision and file, and the operator's license rules. Managing the
+    mirror's copy (purging it) is for operators, with a write token or a session."""
+    if action == Action.MANAGE and is_operator(principal) and principal.may_write:
+        return
     if action not in (Action.VIEW, Action.DOWNLOAD):
         raise Forbidden(
             "This repo is mirrored from an upstream hub and is read-only here: uploads, pull requests "

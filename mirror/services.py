@@ -88,3 +88,41 @@ def scan_record(*, row_pk: int, verdict: dict) -> None:
     MirrorObject.objects.filter(pk=row_pk, state=ObjectState.STORED).update(
         scan_status=str(verdict.get("status", "error"))[:16], scan_findings=verdict
     )
+
+
+def repo_purge(*, upstream: str, repo_type: str, repo_id: str, actor: User | None) -> int:
+    """Drop the stored content pulled for a mirrored repo (it is fetched again on next use).
+    Downloads in flight finish: they read an open handle (an unlinked file stays readable; an
+    object store's response already streaming is not cut). Content is stored once by upstream id,
+    so a file another repo shares is fetched again for it too. Returns how many objects went."""
+    oids = set(
+        MirrorPull.objects.filter(upstream=upstream, repo_type=repo_type, repo_id__iexact=repo_id).values_list(
+            "oid", flat=True
+        )
+    )
+    with transaction.atomic():
+        rows = list(
+            MirrorObject.objects.select_for_update(skip_locked=True).filter(
+                upstream=upstream, oid__in=oids, state=ObjectState.STORED
+            )
+        )
+        MirrorObject.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        transaction.on_commit(partial(_delete_stored, [row.sha256 for row in rows]))
+    logger.info(
+        "Mirror purge of %s %s (%s) by %s: %d object(s)",
+        repo_type,
+        repo_id,
+        upstream,
+        actor.username if actor else "operator",
+        len(rows),
+    )
+    return len(rows)
+
+
+def _delete_stored(sha256s: list[str]) -> None:
+    from mirror.content import mirror_storage
+
+    storage = mirror_storage()
+    for sha256 in sha256s:
+        if not MirrorObject.objects.filter(sha256=sha256, state=ObjectState.STORED).exists():
+            storage.delete(sha256)

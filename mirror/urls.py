@@ -26,6 +26,8 @@ urlpatterns = [
     re_path(rf"{API}/paths-info/.+$", paths_info, name="api-paths-info"),
     re_path(rf"{API}/.*$", read_only, name="api-other"),
     re_path(rf"{WEB}/resolve/(?P<rest>.+)$", views.MirrorResolveView.as_view(), name="resolve"),
+    re_path(rf"{WEB}$", views.MirrorRepoPage.as_view(), name="repo"),
+    re_path(rf"{WEB}/mirror-purge$", views.MirrorPurgeView.as_view(), name="purge"),
     re_path(rf"{WEB}(?:/.*)?$", read_only, name="web-other"),
     re_path(r"^.*$", csrf_exempt(views.MirrorNamespaceView.as_view()), name="namespace"),
 ]

@@ -256,3 +256,31 @@ def test_cached_content_is_served_while_the_upstream_is_down(hub, mirror_setting
         assert fresh.status_code == 503 and fresh.headers["X-Error-Code"] == "UpstreamUnavailable"
         assert "Retry-After" in fresh.headers
     assert MirrorPull.objects.filter(path="config.json", source="stale").exists()
+
+
+def test_portal_marks_mirrored_repos_and_operators_purge(hub, mirror_settings, tmp_path, client):
+    from django.core.management import call_command
+
+    hf_hub_download("upco/public-model", "config.json", cache_dir=tmp_path / "p")
+    page = client.get("/upco/public-model")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"mirrored from {UPSTREAM_NAME}" in text and "config.json" in text
+    assert 'data-testid="mirror-pulls"' not in text  # pulls are for operators
+    stranger = UserFactory(username="stan")
+    client.force_login(stranger)
+    refused = client.post("/upco/public-model/mirror-purge")
+    assert refused.status_code == 403 and refused["X-Error-Code"] == "MirrorReadOnly"
+    assert MirrorObject.objects.filter(state="stored").count() == 1
+
+    operator = UserFactory(username="opal", is_staff=True, is_superuser=True)
+    client.force_login(operator)
+    text = client.get("/upco/public-model").content.decode()
+    assert 'data-testid="mirror-pulls"' in text and "anonymous config.json" in text
+    assert client.post("/upco/public-model/mirror-purge").status_code == 302
+    assert not MirrorObject.objects.exists()
+    # Fetched again on next use; the command purges as the button does.
+    hf_hub_download("upco/public-model", "config.json", cache_dir=tmp_path / "p2")
+    assert MirrorObject.objects.get().fetch_count == 1
+    call_command("mirror_purge", "upco/public-model")
+    assert not MirrorObject.objects.exists()
