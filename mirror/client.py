@@ -120,6 +120,8 @@ def hub_error(upstream: Upstream, response: urllib3.BaseHTTPResponse, *, anonymo
             status=403,
             code="UpstreamCredentialsRefused",
         )
-    if response.status == 403:
-        return HubError(said, status=403, code=code or "Forbidden")
+    if response.status in (403, 404):
+        return HubError(
+            said, status=response.status, code=code or ("Forbidden" if response.status == 403 else "NotFound")
+        )
     return HubError(said, status=400, code="BadRequest")

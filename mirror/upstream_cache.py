@@ -81,8 +81,12 @@ def metadata(
 
 def metadata_json(upstream: Upstream, credential: Credential, path: str, *, anonymous: bool) -> tuple[object, Answer]:
     answer = metadata(upstream, credential, path, anonymous=anonymous)
+    return parsed(upstream, answer, path), answer
+
+
+def parsed(upstream: Upstream, answer: Answer, path: str) -> object:
     try:
-        return json.loads(answer.body), answer
+        return json.loads(answer.body)
     except ValueError:
         raise HubError(
             f"The upstream hub {upstream.name!r} answered {path} with something not JSON.",

@@ -148,7 +148,7 @@ class MirrorMetadataView(MirrorView):
             body=request.body,
             content_type=request.content_type or "application/x-www-form-urlencoded",
         )
-        return self.answer(request, json.loads(answer.body), answer)
+        return self.answer(request, upstream_cache.parsed(self.upstream, answer, request.path), answer)
 
     def answer(self, request, body: object, answer: upstream_cache.Answer) -> HttpResponse:
         body = _strip_xet(body)
