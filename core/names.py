@@ -63,11 +63,13 @@ def validate_namespace_name(name: str) -> str:
 
 
 def mirrored_from(namespace: str) -> str | None:
-    """The name of the upstream hub a namespace is mirrored from (GATEHOUSE_UPSTREAMS), or None
-    for a local namespace. A namespace is one or the other, never both."""
+    """The name of the upstream hub a namespace (or a namespace-less id such as `gpt2`, which
+    takes the same first path segment) is mirrored from (GATEHOUSE_UPSTREAMS), or None for a local
+    namespace. A namespace is one or the other, never both."""
     folded = namespace.lower()
     for upstream in settings.GATEHOUSE_UPSTREAMS:
-        if any(str(name).lower() == folded for name in upstream.get("namespaces", ())):
+        names = (*upstream.get("namespaces", ()), *upstream.get("legacy_ids", ()))
+        if any(str(name).lower() == folded for name in names):
             return str(upstream.get("name", ""))
     return None
 

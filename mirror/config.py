@@ -24,6 +24,7 @@ class Upstream:
     name: str
     endpoint: str  # scheme://host[:port], no trailing slash
     namespaces: frozenset[str]  # folded
+    legacy_ids: frozenset[str]  # folded namespace-less ids (`gpt2`) mirrored as they are
     operator_token: str | None
     licenses_allow: frozenset[str]
     licenses_deny: frozenset[str]
@@ -74,11 +75,16 @@ def _parse(raw: dict) -> Upstream:
     for namespace in namespaces:
         if not is_valid_name(namespace) or namespace in RESERVED_NAMESPACES:
             raise ImproperlyConfigured(f"GATEHOUSE_UPSTREAMS[{name}]: {namespace!r} cannot be a mirrored namespace.")
+    legacy_ids = _patterns(raw.get("legacy_ids", []), "legacy_ids", name)
+    for legacy_id in legacy_ids:
+        if not is_valid_name(legacy_id) or legacy_id in RESERVED_NAMESPACES:
+            raise ImproperlyConfigured(f"GATEHOUSE_UPSTREAMS[{name}]: {legacy_id!r} cannot be a mirrored id.")
     token = raw.get("token") or (os.environ.get(raw["token_env"]) if raw.get("token_env") else None)
     return Upstream(
         name=name,
         endpoint=endpoint,
         namespaces=frozenset(namespaces),
+        legacy_ids=frozenset(legacy_ids),
         operator_token=str(token) if token else None,
         licenses_allow=frozenset(_patterns(raw.get("licenses_allow", []), "licenses_allow", name)),
         licenses_deny=frozenset(_patterns(raw.get("licenses_deny", []), "licenses_deny", name)),
@@ -95,7 +101,8 @@ def _upstreams(frozen: str) -> dict[str, Upstream]:
     by_name = {upstream.name: upstream for upstream in parsed}
     owners: dict[str, str] = {}
     for upstream in parsed:
-        for namespace in upstream.namespaces:
+        # Legacy ids take the first path segment as namespaces do: one owner for each name.
+        for namespace in upstream.namespaces | upstream.legacy_ids:
             if namespace in owners:
                 raise ImproperlyConfigured(f"Namespace {namespace!r} is routed to two upstreams.")
             owners[namespace] = upstream.name
@@ -112,6 +119,14 @@ def upstream_for_namespace(namespace: str) -> Upstream | None:
     folded = namespace.lower()
     for upstream in upstreams().values():
         if folded in upstream.namespaces:
+            return upstream
+    return None
+
+
+def upstream_for_legacy_id(repo_id: str) -> Upstream | None:
+    folded = repo_id.lower()
+    for upstream in upstreams().values():
+        if folded in upstream.legacy_ids:
             return upstream
     return None
 

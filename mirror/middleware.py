@@ -9,7 +9,7 @@ import re
 
 from django.conf import settings
 
-from mirror.config import upstream_for_namespace
+from mirror.config import upstream_for_legacy_id, upstream_for_namespace
 
 FIRST_NAMESPACE = re.compile(r"^/(?:api/(?:models|datasets)/|datasets/)?(?P<namespace>[^/]+)")
 
@@ -23,4 +23,6 @@ class MirrorRoutingMiddleware:
             match = FIRST_NAMESPACE.match(request.path_info)
             if match is not None and upstream_for_namespace(match["namespace"]) is not None:
                 request.urlconf = "mirror.urls"
+            elif match is not None and upstream_for_legacy_id(match["namespace"]) is not None:
+                request.urlconf = "mirror.legacy_urls"  # `gpt2`: the first segment is the whole id
         return self.get_response(request)

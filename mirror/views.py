@@ -28,7 +28,7 @@ from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
 from gating.repo_views import action_for, repo_type_from_kwargs
 from mirror import client, content, services, upstream_cache
-from mirror.config import Upstream, upstream_for_namespace
+from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
 from mirror.credentials import Credential, content_token, credential_for
 from mirror.models import MirrorObject, MirrorPull
 from registry.git.paths import validate_path
@@ -75,13 +75,17 @@ class MirrorView(View):
     def dispatch(self, request, *args, **kwargs):
         authenticate_request(request)
         self.principal = Principal.from_request(request)
-        upstream = upstream_for_namespace(kwargs["namespace"])
+        if kwargs.get("namespace"):
+            upstream = upstream_for_namespace(kwargs["namespace"])
+            namespace, name = split_repo_id(f"{kwargs['namespace']}/{kwargs['name']}")
+            self.repo_id = f"{namespace}/{name}"
+        else:  # a namespace-less id (`gpt2`, mirror.legacy_urls)
+            upstream = upstream_for_legacy_id(kwargs["name"])
+            self.repo_id = kwargs["name"]
         if upstream is None:  # routed here, then the configuration changed: nothing to answer for
             raise RepoNotFound(anonymous=self.principal.is_anonymous)
         self.upstream = upstream
         self.repo_type = repo_type_from_kwargs(kwargs)
-        namespace, name = split_repo_id(f"{kwargs['namespace']}/{kwargs['name']}")
-        self.repo_id = f"{namespace}/{name}"
         action = action_for(self.repo_actions, request.method) or Action.WRITE
         self.credential = credential_for(self.principal, upstream)
         self.facts = self.decide(action, kwargs)

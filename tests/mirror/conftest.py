@@ -116,6 +116,7 @@ def mirror_settings(settings, upstream_hub):
             "name": UPSTREAM_NAME,
             "endpoint": upstream_hub.url,
             "namespaces": ["upco"],
+            "legacy_ids": ["gpt2"],
             "licenses_deny": ["cc-by-nc-4.0"],
             "repos_deny": ["upco/blocked-*"],
         }

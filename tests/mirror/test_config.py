@@ -16,9 +16,16 @@ UPSTREAM = {"name": "hf", "endpoint": "https://hub.example.org", "namespaces": [
 
 
 def test_a_namespace_is_routed_to_one_upstream(settings):
-    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM, {**UPSTREAM, "name": "other", "namespaces": ["meta"]}]
+    settings.GATEHOUSE_UPSTREAMS = [
+        UPSTREAM,
+        {**UPSTREAM, "name": "other", "namespaces": ["meta"], "legacy_ids": ["gpt2"]},
+    ]
     assert config.upstream_for_namespace("GOOGLE").name == "hf"
     assert config.upstream_for_namespace("alice") is None
+    assert config.upstream_for_legacy_id("GPT2").name == "other" and config.upstream_for_namespace("gpt2") is None
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM, {**UPSTREAM, "name": "other", "namespaces": [], "legacy_ids": ["google"]}]
+    with pytest.raises(ImproperlyConfigured):  # a legacy id takes the path segment a namespace does
+        config.upstreams()
     settings.GATEHOUSE_UPSTREAMS = [UPSTREAM, {**UPSTREAM, "name": "other"}]
     with pytest.raises(ImproperlyConfigured):
         config.upstreams()
@@ -69,7 +76,9 @@ def test_tokens_are_encrypted_with_keys_of_their_own_and_rotate(settings, capsys
 def test_every_mirror_route_goes_through_the_mirror_policy_base():
     """The mirror's URLconf (set per request for mirrored namespaces) has no route that skips
     `MirrorView`, whose dispatch calls gating.policy.check_mirrored before any handler."""
-    for pattern in get_resolver("mirror.urls").url_patterns:
+    patterns = [*get_resolver("mirror.urls").url_patterns, *get_resolver("mirror.legacy_urls").url_patterns]
+    assert len(patterns) == 24
+    for pattern in patterns:
         assert isinstance(pattern, URLPattern)
         view_class = pattern.callback.view_class
         if pattern.name == "namespace":

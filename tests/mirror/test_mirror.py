@@ -177,6 +177,16 @@ def test_a_mirrored_namespace_is_never_local(hub, mirror_settings, tmp_path):
     # No fall-through: an id missing upstream is missing here, whatever exists locally.
     with pytest.raises(RepositoryNotFoundError):
         api.model_info("upco/not-there")
+    # A mirrored namespace-less id is asked of the upstream (which has no such repo), and its
+    # name is no local namespace either.
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("gpt2")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("gpt2", "config.json", cache_dir=tmp_path / "gpt2")
+    assert mirror_settings.access_lines("GET /api/models/gpt2 ")
+    assert mirror_settings.access_lines("HEAD /gpt2/resolve/main/config.json ") == []  # missing: no file asked
+    with pytest.raises(Forbidden):
+        accounts.user_create(username="gpt2", email="y@example.org", password="correct-horse-battery-9")
 
 
 def test_license_and_repo_rules(hub, mirror_settings, tmp_path):
