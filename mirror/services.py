@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
@@ -82,6 +83,21 @@ def scan_request(*, row_pk: int, filename: str) -> None:
 
     MirrorObject.objects.filter(pk=row_pk).update(scan_status="queued", filename=filename[:255])
     transaction.on_commit(partial(mirror_scan_task.delay, row_pk))
+
+
+def scan_resend_if_lost(*, row: MirrorObject) -> None:
+    """A scan still queued GATEHOUSE_SCAN_RETRY_AFTER after the fetch (worker down, task lost) is
+    sent again, at most once per that period (the task is idempotent)."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from mirror.tasks import mirror_scan_task
+
+    retry_after = settings.GATEHOUSE_SCAN_RETRY_AFTER
+    if row.fetched_at is None or (timezone.now() - row.fetched_at).total_seconds() < retry_after:
+        return
+    if cache.add(f"mirror:scan-resent:{row.pk}", 1, timeout=retry_after):
+        transaction.on_commit(partial(mirror_scan_task.delay, row.pk))
 
 
 def scan_record(*, row_pk: int, verdict: dict) -> None:

@@ -328,6 +328,7 @@ def _require_scanned(row: MirrorObject) -> None:
     if row.scan_status in ("", "safe"):
         return
     if row.scan_status == "queued":
+        services.scan_resend_if_lost(row=row)
         raise _being_scanned()
     raise Forbidden(f"This file is not served: its scan found it {row.scan_status}.", code="UnsafeContent")
 
