@@ -8,7 +8,11 @@ class MirrorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from registry import hooks
+
+        checks.register(_check_upstreams)
 
         if _collect_garbage not in hooks.garbage_collectors:
             hooks.garbage_collectors.append(_collect_garbage)
@@ -22,3 +26,18 @@ def _collect_garbage(grace: timedelta, dry_run: bool) -> dict[str, int]:
     if dry_run:
         return {"mirror_tmp": 0}
     return {"mirror_tmp": mirror_storage().clean_tmp(older_than_seconds=grace.total_seconds())}
+
+
+def _check_upstreams(app_configs=None, **kwargs) -> list:
+    """GATEHOUSE_UPSTREAMS is read when the first request names a mirrored namespace; a mistake
+    in it shows at `manage.py check` (and every start) instead."""
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mirror.config import upstreams
+
+    try:
+        upstreams()
+    except (ImproperlyConfigured, ValueError, TypeError) as exc:
+        return [checks.Error(f"GATEHOUSE_UPSTREAMS: {exc}", id="mirror.E001")]
+    return []

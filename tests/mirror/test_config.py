@@ -35,6 +35,15 @@ def test_a_namespace_is_routed_to_one_upstream(settings):
             config.upstreams()
 
 
+def test_a_bad_configuration_fails_the_system_check(settings):
+    from django.core import checks
+
+    settings.GATEHOUSE_UPSTREAMS = [{**UPSTREAM, "namespaces": ["api"]}]
+    assert [error.id for error in checks.run_checks() if error.id.startswith("mirror")] == ["mirror.E001"]
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
+    assert not [error for error in checks.run_checks() if error.id.startswith("mirror")]
+
+
 def test_rules():
     upstream = config._parse({**UPSTREAM, "licenses_deny": ["CC-BY-NC-4.0"], "repos_deny": ["google/private-*"]})
     assert upstream.license_refusal(["cc-by-nc-4.0"])
