@@ -424,7 +424,10 @@ class MirroredFacts:
     is_visible: bool  # the upstream showed the repo's metadata to the caller's credentials
     rule_refusal: str | None = None  # the operator's repo-id rules (GATEHOUSE_UPSTREAMS)
     license_refusal: str | None = None  # the operator's license rules, for content
-    download_refusal: Exception | None = None  # the upstream's typed refusal of the file (HEAD)
+    # The upstream's typed refusal of the file (HEAD); None also where the caller's refusal was a
+    # gate whose terms an operator accepted on the organisation's behalf (mirror MirrorAcceptance,
+    # recorded, named by each pull it allows; signed-in callers, never a repo hidden from them).
+    download_refusal: Exception | None = None
 
 
 def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -> None:

@@ -41,6 +41,12 @@ def credential_for(principal: Principal, upstream: Upstream) -> Credential:
     return Credential(token=token, key=f"u{principal.user.pk}.{row.pk}.{row.updated_at.timestamp():.6f}")
 
 
+def operator_credential(upstream: Upstream) -> Credential:
+    """SECURITY: only for a repo whose terms an operator accepted on the organisation's behalf
+    (MirrorAcceptance), after the caller's own credentials met that repo's gate."""
+    return Credential(token=upstream.operator_token, key="operator")
+
+
 def content_token(upstream: Upstream, credential: Credential) -> str | None:
     """The token that fetches bytes the caller's own credentials were allowed: theirs, else the
     operator's (its rate limits), else none."""

@@ -66,3 +66,21 @@ class MirrorPull(models.Model):
     oid = models.CharField(max_length=64)
     size = models.BigIntegerField()
     source = models.CharField(max_length=16)  # "upstream" (fetched now), "cache", "stale" (upstream down)
+    # Allowed by an operator's acceptance of the repo's upstream gate or license (MirrorAcceptance),
+    # not by the caller's own upstream rights.
+    acceptance = models.ForeignKey("MirrorAcceptance", null=True, on_delete=models.PROTECT, related_name="+")
+
+
+class MirrorAcceptance(models.Model):
+    """An operator accepted a gated upstream repo's terms (its gate or license) on the
+    organisation's behalf: signed-in users may download it through the operator's upstream access
+    without passing the gate themselves. Recorded (who, when, why) and never updated; every pull
+    it allows names it. Never opens a repo the upstream hides from the caller (private)."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    upstream = models.CharField(max_length=100)
+    repo_type = models.CharField(max_length=16)
+    repo_id = models.CharField(max_length=200)
+    accepted_by = models.CharField(max_length=200)
+    reason = models.TextField()
+    revoked_at = models.DateTimeField(null=True)

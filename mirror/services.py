@@ -12,7 +12,7 @@ from accounts.models import User
 from core.errors import BadRequest, NotFound
 from mirror import crypto
 from mirror.config import Upstream
-from mirror.models import MirrorObject, MirrorPull, ObjectState, UpstreamCredential
+from mirror.models import MirrorAcceptance, MirrorObject, MirrorPull, ObjectState, UpstreamCredential
 
 logger = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 1024
@@ -61,6 +61,7 @@ def pull_record(
     oid: str,
     size: int,
     source: str,
+    acceptance: MirrorAcceptance | None = None,
 ) -> MirrorPull:
     """Audit one download of mirrored content (who, which repo, commit and file, from where)."""
     return MirrorPull.objects.create(
@@ -74,6 +75,7 @@ def pull_record(
         oid=oid,
         size=size,
         source=source,
+        acceptance=acceptance,
     )
 
 
@@ -142,3 +144,41 @@ def _delete_stored(sha256s: list[str]) -> None:
     for sha256 in sha256s:
         if not MirrorObject.objects.filter(sha256=sha256, state=ObjectState.STORED).exists():
             storage.delete(sha256)
+
+
+@transaction.atomic
+def acceptance_create(
+    *, upstream: Upstream, repo_type: str, repo_id: str, accepted_by: str, reason: str
+) -> MirrorAcceptance:
+    """Record an operator's acceptance of a gated upstream repo's terms on the organisation's
+    behalf (mirror_accept). The operator's token must exist: it is what passes the gate."""
+    if not upstream.operator_token:
+        raise BadRequest(f"The upstream {upstream.name!r} has no operator token to accept terms with.")
+    if not reason.strip() or not accepted_by.strip():
+        raise BadRequest("An acceptance names who accepted and why.")
+    acceptance = MirrorAcceptance.objects.create(
+        upstream=upstream.name, repo_type=repo_type, repo_id=repo_id, accepted_by=accepted_by[:200], reason=reason
+    )
+    logger.info(
+        "Mirror acceptance %s of %s %s (%s) by %s", acceptance.pk, repo_type, repo_id, upstream.name, accepted_by
+    )
+    return acceptance
+
+
+@transaction.atomic
+def acceptance_revoke(*, upstream: Upstream, repo_type: str, repo_id: str) -> int:
+    from django.utils import timezone
+
+    return MirrorAcceptance.objects.filter(
+        upstream=upstream.name, repo_type=repo_type, repo_id__iexact=repo_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+
+
+def acceptance_for(*, upstream: str, repo_type: str, repo_id: str) -> MirrorAcceptance | None:
+    return (
+        MirrorAcceptance.objects.filter(
+            upstream=upstream, repo_type=repo_type, repo_id__iexact=repo_id, revoked_at__isnull=True
+        )
+        .order_by("-at")
+        .first()
+    )

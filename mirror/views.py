@@ -29,8 +29,8 @@ from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_o
 from gating.repo_views import action_for, repo_type_from_kwargs
 from mirror import client, content, services, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
-from mirror.credentials import Credential, content_token, credential_for
-from mirror.models import MirrorObject, MirrorPull
+from mirror.credentials import Credential, content_token, credential_for, operator_credential
+from mirror.models import MirrorAcceptance, MirrorObject, MirrorPull
 from registry.git.paths import validate_path
 
 logger = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ class MirrorResolveView(MirrorView):
     """GET/HEAD /{[datasets/]}{ns}/{name}/resolve/{revision}/{path} of a mirrored repo."""
 
     repo_actions = {"GET": Action.DOWNLOAD, "HEAD": Action.DOWNLOAD}
+    acceptance: MirrorAcceptance | None = None
 
     def decide(self, action: Action, kwargs) -> MirroredFacts:
         facts = super().decide(action, kwargs)
@@ -186,6 +187,7 @@ class MirrorResolveView(MirrorView):
         prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
         resolve_path = f"/{prefix}{self.repo_id}/resolve/{_quote(revision)}/{_quote(self.path)}"
         refusal = None
+        self.acceptance = None
         try:
             self.file = upstream_cache.file_facts(
                 self.upstream, self.credential, resolve_path, anonymous=self.anonymous
@@ -194,12 +196,34 @@ class MirrorResolveView(MirrorView):
             raise
         except HubError as exc:
             refusal = exc
+            if exc.code == "GatedRepo" and not self.anonymous:
+                refusal = self._through_acceptance(resolve_path, exc)
         return MirroredFacts(
             is_visible=True,
             rule_refusal=None,
             license_refusal=self.upstream.license_refusal(licenses_of(self.info)),
             download_refusal=refusal,
         )
+
+    def _through_acceptance(self, resolve_path: str, refusal: HubError) -> HubError | None:
+        """A gate the caller has not passed upstream (a gate, a license) is passed with the
+        operator's access where an operator accepted this repo's terms on the organisation's
+        behalf (MirrorAcceptance): recorded, and named by every pull it allows. Signed-in
+        callers only; a repo hidden from the caller never gets here (RepoNotFound first)."""
+        acceptance = services.acceptance_for(
+            upstream=self.upstream.name, repo_type=self.repo_type, repo_id=self.repo_id
+        )
+        if acceptance is None or not self.upstream.operator_token:
+            return refusal
+        operator = operator_credential(self.upstream)
+        try:
+            self.file = upstream_cache.file_facts(self.upstream, operator, resolve_path, anonymous=False)
+        except client.UpstreamUnavailable:
+            raise
+        except HubError:
+            return refusal
+        self.acceptance = acceptance
+        return None
 
     def get(self, request, *args, **kwargs):
         file = self.file
@@ -300,6 +324,7 @@ class MirrorResolveView(MirrorView):
             oid=self.file.oid,
             size=self.file.size,
             source=source,
+            acceptance=self.acceptance,
         )
 
 

@@ -308,3 +308,31 @@ def test_portal_marks_mirrored_repos_and_operators_purge(hub, mirror_settings, t
     assert MirrorObject.objects.get().fetch_count == 1
     call_command("mirror_purge", "upco/public-model")
     assert not MirrorObject.objects.exists()
+
+
+def test_an_operator_accepts_a_gated_repo_on_the_organisations_behalf(hub, mirror_settings, settings, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from mirror.models import MirrorAcceptance
+
+    member = UserFactory(username="mona")
+    token = token_for(member)
+    with pytest.raises(CommandError):  # no operator token configured: nothing to accept with
+        call_command("mirror_accept", "upco/gated-model", "--by", "legal", "--reason", "reviewed")
+    settings.GATEHOUSE_UPSTREAMS = [{**settings.GATEHOUSE_UPSTREAMS[0], "token": mirror_settings.tokens["upco"]}]
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "before")
+    call_command("mirror_accept", "upco/gated-model", "--by", "J. Doe, legal", "--reason", "terms reviewed")
+    acceptance = MirrorAcceptance.objects.get()
+    path = hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "after")
+    assert Path(path).read_bytes() == b'{"gated": true}\n'
+    pull = MirrorPull.objects.get(repo_id="upco/gated-model")
+    assert (pull.user_label, pull.acceptance_id) == ("mona", acceptance.pk)
+    with pytest.raises(GatedRepoError):  # anonymous callers never pass through an acceptance
+        hf_hub_download("upco/gated-model", "config.json", cache_dir=tmp_path / "anon")
+    with pytest.raises(RepositoryNotFoundError):  # nor does it open what the upstream hides (private)
+        call_command("mirror_accept", "upco/private-model", "--by", "x", "--reason", "y")
+        hf_hub_download("upco/private-model", "config.json", token=token, cache_dir=tmp_path / "private")
+    call_command("mirror_accept", "upco/gated-model", "--revoke")
+    with pytest.raises(GatedRepoError):  # at once: the acceptance is read at every download
+        hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "revoked")
