@@ -40,6 +40,11 @@ def test_public_repo_reads_through_the_client_and_is_cached(hub, mirror_settings
     [paths_info] = api.get_paths_info("upco/public-model", ["model.safetensors"])
     assert paths_info.lfs is not None and paths_info.size == 300_000
 
+    commits = api.list_repo_commits("upco/public-model")
+    assert commits[0].commit_id == mirror_settings.public_commit
+    data = hf_hub_download("upco/tiny-data", "data.csv", repo_type="dataset", cache_dir=tmp_path / "d")
+    assert Path(data).read_bytes() == b"a,b\n1,2\n"
+    assert api.dataset_info("upco/tiny-data").id == "upco/tiny-data"
     path = hf_hub_download("upco/public-model", "config.json", revision=mirror_settings.public_commit)
     assert Path(path).read_bytes() == b'{"hidden_size": 8}\n'
     lfs_path = hf_hub_download("upco/public-model", "model.safetensors", revision=mirror_settings.public_commit)

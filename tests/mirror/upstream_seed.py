@@ -56,6 +56,8 @@ def main() -> None:
             {"config.json": b'{"private": true}\n', "secret.safetensors": os.urandom(50_000)},
             private=True,
         )
+        data = services.repo_create(namespace="upco", name="tiny-data", repo_type="dataset", creator=owner)
+        commit_files(data, {"data.csv": b"a,b\n1,2\n"}, author=owner)
         repo("nc-model", {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n", "config.json": b"{}\n"})
         repo("blocked-model", {"README.md": b"---\nlicense: mit\n---\n", "config.json": b"{}\n"})
     commit = public.refs.get(name="refs/heads/main").commit_oid
