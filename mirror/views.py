@@ -22,7 +22,7 @@ from django.views import View
 from accounts.auth import authenticate_request
 from core import bodies
 from core.byteranges import BoundedFile, parse_range
-from core.errors import EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, ServiceUnavailable
+from core.errors import BadRequest, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, ServiceUnavailable
 from core.http import answers_errors, error_response
 from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
@@ -75,6 +75,10 @@ class MirrorView(View):
     def dispatch(self, request, *args, **kwargs):
         authenticate_request(request)
         self.principal = Principal.from_request(request)
+        # SECURITY: paths go upstream as they came (with the caller's token): a `.` or `..`
+        # segment could reach another route or repo there once the upstream normalises it.
+        if any(segment in (".", "..") for segment in request.path_info.split("/")):
+            raise BadRequest("Invalid path: '.' and '..' segments are not allowed.")
         if kwargs.get("namespace"):
             upstream = upstream_for_namespace(kwargs["namespace"])
             namespace, name = split_repo_id(f"{kwargs['namespace']}/{kwargs['name']}")

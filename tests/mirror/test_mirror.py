@@ -4,6 +4,7 @@ Gatehouse on loopback (tests/mirror/conftest.py) through the real huggingface_hu
 from __future__ import annotations
 
 import hashlib
+import http.client
 import threading
 from pathlib import Path
 
@@ -195,6 +196,17 @@ def test_a_mirrored_namespace_is_never_local(hub, mirror_settings, tmp_path):
 
 
 def test_license_and_repo_rules(hub, mirror_settings, tmp_path):
+    # Paths go upstream as they came: none may climb out of the repo named (to a denied one here).
+    for sneaky in (
+        "/api/models/upco/public-model/tree/main/../../../../upco/blocked-model",
+        "/upco/public-model/resolve/../../blocked-model/resolve/main/config.json",
+        "/api/models/upco/public-model/tree/main/%2e%2e/%2E%2E/x",
+    ):
+        connection = http.client.HTTPConnection(hub.removeprefix("http://"), timeout=30)
+        connection.request("GET", sneaky)  # sent as written (requests would remove the dot segments)
+        assert connection.getresponse().status == 400, sneaky
+        connection.close()
+    assert not mirror_settings.access_lines("blocked-model")
     api = HfApi()
     assert api.model_info("upco/nc-model").id == "upco/nc-model"  # its license can be read
     refused = requests.get(f"{hub}/upco/nc-model/resolve/main/config.json")
