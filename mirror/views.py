@@ -12,10 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.contrib import messages
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
-from django.shortcuts import render
-from django.urls import set_urlconf
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.views import View
 
@@ -30,7 +27,7 @@ from gating.repo_views import action_for, repo_type_from_kwargs
 from mirror import client, content, services, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
 from mirror.credentials import Credential, content_token, credential_for, operator_credential
-from mirror.models import MirrorAcceptance, MirrorObject, MirrorPull
+from mirror.models import MirrorAcceptance, MirrorObject
 from registry.git.paths import validate_path
 
 logger = logging.getLogger(__name__)
@@ -377,59 +374,6 @@ def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int
     response["Content-Length"] = str(end - start + 1)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
-
-
-class MirrorRepoPage(MirrorView):
-    """The portal's page of a mirrored repo: marked as such, with its upstream, its files and
-    what is cached here; operators also see the pulls and may purge the cache."""
-
-    repo_actions = {"GET": Action.VIEW, "HEAD": Action.VIEW}
-
-    def get(self, request, *args, **kwargs):
-        set_urlconf(None)  # the page's links (base.html) are the main URLconf's
-        info = self.info if isinstance(self.info, dict) else {}
-        pulls = MirrorPull.objects.filter(
-            upstream=self.upstream.name, repo_type=self.repo_type, repo_id__iexact=self.repo_id
-        )
-        stored = set(
-            MirrorObject.objects.filter(
-                upstream=self.upstream.name, oid__in=pulls.values("oid"), state="stored"
-            ).values_list("oid", flat=True)
-        )
-        cached_paths = sorted({path for path, oid in pulls.values_list("path", "oid") if oid in stored})
-        is_operator = can_manage_mirror(self.principal)
-        context = {
-            "repo_id": self.repo_id,
-            "repo_type": self.repo_type,
-            "upstream": self.upstream,
-            "info": info,
-            "marker": self.mirror_marker(self.info_answer),
-            "licenses": licenses_of(info),
-            "files": [
-                sibling.get("rfilename", "") for sibling in info.get("siblings", []) if isinstance(sibling, dict)
-            ],
-            "cached_paths": cached_paths,
-            "is_operator": is_operator,
-            "pulls": list(pulls.order_by("-at")[:50]) if is_operator else [],
-        }
-        response = render(request, "mirror/repo.html", context)
-        response["Cache-Control"] = "private, no-cache"
-        return response
-
-
-class MirrorPurgeView(MirrorView):
-    """POST (operators): drop what is cached of this repo; downloads in flight finish."""
-
-    repo_actions = {"POST": Action.MANAGE}
-
-    def post(self, request, *args, **kwargs):
-        count = services.repo_purge(
-            upstream=self.upstream.name, repo_type=self.repo_type, repo_id=self.repo_id, actor=self.principal.user
-        )
-        set_urlconf(None)
-        messages.success(request, f"{count} cached file(s) of {self.repo_id} purged.")
-        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
-        return HttpResponseRedirect(f"/{prefix}{self.repo_id}")
 
 
 class MirrorReadOnlyView(MirrorView):
