@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+
+from accounts import permissions
 
 
 class User(AbstractUser):
@@ -32,6 +36,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=96, unique=True)
     fullname = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The visibility of a new repo whose creator does not say (the API without `private`, the
+    # portal's form starts from it), as the Hub's Enterprise organisations can set it.
+    repos_private_by_default = models.BooleanField(default=False)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
         User, through="Membership", related_name="organizations"
     )
@@ -44,7 +51,10 @@ class Organization(models.Model):
 
 
 class Role(models.TextChoices):
+    """Organisation roles, as on the Hub. What each may do is decided in gating.policy alone."""
+
     READ = "read"
+    CONTRIBUTOR = "contributor"
     WRITE = "write"
     ADMIN = "admin"
 
@@ -52,16 +62,41 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=8, choices=Role.choices, default=Role.READ)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READ)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique")]
 
 
+class Invitation(models.Model):
+    """An invitation to join an organisation, mailed to `email`. Its link carries the row's id
+    signed with the secret key (accounts.invitations), so no secret is stored, in this table or
+    in the outbox that sends the mail; it is accepted once, before `expires_at`, by a signed-in
+    user whose email is `email`."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READ)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+
 class TokenRole(models.TextChoices):
     READ = "read"
     WRITE = "write"
+    FINE_GRAINED = "fineGrained", "fine-grained"
 
 
 class AccessToken(models.Model):
@@ -69,7 +104,10 @@ class AccessToken(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_tokens")
     name = models.CharField(max_length=100)
-    role = models.CharField(max_length=8, choices=TokenRole.choices)
+    role = models.CharField(max_length=16, choices=TokenRole.choices)
+    # Fine-grained tokens only (accounts.permissions.normalise): what the token may do, where.
+    # Fixed when the token is made, so the per-process credentials cache never holds a stale copy.
+    fine_grained = models.JSONField(null=True, blank=True)
     public_id = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -83,3 +121,36 @@ class AccessToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_fine_grained(self) -> bool:
+        return self.role == TokenRole.FINE_GRAINED
+
+    @cached_property
+    def fine_grained_permissions(self) -> permissions.FineGrained | None:
+        if not self.is_fine_grained:
+            return None
+        return permissions.FineGrained.load(self.fine_grained or {})
+
+
+class SsoIdentity(models.Model):
+    """An account's identity at an OpenID Connect provider: the provider's `sub` for it, which never
+    changes (emails and user names at the provider may). SSO sign-in finds accounts through this
+    row only (accounts.sso.services); an account has at most one identity per provider."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    # The email the provider sent at the last sign-in (shown to the user; never used to match).
+    email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField()
+    # Set when `sso_deprovision` acted on the identity; cleared by --reactivate or the next sign-in.
+    deprovisioned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_subject_unique"),
+            models.UniqueConstraint(fields=["issuer", "user"], name="sso_identity_one_per_issuer"),
+        ]
+        indexes = [models.Index(fields=["issuer", "last_login_at"])]

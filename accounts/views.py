@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import View
 
-from accounts import services, throttle
+from accounts import invitations, permissions, services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
-from accounts.models import Membership, Organization, Role, User
-from core.errors import HubError, RateLimited
+from accounts.models import Membership, Organization, Role, TokenRole, User
+from accounts.sso import config as sso_config
+from core.edge import form_int
+from core.errors import BadRequest, HubError, NotFound, RateLimited, RepoMoved, RepoNotFound
 from core.http import client_ip
+from core.views import render_error
+from gating.policy import Action, Principal, can_manage_org, resolve_repo
+from gating.selectors import fine_grained_description
 
 
 def _refused(request, template: str, context: dict, exc: RateLimited):
@@ -25,12 +34,28 @@ def _refused(request, template: str, context: dict, exc: RateLimited):
     return response
 
 
+def _password_refused(request, template: str, context: dict):
+    """SSO-only mode: the page says to use single sign-on; nothing is checked or created."""
+    context["refusal"] = "Passwords are turned off here: sign in with single sign-on."
+    return render(request, template, context, status=403)
+
+
 class LoginView(auth_views.LoginView):
-    """Django's login page, throttled per address and account (accounts.throttle)."""
+    """Django's login page, throttled per address and account (accounts.throttle), with the
+    single sign-on button when SSO is configured (only the button in SSO-only mode)."""
 
     template_name = "accounts/login.html"
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sso_enabled"] = sso_config.sso_enabled()
+        context["sso_provider_name"] = settings.GATEHOUSE_OIDC_PROVIDER_NAME
+        context["password_login_enabled"] = sso_config.password_login_enabled()
+        return context
+
     def post(self, request, *args, **kwargs):
+        if not sso_config.password_login_enabled():
+            return _password_refused(request, self.template_name, self.get_context_data(form=self.get_form_class()()))
         try:
             with throttle.login_attempt(ip=client_ip(request), username=request.POST.get("username", "")) as attempt:
                 self.attempt = attempt
@@ -47,9 +72,13 @@ class LoginView(auth_views.LoginView):
 
 class SignupView(View):
     def get(self, request):
+        if not sso_config.password_login_enabled():
+            return _password_refused(request, "accounts/signup.html", {"form": None})
         return render(request, "accounts/signup.html", {"form": SignupForm()})
 
     def post(self, request):
+        if not sso_config.password_login_enabled():
+            return _password_refused(request, "accounts/signup.html", {"form": None})
         form = SignupForm(request.POST)
         try:
             throttle.signup_attempt(ip=client_ip(request))
@@ -66,14 +95,53 @@ class SignupView(View):
             except HubError as exc:
                 form.add_error(None, exc.message)
             else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, user, backend="accounts.sso.backend.PasswordBackend")
                 return redirect("registry:home")
         return render(request, "accounts/signup.html", {"form": form}, status=400)
 
 
+def _expiry(day: date | None) -> datetime | None:
+    """The end of `day` in UTC: a token made to expire on a date works all that day."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def _fine_grained(user: User, data: dict) -> dict:
+    """The scopes the form names, with each repo resolved through the policy as the user sees
+    it (SECURITY: a repo they cannot see is "not found", as everywhere)."""
+    principal = Principal(user=user)
+    scoped: list[tuple[str, int, list[str]]] = []
+    for line in data["repos"].splitlines()[:200]:
+        repo_id = line.strip().strip("/")
+        if not repo_id:
+            continue
+        repo_type = "model"
+        if repo_id.startswith("datasets/"):
+            repo_type, repo_id = "dataset", repo_id[len("datasets/") :]
+        try:
+            repo = resolve_repo(principal, repo_type, repo_id, Action.VIEW).repo
+        except (RepoNotFound, RepoMoved):
+            raise BadRequest(f"No {repo_type} {repo_id[:200]!r} that you can see.") from None
+        scoped.append((permissions.REPO, repo.pk, data["repo_permissions"]))
+    for org in Organization.objects.filter(name__in=data["orgs"], memberships__user=user):
+        scoped.append((permissions.ORG, org.pk, data["org_permissions"]))
+    scoped.append((permissions.USER, user.pk, data["own_permissions"]))
+    return permissions.normalise(
+        scoped=scoped, global_permissions=data["global_permissions"], gated=data["can_read_gated_repos"]
+    )
+
+
 class TokenSettingsView(LoginRequiredMixin, View):
+    """The user's tokens: create (read, write or fine-grained, with an optional expiry date),
+    see when each was last used, revoke."""
+
     def get(self, request):
-        return self._render(request, TokenForm())
+        return self._render(request, self._form(request))
+
+    def _form(self, request, data=None) -> TokenForm:
+        org_names = list(request.user.organizations.order_by("name").values_list("name", flat=True))
+        return TokenForm(data, org_names=org_names)
 
     def post(self, request):
         if "revoke" in request.POST:
@@ -83,22 +151,31 @@ class TokenSettingsView(LoginRequiredMixin, View):
             except (HubError, ValueError):
                 messages.error(request, "No such token.")
             return redirect("accounts:tokens")
-        form = TokenForm(request.POST)
+        form = self._form(request, request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             try:
+                fine = _fine_grained(request.user, data) if data["role"] == TokenRole.FINE_GRAINED else None
                 token, plaintext = services.token_create(
-                    user=request.user, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
+                    user=request.user,
+                    name=data["name"],
+                    role=data["role"],
+                    expires_at=_expiry(data["expires_on"]),
+                    fine_grained=fine,
                 )
             except HubError as exc:
                 form.add_error(None, exc.message)
             else:
                 # Shown once, on this response only; only its hash is stored.
-                return self._render(request, TokenForm(), new_token=plaintext, new_token_name=token.name)
+                return self._render(request, self._form(request), new_token=plaintext, new_token_name=token.name)
         return self._render(request, form, status=400)
 
     def _render(self, request, form, status=200, **extra):
-        tokens = request.user.access_tokens.all()
-        response = render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, **extra}, status=status)
+        tokens = list(request.user.access_tokens.all())
+        for token in tokens:
+            token.scopes = fine_grained_description(token) if token.is_fine_grained else None
+        context = {"form": form, "tokens": tokens, "now": timezone.now(), **extra}
+        response = render(request, "accounts/tokens.html", context, status=status)
         response["Cache-Control"] = "no-store"
         return response
 
@@ -125,8 +202,8 @@ class OrganizationMembersView(LoginRequiredMixin, View):
     """POST only: org admins add, change or remove members from the organisation page."""
 
     def post(self, request, name):
-        org = Organization.objects.filter(name=name).first()
-        if org is None or not Membership.objects.filter(org=org, user=request.user, role=Role.ADMIN).exists():
+        org = _org_for_admin(request, name)
+        if org is None:
             return render(request, "errors/404.html", status=404)
         form = MemberForm(request.POST)
         if form.is_valid():
@@ -141,3 +218,96 @@ class OrganizationMembersView(LoginRequiredMixin, View):
                 except HubError as exc:
                     messages.error(request, exc.message)
         return redirect("registry:namespace", namespace=org.name)
+
+
+def _org_for_admin(request, name: str) -> Organization | None:
+    """The organisation, if the caller administers it (gating.policy.can_manage_org); else None,
+    which the pages answer with a 404, as for an organisation that does not exist."""
+    org = Organization.objects.filter(name__iexact=name).first()
+    if org is None or not can_manage_org(Principal.from_request(request), org.pk):
+        return None
+    return org
+
+
+class OrganizationSettingsView(LoginRequiredMixin, View):
+    """An organisation's settings, for its admins: members and roles, invitations by email, the
+    default visibility of new repos. POST `action`: member, invite, revoke, settings."""
+
+    def get(self, request, name):
+        org = _org_for_admin(request, name)
+        if org is None:
+            return render_error(request, NotFound("No such organisation"))
+        context = {
+            "org": org,
+            "memberships": Membership.objects.filter(org=org).select_related("user").order_by("user__username"),
+            "invitations": invitations.open_invitations(org),
+            "roles": Role.choices,
+        }
+        response = render(request, "accounts/org_settings.html", context)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def post(self, request, name):
+        org = _org_for_admin(request, name)
+        if org is None:
+            return render_error(request, NotFound("No such organisation"))
+        action = request.POST.get("action")
+        try:
+            if action == "member":
+                self._member(request, org)
+            elif action == "invite":
+                invitations.invitation_create(
+                    org=org,
+                    email=request.POST.get("email", ""),
+                    role=request.POST.get("role", ""),
+                    invited_by=request.user,
+                )
+                messages.success(request, "Invitation sent.")
+            elif action == "revoke":
+                invitations.invitation_revoke(org=org, invitation_id=form_int(request.POST, "invitation", default=0))
+                messages.success(request, "Invitation revoked.")
+            elif action == "settings":
+                services.org_settings_update(
+                    org=org,
+                    fullname=request.POST.get("fullname", ""),
+                    repos_private_by_default=request.POST.get("visibility") == "private",
+                )
+                messages.success(request, "Settings saved.")
+            else:
+                raise BadRequest("Unknown action.")
+        except HubError as exc:
+            messages.error(request, exc.message)
+        return redirect("accounts:org_settings", name=org.name)
+
+    def _member(self, request, org: Organization) -> None:
+        user = User.objects.filter(username__iexact=request.POST.get("username", "")).first()
+        if user is None:
+            raise BadRequest("No such user.")
+        role = request.POST.get("role", "")
+        services.membership_set(org=org, user=user, role=None if role == "remove" else role)
+        messages.success(request, f"{user.username}: {'removed' if role == 'remove' else role}.")
+
+
+class InvitationView(LoginRequiredMixin, View):
+    """The link of an invitation mail: GET shows it, POST accepts it (the signed-in user's email
+    must be the invited one; anything else is the same 404)."""
+
+    def get(self, request, token):
+        try:
+            invitation = invitations.invitation_from_token(token)
+        except HubError as exc:
+            return render_error(request, exc)
+        if not invitations.may_accept(invitation, request.user):
+            return render_error(request, NotFound(invitations.INVALID))
+        response = render(request, "accounts/invitation.html", {"invitation": invitation})
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def post(self, request, token):
+        try:
+            invitation = invitations.invitation_from_token(token)
+            membership = invitations.invitation_accept(invitation=invitation, user=request.user)
+        except HubError as exc:
+            return render_error(request, exc)
+        messages.success(request, f"You joined {membership.org.name} as {membership.role}.")
+        return redirect("registry:namespace", namespace=membership.org.name)

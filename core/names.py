@@ -26,6 +26,7 @@ RESERVED_NAMESPACES = frozenset(
         "login",
         "logout",
         "signup",
+        "sso",
         "new",
         "organizations",
         "licenses",

@@ -10,9 +10,22 @@ Rules:
   signed-in caller whose token may write; gated repos take part like public ones, as on the Hub.
 - File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
+- Organisation roles, as on the Hub: `read` sees and downloads the org's repos (past their gates)
+  and opens pull requests; `contributor` too, and creates repos in the org and writes to those it
+  created (`repo_role_from_membership`); `write` writes to every repo of the org; `admin` also
+  manages them and reviews their access requests. Creating repos: `can_create_in`.
 - Managing (settings, delete, move, release plans) needs the admin role.
+- Taken down by an operator (`Repo.disabled`, gating.takedown): content and posting are refused
+  (`DisabledRepo`, with the reason) to everyone without a role on the repo; metadata stays.
+  Operators reach any live repo to take it down or back (`resolve_repo_for_operator`).
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
+- Tokens (accounts.permissions, the Hub's names): every check above also asks whether the
+  caller's credentials hold the permission the action needs on the repo (`ACTION_PERMISSION`):
+  sessions and classic write tokens hold all, classic read tokens the reads, fine-grained tokens
+  what their scopes name. SECURITY: out of a fine-grained token's scope the holder is a stranger
+  (no role: `repo_role`), so a private repo is missing (404), a gated one asks for access (403),
+  and a public one answers as to anyone. `canReadGatedRepos` reaches public gated repos.
 - Staged release: files matching the current stage's withheld patterns stay closed to everyone
   without a role; previews follow content access unless the stage makes them public.
 - Licenses that ask for acknowledgment (RAIL family, or the author's opt-in): file content at a
@@ -26,7 +39,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from accounts.models import Membership, Role, User
+from accounts import permissions
+from accounts.models import Membership, Organization, Role, User
 from core import lookup_cache
 from core.errors import (
     AuthenticationRequired,
@@ -43,15 +57,18 @@ from gating import release
 from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
-from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
-from gating.access_types import repo_role as repo_role
+from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess, repo_entities, token_reaches
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
-from gating.visibility import find_visible, moved_target, visible_q
+from gating.visibility import find_visible, moved_target, token_scope_q, visible_q
+from gating.visibility import namespace_scope_q as namespace_scope_q
 from gating.visibility import repos_visible_to as repos_visible_to
 from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
 from registry.models import Repo, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
+
+# Organisation roles that may create repos in the organisation (a contributor then writes to them).
+CREATOR_ROLES = (Role.CONTRIBUTOR, Role.WRITE, Role.ADMIN)
 
 
 def namespace_role(principal: Principal, namespace: str) -> str | None:
@@ -64,8 +81,99 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
     return Membership.objects.filter(org__name__iexact=namespace, user=user).values_list("role", flat=True).first()
 
 
+# The permission each repo action needs from the caller's credentials (besides the role).
+ACTION_PERMISSION: dict[Action, str] = {
+    Action.DOWNLOAD: permissions.REPO_CONTENT_READ,
+    Action.PREVIEW: permissions.REPO_CONTENT_READ,
+    Action.PARTICIPATE: permissions.DISCUSSION_WRITE,
+    Action.PUSH: permissions.DISCUSSION_WRITE,  # or repo.write: _check_pusher
+    Action.REVIEW_READ: permissions.REPO_ACCESS_READ,
+    Action.REVIEW: permissions.REPO_WRITE,
+    Action.WRITE: permissions.REPO_WRITE,
+    Action.MANAGE: permissions.REPO_WRITE,
+}
+_READ_ONLY = "This token is read-only: create a token with the write role to {what}."
+
+
+def namespace_entities(principal: Principal, namespace: str) -> tuple[tuple[str, int | None], ...]:
+    """The entity a namespace is, for token permissions: the caller's own user, or an org."""
+    user = principal.user
+    if user is not None and namespace.lower() == user.username.lower():
+        return ((permissions.USER, user.pk),)
+    org_id = Organization.objects.filter(name__iexact=namespace).values_list("pk", flat=True).first()
+    return ((permissions.ORG, org_id),)
+
+
+def holds(principal: Principal, permission: str, entities: tuple[tuple[str, int | None], ...]) -> bool:
+    return permission in principal.permissions_on(*entities)
+
+
+def check_token(
+    principal: Principal, permission: str, entities: tuple[tuple[str, int | None], ...], *, what: str, where: str = ""
+) -> None:
+    """Raise Forbidden unless the caller's credentials hold `permission` on `entities`: the one
+    check of token permissions, for repo actions (`check`) and the routes outside repos
+    (webhooks, collections, license acceptance). `what` completes the read-only message."""
+    if holds(principal, permission, entities):
+        return
+    if principal.user is None:
+        raise AuthenticationRequired()
+    if principal.is_fine_grained:
+        on = f" on {where}" if where else ""
+        raise Forbidden(f"This fine-grained token does not have the permission {permission}{on}.")
+    raise Forbidden(_READ_ONLY.format(what=what))
+
+
+def check_may_run_inference(principal: Principal) -> None:
+    """Asking for a preview runs the model in the user's name (the Hub's inference): sessions and
+    classic tokens may; a fine-grained token needs inference.serverless.write on its own user."""
+    own = ((permissions.USER, principal.user.pk if principal.user else None),)
+    check_token(principal, permissions.INFERENCE_SERVERLESS_WRITE, own, what="request previews", where="your account")
+
+
 def can_create_in(principal: Principal, namespace: str) -> bool:
-    return principal.may_write and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
+    """Creating repos in a namespace: one's own, or an organisation where one is a contributor,
+    writer or admin (as on the Hub; readers may not), with credentials that hold repo.write there."""
+    if namespace_role(principal, namespace) not in CREATOR_ROLES:
+        return False
+    return holds(principal, permissions.REPO_WRITE, namespace_entities(principal, namespace))
+
+
+def can_manage_org(principal: Principal, org_id: int) -> bool:
+    """An organisation's settings, members, roles and invitations: its admins (a session, or a
+    write token)."""
+    if principal.user is None or not principal.may_write:
+        return False
+    return Membership.objects.filter(org_id=org_id, user=principal.user, role=Role.ADMIN).exists()
+
+
+def repo_role_from_membership(org_role: str | None, repo: Repo, user_pk: int) -> str | None:
+    """The role an organisation member holds on one of its repos. As on the Hub, a `contributor`
+    writes only to the repos they created (`Repo.created_by`) and reads the others (sees the
+    private ones, downloads past the gate, opens pull requests and pushes to their own); `read`,
+    `write` and `admin` hold on every repo of the organisation."""
+    if org_role == Role.CONTRIBUTOR:
+        return Role.WRITE if repo.created_by_id == user_pk else Role.READ
+    return org_role
+
+
+def repo_role(principal: Principal, repo: Repo) -> str | None:
+    """The caller's role on the repo: admin for the owner, the role their membership gives them
+    in the owning org (`repo_role_from_membership`); None for everyone else.
+    SECURITY: none through a fine-grained token that does not reach the repo (`token_reaches`):
+    out of its scope, the token's holder is a stranger to the repo."""
+    user = principal.user
+    if user is None or not token_reaches(principal, repo):
+        return None
+    if repo.owner_user_id is not None:
+        return Role.ADMIN if repo.owner_user_id == user.pk else None
+    # Kept per process until the repo or anything of the user's (a membership) changes.
+    org_role = lookup_cache.remember(
+        ("role", user.pk, repo.pk),
+        lambda _role: (repo.pk, lookup_cache.user_scope(user.pk)),
+        lambda: Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first(),
+    )
+    return repo_role_from_membership(org_role, repo, user.pk)
 
 
 def resolve_repo(
@@ -102,12 +210,29 @@ def is_operator(principal: Principal) -> bool:
     return principal.user is not None and principal.user.is_operator
 
 
+def resolve_repo_for_operator(principal: Principal, repo_type: str, repo_id: str) -> Repo:
+    """A live repo, private or not, for an operator to take down or put back. SECURITY: to anyone
+    else (and for ids that name no live repo) it is missing, with the answer a missing repo gets;
+    a write token is needed."""
+    if not is_operator(principal) or not principal.may_write or is_namespaceless_id(repo_id):
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    namespace, name = split_repo_id(repo_id)
+    folded = {"folded_namespace": fold(namespace), "folded_name": fold(name)}
+    repo = with_folded_id(Repo.objects.filter(deleted_at__isnull=True), repo_type=repo_type, **folded).first()
+    if repo is None:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    return repo
+
+
 def deleted_repos_restorable_by(principal: Principal) -> QuerySet[Repo]:
     """Deleted repos `principal` may restore or purge: an operator any, otherwise those they
     administer (their own, and those of the orgs they are an admin of). Write access only."""
     deleted = Repo.objects.filter(deleted_at__isnull=False)
-    if principal.user is None or not principal.may_write:
+    if principal.user is None or not (principal.may_write or principal.is_fine_grained):
         return deleted.none()
+    scope = token_scope_q(principal, permissions.REPO_WRITE)
+    if scope is not None:
+        deleted = deleted.filter(scope)
     if is_operator(principal):
         return deleted
     admin_of = Membership.objects.filter(user=principal.user, role=Role.ADMIN).values("org_id")
@@ -137,29 +262,61 @@ def check(access: RepoAccess, action: Action) -> None:
     if action == Action.PARTICIPATE:
         _check_participant(access)
         return
+    if action == Action.PUSH:
+        _check_pusher(access)
+        return
     if action in (Action.DOWNLOAD, Action.PREVIEW):
-        if not repo.disabled and not repo.gated:
+        if not repo.disabled and not repo.gated and (not repo.private or principal.fine_grained is None):
             return  # the hot path: public, ungated content needs no further query
         role = access.role
         if repo.disabled and role is None:
-            raise DisabledRepo()
+            raise DisabledRepo(repo.disabled_reason)
         if action == Action.PREVIEW and _previews_public(access):
             return
+        if principal.fine_grained is not None:
+            _check_fine_grained_read(access)
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
     role = access.role
     if principal.user is None:
         raise AuthenticationRequired()
-    if action == Action.REVIEW:
-        if role != Role.ADMIN and not RepoReviewer.objects.filter(repo=repo, user=principal.user).exists():
+    if action in (Action.REVIEW, Action.REVIEW_READ):
+        if role != Role.ADMIN and not _is_reviewer(access):
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
     else:
         needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
         if ROLE_RANK[role] < ROLE_RANK[needed]:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+    check_token(principal, ACTION_PERMISSION[action], repo_entities(repo), what="make changes", where=repo.repo_id)
+
+
+def _is_reviewer(access: RepoAccess) -> bool:
+    """A delegated reviewer; SECURITY: not through a fine-grained token out of its scope."""
+    principal = access.principal
+    if principal.fine_grained is not None and not principal.scoped_on(*repo_entities(access.repo)):
+        return False
+    return RepoReviewer.objects.filter(repo=access.repo, user=principal.user).exists()
+
+
+def _check_fine_grained_read(access: RepoAccess) -> None:
+    """Content of a private, gated or disabled repo through a fine-grained token: the token must
+    name the repo (or its namespace) with repo.content.read, or, for a public gated repo, carry
+    canReadGatedRepos. SECURITY: otherwise the answer a caller without access gets: asked for
+    access on a gated repo, refused on the others (a private repo out of scope is already missing)."""
+    principal, repo = access.principal, access.repo
+    fine = principal.fine_grained
+    if fine is None or holds(principal, permissions.REPO_CONTENT_READ, repo_entities(repo)):
+        return
+    if repo.gated and not repo.private:
+        if fine.can_read_gated_repos:
+            return
+        raise GatedRepo(
+            f"Access to {repo.repo_id} is restricted: this fine-grained token can read neither this repo "
+            "(repo.content.read) nor gated repos (canReadGatedRepos).",
+            anonymous=False,
+        )
+    raise Forbidden(f"This fine-grained token does not have the permission repo.content.read on {repo.repo_id}.")
 
 
 @dataclass(frozen=True)
@@ -218,18 +375,56 @@ def _check_participant(access: RepoAccess) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
     if access.repo.disabled and access.role is None:
-        raise DisabledRepo()
-    if not principal.may_write:
-        # SECURITY: posting is a write, so a read token cannot post either.
-        raise Forbidden("This token is read-only: create a token with the write role to post.")
+        raise DisabledRepo(access.repo.disabled_reason)
+    # SECURITY: posting is a write, so a read token cannot post either.
+    check_token(
+        principal, permissions.DISCUSSION_WRITE, repo_entities(access.repo), what="post", where=access.repo.repo_id
+    )
 
 
-def check_may_ask_access(principal: Principal) -> None:
+def _check_pusher(access: RepoAccess) -> None:
+    """The push routes' gate (commits, preupload, Xet write tokens, git receive-pack): a caller
+    who may push somewhere, to a branch (repo.write) or to a pull request (discussion.write).
+    `check_push` then decides where, once the target is known."""
+    principal, repo = access.principal, access.repo
+    if principal.user is None:
+        raise AuthenticationRequired()
+    if repo.disabled and access.role is None:
+        raise DisabledRepo(repo.disabled_reason)
+    held = principal.permissions_on(*repo_entities(repo))
+    if permissions.REPO_WRITE in held or permissions.DISCUSSION_WRITE in held:
+        return
+    if principal.is_fine_grained:
+        raise Forbidden(
+            f"This fine-grained token does not have the permission repo.write on {repo.repo_id} "
+            "(nor discussion.write, for pull requests)."
+        )
+    raise Forbidden(_READ_ONLY.format(what="push"))
+
+
+def check_may_ask_access(access: RepoAccess) -> None:
     """Asking for access records a request in the user's name and mails the reviewers. The Hub
     takes requests from the browser only (hub-behaviour.md), so nothing there lets a read token
-    do it; SECURITY: here, as for posting, a read token cannot."""
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to request access.")
+    do it; SECURITY: here, as for posting, a read token cannot. A fine-grained token may when it
+    is meant to read the repo: it names it with repo.content.read, or reads gated repos."""
+    check_may_commit_to_read(access, what="request access")
+
+
+def check_may_commit_to_read(access: RepoAccess, *, what: str) -> None:
+    """For commitments made in the user's name so as to read a repo (asking for access, accepting
+    its license): a session or a classic write token; a fine-grained token that may read it."""
+    principal = access.principal
+    if principal.user is None:
+        raise AuthenticationRequired()
+    fine = principal.fine_grained
+    if fine is None:
+        if not principal.may_write:
+            raise Forbidden(_READ_ONLY.format(what=what))
+        return
+    repo = access.repo
+    if fine.can_read_gated_repos and repo.gated and not repo.private:
+        return
+    check_token(principal, permissions.REPO_CONTENT_READ, repo_entities(repo), what=what, where=repo.repo_id)
 
 
 def _current_stage(access: RepoAccess):
