@@ -10,6 +10,7 @@ from gating import operators as gating_operators
 from gating import urls as gating_urls
 from githttp import urls as githttp_urls
 from licenses import urls as licenses_urls
+from mirror import api as mirror_api
 from registry.api import deleted as deleted_repos
 from registry.urls import (
     api_urlpatterns,
@@ -56,6 +57,7 @@ urlpatterns = [
     path("", include((githttp_urls.urlpatterns, "githttp"), namespace="githttp")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include((webhook_urls.api_urlpatterns, "webhooks"), namespace="webhooks-api")),
+    path("", include((mirror_api.api_urlpatterns, "mirror"), namespace="mirror-api")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),

@@ -608,3 +608,44 @@ def could_see_before_deletion(principal: Principal, repo: Repo) -> bool:
     if not repo.private:
         return True
     return repo_role(principal, repo) is not None
+
+
+@dataclass(frozen=True)
+class MirroredFacts:
+    """What the mirror (mirror/) learnt of an upstream repo for one caller. SECURITY: the
+    upstream's answers were asked with the caller's own upstream token or anonymously, never the
+    operator's (mirror/credentials.py), so they are the caller's own rights there."""
+
+    is_visible: bool  # the upstream showed the repo's metadata to the caller's credentials
+    rule_refusal: str | None = None  # the operator's repo-id rules (GATEHOUSE_UPSTREAMS)
+    license_refusal: str | None = None  # the operator's license rules, for content
+    # The upstream's typed refusal of the file (HEAD); None also where the caller's refusal was a
+    # gate whose terms an operator accepted on the organisation's behalf (mirror MirrorAcceptance,
+    # recorded, named by each pull it allows; signed-in callers, never a repo hidden from them).
+    download_refusal: Exception | None = None
+
+
+def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -> None:
+    """Raise unless `principal` may perform `action` on a mirrored repo. Mirrored repos are
+    read-only here (uploads, pull requests, discussions go to the upstream); a repo the upstream
+    hides from the caller is missing, exactly like a missing local repo; metadata needs
+    visibility and the operator's repo rules; content needs the upstream's yes to the caller's
+    own credentials for that revision and file, and the operator's license rules. Managing the
+    mirror's copy (purging it) is for operators, with a write token or a session."""
+    if action == Action.MANAGE and is_operator(principal) and principal.may_write:
+        return
+    if action not in (Action.VIEW, Action.DOWNLOAD):
+        raise Forbidden(
+            "This repo is mirrored from an upstream hub and is read-only here: uploads, pull requests "
+            "and discussions go to the upstream.",
+            code="MirrorReadOnly",
+        )
+    if not facts.is_visible:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    if facts.rule_refusal:
+        raise Forbidden(facts.rule_refusal, code="MirrorRuleRefused")
+    if action == Action.DOWNLOAD:
+        if facts.license_refusal:
+            raise Forbidden(facts.license_refusal, code="MirrorRuleRefused")
+        if facts.download_refusal is not None:
+            raise facts.download_refusal

@@ -65,6 +65,8 @@ PUBLIC_ROUTES = {
     "webhooks-api:api-enable": "the caller's own webhook (another's is a 404)",
     "webhooks-api:api-disable": "the caller's own webhook (another's is a 404)",
     "webhooks:list": "the signed-in user's own webhooks",
+    "mirror-api:api-upstreams": "the upstream hubs, and whether the caller stored a token for each (their own)",
+    "mirror-api:api-upstream-token": "the caller's own upstream token (write token); never answered back",
     "webhooks:detail": "the signed-in user's own webhook (another's is a 404); skipped deliveries name no repo",
 }
 
