@@ -500,14 +500,19 @@ def check_clone(access: RepoAccess, revisions: list[Resolved], history: list[Res
     `revisions` are the refs asked for, `history` every commit the pack may carry (their
     ancestors, down to a shallow boundary); `files_of(tree_oid)` lists a tree's file paths.
 
-    Licenses are judged at each ref, then, when a license asks for acknowledgment, at every
-    commit of the history (an older text in force there needs its own acceptance); withheld
-    files, by path and by content, at every tree of the history. Raises the error `/resolve`
-    would raise for the first file refused."""
-    asks = [check_license(access, resolved) for resolved in revisions]
-    if any(asks) and access.role is None:
+    Licenses are judged at each ref and at every tree of the history, whatever the refs' own
+    licenses say (a repo relicensed from RAIL to MIT still carries the RAIL-era files, and an
+    older text in force there needs its own acceptance); withheld files, by path and by content,
+    at every tree of the history. Raises the error `/resolve` would raise for the first file
+    refused."""
+    for resolved in revisions:
+        check_license(access, resolved)
+    if access.role is None:
+        judged: set[str] = set()
         for resolved in history:
-            check_license(access, resolved)
+            if resolved.tree_oid not in judged:
+                judged.add(resolved.tree_oid)
+                check_license(access, resolved)
     if _current_stage(access) is None or access.role is not None:
         return
     seen: set[str] = set()

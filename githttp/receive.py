@@ -148,13 +148,20 @@ def push(view, body) -> HttpResponse:
     messages: list[str] = []
     unpack = "ok"
     objects: dict[str, packs.PackObject] = {}
-    if any(update.new_oid for update in updates):
+    # SECURITY: decided before a byte of the pack is inflated (see `authorize_whole_repo`): a
+    # caller who could not clone the repo, or may move none of the refs named, is refused whole.
+    refusals = _refusals_before_pack(view, updates)
+    if any(update.new_oid for update in updates) and len(refusals) < len(updates):
         try:
             objects = read_objects(body, view.repo.pk)
         except packs.PackRefused as exc:
             unpack = _one_line(str(exc))
             messages.append(f"Push refused: {unpack}.")
     for update in updates:
+        if update.ref_name in refusals:
+            statuses.append((update.ref_name, refusals[update.ref_name]))
+            messages.append(f"{update.ref_name}: {refusals[update.ref_name]}")
+            continue
         if unpack != "ok":
             statuses.append((update.ref_name, "unpacker error"))
             continue
@@ -170,6 +177,26 @@ def push(view, body) -> HttpResponse:
         report(unpack, statuses, messages, sideband=CAPABILITY_SIDE_BAND_64K.decode() in capabilities),
         content_type=f"application/x-{RECEIVE_PACK}-result",
     )
+
+
+def _refusals_before_pack(view, updates: list[RefUpdate]) -> dict[str, str]:
+    """The reason each ref update is refused by the policy alone (`apply_update` decides again
+    with the objects): every one when the caller could not clone the repo."""
+    try:
+        view.authorize_whole_repo()
+    except HubError as exc:
+        return {update.ref_name: _one_line(exc.message) for update in updates}
+    refusals = {}
+    for update in updates:
+        name = update.ref_name
+        try:
+            if name.startswith("refs/tags/"):
+                check(view.access, Action.WRITE)
+            elif name.startswith(("refs/heads/", "refs/pr/")):
+                check_push(view.access, CommitTarget.parse(name, create_pr=False))
+        except HubError as exc:
+            refusals[name] = _one_line(exc.message)
+    return refusals
 
 
 def _one_line(text: str) -> str:
