@@ -38,6 +38,8 @@ RESERVED_NAMESPACES = frozenset(
         "previews",
         "notifications",
         "account",
+        "verify-email",
+        "password-reset",
         "me",
         "healthz",
         "readyz",

@@ -12,6 +12,9 @@ Rules:
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
 - Managing (settings, delete, move, release plans) needs the admin role.
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
+- A new account whose email is not verified yet only reads (sees, downloads, previews, accepts
+  licenses): creating repos, asking for access, participating, reviewing, writing and managing
+  raise `EmailNotVerified` until it is (accounts that predate verification are waived).
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
 - Staged release: files matching the current stage's withheld patterns stay closed to everyone
   without a role; previews follow content access unless the stage makes them public.
@@ -32,6 +35,7 @@ from core.errors import (
     AuthenticationRequired,
     BadRequest,
     DisabledRepo,
+    EmailNotVerified,
     Forbidden,
     GatedRepo,
     RepoMoved,
@@ -64,8 +68,23 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
     return Membership.objects.filter(org__name__iexact=namespace, user=user).values_list("role", flat=True).first()
 
 
+def is_verification_pending(principal: Principal) -> bool:
+    return principal.user is not None and principal.user.is_verification_pending
+
+
+def check_verified(principal: Principal) -> None:
+    """SECURITY: a new account proves it reads mail at its address before it creates, asks or
+    posts anything (sign-ups are cheap; what they make reaches other people)."""
+    if is_verification_pending(principal):
+        raise EmailNotVerified()
+
+
 def can_create_in(principal: Principal, namespace: str) -> bool:
-    return principal.may_write and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
+    return (
+        principal.may_write
+        and not is_verification_pending(principal)
+        and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
+    )
 
 
 def resolve_repo(
@@ -151,6 +170,7 @@ def check(access: RepoAccess, action: Action) -> None:
     role = access.role
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     if action == Action.REVIEW:
         if role != Role.ADMIN and not RepoReviewer.objects.filter(repo=repo, user=principal.user).exists():
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
@@ -217,6 +237,7 @@ def _check_participant(access: RepoAccess) -> None:
     principal = access.principal
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     if access.repo.disabled and access.role is None:
         raise DisabledRepo()
     if not principal.may_write:
@@ -227,7 +248,8 @@ def _check_participant(access: RepoAccess) -> None:
 def check_may_ask_access(principal: Principal) -> None:
     """Asking for access records a request in the user's name and mails the reviewers. The Hub
     takes requests from the browser only (hub-behaviour.md), so nothing there lets a read token
-    do it; SECURITY: here, as for posting, a read token cannot."""
+    do it; SECURITY: here, as for posting, a read token cannot, nor an unverified new account."""
+    check_verified(principal)
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to request access.")
 
