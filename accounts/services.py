@@ -48,6 +48,9 @@ def user_ensure(*, username: str, email: str, password: str, is_admin: bool = Fa
         User.objects.filter(pk=user.pk).update(email_verification_waived=True)
         user.email_verification_waived = True
         return user, True
+    if user.deleted_at is not None:
+        # SECURITY: a deleted account's name stays with its tombstone (accounts.erasure).
+        raise Conflict(f"The account {user.username} was deleted; its name is not given again.")
     if email.casefold() != user.email.casefold():
         user.email_verified_at = None  # nobody proved the new address
     user.email = email
