@@ -155,3 +155,23 @@ def test_operator_made_accounts_are_waived(db):
     call_command("createuser", "olga", email="olga@example.org", password="a-long-enough-passphrase")
     olga = User.objects.get(username="olga")
     assert olga.email_verification_waived and not olga.is_verification_pending
+
+
+def test_a_role_in_an_organisation_does_not_let_an_unverified_account_write(client, signed_up, alice):
+    """An org admin may add a new account as a writer: it reads the org's private repos, but
+    commits, branches and pull requests wait for its email (the policy's `check`)."""
+    from accounts import services as account_services
+    from tests.support.commit_api import inline_file, post_commit
+
+    org = account_services.org_create(name="acme", creator=alice)
+    make_repo(org, "private", {"config.json": b"{}"}, private=True, author=alice)
+    dora, link = signed_up("dora")
+    account_services.membership_set(org=org, user=dora, role="write")
+    token = token_for(dora)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get("/acme/private/resolve/main/config.json", **auth).status_code == 200
+    _refused_unverified(post_commit(client, token, "acme/private", [inline_file("a.txt", b"a")]))
+    _refused_unverified(post_commit(client, token, "acme/private", [inline_file("a.txt", b"a")], create_pr=True))
+    _refused_unverified(client.post("/api/models/acme/private/branch/dev", **auth))
+    assert client.get(path_of(link)).status_code == 302
+    assert post_commit(client, token, "acme/private", [inline_file("a.txt", b"a")]).status_code == 200

@@ -133,3 +133,16 @@ def test_the_last_admin_of_an_organisation_names_another_first(bob, leaving):
     refused = _delete(browser, {"kept": "delete", "dropped": "delete"})
     assert refused.status_code == 400 and b"only admin of acme" in refused.content
     assert User.objects.get(pk=bob.pk).deleted_at is None
+
+
+def test_operators_delete_an_account_with_the_command(bob, leaving):
+    import io
+
+    with pytest.raises(CommandError, match="Choose what becomes of"):
+        call_command("delete_account", "bob", "--repos", "org:nowhere", "--yes")
+    dry = io.StringIO()
+    call_command("delete_account", "bob", "--repos", "org:acme", stdout=dry)
+    assert "Would delete" in dry.getvalue() and User.objects.get(pk=bob.pk).deleted_at is None
+    call_command("delete_account", "bob", "--repos", "org:acme", "--yes", stdout=io.StringIO())
+    assert User.objects.get(pk=bob.pk).deleted_at is not None
+    assert sorted(Repo.objects.filter(owner_org=leaving["org"]).values_list("name", flat=True)) == ["dropped", "kept"]
