@@ -85,6 +85,17 @@ class AccountSettingsView(LoginRequiredMixin, View):
 
     def _password(self, request):
         form = PasswordChangeForm(request.user, request.POST)
+        try:
+            # SECURITY: the current password is checked under the sign-in throttles, so a borrowed
+            # session cannot guess it here.
+            with throttle.login_attempt(ip=client_ip(request), username=request.user.username) as attempt:
+                if request.user.check_password(request.POST.get("old_password", "")):
+                    attempt.succeeded()
+        except RateLimited as exc:
+            response = self._render(request, password_refusal=exc.message, status=exc.status)
+            for name, value in exc.headers.items():
+                response[name] = value
+            return response
         if not form.is_valid():
             return self._render(request, password_form=form, status=400)
         form.save()
@@ -92,9 +103,10 @@ class AccountSettingsView(LoginRequiredMixin, View):
         messages.success(request, "Password changed. Your other sessions were signed out.")
         return redirect("accounts:account_settings")
 
-    def _render(self, request, status=200, **forms_):
+    def _render(self, request, status=200, password_refusal: str = "", **forms_):
         user = request.user
         context = {
+            "password_refusal": password_refusal,
             "profile_form": forms_.get("profile_form")
             or ProfileForm(initial={"fullname": user.fullname, "email": user.email}),
             "password_form": forms_.get("password_form") or PasswordChangeForm(user),

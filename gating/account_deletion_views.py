@@ -8,7 +8,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import render
 from django.views import View
 
-from core.errors import HubError
+from accounts import throttle
+from core.errors import HubError, RateLimited
+from core.http import client_ip
 from gating import account_deletion
 
 
@@ -22,8 +24,16 @@ class AccountDeleteView(LoginRequiredMixin, View):
         user = request.user
         if request.POST.get("confirm", "") != user.username:
             return self._render(request, error="Type your username to confirm.", status=400)
-        if user.has_usable_password() and not user.check_password(request.POST.get("password", "")):
-            return self._render(request, error="Your password is not right.", status=400)
+        if user.has_usable_password():
+            try:
+                # SECURITY: under the sign-in throttles, so a borrowed session cannot guess it here.
+                with throttle.login_attempt(ip=client_ip(request), username=user.username) as attempt:
+                    if user.check_password(request.POST.get("password", "")):
+                        attempt.succeeded()
+            except RateLimited as exc:
+                return self._render(request, error=exc.message, status=exc.status)
+            if not attempt.is_success:
+                return self._render(request, error="Your password is not right.", status=400)
         choices = {repo.pk: request.POST.get(f"repo-{repo.pk}", "") for repo in account_deletion.repos_to_settle(user)}
         try:
             account_deletion.account_delete(user=user, choices=choices)

@@ -175,3 +175,28 @@ def test_a_role_in_an_organisation_does_not_let_an_unverified_account_write(clie
     _refused_unverified(client.post("/api/models/acme/private/branch/dev", **auth))
     assert client.get(path_of(link)).status_code == 302
     assert post_commit(client, token, "acme/private", [inline_file("a.txt", b"a")]).status_code == 200
+
+
+def test_the_settings_page_changes_the_password_under_the_sign_in_throttles(client, alice, settings):
+    from django.core.cache import cache
+
+    from tests.support.builders import PASSWORD
+
+    cache.clear()
+    settings.GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = 2
+    client.force_login(alice)
+    page = client.get("/settings/account")
+    assert b'data-testid="linked-identity"' in page.content and b"No single sign-on identity" in page.content
+    wrong = {
+        "action": "password",
+        "old_password": "nope",
+        "new_password1": "x-long-passphrase",
+        "new_password2": "x-long-passphrase",
+    }
+    assert [client.post("/settings/account", wrong).status_code for _ in range(3)] == [400, 400, 429]
+    cache.clear()
+    right = {**wrong, "old_password": PASSWORD}
+    assert client.post("/settings/account", right).status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("x-long-passphrase")
+    assert client.get("/settings/account").status_code == 200  # this session stays signed in
