@@ -4,7 +4,8 @@ Roles: anonymous; a stranger; a new account whose email is not verified yet; a p
 approved access requester (gated repo); the owner with a read-only token; a reader (org member
 with the read role, who wrote the thread); a collaborator (write role); the owner (admin). For
 each refused call the test checks the status, that the body names nothing from the thread, and
-that nothing happened (no event, no thread, no email). A private repo answers exactly like a repo that does not exist.
+that nothing happened (no event, no thread, no email). A private repo answers exactly like a
+repo that does not exist.
 """
 
 import json
