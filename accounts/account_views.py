@@ -71,12 +71,16 @@ class AccountSettingsView(LoginRequiredMixin, View):
         form = ProfileForm(request.POST)
         if not form.is_valid():
             return self._render(request, profile_form=form, status=400)
-        changed = lifecycle.profile_update(
-            user=request.user,
-            fullname=form.cleaned_data["fullname"],
-            email=form.cleaned_data["email"],
-            site=mail.base_url(request),
-        )
+        try:
+            changed = lifecycle.profile_update(
+                user=request.user,
+                fullname=form.cleaned_data["fullname"],
+                email=form.cleaned_data["email"],
+                site=mail.base_url(request),
+            )
+        except HubError as exc:
+            form.add_error(None, exc.message)
+            return self._render(request, profile_form=form, status=exc.status)
         if changed:
             messages.success(request, f"Saved. Follow the link we sent to {request.user.email} to verify it.")
         else:

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import mail
+from accounts import mail, throttle
 from accounts.models import Invitation, User
 from accounts.services import user_create
 from core.errors import BadRequest, Forbidden
@@ -89,6 +89,7 @@ def email_verification_send(*, user: User, site: str) -> None:
         raise BadRequest("Your email address is verified already.")
     if not user.email:
         raise BadRequest("Your account has no email address: add one first.")
+    throttle.verification_mail_attempt(user_pk=user.pk)
     mail.mail_queue(kind=mail.VERIFY, user=user, site=site)
 
 
@@ -108,6 +109,8 @@ def profile_update(*, user: User, fullname: str, email: str, site: str) -> bool:
     locked = User.objects.select_for_update().get(pk=user.pk)
     email = email.strip()
     changed = email.casefold() != locked.email.casefold()
+    if changed and email:
+        throttle.verification_mail_attempt(user_pk=user.pk)  # before anything is written
     locked.fullname = fullname.strip()[:200]
     fields = ["fullname"]
     if email != locked.email:

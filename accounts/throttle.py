@@ -112,3 +112,17 @@ def password_reset_attempt(*, ip: str, email: str) -> bool:
     except RateLimited:
         return False
     return True
+
+
+def verification_mail_attempt(*, user_pk: int) -> None:
+    """Verification mails one account may ask for (a new link, a changed email):
+    GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT per GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS.
+    SECURITY: an account signed up with someone else's address cannot fill their mailbox."""
+    ratelimit.charge(
+        bucket="verify-mail",
+        key=str(user_pk),
+        amount=1,
+        limit=settings.GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT,
+        window=settings.GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS,
+        unit="verification mails",
+    )

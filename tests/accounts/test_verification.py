@@ -200,3 +200,17 @@ def test_the_settings_page_changes_the_password_under_the_sign_in_throttles(clie
     alice.refresh_from_db()
     assert alice.check_password("x-long-passphrase")
     assert client.get("/settings/account").status_code == 200  # this session stays signed in
+
+
+def test_verification_mails_are_limited_per_account(client, signed_up, mails, settings):
+    """Someone who signed up with another person's address cannot fill their mailbox."""
+    settings.GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT = 2
+    signed_up("dora")
+    with mails() as sent:
+        for _ in range(3):
+            client.post("/settings/account", {"action": "resend"})
+    assert len(sent) == 2
+    page = client.get("/settings/account")
+    assert b"Too many verification mails" in page.content
+    refused = client.post("/settings/account", {"action": "profile", "fullname": "", "email": "x@example.org"})
+    assert refused.status_code == 429 and User.objects.get(username="dora").email == "dora@example.org"
