@@ -4,6 +4,7 @@ password, linked sign-on identity), password reset by mail."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -14,7 +15,7 @@ from django.urls import reverse_lazy
 from django.views import View
 
 from accounts import lifecycle, mail, throttle
-from accounts.models import User
+from accounts.models import SsoIdentity, User
 from core.errors import HubError, RateLimited
 from core.http import client_ip
 
@@ -24,10 +25,9 @@ class ProfileForm(forms.Form):
     email = forms.EmailField()
 
 
-def linked_identities(user: User) -> list:
-    """The single sign-on identities linked to `user`: none until a provider is configured and
-    linked (the SSO work fills this; the settings page shows the list or says there is none)."""
-    return []
+def linked_identities(user: User) -> list[SsoIdentity]:
+    """The single sign-on identities linked to `user` (accounts.sso), newest sign-in first."""
+    return list(SsoIdentity.objects.filter(user=user).order_by("-last_login_at"))
 
 
 class VerifyEmailView(View):
@@ -88,6 +88,8 @@ class AccountSettingsView(LoginRequiredMixin, View):
         return redirect("accounts:account_settings")
 
     def _password(self, request):
+        if not request.user.has_usable_password():
+            return self._render(request, status=400)  # signs in through single sign-on only
         form = PasswordChangeForm(request.user, request.POST)
         try:
             # SECURITY: the current password is checked under the sign-in throttles, so a borrowed
@@ -115,6 +117,7 @@ class AccountSettingsView(LoginRequiredMixin, View):
             or ProfileForm(initial={"fullname": user.fullname, "email": user.email}),
             "password_form": forms_.get("password_form") or PasswordChangeForm(user),
             "linked_identities": linked_identities(user),
+            "sso_provider_name": settings.GATEHOUSE_OIDC_PROVIDER_NAME,
         }
         response = render(request, "accounts/settings.html", context, status=status)
         response["Cache-Control"] = "no-store"

@@ -6,3 +6,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import schema  # noqa: F401 - registers the OpenAPI security scheme
+        from accounts.sso import checks  # noqa: F401 - registers the SSO settings check

@@ -1,7 +1,8 @@
 """What deleting an account erases, and what is left of it (a tombstone).
 
 Erased: the name and email (and the email's verification), the password (made unusable), every
-access token, every session (the session epoch moves), organisation memberships, and what each
+access token, every session (the session epoch moves), linked single sign-on identities (a
+deleted account cannot sign in again through its provider), organisation memberships, and what each
 app above registers in `erasers` (likes, watches, collections, webhooks, reviewer delegations,
 the answers of access requests: see gating.account_deletion).
 
@@ -20,7 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import AccessToken, Membership, User
+from accounts.models import AccessToken, Membership, SsoIdentity, User
 
 # Each app above accounts appends the part of an account it holds (in its AppConfig.ready);
 # called inside the deletion's transaction, before the account row is anonymised.
@@ -34,6 +35,7 @@ def account_erase(*, user: User) -> User:
     for eraser in erasers:
         eraser(user)
     AccessToken.objects.filter(user=user).delete()
+    SsoIdentity.objects.filter(user=user).delete()
     Membership.objects.filter(user=user).delete()
     User.objects.filter(pk=user.pk).update(
         email="",

@@ -12,7 +12,7 @@ class User(AbstractUser):
     # provider that vouches for it); null: not verified. Changing the email clears it.
     email_verified_at = models.DateTimeField(null=True, blank=True)
     # Accounts that may act before verifying their email (they are asked to): every account that
-    # existed when verification came in (accounts migration 0004) and accounts an operator made
+    # existed when verification came in (accounts migration 0005) and accounts an operator made
     # (`createuser`). A new sign-up is False: it reads, but creates, asks and posts nothing until
     # verified (gating.policy.check_verified). Changing the email ends the waiver.
     email_verification_waived = models.BooleanField(default=False)
@@ -124,3 +124,26 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     used_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+
+class SsoIdentity(models.Model):
+    """An account's identity at an OpenID Connect provider: the provider's `sub` for it, which never
+    changes (emails and user names at the provider may). SSO sign-in finds accounts through this
+    row only (accounts.sso.services); an account has at most one identity per provider."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    # The email the provider sent at the last sign-in (shown to the user; never used to match).
+    email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField()
+    # Set when `sso_deprovision` acted on the identity; cleared by --reactivate or the next sign-in.
+    deprovisioned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_subject_unique"),
+            models.UniqueConstraint(fields=["issuer", "user"], name="sso_identity_one_per_issuer"),
+        ]
+        indexes = [models.Index(fields=["issuer", "last_login_at"])]

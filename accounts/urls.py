@@ -2,12 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import account_views, views
+from accounts.sso import views as sso_views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("signup", views.SignupView.as_view(), name="signup"),
     path("login", views.LoginView.as_view(), name="login"),
+    path("sso/login", sso_views.SsoLoginView.as_view(), name="sso_login"),
+    path("sso/callback", sso_views.SsoCallbackView.as_view(), name="sso_callback"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/tokens", views.TokenSettingsView.as_view(), name="tokens"),
     path("settings/account", account_views.AccountSettingsView.as_view(), name="account_settings"),

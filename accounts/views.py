@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -12,6 +13,7 @@ from django.views import View
 from accounts import lifecycle, mail, services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
 from accounts.models import Membership, Organization, Role, User
+from accounts.sso import config as sso_config
 from core.errors import HubError, RateLimited
 from core.http import client_ip
 
@@ -25,12 +27,28 @@ def _refused(request, template: str, context: dict, exc: RateLimited):
     return response
 
 
+def _password_refused(request, template: str, context: dict):
+    """SSO-only mode: the page says to use single sign-on; nothing is checked or created."""
+    context["refusal"] = "Passwords are turned off here: sign in with single sign-on."
+    return render(request, template, context, status=403)
+
+
 class LoginView(auth_views.LoginView):
-    """Django's login page, throttled per address and account (accounts.throttle)."""
+    """Django's login page, throttled per address and account (accounts.throttle), with the
+    single sign-on button when SSO is configured (only the button in SSO-only mode)."""
 
     template_name = "accounts/login.html"
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sso_enabled"] = sso_config.sso_enabled()
+        context["sso_provider_name"] = settings.GATEHOUSE_OIDC_PROVIDER_NAME
+        context["password_login_enabled"] = sso_config.password_login_enabled()
+        return context
+
     def post(self, request, *args, **kwargs):
+        if not sso_config.password_login_enabled():
+            return _password_refused(request, self.template_name, self.get_context_data(form=self.get_form_class()()))
         try:
             with throttle.login_attempt(ip=client_ip(request), username=request.POST.get("username", "")) as attempt:
                 self.attempt = attempt
@@ -47,12 +65,17 @@ class LoginView(auth_views.LoginView):
 
 class SignupView(View):
     """The sign-up form, as GATEHOUSE_SIGNUP_MODE allows: open, by an operator's invitation link
-    (`?invite=`), or closed. The new account is sent a verification mail (accounts.lifecycle)."""
+    (`?invite=`), or closed (and never in SSO-only mode). The new account is sent a verification
+    mail (accounts.lifecycle)."""
 
     def get(self, request):
+        if not sso_config.password_login_enabled():
+            return _password_refused(request, "accounts/signup.html", {"form": None})
         return self._render(request, SignupForm(), invite=request.GET.get("invite", ""))
 
     def post(self, request):
+        if not sso_config.password_login_enabled():
+            return _password_refused(request, "accounts/signup.html", {"form": None})
         form = SignupForm(request.POST)
         invite = request.POST.get("invite", "")
         try:
@@ -72,7 +95,7 @@ class SignupView(View):
             except HubError as exc:
                 form.add_error(None, exc.message)
                 return self._render(request, form, invite=invite, status=exc.status)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.sso.backend.PasswordBackend")
             messages.info(request, f"Welcome! We sent a link to {user.email}: follow it to verify your address.")
             return redirect("registry:home")
         return self._render(request, form, invite=invite, status=400)

@@ -13,7 +13,6 @@ Environment: DATABASE_URL (else SQLite in a temp dir), BENCH_TMPDIR (where the t
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -43,16 +42,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     workdir = harness.scratch_dir("git-push")
-    env = {
-        **os.environ,
-        "HOME": str(workdir),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.org",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.org",
-    }
+    env = harness.git_env(workdir)
     try:
         seed = workdir / "README.md"
         seed.write_text("# bench\n")

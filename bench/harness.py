@@ -139,8 +139,9 @@ class Gatehouse:
         real services, in a child process so this process never imports Django settings."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--noinput", "-v0")
-        spec = json.dumps({name: str(path) for name, path in (files or {}).items()})
-        out = self._run(str(Path(__file__)), "--setup", spec)
+        spec = self.workdir / "setup-files.json"  # a file: 20,000 paths do not fit in argv
+        spec.write_text(json.dumps({name: str(path) for name, path in (files or {}).items()}))
+        out = self._run(str(Path(__file__)), "--setup", str(spec))
         self.info = json.loads(out.strip().splitlines()[-1])
         return self.info
 
@@ -172,9 +173,37 @@ class Gatehouse:
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
 
+    def worker_memory(self) -> dict[int, tuple[int, int]]:
+        """Each gunicorn worker's (RSS, peak RSS) in bytes, from /proc (VmRSS, VmHWM)."""
+        assert self.proc is not None
+        memory = {}
+        for pid in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:  # a worker restarting
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            kib = [int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")]
+            memory[int(pid)] = (kib[0] * 1024, kib[1] * 1024)
+        return memory
+
     def stop(self) -> None:
         stop_process(self.proc, signal.SIGTERM, timeout=30)
         self.proc = None
+
+
+def git_env(home: Path) -> dict[str, str]:
+    """An environment for the benches' git commands: no user or system config, fixed identity."""
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.org",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.org",
+    }
 
 
 def _setup_in_django(files: dict[str, str]) -> dict:
@@ -374,4 +403,4 @@ def report(title: str, rows: list[tuple[str, float]], unit: str, ratio: float, g
 
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--setup":
-    print(json.dumps(_setup_in_django(json.loads(sys.argv[2]))))
+    print(json.dumps(_setup_in_django(json.loads(Path(sys.argv[2]).read_text()))))

@@ -9,7 +9,9 @@ What is cached, and the scope each entry is dropped with:
 - anonymous download lookups (gating.visibility), by repo;
 - a signed-in caller's download lookup (visibility through org memberships), by repo and by user;
 - a hub token and its account (accounts.auth), by user;
-- a caller's role on a repo and their access request (gating.policy), by repo and by user.
+- a caller's role on a repo and their access request (gating.policy), by repo and by user;
+- a repo's proof of possession of content (registry.storage.content), by repo: only deletions
+  announce (gating migration 0009), as only they withdraw an answer.
 Time-bound facts (a token's or a grant's expiry) are compared with the clock on every request,
 never cached as answers.
 

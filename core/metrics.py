@@ -35,6 +35,7 @@ gets 403.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hmac
 import ipaddress
@@ -190,13 +191,28 @@ class _Counted:
 
     def collect(self) -> Iterable[Metric]:
         web_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        web_files = glob.glob(os.path.join(web_dir, "*.db")) if web_dir else []
-        worker_files: list[str] = []
-        if settings.GATEHOUSE_WORKER_METRICS_DIR:
-            worker_files = glob.glob(os.path.join(settings.GATEHOUSE_WORKER_METRICS_DIR, "*", "*.db"))
         if web_dir:
-            return MultiProcessCollector.merge(web_files + worker_files, accumulate=True)
-        return _summed(REGISTRY.collect(), MultiProcessCollector.merge(worker_files, accumulate=True))
+            return _merged(os.path.join(web_dir, "*.db"), *self._worker_patterns())
+        return _summed(REGISTRY.collect(), _merged(*self._worker_patterns()))
+
+    @staticmethod
+    def _worker_patterns() -> list[str]:
+        folder = settings.GATEHOUSE_WORKER_METRICS_DIR
+        return [os.path.join(folder, "*", "*.db")] if folder else []
+
+
+def _merged(*patterns: str, attempts: int = 3) -> list[Metric]:
+    """The samples of the files matching `patterns`. A worker empties its folder when it starts
+    again, so a file listed a moment ago may be gone: list again rather than fail the scrape,
+    and at the last attempt read the files still there."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(FileNotFoundError):
+            return MultiProcessCollector.merge(_listed(patterns), accumulate=True)
+    return MultiProcessCollector.merge([path for path in _listed(patterns) if os.path.exists(path)], accumulate=True)
+
+
+def _listed(patterns: tuple[str, ...]) -> list[str]:
+    return [path for pattern in patterns for path in glob.glob(pattern)]
 
 
 def build_registry() -> CollectorRegistry:

@@ -24,6 +24,7 @@ RESERVED_NAMESPACES = frozenset(
         "login",
         "logout",
         "signup",
+        "sso",
         "new",
         "organizations",
         "licenses",

@@ -27,6 +27,7 @@ from registry.models import (
     RepoObject,
     ScanStatus,
     StoredObject,
+    UploadReceipt,
 )
 from registry.storage import content, get_storage
 
@@ -426,6 +427,17 @@ def repo_holds(*, repo: Repo, oid: str, size: int) -> bool:
     hash."""
     return (
         RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+        and StoredObject.objects.filter(sha256=oid, size=size).exists()
+        and get_storage().exists(oid)
+    )
+
+
+def sender_holds(*, repo: Repo, user_id: int, oid: str, size: int) -> bool:
+    """`repo_holds` for a contributor without write access: only content they uploaded to this
+    repo themselves counts (UploadReceipt), as `blob_stage_stored` decides for their commits.
+    SECURITY: so their batch calls tell them nothing about what else the repo holds."""
+    return (
+        UploadReceipt.objects.filter(repo=repo, user_id=user_id, sha256=oid).exists()
         and StoredObject.objects.filter(sha256=oid, size=size).exists()
         and get_storage().exists(oid)
     )

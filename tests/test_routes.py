@@ -31,6 +31,8 @@ PUBLIC_ROUTES = {
     "accounts:signup": "account pages act on the signed-in user only",
     "accounts:login": "account pages act on the signed-in user only",
     "accounts:logout": "account pages act on the signed-in user only",
+    "accounts:sso_login": "starts an OpenID Connect sign-in; touches no repo",
+    "accounts:sso_callback": "finishes an OpenID Connect sign-in (state, nonce, PKCE checked); touches no repo",
     "accounts:tokens": "account pages act on the signed-in user only",
     "accounts:org_new": "account pages act on the signed-in user only",
     "accounts:account_settings": "account pages act on the signed-in user only",

@@ -5,13 +5,13 @@
 
 from django.db import migrations
 
-from core.migration_ops import PostgresOnlySQL
+from core.migration_ops import CreateIndexOnlineSQL, PostgresOnlySQL
 
 
-def _index(name: str, column: str) -> PostgresOnlySQL:
-    return PostgresOnlySQL(
+def _index(name: str, column: str) -> CreateIndexOnlineSQL:
+    return CreateIndexOnlineSQL(
+        name=name,
         sql=f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON accounts_user USING gin ((UPPER({column}::text)) gin_trgm_ops)",
-        reverse_sql=f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
     )
 
 

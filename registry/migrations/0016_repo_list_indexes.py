@@ -6,7 +6,7 @@
 
 from django.db import migrations, models
 
-from core.migration_ops import AddIndexOnline, PostgresOnlySQL
+from core.migration_ops import AddIndexOnline, CreateIndexOnlineSQL, PostgresOnlySQL
 
 SEARCH_EXPRESSION = (
     "UPPER((COALESCE(namespace, '') || COALESCE((COALESCE('/', '') || COALESCE(name, '')), ''))::text)"
@@ -27,8 +27,8 @@ class Migration(migrations.Migration):
             sql="CREATE EXTENSION IF NOT EXISTS pg_trgm",
             reverse_sql=migrations.RunSQL.noop,
         ),
-        PostgresOnlySQL(
+        CreateIndexOnlineSQL(
+            name="repo_full_id_trgm",
             sql=f"CREATE INDEX CONCURRENTLY IF NOT EXISTS repo_full_id_trgm ON registry_repo USING gin (({SEARCH_EXPRESSION}) gin_trgm_ops)",
-            reverse_sql="DROP INDEX CONCURRENTLY IF EXISTS repo_full_id_trgm",
         ),
     ]

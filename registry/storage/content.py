@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from core import lookup_cache
 from core.errors import ContentQuarantined
 from registry import hooks
 from registry.models import RepoObject, StoredObject
@@ -66,10 +67,12 @@ def xet_hashes_of(sha256s) -> dict[str, str]:
     return dict(rows)
 
 
-# (repo pk, sha256) -> when the proof was read. A proof is withdrawn only when a repo admin deletes
-# LFS files for good (dropped here at once, in other processes after the TTL) and by the quarantine of
-# `registry.ops.aliasing` (run by an operator before web processes restart); a repo's pk is never
-# reused. The TTL bounds how long another process still honours a withdrawn proof.
+# (repo pk, sha256) -> when the proof was read, where the lookup cache is off (SQLite). A proof is
+# withdrawn only when a repo admin deletes LFS files for good (dropped here at once, in other
+# processes after the TTL) and by the quarantine of `registry.ops.aliasing` (run by an operator
+# before web processes restart); a repo's pk is never reused. The TTL bounds how long another
+# process still honours a withdrawn proof. On PostgreSQL proofs live in core.lookup_cache instead,
+# dropped in every process as soon as one is withdrawn (gating migration 0009 announces it).
 _PROVEN: dict[tuple[int, str], float] = {}
 _PROOF_TTL = 300.0
 
@@ -77,11 +80,16 @@ _PROOF_TTL = 300.0
 def belongs_to_repo(repo_pk: int, sha256: str) -> bool:
     """Whether the content was uploaded to the repo or committed to it by someone who proved
     possession (`RepoObject`). Positive answers are cached: this runs on every download."""
+    if lookup_cache.enabled():
+        found = lookup_cache.remember(
+            ("proof", repo_pk, sha256), lambda _proof: (repo_pk,), lambda: _proven(repo_pk, sha256), keep_none=False
+        )
+        return found is not None
     now = time.monotonic()
     seen = _PROVEN.get((repo_pk, sha256))
     if seen is not None and now - seen < _PROOF_TTL:
         return True
-    if not RepoObject.objects.filter(repo_id=repo_pk, sha256=sha256).exists():
+    if _proven(repo_pk, sha256) is None:
         return False
     if transaction.get_connection().in_atomic_block:
         return True  # read inside a transaction that may still roll back: not kept
@@ -90,11 +98,17 @@ def belongs_to_repo(repo_pk: int, sha256: str) -> bool:
     return True
 
 
+def _proven(repo_pk: int, sha256: str) -> bool | None:
+    """True where the proof exists; None (not False) where it does not, so it is never cached."""
+    return True if RepoObject.objects.filter(repo_id=repo_pk, sha256=sha256).exists() else None
+
+
 def forget_proofs(repo_pk: int, sha256s: list[str]) -> None:
     """Proofs withdrawn (`registry.services.housekeeping.lfs_files_delete`): this process stops
-    honouring them now; other processes within _PROOF_TTL."""
+    honouring them now; other processes at once on PostgreSQL, within _PROOF_TTL on SQLite."""
     for sha256 in sha256s:
         _PROVEN.pop((repo_pk, sha256), None)
+        lookup_cache.cache.forget(("proof", repo_pk, sha256))
 
 
 def require_in_repo(repo_pk: int, sha256: str) -> None:

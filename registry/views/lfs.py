@@ -1,7 +1,9 @@
 """Git LFS batch API plus the signed transfer endpoints the Hub client uploads to.
 
 - POST /{[datasets/]}{ns}/{name}.git/info/lfs/objects/batch (Bearer, or Basic with a token as
-  the password as git-lfs sends it): `upload` needs write access; `download` (git-lfs on clone)
+  the password as git-lfs sends it): `upload` by writers, or by contributors who may take part
+  in the repo (pull requests: their uploads count against their daily quota and prove possession
+  for their own commits only, see `blob_stage_stored`); `download` (git-lfs on clone)
   answers, per object, a link to `/resolve` at a revision where the caller may download a path
   holding it (see `_download_answer`)
 - PUT  /lfs/objects/{oid}?sig=...              single-part upload (no Authorization: signed URL)
@@ -27,15 +29,15 @@ from accounts.models import User
 from core import bodies, edge, faults, jsontext
 from core.api import HubJSONRenderer, JSONParser
 from core.bodies import SessionAuthentication
-from core.errors import BadRequest, Forbidden, HubError, NotFound
+from core.errors import BadRequest, Forbidden, HubError, NotFound, RateLimited
 from core.http import answers_errors
 from core.socketbody import socket_body
-from gating.policy import Action, Principal, RepoAccess, check, check_download
+from gating.policy import Action, Principal, RepoAccess, can, check, check_download
 from gating.repo_views import RepoAPIView
 from registry import limits, services
 from registry.git import trees
 from registry.models import Ref, Repo
-from registry.selectors import Resolved, commit_tree_oid, repo_holds, resolve_revision
+from registry.selectors import Resolved, commit_tree_oid, repo_holds, resolve_revision, sender_holds
 from registry.storage import content, get_storage, s3uploads, uploads
 from registry.storage.uploads import VerifiedUpload
 
@@ -81,10 +83,11 @@ class LfsBatchView(RepoAPIView):
 
     @property
     def repo_actions(self) -> dict[str, Action]:  # type: ignore[override]
-        """`download` needs DOWNLOAD (then the per-file checks, per object); anything else WRITE."""
+        """`download` needs DOWNLOAD (then the per-file checks, per object); anything else
+        PARTICIPATE (the push rule is checked where content lands: commits and git pushes)."""
         data = self.request.data
         operation = data.get("operation") if isinstance(data, dict) else None
-        return {"POST": Action.DOWNLOAD if operation == "download" else Action.WRITE}
+        return {"POST": Action.DOWNLOAD if operation == "download" else Action.PARTICIPATE}
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
@@ -107,6 +110,7 @@ class LfsBatchView(RepoAPIView):
         transfers = data.get("transfers") or ["basic"]
         if not isinstance(transfers, list):
             raise BadRequest("'transfers' must be a list of transfer adapter names.")
+        self.contributor = not can(self.access, Action.WRITE)
         answered = [self._answer(request, item, transfers) for item in objects]
         return Response({"transfer": "basic", "objects": answered, "hash_algo": "sha256"})
 
@@ -175,8 +179,13 @@ class LfsBatchView(RepoAPIView):
             return _object_error(oid, size, 422, "'size' must be a non-negative integer.")
         if too_large := limits.file_too_large_message(size, label=f"Object {oid}"):
             return _object_error(oid, size, 422, too_large)
-        if repo_holds(repo=self.repo, oid=oid, size=size):
+        if _holds(self.repo, request.user, oid=oid, size=size, contributor=self.contributor):
             return {"oid": oid, "size": size}  # already here: no actions, the client skips it
+        if self.contributor:  # charged before any URL is handed out; beyond the quota, this object only
+            try:
+                limits.charge_contributor(user=request.user, amount=size)
+            except RateLimited as exc:
+                return _object_error(oid, size, 429, exc.message)
         multipart = "multipart" in transfers and size > settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD
         verify: dict = {"href": request.build_absolute_uri(f"{self.repo.web_path}.git/info/lfs/objects/verify")}
         if authorization := request.META.get("HTTP_AUTHORIZATION"):
@@ -211,8 +220,14 @@ class LfsBatchView(RepoAPIView):
         return {"oid": oid, "size": size, "authenticated": True, "actions": {"upload": upload, "verify": verify}}
 
 
+def _holds(repo: Repo, user: User, *, oid: str, size: int, contributor: bool) -> bool:
+    if contributor:
+        return sender_holds(repo=repo, user_id=user.pk, oid=oid, size=size)
+    return repo_holds(repo=repo, oid=oid, size=size)
+
+
 class LfsVerifyView(RepoAPIView):
-    repo_actions = {"POST": Action.WRITE}
+    repo_actions = {"POST": Action.PARTICIPATE}  # as the batch's upload
     authentication_classes = [BasicOrBearerTokenAuthentication, SessionAuthentication]
     parser_classes = [LfsJSONParser, JSONParser]
     renderer_classes = [LfsJSONRenderer, HubJSONRenderer]
@@ -222,12 +237,13 @@ class LfsVerifyView(RepoAPIView):
         data = edge.json_object(request)
         oid = uploads.validate_oid(data.get("oid"))
         size = data.get("size")
-        held = edge.is_size(size) and repo_holds(repo=self.repo, oid=oid, size=size)
+        contributor = not can(self.access, Action.WRITE)
+        held = edge.is_size(size) and _holds(self.repo, request.user, oid=oid, size=size, contributor=contributor)
         if not held and edge.is_size(size) and get_storage().serves_signed_urls:
             verified = s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size)
             if verified is not None:
                 _record(verified)
-                held = repo_holds(repo=self.repo, oid=oid, size=size)
+                held = _holds(self.repo, request.user, oid=oid, size=size, contributor=contributor)
         if not held:
             raise NotFound(f"Object {oid} of size {size} was not received.")
         return Response({"oid": oid, "size": size})
@@ -238,7 +254,7 @@ class SignedTransferView(View):
     """Base of the transfer endpoints: signature first, then a fresh policy check of the signer.
 
     SECURITY: the URL proves that the batch call authorised this exact object for this user and
-    repo, recently; the policy check makes a revoked write right stop uploads at once. Subclasses
+    repo, recently; the policy check makes a revoked right stop uploads at once. Subclasses
     never override `dispatch` (tests/test_routes.py walks the routes and checks this)."""
 
     @answers_errors
@@ -253,7 +269,7 @@ class SignedTransferView(View):
         repo = Repo.objects.filter(pk=self.grant.repo_id).first()
         if user is None or repo is None:
             raise Forbidden("This upload URL is no longer valid.")
-        check(RepoAccess(Principal(user=user), repo), Action.WRITE)
+        check(RepoAccess(Principal(user=user), repo), Action.PARTICIPATE)  # as the batch that signed it
 
     def body(self):
         return socket_body(self.request) or self.request

@@ -2,7 +2,8 @@
 
 gunicorn runs in a mount namespace of its own whose blob store is a 2 MiB tmpfs. A small commit
 fits; a 4 MiB LFS upload does not: the client gets 507, nothing becomes visible, no temporary
-file is left, and the next small commit still goes through (the failed write freed its space).
+file is left, the next small commit still goes through (the failed write freed its space), and
+`registry_fsck --rehash` passes on the store as the server left it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from tests.support.gunicorn import ROOT, free_port
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)"),
+    pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("nsenter") is None, reason="needs util-linux"),
 ]
+NSENTER = ["nsenter", "--target"]
 
 
 def serve_on_tiny_disk(storage: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -86,6 +88,10 @@ def test_upload_onto_a_full_disk_is_a_507_and_leaves_nothing(tmp_path, monkeypat
         assert [p for p in (seen / "tmp").rglob("*") if p.is_file()] == []
         api.upload_file(path_or_fileobj=b"still fits\n", path_in_repo="after.txt", repo_id="alice/full")
         assert "after.txt" in api.list_repo_files("alice/full")
+        # The invariants' fsck, with a full re-hash, run where the store is: in the server's namespace.
+        fsck = [*NSENTER, str(process.pid), "-m", sys.executable, str(ROOT / "manage.py"), "registry_fsck", "--rehash"]
+        checked = subprocess.run(fsck, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -2,8 +2,9 @@
 
 On a private PostgreSQL (tests/chaos/services.py), a real gunicorn serves the Hub client. While
 the database is down, requests get 503 with Retry-After (never 500) and /healthz still answers;
-once it is back (after WAL replay) the same web processes serve again, no restart, and every
-commit acknowledged before the crash is there and fsck passes.
+requests in flight when it crashes (commits and reads from several threads) end in 200 or 503,
+never a 500 or a dropped connection; once it is back (after WAL replay) the same web processes
+serve again, no restart, and every commit acknowledged before the crash is there and fsck passes.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import requests
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from tests.chaos import services
 from tests.e2e.conftest import wait_for
@@ -63,7 +67,9 @@ def test_web_tier_answers_503_while_postgres_is_down_and_recovers_without_restar
             resolve = f"{url}/alice/ledger/resolve/main/f0"
             assert status(info) == 200
 
-            pg.crash()
+            outcomes, acknowledged_in_flight = in_flight_through(pg.crash, api, info)
+            assert outcomes and set(outcomes) <= {200, 503}, outcomes
+            acknowledged += acknowledged_in_flight
 
             during = {"info": status(info), "resolve": status(resolve, "HEAD"), "readyz": status(f"{url}/readyz")}
             assert during == {"info": 503, "resolve": 503, "readyz": 503}
@@ -81,3 +87,42 @@ def test_web_tier_answers_503_while_postgres_is_down_and_recovers_without_restar
         assert text.count("Booting worker") == 1, text[-3000:]  # no worker died or was replaced
         assert "Internal Server Error" not in text
         manage(env, "registry_fsck", "--rehash")
+
+
+def in_flight_through(crash, api: HfApi, info: str) -> tuple[list[int], list[str]]:
+    """Three threads committing and one reading, in a loop, while `crash` runs: every status they
+    got (0: the connection failed), and the commits acknowledged."""
+    outcomes: list[int] = []
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def commit(worker: int) -> None:
+        for number in range(1000):
+            if stop.is_set():
+                return
+            try:
+                content = f"{worker}-{number}\n".encode()
+                path = f"in-flight/{worker}/{number}"
+                acknowledged.append(
+                    api.upload_file(path_or_fileobj=content, path_in_repo=path, repo_id="alice/ledger").oid
+                )
+                outcomes.append(200)
+            except HfHubHTTPError as exc:
+                outcomes.append(exc.response.status_code)
+            except requests.RequestException:
+                outcomes.append(0)
+
+    def read() -> None:
+        while not stop.is_set():
+            outcomes.append(status(info))
+
+    threads = [threading.Thread(target=commit, args=(n,)) for n in range(3)] + [threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    crash()
+    time.sleep(2.0)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes, acknowledged

@@ -1,7 +1,8 @@
 """Contributors without write access draw every byte they send to pull requests from one daily
 quota (GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY): Xet xorbs and shards (tests/xet/test_access.py),
-inline files of the commit endpoint, and the portal's pull request form. They get no LFS upload
-URLs at all. Writers are not charged: they may commit to the repo anyway."""
+inline files of the commit endpoint, the portal's pull request form, and LFS uploads (charged
+by declared size when the batch hands out the URL). Writers are not charged: they may commit to
+the repo anyway."""
 
 import base64
 import hashlib
@@ -100,19 +101,24 @@ def test_a_form_refused_for_its_paths_uses_no_quota(model, bob):
     assert _portal_pull_request(bob, content).status_code == 302  # the refused 100 kB were not charged
 
 
-def test_contributors_get_no_lfs_upload_urls(client, model, bob):
-    """Which is why LFS uploads need no charge: only writers may upload through LFS."""
-    content = os.urandom(1000)
-    response = client.post(
+def _lfs_batch(client: Client, token: str, sizes: list[int]):
+    objects = [{"oid": hashlib.sha256(os.urandom(8)).hexdigest(), "size": size} for size in sizes]
+    body = {"operation": "upload", "transfers": ["basic"], "objects": objects}
+    return client.post(
         "/alice/model.git/info/lfs/objects/batch",
-        json.dumps(
-            {
-                "operation": "upload",
-                "transfers": ["basic"],
-                "objects": [{"oid": hashlib.sha256(content).hexdigest(), "size": len(content)}],
-            }
-        ),
+        json.dumps(body),
         content_type="application/vnd.git-lfs+json",
-        HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert response.status_code == 403 and b"/lfs/objects/" not in response.content
+
+
+def test_contributors_lfs_upload_urls_draw_from_their_quota(client, model, bob):
+    """Each object's declared size is charged before its URL is handed out; past the quota the
+    object gets the reason instead of a URL (the others of the batch are unaffected)."""
+    first = _lfs_batch(client, token_for(bob), [100_000, 100_000]).json()["objects"]
+    assert "/lfs/objects/" in first[0]["actions"]["upload"]["href"]
+    assert first[1]["error"]["code"] == 429 and "uploaded to pull requests" in first[1]["error"]["message"]
+    assert "actions" not in first[1]
+    # A read token may not take part: no URLs at all.
+    refused = _lfs_batch(client, token_for(bob, role="read"), [10])
+    assert refused.status_code == 403 and b"/lfs/objects/" not in refused.content

@@ -184,3 +184,32 @@ def test_worker_folder_samples_are_added_to_this_process(client, db, settings, t
     )
     subprocess.run([sys.executable, "-c", script, str(node)], check=True, cwd=settings.BASE_DIR)
     assert scrape(client)[series] - before == 3
+
+
+def test_a_worker_folder_emptied_during_a_scrape_does_not_fail_it(client, db, settings, tmp_path, monkeypatch):
+    """A worker that starts again empties its folder: a file listed a moment before is gone when
+    it is read. The scrape lists again instead of answering 500."""
+    from core import metrics
+
+    listed = metrics.glob.glob
+
+    settings.GATEHOUSE_WORKER_METRICS_DIR = str(tmp_path)
+    node = tmp_path / "celery@host"
+    node.mkdir()
+    script = (
+        "import os, sys; os.environ['PROMETHEUS_MULTIPROC_DIR'] = sys.argv[1]\n"
+        "from core.taskmetrics import TASKS\n"
+        "TASKS.labels('core.tasks.outbox_relay_task', 'failed').inc(2)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(node)], check=True, cwd=settings.BASE_DIR)
+    listings = []
+
+    def stale_once(pattern: str) -> list[str]:
+        found = listed(pattern)
+        listings.append(pattern)
+        return [*found, str(node / "counter_999.db")] if len(listings) == 1 else found
+
+    monkeypatch.setattr(metrics.glob, "glob", stale_once)
+    series = ("gatehouse_worker_tasks_total", (("outcome", "failed"), ("task", "core.tasks.outbox_relay_task")))
+    assert scrape(client)[series] >= 2
+    assert len(listings) >= 2  # listed again after the vanished file

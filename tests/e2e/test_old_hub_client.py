@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from huggingface_hub import HfApi
 
 from registry.models import UploadReceipt
-from tests.support.builders import token_for
+from registry.selectors import resolve_revision
+from tests.support.builders import make_repo, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,3 +77,53 @@ def test_an_older_client_uploads_through_the_lfs_batch_api(hub, alice, bob, tmp_
     [info] = HfApi(endpoint=hub, token=token_for(alice)).get_paths_info("alice/old-client", ["weights.bin"])
     assert info.lfs is not None and info.lfs.sha256 == hashlib.sha256(weights).hexdigest()
     assert UploadReceipt.objects.filter(user=alice, sha256=info.lfs.sha256, repo__name="old-client").exists()
+
+
+PULL_REQUEST_SCRIPT = """
+import json, sys
+from huggingface_hub import HfApi, CommitOperationAdd
+hub, token, folder = sys.argv[1:4]
+api = HfApi(endpoint=hub, token=token)
+def open_pr(name):
+    try:
+        info = api.create_commit(
+            "alice/open", operations=[CommitOperationAdd(name, f"{folder}/{name}")],
+            commit_message="from a contributor", create_pr=True,
+        )
+        return {"pr": info.pr_revision}
+    except ValueError as exc:  # this client's report of per-object errors in the LFS batch
+        return {"error": str(exc)}
+print(json.dumps([open_pr("weights.bin"), open_pr("more.bin")]))
+"""
+
+
+def test_a_contributor_opens_a_pull_request_with_lfs_files_within_their_quota(hub, alice, bob, tmp_path, settings):
+    """No write access: the LFS batch takes bob's uploads to a pull request, charged to his
+    daily contributor quota (here room for the first file only), and his receipt proves them."""
+    if not (OLD_CLIENT / "huggingface_hub").is_dir():
+        pytest.skip("scripts/ensure-old-hub-client has not run (make test runs it)")
+    repo = make_repo(alice, "open", {"README.md": b"# open\n"})
+    cache.clear()  # quotas are kept by user id, which repeats across test databases
+    settings.GATEHOUSE_XET_CONTRIBUTOR_BYTES_PER_DAY = 250_000
+    weights, more = os.urandom(200_000), os.urandom(200_000)
+    (tmp_path / "weights.bin").write_bytes(weights)
+    (tmp_path / "more.bin").write_bytes(more)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env.update(
+        HF_ENDPOINT=hub, PYTHONPATH=str(OLD_CLIENT), HF_HOME=str(tmp_path / "home"), HF_HUB_DISABLE_TELEMETRY="1"
+    )
+    args = [sys.executable, "-c", PULL_REQUEST_SCRIPT, hub, token_for(bob), str(tmp_path)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    first, second = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert first.get("pr") == "refs/pr/1", first
+    sha = hashlib.sha256(weights).hexdigest()
+    assert UploadReceipt.objects.filter(repo=repo, user=bob, sha256=sha).exists()
+    api = HfApi(endpoint=hub, token=token_for(alice))
+    [info] = api.get_paths_info("alice/open", ["weights.bin"], revision="refs/pr/1")
+    assert info.lfs is not None and info.lfs.sha256 == sha
+    assert resolve_revision(repo, "main").commit_oid != resolve_revision(repo, "refs/pr/1").commit_oid
+    # Past the quota: refused with the reason, nothing stored or proven for the second file.
+    assert "pr" not in second and "uploaded to pull requests" in second["error"]
+    assert not UploadReceipt.objects.filter(user=bob, sha256=hashlib.sha256(more).hexdigest()).exists()

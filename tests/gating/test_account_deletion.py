@@ -10,9 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.models import AccessToken, Membership, User
+from accounts.models import AccessToken, Membership, SsoIdentity, User
 from community.collections.services import collection_create
 from community.likes.services import like_create
 from community.models import Collection, Like
@@ -48,6 +49,7 @@ def leaving(alice, bob):
     collection_create(owner=bob, title="Favourites")
     Webhook.objects.create(owner=bob, url="https://hooks.example.org/x", domains=["repo"])
     UploadReceipt.objects.create(repo=gated, user=bob, sha256="ab" * 32)
+    SsoIdentity.objects.create(user=bob, issuer="https://idp.example.org", subject="b-1", last_login_at=timezone.now())
     return {"org": org, "kept": kept, "gated": gated, "other": other, "token": token_for(bob)}
 
 
@@ -61,6 +63,8 @@ def _delete(browser, choices, confirm="bob", password=PASSWORD):
 def test_deleting_erases_the_person_and_keeps_what_security_and_audit_need(alice, bob, leaving, client):
     browser = Client()
     browser.force_login(bob)
+    settings_page = browser.get("/settings/account")
+    assert b"https://idp.example.org" in settings_page.content  # the linked identity is shown
     page = browser.get("/settings/account/delete")
     assert b"Transfer to acme" in page.content and b"bob/kept" in page.content
     audit_before = AuditEvent.objects.count()
@@ -80,7 +84,7 @@ def test_deleting_erases_the_person_and_keeps_what_security_and_audit_need(alice
     assert not AccessToken.objects.filter(user=bob).exists() and not Membership.objects.filter(user=bob).exists()
     assert not Like.objects.filter(user=bob).exists() and Repo.objects.get(name="gated").likes == 0
     assert not Collection.objects.filter(owner_user=bob).exists() and not Webhook.objects.filter(owner=bob).exists()
-    assert not RepoReviewer.objects.filter(user=bob).exists()
+    assert not RepoReviewer.objects.filter(user=bob).exists() and not SsoIdentity.objects.filter(user=bob).exists()
     assert browser.get("/settings/account").status_code == 302  # signed out
     refused = client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {leaving['token']}")
     assert refused.status_code == 401

@@ -199,3 +199,28 @@ def test_listeners_do_not_hear_each_others_pings(settings, monkeypatch):
         for cache in caches:
             cache.stop()
     assert heard == []  # no ping reached the shared channel's handler
+
+
+@pytestmark_pg
+@pytest.mark.django_db(transaction=True)
+def test_a_withdrawn_proof_of_possession_stops_serving_at_once(alice, live_cache):
+    """Proofs (`RepoObject`) are cached per process; a deletion made anywhere (here a bare
+    queryset delete, as another process's LFS deletion would be) is announced (gating 0009)."""
+    import hashlib
+
+    from registry.models import RepoObject
+    from registry.storage import content
+
+    weights = os.urandom(4096)
+    repo = make_repo(alice, "proven", {"model.safetensors": weights})
+    sha256 = hashlib.sha256(weights).hexdigest()
+    assert content.belongs_to_repo(repo.pk, sha256)
+
+    def served_from_cache() -> bool:
+        with CaptureQueriesContext(connection) as queries:
+            assert content.belongs_to_repo(repo.pk, sha256)
+        return len(queries) == 0
+
+    assert _until(served_from_cache)
+    RepoObject.objects.filter(repo=repo, sha256=sha256).delete()
+    assert _until(lambda: not content.belongs_to_repo(repo.pk, sha256), WITHIN)

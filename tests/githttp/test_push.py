@@ -219,6 +219,24 @@ def test_lfs_push_of_a_large_file_then_hf_hub_download(git, alice, tmp_path):
 
 
 @needs_git_lfs
+def test_contributor_pushes_lfs_files_to_their_pull_request(git, alice, bob, tmp_path):
+    """git-lfs uploads through the batch API as bob, who has no write access: his own upload
+    proves the pointer in his pull request; the branch stays closed to him."""
+    repo = make_repo(alice, "lfs-pr", FILES)
+    pull = pull_request_open(repo=repo, author=bob, title="weights", description="", draft=False)
+    work = _clone(git, tmp_path, "alice/lfs-pr", token_for(bob))
+    git.run("lfs", "track", "*.bin", cwd=work)
+    weights = os.urandom(300_000)
+    oid = _commit(git, work, {"model.bin": weights}, "weights")
+    git.run("push", "origin", f"HEAD:{pull.ref_name}", cwd=work)
+    assert _head(repo, pull.ref_name) == oid
+    entry = find_entry(Commit.objects.get(repo=repo, oid=oid).tree_oid, "model.bin")
+    assert entry is not None and entry["lfs"]["sha256"] == hashlib.sha256(weights).hexdigest()
+    refused = git.run("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert refused.returncode != 0 and "write access" in refused.stderr
+
+
+@needs_git_lfs
 def test_pointer_to_another_repos_lfs_object_is_refused_without_its_upload(git, alice, bob, tmp_path):
     secret = os.urandom(200_000)
     make_repo(alice, "holder", {"model.safetensors": secret}, private=True)
