@@ -123,3 +123,23 @@ def test_the_real_client_is_refused_a_disabled_accounts_token_within_the_bound(h
 
     call_command("account", "enable", "alice")
     assert _until(lambda: not refused(), WITHIN)
+
+
+@pytest.mark.django_db
+def test_sso_reactivation_never_enables_an_account_an_operator_disabled(alice):
+    from django.utils import timezone
+
+    from accounts import lifecycle
+    from accounts.models import SsoIdentity
+    from accounts.sso.services import sso_reactivate
+    from core.errors import BadRequest
+
+    issuer = "https://idp.example.org"
+    SsoIdentity.objects.create(
+        user=alice, issuer=issuer, subject="a-1", last_login_at=timezone.now(), deprovisioned_at=timezone.now()
+    )
+    lifecycle.user_disable(user=alice, reason="abuse")
+    with pytest.raises(BadRequest, match="not deprovisioned"):
+        sso_reactivate(issuer=issuer, username="alice")
+    alice.refresh_from_db()
+    assert not alice.is_active
