@@ -112,12 +112,12 @@ def oidc_provider(tmp_path_factory):
                 str(port),
                 "--client-id",
                 provider.client_id,
-                "--client-secret",
-                provider.client_secret,
+                # `--name=value`: a random secret may begin with "-", which argparse would read
+                # as an option (a flake: about 1 start in 32).
+                f"--client-secret={provider.client_secret}",
                 "--redirect-uri",
                 f"http://{live_server}/sso/callback",
-                "--control-secret",
-                provider.control_secret,
+                f"--control-secret={provider.control_secret}",
             ],
             cwd=REPO_ROOT,
             stdout=out,
