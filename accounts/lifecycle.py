@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import mail, throttle
-from accounts.models import Invitation, User
+from accounts.models import SignupInvitation, User
 from accounts.services import user_create
 from core.errors import BadRequest, Forbidden
 
@@ -32,11 +32,11 @@ def _invitation_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def invitation_find(secret: str | None) -> Invitation | None:
+def invitation_find(secret: str | None) -> SignupInvitation | None:
     """The unused, unexpired invitation with that secret, if any."""
     if not secret or len(secret) > 200:
         return None
-    found = Invitation.objects.filter(digest=_invitation_digest(secret), used_at__isnull=True).first()
+    found = SignupInvitation.objects.filter(digest=_invitation_digest(secret), used_at__isnull=True).first()
     if found is None or found.expires_at <= timezone.now():
         return None
     return found
@@ -46,10 +46,10 @@ def invitation_find(secret: str | None) -> Invitation | None:
 def invitation_create(*, created_by: User | None, email: str = "", note: str = "", days: int | None = None):
     """A sign-up link's invitation and its secret (shown once; only its digest is stored)."""
     secret = secrets.token_urlsafe(32)
-    days = settings.GATEHOUSE_INVITATION_DAYS if days is None else days
+    days = settings.GATEHOUSE_SIGNUP_INVITATION_DAYS if days is None else days
     if days < 1:
         raise BadRequest("An invitation lasts at least one day.")
-    invitation = Invitation.objects.create(
+    invitation = SignupInvitation.objects.create(
         digest=_invitation_digest(secret),
         email=email,
         note=note[:200],
@@ -70,7 +70,7 @@ def signup(*, username: str, email: str, password: str, fullname: str, invitatio
     if mode == INVITE:
         found = invitation_find(invitation)
         if found is not None:
-            used = Invitation.objects.select_for_update().filter(pk=found.pk, used_at__isnull=True).first()
+            used = SignupInvitation.objects.select_for_update().filter(pk=found.pk, used_at__isnull=True).first()
         if used is None:
             raise Forbidden("Sign-up on this hub is by invitation: this link is missing, used or expired.")
         if used.email and used.email.casefold() != email.strip().casefold():

@@ -12,7 +12,7 @@ class User(AbstractUser):
     # provider that vouches for it); null: not verified. Changing the email clears it.
     email_verified_at = models.DateTimeField(null=True, blank=True)
     # Accounts that may act before verifying their email (they are asked to): every account that
-    # existed when verification came in (accounts migration 0005) and accounts an operator made
+    # existed when verification came in (accounts migration 0006) and accounts an operator made
     # (`createuser`). A new sign-up is False: it reads, but creates, asks and posts nothing until
     # verified (gating.policy.check_verified). Changing the email ends the waiver.
     email_verification_waived = models.BooleanField(default=False)
@@ -59,6 +59,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=96, unique=True)
     fullname = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The visibility of a new repo whose creator does not say (the API without `private`, the
+    # portal's form starts from it), as the Hub's Enterprise organisations can set it.
+    repos_private_by_default = models.BooleanField(default=False)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
         User, through="Membership", related_name="organizations"
     )
@@ -71,7 +74,10 @@ class Organization(models.Model):
 
 
 class Role(models.TextChoices):
+    """Organisation roles, as on the Hub. What each may do is decided in gating.policy alone."""
+
     READ = "read"
+    CONTRIBUTOR = "contributor"
     WRITE = "write"
     ADMIN = "admin"
 
@@ -79,11 +85,35 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=8, choices=Role.choices, default=Role.READ)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READ)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique")]
+
+
+class Invitation(models.Model):
+    """An invitation to join an organisation, mailed to `email`. Its link carries the row's id
+    signed with the secret key (accounts.invitations), so no secret is stored, in this table or
+    in the outbox that sends the mail; it is accepted once, before `expires_at`, by a signed-in
+    user whose email is `email`."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READ)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
 
 
 class TokenRole(models.TextChoices):
@@ -112,7 +142,7 @@ class AccessToken(models.Model):
         return self.revoked_at is None
 
 
-class Invitation(models.Model):
+class SignupInvitation(models.Model):
     """A sign-up link an operator made, for the invite-only sign-up mode: it makes one account,
     until it expires. Only a SHA-256 of its secret is stored (the link is shown once)."""
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import AccessToken, Membership, Organization, Role, TokenRole, User
-from core.errors import BadRequest, Conflict, NotFound
+from core.errors import BadRequest, Conflict, EmailNotVerified, NotFound
 from core.names import validate_namespace_name
 
 
@@ -64,6 +64,9 @@ def user_ensure(*, username: str, email: str, password: str, is_admin: bool = Fa
 
 @transaction.atomic
 def org_create(*, name: str, creator: User, fullname: str = "") -> Organization:
+    if creator.is_verification_pending:
+        # SECURITY: as for repos (gating.policy.check_verified): names are claimed, invitations mailed.
+        raise EmailNotVerified()
     validate_namespace_name(name)
     if namespace_taken(name):
         raise Conflict(f"The name {name!r} is already taken.")
@@ -92,6 +95,17 @@ def membership_set(*, org: Organization, user: User, role: str | None) -> Member
         return None
     membership, _ = Membership.objects.update_or_create(org=org, user=user, defaults={"role": role})
     return membership
+
+
+@transaction.atomic
+def org_settings_update(*, org: Organization, fullname: str, repos_private_by_default: bool) -> Organization:
+    fullname = (fullname or "").strip()
+    if len(fullname) > 200:
+        raise BadRequest("A full name has at most 200 characters.")
+    locked = Organization.objects.select_for_update().get(pk=org.pk)
+    locked.fullname, locked.repos_private_by_default = fullname, repos_private_by_default
+    locked.save(update_fields=["fullname", "repos_private_by_default"])
+    return locked
 
 
 @transaction.atomic

@@ -25,4 +25,6 @@ urlpatterns = [
     path("password-reset/done", account_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("organizations/new", views.OrganizationCreateView.as_view(), name="org_new"),
     path("organizations/<str:name>/members", views.OrganizationMembersView.as_view(), name="org_members"),
+    path("organizations/<str:name>/settings", views.OrganizationSettingsView.as_view(), name="org_settings"),
+    path("organizations/invitations/<str:token>", views.InvitationView.as_view(), name="invitation"),
 ]

@@ -10,12 +10,15 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
 from django.views import View
 
-from accounts import lifecycle, mail, services, throttle
+from accounts import invitations, lifecycle, mail, services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
 from accounts.models import Membership, Organization, Role, User
 from accounts.sso import config as sso_config
-from core.errors import HubError, RateLimited
+from core.edge import form_int
+from core.errors import BadRequest, HubError, NotFound, RateLimited
 from core.http import client_ip
+from core.views import render_error
+from gating.policy import Principal, can_manage_org
 
 
 def _refused(request, template: str, context: dict, exc: RateLimited):
@@ -166,8 +169,8 @@ class OrganizationMembersView(LoginRequiredMixin, View):
     """POST only: org admins add, change or remove members from the organisation page."""
 
     def post(self, request, name):
-        org = Organization.objects.filter(name=name).first()
-        if org is None or not Membership.objects.filter(org=org, user=request.user, role=Role.ADMIN).exists():
+        org = _org_for_admin(request, name)
+        if org is None:
             return render(request, "errors/404.html", status=404)
         form = MemberForm(request.POST)
         if form.is_valid():
@@ -182,3 +185,96 @@ class OrganizationMembersView(LoginRequiredMixin, View):
                 except HubError as exc:
                     messages.error(request, exc.message)
         return redirect("registry:namespace", namespace=org.name)
+
+
+def _org_for_admin(request, name: str) -> Organization | None:
+    """The organisation, if the caller administers it (gating.policy.can_manage_org); else None,
+    which the pages answer with a 404, as for an organisation that does not exist."""
+    org = Organization.objects.filter(name__iexact=name).first()
+    if org is None or not can_manage_org(Principal.from_request(request), org.pk):
+        return None
+    return org
+
+
+class OrganizationSettingsView(LoginRequiredMixin, View):
+    """An organisation's settings, for its admins: members and roles, invitations by email, the
+    default visibility of new repos. POST `action`: member, invite, revoke, settings."""
+
+    def get(self, request, name):
+        org = _org_for_admin(request, name)
+        if org is None:
+            return render_error(request, NotFound("No such organisation"))
+        context = {
+            "org": org,
+            "memberships": Membership.objects.filter(org=org).select_related("user").order_by("user__username"),
+            "invitations": invitations.open_invitations(org),
+            "roles": Role.choices,
+        }
+        response = render(request, "accounts/org_settings.html", context)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def post(self, request, name):
+        org = _org_for_admin(request, name)
+        if org is None:
+            return render_error(request, NotFound("No such organisation"))
+        action = request.POST.get("action")
+        try:
+            if action == "member":
+                self._member(request, org)
+            elif action == "invite":
+                invitations.invitation_create(
+                    org=org,
+                    email=request.POST.get("email", ""),
+                    role=request.POST.get("role", ""),
+                    invited_by=request.user,
+                )
+                messages.success(request, "Invitation sent.")
+            elif action == "revoke":
+                invitations.invitation_revoke(org=org, invitation_id=form_int(request.POST, "invitation", default=0))
+                messages.success(request, "Invitation revoked.")
+            elif action == "settings":
+                services.org_settings_update(
+                    org=org,
+                    fullname=request.POST.get("fullname", ""),
+                    repos_private_by_default=request.POST.get("visibility") == "private",
+                )
+                messages.success(request, "Settings saved.")
+            else:
+                raise BadRequest("Unknown action.")
+        except HubError as exc:
+            messages.error(request, exc.message)
+        return redirect("accounts:org_settings", name=org.name)
+
+    def _member(self, request, org: Organization) -> None:
+        user = User.objects.filter(username__iexact=request.POST.get("username", "")).first()
+        if user is None:
+            raise BadRequest("No such user.")
+        role = request.POST.get("role", "")
+        services.membership_set(org=org, user=user, role=None if role == "remove" else role)
+        messages.success(request, f"{user.username}: {'removed' if role == 'remove' else role}.")
+
+
+class InvitationView(LoginRequiredMixin, View):
+    """The link of an invitation mail: GET shows it, POST accepts it (the signed-in user's email
+    must be the invited one; anything else is the same 404)."""
+
+    def get(self, request, token):
+        try:
+            invitation = invitations.invitation_from_token(token)
+        except HubError as exc:
+            return render_error(request, exc)
+        if not invitations.may_accept(invitation, request.user):
+            return render_error(request, NotFound(invitations.INVALID))
+        response = render(request, "accounts/invitation.html", {"invitation": invitation})
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def post(self, request, token):
+        try:
+            invitation = invitations.invitation_from_token(token)
+            membership = invitations.invitation_accept(invitation=invitation, user=request.user)
+        except HubError as exc:
+            return render_error(request, exc)
+        messages.success(request, f"You joined {membership.org.name} as {membership.role}.")
+        return redirect("registry:namespace", namespace=membership.org.name)

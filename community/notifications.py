@@ -38,7 +38,10 @@ def moderators_of(repo: Repo) -> list[User]:
     if repo.owner_user_id is not None:
         candidates = User.objects.filter(pk=repo.owner_user_id)
     else:
-        members = Membership.objects.filter(org_id=repo.owner_org_id, role__in=[Role.WRITE, Role.ADMIN])
+        # Contributors write to the repos they created (gating.policy decides below).
+        members = Membership.objects.filter(
+            org_id=repo.owner_org_id, role__in=[Role.CONTRIBUTOR, Role.WRITE, Role.ADMIN]
+        )
         candidates = User.objects.filter(pk__in=members.values("user_id"))
     return [user for user in candidates if can(RepoAccess(Principal(user=user), repo), Action.WRITE)]
 

@@ -132,5 +132,14 @@ def open_reports(repo: Repo) -> QuerySet[Report]:
     )
 
 
+def open_reports_across_repos() -> QuerySet[Report]:
+    """Every open report of every live repo, newest first: the operators' queue (community.operators)."""
+    return (
+        Report.objects.filter(resolved_at__isnull=True, discussion__repo__deleted_at__isnull=True)
+        .select_related("discussion__repo", "event", "reporter")
+        .order_by("-created_at", "-pk")
+    )
+
+
 def is_watching(user, repo: Repo) -> bool:
     return bool(user and user.is_authenticated and Watch.objects.filter(user=user, repo=repo).exists())

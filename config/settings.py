@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.StorageFullMiddleware",
     "core.middleware.RejectControlCharactersMiddleware",
+    # The API and downloads, per address and token, with the Hub's RateLimit headers.
+    "core.middleware.RateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.CallerCacheMiddleware",
@@ -263,7 +265,7 @@ GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", def
 GATEHOUSE_SIGNUP_MODE = env.str("GATEHOUSE_SIGNUP_MODE", default="open")
 if GATEHOUSE_SIGNUP_MODE not in ("open", "invite", "closed"):
     raise ImproperlyConfigured("GATEHOUSE_SIGNUP_MODE must be open, invite or closed.")
-GATEHOUSE_INVITATION_DAYS = env.int("GATEHOUSE_INVITATION_DAYS", default=7)
+GATEHOUSE_SIGNUP_INVITATION_DAYS = env.int("GATEHOUSE_SIGNUP_INVITATION_DAYS", default=7)
 # Account mails (accounts.mail): how long a verification link and a password reset link work,
 # and password reset requests allowed per address and per account (email) per window.
 GATEHOUSE_EMAIL_VERIFY_TIMEOUT = env.int("GATEHOUSE_EMAIL_VERIFY_TIMEOUT", default=3 * 24 * 3600)
@@ -273,6 +275,16 @@ GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT = env.int("GATEHOUSE_PASSWORD_RESETS_PER_A
 GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS = env.int("GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS", default=3600)
 GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT = env.int("GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT", default=5)
 GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS = env.int("GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS", default=3600)
+# Requests to the API and downloads (/resolve) per window, per address and per token (each
+# request counts against both); 0: no limit. Generous: a busy client or a soak stays well below.
+# Invitations an organisation may send per day, and how many days an invitation link lives.
+GATEHOUSE_ORG_INVITATIONS_PER_DAY = env.int("GATEHOUSE_ORG_INVITATIONS_PER_DAY", default=50)
+GATEHOUSE_ORG_INVITATION_DAYS = env.int("GATEHOUSE_ORG_INVITATION_DAYS", default=7)
+GATEHOUSE_RATELIMIT_WINDOW_SECONDS = env.int("GATEHOUSE_RATELIMIT_WINDOW_SECONDS", default=300)
+GATEHOUSE_RATELIMIT_API_PER_IP = env.int("GATEHOUSE_RATELIMIT_API_PER_IP", default=100_000)
+GATEHOUSE_RATELIMIT_API_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_API_PER_TOKEN", default=100_000)
+GATEHOUSE_RATELIMIT_RESOLVERS_PER_IP = env.int("GATEHOUSE_RATELIMIT_RESOLVERS_PER_IP", default=100_000)
+GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN = env.int("GATEHOUSE_RATELIMIT_RESOLVERS_PER_TOKEN", default=100_000)
 
 # Single sign-on with OpenID Connect (accounts.sso; README, "Single sign-on"): on when the issuer
 # and the client id are set. Endpoints come from the issuer's discovery document unless set here.
@@ -441,7 +453,15 @@ GATEHOUSE_PORTAL_PAGE_SIZE = env.int("GATEHOUSE_PORTAL_PAGE_SIZE", default=100)
 # Previews: the operator's safety checker (a local folder; previews are refused without one),
 # blocked prompt concepts ("category: term, term; category: term"), the minimum Safe Latent
 # Diffusion preset, parameter bounds, rate limits and queue caps, and worker leases.
-GATEHOUSE_SAFETY_CHECKER_PATH = env.str("GATEHOUSE_SAFETY_CHECKER_PATH", default="")
+# `manage.py install_safety_checker` installs into GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR (with its record,
+# installed.json), which is the checker when GATEHOUSE_SAFETY_CHECKER_PATH is not set.
+GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR = VAR_DIR / "safety-checker"
+GATEHOUSE_SAFETY_CHECKER_PATH = env.str(
+    "GATEHOUSE_SAFETY_CHECKER_PATH",
+    default=str(GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR)
+    if (GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR / "installed.json").is_file()
+    else "",
+)
 GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS", default="")
 GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE", default="")
 GATEHOUSE_PREVIEW_SLD_MINIMUM = env.str("GATEHOUSE_PREVIEW_SLD_MINIMUM", default="weak")

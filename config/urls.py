@@ -2,9 +2,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import WhoAmIView
+from community import operators as community_operators
 from community import urls as community_urls
 from core import health, metrics
 from core import views as core_views
+from gating import operators as gating_operators
 from gating import urls as gating_urls
 from githttp import urls as githttp_urls
 from licenses import urls as licenses_urls
@@ -19,6 +21,14 @@ from registry.urls import (
 from webhooks import urls as webhook_urls
 from workers import urls as preview_urls
 from xet import urls as xet_urls
+
+# Operators' pages and routes (User.is_operator; missing to everyone else), under reserved names.
+operator_urlpatterns = [
+    path("admin/reports", community_operators.ReportQueuePage.as_view(), name="reports"),
+    path("admin/takedowns", gating_operators.TakedownsPage.as_view(), name="takedowns"),
+    path("api/repos/takedown", gating_operators.TakedownView.as_view(), name="api-takedown"),
+    path("api/repos/takedown/lift", gating_operators.TakedownLiftView.as_view(), name="api-takedown-lift"),
+]
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
@@ -39,6 +49,7 @@ urlpatterns = [
     path("", include((xet_urls.api_urlpatterns, "xet"), namespace="xet-api")),
     path("", include((xet_urls.cas_urlpatterns, "xet"), namespace="xet-cas")),
     path("", include((deleted_repos.urlpatterns, "registry"), namespace="deleted-repos")),
+    path("", include((operator_urlpatterns, "operators"), namespace="operators")),
     path("", include((api_urlpatterns, "registry"), namespace="api")),
     path("", include((lfs_urlpatterns, "registry"), namespace="lfs")),
     path("", include((githttp_urls.urlpatterns, "githttp"), namespace="githttp")),

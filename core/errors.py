@@ -107,8 +107,14 @@ class GatedRepo(HubError):
 class DisabledRepo(HubError):
     status = 403
     code = "DisabledRepo"
-    # The client maps this exact message to DisabledRepoError.
+    # The client maps this exact message (the X-Error-Message header) to DisabledRepoError.
     default_message = "Access to this resource is disabled."
+
+    def __init__(self, reason: str = ""):
+        # The operator's reason rides in the body: `reason`, and `errors`, which the client adds
+        # to the exception's message. The header's message must stay exact.
+        extra = {"reason": reason, "errors": [{"message": f"Taken down by the operators: {reason}"}]} if reason else {}
+        super().__init__(extra=extra)
 
 
 class RevisionNotFound(HubError):

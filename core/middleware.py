@@ -1,4 +1,5 @@
 import errno
+import hashlib
 import logging
 import re
 import uuid
@@ -8,9 +9,9 @@ from django.db import InterfaceError, OperationalError
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
-from core import logctx
-from core.errors import CACHE_UNAVAILABLE, BadRequest, InsufficientStorage, ServiceUnavailable
-from core.http import error_response, is_hub_route, json_error
+from core import logctx, ratelimit
+from core.errors import CACHE_UNAVAILABLE, BadRequest, InsufficientStorage, RateLimited, ServiceUnavailable
+from core.http import client_ip, error_response, is_hub_route, json_error
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=-]{1,128}$")
@@ -58,6 +59,62 @@ class RejectControlCharactersMiddleware:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# Which of the Hub's rate-limit policies a path falls under: file downloads ("resolvers") and the
+# rest of the API ("api"). Git, LFS and Xet transfers, and portal pages, are not limited here.
+_RESOLVER_PATH = re.compile(r"^/(?:datasets/)?[^/]+/[^/]+/resolve/")
+
+
+def _rate_policy(path: str) -> str | None:
+    if path.startswith("/api/"):
+        return "api"
+    if _RESOLVER_PATH.match(path):
+        return "resolvers"
+    return None
+
+
+class RateLimitMiddleware:
+    """Requests to the API and downloads per token and per address, in fixed windows of
+    GATEHOUSE_RATELIMIT_WINDOW_SECONDS (`GATEHOUSE_RATELIMIT_{API,RESOLVERS}_PER_{TOKEN,IP}`; 0:
+    no limit). Every request counts against its address; one that carries a bearer token counts
+    against the token too (keyed by the token's hash, before it is checked: a made-up token
+    still spends its address's budget). Every answer carries the Hub's `RateLimit` headers for the
+    tighter of the two; over either, 429 `RateLimited`, which huggingface_hub raises with the wait.
+
+    A cache that cannot be reached does not stop downloads: the request goes on unlimited."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        policy = _rate_policy(request.path)
+        if policy is None:
+            return self.get_response(request)
+        try:
+            tightest = self._charge(request, policy)
+        except RateLimited as exc:
+            return error_response(exc)
+        except CACHE_UNAVAILABLE:
+            logger.warning("rate limits skipped: the cache is unavailable")
+            tightest = None
+        response = self.get_response(request)
+        # A view's own limit that refused the request (posts, previews, uploads) names itself.
+        if tightest is not None and "RateLimit" not in response:
+            for name, value in tightest.items():
+                response[name] = value
+        return response
+
+    def _charge(self, request, policy: str) -> dict[str, str] | None:
+        upper = policy.upper()
+        budgets = [(f"{policy}-ip", client_ip(request), getattr(settings, f"GATEHOUSE_RATELIMIT_{upper}_PER_IP"))]
+        authorization = request.META.get("HTTP_AUTHORIZATION", "")
+        if authorization[:7].lower() == "bearer ":
+            digest = hashlib.sha256(authorization[7:].strip().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+            budgets.append((f"{policy}-token", digest, getattr(settings, f"GATEHOUSE_RATELIMIT_{upper}_PER_TOKEN")))
+        budgets = [budget for budget in budgets if budget[2] > 0]
+        return ratelimit.charge_requests(
+            policy=policy, budgets=budgets, window=settings.GATEHOUSE_RATELIMIT_WINDOW_SECONDS
+        )
 
 
 class ContentSecurityPolicyMiddleware(MiddlewareMixin):

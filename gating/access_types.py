@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from accounts.models import AccessToken, Membership, Role, TokenRole, User
-from core import lookup_cache
+from accounts.models import AccessToken, Role, TokenRole, User
 from registry.models import Repo
 from registry.selectors import RevisionHint
 
@@ -76,6 +75,8 @@ class RepoAccess:
     @property
     def role(self) -> str | None:
         if self._role is _UNKNOWN:
+            from gating.policy import repo_role  # the decision is the policy's; it imports this module
+
             self._role = repo_role(self.principal, self.repo)
         return self._role
 
@@ -93,19 +94,6 @@ class DownloadDecision:
     depends_on_caller: bool
 
 
+# Roles on a repo, by rank. An organisation's `contributor` is never a role on a repo: the policy
+# makes it `write` on the repos they created and `read` on the others (gating.policy.repo_role).
 ROLE_RANK: dict[str | None, int] = {None: 0, Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
-
-
-def repo_role(principal: Principal, repo: Repo) -> str | None:
-    """The caller's role on the repo: admin for the owner, the membership role in the owning org."""
-    user = principal.user
-    if user is None:
-        return None
-    if repo.owner_user_id is not None:
-        return Role.ADMIN if repo.owner_user_id == user.pk else None
-    # Kept per process until the repo or anything of the user's (a membership) changes.
-    return lookup_cache.remember(
-        ("role", user.pk, repo.pk),
-        lambda _role: (repo.pk, lookup_cache.user_scope(user.pk)),
-        lambda: Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first(),
-    )

@@ -10,7 +10,14 @@ Rules:
   signed-in caller whose token may write; gated repos take part like public ones, as on the Hub.
 - File content needs visibility plus, on gated repos, a role on the repo or an approved request.
 - Writes need a write or admin role *and* a token that allows writes (read tokens never write).
+- Organisation roles, as on the Hub: `read` sees and downloads the org's repos (past their gates)
+  and opens pull requests; `contributor` too, and creates repos in the org and writes to those it
+  created (`repo_role_from_membership`); `write` writes to every repo of the org; `admin` also
+  manages them and reviews their access requests. Creating repos: `can_create_in`.
 - Managing (settings, delete, move, release plans) needs the admin role.
+- Taken down by an operator (`Repo.disabled`, gating.takedown): content and posting are refused
+  (`DisabledRepo`, with the reason) to everyone without a role on the repo; metadata stays.
+  Operators reach any live repo to take it down or back (`resolve_repo_for_operator`).
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
 - A new account whose email is not verified yet only reads (sees, downloads, previews, accepts
   licenses): creating repos, asking for access, participating, reviewing, writing and managing
@@ -48,7 +55,6 @@ from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
 from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
-from gating.access_types import repo_role as repo_role
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
 from gating.visibility import find_visible, moved_target, visible_q
 from gating.visibility import repos_visible_to as repos_visible_to
@@ -56,6 +62,9 @@ from licenses.selectors import RevisionLicense, has_acknowledged, license_to_ack
 from registry import hooks
 from registry.models import Repo, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
+
+# Organisation roles that may create repos in the organisation (a contributor then writes to them).
+CREATOR_ROLES = (Role.CONTRIBUTOR, Role.WRITE, Role.ADMIN)
 
 
 def namespace_role(principal: Principal, namespace: str) -> str | None:
@@ -80,11 +89,59 @@ def check_verified(principal: Principal) -> None:
 
 
 def can_create_in(principal: Principal, namespace: str) -> bool:
+    """Creating repos in a namespace: one's own, or an organisation where one is a contributor,
+    writer or admin (as on the Hub; readers may not). A write token is needed."""
     return (
         principal.may_write
         and not is_verification_pending(principal)
-        and ROLE_RANK[namespace_role(principal, namespace)] >= ROLE_RANK[Role.WRITE]
+        and namespace_role(principal, namespace) in CREATOR_ROLES
     )
+
+
+def can_write_in(principal: Principal, namespace: str) -> bool:
+    """Writing to everything of a namespace (its collections): one's own, or an organisation where
+    one is a writer or admin. A contributor creates repos there, not collections, which only
+    writers may change."""
+    return (
+        principal.may_write
+        and not is_verification_pending(principal)
+        and namespace_role(principal, namespace) in (Role.WRITE, Role.ADMIN)
+    )
+
+
+def can_manage_org(principal: Principal, org_id: int) -> bool:
+    """An organisation's settings, members, roles and invitations: its admins (a session, or a
+    write token)."""
+    if principal.user is None or not principal.may_write or is_verification_pending(principal):
+        return False  # SECURITY: invitations mail other people: a verified address first
+    return Membership.objects.filter(org_id=org_id, user=principal.user, role=Role.ADMIN).exists()
+
+
+def repo_role_from_membership(org_role: str | None, repo: Repo, user_pk: int) -> str | None:
+    """The role an organisation member holds on one of its repos. As on the Hub, a `contributor`
+    writes only to the repos they created (`Repo.created_by`) and reads the others (sees the
+    private ones, downloads past the gate, opens pull requests and pushes to their own); `read`,
+    `write` and `admin` hold on every repo of the organisation."""
+    if org_role == Role.CONTRIBUTOR:
+        return Role.WRITE if repo.created_by_id == user_pk else Role.READ
+    return org_role
+
+
+def repo_role(principal: Principal, repo: Repo) -> str | None:
+    """The caller's role on the repo: admin for the owner, the role their membership gives them
+    in the owning org (`repo_role_from_membership`); None for everyone else."""
+    user = principal.user
+    if user is None:
+        return None
+    if repo.owner_user_id is not None:
+        return Role.ADMIN if repo.owner_user_id == user.pk else None
+    # Kept per process until the repo or anything of the user's (a membership) changes.
+    org_role = lookup_cache.remember(
+        ("role", user.pk, repo.pk),
+        lambda _role: (repo.pk, lookup_cache.user_scope(user.pk)),
+        lambda: Membership.objects.filter(org_id=repo.owner_org_id, user=user).values_list("role", flat=True).first(),
+    )
+    return repo_role_from_membership(org_role, repo, user.pk)
 
 
 def resolve_repo(
@@ -119,6 +176,20 @@ def resolve_repo_by_pk(principal: Principal, repo_pk: int, action: Action) -> Re
 
 def is_operator(principal: Principal) -> bool:
     return principal.user is not None and principal.user.is_operator
+
+
+def resolve_repo_for_operator(principal: Principal, repo_type: str, repo_id: str) -> Repo:
+    """A live repo, private or not, for an operator to take down or put back. SECURITY: to anyone
+    else (and for ids that name no live repo) it is missing, with the answer a missing repo gets;
+    a write token is needed."""
+    if not is_operator(principal) or not principal.may_write or is_namespaceless_id(repo_id):
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    namespace, name = split_repo_id(repo_id)
+    folded = {"folded_namespace": fold(namespace), "folded_name": fold(name)}
+    repo = with_folded_id(Repo.objects.filter(deleted_at__isnull=True), repo_type=repo_type, **folded).first()
+    if repo is None:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    return repo
 
 
 def deleted_repos_restorable_by(principal: Principal) -> QuerySet[Repo]:
@@ -161,7 +232,7 @@ def check(access: RepoAccess, action: Action) -> None:
             return  # the hot path: public, ungated content needs no further query
         role = access.role
         if repo.disabled and role is None:
-            raise DisabledRepo()
+            raise DisabledRepo(repo.disabled_reason)
         if action == Action.PREVIEW and _previews_public(access):
             return
         if repo.gated and role is None:
@@ -239,7 +310,7 @@ def _check_participant(access: RepoAccess) -> None:
         raise AuthenticationRequired()
     check_verified(principal)
     if access.repo.disabled and access.role is None:
-        raise DisabledRepo()
+        raise DisabledRepo(access.repo.disabled_reason)
     if not principal.may_write:
         # SECURITY: posting is a write, so a read token cannot post either.
         raise Forbidden("This token is read-only: create a token with the write role to post.")

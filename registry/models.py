@@ -38,7 +38,18 @@ class Repo(models.Model):
     )
     private = models.BooleanField(default=False)
     gated = models.CharField(max_length=8, choices=GatedMode.choices, default=GatedMode.OFF, blank=True)
+    # Taken down by an operator (gating.takedown): only the repo's own people reach its content;
+    # visitors see the reason. Who and when are in the audit trail too.
     disabled = models.BooleanField(default=False)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who created it: an organisation's contributors write to the repos they created (gating.policy).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     default_branch = models.CharField(max_length=255, default="main")
     # Moves when history is rewritten (super-squash drops commits): per-process caches of commit
     # facts are keyed by it (registry.selectors._commit_facts).

@@ -111,12 +111,13 @@ class ShardUploadView(CasRepoView):
         if length is not None and length > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
         principal, repo = self.principal, self.repo
-        if not check_push(self.access, self.token.commit_target()).is_writer:
+        by_writer = check_push(self.access, self.token.commit_target()).is_writer
+        if not by_writer:
             limits.charge_contributor(user=principal.user, amount=format.MAX_SHARD_BYTES if length is None else length)
         data = request.read(format.MAX_SHARD_BYTES + 1)
         if len(data) > format.MAX_SHARD_BYTES:
             raise PayloadTooLarge(f"A shard may hold at most {format.MAX_SHARD_BYTES} bytes.")
-        return self.answer(services.shard_register(data=data, repo=repo, user=principal.user))
+        return self.answer(services.shard_register(data=data, repo=repo, user=principal.user, by_writer=by_writer))
 
     def answer(self, result: int) -> HttpResponse:
         return JsonResponse({"result": result})

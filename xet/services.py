@@ -78,8 +78,9 @@ class VerifiedFile:
     terms: list[list]  # [[xorb, chunk start, chunk end, size], ...]
 
 
-def shard_register(*, data: bytes, repo: Repo, user: User | None) -> int:
-    """Verify a shard and make its files available to `repo`. 1 if anything was new, else 0."""
+def shard_register(*, data: bytes, repo: Repo, user: User | None, by_writer: bool) -> int:
+    """Verify a shard and make its files available to `repo` (to its sender alone, for their pull
+    requests, unless `by_writer`: see `upload_receipt_record`). 1 if anything was new, else 0."""
     try:
         shard = format.parse_shard(data)
     except format.FormatError as exc:
@@ -97,7 +98,7 @@ def shard_register(*, data: bytes, repo: Repo, user: User | None) -> int:
         else:
             _check_sha256(item)
     shard_sha256 = get_xet_shard_storage().put_bytes(data)
-    return _record(files, shard_sha256=shard_sha256, shard_size=len(data), repo=repo, user=user)
+    return _record(files, shard_sha256=shard_sha256, shard_size=len(data), repo=repo, user=user, by_writer=by_writer)
 
 
 def _verify_file(item: format.ShardFile) -> VerifiedFile:
@@ -152,7 +153,9 @@ def _check_sha256(item: VerifiedFile) -> None:
 
 
 @transaction.atomic
-def _record(files: list[VerifiedFile], *, shard_sha256: str, shard_size: int, repo: Repo, user: User | None) -> int:
+def _record(
+    files: list[VerifiedFile], *, shard_sha256: str, shard_size: int, repo: Repo, user: User | None, by_writer: bool
+) -> int:
     now = timezone.now()
     xorbs = {term[0] for item in files for term in item.terms}
     # The garbage collector takes the same row locks; a xorb it removed meanwhile is reported.
@@ -171,7 +174,9 @@ def _record(files: list[VerifiedFile], *, shard_sha256: str, shard_size: int, re
             sha256=item.sha256, defaults={"size": item.size, "xet_hash": item.hash}
         )
         StoredObject.objects.filter(pk=stored.pk).update(touched_at=now, xet_hash=stored.xet_hash or item.hash)
-        registry_services.upload_receipt_record(repo_id=repo.pk, sha256=item.sha256, user_id=user.pk if user else None)
+        registry_services.upload_receipt_record(
+            repo_id=repo.pk, sha256=item.sha256, user_id=user.pk if user else None, by_writer=by_writer
+        )
         _, new_upload = XetUpload.objects.get_or_create(file=xet_file, repo=repo, defaults={"uploaded_by": user})
         inserted += new_upload
     faults.point("xet.shard_in_txn")

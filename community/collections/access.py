@@ -5,7 +5,8 @@
   exactly like one that does not exist (the same 404, status and body).
 - Changing a collection (its metadata, its items, deleting it) needs the owner, or the write or
   admin role in the owning org, and a token that may write (read tokens never do).
-- Creating one in a namespace needs what creating a repo there needs (`policy.can_create_in`).
+- Creating one in a namespace needs the write or admin role there, as changing one does
+  (`policy.can_write_in`; an org's contributors create repos, not collections).
 
 Seeing a collection says nothing about its items: each is shown only to callers who may see
 what it points at (community.collections.selectors)."""
@@ -19,7 +20,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import Membership, Role
 from community.models import Collection
 from core.errors import AuthenticationRequired, Forbidden, NotFound
-from gating.policy import Principal, can_create_in
+from gating.policy import Principal, can_write_in
 
 _PUBLIC_ID = re.compile(r"^[0-9a-f]{24}$")
 
@@ -86,5 +87,5 @@ def check_create(principal: Principal, namespace: str) -> None:
         raise AuthenticationRequired()
     if not principal.may_write:
         raise Forbidden("This token is read-only: create a token with the write role to make changes.")
-    if not can_create_in(principal, namespace):
+    if not can_write_in(principal, namespace):
         raise Forbidden(f"You don't have the rights to create a collection in {namespace[:100]}.")

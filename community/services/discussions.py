@@ -164,7 +164,12 @@ def report_create(*, discussion: Discussion, reporter: User, reason: str | None,
 
 
 @transaction.atomic
-def report_resolve(*, report: Report, moderator: User) -> Report:
+def report_resolve(*, report: Report, moderator: User, hide_comment: bool = False) -> Report:
+    """Close a report; with `hide_comment`, hide the reported comment in the same transaction."""
+    if hide_comment:
+        if report.event is None or report.event.type != EventType.COMMENT:
+            raise BadRequest("Only a reported comment can be hidden.")
+        comment_hide(event=report.event, actor=moderator)
     if report.resolved_at is None:
         report.resolved_at, report.resolved_by = now(), moderator
         report.save(update_fields=["resolved_at", "resolved_by"])

@@ -49,7 +49,8 @@ class RepoCreateView(APIView):
             raise BadRequest("'organization' must be a string.")
         validate_namespace_name(namespace)
         namespace = canonical_namespace(namespace)
-        private = bool(edge.json_private(data, default=False))
+        # Not said: the organisation's default visibility (registry.services.repo_create), as on the Hub.
+        private = edge.json_private(data, default=None)
         check_verified(principal)
         if not can_create_in(principal, namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{namespace}'.")

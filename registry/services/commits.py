@@ -27,7 +27,17 @@ from registry.cards.metadata_validation import check_card_at
 from registry.git import gitobjects, lfsrules, trees
 from registry.git.paths import validate_folder, validate_new_path, validate_path
 from registry.metrics import COMMITS
-from registry.models import Blob, Commit, Ref, RefKind, Repo, RepoObject, StoredObject, UploadReceipt
+from registry.models import (
+    Blob,
+    Commit,
+    QuarantinedContent,
+    Ref,
+    RefKind,
+    Repo,
+    RepoObject,
+    StoredObject,
+    UploadReceipt,
+)
 from registry.selectors import entry_sha256
 from registry.services.metadata import repo_metadata_refresh
 from registry.services.scans import scans_request
@@ -409,10 +419,16 @@ def _build_tree(repo: Repo, parent_tree: str | None, operations: list[CommitOper
 
 def objects_store(*, repo: Repo, new_trees: dict[str, list[trees.Entry]], added: list[AddFile]) -> None:
     """Inside a commit's transaction: claim the stored content of `added` for the repo and store
-    the new trees and blob rows (shared by git id; a difference is refused, never taken over)."""
+    the new trees and blob rows (shared by git id; a difference is refused, never taken over).
+
+    SECURITY: content an admin deleted from the repo (QuarantinedContent) gets no proof back by
+    being committed (a contributor's pull request may name bytes they uploaded again): only a
+    writer's upload lifts a deletion (`upload_receipt_record`); until then it stays unserved."""
     _claim_objects(added)
+    sha256s = {op.sha256 for op in added}
+    deleted = set(QuarantinedContent.objects.filter(repo=repo, sha256__in=sha256s).values_list("sha256", flat=True))
     RepoObject.objects.bulk_create(
-        [RepoObject(repo=repo, sha256=sha) for sha in {op.sha256 for op in added}], ignore_conflicts=True
+        [RepoObject(repo=repo, sha256=sha) for sha in sha256s - deleted], ignore_conflicts=True
     )
     try:
         trees.save_trees(new_trees)

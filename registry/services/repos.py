@@ -29,16 +29,20 @@ def _owner_for_namespace(namespace: str) -> tuple[User | None, Organization | No
 
 
 def repo_create(
-    *, namespace: str, name: str, repo_type: str = RepoType.MODEL, private: bool = False, creator: User
+    *, namespace: str, name: str, repo_type: str = RepoType.MODEL, private: bool | None = None, creator: User
 ) -> Repo:
     """A new repo with the Hub's initial commit (a `.gitattributes` with the LFS patterns).
 
     The caller has checked (through the policy) that `creator` may create repos in `namespace`.
+    `private=None` (the client did not say): the organisation's default visibility, else public.
+    `creator` is recorded: an organisation's contributors write to the repos they created.
     """
     validate_repo_name(name)
     if repo_type not in RepoType.values:
         raise BadRequest(f"Unsupported repo type {repo_type!r}; expected 'model' or 'dataset'.")
     owner_user, owner_org = _owner_for_namespace(namespace)
+    if private is None:
+        private = owner_org is not None and owner_org.repos_private_by_default
     attributes = blob_stage(
         repo=None, path=".gitattributes", content=lfsrules.DEFAULT_GITATTRIBUTES.encode(), lfs=False, proof_from=None
     )
@@ -60,6 +64,7 @@ def repo_create(
                     owner_user=owner_user,
                     owner_org=owner_org,
                     private=private,
+                    created_by=creator,
                 )
         except IntegrityError as exc:
             raise Conflict(f"You already created this {repo_type} repo") from exc

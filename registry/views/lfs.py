@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import quote
 
 from django.conf import settings
@@ -61,18 +62,22 @@ def _object_error(oid, size, code: int, message: str) -> dict:
     }
 
 
-def _record(verified: VerifiedUpload | None) -> None:
-    """Record bytes the storage layer verified and published: the repo may reference them now
-    (after the publish, in its own transaction)."""
+def _record(verified: VerifiedUpload | None, *, by_writer: bool) -> None:
+    """Record bytes the storage layer verified and published (after the publish, in its own
+    transaction): the sender's receipt, and for a writer's upload the repo's proof."""
     if verified is not None:
         services.upload_record(
-            sha256=verified.sha256, size=verified.size, repo_id=verified.repo_id, user_id=verified.user_id
+            sha256=verified.sha256,
+            size=verified.size,
+            repo_id=verified.repo_id,
+            user_id=verified.user_id,
+            by_writer=by_writer,
         )
 
 
-def _record_published(verified: VerifiedUpload) -> None:
+def _record_published(verified: VerifiedUpload, *, by_writer: bool) -> None:
     faults.point("lfs.after_publish")  # stored, not yet the repo's: the client's retry records it
-    _record(verified)
+    _record(verified, by_writer=by_writer)
 
 
 class LfsBatchView(RepoAPIView):
@@ -242,7 +247,7 @@ class LfsVerifyView(RepoAPIView):
         if not held and edge.is_size(size) and get_storage().serves_signed_urls:
             verified = s3uploads.verify_staged(repo_id=self.repo.pk, user_id=request.user.pk, oid=oid, size=size)
             if verified is not None:
-                _record(verified)
+                _record(verified, by_writer=not contributor)
                 held = _holds(self.repo, request.user, oid=oid, size=size, contributor=contributor)
         if not held:
             raise NotFound(f"Object {oid} of size {size} was not received.")
@@ -269,7 +274,9 @@ class SignedTransferView(View):
         repo = Repo.objects.filter(pk=self.grant.repo_id).first()
         if user is None or repo is None:
             raise Forbidden("This upload URL is no longer valid.")
-        check(RepoAccess(Principal(user=user), repo), Action.PARTICIPATE)  # as the batch that signed it
+        access = RepoAccess(Principal(user=user), repo)
+        check(access, Action.PARTICIPATE)  # as the batch that signed it
+        self.by_writer = can(access, Action.WRITE)
 
     def body(self):
         return socket_body(self.request) or self.request
@@ -283,7 +290,7 @@ class LfsUploadView(SignedTransferView):
 
     def put(self, request, oid):
         verified = uploads.receive_single(self.grant, self.body(), self.content_length())
-        _record(verified)
+        _record(verified, by_writer=self.by_writer)
         return JsonResponse({"oid": verified.sha256, "size": verified.size})
 
 
@@ -306,7 +313,8 @@ class LfsCompleteView(SignedTransferView):
             raise BadRequest("Expected {'oid': ..., 'parts': [...]} for this object.")
         if get_storage().serves_signed_urls:
             verified = s3uploads.complete_multipart(self.grant, body["parts"])
-            _record_published(verified)
+            _record_published(verified, by_writer=self.by_writer)
         else:
-            verified = uploads.complete_multipart(self.grant, body["parts"], on_published=_record_published)
+            record = partial(_record_published, by_writer=self.by_writer)
+            verified = uploads.complete_multipart(self.grant, body["parts"], on_published=record)
         return JsonResponse({"oid": verified.sha256, "size": verified.size})

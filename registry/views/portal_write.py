@@ -10,16 +10,18 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
 from django.views import View
 
-from accounts.models import Membership, Role
+from accounts.models import Membership
 from core import bodies
 from core.errors import BadRequest, HubError
-from gating.policy import Action, Principal, can_create_in, check_verified
+from core.middleware import CONTENT_SECURITY_POLICY
+from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in, check_verified
 from gating.repo_views import PortalRepoView
 from registry import limits, services
 from registry.cards.metadata_validation import validate_card_text
 from registry.git.paths import validate_path
 from registry.models import RepoType
 from registry.selectors import gitattributes_at, list_refs, read_text_at, resolve_revision
+from registry.storage import get_storage, s3uploads
 
 MAX_PORTAL_FILES = 500
 
@@ -28,13 +30,14 @@ class NewRepoForm(forms.Form):
     namespace = forms.ChoiceField(label="Owner")
     name = forms.CharField(max_length=96)
     repo_type = forms.ChoiceField(choices=RepoType.choices, initial=RepoType.MODEL, label="Type")
-    private = forms.BooleanField(required=False, label="Private")
+    # Empty: the owner's default (an organisation may make new repos private by default).
+    visibility = forms.ChoiceField(
+        choices=[("", "The owner's default"), ("public", "Public"), ("private", "Private")], required=False
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        orgs = Membership.objects.filter(user=user, role__in=[Role.WRITE, Role.ADMIN]).values_list(
-            "org__name", flat=True
-        )
+        orgs = Membership.objects.filter(user=user, role__in=CREATOR_ROLES).values_list("org__name", flat=True)
         namespace = self.fields["namespace"]
         assert isinstance(namespace, forms.ChoiceField)  # self.fields is typed as plain Fields
         namespace.choices = [(user.username, user.username)] + [(name, name) for name in orgs]
@@ -56,7 +59,7 @@ class NewRepoView(LoginRequiredMixin, View):
                     namespace=data["namespace"],
                     name=data["name"],
                     repo_type=data["repo_type"],
-                    private=data["private"],
+                    private={"": None, "public": False, "private": True}[data["visibility"]],
                     creator=request.user,
                 )
             except HubError as exc:
@@ -103,7 +106,12 @@ class UploadView(PortalWriteView):
     def _page(self, revision: str, form: dict, status: int = 200):
         context = self.base_context(resolve_revision(self.repo, revision))
         context.update({"tab": "files", "form": form, "directory": form.get("directory", "")})
-        return render(self.request, "registry/upload.html", context, status=status)
+        response = render(self.request, "registry/upload.html", context, status=status)
+        if get_storage().serves_signed_urls:
+            # SECURITY: the page's script may connect to the bucket's presigned URLs, nowhere else.
+            origin = s3uploads.upload_origin()
+            response["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; connect-src 'self' {origin}"
+        return response
 
     def post(self, request, namespace, name, revision, repo_type=None):
         form = {key: request.POST.get(key, "") for key in ("directory", "summary", "description")}

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import lifecycle
-from accounts.models import Invitation, User
+from accounts.models import SignupInvitation, User
 
 pytestmark = pytest.mark.django_db
 FORM = {"username": "dora", "email": "dora@example.org", "password": "a-long-enough-passphrase"}
@@ -34,7 +34,7 @@ def test_invite_only_sign_up_takes_an_operators_link_once(client, settings, mail
     link = out.getvalue().strip()
     assert link.startswith("https://hub.example.org/signup?invite=")
     secret = link.split("invite=")[1]
-    assert not Invitation.objects.filter(digest__contains=secret).exists()  # only its digest is kept
+    assert not SignupInvitation.objects.filter(digest__contains=secret).exists()  # only its digest is kept
 
     page = client.get(f"/signup?invite={secret}")
     assert page.status_code == 200 and f'value="{secret}"'.encode() in page.content
@@ -42,7 +42,7 @@ def test_invite_only_sign_up_takes_an_operators_link_once(client, settings, mail
         assert client.post("/signup", {**FORM, "invite": secret}).status_code == 302
     dora = User.objects.get(username="dora")
     assert dora.is_verification_pending and len(sent) == 1
-    invitation = Invitation.objects.get()
+    invitation = SignupInvitation.objects.get()
     assert (invitation.used_by, invitation.used_at is not None) == (dora, True)
 
     again = Client().post("/signup", {**FORM, "username": "eve", "email": "eve@example.org", "invite": secret})
@@ -52,7 +52,7 @@ def test_invite_only_sign_up_takes_an_operators_link_once(client, settings, mail
 def test_invitations_expire_and_may_name_the_email(client, settings):
     settings.GATEHOUSE_SIGNUP_MODE = "invite"
     old, old_secret = lifecycle.invitation_create(created_by=None)
-    Invitation.objects.filter(pk=old.pk).update(expires_at=timezone.now())
+    SignupInvitation.objects.filter(pk=old.pk).update(expires_at=timezone.now())
     assert client.post("/signup", {**FORM, "invite": old_secret}).status_code == 403
     _, secret = lifecycle.invitation_create(created_by=None, email="Dora@Example.org")
     wrong = client.post("/signup", {**FORM, "email": "mallory@example.org", "invite": secret})
@@ -69,7 +69,7 @@ def test_open_sign_up_needs_no_invitation(client, settings, signed_up):
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_waives_every_account_that_existed_before_it():
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0004_ssoidentity")])
+    executor.migrate([("accounts", "0005_org_roles_invitations")])
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
@@ -78,7 +78,7 @@ def test_the_migration_waives_every_account_that_existed_before_it():
             [timezone.now()],
         )
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0005_account_lifecycle")])
+    executor.migrate([("accounts", "0006_account_lifecycle")])
     old = User.objects.get(username="old")
     assert old.email_verification_waived and not old.is_verification_pending
     new = User.objects.create_user("new", "new@example.org")

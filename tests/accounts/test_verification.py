@@ -63,6 +63,8 @@ def test_a_new_account_reads_but_creates_asks_and_posts_nothing_until_verified(c
     assert b'data-testid="verify-banner"' in page.content and b"Verify your email address" in page.content
     refused = client.post("/new", {"namespace": "dora", "name": "fresh", "repo_type": "model"})
     assert refused.status_code == 400 and b"Verify your email address first" in refused.content
+    no_org = client.post("/organizations/new", {"name": "doras-org"})
+    assert no_org.status_code == 400 and b"Verify your email address first" in no_org.content
 
     # Following the link verifies; then the same calls succeed.
     verified = client.get(path_of(link))
@@ -105,7 +107,7 @@ def test_the_link_is_made_by_the_worker_and_no_token_is_stored(signed_up):
 
 
 def test_existing_accounts_are_waived_and_asked_to_verify(client, alice):
-    """Accounts that predate verification (migration accounts 0005 waives every one) keep
+    """Accounts that predate verification (migration accounts 0006 waives every one) keep
     working; the banner asks them to verify, and the settings page sends them a link."""
     assert alice.email_verification_waived and not alice.email_verified
     client.force_login(alice)

@@ -2,10 +2,10 @@
 
 Roles: anonymous; a stranger; a new account whose email is not verified yet; a pending and an
 approved access requester (gated repo); the owner with a read-only token; a reader (org member
-with the read role, who wrote the thread); a collaborator (write role); the owner (admin). For
-each refused call the test checks the status, that the body names nothing from the thread, and
-that nothing happened (no event, no thread, no email). A private repo answers exactly like a
-repo that does not exist.
+with the read role, who wrote the thread); a contributor (who did not create the repo: a reader
+there); a collaborator (write role); the owner (admin). For each refused call the test checks
+the status, that the body names nothing from the thread, and that nothing happened (no event, no
+thread, no email). A private repo answers exactly like a repo that does not exist.
 """
 
 import json
@@ -23,7 +23,19 @@ from tests.support.builders import OrganizationFactory, UserFactory, add_member,
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "Secret roadmap for v2"
-ROLES = ["anonymous", "stranger", "unverified", "pending", "approved", "read_token", "reader", "collaborator", "owner"]
+ROLES = [
+    "anonymous",
+    "stranger",
+    "unverified",
+    "pending",
+    "approved",
+    "read_token",
+    "reader",
+    "contributor",
+    "collaborator",
+    "owner",
+]
+INSIDERS = ("read_token", "reader", "contributor", "collaborator", "owner")
 ALLOWED = "allowed"
 
 
@@ -37,6 +49,8 @@ class World:
         self.reader, self.collaborator = UserFactory(username="rita"), UserFactory(username="colin")
         add_member(org, self.reader, "read")
         add_member(org, self.collaborator, "write")
+        self.contributor = UserFactory(username="cody")
+        add_member(org, self.contributor, "contributor")
         self.repo = make_repo(org, "model", {"notes.txt": b"one\n"}, private=kind == "private")
         if kind == "gated":
             Repo.objects.filter(pk=self.repo.pk).update(gated="manual")
@@ -59,6 +73,7 @@ class World:
             **{name: token_for(user) for name, user in users.items()},
             "read_token": token_for(self.owner, role="read"),
             "reader": token_for(self.reader),
+            "contributor": token_for(self.contributor),
             "collaborator": token_for(self.collaborator),
             "owner": token_for(self.owner),
         }
@@ -76,7 +91,7 @@ class World:
 def _routes(world: World) -> dict:
     """name -> (method, path suffix, body, who may call it on a visible repo)."""
     t, c, pr = world.thread.num, world.comment.public_id, world.pr.num
-    participants = {"stranger", "pending", "approved", "reader", "collaborator", "owner"}
+    participants = {"stranger", "pending", "approved", "reader", "contributor", "collaborator", "owner"}
     thread_people = {"reader", "collaborator", "owner"}
     moderators = {"collaborator", "owner"}
     everyone = set(ROLES)
@@ -145,7 +160,7 @@ def _check_route(world, route, method, suffix, body, allowed, *, kind, mailoutbo
     missing = f"/api/models/acme/nope{suffix}"
     mailoutbox.clear()
     for role in ROLES:
-        sees_repo = kind != "private" or role in ("read_token", "reader", "collaborator", "owner")
+        sees_repo = kind != "private" or role in INSIDERS
         before = world.snapshot(mailoutbox)
         response = _call(world.client(role), method, base, _body(world, role, body))
         if not sees_repo:
@@ -180,7 +195,7 @@ def test_diff_needs_download_access_on_gated_repos(kind):
     url = f"/api/models/acme/model/discussions/{world.pr.num}?diff=1"
     for role in ROLES:
         data = world.client(role).get(url).json()
-        may_download = kind == "public" or role in ("approved", "read_token", "reader", "collaborator", "owner")
+        may_download = kind == "public" or role in ("approved", *INSIDERS)
         assert ("diff" in data) is may_download, role
         assert data["filesWithConflicts"] == [] and data["changes"] == {"base": "refs/heads/main"}
 

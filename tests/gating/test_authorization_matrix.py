@@ -11,11 +11,11 @@ from accounts.models import User
 from gating import release
 from registry.models import Repo
 from tests.support.builders import token_for
-from tests.support.matrix import SECRET, STAGES, matrix_world
+from tests.support.matrix import INSIDERS, SECRET, STAGES, matrix_world
 
 pytestmark = pytest.mark.django_db
 
-CALLERS = ["anonymous", "stranger", "pending", "approved", "member", "owner"]
+CALLERS = ["anonymous", "stranger", "pending", "approved", "member", "contributor", "writer", "owner"]
 OK, GATED_ANON, GATED, MISSING_ANON, MISSING = (
     200,
     (401, "GatedRepo"),
@@ -30,7 +30,7 @@ OK, GATED_ANON, GATED, MISSING_ANON, MISSING = (
 
 def _expect(mode: str, caller: str, what: str):
     """The answer for `what` in ('meta', 'config', 'weights') under `mode` for `caller`."""
-    insider = caller in ("member", "owner")
+    insider = caller in INSIDERS
     if mode == "private":
         return OK if insider else (MISSING_ANON if caller == "anonymous" else MISSING)
     if mode == "public" or what == "meta" or insider:
@@ -109,7 +109,7 @@ def _walk(client, repo: Repo, mode: str, caller: str, auth: dict) -> None:
 
     page = client.get("/acme/m", **auth)
     blob = client.get("/acme/m/blob/main/config.json", **auth)
-    if mode == "private" and caller not in ("member", "owner"):
+    if mode == "private" and caller not in INSIDERS:
         assert page.status_code == blob.status_code == 404
         assert b"acme/m" not in page.content.replace(b"acme/m/", b"")
     else:

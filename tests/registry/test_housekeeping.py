@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+from huggingface_hub import CommitOperationAdd, HfApi, constants, hf_hub_download
 from huggingface_hub.errors import BadRequestError, RevisionNotFoundError
 
 from accounts.models import Role
@@ -225,3 +225,34 @@ def test_permanently_deleted_xet_content_goes_with_the_garbage_collector(hub, al
     assert not StoredObject.objects.filter(sha256=sha(first)).exists()
     assert not XetFile.objects.filter(hash=xet_hash).exists()
     assert fsck().problems == []
+
+
+@pytest.mark.parametrize("transfer", ["xet", "lfs"])
+def test_a_contributor_sending_deleted_bytes_again_does_not_bring_them_back(
+    hub, alice, bob, model, transfer, monkeypatch
+):
+    """Found by a review: a user without write access who had the bytes lifted an admin's
+    deletion by uploading them to a pull request. Their upload proves the bytes for their own
+    pull request only; the content stays deleted at every revision until a writer uploads it."""
+    old_revision = Commit.objects.filter(repo=model, title="add files").values_list("oid", flat=True).get()
+    owner = HfApi(endpoint=hub, token=token_for(alice))
+    owner.permanently_delete_lfs_files(
+        "alice/painter", [f for f in owner.list_lfs_files("alice/painter") if f.file_oid == sha(OLD)]
+    )
+    old_file = f"{hub}/alice/painter/resolve/{old_revision}/model.safetensors"
+    assert requests.get(old_file).status_code == 410
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", transfer == "lfs")  # lfs: the batch API
+
+    contributor = HfApi(endpoint=hub, token=token_for(bob))
+    pull = contributor.create_commit(
+        "alice/painter",
+        operations=[CommitOperationAdd("again.safetensors", OLD)],
+        commit_message="the old weights again",
+        create_pr=True,
+    )
+    assert pull.pr_revision is not None
+    assert requests.get(old_file).status_code == 410  # bob's upload and commit lift nothing
+    assert requests.get(f"{hub}/alice/painter/resolve/{pull.pr_revision}/again.safetensors").status_code == 410
+
+    owner.upload_file(repo_id="alice/painter", path_in_repo="restored.safetensors", path_or_fileobj=OLD)
+    assert requests.get(old_file).content == OLD

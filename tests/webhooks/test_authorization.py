@@ -11,13 +11,13 @@ import pytest
 
 from gating import release
 from tests.support.builders import OrganizationFactory, UserFactory, commit_files, token_for
-from tests.support.matrix import STAGES, matrix_world
+from tests.support.matrix import INSIDERS, STAGES, matrix_world
 from tests.webhooks.helpers import make_webhook, watch_org
 from webhooks.models import Delivery, Webhook
 
 pytestmark = pytest.mark.django_db
 
-CALLERS = ["stranger", "pending", "approved", "member", "owner"]
+CALLERS = ["stranger", "pending", "approved", "member", "contributor", "writer", "owner"]
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def world(db):
 
 
 def _sees(mode: str, caller: str) -> bool:
-    return mode != "private" or caller in ("member", "owner")
+    return mode != "private" or caller in INSIDERS
 
 
 @pytest.mark.parametrize("mode", list(STAGES))

@@ -44,7 +44,7 @@ def test_gc_removes_only_old_unreferenced_content(alice):
 def test_commit_racing_the_collector_either_keeps_its_object_or_fails_cleanly(alice):
     repo = make_repo(alice, "m")
     sha = get_storage().put_bytes(b"uploaded long ago")
-    upload_record(sha256=sha, size=17, repo_id=repo.pk)
+    upload_record(sha256=sha, size=17, repo_id=repo.pk, user_id=None, by_writer=True)
     StoredObject.objects.filter(sha256=sha).update(touched_at=timezone.now() - timedelta(days=3))
     staged = services.blob_stage_stored(repo=repo, path="w.bin", sha256=sha, proof_from=None)
     collect_garbage(grace=timedelta(days=1))  # the object goes before the commit locks it
@@ -52,7 +52,7 @@ def test_commit_racing_the_collector_either_keeps_its_object_or_fails_cleanly(al
         services.commit_create(repo=repo, branch="main", operations=[staged], summary="late", author=alice)
     # the other order: the commit touches the object, the collector keeps it
     sha2 = get_storage().put_bytes(b"also old")
-    upload_record(sha256=sha2, size=8, repo_id=repo.pk)
+    upload_record(sha256=sha2, size=8, repo_id=repo.pk, user_id=None, by_writer=True)
     StoredObject.objects.filter(sha256=sha2).update(touched_at=timezone.now() - timedelta(days=3))
     operation = services.blob_stage_stored(repo=repo, path="w2.bin", sha256=sha2, proof_from=None)
     services.commit_create(repo=repo, branch="main", operations=[operation], summary="in time", author=alice)
