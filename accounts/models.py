@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
+
+from accounts import permissions
 
 
 class User(AbstractUser):
@@ -12,7 +16,7 @@ class User(AbstractUser):
     # provider that vouches for it); null: not verified. Changing the email clears it.
     email_verified_at = models.DateTimeField(null=True, blank=True)
     # Accounts that may act before verifying their email (they are asked to): every account that
-    # existed when verification came in (accounts migration 0006) and accounts an operator made
+    # existed when verification came in (accounts migration 0007) and accounts an operator made
     # (`createuser`). A new sign-up is False: it reads, but creates, asks and posts nothing until
     # verified (gating.policy.check_verified). Changing the email ends the waiver.
     email_verification_waived = models.BooleanField(default=False)
@@ -119,6 +123,7 @@ class Invitation(models.Model):
 class TokenRole(models.TextChoices):
     READ = "read"
     WRITE = "write"
+    FINE_GRAINED = "fineGrained", "fine-grained"
 
 
 class AccessToken(models.Model):
@@ -126,7 +131,10 @@ class AccessToken(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_tokens")
     name = models.CharField(max_length=100)
-    role = models.CharField(max_length=8, choices=TokenRole.choices)
+    role = models.CharField(max_length=16, choices=TokenRole.choices)
+    # Fine-grained tokens only (accounts.permissions.normalise): what the token may do, where.
+    # Fixed when the token is made, so the per-process credentials cache never holds a stale copy.
+    fine_grained = models.JSONField(null=True, blank=True)
     public_id = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -140,6 +148,16 @@ class AccessToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_fine_grained(self) -> bool:
+        return self.role == TokenRole.FINE_GRAINED
+
+    @cached_property
+    def fine_grained_permissions(self) -> permissions.FineGrained | None:
+        if not self.is_fine_grained:
+            return None
+        return permissions.FineGrained.load(self.fine_grained or {})
 
 
 class SignupInvitation(models.Model):

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import View
 
-from accounts import invitations, lifecycle, mail, services, throttle
+from accounts import invitations, lifecycle, mail, permissions, services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
-from accounts.models import Membership, Organization, Role, User
+from accounts.models import Membership, Organization, Role, TokenRole, User
 from accounts.sso import config as sso_config
 from core.edge import form_int
-from core.errors import BadRequest, HubError, NotFound, RateLimited
+from core.errors import BadRequest, HubError, NotFound, RateLimited, RepoMoved, RepoNotFound
 from core.http import client_ip
 from core.views import render_error
-from gating.policy import Principal, can_manage_org
+from gating.policy import Action, Principal, can_manage_org, resolve_repo
+from gating.selectors import fine_grained_description
 
 
 def _refused(request, template: str, context: dict, exc: RateLimited):
@@ -115,9 +119,48 @@ class SignupView(View):
         return render(request, "accounts/signup.html", context, status=status)
 
 
+def _expiry(day: date | None) -> datetime | None:
+    """The end of `day` in UTC: a token made to expire on a date works all that day."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def _fine_grained(user: User, data: dict) -> dict:
+    """The scopes the form names, with each repo resolved through the policy as the user sees
+    it (SECURITY: a repo they cannot see is "not found", as everywhere)."""
+    principal = Principal(user=user)
+    scoped: list[tuple[str, int, list[str]]] = []
+    for line in data["repos"].splitlines()[:200]:
+        repo_id = line.strip().strip("/")
+        if not repo_id:
+            continue
+        repo_type = "model"
+        if repo_id.startswith("datasets/"):
+            repo_type, repo_id = "dataset", repo_id[len("datasets/") :]
+        try:
+            repo = resolve_repo(principal, repo_type, repo_id, Action.VIEW).repo
+        except (RepoNotFound, RepoMoved):
+            raise BadRequest(f"No {repo_type} {repo_id[:200]!r} that you can see.") from None
+        scoped.append((permissions.REPO, repo.pk, data["repo_permissions"]))
+    for org in Organization.objects.filter(name__in=data["orgs"], memberships__user=user):
+        scoped.append((permissions.ORG, org.pk, data["org_permissions"]))
+    scoped.append((permissions.USER, user.pk, data["own_permissions"]))
+    return permissions.normalise(
+        scoped=scoped, global_permissions=data["global_permissions"], gated=data["can_read_gated_repos"]
+    )
+
+
 class TokenSettingsView(LoginRequiredMixin, View):
+    """The user's tokens: create (read, write or fine-grained, with an optional expiry date),
+    see when each was last used, revoke."""
+
     def get(self, request):
-        return self._render(request, TokenForm())
+        return self._render(request, self._form(request))
+
+    def _form(self, request, data=None) -> TokenForm:
+        org_names = list(request.user.organizations.order_by("name").values_list("name", flat=True))
+        return TokenForm(data, org_names=org_names)
 
     def post(self, request):
         if "revoke" in request.POST:
@@ -127,22 +170,31 @@ class TokenSettingsView(LoginRequiredMixin, View):
             except (HubError, ValueError):
                 messages.error(request, "No such token.")
             return redirect("accounts:tokens")
-        form = TokenForm(request.POST)
+        form = self._form(request, request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             try:
+                fine = _fine_grained(request.user, data) if data["role"] == TokenRole.FINE_GRAINED else None
                 token, plaintext = services.token_create(
-                    user=request.user, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
+                    user=request.user,
+                    name=data["name"],
+                    role=data["role"],
+                    expires_at=_expiry(data["expires_on"]),
+                    fine_grained=fine,
                 )
             except HubError as exc:
                 form.add_error(None, exc.message)
             else:
                 # Shown once, on this response only; only its hash is stored.
-                return self._render(request, TokenForm(), new_token=plaintext, new_token_name=token.name)
+                return self._render(request, self._form(request), new_token=plaintext, new_token_name=token.name)
         return self._render(request, form, status=400)
 
     def _render(self, request, form, status=200, **extra):
-        tokens = request.user.access_tokens.all()
-        response = render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, **extra}, status=status)
+        tokens = list(request.user.access_tokens.all())
+        for token in tokens:
+            token.scopes = fine_grained_description(token) if token.is_fine_grained else None
+        context = {"form": form, "tokens": tokens, "now": timezone.now(), **extra}
+        response = render(request, "accounts/tokens.html", context, status=status)
         response["Cache-Control"] = "no-store"
         return response
 

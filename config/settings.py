@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "xet.apps.XetConfig",
     "githttp.apps.GitHttpConfig",
     "webhooks.apps.WebhooksConfig",
+    "mirror.apps.MirrorConfig",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    # Requests naming a mirrored namespace are answered by the mirror's routes (mirror/urls.py).
+    "mirror.middleware.MirrorRoutingMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -361,6 +364,22 @@ GATEHOUSE_WEBHOOK_MAX_PAYLOAD_BYTES = env.int("GATEHOUSE_WEBHOOK_MAX_PAYLOAD_BYT
 GATEHOUSE_WEBHOOK_DISABLE_AFTER = env.int("GATEHOUSE_WEBHOOK_DISABLE_AFTER", default=10)
 GATEHOUSE_WEBHOOKS_PER_USER = env.int("GATEHOUSE_WEBHOOKS_PER_USER", default=100)
 GATEHOUSE_WEBHOOK_LOG_DAYS = env.int("GATEHOUSE_WEBHOOK_LOG_DAYS", default=30)
+
+# Upstream mirrors (mirror app; see README "Upstream mirrors"). A JSON list of upstream hubs:
+# [{"name": "hf", "endpoint": "https://huggingface.co", "token_env": "HF_OPERATOR_TOKEN",
+#   "namespaces": ["google"], "licenses_allow": [], "licenses_deny": ["cc-by-nc-4.0"],
+#   "repos_allow": [], "repos_deny": ["google/secret-*"]}]
+GATEHOUSE_UPSTREAMS = env.json("GATEHOUSE_UPSTREAMS", default=[])
+# Comma-separated Fernet keys for users' upstream tokens (the first encrypts, all decrypt); unset:
+# one generated into var/upstream_token_keys. Never SECRET_KEY.
+GATEHOUSE_UPSTREAM_TOKEN_KEYS = env.list("GATEHOUSE_UPSTREAM_TOKEN_KEYS", default=[])
+GATEHOUSE_MIRROR_METADATA_TTL = env.int("GATEHOUSE_MIRROR_METADATA_TTL", default=60)
+GATEHOUSE_MIRROR_ACCESS_TTL = min(env.int("GATEHOUSE_MIRROR_ACCESS_TTL", default=300), 300)
+GATEHOUSE_MIRROR_STALE_SECONDS = env.int("GATEHOUSE_MIRROR_STALE_SECONDS", default=7 * 86400)
+GATEHOUSE_MIRROR_CONNECT_TIMEOUT = env.float("GATEHOUSE_MIRROR_CONNECT_TIMEOUT", default=5.0)
+GATEHOUSE_MIRROR_READ_TIMEOUT = env.float("GATEHOUSE_MIRROR_READ_TIMEOUT", default=30.0)
+GATEHOUSE_MIRROR_FOLLOW_SECONDS = env.float("GATEHOUSE_MIRROR_FOLLOW_SECONDS", default=60.0)
+GATEHOUSE_MIRROR_SCAN_RETRY_AFTER = env.int("GATEHOUSE_MIRROR_SCAN_RETRY_AFTER", default=5)
 
 # Hosted previews (workers app). Time limits come first: the broker's visibility timeout must
 # outlast the hard limit, or a long preview would be delivered to a second worker.

@@ -99,7 +99,7 @@ class InfoRefsView(GitRepoView):
     @property
     def repo_actions(self) -> dict[str, Action]:  # type: ignore[override]
         service = self.request.GET.get("service")
-        return {"GET": Action.PARTICIPATE if service == RECEIVE_PACK else Action.DOWNLOAD}
+        return {"GET": Action.PUSH if service == RECEIVE_PACK else Action.DOWNLOAD}
 
     def get(self, request, **kwargs):
         service = request.GET.get("service")
@@ -205,7 +205,7 @@ class ReceivePackView(GitRepoView):
     """git push: see githttp.receive. PARTICIPATE lets a contributor reach their pull request's
     ref; every ref is then decided by `check_push` as for the commit API."""
 
-    repo_actions = {"POST": Action.PARTICIPATE}
+    repo_actions = {"POST": Action.PUSH}
     body_policy = GIT_PUSH
 
     def post(self, request, **kwargs):

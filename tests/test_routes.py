@@ -14,6 +14,7 @@ PUBLIC_ROUTES = {
     "agent-harnesses": "implicit client call; returns an empty registry",
     "telemetry": "implicit client call; stores nothing",
     "whoami": "describes the caller only; requires a signed-in caller",
+    "credentials-revoke": "revokes the token it is given, answers 202 whatever it was: no repo, no oracle",
     "schema": "OpenAPI schema of public routes",
     "healthz": "liveness probe; says nothing but ok",
     "readyz": "readiness probe; details only for operators or loopback callers (core.health.may_see_details)",
@@ -71,6 +72,8 @@ PUBLIC_ROUTES = {
     "webhooks-api:api-enable": "the caller's own webhook (another's is a 404)",
     "webhooks-api:api-disable": "the caller's own webhook (another's is a 404)",
     "webhooks:list": "the signed-in user's own webhooks",
+    "mirror-api:api-upstreams": "the upstream hubs, and whether the caller stored a token for each (their own)",
+    "mirror-api:api-upstream-token": "the caller's own upstream token (write token); never answered back",
     "webhooks:detail": "the signed-in user's own webhook (another's is a 404); skipped deliveries name no repo",
 }
 

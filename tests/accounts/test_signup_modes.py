@@ -69,7 +69,7 @@ def test_open_sign_up_needs_no_invitation(client, settings, signed_up):
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_waives_every_account_that_existed_before_it():
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0005_org_roles_invitations")])
+    executor.migrate([("accounts", "0006_token_fine_grained")])
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
@@ -78,7 +78,7 @@ def test_the_migration_waives_every_account_that_existed_before_it():
             [timezone.now()],
         )
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0006_account_lifecycle")])
+    executor.migrate([("accounts", "0007_account_lifecycle")])
     old = User.objects.get(username="old")
     assert old.email_verification_waived and not old.is_verification_pending
     new = User.objects.create_user("new", "new@example.org")

@@ -107,7 +107,7 @@ def test_the_link_is_made_by_the_worker_and_no_token_is_stored(signed_up):
 
 
 def test_existing_accounts_are_waived_and_asked_to_verify(client, alice):
-    """Accounts that predate verification (migration accounts 0006 waives every one) keep
+    """Accounts that predate verification (migration accounts 0007 waives every one) keep
     working; the banner asks them to verify, and the settings page sends them a link."""
     assert alice.email_verification_waived and not alice.email_verified
     client.force_login(alice)

@@ -110,13 +110,11 @@ def oidc_provider(tmp_path_factory):
                 str(folder / "data"),
                 "--port",
                 str(port),
-                "--client-id",
-                provider.client_id,
-                # `--name=value`: a random secret may begin with "-", which argparse would read
-                # as an option (a flake: about 1 start in 32).
+                # `--name=value`: a random secret may start with "-", which argparse would take
+                # for an option of its own.
+                f"--client-id={provider.client_id}",
                 f"--client-secret={provider.client_secret}",
-                "--redirect-uri",
-                f"http://{live_server}/sso/callback",
+                f"--redirect-uri=http://{live_server}/sso/callback",
                 f"--control-secret={provider.control_secret}",
             ],
             cwd=REPO_ROOT,

@@ -14,7 +14,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_org_roles_invitations"),
+        ("accounts", "0006_token_fine_grained"),
     ]
 
     operations = [
