@@ -57,6 +57,10 @@ def test_a_new_account_reads_but_creates_asks_and_posts_nothing_until_verified(c
     )
     _refused_unverified(posted)
     _refused_unverified(client.post("/api/models/alice/public/like", **auth))
+    collection = client.post(
+        "/api/collections", json.dumps({"title": "Mine", "namespace": "dora"}), content_type="application/json", **auth
+    )
+    _refused_unverified(collection)
     assert not Repo.objects.filter(name="fresh").exists() and not AccessRequest.objects.exists()
     # The portal says why, in a banner and in the form.
     page = client.get("/new")
