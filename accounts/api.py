@@ -57,7 +57,7 @@ class WhoAmIView(APIView):
                 "name": user.username,
                 "fullname": user.fullname or user.username,
                 "email": user.email or None,
-                "emailVerified": bool(user.email),
+                "emailVerified": user.email_verified,
                 "isPro": False,
                 "canPay": False,
                 "avatarUrl": None,

@@ -5,6 +5,7 @@ from functools import cached_property
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 
 from accounts import permissions
 
@@ -14,6 +15,18 @@ class User(AbstractUser):
     # When the user proved they read mail at `email` (a link they followed, or an identity
     # provider that vouches for it); null: not verified. Changing the email clears it.
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Accounts that may act before verifying their email (they are asked to): every account that
+    # existed when verification came in (accounts migration 0007) and accounts an operator made
+    # (`createuser`). A new sign-up is False: it reads, but creates, asks and posts nothing until
+    # verified (gating.policy.check_verified). Changing the email ends the waiver.
+    email_verification_waived = models.BooleanField(default=False)
+    # An operator disabled the account (is_active is then False): when, and why (shown to them).
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    # Moved to end every session of the account at once, whatever backend signed it in.
+    session_epoch = models.PositiveIntegerField(default=0)
+    # The account was deleted: only this tombstone is left (accounts.erasure says what is kept).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("username"), name="user_username_ci_unique")]
@@ -25,6 +38,20 @@ class User(AbstractUser):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def is_verification_pending(self) -> bool:
+        """A new account whose email is not verified yet: it may not create, ask or post."""
+        return self.email_verified_at is None and not self.email_verification_waived
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's session hash (of the password), with the session epoch mixed in once moved:
+        SECURITY: moving it (disabling the account) ends every session, those of any backend
+        included, and they stay ended when the account is enabled again. Epoch 0 gives Django's
+        own hash, so sessions made before this existed stay valid."""
+        value = self.password if not self.session_epoch else f"{self.password}:{self.session_epoch}"
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def is_operator(self) -> bool:
@@ -131,6 +158,20 @@ class AccessToken(models.Model):
         if not self.is_fine_grained:
             return None
         return permissions.FineGrained.load(self.fine_grained or {})
+
+
+class SignupInvitation(models.Model):
+    """A sign-up link an operator made, for the invite-only sign-up mode: it makes one account,
+    until it expires. Only a SHA-256 of its secret is stored (the link is shown once)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True, help_text="When set, the account must use this email.")
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
 
 class SsoIdentity(models.Model):

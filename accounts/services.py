@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import AccessToken, Membership, Organization, Role, TokenRole, User
-from core.errors import BadRequest, Conflict, NotFound
+from core.errors import BadRequest, Conflict, EmailNotVerified, NotFound
 from core.names import validate_namespace_name
 from core.outbox import outbox_send
 
@@ -46,9 +46,19 @@ def user_ensure(*, username: str, email: str, password: str, is_admin: bool = Fa
     """Create the user, or bring an existing one to the given email, password and admin flag."""
     user = User.objects.select_for_update().filter(username__iexact=username).first()
     if user is None:
-        return user_create(username=username, email=email, password=password, is_admin=is_admin), True
+        user = user_create(username=username, email=email, password=password, is_admin=is_admin)
+        User.objects.filter(pk=user.pk).update(email_verification_waived=True)
+        user.email_verification_waived = True
+        return user, True
+    if user.deleted_at is not None:
+        # SECURITY: a deleted account's name stays with its tombstone (accounts.erasure).
+        raise Conflict(f"The account {user.username} was deleted; its name is not given again.")
+    if email.casefold() != user.email.casefold():
+        user.email_verified_at = None  # nobody proved the new address
     user.email = email
     user.is_staff = user.is_superuser = is_admin
+    # An operator vouches for the accounts they make: they act before verifying (asked to).
+    user.email_verification_waived = True
     user.set_password(password)
     user.save()
     return user, False
@@ -56,6 +66,9 @@ def user_ensure(*, username: str, email: str, password: str, is_admin: bool = Fa
 
 @transaction.atomic
 def org_create(*, name: str, creator: User, fullname: str = "") -> Organization:
+    if creator.is_verification_pending:
+        # SECURITY: as for repos (gating.policy.check_verified): names are claimed, invitations mailed.
+        raise EmailNotVerified()
     validate_namespace_name(name)
     if namespace_taken(name):
         raise Conflict(f"The name {name!r} is already taken.")

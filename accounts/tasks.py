@@ -1,6 +1,6 @@
-"""Account mails (invitations, leaked-token reports), run from the outbox (core.outbox) by a
-worker: web processes only write them. Ids only; run twice at worst, and the copy carries the
-same Message-ID."""
+"""Account mails (invitations, verification and password reset links, leaked-token reports),
+run from the outbox (core.outbox) by a worker: web processes only write them. Ids only; run twice
+at worst, and the copy carries the same Message-ID."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
 
+from accounts import mail
 from accounts.invitations import invitation_link
 from accounts.models import AccessToken, Invitation
 
@@ -57,3 +58,10 @@ def token_leak_mail_send_task(token_pk: int) -> int:
         headers={"Message-ID": f"<gatehouse.token-leak.{token.pk}@{domain}>"},
     )
     return message.send(fail_silently=False)
+
+
+@shared_task(acks_late=True)
+def account_mail_send_task(kind: str, user_pk: int, site: str, stamp: str) -> int:
+    """A verification or password reset mail, written to the outbox by the request (run through
+    `core.outbox.outbox_run`, which claims it and reruns it from the beat if it fails)."""
+    return mail.account_mail_send(kind=kind, user_pk=user_pk, site=site, stamp=stamp)

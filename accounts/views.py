@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
-from accounts import invitations, permissions, services, throttle
+from accounts import invitations, lifecycle, mail, permissions, services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
 from accounts.models import Membership, Organization, Role, TokenRole, User
 from accounts.sso import config as sso_config
@@ -71,33 +71,52 @@ class LoginView(auth_views.LoginView):
 
 
 class SignupView(View):
+    """The sign-up form, as GATEHOUSE_SIGNUP_MODE allows: open, by an operator's invitation link
+    (`?invite=`), or closed (and never in SSO-only mode). The new account is sent a verification
+    mail (accounts.lifecycle)."""
+
     def get(self, request):
         if not sso_config.password_login_enabled():
             return _password_refused(request, "accounts/signup.html", {"form": None})
-        return render(request, "accounts/signup.html", {"form": SignupForm()})
+        return self._render(request, SignupForm(), invite=request.GET.get("invite", ""))
 
     def post(self, request):
         if not sso_config.password_login_enabled():
             return _password_refused(request, "accounts/signup.html", {"form": None})
         form = SignupForm(request.POST)
+        invite = request.POST.get("invite", "")
         try:
             throttle.signup_attempt(ip=client_ip(request))
         except RateLimited as exc:
-            return _refused(request, "accounts/signup.html", {"form": form}, exc)
+            return _refused(request, "accounts/signup.html", self._context(form, invite), exc)
         if form.is_valid():
             try:
-                user = services.user_create(
+                user = lifecycle.signup(
                     username=form.cleaned_data["username"],
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password"],
                     fullname=form.cleaned_data["fullname"],
+                    invitation=invite,
+                    site=mail.base_url(request),
                 )
             except HubError as exc:
                 form.add_error(None, exc.message)
-            else:
-                login(request, user, backend="accounts.sso.backend.PasswordBackend")
-                return redirect("registry:home")
-        return render(request, "accounts/signup.html", {"form": form}, status=400)
+                return self._render(request, form, invite=invite, status=exc.status)
+            login(request, user, backend="accounts.sso.backend.PasswordBackend")
+            messages.info(request, f"Welcome! We sent a link to {user.email}: follow it to verify your address.")
+            return redirect("registry:home")
+        return self._render(request, form, invite=invite, status=400)
+
+    def _context(self, form, invite: str) -> dict:
+        mode = lifecycle.signup_mode()
+        invited = mode != lifecycle.INVITE or lifecycle.invitation_find(invite) is not None
+        return {"form": form, "mode": mode, "invite": invite, "invited": invited}
+
+    def _render(self, request, form, *, invite: str, status: int = 200):
+        context = self._context(form, invite)
+        if status == 200 and (context["mode"] == lifecycle.CLOSED or not context["invited"]):
+            status = 403
+        return render(request, "accounts/signup.html", context, status=status)
 
 
 def _expiry(day: date | None) -> datetime | None:

@@ -263,6 +263,21 @@ GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_
 GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
 GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
 GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
+# Who may sign up (accounts.signup): `open` (anyone), `invite` (with an operator's invitation link,
+# `manage.py account invite`), `closed` (nobody: operators make accounts with `createuser`).
+GATEHOUSE_SIGNUP_MODE = env.str("GATEHOUSE_SIGNUP_MODE", default="open")
+if GATEHOUSE_SIGNUP_MODE not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured("GATEHOUSE_SIGNUP_MODE must be open, invite or closed.")
+GATEHOUSE_SIGNUP_INVITATION_DAYS = env.int("GATEHOUSE_SIGNUP_INVITATION_DAYS", default=7)
+# Account mails (accounts.mail): how long a verification link and a password reset link work,
+# and password reset requests allowed per address and per account (email) per window.
+GATEHOUSE_EMAIL_VERIFY_TIMEOUT = env.int("GATEHOUSE_EMAIL_VERIFY_TIMEOUT", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+GATEHOUSE_PASSWORD_RESETS_PER_IP = env.int("GATEHOUSE_PASSWORD_RESETS_PER_IP", default=10)
+GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT = env.int("GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT", default=3)
+GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS = env.int("GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS", default=3600)
+GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT = env.int("GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT", default=5)
+GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS = env.int("GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS", default=3600)
 # Requests to the API and downloads (/resolve) per window, per address and per token (each
 # request counts against both); 0: no limit. Generous: a busy client or a soak stays well below.
 # Invitations an organisation may send per day, and how many days an invitation link lives.

@@ -41,6 +41,8 @@ RESERVED_NAMESPACES = frozenset(
         "previews",
         "notifications",
         "account",
+        "verify-email",
+        "password-reset",
         "me",
         "healthz",
         "readyz",

@@ -19,6 +19,9 @@ Rules:
   (`DisabledRepo`, with the reason) to everyone without a role on the repo; metadata stays.
   Operators reach any live repo to take it down or back (`resolve_repo_for_operator`).
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
+- A new account whose email is not verified yet only reads (sees, downloads, previews, accepts
+  licenses): creating repos, asking for access, participating, reviewing, writing and managing
+  raise `EmailNotVerified` until it is (accounts that predate verification are waived).
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
 - Tokens (accounts.permissions, the Hub's names): every check above also asks whether the
   caller's credentials hold the permission the action needs on the repo (`ACTION_PERMISSION`):
@@ -46,6 +49,7 @@ from core.errors import (
     AuthenticationRequired,
     BadRequest,
     DisabledRepo,
+    EmailNotVerified,
     Forbidden,
     GatedRepo,
     RepoMoved,
@@ -79,6 +83,17 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
     if namespace.lower() == user.username.lower():  # names are unique whatever their case
         return Role.ADMIN
     return Membership.objects.filter(org__name__iexact=namespace, user=user).values_list("role", flat=True).first()
+
+
+def is_verification_pending(principal: Principal) -> bool:
+    return principal.user is not None and principal.user.is_verification_pending
+
+
+def check_verified(principal: Principal) -> None:
+    """SECURITY: a new account proves it reads mail at its address before it creates, asks or
+    posts anything (sign-ups are cheap; what they make reaches other people)."""
+    if is_verification_pending(principal):
+        raise EmailNotVerified()
 
 
 # The permission each repo action needs from the caller's credentials (besides the role).
@@ -134,7 +149,7 @@ def check_may_run_inference(principal: Principal) -> None:
 def can_create_in(principal: Principal, namespace: str) -> bool:
     """Creating repos in a namespace: one's own, or an organisation where one is a contributor,
     writer or admin (as on the Hub; readers may not), with credentials that hold repo.write there."""
-    if namespace_role(principal, namespace) not in CREATOR_ROLES:
+    if is_verification_pending(principal) or namespace_role(principal, namespace) not in CREATOR_ROLES:
         return False
     return holds(principal, permissions.REPO_WRITE, namespace_entities(principal, namespace))
 
@@ -142,8 +157,8 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
 def can_manage_org(principal: Principal, org_id: int) -> bool:
     """An organisation's settings, members, roles and invitations: its admins (a session, or a
     write token)."""
-    if principal.user is None or not principal.may_write:
-        return False
+    if principal.user is None or not principal.may_write or is_verification_pending(principal):
+        return False  # SECURITY: invitations mail other people: a verified address first
     return Membership.objects.filter(org_id=org_id, user=principal.user, role=Role.ADMIN).exists()
 
 
@@ -281,6 +296,7 @@ def check(access: RepoAccess, action: Action) -> None:
     role = access.role
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     if action in (Action.REVIEW, Action.REVIEW_READ):
         if role != Role.ADMIN and not _is_reviewer(access):
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
@@ -374,6 +390,7 @@ def _check_participant(access: RepoAccess) -> None:
     principal = access.principal
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     if access.repo.disabled and access.role is None:
         raise DisabledRepo(access.repo.disabled_reason)
     # SECURITY: posting is a write, so a read token cannot post either.
@@ -389,6 +406,7 @@ def _check_pusher(access: RepoAccess) -> None:
     principal, repo = access.principal, access.repo
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     if repo.disabled and access.role is None:
         raise DisabledRepo(repo.disabled_reason)
     held = principal.permissions_on(*repo_entities(repo))
@@ -406,7 +424,9 @@ def check_may_ask_access(access: RepoAccess) -> None:
     """Asking for access records a request in the user's name and mails the reviewers. The Hub
     takes requests from the browser only (hub-behaviour.md), so nothing there lets a read token
     do it; SECURITY: here, as for posting, a read token cannot. A fine-grained token may when it
-    is meant to read the repo: it names it with repo.content.read, or reads gated repos."""
+    is meant to read the repo: it names it with repo.content.read, or reads gated repos. Nor an
+    unverified new account."""
+    check_verified(access.principal)
     check_may_commit_to_read(access, what="request access")
 
 

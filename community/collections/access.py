@@ -27,6 +27,7 @@ from core.errors import AuthenticationRequired, Forbidden, NotFound
 from gating.policy import (
     Principal,
     check_token,
+    check_verified,
     holds,
     namespace_entities,
     namespace_role,
@@ -95,6 +96,7 @@ def may_edit(principal: Principal, collection: Collection) -> bool:
 def check_edit(principal: Principal, collection: Collection) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)  # collections are shown to others, as posts are
     if collection_role(principal, collection) not in (Role.WRITE, Role.ADMIN):
         raise Forbidden(f"You don't have write access to the collection {collection.slug}.")
     check_token(principal, permissions.COLLECTION_WRITE, _owner_entities(collection), what="make changes")
@@ -103,6 +105,7 @@ def check_edit(principal: Principal, collection: Collection) -> None:
 def check_create(principal: Principal, namespace: str) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     check_token(principal, permissions.COLLECTION_WRITE, namespace_entities(principal, namespace), what="make changes")
     if namespace_role(principal, namespace) not in (Role.WRITE, Role.ADMIN):  # contributors create repos only
         raise Forbidden(f"You don't have the rights to create a collection in {namespace[:100]}.")

@@ -14,7 +14,7 @@ from accounts.models import Membership
 from core import bodies
 from core.errors import BadRequest, HubError
 from core.middleware import CONTENT_SECURITY_POLICY
-from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in
+from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in, check_verified
 from gating.repo_views import PortalRepoView
 from registry import limits, services
 from registry.cards.metadata_validation import validate_card_text
@@ -52,6 +52,7 @@ class NewRepoView(LoginRequiredMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
+                check_verified(Principal.from_request(request))
                 if not can_create_in(Principal.from_request(request), data["namespace"]):
                     raise HubError("You cannot create repos in this namespace.", status=403)
                 repo = services.repo_create(

@@ -22,6 +22,9 @@ class UserFactory(DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda obj: f"{obj.username}@example.org")
     password = factory.django.Password(PASSWORD)
+    # Accounts made by tests act as accounts made before email verification existed (or by an
+    # operator): they may act unverified. Tests of verification make new sign-ups themselves.
+    email_verification_waived = True
 
 
 class OrganizationFactory(DjangoModelFactory):
