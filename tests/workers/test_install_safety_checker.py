@@ -23,14 +23,8 @@ PICKLE = pickle.dumps({"weights": [1, 2, 3]})
 
 
 @pytest.fixture
-def publisher(alice, live_server, tmp_path, monkeypatch):
-    """Publishes folders on the live server. A fresh hf_xet session and chunk cache (as in
-    tests/xet/conftest.py): the tests' checkers are the same bytes each time, and a client that
-    remembers them from an earlier test's (since emptied) database would not send them again."""
-    from huggingface_hub.utils import _xet
-
-    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
-    _xet._GLOBAL_XET_HOLDER._session = None
+def publisher(alice, live_server):
+    """Publishes folders on the live server (with a fresh hf_xet client: tests/conftest.py)."""
     api = HfApi(endpoint=live_server.url, token=token_for(alice))
 
     def publish(name: str, folder, extra: dict[str, bytes] | None = None) -> str:
@@ -41,7 +35,6 @@ def publisher(alice, live_server, tmp_path, monkeypatch):
         return api.upload_folder(repo_id=f"alice/{name}", folder_path=folder).oid
 
     yield publish
-    _xet._GLOBAL_XET_HOLDER._session = None
 
 
 def _install(live_server, repo: str, revision: str, dest) -> None:
