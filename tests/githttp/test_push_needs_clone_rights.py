@@ -104,3 +104,20 @@ def test_a_clone_judges_the_license_of_its_whole_history(git, alice, bob, tmp_pa
     assert refused.returncode != 0 and "requires accepting its license" in refused.stderr
     shallow = git.run("clone", "--depth", "1", git.url("alice/relicensed", token_for(bob, "read")), str(tmp_path / "s"))
     assert shallow.returncode == 0  # the MIT tip alone carries no RAIL-era commit
+
+
+def test_one_pack_is_read_at_a_time_per_process(client, alice, monkeypatch):
+    """A pack's regular files are held inflated until its refs land: a second push waits for the
+    first (here past a shortened wait, and refused with the reason), so two cannot add up."""
+    from githttp import receive
+
+    repo = make_repo(alice, "busy", {"config.json": b"{}\n"})
+    head = Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid
+    monkeypatch.setattr(receive, "PACK_READER_WAIT", 0.1)
+    assert receive._PACK_READER.acquire(timeout=5)  # a push in progress
+    try:
+        response = _push(client, "alice/busy", token_for(alice), head, _pack([]))
+    finally:
+        receive._PACK_READER.release()
+    assert b"receiving other pushes" in response.content
+    assert Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid == head
