@@ -24,6 +24,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 run: $(RUNTIME_STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py optional_parts
 	$(PY) scripts/supervise.py Procfile
 
 ## test: the whole suite, minus tests marked slow or gpu.

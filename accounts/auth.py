@@ -9,6 +9,7 @@ import copy
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
@@ -60,6 +61,13 @@ def _credentials(public_id: str) -> _Credentials | None:
     )
 
 
+def _touch(token: AccessToken, now) -> None:
+    """Record a use, at most once per LAST_USED_RESOLUTION per token across every process: the
+    UPDATE matches nothing when another process wrote a recent time (no row lock waited on)."""
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    AccessToken.objects.filter(stale, pk=token.pk).update(last_used_at=now)
+
+
 def basic_password(authorization: str | None) -> str | None:
     """The password of an `Authorization: Basic` header (any user name), None for other schemes.
     git and git-lfs send the token this way; the user name means nothing, as on the Hub."""
@@ -109,7 +117,7 @@ def authenticate_bearer(authorization: str | None, *, basic: bool = False) -> tu
         raise InvalidCredentials()
     token.user = user
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        _touch(token, now)
         lookup_cache.cache.forget(("token", public_id))  # no trigger watches last_used_at
     return token.user, token
 

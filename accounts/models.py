@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
+
+from accounts import permissions
 
 
 class User(AbstractUser):
@@ -10,6 +15,18 @@ class User(AbstractUser):
     # When the user proved they read mail at `email` (a link they followed, or an identity
     # provider that vouches for it); null: not verified. Changing the email clears it.
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Accounts that may act before verifying their email (they are asked to): every account that
+    # existed when verification came in (accounts migration 0007) and accounts an operator made
+    # (`createuser`). A new sign-up is False: it reads, but creates, asks and posts nothing until
+    # verified (gating.policy.check_verified). Changing the email ends the waiver.
+    email_verification_waived = models.BooleanField(default=False)
+    # An operator disabled the account (is_active is then False): when, and why (shown to them).
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    # Moved to end every session of the account at once, whatever backend signed it in.
+    session_epoch = models.PositiveIntegerField(default=0)
+    # The account was deleted: only this tombstone is left (accounts.erasure says what is kept).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("username"), name="user_username_ci_unique")]
@@ -21,6 +38,20 @@ class User(AbstractUser):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def is_verification_pending(self) -> bool:
+        """A new account whose email is not verified yet: it may not create, ask or post."""
+        return self.email_verified_at is None and not self.email_verification_waived
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's session hash (of the password), with the session epoch mixed in once moved:
+        SECURITY: moving it (disabling the account) ends every session, those of any backend
+        included, and they stay ended when the account is enabled again. Epoch 0 gives Django's
+        own hash, so sessions made before this existed stay valid."""
+        value = self.password if not self.session_epoch else f"{self.password}:{self.session_epoch}"
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def is_operator(self) -> bool:
@@ -92,6 +123,7 @@ class Invitation(models.Model):
 class TokenRole(models.TextChoices):
     READ = "read"
     WRITE = "write"
+    FINE_GRAINED = "fineGrained", "fine-grained"
 
 
 class AccessToken(models.Model):
@@ -99,7 +131,10 @@ class AccessToken(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_tokens")
     name = models.CharField(max_length=100)
-    role = models.CharField(max_length=8, choices=TokenRole.choices)
+    role = models.CharField(max_length=16, choices=TokenRole.choices)
+    # Fine-grained tokens only (accounts.permissions.normalise): what the token may do, where.
+    # Fixed when the token is made, so the per-process credentials cache never holds a stale copy.
+    fine_grained = models.JSONField(null=True, blank=True)
     public_id = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -113,6 +148,30 @@ class AccessToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_fine_grained(self) -> bool:
+        return self.role == TokenRole.FINE_GRAINED
+
+    @cached_property
+    def fine_grained_permissions(self) -> permissions.FineGrained | None:
+        if not self.is_fine_grained:
+            return None
+        return permissions.FineGrained.load(self.fine_grained or {})
+
+
+class SignupInvitation(models.Model):
+    """A sign-up link an operator made, for the invite-only sign-up mode: it makes one account,
+    until it expires. Only a SHA-256 of its secret is stored (the link is shown once)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True, help_text="When set, the account must use this email.")
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
 
 class SsoIdentity(models.Model):

@@ -39,10 +39,41 @@ class WhoAmIOrgSerializer(serializers.Serializer):
     roleInOrg = serializers.CharField()
 
 
+class FineGrainedEntitySerializer(serializers.Serializer):
+    _id = serializers.CharField()
+    type = serializers.ChoiceField(choices=["user", "org", "model", "dataset", "space"])
+    name = serializers.CharField()
+
+
+class FineGrainedScopeSerializer(serializers.Serializer):
+    entity = FineGrainedEntitySerializer()
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class FineGrainedSerializer(serializers.Serializer):
+    scoped = FineGrainedScopeSerializer(many=True)
+    canReadGatedRepos = serializers.BooleanField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["global"] = serializers.ListField(child=serializers.CharField())  # a Python keyword
+        return fields
+
+
 class AccessTokenInfoSerializer(serializers.Serializer):
     displayName = serializers.CharField()
-    role = serializers.ChoiceField(choices=["read", "write"])
+    role = serializers.ChoiceField(choices=["read", "write", "fineGrained"])
     createdAt = serializers.DateTimeField()
+    expiresAt = serializers.DateTimeField(required=False)
+    fineGrained = FineGrainedSerializer(required=False)
+
+
+class RevokeLeakedSerializer(serializers.Serializer):
+    """The leaked-token report: any of these shapes (accounts.api._reported)."""
+
+    credential = serializers.CharField(required=False)
+    token = serializers.CharField(required=False)
+    credentials = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class WhoAmIAuthSerializer(serializers.Serializer):

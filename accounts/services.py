@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from django.contrib.auth.password_validation import validate_password
@@ -10,8 +11,9 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import AccessToken, Membership, Organization, Role, TokenRole, User
-from core.errors import BadRequest, Conflict, NotFound
+from core.errors import BadRequest, Conflict, EmailNotVerified, NotFound
 from core.names import validate_namespace_name
+from core.outbox import outbox_send
 
 
 def namespace_taken(name: str) -> bool:
@@ -44,9 +46,19 @@ def user_ensure(*, username: str, email: str, password: str, is_admin: bool = Fa
     """Create the user, or bring an existing one to the given email, password and admin flag."""
     user = User.objects.select_for_update().filter(username__iexact=username).first()
     if user is None:
-        return user_create(username=username, email=email, password=password, is_admin=is_admin), True
+        user = user_create(username=username, email=email, password=password, is_admin=is_admin)
+        User.objects.filter(pk=user.pk).update(email_verification_waived=True)
+        user.email_verification_waived = True
+        return user, True
+    if user.deleted_at is not None:
+        # SECURITY: a deleted account's name stays with its tombstone (accounts.erasure).
+        raise Conflict(f"The account {user.username} was deleted; its name is not given again.")
+    if email.casefold() != user.email.casefold():
+        user.email_verified_at = None  # nobody proved the new address
     user.email = email
     user.is_staff = user.is_superuser = is_admin
+    # An operator vouches for the accounts they make: they act before verifying (asked to).
+    user.email_verification_waived = True
     user.set_password(password)
     user.save()
     return user, False
@@ -54,6 +66,9 @@ def user_ensure(*, username: str, email: str, password: str, is_admin: bool = Fa
 
 @transaction.atomic
 def org_create(*, name: str, creator: User, fullname: str = "") -> Organization:
+    if creator.is_verification_pending:
+        # SECURITY: as for repos (gating.policy.check_verified): names are claimed, invitations mailed.
+        raise EmailNotVerified()
     validate_namespace_name(name)
     if namespace_taken(name):
         raise Conflict(f"The name {name!r} is already taken.")
@@ -96,18 +111,52 @@ def org_settings_update(*, org: Organization, fullname: str, repos_private_by_de
 
 
 @transaction.atomic
-def token_create(*, user: User, name: str, role: str, expires_at: datetime | None = None) -> tuple[AccessToken, str]:
-    """Returns the row and the plaintext, which the caller shows once."""
+def token_create(
+    *, user: User, name: str, role: str, expires_at: datetime | None = None, fine_grained: dict | None = None
+) -> tuple[AccessToken, str]:
+    """Returns the row and the plaintext, which the caller shows once. A fine-grained token
+    (role `fineGrained`) takes `fine_grained` as `accounts.permissions.normalise` made it, from
+    entities the caller resolved through the policy (a name the user cannot see is not found)."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise BadRequest("A token needs a name of 1 to 100 characters.")
     if role not in TokenRole.values:
-        raise BadRequest(f"Unknown token role {role!r}; expected 'read' or 'write'.")
+        raise BadRequest(f"Unknown token role {role!r}; expected 'read', 'write' or 'fineGrained'.")
+    if (role == TokenRole.FINE_GRAINED) != (fine_grained is not None):
+        raise BadRequest("Permissions are chosen for fine-grained tokens only, and they need some.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise BadRequest("A token's expiry date must be in the future.")
     new = tokens.generate()
     token = AccessToken.objects.create(
-        user=user, name=name, role=role, public_id=new.public_id, digest=new.digest, expires_at=expires_at
+        user=user,
+        name=name,
+        role=role,
+        public_id=new.public_id,
+        digest=new.digest,
+        expires_at=expires_at,
+        fine_grained=fine_grained,
     )
     return token, new.plaintext
+
+
+@transaction.atomic
+def token_revoke_leaked(*, candidate: str) -> bool:
+    """The Hub's leaked-token report (POST /api/credentials/revoke): anyone who holds a token may
+    revoke it; its owner is mailed once (accounts.tasks). True when a live token was revoked (for
+    the log only: SECURITY, the caller is always answered the same, so the route is no oracle of
+    which tokens are valid)."""
+    public_id = tokens.parse_public_id(candidate)
+    if public_id is None:
+        return False
+    token = AccessToken.objects.select_for_update().filter(public_id=public_id).first()
+    if token is None or not secrets.compare_digest(token.digest, tokens.digest(candidate)):
+        return False
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    outbox_send("accounts.tasks.token_leak_mail_send_task", token.pk)  # the owner hears it once
+    return True
 
 
 @transaction.atomic

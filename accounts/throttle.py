@@ -93,3 +93,36 @@ def signup_attempt(*, ip: str) -> None:
         window=settings.GATEHOUSE_SIGNUP_WINDOW_SECONDS,
         unit="sign-up attempts",
     )
+
+
+def password_reset_attempt(*, ip: str, email: str) -> bool:
+    """Charge one password reset request: RateLimited past GATEHOUSE_PASSWORD_RESETS_PER_IP per
+    address (one caller trying many addresses); False (send nothing) past
+    GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT per email (many callers filling one mailbox), per
+    GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS. SECURITY: the email's budget is charged whether or
+    not an account has it, and spending it changes nothing in the answer: neither says who has
+    an account."""
+    window = settings.GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS
+    unit = "password reset requests"
+    limit_ip = settings.GATEHOUSE_PASSWORD_RESETS_PER_IP
+    ratelimit.charge(bucket="reset-ip", key=ip, amount=1, limit=limit_ip, window=window, unit=unit)
+    try:
+        limit = settings.GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT
+        ratelimit.charge(bucket="reset-account", key=_account(email), amount=1, limit=limit, window=window, unit=unit)
+    except RateLimited:
+        return False
+    return True
+
+
+def verification_mail_attempt(*, user_pk: int) -> None:
+    """Verification mails one account may ask for (a new link, a changed email):
+    GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT per GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS.
+    SECURITY: an account signed up with someone else's address cannot fill their mailbox."""
+    ratelimit.charge(
+        bucket="verify-mail",
+        key=str(user_pk),
+        amount=1,
+        limit=settings.GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT,
+        window=settings.GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS,
+        unit="verification mails",
+    )

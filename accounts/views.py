@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import View
 
-from accounts import invitations, services, throttle
+from accounts import invitations, lifecycle, mail, permissions, services, throttle
 from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
-from accounts.models import Membership, Organization, Role, User
+from accounts.models import Membership, Organization, Role, TokenRole, User
 from accounts.sso import config as sso_config
 from core.edge import form_int
-from core.errors import BadRequest, HubError, NotFound, RateLimited
+from core.errors import BadRequest, HubError, NotFound, RateLimited, RepoMoved, RepoNotFound
 from core.http import client_ip
 from core.views import render_error
-from gating.policy import Principal, can_manage_org
+from gating.policy import Action, Principal, can_manage_org, resolve_repo
+from gating.selectors import fine_grained_description
 
 
 def _refused(request, template: str, context: dict, exc: RateLimited):
@@ -67,38 +71,96 @@ class LoginView(auth_views.LoginView):
 
 
 class SignupView(View):
+    """The sign-up form, as GATEHOUSE_SIGNUP_MODE allows: open, by an operator's invitation link
+    (`?invite=`), or closed (and never in SSO-only mode). The new account is sent a verification
+    mail (accounts.lifecycle)."""
+
     def get(self, request):
         if not sso_config.password_login_enabled():
             return _password_refused(request, "accounts/signup.html", {"form": None})
-        return render(request, "accounts/signup.html", {"form": SignupForm()})
+        return self._render(request, SignupForm(), invite=request.GET.get("invite", ""))
 
     def post(self, request):
         if not sso_config.password_login_enabled():
             return _password_refused(request, "accounts/signup.html", {"form": None})
         form = SignupForm(request.POST)
+        invite = request.POST.get("invite", "")
         try:
             throttle.signup_attempt(ip=client_ip(request))
         except RateLimited as exc:
-            return _refused(request, "accounts/signup.html", {"form": form}, exc)
+            return _refused(request, "accounts/signup.html", self._context(form, invite), exc)
         if form.is_valid():
             try:
-                user = services.user_create(
+                user = lifecycle.signup(
                     username=form.cleaned_data["username"],
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password"],
                     fullname=form.cleaned_data["fullname"],
+                    invitation=invite,
+                    site=mail.base_url(request),
                 )
             except HubError as exc:
                 form.add_error(None, exc.message)
-            else:
-                login(request, user, backend="accounts.sso.backend.PasswordBackend")
-                return redirect("registry:home")
-        return render(request, "accounts/signup.html", {"form": form}, status=400)
+                return self._render(request, form, invite=invite, status=exc.status)
+            login(request, user, backend="accounts.sso.backend.PasswordBackend")
+            messages.info(request, f"Welcome! We sent a link to {user.email}: follow it to verify your address.")
+            return redirect("registry:home")
+        return self._render(request, form, invite=invite, status=400)
+
+    def _context(self, form, invite: str) -> dict:
+        mode = lifecycle.signup_mode()
+        invited = mode != lifecycle.INVITE or lifecycle.invitation_find(invite) is not None
+        return {"form": form, "mode": mode, "invite": invite, "invited": invited}
+
+    def _render(self, request, form, *, invite: str, status: int = 200):
+        context = self._context(form, invite)
+        if status == 200 and (context["mode"] == lifecycle.CLOSED or not context["invited"]):
+            status = 403
+        return render(request, "accounts/signup.html", context, status=status)
+
+
+def _expiry(day: date | None) -> datetime | None:
+    """The end of `day` in UTC: a token made to expire on a date works all that day."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def _fine_grained(user: User, data: dict) -> dict:
+    """The scopes the form names, with each repo resolved through the policy as the user sees
+    it (SECURITY: a repo they cannot see is "not found", as everywhere)."""
+    principal = Principal(user=user)
+    scoped: list[tuple[str, int, list[str]]] = []
+    for line in data["repos"].splitlines()[:200]:
+        repo_id = line.strip().strip("/")
+        if not repo_id:
+            continue
+        repo_type = "model"
+        if repo_id.startswith("datasets/"):
+            repo_type, repo_id = "dataset", repo_id[len("datasets/") :]
+        try:
+            repo = resolve_repo(principal, repo_type, repo_id, Action.VIEW).repo
+        except (RepoNotFound, RepoMoved):
+            raise BadRequest(f"No {repo_type} {repo_id[:200]!r} that you can see.") from None
+        scoped.append((permissions.REPO, repo.pk, data["repo_permissions"]))
+    for org in Organization.objects.filter(name__in=data["orgs"], memberships__user=user):
+        scoped.append((permissions.ORG, org.pk, data["org_permissions"]))
+    scoped.append((permissions.USER, user.pk, data["own_permissions"]))
+    return permissions.normalise(
+        scoped=scoped, global_permissions=data["global_permissions"], gated=data["can_read_gated_repos"]
+    )
 
 
 class TokenSettingsView(LoginRequiredMixin, View):
+    """The user's tokens: create (read, write or fine-grained, with an optional expiry date),
+    see when each was last used, revoke."""
+
     def get(self, request):
-        return self._render(request, TokenForm())
+        return self._render(request, self._form(request))
+
+    def _form(self, request, data=None) -> TokenForm:
+        org_names = list(request.user.organizations.order_by("name").values_list("name", flat=True))
+        return TokenForm(data, org_names=org_names)
 
     def post(self, request):
         if "revoke" in request.POST:
@@ -108,22 +170,31 @@ class TokenSettingsView(LoginRequiredMixin, View):
             except (HubError, ValueError):
                 messages.error(request, "No such token.")
             return redirect("accounts:tokens")
-        form = TokenForm(request.POST)
+        form = self._form(request, request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             try:
+                fine = _fine_grained(request.user, data) if data["role"] == TokenRole.FINE_GRAINED else None
                 token, plaintext = services.token_create(
-                    user=request.user, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
+                    user=request.user,
+                    name=data["name"],
+                    role=data["role"],
+                    expires_at=_expiry(data["expires_on"]),
+                    fine_grained=fine,
                 )
             except HubError as exc:
                 form.add_error(None, exc.message)
             else:
                 # Shown once, on this response only; only its hash is stored.
-                return self._render(request, TokenForm(), new_token=plaintext, new_token_name=token.name)
+                return self._render(request, self._form(request), new_token=plaintext, new_token_name=token.name)
         return self._render(request, form, status=400)
 
     def _render(self, request, form, status=200, **extra):
-        tokens = request.user.access_tokens.all()
-        response = render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, **extra}, status=status)
+        tokens = list(request.user.access_tokens.all())
+        for token in tokens:
+            token.scopes = fine_grained_description(token) if token.is_fine_grained else None
+        context = {"form": form, "tokens": tokens, "now": timezone.now(), **extra}
+        response = render(request, "accounts/tokens.html", context, status=status)
         response["Cache-Control"] = "no-store"
         return response
 

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "xet.apps.XetConfig",
     "githttp.apps.GitHttpConfig",
     "webhooks.apps.WebhooksConfig",
+    "mirror.apps.MirrorConfig",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    # Requests naming a mirrored namespace are answered by the mirror's routes (mirror/urls.py).
+    "mirror.middleware.MirrorRoutingMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -260,6 +263,21 @@ GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT_IP = env.int("GATEHOUSE_LOGIN_FAILURES_PER_
 GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT = env.int("GATEHOUSE_LOGIN_FAILURES_PER_ACCOUNT", default=100)
 GATEHOUSE_SIGNUPS_PER_IP = env.int("GATEHOUSE_SIGNUPS_PER_IP", default=10)
 GATEHOUSE_SIGNUP_WINDOW_SECONDS = env.int("GATEHOUSE_SIGNUP_WINDOW_SECONDS", default=3600)
+# Who may sign up (accounts.signup): `open` (anyone), `invite` (with an operator's invitation link,
+# `manage.py account invite`), `closed` (nobody: operators make accounts with `createuser`).
+GATEHOUSE_SIGNUP_MODE = env.str("GATEHOUSE_SIGNUP_MODE", default="open")
+if GATEHOUSE_SIGNUP_MODE not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured("GATEHOUSE_SIGNUP_MODE must be open, invite or closed.")
+GATEHOUSE_SIGNUP_INVITATION_DAYS = env.int("GATEHOUSE_SIGNUP_INVITATION_DAYS", default=7)
+# Account mails (accounts.mail): how long a verification link and a password reset link work,
+# and password reset requests allowed per address and per account (email) per window.
+GATEHOUSE_EMAIL_VERIFY_TIMEOUT = env.int("GATEHOUSE_EMAIL_VERIFY_TIMEOUT", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+GATEHOUSE_PASSWORD_RESETS_PER_IP = env.int("GATEHOUSE_PASSWORD_RESETS_PER_IP", default=10)
+GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT = env.int("GATEHOUSE_PASSWORD_RESETS_PER_ACCOUNT", default=3)
+GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS = env.int("GATEHOUSE_PASSWORD_RESET_WINDOW_SECONDS", default=3600)
+GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT = env.int("GATEHOUSE_VERIFICATION_MAILS_PER_ACCOUNT", default=5)
+GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS = env.int("GATEHOUSE_VERIFICATION_MAIL_WINDOW_SECONDS", default=3600)
 # Requests to the API and downloads (/resolve) per window, per address and per token (each
 # request counts against both); 0: no limit. Generous: a busy client or a soak stays well below.
 # Invitations an organisation may send per day, and how many days an invitation link lives.
@@ -346,6 +364,22 @@ GATEHOUSE_WEBHOOK_MAX_PAYLOAD_BYTES = env.int("GATEHOUSE_WEBHOOK_MAX_PAYLOAD_BYT
 GATEHOUSE_WEBHOOK_DISABLE_AFTER = env.int("GATEHOUSE_WEBHOOK_DISABLE_AFTER", default=10)
 GATEHOUSE_WEBHOOKS_PER_USER = env.int("GATEHOUSE_WEBHOOKS_PER_USER", default=100)
 GATEHOUSE_WEBHOOK_LOG_DAYS = env.int("GATEHOUSE_WEBHOOK_LOG_DAYS", default=30)
+
+# Upstream mirrors (mirror app; see README "Upstream mirrors"). A JSON list of upstream hubs:
+# [{"name": "hf", "endpoint": "https://huggingface.co", "token_env": "HF_OPERATOR_TOKEN",
+#   "namespaces": ["google"], "licenses_allow": [], "licenses_deny": ["cc-by-nc-4.0"],
+#   "repos_allow": [], "repos_deny": ["google/secret-*"]}]
+GATEHOUSE_UPSTREAMS = env.json("GATEHOUSE_UPSTREAMS", default=[])
+# Comma-separated Fernet keys for users' upstream tokens (the first encrypts, all decrypt); unset:
+# one generated into var/upstream_token_keys. Never SECRET_KEY.
+GATEHOUSE_UPSTREAM_TOKEN_KEYS = env.list("GATEHOUSE_UPSTREAM_TOKEN_KEYS", default=[])
+GATEHOUSE_MIRROR_METADATA_TTL = env.int("GATEHOUSE_MIRROR_METADATA_TTL", default=60)
+GATEHOUSE_MIRROR_ACCESS_TTL = min(env.int("GATEHOUSE_MIRROR_ACCESS_TTL", default=300), 300)
+GATEHOUSE_MIRROR_STALE_SECONDS = env.int("GATEHOUSE_MIRROR_STALE_SECONDS", default=7 * 86400)
+GATEHOUSE_MIRROR_CONNECT_TIMEOUT = env.float("GATEHOUSE_MIRROR_CONNECT_TIMEOUT", default=5.0)
+GATEHOUSE_MIRROR_READ_TIMEOUT = env.float("GATEHOUSE_MIRROR_READ_TIMEOUT", default=30.0)
+GATEHOUSE_MIRROR_FOLLOW_SECONDS = env.float("GATEHOUSE_MIRROR_FOLLOW_SECONDS", default=60.0)
+GATEHOUSE_MIRROR_SCAN_RETRY_AFTER = env.int("GATEHOUSE_MIRROR_SCAN_RETRY_AFTER", default=5)
 
 # Hosted previews (workers app). Time limits come first: the broker's visibility timeout must
 # outlast the hard limit, or a long preview would be delivered to a second worker.
@@ -438,7 +472,15 @@ GATEHOUSE_PORTAL_PAGE_SIZE = env.int("GATEHOUSE_PORTAL_PAGE_SIZE", default=100)
 # Previews: the operator's safety checker (a local folder; previews are refused without one),
 # blocked prompt concepts ("category: term, term; category: term"), the minimum Safe Latent
 # Diffusion preset, parameter bounds, rate limits and queue caps, and worker leases.
-GATEHOUSE_SAFETY_CHECKER_PATH = env.str("GATEHOUSE_SAFETY_CHECKER_PATH", default="")
+# `manage.py install_safety_checker` installs into GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR (with its record,
+# installed.json), which is the checker when GATEHOUSE_SAFETY_CHECKER_PATH is not set.
+GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR = VAR_DIR / "safety-checker"
+GATEHOUSE_SAFETY_CHECKER_PATH = env.str(
+    "GATEHOUSE_SAFETY_CHECKER_PATH",
+    default=str(GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR)
+    if (GATEHOUSE_SAFETY_CHECKER_INSTALL_DIR / "installed.json").is_file()
+    else "",
+)
 GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS", default="")
 GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE = env.str("GATEHOUSE_PREVIEW_BLOCKED_CONCEPTS_FILE", default="")
 GATEHOUSE_PREVIEW_SLD_MINIMUM = env.str("GATEHOUSE_PREVIEW_SLD_MINIMUM", default="weak")

@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import WhoAmIView
+from accounts.api import RevokeLeakedView, WhoAmIView
 from community import operators as community_operators
 from community import urls as community_urls
 from core import health, metrics
@@ -10,6 +10,7 @@ from gating import operators as gating_operators
 from gating import urls as gating_urls
 from githttp import urls as githttp_urls
 from licenses import urls as licenses_urls
+from mirror import api as mirror_api
 from registry.api import deleted as deleted_repos
 from registry.urls import (
     api_urlpatterns,
@@ -39,6 +40,7 @@ urlpatterns = [
     path("api/agent-harnesses", core_views.agent_harnesses, name="agent-harnesses"),
     re_path(r"^api/telemetry(?:/(?P<topic>.*))?$", core_views.telemetry, name="telemetry"),
     path("api/whoami-v2", WhoAmIView.as_view(), name="whoami"),
+    path("api/credentials/revoke", RevokeLeakedView.as_view(), name="credentials-revoke"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.ReadinessView.as_view(), name="readyz"),
@@ -55,6 +57,7 @@ urlpatterns = [
     path("", include((githttp_urls.urlpatterns, "githttp"), namespace="githttp")),
     path("", include((preview_urls.api_urlpatterns, "workers"), namespace="previews-api")),
     path("", include((webhook_urls.api_urlpatterns, "webhooks"), namespace="webhooks-api")),
+    path("", include((mirror_api.api_urlpatterns, "mirror"), namespace="mirror-api")),
     path("", include("accounts.urls")),
     path("", include((gating_urls.web_urlpatterns, "gating"), namespace="gating")),
     path("", include((licenses_urls.web_urlpatterns, "licenses"), namespace="licenses")),

@@ -61,6 +61,16 @@ class Forbidden(HubError):
     default_message = "You don't have the rights to perform this action."
 
 
+class EmailNotVerified(Forbidden):
+    """A new account acts before verifying its email (gating.policy.check_verified)."""
+
+    code = "EmailNotVerified"
+    default_message = (
+        "Verify your email address first: follow the link we sent you, or ask for a new one on your "
+        "account settings page (/settings/account)."
+    )
+
+
 class RepoNotFound(HubError):
     """Missing, or private to this caller: one class, one message, so the two are indistinguishable."""
 

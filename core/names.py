@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-from core.errors import BadRequest
+from django.conf import settings
+
+from core.errors import BadRequest, Forbidden
 
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 RESERVED_NAMESPACES = frozenset(
@@ -39,6 +41,8 @@ RESERVED_NAMESPACES = frozenset(
         "previews",
         "notifications",
         "account",
+        "verify-email",
+        "password-reset",
         "me",
         "healthz",
         "readyz",
@@ -57,7 +61,32 @@ def validate_namespace_name(name: str) -> str:
             f"Invalid name {name[:100]!r}: use 1-96 letters, digits, '-', '_' or '.', starting and "
             "ending with a letter or digit; some names are reserved."
         )
+    refuse_mirrored_namespace(name)
     return name
+
+
+def mirrored_from(namespace: str) -> str | None:
+    """The name of the upstream hub a namespace (or a namespace-less id such as `gpt2`, which
+    takes the same first path segment) is mirrored from (GATEHOUSE_UPSTREAMS), or None for a local
+    namespace. A namespace is one or the other, never both."""
+    folded = namespace.lower()
+    for upstream in settings.GATEHOUSE_UPSTREAMS:
+        names = (*upstream.get("namespaces", ()), *upstream.get("legacy_ids", ()))
+        if any(str(name).lower() == folded for name in names):
+            return str(upstream.get("name", ""))
+    return None
+
+
+def refuse_mirrored_namespace(namespace: str) -> None:
+    """SECURITY: no local account, organisation or repo may take a mirrored namespace: a local
+    `google/x` would shadow the upstream's for everyone (the mirror's routing answers first)."""
+    upstream = mirrored_from(namespace)
+    if upstream is not None:
+        raise Forbidden(
+            f"The namespace {namespace[:100]!r} is mirrored from the upstream hub {upstream!r}: it is "
+            "read-only here and cannot hold local accounts, organisations or repos.",
+            code="MirroredNamespace",
+        )
 
 
 def validate_repo_name(name: str) -> str:

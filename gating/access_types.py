@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from accounts import permissions
 from accounts.models import AccessToken, Role, TokenRole, User
 from registry.models import Repo
 from registry.selectors import RevisionHint
@@ -17,9 +18,11 @@ from registry.selectors import RevisionHint
 class Action(StrEnum):
     VIEW = "view"
     PARTICIPATE = "participate"
+    PUSH = "push"  # the gate of the push routes: a branch (WRITE) or a pull request (PARTICIPATE)
     DOWNLOAD = "download"
     PREVIEW = "preview"
-    REVIEW = "review"
+    REVIEW_READ = "review_read"  # list access requests (the Hub's repo.access.read)
+    REVIEW = "review"  # decide them
     WRITE = "write"
     MANAGE = "manage"
 
@@ -45,8 +48,55 @@ class Principal:
 
     @property
     def may_write(self) -> bool:
-        """Session users and write tokens; SECURITY: a read token never writes, whatever the role."""
+        """Session users and classic write tokens. SECURITY: a read token never writes, whatever
+        the role; a fine-grained token writes only where `permissions_on` says (False here)."""
         return self.user is not None and (self.token is None or self.token.role == TokenRole.WRITE)
+
+    @property
+    def is_fine_grained(self) -> bool:
+        return self.token is not None and self.token.is_fine_grained
+
+    @property
+    def fine_grained(self) -> permissions.FineGrained | None:
+        return None if self.token is None else self.token.fine_grained_permissions
+
+    def permissions_on(self, *entities: tuple[str, int | None]) -> frozenset[str]:
+        """What the caller's credentials allow on an entity, named by its (kind, pk) pairs (a repo
+        is itself, its owner org or its owner user: `repo_entities`). Sessions and classic write
+        tokens: everything; classic read tokens: the reads; fine-grained tokens: their scopes on
+        those entities plus their global permissions. The caller's *role* is decided apart."""
+        if self.user is None:
+            return frozenset()
+        fine = self.fine_grained
+        if fine is None:
+            return permissions.ALL if self.may_write else permissions.CLASSIC_READ
+        return self.scoped_on(*entities) | fine.global_permissions
+
+    def scoped_on(self, *entities: tuple[str, int | None]) -> frozenset[str]:
+        """A fine-grained token's scoped permissions on those entities (without the global ones).
+        SECURITY: a user entity counts only when it is the token's own user."""
+        fine = self.fine_grained
+        if fine is None or self.user is None:
+            return frozenset()
+        uid = self.user.pk
+        return fine.scoped_on((kind, pk) for kind, pk in entities if kind != permissions.USER or pk == uid)
+
+
+def repo_entities(repo: Repo) -> tuple[tuple[str, int | None], ...]:
+    """The entities a token may name to reach `repo`: the repo and its owning namespace."""
+    return ((permissions.REPO, repo.pk), (permissions.ORG, repo.owner_org_id), (permissions.USER, repo.owner_user_id))
+
+
+def token_reaches(principal: Principal, repo: Repo) -> bool:
+    """Whether the caller's credentials reach `repo` at all: always, but for fine-grained tokens,
+    whose scopes must name it (or, for public gated repos, `canReadGatedRepos`). A token that
+    does not reach a repo leaves the caller's role on it behind (`repo_role`)."""
+    fine = principal.fine_grained
+    if fine is None:
+        return True
+    if principal.scoped_on(*repo_entities(repo)):
+        return True
+    return fine.can_read_gated_repos and bool(repo.gated) and not repo.private
 
 
 ANONYMOUS = Principal(user=None)

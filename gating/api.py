@@ -35,7 +35,7 @@ def _expiry(data: dict):
 
 
 class AccessRequestListView(RepoAPIView):
-    repo_actions = {"GET": Action.REVIEW}
+    repo_actions = {"GET": Action.REVIEW_READ}
 
     @extend_schema(operation_id="access_requests_list", responses=schema.AccessRequestSerializer(many=True))
     def get(self, request, namespace, name, status, repo_type=None):

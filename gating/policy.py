@@ -19,7 +19,16 @@ Rules:
   (`DisabledRepo`, with the reason) to everyone without a role on the repo; metadata stays.
   Operators reach any live repo to take it down or back (`resolve_repo_for_operator`).
 - Reviewing access requests needs the admin role or a delegation as reviewer, and a write token.
+- A new account whose email is not verified yet only reads (sees, downloads, previews, accepts
+  licenses): creating repos, asking for access, participating, reviewing, writing and managing
+  raise `EmailNotVerified` until it is (accounts that predate verification are waived).
 - Gated repos: file content needs a role on the repo or an accepted, unexpired access request.
+- Tokens (accounts.permissions, the Hub's names): every check above also asks whether the
+  caller's credentials hold the permission the action needs on the repo (`ACTION_PERMISSION`):
+  sessions and classic write tokens hold all, classic read tokens the reads, fine-grained tokens
+  what their scopes name. SECURITY: out of a fine-grained token's scope the holder is a stranger
+  (no role: `repo_role`), so a private repo is missing (404), a gated one asks for access (403),
+  and a public one answers as to anyone. `canReadGatedRepos` reaches public gated repos.
 - Staged release: files matching the current stage's withheld patterns stay closed to everyone
   without a role; previews follow content access unless the stage makes them public.
 - Licenses that ask for acknowledgment (RAIL family, or the author's opt-in): file content at a
@@ -33,12 +42,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from accounts.models import Membership, Role, User
+from accounts import permissions
+from accounts.models import Membership, Organization, Role, User
 from core import lookup_cache
 from core.errors import (
     AuthenticationRequired,
     BadRequest,
     DisabledRepo,
+    EmailNotVerified,
     Forbidden,
     GatedRepo,
     RepoMoved,
@@ -50,9 +61,10 @@ from gating import release
 from gating.access_types import ANONYMOUS as ANONYMOUS
 
 # The policy's vocabulary and its lookups are imported from here by every caller (`as`: re-exported).
-from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess
+from gating.access_types import ROLE_RANK, Action, DownloadDecision, Principal, RepoAccess, repo_entities, token_reaches
 from gating.models import AccessRequest, RepoReviewer, RequestStatus
-from gating.visibility import find_visible, moved_target, visible_q
+from gating.visibility import find_visible, moved_target, token_scope_q, visible_q
+from gating.visibility import namespace_scope_q as namespace_scope_q
 from gating.visibility import repos_visible_to as repos_visible_to
 from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
@@ -73,24 +85,80 @@ def namespace_role(principal: Principal, namespace: str) -> str | None:
     return Membership.objects.filter(org__name__iexact=namespace, user=user).values_list("role", flat=True).first()
 
 
+def is_verification_pending(principal: Principal) -> bool:
+    return principal.user is not None and principal.user.is_verification_pending
+
+
+def check_verified(principal: Principal) -> None:
+    """SECURITY: a new account proves it reads mail at its address before it creates, asks or
+    posts anything (sign-ups are cheap; what they make reaches other people)."""
+    if is_verification_pending(principal):
+        raise EmailNotVerified()
+
+
+# The permission each repo action needs from the caller's credentials (besides the role).
+ACTION_PERMISSION: dict[Action, str] = {
+    Action.DOWNLOAD: permissions.REPO_CONTENT_READ,
+    Action.PREVIEW: permissions.REPO_CONTENT_READ,
+    Action.PARTICIPATE: permissions.DISCUSSION_WRITE,
+    Action.PUSH: permissions.DISCUSSION_WRITE,  # or repo.write: _check_pusher
+    Action.REVIEW_READ: permissions.REPO_ACCESS_READ,
+    Action.REVIEW: permissions.REPO_WRITE,
+    Action.WRITE: permissions.REPO_WRITE,
+    Action.MANAGE: permissions.REPO_WRITE,
+}
+_READ_ONLY = "This token is read-only: create a token with the write role to {what}."
+
+
+def namespace_entities(principal: Principal, namespace: str) -> tuple[tuple[str, int | None], ...]:
+    """The entity a namespace is, for token permissions: the caller's own user, or an org."""
+    user = principal.user
+    if user is not None and namespace.lower() == user.username.lower():
+        return ((permissions.USER, user.pk),)
+    org_id = Organization.objects.filter(name__iexact=namespace).values_list("pk", flat=True).first()
+    return ((permissions.ORG, org_id),)
+
+
+def holds(principal: Principal, permission: str, entities: tuple[tuple[str, int | None], ...]) -> bool:
+    return permission in principal.permissions_on(*entities)
+
+
+def check_token(
+    principal: Principal, permission: str, entities: tuple[tuple[str, int | None], ...], *, what: str, where: str = ""
+) -> None:
+    """Raise Forbidden unless the caller's credentials hold `permission` on `entities`: the one
+    check of token permissions, for repo actions (`check`) and the routes outside repos
+    (webhooks, collections, license acceptance). `what` completes the read-only message."""
+    if holds(principal, permission, entities):
+        return
+    if principal.user is None:
+        raise AuthenticationRequired()
+    if principal.is_fine_grained:
+        on = f" on {where}" if where else ""
+        raise Forbidden(f"This fine-grained token does not have the permission {permission}{on}.")
+    raise Forbidden(_READ_ONLY.format(what=what))
+
+
+def check_may_run_inference(principal: Principal) -> None:
+    """Asking for a preview runs the model in the user's name (the Hub's inference): sessions and
+    classic tokens may; a fine-grained token needs inference.serverless.write on its own user."""
+    own = ((permissions.USER, principal.user.pk if principal.user else None),)
+    check_token(principal, permissions.INFERENCE_SERVERLESS_WRITE, own, what="request previews", where="your account")
+
+
 def can_create_in(principal: Principal, namespace: str) -> bool:
     """Creating repos in a namespace: one's own, or an organisation where one is a contributor,
-    writer or admin (as on the Hub; readers may not). A write token is needed."""
-    return principal.may_write and namespace_role(principal, namespace) in CREATOR_ROLES
-
-
-def can_write_in(principal: Principal, namespace: str) -> bool:
-    """Writing to everything of a namespace (its collections): one's own, or an organisation where
-    one is a writer or admin. A contributor creates repos there, not collections, which only
-    writers may change."""
-    return principal.may_write and namespace_role(principal, namespace) in (Role.WRITE, Role.ADMIN)
+    writer or admin (as on the Hub; readers may not), with credentials that hold repo.write there."""
+    if is_verification_pending(principal) or namespace_role(principal, namespace) not in CREATOR_ROLES:
+        return False
+    return holds(principal, permissions.REPO_WRITE, namespace_entities(principal, namespace))
 
 
 def can_manage_org(principal: Principal, org_id: int) -> bool:
     """An organisation's settings, members, roles and invitations: its admins (a session, or a
     write token)."""
-    if principal.user is None or not principal.may_write:
-        return False
+    if principal.user is None or not principal.may_write or is_verification_pending(principal):
+        return False  # SECURITY: invitations mail other people: a verified address first
     return Membership.objects.filter(org_id=org_id, user=principal.user, role=Role.ADMIN).exists()
 
 
@@ -106,9 +174,11 @@ def repo_role_from_membership(org_role: str | None, repo: Repo, user_pk: int) ->
 
 def repo_role(principal: Principal, repo: Repo) -> str | None:
     """The caller's role on the repo: admin for the owner, the role their membership gives them
-    in the owning org (`repo_role_from_membership`); None for everyone else."""
+    in the owning org (`repo_role_from_membership`); None for everyone else.
+    SECURITY: none through a fine-grained token that does not reach the repo (`token_reaches`):
+    out of its scope, the token's holder is a stranger to the repo."""
     user = principal.user
-    if user is None:
+    if user is None or not token_reaches(principal, repo):
         return None
     if repo.owner_user_id is not None:
         return Role.ADMIN if repo.owner_user_id == user.pk else None
@@ -173,8 +243,11 @@ def deleted_repos_restorable_by(principal: Principal) -> QuerySet[Repo]:
     """Deleted repos `principal` may restore or purge: an operator any, otherwise those they
     administer (their own, and those of the orgs they are an admin of). Write access only."""
     deleted = Repo.objects.filter(deleted_at__isnull=False)
-    if principal.user is None or not principal.may_write:
+    if principal.user is None or not (principal.may_write or principal.is_fine_grained):
         return deleted.none()
+    scope = token_scope_q(principal, permissions.REPO_WRITE)
+    if scope is not None:
+        deleted = deleted.filter(scope)
     if is_operator(principal):
         return deleted
     admin_of = Membership.objects.filter(user=principal.user, role=Role.ADMIN).values("org_id")
@@ -204,29 +277,62 @@ def check(access: RepoAccess, action: Action) -> None:
     if action == Action.PARTICIPATE:
         _check_participant(access)
         return
+    if action == Action.PUSH:
+        _check_pusher(access)
+        return
     if action in (Action.DOWNLOAD, Action.PREVIEW):
-        if not repo.disabled and not repo.gated:
+        if not repo.disabled and not repo.gated and (not repo.private or principal.fine_grained is None):
             return  # the hot path: public, ungated content needs no further query
         role = access.role
         if repo.disabled and role is None:
             raise DisabledRepo(repo.disabled_reason)
         if action == Action.PREVIEW and _previews_public(access):
             return
+        if principal.fine_grained is not None:
+            _check_fine_grained_read(access)
         if repo.gated and role is None:
             _check_gate(principal, repo)
         return
     role = access.role
     if principal.user is None:
         raise AuthenticationRequired()
-    if action == Action.REVIEW:
-        if role != Role.ADMIN and not RepoReviewer.objects.filter(repo=repo, user=principal.user).exists():
+    check_verified(principal)
+    if action in (Action.REVIEW, Action.REVIEW_READ):
+        if role != Role.ADMIN and not _is_reviewer(access):
             raise Forbidden(f"You are not a reviewer of {repo.repo_id}.")
     else:
         needed = Role.WRITE if action == Action.WRITE else Role.ADMIN
         if ROLE_RANK[role] < ROLE_RANK[needed]:
             raise Forbidden(f"You don't have {needed} access to {repo.repo_id}.")
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+    check_token(principal, ACTION_PERMISSION[action], repo_entities(repo), what="make changes", where=repo.repo_id)
+
+
+def _is_reviewer(access: RepoAccess) -> bool:
+    """A delegated reviewer; SECURITY: not through a fine-grained token out of its scope."""
+    principal = access.principal
+    if principal.fine_grained is not None and not principal.scoped_on(*repo_entities(access.repo)):
+        return False
+    return RepoReviewer.objects.filter(repo=access.repo, user=principal.user).exists()
+
+
+def _check_fine_grained_read(access: RepoAccess) -> None:
+    """Content of a private, gated or disabled repo through a fine-grained token: the token must
+    name the repo (or its namespace) with repo.content.read, or, for a public gated repo, carry
+    canReadGatedRepos. SECURITY: otherwise the answer a caller without access gets: asked for
+    access on a gated repo, refused on the others (a private repo out of scope is already missing)."""
+    principal, repo = access.principal, access.repo
+    fine = principal.fine_grained
+    if fine is None or holds(principal, permissions.REPO_CONTENT_READ, repo_entities(repo)):
+        return
+    if repo.gated and not repo.private:
+        if fine.can_read_gated_repos:
+            return
+        raise GatedRepo(
+            f"Access to {repo.repo_id} is restricted: this fine-grained token can read neither this repo "
+            "(repo.content.read) nor gated repos (canReadGatedRepos).",
+            anonymous=False,
+        )
+    raise Forbidden(f"This fine-grained token does not have the permission repo.content.read on {repo.repo_id}.")
 
 
 @dataclass(frozen=True)
@@ -299,19 +405,61 @@ def _check_participant(access: RepoAccess) -> None:
     principal = access.principal
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)
     if access.repo.disabled and access.role is None:
         raise DisabledRepo(access.repo.disabled_reason)
-    if not principal.may_write:
-        # SECURITY: posting is a write, so a read token cannot post either.
-        raise Forbidden("This token is read-only: create a token with the write role to post.")
+    # SECURITY: posting is a write, so a read token cannot post either.
+    check_token(
+        principal, permissions.DISCUSSION_WRITE, repo_entities(access.repo), what="post", where=access.repo.repo_id
+    )
 
 
-def check_may_ask_access(principal: Principal) -> None:
+def _check_pusher(access: RepoAccess) -> None:
+    """The push routes' gate (commits, preupload, Xet write tokens, git receive-pack): a caller
+    who may push somewhere, to a branch (repo.write) or to a pull request (discussion.write).
+    `check_push` then decides where, once the target is known."""
+    principal, repo = access.principal, access.repo
+    if principal.user is None:
+        raise AuthenticationRequired()
+    check_verified(principal)
+    if repo.disabled and access.role is None:
+        raise DisabledRepo(repo.disabled_reason)
+    held = principal.permissions_on(*repo_entities(repo))
+    if permissions.REPO_WRITE in held or permissions.DISCUSSION_WRITE in held:
+        return
+    if principal.is_fine_grained:
+        raise Forbidden(
+            f"This fine-grained token does not have the permission repo.write on {repo.repo_id} "
+            "(nor discussion.write, for pull requests)."
+        )
+    raise Forbidden(_READ_ONLY.format(what="push"))
+
+
+def check_may_ask_access(access: RepoAccess) -> None:
     """Asking for access records a request in the user's name and mails the reviewers. The Hub
     takes requests from the browser only (hub-behaviour.md), so nothing there lets a read token
-    do it; SECURITY: here, as for posting, a read token cannot."""
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to request access.")
+    do it; SECURITY: here, as for posting, a read token cannot. A fine-grained token may when it
+    is meant to read the repo: it names it with repo.content.read, or reads gated repos. Nor an
+    unverified new account."""
+    check_verified(access.principal)
+    check_may_commit_to_read(access, what="request access")
+
+
+def check_may_commit_to_read(access: RepoAccess, *, what: str) -> None:
+    """For commitments made in the user's name so as to read a repo (asking for access, accepting
+    its license): a session or a classic write token; a fine-grained token that may read it."""
+    principal = access.principal
+    if principal.user is None:
+        raise AuthenticationRequired()
+    fine = principal.fine_grained
+    if fine is None:
+        if not principal.may_write:
+            raise Forbidden(_READ_ONLY.format(what=what))
+        return
+    repo = access.repo
+    if fine.can_read_gated_repos and repo.gated and not repo.private:
+        return
+    check_token(principal, permissions.REPO_CONTENT_READ, repo_entities(repo), what=what, where=repo.repo_id)
 
 
 def _current_stage(access: RepoAccess):
@@ -387,14 +535,19 @@ def check_clone(access: RepoAccess, revisions: list[Resolved], history: list[Res
     `revisions` are the refs asked for, `history` every commit the pack may carry (their
     ancestors, down to a shallow boundary); `files_of(tree_oid)` lists a tree's file paths.
 
-    Licenses are judged at each ref, then, when a license asks for acknowledgment, at every
-    commit of the history (an older text in force there needs its own acceptance); withheld
-    files, by path and by content, at every tree of the history. Raises the error `/resolve`
-    would raise for the first file refused."""
-    asks = [check_license(access, resolved) for resolved in revisions]
-    if any(asks) and access.role is None:
+    Licenses are judged at each ref and at every tree of the history, whatever the refs' own
+    licenses say (a repo relicensed from RAIL to MIT still carries the RAIL-era files, and an
+    older text in force there needs its own acceptance); withheld files, by path and by content,
+    at every tree of the history. Raises the error `/resolve` would raise for the first file
+    refused."""
+    for resolved in revisions:
+        check_license(access, resolved)
+    if access.role is None:
+        judged: set[str] = set()
         for resolved in history:
-            check_license(access, resolved)
+            if resolved.tree_oid not in judged:
+                judged.add(resolved.tree_oid)
+                check_license(access, resolved)
     if _current_stage(access) is None or access.role is not None:
         return
     seen: set[str] = set()
@@ -495,3 +648,44 @@ def could_see_before_deletion(principal: Principal, repo: Repo) -> bool:
     if not repo.private:
         return True
     return repo_role(principal, repo) is not None
+
+
+@dataclass(frozen=True)
+class MirroredFacts:
+    """What the mirror (mirror/) learnt of an upstream repo for one caller. SECURITY: the
+    upstream's answers were asked with the caller's own upstream token or anonymously, never the
+    operator's (mirror/credentials.py), so they are the caller's own rights there."""
+
+    is_visible: bool  # the upstream showed the repo's metadata to the caller's credentials
+    rule_refusal: str | None = None  # the operator's repo-id rules (GATEHOUSE_UPSTREAMS)
+    license_refusal: str | None = None  # the operator's license rules, for content
+    # The upstream's typed refusal of the file (HEAD); None also where the caller's refusal was a
+    # gate whose terms an operator accepted on the organisation's behalf (mirror MirrorAcceptance,
+    # recorded, named by each pull it allows; signed-in callers, never a repo hidden from them).
+    download_refusal: Exception | None = None
+
+
+def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -> None:
+    """Raise unless `principal` may perform `action` on a mirrored repo. Mirrored repos are
+    read-only here (uploads, pull requests, discussions go to the upstream); a repo the upstream
+    hides from the caller is missing, exactly like a missing local repo; metadata needs
+    visibility and the operator's repo rules; content needs the upstream's yes to the caller's
+    own credentials for that revision and file, and the operator's license rules. Managing the
+    mirror's copy (purging it) is for operators, with a write token or a session."""
+    if action == Action.MANAGE and is_operator(principal) and principal.may_write:
+        return
+    if action not in (Action.VIEW, Action.DOWNLOAD):
+        raise Forbidden(
+            "This repo is mirrored from an upstream hub and is read-only here: uploads, pull requests "
+            "and discussions go to the upstream.",
+            code="MirrorReadOnly",
+        )
+    if not facts.is_visible:
+        raise RepoNotFound(anonymous=principal.is_anonymous)
+    if facts.rule_refusal:
+        raise Forbidden(facts.rule_refusal, code="MirrorRuleRefused")
+    if action == Action.DOWNLOAD:
+        if facts.license_refusal:
+            raise Forbidden(facts.license_refusal, code="MirrorRuleRefused")
+        if facts.download_refusal is not None:
+            raise facts.download_refusal

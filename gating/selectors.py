@@ -5,9 +5,13 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import CharField, F, Func, Q, QuerySet
 
+from accounts import permissions
+from accounts.models import AccessToken, Organization, User
 from core.errors import BadRequest
 from core.timeutil import isoformat_z
+from gating.access_types import Principal
 from gating.models import AccessRequest, AuditEvent, GatingConfig
+from gating.visibility import repos_visible_to
 from registry.models import Repo
 
 
@@ -75,4 +79,37 @@ def audit_item(event: AuditEvent) -> dict:
         "repo": event.repo_label,
         "reason": event.reason,
         "data": event.data,
+    }
+
+
+def fine_grained_description(token: AccessToken) -> dict:
+    """A fine-grained token's permissions in the Hub's whoami-v2 shape: `scoped` entities as
+    {_id, type, name} (repos typed model or dataset), `global`, `canReadGatedRepos`. A scope on
+    something gone, or that its user may no longer see, is left out (it reaches nothing)."""
+    fine = token.fine_grained_permissions
+    if fine is None:
+        return {}
+    ids = {
+        kind: [scope.pk for scope in fine.scoped if scope.kind == kind] for kind in permissions.PERMISSIONS_BY_ENTITY
+    }
+    visible = repos_visible_to(Principal(user=token.user))
+    repos = {repo.pk: repo for repo in visible.filter(pk__in=ids[permissions.REPO])}
+    orgs = dict(Organization.objects.filter(pk__in=ids[permissions.ORG]).values_list("pk", "name"))
+    users = dict(User.objects.filter(pk__in=ids[permissions.USER], pk=token.user_id).values_list("pk", "username"))
+    scoped = []
+    for scope in fine.scoped:
+        if scope.kind == permissions.REPO and scope.pk in repos:
+            repo = repos[scope.pk]
+            entity = {"_id": f"{repo.pk:024x}", "type": repo.repo_type, "name": repo.repo_id}
+        elif scope.kind == permissions.ORG and scope.pk in orgs:
+            entity = {"_id": f"{scope.pk:024x}", "type": "org", "name": orgs[scope.pk]}
+        elif scope.kind == permissions.USER and scope.pk in users:
+            entity = {"_id": f"{scope.pk:024x}", "type": "user", "name": users[scope.pk]}
+        else:
+            continue
+        scoped.append({"entity": entity, "permissions": sorted(scope.permissions)})
+    return {
+        "canReadGatedRepos": fine.can_read_gated_repos,
+        "global": sorted(fine.global_permissions),
+        "scoped": scoped,
     }

@@ -1,6 +1,6 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
-from gating import api, views
+from gating import account_deletion_views, api, views
 
 NS = r"(?P<namespace>[^/]+)/(?P<name>[^/]+)"
 API = rf"^api/(?P<repo_type>models|datasets)/{NS}/user-access-request"
@@ -14,6 +14,7 @@ api_urlpatterns = [
 ]
 
 web_urlpatterns = [
+    path("settings/account/delete", account_deletion_views.AccountDeleteView.as_view(), name="account_delete"),
     re_path(rf"{WEB}/ask-access$", views.AskAccessView.as_view(), name="ask-access"),
     re_path(rf"{WEB}/access-requests$", views.AccessQueueView.as_view(), name="queue"),
     re_path(rf"{WEB}/gating$", views.GatingSettingsView.as_view(), name="settings"),

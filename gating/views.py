@@ -123,7 +123,7 @@ class AskAccessView(PortalRepoView):
         if request.auth is None and (failure := _csrf_failure(request)) is not None:
             return failure
         try:
-            check_may_ask_access(self.principal)
+            check_may_ask_access(self.access)
             answers = self._answers(request)
             with transaction.atomic():  # a refused request records no acknowledgment either
                 self._accept_license(request)
@@ -160,7 +160,7 @@ class AskAccessView(PortalRepoView):
 
 
 class AccessQueueView(PortalRepoView):
-    repo_actions = {"GET": Action.REVIEW, "POST": Action.REVIEW}
+    repo_actions = {"GET": Action.REVIEW_READ, "POST": Action.REVIEW}
 
     def get(self, request, namespace, name, repo_type=None):
         status = request.GET.get("status", RequestStatus.PENDING)

@@ -10,11 +10,12 @@ from typing import Any
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Concat
 
+from accounts import permissions
 from accounts.models import Membership
 from core import lookup_cache
 from core.names import fold
 from core.prepared import PreparedQuery
-from gating.access_types import Principal, RepoAccess
+from gating.access_types import Principal, RepoAccess, token_reaches
 from gating.models import ReleasePlan
 from licenses.models import RepoLicenseSettings
 from registry.models import Ref, Repo, RepoRedirect, with_folded_id
@@ -22,8 +23,47 @@ from registry.selectors import RevisionHint
 
 
 def visible_q(principal: Principal) -> Q:
-    """The one visibility expression, used for single repos and for listings alike."""
-    return _visible_q(None if principal.user is None else principal.user.pk)
+    """The one visibility expression, used for single repos and for listings alike.
+    SECURITY: through a fine-grained token, a private repo is visible only when one of the
+    token's scopes names it or its namespace (`find_visible` applies the same rule to the row)."""
+    visible = _visible_q(None if principal.user is None else principal.user.pk)
+    scope = token_scope_q(principal)
+    return visible if scope is None else visible & (Q(private=False) | scope)
+
+
+def token_scope_q(principal: Principal, permission: str | None = None) -> Q | None:
+    """The repos a fine-grained token's scopes name (with `permission`, only those where it holds
+    that permission); None for every other caller (no restriction by token)."""
+    fine = principal.fine_grained
+    if fine is None or principal.user is None:
+        return None
+    repos, orgs, own = [], [], False
+    for scope in fine.scoped:
+        if not scope.permissions or (permission is not None and permission not in scope.permissions):
+            continue
+        if scope.kind == permissions.REPO:
+            repos.append(scope.pk)
+        elif scope.kind == permissions.ORG:
+            orgs.append(scope.pk)
+        elif scope.kind == permissions.USER and scope.pk == principal.user.pk:
+            own = True
+    q = Q(pk__in=repos) | Q(owner_org_id__in=orgs)
+    return q | Q(owner_user_id=principal.user.pk) if own else q
+
+
+def namespace_scope_q(principal: Principal, permission: str) -> Q | None:
+    """For things a namespace owns (collections): those whose owner a fine-grained token names
+    with `permission`; None for every other caller (no restriction by token)."""
+    fine = principal.fine_grained
+    if fine is None or principal.user is None:
+        return None
+    orgs = [scope.pk for scope in fine.scoped if scope.kind == permissions.ORG and permission in scope.permissions]
+    q = Q(owner_org_id__in=orgs)
+    own = any(
+        scope.kind == permissions.USER and scope.pk == principal.user.pk and permission in scope.permissions
+        for scope in fine.scoped
+    )
+    return q | Q(owner_user_id=principal.user.pk) if own else q
 
 
 def _visible_q(user_id: int | None) -> Q:
@@ -109,7 +149,7 @@ def find_visible(
 ) -> RepoAccess | None:
     namespace, name = fold(namespace), fold(name)
     if not candidates:
-        return _find_visible_uncached(principal, repo_type, namespace, name, candidates)
+        return _through_token(principal, _find_visible_uncached(principal, repo_type, namespace, name, candidates))
     # Download lookups are kept per process until the repo changes (core.lookup_cache), keyed on
     # the folded id (every casing of an id is the same repo). A signed-in caller's also until
     # anything of theirs changes (their org memberships decide what they see). Misses are not
@@ -125,7 +165,14 @@ def find_visible(
     )
     if found is not None and found.principal is not principal:
         found = dataclasses.replace(found, principal=principal)  # the cached one is another request's
-    return found
+    return _through_token(principal, found)
+
+
+def _through_token(principal: Principal, found: RepoAccess | None) -> RepoAccess | None:
+    """SECURITY: `visible_q`'s token rule, on the row found by the user's visibility."""
+    if found is None or not found.repo.private or principal.fine_grained is None:
+        return found
+    return found if token_reaches(principal, found.repo) else None
 
 
 def _find_visible_uncached(

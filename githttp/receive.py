@@ -13,6 +13,7 @@ in full, as sideband text (`remote: ...`).
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -143,34 +144,76 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
     )
 
 
+_PACK_READER = threading.BoundedSemaphore(1)
+PACK_READER_WAIT = 120.0  # seconds a push waits for the one before it
+
+
 def push(view, body) -> HttpResponse:
     updates, capabilities = read_commands(body)
     statuses: list[tuple[str, str]] = []
     messages: list[str] = []
     unpack = "ok"
-    objects: dict[str, packs.PackObject] = {}
-    if any(update.new_oid for update in updates):
-        try:
-            objects = read_objects(body, view.repo.pk)
-        except packs.PackRefused as exc:
-            unpack = _one_line(str(exc))
-            messages.append(f"Push refused: {unpack}.")
-    for update in updates:
-        if unpack != "ok":
-            statuses.append((update.ref_name, "unpacker error"))
-            continue
-        try:
-            apply_update(view, update, objects)
-        except HubError as exc:
-            reason = _one_line(exc.message)
-            statuses.append((update.ref_name, reason))
-            messages.append(f"{update.ref_name}: {reason}")
-        else:
-            statuses.append((update.ref_name, "ok"))
+    # SECURITY: decided before a byte of the pack is inflated (see `authorize_whole_repo`): a
+    # caller who could not clone the repo, or may move none of the refs named, is refused whole.
+    refusals = _refusals_before_pack(view, updates)
+    # A pack's regular files are held inflated until the refs land (up to GATEHOUSE_GIT_MAX_PUSH_BYTES):
+    # one push at a time per process, so concurrent pushes cannot multiply that.
+    if not _PACK_READER.acquire(timeout=PACK_READER_WAIT):
+        busy = "the server is receiving other pushes: try again in a moment"
+        return HttpResponse(
+            report("busy", [(update.ref_name, busy) for update in updates], [f"Push refused: {busy}."], sideband=False),
+            content_type=f"application/x-{RECEIVE_PACK}-result",
+        )
+    try:
+        objects: dict[str, packs.PackObject] = {}
+        if any(update.new_oid for update in updates) and len(refusals) < len(updates):
+            try:
+                objects = read_objects(body, view.repo.pk)
+            except packs.PackRefused as exc:
+                unpack = _one_line(str(exc))
+                messages.append(f"Push refused: {unpack}.")
+        for update in updates:
+            if update.ref_name in refusals:
+                statuses.append((update.ref_name, refusals[update.ref_name]))
+                messages.append(f"{update.ref_name}: {refusals[update.ref_name]}")
+                continue
+            if unpack != "ok":
+                statuses.append((update.ref_name, "unpacker error"))
+                continue
+            try:
+                apply_update(view, update, objects)
+            except HubError as exc:
+                reason = _one_line(exc.message)
+                statuses.append((update.ref_name, reason))
+                messages.append(f"{update.ref_name}: {reason}")
+            else:
+                statuses.append((update.ref_name, "ok"))
+    finally:
+        _PACK_READER.release()
     return HttpResponse(
         report(unpack, statuses, messages, sideband=CAPABILITY_SIDE_BAND_64K.decode() in capabilities),
         content_type=f"application/x-{RECEIVE_PACK}-result",
     )
+
+
+def _refusals_before_pack(view, updates: list[RefUpdate]) -> dict[str, str]:
+    """The reason each ref update is refused by the policy alone (`apply_update` decides again
+    with the objects): every one when the caller could not clone the repo."""
+    try:
+        view.authorize_whole_repo()
+    except HubError as exc:
+        return {update.ref_name: _one_line(exc.message) for update in updates}
+    refusals = {}
+    for update in updates:
+        name = update.ref_name
+        try:
+            if name.startswith("refs/tags/"):
+                check(view.access, Action.WRITE)
+            elif name.startswith(("refs/heads/", "refs/pr/")):
+                check_push(view.access, CommitTarget.parse(name, create_pr=False))
+        except HubError as exc:
+            refusals[name] = _one_line(exc.message)
+    return refusals
 
 
 def _one_line(text: str) -> str:

@@ -28,7 +28,7 @@ from dulwich.server import Backend, UploadPackHandler
 
 from core import bodies as core_bodies
 from core.errors import BadRequest, HubError
-from gating.policy import Action, check_clone
+from gating.policy import Action, check, check_clone
 from gating.repo_views import RepoView
 from githttp import bodies, packcache, receive
 from githttp.store import GitRepo, Refused
@@ -90,6 +90,44 @@ class GitRepoView(RepoView):
             response["WWW-Authenticate"] = 'Basic realm="Gatehouse"'
         return _no_cache(response)
 
+    def authorize(self, repo: GitRepo, wants: list[bytes], shallow: set[bytes]) -> None:
+        """Before a byte of the pack: the policy over every revision asked for and the history
+        the pack may carry (down to the shallow boundary)."""
+        store = repo.store
+        names: dict[str, list[str]] = {}
+        for ref_name, ref_oid in repo.get_refs().items():
+            if ref_name != b"HEAD":
+                names.setdefault(ref_oid.decode(), []).append(ref_name.decode())
+        revisions = []
+        for want in wants:
+            oid = want.decode()
+            for name in names.get(oid, []):
+                revisions.append(Resolved(revision=name, commit_oid=oid, tree_oid=store.tree_of(oid), ref=None))
+        boundary = {sha.decode() for sha in shallow}
+        history: list[Resolved] = []
+        seen: set[str] = set()
+        todo = [want.decode() for want in wants]
+        while todo:
+            oid = todo.pop()
+            if oid in seen or oid not in store.commits():
+                continue
+            seen.add(oid)
+            history.append(Resolved(revision=oid, commit_oid=oid, tree_oid=store.tree_of(oid), ref=None))
+            if oid not in boundary:
+                todo.extend(store.parents(oid))
+        check_clone(self.access, revisions, history, lambda tree_oid: (path for path, _ in trees.iter_files(tree_oid)))
+
+    def authorize_whole_repo(self) -> None:
+        """What a full clone of every ref needs (`check(DOWNLOAD)`, then `authorize`): asked of a
+        push before its pack is read. SECURITY: a pack's deltas may name any object the repo holds
+        as their base and a push's trees may name held blobs, so whether a push is accepted tells
+        what those objects hold; only a caller who could clone them all may push (git pushes from
+        a clone anyway), and nobody else's pack is inflated at all."""
+        check(self.access, Action.DOWNLOAD)
+        repo = GitRepo(self.repo)
+        tips: list[bytes] = [bytes(oid) for name, oid in repo.get_refs().items() if name != b"HEAD"]
+        self.authorize(repo, tips, set())
+
 
 class InfoRefsView(GitRepoView):
     """The ref advertisement. Fetching needs DOWNLOAD (a gated repo asks for access here, where
@@ -99,7 +137,7 @@ class InfoRefsView(GitRepoView):
     @property
     def repo_actions(self) -> dict[str, Action]:  # type: ignore[override]
         service = self.request.GET.get("service")
-        return {"GET": Action.PARTICIPATE if service == RECEIVE_PACK else Action.DOWNLOAD}
+        return {"GET": Action.PUSH if service == RECEIVE_PACK else Action.DOWNLOAD}
 
     def get(self, request, **kwargs):
         service = request.GET.get("service")
@@ -107,6 +145,8 @@ class InfoRefsView(GitRepoView):
             raise BadRequest("Only git's smart HTTP protocol is served: please use git 1.6.6 or later.")
         out = io.BytesIO()
         proto = ReceivableProtocol(io.BytesIO().read, out.write)
+        if service == RECEIVE_PACK:
+            self.authorize_whole_repo()  # its refs are what `ls-remote` shows: the same rule
         handler_class = receive.RegistryReceivePackHandler if service == RECEIVE_PACK else RegistryUploadPackHandler
         handler = handler_class(_Backend(GitRepo(self.repo)), ["/"], proto, stateless_rpc=True)
         handler.advertise_refs = True
@@ -165,33 +205,6 @@ class UploadPackView(GitRepoView):
             raise Refused("protocol error: the client wants an object that is not a ref tip")
         self.authorize(repo, [want.encode() for want in wants], set())
 
-    def authorize(self, repo: GitRepo, wants: list[bytes], shallow: set[bytes]) -> None:
-        """Before a byte of the pack: the policy over every revision asked for and the history
-        the pack may carry (down to the shallow boundary)."""
-        store = repo.store
-        names: dict[str, list[str]] = {}
-        for ref_name, ref_oid in repo.get_refs().items():
-            if ref_name != b"HEAD":
-                names.setdefault(ref_oid.decode(), []).append(ref_name.decode())
-        revisions = []
-        for want in wants:
-            oid = want.decode()
-            for name in names.get(oid, []):
-                revisions.append(Resolved(revision=name, commit_oid=oid, tree_oid=store.tree_of(oid), ref=None))
-        boundary = {sha.decode() for sha in shallow}
-        history: list[Resolved] = []
-        seen: set[str] = set()
-        todo = [want.decode() for want in wants]
-        while todo:
-            oid = todo.pop()
-            if oid in seen or oid not in store.commits():
-                continue
-            seen.add(oid)
-            history.append(Resolved(revision=oid, commit_oid=oid, tree_oid=store.tree_of(oid), ref=None))
-            if oid not in boundary:
-                todo.extend(store.parents(oid))
-        check_clone(self.access, revisions, history, lambda tree_oid: (path for path, _ in trees.iter_files(tree_oid)))
-
 
 def _stream(handle) -> Iterator[bytes]:
     try:
@@ -205,7 +218,7 @@ class ReceivePackView(GitRepoView):
     """git push: see githttp.receive. PARTICIPATE lets a contributor reach their pull request's
     ref; every ref is then decided by `check_push` as for the commit API."""
 
-    repo_actions = {"POST": Action.PARTICIPATE}
+    repo_actions = {"POST": Action.PUSH}
     body_policy = GIT_PUSH
 
     def post(self, request, **kwargs):

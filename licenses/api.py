@@ -20,7 +20,7 @@ from core import edge
 from core.api import AllowAnyone, SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Forbidden, NotFound
 from core.http import csv_response
-from gating.policy import Action, Principal, may_read_license_text, repos_visible_to
+from gating.policy import Action, Principal, check_may_commit_to_read, may_read_license_text, repos_visible_to
 from gating.repo_views import RepoAPIView
 from licenses import schema, selectors, serializers, services
 from licenses.models import AcknowledgmentSource, License
@@ -75,7 +75,8 @@ class RepoLicenseView(RepoAPIView):
 
 class LicenseAcceptView(RepoAPIView):
     """Anyone who can see the repo may accept its license; acceptance alone grants nothing on a
-    gated repo. SECURITY: it is a commitment made in the user's name, so read tokens cannot."""
+    gated repo. SECURITY: it is a commitment made in the user's name, so read tokens cannot; a
+    fine-grained token can when it may read the repo (gating.policy.check_may_commit_to_read)."""
 
     repo_actions = {"POST": Action.VIEW}
 
@@ -87,7 +88,9 @@ class LicenseAcceptView(RepoAPIView):
     def post(self, request, namespace, name, repo_type=None):
         if self.principal.user is None:
             raise AuthenticationRequired("Log in or send a bearer token to accept a license.")
-        if not self.principal.may_write:
+        if self.principal.fine_grained is not None:
+            check_may_commit_to_read(self.access, what="accept a license")
+        elif not self.principal.may_write:
             raise Forbidden("Accepting a license needs a token with the write role (read tokens cannot).")
         data = edge.json_object(request)
         revision = data.get("revision")

@@ -19,7 +19,7 @@ from django.views import View
 from core.errors import HubError, NotFound
 from core.http import as_export, csv_response
 from core.views import render_error
-from gating.policy import Action, Principal, can, may_read_license_text, repos_visible_to
+from gating.policy import Action, Principal, can, check_may_commit_to_read, may_read_license_text, repos_visible_to
 from gating.repo_views import PortalRepoView
 from licenses import selectors, serializers, services, texts
 from licenses.models import AcknowledgmentSource, License
@@ -63,6 +63,7 @@ class RepoLicensePage(PortalRepoView):
             return redirect(f"/login?next={request.path}")
         revision = request.POST.get("revision") or None
         try:
+            check_may_commit_to_read(self.access, what="accept a license")
             ack, _ = services.acknowledgment_record(
                 user=request.user,
                 repo=self.repo,

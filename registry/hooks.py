@@ -42,6 +42,24 @@ metadata_checks: list[Callable[[dict, str], tuple[list[str], list[str]]]] = []
 # policy let the caller see the repo; each panel makes its own finer-grained policy checks.
 repo_sidebar_panels: list[Callable[..., str]] = []
 
+
+@dataclass(frozen=True)
+class SettingsSection:
+    """A section of the repo settings page (registry.views.repo_settings) that another app owns.
+
+    The page has already resolved the repo through the policy for its admins (Action.MANAGE)
+    before either function runs. `render(request, access) -> str` is the section's HTML ('' to
+    leave it out); `actions` are the values of the form's `action` field it answers, and
+    `handle(request, access, action)` applies one, raising core.errors.HubError to refuse it."""
+
+    render: Callable[..., str]
+    actions: frozenset[str]
+    handle: Callable[..., None]
+
+
+# Sections of the repo settings page, in the order the apps register them (discussions, previews).
+repo_settings_sections: list[SettingsSection] = []
+
 # Called inside the settings transaction after visibility or gating changed:
 # (repo, actor or None, {"private": (old, new), "gated": (old, new)}).
 settings_changed: list[Callable[[Repo, object, dict], None]] = []

@@ -8,7 +8,7 @@ split against the repo's refs in the views.
 from django.urls import path, re_path
 
 from registry.api import commit, files, history, housekeeping, manage, repo_admin, repos, validate
-from registry.views import download, lfs, portal, portal_write
+from registry.views import download, lfs, portal, portal_write, repo_settings
 
 app_name = "registry"
 
@@ -89,6 +89,7 @@ web_urlpatterns = [
     re_path(rf"{WEB}/edit/(?P<revision>.+)/README\.md$", portal_write.EditCardView.as_view(), name="edit-card"),
     re_path(rf"{WEB}/delete/(?P<rest>.+)$", portal_write.DeleteFileView.as_view(), name="delete-file"),
     re_path(rf"{WEB}/refs$", portal_write.RefsView.as_view(), name="refs"),
+    re_path(rf"{WEB}/settings$", repo_settings.RepoSettingsPage.as_view(), name="settings"),
     re_path(rf"{WEB}$", portal.RepoPage.as_view(), name="repo"),
     re_path(r"^(?P<namespace>[^/]+)$", portal.NamespacePage.as_view(), name="namespace"),
 ]

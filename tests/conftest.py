@@ -88,6 +88,19 @@ def hub(live_server, hf_cache):
 
 
 @pytest.fixture(autouse=True)
+def fresh_xet_client(tmp_path, monkeypatch):
+    """A fresh hf_xet session and chunk cache per test. Each test starts with an empty database,
+    and a client that remembers chunks from an earlier test would (rightly) not send them again:
+    the server then refuses the shard naming them (the same bytes in two tests' uploads)."""
+    from huggingface_hub.utils import _xet
+
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
+    _xet._GLOBAL_XET_HOLDER._session = None
+    yield
+    _xet._GLOBAL_XET_HOLDER._session = None
+
+
+@pytest.fixture(autouse=True)
 def _fresh_xet_hash_cache():
     """`content.xet_hash_cached` keeps sha256 -> Xet hash for the life of the process, and every
     test starts from an empty database: one test's Xet upload of some bytes must not make another

@@ -2,7 +2,8 @@
 update_webhook, enable_webhook, disable_webhook and delete_webhook.
 
 A webhook is its owner's alone: anyone else gets the 404 of a webhook that does not exist.
-Reading takes any token of the owner; changes take a write token (or a session). Watched repos
+Reading takes user.webhooks.read (any classic token), changes user.webhooks.write (a classic write
+token, or a session): gating.policy.check_token. Watched repos
 are resolved through gating.policy: one the caller cannot see answers exactly as a missing repo.
 """
 
@@ -14,11 +15,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import permissions
 from accounts.models import Organization, User
 from core import edge
 from core.api import SignedIn
-from core.errors import BadRequest, Forbidden, NotFound, RepoMoved
-from gating.policy import Action, Principal, resolve_repo
+from core.errors import BadRequest, NotFound, RepoMoved
+from gating.policy import Action, Principal, check_token, resolve_repo
 from webhooks import schema, services, transport
 from webhooks.models import Webhook
 from webhooks.selectors import webhooks_of
@@ -39,11 +41,15 @@ def describe(webhook: Webhook) -> dict:
     }
 
 
-def _principal_may_write(request) -> Principal:
+def _principal_may(request, permission: str) -> Principal:
     principal = Principal.from_request(request)
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to manage webhooks.")
+    own = ((permissions.USER, request.user.pk),)
+    check_token(principal, permission, own, what="manage webhooks", where="your webhooks")
     return principal
+
+
+def _principal_may_write(request) -> Principal:
+    return _principal_may(request, permissions.USER_WEBHOOKS_WRITE)
 
 
 def _url(value: object) -> str:
@@ -116,6 +122,7 @@ class WebhooksView(APIView):
 
     @extend_schema(responses=schema.WebhookSerializer(many=True))
     def get(self, request):
+        _principal_may(request, permissions.USER_WEBHOOKS_READ)
         return Response([describe(webhook) for webhook in webhooks_of(request.user)])
 
     @extend_schema(
@@ -146,6 +153,7 @@ class WebhookView(APIView):
 
     @extend_schema(responses=schema.WebhookEnvelopeSerializer)
     def get(self, request, webhook_id):
+        _principal_may(request, permissions.USER_WEBHOOKS_READ)
         return Response({"webhook": describe(_own_webhook(request, webhook_id))})
 
     @extend_schema(

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from core import edge
 from core.errors import AuthenticationRequired, BadRequest
-from gating.policy import Action, Principal, can
+from gating.policy import Action, Principal, can, check_may_run_inference
 from gating.repo_views import RepoAPIView
 from registry.selectors import resolve_revision
 from workers import schema, selectors, serializers, services
@@ -49,6 +49,7 @@ class PreviewListView(RepoAPIView):
     )
     def post(self, request, namespace, name, repo_type=None):
         user = _user(self.principal)
+        check_may_run_inference(self.principal)
         data = dict(edge.json_object(request))
         revision = data.pop("revision", None) or self.repo.default_branch
         if not isinstance(revision, str):

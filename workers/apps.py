@@ -7,6 +7,8 @@ class WorkersConfig(AppConfig):
 
     def ready(self) -> None:
         from registry import hooks
-        from workers import portal
+        from workers import portal, settings_section
 
         hooks.repo_sidebar_panels.append(portal.preview_sidebar_panel)
+        if settings_section.SECTION not in hooks.repo_settings_sections:
+            hooks.repo_settings_sections.append(settings_section.SECTION)

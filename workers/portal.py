@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 
 from core import edge
 from core.errors import BadRequest, HubError
-from gating.policy import Action, RepoAccess, can
+from gating.policy import Action, RepoAccess, can, check_may_run_inference
 from gating.repo_views import PortalRepoView
 from registry.selectors import Resolved, resolve_revision
 from workers import conf, selectors, serializers, services
@@ -76,6 +76,7 @@ class PreviewHistoryPage(PortalRepoView):
     def post(self, request, namespace, name, repo_type=None):
         if self.principal.user is None:
             return HttpResponseRedirect(f"/login?next={self.repo.web_path}")
+        check_may_run_inference(self.principal)
         data = {"prompt": request.POST.get("prompt", ""), "negative_prompt": request.POST.get("negative_prompt", "")}
         for field in ("seed", "num_inference_steps", "width", "height"):
             value = request.POST.get(field, "").strip()

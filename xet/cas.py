@@ -71,7 +71,7 @@ class CasRepoView(CasView):
         self.token = tokens.parse(request.headers.get("Authorization"))
         if self.requires_write:
             tokens.require_write(self.token)
-        action = Action.PARTICIPATE if self.token.scope == tokens.WRITE else Action.DOWNLOAD
+        action = Action.PUSH if self.token.scope == tokens.WRITE else Action.DOWNLOAD
         self.access = resolve_repo_by_pk(tokens.principal_of(self.token), self.token.repo_pk, action)
         self.principal, self.repo = self.access.principal, self.access.repo
         return super().dispatch(request, *args, **kwargs)

@@ -42,6 +42,11 @@ class XetToken:
 
 def mint(*, scope: str, repo_pk: int, revision: str, principal: Principal, create_pr: bool = False) -> tuple[str, int]:
     expires = int(time.time()) + settings.GATEHOUSE_XET_TOKEN_TTL
+    hub_expiry = principal.token.expires_at if principal.token else None
+    if hub_expiry is not None:
+        # A Xet token never outlives the Hub token it was minted from (every CAS call re-checks
+        # the Hub token too: principal_of); the client asks for a new one when it expires.
+        expires = min(expires, int(hub_expiry.timestamp()))
     payload = {
         "s": scope,
         "r": repo_pk,

@@ -59,7 +59,7 @@ class XetReadTokenView(RepoAPIView):
 class XetWriteTokenView(RepoAPIView):
     """Lets its holder upload content for this repo; the commit itself is authorised again."""
 
-    repo_actions = {"GET": Action.PARTICIPATE}
+    repo_actions = {"GET": Action.PUSH}
 
     @extend_schema(parameters=PULL_REQUEST_PARAMETERS, responses=XetTokenSerializer)
     def get(self, request, namespace, name, revision, repo_type=None):

@@ -278,8 +278,9 @@ def sso_reactivate(*, issuer: str, username: str) -> User:
     ).first()
     if identity is None:
         raise BadRequest(f"{username!r} has no identity at {issuer}.")
-    if identity.deprovisioned_at is None:
-        # SECURITY: an account an operator disabled for another reason is not re-enabled here.
+    if identity.deprovisioned_at is None or identity.user.disabled_at is not None:
+        # SECURITY: an account an operator disabled for another reason (`account disable`, which
+        # sets disabled_at) is not re-enabled here.
         raise BadRequest(f"{identity.user.username!r} was not deprovisioned by sso_deprovision.")
     identity.deprovisioned_at = None
     identity.last_login_at = timezone.now()

@@ -6,7 +6,10 @@
 - Changing a collection (its metadata, its items, deleting it) needs the owner, or the write or
   admin role in the owning org, and a token that may write (read tokens never do).
 - Creating one in a namespace needs the write or admin role there, as changing one does
-  (`policy.can_write_in`; an org's contributors create repos, not collections).
+  (`policy.namespace_role`; an org's contributors create repos, not collections).
+- Tokens (gating.policy.check_token): seeing a private collection takes collection.read on its
+  owner, changing or creating one collection.write (classic read tokens read, write tokens write;
+  a fine-grained token must name the owner).
 
 Seeing a collection says nothing about its items: each is shown only to callers who may see
 what it points at (community.collections.selectors)."""
@@ -17,10 +20,19 @@ import re
 
 from django.db.models import Q, QuerySet
 
+from accounts import permissions
 from accounts.models import Membership, Role
 from community.models import Collection
 from core.errors import AuthenticationRequired, Forbidden, NotFound
-from gating.policy import Principal, can_write_in
+from gating.policy import (
+    Principal,
+    check_token,
+    check_verified,
+    holds,
+    namespace_entities,
+    namespace_role,
+    namespace_scope_q,
+)
 
 _PUBLIC_ID = re.compile(r"^[0-9a-f]{24}$")
 
@@ -34,7 +46,13 @@ def collections_visible_q(principal: Principal) -> Q:
     if principal.user is None:
         return public
     member_orgs = Membership.objects.filter(user=principal.user).values("org_id")
-    return public | Q(owner_user=principal.user) | Q(owner_org_id__in=member_orgs)
+    own = Q(owner_user=principal.user) | Q(owner_org_id__in=member_orgs)
+    scope = namespace_scope_q(principal, permissions.COLLECTION_READ)
+    return public | (own if scope is None else own & scope)
+
+
+def _owner_entities(collection: Collection) -> tuple[tuple[str, int | None], ...]:
+    return ((permissions.USER, collection.owner_user_id), (permissions.ORG, collection.owner_org_id))
 
 
 def collections_visible_to(principal: Principal) -> QuerySet[Collection]:
@@ -70,22 +88,24 @@ def collection_role(principal: Principal, collection: Collection) -> str | None:
 
 
 def may_edit(principal: Principal, collection: Collection) -> bool:
-    return principal.may_write and collection_role(principal, collection) in (Role.WRITE, Role.ADMIN)
+    return holds(principal, permissions.COLLECTION_WRITE, _owner_entities(collection)) and collection_role(
+        principal, collection
+    ) in (Role.WRITE, Role.ADMIN)
 
 
 def check_edit(principal: Principal, collection: Collection) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
+    check_verified(principal)  # collections are shown to others, as posts are
     if collection_role(principal, collection) not in (Role.WRITE, Role.ADMIN):
         raise Forbidden(f"You don't have write access to the collection {collection.slug}.")
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to make changes.")
+    check_token(principal, permissions.COLLECTION_WRITE, _owner_entities(collection), what="make changes")
 
 
 def check_create(principal: Principal, namespace: str) -> None:
     if principal.user is None:
         raise AuthenticationRequired()
-    if not principal.may_write:
-        raise Forbidden("This token is read-only: create a token with the write role to make changes.")
-    if not can_write_in(principal, namespace):
+    check_verified(principal)
+    check_token(principal, permissions.COLLECTION_WRITE, namespace_entities(principal, namespace), what="make changes")
+    if namespace_role(principal, namespace) not in (Role.WRITE, Role.ADMIN):  # contributors create repos only
         raise Forbidden(f"You don't have the rights to create a collection in {namespace[:100]}.")

@@ -30,7 +30,7 @@ class PreuploadView(RepoAPIView):
     The push rule is the commit's (`gating.policy.check_push`), so a caller the commit would
     refuse learns nothing here. The answer only describes paths (metadata)."""
 
-    repo_actions = {"POST": Action.PARTICIPATE}
+    repo_actions = {"POST": Action.PUSH}
     parser_classes = [JSONParser]
     body_policy = bodies.LARGE
 
@@ -99,7 +99,7 @@ class CommitView(RepoAPIView):
     them and push to their own; `create_pr=1` opens the pull request and lands its first commit
     in one transaction and answers with `pullRequestUrl`."""
 
-    repo_actions = {"POST": Action.PARTICIPATE}
+    repo_actions = {"POST": Action.PUSH}
     # Inline files, base64; lines are read one at a time, never spooled. Large files go by LFS
     # or Xet, so the body has its own, smaller limit.
     body_policy = bodies.BodyPolicy(lambda: settings.GATEHOUSE_MAX_COMMIT_BODY)

@@ -11,8 +11,8 @@ from accounts.selectors import canonical_namespace
 from core import edge
 from core.api import SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Conflict, Forbidden
-from core.names import split_repo_id, validate_namespace_name
-from gating.policy import Action, Principal, can_create_in
+from core.names import refuse_mirrored_namespace, split_repo_id, validate_namespace_name
+from gating.policy import Action, Principal, can_create_in, check_verified
 from gating.repo_views import RepoAPIView
 from registry import services
 from registry.api import schema
@@ -51,6 +51,7 @@ class RepoCreateView(APIView):
         namespace = canonical_namespace(namespace)
         # Not said: the organisation's default visibility (registry.services.repo_create), as on the Hub.
         private = edge.json_private(data, default=None)
+        check_verified(principal)
         if not can_create_in(principal, namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{namespace}'.")
         repo_type = _repo_type(data.get("type"))
@@ -111,6 +112,7 @@ class RepoMoveView(BodyAddressedRepoView):
     @extend_schema(request=schema.RepoMoveSerializer, responses=schema.RepoUrlSerializer)
     def post(self, request):
         to_namespace, to_name = split_repo_id(str(request.data.get("toRepo", "")))
+        refuse_mirrored_namespace(to_namespace)
         to_namespace = canonical_namespace(to_namespace)
         if to_namespace != self.repo.namespace and not can_create_in(self.principal, to_namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{to_namespace}'.")

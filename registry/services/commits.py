@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from core import faults
 from core.errors import BadRequest, Conflict, ContentQuarantined, EntryNotFound, PreconditionFailed, RevisionNotFound
-from registry import hooks, limits
+from registry import hooks, limits, secrets
 from registry.cards.metadata_validation import check_card_at
 from registry.git import gitobjects, lfsrules, trees
 from registry.git.paths import validate_folder, validate_new_path, validate_path
@@ -357,12 +357,14 @@ def commit_create(
 
 def commit_check(*, repo: Repo, ref_name: str, tree_oid: str, parent_tree_oid: str | None, author: User | None) -> None:
     """The checks every new commit passes before its ref moves, whichever way it came (the commit
-    API, the portal, a git push): the card's metadata and the apps' `hooks.commit_checks`
+    API, the portal, a git push): the card's metadata, no access token in text (registry.secrets)
+    and the apps' `hooks.commit_checks`
     (licenses, derivatives). The new trees and blobs are stored, so checks may read them."""
     context = hooks.CommitContext(
         repo=repo, ref_name=ref_name, tree_oid=tree_oid, parent_tree_oid=parent_tree_oid, author=author
     )
     check_card_at(repo_pk=repo.pk, tree_oid=tree_oid, parent_tree_oid=parent_tree_oid)
+    secrets.check_no_tokens(tree_oid=tree_oid, parent_tree_oid=parent_tree_oid)
     for check in hooks.commit_checks:
         check(context)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from core.errors import BadRequest, Conflict
-from core.names import fold, validate_repo_name
+from core.names import fold, refuse_mirrored_namespace, validate_repo_name
 from registry import hooks
 from registry.git import lfsrules
 from registry.models import GatedMode, Repo, RepoRedirect, RepoType, with_folded_id
@@ -19,6 +19,7 @@ from registry.services.commits import blob_stage, commit_create
 
 
 def _owner_for_namespace(namespace: str) -> tuple[User | None, Organization | None]:
+    refuse_mirrored_namespace(namespace)
     user = User.objects.filter(username=namespace).first()
     if user is not None:
         return user, None

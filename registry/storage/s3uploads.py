@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
@@ -40,6 +40,18 @@ def staging_key(storage: S3Storage, *, repo_id: int, user_id: int, oid: str) -> 
 
 def part_size() -> int:
     return max(settings.GATEHOUSE_LFS_CHUNK_SIZE, MIN_PART)
+
+
+def upload_origin() -> str:
+    """The scheme and host the presigned upload URLs point at (the bucket's, virtual-hosted or
+    path-style, public endpoint or not): the upload page lets its script connect there (CSP).
+    Signing is local: no request reaches the store."""
+    storage = _store()
+    url = storage.presign_client.generate_presigned_url(
+        "put_object", Params={"Bucket": storage.bucket, "Key": f"{storage.prefix}uploads/origin"}, ExpiresIn=1
+    )
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def upload_action(request, *, repo_id: int, user_id: int, oid: str, size: int, multipart: bool) -> dict:

@@ -13,13 +13,15 @@ from django.views import View
 from accounts.models import Membership
 from core import bodies
 from core.errors import BadRequest, HubError
-from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in
+from core.middleware import CONTENT_SECURITY_POLICY
+from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in, check_verified
 from gating.repo_views import PortalRepoView
 from registry import limits, services
 from registry.cards.metadata_validation import validate_card_text
 from registry.git.paths import validate_path
 from registry.models import RepoType
 from registry.selectors import gitattributes_at, list_refs, read_text_at, resolve_revision
+from registry.storage import get_storage, s3uploads
 
 MAX_PORTAL_FILES = 500
 
@@ -50,6 +52,7 @@ class NewRepoView(LoginRequiredMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
+                check_verified(Principal.from_request(request))
                 if not can_create_in(Principal.from_request(request), data["namespace"]):
                     raise HubError("You cannot create repos in this namespace.", status=403)
                 repo = services.repo_create(
@@ -103,7 +106,12 @@ class UploadView(PortalWriteView):
     def _page(self, revision: str, form: dict, status: int = 200):
         context = self.base_context(resolve_revision(self.repo, revision))
         context.update({"tab": "files", "form": form, "directory": form.get("directory", "")})
-        return render(self.request, "registry/upload.html", context, status=status)
+        response = render(self.request, "registry/upload.html", context, status=status)
+        if get_storage().serves_signed_urls:
+            # SECURITY: the page's script may connect to the bucket's presigned URLs, nowhere else.
+            origin = s3uploads.upload_origin()
+            response["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; connect-src 'self' {origin}"
+        return response
 
     def post(self, request, namespace, name, revision, repo_type=None):
         form = {key: request.POST.get(key, "") for key in ("directory", "summary", "description")}

@@ -1,11 +1,11 @@
 """Authorization matrix over every discussion route, on public, gated and private repos.
 
-Roles: anonymous; a stranger; a pending and an approved access requester (gated repo); the
-owner with a read-only token; a reader (org member with the read role, who wrote the thread);
-a contributor (who did not create the repo: a reader there); a collaborator (write role); the
-owner (admin). For each refused call the test checks the status,
-that the body names nothing from the thread, and that nothing happened (no event, no thread, no
-email). A private repo answers exactly like a repo that does not exist.
+Roles: anonymous; a stranger; a new account whose email is not verified yet; a pending and an
+approved access requester (gated repo); the owner with a read-only token; a reader (org member
+with the read role, who wrote the thread); a contributor (who did not create the repo: a reader
+there); a collaborator (write role); the owner (admin). For each refused call the test checks
+the status, that the body names nothing from the thread, and that nothing happened (no event, no
+thread, no email). A private repo answers exactly like a repo that does not exist.
 """
 
 import json
@@ -23,7 +23,18 @@ from tests.support.builders import OrganizationFactory, UserFactory, add_member,
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "Secret roadmap for v2"
-ROLES = ["anonymous", "stranger", "pending", "approved", "read_token", "reader", "contributor", "collaborator", "owner"]
+ROLES = [
+    "anonymous",
+    "stranger",
+    "unverified",
+    "pending",
+    "approved",
+    "read_token",
+    "reader",
+    "contributor",
+    "collaborator",
+    "owner",
+]
 INSIDERS = ("read_token", "reader", "contributor", "collaborator", "owner")
 ALLOWED = "allowed"
 
@@ -46,6 +57,7 @@ class World:
             self.repo.refresh_from_db()
         users = {
             "stranger": UserFactory(username="sam"),
+            "unverified": UserFactory(username="uma", email_verification_waived=False),
             "pending": UserFactory(username="pat"),
             "approved": UserFactory(username="amy"),
         }
@@ -171,6 +183,8 @@ def _check_route(world, route, method, suffix, body, allowed, *, kind, mailoutbo
         else:
             expected = 401 if role == "anonymous" else 403
             assert response.status_code == expected, (route, role, response.status_code, response.content)
+            if role == "unverified":  # told why, and what to do (gating.policy.check_verified)
+                assert response["X-Error-Code"] == "EmailNotVerified", (route, response.content)
         assert SECRET.encode() not in response.content, (route, role)
         assert world.snapshot(mailoutbox) == before, (route, role)
 

@@ -26,6 +26,7 @@ def test_create_upload_edit_card_history(page, live_server, tmp_path):
     page.get_by_test_id("upload-files").set_input_files(str(weights))
     page.get_by_test_id("commit-summary").fill("Add notes from the browser")
     page.click("button:has-text('Commit changes')")
+    page.wait_for_url(f"{live_server.url}/erin/painter/tree/main")  # the upload script commits, then goes there
     assert page.get_by_test_id("file-list").get_by_text("notes.txt").is_visible()
 
     page.goto(f"{live_server.url}/erin/painter")

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from gating import release
 from registry.models import Repo
-from tests.support.builders import token_for
+from tests.support.builders import fine_token, make_repo, token_for
 from tests.support.matrix import INSIDERS, SECRET, STAGES, matrix_world
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +169,38 @@ def test_matrix_for_signed_in_callers_with_the_caches_on(client, world, live_cac
                         raise
                     time.sleep(0.05)
             _walk(client, repo, mode, caller, auth)
+
+
+# Fine-grained tokens (README, Tokens): out of its scopes a token's holder is a stranger, so the
+# owner's token scoped to another repo gets the stranger's answers, in every mode; a granted
+# user's token that may only read gated repos (canReadGatedRepos) gets the granted user's.
+@pytest.mark.parametrize("mode", ["public", "auto", "manual", "private", "withheld"])
+def test_matrix_for_fine_grained_tokens(client, world, mail_sent_by, mode):
+    repo, owner, _tokens = world
+    _set_mode(repo, owner, mode)
+    elsewhere = make_repo(owner, "elsewhere", private=True)
+    out_of_scope = fine_token(owner, [(elsewhere, ["repo.write", "repo.access.read", "discussion.write"])])
+    gated_reader = fine_token(User.objects.get(username="abe"), gated=True)
+    with mail_sent_by() as sent:
+        _walk(client, repo, mode, "stranger", {"HTTP_AUTHORIZATION": f"Bearer {out_of_scope}"})
+        _walk(client, repo, mode, "approved", {"HTTP_AUTHORIZATION": f"Bearer {gated_reader}"})
+    assert sent == []
+
+
+def test_a_private_repo_out_of_a_tokens_scope_answers_byte_for_byte_as_a_missing_one(client, world):
+    repo, owner, _tokens = world
+    _set_mode(repo, owner, "private")
+    elsewhere = make_repo(owner, "elsewhere", private=True)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {fine_token(owner, [(elsewhere, ['repo.content.read'])])}"}
+    for private, missing in (
+        ("/api/models/acme/m", "/api/models/acme/nope"),
+        ("/acme/m/resolve/main/config.json", "/acme/nope/resolve/main/config.json"),
+        ("/api/models/acme/m/xet-write-token/main", "/api/models/acme/nope/xet-write-token/main"),
+    ):
+        one, other = client.get(private, **auth), client.get(missing, **auth)
+        assert (
+            (one.status_code, one["X-Error-Code"])
+            == (other.status_code, other["X-Error-Code"])
+            == (404, "RepoNotFound")
+        )
+        assert one.content.replace(b"acme/m", b"acme/nope") == other.content

@@ -113,7 +113,8 @@ HIDDEN_URLS = [
     "/api/models/{repo}/auth-check",
     "/{repo}/resolve/main/config.json",
 ]
-VOLATILE_HEADERS = {"Date", "X-Request-Id"}
+# The caller's own rate-limit budget moves at every call, whatever the repo (core.ratelimit).
+VOLATILE_HEADERS = {"Date", "X-Request-Id", "RateLimit"}
 
 
 def _snapshot(response):

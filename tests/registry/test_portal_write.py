@@ -161,3 +161,22 @@ def test_upload_page_accepts_uploads_at_the_limits(client, alice, settings):
     uploads = [SimpleUploadedFile("a.bin", os.urandom(1024)), SimpleUploadedFile("b.bin", os.urandom(1024))]
     assert client.post("/alice/m/upload/main", {"files": uploads}).status_code == 302
     assert {"a.bin", "b.bin"} <= _files(repo)
+
+
+def test_the_upload_page_may_connect_to_the_bucket_on_s3(client, alice, s3_backend):
+    """The upload script PUTs parts to presigned URLs on the bucket: the page's CSP allows that
+    origin for connections (and nothing else is loosened); on local storage it stays 'self'."""
+    from registry.storage import s3uploads
+
+    make_repo(alice, "m")
+    client.force_login(alice)
+    csp = client.get("/alice/m/upload/main")["Content-Security-Policy"]
+    origin = s3uploads.upload_origin()
+    assert origin.startswith("http://127.0.0.1:") and csp.endswith(f"; connect-src 'self' {origin}")
+    assert "script-src 'self';" in csp and "default-src 'self';" in csp
+
+
+def test_the_upload_page_connects_only_to_itself_on_local_storage(client, alice):
+    make_repo(alice, "m")
+    client.force_login(alice)
+    assert "connect-src" not in client.get("/alice/m/upload/main")["Content-Security-Policy"]

@@ -22,6 +22,9 @@ class UserFactory(DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda obj: f"{obj.username}@example.org")
     password = factory.django.Password(PASSWORD)
+    # Accounts made by tests act as accounts made before email verification existed (or by an
+    # operator): they may act unverified. Tests of verification make new sign-ups themselves.
+    email_verification_waived = True
 
 
 class OrganizationFactory(DjangoModelFactory):
@@ -37,6 +40,37 @@ def add_member(org: Organization, user: User, role: str) -> Membership:
 
 def token_for(user: User, role: str = "write", name: str = "test") -> str:
     _, plaintext = account_services.token_create(user=user, name=name, role=role)
+    return plaintext
+
+
+def fine_token(
+    user: User,
+    scoped: list[tuple[object, list[str]]] = (),  # type: ignore[assignment]
+    *,
+    global_permissions: list[str] = (),  # type: ignore[assignment]
+    gated: bool = False,
+    expires_at=None,
+    name: str = "fine",
+) -> str:
+    """A fine-grained token of `user`: `scoped` pairs an entity (a Repo, an Organization, or the
+    user itself for their own namespace) with the Hub permission names it holds there."""
+    from accounts.permissions import normalise
+
+    def entity(target) -> tuple[str, int]:
+        if isinstance(target, User):
+            return ("user", target.pk)
+        if isinstance(target, Organization):
+            return ("org", target.pk)
+        return ("repo", target.pk)
+
+    data = normalise(
+        scoped=[(*entity(target), perms) for target, perms in scoped],
+        global_permissions=global_permissions,
+        gated=gated,
+    )
+    _, plaintext = account_services.token_create(
+        user=user, name=name, role="fineGrained", fine_grained=data, expires_at=expires_at
+    )
     return plaintext
 
 

@@ -64,15 +64,3 @@ def cas(client):
 def commit_xet_file(repo, user, path: str, sha256: str, *, branch: str = "main"):
     operation = services.blob_stage_stored(repo=repo, path=path, sha256=sha256, proof_from=None)
     return services.commit_create(repo=repo, branch=branch, operations=[operation], summary=f"add {path}", author=user)
-
-
-@pytest.fixture(autouse=True)
-def fresh_xet_client(tmp_path, monkeypatch):
-    """A fresh hf_xet session and chunk cache per test. Each test starts with an empty database,
-    and a client that remembers chunks from an earlier test would (rightly) not send them again."""
-    from huggingface_hub.utils import _xet
-
-    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
-    _xet._GLOBAL_XET_HOLDER._session = None
-    yield
-    _xet._GLOBAL_XET_HOLDER._session = None

@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", choices=TokenRole.values, default=TokenRole.READ)
+        parser.add_argument("--role", choices=[TokenRole.READ, TokenRole.WRITE], default=TokenRole.READ)
         parser.add_argument("--name", default="cli")
 
     def handle(self, *args, username, role, name, **options):

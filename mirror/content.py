@@ -1,0 +1,154 @@
+"""Upstream content: fetched once, verified, stored in the mirror's own area of the blob store,
+served locally from then on.
+
+The first request for a file claims its `MirrorObject` row (the fetch lock, under a lease it
+renews) and streams the upstream's bytes to its caller while they are hashed and written to the
+store; the object is published only if they match what the upstream announced (sha256 of an LFS
+file, git blob id of a small one), else the transfer is aborted mid-stream and nothing is kept.
+Concurrent first requests wait for the row to be STORED (or take it over when the fetcher's
+lease runs out) and then read the stored copy.
+
+SECURITY: the mirror's own area (`mirror_storage`) is apart from the registry's blobs, and no
+`RepoObject` is ever made for it: upstream bytes prove nothing for any local repo (an `lfsFile`
+naming a mirrored file's sha256 is refused like any content never uploaded there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import urllib3
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import HubError
+from mirror.models import MirrorObject, ObjectState
+from registry.storage import BlobStorage, storage_at
+from registry.storage import IntegrityError as StorageIntegrityError
+
+LEASE = timedelta(seconds=60)
+RENEW_EVERY = 15.0  # seconds between lease renewals of a fetch in progress
+CHUNK = 1024 * 1024
+# Formats that can run code when loaded: fetched whole and scanned before their first byte is served.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz", ".dat", ".zip")
+PICKLE_MAGIC = (b"\x80", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
+
+
+def mirror_storage() -> BlobStorage:
+    return storage_at("mirror", Path(settings.GATEHOUSE_STORAGE_ROOT) / "mirror")
+
+
+def is_pickle_like(filename: str, head: bytes) -> bool:
+    """Whether content must be scanned before it is served: by name, or by its first bytes
+    (pickle protocol 2+, and zip/gzip/bz2/xz containers, which may hold pickles)."""
+    return filename.lower().endswith(PICKLE_SUFFIXES) or head.startswith(PICKLE_MAGIC)
+
+
+def stored(upstream: str, oid: str) -> MirrorObject | None:
+    return MirrorObject.objects.filter(upstream=upstream, oid=oid, state=ObjectState.STORED).first()
+
+
+def claim(upstream: str, oid: str, filename: str) -> MirrorObject | None:
+    """The row, claimed by this request to fetch the object; None if it is stored or another
+    request's fetch holds a live lease."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return MirrorObject.objects.create(
+                upstream=upstream, oid=oid, state=ObjectState.FETCHING, lease_until=now + LEASE, filename=filename[:255]
+            )
+    except IntegrityError:
+        pass
+    with transaction.atomic():
+        row = MirrorObject.objects.select_for_update().filter(upstream=upstream, oid=oid).first()
+        if row is None or row.state == ObjectState.STORED:
+            return None
+        if row.lease_until is not None and row.lease_until > now:
+            return None
+        row.lease_until = now + LEASE  # the last fetcher died or gave up: take it over
+        row.save(update_fields=["lease_until"])
+        return row
+
+
+def wait_stored(upstream: str, oid: str, filename: str, *, seconds: float) -> MirrorObject | None:
+    """Follow a fetch in progress: the stored row once it is; or a claim of ours if the fetcher
+    gave up (None from `claim` then means the wait goes on); or None after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row = MirrorObject.objects.filter(upstream=upstream, oid=oid).first()
+        if row is None or row.state != ObjectState.STORED:
+            claimed = claim(upstream, oid, filename)
+            if claimed is not None:
+                return claimed
+        else:
+            return row
+        time.sleep(0.2)
+    return None
+
+
+def release(row: MirrorObject) -> None:
+    """A fetch that failed or was abandoned: the next request fetches again."""
+    MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING).update(lease_until=None)
+
+
+class Fetch:
+    """Iterate to receive the object: each chunk is written to the store's verifying writer and
+    yielded to the caller. At the end the bytes are checked and published and the row marked
+    STORED; on a mismatch (or any failure) the writer is aborted, the row released, and the
+    iteration raises, which cuts the caller's response short of its Content-Length."""
+
+    def __init__(self, row: MirrorObject, response: urllib3.BaseHTTPResponse, *, is_lfs: bool, size: int):
+        self.row = row
+        self.response = response
+        self.is_lfs = is_lfs
+        self.size = size
+        self.writer = mirror_storage().writer(expected_sha256=row.oid if is_lfs else None, expected_size=size)
+        self.git_hash = None if is_lfs else hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Each chunk is handed on once the next one arrived: the last is held back until the
+        whole is verified and published, so a caller never receives all the bytes of content
+        that does not match (its response stops short of its Content-Length instead)."""
+        renewed = time.monotonic()
+        MirrorObject.objects.filter(pk=self.row.pk).update(fetch_count=F("fetch_count") + 1)
+        held: bytes | None = None
+        try:
+            for chunk in self.response.stream(CHUNK, decode_content=False):
+                self.writer.write(chunk)
+                if self.git_hash is not None:
+                    self.git_hash.update(chunk)
+                if held is not None:
+                    yield held
+                held = chunk
+                if time.monotonic() - renewed > RENEW_EVERY:
+                    renewed = time.monotonic()
+                    MirrorObject.objects.filter(pk=self.row.pk).update(lease_until=timezone.now() + LEASE)
+            if self.git_hash is not None and self.git_hash.hexdigest() != self.row.oid:
+                raise HubError("Upstream content does not match its git blob id.", status=502, code="UpstreamIntegrity")
+            try:
+                sha256 = self.writer.commit()  # checks the size, and the sha256 of LFS content
+            except StorageIntegrityError as exc:
+                raise HubError(
+                    f"Upstream content does not match: {exc.message}", status=502, code="UpstreamIntegrity"
+                ) from None
+            MirrorObject.objects.filter(pk=self.row.pk).update(
+                state=ObjectState.STORED, sha256=sha256, size=self.size, fetched_at=timezone.now(), lease_until=None
+            )
+        except BaseException:
+            self.writer.abort()
+            release(self.row)
+            raise
+        finally:
+            self.response.release_conn()
+        if held is not None:
+            yield held
+
+    def drain(self) -> None:
+        for _ in self:
+            pass

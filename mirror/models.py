@@ -1,0 +1,86 @@
+"""What the mirror keeps: users' upstream tokens (encrypted), the upstream content it stored,
+and the audit trail of pulls."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class UpstreamCredential(models.Model):
+    """A user's own token for one upstream (GATEHOUSE_UPSTREAMS name), encrypted with
+    GATEHOUSE_UPSTREAM_TOKEN_KEYS (mirror/crypto.py). Never shown again, never logged."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    upstream = models.CharField(max_length=100)
+    ciphertext = models.TextField()
+    upstream_username = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "upstream"], name="mirror_one_credential_per_upstream")]
+
+
+class ObjectState(models.TextChoices):
+    FETCHING = "fetching"
+    STORED = "stored"
+
+
+class MirrorObject(models.Model):
+    """Upstream content, by the id the upstream names it with (`oid`: the sha256 of an LFS file,
+    the git blob id of a small one), stored in the mirror's own area of the blob store under its
+    sha256. The row is also the fetch lock: one request holds it (FETCHING, under a lease it
+    renews) while it fetches; concurrent first requests wait for STORED."""
+
+    upstream = models.CharField(max_length=100)
+    oid = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=ObjectState.choices, default=ObjectState.FETCHING)
+    lease_until = models.DateTimeField(null=True)
+    fetched_at = models.DateTimeField(null=True)
+    fetch_count = models.PositiveIntegerField(default=0)  # upstream transfers begun, for operators
+    # Pickle-format content is scanned before it is served: "" (not needed), or the scan's verdict
+    # ("queued" until it ran; only "safe" is served).
+    scan_status = models.CharField(max_length=16, blank=True)
+    scan_findings = models.JSONField(default=dict, blank=True)
+    filename = models.CharField(max_length=255, blank=True)  # the name it was first fetched under (the scanner's hint)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["upstream", "oid"], name="mirror_one_object_per_oid")]
+
+
+class MirrorPull(models.Model):
+    """One download of mirrored content: who, which repo, which commit, which file, from where.
+    Append-only (nothing in the app updates or deletes rows)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    user_label = models.CharField(max_length=200)
+    upstream = models.CharField(max_length=100)
+    repo_type = models.CharField(max_length=16)
+    repo_id = models.CharField(max_length=200, db_index=True)
+    commit = models.CharField(max_length=64)
+    path = models.CharField(max_length=1024)
+    oid = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    source = models.CharField(max_length=16)  # "upstream" (fetched now), "cache", "stale" (upstream down)
+    # Allowed by an operator's acceptance of the repo's upstream gate or license (MirrorAcceptance),
+    # not by the caller's own upstream rights.
+    acceptance = models.ForeignKey("MirrorAcceptance", null=True, on_delete=models.PROTECT, related_name="+")
+
+
+class MirrorAcceptance(models.Model):
+    """An operator accepted a gated upstream repo's terms (its gate or license) on the
+    organisation's behalf: signed-in users may download it through the operator's upstream access
+    without passing the gate themselves. Recorded (who, when, why) and never updated; every pull
+    it allows names it. Never opens a repo the upstream hides from the caller (private)."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    upstream = models.CharField(max_length=100)
+    repo_type = models.CharField(max_length=16)
+    repo_id = models.CharField(max_length=200)
+    accepted_by = models.CharField(max_length=200)
+    reason = models.TextField()
+    revoked_at = models.DateTimeField(null=True)

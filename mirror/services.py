@@ -1,0 +1,184 @@
+"""Writes of the mirror app: users' upstream tokens, the pull audit, scans of fetched content."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from core.errors import BadRequest, NotFound
+from mirror import crypto
+from mirror.config import Upstream
+from mirror.models import MirrorAcceptance, MirrorObject, MirrorPull, ObjectState, UpstreamCredential
+
+logger = logging.getLogger(__name__)
+MAX_TOKEN_LENGTH = 1024
+
+
+@transaction.atomic
+def credential_set(*, user: User, upstream: Upstream, token: str, upstream_username: str = "") -> UpstreamCredential:
+    """Store (or replace) `user`'s own token for `upstream`, encrypted. SECURITY: the token is
+    never logged nor answered back."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or " " in token:
+        raise BadRequest(f"'token' must be a token of at most {MAX_TOKEN_LENGTH} printable characters.")
+    row, _ = UpstreamCredential.objects.update_or_create(
+        user=user,
+        upstream=upstream.name,
+        defaults={"ciphertext": crypto.encrypt(token), "upstream_username": upstream_username[:200]},
+    )
+    return row
+
+
+@transaction.atomic
+def credential_delete(*, user: User, upstream: Upstream) -> None:
+    deleted, _ = UpstreamCredential.objects.filter(user=user, upstream=upstream.name).delete()
+    if not deleted:
+        raise NotFound(f"You have no token for the upstream {upstream.name!r}.")
+
+
+@transaction.atomic
+def credentials_rotate() -> int:
+    """Re-encrypt every stored token under the first key of GATEHOUSE_UPSTREAM_TOKEN_KEYS."""
+    count = 0
+    for row in UpstreamCredential.objects.select_for_update():
+        row.ciphertext = crypto.rotate(row.ciphertext)
+        row.save(update_fields=["ciphertext"])
+        count += 1
+    return count
+
+
+def pull_record(
+    *,
+    user: User | None,
+    upstream: str,
+    repo_type: str,
+    repo_id: str,
+    commit: str,
+    path: str,
+    oid: str,
+    size: int,
+    source: str,
+    acceptance: MirrorAcceptance | None = None,
+) -> MirrorPull:
+    """Audit one download of mirrored content (who, which repo, commit and file, from where)."""
+    return MirrorPull.objects.create(
+        user=user,
+        user_label=user.username if user else "anonymous",
+        upstream=upstream,
+        repo_type=repo_type,
+        repo_id=repo_id,
+        commit=commit,
+        path=path[:1024],
+        oid=oid,
+        size=size,
+        source=source,
+        acceptance=acceptance,
+    )
+
+
+def scan_request(*, row_pk: int, filename: str) -> None:
+    """Queue the scan of fetched pickle-format content (it stays unserved until it is `safe`)."""
+    from mirror.tasks import mirror_scan_task
+
+    MirrorObject.objects.filter(pk=row_pk).update(scan_status="queued", filename=filename[:255])
+    transaction.on_commit(partial(mirror_scan_task.delay, row_pk))
+
+
+def scan_resend_if_lost(*, row: MirrorObject) -> None:
+    """A scan still queued GATEHOUSE_SCAN_RETRY_AFTER after the fetch (worker down, task lost) is
+    sent again, at most once per that period (the task is idempotent)."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from mirror.tasks import mirror_scan_task
+
+    retry_after = settings.GATEHOUSE_SCAN_RETRY_AFTER
+    if row.fetched_at is None or (timezone.now() - row.fetched_at).total_seconds() < retry_after:
+        return
+    if cache.add(f"mirror:scan-resent:{row.pk}", 1, timeout=retry_after):
+        transaction.on_commit(partial(mirror_scan_task.delay, row.pk))
+
+
+def scan_record(*, row_pk: int, verdict: dict) -> None:
+    MirrorObject.objects.filter(pk=row_pk, state=ObjectState.STORED).update(
+        scan_status=str(verdict.get("status", "error"))[:16], scan_findings=verdict
+    )
+
+
+def repo_purge(*, upstream: str, repo_type: str, repo_id: str, actor: User | None) -> int:
+    """Drop the stored content pulled for a mirrored repo (it is fetched again on next use).
+    Downloads in flight finish: they read an open handle (an unlinked file stays readable; an
+    object store's response already streaming is not cut). Content is stored once by upstream id,
+    so a file another repo shares is fetched again for it too. Returns how many objects went."""
+    oids = set(
+        MirrorPull.objects.filter(upstream=upstream, repo_type=repo_type, repo_id__iexact=repo_id).values_list(
+            "oid", flat=True
+        )
+    )
+    with transaction.atomic():
+        rows = list(
+            MirrorObject.objects.select_for_update(skip_locked=True).filter(
+                upstream=upstream, oid__in=oids, state=ObjectState.STORED
+            )
+        )
+        MirrorObject.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        transaction.on_commit(partial(_delete_stored, [row.sha256 for row in rows]))
+    logger.info(
+        "Mirror purge of %s %s (%s) by %s: %d object(s)",
+        repo_type,
+        repo_id,
+        upstream,
+        actor.username if actor else "operator",
+        len(rows),
+    )
+    return len(rows)
+
+
+def _delete_stored(sha256s: list[str]) -> None:
+    from mirror.content import mirror_storage
+
+    storage = mirror_storage()
+    for sha256 in sha256s:
+        if not MirrorObject.objects.filter(sha256=sha256, state=ObjectState.STORED).exists():
+            storage.delete(sha256)
+
+
+@transaction.atomic
+def acceptance_create(
+    *, upstream: Upstream, repo_type: str, repo_id: str, accepted_by: str, reason: str
+) -> MirrorAcceptance:
+    """Record an operator's acceptance of a gated upstream repo's terms on the organisation's
+    behalf (mirror_accept). The operator's token must exist: it is what passes the gate."""
+    if not upstream.operator_token:
+        raise BadRequest(f"The upstream {upstream.name!r} has no operator token to accept terms with.")
+    if not reason.strip() or not accepted_by.strip():
+        raise BadRequest("An acceptance names who accepted and why.")
+    acceptance = MirrorAcceptance.objects.create(
+        upstream=upstream.name, repo_type=repo_type, repo_id=repo_id, accepted_by=accepted_by[:200], reason=reason
+    )
+    logger.info(
+        "Mirror acceptance %s of %s %s (%s) by %s", acceptance.pk, repo_type, repo_id, upstream.name, accepted_by
+    )
+    return acceptance
+
+
+@transaction.atomic
+def acceptance_revoke(*, upstream: Upstream, repo_type: str, repo_id: str) -> int:
+    from django.utils import timezone
+
+    return MirrorAcceptance.objects.filter(
+        upstream=upstream.name, repo_type=repo_type, repo_id__iexact=repo_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+
+
+def acceptance_for(*, upstream: str, repo_type: str, repo_id: str) -> MirrorAcceptance | None:
+    return (
+        MirrorAcceptance.objects.filter(
+            upstream=upstream, repo_type=repo_type, repo_id__iexact=repo_id, revoked_at__isnull=True
+        )
+        .order_by("-at")
+        .first()
+    )

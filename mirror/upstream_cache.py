@@ -1,0 +1,135 @@
+"""Upstream answers, cached: metadata for GATEHOUSE_MIRROR_METADATA_TTL (60 s), access verdicts
+(what a HEAD of a file said to one caller's credentials) for GATEHOUSE_MIRROR_ACCESS_TTL (at most
+5 minutes). Both are kept for GATEHOUSE_MIRROR_STALE_SECONDS more, and served, marked stale, only
+while the upstream cannot be reached; an upstream refusal drops them at once.
+
+Entries are keyed by the credential that asked (`Credential.key`), never shared between users
+with tokens: what one user's token may see upstream says nothing about another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from core.errors import HubError
+from mirror import client
+from mirror.client import UpstreamUnavailable
+from mirror.config import Upstream
+from mirror.credentials import Credential
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    headers: dict[str, str]
+    fetched_at: float
+    is_stale: bool
+
+
+KEPT_HEADERS = ("Link", "X-Repo-Commit", "ETag", "X-Linked-Etag", "X-Linked-Size", "Content-Length", "Content-Type")
+
+
+def _key(kind: str, upstream: Upstream, credential: Credential, *parts: str) -> str:
+    digest = hashlib.sha256("\0".join((upstream.name, upstream.endpoint, credential.key, *parts)).encode()).hexdigest()
+    return f"mirror:{kind}:{digest}"
+
+
+def _cached(key: str, ttl: float, fetch, *, anonymous: bool, upstream: Upstream) -> Answer:
+    entry = cache.get(key)
+    now = time.time()
+    if entry is not None and now - entry["at"] < ttl:
+        return Answer(entry["body"], entry["headers"], entry["at"], is_stale=False)
+    try:
+        response = fetch()
+    except UpstreamUnavailable:
+        if entry is not None:
+            return Answer(entry["body"], entry["headers"], entry["at"], is_stale=True)
+        raise
+    if response.status >= 400:
+        cache.delete(key)  # SECURITY: a refusal now (private, revoked) is never answered from the past
+        raise client.hub_error(upstream, response, anonymous=anonymous)
+    headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    entry = {"body": response.data, "headers": headers, "at": now}
+    cache.set(key, entry, timeout=int(ttl + settings.GATEHOUSE_MIRROR_STALE_SECONDS))
+    return Answer(entry["body"], headers, now, is_stale=False)
+
+
+def metadata(
+    upstream: Upstream,
+    credential: Credential,
+    path: str,
+    *,
+    anonymous: bool,
+    body: bytes | None = None,
+    content_type: str | None = None,
+) -> Answer:
+    """GET `path` (POST with `body`) of the upstream's API, as `credential` sees it."""
+    method = "GET" if body is None else "POST"
+    key = _key("md", upstream, credential, method, path, hashlib.sha256(body or b"").hexdigest())
+
+    def fetch():
+        return client.request(upstream, method, path, token=credential.token, body=body, content_type=content_type)
+
+    return _cached(key, settings.GATEHOUSE_MIRROR_METADATA_TTL, fetch, anonymous=anonymous, upstream=upstream)
+
+
+def metadata_json(upstream: Upstream, credential: Credential, path: str, *, anonymous: bool) -> tuple[object, Answer]:
+    answer = metadata(upstream, credential, path, anonymous=anonymous)
+    return parsed(upstream, answer, path), answer
+
+
+def parsed(upstream: Upstream, answer: Answer, path: str) -> object:
+    try:
+        return json.loads(answer.body)
+    except ValueError:
+        raise HubError(
+            f"The upstream hub {upstream.name!r} answered {path} with something not JSON.",
+            status=502,
+            code="UpstreamInvalid",
+        ) from None
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the upstream said of one file to one caller: it may download it, and what it is."""
+
+    commit: str
+    oid: str  # the sha256 of an LFS file, the git blob id of a small one
+    size: int
+    is_lfs: bool
+    is_stale: bool
+
+
+def file_facts(upstream: Upstream, credential: Credential, resolve_path: str, *, anonymous: bool) -> FileFacts:
+    """A HEAD of `/…/resolve/{revision}/{path}` with the caller's credentials: the access check
+    for that repo, revision and file (gates, licenses and release stages included, as the
+    upstream decides them), and the ids the downloaded bytes must match."""
+    key = _key("file", upstream, credential, resolve_path)
+
+    def fetch():
+        return client.request(upstream, "HEAD", resolve_path, token=credential.token, follow=False)
+
+    answer = _cached(key, settings.GATEHOUSE_MIRROR_ACCESS_TTL, fetch, anonymous=anonymous, upstream=upstream)
+    headers = answer.headers
+    linked = headers.get("X-Linked-Etag", "")
+    etag = linked or headers.get("ETag", "")
+    oid = etag.removeprefix("W/").strip('"').lower()
+    commit = headers.get("X-Repo-Commit", "").lower()
+    size_text = headers.get("X-Linked-Size") if linked else headers.get("Content-Length")
+    expected = 64 if linked else 40
+    if (
+        len(oid) != expected
+        or not all(c in "0123456789abcdef" for c in oid)
+        or len(commit) != 40
+        or not (size_text or "").isdigit()
+    ):
+        raise HubError(
+            f"The upstream hub {upstream.name!r} did not describe this file.", status=502, code="UpstreamInvalid"
+        )
+    return FileFacts(commit=commit, oid=oid, size=int(size_text or 0), is_lfs=bool(linked), is_stale=answer.is_stale)

@@ -1,0 +1,397 @@
+"""The Hub routes of mirrored repos (routed here by mirror.middleware, URLconf mirror.urls).
+
+Every view inherits `MirrorView`, which asks the upstream what it needs with the caller's own
+credentials and hands the facts to `gating.policy.check_mirrored` before any handler runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.views import View
+
+from accounts.auth import authenticate_request
+from core import bodies
+from core.byteranges import BoundedFile, parse_range
+from core.errors import BadRequest, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, ServiceUnavailable
+from core.http import answers_errors, error_response
+from core.names import split_repo_id
+from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
+from gating.repo_views import action_for, repo_type_from_kwargs
+from mirror import client, content, services, upstream_cache
+from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
+from mirror.credentials import Credential, content_token, credential_for, operator_credential
+from mirror.models import MirrorAcceptance, MirrorObject
+from registry.git.paths import validate_path
+
+logger = logging.getLogger(__name__)
+
+
+def licenses_of(info: object) -> list[str]:
+    """The licenses a repo's card declares (`cardData.license`, or `license:` tags)."""
+    if not isinstance(info, dict):
+        return []
+    card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+    declared = card.get("license") if card else None
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list):
+        return [str(item) for item in declared]
+    tags = info.get("tags")
+    if not isinstance(tags, list):
+        return []
+    return [tag.split(":", 1)[1] for tag in tags if isinstance(tag, str) and tag.startswith("license:")]
+
+
+def split_rest(rest: str) -> tuple[str, str]:
+    """`{revision}/{path}` of a /resolve URL: the revision is one segment, or `refs/pr/N`
+    (the client %2F-encodes slashes in revisions; they arrive decoded)."""
+    parts = rest.split("/")
+    count = 3 if parts[0] == "refs" and len(parts) > 3 else 1
+    revision, path = "/".join(parts[:count]), "/".join(parts[count:])
+    if not revision or not path:
+        raise EntryNotFound()
+    return revision, path
+
+
+class MirrorView(View):
+    """Base of every mirrored-repo route: the caller, the upstream, the policy's decision."""
+
+    repo_actions: dict[str, Action] = {"GET": Action.VIEW, "HEAD": Action.VIEW}
+    upstream: Upstream
+    credential: Credential
+    principal: Principal
+
+    @answers_errors
+    def dispatch(self, request, *args, **kwargs):
+        authenticate_request(request)
+        self.principal = Principal.from_request(request)
+        # SECURITY: paths go upstream as they came (with the caller's token): a `.` or `..`
+        # segment could reach another route or repo there once the upstream normalises it.
+        if any(segment in (".", "..") for segment in request.path_info.split("/")):
+            raise BadRequest("Invalid path: '.' and '..' segments are not allowed.")
+        if kwargs.get("namespace"):
+            upstream = upstream_for_namespace(kwargs["namespace"])
+            namespace, name = split_repo_id(f"{kwargs['namespace']}/{kwargs['name']}")
+            self.repo_id = f"{namespace}/{name}"
+        else:  # a namespace-less id (`gpt2`, mirror.legacy_urls)
+            upstream = upstream_for_legacy_id(kwargs["name"])
+            self.repo_id = kwargs["name"]
+        if upstream is None:  # routed here, then the configuration changed: nothing to answer for
+            raise RepoNotFound(anonymous=self.principal.is_anonymous)
+        self.upstream = upstream
+        self.repo_type = repo_type_from_kwargs(kwargs)
+        action = action_for(self.repo_actions, request.method) or Action.WRITE
+        self.credential = credential_for(self.principal, upstream)
+        self.facts = self.decide(action, kwargs)
+        check_mirrored(self.principal, self.facts, action)
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def anonymous(self) -> bool:
+        return self.principal.is_anonymous
+
+    def api_path(self, suffix: str = "") -> str:
+        return f"/api/{self.repo_type}s/{self.repo_id}{suffix}"
+
+    def decide(self, action: Action, kwargs) -> MirroredFacts:
+        if action not in (Action.VIEW, Action.DOWNLOAD):
+            # Refused as read-only whatever the upstream holds (purges: operators, on what is cached).
+            return MirroredFacts(is_visible=True)
+        try:
+            self.info, self.info_answer = upstream_cache.metadata_json(
+                self.upstream, self.credential, self.api_path(), anonymous=self.anonymous
+            )
+        except RepoNotFound:
+            return MirroredFacts(is_visible=False)
+        return MirroredFacts(is_visible=True, rule_refusal=self.upstream.repo_rule_refusal(self.repo_id))
+
+    def error_response(self, exc: HubError):
+        return error_response(exc)
+
+    def mirror_marker(self, answer: upstream_cache.Answer) -> dict:
+        fetched = datetime.fromtimestamp(answer.fetched_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return {"upstream": self.upstream.name, "stale": answer.is_stale, "fetchedAt": fetched}
+
+
+def _strip_xet(value: object) -> object:
+    """Entries without `xetHash`: the bytes come from here, through /resolve, not the upstream's CAS."""
+    if isinstance(value, list):
+        return [_strip_xet(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _strip_xet(item) for key, item in value.items() if key != "xetHash"}
+    return value
+
+
+class MirrorMetadataView(MirrorView):
+    """info, revision, tree, refs, commits (and paths-info, POST): the upstream's answer to the
+    caller's credentials, cached, with a `gatehouseMirror` marker saying how fresh it is."""
+
+    body_policy = bodies.LARGE  # paths-info names many paths
+
+    def get(self, request, *args, **kwargs):
+        if request.get_full_path() == self.api_path():
+            body, answer = self.info, self.info_answer
+        else:
+            body, answer = upstream_cache.metadata_json(
+                self.upstream, self.credential, request.get_full_path(), anonymous=self.anonymous
+            )
+        return self.answer(request, body, answer)
+
+    def post(self, request, *args, **kwargs):
+        answer = upstream_cache.metadata(
+            self.upstream,
+            self.credential,
+            request.get_full_path(),
+            anonymous=self.anonymous,
+            body=request.body,
+            content_type=request.content_type or "application/x-www-form-urlencoded",
+        )
+        return self.answer(request, upstream_cache.parsed(self.upstream, answer, request.path), answer)
+
+    def answer(self, request, body: object, answer: upstream_cache.Answer) -> HttpResponse:
+        body = _strip_xet(body)
+        if isinstance(body, dict):
+            body = {**body, "gatehouseMirror": self.mirror_marker(answer)}
+        response = HttpResponse(json.dumps(body), content_type="application/json")
+        if link := answer.headers.get("Link"):
+            # Pagination links name the upstream: the client must come back here.
+            response["Link"] = link.replace(self.upstream.endpoint, request.build_absolute_uri("/").rstrip("/"))
+        response["Cache-Control"] = "private, no-cache"
+        response["Vary"] = "Authorization, Cookie"
+        response["X-Gatehouse-Mirror"] = f"{self.upstream.name}; stale" if answer.is_stale else self.upstream.name
+        return response
+
+
+class MirrorPathsInfoView(MirrorMetadataView):
+    repo_actions = {"POST": Action.VIEW}
+
+
+class MirrorResolveView(MirrorView):
+    """GET/HEAD /{[datasets/]}{ns}/{name}/resolve/{revision}/{path} of a mirrored repo."""
+
+    repo_actions = {"GET": Action.DOWNLOAD, "HEAD": Action.DOWNLOAD}
+    acceptance: MirrorAcceptance | None = None
+
+    def decide(self, action: Action, kwargs) -> MirroredFacts:
+        facts = super().decide(action, kwargs)
+        if not facts.is_visible or facts.rule_refusal:
+            return facts
+        revision, self.path = split_rest(kwargs["rest"])
+        validate_path(self.path)
+        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+        resolve_path = f"/{prefix}{self.repo_id}/resolve/{_quote(revision)}/{_quote(self.path)}"
+        refusal = None
+        self.acceptance = None
+        try:
+            self.file = upstream_cache.file_facts(
+                self.upstream, self.credential, resolve_path, anonymous=self.anonymous
+            )
+        except client.UpstreamUnavailable:
+            raise
+        except HubError as exc:
+            refusal = exc
+            if exc.code == "GatedRepo" and not self.anonymous:
+                refusal = self._through_acceptance(resolve_path, exc)
+        return MirroredFacts(
+            is_visible=True,
+            rule_refusal=None,
+            license_refusal=self.upstream.license_refusal(licenses_of(self.info)),
+            download_refusal=refusal,
+        )
+
+    def _through_acceptance(self, resolve_path: str, refusal: HubError) -> HubError | None:
+        """A gate the caller has not passed upstream (a gate, a license) is passed with the
+        operator's access where an operator accepted this repo's terms on the organisation's
+        behalf (MirrorAcceptance): recorded, and named by every pull it allows. Signed-in
+        callers only; a repo hidden from the caller never gets here (RepoNotFound first)."""
+        acceptance = services.acceptance_for(
+            upstream=self.upstream.name, repo_type=self.repo_type, repo_id=self.repo_id
+        )
+        if acceptance is None or not self.upstream.operator_token:
+            return refusal
+        operator = operator_credential(self.upstream)
+        try:
+            self.file = upstream_cache.file_facts(self.upstream, operator, resolve_path, anonymous=False)
+        except client.UpstreamUnavailable:
+            raise
+        except HubError:
+            return refusal
+        self.acceptance = acceptance
+        return None
+
+    def get(self, request, *args, **kwargs):
+        file = self.file
+        filename = self.path.rsplit("/", 1)[-1]
+        headers = {
+            "X-Repo-Commit": file.commit,
+            "ETag": f'"{file.oid}"',
+            "Accept-Ranges": "bytes",
+            "Content-Disposition": content_disposition_header(True, filename) or "attachment",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, no-cache",
+            "Vary": "Authorization, Cookie",
+            "X-Gatehouse-Mirror": f"{self.upstream.name}; stale" if file.is_stale else self.upstream.name,
+        }
+        if file.is_lfs:
+            headers["X-Linked-Etag"] = f'"{file.oid}"'
+            headers["X-Linked-Size"] = str(file.size)
+        row = content.stored(self.upstream.name, file.oid)
+        if row is not None:
+            _require_scanned(row)
+        if request.method == "HEAD":
+            response = HttpResponse(content_type="application/octet-stream")
+            response["Content-Length"] = str(file.size)
+        else:
+            response = self._content(request, row)
+        for key, value in headers.items():
+            response[key] = value
+        return response
+
+    def _content(self, request, row: MirrorObject | None):
+        file = self.file
+        byte_range = parse_range(request.headers.get("Range"), file.size)
+        source = "stale" if file.is_stale else "cache"
+        if row is None:
+            if file.is_stale:
+                raise client.UpstreamUnavailable(self.upstream, "not reachable")
+            row = content.claim(self.upstream.name, file.oid, self.path)
+            if row is None:  # another request is fetching it: follow, then read what it stored
+                row = content.wait_stored(
+                    self.upstream.name, file.oid, self.path, seconds=settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS
+                )
+                if row is None:
+                    raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
+            if row.state != "stored":
+                streamed = self._fetch(row, whole=byte_range is not None)
+                if streamed is not None:
+                    self._audit("upstream")
+                    return streamed
+                row = MirrorObject.objects.get(pk=row.pk)
+                source = "upstream"
+            _require_scanned(row)
+        self._audit(source)
+        return _from_store(row, byte_range, file.size)
+
+    def _fetch(self, row: MirrorObject, *, whole: bool):
+        """Fetch the object, claimed by this request. Streams it to the caller while it is
+        stored (the response), or, for pickle-format content and ranged requests, stores it whole
+        first (None: read it from the store)."""
+        file = self.file
+        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+        path = f"/{prefix}{self.repo_id}/resolve/{file.commit}/{_quote(self.path)}"
+        token = content_token(self.upstream, self.credential)
+        try:
+            upstream_response = client.request(self.upstream, "GET", path, token=token, stream=True)
+        except BaseException:
+            content.release(row)
+            raise
+        if upstream_response.status != 200:
+            upstream_response.drain_conn()
+            content.release(row)
+            raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
+        fetch = content.Fetch(row, upstream_response, is_lfs=file.is_lfs, size=file.size)
+        chunks = iter(fetch)
+        first = next(chunks, b"")
+        if content.is_pickle_like(self.path, first):
+            # Marked before the fetch can finish, so no request serves it between STORED and queued.
+            MirrorObject.objects.filter(pk=row.pk).update(scan_status="queued")
+            for _ in chunks:
+                pass
+            services.scan_request(row_pk=row.pk, filename=self.path.rsplit("/", 1)[-1])
+            raise _being_scanned()
+        if whole:
+            for _ in chunks:
+                pass
+            return None
+        response = StreamingHttpResponse(itertools.chain([first], chunks), content_type="application/octet-stream")
+        response["Content-Length"] = str(file.size)
+        return response
+
+    def _audit(self, source: str) -> None:
+        services.pull_record(
+            user=self.principal.user,
+            upstream=self.upstream.name,
+            repo_type=self.repo_type,
+            repo_id=self.repo_id,
+            commit=self.file.commit,
+            path=self.path,
+            oid=self.file.oid,
+            size=self.file.size,
+            source=source,
+            acceptance=self.acceptance,
+        )
+
+
+def can_manage_mirror(principal: Principal) -> bool:
+    return is_operator(principal) and principal.may_write
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="/")
+
+
+def _being_scanned() -> HubError:
+    retry = settings.GATEHOUSE_MIRROR_SCAN_RETRY_AFTER
+    return HubError(
+        "This file is being scanned before it is served; try again shortly.",
+        status=503,
+        code="ScanPending",
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def _require_scanned(row: MirrorObject) -> None:
+    """SECURITY: pickle-format content is served only once its scan said `safe`."""
+    if row.scan_status in ("", "safe"):
+        return
+    if row.scan_status == "queued":
+        services.scan_resend_if_lost(row=row)
+        raise _being_scanned()
+    raise Forbidden(f"This file is not served: its scan found it {row.scan_status}.", code="UnsafeContent")
+
+
+def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int):
+    try:
+        handle = content.mirror_storage().open(row.sha256)
+    except FileNotFoundError:
+        raise ServiceUnavailable("The stored copy of this file cannot be read.") from None
+    if byte_range is None:
+        response = FileResponse(handle, content_type="application/octet-stream")
+        response["Content-Length"] = str(size)
+        return response
+    start, end = byte_range
+    response = FileResponse(BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
+    response.status_code = 206
+    response["Content-Length"] = str(end - start + 1)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+class MirrorReadOnlyView(MirrorView):
+    """Every other route of a mirrored repo: writes are refused (read-only), other reads are
+    not served here."""
+
+    repo_actions = {"GET": Action.VIEW, "HEAD": Action.VIEW}
+
+    def get(self, request, *args, **kwargs):
+        raise NotFound("This route is not served for repos mirrored from an upstream hub.")
+
+
+class MirrorNamespaceView(View):
+    """Paths under a mirrored namespace that name no repo route (profile pages, writes)."""
+
+    @answers_errors
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in ("GET", "HEAD"):
+            raise NotFound("This namespace is mirrored from an upstream hub.")
+        check_mirrored(Principal.from_request(request), MirroredFacts(is_visible=True), Action.WRITE)
+        raise NotFound()

@@ -1,0 +1,68 @@
+"""Browser: sign up, see that the account must verify its email, follow the emailed link, create a
+repo; forget the password and set a new one by the emailed link."""
+
+import re
+
+import pytest
+from django.core import mail
+
+from accounts.models import User
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSPHRASE = "a-long-enough-passphrase"
+
+
+@pytest.fixture
+def mails_sent_at_once():
+    """The live server's outbox tasks run in its thread, at once (no worker process): each mail
+    lands in Django's locmem outbox, which the test reads as a user reads their inbox."""
+    from config.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    mail.outbox = []
+    yield mail.outbox
+    app.conf.task_always_eager = eager
+
+
+def _link(message, live_server) -> str:
+    path = re.search(r"https?://[^/\s]+(/\S+)", message.body).group(1)
+    return f"{live_server.url}{path}"
+
+
+def test_verify_then_create_and_reset_the_password(page, live_server, mails_sent_at_once):
+    outbox = mails_sent_at_once
+    page.goto(f"{live_server.url}/signup")
+    page.fill("input[name=username]", "dora")
+    page.fill("input[name=email]", "dora@example.org")
+    page.fill("input[name=password]", PASSPHRASE)
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(f"{live_server.url}/")
+    assert "Verify your email address" in page.get_by_test_id("verify-banner").inner_text()
+
+    page.goto(f"{live_server.url}/new")
+    page.fill("input[name=name]", "first")
+    page.click("button:has-text('Create')")
+    assert "Verify your email address first" in page.content()
+    assert [m.to for m in outbox] == [["dora@example.org"]]
+
+    page.goto(_link(outbox[0], live_server))
+    page.wait_for_url(f"{live_server.url}/settings/account")
+    assert "is verified" in page.content() and page.get_by_test_id("verify-banner").count() == 0
+    page.goto(f"{live_server.url}/new")
+    page.fill("input[name=name]", "first")
+    page.click("button:has-text('Create')")
+    page.wait_for_url(f"{live_server.url}/dora/first")
+
+    page.click("button:has-text('Log out')")
+    page.goto(f"{live_server.url}/login")
+    page.click("text=Forgot your password?")
+    page.fill("input[name=email]", "dora@example.org")
+    page.click("button:has-text('Send me a link')")
+    assert "If an account has this address" in page.get_by_test_id("reset-sent").inner_text()
+    page.goto(_link(outbox[1], live_server))
+    page.fill("input[name=new_password1]", "a-brand-new-passphrase")
+    page.fill("input[name=new_password2]", "a-brand-new-passphrase")
+    page.click("button:has-text('Set my password')")
+    assert page.get_by_test_id("reset-complete").is_visible()
+    assert User.objects.get(username="dora").check_password("a-brand-new-passphrase")

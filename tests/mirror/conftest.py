@@ -1,0 +1,128 @@
+"""A second Gatehouse on loopback plays the upstream hub: its own SQLite database and var dir,
+served by gunicorn in a child process (started once per run, when the first mirror test needs
+it), seeded through its own services (tests/mirror/upstream_seed.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.gunicorn import ROOT, free_port
+
+UPSTREAM_NAME = "up"
+
+
+@dataclass
+class Upstream:
+    url: str
+    tokens: dict[str, str]
+    public_commit: str
+    log: Path
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+
+    def access_lines(self, needle: str) -> list[str]:
+        return [line for line in self.log.read_text(errors="replace").splitlines() if needle in line]
+
+
+def _env(var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "DJANGO_LIVE", "REDIS_URL", "CELERY_"))}
+    env.update(
+        GATEHOUSE_VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{var_dir}/upstream.sqlite3",
+        GATEHOUSE_STORAGE_ROOT=str(var_dir / "storage"),
+        GATEHOUSE_UPSTREAMS="[]",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        GATEHOUSE_LOOKUP_CACHE="false",
+    )
+    return env
+
+
+def _start(upstream: Upstream, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "-k", "core.gunicorn_worker.Worker", "--threads", "8", "-w", "1"]
+    command += ["-b", f"127.0.0.1:{port}", "--timeout", "120", "--access-logfile", "-", "config.wsgi"]
+    handle = upstream.log.open("ab")
+    process = subprocess.Popen(command, cwd=ROOT, env=upstream.env, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{upstream.url}/healthz", timeout=2).status_code == 200:
+                return process
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"upstream did not start:\n{upstream.log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def upstream_hub(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("upstream-var")
+    env = _env(var_dir)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [*manage, "shell", "-c", "from tests.mirror.upstream_seed import main; main()"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    facts = json.loads(seeded.stdout.strip().splitlines()[-1])
+    port = free_port()
+    upstream = Upstream(
+        url=f"http://127.0.0.1:{port}",
+        tokens=facts["tokens"],
+        public_commit=facts["public_commit"],
+        log=var_dir / "upstream.log",
+        env=env,
+    )
+    upstream.process = _start(upstream, port)
+    try:
+        yield upstream
+    finally:
+        if upstream.process.poll() is None:
+            upstream.process.send_signal(signal.SIGQUIT)  # quick shutdown: idle keep-alives hold a graceful one
+            upstream.process.wait(timeout=30)
+
+
+@contextmanager
+def upstream_stopped(upstream: Upstream):
+    """The upstream down (its process stopped), then started again on the same port and data."""
+    assert upstream.process is not None
+    upstream.process.send_signal(signal.SIGQUIT)
+    upstream.process.wait(timeout=30)
+    try:
+        yield
+    finally:
+        upstream.process = _start(upstream, int(upstream.url.rsplit(":", 1)[1]))
+
+
+@pytest.fixture
+def mirror_settings(settings, upstream_hub):
+    settings.GATEHOUSE_UPSTREAMS = [
+        {
+            "name": UPSTREAM_NAME,
+            "endpoint": upstream_hub.url,
+            "namespaces": ["upco"],
+            "legacy_ids": ["gpt2"],
+            "licenses_deny": ["cc-by-nc-4.0"],
+            "repos_deny": ["upco/blocked-*"],
+        }
+    ]
+    settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS = 30
+    from django.core.cache import cache
+
+    cache.clear()  # metadata and verdicts of an earlier test (the database under them is new)
+    return upstream_hub

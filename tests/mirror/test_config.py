@@ -1,0 +1,97 @@
+"""Upstream configuration, token encryption and the mirror's routes (no upstream needed)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.urls import URLPattern, get_resolver
+
+from mirror import config, credentials, crypto, services, views
+from mirror.models import UpstreamCredential
+from tests.support.builders import UserFactory
+
+UPSTREAM = {"name": "hf", "endpoint": "https://hub.example.org", "namespaces": ["Google"]}
+
+
+def test_a_namespace_is_routed_to_one_upstream(settings):
+    settings.GATEHOUSE_UPSTREAMS = [
+        UPSTREAM,
+        {**UPSTREAM, "name": "other", "namespaces": ["meta"], "legacy_ids": ["gpt2"]},
+    ]
+    assert config.upstream_for_namespace("GOOGLE").name == "hf"
+    assert config.upstream_for_namespace("alice") is None
+    assert config.upstream_for_legacy_id("GPT2").name == "other" and config.upstream_for_namespace("gpt2") is None
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM, {**UPSTREAM, "name": "other", "namespaces": [], "legacy_ids": ["google"]}]
+    with pytest.raises(ImproperlyConfigured):  # a legacy id takes the path segment a namespace does
+        config.upstreams()
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM, {**UPSTREAM, "name": "other"}]
+    with pytest.raises(ImproperlyConfigured):
+        config.upstreams()
+    for bad in ({**UPSTREAM, "namespaces": ["api"]}, {**UPSTREAM, "endpoint": "ftp://x"}, {**UPSTREAM, "endpoint": ""}):
+        settings.GATEHOUSE_UPSTREAMS = [bad]
+        with pytest.raises(ImproperlyConfigured):
+            config.upstreams()
+
+
+def test_a_bad_configuration_fails_the_system_check(settings):
+    from django.core import checks
+
+    settings.GATEHOUSE_UPSTREAMS = [{**UPSTREAM, "namespaces": ["api"]}]
+    assert [error.id for error in checks.run_checks() if error.id.startswith("mirror")] == ["mirror.E001"]
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
+    assert not [error for error in checks.run_checks() if error.id.startswith("mirror")]
+
+
+def test_rules():
+    upstream = config._parse({**UPSTREAM, "licenses_deny": ["CC-BY-NC-4.0"], "repos_deny": ["google/private-*"]})
+    assert upstream.license_refusal(["cc-by-nc-4.0"])
+    assert upstream.license_refusal(["apache-2.0"]) is None
+    assert upstream.repo_rule_refusal("Google/Private-x")
+    assert upstream.repo_rule_refusal("google/gemma") is None
+    allow = config._parse({**UPSTREAM, "licenses_allow": ["apache-2.0", "mit"], "repos_allow": ["google/gemma*"]})
+    assert allow.license_refusal([]) and allow.license_refusal(["apache-2.0", "gpl-3.0"])
+    assert allow.license_refusal(["mit"]) is None
+    assert allow.repo_rule_refusal("google/t5") and allow.repo_rule_refusal("google/gemma-2b") is None
+    assert views.licenses_of({"cardData": {"license": "mit"}, "tags": ["license:x"]}) == ["mit"]
+    assert views.licenses_of({"tags": ["license:apache-2.0", "text"]}) == ["apache-2.0"]
+
+
+@pytest.mark.django_db
+def test_tokens_are_encrypted_with_keys_of_their_own_and_rotate(settings, capsys):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [old]
+    user = UserFactory()
+    upstream = config.upstream_named("hf")
+    services.credential_set(user=user, upstream=upstream, token="hf_secret-token")
+    row = UpstreamCredential.objects.get(user=user)
+    assert "hf_secret-token" not in row.ciphertext
+    assert Fernet(old).decrypt(row.ciphertext.encode()) == b"hf_secret-token"
+
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [new, old]
+    call_command("mirror_rotate_tokens")
+    assert "1 upstream token(s) re-encrypted" in capsys.readouterr().out
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [new]
+    from gating.policy import Principal
+
+    assert credentials.credential_for(Principal(user=user), upstream).token == "hf_secret-token"
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [Fernet.generate_key().decode()]  # a key dropped too early
+    assert credentials.credential_for(Principal(user=user), upstream).is_anonymous
+    assert crypto.decrypt(UpstreamCredential.objects.get(user=user).ciphertext) is None
+
+
+def test_every_mirror_route_goes_through_the_mirror_policy_base():
+    """The mirror's URLconf (set per request for mirrored namespaces) has no route that skips
+    `MirrorView`, whose dispatch calls gating.policy.check_mirrored before any handler."""
+    patterns = [*get_resolver("mirror.urls").url_patterns, *get_resolver("mirror.legacy_urls").url_patterns]
+    assert len(patterns) == 24
+    for pattern in patterns:
+        assert isinstance(pattern, URLPattern)
+        view_class = pattern.callback.view_class
+        if pattern.name == "namespace":
+            assert view_class is views.MirrorNamespaceView  # answers 404 or the read-only refusal, nothing else
+            continue
+        assert issubclass(view_class, views.MirrorView), pattern.name
+        assert "dispatch" not in vars(view_class) or view_class is views.MirrorView, pattern.name

@@ -1,0 +1,371 @@
+"""Gatehouse as a governed pull-through cache of another hub (issue 21), against a second
+Gatehouse on loopback (tests/mirror/conftest.py) through the real huggingface_hub client."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+from mirror.models import MirrorObject, MirrorPull
+from tests.mirror.conftest import UPSTREAM_NAME, upstream_stopped
+from tests.support.builders import UserFactory, token_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _set_upstream_token(hub: str, token: str, upstream_token: str) -> requests.Response:
+    return requests.put(
+        f"{hub}/api/mirror/upstreams/{UPSTREAM_NAME}/token",
+        json={"token": upstream_token},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def test_public_repo_reads_through_the_client_and_is_cached(hub, mirror_settings, tmp_path):
+    api = HfApi()
+    info = api.model_info("upco/public-model")
+    assert info.id == "upco/public-model"
+    assert info.sha == mirror_settings.public_commit
+    refs = api.list_repo_refs("upco/public-model")
+    assert [branch.target_commit for branch in refs.branches] == [mirror_settings.public_commit]
+    files = {entry.path for entry in api.list_repo_tree("upco/public-model")}
+    assert {"config.json", "model.safetensors"} <= files
+    [paths_info] = api.get_paths_info("upco/public-model", ["model.safetensors"])
+    assert paths_info.lfs is not None and paths_info.size == 300_000
+
+    commits = api.list_repo_commits("upco/public-model")
+    assert commits[0].commit_id == mirror_settings.public_commit
+    data = hf_hub_download("upco/tiny-data", "data.csv", repo_type="dataset", cache_dir=tmp_path / "d")
+    assert Path(data).read_bytes() == b"a,b\n1,2\n"
+    assert api.dataset_info("upco/tiny-data").id == "upco/tiny-data"
+    path = hf_hub_download("upco/public-model", "config.json", revision=mirror_settings.public_commit)
+    assert Path(path).read_bytes() == b'{"hidden_size": 8}\n'
+    lfs_path = hf_hub_download("upco/public-model", "model.safetensors", revision=mirror_settings.public_commit)
+    expected = paths_info.lfs.sha256
+    assert hashlib.sha256(Path(lfs_path).read_bytes()).hexdigest() == expected
+    stored = MirrorObject.objects.get(oid=expected)
+    assert stored.state == "stored" and stored.sha256 == expected and stored.fetch_count == 1
+
+    # A second download (fresh client cache) is served from the store: no second upstream GET.
+    gets = len(mirror_settings.access_lines("GET /upco/public-model/resolve/"))
+    again = hf_hub_download("upco/public-model", "model.safetensors", cache_dir=tmp_path / "c2")
+    assert Path(again).read_bytes() == Path(lfs_path).read_bytes()
+    assert len(mirror_settings.access_lines("GET /upco/public-model/resolve/")) == gets
+    pulls = list(MirrorPull.objects.filter(path="model.safetensors").values_list("source", "commit", "user_label"))
+    assert pulls == [
+        ("upstream", mirror_settings.public_commit, "anonymous"),
+        ("cache", mirror_settings.public_commit, "anonymous"),
+    ]
+
+
+def test_gated_repo_needs_the_users_own_upstream_grant(hub, mirror_settings, tmp_path):
+    tokens = mirror_settings.tokens
+    granted, stranger = UserFactory(username="grace"), UserFactory(username="sam")
+    granted_token, stranger_token = token_for(granted), token_for(stranger)
+    assert HfApi().model_info("upco/gated-model").id == "upco/gated-model"  # metadata is public, as on the Hub
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", cache_dir=tmp_path / "anon")
+    with pytest.raises(GatedRepoError):  # signed in here, no upstream token: anonymous there
+        hf_hub_download("upco/gated-model", "config.json", token=granted_token, cache_dir=tmp_path / "g0")
+
+    refused = _set_upstream_token(hub, granted_token, "gth_not-a-token")
+    assert refused.status_code == 400 and refused.headers["X-Error-Code"] == "UpstreamCredentialsRefused"
+    answer = _set_upstream_token(hub, granted_token, tokens["carol"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"upstream": UPSTREAM_NAME, "upstreamUser": "carol", "hasToken": True}
+    assert tokens["carol"] not in answer.text
+    from mirror.models import UpstreamCredential
+
+    row = UpstreamCredential.objects.get(user=granted)
+    assert tokens["carol"] not in row.ciphertext
+    assert _set_upstream_token(hub, stranger_token, tokens["dave"]).status_code == 200
+
+    path = hf_hub_download("upco/gated-model", "config.json", token=granted_token, cache_dir=tmp_path / "g1")
+    assert Path(path).read_bytes() == b'{"gated": true}\n'
+    # Cached now; still the stranger's own upstream rights decide (dave was never granted), and
+    # the anonymous caller's: the operator's token or the cached bytes let nobody past the gate.
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", token=stranger_token, cache_dir=tmp_path / "s1")
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", cache_dir=tmp_path / "anon2")
+    assert list(MirrorPull.objects.filter(repo_id="upco/gated-model").values_list("user_label", flat=True)) == ["grace"]
+
+
+def test_private_upstream_repo_is_missing_without_the_users_token(hub, mirror_settings, tmp_path):
+    owner_here = UserFactory(username="olivia")
+    token = token_for(owner_here)
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info("upco/private-model")
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info("upco/private-model", token=token)
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("upco/private-model", "config.json", token=token, cache_dir=tmp_path / "a")
+    # Private looks exactly like missing.
+    missing = requests.get(f"{hub}/api/models/upco/no-such-model", headers={"Authorization": f"Bearer {token}"})
+    private = requests.get(f"{hub}/api/models/upco/private-model", headers={"Authorization": f"Bearer {token}"})
+    assert (private.status_code, private.content) == (missing.status_code, missing.content) == (404, private.content)
+
+    assert _set_upstream_token(hub, token, mirror_settings.tokens["upco"]).status_code == 200
+    assert HfApi().model_info("upco/private-model", token=token).id == "upco/private-model"
+    path = hf_hub_download("upco/private-model", "secret.safetensors", token=token, cache_dir=tmp_path / "b")
+    assert len(Path(path).read_bytes()) == 50_000
+
+
+def test_upstream_bytes_prove_nothing_for_a_local_repo(hub, mirror_settings, tmp_path, client):
+    """An attacker who knows a mirrored private file's sha256 (public metadata upstream shows it
+    to whoever may see the repo) cannot commit it to a repo of their own."""
+    from registry.models import Repo
+    from tests.support.builders import make_repo
+    from tests.support.commit_api import lfs_file, post_commit
+
+    reader = UserFactory(username="rita")
+    reader_token = token_for(reader)
+    assert _set_upstream_token(hub, reader_token, mirror_settings.tokens["upco"]).status_code == 200
+    path = hf_hub_download("upco/private-model", "secret.safetensors", token=reader_token, cache_dir=tmp_path / "r")
+    data = Path(path).read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert MirrorObject.objects.filter(oid=sha256, state="stored").exists()
+
+    attacker = UserFactory(username="mallory")
+    repo = make_repo(attacker, "loot")
+    response = post_commit(
+        client, token_for(attacker), "mallory/loot", [lfs_file("loot.safetensors", sha256, len(data))]
+    )
+    assert response.status_code == 400, response.content
+    assert "loot.safetensors" in response.json()["error"]
+    assert not Repo.objects.get(pk=repo.pk).refs.filter(commit_oid__in=[]).exists()
+    batch = client.post(
+        "/mallory/loot.git/info/lfs/objects/batch",
+        data={"operation": "upload", "objects": [{"oid": sha256, "size": len(data)}]},
+        content_type="application/vnd.git-lfs+json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(attacker)}",
+    )
+    assert batch.status_code == 200
+    [answer] = batch.json()["objects"]
+    assert "upload" in answer.get("actions", {}), answer  # the bytes are asked for: nothing is "already there"
+
+
+def test_a_mirrored_namespace_is_never_local(hub, mirror_settings, tmp_path):
+    from accounts import services as accounts
+    from core.errors import Forbidden
+
+    local = UserFactory(username="lena")
+    token = token_for(local)
+    with pytest.raises(Forbidden):
+        accounts.user_create(username="UpCo", email="x@example.org", password="correct-horse-battery-9")
+    with pytest.raises(Forbidden):
+        accounts.org_create(name="upco", creator=local)
+    created = requests.post(
+        f"{hub}/api/repos/create",
+        json={"name": "shadow", "organization": "upco"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 403 and created.headers["X-Error-Code"] == "MirroredNamespace"
+    # Mirrored repos are read-only: uploads, pull requests and discussions are refused.
+    api = HfApi(token=token)
+    for write in (
+        lambda: api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="upco/public-model"),
+        lambda: api.create_discussion("upco/public-model", title="hi"),
+        lambda: api.create_branch("upco/public-model", branch="dev"),
+    ):
+        with pytest.raises(Exception) as refused:
+            write()
+        assert refused.value.response.status_code == 403
+        assert refused.value.response.headers["X-Error-Code"] == "MirrorReadOnly"
+    # No fall-through: an id missing upstream is missing here, whatever exists locally.
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("upco/not-there")
+    # A mirrored namespace-less id is asked of the upstream (which has no such repo), and its
+    # name is no local namespace either.
+    with pytest.raises(RepositoryNotFoundError):
+        api.model_info("gpt2")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("gpt2", "config.json", cache_dir=tmp_path / "gpt2")
+    assert mirror_settings.access_lines("GET /api/models/gpt2 ")
+    assert mirror_settings.access_lines("HEAD /gpt2/resolve/main/config.json ") == []  # missing: no file asked
+    with pytest.raises(Forbidden):
+        accounts.user_create(username="gpt2", email="y@example.org", password="correct-horse-battery-9")
+
+
+def test_license_and_repo_rules(hub, mirror_settings, tmp_path):
+    # Paths go upstream as they came: none may climb out of the repo named (to a denied one here).
+    for sneaky in (
+        "/api/models/upco/public-model/tree/main/../../../../upco/blocked-model",
+        "/upco/public-model/resolve/../../blocked-model/resolve/main/config.json",
+        "/api/models/upco/public-model/tree/main/%2e%2e/%2E%2E/x",
+    ):
+        connection = http.client.HTTPConnection(hub.removeprefix("http://"), timeout=30)
+        connection.request("GET", sneaky)  # sent as written (requests would remove the dot segments)
+        assert connection.getresponse().status == 400, sneaky
+        connection.close()
+    assert not mirror_settings.access_lines("blocked-model")
+    api = HfApi()
+    assert api.model_info("upco/nc-model").id == "upco/nc-model"  # its license can be read
+    refused = requests.get(f"{hub}/upco/nc-model/resolve/main/config.json")
+    assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "MirrorRuleRefused"
+    assert "cc-by-nc-4.0" in refused.headers["X-Error-Message"]
+    blocked = requests.get(f"{hub}/api/models/upco/blocked-model")
+    assert blocked.status_code == 403 and blocked.headers["X-Error-Code"] == "MirrorRuleRefused"
+    assert not MirrorObject.objects.exists() and not MirrorPull.objects.exists()
+
+
+def test_pickle_files_are_scanned_before_their_first_byte(hub, mirror_settings, tmp_path):
+    from mirror.tasks import mirror_scan_task
+
+    url = f"{hub}/upco/public-model/resolve/main/weights.bin"
+    pending = requests.get(url)
+    assert pending.status_code == 503 and pending.headers["X-Error-Code"] == "ScanPending"
+    assert int(pending.headers["Retry-After"]) > 0
+    row = MirrorObject.objects.get(filename="weights.bin")
+    assert row.state == "stored" and row.scan_status == "queued"
+    # No worker ran it (none runs in tests): once GATEHOUSE_SCAN_RETRY_AFTER has passed, the next
+    # request sends it again (run at once here).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from config.celery import app
+
+    MirrorObject.objects.filter(pk=row.pk).update(fetched_at=timezone.now() - timedelta(hours=1))
+    app.conf.task_always_eager = True
+    try:
+        assert requests.get(url).status_code == 503
+    finally:
+        app.conf.task_always_eager = False
+    assert MirrorObject.objects.get(pk=row.pk).scan_status == "safe"
+    path = hf_hub_download("upco/public-model", "weights.bin", cache_dir=tmp_path / "w")
+    assert Path(path).read_bytes()[:1] == b"\x80"
+
+    evil = requests.get(f"{hub}/upco/public-model/resolve/main/evil.bin")
+    assert evil.status_code == 503
+    mirror_scan_task(MirrorObject.objects.get(filename="evil.bin").pk)
+    refused = requests.get(f"{hub}/upco/public-model/resolve/main/evil.bin")
+    assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "UnsafeContent"
+
+
+def test_concurrent_first_downloads_fetch_once(hub, mirror_settings, tmp_path, settings):
+    """Two first downloads at once, the upstream behind a 100 Mbit/s link (its 12 MiB take about
+    a second to come): the second follows the first's fetch instead of fetching again."""
+    from bench.harness import ThrottledLink
+
+    link = ThrottledLink(int(mirror_settings.url.rsplit(":", 1)[1]), 100)
+    link.start()
+    settings.GATEHOUSE_UPSTREAMS = [{**settings.GATEHOUSE_UPSTREAMS[0], "endpoint": link.url}]
+    needle = "GET /upco/public-model/resolve/"
+    before = [line for line in mirror_settings.access_lines(needle) if "big.safetensors" in line]
+    barrier = threading.Barrier(2)
+    results: list[tuple[bytes, float]] = []
+
+    def download(index: int) -> None:
+        barrier.wait()
+        started = time.monotonic()
+        path = hf_hub_download(
+            "upco/public-model",
+            "big.safetensors",
+            revision=mirror_settings.public_commit,
+            cache_dir=tmp_path / str(index),
+        )
+        results.append((hashlib.sha256(Path(path).read_bytes()).digest(), time.monotonic() - started))
+
+    threads = [threading.Thread(target=download, args=(index,)) for index in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        link.stop()
+    assert len(results) == 2 and results[0][0] == results[1][0]
+    # Both waited for the bytes to cross the link: the second overlapped the first's fetch.
+    assert min(seconds for _, seconds in results) > 0.5
+    after = [line for line in mirror_settings.access_lines(needle) if "big.safetensors" in line]
+    assert len(after) - len(before) == 1
+    assert link.sent["down"] < 13 * 1024 * 1024  # the file crossed the link once
+    assert MirrorObject.objects.get(filename="big.safetensors").fetch_count == 1
+    sources = sorted(MirrorPull.objects.filter(path="big.safetensors").values_list("source", flat=True))
+    assert sources == ["cache", "upstream"]
+
+
+def test_cached_content_is_served_while_the_upstream_is_down(hub, mirror_settings, tmp_path, settings):
+    # Nothing fresh: every answer is asked of the upstream, so its absence shows.
+    settings.GATEHOUSE_MIRROR_METADATA_TTL = settings.GATEHOUSE_MIRROR_ACCESS_TTL = 0
+    commit = mirror_settings.public_commit
+    snapshot = snapshot_download(
+        "upco/public-model", revision=commit, allow_patterns=["*.json", "README.md"], cache_dir=tmp_path / "s"
+    )
+    assert Path(f"{snapshot}/config.json").read_bytes() == b'{"hidden_size": 8}\n'
+    with upstream_stopped(mirror_settings):
+        info = requests.get(f"{hub}/api/models/upco/public-model").json()
+        assert info["gatehouseMirror"]["upstream"] == UPSTREAM_NAME and info["gatehouseMirror"]["stale"] is True
+        assert HfApi().model_info("upco/public-model").sha == commit
+        again = hf_hub_download("upco/public-model", "config.json", revision=commit, cache_dir=tmp_path / "down")
+        assert Path(again).read_bytes() == b'{"hidden_size": 8}\n'
+        fresh = requests.get(f"{hub}/upco/public-model/resolve/{commit}/model.safetensors")
+        assert fresh.status_code == 503 and fresh.headers["X-Error-Code"] == "UpstreamUnavailable"
+        assert "Retry-After" in fresh.headers
+    assert MirrorPull.objects.filter(path="config.json", source="stale").exists()
+
+
+def test_portal_marks_mirrored_repos_and_operators_purge(hub, mirror_settings, tmp_path, client):
+    from django.core.management import call_command
+
+    hf_hub_download("upco/public-model", "config.json", cache_dir=tmp_path / "p")
+    page = client.get("/upco/public-model")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"mirrored from {UPSTREAM_NAME}" in text and "config.json" in text
+    assert 'data-testid="mirror-pulls"' not in text  # pulls are for operators
+    stranger = UserFactory(username="stan")
+    client.force_login(stranger)
+    refused = client.post("/upco/public-model/mirror-purge")
+    assert refused.status_code == 403 and refused["X-Error-Code"] == "MirrorReadOnly"
+    assert MirrorObject.objects.filter(state="stored").count() == 1
+
+    operator = UserFactory(username="opal", is_staff=True, is_superuser=True)
+    client.force_login(operator)
+    text = client.get("/upco/public-model").content.decode()
+    assert 'data-testid="mirror-pulls"' in text and "anonymous config.json" in text
+    assert client.post("/upco/public-model/mirror-purge").status_code == 302
+    assert not MirrorObject.objects.exists()
+    # Fetched again on next use; the command purges as the button does.
+    hf_hub_download("upco/public-model", "config.json", cache_dir=tmp_path / "p2")
+    assert MirrorObject.objects.get().fetch_count == 1
+    call_command("mirror_purge", "upco/public-model")
+    assert not MirrorObject.objects.exists()
+
+
+def test_an_operator_accepts_a_gated_repo_on_the_organisations_behalf(hub, mirror_settings, settings, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from mirror.models import MirrorAcceptance
+
+    member = UserFactory(username="mona")
+    token = token_for(member)
+    with pytest.raises(CommandError):  # no operator token configured: nothing to accept with
+        call_command("mirror_accept", "upco/gated-model", "--by", "legal", "--reason", "reviewed")
+    settings.GATEHOUSE_UPSTREAMS = [{**settings.GATEHOUSE_UPSTREAMS[0], "token": mirror_settings.tokens["upco"]}]
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "before")
+    call_command("mirror_accept", "upco/gated-model", "--by", "J. Doe, legal", "--reason", "terms reviewed")
+    acceptance = MirrorAcceptance.objects.get()
+    path = hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "after")
+    assert Path(path).read_bytes() == b'{"gated": true}\n'
+    pull = MirrorPull.objects.get(repo_id="upco/gated-model")
+    assert (pull.user_label, pull.acceptance_id) == ("mona", acceptance.pk)
+    with pytest.raises(GatedRepoError):  # anonymous callers never pass through an acceptance
+        hf_hub_download("upco/gated-model", "config.json", cache_dir=tmp_path / "anon")
+    with pytest.raises(RepositoryNotFoundError):  # nor does it open what the upstream hides (private)
+        call_command("mirror_accept", "upco/private-model", "--by", "x", "--reason", "y")
+        hf_hub_download("upco/private-model", "config.json", token=token, cache_dir=tmp_path / "private")
+    call_command("mirror_accept", "upco/gated-model", "--revoke")
+    with pytest.raises(GatedRepoError):  # at once: the acceptance is read at every download
+        hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "revoked")

@@ -1,0 +1,120 @@
+"""The mirror against an upstream that lies or redirects: a small HTTP server in the test
+process plays it (the real one, tests/mirror/conftest.py, never misbehaves)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from mirror import client
+from mirror.config import upstream_named
+from mirror.models import MirrorObject, MirrorPull
+
+# Past one chunk of the mirror's fetch (1 MiB), so the lie shows once bytes are on their way.
+ANNOUNCED = b"the bytes the upstream announced\n" * 70_000
+SENT = b"other bytes, of the same length!\n" * 70_000
+COMMIT = "a" * 40
+
+
+class Recorder(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str, str | None]]
+    redirect_to: str = ""
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _record(self) -> None:
+        self.seen.append((self.command, self.path, self.headers.get("Authorization")))
+
+    def do_HEAD(self):
+        self._record()
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{"b" * 40}"')
+        self.send_header("X-Linked-Etag", f'"{hashlib.sha256(ANNOUNCED).hexdigest()}"')
+        self.send_header("X-Linked-Size", str(len(ANNOUNCED)))
+        self.send_header("Content-Length", str(len(ANNOUNCED)))
+        self.end_headers()
+
+    def do_GET(self):
+        self._record()
+        if self.path.startswith("/api/"):
+            body = json.dumps({"id": "liar/model", "sha": COMMIT}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+        elif self.redirect_to and "/resolve/" in self.path:
+            body = b""
+            self.send_response(302)
+            self.send_header("Location", self.redirect_to + self.path)
+        else:
+            body = SENT
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def serve(**attributes):
+        handler = type("Handler", (Recorder,), {"seen": [], **attributes})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", handler
+
+    yield serve
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def _configure(settings, endpoint: str, token: str | None = None) -> None:
+    settings.GATEHOUSE_UPSTREAMS = [{"name": "liar", "endpoint": endpoint, "namespaces": ["liar"], "token": token}]
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_content_that_does_not_match_is_cut_short_and_not_kept(live_server, settings, servers):
+    endpoint, _ = servers()
+    _configure(settings, endpoint)
+    url = f"{live_server.url}/liar/model/resolve/main/weights.safetensors"
+    for _ in range(2):  # refused, then fetched again and refused again
+        assert _received(url) < len(SENT)
+    assert not MirrorObject.objects.filter(state="stored").exists()
+    assert not MirrorPull.objects.filter(source="cache").exists()
+
+
+def _received(url: str) -> int:
+    """Bytes of the body that arrived before the server cut the response short (the test
+    server leaves the socket open after the error: a read timeout ends the wait)."""
+    received = 0
+    with requests.get(url, stream=True, timeout=2) as response:
+        assert response.status_code == 200
+        assert int(response.headers["Content-Length"]) == len(SENT)
+        with pytest.raises(requests.RequestException):
+            for chunk in response.iter_content(64 * 1024):
+                received += len(chunk)
+    return received
+
+
+def test_a_redirect_to_another_origin_never_carries_the_token(settings, servers):
+    """SECURITY: the operator's token goes to the upstream's own origin only."""
+    elsewhere, other = servers()
+    endpoint, upstream_handler = servers(redirect_to=elsewhere)
+    _configure(settings, endpoint, token="operator-secret")
+    upstream = upstream_named("liar")
+    assert upstream is not None
+    response = client.request(upstream, "GET", "/liar/model/resolve/main/x.bin", token="operator-secret", stream=True)
+    assert response.status == 200 and response.read() == SENT
+    assert upstream_handler.seen == [("GET", "/liar/model/resolve/main/x.bin", "Bearer operator-secret")]
+    assert other.seen == [("GET", "/liar/model/resolve/main/x.bin", None)]
