@@ -104,12 +104,20 @@ def read_objects(body, repo_pk: int) -> dict[str, packs.PackObject]:
         return packs.read_pack(pack, bounds, HeldObjects(repo_pk).raw)
 
 
+def push_target(ref_name: str) -> CommitTarget:
+    """What the policy judges for a pushed ref: a branch or pull request as the commit API names
+    them, a tag by its ref (written as branches are)."""
+    if ref_name.startswith("refs/tags/"):
+        return CommitTarget(branch=None, ref_name=ref_name, create_pr=False)
+    return CommitTarget.parse(ref_name, create_pr=False)
+
+
 def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) -> None:
     """One ref update: the policy's decision, then the service's write. Raises HubError to refuse."""
     access, user, repo = view.access, view.request.user, view.repo
     name = update.ref_name
     if name.startswith("refs/tags/"):
-        rights = check_push(access, CommitTarget(branch=None, ref_name=name, create_pr=False))
+        rights = check_push(access, push_target(name))
         pushed = objects.get(update.new_oid or "")
         if pushed is not None and pushed.kind == packs.TAG:
             raise BadRequest("annotated tags are not supported: push a lightweight tag (`git tag NAME`)")
@@ -125,7 +133,7 @@ def apply_update(view, update: RefUpdate, objects: dict[str, packs.PackObject]) 
         return
     if not name.startswith(("refs/heads/", "refs/pr/")):
         raise BadRequest("only branches (refs/heads/...), tags and pull requests (refs/pr/N) can be pushed")
-    rights = check_push(access, CommitTarget.parse(name, create_pr=False))
+    rights = check_push(access, push_target(name))
     is_pull_request = name.startswith("refs/pr/")
     if update.new_oid is None:
         if is_pull_request or update.old_oid is None:
@@ -207,10 +215,8 @@ def _refusals_before_pack(view, updates: list[RefUpdate]) -> dict[str, str]:
     for update in updates:
         name = update.ref_name
         try:
-            if name.startswith("refs/tags/"):
-                check(view.access, Action.WRITE)
-            elif name.startswith(("refs/heads/", "refs/pr/")):
-                check_push(view.access, CommitTarget.parse(name, create_pr=False))
+            if name.startswith(("refs/tags/", "refs/heads/", "refs/pr/")):
+                check_push(view.access, push_target(name))
         except HubError as exc:
             refusals[name] = _one_line(exc.message)
     return refusals
