@@ -101,7 +101,9 @@ class RevokeLeakedView(APIView):
     """Anyone who found a token may have it revoked, without rights over it (as on the Hub).
 
     SECURITY: the answer is always the same 202, whatever the body (a valid token, a revoked one,
-    someone else's, garbage), so the route tells nothing about which tokens exist or work. It
+    someone else's, garbage), so the route tells nothing about which tokens exist or work. (A
+    body over GATEHOUSE_MAX_BODY_BYTES is refused with 413 before it is read, as on every route:
+    that answer depends on the size alone, never on the tokens.) It
     takes no credentials (a leaked token must not be needed to kill itself) and no session (no
     CSRF: it can only ever revoke)."""
 

@@ -27,6 +27,7 @@ from core.outbox import outbox_send
 
 _SALT = "accounts.invitation"
 INVALID = "This invitation link is not valid: it expired, was used or revoked, or is for another email address."
+VERIFY_FIRST = "Verify your email address first (Settings, Account): an invitation is accepted by the mailbox it was sent to."
 
 
 def invitation_link(invitation: Invitation) -> str:
@@ -47,10 +48,13 @@ def invitation_from_token(token: str) -> Invitation:
 
 
 def may_accept(invitation: Invitation, user: User) -> bool:
+    """SECURITY: only by an account that proved it reads mail at the invited address (found by a
+    review: any account could put that address on itself and accept a forwarded link)."""
     return (
         invitation.is_open
         and invitation.expires_at > timezone.now()
         and bool(user.email)
+        and user.email_verified
         and user.email.casefold() == invitation.email.casefold()
     )
 

@@ -18,7 +18,7 @@ from accounts.forms import MemberForm, OrganizationForm, SignupForm, TokenForm
 from accounts.models import Membership, Organization, Role, TokenRole, User
 from accounts.sso import config as sso_config
 from core.edge import form_int
-from core.errors import BadRequest, HubError, NotFound, RateLimited, RepoMoved, RepoNotFound
+from core.errors import BadRequest, Forbidden, HubError, NotFound, RateLimited, RepoMoved, RepoNotFound
 from core.http import client_ip
 from core.views import render_error
 from gating.policy import Action, Principal, can_manage_org, resolve_repo
@@ -317,6 +317,8 @@ class InvitationView(LoginRequiredMixin, View):
         except HubError as exc:
             return render_error(request, exc)
         if not invitations.may_accept(invitation, request.user):
+            if request.user.email.casefold() == invitation.email.casefold() and not request.user.email_verified:
+                return render_error(request, Forbidden(invitations.VERIFY_FIRST))
             return render_error(request, NotFound(invitations.INVALID))
         response = render(request, "accounts/invitation.html", {"invitation": invitation})
         response["Cache-Control"] = "private, no-store"

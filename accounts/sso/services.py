@@ -107,7 +107,11 @@ def sso_sign_in(
 
 
 def _link_or_create(*, issuer: str, claims: Mapping, email: str, email_verified: bool, provider_name: str) -> User:
-    same_email = list(User.objects.select_for_update().filter(email__iexact=email)[:2]) if email else []
+    same_email = list(User.objects.select_for_update().filter(email__iexact=email)[:10]) if email else []
+    # SECURITY (found by a review): a new sign-up that never verified the address proves nothing
+    # about it, and must not lock its owner out of single sign-on: such accounts are left aside.
+    # Verified accounts and those made before verification existed (waived) are the owner's.
+    same_email = [user for user in same_email if not user.is_verification_pending]
     if not same_email:
         return _create_user(claims=claims, email=email, email_verified=email_verified)
     refusal = SsoRefused(

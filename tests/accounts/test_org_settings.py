@@ -92,7 +92,9 @@ def test_the_page_is_missing_to_everyone_but_admins(client, alice, org, who):
 
 def test_an_invitation_is_mailed_and_accepted_by_the_invited_address(client, alice, org, sent_mail):
     cache.clear()
-    invitee, other = UserFactory(username="ivy", email="Ivy@Example.org"), UserFactory(username="mal")
+    invitee = UserFactory(username="ivy", email="Ivy@Example.org", email_verified_at=timezone.now())
+    squatter = UserFactory(username="sly", email="ivy@example.org")  # the address, never proven
+    other = UserFactory(username="mal")
     client.force_login(alice)
     with sent_mail() as sent:
         _settings(client, action="invite", email="ivy@example.org", role="contributor")
@@ -105,6 +107,10 @@ def test_an_invitation_is_mailed_and_accepted_by_the_invited_address(client, ali
     assert client.get(link).status_code == 404
     assert client.post(link).status_code == 404
     assert not Membership.objects.filter(user=other).exists()
+    client.force_login(squatter)  # nor the address on an account that never proved it reads it
+    assert b"Verify your email address first" in client.get(link).content
+    assert client.post(link).status_code == 404
+    assert not Membership.objects.filter(user=squatter).exists()
     client.force_login(invitee)  # emails compare without case
     assert client.get(link).status_code == 200
     assert client.post(link).status_code == 302
@@ -116,7 +122,7 @@ def test_an_invitation_is_mailed_and_accepted_by_the_invited_address(client, ali
 def test_invitations_expire_can_be_revoked_and_are_throttled(client, alice, org, settings, sent_mail):
     cache.clear()
     settings.GATEHOUSE_ORG_INVITATIONS_PER_DAY = 2
-    invitee = UserFactory(username="ivy", email="ivy@example.org")
+    invitee = UserFactory(username="ivy", email="ivy@example.org", email_verified_at=timezone.now())
     client.force_login(alice)
     with sent_mail() as sent:
         _settings(client, action="invite", email="ivy@example.org", role="write")
@@ -131,7 +137,7 @@ def test_invitations_expire_can_be_revoked_and_are_throttled(client, alice, org,
     _settings(client, action="revoke", invitation=Invitation.objects.get(email="ivy@example.org").pk)
     client.force_login(invitee)
     assert client.post(LINK.search(sent[0].body).group(0)).status_code == 404  # revoked
-    client.force_login(UserFactory(username="olive", email="old@example.org"))
+    client.force_login(UserFactory(username="olive", email="old@example.org", email_verified_at=timezone.now()))
     assert client.post(expired_link).status_code == 404
     assert Membership.objects.filter(org=org).count() == 1
 

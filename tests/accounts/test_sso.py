@@ -80,6 +80,15 @@ def test_linking_refused_unless_both_sides_verified_and_nothing_is_written():
     assert sign_in({**claims, "email_verified": True}) == local
 
 
+def test_a_new_sign_up_that_never_verified_the_address_does_not_block_its_owner():
+    """Found by a review: in open sign-up, anyone could register a colleague's address and so
+    make their first single sign-on fail. An unproven claim to an address is left aside."""
+    squatter = UserFactory(username="squat", email="owner@corp.example", email_verification_waived=False)
+    user = sign_in({"sub": "o", "preferred_username": "owner", "email": "owner@corp.example", "email_verified": True})
+    assert user != squatter and user.username == "owner" and user.email_verified
+    assert not SsoIdentity.objects.filter(user=squatter).exists()
+
+
 def test_two_local_accounts_with_the_email_or_one_already_linked_refuse_linking():
     first = UserFactory(username="m1", email="m@corp.example", email_verified_at=timezone.now())
     verified = {"email": "m@corp.example", "email_verified": True}
