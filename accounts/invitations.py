@@ -27,7 +27,9 @@ from core.outbox import outbox_send
 
 _SALT = "accounts.invitation"
 INVALID = "This invitation link is not valid: it expired, was used or revoked, or is for another email address."
-VERIFY_FIRST = "Verify your email address first (Settings, Account): an invitation is accepted by the mailbox it was sent to."
+VERIFY_FIRST = (
+    "Verify your email address first (Settings, Account): an invitation is accepted by the mailbox it was sent to."
+)
 
 
 def invitation_link(invitation: Invitation) -> str:
