@@ -38,7 +38,27 @@ from registry.models import QuarantinedContent, Ref, Repo
 logger = logging.getLogger(__name__)
 TMP_PREFIX = ".tmp-"
 
-_IGNORED_CAPS = (b"agent=", b"session-id=")
+_IGNORED_CAPS = (b"agent=", b"session-id=", b"object-format=")
+
+
+# Capabilities that change a fresh clone's bytes, as the upload-pack advertisement offers them.
+_KEYED_CAPS = frozenset(
+    {
+        b"multi_ack",
+        b"multi_ack_detailed",
+        b"no-done",
+        b"side-band",
+        b"side-band-64k",
+        b"ofs-delta",
+        b"thin-pack",
+        b"no-progress",
+        b"include-tag",
+        b"shallow",
+        b"deepen-since",
+        b"deepen-not",
+        b"deepen-relative",
+    }
+)
 
 
 def cache_key(body: bytes) -> tuple[str, list[str]] | None:
@@ -58,14 +78,21 @@ def cache_key(body: bytes) -> tuple[str, list[str]] | None:
         if line.startswith(b"want ") and not flushed:
             words = line.split(b" ")
             wants.append(words[1].decode("ascii", "replace"))
-            caps += [cap for cap in words[2:] if not cap.startswith(_IGNORED_CAPS)]
+            for cap in words[2:]:
+                if cap.startswith(_IGNORED_CAPS):
+                    continue
+                if cap not in _KEYED_CAPS:
+                    return None  # not one the advertisement offers: built, never cached
+                caps.append(cap)
         elif line == b"done" and flushed:
             done = True
         else:
             return None
     if not wants or not done:
         return None
-    material = json.dumps([sorted(set(wants)), sorted(cap.decode("ascii", "replace") for cap in caps)])
+    # A set: the same capability named twice is the same request (an outsider attack filled the
+    # disk with one clone cached under many keys that way).
+    material = json.dumps([sorted(set(wants)), sorted({cap.decode("ascii") for cap in caps})])
     return hashlib.sha256(material.encode()).hexdigest(), sorted(set(wants))
 
 

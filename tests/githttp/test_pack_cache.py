@@ -115,3 +115,17 @@ def test_an_entry_swept_between_lookups_open_and_touch_is_a_miss(alice, _pack_ca
 
     monkeypatch.setattr(packcache.os, "utime", collected_meanwhile)
     assert packcache.lookup(repo.pk, "k" * 64) is None
+
+
+def test_a_capability_named_twice_is_the_same_cache_entry_and_unknown_ones_are_not_cached():
+    """Found by an outsider attack: repeating `ofs-delta` k times gave k cache entries of one clone."""
+    from githttp.packcache import cache_key
+
+    def body(caps: str) -> bytes:
+        line = f"want {'a' * 40} {caps}\n".encode()
+        return b"%04x" % (len(line) + 4) + line + b"0000" + b"0009done\n"
+
+    once = cache_key(body("side-band-64k ofs-delta agent=git/2.39"))
+    assert once is not None
+    assert cache_key(body("ofs-delta side-band-64k ofs-delta ofs-delta agent=other")) == once
+    assert cache_key(body("side-band-64k ofs-delta made-up-capability")) is None
