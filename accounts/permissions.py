@@ -34,6 +34,9 @@ INFERENCE_SERVERLESS_WRITE = "inference.serverless.write"
 USER, ORG, REPO = "user", "org", "repo"
 
 _REPO_LEVEL = (REPO_CONTENT_READ, REPO_ACCESS_READ, REPO_WRITE, DISCUSSION_WRITE)
+# What reaches a repo through a scope on it or on its owner: a token holding only collection,
+# webhook or inference permissions on a namespace does not reach that namespace's repos.
+REPO_REACHING: frozenset[str] = frozenset(_REPO_LEVEL)
 # What each kind of entity may carry. The user entity is always the token's own user.
 PERMISSIONS_BY_ENTITY: dict[str, tuple[str, ...]] = {
     REPO: _REPO_LEVEL,

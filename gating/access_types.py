@@ -94,7 +94,9 @@ def token_reaches(principal: Principal, repo: Repo) -> bool:
     fine = principal.fine_grained
     if fine is None:
         return True
-    if principal.scoped_on(*repo_entities(repo)):
+    # SECURITY (found by an outsider attack): only repo permissions reach a repo; a token made
+    # for collections, webhooks or previews on a namespace read every private repo of it.
+    if principal.scoped_on(*repo_entities(repo)) & permissions.REPO_REACHING:
         return True
     return fine.can_read_gated_repos and bool(repo.gated) and not repo.private
 

@@ -39,7 +39,9 @@ def token_scope_q(principal: Principal, permission: str | None = None) -> Q | No
         return None
     repos, orgs, own = [], [], False
     for scope in fine.scoped:
-        if not scope.permissions or (permission is not None and permission not in scope.permissions):
+        if not scope.permissions & permissions.REPO_REACHING:
+            continue  # collections, webhooks, previews: they reach no repo (as `token_reaches`)
+        if permission is not None and permission not in scope.permissions:
             continue
         if scope.kind == permissions.REPO:
             repos.append(scope.pk)

@@ -66,6 +66,7 @@ class UpstreamTokenView(APIView):
         token = edge.json_object(request).get("token")
         if not isinstance(token, str):
             raise BadRequest("'token' is required.")
+        services.check_token_text(token)
         response = client.request(upstream, "GET", "/api/whoami-v2", token=token)
         if response.status != 200:
             raise BadRequest(

@@ -30,7 +30,10 @@ ANONYMOUS = Credential(token=None, key="anon")
 
 
 def credential_for(principal: Principal, upstream: Upstream) -> Credential:
-    if principal.user is None:
+    """The caller's own upstream credentials. SECURITY (found by a review): a fine-grained token
+    names what it may do here, and no permission of ours stands for a user's rights upstream, so
+    its holder reaches upstreams anonymously (classic tokens and sessions carry the user's)."""
+    if principal.user is None or principal.is_fine_grained:
         return ANONYMOUS
     row = UpstreamCredential.objects.filter(user=principal.user, upstream=upstream.name).first()
     if row is None:

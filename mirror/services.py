@@ -18,12 +18,19 @@ logger = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 1024
 
 
+def check_token_text(token: str) -> None:
+    """SECURITY: before the token goes anywhere (the upstream's whoami first): a value that is not
+    a plain token (a pasted newline, say) failed inside the HTTP library, whose error, with the
+    token in it, reached the error log."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or any(c.isspace() for c in token):
+        raise BadRequest(f"'token' must be a token of at most {MAX_TOKEN_LENGTH} printable characters, no spaces.")
+
+
 @transaction.atomic
 def credential_set(*, user: User, upstream: Upstream, token: str, upstream_username: str = "") -> UpstreamCredential:
     """Store (or replace) `user`'s own token for `upstream`, encrypted. SECURITY: the token is
     never logged nor answered back."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or " " in token:
-        raise BadRequest(f"'token' must be a token of at most {MAX_TOKEN_LENGTH} printable characters.")
+    check_token_text(token)
     row, _ = UpstreamCredential.objects.update_or_create(
         user=user,
         upstream=upstream.name,

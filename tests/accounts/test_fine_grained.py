@@ -177,3 +177,18 @@ def test_a_change_of_a_tokens_permissions_is_announced(alice):
     with connection.cursor() as cursor:
         cursor.execute("UNLISTEN gatehouse_repo_changed")
     assert heard == [f"u:{alice.pk}"]
+
+
+@pytest.mark.parametrize("permission", ["collection.read", "user.webhooks.read", "inference.serverless.write"])
+def test_a_namespace_scope_without_repo_permissions_reaches_none_of_its_repos(client, alice, permission):
+    """Found by an outsider attack: a token made for previews, collections or webhooks on one's
+    own namespace read every private repo of it (info, tree, discussions). Its private repos are
+    missing to such a token, byte for byte, in single lookups and in listings."""
+    make_repo(alice, "hidden", {"config.json": b"{}"}, private=True)
+    token = fine_token(alice, [(alice, [permission])])
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    for route in ("/api/models/alice/{}", "/api/models/alice/{}/tree/main", "/api/models/alice/{}/discussions"):
+        hidden = client.get(route.format("hidden"), **auth)
+        missing = client.get(route.format("nothere"), **auth)
+        assert (hidden.status_code, hidden.content) == (missing.status_code, missing.content) == (404, hidden.content)
+    assert client.get("/api/models?author=alice", **auth).json() == []

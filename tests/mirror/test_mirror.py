@@ -114,10 +114,20 @@ def test_private_upstream_repo_is_missing_without_the_users_token(hub, mirror_se
     private = requests.get(f"{hub}/api/models/upco/private-model", headers={"Authorization": f"Bearer {token}"})
     assert (private.status_code, private.content) == (missing.status_code, missing.content) == (404, private.content)
 
+    # A pasted token with a newline is refused before it goes anywhere (it once reached the log).
+    refused = _set_upstream_token(hub, token, mirror_settings.tokens["upco"] + "\n")
+    assert refused.status_code == 400 and mirror_settings.tokens["upco"] not in refused.text
     assert _set_upstream_token(hub, token, mirror_settings.tokens["upco"]).status_code == 200
     assert HfApi().model_info("upco/private-model", token=token).id == "upco/private-model"
     path = hf_hub_download("upco/private-model", "secret.safetensors", token=token, cache_dir=tmp_path / "b")
     assert len(Path(path).read_bytes()) == 50_000
+    # A fine-grained token carries none of the user's upstream rights (found by a review): private
+    # upstream repos are missing to it, as to a stranger.
+    from tests.support.builders import fine_token, make_repo
+
+    scoped = fine_token(owner_here, [(make_repo(owner_here, "local"), ["repo.content.read"])])
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info("upco/private-model", token=scoped)
 
 
 def test_upstream_bytes_prove_nothing_for_a_local_repo(hub, mirror_settings, tmp_path, client):
