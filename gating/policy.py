@@ -68,7 +68,7 @@ from gating.visibility import namespace_scope_q as namespace_scope_q
 from gating.visibility import repos_visible_to as repos_visible_to
 from licenses.selectors import RevisionLicense, has_acknowledged, license_to_acknowledge, unacknowledged_message
 from registry import hooks
-from registry.models import Repo, with_folded_id
+from registry.models import Repo, RepoRedirect, with_folded_id
 from registry.selectors import Resolved, commit_tree_oid
 
 # Organisation roles that may create repos in the organisation (a contributor then writes to them).
@@ -152,6 +152,20 @@ def can_create_in(principal: Principal, namespace: str) -> bool:
     if is_verification_pending(principal) or namespace_role(principal, namespace) not in CREATOR_ROLES:
         return False
     return holds(principal, permissions.REPO_WRITE, namespace_entities(principal, namespace))
+
+
+def check_name_takeover(principal: Principal, repo_type: str, namespace: str, name: str) -> None:
+    """Before a repo is created at, or moved to, `namespace/name`. SECURITY (found by an outsider
+    attack): a name that redirects to a moved repo keeps old links, clones and scripts working;
+    whoever takes it serves their content to all of them (a contributor could take an org's
+    renamed repo's old id). Only an admin of the namespace may take such a name."""
+    folded = {"folded_namespace": fold(namespace), "folded_name": fold(name)}
+    if not with_folded_id(RepoRedirect.objects.all(), repo_type=repo_type, **folded).exists():
+        return
+    if namespace_role(principal, namespace) != Role.ADMIN:
+        raise Forbidden(
+            f"'{namespace}/{name}' redirects to a repo that was moved; only an admin of {namespace} may take the name."
+        )
 
 
 def can_manage_org(principal: Principal, org_id: int) -> bool:

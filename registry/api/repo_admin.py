@@ -12,7 +12,7 @@ from core import edge
 from core.api import SignedIn
 from core.errors import AuthenticationRequired, BadRequest, Conflict, Forbidden
 from core.names import refuse_mirrored_namespace, split_repo_id, validate_namespace_name
-from gating.policy import Action, Principal, can_create_in, check_verified
+from gating.policy import Action, Principal, can_create_in, check_name_takeover, check_verified
 from gating.repo_views import RepoAPIView
 from registry import services
 from registry.api import schema
@@ -55,6 +55,7 @@ class RepoCreateView(APIView):
         if not can_create_in(principal, namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{namespace}'.")
         repo_type = _repo_type(data.get("type"))
+        check_name_takeover(principal, repo_type, namespace, name)
         try:
             repo = services.repo_create(
                 namespace=namespace, name=name, repo_type=repo_type, private=private, creator=request.user
@@ -116,6 +117,7 @@ class RepoMoveView(BodyAddressedRepoView):
         to_namespace = canonical_namespace(to_namespace)
         if to_namespace != self.repo.namespace and not can_create_in(self.principal, to_namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{to_namespace}'.")
+        check_name_takeover(self.principal, self.repo.repo_type, to_namespace, to_name)
         with transaction.atomic():
             repo = services.repo_move(repo=self.repo, to_namespace=to_namespace, to_name=to_name)
         return Response({"url": _repo_url(request, repo)})

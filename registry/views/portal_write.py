@@ -14,7 +14,7 @@ from accounts.models import Membership
 from core import bodies
 from core.errors import BadRequest, HubError
 from core.middleware import CONTENT_SECURITY_POLICY
-from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in, check_verified
+from gating.policy import CREATOR_ROLES, Action, Principal, can_create_in, check_name_takeover, check_verified
 from gating.repo_views import PortalRepoView
 from registry import limits, services
 from registry.cards.metadata_validation import validate_card_text
@@ -55,6 +55,7 @@ class NewRepoView(LoginRequiredMixin, View):
                 check_verified(Principal.from_request(request))
                 if not can_create_in(Principal.from_request(request), data["namespace"]):
                     raise HubError("You cannot create repos in this namespace.", status=403)
+                check_name_takeover(Principal.from_request(request), data["repo_type"], data["namespace"], data["name"])
                 repo = services.repo_create(
                     namespace=data["namespace"],
                     name=data["name"],

@@ -17,7 +17,7 @@ from accounts.models import Membership
 from accounts.selectors import canonical_namespace
 from core.errors import BadRequest, Forbidden
 from core.names import split_repo_id
-from gating.policy import CREATOR_ROLES, Action, can_create_in
+from gating.policy import CREATOR_ROLES, Action, can_create_in, check_name_takeover
 from gating.repo_views import PortalRepoView
 from registry import hooks, services
 from registry.storage.usage import repo_storage_usage
@@ -75,6 +75,7 @@ class RepoSettingsPage(PortalRepoView):
         to_namespace = canonical_namespace(to_namespace)
         if to_namespace != self.repo.namespace and not can_create_in(self.principal, to_namespace):
             raise Forbidden(f"You don't have the rights to create a repo under the namespace '{to_namespace}'.")
+        check_name_takeover(self.principal, self.repo.repo_type, to_namespace, to_name)
         with transaction.atomic():
             return services.repo_move(repo=self.repo, to_namespace=to_namespace, to_name=to_name)
 

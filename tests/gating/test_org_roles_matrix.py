@@ -179,3 +179,34 @@ def test_a_contributor_with_the_real_client(hub, hf_cache):
         HfApi(token=token_for(reader)).create_repo("acme/readers")
     assert refused.value.response.status_code == 403
     assert not Repo.objects.filter(name="readers").exists()
+
+
+def test_only_an_admin_takes_the_old_name_of_a_moved_repo(client, org_world):
+    """Found by an outsider attack: a contributor created a repo at the old id of the org's
+    renamed repo, so every old link, clone and script got the contributor's files."""
+    org, repo = org_world
+    admin_token = token_for(Membership.objects.get(org=org, role="admin").user)
+    moved = client.post(
+        "/api/repos/move",
+        json.dumps({"fromRepo": repo.repo_id, "toRepo": f"acme/{repo.name}-v2", "type": "model"}),
+        content_type="application/json",
+        **_auth(admin_token),
+    )
+    assert moved.status_code == 200, moved.content
+    _, contributor_token = _caller(org, "contributor")
+    taken = client.post(
+        "/api/repos/create",
+        json.dumps({"name": repo.name, "organization": "acme"}),
+        content_type="application/json",
+        **_auth(contributor_token),
+    )
+    assert taken.status_code == 403 and b"only an admin" in taken.content
+    still = client.get(f"/api/models/acme/{repo.name}", **_auth(admin_token))
+    assert still.status_code in (301, 302, 307, 308)  # the old id still redirects
+    reused = client.post(
+        "/api/repos/create",
+        json.dumps({"name": repo.name, "organization": "acme"}),
+        content_type="application/json",
+        **_auth(admin_token),
+    )
+    assert reused.status_code == 200, reused.content
