@@ -32,7 +32,7 @@ class DiscussionAPIView(RepoAPIView):
 class DiscussionsView(RepoAPIView):
     """GET …/discussions?p=&type=&status=&author=: one page of threads; POST opens one."""
 
-    repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
+    repo_actions = {"GET": Action.READ_DISCUSSIONS, "POST": Action.PARTICIPATE}
 
     @extend_schema(
         operation_id="discussions_list",
@@ -82,7 +82,7 @@ class DiscussionDetailView(DiscussionAPIView):
     """GET …/discussions/{num}[?diff=1]. The diff shows file content, so on a gated repo it is
     left out for callers who may not download."""
 
-    repo_actions = {"GET": Action.VIEW}
+    repo_actions = {"GET": Action.READ_DISCUSSIONS}
 
     @extend_schema(
         operation_id="discussions_details",

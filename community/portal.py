@@ -59,7 +59,7 @@ class CommunityPage(CommunityView):
     """GET: the thread list (?status=, ?type=, ?author=, ?page=). POST: watch, the settings
     switch, resolving reports."""
 
-    repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
+    repo_actions = {"GET": Action.READ_DISCUSSIONS, "POST": Action.PARTICIPATE}
 
     def get(self, request, namespace, name, repo_type=None):
         status = request.GET.get("status") if request.GET.get("status") in selectors.STATUS_FILTERS else "open"

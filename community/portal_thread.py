@@ -30,7 +30,7 @@ def event_rows(events) -> list[dict]:
 
 
 class ThreadPage(CommunityView):
-    repo_actions = {"GET": Action.VIEW, "POST": Action.PARTICIPATE}
+    repo_actions = {"GET": Action.READ_DISCUSSIONS, "POST": Action.PARTICIPATE}
 
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = selectors.discussion_get(self.repo, num)
@@ -129,7 +129,7 @@ class ThreadPage(CommunityView):
 class PullRequestFilesPage(CommunityView):
     """The diff of a pull request; on a gated repo only for callers who may download."""
 
-    repo_actions = {"GET": Action.VIEW}
+    repo_actions = {"GET": Action.READ_DISCUSSIONS}
 
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = selectors.discussion_get(self.repo, num)

@@ -17,6 +17,7 @@ from registry.selectors import RevisionHint
 
 class Action(StrEnum):
     VIEW = "view"
+    READ_DISCUSSIONS = "read_discussions"  # VIEW, but not of a repo taken down (its threads may be why)
     PARTICIPATE = "participate"
     PUSH = "push"  # the gate of the push routes: a branch (WRITE) or a pull request (PARTICIPATE)
     DOWNLOAD = "download"

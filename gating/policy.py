@@ -288,6 +288,12 @@ def check(access: RepoAccess, action: Action) -> None:
         raise RepoNotFound(anonymous=principal.is_anonymous)
     if action == Action.VIEW:
         return
+    if action == Action.READ_DISCUSSIONS:
+        # Found by an outsider attack: a taken-down repo's threads stayed readable to everyone,
+        # and takedowns are often about what was pasted into them.
+        if repo.disabled and access.role is None:
+            raise DisabledRepo(repo.disabled_reason)
+        return
     if action == Action.PARTICIPATE:
         _check_participant(access)
         return

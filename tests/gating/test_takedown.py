@@ -82,6 +82,20 @@ def test_a_visitor_sees_the_reason_and_cannot_download_or_post(client, alice, bo
     assert posted.status_code == 403 and posted["X-Error-Code"] == "DisabledRepo"
 
 
+def test_a_taken_down_repos_threads_are_closed_to_visitors_but_not_to_its_owner(client, alice, bob, operator):
+    """Found by an outsider attack: the threads stayed readable to anyone, and a takedown is
+    often about what was pasted into them."""
+    from community.services.discussions import discussion_create
+
+    repo = make_repo(alice, "m", {"config.json": CONFIG})
+    discussion_create(repo=repo, author=bob, title="pasted", description="TAKEN-DOWN-THREAD")
+    assert _takedown(client, token_for(operator)).status_code == 200
+    for url in ("/api/models/alice/m/discussions", "/api/models/alice/m/discussions/1", "/alice/m/discussions/1"):
+        refused = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token_for(bob)}")
+        assert refused.status_code == 403 and b"TAKEN-DOWN-THREAD" not in refused.content, url
+        assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}").status_code == 200
+
+
 @pytest.mark.django_db
 def test_only_operators_take_down(client, alice, bob, operator):
     make_repo(alice, "m", {"config.json": CONFIG})
