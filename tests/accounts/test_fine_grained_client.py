@@ -163,3 +163,22 @@ def test_commits_holding_a_token_are_refused(hub, alice, repos):
         path_or_fileobj=leaking.replace(token[-3:].encode(), b"zzz"), path_in_repo="t.py", repo_id="alice/a"
     )
     assert Commit.objects.count() == before + 1
+
+
+def test_a_token_in_utf16_text_or_a_file_that_went_to_lfs_is_refused_too(hub, alice, repos):
+    """Found by an outsider attack: UTF-16 text (PowerShell's `>`), a NUL before the token, and
+    text files that went to LFS were not scanned."""
+    made, _ = repos
+    token = fine_token(alice, [(made["a"], [WRITE])])
+    api = HfApi(token=token)
+    before = Commit.objects.count()
+    leaks = {
+        "notes.txt": f"\ufefftoken: {token}\n".encode("utf-16-le"),
+        "run.log": b"\0" + f"HF_TOKEN={token}\n".encode(),
+        "big.bin": b"\0" * 1024 + f"{token}".encode(),  # binary: stored through LFS or Xet
+    }
+    for path, data in leaks.items():
+        with pytest.raises(HfHubHTTPError) as refused:
+            api.upload_file(path_or_fileobj=data, path_in_repo=path, repo_id="alice/a")
+        assert refused.value.response.headers["X-Error-Code"] == "TokenInCommit", path
+    assert Commit.objects.count() == before
