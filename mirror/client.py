@@ -61,6 +61,7 @@ def request(
     content_type: str | None = None,
     stream: bool = False,
     follow: bool = True,
+    byte_range: tuple[int, int] | None = None,
 ) -> urllib3.BaseHTTPResponse:
     """`method path` (path with its query) on the upstream. Raises UpstreamUnavailable when it
     cannot be reached, answers 5xx or 429; any other answer is returned (check the status)."""
@@ -69,6 +70,8 @@ def request(
         headers = {"Accept-Encoding": "identity"}
         if content_type:
             headers["Content-Type"] = content_type
+        if byte_range is not None:
+            headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
         if token and _same_origin(url, upstream):
             headers["Authorization"] = f"Bearer {token}"
         try:

@@ -28,7 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import HubError
-from mirror.models import MirrorObject, ObjectState
+from mirror.models import MirrorObject, MirrorRepoObject, ObjectState
 from registry.storage import BlobStorage, storage_at
 from registry.storage import IntegrityError as StorageIntegrityError
 
@@ -103,8 +103,11 @@ class Fetch:
     STORED; on a mismatch (or any failure) the writer is aborted, the row released, and the
     iteration raises, which cuts the caller's response short of its Content-Length."""
 
-    def __init__(self, row: MirrorObject, response: urllib3.BaseHTTPResponse, *, is_lfs: bool, size: int):
+    def __init__(
+        self, row: MirrorObject, response: urllib3.BaseHTTPResponse, *, is_lfs: bool, size: int, repo: tuple[str, str]
+    ):
         self.row = row
+        self.repo = repo  # (repo_type, repo_id) it was fetched for
         self.response = response
         self.is_lfs = is_lfs
         self.size = size
@@ -137,9 +140,11 @@ class Fetch:
                 raise HubError(
                     f"Upstream content does not match: {exc.message}", status=502, code="UpstreamIntegrity"
                 ) from None
-            MirrorObject.objects.filter(pk=self.row.pk).update(
-                state=ObjectState.STORED, sha256=sha256, size=self.size, fetched_at=timezone.now(), lease_until=None
-            )
+            with transaction.atomic():
+                MirrorObject.objects.filter(pk=self.row.pk).update(
+                    state=ObjectState.STORED, sha256=sha256, size=self.size, fetched_at=timezone.now(), lease_until=None
+                )
+                served_for_record(self.row.upstream, *self.repo, self.row.oid)
         except BaseException:
             self.writer.abort()
             release(self.row)
@@ -152,3 +157,18 @@ class Fetch:
     def drain(self) -> None:
         for _ in self:
             pass
+
+
+def served_for(upstream: str, repo_type: str, repo_id: str, oid: str) -> bool:
+    return MirrorRepoObject.objects.filter(upstream=upstream, repo_type=repo_type, repo_id=repo_id, oid=oid).exists()
+
+
+def served_for_record(upstream: str, repo_type: str, repo_id: str, oid: str) -> None:
+    MirrorRepoObject.objects.get_or_create(upstream=upstream, repo_type=repo_type, repo_id=repo_id, oid=oid)
+
+
+def stored_sample(row: MirrorObject, start: int, length: int) -> bytes:
+    """`length` bytes of the stored copy from `start` (for a spot check against the upstream)."""
+    with mirror_storage().open(row.sha256) as handle:
+        handle.seek(start)
+        return handle.read(length)

@@ -51,6 +51,27 @@ class MirrorObject(models.Model):
         constraints = [models.UniqueConstraint(fields=["upstream", "oid"], name="mirror_one_object_per_oid")]
 
 
+class MirrorRepoObject(models.Model):
+    """The upstream served the bytes of `oid` for this repo (a fetch through it, or a spot check
+    of the stored copy against it). SECURITY (found by a review): stored content is shared by oid,
+    and an upstream that lets a pointer name a hash it never received would otherwise make the
+    mirror hand one repo's private bytes to whoever may read another repo naming that hash. So
+    content is served for a repo only once that repo's upstream served it."""
+
+    upstream = models.CharField(max_length=100)
+    repo_type = models.CharField(max_length=16)
+    repo_id = models.CharField(max_length=200)
+    oid = models.CharField(max_length=64)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["upstream", "repo_type", "repo_id", "oid"], name="mirror_one_proof_per_repo"
+            )
+        ]
+
+
 class MirrorPull(models.Model):
     """One download of mirrored content: who, which repo, which commit, which file, from where.
     Append-only (nothing in the app updates or deletes rows)."""

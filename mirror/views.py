@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import secrets
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -31,6 +32,8 @@ from mirror.models import MirrorAcceptance, MirrorObject
 from registry.git.paths import validate_path
 
 logger = logging.getLogger(__name__)
+SPOT_CHECK_BYTES = 64
+CHUNK = 64 * 1024
 
 
 def licenses_of(info: object) -> list[str]:
@@ -276,8 +279,44 @@ class MirrorResolveView(MirrorView):
                 row = MirrorObject.objects.get(pk=row.pk)
                 source = "upstream"
             _require_scanned(row)
+        if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
+            self._spot_check(row)
         self._audit(source)
         return _from_store(row, byte_range, file.size)
+
+    def _spot_check(self, row: MirrorObject) -> None:
+        """Content stored for another repo of the upstream: served for this one only once its
+        upstream serves the same bytes for it (see MirrorRepoObject). A random sample is asked
+        for and compared with the stored copy; then the pair is recorded."""
+        file = self.file
+        if file.is_stale:
+            raise client.UpstreamUnavailable(self.upstream, "not reachable")
+        length = min(SPOT_CHECK_BYTES, file.size)
+        start = secrets.randbelow(file.size - length + 1) if file.size else 0
+        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+        path = f"/{prefix}{self.repo_id}/resolve/{file.commit}/{_quote(self.path)}"
+        token = content_token(self.upstream, self.credential)
+        sample = b""
+        if length:
+            end = start + length - 1
+            response = client.request(self.upstream, "GET", path, token=token, stream=True, byte_range=(start, end))
+            try:
+                if response.status not in (200, 206):
+                    raise client.hub_error(self.upstream, response, anonymous=self.anonymous)
+                wanted = length if response.status == 206 else start + length  # 200: the whole, from 0
+                received = b""
+                for chunk in response.stream(CHUNK, decode_content=False):
+                    received += chunk
+                    if len(received) >= wanted:
+                        break
+                sample = received[:length] if response.status == 206 else received[start : start + length]
+            finally:
+                response.close()
+            if sample != content.stored_sample(row, start, length):
+                raise HubError(
+                    "The upstream hub does not serve this content for this repo.", status=502, code="UpstreamIntegrity"
+                )
+        content.served_for_record(self.upstream.name, self.repo_type, self.repo_id, file.oid)
 
     def _fetch(self, row: MirrorObject, *, whole: bool):
         """Fetch the object, claimed by this request. Streams it to the caller while it is
@@ -296,7 +335,9 @@ class MirrorResolveView(MirrorView):
             upstream_response.drain_conn()
             content.release(row)
             raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
-        fetch = content.Fetch(row, upstream_response, is_lfs=file.is_lfs, size=file.size)
+        fetch = content.Fetch(
+            row, upstream_response, is_lfs=file.is_lfs, size=file.size, repo=(self.repo_type, self.repo_id)
+        )
         chunks = iter(fetch)
         first = next(chunks, b"")
         if content.is_pickle_like(self.path, first):
