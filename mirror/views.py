@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import secrets
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -163,13 +165,30 @@ class MirrorMetadataView(MirrorView):
         if isinstance(body, dict):
             body = {**body, "gatehouseMirror": self.mirror_marker(answer)}
         response = HttpResponse(json.dumps(body), content_type="application/json")
-        if link := answer.headers.get("Link"):
-            # Pagination links name the upstream: the client must come back here.
-            response["Link"] = link.replace(self.upstream.endpoint, request.build_absolute_uri("/").rstrip("/"))
+        if link := _local_link(answer.headers.get("Link"), self.upstream, request):
+            response["Link"] = link
         response["Cache-Control"] = "private, no-cache"
         response["Vary"] = "Authorization, Cookie"
         response["X-Gatehouse-Mirror"] = f"{self.upstream.name}; stale" if answer.is_stale else self.upstream.name
         return response
+
+
+_LINK = re.compile(r"<([^>]*)>\s*((?:;[^,<]*)*)")
+
+
+def _local_link(header: str | None, upstream: Upstream, request) -> str | None:
+    """The upstream's pagination links, pointed back at this hub. SECURITY (found by an outsider
+    attack): the client follows `rel="next"` with the caller's Gatehouse token, so a link to any
+    other origin, or to another route than the one asked for, is dropped, never passed on."""
+    kept = []
+    prefix = urlsplit(upstream.endpoint).path.rstrip("/")
+    for url, params in _LINK.findall(header or ""):
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) != upstream.origin or parts.path != prefix + request.path:
+            continue
+        local = request.build_absolute_uri(request.path) + (f"?{parts.query}" if parts.query else "")
+        kept.append(f"<{local}>{params}")
+    return ", ".join(kept) or None
 
 
 class MirrorPathsInfoView(MirrorMetadataView):

@@ -24,6 +24,7 @@ COMMIT = "a" * 40
 class Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, str | None]]
     redirect_to: str = ""
+    links: str = ""  # a Link header on API answers ("{self}" is this server's origin)
 
     def log_message(self, *args):  # quiet
         pass
@@ -47,6 +48,9 @@ class Recorder(BaseHTTPRequestHandler):
             body = json.dumps({"id": "liar/model", "sha": COMMIT}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if self.links:
+                origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+                self.send_header("Link", self.links.replace("{self}", origin))
         elif self.redirect_to and "/resolve/" in self.path:
             body = b""
             self.send_response(302)
@@ -118,3 +122,20 @@ def test_a_redirect_to_another_origin_never_carries_the_token(settings, servers)
     assert response.status == 200 and response.read() == SENT
     assert upstream_handler.seen == [("GET", "/liar/model/resolve/main/x.bin", "Bearer operator-secret")]
     assert other.seen == [("GET", "/liar/model/resolve/main/x.bin", None)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pagination_links_to_another_origin_or_route_are_dropped(live_server, settings, servers):
+    """Found by an outsider attack: the client follows `rel="next"` with the caller's Gatehouse
+    token, and the mirror passed an upstream's link to any origin on unchanged."""
+    route = "/api/models/liar/model/tree/main"
+    links = (
+        '<http://127.0.0.1:9/steal?p=1>; rel="next", '
+        f'<{{self}}/api/models/other/repo/tree/main?p=1>; rel="next", '
+        f'<{{self}}{route}?cursor=abc>; rel="next"'
+    )
+    endpoint, _ = servers(links=links)
+    _configure(settings, endpoint)
+    response = requests.get(f"{live_server.url}{route}", timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["Link"] == f'<{live_server.url}{route}?cursor=abc>; rel="next"'
