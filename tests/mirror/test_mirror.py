@@ -262,6 +262,16 @@ def test_pickle_files_are_scanned_before_their_first_byte(hub, mirror_settings, 
     assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "UnsafeContent"
 
 
+def test_a_pickle_name_is_scanned_even_when_its_bytes_were_fetched_under_another(hub, mirror_settings):
+    """Found by an outsider attack: bytes first fetched as `blob.txt` (a protocol-0 pickle has no
+    magic to sniff) were then served as `model.pkl` without a scan."""
+    harmless = requests.get(f"{hub}/upco/twins/resolve/main/blob.txt")
+    assert harmless.status_code == 200
+    pickled = requests.get(f"{hub}/upco/twins/resolve/main/model.pkl")
+    assert pickled.status_code == 503 and pickled.headers["X-Error-Code"] == "ScanPending"
+    assert b"system" not in pickled.content
+
+
 def test_concurrent_first_downloads_fetch_once(hub, mirror_settings, tmp_path, settings):
     """Two first downloads at once, the upstream behind a 100 Mbit/s link (its 12 MiB take about
     a second to come): the second follows the first's fetch instead of fetching again."""

@@ -14,6 +14,8 @@ EVIL_PICKLE = (
     b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94."
 )
 
+PROTOCOL_0_PICKLE = b"cos\nsystem\n(S'id'\ntR.\n"
+
 
 def main() -> None:
     from accounts import services as accounts
@@ -60,5 +62,7 @@ def main() -> None:
         commit_files(data, {"data.csv": b"a,b\n1,2\n"}, author=owner)
         repo("nc-model", {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n", "config.json": b"{}\n"})
         repo("blocked-model", {"README.md": b"---\nlicense: mit\n---\n", "config.json": b"{}\n"})
+        # The same bytes, a protocol-0 pickle (text, no magic), under a harmless name and a pickle one.
+        repo("twins", {"blob.txt": PROTOCOL_0_PICKLE, "model.pkl": PROTOCOL_0_PICKLE})
     commit = public.refs.get(name="refs/heads/main").commit_oid
     print(json.dumps({"tokens": tokens, "public_commit": commit}))
