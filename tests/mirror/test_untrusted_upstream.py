@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -25,6 +26,8 @@ class Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, str, str | None]]
     redirect_to: str = ""
     links: str = ""  # a Link header on API answers ("{self}" is this server's origin)
+    api_bytes: int = 0  # API answers this long (spaces after the JSON)
+    trickle: float = 0.0  # seconds between the bytes of API answers
 
     def log_message(self, *args):  # quiet
         pass
@@ -46,6 +49,16 @@ class Recorder(BaseHTTPRequestHandler):
         self._record()
         if self.path.startswith("/api/"):
             body = json.dumps({"id": "liar/model", "sha": COMMIT}).encode()
+            body += b" " * max(0, self.api_bytes - len(body))
+            if self.trickle:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(self.trickle)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             if self.links:
@@ -139,3 +152,22 @@ def test_pagination_links_to_another_origin_or_route_are_dropped(live_server, se
     response = requests.get(f"{live_server.url}{route}", timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["Link"] == f'<{live_server.url}{route}?cursor=abc>; rel="next"'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_oversized_or_trickling_answer_is_cut_off(live_server, settings, servers):
+    """Found by an outsider attack: a 400 MiB answer grew a worker by 900 MB, and answers
+    trickling a byte every few seconds held every thread of the hub."""
+    from mirror import client as mirror_client
+
+    endpoint, _ = servers(api_bytes=mirror_client.MAX_ANSWER_BYTES + 1)
+    _configure(settings, endpoint)
+    huge = requests.get(f"{live_server.url}/api/models/liar/model", timeout=60)
+    assert (huge.status_code, huge.headers["X-Error-Code"]) == (502, "UpstreamInvalid")
+
+    endpoint, _ = servers(trickle=0.2)
+    _configure(settings, endpoint)
+    settings.GATEHOUSE_MIRROR_READ_TIMEOUT = 1
+    started = time.monotonic()
+    slow = requests.get(f"{live_server.url}/api/models/liar/model", timeout=60)
+    assert slow.status_code == 503 and time.monotonic() - started < 10
