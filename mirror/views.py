@@ -221,12 +221,27 @@ class MirrorResolveView(MirrorView):
             refusal = exc
             if exc.code == "GatedRepo" and not self.anonymous:
                 refusal = self._through_acceptance(resolve_path, exc)
+        licenses = licenses_of(self.info)
+        if refusal is None:
+            licenses += self._licenses_at(self.file.commit)
         return MirroredFacts(
             is_visible=True,
             rule_refusal=None,
-            license_refusal=self.upstream.license_refusal(licenses_of(self.info)),
+            license_refusal=self.upstream.license_refusal(sorted(set(licenses))),
             download_refusal=refusal,
         )
+
+    def _licenses_at(self, commit: str) -> list[str]:
+        """The licenses the card declares at the commit downloaded from. SECURITY (found by an
+        outsider attack): the rules were judged on the default branch's card only, so pinning a
+        branch or an old commit under a denied license passed them; both are judged now."""
+        info, _ = upstream_cache.metadata_json(
+            self.upstream,
+            self.credential,
+            self.api_path(f"/revision/{commit}"),
+            anonymous=self.anonymous,
+        )
+        return licenses_of(info)
 
     def _through_acceptance(self, resolve_path: str, refusal: HubError) -> HubError | None:
         """A gate the caller has not passed upstream (a gate, a license) is passed with the

@@ -223,9 +223,15 @@ def test_license_and_repo_rules(hub, mirror_settings, tmp_path):
     refused = requests.get(f"{hub}/upco/nc-model/resolve/main/config.json")
     assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "MirrorRuleRefused"
     assert "cc-by-nc-4.0" in refused.headers["X-Error-Message"]
+    # Found by an outsider attack: a branch under a denied license passed the rules, judged on
+    # the default branch's card alone.
+    assert requests.get(f"{hub}/upco/relicensed/resolve/main/config.json").status_code == 200
+    pinned = requests.get(f"{hub}/upco/relicensed/resolve/nc/config.json")
+    assert pinned.status_code == 403 and pinned.headers["X-Error-Code"] == "MirrorRuleRefused"
     blocked = requests.get(f"{hub}/api/models/upco/blocked-model")
     assert blocked.status_code == 403 and blocked.headers["X-Error-Code"] == "MirrorRuleRefused"
-    assert not MirrorObject.objects.exists() and not MirrorPull.objects.exists()
+    assert not MirrorObject.objects.exclude(filename="config.json").exists()
+    assert not MirrorPull.objects.exclude(repo_id="upco/relicensed").exists()
 
 
 def test_pickle_files_are_scanned_before_their_first_byte(hub, mirror_settings, tmp_path):

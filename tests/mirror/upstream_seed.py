@@ -62,6 +62,10 @@ def main() -> None:
         commit_files(data, {"data.csv": b"a,b\n1,2\n"}, author=owner)
         repo("nc-model", {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n", "config.json": b"{}\n"})
         repo("blocked-model", {"README.md": b"---\nlicense: mit\n---\n", "config.json": b"{}\n"})
+        # MIT on main, a non-commercial license on a branch (the rules judge the revision too).
+        relicensed = repo("relicensed", {"README.md": b"---\nlicense: mit\n---\n", "config.json": b"{}\n"})
+        services.branch_create(repo=relicensed, branch="nc")
+        commit_files(relicensed, {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n"}, author=owner, branch="nc")
         # The same bytes, a protocol-0 pickle (text, no magic), under a harmless name and a pickle one.
         repo("twins", {"blob.txt": PROTOCOL_0_PICKLE, "model.pkl": PROTOCOL_0_PICKLE})
     commit = public.refs.get(name="refs/heads/main").commit_oid
