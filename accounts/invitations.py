@@ -32,9 +32,11 @@ VERIFY_FIRST = (
 )
 
 
-def invitation_link(invitation: Invitation) -> str:
+def invitation_link(invitation: Invitation, site: str = "") -> str:
+    """The link the mail carries, on `site` (the address the inviter used; found by a review: with
+    GATEHOUSE_PUBLIC_URL unset the mail said only a path), else GATEHOUSE_PUBLIC_URL."""
     token = signing.dumps(invitation.pk, salt=_SALT)
-    return f"{settings.GATEHOUSE_PUBLIC_URL}/organizations/invitations/{token}"
+    return f"{site or settings.GATEHOUSE_PUBLIC_URL}/organizations/invitations/{token}"
 
 
 def invitation_from_token(token: str) -> Invitation:
@@ -62,7 +64,7 @@ def may_accept(invitation: Invitation, user: User) -> bool:
 
 
 @transaction.atomic
-def invitation_create(*, org: Organization, email: str, role: str, invited_by: User) -> Invitation:
+def invitation_create(*, org: Organization, email: str, role: str, invited_by: User, site: str = "") -> Invitation:
     """Invite `email` with `role`; an open invitation of the same address is replaced."""
     email = (email or "").strip()
     try:
@@ -90,7 +92,7 @@ def invitation_create(*, org: Organization, email: str, role: str, invited_by: U
         invited_by=invited_by,
         expires_at=now + timedelta(days=settings.GATEHOUSE_ORG_INVITATION_DAYS),
     )
-    outbox_send("accounts.tasks.invitation_send_task", invitation.pk)
+    outbox_send("accounts.tasks.invitation_send_task", invitation.pk, site)
     return invitation
 
 

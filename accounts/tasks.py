@@ -15,7 +15,7 @@ from accounts.models import AccessToken, Invitation
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
-def invitation_send_task(invitation_pk: int) -> int:
+def invitation_send_task(invitation_pk: int, site: str = "") -> int:
     invitation = Invitation.objects.select_related("org", "invited_by").filter(pk=invitation_pk).first()
     if invitation is None or not invitation.is_open or invitation.expires_at <= timezone.now():
         return 0  # revoked, accepted or expired before the mail went: nothing to say
@@ -25,7 +25,7 @@ def invitation_send_task(invitation_pk: int) -> int:
     body = (
         f"{inviter} invited you to join the organisation {org.name} as {invitation.role}.\n\n"
         f"Sign in with an account whose email is {invitation.email} and open this link to accept:\n"
-        f"{invitation_link(invitation)}\n\n"
+        f"{invitation_link(invitation, site)}\n\n"
         f"The link expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
         "If you did not expect it, ignore this mail.\n"
     )

@@ -280,6 +280,7 @@ class OrganizationSettingsView(LoginRequiredMixin, View):
                     email=request.POST.get("email", ""),
                     role=request.POST.get("role", ""),
                     invited_by=request.user,
+                    site=mail.base_url(request),
                 )
                 messages.success(request, "Invitation sent.")
             elif action == "revoke":

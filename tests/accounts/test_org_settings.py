@@ -101,6 +101,7 @@ def test_an_invitation_is_mailed_and_accepted_by_the_invited_address(client, ali
     assert OutboxMessage.objects.filter(task="accounts.tasks.invitation_send_task").count() == 1
     assert [m.to for m in sent] == [["ivy@example.org"]] and "acme" in sent[0].subject
     link = LINK.search(sent[0].body).group(0)
+    assert "http://testserver/organizations/invitations/" in sent[0].body  # a link that opens (not a bare path)
     assert b"ivy@example.org" in client.get("/organizations/acme/settings").content
 
     client.force_login(other)  # the link alone is not enough
