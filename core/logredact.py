@@ -1,4 +1,5 @@
-"""Signed URLs are credentials: their `sig=` values never reach a log.
+"""Signed URLs are credentials: their `sig=` values never reach a log, nor do the secrets of
+account links (password reset, email verification, invitations).
 
 SECURITY: `/cas/fetch/...?sig=` (a Xet read grant) and `/lfs/objects/...?sig=` (an upload grant)
 authorize whoever holds the URL until it expires, with no other credential. Access logs are read
@@ -19,8 +20,21 @@ REDACTED = "[redacted]"
 _SIGNATURE = re.compile(r"((?:[?&;]|%3[fF]|%26)sig(?:=|%3[dD]))[^&;\s\"'#]*")
 
 
+# Account links carry their secret in the path or the query: a password reset, an email
+# verification, an organisation or sign-up invitation (found by an outsider attack: reset tokens
+# sat in the access log for their hour of life).
+_ACCOUNT_LINK = re.compile(
+    r"(/password-reset/[^/\s?\"']+/|/verify-email/|/organizations/invitations/|[?&]invite=)"
+    r"(?!sent\b|done\b)[^/\s?&#\"']+"
+)
+
+
 def redact_signatures(text: str) -> str:
-    return _SIGNATURE.sub(lambda match: match.group(1) + REDACTED, text) if "sig" in text else text
+    if "sig" in text:
+        text = _SIGNATURE.sub(lambda match: match.group(1) + REDACTED, text)
+    if "/password-reset/" in text or "/verify-email/" in text or "/invitations/" in text or "invite=" in text:
+        text = _ACCOUNT_LINK.sub(lambda match: match.group(1) + REDACTED, text)
+    return text
 
 
 class RedactSignatures(logging.Filter):

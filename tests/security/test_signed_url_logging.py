@@ -97,6 +97,11 @@ def test_django_loggers_redact_signatures():
         ("/a?r=1&sig=S&exp=2", "/a?r=1&sig=[redacted]&exp=2"),
         ("next=%2Fa%3Fsig%3DS", "next=%2Fa%3Fsig%3D[redacted]"),
         ("/a?design=x&signal=1", "/a?design=x&signal=1"),
+        ("GET /password-reset/Mg/cz4-abc123 HTTP/1.1", "GET /password-reset/Mg/[redacted] HTTP/1.1"),
+        ("GET /password-reset/sent HTTP/1.1", "GET /password-reset/sent HTTP/1.1"),
+        ("POST /verify-email/eyJ0:1x:abc", "POST /verify-email/[redacted]"),
+        ("GET /organizations/invitations/MQ:1x:y HTTP/1.1", "GET /organizations/invitations/[redacted] HTTP/1.1"),
+        ("GET /signup?invite=s3cret&x=1", "GET /signup?invite=[redacted]&x=1"),
     ],
 )
 def test_redaction_rule(text, expected):
