@@ -23,6 +23,9 @@ from core.http import client_ip
 class ProfileForm(forms.Form):
     fullname = forms.CharField(max_length=200, required=False, label="Full name")
     email = forms.EmailField()
+    # Needed to change the email (found by a review: with a borrowed session, changing the email,
+    # verifying it and resetting the password kept the account).
+    current_password = forms.CharField(required=False, widget=forms.PasswordInput, label="Current password")
 
 
 def linked_identities(user: User) -> list[SsoIdentity]:
@@ -71,6 +74,20 @@ class AccountSettingsView(LoginRequiredMixin, View):
         form = ProfileForm(request.POST)
         if not form.is_valid():
             return self._render(request, profile_form=form, status=400)
+        user = request.user
+        new_email = form.cleaned_data["email"].strip()
+        if new_email.casefold() != (user.email or "").casefold() and user.has_usable_password():
+            try:
+                with throttle.login_attempt(ip=client_ip(request), username=user.username) as attempt:
+                    if user.check_password(form.cleaned_data["current_password"] or ""):
+                        attempt.succeeded()
+                    else:
+                        form.add_error("current_password", "Enter your current password to change your email.")
+            except RateLimited as exc:
+                form.add_error(None, exc.message)
+                return self._render(request, profile_form=form, status=exc.status)
+            if form.errors:
+                return self._render(request, profile_form=form, status=400)
         try:
             changed = lifecycle.profile_update(
                 user=request.user,

@@ -11,7 +11,7 @@ from gating.models import AccessRequest
 from registry import services as registry_services
 from registry.models import Repo
 from tests.accounts.conftest import link_in, path_of
-from tests.support.builders import make_repo, token_for
+from tests.support.builders import PASSWORD, make_repo, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -130,9 +130,11 @@ def test_asking_for_a_new_link_and_changing_the_email(client, signed_up, mails):
     assert dora.email_verified
 
     with mails() as sent:
-        changed = client.post(
-            "/settings/account", {"action": "profile", "fullname": "Dora M", "email": "dora@new.example"}
-        )
+        profile = {"action": "profile", "fullname": "Dora M", "email": "dora@new.example"}
+        # Found by a review: a borrowed session could change the email, verify it and reset the password.
+        assert client.post("/settings/account", profile).status_code == 400
+        assert client.post("/settings/account", {**profile, "current_password": "wrong"}).status_code == 400
+        changed = client.post("/settings/account", {**profile, "current_password": "a-long-enough-passphrase"})
     assert changed.status_code == 302
     dora.refresh_from_db()
     assert (dora.fullname, dora.email, dora.email_verified) == ("Dora M", "dora@new.example", False)
@@ -146,7 +148,10 @@ def test_asking_for_a_new_link_and_changing_the_email(client, signed_up, mails):
 def test_changing_the_email_ends_a_waiver(client, alice, mails):
     client.force_login(alice)
     with mails() as sent:
-        client.post("/settings/account", {"action": "profile", "fullname": "", "email": "alice@elsewhere.example"})
+        client.post(
+            "/settings/account",
+            {"action": "profile", "fullname": "", "email": "alice@elsewhere.example", "current_password": PASSWORD},
+        )
     alice.refresh_from_db()
     assert alice.is_verification_pending and len(sent) == 1
     # The same address in another case is no change.
@@ -218,5 +223,8 @@ def test_verification_mails_are_limited_per_account(client, signed_up, mails, se
     assert len(sent) == 2
     page = client.get("/settings/account")
     assert b"Too many verification mails" in page.content
-    refused = client.post("/settings/account", {"action": "profile", "fullname": "", "email": "x@example.org"})
+    refused = client.post(
+        "/settings/account",
+        {"action": "profile", "fullname": "", "email": "x@example.org", "current_password": "a-long-enough-passphrase"},
+    )
     assert refused.status_code == 429 and User.objects.get(username="dora").email == "dora@example.org"
