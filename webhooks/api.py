@@ -20,7 +20,7 @@ from accounts.models import Organization, User
 from core import edge
 from core.api import SignedIn
 from core.errors import BadRequest, NotFound, RepoMoved
-from gating.policy import Action, Principal, check_token, resolve_repo
+from gating.policy import Action, Principal, check_token, check_verified, resolve_repo
 from webhooks import schema, services, transport
 from webhooks.models import Webhook
 from webhooks.selectors import webhooks_of
@@ -132,6 +132,8 @@ class WebhooksView(APIView):
     )
     def post(self, request):
         principal = _principal_may_write(request)
+        # Found by an outsider attack: an unverified sign-up could make the hub send requests.
+        check_verified(principal)
         data = edge.json_object(request)
         _refuse_jobs(data)
         if "url" not in data:

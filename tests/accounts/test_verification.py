@@ -61,6 +61,9 @@ def test_a_new_account_reads_but_creates_asks_and_posts_nothing_until_verified(c
         "/api/collections", json.dumps({"title": "Mine", "namespace": "dora"}), content_type="application/json", **auth
     )
     _refused_unverified(collection)
+    hook = {"url": "https://hooks.example.org/in", "watched": [{"type": "user", "name": "alice"}]}
+    webhook = client.post("/api/settings/webhooks", json.dumps(hook), content_type="application/json", **auth)
+    _refused_unverified(webhook)  # found by an outsider attack: the hub would send requests for it
     assert not Repo.objects.filter(name="fresh").exists() and not AccessRequest.objects.exists()
     # The portal says why, in a banner and in the form.
     page = client.get("/new")
