@@ -95,3 +95,16 @@ def test_every_mirror_route_goes_through_the_mirror_policy_base():
             continue
         assert issubclass(view_class, views.MirrorView), pattern.name
         assert "dispatch" not in vars(view_class) or view_class is views.MirrorView, pattern.name
+
+
+@pytest.mark.django_db
+def test_local_holders_of_a_mirrored_name_fail_the_database_check(settings):
+    """Found by a review: an account or repo already holding a name later configured as mirrored
+    vanished behind the mirror, while some routes still reached it."""
+    from django.core import checks
+
+    UserFactory(username="Google")
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
+    found = [error.id for error in checks.run_checks(databases=["default"]) if error.id.startswith("mirror")]
+    assert found == ["mirror.E002"]
+    assert not [error for error in checks.run_checks() if error.id.startswith("mirror")]  # a database check
