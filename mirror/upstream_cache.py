@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -76,7 +77,35 @@ def metadata(
     def fetch():
         return client.request(upstream, method, path, token=credential.token, body=body, content_type=content_type)
 
+    if not _cacheable(path, body):
+        return _uncached(fetch, anonymous=anonymous, upstream=upstream)
     return _cached(key, settings.GATEHOUSE_MIRROR_METADATA_TTL, fetch, anonymous=anonymous, upstream=upstream)
+
+
+# The query parameters the Hub client sends to the metadata routes. SECURITY (found by a review):
+# answers are cached under their whole path for a minute plus the stale period, so a caller
+# varying a made-up parameter (or a paths-info body) filled the cache without bound; such
+# requests are passed on uncached.
+CACHED_QUERY = frozenset(
+    {"expand", "expand[]", "revision", "recursive", "cursor", "limit", "p", "blobs", "securityStatus", "include_prs"}
+)
+CACHED_BODY_BYTES = 4096
+CACHED_QUERY_BYTES = 1024
+
+
+def _cacheable(path: str, body: bytes | None) -> bool:
+    query = urlsplit(path).query
+    if len(query) > CACHED_QUERY_BYTES or (body is not None and len(body) > CACHED_BODY_BYTES):
+        return False
+    return all(name in CACHED_QUERY for name, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def _uncached(fetch, *, anonymous: bool, upstream: Upstream) -> Answer:
+    response = fetch()
+    if response.status >= 400:
+        raise client.hub_error(upstream, response, anonymous=anonymous)
+    headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    return Answer(response.data, headers, time.time(), is_stale=False)
 
 
 def metadata_json(upstream: Upstream, credential: Credential, path: str, *, anonymous: bool) -> tuple[object, Answer]:

@@ -108,3 +108,15 @@ def test_local_holders_of_a_mirrored_name_fail_the_database_check(settings):
     found = [error.id for error in checks.run_checks(databases=["default"]) if error.id.startswith("mirror")]
     assert found == ["mirror.E002"]
     assert not [error for error in checks.run_checks() if error.id.startswith("mirror")]  # a database check
+
+
+def test_only_the_clients_own_query_parameters_are_cached():
+    """Found by a review: `?junk=1`, `?junk=2`... each made a cache entry kept a week."""
+    from mirror.upstream_cache import _cacheable
+
+    assert _cacheable("/api/models/g/m/tree/main?recursive=1&expand=1&cursor=abc", None)
+    assert _cacheable("/api/models/g/m", None)
+    assert not _cacheable("/api/models/g/m?junk=1", None)
+    assert not _cacheable("/api/models/g/m?cursor=" + "x" * 2000, None)
+    assert _cacheable("/api/models/g/m/paths-info/main", b"paths=a")
+    assert not _cacheable("/api/models/g/m/paths-info/main", b"paths=" + b"a" * 5000)
