@@ -1,8 +1,10 @@
 """What deleting an account erases, and what is left of it (a tombstone).
 
 Erased: the name and email (and the email's verification), the password (made unusable), every
-access token, every session (the session epoch moves), linked single sign-on identities (a
-deleted account cannot sign in again through its provider), organisation memberships, and what each
+access token, every session (the session epoch moves), linked single sign-on identities (the
+tombstone cannot be signed into again; a later sign-in of the same person through the provider
+makes a new account, under another name, with the roles its groups give), organisation
+memberships, and what each
 app above registers in `erasers` (likes, watches, collections, webhooks, reviewer delegations,
 the answers of access requests: see gating.account_deletion).
 
