@@ -1,9 +1,9 @@
 import re
-from contextlib import contextmanager
 
 import pytest
 
 from accounts.models import User
+from tests.support.mail import capturing
 
 LINK = re.compile(r"https?://\S+")
 
@@ -23,21 +23,7 @@ def mails(mailoutbox, django_capture_on_commit_callbacks):
     """`with mails() as sent:` lists every mail the block sends, through the real path: the
     outbox row is written in the request's transaction, published when it commits, and the
     Celery task (run in-process) renders and sends it to Django's locmem backend."""
-    from config.celery import app
-
-    @contextmanager
-    def capture():
-        sent: list = []
-        start, eager = len(mailoutbox), app.conf.task_always_eager
-        app.conf.task_always_eager = True
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                yield sent
-        finally:
-            app.conf.task_always_eager = eager
-        sent.extend(mailoutbox[start:])
-
-    return capture
+    return capturing(mailoutbox, django_capture_on_commit_callbacks)
 
 
 def link_in(message) -> str:

@@ -4,7 +4,6 @@ default visibility of new repos, which the create API and the portal honour."""
 
 import json
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from accounts.models import Invitation, Membership, Organization
 from core.models import OutboxMessage
 from registry.models import Repo
 from tests.support.builders import OrganizationFactory, UserFactory, add_member, token_for
+from tests.support.mail import capturing
 
 pytestmark = pytest.mark.django_db
 
@@ -32,21 +32,7 @@ def org(alice):
 @pytest.fixture
 def sent_mail(mailoutbox, django_capture_on_commit_callbacks):
     """`with sent_mail() as sent:` the mails the block sends, its outbox tasks run in-process."""
-    from config.celery import app
-
-    @contextmanager
-    def capture():
-        sent: list = []
-        start, eager = len(mailoutbox), app.conf.task_always_eager
-        app.conf.task_always_eager = True
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                yield sent
-        finally:
-            app.conf.task_always_eager = eager
-        sent.extend(mailoutbox[start:])
-
-    return capture
+    return capturing(mailoutbox, django_capture_on_commit_callbacks)
 
 
 def _settings(client, **data):

@@ -1,11 +1,11 @@
 import time
-from contextlib import contextmanager
 
 import pytest
 
 from core import lookup_cache
 from registry import services
 from tests.support.builders import make_repo
+from tests.support.mail import capturing
 
 GATED_CARD = b"""---
 license: mit
@@ -36,21 +36,7 @@ def mail_sent_by(mailoutbox, django_capture_on_commit_callbacks):
     """`with mail_sent_by() as sent:` lists every email the block sends. Emails go out after the
     transaction commits, which a test's own transaction never does, and from Celery tasks: the block
     runs its on-commit callbacks on exit and its tasks in-process, so `sent == []` can fail."""
-    from config.celery import app
-
-    @contextmanager
-    def capture():
-        sent: list = []
-        start, eager = len(mailoutbox), app.conf.task_always_eager
-        app.conf.task_always_eager = True
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                yield sent
-        finally:
-            app.conf.task_always_eager = eager
-        sent.extend(mailoutbox[start:])
-
-    return capture
+    return capturing(mailoutbox, django_capture_on_commit_callbacks)
 
 
 @pytest.fixture
