@@ -62,20 +62,10 @@ def main() -> int:
             for round_ in range(args.rounds):
                 times["native"].append(clone(f"file://{native}", workdir / f"n{round_}.git"))
                 times["gatehouse"].append(clone(url, workdir / f"g{round_}.git"))
-        for name, values in times.items():
-            print(f"{name:10s} " + " ".join(f"{value:.3f}s" for value in values))
-        best = {name: min(values) for name, values in times.items()}
-        return harness.report(
-            f"git clone --bare of {args.files} small files ({'cold' if args.cold else 'pack cache warm'}), "
-            f"best of {args.rounds} rounds; times in ms",
-            [
-                ("native git (file://, --no-local)", best["native"] * 1000),
-                ("gatehouse githttp", best["gatehouse"] * 1000),
-            ],
-            "ms",
-            best["native"] / best["gatehouse"],
-            GOAL,
-        )
+        state = "cold" if args.cold else "pack cache warm"
+        title = f"git clone --bare of {args.files} small files ({state}), best of {args.rounds} rounds"
+        labels = ("native git (file://, --no-local)", "gatehouse githttp")
+        return harness.report_best_against_native(title, times, labels, GOAL)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

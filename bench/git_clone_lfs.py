@@ -81,19 +81,9 @@ def main() -> int:
                 times["native"].append(timed_clone(native_args, workdir / f"n{round_}.git", workdir, env, {}))
                 sizes = {name: path.stat().st_size for name, path in files.items()}
                 times["gatehouse"].append(timed_clone([url], workdir / f"g{round_}", workdir, env, sizes))
-        for name, values in times.items():
-            print(f"{name:10s} " + " ".join(f"{value:.3f}s" for value in values))
-        best = {name: min(values) for name, values in times.items()}
-        return harness.report(
-            f"git clone of {FILES} files, {args.mib} MiB in all, best of {args.rounds} rounds; times in ms",
-            [
-                ("native git (file://, plain blobs)", best["native"] * 1000),
-                ("gatehouse githttp + git-lfs", best["gatehouse"] * 1000),
-            ],
-            "ms",
-            best["native"] / best["gatehouse"],
-            GOAL,
-        )
+        title = f"git clone of {FILES} files, {args.mib} MiB in all, best of {args.rounds} rounds"
+        labels = ("native git (file://, plain blobs)", "gatehouse githttp + git-lfs")
+        return harness.report_best_against_native(title, times, labels, GOAL)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -68,19 +68,9 @@ def main() -> int:
                 git("commit", "-q", "-m", f"round {round_}", cwd=work, env=env)
                 times["native"].append(timed_push(f"file://{native}", f"round{round_}", work, env))
                 times["gatehouse"].append(timed_push(url, f"round{round_}", work, env))
-        for name, values in times.items():
-            print(f"{name:10s} " + " ".join(f"{value:.3f}s" for value in values))
-        best = {name: min(values) for name, values in times.items()}
-        return harness.report(
-            f"git push of a commit of {args.files} new small files, best of {args.rounds} rounds; times in ms",
-            [
-                ("native git (file://, git receive-pack)", best["native"] * 1000),
-                ("gatehouse githttp receive-pack", best["gatehouse"] * 1000),
-            ],
-            "ms",
-            best["native"] / best["gatehouse"],
-            GOAL,
-        )
+        title = f"git push of a commit of {args.files} new small files, best of {args.rounds} rounds"
+        labels = ("native git (file://, git receive-pack)", "gatehouse githttp receive-pack")
+        return harness.report_best_against_native(title, times, labels, GOAL)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -399,6 +399,16 @@ def running(*servers):
             server.stop()
 
 
+def report_best_against_native(title: str, times: dict[str, list[float]], labels: tuple[str, str], goal: float) -> int:
+    """Print every round of `times` ("native" and "gatehouse", seconds), then `report` the best
+    of each in ms, native time over Gatehouse's as the ratio. `labels`: (native's, Gatehouse's)."""
+    for name, values in times.items():
+        print(f"{name:10s} " + " ".join(f"{value:.3f}s" for value in values))
+    best = {name: min(values) for name, values in times.items()}
+    rows = [(labels[0], best["native"] * 1000), (labels[1], best["gatehouse"] * 1000)]
+    return report(f"{title}; times in ms", rows, "ms", best["native"] / best["gatehouse"], goal)
+
+
 def report(title: str, rows: list[tuple[str, float]], unit: str, ratio: float, goal: float) -> int:
     print(f"\n{title}")
     for label, value in rows:
