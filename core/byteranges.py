@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from django.http import FileResponse
+
 from core.errors import RangeNotSatisfiable
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -62,3 +64,18 @@ class BoundedFile:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def file_response(handle, byte_range: tuple[int, int] | None, size: int) -> FileResponse:
+    """`handle` (an open file of `size` bytes) as a 200, or as a 206 of `byte_range` (inclusive,
+    from `parse_range`), sent by Django's FileResponse (sendfile where the server offers it)."""
+    if byte_range is None:
+        response = FileResponse(handle, content_type="application/octet-stream")
+        response["Content-Length"] = str(size)
+        return response
+    start, end = byte_range
+    response = FileResponse(BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
+    response.status_code = 206
+    response["Content-Length"] = str(end - start + 1)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.views import View
 
 from accounts.auth import authenticate_request
 from core import bodies
-from core.byteranges import BoundedFile, parse_range
+from core.byteranges import file_response, parse_range
 from core.errors import BadRequest, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, ServiceUnavailable
 from core.http import answers_errors, error_response
 from core.names import split_repo_id
@@ -444,16 +444,7 @@ def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int
         handle = content.mirror_storage().open(row.sha256)
     except FileNotFoundError:
         raise ServiceUnavailable("The stored copy of this file cannot be read.") from None
-    if byte_range is None:
-        response = FileResponse(handle, content_type="application/octet-stream")
-        response["Content-Length"] = str(size)
-        return response
-    start, end = byte_range
-    response = FileResponse(BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
-    response.status_code = 206
-    response["Content-Length"] = str(end - start + 1)
-    response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return response
+    return file_response(handle, byte_range, size)
 
 
 class MirrorReadOnlyView(MirrorView):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from core.byteranges import BoundedFile, parse_range
+from core.byteranges import file_response, parse_range
 from core.errors import ContentUnavailable
 from gating.policy import Action, check_download
 from gating.repo_views import RepoView
@@ -94,17 +94,7 @@ class ResolveView(RepoView):
         storage = get_storage()
         if not storage.exists(sha256):
             return _rebuilt(sha256, byte_range, size)
-        handle = storage.open(sha256)
-        if byte_range is None:
-            response = FileResponse(handle, content_type="application/octet-stream")
-            response["Content-Length"] = str(size)
-            return response
-        start, end = byte_range
-        response = FileResponse(BoundedFile(handle, start, end - start + 1), content_type="application/octet-stream")
-        response.status_code = 206
-        response["Content-Length"] = str(end - start + 1)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        return response
+        return file_response(storage.open(sha256), byte_range, size)
 
 
 def _rebuilt(sha256: str, byte_range: tuple[int, int] | None, size: int) -> StreamingHttpResponse:
