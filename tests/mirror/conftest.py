@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from huggingface_hub import HfApi, constants
 
 from tests.support.gunicorn import ROOT, free_port
 
@@ -126,3 +127,57 @@ def mirror_settings(settings, upstream_hub):
 
     cache.clear()  # metadata and verdicts of an earlier test (the database under them is new)
     return upstream_hub
+
+
+@dataclass
+class XetSeeded:
+    """Content the upstream holds as Xet (uploaded through hf_xet): `upco/xet-model` at two
+    commits (`v1` a branch at the first), and `upco/gated-xet`."""
+
+    first: bytes
+    second: bytes
+    first_commit: str
+    main_commit: str
+    gated: bytes
+    gated_commit: str
+
+
+def upstream_api(upstream: Upstream) -> HfApi:
+    """The owner's client for the upstream itself (HF_ENDPOINT points at the hub under test)."""
+    return HfApi(endpoint=upstream.url, token=upstream.tokens["upco-write"])
+
+
+@pytest.fixture(scope="session")
+def upstream_xet(upstream_hub) -> XetSeeded:
+    """Uploads through the default client (hf_xet installed, no settings), as the Hub's users
+    do: the upstream then stores the files as Xet chunks and announces them with X-Xet-Hash."""
+    assert constants.HF_HUB_DISABLE_XET is False
+    api = upstream_api(upstream_hub)
+    first = os.urandom(3 * 1024 * 1024)
+    second = first[: 1024 * 1024] + os.urandom(256 * 1024) + first[1280 * 1024 :]  # a new middle
+    api.upload_file(path_or_fileobj=first, path_in_repo="model.safetensors", repo_id="upco/xet-model")
+    first_commit = api.model_info("upco/xet-model").sha
+    api.create_branch("upco/xet-model", branch="v1", revision=first_commit)
+    api.upload_file(path_or_fileobj=second, path_in_repo="model.safetensors", repo_id="upco/xet-model")
+    gated = os.urandom(1024 * 1024)
+    api.upload_file(path_or_fileobj=gated, path_in_repo="weights.safetensors", repo_id="upco/gated-xet")
+    return XetSeeded(
+        first=first,
+        second=second,
+        first_commit=first_commit,
+        main_commit=api.model_info("upco/xet-model").sha,
+        gated=gated,
+        gated_commit=api.model_info("upco/gated-xet").sha,
+    )
+
+
+@pytest.fixture(scope="session")
+def upstream_tiny_pipeline(upstream_hub, tmp_path_factory) -> tuple[dict[str, bytes], str]:
+    """A tiny random-weight diffusers pipeline (built here, offline: tests/support/tiny_pipeline.py)
+    uploaded to the upstream's `upco/tiny-sd` through hf_xet; (its files, the commit)."""
+    from tests.support.tiny_pipeline import build_tiny_pipeline, folder_files
+
+    folder = build_tiny_pipeline(tmp_path_factory.mktemp("tiny-upstream") / "pipe")
+    api = upstream_api(upstream_hub)
+    commit = api.upload_folder(folder_path=folder, repo_id="upco/tiny-sd").oid
+    return folder_files(folder), commit

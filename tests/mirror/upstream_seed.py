@@ -31,6 +31,10 @@ def main() -> None:
         tokens = {
             user.username: accounts.token_create(user=user, name="t", role="read")[1] for user in (owner, carol, dave)
         }
+        # For the uploads through hf_xet once the upstream serves (conftest.upstream_xet): made
+        # by an operator, so it may act unverified.
+        type(owner).objects.filter(pk=owner.pk).update(email_verification_waived=True)
+        tokens["upco-write"] = accounts.token_create(user=owner, name="w", role="write")[1]
 
         def repo(name: str, files: dict[str, bytes], *, private: bool = False):
             made = services.repo_create(namespace="upco", name=name, private=private, creator=owner)
@@ -66,6 +70,12 @@ def main() -> None:
         relicensed = repo("relicensed", {"README.md": b"---\nlicense: mit\n---\n", "config.json": b"{}\n"})
         services.branch_create(repo=relicensed, branch="nc")
         commit_files(relicensed, {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n"}, author=owner, branch="nc")
+        # Given their Xet-stored content through hf_xet once the upstream serves (conftest.upstream_xet).
+        repo("xet-model", {"README.md": b"---\nlicense: mit\n---\n# xet\n"})
+        repo("tiny-sd", {"README.md": b"---\nlibrary_name: diffusers\nlicense: mit\n---\n# tiny-sd\n"})
+        gated_xet = repo("gated-xet", {"README.md": b"---\nlicense: mit\n---\n# gated xet\n"})
+        gated_xet = services.repo_settings_update(repo=gated_xet, gated="manual", actor=owner)
+        gating.access_grant(repo=gated_xet, reviewer=owner, user=carol, has_role=False)
         # The same bytes, a protocol-0 pickle (text, no magic), under a harmless name and a pickle one.
         repo("twins", {"blob.txt": PROTOCOL_0_PICKLE, "model.pkl": PROTOCOL_0_PICKLE})
     commit = public.refs.get(name="refs/heads/main").commit_oid
