@@ -454,7 +454,23 @@ class MirrorReadOnlyView(MirrorView):
     repo_actions = {"GET": Action.VIEW, "HEAD": Action.VIEW}
 
     def get(self, request, *args, **kwargs):
+        if "/xet-read-token/" in request.path:
+            raise _not_xet()
         raise NotFound("This route is not served for repos mirrored from an upstream hub.")
+
+
+def _not_xet() -> HubError:
+    """Mirrored files are held as plain bytes and announced without Xet (`_strip_xet`), so no
+    answer of ours sends hf_xet here. A client's own cache can: it keeps tree listings per repo id
+    and commit whatever the endpoint, and skips the HEAD for an entry with a Xet hash; after
+    downloading from the upstream directly, it asks us for a Xet token for the mirrored repo.
+    Serving the upstream's Xet hashes would need their chunks; the answer says the way out."""
+    return NotFound(
+        "Files of repos mirrored from an upstream hub are served through /resolve, not Xet. A tree "
+        "listing in your client's cache from another endpoint names Xet hashes: download with "
+        "HF_HUB_DISABLE_XET=1 or into a fresh cache folder.",
+        code="MirrorNotXet",
+    )
 
 
 class MirrorNamespaceView(View):

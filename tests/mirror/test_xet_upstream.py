@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download
-from huggingface_hub.errors import GatedRepoError
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
 from mirror.models import MirrorObject, MirrorPull
 from tests.mirror.conftest import UPSTREAM_NAME
@@ -28,8 +28,10 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _upstream_gets(upstream, path: str) -> int:
-    return len([line for line in upstream.access_lines("GET /upco/") if "/resolve/" in line and path in line])
+def _upstream_gets(upstream, repo_id: str, path: str) -> int:
+    """GETs of `path` of `repo_id` the upstream answered (all of its log: earlier tests' too)."""
+    lines = upstream.access_lines(f"GET /{repo_id}/resolve/")
+    return len([line for line in lines if f"/{path} " in line])
 
 
 def _upstream_xet_reads(upstream) -> int:
@@ -63,6 +65,7 @@ def test_xet_stored_upstream_files_download_as_plain_bytes_fetched_once(
     assert all(getattr(sibling, "xet_hash", None) is None for sibling in siblings)
 
     xet_reads = _upstream_xet_reads(mirror_settings)
+    gets = _upstream_gets(mirror_settings, "upco/xet-model", "model.safetensors")
     # The default client (hf_xet installed), pinned by commit id: fetched from the upstream.
     pinned = hf_hub_download(
         "upco/xet-model", "model.safetensors", revision=seeded.first_commit, cache_dir=tmp_path / "a"
@@ -84,7 +87,7 @@ def test_xet_stored_upstream_files_download_as_plain_bytes_fetched_once(
     for sha256, size in ((first, len(seeded.first)), (second, len(seeded.second))):
         row = MirrorObject.objects.get(oid=sha256)
         assert (row.state, row.sha256, row.size, row.fetch_count) == ("stored", sha256, size, 1)
-    assert _upstream_gets(mirror_settings, "/model.safetensors") == 2
+    assert _upstream_gets(mirror_settings, "upco/xet-model", "model.safetensors") == gets + 2
     assert _upstream_xet_reads(mirror_settings) == xet_reads
     pulls = MirrorPull.objects.filter(repo_id="upco/xet-model", path="model.safetensors")
     assert sorted(pulls.values_list("commit", "source")) == sorted(
@@ -172,3 +175,30 @@ def test_diffusers_from_pretrained_through_the_mirror_pinned_by_commit(hub, mirr
     stored = MirrorObject.objects.filter(oid__in=[_sha256(files[name]) for name in safetensors])
     assert sorted(stored.values_list("fetch_count", flat=True)) == [1] * len(safetensors)
     assert set(MirrorPull.objects.values_list("commit", flat=True)) == {commit}
+
+
+def test_a_client_cache_filled_from_the_upstream_itself_is_told_the_way_out(
+    hub, mirror_settings, upstream_xet, tmp_path, monkeypatch
+):
+    """Someone who downloaded from the upstream directly, then points HF_ENDPOINT here, keeps
+    the tree listings the client cached per repo id and commit (whatever the endpoint); an entry
+    with a Xet hash makes the client skip the HEAD and ask our xet-read-token, which mirrored
+    repos do not serve (we hold their files as plain bytes): the answer names the way out."""
+    seeded = upstream_xet
+    cache = tmp_path / "warm"
+    snapshot_download(  # writes the whole commit's listing, Xet hashes included
+        "upco/xet-model",
+        revision=seeded.first_commit,
+        endpoint=mirror_settings.url,
+        cache_dir=cache,
+        allow_patterns=["README.md"],
+    )
+    with pytest.raises(HfHubHTTPError) as refused:
+        hf_hub_download("upco/xet-model", "model.safetensors", revision=seeded.first_commit, cache_dir=cache)
+    assert refused.value.response.status_code == 404
+    assert refused.value.response.headers["X-Error-Code"] == "MirrorNotXet"
+    assert "HF_HUB_DISABLE_XET=1" in str(refused.value)
+    assert not MirrorObject.objects.exists()
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    path = hf_hub_download("upco/xet-model", "model.safetensors", revision=seeded.first_commit, cache_dir=cache)
+    assert Path(path).read_bytes() == seeded.first
