@@ -20,6 +20,7 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from mirror.models import MirrorObject, MirrorPull
 from tests.mirror.conftest import UPSTREAM_NAME
 from tests.support.builders import UserFactory, token_for
+from xet.models import XetFile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,7 +99,9 @@ def test_xet_stored_upstream_files_download_as_plain_bytes_fetched_once(
             (seeded.first_commit, "cache"),
         ]
     )
-    # Nor does the mirror answer Xet routes of its own for a mirrored repo.
+    # Nor does the mirror make them Xet here (no local Xet file names them), or answer Xet
+    # routes of its own for a mirrored repo.
+    assert not XetFile.objects.exists()
     refused = requests.get(f"{hub}/api/models/upco/xet-model/xet-read-token/{seeded.main_commit}", timeout=30)
     assert refused.status_code == 404 and "accessToken" not in refused.text
 
