@@ -7,7 +7,8 @@ The database is filled by scripts/gen_scale_data.py first (run here when it was 
 requests are the HTTP calls huggingface_hub makes (`list_models(search=, sort=)` sends
 `search`, `sort`, `direction=-1` and `limit`; `list_repo_files` walks `tree/main?recursive=True`
 page by page along the `Link` headers) and the portal's pages with a signed-in owner's session.
-Exports are streamed: for them the time to the first byte is what is reported.
+Exports are streamed: for them the time to the first byte is what is reported, of the response
+(status and headers: the browser starts the download) and of the body.
 The ratio printed per page is p99 against the 200 ms budget (<= 1.0 meets the goal).
 """
 
@@ -55,7 +56,7 @@ class Timer:
         self.headers = headers
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
-    def get(self, path: str, *, first_byte: bool = False) -> tuple[float, http.client.HTTPResponse, bytes]:
+    def get(self, path: str, *, first_byte: str = "") -> tuple[float, http.client.HTTPResponse, bytes]:
         try:
             return self._get(path, first_byte=first_byte)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
@@ -64,12 +65,15 @@ class Timer:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
             return self._get(path, first_byte=first_byte)
 
-    def _get(self, path: str, *, first_byte: bool) -> tuple[float, http.client.HTTPResponse, bytes]:
+    def _get(self, path: str, *, first_byte: str) -> tuple[float, http.client.HTTPResponse, bytes]:
+        """`first_byte`: "headers" times the status line and headers (the response's first byte:
+        a browser starts the download there), "body" the first byte of the body; "" the whole."""
         started = time.perf_counter()
         self.conn.request("GET", path, headers=self.headers)
         response = self.conn.getresponse()
         if first_byte:
-            response.read(1)
+            if first_byte == "body":
+                response.read(1)
             elapsed = time.perf_counter() - started
             body = b""
             self.conn.close()  # do not wait for the rest of an export
@@ -90,7 +94,7 @@ def next_link(response: http.client.HTTPResponse) -> str | None:
     return url[url.index("/", len("http://")) :]
 
 
-def measure(timer: Timer, path: str, rounds: int, *, first_byte: bool = False) -> list[float]:
+def measure(timer: Timer, path: str, rounds: int, *, first_byte: str = "") -> list[float]:
     timer.get(path, first_byte=first_byte)  # warm: caches and the first compile are not the steady state
     return [timer.get(path, first_byte=first_byte)[0] * 1000 for _ in range(rounds)]
 
@@ -151,6 +155,7 @@ def main() -> int:
                 "/api/models?search=bert&sort=downloads&direction=-1&limit=50",
             ),
             ("list_models sort=likes (signed in)", api, "/api/models?sort=likes&direction=-1&limit=50"),
+            ("list_models sort=id", anonymous, "/api/models?sort=id&direction=-1&limit=50"),
             (
                 "list_models filter=diffusers sort=downloads",
                 anonymous,
@@ -169,7 +174,8 @@ def main() -> int:
             ("queue API accepted", api, f"/api/models/{OWNER}/big-queue/user-access-request/accepted"),
             ("queue portal pending", portal, f"/{OWNER}/big-queue/access-requests"),
             ("queue portal search", portal, f"/{OWNER}/big-queue/access-requests?q=su-1999"),
-            ("queue portal csv export (first byte)", portal, f"/{OWNER}/big-queue/access-requests?export=csv"),
+            ("queue portal csv export (headers)", portal, f"/{OWNER}/big-queue/access-requests?export=csv"),
+            ("queue portal csv export (first body byte)", portal, f"/{OWNER}/big-queue/access-requests?export=csv"),
             ("discussion API (5,000 comments)", anonymous, f"/api/models/{OWNER}/big-thread/discussions/1"),
             ("discussion portal", anonymous, f"/{OWNER}/big-thread/discussions/1"),
             ("discussions list portal", anonymous, f"/{OWNER}/big-thread/discussions"),
@@ -179,7 +185,7 @@ def main() -> int:
         for label, timer, path in pages:
             if args.page and not any(part in label for part in args.page):
                 continue
-            first_byte = "first byte" in label
+            first_byte = "body" if "first body byte" in label else "headers" if "(headers)" in label else ""
             times = measure(timer, path, args.rounds, first_byte=first_byte)
             p50, p99 = statistics.median(times), percentile(times, 0.99)
             failed += p99 > BUDGET_MS

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from accounts.models import User
 from community.diffs import conflicting_paths, unified_diff
 from community.models import CommentRevision, Discussion, Event, EventType, Report, Status, Watch
 from core.errors import NotFound
@@ -60,8 +61,30 @@ def discussion_get(repo: Repo, num) -> Discussion:
     return discussion
 
 
-def events_for(discussion: Discussion) -> list[Event]:
-    return list(_events(discussion))
+def thread_for(discussion: Discussion) -> tuple[list[Event], dict[int, list[CommentRevision]]]:
+    """The whole thread, oldest first, and each edited comment's earlier versions (newest first,
+    by event pk), in three queries whatever its length. The API answers a thread whole, as the Hub
+    does (huggingface_hub's get_discussion_details reads `events` in one answer): no per-event
+    work here, where Django's prefetch built one queryset per event (two thirds of the CPU of a
+    5,000-comment thread's answer)."""
+    # Each person once (a thread's thousands of comments have a few dozen authors), attached to
+    # the events by hand, rather than three joined user rows built per event.
+    events = list(discussion.events.order_by("id"))
+    ids = {pk for event in events for pk in (event.author_id, event.edited_by_id, event.hidden_by_id) if pk}
+    people = {user.pk: user for user in User.objects.filter(pk__in=ids).only("username", "fullname")}
+
+    def person(pk: int | None) -> User | None:
+        return None if pk is None else people.get(pk)
+
+    for event in events:
+        event.author = person(event.author_id)
+        event.edited_by = person(event.edited_by_id)
+        event.hidden_by = person(event.hidden_by_id)
+    revisions: dict[int, list[CommentRevision]] = {}
+    rows = CommentRevision.objects.filter(event__discussion=discussion).select_related("author").order_by("-id")
+    for revision in rows:
+        revisions.setdefault(revision.event_id, []).append(revision)
+    return events, revisions
 
 
 def events_page(discussion: Discussion, page_number: str | None) -> Page:

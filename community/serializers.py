@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.cache import cache
 
-from community.models import Discussion, Event, EventType
+from community.models import CommentRevision, Discussion, Event, EventType
 from core.timeutil import isoformat_z
 from registry.cards import markdown
 
@@ -72,15 +72,24 @@ def discussion_json(discussion: Discussion, *, num_comments: int | None = None) 
     return _with_author(payload, discussion.author)
 
 
-def details_json(discussion: Discussion, events: list[Event], *, conflicts: list[str] | None, diff: str | None) -> dict:
+def details_json(
+    discussion: Discussion,
+    events: list[Event],
+    revisions: dict[int, list[CommentRevision]],
+    *,
+    conflicts: list[str] | None,
+    diff: str | None,
+) -> dict:
+    """The whole thread (`revisions`: each edited comment's earlier versions by event pk, newest
+    first, as community.selectors.thread_for reads them)."""
     payload = discussion_json(discussion)
     htmls = render_comments(
         raw
         for event in events
         if event.type == EventType.COMMENT and not event.is_hidden
-        for raw in [event.raw, *(revision.raw for revision in event.revisions.all())]
+        for raw in [event.raw, *(revision.raw for revision in revisions.get(event.pk, ()))]
     )
-    payload["events"] = [event_json(event, htmls=htmls) for event in events]
+    payload["events"] = [event_json(event, htmls=htmls, revisions=revisions.get(event.pk, [])) for event in events]
     if discussion.is_pull_request:
         changes = {"base": discussion.base_ref}
         if discussion.merge_commit_oid:
@@ -92,12 +101,15 @@ def details_json(discussion: Discussion, events: list[Event], *, conflicts: list
     return payload
 
 
-def event_json(event: Event, *, htmls: dict[str, str] | None = None) -> dict:
-    """The Hub's shape of one thread event; `htmls` holds comments already rendered (by text)."""
+def event_json(
+    event: Event, *, htmls: dict[str, str] | None = None, revisions: list[CommentRevision] | None = None
+) -> dict:
+    """The Hub's shape of one thread event; `htmls` holds comments already rendered (by text),
+    `revisions` the comment's earlier versions when already read (else they are read here)."""
     payload: dict = {"id": event.public_id, "type": event.type, "createdAt": isoformat_z(event.created_at)}
     _with_author(payload, event.author)
     if event.type == EventType.COMMENT:
-        payload["data"] = _comment_data(event, htmls or {})
+        payload["data"] = _comment_data(event, htmls or {}, revisions)
     elif event.type == EventType.STATUS_CHANGE:
         payload["data"] = {"status": event.data.get("status")}
     elif event.type == EventType.TITLE_CHANGE:
@@ -107,8 +119,9 @@ def event_json(event: Event, *, htmls: dict[str, str] | None = None) -> dict:
     return payload
 
 
-def _comment_data(event: Event, htmls: dict[str, str]) -> dict:
-    revisions = list(event.revisions.all())
+def _comment_data(event: Event, htmls: dict[str, str], revisions: list[CommentRevision] | None) -> dict:
+    if revisions is None:
+        revisions = list(event.revisions.select_related("author").order_by("-id"))
     if event.is_hidden:
         # SECURITY: a hidden comment's words, current or past, are never served again.
         latest = {"raw": HIDDEN_TEXT, "html": f"<p>{HIDDEN_TEXT}</p>", "updatedAt": isoformat_z(event.hidden_at)}

@@ -456,9 +456,16 @@ GATEHOUSE_STORAGE_URL = env.str("GATEHOUSE_STORAGE_URL", default="")
 GATEHOUSE_S3_ADDRESSING_STYLE = env.str("GATEHOUSE_S3_ADDRESSING_STYLE", default="auto")
 # Where clients reach the store, when not where the server does (signed URLs are made for it).
 GATEHOUSE_S3_PUBLIC_ENDPOINT_URL = env.str("GATEHOUSE_S3_PUBLIC_ENDPOINT_URL", default="")
-GATEHOUSE_S3_CONNECT_TIMEOUT = env.float("GATEHOUSE_S3_CONNECT_TIMEOUT", default=5.0)
-GATEHOUSE_S3_READ_TIMEOUT = env.float("GATEHOUSE_S3_READ_TIMEOUT", default=30.0)
-GATEHOUSE_S3_MAX_ATTEMPTS = env.int("GATEHOUSE_S3_MAX_ATTEMPTS", default=3)
+# Per request to the store; attempts count the first. A store that accepts connections and never
+# answers holds a request at most attempts x (connect + read timeout) plus botocore's backoff
+# (under 1 s with 2 attempts): 25 s with these defaults, 9 s for the HEAD of an object that every
+# download makes first (huggingface_hub gives its /resolve HEAD 10 s).
+GATEHOUSE_S3_CONNECT_TIMEOUT = env.float("GATEHOUSE_S3_CONNECT_TIMEOUT", default=2.0)
+GATEHOUSE_S3_READ_TIMEOUT = env.float("GATEHOUSE_S3_READ_TIMEOUT", default=10.0)
+GATEHOUSE_S3_HEAD_READ_TIMEOUT = env.float("GATEHOUSE_S3_HEAD_READ_TIMEOUT", default=2.0)
+GATEHOUSE_S3_MAX_ATTEMPTS = env.int("GATEHOUSE_S3_MAX_ATTEMPTS", default=2)
+if GATEHOUSE_S3_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("GATEHOUSE_S3_MAX_ATTEMPTS counts the first attempt: at least 1.")
 # Seconds a signed download URL (the redirect of GET /resolve) stays valid; at most 300.
 GATEHOUSE_DOWNLOAD_URL_TTL = env.int("GATEHOUSE_DOWNLOAD_URL_TTL", default=300)
 if not 1 <= GATEHOUSE_DOWNLOAD_URL_TTL <= 300:

@@ -140,8 +140,12 @@ EXPORT_CHUNK = 64 * 1024
 
 def _chunked(pieces) -> Iterator[bytes]:
     """Pieces gathered into chunks of about EXPORT_CHUNK bytes: one write per chunk, not per row.
-    The first piece (a header, an opening bracket) goes alone, so the download starts at once."""
+    An empty piece goes first: the server sends the status and headers on it (gunicorn writes no
+    body for it, not even an empty chunk), before any query the first piece needs (the CSV
+    header's labels read a whole queue), so the browser starts the download at once. The first
+    piece (a header, an opening bracket) then goes alone."""
     pieces = iter(pieces)
+    yield b""
     yield next(pieces, b"")
     chunk: list[bytes] = []
     size = 0

@@ -89,6 +89,7 @@ class Repo(models.Model):
             models.Index(fields=["downloads"]),
             models.Index(fields=["likes"], name="repo_likes"),
             models.Index(fields=["created_at"], name="repo_created_at"),
+            models.Index(fields=["namespace", "name"], name="repo_id_order"),
         ]
 
     def __str__(self) -> str:

@@ -108,7 +108,7 @@ FROM generate_series(0::bigint, %(repos)s - 1) AS n,
 
 INSERT INTO registry_repo (repo_type, namespace, name, owner_user_id, owner_org_id, private, gated, disabled,
     default_branch, created_at, last_modified, downloads, likes, card_data, license, pipeline_tag, library_name,
-    base_models, used_storage, deleted_at)
+    base_models, used_storage, deleted_at, history_epoch, disabled_reason)
 SELECT CASE WHEN r.n %% 10 = 9 THEN 'dataset' ELSE 'model' END,
        COALESCE('su-' || u.i, o.name), r.name, u.id, o.id,
        r.n %% 10 = 3,
@@ -120,7 +120,7 @@ SELECT CASE WHEN r.n %% 10 = 9 THEN 'dataset' ELSE 'model' END,
        floor(power(((r.n * 16807) %% 100000) / 100000.0, 10) * 50000)::int,
        jsonb_build_object('license', r.license, 'pipeline_tag', r.pipeline, 'library_name', r.library,
                           'tags', jsonb_build_array(r.library, 'en')),
-       r.license, r.pipeline, r.library, '[]'::jsonb, 0, NULL
+       r.license, r.pipeline, r.library, '[]'::jsonb, 0, NULL, 0, ''
 FROM scale_repos r LEFT JOIN scale_users u ON u.i = r.user_i LEFT JOIN scale_orgs o ON o.i = r.org_i;
 
 INSERT INTO registry_repotag (repo_id, tag)
@@ -189,13 +189,14 @@ def generate(args: argparse.Namespace) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
-            " is_active, date_joined, fullname) SELECT '!', false, 'su-' || n, '', '', 'su-' || n ||"
-            " '@example.org', false, true, now(), 'Scale User ' || n FROM generate_series(0, %s - 1) AS n",
+            " is_active, date_joined, fullname, disabled_reason, email_verification_waived, session_epoch)"
+            " SELECT '!', false, 'su-' || n, '', '', 'su-' || n || '@example.org', false, true, now(),"
+            " 'Scale User ' || n, '', false, 0 FROM generate_series(0, %s - 1) AS n",
             [args.users],
         )
         cursor.execute(
-            "INSERT INTO accounts_organization (name, fullname, created_at)"
-            " SELECT 'so-' || n, 'Scale Org ' || n, now() FROM generate_series(0, %s - 1) AS n",
+            "INSERT INTO accounts_organization (name, fullname, created_at, repos_private_by_default)"
+            " SELECT 'so-' || n, 'Scale Org ' || n, now(), false FROM generate_series(0, %s - 1) AS n",
             [args.orgs],
         )
     started = _step(f"{args.users:,} users, {args.orgs:,} organisations", started)

@@ -26,7 +26,7 @@ SORT_FIELDS = {
     "downloads": "-downloads",
     "likes": "-likes",
     "trendingScore": "-downloads",
-    "id": "namespace",
+    "id": "namespace",  # then the name: by id, alphabetically (the repo_id_order index)
 }
 
 
@@ -84,7 +84,8 @@ class RepoListView(APIView):
         sort = request.GET.get("sort") or "lastModified"
         if sort not in SORT_FIELDS:
             raise BadRequest(f"Unknown sort {sort!r}; expected one of {', '.join(SORT_FIELDS)}.")
-        queryset = queryset.order_by(SORT_FIELDS[sort], "-pk")
+        order = [SORT_FIELDS[sort], "name"] if sort == "id" else [SORT_FIELDS[sort]]
+        queryset = queryset.order_by(*order, "-pk")
         offset, size = page_bounds(
             request, default_size=settings.GATEHOUSE_LIST_PAGE_SIZE, max_size=settings.GATEHOUSE_LIST_PAGE_SIZE
         )

@@ -92,8 +92,9 @@ def _addressing_style(endpoint: str | None) -> str:
     return "path"
 
 
-def make_client(endpoint_url: str | None = None):
-    """An S3 client configured by the standard AWS variables and Gatehouse's timeouts and retries.
+def make_client(endpoint_url: str | None = None, *, read_timeout: float | None = None):
+    """An S3 client configured by the standard AWS variables and Gatehouse's timeouts and retries
+    (`read_timeout` replaces GATEHOUSE_S3_READ_TIMEOUT: the HEAD client's is shorter).
     boto3 clients are thread-safe, and making one costs about 0.1 s of CPU (boto3 loads the
     service model): one per process and configuration, made when the app loads (registry.apps)."""
     return _client(
@@ -101,7 +102,7 @@ def make_client(endpoint_url: str | None = None):
         os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
         settings.GATEHOUSE_S3_ADDRESSING_STYLE,
         settings.GATEHOUSE_S3_CONNECT_TIMEOUT,
-        settings.GATEHOUSE_S3_READ_TIMEOUT,
+        settings.GATEHOUSE_S3_READ_TIMEOUT if read_timeout is None else read_timeout,
         settings.GATEHOUSE_S3_MAX_ATTEMPTS,
     )
 
@@ -126,7 +127,9 @@ def bucket_check() -> dict:
 
 
 @lru_cache(maxsize=8)
-def _client(endpoint_url, environ_endpoint, style, connect_timeout, read_timeout, max_attempts):
+def _client(endpoint_url, environ_endpoint, style, connect_timeout, read_timeout, attempts):
+    """`attempts` counts the first: botocore's `total_max_attempts` (its `max_attempts` counts
+    only the retries, one more than the name says)."""
     session = boto3.session.Session()
     endpoint = endpoint_url or environ_endpoint
     if endpoint is None and style == "auto":  # set in a config file: ask botocore where it points
@@ -136,7 +139,7 @@ def _client(endpoint_url, environ_endpoint, style, connect_timeout, read_timeout
         s3={"addressing_style": _addressing_style(endpoint)},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": attempts, "mode": "standard"},
     )
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
@@ -230,8 +233,12 @@ class S3Storage(PublishingStorage):
     publish_needs_fsync = False  # the durable copy is the store's, not the temporary file
     serves_signed_urls = True
 
-    def __init__(self, *, client, presign_client, bucket: str, prefix: str, scratch: Path):
+    def __init__(self, *, client, presign_client, bucket: str, prefix: str, scratch: Path, head_client=None):
         self.client, self.presign_client = client, presign_client
+        # HEADs of one object (is it stored, its size), which every download and upload makes
+        # first: a shorter read timeout, so a hanging store is answered 503 before
+        # huggingface_hub's own 10 s HEAD timeout.
+        self.head_client = head_client or client
         self.bucket, self.prefix = bucket, prefix
         self.tmp_dir = Path(scratch) / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -243,7 +250,7 @@ class S3Storage(PublishingStorage):
     def info(self, name: str) -> tuple[int, float] | None:
         try:
             with _reaching_store():
-                head = self.client.head_object(Bucket=self.bucket, Key=self.key_for(name))
+                head = self.head_client.head_object(Bucket=self.bucket, Key=self.key_for(name))
         except ClientError as exc:
             if _is_missing(exc):
                 return None
@@ -357,6 +364,7 @@ def s3_storage_for(url: str, area: str, scratch: str) -> S3Storage:
     public = settings.GATEHOUSE_S3_PUBLIC_ENDPOINT_URL
     return S3Storage(
         client=client,
+        head_client=make_client(read_timeout=settings.GATEHOUSE_S3_HEAD_READ_TIMEOUT),
         presign_client=make_client(public) if public else client,
         bucket=bucket,
         prefix=f"{prefix}{area}/" if area else prefix,

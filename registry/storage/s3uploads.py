@@ -119,7 +119,7 @@ def verify_staged(*, repo_id: int, user_id: int, oid: str, size: int) -> uploads
     client, bucket = storage.client, storage.bucket
     try:
         with _reaching_store():
-            staged = client.head_object(Bucket=bucket, Key=key)
+            staged = storage.head_client.head_object(Bucket=bucket, Key=key)
     except client.exceptions.ClientError as exc:
         if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
             return None

@@ -114,6 +114,39 @@ def test_edit_history_is_kept_newest_first(model, bob):
     assert all(entry["author"]["name"] == "bob" and entry["updatedAt"].endswith("Z") for entry in data["history"])
 
 
+def test_a_whole_thread_is_read_in_queries_that_do_not_grow_with_it(model, alice, bob):
+    """The API answers a thread whole (as the Hub does): its events, their authors and their edit
+    histories in a fixed number of queries, not one per comment (a 5,000-comment thread)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    thread = services.discussion_create(repo=model, author=bob, title="Long", description="v1")
+    services.comment_edit(event=thread.events.get(), editor=alice, raw="v2")
+
+    def read() -> tuple[int, list[dict]]:
+        with CaptureQueriesContext(connection) as captured:
+            answer = Client().get(f"{BASE}/1")
+        assert answer.status_code == 200
+        return len(captured), answer.json()["events"]
+
+    few, _ = read()
+    for n in range(20):
+        comment = services.comment_create(discussion=thread, author=(alice, bob)[n % 2], raw=f"comment {n}")
+        if n % 5 == 0:
+            services.comment_edit(event=comment, editor=comment.author, raw=f"comment {n}, edited")
+    services.comment_hide(event=Event.objects.get(discussion=thread, raw="comment 3"), actor=alice)
+    many, events = read()
+    assert many == few
+    assert len(events) == 21
+    opening = events[0]["data"]
+    assert opening["latest"]["raw"] == "v2" and opening["latest"]["author"]["name"] == "alice"
+    assert [entry["raw"] for entry in opening["history"]] == ["v1"] and opening["editors"] == ["alice", "bob"]
+    assert events[1]["author"]["name"] == "alice" and events[1]["data"]["history"][0]["raw"] == "comment 0"
+    hidden = next(event for event in events if event["data"].get("hidden"))
+    assert hidden["data"]["latest"]["raw"] == "This comment has been hidden" and hidden["data"]["hiddenBy"] == "alice"
+    assert "comment 3" not in json.dumps(events)
+
+
 def test_mentions_watchers_and_participants_get_email(model, alice, bob, mailoutbox):
     carol, dave, erin = (UserFactory(username=name) for name in ("carol", "dave", "erin"))
     services.watch_set(user=carol, repo=model, watching=True)

@@ -41,6 +41,29 @@ def test_form_page_queue_bulk_decisions_and_exports(client, alice, bob, gated_re
     assert client.get("/alice/painter/access-requests").status_code == 403
 
 
+def test_an_export_sends_its_headers_before_reading_the_queue(client, alice, bob, gated_repo):
+    """Status and headers go out on an empty first piece, before the query the CSV header needs
+    (the answers' labels, read over the whole queue: about a second on 200,000 requests)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(bob)
+    client.post(
+        "/alice/painter/ask-access", {"field_0": "Acme", "field_1": "FR", "field_2": "Research", "field_3": "on"}
+    )
+    client.force_login(alice)
+    for export in ("csv", "json"):
+        response = client.get(f"/alice/painter/access-requests?export={export}")
+        assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment")
+        pieces = iter(response.streaming_content)
+        with CaptureQueriesContext(connection) as captured:
+            assert next(pieces) == b""
+        assert len(captured) == 0
+        with CaptureQueriesContext(connection) as captured:
+            rest = b"".join(pieces)
+        assert len(captured) > 0 and b"bob" in rest
+
+
 def test_validate_yaml_checks_the_access_form(client):
     bad = "---\nextra_gated_fields:\n  Purpose: {type: select}\n---\n"
     response = client.post("/api/validate-yaml", {"content": bad}, content_type="application/json")
