@@ -115,6 +115,12 @@ class MirrorView(View):
             )
         except RepoNotFound:
             return MirroredFacts(is_visible=False)
+        # A private repo's metadata is itself what its visibility verdict lets the caller see.
+        upstream_cache.require_recent(
+            self.upstream,
+            self.info_answer,
+            stands_for_anyone=self.credential.is_anonymous or upstream_cache.is_public(self.info),
+        )
         return MirroredFacts(is_visible=True, rule_refusal=self.upstream.repo_rule_refusal(self.repo_id))
 
     def error_response(self, exc: HubError):
@@ -221,6 +227,13 @@ class MirrorResolveView(MirrorView):
             refusal = exc
             if exc.code == "GatedRepo" and not self.anonymous:
                 refusal = self._through_acceptance(resolve_path, exc)
+        if refusal is None:
+            upstream_cache.require_recent(
+                self.upstream,
+                self.file.answer,
+                stands_for_anyone=(self.credential.is_anonymous and self.acceptance is None)
+                or upstream_cache.is_open(self.info),
+            )
         licenses = licenses_of(self.info)
         if refusal is None:
             licenses += self._licenses_at(self.file.commit)

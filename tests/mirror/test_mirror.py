@@ -395,3 +395,49 @@ def test_an_operator_accepts_a_gated_repo_on_the_organisations_behalf(hub, mirro
     call_command("mirror_accept", "upco/gated-model", "--revoke")
     with pytest.raises(GatedRepoError):  # at once: the acceptance is read at every download
         hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "revoked")
+
+
+def test_no_access_verdict_older_than_its_ttl_opens_gated_or_private_content(hub, mirror_settings, settings):
+    """While the upstream is down, cached answers keep public content serving (marked stale); a
+    verdict that let a caller at gated or private content stands GATEHOUSE_MIRROR_ACCESS_TTL at
+    most (the upstream may have revoked the caller since): after it, 503 with Retry-After."""
+    member = UserFactory(username="uma")
+    token = token_for(member)
+    assert _set_upstream_token(hub, token, mirror_settings.tokens["upco"]).status_code == 200
+    headers = {"Authorization": f"Bearer {token}"}
+    urls = {
+        "public": f"{hub}/upco/public-model/resolve/main/config.json",
+        "gated": f"{hub}/upco/gated-model/resolve/main/config.json",
+        "private": f"{hub}/upco/private-model/resolve/main/config.json",
+    }
+    for url in urls.values():
+        assert requests.get(url, headers=headers).status_code == 200
+    with upstream_stopped(mirror_settings):
+        # Within the verdicts' TTL (and the metadata's): served as cached, the upstream not asked.
+        for url in urls.values():
+            assert requests.get(url, headers=headers).status_code == 200
+        # Past it (the TTLs lowered: every cached answer is now older than they allow).
+        settings.GATEHOUSE_MIRROR_METADATA_TTL = settings.GATEHOUSE_MIRROR_ACCESS_TTL = 0
+        public = requests.get(urls["public"], headers=headers)
+        assert public.status_code == 200 and public.headers["X-Gatehouse-Mirror"] == f"{UPSTREAM_NAME}; stale"
+        assert public.content == b'{"hidden_size": 8}\n'
+        for kind in ("gated", "private"):
+            refused = requests.get(urls[kind], headers=headers)
+            assert refused.status_code == 503, (kind, refused.text)
+            assert refused.headers["X-Error-Code"] == "UpstreamUnavailable" and int(refused.headers["Retry-After"]) > 0
+            assert b"gated" not in refused.content and b"private" not in refused.content
+        # A private repo's metadata is what its verdict showed: refused alike; a public one's is served.
+        private_info = requests.get(f"{hub}/api/models/upco/private-model", headers=headers)
+        assert private_info.status_code == 503 and private_info.headers["X-Error-Code"] == "UpstreamUnavailable"
+        public_info = requests.get(f"{hub}/api/models/upco/public-model", headers=headers)
+        assert public_info.status_code == 200 and public_info.json()["gatehouseMirror"]["stale"] is True
+    sources = list(MirrorPull.objects.filter(user=member).values_list("repo_id", "source"))
+    assert sorted(set(sources)) == [
+        ("upco/gated-model", "cache"),
+        ("upco/gated-model", "upstream"),
+        ("upco/private-model", "cache"),
+        ("upco/private-model", "upstream"),
+        ("upco/public-model", "cache"),
+        ("upco/public-model", "stale"),
+        ("upco/public-model", "upstream"),
+    ]
