@@ -40,6 +40,9 @@ class MirrorObject(models.Model):
     state = models.CharField(max_length=16, choices=ObjectState.choices, default=ObjectState.FETCHING)
     lease_until = models.DateTimeField(null=True)
     fetched_at = models.DateTimeField(null=True)
+    # When it was last served from the store, to the minute (mirror.services.object_served_touch
+    # writes at most once a minute per object): eviction drops the least recently served first.
+    last_served_at = models.DateTimeField(null=True)
     fetch_count = models.PositiveIntegerField(default=0)  # upstream transfers begun, for operators
     # Pickle-format content is scanned before it is served: "" (not needed), or the scan's verdict
     # ("queued" until it ran; only "safe" is served).

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import BadRequest, NotFound
@@ -140,6 +144,72 @@ def repo_purge(*, upstream: str, repo_type: str, repo_id: str, actor: User | Non
         upstream,
         actor.username if actor else "operator",
         len(rows),
+    )
+    return len(rows)
+
+
+SERVED_TOUCH_EVERY = timedelta(minutes=1)
+EVICT_LOW_WATER = 0.9  # an eviction frees down to this share of the bound, not one object at a time
+
+
+def object_served_touch(*, row: MirrorObject) -> None:
+    """Record that `row` was served from the store, for eviction's "least recently served".
+    Cheap: no write while the recorded time is under a minute old (one write per object and
+    minute at most, whatever the request rate)."""
+    now = timezone.now()
+    if row.last_served_at is not None and now - row.last_served_at < SERVED_TOUCH_EVERY:
+        return
+    MirrorObject.objects.filter(pk=row.pk).filter(
+        Q(last_served_at__isnull=True) | Q(last_served_at__lt=now - SERVED_TOUCH_EVERY)
+    ).update(last_served_at=now)
+    row.last_served_at = now
+
+
+def objects_evict_soon() -> None:
+    """After a fetch: an eviction is queued (at most once a minute) when the mirror is bounded,
+    rather than waiting for the beat's next round while a burst of first downloads fills it."""
+    from django.core.cache import cache
+
+    from mirror.tasks import mirror_evict_task
+
+    if settings.GATEHOUSE_MIRROR_MAX_BYTES > 0 and cache.add("mirror:evict-soon", 1, timeout=60):
+        transaction.on_commit(mirror_evict_task.delay)
+
+
+def objects_evict(*, max_bytes: int) -> int:
+    """Keep the stored upstream content within `max_bytes` (0: unbounded): past it, the least
+    recently served objects (never served: by when they were fetched) are dropped down to
+    EVICT_LOW_WATER of the bound, as a purge drops them: downloads in flight finish (they read an
+    open handle), and the next request fetches the object again. Objects being fetched are never
+    touched; a row another transaction holds is skipped. Returns how many objects went."""
+    if max_bytes <= 0:
+        return 0
+    stored = MirrorObject.objects.filter(state=ObjectState.STORED)
+    total = stored.aggregate(total=Sum("size"))["total"] or 0
+    if total <= max_bytes:
+        return 0
+    excess = total - int(max_bytes * EVICT_LOW_WATER)
+    order = stored.annotate(served=Coalesce("last_served_at", "fetched_at")).order_by(
+        F("served").asc(nulls_first=True), "pk"
+    )
+    chosen, freed = [], 0
+    for pk, size in order.values_list("pk", "size").iterator(chunk_size=1000):
+        if freed >= excess:
+            break
+        chosen.append(pk)
+        freed += size
+    with transaction.atomic():
+        rows = list(
+            MirrorObject.objects.select_for_update(skip_locked=True).filter(pk__in=chosen, state=ObjectState.STORED)
+        )
+        MirrorObject.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        transaction.on_commit(partial(_delete_stored, [row.sha256 for row in rows]))
+    logger.info(
+        "Mirror eviction: %d object(s), %d bytes (stored %d, bound %d)",
+        len(rows),
+        sum(row.size for row in rows),
+        total,
+        max_bytes,
     )
     return len(rows)
 

@@ -403,6 +403,8 @@ class MirrorResolveView(MirrorView):
         return response
 
     def _audit(self, source: str) -> None:
+        if source == "upstream":
+            services.objects_evict_soon()
         services.pull_record(
             user=self.principal.user,
             upstream=self.upstream.name,
@@ -457,6 +459,7 @@ def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int
         handle = content.mirror_storage().open(row.sha256)
     except FileNotFoundError:
         raise ServiceUnavailable("The stored copy of this file cannot be read.") from None
+    services.object_served_touch(row=row)
     return file_response(handle, byte_range, size)
 
 

@@ -441,3 +441,65 @@ def test_no_access_verdict_older_than_its_ttl_opens_gated_or_private_content(hub
         ("upco/public-model", "stale"),
         ("upco/public-model", "upstream"),
     ]
+
+
+def test_a_bounded_mirror_evicts_the_least_recently_served(hub, mirror_settings, settings, tmp_path):
+    """GATEHOUSE_MIRROR_MAX_BYTES: past it the least recently served stored objects go (the
+    beat's task, run here by hand); downloads in flight of an evicted object finish, and the
+    next request fetches it again. Serving records its time at most once a minute per object."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mirror.content import mirror_storage
+    from mirror.tasks import mirror_evict_task
+
+    commit = mirror_settings.public_commit
+    base = f"{hub}/upco/public-model/resolve/{commit}"
+    for name in ("config.json", "README.md", "model.safetensors", "big.safetensors"):
+        assert requests.get(f"{base}/{name}").status_code == 200
+    rows = {row.filename: row for row in MirrorObject.objects.all()}
+    assert all(row.state == "stored" and row.last_served_at is None for row in rows.values())
+
+    # Served from the store: the time is recorded once, and not rewritten within the minute.
+    assert requests.get(f"{base}/config.json").status_code == 200
+    first = MirrorObject.objects.get(pk=rows["config.json"].pk).last_served_at
+    assert first is not None
+    assert requests.get(f"{base}/config.json").status_code == 200
+    assert MirrorObject.objects.get(pk=rows["config.json"].pk).last_served_at == first
+    now = timezone.now()
+
+    def served_ago(**minutes: int) -> None:
+        for name, ago in minutes.items():
+            filename = name.replace("_", ".")
+            MirrorObject.objects.filter(pk=rows[filename].pk).update(last_served_at=now - timedelta(minutes=ago))
+
+    served_ago(config_json=2)
+    assert requests.get(f"{base}/config.json").status_code == 200
+    assert MirrorObject.objects.get(pk=rows["config.json"].pk).last_served_at > now - timedelta(seconds=30)
+
+    settings.GATEHOUSE_MIRROR_MAX_BYTES = 0  # unbounded: nothing goes
+    assert mirror_evict_task() == 0 and MirrorObject.objects.count() == 4
+
+    # A download of the least recently served object is in flight when it is evicted.
+    in_flight = requests.get(f"{base}/big.safetensors", stream=True)
+    assert in_flight.status_code == 200
+    chunks = in_flight.iter_content(64 * 1024)
+    received = [next(chunks)]
+    big_path = mirror_storage().local_path(rows["big.safetensors"].sha256)
+    assert big_path.exists()
+    served_ago(big_safetensors=30, model_safetensors=20, README_md=10)
+    # Bounded at 200 kB: the two least recently served (12 MiB and 300 kB) go, down to 90% of it.
+    settings.GATEHOUSE_MIRROR_MAX_BYTES = 200_000
+    assert mirror_evict_task() == 2
+    assert sorted(MirrorObject.objects.values_list("filename", flat=True)) == ["README.md", "config.json"]
+    assert not big_path.exists()
+    received.extend(chunks)
+    assert hashlib.sha256(b"".join(received)).hexdigest() == rows["big.safetensors"].oid  # it finished
+    assert mirror_evict_task() == 0  # within the bound now
+
+    gets = len(mirror_settings.access_lines("GET /upco/public-model/resolve/"))
+    again = requests.get(f"{base}/model.safetensors")
+    assert hashlib.sha256(again.content).hexdigest() == rows["model.safetensors"].oid
+    assert len(mirror_settings.access_lines("GET /upco/public-model/resolve/")) == gets + 1  # fetched again
+    assert MirrorObject.objects.get(filename="model.safetensors").fetch_count == 1
