@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from functools import partial
 
@@ -13,13 +14,23 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import BadRequest, NotFound
-from mirror import crypto
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
+from licenses.models import LicenseText
+from licenses.selectors import RevisionLicense
+from mirror import crypto, license_gate
 from mirror.config import Upstream
-from mirror.models import MirrorAcceptance, MirrorObject, MirrorPull, ObjectState, UpstreamCredential
+from mirror.models import (
+    MirrorAcceptance,
+    MirrorLicenseAcknowledgment,
+    MirrorObject,
+    MirrorPull,
+    ObjectState,
+    UpstreamCredential,
+)
 
 logger = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 1024
+_VERSION = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_token_text(token: str) -> None:
@@ -221,6 +232,54 @@ def _delete_stored(sha256s: list[str]) -> None:
     for sha256 in sha256s:
         if not MirrorObject.objects.filter(sha256=sha256, state=ObjectState.STORED).exists():
             storage.delete(sha256)
+
+
+@transaction.atomic
+def license_acknowledgment_record(
+    *, user: User, subject: license_gate.Subject, current: RevisionLicense | None, version: object, source: str
+) -> tuple[MirrorLicenseAcknowledgment, bool]:
+    """Record that `user` accepted the license text `version` of a mirrored repo, `current`
+    being the license in force at the revision they were shown (mirror.license_gate). Only that
+    version is accepted; a replay returns the existing record, so (record, created) is idempotent."""
+    if current is None:
+        raise BadRequest("Downloads of this revision do not require accepting its license on this hub.")
+    if current.is_text_withheld:
+        raise Forbidden("The license text is withheld from you upstream, so it cannot be accepted yet.")
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise BadRequest("'version' must be the license version: the sha256 (64 hex digits) of the license text.")
+    if version != current.version:
+        # SECURITY: only the text the user can have been shown at that revision is recorded.
+        raise Conflict(
+            f"License version {version[:12]} is not the license of revision {current.commit_oid[:12]}: "
+            f"its current version is {current.version[:12]}. Read it at {subject.accept_url(current.commit_oid)}"
+        )
+    text, _ = LicenseText.objects.get_or_create(sha256=current.version, defaults={"text": current.text})
+    ack, created = MirrorLicenseAcknowledgment.objects.get_or_create(
+        user=user,
+        upstream=subject.upstream.name,
+        repo_type=subject.repo_type,
+        repo_id=subject.repo_id.lower(),
+        license_id=current.license_id,
+        text=text,
+        defaults={
+            "license_name": current.license_name[:200],
+            "commit_oid": current.commit_oid,
+            "location": current.location[:500],
+            "source": source,
+        },
+    )
+    if created:
+        logger.info(
+            "Mirror license acknowledgment %s: %s accepted %s %s of %s %s (%s)",
+            ack.pk,
+            user.username,
+            current.license_id,
+            current.version[:12],
+            subject.repo_type,
+            subject.repo_id,
+            subject.upstream.name,
+        )
+    return ack, created
 
 
 @transaction.atomic

@@ -27,31 +27,16 @@ from core.http import answers_errors, error_response
 from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
 from gating.repo_views import action_for, repo_type_from_kwargs
-from mirror import client, content, services, upstream_cache
+from mirror import client, content, license_gate, services, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
 from mirror.credentials import Credential, content_token, credential_for, operator_credential
+from mirror.license_gate import licenses_of
 from mirror.models import MirrorAcceptance, MirrorObject
 from registry.git.paths import validate_path
 
 logger = logging.getLogger(__name__)
 SPOT_CHECK_BYTES = 64
 CHUNK = 64 * 1024
-
-
-def licenses_of(info: object) -> list[str]:
-    """The licenses a repo's card declares (`cardData.license`, or `license:` tags)."""
-    if not isinstance(info, dict):
-        return []
-    card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
-    declared = card.get("license") if card else None
-    if isinstance(declared, str):
-        return [declared]
-    if isinstance(declared, list):
-        return [str(item) for item in declared]
-    tags = info.get("tags")
-    if not isinstance(tags, list):
-        return []
-    return [tag.split(":", 1)[1] for tag in tags if isinstance(tag, str) and tag.startswith("license:")]
 
 
 def split_rest(rest: str) -> tuple[str, str]:
@@ -206,6 +191,7 @@ class MirrorResolveView(MirrorView):
 
     repo_actions = {"GET": Action.DOWNLOAD, "HEAD": Action.DOWNLOAD}
     acceptance: MirrorAcceptance | None = None
+    info_at: object = None  # the upstream's metadata at the commit downloaded from
 
     def decide(self, action: Action, kwargs) -> MirroredFacts:
         facts = super().decide(action, kwargs)
@@ -237,12 +223,27 @@ class MirrorResolveView(MirrorView):
         licenses = licenses_of(self.info)
         if refusal is None:
             licenses += self._licenses_at(self.file.commit)
+        license_refusal = self.upstream.license_refusal(sorted(set(licenses)))
         return MirroredFacts(
             is_visible=True,
             rule_refusal=None,
-            license_refusal=self.upstream.license_refusal(sorted(set(licenses))),
+            license_refusal=license_refusal,
             download_refusal=refusal,
+            license_unacknowledged=self._unacknowledged() if refusal is None and not license_refusal else None,
         )
+
+    def _unacknowledged(self) -> str | None:
+        """Why the caller must accept the license in force at the commit downloaded from here
+        first (mirror.license_gate); None when it needs no acknowledgment or they accepted it."""
+        reader = operator_credential(self.upstream) if self.acceptance is not None else self.credential
+        subject = license_gate.Subject(self.upstream, self.repo_type, self.repo_id, reader, self.anonymous)
+        if not isinstance(self.info_at, dict):
+            return None
+        current = license_gate.to_acknowledge(subject, self.info_at, self.info)
+        user = self.principal.user
+        if current is None or license_gate.has_acknowledged(user, subject, current):
+            return None
+        return license_gate.unacknowledged_message(user, subject, current)
 
     def _licenses_at(self, commit: str) -> list[str]:
         """The licenses the card declares at the commit downloaded from. SECURITY (found by an
@@ -254,6 +255,7 @@ class MirrorResolveView(MirrorView):
             self.api_path(f"/revision/{commit}"),
             anonymous=self.anonymous,
         )
+        self.info_at = info
         return licenses_of(info)
 
     def _through_acceptance(self, resolve_path: str, refusal: HubError) -> HubError | None:

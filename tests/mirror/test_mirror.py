@@ -503,3 +503,97 @@ def test_a_bounded_mirror_evicts_the_least_recently_served(hub, mirror_settings,
     assert hashlib.sha256(again.content).hexdigest() == rows["model.safetensors"].oid
     assert len(mirror_settings.access_lines("GET /upco/public-model/resolve/")) == gets + 1  # fetched again
     assert MirrorObject.objects.get(filename="model.safetensors").fetch_count == 1
+
+
+def _commit_upstream(repo_id: str, files: dict[str, str], upstream) -> None:
+    """A commit made in the upstream Gatehouse, through its own services (as the seed is)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.gunicorn import ROOT
+
+    namespace, name = repo_id.split("/")
+    code = (
+        "import json; from registry.models import Repo; from tests.support.builders import commit_files; "
+        f"repo = Repo.objects.get(namespace={namespace!r}, name={name!r}); "
+        f"files = {{k: v.encode() for k, v in json.loads({json.dumps(json.dumps(files))}).items()}}; "
+        "from accounts.models import User; commit_files(repo, files, author=User.objects.get(username=repo.namespace))"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=upstream.env, check=True)
+
+
+def test_a_license_that_needs_acknowledgment_is_accepted_here_too(hub, mirror_settings, settings, tmp_path, client):
+    """A mirrored repo under a license our catalogue says needs acknowledgment (OpenRAIL) serves
+    files only to users who accepted its exact text here, through the licenses flow local repos
+    use (the same typed error until then), per user and license version: a new text upstream
+    needs a new acceptance."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from mirror.models import MirrorLicenseAcknowledgment
+    from tests.mirror.upstream_seed import RAIL_LICENSE
+
+    # Every answer asked again: the new license text below shows at once.
+    settings.GATEHOUSE_MIRROR_METADATA_TTL = settings.GATEHOUSE_MIRROR_ACCESS_TTL = 0
+    reader, other = UserFactory(username="rhea"), UserFactory(username="otto")
+    token, other_token = token_for(reader), token_for(other)
+    for who in (token, other_token):  # the upstream's owner there: its own license flow exempts them
+        assert _set_upstream_token(hub, who, mirror_settings.tokens["upco"]).status_code == 200
+    auth = {"Authorization": f"Bearer {token}"}
+    api = f"{hub}/api/models/upco/rail-model/license"
+
+    with pytest.raises(GatedRepoError) as refused:
+        hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "a")
+    assert refused.value.response.status_code == 403
+    assert "requires accepting its license" in refused.value.response.headers["X-Error-Message"]
+    assert "/upco/rail-model/license?revision=" in refused.value.response.headers["X-Error-Message"]
+    assert not MirrorPull.objects.filter(repo_id="upco/rail-model").exists()
+    assert not MirrorObject.objects.exists()
+
+    shown = requests.get(api, headers=auth).json()
+    assert shown["requiresAcknowledgment"] is True and shown["acknowledged"] is False
+    assert shown["text"] == RAIL_LICENSE and shown["version"] == hashlib.sha256(RAIL_LICENSE.encode()).hexdigest()
+    first_commit = shown["revision"]
+    accept = f"{api}/accept"
+    wrong = requests.post(accept, json={"version": "0" * 64}, headers=auth)
+    assert wrong.status_code == 409
+    read_only = {"Authorization": f"Bearer {token_for(reader, role='read', name='r')}"}
+    assert requests.post(accept, json={"version": shown["version"]}, headers=read_only).status_code == 403
+    assert not MirrorLicenseAcknowledgment.objects.exists()
+    accepted = requests.post(accept, json={"version": shown["version"], "revision": first_commit}, headers=auth)
+    assert accepted.status_code == 201, accepted.text
+    assert requests.post(accept, json={"version": shown["version"]}, headers=auth).status_code == 200  # a replay
+    assert requests.get(api, headers=auth).json()["acknowledged"] is True
+
+    path = hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "b")
+    assert Path(path).read_bytes() == b'{"rail": true}\n'
+    with pytest.raises(GatedRepoError):  # per user
+        hf_hub_download("upco/rail-model", "config.json", token=other_token, cache_dir=tmp_path / "c")
+    with pytest.raises(HfHubHTTPError):  # anonymous: the upstream's own flow refuses first
+        hf_hub_download("upco/rail-model", "config.json", cache_dir=tmp_path / "d")
+
+    # The text changes upstream: the new version needs its own acceptance (the old commit, under
+    # the accepted text, still downloads).
+    new_text = RAIL_LICENSE + "Second text: one more restriction.\n"
+    _commit_upstream("upco/rail-model", {"LICENSE": new_text}, mirror_settings)
+    with pytest.raises(GatedRepoError) as changed:
+        hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "e")
+    assert "The license text changed" in changed.value.response.headers["X-Error-Message"]
+    old = hf_hub_download(
+        "upco/rail-model", "config.json", revision=first_commit, token=token, cache_dir=tmp_path / "f"
+    )
+    assert Path(old).read_bytes() == b'{"rail": true}\n'
+
+    # The page: the new text, accepted with a session (the form the local license page has).
+    client.force_login(reader)
+    page = client.get("/upco/rail-model/license")
+    assert page.status_code == 200
+    text = page.content.decode()
+    new_version = hashlib.sha256(new_text.encode()).hexdigest()
+    assert new_version in text and "one more restriction" in text and 'data-testid="accept-form"' in text
+    head = requests.get(api, headers=auth).json()["revision"]
+    assert client.post("/upco/rail-model/license", {"version": new_version, "revision": head}).status_code == 302
+    path = hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "g")
+    assert Path(path).read_bytes() == b'{"rail": true}\n'
+    versions = sorted(MirrorLicenseAcknowledgment.objects.filter(user=reader).values_list("text_id", "source"))
+    assert versions == sorted([(shown["version"], "api"), (new_version, "web")])

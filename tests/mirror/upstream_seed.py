@@ -16,6 +16,8 @@ EVIL_PICKLE = (
 
 PROTOCOL_0_PICKLE = b"cos\nsystem\n(S'id'\ntR.\n"
 
+RAIL_LICENSE = "OpenRAIL license, first text.\nUse restrictions: no harm.\n"
+
 
 def main() -> None:
     from accounts import services as accounts
@@ -68,5 +70,15 @@ def main() -> None:
         commit_files(relicensed, {"README.md": b"---\nlicense: cc-by-nc-4.0\n---\n"}, author=owner, branch="nc")
         # The same bytes, a protocol-0 pickle (text, no magic), under a harmless name and a pickle one.
         repo("twins", {"blob.txt": PROTOCOL_0_PICKLE, "model.pkl": PROTOCOL_0_PICKLE})
+        # A license our catalogue says needs acknowledgment (the upstream, a Gatehouse, asks it of
+        # its own users too; its owner, a member, is exempt there).
+        repo(
+            "rail-model",
+            {
+                "README.md": b"---\nlicense: openrail\n---\n# rail\n",
+                "LICENSE": RAIL_LICENSE.encode(),
+                "config.json": b'{"rail": true}\n',
+            },
+        )
     commit = public.refs.get(name="refs/heads/main").commit_oid
     print(json.dumps({"tokens": tokens, "public_commit": commit}))
