@@ -114,8 +114,8 @@ def in_force(info_at: dict, head_info: object) -> dict | None:
 
 
 def _license_file(info: dict) -> str | None:
-    names = [
-        item.get("rfilename")
+    names: list[str] = [
+        item["rfilename"]
         for item in info.get("siblings") or []
         if isinstance(item, dict) and isinstance(item.get("rfilename"), str)
     ]
