@@ -380,6 +380,11 @@ GATEHOUSE_MIRROR_CONNECT_TIMEOUT = env.float("GATEHOUSE_MIRROR_CONNECT_TIMEOUT",
 GATEHOUSE_MIRROR_READ_TIMEOUT = env.float("GATEHOUSE_MIRROR_READ_TIMEOUT", default=30.0)
 GATEHOUSE_MIRROR_FOLLOW_SECONDS = env.float("GATEHOUSE_MIRROR_FOLLOW_SECONDS", default=60.0)
 GATEHOUSE_MIRROR_SCAN_RETRY_AFTER = env.int("GATEHOUSE_MIRROR_SCAN_RETRY_AFTER", default=5)
+# Bytes of upstream content the mirror keeps; past them the least recently served objects are
+# evicted (fetched again on next use). 0: unbounded, the default: the mirror's area shares the
+# blob store with local repos, and only the operator knows how much of it the cache may take.
+GATEHOUSE_MIRROR_MAX_BYTES = env.int("GATEHOUSE_MIRROR_MAX_BYTES", default=0)
+GATEHOUSE_MIRROR_EVICT_INTERVAL = env.float("GATEHOUSE_MIRROR_EVICT_INTERVAL", default=300.0)
 
 # Hosted previews (workers app). Time limits come first: the broker's visibility timeout must
 # outlast the hard limit, or a long preview would be delivered to a second worker.
@@ -634,6 +639,12 @@ GATEHOUSE_SCAN_MAX_ATTEMPTS = env.int("GATEHOUSE_SCAN_MAX_ATTEMPTS", default=3)
 CELERY_BEAT_SCHEDULE["scan-requeue"] = {
     "task": "registry.tasks.scans_requeue_task",
     "schedule": float(min(GATEHOUSE_SCAN_RETRY_AFTER, 300)),
+}
+# The mirror's bound (GATEHOUSE_MIRROR_MAX_BYTES, above); the task does nothing while it is 0.
+CELERY_BEAT_SCHEDULE["mirror-evict"] = {
+    "task": "mirror.tasks.mirror_evict_task",
+    "schedule": GATEHOUSE_MIRROR_EVICT_INTERVAL,
+    "options": {"expires": GATEHOUSE_MIRROR_EVICT_INTERVAL},  # a backlog would only repeat itself
 }
 
 # Xet storage protocol (default huggingface_hub clients with hf_xet).

@@ -683,6 +683,9 @@ class MirroredFacts:
     # gate whose terms an operator accepted on the organisation's behalf (mirror MirrorAcceptance,
     # recorded, named by each pull it allows; signed-in callers, never a repo hidden from them).
     download_refusal: Exception | None = None
+    # Why the caller must first accept, here, the license in force at the commit downloaded
+    # (a license our catalogue says needs acknowledgment: mirror.license_gate); None when none.
+    license_unacknowledged: str | None = None
 
 
 def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -> None:
@@ -690,7 +693,8 @@ def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -
     read-only here (uploads, pull requests, discussions go to the upstream); a repo the upstream
     hides from the caller is missing, exactly like a missing local repo; metadata needs
     visibility and the operator's repo rules; content needs the upstream's yes to the caller's
-    own credentials for that revision and file, and the operator's license rules. Managing the
+    own credentials for that revision and file, the operator's license rules, and the caller's
+    acceptance here of a license that needs acknowledgment (as for local repos). Managing the
     mirror's copy (purging it) is for operators, with a write token or a session."""
     if action == Action.MANAGE and is_operator(principal) and principal.may_write:
         return
@@ -709,3 +713,6 @@ def check_mirrored(principal: Principal, facts: MirroredFacts, action: Action) -
             raise Forbidden(facts.license_refusal, code="MirrorRuleRefused")
         if facts.download_refusal is not None:
             raise facts.download_refusal
+        if facts.license_unacknowledged:
+            # The typed error a local repo's unaccepted license gives (check_license).
+            raise GatedRepo(facts.license_unacknowledged, anonymous=principal.is_anonymous)

@@ -14,6 +14,8 @@ class MirrorConfig(AppConfig):
 
         checks.register(_check_upstreams)
         checks.register(_check_local_holders, checks.Tags.database)
+        checks.register(_check_token_keys)
+        checks.register(_check_token_keys_deployed, checks.Tags.security, deploy=True)
 
         if _collect_garbage not in hooks.garbage_collectors:
             hooks.garbage_collectors.append(_collect_garbage)
@@ -42,6 +44,61 @@ def _check_upstreams(app_configs=None, **kwargs) -> list:
     except (ImproperlyConfigured, ValueError, TypeError) as exc:
         return [checks.Error(f"GATEHOUSE_UPSTREAMS: {exc}", id="mirror.E001")]
     return []
+
+
+def _token_key_errors(*, deployed: bool) -> list:
+    """Users' upstream tokens need GATEHOUSE_UPSTREAM_TOKEN_KEYS wherever more than one host may
+    serve them: a key generated per host (the embedded default's) would encrypt tokens that no
+    other host can read. Errors only where upstreams are configured (no token is stored otherwise)."""
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mirror import crypto
+    from mirror.config import upstreams
+
+    try:
+        if not upstreams():
+            return []
+    except (ImproperlyConfigured, ValueError, TypeError):
+        return []  # mirror.E001 says why
+    if crypto.is_configured():
+        if deployed:
+            return []  # the plain check, run with --deploy too, judges the keys themselves
+        for key in settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS:
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                return [
+                    checks.Error(
+                        "GATEHOUSE_UPSTREAM_TOKEN_KEYS holds a value that is not a Fernet key.",
+                        hint="Each key is 32 url-safe base64-encoded bytes: Fernet.generate_key().",
+                        id="mirror.E004",
+                    )
+                ]
+        return []
+    # Not both at once: the plain check says it where the database can span hosts, the deploy
+    # check where the embedded default's SQLite is deployed (it may generate, but should not).
+    if deployed == crypto.may_generate_key():
+        return [
+            checks.Error(
+                "GATEHOUSE_UPSTREAMS is set and GATEHOUSE_UPSTREAM_TOKEN_KEYS is not: each host would "
+                "generate a key of its own and could not read the upstream tokens another host stored.",
+                hint="Set GATEHOUSE_UPSTREAM_TOKEN_KEYS to the same Fernet key(s) on every host "
+                "(README, Upstream mirrors: key and rotation).",
+                id="mirror.E003",
+            )
+        ]
+    return []
+
+
+def _check_token_keys(app_configs=None, **kwargs) -> list:
+    return _token_key_errors(deployed=False)
+
+
+def _check_token_keys_deployed(app_configs=None, **kwargs) -> list:
+    return _token_key_errors(deployed=True)
 
 
 def _check_local_holders(app_configs=None, databases=None, **kwargs) -> list:

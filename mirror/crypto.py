@@ -3,7 +3,13 @@
 cryptography's `MultiFernet` (AES-128-CBC + HMAC-SHA256, authenticated, versioned): the first key
 of GATEHOUSE_UPSTREAM_TOKEN_KEYS encrypts, every key decrypts, so rotation is: put a new key
 first, run `manage.py mirror_rotate_tokens` (re-encrypts every token under it), then drop the old
-key. Unset, a key is generated into var/upstream_token_keys (mode 0600) on first use.
+key.
+
+Unset, the embedded default (`make run`: SQLite, one host) generates a key into
+var/upstream_token_keys (mode 0600 from its creation, linked into place atomically) on first use.
+Anywhere else a key generated per host would encrypt tokens no other host can read, so there an
+unset key is a configuration error: `mirror.E003` at `manage.py check` (and `check --deploy`),
+and `ImproperlyConfigured` here rather than a key of this host's own.
 """
 
 from __future__ import annotations
@@ -13,18 +19,38 @@ import secrets
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 KEY_FILE_NAME = "upstream_token_keys"
+
+
+def is_configured() -> bool:
+    return any(key for key in settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS)
+
+
+def may_generate_key() -> bool:
+    """Whether a key may be generated into the var dir: only the embedded default's single-host
+    SQLite database, which no other host shares (PostgreSQL means a deployment that can span hosts)."""
+    from django.db import connections
+
+    return connections["default"].vendor == "sqlite"
 
 
 def _generated_key() -> str:
     path = settings.VAR_DIR / KEY_FILE_NAME
     if not path.exists():
         tmp = settings.VAR_DIR / f"{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        tmp.write_text(Fernet.generate_key().decode())
-        tmp.chmod(0o600)
+        # SECURITY: created 0600 (never readable by others, not even between a write and a chmod),
+        # written and synced whole, then linked into place: a reader never sees a partial key, and
+        # a key another process made first is never replaced.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.link(tmp, path)  # never replaces a key another process made first
+            os.write(fd, Fernet.generate_key())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
@@ -33,7 +59,13 @@ def _generated_key() -> str:
 
 
 def _fernet() -> MultiFernet:
-    keys = [key for key in settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS if key] or [_generated_key()]
+    keys = [key for key in settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS if key]
+    if not keys:
+        if not may_generate_key():
+            raise ImproperlyConfigured(
+                "GATEHOUSE_UPSTREAM_TOKEN_KEYS is unset: set it (the same on every host) to store upstream tokens."
+            )
+        keys = [_generated_key()]
     return MultiFernet([Fernet(key.encode()) for key in keys])
 
 

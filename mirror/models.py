@@ -40,6 +40,9 @@ class MirrorObject(models.Model):
     state = models.CharField(max_length=16, choices=ObjectState.choices, default=ObjectState.FETCHING)
     lease_until = models.DateTimeField(null=True)
     fetched_at = models.DateTimeField(null=True)
+    # When it was last served from the store, to the minute (mirror.services.object_served_touch
+    # writes at most once a minute per object): eviction drops the least recently served first.
+    last_served_at = models.DateTimeField(null=True)
     fetch_count = models.PositiveIntegerField(default=0)  # upstream transfers begun, for operators
     # Pickle-format content is scanned before it is served: "" (not needed), or the scan's verdict
     # ("queued" until it ran; only "safe" is served).
@@ -105,3 +108,34 @@ class MirrorAcceptance(models.Model):
     accepted_by = models.CharField(max_length=200)
     reason = models.TextField()
     revoked_at = models.DateTimeField(null=True)
+
+
+class MirrorLicenseAcknowledgment(models.Model):
+    """A user accepted one exact license text (version) of a mirrored repo, through the same flow
+    local repos use (licenses/: the text kept by its sha256 in `LicenseText`). Like a local
+    `Acknowledgment` it covers every revision whose license has this id and this text; a new
+    text needs a new acceptance. Append-only."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    upstream = models.CharField(max_length=100)
+    repo_type = models.CharField(max_length=16)
+    repo_id = models.CharField(max_length=200)  # folded (lower case): ids are case-insensitive
+    license_id = models.CharField(max_length=100)
+    license_name = models.CharField(max_length=200, blank=True)
+    text = models.ForeignKey("licenses.LicenseText", on_delete=models.PROTECT, related_name="+")
+    commit_oid = models.CharField(max_length=40)  # the upstream revision the user was shown
+    location = models.CharField(max_length=500)
+    source = models.CharField(max_length=16)  # licenses.models.AcknowledgmentSource
+    accepted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "upstream", "repo_type", "repo_id", "license_id", "text"],
+                name="mirror_ack_unique_version",
+            )
+        ]
+
+    @property
+    def version(self) -> str:
+        return self.text_id

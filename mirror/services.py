@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
-from core.errors import BadRequest, NotFound
-from mirror import crypto
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
+from licenses.models import LicenseText
+from licenses.selectors import RevisionLicense
+from mirror import crypto, license_gate
 from mirror.config import Upstream
-from mirror.models import MirrorAcceptance, MirrorObject, MirrorPull, ObjectState, UpstreamCredential
+from mirror.models import (
+    MirrorAcceptance,
+    MirrorLicenseAcknowledgment,
+    MirrorObject,
+    MirrorPull,
+    ObjectState,
+    UpstreamCredential,
+)
 
 logger = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 1024
+_VERSION = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_token_text(token: str) -> None:
@@ -144,6 +159,72 @@ def repo_purge(*, upstream: str, repo_type: str, repo_id: str, actor: User | Non
     return len(rows)
 
 
+SERVED_TOUCH_EVERY = timedelta(minutes=1)
+EVICT_LOW_WATER = 0.9  # an eviction frees down to this share of the bound, not one object at a time
+
+
+def object_served_touch(*, row: MirrorObject) -> None:
+    """Record that `row` was served from the store, for eviction's "least recently served".
+    Cheap: no write while the recorded time is under a minute old (one write per object and
+    minute at most, whatever the request rate)."""
+    now = timezone.now()
+    if row.last_served_at is not None and now - row.last_served_at < SERVED_TOUCH_EVERY:
+        return
+    MirrorObject.objects.filter(pk=row.pk).filter(
+        Q(last_served_at__isnull=True) | Q(last_served_at__lt=now - SERVED_TOUCH_EVERY)
+    ).update(last_served_at=now)
+    row.last_served_at = now
+
+
+def objects_evict_soon() -> None:
+    """After a fetch: an eviction is queued (at most once a minute) when the mirror is bounded,
+    rather than waiting for the beat's next round while a burst of first downloads fills it."""
+    from django.core.cache import cache
+
+    from mirror.tasks import mirror_evict_task
+
+    if settings.GATEHOUSE_MIRROR_MAX_BYTES > 0 and cache.add("mirror:evict-soon", 1, timeout=60):
+        transaction.on_commit(mirror_evict_task.delay)
+
+
+def objects_evict(*, max_bytes: int) -> int:
+    """Keep the stored upstream content within `max_bytes` (0: unbounded): past it, the least
+    recently served objects (never served: by when they were fetched) are dropped down to
+    EVICT_LOW_WATER of the bound, as a purge drops them: downloads in flight finish (they read an
+    open handle), and the next request fetches the object again. Objects being fetched are never
+    touched; a row another transaction holds is skipped. Returns how many objects went."""
+    if max_bytes <= 0:
+        return 0
+    stored = MirrorObject.objects.filter(state=ObjectState.STORED)
+    total = stored.aggregate(total=Sum("size"))["total"] or 0
+    if total <= max_bytes:
+        return 0
+    excess = total - int(max_bytes * EVICT_LOW_WATER)
+    order = stored.annotate(served=Coalesce("last_served_at", "fetched_at")).order_by(
+        F("served").asc(nulls_first=True), "pk"
+    )
+    chosen, freed = [], 0
+    for pk, size in order.values_list("pk", "size").iterator(chunk_size=1000):
+        if freed >= excess:
+            break
+        chosen.append(pk)
+        freed += size
+    with transaction.atomic():
+        rows = list(
+            MirrorObject.objects.select_for_update(skip_locked=True).filter(pk__in=chosen, state=ObjectState.STORED)
+        )
+        MirrorObject.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        transaction.on_commit(partial(_delete_stored, [row.sha256 for row in rows]))
+    logger.info(
+        "Mirror eviction: %d object(s), %d bytes (stored %d, bound %d)",
+        len(rows),
+        sum(row.size for row in rows),
+        total,
+        max_bytes,
+    )
+    return len(rows)
+
+
 def _delete_stored(sha256s: list[str]) -> None:
     from mirror.content import mirror_storage
 
@@ -151,6 +232,54 @@ def _delete_stored(sha256s: list[str]) -> None:
     for sha256 in sha256s:
         if not MirrorObject.objects.filter(sha256=sha256, state=ObjectState.STORED).exists():
             storage.delete(sha256)
+
+
+@transaction.atomic
+def license_acknowledgment_record(
+    *, user: User, subject: license_gate.Subject, current: RevisionLicense | None, version: object, source: str
+) -> tuple[MirrorLicenseAcknowledgment, bool]:
+    """Record that `user` accepted the license text `version` of a mirrored repo, `current`
+    being the license in force at the revision they were shown (mirror.license_gate). Only that
+    version is accepted; a replay returns the existing record, so (record, created) is idempotent."""
+    if current is None:
+        raise BadRequest("Downloads of this revision do not require accepting its license on this hub.")
+    if current.is_text_withheld:
+        raise Forbidden("The license text is withheld from you upstream, so it cannot be accepted yet.")
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise BadRequest("'version' must be the license version: the sha256 (64 hex digits) of the license text.")
+    if version != current.version:
+        # SECURITY: only the text the user can have been shown at that revision is recorded.
+        raise Conflict(
+            f"License version {version[:12]} is not the license of revision {current.commit_oid[:12]}: "
+            f"its current version is {current.version[:12]}. Read it at {subject.accept_url(current.commit_oid)}"
+        )
+    text, _ = LicenseText.objects.get_or_create(sha256=current.version, defaults={"text": current.text})
+    ack, created = MirrorLicenseAcknowledgment.objects.get_or_create(
+        user=user,
+        upstream=subject.upstream.name,
+        repo_type=subject.repo_type,
+        repo_id=subject.repo_id.lower(),
+        license_id=current.license_id,
+        text=text,
+        defaults={
+            "license_name": current.license_name[:200],
+            "commit_oid": current.commit_oid,
+            "location": current.location[:500],
+            "source": source,
+        },
+    )
+    if created:
+        logger.info(
+            "Mirror license acknowledgment %s: %s accepted %s %s of %s %s (%s)",
+            ack.pk,
+            user.username,
+            current.license_id,
+            current.version[:12],
+            subject.repo_type,
+            subject.repo_id,
+            subject.upstream.name,
+        )
+    return ack, created
 
 
 @transaction.atomic

@@ -15,6 +15,21 @@ from registry.scanning import scan_file_isolated
 logger = logging.getLogger(__name__)
 
 
+@shared_task
+def mirror_evict_task() -> int:
+    """Keep the mirror's stored content within GATEHOUSE_MIRROR_MAX_BYTES (the beat, and after
+    fetches). One eviction at a time (a lock in the cache): two would each free the same excess."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if settings.GATEHOUSE_MIRROR_MAX_BYTES <= 0 or not cache.add("mirror:evicting", 1, timeout=600):
+        return 0
+    try:
+        return services.objects_evict(max_bytes=settings.GATEHOUSE_MIRROR_MAX_BYTES)
+    finally:
+        cache.delete("mirror:evicting")
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def mirror_scan_task(row_pk: int) -> None:
     """Scan fetched pickle-format content (registry/scanning.py, in a resource-limited child)."""

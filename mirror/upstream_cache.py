@@ -1,7 +1,10 @@
 """Upstream answers, cached: metadata for GATEHOUSE_MIRROR_METADATA_TTL (60 s), access verdicts
 (what a HEAD of a file said to one caller's credentials) for GATEHOUSE_MIRROR_ACCESS_TTL (at most
 5 minutes). Both are kept for GATEHOUSE_MIRROR_STALE_SECONDS more, and served, marked stale, only
-while the upstream cannot be reached; an upstream refusal drops them at once.
+while the upstream cannot be reached; an upstream refusal drops them at once. SECURITY: past
+GATEHOUSE_MIRROR_ACCESS_TTL a stale answer stands only for what anyone may read (a public repo's
+metadata, a public and ungated repo's files: `require_recent`); a private or gated repo's answers
+that old are refused with 503 `UpstreamUnavailable` while the upstream is down.
 
 Entries are keyed by the credential that asked (`Credential.key`), never shared between users
 with tokens: what one user's token may see upstream says nothing about another's.
@@ -124,6 +127,36 @@ def parsed(upstream: Upstream, answer: Answer, path: str) -> object:
         ) from None
 
 
+def is_public(info: object) -> bool:
+    """Whether a repo's metadata (as the upstream answered it) says anyone may read it: `private`
+    is false. Deny by default: an answer that does not say counts as private."""
+    return isinstance(info, dict) and info.get("private") is False
+
+
+def is_open(info: object) -> bool:
+    """Whether anyone may download the repo's files: public and not gated (`gated` is false)."""
+    return is_public(info) and isinstance(info, dict) and info.get("gated") is False
+
+
+def require_recent(upstream: Upstream, answer: Answer, *, stands_for_anyone: bool) -> None:
+    """SECURITY: a cached access answer lets a caller at private or gated upstream content for
+    GATEHOUSE_MIRROR_ACCESS_TTL at most (the upstream may have revoked the caller since). Past it,
+    while the upstream cannot be reached to ask again, only an answer that stands for anyone
+    (`stands_for_anyone`: asked anonymously, or of a public, ungated repo) is served, marked
+    stale; otherwise 503 `UpstreamUnavailable` with `Retry-After`."""
+    if not answer.is_stale or stands_for_anyone:
+        return
+    if time.time() - answer.fetched_at <= settings.GATEHOUSE_MIRROR_ACCESS_TTL:
+        return
+    raise HubError(
+        f"The upstream hub {upstream.name!r} cannot be reached to check your access to this repo again "
+        f"(last checked more than {settings.GATEHOUSE_MIRROR_ACCESS_TTL} seconds ago); try again later.",
+        status=503,
+        code="UpstreamUnavailable",
+        headers={"Retry-After": "30"},
+    )
+
+
 @dataclass(frozen=True)
 class FileFacts:
     """What the upstream said of one file to one caller: it may download it, and what it is."""
@@ -133,6 +166,7 @@ class FileFacts:
     size: int
     is_lfs: bool
     is_stale: bool
+    answer: Answer  # the cached HEAD it comes from (its age: `require_recent`)
 
 
 def file_facts(upstream: Upstream, credential: Credential, resolve_path: str, *, anonymous: bool) -> FileFacts:
@@ -161,4 +195,6 @@ def file_facts(upstream: Upstream, credential: Credential, resolve_path: str, *,
         raise HubError(
             f"The upstream hub {upstream.name!r} did not describe this file.", status=502, code="UpstreamInvalid"
         )
-    return FileFacts(commit=commit, oid=oid, size=int(size_text or 0), is_lfs=bool(linked), is_stale=answer.is_stale)
+    return FileFacts(
+        commit=commit, oid=oid, size=int(size_text or 0), is_lfs=bool(linked), is_stale=answer.is_stale, answer=answer
+    )

@@ -6,7 +6,7 @@ local repo can answer for it and nothing falls through to the upstream."""
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from mirror import portal, views
+from mirror import license_views, portal, views
 
 NS = r"(?P<namespace>[^/]+)/(?P<name>[^/]+)"
 
@@ -26,10 +26,18 @@ def repo_patterns(repo: str) -> list:
         re_path(rf"{api}/refs$", metadata, name="api-refs"),
         re_path(rf"{api}/commits/.+$", metadata, name="api-commits"),
         re_path(rf"{api}/paths-info/.+$", csrf_exempt(views.MirrorPathsInfoView.as_view()), name="api-paths-info"),
+        re_path(rf"{api}/license$", license_views.MirrorLicenseView.as_view(), name="api-license"),
+        # CSRF: the API accepts with a token only (sessions accept on the page, which checks it).
+        re_path(
+            rf"{api}/license/accept$",
+            csrf_exempt(license_views.MirrorLicenseAcceptView.as_view()),
+            name="api-license-accept",
+        ),
         re_path(rf"{api}/.*$", read_only, name="api-other"),
         re_path(rf"{web}/resolve/(?P<rest>.+)$", views.MirrorResolveView.as_view(), name="resolve"),
         re_path(rf"{web}$", portal.MirrorRepoPage.as_view(), name="repo"),
         re_path(rf"{web}/mirror-purge$", portal.MirrorPurgeView.as_view(), name="purge"),
+        re_path(rf"{web}/license$", license_views.MirrorLicensePage.as_view(), name="license"),
         re_path(rf"{web}(?:/.*)?$", read_only, name="web-other"),
         re_path(r"^.*$", csrf_exempt(views.MirrorNamespaceView.as_view()), name="namespace"),
     ]

@@ -27,31 +27,16 @@ from core.http import answers_errors, error_response
 from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
 from gating.repo_views import action_for, repo_type_from_kwargs
-from mirror import client, content, services, upstream_cache
+from mirror import client, content, license_gate, services, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
 from mirror.credentials import Credential, content_token, credential_for, operator_credential
+from mirror.license_gate import licenses_of
 from mirror.models import MirrorAcceptance, MirrorObject
 from registry.git.paths import validate_path
 
 logger = logging.getLogger(__name__)
 SPOT_CHECK_BYTES = 64
 CHUNK = 64 * 1024
-
-
-def licenses_of(info: object) -> list[str]:
-    """The licenses a repo's card declares (`cardData.license`, or `license:` tags)."""
-    if not isinstance(info, dict):
-        return []
-    card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
-    declared = card.get("license") if card else None
-    if isinstance(declared, str):
-        return [declared]
-    if isinstance(declared, list):
-        return [str(item) for item in declared]
-    tags = info.get("tags")
-    if not isinstance(tags, list):
-        return []
-    return [tag.split(":", 1)[1] for tag in tags if isinstance(tag, str) and tag.startswith("license:")]
 
 
 def split_rest(rest: str) -> tuple[str, str]:
@@ -115,6 +100,12 @@ class MirrorView(View):
             )
         except RepoNotFound:
             return MirroredFacts(is_visible=False)
+        # A private repo's metadata is itself what its visibility verdict lets the caller see.
+        upstream_cache.require_recent(
+            self.upstream,
+            self.info_answer,
+            stands_for_anyone=self.credential.is_anonymous or upstream_cache.is_public(self.info),
+        )
         return MirroredFacts(is_visible=True, rule_refusal=self.upstream.repo_rule_refusal(self.repo_id))
 
     def error_response(self, exc: HubError):
@@ -200,6 +191,7 @@ class MirrorResolveView(MirrorView):
 
     repo_actions = {"GET": Action.DOWNLOAD, "HEAD": Action.DOWNLOAD}
     acceptance: MirrorAcceptance | None = None
+    info_at: object = None  # the upstream's metadata at the commit downloaded from
 
     def decide(self, action: Action, kwargs) -> MirroredFacts:
         facts = super().decide(action, kwargs)
@@ -221,15 +213,37 @@ class MirrorResolveView(MirrorView):
             refusal = exc
             if exc.code == "GatedRepo" and not self.anonymous:
                 refusal = self._through_acceptance(resolve_path, exc)
+        if refusal is None:
+            upstream_cache.require_recent(
+                self.upstream,
+                self.file.answer,
+                stands_for_anyone=(self.credential.is_anonymous and self.acceptance is None)
+                or upstream_cache.is_open(self.info),
+            )
         licenses = licenses_of(self.info)
         if refusal is None:
             licenses += self._licenses_at(self.file.commit)
+        license_refusal = self.upstream.license_refusal(sorted(set(licenses)))
         return MirroredFacts(
             is_visible=True,
             rule_refusal=None,
-            license_refusal=self.upstream.license_refusal(sorted(set(licenses))),
+            license_refusal=license_refusal,
             download_refusal=refusal,
+            license_unacknowledged=self._unacknowledged() if refusal is None and not license_refusal else None,
         )
+
+    def _unacknowledged(self) -> str | None:
+        """Why the caller must accept the license in force at the commit downloaded from here
+        first (mirror.license_gate); None when it needs no acknowledgment or they accepted it."""
+        reader = operator_credential(self.upstream) if self.acceptance is not None else self.credential
+        subject = license_gate.Subject(self.upstream, self.repo_type, self.repo_id, reader, self.anonymous)
+        if not isinstance(self.info_at, dict):
+            return None
+        current = license_gate.to_acknowledge(subject, self.info_at, self.info)
+        user = self.principal.user
+        if current is None or license_gate.has_acknowledged(user, subject, current):
+            return None
+        return license_gate.unacknowledged_message(user, subject, current)
 
     def _licenses_at(self, commit: str) -> list[str]:
         """The licenses the card declares at the commit downloaded from. SECURITY (found by an
@@ -241,6 +255,7 @@ class MirrorResolveView(MirrorView):
             self.api_path(f"/revision/{commit}"),
             anonymous=self.anonymous,
         )
+        self.info_at = info
         return licenses_of(info)
 
     def _through_acceptance(self, resolve_path: str, refusal: HubError) -> HubError | None:
@@ -390,6 +405,8 @@ class MirrorResolveView(MirrorView):
         return response
 
     def _audit(self, source: str) -> None:
+        if source == "upstream":
+            services.objects_evict_soon()
         services.pull_record(
             user=self.principal.user,
             upstream=self.upstream.name,
@@ -444,6 +461,7 @@ def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int
         handle = content.mirror_storage().open(row.sha256)
     except FileNotFoundError:
         raise ServiceUnavailable("The stored copy of this file cannot be read.") from None
+    services.object_served_touch(row=row)
     return file_response(handle, byte_range, size)
 
 

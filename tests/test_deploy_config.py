@@ -8,6 +8,7 @@ from pathlib import Path
 from gunicorn.app.base import Application
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
+ROOT_DIR = CONFIG.parent.parent
 
 
 class _ConfigOnly(Application):

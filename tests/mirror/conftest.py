@@ -21,6 +21,7 @@ from huggingface_hub import HfApi, constants
 from tests.support.gunicorn import ROOT, free_port
 
 UPSTREAM_NAME = "up"
+TOKEN_KEY = "3cJ6u0m3y9ldO9oZ2m7b8Qp0yB1xwq4bH5n9rSx7v0A="  # a Fernet key for the tests' upstream tokens
 
 
 @dataclass
@@ -123,6 +124,8 @@ def mirror_settings(settings, upstream_hub):
         }
     ]
     settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS = 30
+    # PostgreSQL: no key is generated per host (mirror.E003), so the tests set one.
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [TOKEN_KEY]
     from django.core.cache import cache
 
     cache.clear()  # metadata and verdicts of an earlier test (the database under them is new)

@@ -38,6 +38,7 @@ def test_a_namespace_is_routed_to_one_upstream(settings):
 def test_a_bad_configuration_fails_the_system_check(settings):
     from django.core import checks
 
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [Fernet.generate_key().decode()]
     settings.GATEHOUSE_UPSTREAMS = [{**UPSTREAM, "namespaces": ["api"]}]
     assert [error.id for error in checks.run_checks() if error.id.startswith("mirror")] == ["mirror.E001"]
     settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
@@ -86,7 +87,7 @@ def test_every_mirror_route_goes_through_the_mirror_policy_base():
     """The mirror's URLconf (set per request for mirrored namespaces) has no route that skips
     `MirrorView`, whose dispatch calls gating.policy.check_mirrored before any handler."""
     patterns = [*get_resolver("mirror.urls").url_patterns, *get_resolver("mirror.legacy_urls").url_patterns]
-    assert len(patterns) == 24
+    assert len(patterns) == 30
     for pattern in patterns:
         assert isinstance(pattern, URLPattern)
         view_class = pattern.callback.view_class
@@ -104,6 +105,7 @@ def test_local_holders_of_a_mirrored_name_fail_the_database_check(settings):
     from django.core import checks
 
     UserFactory(username="Google")
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [Fernet.generate_key().decode()]
     settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
     found = [error.id for error in checks.run_checks(databases=["default"]) if error.id.startswith("mirror")]
     assert found == ["mirror.E002"]
@@ -120,3 +122,64 @@ def test_only_the_clients_own_query_parameters_are_cached():
     assert not _cacheable("/api/models/g/m?cursor=" + "x" * 2000, None)
     assert _cacheable("/api/models/g/m/paths-info/main", b"paths=a")
     assert not _cacheable("/api/models/g/m/paths-info/main", b"paths=" + b"a" * 5000)
+
+
+def test_an_unset_token_key_fails_the_check_where_hosts_can_share_the_database(settings, tmp_path):
+    """A key generated per host encrypted tokens no other host could read (found by the issue's
+    review): with PostgreSQL (the tests' database) an unset key is mirror.E003, a malformed one
+    mirror.E004; without upstreams nothing is asked."""
+    from django.core import checks
+
+    def mirror_errors() -> list[str]:
+        return [error.id for error in checks.run_checks() if error.id.startswith("mirror")]
+
+    settings.VAR_DIR = tmp_path
+    settings.GATEHOUSE_UPSTREAMS = []
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = []
+    assert mirror_errors() == []
+    settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
+    assert mirror_errors() == ["mirror.E003"]
+    with pytest.raises(ImproperlyConfigured):  # and no key of this host's own is made meanwhile
+        crypto.encrypt("hf_token")
+    assert not list(tmp_path.iterdir())
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = ["not-a-key"]
+    assert mirror_errors() == ["mirror.E004"]
+    settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = [Fernet.generate_key().decode()]
+    assert mirror_errors() == []
+
+
+def test_the_embedded_default_generates_one_private_key_and_check_deploy_refuses_it(tmp_path):
+    """`make run` (SQLite, one host) may generate the key into its var dir; `check --deploy`
+    of the same settings says to set one (mirror.E003)."""
+    import json
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from tests.test_deploy_config import PRODUCTION, ROOT_DIR
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(
+        PRODUCTION,
+        GATEHOUSE_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        GATEHOUSE_UPSTREAMS=json.dumps([UPSTREAM]),
+        GATEHOUSE_UPSTREAM_TOKEN_KEYS="",
+    )
+    # One process (each costs a Django start): the plain checks, the deploy checks, the key.
+    script = (
+        "from mirror import crypto; from django.core import checks; "
+        "ids = lambda found: ','.join(e.id for e in found if e.id.startswith('mirror')) or '-'; "
+        "plain, deployed = ids(checks.run_checks()), ids(checks.run_checks(include_deployment_checks=True)); "
+        "a = crypto.decrypt(crypto.encrypt('hf_x')); b = crypto._generated_key(); "
+        "print(plain, deployed, a, b == crypto._generated_key())"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT_DIR, env=env, capture_output=True, text=True
+    )
+    assert result.stdout.strip().splitlines()[-1].split() == ["-", "mirror.E003", "hf_x", "True"], result.stderr
+    key_file = tmp_path / crypto.KEY_FILE_NAME
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    Fernet(key_file.read_text().strip().encode())  # a valid key
+    assert not list(tmp_path.glob("*.tmp"))

@@ -395,3 +395,205 @@ def test_an_operator_accepts_a_gated_repo_on_the_organisations_behalf(hub, mirro
     call_command("mirror_accept", "upco/gated-model", "--revoke")
     with pytest.raises(GatedRepoError):  # at once: the acceptance is read at every download
         hf_hub_download("upco/gated-model", "config.json", token=token, cache_dir=tmp_path / "revoked")
+
+
+def test_no_access_verdict_older_than_its_ttl_opens_gated_or_private_content(hub, mirror_settings, settings):
+    """While the upstream is down, cached answers keep public content serving (marked stale); a
+    verdict that let a caller at gated or private content stands GATEHOUSE_MIRROR_ACCESS_TTL at
+    most (the upstream may have revoked the caller since): after it, 503 with Retry-After."""
+    member = UserFactory(username="uma")
+    token = token_for(member)
+    assert _set_upstream_token(hub, token, mirror_settings.tokens["upco"]).status_code == 200
+    headers = {"Authorization": f"Bearer {token}"}
+    urls = {
+        "public": f"{hub}/upco/public-model/resolve/main/config.json",
+        "gated": f"{hub}/upco/gated-model/resolve/main/config.json",
+        "private": f"{hub}/upco/private-model/resolve/main/config.json",
+    }
+    for url in urls.values():
+        assert requests.get(url, headers=headers).status_code == 200
+    with upstream_stopped(mirror_settings):
+        # Within the verdicts' TTL (and the metadata's): served as cached, the upstream not asked.
+        for url in urls.values():
+            assert requests.get(url, headers=headers).status_code == 200
+        # Past it (the TTLs lowered: every cached answer is now older than they allow).
+        settings.GATEHOUSE_MIRROR_METADATA_TTL = settings.GATEHOUSE_MIRROR_ACCESS_TTL = 0
+        public = requests.get(urls["public"], headers=headers)
+        assert public.status_code == 200 and public.headers["X-Gatehouse-Mirror"] == f"{UPSTREAM_NAME}; stale"
+        assert public.content == b'{"hidden_size": 8}\n'
+        for kind in ("gated", "private"):
+            refused = requests.get(urls[kind], headers=headers)
+            assert refused.status_code == 503, (kind, refused.text)
+            assert refused.headers["X-Error-Code"] == "UpstreamUnavailable" and int(refused.headers["Retry-After"]) > 0
+            assert b"gated" not in refused.content and b"private" not in refused.content
+        # A private repo's metadata is what its verdict showed: refused alike; a public one's is served.
+        private_info = requests.get(f"{hub}/api/models/upco/private-model", headers=headers)
+        assert private_info.status_code == 503 and private_info.headers["X-Error-Code"] == "UpstreamUnavailable"
+        public_info = requests.get(f"{hub}/api/models/upco/public-model", headers=headers)
+        assert public_info.status_code == 200 and public_info.json()["gatehouseMirror"]["stale"] is True
+    sources = list(MirrorPull.objects.filter(user=member).values_list("repo_id", "source"))
+    assert sorted(set(sources)) == [
+        ("upco/gated-model", "cache"),
+        ("upco/gated-model", "upstream"),
+        ("upco/private-model", "cache"),
+        ("upco/private-model", "upstream"),
+        ("upco/public-model", "cache"),
+        ("upco/public-model", "stale"),
+        ("upco/public-model", "upstream"),
+    ]
+
+
+def test_a_bounded_mirror_evicts_the_least_recently_served(hub, mirror_settings, settings, tmp_path):
+    """GATEHOUSE_MIRROR_MAX_BYTES: past it the least recently served stored objects go (the
+    beat's task, run here by hand); downloads in flight of an evicted object finish, and the
+    next request fetches it again. Serving records its time at most once a minute per object."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mirror.content import mirror_storage
+    from mirror.tasks import mirror_evict_task
+
+    commit = mirror_settings.public_commit
+    base = f"{hub}/upco/public-model/resolve/{commit}"
+    for name in ("config.json", "README.md", "model.safetensors", "big.safetensors"):
+        assert requests.get(f"{base}/{name}").status_code == 200
+    rows = {row.filename: row for row in MirrorObject.objects.all()}
+    assert all(row.state == "stored" and row.last_served_at is None for row in rows.values())
+
+    # Served from the store: the time is recorded once, and not rewritten within the minute.
+    assert requests.get(f"{base}/config.json").status_code == 200
+    first = MirrorObject.objects.get(pk=rows["config.json"].pk).last_served_at
+    assert first is not None
+    assert requests.get(f"{base}/config.json").status_code == 200
+    assert MirrorObject.objects.get(pk=rows["config.json"].pk).last_served_at == first
+    now = timezone.now()
+
+    def served_ago(**minutes: int) -> None:
+        for name, ago in minutes.items():
+            filename = name.replace("_", ".")
+            MirrorObject.objects.filter(pk=rows[filename].pk).update(last_served_at=now - timedelta(minutes=ago))
+
+    served_ago(config_json=2)
+    assert requests.get(f"{base}/config.json").status_code == 200
+    assert MirrorObject.objects.get(pk=rows["config.json"].pk).last_served_at > now - timedelta(seconds=30)
+
+    settings.GATEHOUSE_MIRROR_MAX_BYTES = 0  # unbounded: nothing goes
+    assert mirror_evict_task() == 0 and MirrorObject.objects.count() == 4
+
+    # A download of the least recently served object is in flight when it is evicted.
+    in_flight = requests.get(f"{base}/big.safetensors", stream=True)
+    assert in_flight.status_code == 200
+    chunks = in_flight.iter_content(64 * 1024)
+    received = [next(chunks)]
+    big_path = mirror_storage().local_path(rows["big.safetensors"].sha256)
+    assert big_path.exists()
+    served_ago(big_safetensors=30, model_safetensors=20, README_md=10)
+    # Bounded at 200 kB: the two least recently served (12 MiB and 300 kB) go, down to 90% of it.
+    settings.GATEHOUSE_MIRROR_MAX_BYTES = 200_000
+    assert mirror_evict_task() == 2
+    assert sorted(MirrorObject.objects.values_list("filename", flat=True)) == ["README.md", "config.json"]
+    assert not big_path.exists()
+    received.extend(chunks)
+    assert hashlib.sha256(b"".join(received)).hexdigest() == rows["big.safetensors"].oid  # it finished
+    assert mirror_evict_task() == 0  # within the bound now
+
+    gets = len(mirror_settings.access_lines("GET /upco/public-model/resolve/"))
+    again = requests.get(f"{base}/model.safetensors")
+    assert hashlib.sha256(again.content).hexdigest() == rows["model.safetensors"].oid
+    assert len(mirror_settings.access_lines("GET /upco/public-model/resolve/")) == gets + 1  # fetched again
+    assert MirrorObject.objects.get(filename="model.safetensors").fetch_count == 1
+
+
+def _commit_upstream(repo_id: str, files: dict[str, str], upstream) -> None:
+    """A commit made in the upstream Gatehouse, through its own services (as the seed is)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.gunicorn import ROOT
+
+    namespace, name = repo_id.split("/")
+    code = (
+        "import json; from registry.models import Repo; from tests.support.builders import commit_files; "
+        f"repo = Repo.objects.get(namespace={namespace!r}, name={name!r}); "
+        f"files = {{k: v.encode() for k, v in json.loads({json.dumps(json.dumps(files))}).items()}}; "
+        "from accounts.models import User; commit_files(repo, files, author=User.objects.get(username=repo.namespace))"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=upstream.env, check=True)
+
+
+def test_a_license_that_needs_acknowledgment_is_accepted_here_too(hub, mirror_settings, settings, tmp_path, client):
+    """A mirrored repo under a license our catalogue says needs acknowledgment (OpenRAIL) serves
+    files only to users who accepted its exact text here, through the licenses flow local repos
+    use (the same typed error until then), per user and license version: a new text upstream
+    needs a new acceptance."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from mirror.models import MirrorLicenseAcknowledgment
+    from tests.mirror.upstream_seed import RAIL_LICENSE
+
+    # Every answer asked again: the new license text below shows at once.
+    settings.GATEHOUSE_MIRROR_METADATA_TTL = settings.GATEHOUSE_MIRROR_ACCESS_TTL = 0
+    reader, other = UserFactory(username="rhea"), UserFactory(username="otto")
+    token, other_token = token_for(reader), token_for(other)
+    for who in (token, other_token):  # the upstream's owner there: its own license flow exempts them
+        assert _set_upstream_token(hub, who, mirror_settings.tokens["upco"]).status_code == 200
+    auth = {"Authorization": f"Bearer {token}"}
+    api = f"{hub}/api/models/upco/rail-model/license"
+
+    with pytest.raises(GatedRepoError) as refused:
+        hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "a")
+    assert refused.value.response.status_code == 403
+    assert "requires accepting its license" in refused.value.response.headers["X-Error-Message"]
+    assert "/upco/rail-model/license?revision=" in refused.value.response.headers["X-Error-Message"]
+    assert not MirrorPull.objects.filter(repo_id="upco/rail-model").exists()
+    assert not MirrorObject.objects.exists()
+
+    shown = requests.get(api, headers=auth).json()
+    assert shown["requiresAcknowledgment"] is True and shown["acknowledged"] is False
+    assert shown["text"] == RAIL_LICENSE and shown["version"] == hashlib.sha256(RAIL_LICENSE.encode()).hexdigest()
+    first_commit = shown["revision"]
+    accept = f"{api}/accept"
+    wrong = requests.post(accept, json={"version": "0" * 64}, headers=auth)
+    assert wrong.status_code == 409
+    read_only = {"Authorization": f"Bearer {token_for(reader, role='read', name='r')}"}
+    assert requests.post(accept, json={"version": shown["version"]}, headers=read_only).status_code == 403
+    assert not MirrorLicenseAcknowledgment.objects.exists()
+    accepted = requests.post(accept, json={"version": shown["version"], "revision": first_commit}, headers=auth)
+    assert accepted.status_code == 201, accepted.text
+    assert requests.post(accept, json={"version": shown["version"]}, headers=auth).status_code == 200  # a replay
+    assert requests.get(api, headers=auth).json()["acknowledged"] is True
+
+    path = hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "b")
+    assert Path(path).read_bytes() == b'{"rail": true}\n'
+    with pytest.raises(GatedRepoError):  # per user
+        hf_hub_download("upco/rail-model", "config.json", token=other_token, cache_dir=tmp_path / "c")
+    with pytest.raises(HfHubHTTPError):  # anonymous: the upstream's own flow refuses first
+        hf_hub_download("upco/rail-model", "config.json", cache_dir=tmp_path / "d")
+
+    # The text changes upstream: the new version needs its own acceptance (the old commit, under
+    # the accepted text, still downloads).
+    new_text = RAIL_LICENSE + "Second text: one more restriction.\n"
+    _commit_upstream("upco/rail-model", {"LICENSE": new_text}, mirror_settings)
+    with pytest.raises(GatedRepoError) as changed:
+        hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "e")
+    assert "The license text changed" in changed.value.response.headers["X-Error-Message"]
+    old = hf_hub_download(
+        "upco/rail-model", "config.json", revision=first_commit, token=token, cache_dir=tmp_path / "f"
+    )
+    assert Path(old).read_bytes() == b'{"rail": true}\n'
+
+    # The page: the new text, accepted with a session (the form the local license page has).
+    client.force_login(reader)
+    page = client.get("/upco/rail-model/license")
+    assert page.status_code == 200
+    text = page.content.decode()
+    new_version = hashlib.sha256(new_text.encode()).hexdigest()
+    assert new_version in text and "one more restriction" in text and 'data-testid="accept-form"' in text
+    head = requests.get(api, headers=auth).json()["revision"]
+    assert client.post("/upco/rail-model/license", {"version": new_version, "revision": head}).status_code == 302
+    path = hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "g")
+    assert Path(path).read_bytes() == b'{"rail": true}\n'
+    versions = sorted(MirrorLicenseAcknowledgment.objects.filter(user=reader).values_list("text_id", "source"))
+    assert versions == sorted([(shown["version"], "api"), (new_version, "web")])

@@ -16,6 +16,8 @@ EVIL_PICKLE = (
 
 PROTOCOL_0_PICKLE = b"cos\nsystem\n(S'id'\ntR.\n"
 
+RAIL_LICENSE = "OpenRAIL license, first text.\nUse restrictions: no harm.\n"
+
 
 def main() -> None:
     from accounts import services as accounts
@@ -78,5 +80,15 @@ def main() -> None:
         gating.access_grant(repo=gated_xet, reviewer=owner, user=carol, has_role=False)
         # The same bytes, a protocol-0 pickle (text, no magic), under a harmless name and a pickle one.
         repo("twins", {"blob.txt": PROTOCOL_0_PICKLE, "model.pkl": PROTOCOL_0_PICKLE})
+        # A license our catalogue says needs acknowledgment (the upstream, a Gatehouse, asks it of
+        # its own users too; its owner, a member, is exempt there).
+        repo(
+            "rail-model",
+            {
+                "README.md": b"---\nlicense: openrail\n---\n# rail\n",
+                "LICENSE": RAIL_LICENSE.encode(),
+                "config.json": b'{"rail": true}\n',
+            },
+        )
     commit = public.refs.get(name="refs/heads/main").commit_oid
     print(json.dumps({"tokens": tokens, "public_commit": commit}))
