@@ -3,8 +3,11 @@ bytes go out through sendfile(2) (gunicorn uses it for FileResponse on plain HTT
 gthread with request heads and small bodies read in its event loop (core/gunicorn_worker.py), so
 slow clients wait there with a timeout instead of holding a thread."""
 
+import errno
 import multiprocessing
 import os
+import socket
+import sys
 from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -49,7 +52,34 @@ _var_dir = Path(os.environ.get("GATEHOUSE_VAR_DIR") or Path(__file__).resolve().
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir / "metrics"))
 
 
+# Exit status for "a resource is held for now, start me again later" (sysexits.h EX_TEMPFAIL).
+# scripts/supervise.py retries it with back-off for a bounded time instead of counting a failure.
+EX_TEMPFAIL = 75
+
+
+def _address_in_use(address) -> bool:
+    """Whether a TCP `address` (host, port) cannot be bound now, tried the way gunicorn binds."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
+
+
 def on_starting(server):
+    # A port still held (most often by the previous run's server, draining its last requests):
+    # gunicorn would try for 5 s, then exit with status 1, as for any broken start. Say so and exit
+    # with EX_TEMPFAIL instead, so that a process manager waits and retries. Sockets handed over
+    # (systemd, a re-exec) or shared with SO_REUSEPORT are not probed.
+    inherited = server.LISTENERS or os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD")
+    if not inherited and not server.cfg.reuse_port:
+        for address in server.cfg.address:
+            if isinstance(address, tuple) and _address_in_use(address):
+                server.log.error("Address %s:%s is in use (a previous server still stopping?)", *address[:2])
+                sys.exit(EX_TEMPFAIL)
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):

@@ -167,6 +167,28 @@ def csv_stream_response(filename: str, rows) -> StreamingHttpResponse:
     return as_export(StreamingHttpResponse(_chunked(lines), content_type="text/csv; charset=utf-8"), filename)
 
 
+def json_object_stream_response(data: dict, key: str, items: Iterator) -> StreamingHttpResponse:
+    """`data` as the API renders it (core.api.HubJSONRenderer: DRF's encoder, compact, UTF-8),
+    with the array of `items` as its last key `key`, sent as it is made: the response of a repo
+    whose tree lists 50,000 files never sits whole in the web process's memory."""
+    from rest_framework.utils.encoders import JSONEncoder  # DRF's, as the renderer uses
+
+    encoder = JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+    def encode(value) -> bytes:
+        # As DRF's JSONRenderer: U+2028 and U+2029 escaped, for JavaScript's sake.
+        return encoder.encode(value).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+    def pieces() -> Iterator[bytes]:
+        head = encode({name: value for name, value in data.items() if name != key})[:-1]
+        yield head + (b"," if len(head) > 1 else b"") + encode(key) + b":["
+        for index, item in enumerate(items):
+            yield (b"," if index else b"") + encode(item)
+        yield b"]}"
+
+    return StreamingHttpResponse(_chunked(pieces()), content_type="application/json; charset=utf-8")
+
+
 def json_stream_response(filename: str, items) -> StreamingHttpResponse:
     """A JSON array of `items` (an iterator of dicts), sent as it is made (see csv_stream_response)."""
 

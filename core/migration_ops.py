@@ -13,6 +13,8 @@ leftover before they build, so running `migrate` again finishes the job.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.db import migrations
 
 
@@ -76,3 +78,41 @@ def drop_invalid_index(schema_editor, name: str) -> bool:
         return False
     schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
     return True
+
+
+class AlterFieldKeepingTriggers(migrations.AlterField):
+    """`AlterField` on a table with triggers of its own (gating's change notifications): PostgreSQL
+    refuses to change the type of a column a trigger names (`UPDATE OF role`), so on PostgreSQL
+    the table's triggers are set aside around the change and made again as they were, in the
+    migration's transaction. Found by an upgrade from a database where gating 0007 ran before
+    accounts 0006 (its `role` grows to 16 characters): `migrate` failed there."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        with triggers_set_aside(schema_editor, model._meta.db_table):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        with triggers_set_aside(schema_editor, model._meta.db_table):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+@contextmanager
+def triggers_set_aside(schema_editor, table: str):
+    """On PostgreSQL: drop the user-defined triggers of `table`, then create them again as they were."""
+    if schema_editor.connection.vendor != "postgresql":
+        yield
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger"
+            " WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal ORDER BY tgname",
+            [table],
+        )
+        triggers = cursor.fetchall()
+    for name, _ in triggers:
+        schema_editor.execute(f"DROP TRIGGER {schema_editor.quote_name(name)} ON {schema_editor.quote_name(table)}")
+    yield
+    for _, definition in triggers:
+        schema_editor.execute(definition)

@@ -25,6 +25,7 @@ It refuses to run twice on one database (the marker is the user `scale-owner`) a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -174,10 +175,12 @@ def generate(args: argparse.Namespace) -> None:
     from django.db import connection, transaction
 
     from accounts import services as account_services
-    from accounts.models import User
+    from accounts.models import Membership, Organization, User
+    from community.models import Event
     from community.services import discussions
+    from gating.models import AccessRequest
     from registry import services
-    from registry.models import Repo
+    from registry.models import Repo, RepoTag
 
     if connection.vendor != "postgresql":
         raise SystemExit("The data-at-scale set is for PostgreSQL (set DATABASE_URL).")
@@ -186,7 +189,7 @@ def generate(args: argparse.Namespace) -> None:
         return
     started = begin = time.monotonic()
     owner, _ = account_services.user_ensure(username=OWNER, email=f"{OWNER}@example.org", password="x" * 24)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor, _model_defaults_in_db(cursor, [User, Organization]):
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
             " is_active, date_joined, fullname, disabled_reason, email_verification_waived, session_epoch)"
@@ -222,7 +225,8 @@ def generate(args: argparse.Namespace) -> None:
         "libraries": _sql_array(LIBRARIES),
         "licenses": _sql_array(LICENSES),
     }
-    with transaction.atomic(), connection.cursor() as cursor:
+    bulk_models = [Membership, Repo, RepoTag, AccessRequest]
+    with transaction.atomic(), connection.cursor() as cursor, _model_defaults_in_db(cursor, bulk_models):
         for statement in BULK_SQL.split(";\n"):
             if statement.strip():
                 cursor.execute(statement % {key: _literal(value) for key, value in params.items()})
@@ -236,7 +240,7 @@ def generate(args: argparse.Namespace) -> None:
     discussion = discussions.discussion_create(
         repo=thread_repo, author=owner, title="A long thread", description="The first comment."
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor, _model_defaults_in_db(cursor, [Event]):
         cursor.execute(
             "INSERT INTO community_event (public_id, discussion_id, type, author_id, created_at, data, raw)"
             " SELECT substr(md5(random()::text || n), 1, 24), %s, 'comment', %s,"
@@ -250,6 +254,30 @@ def generate(args: argparse.Namespace) -> None:
         cursor.execute("VACUUM ANALYZE")
     _step("VACUUM ANALYZE", started)
     print(f"Generated in {time.monotonic() - begin:.1f} s; {Repo.objects.count():,} repos.")
+
+
+@contextlib.contextmanager
+def _model_defaults_in_db(cursor, models):
+    """The bulk INSERTs name only the columns they set; a NOT NULL column added later with a
+    Python-side default, or a text column whose empty value is "" (Django sets neither in the
+    database), would fail them. For the length of the block, each such column of `models` gets
+    that value as a database default."""
+    from django.db import connection
+
+    columns = []
+    for model in models:
+        for field in model._meta.local_concrete_fields:
+            default = None if field.null or field.primary_key else field.get_default()  # "" for text fields
+            if default is None:
+                continue
+            value = field.get_db_prep_save(default, connection)
+            table, column = (connection.ops.quote_name(name) for name in (model._meta.db_table, field.column))
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT %s", [value])
+            columns.append((table, column))
+    yield
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no ALTER TABLE while deferred checks are pending
+    for table, column in columns:
+        cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT")
 
 
 def _literal(value):

@@ -11,7 +11,11 @@ died. This script is stdlib-only and guarantees, on Linux:
   of the group (a worker's pool and beat children) is stopped before the entry is started again;
 - an entry that exits is restarted, with a back-off that doubles from 1 s to 30 s while it keeps
   failing within `STARTSECS`; one that fails `STARTRETRIES` times in a row at its very first start
-  (a port in use, a bad setting) stops everything with exit status 1, as honcho did;
+  (a bad setting) stops everything with exit status 1, as honcho did;
+- an entry that exits with status 75 (EX_TEMPFAIL: something it needs is held for now; gunicorn's
+  config exits so when its port is still bound, most often by the previous run's server draining
+  its last requests) is started again with a back-off from 0.5 s to 8 s, without counting a
+  failure, for up to `TEMPFAIL_WAIT` seconds in a row; then everything stops with exit status 1;
 - SIGINT, SIGTERM or SIGHUP stop everything: SIGTERM to every leader, SIGKILL to every group still
   there after `STOP_TIMEOUT` seconds; the script returns only when every group is empty, in 10 s;
 - the script is a child subreaper, so orphans of its children are re-parented to it (and reaped)
@@ -38,6 +42,9 @@ from pathlib import Path
 STARTSECS = 10.0
 STARTRETRIES = 3
 BACKOFF_MAX = 30.0
+EX_TEMPFAIL = 75
+TEMPFAIL_WAIT = float(os.environ.get("SUPERVISE_TEMPFAIL_WAIT", 60))  # the environment: for tests
+TEMPFAIL_BACKOFF_MAX = 8.0
 STOP_TIMEOUT = 7.0  # then SIGKILL: everything is gone within 10 s of Ctrl-C
 LEFTOVER_TIMEOUT = 2.0  # for what is left of a group whose leader exited
 POLL = 0.2
@@ -84,6 +91,8 @@ class Entry:
     started_at: float = 0.0
     has_run: bool = False  # stayed up for STARTSECS at least once
     failures: int = 0  # consecutive exits within STARTSECS
+    held_since: float | None = None  # first of the EX_TEMPFAIL exits in a row
+    held_tries: int = 0
     restart_at: float = 0.0
     groups: set[int] = field(default_factory=set)  # process groups to empty before exiting
 
@@ -194,19 +203,45 @@ class Supervisor:
         log("stopped")
         return status
 
+    def schedule_held(self, entry: Entry) -> bool:
+        """An EX_TEMPFAIL exit: start again after a back-off, unless held for TEMPFAIL_WAIT already."""
+        now = time.monotonic()
+        if entry.held_since is None:
+            entry.held_since = now
+        waited = now - entry.held_since
+        if waited >= TEMPFAIL_WAIT:
+            log(
+                f"{entry.name}: what it needs (its port?) is still held after {waited:.0f} s and "
+                f"{entry.held_tries + 1} tries: giving up (find the process holding it: ss -ltnp)"
+            )
+            return False
+        delay = min(TEMPFAIL_BACKOFF_MAX, 0.5 * 2.0**entry.held_tries, TEMPFAIL_WAIT - waited)
+        entry.held_tries += 1
+        entry.restart_at = now + delay
+        log(
+            f"{entry.name}: what it needs (its port?) is held for now, not a crash: "
+            f"trying again in {delay:.1f} s (waited {waited:.0f} of {TEMPFAIL_WAIT:.0f} s)"
+        )
+        return True
+
     def handle_exit(self, entry: Entry, code: int, now: float) -> bool:
         """Schedule a restart; False when the entry keeps failing before it ever ran."""
         assert entry.process is not None
         pgid = entry.process.pid
         entry.process.returncode = code
         entry.process = None
+        held = code == EX_TEMPFAIL
+        if not held:
+            entry.held_since, entry.held_tries = None, 0
         if now - entry.started_at >= STARTSECS:
             entry.has_run, entry.failures = True, 0
-        else:
+        elif not held:
             entry.failures += 1
         log(f"{entry.name} exited with status {code}; stopping what is left of its process group")
         self.exited.update(empty_groups({pgid}, set(), time.monotonic() + LEFTOVER_TIMEOUT))
         entry.groups.discard(pgid)
+        if held:
+            return self.schedule_held(entry)
         if not entry.has_run and entry.failures >= STARTRETRIES:
             log(f"{entry.name} failed {entry.failures} times at start: giving up")
             return False

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from core.migration_ops import AlterFieldKeepingTriggers
+
 
 class Migration(migrations.Migration):
 
@@ -15,7 +17,9 @@ class Migration(migrations.Migration):
             name='fine_grained',
             field=models.JSONField(blank=True, null=True),
         ),
-        migrations.AlterField(
+        # gating 0007's trigger names `role` (UPDATE OF): PostgreSQL refuses to change its type
+        # under it, which it does here where gating 0007 ran first (an upgrade).
+        AlterFieldKeepingTriggers(
             model_name='accesstoken',
             name='role',
             field=models.CharField(choices=[('read', 'Read'), ('write', 'Write'), ('fineGrained', 'fine-grained')], max_length=16),

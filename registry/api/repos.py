@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Concat
@@ -12,13 +14,16 @@ from rest_framework.views import APIView
 from core import edge
 from core.api import AllowAnyone
 from core.errors import BadRequest
+from core.http import json_object_stream_response
 from core.pagination import next_page_link, page_bounds
 from gating.policy import Action, Principal, repos_visible_to
 from gating.repo_views import RepoAPIView
 from registry.api import schema
-from registry.api.serializers import repo_info, repo_summary
+from registry.api.serializers import repo_info, repo_summary, siblings
 from registry.models import PLURAL_TYPES, Repo, RepoTag
 from registry.selectors import resolve_revision
+
+SIBLINGS_INLINE = 1000  # files of repo info answered in one body; more are streamed
 
 SORT_FIELDS = {
     "lastModified": "-last_modified",
@@ -38,7 +43,16 @@ class RepoInfoView(RepoAPIView):
     )
     def get(self, request, namespace, name, repo_type=None, revision=None):
         resolved = resolve_revision(self.repo, revision or self.repo.default_branch)
-        return Response(repo_info(self.repo, resolved, blobs=edge.query_flag(request, "blobs")))
+        blobs = edge.query_flag(request, "blobs")
+        data = repo_info(self.repo, resolved, blobs=blobs, with_siblings=False)
+        # `siblings` lists every file of the tree (model_info, snapshot_download and diffusers need
+        # them all): past SIBLINGS_INLINE files the answer is streamed, so a web process's memory
+        # does not grow with the tree (issue 17); a small repo's answer is one JSON body, as before.
+        files = siblings(resolved, blobs=blobs)
+        first = list(itertools.islice(files, SIBLINGS_INLINE + 1))
+        if len(first) <= SIBLINGS_INLINE:
+            return Response({**data, "siblings": first})
+        return json_object_stream_response(data, "siblings", itertools.chain(first, files))
 
 
 class RepoInfoAtRevisionView(RepoInfoView):

@@ -3,6 +3,7 @@ written out in full here rather than inferred."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal, NotRequired, TypedDict
 
 from django.utils.html import escape
@@ -69,17 +70,21 @@ def repo_summary(repo: Repo) -> dict:
     return data
 
 
-def repo_info(repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool = True) -> dict:
+def siblings(resolved: Resolved, *, blobs: bool) -> Iterator[dict]:
+    """`siblings` of repo info, one file at a time."""
+    return (sibling(path, entry, blobs=blobs) for path, entry in trees.iter_files(resolved.tree_oid))
+
+
+def repo_info(
+    repo: Repo, resolved: Resolved, *, blobs: bool = False, card: bool = True, with_siblings: bool = True
+) -> dict:
+    """Without `with_siblings`, the caller adds `siblings` itself (RepoInfoView streams them)."""
     summary = card_summary_at(repo.pk, resolved.tree_oid)
     data = repo_summary(repo)
-    data.update(
-        {
-            "sha": resolved.commit_oid,
-            "tags": summary.tags,
-            "siblings": [sibling(path, entry, blobs=blobs) for path, entry in trees.iter_files(resolved.tree_oid)],
-            "usedStorage": repo.used_storage,
-        }
-    )
+    data.update({"sha": resolved.commit_oid, "tags": summary.tags})
+    if with_siblings:
+        data["siblings"] = list(siblings(resolved, blobs=blobs))
+    data["usedStorage"] = repo.used_storage
     if summary.pipeline_tag:
         data["pipeline_tag"] = summary.pipeline_tag
     if summary.library_name:

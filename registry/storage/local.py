@@ -38,11 +38,18 @@ class LocalStorage(PublishingStorage):
         return self.objects_dir / sha256[:2] / sha256[2:4] / sha256
 
     def publish(self, tmp_path: Path, name: str) -> None:
-        """Make the verified temporary file `tmp_path` the object `name` (kept if already there)."""
+        """Make the verified temporary file `tmp_path` the object `name`. One already there is kept,
+        its mtime refreshed: the sweeps of unreferenced objects by age (gc_blobs) then count from
+        this write, not from the first (a preview rendered again with the same bytes)."""
         final = self.path_for(name)
         if final.exists():
-            tmp_path.unlink(missing_ok=True)
-            return
+            try:
+                os.utime(final)
+            except FileNotFoundError:  # swept meanwhile: publish this copy instead
+                pass
+            else:
+                tmp_path.unlink(missing_ok=True)
+                return
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp_path, final)
         _fsync_dir(final.parent)

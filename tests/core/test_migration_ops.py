@@ -55,3 +55,30 @@ def test_a_failed_build_is_dropped_and_built_again(scratch_table):
     with connection.schema_editor(atomic=False) as editor:
         assert drop_invalid_index(editor, "scratch_value_unique") is False  # a valid index is kept
     assert _index_state() == "valid"
+
+
+def _token_triggers() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+            " WHERE tgrelid = 'accounts_accesstoken'::regclass AND NOT tgisinternal ORDER BY tgname"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_accounts_0006_changes_the_token_role_under_gating_0007s_trigger_both_ways():
+    """An upgrade where gating 0007 (a trigger naming `role`) ran before accounts 0006 (which
+    widens `role`): PostgreSQL refused the change and `migrate` stopped. AlterFieldKeepingTriggers
+    sets the triggers aside and makes them again as they were."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    latest = _token_triggers()
+    assert any("UPDATE OF" in definition and " role," in definition for definition in latest)
+    try:
+        MigrationExecutor(connection).migrate([("accounts", "0005_org_roles_invitations")])  # 0006 backwards
+        assert any("UPDATE OF" in definition and " role," in definition for definition in _token_triggers())
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())  # 0006 forwards, the trigger in place
+
+    assert _token_triggers() == latest

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,6 +64,14 @@ def leader(log: Path, name: str) -> int:
     """The pid of the last start of `name`, as the manager logged it."""
     starts = re.findall(rf"supervise \| {name} started \(pid (\d+)\)", log.read_text(errors="replace"))
     return int(starts[-1]) if starts else 0
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def answers(url: str) -> bool:
@@ -149,7 +158,7 @@ def test_worker_killed_is_restarted_web_keeps_serving_and_sigterm_leaves_nothing
 
 
 def test_entry_failing_at_its_first_start_stops_everything(tmp_path):
-    """A port in use or a bad setting: `make run` ends with status 1 instead of retrying forever,
+    """A bad setting: `make run` ends with status 1 instead of retrying forever,
     and takes the healthy entries down with it (as honcho did)."""
     procfile = tmp_path / "Procfile"
     procfile.write_text("broken: false\nhealthy: sleep 300\n")
@@ -163,6 +172,72 @@ def test_entry_failing_at_its_first_start_stops_everything(tmp_path):
         assert manager.wait(timeout=60) == 1
 
         assert log.read_text().count("broken started") == 3
+        assert not group_alive(healthy)
+    finally:
+        if manager.poll() is None:
+            manager.kill()
+            manager.wait()
+
+
+def test_web_whose_port_is_still_held_waits_for_it_instead_of_giving_up(tmp_path):
+    """A previous run's server still draining holds the port: gunicorn (config/gunicorn.conf.py)
+    exits with EX_TEMPFAIL and the manager starts it again with a back-off, more times than the
+    STARTRETRIES that end a crashing entry, until the port is free; then it serves."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"web: PORT={port} WEB_WORKERS=1 ACCESS_LOG=0 GATEHOUSE_VAR_DIR={tmp_path / 'var'} "
+        f"{sys.executable} -m gunicorn -c config/gunicorn.conf.py tests.support.socketbody_app:app\n"
+    )
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        manager = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts/supervise.py"), str(procfile)], cwd=ROOT, stdout=out, stderr=out
+        )
+    try:
+        wait_for(lambda: log.read_text().count("is held for now") >= 4, timeout=60, what="4 tries on a held port")
+        assert f"Address 127.0.0.1:{port} is in use" in log.read_text()
+        holder.close()
+
+        wait_for(lambda: listening(port), timeout=60, what="gunicorn on the freed port")
+        text = log.read_text()
+        assert "giving up" not in text
+        assert manager.poll() is None
+    finally:
+        holder.close()
+        manager.send_signal(signal.SIGTERM)
+        try:
+            manager.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            manager.kill()
+            manager.wait()
+
+
+def test_an_entry_held_past_the_bound_stops_everything(tmp_path):
+    """Waiting on a held resource is bounded (TEMPFAIL_WAIT, 60 s; 3 s here): then the manager
+    says so and stops with status 1, as for an entry that keeps crashing at its first start."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("held: sleep 0.1; exit 75\nhealthy: sleep 300\n")
+    log = tmp_path / "run.log"
+    env = {**os.environ, "SUPERVISE_TEMPFAIL_WAIT": "3"}
+    started = time.monotonic()
+    with log.open("wb") as out:
+        manager = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts/supervise.py"), str(procfile)], env=env, stderr=out
+        )
+    try:
+        wait_for(lambda: leader(log, "healthy"), timeout=30, what="the healthy entry")
+        healthy = leader(log, "healthy")
+
+        assert manager.wait(timeout=60) == 1
+
+        assert time.monotonic() - started >= 3
+        text = log.read_text()
+        assert text.count("held started") >= 4  # more than STARTRETRIES: a held port is no crash
+        assert "held: what it needs (its port?) is still held after 3 s" in text
         assert not group_alive(healthy)
     finally:
         if manager.poll() is None:

@@ -1,5 +1,6 @@
 """The real `huggingface_hub` client against a live Gatehouse server: the read and download API."""
 
+import json
 import os
 from pathlib import Path
 
@@ -63,6 +64,30 @@ def test_model_info_lists_files_card_and_sha(hub, published):
     detailed = HfApi().model_info("alice/tiny", files_metadata=True)
     weights = next(s for s in detailed.siblings if s.rfilename.endswith(".safetensors"))
     assert weights.size == 40_000 and weights.lfs.size == 40_000 and len(weights.lfs.sha256) == 64
+
+
+def test_model_info_past_the_inline_limit_is_streamed_whole(hub, alice, client, monkeypatch):
+    """Repo info of a big tree is streamed (bounded memory, issue 17), with the same content as
+    the one-body answer: every file, with its metadata, read by the real client."""
+    files = {f"data/{i:02d}.txt": f"row {i}\n".encode() for i in range(6)}
+    files["données/é.json"] = b"{}"
+    files["weights.safetensors"] = os.urandom(20_000)
+    make_repo(alice, "many", files)
+    url = "/api/models/alice/many?blobs=true"
+    monkeypatch.setattr("registry.api.repos.SIBLINGS_INLINE", 9)  # 8 files and .gitattributes: inline
+    inline = client.get(url)
+    monkeypatch.setattr("registry.api.repos.SIBLINGS_INLINE", 8)
+    streamed = client.get(url)
+
+    assert not inline.streaming and streamed.streaming
+    assert streamed["Content-Type"] == inline["Content-Type"] == "application/json; charset=utf-8"
+    body = b"".join(streamed.streaming_content)
+    assert json.loads(body) == inline.json()
+    assert "données/é.json".encode() in body  # UTF-8, as the renderer writes it
+    info = HfApi().model_info("alice/many", files_metadata=True)
+    assert {s.rfilename for s in info.siblings} == {".gitattributes", *files}
+    weights = next(s for s in info.siblings if s.rfilename == "weights.safetensors")
+    assert weights.size == 20_000 and weights.lfs.size == 20_000 and len(weights.lfs.sha256) == 64
 
 
 def test_repo_revision_and_file_existence(hub, published):

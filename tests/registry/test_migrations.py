@@ -30,6 +30,6 @@ def test_repos_made_before_created_by_get_the_author_of_their_root_commit(alice,
     repo = make_repo(org, "m", author=bob)
     commit_files(repo, {"a.txt": b"later"}, author=alice)  # a later commit by someone else
     Repo.objects.update(created_by=None)
-    migration = importlib.import_module("registry.migrations.0018_repo_takedown_and_creator")
+    migration = importlib.import_module("registry.migrations.0019_repo_creators_backfill")
     migration.creators_from_history(apps, None)
     assert Repo.objects.get(pk=repo.pk).created_by == bob
