@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("registry", "0018_repo_takedown_and_creator"),
+        ("registry", "0019_repo_creators_backfill"),
     ]
 
     operations = [
