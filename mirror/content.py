@@ -2,11 +2,14 @@
 served locally from then on.
 
 The first request for a file claims its `MirrorObject` row (the fetch lock, under a lease it
-renews) and streams the upstream's bytes to its caller while they are hashed and written to the
-store; the object is published only if they match what the upstream announced (sha256 of an LFS
-file, git blob id of a small one), else the transfer is aborted mid-stream and nothing is kept.
-Concurrent first requests wait for the row to be STORED (or take it over when the fetcher's
-lease runs out) and then read the stored copy.
+renews) and starts the fetch in a background thread of its process (mirror/spool.py): the
+upstream's bytes are hashed and written to the store's verifying writer, whose local temporary
+file is the fetch's spool, and the object is published only if they match what the upstream
+announced (sha256 of an LFS file, git blob id of a small one), else nothing is kept. Every caller,
+the first included, follows the spool as it grows, so the fetch runs at the upstream's pace, not
+its first client's. Requests on other hosts (or for another repo naming the same content) wait
+for the row to be STORED (or take it over when the fetcher's lease runs out) and read the stored
+copy.
 
 SECURITY: the mirror's own area (`mirror_storage`) is apart from the registry's blobs, and no
 `RepoObject` is ever made for it: upstream bytes prove nothing for any local repo (an `lfsFile`
@@ -16,6 +19,7 @@ naming a mirrored file's sha256 is refused like any content never uploaded there
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,6 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import HubError
+from mirror import services
 from mirror.models import MirrorObject, MirrorRepoObject, ObjectState
 from registry.storage import BlobStorage, storage_at
 from registry.storage import IntegrityError as StorageIntegrityError
@@ -72,29 +77,60 @@ def claim(upstream: str, oid: str, filename: str) -> MirrorObject | None:
         if row.lease_until is not None and row.lease_until > now:
             return None
         row.lease_until = now + LEASE  # the last fetcher died or gave up: take it over
-        row.save(update_fields=["lease_until"])
+        row.spool_host = row.spool_path = ""  # its followers see their fetch is gone
+        row.save(update_fields=["lease_until", "spool_host", "spool_path"])
         return row
 
 
-def wait_stored(upstream: str, oid: str, filename: str, *, seconds: float) -> MirrorObject | None:
-    """Follow a fetch in progress: the stored row once it is; or a claim of ours if the fetcher
-    gave up (None from `claim` then means the wait goes on); or None after `seconds`."""
+def host_name() -> str:
+    """This host, as spools name it: a spool is a local file, followed only where it lies."""
+    return socket.gethostname()[:255]
+
+
+def repo_key(repo_type: str, repo_id: str) -> str:
+    return f"{repo_type}:{repo_id}"[:255]
+
+
+def is_followable(row: MirrorObject, fetch_repo: str) -> bool:
+    """A fetch in progress whose spool this request can tail: on this host, for the same repo
+    (SECURITY: content fetched for another repo is served for this one only once stored and spot
+    checked, see MirrorRepoObject), under a live lease."""
+    return (
+        row.state == ObjectState.FETCHING
+        and bool(row.spool_path)
+        and row.spool_host == host_name()
+        and row.fetch_repo == fetch_repo
+        and row.lease_until is not None
+        and row.lease_until > timezone.now()
+    )
+
+
+def wait_fetch(
+    upstream: str, oid: str, filename: str, *, fetch_repo: str, seconds: float
+) -> tuple[str, MirrorObject] | None:
+    """Wait on a fetch in progress, polling its row: ("stored", row) once it is; ("follow", row)
+    as soon as its spool can be tailed here (`is_followable`); ("claimed", row) if the fetcher
+    gave up and this request took the row over; None after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         row = MirrorObject.objects.filter(upstream=upstream, oid=oid).first()
-        if row is None or row.state != ObjectState.STORED:
-            claimed = claim(upstream, oid, filename)
-            if claimed is not None:
-                return claimed
-        else:
-            return row
-        time.sleep(0.2)
+        if row is not None and row.state == ObjectState.STORED:
+            return "stored", row
+        if row is not None and is_followable(row, fetch_repo):
+            return "follow", row
+        claimed = claim(upstream, oid, filename)
+        if claimed is not None:
+            return "claimed", claimed
+        time.sleep(0.1 if row is not None and row.spool_host == host_name() else 0.2)
     return None
 
 
 def release(row: MirrorObject) -> None:
-    """A fetch that failed or was abandoned: the next request fetches again."""
-    MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING).update(lease_until=None)
+    """A fetch that failed or was abandoned: the next request fetches again, and its followers
+    see that their spool is gone (mirror/spool.py cuts them short)."""
+    MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING).update(
+        lease_until=None, spool_host="", spool_path=""
+    )
 
 
 class Fetch:
@@ -113,6 +149,10 @@ class Fetch:
         self.size = size
         self.writer = mirror_storage().writer(expected_sha256=row.oid if is_lfs else None, expected_size=size)
         self.git_hash = None if is_lfs else hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+        self.spool_path = str(self.writer.spool_path)
+        MirrorObject.objects.filter(pk=row.pk).update(
+            spool_host=host_name(), spool_path=self.spool_path, fetch_repo=repo_key(*repo)
+        )
 
     def __iter__(self) -> Iterator[bytes]:
         """Each chunk is handed on once the next one arrived: the last is held back until the
@@ -154,9 +194,19 @@ class Fetch:
         if held is not None:
             yield held
 
-    def drain(self) -> None:
-        for _ in self:
+    def drain(self, filename: str) -> None:
+        """Receive the whole object (no caller reads the chunks: followers tail the spool). Content
+        in a pickle format is marked for its scan before it can be STORED, so that no request
+        serves it in between, and its scan is queued once it is."""
+        chunks = iter(self)
+        first = next(chunks, b"")
+        is_pickle = is_pickle_like(filename, first)
+        if is_pickle:
+            MirrorObject.objects.filter(pk=self.row.pk).update(scan_status="queued")
+        for _ in chunks:
             pass
+        if is_pickle:
+            services.scan_request(row_pk=self.row.pk, filename=filename.rsplit("/", 1)[-1])
 
 
 def served_for(upstream: str, repo_type: str, repo_id: str, oid: str) -> bool:

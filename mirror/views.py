@@ -27,7 +27,7 @@ from core.http import answers_errors, error_response
 from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
 from gating.repo_views import action_for, repo_type_from_kwargs
-from mirror import client, content, services, upstream_cache
+from mirror import client, content, services, spool, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
 from mirror.credentials import Credential, content_token, credential_for, operator_credential
 from mirror.models import MirrorAcceptance, MirrorObject
@@ -298,25 +298,71 @@ class MirrorResolveView(MirrorView):
         if row is None:
             if file.is_stale:
                 raise client.UpstreamUnavailable(self.upstream, "not reachable")
-            row = content.claim(self.upstream.name, file.oid, self.path)
-            if row is None:  # another request is fetching it: follow, then read what it stored
-                row = content.wait_stored(
-                    self.upstream.name, file.oid, self.path, seconds=settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS
-                )
-                if row is None:
-                    raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
-            if row.state != "stored":
-                streamed = self._fetch(row, whole=byte_range is not None)
-                if streamed is not None:
+            kind, row = self._claim_or_wait()
+            if kind == "claimed":
+                fetched = self._fetch(row, byte_range)
+                if fetched is not None:
                     self._audit("upstream")
-                    return streamed
+                    return fetched
                 row = MirrorObject.objects.get(pk=row.pk)
                 source = "upstream"
+            elif kind == "follow":
+                followed = self._follow(row, byte_range)
+                if followed is not None:
+                    self._audit(source)
+                    return followed
+                return self._content(request, None)  # the fetch ended meanwhile: stored, or gone
             _require_scanned(row, self.path)
         if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
             self._spot_check(row)
         self._audit(source)
         return _from_store(row, byte_range, file.size)
+
+    def _claim_or_wait(self) -> tuple[str, MirrorObject]:
+        """Claim the fetch of the file, or wait on the one in progress (content.wait_fetch)."""
+        claimed = content.claim(self.upstream.name, self.file.oid, self.path)
+        if claimed is not None:
+            return "claimed", claimed
+        waited = content.wait_fetch(
+            self.upstream.name,
+            self.file.oid,
+            self.path,
+            fetch_repo=content.repo_key(self.repo_type, self.repo_id),
+            seconds=settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS,
+        )
+        if waited is None:
+            raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
+        return waited
+
+    def _follow(self, row: MirrorObject, byte_range: tuple[int, int] | None, *, first: bool = False):
+        """The response that tails the spool of the fetch in progress (mirror/spool.py); None if
+        that fetch already ended (the caller looks again). SECURITY: pickle-format content is
+        never served from a spool: refused by name, then by its first bytes, before any byte."""
+        if content.is_pickle_like(self.path, b""):
+            raise _being_scanned()
+        try:
+            follower = spool.Follower(row.pk, row.spool_path, self.file.size)
+        except FileNotFoundError:
+            if first:
+                raise
+            return None
+        try:
+            is_pickle = content.is_pickle_like(self.path, follower.head())
+        except BaseException:
+            follower.close()
+            if first:
+                raise
+            return None
+        if is_pickle:
+            follower.close()
+            raise _being_scanned()
+        start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
+        response = StreamingHttpResponse(follower.chunks(start, end), content_type="application/octet-stream")
+        response["Content-Length"] = str(end - start + 1)
+        if byte_range is not None:
+            response.status_code = 206
+            response["Content-Range"] = f"bytes {start}-{end}/{self.file.size}"
+        return response
 
     def _spot_check(self, row: MirrorObject) -> None:
         """Content stored for another repo of the upstream: served for this one only once its
@@ -352,10 +398,12 @@ class MirrorResolveView(MirrorView):
                 )
         content.served_for_record(self.upstream.name, self.repo_type, self.repo_id, file.oid)
 
-    def _fetch(self, row: MirrorObject, *, whole: bool):
-        """Fetch the object, claimed by this request. Streams it to the caller while it is
-        stored (the response), or, for pickle-format content and ranged requests, stores it whole
-        first (None: read it from the store)."""
+    def _fetch(self, row: MirrorObject, byte_range: tuple[int, int] | None):
+        """Fetch the object, claimed by this request: in a background thread that this request
+        then follows like any other (mirror/spool.py). Where this process runs all the fetch
+        threads it may, the request fetches itself: it streams the object to its caller while it
+        is stored, or, for pickle-format content and ranged requests, stores it whole first (None:
+        read it from the store)."""
         file = self.file
         prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
         path = f"/{prefix}{self.repo_id}/resolve/{file.commit}/{_quote(self.path)}"
@@ -369,9 +417,20 @@ class MirrorResolveView(MirrorView):
             upstream_response.drain_conn()
             content.release(row)
             raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
-        fetch = content.Fetch(
-            row, upstream_response, is_lfs=file.is_lfs, size=file.size, repo=(self.repo_type, self.repo_id)
-        )
+        try:
+            fetch = content.Fetch(
+                row, upstream_response, is_lfs=file.is_lfs, size=file.size, repo=(self.repo_type, self.repo_id)
+            )
+        except BaseException:
+            upstream_response.release_conn()
+            content.release(row)
+            raise
+        if spool.start(fetch, self.path):
+            row.spool_path = fetch.spool_path
+            try:
+                return self._follow(row, byte_range, first=True)
+            except spool.FetchFailed:
+                raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
         chunks = iter(fetch)
         first = next(chunks, b"")
         if content.is_pickle_like(self.path, first):
@@ -381,7 +440,7 @@ class MirrorResolveView(MirrorView):
                 pass
             services.scan_request(row_pk=row.pk, filename=self.path.rsplit("/", 1)[-1])
             raise _being_scanned()
-        if whole:
+        if byte_range is not None:
             for _ in chunks:
                 pass
             return None
