@@ -121,6 +121,7 @@ class Follower:
         self.fd = os.open(spool_path, os.O_RDONLY)  # FileNotFoundError: the fetch is already gone
         self.is_verified = False
         self._next_check = 0.0
+        self._range = (0, size - 1)
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -170,10 +171,17 @@ class Follower:
         self._wait_for(wanted, raw=True)
         return os.pread(self.fd, wanted, 0)
 
-    def chunks(self, start: int, end: int) -> Iterator[bytes]:
-        """Bytes `start`..`end` (inclusive) as they arrive; a range that reaches into the last
-        HOLD bytes (or the whole of an empty file) ends only once the fetch is verified."""
+    def serve(self, start: int, end: int) -> Follower:
+        """Make this the body of a response: bytes `start`..`end` (inclusive). The response
+        closes it (and its descriptor) even if its body was never read."""
+        self._range = (start, end)
+        return self
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The bytes of the range as they arrive; a range that reaches into the last HOLD bytes
+        (or the whole of an empty file) ends only once the fetch is verified."""
         try:
+            start, end = self._range
             offset, stop = start, end + 1
             needs_verification = stop > self.size - HOLD or self.size == 0
             while offset < stop:

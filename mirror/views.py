@@ -357,7 +357,7 @@ class MirrorResolveView(MirrorView):
             follower.close()
             raise _being_scanned()
         start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
-        response = StreamingHttpResponse(follower.chunks(start, end), content_type="application/octet-stream")
+        response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
         response["Content-Length"] = str(end - start + 1)
         if byte_range is not None:
             response.status_code = 206
