@@ -137,12 +137,25 @@ class Fetch:
     """Iterate to receive the object: each chunk is written to the store's verifying writer and
     yielded to the caller. At the end the bytes are checked and published and the row marked
     STORED; on a mismatch (or any failure) the writer is aborted, the row released, and the
-    iteration raises, which cuts the caller's response short of its Content-Length."""
+    iteration raises, which cuts the caller's response short of its Content-Length.
+
+    Content in a pickle format (by `filename`, or by its first bytes) is STORED with its scan
+    queued, in one update: no request can serve it in between (found by a review: marked after
+    the first chunk was handed on, a one-chunk pickle was STORED unscanned for a moment)."""
 
     def __init__(
-        self, row: MirrorObject, response: urllib3.BaseHTTPResponse, *, is_lfs: bool, size: int, repo: tuple[str, str]
+        self,
+        row: MirrorObject,
+        response: urllib3.BaseHTTPResponse,
+        *,
+        is_lfs: bool,
+        size: int,
+        repo: tuple[str, str],
+        filename: str,
     ):
         self.row = row
+        self.filename = filename
+        self.is_pickle: bool | None = None  # known once the first bytes arrived
         self.repo = repo  # (repo_type, repo_id) it was fetched for
         self.response = response
         self.is_lfs = is_lfs
@@ -163,6 +176,8 @@ class Fetch:
         held: bytes | None = None
         try:
             for chunk in self.response.stream(CHUNK, decode_content=False):
+                if self.is_pickle is None:
+                    self.is_pickle = is_pickle_like(self.filename, chunk)
                 self.writer.write(chunk)
                 if self.git_hash is not None:
                     self.git_hash.update(chunk)
@@ -172,6 +187,8 @@ class Fetch:
                 if time.monotonic() - renewed > RENEW_EVERY:
                     renewed = time.monotonic()
                     MirrorObject.objects.filter(pk=self.row.pk).update(lease_until=timezone.now() + LEASE)
+            if self.is_pickle is None:
+                self.is_pickle = is_pickle_like(self.filename, b"")
             if self.git_hash is not None and self.git_hash.hexdigest() != self.row.oid:
                 raise HubError("Upstream content does not match its git blob id.", status=502, code="UpstreamIntegrity")
             try:
@@ -182,7 +199,12 @@ class Fetch:
                 ) from None
             with transaction.atomic():
                 MirrorObject.objects.filter(pk=self.row.pk).update(
-                    state=ObjectState.STORED, sha256=sha256, size=self.size, fetched_at=timezone.now(), lease_until=None
+                    state=ObjectState.STORED,
+                    sha256=sha256,
+                    size=self.size,
+                    fetched_at=timezone.now(),
+                    lease_until=None,
+                    **({"scan_status": "queued"} if self.is_pickle else {}),
                 )
                 served_for_record(self.row.upstream, *self.repo, self.row.oid)
         except BaseException:
@@ -194,19 +216,16 @@ class Fetch:
         if held is not None:
             yield held
 
-    def drain(self, filename: str) -> None:
-        """Receive the whole object (no caller reads the chunks: followers tail the spool). Content
-        in a pickle format is marked for its scan before it can be STORED, so that no request
-        serves it in between, and its scan is queued once it is."""
-        chunks = iter(self)
-        first = next(chunks, b"")
-        is_pickle = is_pickle_like(filename, first)
-        if is_pickle:
-            MirrorObject.objects.filter(pk=self.row.pk).update(scan_status="queued")
-        for _ in chunks:
+    def drain(self) -> None:
+        """Receive the whole object (no caller reads the chunks: followers tail the spool), then
+        queue the scan of pickle-format content."""
+        for _ in self:
             pass
-        if is_pickle:
-            services.scan_request(row_pk=self.row.pk, filename=filename.rsplit("/", 1)[-1])
+        self.scan_if_pickle()
+
+    def scan_if_pickle(self) -> None:
+        if self.is_pickle:
+            services.scan_request(row_pk=self.row.pk, filename=self.filename.rsplit("/", 1)[-1])
 
 
 def served_for(upstream: str, repo_type: str, repo_id: str, oid: str) -> bool:

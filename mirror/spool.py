@@ -64,7 +64,7 @@ def running_fetches() -> int:
     return _running
 
 
-def start(fetch: Fetch, filename: str) -> bool:
+def start(fetch: Fetch) -> bool:
     """Run `fetch` in a background thread; False (nothing started) when this process already
     runs GATEHOUSE_MIRROR_FETCH_THREADS of them."""
     global _running
@@ -73,7 +73,7 @@ def start(fetch: Fetch, filename: str) -> bool:
             return False
         _running += 1
     try:
-        thread = threading.Thread(target=_run, args=(fetch, filename), name=f"mirror-fetch-{fetch.row.pk}", daemon=True)
+        thread = threading.Thread(target=_run, args=(fetch,), name=f"mirror-fetch-{fetch.row.pk}", daemon=True)
         thread.start()
     except BaseException:
         _free_slot()
@@ -87,10 +87,10 @@ def _free_slot() -> None:
         _running -= 1
 
 
-def _run(fetch: Fetch, filename: str) -> None:
+def _run(fetch: Fetch) -> None:
     """The thread: receive the whole object; a failure has released the row (followers stop)."""
     try:
-        fetch.drain(filename)
+        fetch.drain()
     except Exception as exc:  # noqa: BLE001 - logged: nobody else will see it
         logger.warning("Mirror fetch of %s (%s) failed: %s", fetch.row.oid, fetch.row.upstream, exc)
     finally:

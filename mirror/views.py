@@ -291,7 +291,7 @@ class MirrorResolveView(MirrorView):
             response[key] = value
         return response
 
-    def _content(self, request, row: MirrorObject | None):
+    def _content(self, request, row: MirrorObject | None, *, is_retry: bool = False):
         file = self.file
         byte_range = parse_range(request.headers.get("Range"), file.size)
         source = "stale" if file.is_stale else "cache"
@@ -311,7 +311,9 @@ class MirrorResolveView(MirrorView):
                 if followed is not None:
                     self._audit(source)
                     return followed
-                return self._content(request, None)  # the fetch ended meanwhile: stored, or gone
+                if is_retry:
+                    raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
+                return self._content(request, None, is_retry=True)  # that fetch ended: stored, or failed
             _require_scanned(row, self.path)
         if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
             self._spot_check(row)
@@ -419,13 +421,18 @@ class MirrorResolveView(MirrorView):
             raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
         try:
             fetch = content.Fetch(
-                row, upstream_response, is_lfs=file.is_lfs, size=file.size, repo=(self.repo_type, self.repo_id)
+                row,
+                upstream_response,
+                is_lfs=file.is_lfs,
+                size=file.size,
+                repo=(self.repo_type, self.repo_id),
+                filename=self.path,
             )
         except BaseException:
             upstream_response.release_conn()
             content.release(row)
             raise
-        if spool.start(fetch, self.path):
+        if spool.start(fetch):
             row.spool_path = fetch.spool_path
             try:
                 return self._follow(row, byte_range, first=True)
@@ -433,12 +440,10 @@ class MirrorResolveView(MirrorView):
                 raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
         chunks = iter(fetch)
         first = next(chunks, b"")
-        if content.is_pickle_like(self.path, first):
-            # Marked before the fetch can finish, so no request serves it between STORED and queued.
-            MirrorObject.objects.filter(pk=row.pk).update(scan_status="queued")
+        if fetch.is_pickle:  # STORED with its scan queued (content.Fetch)
             for _ in chunks:
                 pass
-            services.scan_request(row_pk=row.pk, filename=self.path.rsplit("/", 1)[-1])
+            fetch.scan_if_pickle()
             raise _being_scanned()
         if byte_range is not None:
             for _ in chunks:

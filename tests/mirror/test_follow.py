@@ -49,6 +49,7 @@ def _stored(filename: str, seconds: float = 30) -> MirrorObject:
     raise AssertionError(f"{filename} was not stored within {seconds} s")
 
 
+@pytest.mark.s3  # the spool is a local file on either backend
 def test_concurrent_first_downloads_fetch_once_and_both_stream(hub, mirror_settings, tmp_path, settings):
     """Two first downloads at once, one through the client, one timed by hand: the upstream
     serves the file once, and both get bytes while the fetch still runs."""
