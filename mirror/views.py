@@ -336,28 +336,27 @@ class MirrorResolveView(MirrorView):
             raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
         return waited
 
-    def _follow(self, row: MirrorObject, byte_range: tuple[int, int] | None, *, first: bool = False):
-        """The response that tails the spool of the fetch in progress (mirror/spool.py); None if
-        that fetch already ended (the caller looks again). SECURITY: pickle-format content is
-        never served from a spool: refused by name, then by its first bytes, before any byte."""
-        if content.is_pickle_like(self.path, b""):
-            raise _being_scanned()
+    def _follow(self, row: MirrorObject, byte_range: tuple[int, int] | None, *, follower: spool.Follower | None = None):
+        """The response that tails the spool of the fetch in progress (mirror/spool.py), with
+        `follower` when this request started the fetch (opened before, so a fetch that ends at
+        once is followed all the same); None if that fetch already ended (the caller looks again).
+        SECURITY: pickle-format content is never served from a spool: refused by name, then by
+        its first bytes, before any byte."""
+        started_here = follower is not None
+        if follower is None:
+            try:
+                follower = spool.Follower(row.pk, row.spool_path, self.file.size)
+            except FileNotFoundError:
+                return None
         try:
-            follower = spool.Follower(row.pk, row.spool_path, self.file.size)
-        except FileNotFoundError:
-            if first:
-                raise
-            return None
-        try:
-            is_pickle = content.is_pickle_like(self.path, follower.head())
-        except BaseException:
+            if content.is_pickle_like(self.path, b"") or content.is_pickle_like(self.path, follower.head()):
+                follower.close()
+                raise _being_scanned()
+        except spool.FetchFailed:
             follower.close()
-            if first:
-                raise
+            if started_here:
+                raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
             return None
-        if is_pickle:
-            follower.close()
-            raise _being_scanned()
         start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
         response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
         response["Content-Length"] = str(end - start + 1)
@@ -428,16 +427,14 @@ class MirrorResolveView(MirrorView):
                 repo=(self.repo_type, self.repo_id),
                 filename=self.path,
             )
+            follower = spool.Follower(row.pk, fetch.spool_path, file.size)
         except BaseException:
             upstream_response.release_conn()
             content.release(row)
             raise
         if spool.start(fetch):
-            row.spool_path = fetch.spool_path
-            try:
-                return self._follow(row, byte_range, first=True)
-            except spool.FetchFailed:
-                raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
+            return self._follow(row, byte_range, follower=follower)
+        follower.close()
         chunks = iter(fetch)
         first = next(chunks, b"")
         if fetch.is_pickle:  # STORED with its scan queued (content.Fetch)
