@@ -99,7 +99,8 @@ def _run(fetch: Fetch) -> None:
 
 
 def fetch_state(row_pk: int, spool_path: str) -> str:
-    """ "stored" (verified, from this very spool), "running", or "failed"."""
+    """The state of the fetch writing `spool_path`: "stored" (verified, from this very spool),
+    "running", or "failed" (released, taken over by another fetch, or its lease ran out)."""
     row = MirrorObject.objects.filter(pk=row_pk).values("state", "spool_path", "lease_until").first()
     if row is None or row["spool_path"] != spool_path:
         return "failed"
