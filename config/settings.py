@@ -379,6 +379,8 @@ GATEHOUSE_MIRROR_STALE_SECONDS = env.int("GATEHOUSE_MIRROR_STALE_SECONDS", defau
 GATEHOUSE_MIRROR_CONNECT_TIMEOUT = env.float("GATEHOUSE_MIRROR_CONNECT_TIMEOUT", default=5.0)
 GATEHOUSE_MIRROR_READ_TIMEOUT = env.float("GATEHOUSE_MIRROR_READ_TIMEOUT", default=30.0)
 GATEHOUSE_MIRROR_FOLLOW_SECONDS = env.float("GATEHOUSE_MIRROR_FOLLOW_SECONDS", default=60.0)
+# Upstream fetches running in background threads at once, per web process (mirror/spool.py).
+GATEHOUSE_MIRROR_FETCH_THREADS = env.int("GATEHOUSE_MIRROR_FETCH_THREADS", default=4)
 GATEHOUSE_MIRROR_SCAN_RETRY_AFTER = env.int("GATEHOUSE_MIRROR_SCAN_RETRY_AFTER", default=5)
 # Bytes of upstream content the mirror keeps; past them the least recently served objects are
 # evicted (fetched again on next use). 0: unbounded, the default: the mirror's area shares the

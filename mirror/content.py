@@ -2,11 +2,14 @@
 served locally from then on.
 
 The first request for a file claims its `MirrorObject` row (the fetch lock, under a lease it
-renews) and streams the upstream's bytes to its caller while they are hashed and written to the
-store; the object is published only if they match what the upstream announced (sha256 of an LFS
-file, git blob id of a small one), else the transfer is aborted mid-stream and nothing is kept.
-Concurrent first requests wait for the row to be STORED (or take it over when the fetcher's
-lease runs out) and then read the stored copy.
+renews) and starts the fetch in a background thread of its process (mirror/spool.py): the
+upstream's bytes are hashed and written to the store's verifying writer, whose local temporary
+file is the fetch's spool, and the object is published only if they match what the upstream
+announced (sha256 of an LFS file, git blob id of a small one), else nothing is kept. Every caller,
+the first included, follows the spool as it grows, so the fetch runs at the upstream's pace, not
+its first client's. Requests on other hosts (or for another repo naming the same content) wait
+for the row to be STORED (or take it over when the fetcher's lease runs out) and read the stored
+copy.
 
 SECURITY: the mirror's own area (`mirror_storage`) is apart from the registry's blobs, and no
 `RepoObject` is ever made for it: upstream bytes prove nothing for any local repo (an `lfsFile`
@@ -16,6 +19,7 @@ naming a mirrored file's sha256 is refused like any content never uploaded there
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,6 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import HubError
+from mirror import services
 from mirror.models import MirrorObject, MirrorRepoObject, ObjectState
 from registry.storage import BlobStorage, storage_at
 from registry.storage import IntegrityError as StorageIntegrityError
@@ -72,47 +77,95 @@ def claim(upstream: str, oid: str, filename: str) -> MirrorObject | None:
         if row.lease_until is not None and row.lease_until > now:
             return None
         row.lease_until = now + LEASE  # the last fetcher died or gave up: take it over
-        row.save(update_fields=["lease_until"])
+        row.spool_host = row.spool_path = ""  # its followers see their fetch is gone
+        row.save(update_fields=["lease_until", "spool_host", "spool_path"])
         return row
 
 
-def wait_stored(upstream: str, oid: str, filename: str, *, seconds: float) -> MirrorObject | None:
-    """Follow a fetch in progress: the stored row once it is; or a claim of ours if the fetcher
-    gave up (None from `claim` then means the wait goes on); or None after `seconds`."""
+def host_name() -> str:
+    """This host, as spools name it: a spool is a local file, followed only where it lies."""
+    return socket.gethostname()[:255]
+
+
+def repo_key(repo_type: str, repo_id: str) -> str:
+    return f"{repo_type}:{repo_id}"[:255]
+
+
+def is_followable(row: MirrorObject, fetch_repo: str) -> bool:
+    """A fetch in progress whose spool this request can tail: on this host, for the same repo
+    (SECURITY: content fetched for another repo is served for this one only once stored and spot
+    checked, see MirrorRepoObject), under a live lease."""
+    return (
+        row.state == ObjectState.FETCHING
+        and bool(row.spool_path)
+        and row.spool_host == host_name()
+        and row.fetch_repo == fetch_repo
+        and row.lease_until is not None
+        and row.lease_until > timezone.now()
+    )
+
+
+def wait_fetch(
+    upstream: str, oid: str, filename: str, *, fetch_repo: str, seconds: float
+) -> tuple[str, MirrorObject] | None:
+    """Wait on a fetch in progress, polling its row: ("stored", row) once it is; ("follow", row)
+    as soon as its spool can be tailed here (`is_followable`); ("claimed", row) if the fetcher
+    gave up and this request took the row over; None after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         row = MirrorObject.objects.filter(upstream=upstream, oid=oid).first()
-        if row is None or row.state != ObjectState.STORED:
-            claimed = claim(upstream, oid, filename)
-            if claimed is not None:
-                return claimed
-        else:
-            return row
-        time.sleep(0.2)
+        if row is not None and row.state == ObjectState.STORED:
+            return "stored", row
+        if row is not None and is_followable(row, fetch_repo):
+            return "follow", row
+        claimed = claim(upstream, oid, filename)
+        if claimed is not None:
+            return "claimed", claimed
+        time.sleep(0.1 if row is not None and row.spool_host == host_name() else 0.2)
     return None
 
 
 def release(row: MirrorObject) -> None:
-    """A fetch that failed or was abandoned: the next request fetches again."""
-    MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING).update(lease_until=None)
+    """A fetch that failed or was abandoned: the next request fetches again, and its followers
+    see that their spool is gone (mirror/spool.py cuts them short)."""
+    MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING).update(
+        lease_until=None, spool_host="", spool_path=""
+    )
 
 
 class Fetch:
     """Iterate to receive the object: each chunk is written to the store's verifying writer and
     yielded to the caller. At the end the bytes are checked and published and the row marked
     STORED; on a mismatch (or any failure) the writer is aborted, the row released, and the
-    iteration raises, which cuts the caller's response short of its Content-Length."""
+    iteration raises, which cuts the caller's response short of its Content-Length.
+
+    Content in a pickle format (by `filename`, or by its first bytes) is STORED with its scan
+    queued, in one update: no request can serve it in between (found by a review: marked after
+    the first chunk was handed on, a one-chunk pickle was STORED unscanned for a moment)."""
 
     def __init__(
-        self, row: MirrorObject, response: urllib3.BaseHTTPResponse, *, is_lfs: bool, size: int, repo: tuple[str, str]
+        self,
+        row: MirrorObject,
+        response: urllib3.BaseHTTPResponse,
+        *,
+        is_lfs: bool,
+        size: int,
+        repo: tuple[str, str],
+        filename: str,
     ):
         self.row = row
+        self.filename = filename
+        self.is_pickle: bool | None = None  # known once the first bytes arrived
         self.repo = repo  # (repo_type, repo_id) it was fetched for
         self.response = response
         self.is_lfs = is_lfs
         self.size = size
         self.writer = mirror_storage().writer(expected_sha256=row.oid if is_lfs else None, expected_size=size)
         self.git_hash = None if is_lfs else hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+        self.spool_path = str(self.writer.spool_path)
+        MirrorObject.objects.filter(pk=row.pk).update(
+            spool_host=host_name(), spool_path=self.spool_path, fetch_repo=repo_key(*repo)
+        )
 
     def __iter__(self) -> Iterator[bytes]:
         """Each chunk is handed on once the next one arrived: the last is held back until the
@@ -123,6 +176,8 @@ class Fetch:
         held: bytes | None = None
         try:
             for chunk in self.response.stream(CHUNK, decode_content=False):
+                if self.is_pickle is None:
+                    self.is_pickle = is_pickle_like(self.filename, chunk)
                 self.writer.write(chunk)
                 if self.git_hash is not None:
                     self.git_hash.update(chunk)
@@ -132,6 +187,8 @@ class Fetch:
                 if time.monotonic() - renewed > RENEW_EVERY:
                     renewed = time.monotonic()
                     MirrorObject.objects.filter(pk=self.row.pk).update(lease_until=timezone.now() + LEASE)
+            if self.is_pickle is None:
+                self.is_pickle = is_pickle_like(self.filename, b"")
             if self.git_hash is not None and self.git_hash.hexdigest() != self.row.oid:
                 raise HubError("Upstream content does not match its git blob id.", status=502, code="UpstreamIntegrity")
             try:
@@ -142,7 +199,12 @@ class Fetch:
                 ) from None
             with transaction.atomic():
                 MirrorObject.objects.filter(pk=self.row.pk).update(
-                    state=ObjectState.STORED, sha256=sha256, size=self.size, fetched_at=timezone.now(), lease_until=None
+                    state=ObjectState.STORED,
+                    sha256=sha256,
+                    size=self.size,
+                    fetched_at=timezone.now(),
+                    lease_until=None,
+                    **({"scan_status": "queued"} if self.is_pickle else {}),
                 )
                 served_for_record(self.row.upstream, *self.repo, self.row.oid)
         except BaseException:
@@ -155,8 +217,15 @@ class Fetch:
             yield held
 
     def drain(self) -> None:
+        """Receive the whole object (no caller reads the chunks: followers tail the spool), then
+        queue the scan of pickle-format content."""
         for _ in self:
             pass
+        self.scan_if_pickle()
+
+    def scan_if_pickle(self) -> None:
+        if self.is_pickle:
+            services.scan_request(row_pk=self.row.pk, filename=self.filename.rsplit("/", 1)[-1])
 
 
 def served_for(upstream: str, repo_type: str, repo_id: str, oid: str) -> bool:

@@ -29,9 +29,10 @@ class ObjectState(models.TextChoices):
 
 class MirrorObject(models.Model):
     """Upstream content, by the id the upstream names it with (`oid`: the sha256 of an LFS file,
-    the git blob id of a small one), stored in the mirror's own area of the blob store under its
-    sha256. The row is also the fetch lock: one request holds it (FETCHING, under a lease it
-    renews) while it fetches; concurrent first requests wait for STORED."""
+        the git blob id of a small one), stored in the mirror's own area of the blob store under its
+        sha256. The row is also the fetch lock: one request holds it (FETCHING, under a lease it
+        renews) while it fetches; concurrent first requests on its host follow the fetch's spool file,
+    others wait for STORED."""
 
     upstream = models.CharField(max_length=100)
     oid = models.CharField(max_length=64)
@@ -49,6 +50,13 @@ class MirrorObject(models.Model):
     scan_status = models.CharField(max_length=16, blank=True)
     scan_findings = models.JSONField(default=dict, blank=True)
     filename = models.CharField(max_length=255, blank=True)  # the name it was first fetched under (the scanner's hint)
+    # The fetch in progress (mirror/spool.py): the host whose local file receives the bytes, that
+    # file (the verifying writer's temporary, which names the fetch), and the repo it is fetched
+    # for ("type:id"). Followers on the same host tail the file; the stored row keeps the path of
+    # the spool that was verified.
+    spool_host = models.CharField(max_length=255, blank=True)
+    spool_path = models.CharField(max_length=1024, blank=True)
+    fetch_repo = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["upstream", "oid"], name="mirror_one_object_per_oid")]

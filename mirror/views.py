@@ -27,7 +27,7 @@ from core.http import answers_errors, error_response
 from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
 from gating.repo_views import action_for, repo_type_from_kwargs
-from mirror import client, content, license_gate, services, upstream_cache
+from mirror import client, content, license_gate, services, spool, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
 from mirror.credentials import Credential, content_token, credential_for, operator_credential
 from mirror.license_gate import licenses_of
@@ -306,32 +306,79 @@ class MirrorResolveView(MirrorView):
             response[key] = value
         return response
 
-    def _content(self, request, row: MirrorObject | None):
+    def _content(self, request, row: MirrorObject | None, *, is_retry: bool = False):
         file = self.file
         byte_range = parse_range(request.headers.get("Range"), file.size)
         source = "stale" if file.is_stale else "cache"
         if row is None:
             if file.is_stale:
                 raise client.UpstreamUnavailable(self.upstream, "not reachable")
-            row = content.claim(self.upstream.name, file.oid, self.path)
-            if row is None:  # another request is fetching it: follow, then read what it stored
-                row = content.wait_stored(
-                    self.upstream.name, file.oid, self.path, seconds=settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS
-                )
-                if row is None:
-                    raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
-            if row.state != "stored":
-                streamed = self._fetch(row, whole=byte_range is not None)
-                if streamed is not None:
+            kind, row = self._claim_or_wait()
+            if kind == "claimed":
+                fetched = self._fetch(row, byte_range)
+                if fetched is not None:
                     self._audit("upstream")
-                    return streamed
+                    return fetched
                 row = MirrorObject.objects.get(pk=row.pk)
                 source = "upstream"
+            elif kind == "follow":
+                followed = self._follow(row, byte_range)
+                if followed is not None:
+                    self._audit(source)
+                    return followed
+                if is_retry:
+                    raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
+                return self._content(request, None, is_retry=True)  # that fetch ended: stored, or failed
             _require_scanned(row, self.path)
         if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
             self._spot_check(row)
         self._audit(source)
         return _from_store(row, byte_range, file.size)
+
+    def _claim_or_wait(self) -> tuple[str, MirrorObject]:
+        """Claim the fetch of the file, or wait on the one in progress (content.wait_fetch)."""
+        claimed = content.claim(self.upstream.name, self.file.oid, self.path)
+        if claimed is not None:
+            return "claimed", claimed
+        waited = content.wait_fetch(
+            self.upstream.name,
+            self.file.oid,
+            self.path,
+            fetch_repo=content.repo_key(self.repo_type, self.repo_id),
+            seconds=settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS,
+        )
+        if waited is None:
+            raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
+        return waited
+
+    def _follow(self, row: MirrorObject, byte_range: tuple[int, int] | None, *, follower: spool.Follower | None = None):
+        """The response that tails the spool of the fetch in progress (mirror/spool.py), with
+        `follower` when this request started the fetch (opened before, so a fetch that ends at
+        once is followed all the same); None if that fetch already ended (the caller looks again).
+        SECURITY: pickle-format content is never served from a spool: refused by name, then by
+        its first bytes, before any byte."""
+        started_here = follower is not None
+        if follower is None:
+            try:
+                follower = spool.Follower(row.pk, row.spool_path, self.file.size)
+            except FileNotFoundError:
+                return None
+        try:
+            if content.is_pickle_like(self.path, b"") or content.is_pickle_like(self.path, follower.head()):
+                follower.close()
+                raise _being_scanned()
+        except spool.FetchFailed:
+            follower.close()
+            if started_here:
+                raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
+            return None
+        start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
+        response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
+        response["Content-Length"] = str(end - start + 1)
+        if byte_range is not None:
+            response.status_code = 206
+            response["Content-Range"] = f"bytes {start}-{end}/{self.file.size}"
+        return response
 
     def _spot_check(self, row: MirrorObject) -> None:
         """Content stored for another repo of the upstream: served for this one only once its
@@ -367,10 +414,12 @@ class MirrorResolveView(MirrorView):
                 )
         content.served_for_record(self.upstream.name, self.repo_type, self.repo_id, file.oid)
 
-    def _fetch(self, row: MirrorObject, *, whole: bool):
-        """Fetch the object, claimed by this request. Streams it to the caller while it is
-        stored (the response), or, for pickle-format content and ranged requests, stores it whole
-        first (None: read it from the store)."""
+    def _fetch(self, row: MirrorObject, byte_range: tuple[int, int] | None):
+        """Fetch the object, claimed by this request: in a background thread that this request
+        then follows like any other (mirror/spool.py). Where this process runs all the fetch
+        threads it may, the request fetches itself: it streams the object to its caller while it
+        is stored, or, for pickle-format content and ranged requests, stores it whole first (None:
+        read it from the store)."""
         file = self.file
         prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
         path = f"/{prefix}{self.repo_id}/resolve/{file.commit}/{_quote(self.path)}"
@@ -384,19 +433,31 @@ class MirrorResolveView(MirrorView):
             upstream_response.drain_conn()
             content.release(row)
             raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
-        fetch = content.Fetch(
-            row, upstream_response, is_lfs=file.is_lfs, size=file.size, repo=(self.repo_type, self.repo_id)
-        )
+        try:
+            fetch = content.Fetch(
+                row,
+                upstream_response,
+                is_lfs=file.is_lfs,
+                size=file.size,
+                repo=(self.repo_type, self.repo_id),
+                filename=self.path,
+            )
+            follower = spool.Follower(row.pk, fetch.spool_path, file.size)
+        except BaseException:
+            upstream_response.release_conn()
+            content.release(row)
+            raise
+        if spool.start(fetch):
+            return self._follow(row, byte_range, follower=follower)
+        follower.close()
         chunks = iter(fetch)
         first = next(chunks, b"")
-        if content.is_pickle_like(self.path, first):
-            # Marked before the fetch can finish, so no request serves it between STORED and queued.
-            MirrorObject.objects.filter(pk=row.pk).update(scan_status="queued")
+        if fetch.is_pickle:  # STORED with its scan queued (content.Fetch)
             for _ in chunks:
                 pass
-            services.scan_request(row_pk=row.pk, filename=self.path.rsplit("/", 1)[-1])
+            fetch.scan_if_pickle()
             raise _being_scanned()
-        if whole:
+        if byte_range is not None:
             for _ in chunks:
                 pass
             return None

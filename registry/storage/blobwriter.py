@@ -98,6 +98,13 @@ class LocalBlobWriter:
         self.sha256 = ""
         self._done = False
 
+    @property
+    def spool_path(self) -> Path:
+        """The local temporary file the bytes go to, on every backend (S3 uploads it at commit):
+        a reader on this host may tail it while it grows (mirror/spool.py). Unverified until
+        `commit()` returns."""
+        return self._tmp_path
+
     def _reserve(self, size: int) -> None:
         self.size += size
         limit = self._expected_size if self._expected_size is not None else self._max_size

@@ -184,3 +184,15 @@ def upstream_tiny_pipeline(upstream_hub, tmp_path_factory) -> tuple[dict[str, by
     api = upstream_api(upstream_hub)
     commit = api.upload_folder(folder_path=folder, repo_id="upco/tiny-sd").oid
     return folder_files(folder), commit
+
+
+@pytest.fixture(autouse=True)
+def _background_fetches_end():
+    """No fetch thread of a test (mirror/spool.py) may outlive it: its database is emptied next."""
+    yield
+    from mirror import spool
+
+    deadline = time.monotonic() + 60
+    while spool.running_fetches() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not spool.running_fetches(), "a mirror fetch thread outlived its test"

@@ -28,6 +28,7 @@ class Recorder(BaseHTTPRequestHandler):
     links: str = ""  # a Link header on API answers ("{self}" is this server's origin)
     api_bytes: int = 0  # API answers this long (spaces after the JSON)
     trickle: float = 0.0  # seconds between the bytes of API answers
+    pace: float = 0.0  # seconds between the 256 KiB pieces of file content
 
     def log_message(self, *args):  # quiet
         pass
@@ -73,6 +74,12 @@ class Recorder(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if body is SENT and self.pace:
+            for start in range(0, len(body), 256 * 1024):
+                self.wfile.write(body[start : start + 256 * 1024])
+                self.wfile.flush()
+                time.sleep(self.pace)
+            return
         self.wfile.write(body)
 
 
@@ -111,11 +118,36 @@ def test_content_that_does_not_match_is_cut_short_and_not_kept(live_server, sett
     assert not MirrorPull.objects.filter(source="cache").exists()
 
 
-def _received(url: str) -> int:
+@pytest.mark.django_db(transaction=True)
+def test_a_mismatch_cuts_every_follower_short(live_server, settings, servers):
+    """Three first downloads at once of content the upstream lies about (sent over about a
+    second): fetched once, and each response ends short of its Content-Length."""
+    endpoint, handler = servers(pace=0.1)
+    _configure(settings, endpoint)
+    url = f"{live_server.url}/liar/model/resolve/main/weights.safetensors"
+    received: list[int] = []
+    barrier = threading.Barrier(3)
+
+    def follow() -> None:
+        barrier.wait()
+        received.append(_received(url))
+
+    threads = [threading.Thread(target=follow) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(received) == 3 and max(received) < len(SENT)
+    assert max(received) > 0  # they followed the fetch as it ran, up to the bytes held back
+    assert len([seen for seen in handler.seen if seen[0] == "GET" and "/resolve/" in seen[1]]) == 1
+    assert not MirrorObject.objects.filter(state="stored").exists()
+
+
+def _received(url: str, timeout: float = 2) -> int:
     """Bytes of the body that arrived before the server cut the response short (the test
     server leaves the socket open after the error: a read timeout ends the wait)."""
     received = 0
-    with requests.get(url, stream=True, timeout=2) as response:
+    with requests.get(url, stream=True, timeout=timeout) as response:
         assert response.status_code == 200
         assert int(response.headers["Content-Length"]) == len(SENT)
         with pytest.raises(requests.RequestException):
