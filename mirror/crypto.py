@@ -9,7 +9,8 @@ Unset, the embedded default (`make run`: SQLite, one host) generates a key into
 var/upstream_token_keys (mode 0600 from its creation, linked into place atomically) on first use.
 Anywhere else a key generated per host would encrypt tokens no other host can read, so there an
 unset key is a configuration error: `mirror.E003` at `manage.py check` (and `check --deploy`),
-and `ImproperlyConfigured` here rather than a key of this host's own.
+and here a 503 naming the setting (the operator's error, not the user's) rather than a key of this
+host's own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import secrets
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+
+from core.errors import HubError
 
 KEY_FILE_NAME = "upstream_token_keys"
 
@@ -62,8 +64,11 @@ def _fernet() -> MultiFernet:
     keys = [key for key in settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS if key]
     if not keys:
         if not may_generate_key():
-            raise ImproperlyConfigured(
-                "GATEHOUSE_UPSTREAM_TOKEN_KEYS is unset: set it (the same on every host) to store upstream tokens."
+            raise HubError(
+                "Upstream tokens cannot be stored or read: the operator has not set GATEHOUSE_UPSTREAM_TOKEN_KEYS"
+                " (the same on every host).",
+                status=503,
+                code="MirrorNotConfigured",
             )
         keys = [_generated_key()]
     return MultiFernet([Fernet(key.encode()) for key in keys])

@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.urls import URLPattern, get_resolver
 
+from core.errors import HubError
 from mirror import config, credentials, crypto, services, views
 from mirror.models import UpstreamCredential
 from tests.support.builders import UserFactory
@@ -139,8 +140,9 @@ def test_an_unset_token_key_fails_the_check_where_hosts_can_share_the_database(s
     assert mirror_errors() == []
     settings.GATEHOUSE_UPSTREAMS = [UPSTREAM]
     assert mirror_errors() == ["mirror.E003"]
-    with pytest.raises(ImproperlyConfigured):  # and no key of this host's own is made meanwhile
+    with pytest.raises(HubError) as refused:  # a typed 503, and no key of this host's own is made meanwhile
         crypto.encrypt("hf_token")
+    assert (refused.value.status, refused.value.code) == (503, "MirrorNotConfigured")
     assert not list(tmp_path.iterdir())
     settings.GATEHOUSE_UPSTREAM_TOKEN_KEYS = ["not-a-key"]
     assert mirror_errors() == ["mirror.E004"]
