@@ -33,3 +33,33 @@ def test_repos_made_before_created_by_get_the_author_of_their_root_commit(alice,
     migration = importlib.import_module("registry.migrations.0019_repo_creators_backfill")
     migration.creators_from_history(apps, None)
     assert Repo.objects.get(pk=repo.pk).created_by == bob
+
+
+def test_commit_flag_migration_is_online_and_cautious_meanwhile(alice):
+    """registry 0011 runs outside the column's transaction (1,091 s of blocked commit reads on the
+    data-at-scale set otherwise): rows the older code inserts meanwhile take the database default,
+    true (never read as made on a branch), and its last pass judges them again."""
+    from django.db import connection
+
+    from registry.models import Commit, Ref
+    from tests.support.builders import commit_files
+
+    migration = importlib.import_module("registry.migrations.0011_commit_made_on_pull_request")
+    assert migration.Migration.atomic is False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_default FROM information_schema.columns"
+            " WHERE table_name = 'registry_commit' AND column_name = 'made_on_pull_request'"
+        )
+        assert cursor.fetchone()[0] == "true"
+    repo = make_repo(alice, "m")
+    before = Commit.objects.order_by("-pk").values_list("pk", flat=True).first()
+    commit_files(repo, {"a.txt": b"on main"}, author=alice)
+    head = Ref.objects.get(repo=repo, name="refs/heads/main").commit_oid
+    Commit.objects.filter(repo=repo, pk__gt=before).update(made_on_pull_request=True)  # as the default left them
+    orphan = Commit.objects.get(repo=repo, oid=head)
+    orphan.pk, orphan.oid = None, "f" * 40  # a commit no branch reaches, made during the walk
+    orphan.save()
+    migration._judge(Commit, Ref, repo.pk, only_since=before)
+    assert not Commit.objects.get(repo=repo, oid=head).made_on_pull_request
+    assert Commit.objects.get(repo=repo, oid="f" * 40).made_on_pull_request
