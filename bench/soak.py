@@ -481,11 +481,16 @@ def main() -> int:
         print(f"capacity {capacity:.1f} req/s (closed loop, 8 clients); soak at {rate:.1f} req/s", flush=True)
         load = Load(url, token, private, users)  # the soak's own figures
         warm: dict[int, tuple[str, int]] | None = None
+        # Later readings, reported beside the warm one (not judged): when a plateau is reached.
+        later: dict[int, dict[int, tuple[str, int]]] = {}
 
         def read_warm_rss(elapsed: float) -> None:
             nonlocal warm
             if warm is None and elapsed >= args.warmup:
                 warm = tree_rss(manager.pid)
+            for minute in (15, 30):
+                if minute not in later and elapsed >= minute * 60 and minute * 60 > args.warmup:
+                    later[minute] = tree_rss(manager.pid)
 
         dropped = open_loop(
             load, rate=rate, seconds=args.minutes * 60, max_in_flight=args.max_in_flight, rng=rng, on_tick=read_warm_rss
@@ -512,16 +517,19 @@ def main() -> int:
     if warm is None:
         print("RSS: the run ended before the warm-up did (use --minutes longer than --warmup)")
     else:
-        print(f"\n{'pid':>8} {'RSS warm MiB':>13} {'RSS end MiB':>12} {'growth':>8}  command")
+        minutes = sorted(later)
+        columns = "".join(f"{f'min {m} MiB':>12}" for m in minutes)
+        print(f"\n{'pid':>8} {'RSS warm MiB':>13}{columns} {'RSS end MiB':>12} {'growth':>8}  command")
         for pid, (cmd, rss) in sorted(warm.items()):
             end_rss = final.get(pid, (cmd, 0))[1]
+            cells = "".join(f"{later[m].get(pid, (cmd, 0))[1] / 2**20:>12.1f}" for m in minutes)
             growth = (end_rss - rss) / rss if rss and end_rss else float("nan")
             flag = ""
             if pid not in final:
                 flag = "  (gone: recycled or died)"
             elif growth > 0.10:
                 growth_failed, flag = True, "  > 10%"
-            print(f"{pid:>8} {rss / 2**20:>13.1f} {end_rss / 2**20:>12.1f} {growth:>8.1%}  {cmd}{flag}")
+            print(f"{pid:>8} {rss / 2**20:>13.1f}{cells} {end_rss / 2**20:>12.1f} {growth:>8.1%}  {cmd}{flag}")
     print(f"\npreviews accepted: {len(load.previews)}; by final status: {dict(previews) or 'none'}")
     previews_failed = sum(n for status, n in previews.items() if status not in ("succeeded", "blocked"))
     print(
