@@ -55,7 +55,7 @@ def on_starting(server):
     # Set in the master, before it forks, so every worker inherits it; MALLOC_ARENA_MAX overrides it.
     from core import malloc
 
-    malloc.limit_arenas(int(os.environ.get("WEB_MALLOC_ARENAS", 2)))
+    malloc.limit_arenas(2)
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
