@@ -17,17 +17,22 @@ every arena, not only the top of the main heap). Elsewhere than glibc both do no
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_ARENA_MAX = -8
 
-try:
-    _libc: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")
-    _libc.mallopt  # noqa: B018 - glibc only
-    _libc.malloc_trim  # noqa: B018
-except (OSError, AttributeError):
-    _libc = None
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt  # noqa: B018 - glibc only
+        libc.malloc_trim  # noqa: B018
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_libc = _glibc()
 
 
 def limit_arenas(arenas: int = 2) -> bool:
