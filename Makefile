@@ -46,9 +46,9 @@ test-slow: $(DEV_STAMP)
 test-faults: $(DEV_STAMP)
 	$(PY) -m pytest -m slow tests/chaos
 
-## soak: make run's configuration under half its measured capacity (or RATE req/s) for MINUTES (60); fails on any 5xx, death or RSS growth > 10%.
+## soak: make run's configuration under half its measured capacity (or RATE req/s) for MINUTES (60); fails on any 5xx, death or RSS growth > 10% after WARMUP seconds (300; the per-process caches fill until minute 12-15, bench/soak.py).
 soak: $(DEV_STAMP)
-	$(PY) bench/soak.py --minutes $${MINUTES:-60} --rate $${RATE:-0}
+	$(PY) bench/soak.py --minutes $${MINUTES:-60} --rate $${RATE:-0} --warmup $${WARMUP:-300}
 
 ## bench-pg-load: PostgreSQL (DATABASE_URL) at half its measured capacity for MINUTES (5), 64 connections; fails on any error, p99 HEAD /resolve >= 50 ms or small commit >= 500 ms.
 bench-pg-load: $(DEV_STAMP)

@@ -80,6 +80,12 @@ def on_starting(server):
             if isinstance(address, tuple) and _address_in_use(address):
                 server.log.error("Address %s:%s is in use (a previous server still stopping?)", *address[:2])
                 sys.exit(EX_TEMPFAIL)
+    # Two malloc arenas a process, not glibc's 8 per core: with 8 threads a worker, the arenas kept
+    # what their requests freed and grew each worker by 60-100 MiB over the soak (core/malloc.py).
+    # Set in the master, before it forks, so every worker inherits it; MALLOC_ARENA_MAX overrides it.
+    from core import malloc
+
+    malloc.limit_arenas(2)
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
@@ -95,3 +101,11 @@ def child_exit(server, worker):
 # gunicorn 25's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), shared
 # by every hub on the host: off (the supervisor and signals manage the server).
 control_socket_disable = True
+
+
+def post_fork(server, worker):
+    # bench/memprobe.py (the soak's memory figures, issue 17): armed only by its variable.
+    if os.environ.get("GATEHOUSE_MEMPROBE_DIR"):
+        from bench import memprobe
+
+        memprobe.start(worker.age)

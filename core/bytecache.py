@@ -18,6 +18,9 @@ import cachetools
 from cachetools.keys import hashkey
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Every cache made by `memo_by_bytes`, by its function's module and name: what a process holds in
+# them (`currsize`, bytes by `approx_size`) against its bound (`maxsize`).
+CACHES: dict[str, cachetools.LRUCache] = {}
 
 
 def approx_size(value: object) -> int:
@@ -51,6 +54,7 @@ def memo_by_bytes(max_bytes: int, *, key: Callable[..., Any] = hashkey) -> Calla
 
     def decorate(function: F) -> F:
         cache: cachetools.LRUCache = cachetools.LRUCache(maxsize=max(max_bytes, 1), getsizeof=approx_size)
+        CACHES[f"{function.__module__}.{function.__qualname__}"] = cache
         return cast(F, cachetools.cached(cache, key=key, lock=threading.Lock())(function))
 
     return decorate

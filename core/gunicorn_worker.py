@@ -52,7 +52,7 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
-from core import lifecycle
+from core import lifecycle, malloc
 from core.errors import RequestTimeout
 from core.http import client_address
 
@@ -78,6 +78,9 @@ _RECV_BYTES = 64 * 1024
 # client's FIN, so that unread request bytes do not turn the close into a reset (RFC 9112 9.6).
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 64 * 1024
+# Every this many seconds the loop hands malloc's free pages back to the system (core.malloc.trim:
+# a few milliseconds): what one burst of large requests freed does not stay in the worker's RSS.
+MALLOC_TRIM_SECONDS = 10.0
 
 
 def _timeouts() -> tuple[float, float, float]:
@@ -239,6 +242,7 @@ class Worker(gthread.ThreadWorker):
         self.waits_of: Counter[str] = Counter()
         self.proxy_hops = 0
         self.lingering: dict[socket.socket, tuple[float, int]] = {}  # closing: (deadline, bytes drained)
+        self.trimmed_at = time.monotonic()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -444,9 +448,13 @@ class Worker(gthread.ThreadWorker):
         gunicorn.util.close(sock)
 
     def murder_pending(self) -> None:
-        """Called by gthread's loop about once a second: also cut what is reading too slowly."""
+        """Called by gthread's loop about once a second: also cut what is reading too slowly, and
+        now and then return malloc's free pages."""
         super().murder_pending()
         now = time.monotonic()
+        if now - self.trimmed_at >= MALLOC_TRIM_SECONDS:
+            self.trimmed_at = now
+            malloc.trim()
         for sock, (deadline, _drained) in list(self.lingering.items()):
             if deadline <= now:
                 self._end_linger(sock)
