@@ -121,23 +121,25 @@ def _fetches_end() -> None:
 def test_the_eviction_after_a_fetch_counts_the_object_it_stored(hub, mirror_settings, settings):
     """Found by a review: the eviction "after a fetch" was queued as the fetch began (the new
     object not stored yet, so never counted), from the request (a broker hiccup turned a good
-    download into a 500). It is queued by the fetch's thread once the object is stored."""
+    download into a 500). It is queued by the fetch's thread once the object is stored: here the
+    new object, fetched through a slow link, takes the mirror past its bound, and the older one
+    goes once it landed."""
     from django.core.cache import cache
 
     from config.celery import app
+    from tests.mirror.test_follow import throttled_upstream
 
-    base = f"{hub}/upco/public-model/resolve/{mirror_settings.public_commit}"
-    settings.GATEHOUSE_MIRROR_MAX_BYTES = 0
-    assert len(requests.get(f"{base}/model.safetensors", timeout=60).content) == 300_000
-    _fetches_end()
-    # 300 000 bytes stored; the next 19 take the mirror past its bound: the older object goes.
-    settings.GATEHOUSE_MIRROR_MAX_BYTES = 300_010
+    older = _stored(b"older", minutes_ago=60)
+    MirrorObject.objects.filter(pk=older.pk).update(size=20_000_000)  # stands for a large object
+    settings.GATEHOUSE_MIRROR_MAX_BYTES = 21_000_000  # the 12 MiB next take it past
     cache.delete("mirror:evict-soon")
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
     try:
-        assert requests.get(f"{base}/config.json", timeout=60).content == b'{"hidden_size": 8}\n'
-        _fetches_end()
+        with throttled_upstream(settings, mirror_settings, 50):  # about two seconds for the file
+            got = requests.get(f"{hub}/upco/public-model/resolve/{mirror_settings.public_commit}/big.safetensors")
+            assert got.status_code == 200 and len(got.content) == 12 * 1024 * 1024
+            _fetches_end()
     finally:
         app.conf.task_always_eager = eager
-    assert list(MirrorObject.objects.values_list("filename", flat=True)) == ["config.json"]
+    assert list(MirrorObject.objects.values_list("filename", flat=True)) == ["big.safetensors"]
