@@ -163,8 +163,8 @@ class Fetch:
         self.writer = mirror_storage().writer(expected_sha256=row.oid if is_lfs else None, expected_size=size)
         self.git_hash = None if is_lfs else hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
         self.spool_path = str(self.writer.spool_path)
-        MirrorObject.objects.filter(pk=row.pk).update(
-            spool_host=host_name(), spool_path=self.spool_path, fetch_repo=repo_key(*repo)
+        MirrorObject.objects.filter(pk=row.pk).update(  # size: eviction counts fetches in progress
+            spool_host=host_name(), spool_path=self.spool_path, fetch_repo=repo_key(*repo), size=size
         )
 
     def __iter__(self) -> Iterator[bytes]:

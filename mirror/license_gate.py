@@ -3,9 +3,13 @@
 A mirrored repo whose card declares a license our catalogue says needs acknowledgment
 (`licenses.catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT`: the RAIL family) serves files only to users
 who accepted its exact text here, through the licenses flow (the `/license` page and API), per
-user and license version (the sha256 of the text), whatever the upstream itself asks. As for
-local repos, a revision cannot shed the license the repo is under: a revision declaring another
-license is judged under the default branch's (anyone may push `license: mit` to a pull request).
+user and license version (the sha256 of the text), whatever the upstream itself asks. A revision
+cannot shed nor replace the license the repo is under: anyone may open a pull request upstream
+whose card says `license: mit`, or `license: openrail` beside a LICENSE that says nothing, and
+the mirror cannot tell a pull request's commit from a branch's. So while the default branch's
+head needs acknowledgment, every download needs the head's text accepted, and also the
+revision's own text when that one needs acknowledgment and differs (a revision can add a
+requirement, never replace the head's; an old commit under an older text needs both).
 
 The text is the revision's license file (the card's `license_link` naming one, else LICENSE,
 LICENSE.md, ... at the root), read from the upstream with the credentials that may read the
@@ -84,33 +88,46 @@ def _card(info: object) -> dict:
 
 
 def declared_license(info: object) -> str:
-    """The license id the card declares (its first), lower-cased; '' when none."""
-    found = licenses_of(info)
-    return found[0].strip().lower()[:100] if found else ""
+    """The license id the card declares, lower-cased; '' when none. Of several (`license: [mit,
+    openrail]`), the first that needs acknowledgment, else the first: a list cannot hide a
+    license that needs it behind one that does not. (A local card's first value is the one used,
+    and its push is warned; an upstream's card is nobody's here to warn.)"""
+    found = [item.strip().lower()[:100] for item in licenses_of(info)]
+    needing = [item for item in found if item in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT]
+    return (needing or found or [""])[0]
+
+
+def needs_acknowledgment(info: dict) -> bool:
+    return declared_license(info) in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT
+
+
+def described(upstream: Upstream, info: object, what: str = "this revision") -> dict:
+    """`info` as the upstream's metadata of a revision must be: an object naming its commit id.
+    SECURITY: fail closed; an answer that does not say which commit (and so which license) it
+    describes is refused, never read as "no license to accept"."""
+    if not isinstance(info, dict) or not upstream_cache.is_commit_id(info.get("sha")):
+        raise HubError(
+            f"The upstream hub {upstream.name!r} did not describe {what}.", status=502, code="UpstreamInvalid"
+        )
+    return info
 
 
 def revision_info(subject: Subject, revision: str) -> dict:
     """The upstream's metadata of `revision` (a branch, tag or commit id), as the caller sees it."""
     path = f"/api/{subject.repo_type}s/{subject.repo_id}/revision/{quote(revision, safe='')}"
     info, _ = upstream_cache.metadata_json(subject.upstream, subject.credential, path, anonymous=subject.anonymous)
-    if not isinstance(info, dict) or not isinstance(info.get("sha"), str) or len(info["sha"]) != 40:
-        raise HubError(
-            f"The upstream hub {subject.upstream.name!r} did not describe this revision.",
-            status=502,
-            code="UpstreamInvalid",
-        )
-    return info
+    return described(subject.upstream, info)
 
 
-def in_force(info_at: dict, head_info: object) -> dict | None:
-    """The revision metadata whose license a download at `info_at` needs accepted: its own when
-    its license needs acknowledgment, else the default branch's head when that one's does (a
-    revision cannot shed the repo's license); None when neither does."""
-    if declared_license(info_at) in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
-        return info_at
-    if isinstance(head_info, dict) and declared_license(head_info) in catalogue_data.ACKNOWLEDGMENT_BY_DEFAULT:
-        return head_info if isinstance(head_info.get("sha"), str) else None
-    return None
+def in_force(info_at: dict, head_info: dict) -> list[dict]:
+    """The revisions' metadata whose licenses a download at `info_at` needs accepted, the
+    default branch's head first: the head's while it needs acknowledgment (whatever `info_at`
+    declares: a pull request may declare anything), and `info_at`'s own when it needs one and is
+    another commit. Empty when neither needs one. Both must be described (`described`)."""
+    needed = [head_info] if needs_acknowledgment(head_info) else []
+    if needs_acknowledgment(info_at) and info_at["sha"] != head_info["sha"]:
+        needed.append(info_at)
+    return needed
 
 
 def _license_file(info: dict) -> str | None:
@@ -206,13 +223,24 @@ def revision_license(subject: Subject, info: dict) -> RevisionLicense:
     )
 
 
-def to_acknowledge(subject: Subject, info_at: dict, head_info: object) -> RevisionLicense | None:
-    """The license whose exact text a download at `info_at` needs accepted; None when none does."""
-    info = in_force(info_at, head_info)
-    if info is None:
-        return None
-    current = revision_license(subject, info)
-    return dataclasses.replace(current, contributed=info is not info_at and info.get("sha") != info_at.get("sha"))
+def to_acknowledge(subject: Subject, info_at: object, head_info: object) -> list[RevisionLicense]:
+    """The licenses whose exact texts a download at `info_at` needs accepted (see `in_force`),
+    the head's first, each text once; empty when none does. `contributed`: the head's, asked
+    for another revision."""
+    info_at = described(subject.upstream, info_at)
+    head_info = described(subject.upstream, head_info, "this repo's default branch")
+    needed: list[RevisionLicense] = []
+    for info in in_force(info_at, head_info):
+        current = revision_license(subject, info)
+        if any((seen.license_id, seen.version) == (current.license_id, current.version) for seen in needed):
+            continue
+        needed.append(dataclasses.replace(current, contributed=info["sha"] != info_at["sha"]))
+    return needed
+
+
+def first_unacknowledged(user, subject: Subject, needed: list[RevisionLicense]) -> RevisionLicense | None:
+    """The first of `needed` that `user` has not accepted; None when they accepted them all."""
+    return next((current for current in needed if not has_acknowledged(user, subject, current)), None)
 
 
 def acknowledgments(user, subject: Subject):

@@ -27,13 +27,18 @@ from mirror.views import MirrorView
 
 
 class MirrorLicenseMixin(MirrorView):
-    def license_of(self, revision: str | None) -> tuple[RevisionLicense, bool, license_gate.Subject]:
-        """The license a download at `revision` (default branch: None) needs accepted, and
-        whether it needs one; else the revision's own license (`False`)."""
+    needed: list[RevisionLicense] = []
+
+    def license_of(
+        self, revision: str | None, *, version: object = None
+    ) -> tuple[RevisionLicense, bool, license_gate.Subject]:
+        """The license shown (and accepted) for downloads at `revision` (default branch: None):
+        of the texts they need accepted (`license_gate.to_acknowledge`, kept in `needed`), the
+        one of `version` when given, else the first the caller has not accepted, else the first;
+        with `False`, the revision's own license when they need none."""
         own = license_gate.Subject(self.upstream, self.repo_type, self.repo_id, self.credential, self.anonymous)
         info_at = license_gate.revision_info(own, revision) if revision else self.info
-        if not isinstance(info_at, dict) or not isinstance(info_at.get("sha"), str):
-            raise HubError("The upstream hub did not describe this repo.", status=502, code="UpstreamInvalid")
+        info_at = license_gate.described(self.upstream, info_at)
         reader = own
         if not self.anonymous and self.upstream.operator_token:
             # Where an operator accepted the repo's terms, its files (the license's among them)
@@ -45,10 +50,12 @@ class MirrorLicenseMixin(MirrorView):
                 reader = license_gate.Subject(
                     self.upstream, self.repo_type, self.repo_id, operator_credential(self.upstream), False
                 )
-        current = license_gate.to_acknowledge(reader, info_at, self.info)
-        if current is not None:
-            return current, True, reader
-        return license_gate.revision_license(reader, info_at), False, reader
+        self.needed = license_gate.to_acknowledge(reader, info_at, self.info)
+        if not self.needed:
+            return license_gate.revision_license(reader, info_at), False, reader
+        chosen = next((current for current in self.needed if current.version == version), None)
+        chosen = chosen or license_gate.first_unacknowledged(self.principal.user, reader, self.needed)
+        return chosen or self.needed[0], True, reader
 
     def ack_item(self, ack: MirrorLicenseAcknowledgment) -> dict:
         return {
@@ -104,7 +111,7 @@ class MirrorLicenseAcceptView(MirrorLicenseMixin):
         revision = data.get("revision")
         if revision is not None and not isinstance(revision, str):
             raise BadRequest("'revision' must be a branch, tag or commit id.")
-        current, required, subject = self.license_of(revision or None)
+        current, required, subject = self.license_of(revision or None, version=data.get("version"))
         ack, created = services.license_acknowledgment_record(
             user=self.principal.user,
             subject=subject,
@@ -127,7 +134,7 @@ class MirrorLicensePage(MirrorLicenseMixin):
         if self.principal.user is None:
             return HttpResponseRedirect(f"/login?next={request.path}")
         try:
-            current, required, subject = self.license_of(revision)
+            current, required, subject = self.license_of(revision, version=request.POST.get("version"))
             ack, _ = services.license_acknowledgment_record(
                 user=self.principal.user,
                 subject=subject,
@@ -152,6 +159,7 @@ class MirrorLicensePage(MirrorLicenseMixin):
             "current": current,
             "required": required,
             "acknowledged": license_gate.has_acknowledged(user, subject, current) if required else False,
+            "needed": len(self.needed),
             "error": error,
         }
         return _private(render(request, "mirror/license.html", context, status=status))

@@ -29,10 +29,11 @@ class ObjectState(models.TextChoices):
 
 class MirrorObject(models.Model):
     """Upstream content, by the id the upstream names it with (`oid`: the sha256 of an LFS file,
-        the git blob id of a small one), stored in the mirror's own area of the blob store under its
-        sha256. The row is also the fetch lock: one request holds it (FETCHING, under a lease it
-        renews) while it fetches; concurrent first requests on its host follow the fetch's spool file,
-    others wait for STORED."""
+    the git blob id of a small one), stored in the mirror's own area of the blob store under its
+    sha256. The row is also the fetch lock: one request holds it (FETCHING, under a lease it
+    renews) while it fetches; concurrent first requests on its host follow the fetch's spool file,
+    others wait for STORED. `size` is the size the upstream announced from the fetch's start, so
+    eviction counts fetches in progress too."""
 
     upstream = models.CharField(max_length=100)
     oid = models.CharField(max_length=64)

@@ -147,7 +147,7 @@ def repo_purge(*, upstream: str, repo_type: str, repo_id: str, actor: User | Non
             )
         )
         MirrorObject.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        transaction.on_commit(partial(_delete_stored, [row.sha256 for row in rows]))
+        transaction.on_commit(partial(_delete_stored, [(row.sha256, row.oid) for row in rows]))
     logger.info(
         "Mirror purge of %s %s (%s) by %s: %d object(s)",
         repo_type,
@@ -177,26 +177,36 @@ def object_served_touch(*, row: MirrorObject) -> None:
 
 
 def objects_evict_soon() -> None:
-    """After a fetch: an eviction is queued (at most once a minute) when the mirror is bounded,
-    rather than waiting for the beat's next round while a burst of first downloads fills it."""
+    """After a fetch stored its object (mirror.spool, so the new object counts): an eviction is
+    queued (at most once a minute) when the mirror is bounded, rather than waiting for the beat's
+    next round while a burst of first downloads fills it. Never raises: a broker or cache hiccup
+    only leaves the eviction to the beat (logged)."""
     from django.core.cache import cache
 
     from mirror.tasks import mirror_evict_task
 
-    if settings.GATEHOUSE_MIRROR_MAX_BYTES > 0 and cache.add("mirror:evict-soon", 1, timeout=60):
-        transaction.on_commit(mirror_evict_task.delay)
+    try:
+        if settings.GATEHOUSE_MIRROR_MAX_BYTES > 0 and cache.add("mirror:evict-soon", 1, timeout=60):
+            transaction.on_commit(mirror_evict_task.delay)
+    except Exception:  # noqa: BLE001 - the beat evicts all the same
+        logger.warning("Mirror eviction could not be queued after a fetch", exc_info=True)
 
 
 def objects_evict(*, max_bytes: int) -> int:
-    """Keep the stored upstream content within `max_bytes` (0: unbounded): past it, the least
-    recently served objects (never served: by when they were fetched) are dropped down to
+    """Keep the upstream content within `max_bytes` (0: unbounded): past it, the least recently
+    served stored objects (never served: by when they were fetched) are dropped down to
     EVICT_LOW_WATER of the bound, as a purge drops them: downloads in flight finish (they read an
-    open handle), and the next request fetches the object again. Objects being fetched are never
-    touched; a row another transaction holds is skipped. Returns how many objects went."""
+    open handle), and the next request fetches the object again. Fetches in progress count at
+    the size the upstream announced (a burst of large first downloads makes room before it lands
+    rather than overshooting the bound until the disk is full), but are never touched; a row
+    another transaction holds is skipped. Returns how many objects went."""
     if max_bytes <= 0:
         return 0
     stored = MirrorObject.objects.filter(state=ObjectState.STORED)
-    total = stored.aggregate(total=Sum("size"))["total"] or 0
+    in_flight = MirrorObject.objects.filter(state=ObjectState.FETCHING, lease_until__gt=timezone.now())
+    stored_bytes = stored.aggregate(total=Sum("size"))["total"] or 0
+    fetching_bytes = in_flight.aggregate(total=Sum("size"))["total"] or 0
+    total = stored_bytes + fetching_bytes
     if total <= max_bytes:
         return 0
     excess = total - int(max_bytes * EVICT_LOW_WATER)
@@ -214,23 +224,36 @@ def objects_evict(*, max_bytes: int) -> int:
             MirrorObject.objects.select_for_update(skip_locked=True).filter(pk__in=chosen, state=ObjectState.STORED)
         )
         MirrorObject.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        transaction.on_commit(partial(_delete_stored, [row.sha256 for row in rows]))
+        transaction.on_commit(partial(_delete_stored, [(row.sha256, row.oid) for row in rows]))
     logger.info(
-        "Mirror eviction: %d object(s), %d bytes (stored %d, bound %d)",
+        "Mirror eviction: %d object(s), %d bytes (stored %d, being fetched %d, bound %d)",
         len(rows),
         sum(row.size for row in rows),
-        total,
+        stored_bytes,
+        fetching_bytes,
         max_bytes,
     )
     return len(rows)
 
 
-def _delete_stored(sha256s: list[str]) -> None:
+def _delete_stored(objects: list[tuple[str, str]]) -> None:
+    """Delete the files of dropped objects ((sha256, oid) pairs) that nothing else uses. Files
+    are stored once by sha256, and publishing a file that exists keeps it (the fetch's own copy
+    is dropped), so a file is kept while another row is STORED with it, and while a fetch is in
+    progress that may publish it: one whose oid is that sha256 (LFS content, from any upstream)
+    or a dropped object's oid (a small file fetched again after it was dropped). Such a fetch
+    that fails leaves the file unreferenced: the next fetch of it keeps it."""
     from mirror.content import mirror_storage
 
     storage = mirror_storage()
-    for sha256 in sha256s:
-        if not MirrorObject.objects.filter(sha256=sha256, state=ObjectState.STORED).exists():
+    oids: dict[str, set[str]] = {}
+    for sha256, oid in objects:
+        oids.setdefault(sha256, {sha256}).add(oid)
+    for sha256, candidates in oids.items():
+        used = MirrorObject.objects.filter(
+            Q(sha256=sha256, state=ObjectState.STORED) | Q(state=ObjectState.FETCHING, oid__in=sorted(candidates))
+        )
+        if not used.exists():
             storage.delete(sha256)
 
 

@@ -43,6 +43,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from mirror import services
 from mirror.content import CHUNK, Fetch
 from mirror.models import MirrorObject, ObjectState
 
@@ -93,6 +94,8 @@ def _run(fetch: Fetch) -> None:
         fetch.drain()
     except Exception as exc:  # noqa: BLE001 - logged: nobody else will see it
         logger.warning("Mirror fetch of %s (%s) failed: %s", fetch.row.oid, fetch.row.upstream, exc)
+    else:
+        services.objects_evict_soon()  # stored now, so counted; never raises
     finally:
         connection.close()  # this thread's own database connection
         _free_slot()

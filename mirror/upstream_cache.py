@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
@@ -34,6 +35,16 @@ class Answer:
     headers: dict[str, str]
     fetched_at: float
     is_stale: bool
+
+
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}")
+
+
+def is_commit_id(value: object) -> bool:
+    """Whether an upstream's answer names a commit as a commit id is written: 40 lower-case hex
+    digits. SECURITY: such ids go into the paths of later upstream requests sent with the
+    caller's token, and into URLs shown to users; anything else (a `../`, a query) is refused."""
+    return isinstance(value, str) and _COMMIT_ID.fullmatch(value) is not None
 
 
 KEPT_HEADERS = ("Link", "X-Repo-Commit", "ETag", "X-Linked-Etag", "X-Linked-Size", "Content-Length", "Content-Type")
@@ -189,7 +200,7 @@ def file_facts(upstream: Upstream, credential: Credential, resolve_path: str, *,
     if (
         len(oid) != expected
         or not all(c in "0123456789abcdef" for c in oid)
-        or len(commit) != 40
+        or not is_commit_id(commit)
         or not (size_text or "").isdigit()
     ):
         raise HubError(

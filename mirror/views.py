@@ -237,26 +237,24 @@ class MirrorResolveView(MirrorView):
         first (mirror.license_gate); None when it needs no acknowledgment or they accepted it."""
         reader = operator_credential(self.upstream) if self.acceptance is not None else self.credential
         subject = license_gate.Subject(self.upstream, self.repo_type, self.repo_id, reader, self.anonymous)
-        if not isinstance(self.info_at, dict):
-            return None
-        current = license_gate.to_acknowledge(subject, self.info_at, self.info)
+        needed = license_gate.to_acknowledge(subject, self.info_at, self.info)  # fails closed on odd answers
         user = self.principal.user
-        if current is None or license_gate.has_acknowledged(user, subject, current):
-            return None
-        return license_gate.unacknowledged_message(user, subject, current)
+        current = license_gate.first_unacknowledged(user, subject, needed)
+        return None if current is None else license_gate.unacknowledged_message(user, subject, current)
 
     def _licenses_at(self, commit: str) -> list[str]:
         """The licenses the card declares at the commit downloaded from. SECURITY (found by an
         outsider attack): the rules were judged on the default branch's card only, so pinning a
         branch or an old commit under a denied license passed them; both are judged now."""
-        info, _ = upstream_cache.metadata_json(
-            self.upstream,
-            self.credential,
-            self.api_path(f"/revision/{commit}"),
-            anonymous=self.anonymous,
-        )
-        self.info_at = info
-        return licenses_of(info)
+        subject = license_gate.Subject(self.upstream, self.repo_type, self.repo_id, self.credential, self.anonymous)
+        self.info_at = license_gate.revision_info(subject, commit)  # UpstreamInvalid unless it names its commit
+        if self.info_at["sha"] != commit:
+            raise HubError(
+                f"The upstream hub {self.upstream.name!r} did not describe this revision.",
+                status=502,
+                code="UpstreamInvalid",
+            )
+        return licenses_of(self.info_at)
 
     def _through_acceptance(self, resolve_path: str, refusal: HubError) -> HubError | None:
         """A gate the caller has not passed upstream (a gate, a license) is passed with the
@@ -466,8 +464,6 @@ class MirrorResolveView(MirrorView):
         return response
 
     def _audit(self, source: str) -> None:
-        if source == "upstream":
-            services.objects_evict_soon()
         services.pull_record(
             user=self.principal.user,
             upstream=self.upstream.name,

@@ -536,17 +536,16 @@ def test_a_license_that_needs_acknowledgment_is_accepted_here_too(hub, mirror_se
     with pytest.raises(HfHubHTTPError):  # anonymous: the upstream's own flow refuses first
         hf_hub_download("upco/rail-model", "config.json", cache_dir=tmp_path / "d")
 
-    # The text changes upstream: the new version needs its own acceptance (the old commit, under
-    # the accepted text, still downloads).
+    # The text changes upstream: the new version needs its own acceptance, at every revision (the
+    # mirror cannot tell a pull request's commit from a branch's: an old commit under the accepted
+    # text needs the head's text too, see tests/mirror/test_license_revisions.py).
     new_text = RAIL_LICENSE + "Second text: one more restriction.\n"
     _commit_upstream("upco/rail-model", {"LICENSE": new_text}, mirror_settings)
     with pytest.raises(GatedRepoError) as changed:
         hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "e")
     assert "The license text changed" in changed.value.response.headers["X-Error-Message"]
-    old = hf_hub_download(
-        "upco/rail-model", "config.json", revision=first_commit, token=token, cache_dir=tmp_path / "f"
-    )
-    assert Path(old).read_bytes() == b'{"rail": true}\n'
+    with pytest.raises(GatedRepoError):
+        hf_hub_download("upco/rail-model", "config.json", revision=first_commit, token=token, cache_dir=tmp_path / "f")
 
     # The page: the new text, accepted with a session (the form the local license page has).
     client.force_login(reader)
@@ -559,5 +558,9 @@ def test_a_license_that_needs_acknowledgment_is_accepted_here_too(hub, mirror_se
     assert client.post("/upco/rail-model/license", {"version": new_version, "revision": head}).status_code == 302
     path = hf_hub_download("upco/rail-model", "config.json", token=token, cache_dir=tmp_path / "g")
     assert Path(path).read_bytes() == b'{"rail": true}\n'
+    old = hf_hub_download(
+        "upco/rail-model", "config.json", revision=first_commit, token=token, cache_dir=tmp_path / "h"
+    )
+    assert Path(old).read_bytes() == b'{"rail": true}\n'
     versions = sorted(MirrorLicenseAcknowledgment.objects.filter(user=reader).values_list("text_id", "source"))
     assert versions == sorted([(shown["version"], "api"), (new_version, "web")])
