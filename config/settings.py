@@ -387,6 +387,10 @@ GATEHOUSE_MIRROR_SCAN_RETRY_AFTER = env.int("GATEHOUSE_MIRROR_SCAN_RETRY_AFTER",
 # blob store with local repos, and only the operator knows how much of it the cache may take.
 GATEHOUSE_MIRROR_MAX_BYTES = env.int("GATEHOUSE_MIRROR_MAX_BYTES", default=0)
 GATEHOUSE_MIRROR_EVICT_INTERVAL = env.float("GATEHOUSE_MIRROR_EVICT_INTERVAL", default=300.0)
+# Objects fetched or served within these seconds are never evicted: a bound smaller than what the
+# mirror is asked for meanwhile is overshot for a while rather than have the same files fetched
+# from the upstream again and again (one-byte ranges of two large files, alternately, did that).
+GATEHOUSE_MIRROR_EVICT_MIN_AGE = env.float("GATEHOUSE_MIRROR_EVICT_MIN_AGE", default=600.0)
 
 # Hosted previews (workers app). Time limits come first: the broker's visibility timeout must
 # outlast the hard limit, or a long preview would be delivered to a second worker.

@@ -199,9 +199,13 @@ def objects_evict(*, max_bytes: int) -> int:
     open handle), and the next request fetches the object again. Fetches in progress count at
     the size the upstream announced (a burst of large first downloads makes room before it lands
     rather than overshooting the bound until the disk is full), but are never touched; a row
-    another transaction holds is skipped. Returns how many objects went."""
+    another transaction holds is skipped. Objects fetched or served within
+    GATEHOUSE_MIRROR_EVICT_MIN_AGE stay (the bound is overshot for a while instead: evicting
+    what is in use would have the upstream send it again and again). Returns how many objects
+    went."""
     if max_bytes <= 0:
         return 0
+    recent = timezone.now() - timedelta(seconds=settings.GATEHOUSE_MIRROR_EVICT_MIN_AGE)
     stored = MirrorObject.objects.filter(state=ObjectState.STORED)
     in_flight = MirrorObject.objects.filter(state=ObjectState.FETCHING, lease_until__gt=timezone.now())
     stored_bytes = stored.aggregate(total=Sum("size"))["total"] or 0
@@ -210,8 +214,10 @@ def objects_evict(*, max_bytes: int) -> int:
     if total <= max_bytes:
         return 0
     excess = total - int(max_bytes * EVICT_LOW_WATER)
-    order = stored.annotate(served=Coalesce("last_served_at", "fetched_at")).order_by(
-        F("served").asc(nulls_first=True), "pk"
+    order = (
+        stored.annotate(served=Coalesce("last_served_at", "fetched_at"))
+        .exclude(served__gt=recent)
+        .order_by(F("served").asc(nulls_first=True), "pk")
     )
     chosen, freed = [], 0
     for pk, size in order.values_list("pk", "size").iterator(chunk_size=1000):

@@ -187,6 +187,12 @@ def upstream_tiny_pipeline(upstream_hub, tmp_path_factory) -> tuple[dict[str, by
 
 
 @pytest.fixture(autouse=True)
+def _evict_at_any_age(settings):
+    """The tests' objects are all young; the minimum age has its own test (test_eviction.py)."""
+    settings.GATEHOUSE_MIRROR_EVICT_MIN_AGE = 0
+
+
+@pytest.fixture(autouse=True)
 def _background_fetches_end():
     """No fetch thread of a test (mirror/spool.py) may outlive it: its database is emptied next."""
     yield

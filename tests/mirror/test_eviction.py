@@ -143,3 +143,17 @@ def test_the_eviction_after_a_fetch_counts_the_object_it_stored(hub, mirror_sett
     finally:
         app.conf.task_always_eager = eager
     assert list(MirrorObject.objects.values_list("filename", flat=True)) == ["big.safetensors"]
+
+
+def test_objects_in_use_are_not_evicted_before_their_minimum_age(settings):
+    """Found by the attack: one-byte ranges of two large files, alternately, had each fetched in
+    full again after every eviction (180 MiB from the upstream for 8 bytes served). What was
+    fetched or served within GATEHOUSE_MIRROR_EVICT_MIN_AGE stays, the bound overshot meanwhile."""
+    settings.GATEHOUSE_MIRROR_EVICT_MIN_AGE = 600
+    old = _stored(os.urandom(100), minutes_ago=30)
+    young = _stored(os.urandom(100), minutes_ago=5)
+    served = _stored(os.urandom(100), minutes_ago=30)
+    MirrorObject.objects.filter(pk=served.pk).update(last_served_at=timezone.now() - timedelta(minutes=1))
+    assert services.objects_evict(max_bytes=1) == 1
+    assert set(MirrorObject.objects.values_list("pk", flat=True)) == {young.pk, served.pk}
+    assert not _on_disk(old) and _on_disk(young) and _on_disk(served)
