@@ -42,9 +42,16 @@ def catalogue_item(row: License, *, with_text: bool = False) -> dict:
 
 
 def revision_license_item(repo, current: RevisionLicense, *, acknowledged: bool | None) -> dict:
+    return license_item(
+        current, repo_id=repo.repo_id, acknowledged=acknowledged, accept_href=accept_url(repo, current.commit_oid)
+    )
+
+
+def license_item(current: RevisionLicense, *, repo_id: str, acknowledged: bool | None, accept_href: str) -> dict:
+    """`GET .../license` of a repo at a revision (the mirror's repos add their upstream)."""
     row = current.license
     return {
-        "repo": repo.repo_id,
+        "repo": repo_id,
         "revision": current.commit_oid,
         "license": current.license_id or None,
         "name": current.name,
@@ -60,7 +67,7 @@ def revision_license_item(repo, current: RevisionLicense, *, acknowledged: bool 
         "textWithheld": current.is_text_withheld,
         "contributedRevision": current.contributed,
         "text": current.text,
-        "acceptUrl": accept_url(repo, current.commit_oid),
+        "acceptUrl": accept_href,
     }
 
 

@@ -33,6 +33,7 @@ from core.errors import HubError
 from licenses import catalogue_data, texts
 from licenses.models import License
 from licenses.selectors import LICENSE_FILE_NAMES, LICENSE_NAME, RevisionLicense, catalogue_url, version_of
+from licenses.serializers import license_item
 from mirror import client, upstream_cache
 from mirror.config import Upstream
 from mirror.credentials import Credential
@@ -277,26 +278,8 @@ def unacknowledged_message(user, subject: Subject, current: RevisionLicense) -> 
 
 
 def item(subject: Subject, current: RevisionLicense, *, acknowledged: bool | None) -> dict:
-    """The JSON of `GET .../license` (the shape `licenses.serializers.revision_license_item` gives
-    local repos, plus the upstream)."""
-    row = current.license
-    return {
-        "repo": subject.repo_id,
-        "upstream": subject.upstream.name,
-        "revision": current.commit_oid,
-        "license": current.license_id or None,
-        "name": current.name,
-        "licenseName": current.license_name or None,
-        "licenseLink": current.license_link or None,
-        "summary": row.summary if row else None,
-        "hasUseRestrictions": bool(row and row.has_use_restrictions),
-        "requiresAcknowledgment": current.requires_acknowledgment,
-        "acknowledged": acknowledged,
-        "version": current.version,
-        "location": current.location,
-        "hasFullText": current.has_full_text,
-        "textWithheld": current.is_text_withheld,
-        "contributedRevision": current.contributed,
-        "text": current.text,
-        "acceptUrl": subject.accept_url(current.commit_oid),
-    }
+    """The JSON of `GET .../license`: a local repo's shape, plus the upstream."""
+    answer = license_item(
+        current, repo_id=subject.repo_id, acknowledged=acknowledged, accept_href=subject.accept_url(current.commit_oid)
+    )
+    return {**answer, "upstream": subject.upstream.name}
