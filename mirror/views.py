@@ -330,10 +330,20 @@ class MirrorResolveView(MirrorView):
                     raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
                 return self._content(request, None, is_retry=True)  # that fetch ended: stored, or failed
             _require_scanned(row, self.path)
-        if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
-            self._spot_check(row)
+        try:
+            if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
+                self._spot_check(row)
+            handle = content.mirror_storage().open(row.sha256)
+        except FileNotFoundError:
+            # Evicted (or purged) since the row was read: fetched again once, if the row went too.
+            if is_retry or content.stored(self.upstream.name, file.oid) is not None:
+                raise ServiceUnavailable(
+                    "The stored copy of this file cannot be read; try again shortly.", headers={"Retry-After": "2"}
+                ) from None
+            return self._content(request, None, is_retry=True)
         self._audit(source)
-        return _from_store(row, byte_range, file.size)
+        services.object_served_touch(row=row)
+        return file_response(handle, byte_range, file.size)
 
     def _claim_or_wait(self) -> tuple[str, MirrorObject]:
         """Claim the fetch of the file, or wait on the one in progress (content.wait_fetch)."""
@@ -365,15 +375,17 @@ class MirrorResolveView(MirrorView):
                 return None
         try:
             if content.is_pickle_like(self.path, b"") or content.is_pickle_like(self.path, follower.head()):
-                follower.close()
                 raise _being_scanned()
+            start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
+            response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
         except spool.FetchFailed:
             follower.close()
             if started_here:
                 raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
             return None
-        start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
-        response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
+        except BaseException:  # the response never took the follower: its descriptor goes here
+            follower.close()
+            raise
         response["Content-Length"] = str(end - start + 1)
         if byte_range is not None:
             response.status_code = 206
@@ -433,6 +445,7 @@ class MirrorResolveView(MirrorView):
             upstream_response.drain_conn()
             content.release(row)
             raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
+        fetch: content.Fetch | None = None
         try:
             fetch = content.Fetch(
                 row,
@@ -444,10 +457,20 @@ class MirrorResolveView(MirrorView):
             )
             follower = spool.Follower(row.pk, fetch.spool_path, file.size)
         except BaseException:
-            upstream_response.release_conn()
-            content.release(row)
+            if fetch is not None:
+                fetch.abandon()
+            else:
+                upstream_response.close()
+                upstream_response.release_conn()
+                content.release(row)
             raise
-        if spool.start(fetch):
+        try:
+            started = spool.start(fetch)
+        except BaseException:
+            follower.close()
+            fetch.abandon()
+            raise
+        if started:
             return self._follow(row, byte_range, follower=follower)
         follower.close()
         chunks = iter(fetch)
@@ -515,15 +538,6 @@ def _require_scanned(row: MirrorObject, path: str) -> None:
         services.scan_resend_if_lost(row=row)
         raise _being_scanned()
     raise Forbidden(f"This file is not served: its scan found it {row.scan_status}.", code="UnsafeContent")
-
-
-def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int):
-    try:
-        handle = content.mirror_storage().open(row.sha256)
-    except FileNotFoundError:
-        raise ServiceUnavailable("The stored copy of this file cannot be read.") from None
-    services.object_served_touch(row=row)
-    return file_response(handle, byte_range, size)
 
 
 class MirrorReadOnlyView(MirrorView):
