@@ -38,11 +38,17 @@ from registry.storage import BlobStorage, storage_at
 from registry.storage import IntegrityError as StorageIntegrityError
 
 LEASE = timedelta(seconds=60)
-RENEW_EVERY = 15.0  # seconds between lease renewals of a fetch in progress
+RENEW_EVERY = 15.0  # seconds between lease renewals of a fetch in progress (on a clock, not per chunk)
 CHUNK = 1024 * 1024
+READ_PIECE = 64 * 1024  # the most one read of the upstream waits for: it returns what has arrived
+# A fetch slower than MIN_RATE bytes/s over any RATE_WINDOW seconds is given up (a trickling
+# upstream would hold a fetch thread for ever: each read arrives within the read timeout).
+MIN_RATE = 8 * 1024
+RATE_WINDOW = 60.0
 # Formats that can run code when loaded: fetched whole and scanned before their first byte is served.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz", ".dat", ".zip")
 PICKLE_MAGIC = (b"\x80", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
+MAGIC_BYTES = 8  # enough of a file's first bytes for PICKLE_MAGIC
 
 
 def mirror_storage() -> BlobStorage:
@@ -125,12 +131,35 @@ def wait_fetch(
     return None
 
 
-def release(row: MirrorObject) -> None:
-    """A fetch that failed or was abandoned: the next request fetches again, and its followers
-    see that their spool is gone (mirror/spool.py cuts them short)."""
-    MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING).update(
-        lease_until=None, spool_host="", spool_path=""
-    )
+class FetchLost(HubError):
+    """This fetch's row was taken over by another (its lease had run out): it stops and writes
+    nothing more to the row (found by a review: a fetch whose lease lapsed marked the row STORED
+    with its successor's spool, and a failing one wiped its successor's spool path)."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This file's fetch from the upstream hub was taken over; try again shortly.",
+            headers={"Retry-After": "2"},
+        )
+
+
+def _held(row: MirrorObject, spool_path: str | None):
+    """The row as long as this fetch holds it (the fence of every update a fetch makes): FETCHING
+    with this fetch's spool, or, before its spool exists, with the very lease its claim set."""
+    held = MirrorObject.objects.filter(pk=row.pk, state=ObjectState.FETCHING)
+    if spool_path is not None:
+        return held.filter(spool_path=spool_path)
+    return held.filter(spool_path="", lease_until=row.lease_until)
+
+
+def release(row: MirrorObject, spool_path: str | None = None) -> None:
+    """A fetch that failed or was abandoned (`spool_path`: its spool, once it has one): the next
+    request fetches again, and its followers see that their spool is gone (mirror/spool.py cuts
+    them short). A fetch that no longer holds the row changes nothing."""
+    _held(row, spool_path).update(lease_until=None, spool_host="", spool_path="")
 
 
 class Fetch:
@@ -163,19 +192,66 @@ class Fetch:
         self.writer = mirror_storage().writer(expected_sha256=row.oid if is_lfs else None, expected_size=size)
         self.git_hash = None if is_lfs else hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
         self.spool_path = str(self.writer.spool_path)
-        MirrorObject.objects.filter(pk=row.pk).update(  # size: eviction counts fetches in progress
-            spool_host=host_name(), spool_path=self.spool_path, fetch_repo=repo_key(*repo), size=size
-        )
+        lease = timezone.now() + LEASE  # renewed: the upstream's answer may have taken a while
+        fields = {  # size: eviction counts fetches in progress
+            "spool_host": host_name(),
+            "spool_path": self.spool_path,
+            "fetch_repo": repo_key(*repo),
+            "size": size,
+        }
+        if not _held(row, None).update(lease_until=lease, **fields):
+            self.writer.abort()
+            raise FetchLost()
+
+    def abandon(self) -> None:
+        """Never iterated (the request failed before): the temporary goes, the row is released."""
+        self.writer.abort()
+        release(self.row, self.spool_path)
+        self.response.close()
+        self.response.release_conn()
+
+    def _renew(self) -> None:
+        """Extend the lease; FetchLost if it ran out or another fetch holds the row now (its
+        followers were told this fetch failed: it stops)."""
+        now = timezone.now()
+        if not _held(self.row, self.spool_path).filter(lease_until__gt=now).update(lease_until=now + LEASE):
+            raise FetchLost()
+
+    def _pieces(self) -> Iterator[bytes]:
+        """The upstream's bytes as they arrive (a read returns what came, at most READ_PIECE:
+        urllib3's stream(n) waits for n whole bytes), with the lease renewed on a clock and the
+        fetch given up below MIN_RATE."""
+        renewed = window_start = time.monotonic()
+        window_bytes = 0
+        head: bytearray | None = bytearray()  # the first piece has MAGIC_BYTES at least (is_pickle_like)
+        while True:
+            piece = self.response.read1(READ_PIECE, decode_content=False)
+            if head is not None:
+                head += piece
+                if piece and len(head) < MAGIC_BYTES:
+                    continue
+                piece, head = bytes(head), None
+            if not piece:
+                return
+            now = time.monotonic()
+            window_bytes += len(piece)
+            if now - window_start >= RATE_WINDOW:
+                if window_bytes < MIN_RATE * (now - window_start):
+                    raise HubError("The upstream hub sends this file too slowly.", status=504, code="UpstreamTimeout")
+                window_start, window_bytes = now, 0
+            if now - renewed >= RENEW_EVERY:
+                renewed = now
+                self._renew()
+            yield piece
 
     def __iter__(self) -> Iterator[bytes]:
         """Each chunk is handed on once the next one arrived: the last is held back until the
         whole is verified and published, so a caller never receives all the bytes of content
         that does not match (its response stops short of its Content-Length instead)."""
-        renewed = time.monotonic()
         MirrorObject.objects.filter(pk=self.row.pk).update(fetch_count=F("fetch_count") + 1)
         held: bytes | None = None
         try:
-            for chunk in self.response.stream(CHUNK, decode_content=False):
+            for chunk in self._pieces():
                 if self.is_pickle is None:
                     self.is_pickle = is_pickle_like(self.filename, chunk)
                 self.writer.write(chunk)
@@ -184,9 +260,6 @@ class Fetch:
                 if held is not None:
                     yield held
                 held = chunk
-                if time.monotonic() - renewed > RENEW_EVERY:
-                    renewed = time.monotonic()
-                    MirrorObject.objects.filter(pk=self.row.pk).update(lease_until=timezone.now() + LEASE)
             if self.is_pickle is None:
                 self.is_pickle = is_pickle_like(self.filename, b"")
             if self.git_hash is not None and self.git_hash.hexdigest() != self.row.oid:
@@ -198,7 +271,7 @@ class Fetch:
                     f"Upstream content does not match: {exc.message}", status=502, code="UpstreamIntegrity"
                 ) from None
             with transaction.atomic():
-                MirrorObject.objects.filter(pk=self.row.pk).update(
+                marked = _held(self.row, self.spool_path).update(
                     state=ObjectState.STORED,
                     sha256=sha256,
                     size=self.size,
@@ -206,10 +279,13 @@ class Fetch:
                     lease_until=None,
                     **({"scan_status": "queued"} if self.is_pickle else {}),
                 )
+                if not marked:  # taken over: its successor marks it (the blob, content-addressed, stays)
+                    raise FetchLost()
                 served_for_record(self.row.upstream, *self.repo, self.row.oid)
         except BaseException:
             self.writer.abort()
-            release(self.row)
+            release(self.row, self.spool_path)
+            self.response.close()  # its unread rest must not reach the pool's next request
             raise
         finally:
             self.response.release_conn()

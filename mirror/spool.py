@@ -18,8 +18,9 @@ What a follower guarantees:
   upstream error, lease run out, another fetch took over) cuts every follower short of its
   Content-Length;
 - bounded waits: the spool's size is polled with a sleep that backs off to 0.2 s, the row read
-  at most every 0.25 s while no byte arrives, and a follower that saw no progress for
-  GATEHOUSE_MIRROR_FOLLOW_SECONDS gives up (cut short);
+  at most every 0.25 s while no byte arrives, and a follower that saw the spool not grow for
+  GATEHOUSE_MIRROR_FOLLOW_SECONDS gives up (cut short); the fetch itself renews its lease on a
+  clock as its bytes arrive, and gives up an upstream slower than `content.MIN_RATE`;
 - ranges: a Range of a file being fetched is served from the spool as its bytes arrive. Bytes
   before the file's last HOLD are upstream bytes not yet verified when sent (as with the first
   full download; a range alone cannot be verified). Pickle-format content is never served
@@ -122,6 +123,7 @@ class Follower:
         self.row_pk = row_pk
         self.spool_path = spool_path
         self.size = size
+        self.fd = -1
         self.fd = os.open(spool_path, os.O_RDONLY)  # FileNotFoundError: the fetch is already gone
         self.is_verified = False
         self._next_check = 0.0
@@ -131,6 +133,9 @@ class Follower:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def __del__(self) -> None:  # a follower dropped on a path that did not close it
+        self.close()
 
     def _available(self) -> int:
         return os.fstat(self.fd).st_size
@@ -151,8 +156,11 @@ class Follower:
         returns how many may be. Raises FetchFailed when the fetch fails or stalls."""
         nap = 0.01
         idle_since = time.monotonic()
+        seen = -1
         while True:
             on_disk = self._available()
+            if on_disk > seen:  # any growth is progress (found by a review: measured per call)
+                seen, idle_since = on_disk, time.monotonic()
             readable = on_disk if raw or self.is_verified else min(on_disk, max(self.size - HOLD, 0))
             if readable >= wanted and (self.is_verified or not verified):
                 return readable

@@ -6,37 +6,32 @@ credentials and hands the facts to `gating.policy.check_mirrored` before any han
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import re
-import secrets
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from django.views import View
 
 from accounts.auth import authenticate_request
 from core import bodies
-from core.byteranges import file_response, parse_range
-from core.errors import BadRequest, EntryNotFound, Forbidden, HubError, NotFound, RepoNotFound, ServiceUnavailable
+from core.errors import BadRequest, EntryNotFound, HubError, NotFound, RepoNotFound
 from core.http import answers_errors, error_response
 from core.names import split_repo_id
 from gating.policy import Action, MirroredFacts, Principal, check_mirrored, is_operator
 from gating.repo_views import action_for, repo_type_from_kwargs
-from mirror import client, content, license_gate, services, spool, upstream_cache
+from mirror import client, content, license_gate, services, serving, upstream_cache
 from mirror.config import Upstream, upstream_for_legacy_id, upstream_for_namespace
-from mirror.credentials import Credential, content_token, credential_for, operator_credential
+from mirror.credentials import Credential, credential_for, operator_credential
 from mirror.license_gate import licenses_of
-from mirror.models import MirrorAcceptance, MirrorObject
+from mirror.models import MirrorAcceptance
+from mirror.serving import quote_path
 from registry.git.paths import validate_path
 
 logger = logging.getLogger(__name__)
-SPOT_CHECK_BYTES = 64
-CHUNK = 64 * 1024
 
 
 def split_rest(rest: str) -> tuple[str, str]:
@@ -200,7 +195,7 @@ class MirrorResolveView(MirrorView):
         revision, self.path = split_rest(kwargs["rest"])
         validate_path(self.path)
         prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
-        resolve_path = f"/{prefix}{self.repo_id}/resolve/{_quote(revision)}/{_quote(self.path)}"
+        resolve_path = f"/{prefix}{self.repo_id}/resolve/{quote_path(revision)}/{quote_path(self.path)}"
         refusal = None
         self.acceptance = None
         try:
@@ -276,6 +271,18 @@ class MirrorResolveView(MirrorView):
         self.acceptance = acceptance
         return None
 
+    def content_serving(self) -> serving.Serving:
+        return serving.Serving(
+            upstream=self.upstream,
+            credential=self.credential,
+            principal=self.principal,
+            repo_type=self.repo_type,
+            repo_id=self.repo_id,
+            path=self.path,
+            file=self.file,
+            acceptance=self.acceptance,
+        )
+
     def get(self, request, *args, **kwargs):
         file = self.file
         filename = self.path.rsplit("/", 1)[-1]
@@ -294,232 +301,19 @@ class MirrorResolveView(MirrorView):
             headers["X-Linked-Size"] = str(file.size)
         row = content.stored(self.upstream.name, file.oid)
         if row is not None:
-            _require_scanned(row, self.path)
+            serving.require_scanned(row, self.path)
         if request.method == "HEAD":
             response = HttpResponse(content_type="application/octet-stream")
             response["Content-Length"] = str(file.size)
         else:
-            response = self._content(request, row)
+            response = self.content_serving().content(request, row)
         for key, value in headers.items():
             response[key] = value
         return response
 
-    def _content(self, request, row: MirrorObject | None, *, is_retry: bool = False):
-        file = self.file
-        byte_range = parse_range(request.headers.get("Range"), file.size)
-        source = "stale" if file.is_stale else "cache"
-        if row is None:
-            if file.is_stale:
-                raise client.UpstreamUnavailable(self.upstream, "not reachable")
-            kind, row = self._claim_or_wait()
-            if kind == "claimed":
-                fetched = self._fetch(row, byte_range)
-                if fetched is not None:
-                    self._audit("upstream")
-                    return fetched
-                row = MirrorObject.objects.get(pk=row.pk)
-                source = "upstream"
-            elif kind == "follow":
-                followed = self._follow(row, byte_range)
-                if followed is not None:
-                    self._audit(source)
-                    return followed
-                if is_retry:
-                    raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
-                return self._content(request, None, is_retry=True)  # that fetch ended: stored, or failed
-            _require_scanned(row, self.path)
-        if not content.served_for(self.upstream.name, self.repo_type, self.repo_id, file.oid):
-            self._spot_check(row)
-        self._audit(source)
-        return _from_store(row, byte_range, file.size)
-
-    def _claim_or_wait(self) -> tuple[str, MirrorObject]:
-        """Claim the fetch of the file, or wait on the one in progress (content.wait_fetch)."""
-        claimed = content.claim(self.upstream.name, self.file.oid, self.path)
-        if claimed is not None:
-            return "claimed", claimed
-        waited = content.wait_fetch(
-            self.upstream.name,
-            self.file.oid,
-            self.path,
-            fetch_repo=content.repo_key(self.repo_type, self.repo_id),
-            seconds=settings.GATEHOUSE_MIRROR_FOLLOW_SECONDS,
-        )
-        if waited is None:
-            raise ServiceUnavailable("This file is being fetched from the upstream hub; try again shortly.")
-        return waited
-
-    def _follow(self, row: MirrorObject, byte_range: tuple[int, int] | None, *, follower: spool.Follower | None = None):
-        """The response that tails the spool of the fetch in progress (mirror/spool.py), with
-        `follower` when this request started the fetch (opened before, so a fetch that ends at
-        once is followed all the same); None if that fetch already ended (the caller looks again).
-        SECURITY: pickle-format content is never served from a spool: refused by name, then by
-        its first bytes, before any byte."""
-        started_here = follower is not None
-        if follower is None:
-            try:
-                follower = spool.Follower(row.pk, row.spool_path, self.file.size)
-            except FileNotFoundError:
-                return None
-        try:
-            if content.is_pickle_like(self.path, b"") or content.is_pickle_like(self.path, follower.head()):
-                follower.close()
-                raise _being_scanned()
-        except spool.FetchFailed:
-            follower.close()
-            if started_here:
-                raise HubError("The upstream hub's content could not be fetched.", status=502, code="UpstreamError")
-            return None
-        start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
-        response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
-        response["Content-Length"] = str(end - start + 1)
-        if byte_range is not None:
-            response.status_code = 206
-            response["Content-Range"] = f"bytes {start}-{end}/{self.file.size}"
-        return response
-
-    def _spot_check(self, row: MirrorObject) -> None:
-        """Content stored for another repo of the upstream: served for this one only once its
-        upstream serves the same bytes for it (see MirrorRepoObject). A random sample is asked
-        for and compared with the stored copy; then the pair is recorded."""
-        file = self.file
-        if file.is_stale:
-            raise client.UpstreamUnavailable(self.upstream, "not reachable")
-        length = min(SPOT_CHECK_BYTES, file.size)
-        start = secrets.randbelow(file.size - length + 1) if file.size else 0
-        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
-        path = f"/{prefix}{self.repo_id}/resolve/{file.commit}/{_quote(self.path)}"
-        token = content_token(self.upstream, self.credential)
-        sample = b""
-        if length:
-            end = start + length - 1
-            response = client.request(self.upstream, "GET", path, token=token, stream=True, byte_range=(start, end))
-            try:
-                if response.status not in (200, 206):
-                    raise client.hub_error(self.upstream, response, anonymous=self.anonymous)
-                wanted = length if response.status == 206 else start + length  # 200: the whole, from 0
-                received = b""
-                for chunk in response.stream(CHUNK, decode_content=False):
-                    received += chunk
-                    if len(received) >= wanted:
-                        break
-                sample = received[:length] if response.status == 206 else received[start : start + length]
-            finally:
-                response.close()
-            if sample != content.stored_sample(row, start, length):
-                raise HubError(
-                    "The upstream hub does not serve this content for this repo.", status=502, code="UpstreamIntegrity"
-                )
-        content.served_for_record(self.upstream.name, self.repo_type, self.repo_id, file.oid)
-
-    def _fetch(self, row: MirrorObject, byte_range: tuple[int, int] | None):
-        """Fetch the object, claimed by this request: in a background thread that this request
-        then follows like any other (mirror/spool.py). Where this process runs all the fetch
-        threads it may, the request fetches itself: it streams the object to its caller while it
-        is stored, or, for pickle-format content and ranged requests, stores it whole first (None:
-        read it from the store)."""
-        file = self.file
-        prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
-        path = f"/{prefix}{self.repo_id}/resolve/{file.commit}/{_quote(self.path)}"
-        token = content_token(self.upstream, self.credential)
-        try:
-            upstream_response = client.request(self.upstream, "GET", path, token=token, stream=True)
-        except BaseException:
-            content.release(row)
-            raise
-        if upstream_response.status != 200:
-            upstream_response.drain_conn()
-            content.release(row)
-            raise client.hub_error(self.upstream, upstream_response, anonymous=self.anonymous)
-        try:
-            fetch = content.Fetch(
-                row,
-                upstream_response,
-                is_lfs=file.is_lfs,
-                size=file.size,
-                repo=(self.repo_type, self.repo_id),
-                filename=self.path,
-            )
-            follower = spool.Follower(row.pk, fetch.spool_path, file.size)
-        except BaseException:
-            upstream_response.release_conn()
-            content.release(row)
-            raise
-        if spool.start(fetch):
-            return self._follow(row, byte_range, follower=follower)
-        follower.close()
-        chunks = iter(fetch)
-        first = next(chunks, b"")
-        if fetch.is_pickle:  # STORED with its scan queued (content.Fetch)
-            for _ in chunks:
-                pass
-            fetch.scan_if_pickle()
-            raise _being_scanned()
-        if byte_range is not None:
-            for _ in chunks:
-                pass
-            return None
-        response = StreamingHttpResponse(itertools.chain([first], chunks), content_type="application/octet-stream")
-        response["Content-Length"] = str(file.size)
-        return response
-
-    def _audit(self, source: str) -> None:
-        services.pull_record(
-            user=self.principal.user,
-            upstream=self.upstream.name,
-            repo_type=self.repo_type,
-            repo_id=self.repo_id,
-            commit=self.file.commit,
-            path=self.path,
-            oid=self.file.oid,
-            size=self.file.size,
-            source=source,
-            acceptance=self.acceptance,
-        )
-
 
 def can_manage_mirror(principal: Principal) -> bool:
     return is_operator(principal) and principal.may_write
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="/")
-
-
-def _being_scanned() -> HubError:
-    retry = settings.GATEHOUSE_MIRROR_SCAN_RETRY_AFTER
-    return HubError(
-        "This file is being scanned before it is served; try again shortly.",
-        status=503,
-        code="ScanPending",
-        headers={"Retry-After": str(retry)},
-    )
-
-
-def _require_scanned(row: MirrorObject, path: str) -> None:
-    """SECURITY: pickle-format content is served only once its scan said `safe`. Decided at each
-    request, by the name asked for as well (found by an outsider attack: the same bytes, first
-    fetched as `blob.safetensors`, were then served as `model.pkl` unscanned)."""
-    if row.scan_status == "" and content.is_pickle_like(path, b""):  # its bytes were sniffed at the fetch
-        services.scan_request(row_pk=row.pk, filename=path.rsplit("/", 1)[-1])
-        raise _being_scanned()
-    if row.scan_status in ("", "safe"):
-        return
-    if row.scan_status == "queued":
-        services.scan_resend_if_lost(row=row)
-        raise _being_scanned()
-    raise Forbidden(f"This file is not served: its scan found it {row.scan_status}.", code="UnsafeContent")
-
-
-def _from_store(row: MirrorObject, byte_range: tuple[int, int] | None, size: int):
-    try:
-        handle = content.mirror_storage().open(row.sha256)
-    except FileNotFoundError:
-        raise ServiceUnavailable("The stored copy of this file cannot be read.") from None
-    services.object_served_touch(row=row)
-    return file_response(handle, byte_range, size)
 
 
 class MirrorReadOnlyView(MirrorView):

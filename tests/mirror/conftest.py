@@ -156,13 +156,13 @@ def upstream_xet(upstream_hub) -> XetSeeded:
     do: the upstream then stores the files as Xet chunks and announces them with X-Xet-Hash."""
     assert constants.HF_HUB_DISABLE_XET is False
     api = upstream_api(upstream_hub)
-    first = os.urandom(3 * 1024 * 1024)
+    first = b"\0" + os.urandom(3 * 1024 * 1024 - 1)  # random, but never sniffed as a pickle (\x80, PK, …)
     second = first[: 1024 * 1024] + os.urandom(256 * 1024) + first[1280 * 1024 :]  # a new middle
     api.upload_file(path_or_fileobj=first, path_in_repo="model.safetensors", repo_id="upco/xet-model")
     first_commit = api.model_info("upco/xet-model").sha
     api.create_branch("upco/xet-model", branch="v1", revision=first_commit)
     api.upload_file(path_or_fileobj=second, path_in_repo="model.safetensors", repo_id="upco/xet-model")
-    gated = os.urandom(1024 * 1024)
+    gated = b"\0" + os.urandom(1024 * 1024 - 1)
     api.upload_file(path_or_fileobj=gated, path_in_repo="weights.safetensors", repo_id="upco/gated-xet")
     return XetSeeded(
         first=first,
