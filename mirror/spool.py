@@ -183,6 +183,10 @@ class Follower:
         self._wait_for(wanted, raw=True)
         return os.pread(self.fd, wanted, 0)
 
+    def wait_verified(self) -> None:
+        """Block until the whole fetch is verified (FetchFailed if it fails or stalls)."""
+        self._wait_for(self.size, verified=True)
+
     def serve(self, start: int, end: int) -> Follower:
         """Make this the body of a response: bytes `start`..`end` (inclusive). The response
         closes it (and its descriptor) even if its body was never read."""

@@ -143,6 +143,20 @@ def test_a_mismatch_cuts_every_follower_short(live_server, settings, servers):
     assert not MirrorObject.objects.filter(state="stored").exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_range_in_the_held_tail_of_a_lie_is_a_typed_error(live_server, settings, servers):
+    """Found by the attack: a range whose first byte must wait for the verification (the last
+    1 MiB) was answered a bare HTML 500 when the fetch failed (the body failed before its first
+    byte); it now waits for the verification before answering: a typed 502, nothing kept."""
+    endpoint, _ = servers()
+    _configure(settings, endpoint)
+    url = f"{live_server.url}/liar/model/resolve/main/weights.safetensors"
+    response = requests.get(url, headers={"Range": f"bytes={len(SENT) - 100}-"}, timeout=30)
+    assert response.status_code == 502
+    assert response.headers["X-Error-Code"] == "UpstreamError"
+    assert not MirrorObject.objects.filter(state="stored").exists()
+
+
 def _received(url: str, timeout: float = 2) -> int:
     """Bytes of the body that arrived before the server cut the response short (the test
     server leaves the socket open after the error: a read timeout ends the wait)."""
