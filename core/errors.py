@@ -13,6 +13,12 @@ import redis
 CACHE_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
+class ResponseCutShort(Exception):
+    """Raised by a streamed body after its headers went, to end the response short of its
+    Content-Length on purpose (a mirrored download whose fetch failed): the server logs it as one
+    warning line (core.gunicorn_worker), not an error with a traceback."""
+
+
 class HubError(Exception):
     status: int = 400
     code: str = "BadRequest"

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import selectors
 import socket
 import time
@@ -53,7 +54,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers import gthread
 
 from core import lifecycle, malloc
-from core.errors import RequestTimeout
+from core.errors import RequestTimeout, ResponseCutShort
 from core.http import client_address
 
 # The loop below relies on gthread internals (TConn, data_ready, nr_conns, enqueue_req,
@@ -218,11 +219,23 @@ class _Reading:
         self.is_registered = False  # with the worker's selector
 
 
+def _cut_short_one_line(record: logging.LogRecord) -> bool:
+    """gunicorn logs a body that raised after its headers went as an ERROR with a traceback; one
+    that ended short on purpose (ResponseCutShort) is one WARNING line."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, ResponseCutShort):
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg, record.args = "Response cut short: %s", (exc,)
+        record.exc_info, record.exc_text = None, None
+    return True
+
+
 class Worker(gthread.ThreadWorker):
     """`worker_class = "core.gunicorn_worker.Worker"` (config/gunicorn.conf.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.log.error_log.addFilter(_cut_short_one_line)
         self.head_timeout, self.body_idle_timeout = HEAD_TIMEOUT_SECONDS, BODY_IDLE_TIMEOUT_SECONDS
         self.body_min_rate = BODY_MIN_RATE
         self.reading: dict[gthread.TConn, _Reading] = {}

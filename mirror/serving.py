@@ -120,11 +120,7 @@ class Serving:
             if content.is_pickle_like(self.path, b"") or content.is_pickle_like(self.path, follower.head()):
                 raise being_scanned()
             start, end = byte_range if byte_range is not None else (0, self.file.size - 1)
-            if start >= self.file.size - spool.HOLD:
-                # Not one byte may go before the verification (a small file, or a range in the held
-                # tail): wait for it here, so that a failed fetch is a typed error, not a bare 500
-                # of a response whose body failed before its first byte (found by the attack).
-                follower.wait_verified()
+            follower.wait_first(start)
             response = StreamingHttpResponse(follower.serve(start, end), content_type="application/octet-stream")
         except spool.FetchFailed:
             follower.close()

@@ -44,6 +44,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import ResponseCutShort
 from mirror import services
 from mirror.content import CHUNK, Fetch
 from mirror.models import MirrorObject, ObjectState
@@ -58,7 +59,7 @@ _slots = threading.Lock()
 _running = 0
 
 
-class FetchFailed(Exception):
+class FetchFailed(ResponseCutShort):
     """The fetch a follower tails failed or was given up: its response ends short."""
 
 
@@ -183,9 +184,14 @@ class Follower:
         self._wait_for(wanted, raw=True)
         return os.pread(self.fd, wanted, 0)
 
-    def wait_verified(self) -> None:
-        """Block until the whole fetch is verified (FetchFailed if it fails or stalls)."""
-        self._wait_for(self.size, verified=True)
+    def wait_first(self, start: int) -> None:
+        """Block until the range's first byte may be sent (an empty file: until verified), so a
+        fetch that fails before it raises FetchFailed here, before the response starts (else it
+        surfaced from the body's first read: a bare 500 page from the server, not a 502)."""
+        if self.size == 0:
+            self._wait_for(0, verified=True)
+        else:
+            self._wait_for(start + 1)
 
     def serve(self, start: int, end: int) -> Follower:
         """Make this the body of a response: bytes `start`..`end` (inclusive). The response

@@ -25,3 +25,30 @@ HEAD = b"POST /api/x HTTP/1.1\r\nHost: h"
 )
 def test_body_length_to_read_first(headers, expected):
     assert body_length_to_read_first(HEAD + headers) == expected
+
+
+def test_a_body_cut_short_on_purpose_is_one_warning_line():
+    """A mirrored download whose fetch failed ends short of its Content-Length by raising
+    ResponseCutShort: gunicorn's ERROR with a traceback becomes one WARNING line; other errors
+    keep theirs."""
+    import logging
+    import sys
+
+    from core.errors import ResponseCutShort
+    from core.gunicorn_worker import _cut_short_one_line
+
+    def record_of(exc: Exception) -> logging.LogRecord:
+        try:
+            raise exc
+        except Exception:
+            return logging.LogRecord(
+                "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request", (), sys.exc_info()
+            )
+
+    cut = record_of(ResponseCutShort("The fetch from the upstream hub failed."))
+    assert _cut_short_one_line(cut)
+    assert (cut.levelname, cut.exc_info) == ("WARNING", None)
+    assert cut.getMessage() == "Response cut short: The fetch from the upstream hub failed."
+    other = record_of(ValueError("a bug"))
+    assert _cut_short_one_line(other)
+    assert other.levelname == "ERROR" and other.exc_info is not None

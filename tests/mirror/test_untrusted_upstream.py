@@ -217,3 +217,42 @@ def test_an_oversized_or_trickling_answer_is_cut_off(live_server, settings, serv
     started = time.monotonic()
     slow = requests.get(f"{live_server.url}/api/models/liar/model", timeout=60)
     assert slow.status_code == 503 and time.monotonic() - started < 10
+
+
+SMALL_ANNOUNCED = b"small announced bytes\n" * 4000  # under the follower's held last MiB
+SMALL_SENT = b"small other bytes!!!!\n" * 4000
+
+
+class SmallLiar(Recorder):
+    def do_HEAD(self):
+        self._record()
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{"b" * 40}"')
+        self.send_header("X-Linked-Etag", f'"{hashlib.sha256(SMALL_ANNOUNCED).hexdigest()}"')
+        self.send_header("X-Linked-Size", str(len(SMALL_ANNOUNCED)))
+        self.send_header("Content-Length", str(len(SMALL_ANNOUNCED)))
+        self.end_headers()
+
+    def do_GET(self):
+        if self.path.startswith("/api/"):
+            return Recorder.do_GET(self)
+        self._record()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(SMALL_SENT)))
+        self.end_headers()
+        self.wfile.write(SMALL_SENT)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_fetch_before_the_first_byte_is_a_502(live_server, settings, servers):
+    """A file under the held last MiB (or a range in it) whose fetch fails sends no byte: the
+    answer is the upstream error (502, JSON), not a failure of the response body (found by an
+    outsider attack: gunicorn answered a bare HTML 500)."""
+    endpoint, _ = servers(do_HEAD=SmallLiar.do_HEAD, do_GET=SmallLiar.do_GET)
+    _configure(settings, endpoint)
+    url = f"{live_server.url}/liar/model/resolve/main/small.safetensors"
+    for headers in ({}, {"Range": "bytes=0-9"}):
+        response = requests.get(url, headers=headers, timeout=10)
+        assert response.status_code == 502, response.text[:200]
+        assert response.json()["code"] == "UpstreamError"
