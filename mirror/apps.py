@@ -13,6 +13,7 @@ class MirrorConfig(AppConfig):
         from registry import hooks
 
         checks.register(_check_upstreams)
+        checks.register(_check_fetch_lease)
         checks.register(_check_local_holders, checks.Tags.database)
         checks.register(_check_token_keys)
         checks.register(_check_token_keys_deployed, checks.Tags.security, deploy=True)
@@ -44,6 +45,27 @@ def _check_upstreams(app_configs=None, **kwargs) -> list:
     except (ImproperlyConfigured, ValueError, TypeError) as exc:
         return [checks.Error(f"GATEHOUSE_UPSTREAMS: {exc}", id="mirror.E001")]
     return []
+
+
+def _check_fetch_lease(app_configs=None, **kwargs) -> list:
+    """A fetch renews its lease between reads (mirror.content): a read may block for the whole
+    GATEHOUSE_MIRROR_READ_TIMEOUT, so past the lease, less a renewal's interval, a quiet upstream
+    would lapse the lease of a live fetch: its followers cut short, the row taken over."""
+    from django.conf import settings
+    from django.core import checks
+
+    from mirror.content import LEASE, RENEW_EVERY
+
+    if LEASE.total_seconds() > settings.GATEHOUSE_MIRROR_READ_TIMEOUT + RENEW_EVERY:
+        return []
+    return [
+        checks.Error(
+            f"GATEHOUSE_MIRROR_READ_TIMEOUT ({settings.GATEHOUSE_MIRROR_READ_TIMEOUT:g} s) is too long for the"
+            f" mirror's fetch lease ({LEASE.total_seconds():g} s, renewed every {RENEW_EVERY:g} s).",
+            hint=f"Keep it under {LEASE.total_seconds() - RENEW_EVERY:g} s.",
+            id="mirror.E005",
+        )
+    ]
 
 
 def _token_key_errors(*, deployed: bool) -> list:

@@ -185,3 +185,16 @@ def test_the_embedded_default_generates_one_private_key_and_check_deploy_refuses
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     Fernet(key_file.read_text().strip().encode())  # a valid key
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_read_timeout_past_the_fetch_lease_fails_the_check(settings):
+    """Found by the recheck of issue 21: a read may block for the whole read timeout between two
+    renewals, so a timeout near the lease would lapse live fetches on a quiet upstream."""
+    from django.core import checks
+
+    def mirror_errors() -> list[str]:
+        return [error.id for error in checks.run_checks() if error.id == "mirror.E005"]
+
+    assert mirror_errors() == []  # the defaults: 30 s reads, a 60 s lease renewed every 15 s
+    settings.GATEHOUSE_MIRROR_READ_TIMEOUT = 45
+    assert mirror_errors() == ["mirror.E005"]
