@@ -220,12 +220,16 @@ class Fetch:
     def _pieces(self) -> Iterator[bytes]:
         """The upstream's bytes as they arrive (a read returns what came, at most READ_PIECE:
         urllib3's stream(n) waits for n whole bytes), with the lease renewed on a clock and the
-        fetch given up below MIN_RATE."""
-        renewed = window_start = time.monotonic()
-        window_bytes = 0
+        fetch given up below MIN_RATE. The rate counts only the time spent waiting on the upstream:
+        a request that fetches itself (no free thread) is paced by its client too, and a slow
+        reader is not the upstream's fault (found by the recheck of issue 21)."""
+        renewed = time.monotonic()
+        window_bytes, window_waited = 0, 0.0
         head: bytearray | None = bytearray()  # the first piece has MAGIC_BYTES at least (is_pickle_like)
         while True:
+            asked = time.monotonic()
             piece = self.response.read1(READ_PIECE, decode_content=False)
+            window_waited += time.monotonic() - asked
             if head is not None:
                 head += piece
                 if piece and len(head) < MAGIC_BYTES:
@@ -235,10 +239,10 @@ class Fetch:
                 return
             now = time.monotonic()
             window_bytes += len(piece)
-            if now - window_start >= RATE_WINDOW:
-                if window_bytes < MIN_RATE * (now - window_start):
+            if window_waited >= RATE_WINDOW:
+                if window_bytes < MIN_RATE * window_waited:
                     raise HubError("The upstream hub sends this file too slowly.", status=504, code="UpstreamTimeout")
-                window_start, window_bytes = now, 0
+                window_bytes, window_waited = 0, 0.0
             if now - renewed >= RENEW_EVERY:
                 renewed = now
                 self._renew()

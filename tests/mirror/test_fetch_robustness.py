@@ -187,3 +187,22 @@ def test_an_object_evicted_under_a_read_is_fetched_again(hub, mirror_settings, m
     MirrorRepoObject.objects.filter(oid=again.oid).delete()  # the next read spot checks first
     checked = requests.get(url, timeout=60)
     assert checked.status_code == 503 and checked.headers.get("Retry-After")
+
+
+def test_a_slow_reader_of_a_fetch_it_runs_itself_is_not_taken_for_a_slow_upstream(
+    hub, mirror_settings, settings, monkeypatch
+):
+    """Found by the recheck: with no free fetch thread the request fetches itself, paced by its
+    client, and the minimum rate counted the client's pauses against the upstream (a 504, the
+    response cut). Only the time spent waiting on the upstream counts now."""
+    settings.GATEHOUSE_MIRROR_FETCH_THREADS = 0
+    monkeypatch.setattr(content, "MIN_RATE", 8 * 1024 * 1024)
+    monkeypatch.setattr(content, "RATE_WINDOW", 0.5)
+    received = bytearray()
+    with requests.get(_url(hub, "big.safetensors"), stream=True, timeout=60) as response:
+        for chunk in response.iter_content(256 * 1024):  # about 2.5 MB/s: under the minimum rate
+            received += chunk
+            time.sleep(0.1)
+    row = MirrorObject.objects.get(filename="big.safetensors")
+    assert (response.status_code, row.state) == (200, "stored")
+    assert hashlib.sha256(received).hexdigest() == row.sha256
