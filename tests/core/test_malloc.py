@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
+import requests
+from django.conf import settings
 
 from core import malloc
+from tests.e2e.conftest import worker_database_url
+from tests.support.builders import make_repo
+from tests.support.gunicorn import deployed_gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(malloc._libc is None, reason="glibc only")
@@ -66,3 +73,48 @@ def test_trim_returns_the_pages_of_holes_in_the_heap():
     before = _rss()
     assert malloc.trim()
     assert before - _rss() > 32 * 1024**2
+
+
+def _gunicorn_workers() -> list[psutil.Process]:
+    """This test's gunicorn workers: children of a gunicorn master that is a child of ours."""
+    masters = [p for p in psutil.Process().children() if "config/gunicorn.conf.py" in p.cmdline()]
+    return [worker for master in masters for worker in master.children()]
+
+
+def _thread_arenas(pid: int) -> int:
+    """bench/memprobe.py's count, read from outside the process."""
+    count = 0
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 5:
+            start = int(fields[0].split("-")[0], 16)
+            if start % (64 * 1024**2) == 0 and fields[1].startswith("rw"):
+                count += 1
+    return count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deployed_web_worker_keeps_to_two_arenas_under_concurrent_requests(alice, tmp_path):
+    """gunicorn as deployed (config/gunicorn.conf.py, 8 threads a worker): 16 clients at once
+    download and list, and the worker still has the main arena and at most one more. (With
+    MALLOC_ARENA_MAX=8 in its environment the same load gave it 7, twice out of twice.)"""
+    repo = make_repo(alice, "arenas", {"config.json": b"{}", "weights.bin": os.urandom(300_000)})
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": worker_database_url(),
+        "GATEHOUSE_VAR_DIR": str(tmp_path / "var"),
+        "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
+        "CELERY_BROKER_URL": "memory://",
+    }
+    paths = [f"/{repo.repo_id}/resolve/main/weights.bin", f"/api/models/{repo.repo_id}/tree/main", "/api/models"]
+
+    def client(n: int) -> None:
+        with requests.Session() as session:
+            for i in range(30):
+                assert session.get(f"{base}{paths[(n + i) % 3]}", timeout=30).status_code == 200
+
+    with deployed_gunicorn(log=tmp_path / "gunicorn.log", env=env, workers=1) as base:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(client, range(16)))
+        (worker,) = _gunicorn_workers()
+        assert _thread_arenas(worker.pid) <= 1
