@@ -63,3 +63,44 @@ def test_commit_flag_migration_is_online_and_cautious_meanwhile(alice):
     migration._judge(Commit, Ref, repo.pk, only_since=before)
     assert not Commit.objects.get(repo=repo, oid=head).made_on_pull_request
     assert Commit.objects.get(repo=repo, oid="f" * 40).made_on_pull_request
+
+
+@pytest.mark.django_db(transaction=True)
+def test_takedown_and_creator_columns_are_added_online_and_leave_djangos_schema():
+    """registry 0018 (reads of repos waited 413-426 ms on the data-at-scale set while Django's
+    AddFields held the table lock): one short ALTER with the foreign keys NOT VALID, then each
+    validated and each index built CONCURRENTLY; what it leaves is what the AddFields made."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    migration = importlib.import_module("registry.migrations.0018_repo_takedown_and_creator")
+    assert migration.Migration.atomic is False
+
+    def schema() -> dict:
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, "registry_repo")
+        return {
+            name: (info["columns"], bool(info["foreign_key"]), info["index"])
+            for name, info in constraints.items()
+            if any(column in ("created_by_id", "disabled_by_id") for column in info["columns"])
+        }
+
+    latest = schema()
+    try:
+        MigrationExecutor(connection).migrate([("registry", "0017_repo_history_epoch")])
+        assert schema() == {}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert schema() == latest
+    if connection.vendor == "postgresql":
+        assert set(latest) == set(migration.KEYS.values()) | set(migration.INDEXES.values())
+        with connection.cursor() as cursor:
+            keys = list(migration.KEYS.values())
+            cursor.execute("SELECT bool_and(convalidated) FROM pg_constraint WHERE conname = ANY(%s)", [keys])
+            assert cursor.fetchone()[0] is True
+            cursor.execute(
+                "SELECT bool_and(indisvalid), count(*) FROM pg_index WHERE indexrelid::regclass::text = ANY(%s)",
+                [list(migration.INDEXES.values())],
+            )
+            assert cursor.fetchone() == (True, 2)
