@@ -179,6 +179,29 @@ def test_entry_failing_at_its_first_start_stops_everything(tmp_path):
             manager.wait()
 
 
+def test_gunicorn_on_a_held_port_exits_with_tempfail(tmp_path):
+    """config/gunicorn.conf.py probes its port before binding: held, it says so and exits with
+    EX_TEMPFAIL (75), which the manager retries without counting a crash (the test below and,
+    end to end, the slow test after it)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "PORT": str(port), "WEB_WORKERS": "1", "GATEHOUSE_VAR_DIR": str(tmp_path / "var")}
+        done = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "tests.support.socketbody_app:app"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 75, done.stderr[-2000:]
+    assert f"Address 127.0.0.1:{port} is in use" in done.stderr
+
+
+# 12 s: `make test-slow`; the exit itself and the manager's retries are checked beside it.
+@pytest.mark.slow
 def test_web_whose_port_is_still_held_waits_for_it_instead_of_giving_up(tmp_path):
     """A previous run's server still draining holds the port: gunicorn (config/gunicorn.conf.py)
     exits with EX_TEMPFAIL and the manager starts it again with a back-off, more times than the

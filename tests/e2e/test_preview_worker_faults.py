@@ -47,6 +47,8 @@ def test_flag_everything_checker_gives_blocked_and_stores_no_image(
     assert status["imageUrl"] is None and "image safety checker" in status["safety"]["blocked"]["message"]
 
 
+# 40 s: `make test-slow`; make test kills a worker under make run's manager (test_make_run.py).
+@pytest.mark.slow
 def test_worker_killed_mid_job_still_completes_exactly_once(client, alice, sd_repo, worker_setup, settings):
     # A short lease so the dead worker's job is reaped within seconds; long enough that a busy
     # 2-core machine does not make a live worker miss a renewal (which would cost an attempt).
