@@ -34,7 +34,7 @@ from gating.access_form import form_for_repo
 from gating.models import AccessRequest, ReleasePlan, RequestStatus
 from gating.policy import Action, access_state, check_may_ask_access, may_read_license_text
 from gating.repo_views import PortalRepoView
-from gating.selectors import answer_labels, audit_for, audit_item, gating_config, request_item, requests_for
+from gating.selectors import audit_for, audit_item, gating_config, request_item, requests_for
 from licenses.models import AcknowledgmentSource
 from licenses.selectors import has_acknowledged, license_at, shown_to
 from licenses.services import acknowledgment_record
@@ -171,7 +171,8 @@ class AccessQueueView(PortalRepoView):
             items = (request_item(row) for row in rows.iterator(chunk_size=EXPORT_ROWS_PER_QUERY))
             return json_stream_response(f"{self.repo.name}-access.json", items)
         if export == "csv":
-            return csv_stream_response(f"{self.repo.name}-access.csv", _request_rows(rows))
+            labels = [spec.label for spec in form_for_repo(self.repo).fields]
+            return csv_stream_response(f"{self.repo.name}-access.csv", _request_rows(rows, labels))
         page = slice_page(rows, request.GET.get("page"), size=settings.GATEHOUSE_PORTAL_PAGE_SIZE)
         context = self.page_context(
             "access",
@@ -221,12 +222,19 @@ class AccessQueueView(PortalRepoView):
 EXPORT_ROWS_PER_QUERY = 2000
 
 
-def _request_rows(rows):
-    """The header names every answer's label, so the labels are read first (one query), then the
-    rows, a slice at a time, as the download goes."""
-    labels = answer_labels(rows)
-    yield ["user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason", *labels]
+def _request_rows(rows, labels: list[str]):
+    """The header names the access form's labels (the repo's current form), then `otherAnswers`:
+    the answers to labels the form no longer asks, as a JSON object (empty when none). Every
+    column is known before any row is read, so the first rows go out at once; listing every label
+    ever answered took a query over the whole queue (about a second on 200,000 requests) first."""
+    asked = set(labels)
+    yield [
+        *("user", "fullname", "email", "status", "time", "reviewedAt", "expiresAt", "rejectionReason"),
+        *labels,
+        "otherAnswers",
+    ]
     for row in rows.iterator(chunk_size=EXPORT_ROWS_PER_QUERY):
+        other = {label: value for label, value in row.fields.items() if label not in asked}
         yield [
             row.user.username,
             row.user.fullname,
@@ -237,6 +245,7 @@ def _request_rows(rows):
             isoformat_z(row.expires_at) or "",
             row.rejection_reason,
             *[row.fields.get(label, "") for label in labels],
+            json.dumps(other, ensure_ascii=False, sort_keys=True) if other else "",
         ]
 
 
