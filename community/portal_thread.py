@@ -42,7 +42,7 @@ class ThreadPage(CommunityView):
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = selectors.discussion_get(self.repo, num)
         user_id = request.user.pk if request.user.is_authenticated else None
-        page, opening = selectors.events_page(discussion, request.GET.get("page"))
+        page, opening = selectors.events_page(discussion, request.GET.get("page"), comment=request.GET.get("comment"))
         rows = event_rows([opening, *page.object_list] if opening else page.object_list)
         context = self.context(
             discussion=discussion,

@@ -108,11 +108,19 @@ def thread_for(discussion: Discussion) -> Thread:
     return {"events": events, "people": people, "revisions": revisions}
 
 
-def events_page(discussion: Discussion, page_number: str | None) -> tuple[Page, Event | None]:
+def events_page(
+    discussion: Discussion, page_number: str | None, *, comment: str | None = None
+) -> tuple[Page, Event | None]:
     """One page of a thread, oldest first within the page, 100 events at a time, and the opening
-    post when the page does not hold it. Without `page_number` the newest page, as the Hub's page
-    shows a long thread: its opening post, a link to the earlier events, and the latest ones."""
-    paginator = Paginator(_events(discussion), settings.GATEHOUSE_PORTAL_PAGE_SIZE)
+    post when the page does not hold it. Without `page_number` the page holding `comment` (a
+    public id: a report's link), else the newest page, as the Hub's page shows a long thread: its
+    opening post, a link to the earlier events, and the latest ones."""
+    size = settings.GATEHOUSE_PORTAL_PAGE_SIZE
+    paginator = Paginator(_events(discussion), size)
+    if not page_number and comment:
+        target = discussion.events.filter(public_id=str(comment).lower()).values_list("pk", flat=True).first()
+        if target is not None:
+            page_number = str(discussion.events.filter(pk__lt=target).count() // size + 1)
     page = paginator.get_page(page_number if page_number else paginator.num_pages)
     opening = _events(discussion).first() if page.number > 1 else None
     return page, opening

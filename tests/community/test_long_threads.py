@@ -95,6 +95,9 @@ def test_the_page_shows_the_opening_post_and_the_newest_events(alice, settings):
     assert first.count("Opening <em>post</em>") == 1 and "earlier-events" not in first
     assert "Comment <strong>3</strong>" in first and "Comment <strong>4</strong>" not in first
     assert "Page 1 of 3" in first
+    fourth = Event.objects.order_by("id")[4].public_id  # Comment 3, on the first page
+    linked = Client().get(f"/alice/talk/discussions/1?comment={fourth.upper()}").content.decode()
+    assert f'id="comment-{fourth}"' in linked and "Page 1 of 3" in linked
 
 
 @pytest.mark.django_db(transaction=True)
