@@ -99,8 +99,8 @@ class DiscussionDetailView(DiscussionAPIView):
                 diff = selectors.pull_request_diff(
                     trees, repo_pk=self.repo.pk, may_read=permissions.file_reader(self.access, trees)
                 )
-        events, revisions = selectors.thread_for(discussion)
-        return Response(details_json(discussion, events, revisions, conflicts=conflicts, diff=diff))
+        thread = selectors.thread_for(discussion)
+        return Response(details_json(discussion, thread, conflicts=conflicts, diff=diff))
 
 
 class CommentView(DiscussionAPIView):

@@ -62,8 +62,8 @@ class EventType(models.TextChoices):
 
 class Event(models.Model):
     """One entry of a thread. Comments carry their Markdown in `raw`; the others their `data`
-    ({"status"}, {"from", "to"}, {"oid", "subject"}). HTML is rendered on read, so a sanitiser fix
-    applies to every stored comment."""
+    ({"status"}, {"from", "to"}, {"oid", "subject"}). HTML is rendered on write and stamped, so a
+    sanitiser fix (a new stamp) still applies to every stored comment (community.rendering)."""
 
     public_id = models.CharField(max_length=24, unique=True, default=new_public_id)
     discussion = models.ForeignKey(Discussion, on_delete=models.CASCADE, related_name="events")
@@ -72,6 +72,10 @@ class Event(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     data = models.JSONField(default=dict, blank=True)
     raw = models.TextField(blank=True)
+    # `raw` rendered when it was written, valid while `html_version` is community.rendering's
+    # current stamp (a renderer or sanitiser change makes every row stale at once).
+    html = models.TextField(blank=True, default="")
+    html_version = models.CharField(max_length=64, blank=True, default="")
     edited_at = models.DateTimeField(null=True, blank=True)
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -10,14 +10,21 @@ from community import permissions, selectors, services
 from community.diffs import parse_for_display
 from community.models import EventType
 from community.portal import CommunityView
-from community.serializers import HIDDEN_TEXT, render_comments
+from community.rendering import html_version, render_comments
+from community.serializers import HIDDEN_TEXT
 from core.errors import BadRequest, HubError
 from gating.policy import Action
 
 
 def event_rows(events) -> list[dict]:
     events = list(events)
-    htmls = render_comments(event.raw for event in events if event.type == EventType.COMMENT and not event.is_hidden)
+    stamp = html_version()
+    htmls = render_comments(
+        event.raw
+        for event in events
+        if event.type == EventType.COMMENT and not event.is_hidden and event.html_version != stamp
+    )
+    htmls.update((event.raw, event.html) for event in events if event.html_version == stamp)
     rows = []
     for event in events:
         row = {"event": event, "kind": event.type}
@@ -35,11 +42,14 @@ class ThreadPage(CommunityView):
     def get(self, request, namespace, name, num, repo_type=None):
         discussion = selectors.discussion_get(self.repo, num)
         user_id = request.user.pk if request.user.is_authenticated else None
-        page = selectors.events_page(discussion, request.GET.get("page"))
+        page, opening = selectors.events_page(discussion, request.GET.get("page"), comment=request.GET.get("comment"))
+        rows = event_rows([opening, *page.object_list] if opening else page.object_list)
         context = self.context(
             discussion=discussion,
-            rows=event_rows(page.object_list),
+            opening=rows.pop(0) if opening else None,
+            rows=rows,
             page=page,
+            earlier=page.start_index() - 2 if opening else 0,
             is_author=user_id is not None and user_id == discussion.author_id,
             user_id=user_id,
             can_post=self._allowed(permissions.require_post, discussion),

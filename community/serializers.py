@@ -1,45 +1,20 @@
 """The Hub's JSON shapes for discussions and their events (hub-api.md section 7).
 
-Datetimes go through `isoformat_z` (the client's parser accepts nothing else); comment HTML is
-rendered from Markdown on every read and sanitised (registry.cards.markdown: markdown-it js-default,
-then nh3), so no stored HTML is ever trusted.
+Datetimes go through `isoformat_z` (the client's parser accepts nothing else); comment HTML is the
+rendering stored with the comment while its stamp is current, else rendered from Markdown and
+sanitised through the shared cache (community.rendering), so no HTML of another renderer is served.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
-
-from django.conf import settings
-from django.core.cache import cache
-
-from community.models import CommentRevision, Discussion, Event, EventType
+from community.models import Discussion, Event, EventType
+from community.rendering import html_version, render_comment, render_comments
+from community.selectors import EVENT_COLUMNS, Thread
 from core.timeutil import isoformat_z
-from registry.cards import markdown
+
+__all__ = ["HIDDEN_TEXT", "details_json", "discussion_json", "event_json", "render_comment", "render_comments"]
 
 HIDDEN_TEXT = "This comment has been hidden"
-
-
-def _html_key(raw: str) -> str:  # not memoised: a process must not keep comment texts as keys
-    bounds = f"{settings.GATEHOUSE_MARKDOWN_MAX_BYTES}:{settings.GATEHOUSE_MARKDOWN_BUDGET_S}"
-    return f"comment-html:{markdown.RENDERER_VERSION}:{bounds}:{hashlib.sha256(raw.encode()).hexdigest()}"
-
-
-def render_comment(raw: str) -> str:
-    """HTML of a comment: a function of its text alone, so cached in the shared cache (rendering
-    is bounded, not free: once per text, not once per process)."""
-    return render_comments([raw])[raw]
-
-
-def render_comments(raws: Iterable[str]) -> dict[str, str]:
-    """HTML of many comments (by text) in one round trip to the shared cache, not one per comment:
-    a thread of 5,000 comments costs one `get_many` once its comments were rendered."""
-    keys = {_html_key(raw): raw for raw in set(raws)}
-    found = cache.get_many(list(keys))
-    missing = {key: markdown.render_markdown(raw) for key, raw in keys.items() if key not in found}
-    if missing:
-        cache.set_many(missing, settings.GATEHOUSE_RENDER_CACHE_SECONDS)
-    return {raw: found[key] if key in found else missing[key] for key, raw in keys.items()}
 
 
 def user_json(user) -> dict | None:
@@ -72,24 +47,27 @@ def discussion_json(discussion: Discussion, *, num_comments: int | None = None) 
     return _with_author(payload, discussion.author)
 
 
-def details_json(
-    discussion: Discussion,
-    events: list[Event],
-    revisions: dict[int, list[CommentRevision]],
-    *,
-    conflicts: list[str] | None,
-    diff: str | None,
-) -> dict:
-    """The whole thread (`revisions`: each edited comment's earlier versions by event pk, newest
-    first, as community.selectors.thread_for reads them)."""
+def details_json(discussion: Discussion, thread: Thread, *, conflicts: list[str] | None, diff: str | None) -> dict:
+    """The whole thread (community.selectors.thread_for), built from rows: no query per event, and
+    no rendering but of comments whose stored HTML is stale (a renderer change, not yet backfilled)."""
     payload = discussion_json(discussion)
+    stamp = html_version()
+    revisions = thread["revisions"]
+    visible = [row for row in thread["events"] if row["type"] == EventType.COMMENT and row["hidden_at"] is None]
     htmls = render_comments(
-        raw
-        for event in events
-        if event.type == EventType.COMMENT and not event.is_hidden
-        for raw in [event.raw, *(revision.raw for revision in revisions.get(event.pk, ()))]
+        [
+            *(row["raw"] for row in visible if row["html_version"] != stamp),
+            *(revision["raw"] for row in visible for revision in revisions.get(row["pk"], ())),
+        ]
     )
-    payload["events"] = [event_json(event, htmls=htmls, revisions=revisions.get(event.pk, [])) for event in events]
+    for row in visible:
+        if row["html_version"] == stamp:
+            htmls.setdefault(row["raw"], row["html"])
+    people = {pk: _person(row) for pk, row in thread["people"].items()}
+    payload["events"] = [
+        thread_event_json(row, people=people, htmls=htmls, revisions=revisions.get(row["pk"], []))
+        for row in thread["events"]
+    ]
     if discussion.is_pull_request:
         changes = {"base": discussion.base_ref}
         if discussion.merge_commit_oid:
@@ -101,30 +79,57 @@ def details_json(
     return payload
 
 
-def event_json(
-    event: Event, *, htmls: dict[str, str] | None = None, revisions: list[CommentRevision] | None = None
-) -> dict:
-    """The Hub's shape of one thread event; `htmls` holds comments already rendered (by text),
-    `revisions` the comment's earlier versions when already read (else they are read here)."""
-    payload: dict = {"id": event.public_id, "type": event.type, "createdAt": isoformat_z(event.created_at)}
-    _with_author(payload, event.author)
-    if event.type == EventType.COMMENT:
-        payload["data"] = _comment_data(event, htmls or {}, revisions)
-    elif event.type == EventType.STATUS_CHANGE:
-        payload["data"] = {"status": event.data.get("status")}
-    elif event.type == EventType.TITLE_CHANGE:
-        payload["data"] = {"from": event.data.get("from"), "to": event.data.get("to")}
-    elif event.type == EventType.COMMIT:
-        payload["data"] = {"oid": event.data.get("oid"), "subject": event.data.get("subject")}
+def _person(row: dict) -> dict:
+    return {"name": row["username"], "fullname": row["fullname"] or row["username"], "type": "user"}
+
+
+def event_json(event: Event) -> dict:
+    """The Hub's shape of one event (the answer to a post, an edit or a hide)."""
+    row = {column: getattr(event, column) for column in EVENT_COLUMNS}
+    row["payload"] = event.data
+    users = [event.author, event.edited_by, event.hidden_by]
+    is_comment = event.type == EventType.COMMENT
+    revisions = list(event.revisions.select_related("author").order_by("-id")) if is_comment else []
+    users += [revision.author for revision in revisions]
+    people = {user.pk: user_json(user) for user in users if user is not None}
+    history = [
+        {"raw": revision.raw, "author_id": revision.author_id, "created_at": revision.created_at}
+        for revision in revisions
+    ]
+    htmls = {}
+    if is_comment and not event.is_hidden:
+        htmls = render_comments([event.raw, *(revision.raw for revision in revisions)])
+    return thread_event_json(row, people=people, htmls=htmls, revisions=history)
+
+
+def _with_person(payload: dict, people: dict, pk: int | None) -> dict:
+    person = people.get(pk) if pk else None
+    if person is not None:  # absent author: the client reports "deleted"
+        payload["author"] = person
     return payload
 
 
-def _comment_data(event: Event, htmls: dict[str, str], revisions: list[CommentRevision] | None) -> dict:
-    if revisions is None:
-        revisions = list(event.revisions.select_related("author").order_by("-id"))
-    if event.is_hidden:
+def thread_event_json(row: dict, *, people: dict, htmls: dict[str, str], revisions: list[dict]) -> dict:
+    """The Hub's shape of one thread event from its row (selectors.EVENT_COLUMNS); `people` holds
+    user_json by pk, `htmls` the comments' HTML by text, `revisions` the earlier versions."""
+    payload: dict = {"id": row["public_id"], "type": row["type"], "createdAt": isoformat_z(row["created_at"])}
+    _with_person(payload, people, row["author_id"])
+    kind, data = row["type"], row["payload"]
+    if kind == EventType.COMMENT:
+        payload["data"] = _comment_data(row, people, htmls, revisions)
+    elif kind == EventType.STATUS_CHANGE:
+        payload["data"] = {"status": data.get("status")}
+    elif kind == EventType.TITLE_CHANGE:
+        payload["data"] = {"from": data.get("from"), "to": data.get("to")}
+    elif kind == EventType.COMMIT:
+        payload["data"] = {"oid": data.get("oid"), "subject": data.get("subject")}
+    return payload
+
+
+def _comment_data(row: dict, people: dict, htmls: dict[str, str], revisions: list[dict]) -> dict:
+    if row["hidden_at"] is not None:
         # SECURITY: a hidden comment's words, current or past, are never served again.
-        latest = {"raw": HIDDEN_TEXT, "html": f"<p>{HIDDEN_TEXT}</p>", "updatedAt": isoformat_z(event.hidden_at)}
+        latest = {"raw": HIDDEN_TEXT, "html": f"<p>{HIDDEN_TEXT}</p>", "updatedAt": isoformat_z(row["hidden_at"])}
         data = {
             "edited": bool(revisions),
             "hidden": True,
@@ -133,27 +138,37 @@ def _comment_data(event: Event, htmls: dict[str, str], revisions: list[CommentRe
             "history": [],
             "editors": [],
         }
-        hidden_by = user_json(event.hidden_by)
+        hidden_by = people.get(row["hidden_by_id"]) if row["hidden_by_id"] else None
         if hidden_by is not None:
             data["hiddenBy"] = hidden_by["name"]
         return data
-    editor = event.edited_by if event.edited_at else event.author
-    updated = isoformat_z(event.edited_at or event.created_at)
-    latest = _with_author(
-        {"raw": event.raw, "html": htmls.get(event.raw) or render_comment(event.raw), "updatedAt": updated}, editor
+    editor = row["edited_by_id"] if row["edited_at"] else row["author_id"]
+    raw = row["raw"]
+    latest = _with_person(
+        {
+            "raw": raw,
+            "html": htmls.get(raw) or render_comment(raw),
+            "updatedAt": isoformat_z(row["edited_at"] or row["created_at"]),
+        },
+        people,
+        editor,
     )
     history = [
-        _with_author(
+        _with_person(
             {
-                "raw": revision.raw,
-                "html": htmls.get(revision.raw) or render_comment(revision.raw),
-                "updatedAt": isoformat_z(revision.created_at),
+                "raw": revision["raw"],
+                "html": htmls.get(revision["raw"]) or render_comment(revision["raw"]),
+                "updatedAt": isoformat_z(revision["created_at"]),
             },
-            revision.author,
+            people,
+            revision["author_id"],
         )
         for revision in revisions
     ]
-    editors = sorted({entry["author"]["name"] for entry in [latest, *history] if "author" in entry})
+    if history:
+        editors = sorted({entry["author"]["name"] for entry in [latest, *history] if "author" in entry})
+    else:
+        editors = [latest["author"]["name"]] if "author" in latest else []
     return {
         "edited": bool(revisions),
         "hidden": False,

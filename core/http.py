@@ -141,9 +141,8 @@ EXPORT_CHUNK = 64 * 1024
 def _chunked(pieces) -> Iterator[bytes]:
     """Pieces gathered into chunks of about EXPORT_CHUNK bytes: one write per chunk, not per row.
     An empty piece goes first: the server sends the status and headers on it (gunicorn writes no
-    body for it, not even an empty chunk), before any query the first piece needs (the CSV
-    header's labels read a whole queue), so the browser starts the download at once. The first
-    piece (a header, an opening bracket) then goes alone."""
+    body for it, not even an empty chunk), before any query the first piece needs, so the browser
+    starts the download at once. The first piece (a header, an opening bracket) then goes alone."""
     pieces = iter(pieces)
     yield b""
     yield next(pieces, b"")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
-from django.db.models import CharField, F, Func, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts import permissions
 from accounts.models import AccessToken, Organization, User
@@ -33,16 +32,6 @@ def requests_for(repo: Repo, *, status: str | None = None, search: str = "") -> 
     if search:
         queryset = queryset.filter(Q(user__username__icontains=search) | Q(user__email__icontains=search))
     return queryset
-
-
-def answer_labels(requests: QuerySet[AccessRequest]) -> list[str]:
-    """Every label answered in `requests`, sorted. On PostgreSQL the database lists the keys
-    (`jsonb_object_keys`, DISTINCT): a queue of 200,000 requests sends a few labels, not every
-    answer; elsewhere the answers are read and their keys collected."""
-    if connection.vendor == "postgresql":
-        keys = Func(F("fields"), function="jsonb_object_keys", output_field=CharField())
-        return sorted(requests.order_by().annotate(label=keys).values_list("label", flat=True).distinct())
-    return sorted({label for fields in requests.values_list("fields", flat=True).iterator() for label in fields})
 
 
 def request_item(request: AccessRequest) -> dict:

@@ -177,6 +177,7 @@ def generate(args: argparse.Namespace) -> None:
     from accounts import services as account_services
     from accounts.models import Membership, Organization, User
     from community.models import Event
+    from community.rendering import html_backfill
     from community.services import discussions
     from gating.models import AccessRequest
     from registry import services
@@ -249,6 +250,7 @@ def generate(args: argparse.Namespace) -> None:
             " FROM generate_series(1, %s - 1) AS n",
             [discussion.pk, owner.pk, args.comments, args.comments],
         )
+    html_backfill(Event)  # their HTML, as each comment stores it when written
     started = _step(f"{BIG_THREAD}: discussion #{discussion.num} with {args.comments:,} comments", started)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")

@@ -59,8 +59,10 @@ def test_a_thread_lists_one_page_of_comments(client, alice):
     thread = discussions.discussion_create(repo=repo, author=alice, title="Long", description="remark 0")
     for i in range(1, 6):
         discussions.comment_create(discussion=thread, author=alice, raw=f"remark {i}")
-    first = client.get("/alice/talk/discussions/1")
+    newest = client.get("/alice/talk/discussions/1")  # the opening post, then the newest page
+    first = client.get("/alice/talk/discussions/1?page=1")
     second = client.get("/alice/talk/discussions/1?page=2")
+    assert _names(newest.content, r"remark (\d)") == ["0", "4", "5"]
     assert _names(first.content, r"remark (\d)") == ["0", "1", "2", "3"]
-    assert _names(second.content, r"remark (\d)") == ["4", "5"]
+    assert _names(second.content, r"remark (\d)") == ["0", "4", "5"]
     assert b'data-testid="thread-pager"' in first.content

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from community.models import Discussion, Event, EventType
+from community.rendering import comment_html
 from core import ratelimit
 from core.errors import BadRequest
 from core.outbox import outbox_send
@@ -59,7 +60,16 @@ def next_number(repo: Repo) -> int:
 
 
 def add_event(discussion: Discussion, *, kind: str, author: User | None, raw: str = "", data=None) -> Event:
-    event = Event.objects.create(discussion=discussion, type=kind, author=author, raw=raw, data=data or {})
+    html, html_version = comment_html(raw) if kind == EventType.COMMENT else ("", "")
+    event = Event.objects.create(
+        discussion=discussion,
+        type=kind,
+        author=author,
+        raw=raw,
+        data=data or {},
+        html=html,
+        html_version=html_version,
+    )
     Discussion.objects.filter(pk=discussion.pk).update(updated_at=event.created_at)
     return event
 

@@ -17,6 +17,7 @@ from community.models import (
     Status,
     Watch,
 )
+from community.rendering import comment_html
 from community.services.common import (
     MAX_COMMENT,
     add_comment,
@@ -73,7 +74,8 @@ def comment_edit(*, event: Event, editor: User, raw: str | None) -> Event:
         created_at=event.edited_at or event.created_at,
     )
     event.raw, event.edited_at, event.edited_by = raw, now(), editor
-    event.save(update_fields=["raw", "edited_at", "edited_by"])
+    event.html, event.html_version = comment_html(raw)
+    event.save(update_fields=["raw", "html", "html_version", "edited_at", "edited_by"])
     announce(event.discussion, scope="discussion.comment", action="update", actor=editor.pk, comment=event)
     return event
 
@@ -86,7 +88,8 @@ def comment_hide(*, event: Event, actor: User) -> Event:
         raise BadRequest("Only comments can be hidden.")
     if not event.is_hidden:
         event.hidden_at, event.hidden_by = now(), actor
-        event.save(update_fields=["hidden_at", "hidden_by"])
+        event.html = event.html_version = ""  # the text stays for the records; its HTML is never served
+        event.save(update_fields=["hidden_at", "hidden_by", "html", "html_version"])
         announce(event.discussion, scope="discussion.comment", action="update", actor=actor.pk, comment=event)
     return event
 
