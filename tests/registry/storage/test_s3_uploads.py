@@ -152,3 +152,40 @@ def test_a_multipart_upload_cut_mid_part_resumes_by_sending_that_part_again(hub,
     commit = post_commit(client, token, "alice/cut", [lfs_file("w.bin", oid, len(data))])
     assert commit.status_code == 200, commit.text
     assert Path(hf_hub_download("alice/cut", "w.bin", token=token)).read_bytes() == data
+
+
+def test_a_multipart_liar_is_refused_and_a_finished_upload_cannot_be_rewritten(hub, client, alice, settings, s3_store):
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 1024 * 1024
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = 1024 * 1024  # raised to S3's smallest part, 5 MiB
+    part = 5 * 1024 * 1024
+    data = os.urandom(2 * part + 100)
+    oid = hashlib.sha256(data).hexdigest()
+    repo = make_repo(alice, "mpliar")
+    token = token_for(alice)
+    store, prefix = s3_store.client(), get_storage().prefix
+
+    def send(action: dict, pieces: list[bytes]):
+        etags = [httpx2.put(action["header"][str(n)], content=p).headers["ETag"] for n, p in enumerate(pieces, 1)]
+        parts = [{"partNumber": n, "etag": etag} for n, etag in enumerate(etags, 1)]
+        return httpx2.post(action["href"], json={"oid": oid, "parts": parts})
+
+    lying = _batch(hub, token, "alice/mpliar", oid, len(data), ("multipart",))["actions"]["upload"]
+    honest = _batch(hub, token, "alice/mpliar", oid, len(data), ("multipart",))["actions"]["upload"]
+    assert urlsplit(lying["header"]["1"]).path != urlsplit(honest["header"]["1"]).path  # a staging key per upload
+    assert httpx2.put(lying["header"]["3"], content=os.urandom(101)).status_code == 403  # not the signed size
+    refused = send(lying, [data[:part], os.urandom(part), data[2 * part :]])  # other bytes of the declared sizes
+
+    assert refused.status_code == 400 and "does not match" in refused.json()["error"]
+    assert not get_storage().exists(oid) and not RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+    assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 0
+    assert [u["Key"] for u in store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])] == [
+        urlsplit(honest["header"]["1"]).path.split(f"/{BUCKET}/", 1)[1]
+    ]  # the content address's copy was aborted; only the honest upload is open
+    assert post_commit(client, token, "alice/mpliar", [lfs_file("w.bin", oid, len(data))]).status_code == 400
+
+    assert send(honest, [data[:part], data[part : 2 * part], data[2 * part :]]).status_code == 200
+    # SECURITY: the completed upload's part URLs are dead: its bytes cannot be swapped after the hash.
+    assert httpx2.put(honest["header"]["2"], content=os.urandom(part)).status_code == 404
+    assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
+    assert post_commit(client, token, "alice/mpliar", [lfs_file("w.bin", oid, len(data))]).status_code == 200
+    assert Path(hf_hub_download("alice/mpliar", "w.bin", token=token)).read_bytes() == data
