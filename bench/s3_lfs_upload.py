@@ -1,10 +1,11 @@
 """LFS uploads on the S3 backend: a multipart upload through Gatehouse (the batch call, presigned
-part PUTs straight to the store, then the completion route, where the hub reads back and
-hashes the completed object while the store copies it to the content address, published only
-if the hash matches) vs the same client code doing plain presigned part PUTs of the same part
-size, one after another, to the same store (a multipart upload the benchmark creates and completes itself, no verification). Goal >= 0.8;
-the completion (the verification) is timed and printed on its own, with the server's CPU, and
-its steps are timed once more on the plain upload's object with the same store client.
+part PUTs straight to the store, then the completion route, where the hub reads back and hashes
+the completed object while the store copies it to the content address, published only if the
+hash matches) vs the same client code doing plain presigned part PUTs of the same part size, one
+after another, to the same store (a multipart upload the benchmark creates and completes itself,
+no verification). Goal >= 0.8; the completion (the verification) is timed and printed on its
+own, with the server's CPU, and its steps are timed once more on the plain upload's object with
+the same store client.
 
 Both sides PUT each part with `huggingface_hub.utils.http_backoff("PUT", url, data=slice)` over
 a `SliceFileObj` of the file, as `huggingface_hub.lfs` uploads multipart parts. Every round

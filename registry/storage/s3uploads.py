@@ -142,11 +142,7 @@ def _publish_frozen(storage: S3Storage, key: str, *, oid: str, size: int) -> Non
     client, bucket = storage.client, storage.bucket
     upload_id = ""
     try:
-        with _reaching_store():
-            staged = storage.head_client.head_object(Bucket=bucket, Key=key)
-        if int(staged["ContentLength"]) != size:
-            raise IntegrityError(f"Size mismatch: expected {size} bytes, received {staged['ContentLength']}.")
-        etag = staged["ETag"]
+        etag = _etag_of_size(storage, key, size)
         target = "" if storage.exists(oid) else storage.key_for(oid)
         if target:
             with _reaching_store():
@@ -174,6 +170,21 @@ def _publish_frozen(storage: S3Storage, key: str, *, oid: str, size: int) -> Non
             with _reaching_store():
                 client.abort_multipart_upload(Bucket=bucket, Key=target, UploadId=upload_id)
         _drop(storage, key)
+
+
+def _etag_of_size(storage: S3Storage, key: str, size: int) -> str:
+    """The staged object's ETag; IntegrityError if it is not of `size`, NotFound if it is gone (a
+    completion sent again after the first one published or refused it)."""
+    try:
+        with _reaching_store():
+            staged = storage.head_client.head_object(Bucket=storage.bucket, Key=key)
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            raise NotFound("Unknown or finished multipart upload.") from exc
+        raise
+    if int(staged["ContentLength"]) != size:
+        raise IntegrityError(f"Size mismatch: expected {size} bytes, received {staged['ContentLength']}.")
+    return str(staged["ETag"])
 
 
 @contextmanager

@@ -183,7 +183,11 @@ def test_a_multipart_liar_is_refused_and_a_finished_upload_cannot_be_rewritten(h
     ]  # the content address's copy was aborted; only the honest upload is open
     assert post_commit(client, token, "alice/mpliar", [lfs_file("w.bin", oid, len(data))]).status_code == 400
 
-    assert send(honest, [data[:part], data[part : 2 * part], data[2 * part :]]).status_code == 200
+    pieces = [data[:part], data[part : 2 * part], data[2 * part :]]
+    etags = [httpx2.put(honest["header"][str(n)], content=p).headers["ETag"] for n, p in enumerate(pieces, 1)]
+    completion = {"oid": oid, "parts": [{"partNumber": n, "etag": etag} for n, etag in enumerate(etags, 1)]}
+    assert httpx2.post(honest["href"], json=completion).status_code == 200
+    assert httpx2.post(honest["href"], json=completion).status_code == 404  # sent again: already finished
     # SECURITY: the completed upload's part URLs are dead: its bytes cannot be swapped after the hash.
     assert httpx2.put(honest["header"]["2"], content=os.urandom(part)).status_code == 404
     assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
