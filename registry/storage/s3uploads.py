@@ -116,9 +116,10 @@ def complete_multipart(grant: uploads.UploadGrant, parts: list[dict]) -> uploads
     if numbers != list(range(1, total + 1)):  # every entry an object naming its part, in order
         raise BadRequest(f"Expected parts 1..{total} in order.")
     listed = [{"PartNumber": part["partNumber"], "ETag": str(part.get("etag", ""))} for part in parts]
-    if not grant.staging:  # signed before staging keys had names of their own
-        raise NotFound("Unknown or finished multipart upload.")
-    key = staging_key_for(storage, grant)
+    if grant.staging:
+        key = staging_key_for(storage, grant)
+    else:  # signed before multipart uploads had keys of their own: the single PUT's, hashed as a snapshot
+        key = staging_key(storage, repo_id=grant.repo_id, user_id=grant.user_id, oid=grant.oid)
     try:
         with _reaching_store():
             storage.client.complete_multipart_upload(
@@ -128,6 +129,11 @@ def complete_multipart(grant: uploads.UploadGrant, parts: list[dict]) -> uploads
         raise NotFound("Unknown or finished multipart upload.") from exc
     except storage.client.exceptions.ClientError as exc:
         raise BadRequest(f"The store refused the parts: {exc.response['Error'].get('Message', '')}") from exc
+    if not grant.staging:
+        stored = verify_staged(repo_id=grant.repo_id, user_id=grant.user_id, oid=grant.oid, size=grant.size)
+        if stored is None:
+            raise NotFound("Unknown or finished multipart upload.")
+        return stored
     _publish_frozen(storage, key, oid=grant.oid, size=grant.size)
     return grant.verified()
 

@@ -193,3 +193,25 @@ def test_a_multipart_liar_is_refused_and_a_finished_upload_cannot_be_rewritten(h
     assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
     assert post_commit(client, token, "alice/mpliar", [lfs_file("w.bin", oid, len(data))]).status_code == 200
     assert Path(hf_hub_download("alice/mpliar", "w.bin", token=token)).read_bytes() == data
+
+
+def test_a_multipart_upload_signed_before_its_own_staging_key_still_completes(hub, alice, settings, s3_store):
+    from registry.storage import s3uploads, uploads
+
+    repo = make_repo(alice, "old")
+    data = os.urandom(6 * 1024 * 1024)
+    oid = hashlib.sha256(data).hexdigest()
+    store = s3_store.client()
+    key = s3uploads.staging_key(get_storage(), repo_id=repo.pk, user_id=alice.pk, oid=oid)  # the key it had then
+    upload_id = store.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    etag = store.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=data)["ETag"]
+    grant = uploads.UploadGrant(user_id=alice.pk, repo_id=repo.pk, oid=oid, size=len(data), upload_id=upload_id)
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = len(data)
+
+    done = httpx2.post(
+        f"{hub}/lfs/objects/{oid}/complete?sig={grant.sign()}",
+        json={"oid": oid, "parts": [{"partNumber": 1, "etag": etag}]},
+    )
+
+    assert done.status_code == 200, done.text
+    assert get_storage().exists(oid) and RepoObject.objects.filter(repo=repo, sha256=oid).exists()
