@@ -47,11 +47,13 @@ class UploadGrant:
     oid: str
     size: int
     upload_id: str = ""
+    staging: str = ""  # S3 multipart: the random name of this upload's staging object
 
     def sign(self) -> str:
-        return signing.dumps(
-            {"u": self.user_id, "r": self.repo_id, "o": self.oid, "s": self.size, "m": self.upload_id}, salt=SALT
-        )
+        data = {"u": self.user_id, "r": self.repo_id, "o": self.oid, "s": self.size, "m": self.upload_id}
+        if self.staging:
+            data["k"] = self.staging
+        return signing.dumps(data, salt=SALT)
 
     @classmethod
     def verify(cls, token: str | None, *, oid: str) -> UploadGrant:
@@ -64,7 +66,14 @@ class UploadGrant:
             raise Forbidden("Invalid upload URL signature.") from exc
         if data.get("o") != oid:
             raise Forbidden("Invalid upload URL signature.")
-        return cls(user_id=data["u"], repo_id=data["r"], oid=data["o"], size=data["s"], upload_id=data["m"])
+        return cls(
+            user_id=data["u"],
+            repo_id=data["r"],
+            oid=data["o"],
+            size=data["s"],
+            upload_id=data["m"],
+            staging=data.get("k", ""),
+        )
 
     def verified(self) -> VerifiedUpload:
         return VerifiedUpload(sha256=self.oid, size=self.size, repo_id=self.repo_id, user_id=self.user_id)

@@ -152,3 +152,66 @@ def test_a_multipart_upload_cut_mid_part_resumes_by_sending_that_part_again(hub,
     commit = post_commit(client, token, "alice/cut", [lfs_file("w.bin", oid, len(data))])
     assert commit.status_code == 200, commit.text
     assert Path(hf_hub_download("alice/cut", "w.bin", token=token)).read_bytes() == data
+
+
+def test_a_multipart_liar_is_refused_and_a_finished_upload_cannot_be_rewritten(hub, client, alice, settings, s3_store):
+    settings.GATEHOUSE_LFS_MULTIPART_THRESHOLD = 1024 * 1024
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = 1024 * 1024  # raised to S3's smallest part, 5 MiB
+    part = 5 * 1024 * 1024
+    data = os.urandom(2 * part + 100)
+    oid = hashlib.sha256(data).hexdigest()
+    repo = make_repo(alice, "mpliar")
+    token = token_for(alice)
+    store, prefix = s3_store.client(), get_storage().prefix
+
+    def send(action: dict, pieces: list[bytes]):
+        etags = [httpx2.put(action["header"][str(n)], content=p).headers["ETag"] for n, p in enumerate(pieces, 1)]
+        parts = [{"partNumber": n, "etag": etag} for n, etag in enumerate(etags, 1)]
+        return httpx2.post(action["href"], json={"oid": oid, "parts": parts})
+
+    lying = _batch(hub, token, "alice/mpliar", oid, len(data), ("multipart",))["actions"]["upload"]
+    honest = _batch(hub, token, "alice/mpliar", oid, len(data), ("multipart",))["actions"]["upload"]
+    assert urlsplit(lying["header"]["1"]).path != urlsplit(honest["header"]["1"]).path  # a staging key per upload
+    assert httpx2.put(lying["header"]["3"], content=os.urandom(101)).status_code == 403  # not the signed size
+    refused = send(lying, [data[:part], os.urandom(part), data[2 * part :]])  # other bytes of the declared sizes
+
+    assert refused.status_code == 400 and "does not match" in refused.json()["error"]
+    assert not get_storage().exists(oid) and not RepoObject.objects.filter(repo=repo, sha256=oid).exists()
+    assert store.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}uploads/")["KeyCount"] == 0
+    assert [u["Key"] for u in store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])] == [
+        urlsplit(honest["header"]["1"]).path.split(f"/{BUCKET}/", 1)[1]
+    ]  # the content address's copy was aborted; only the honest upload is open
+    assert post_commit(client, token, "alice/mpliar", [lfs_file("w.bin", oid, len(data))]).status_code == 400
+
+    pieces = [data[:part], data[part : 2 * part], data[2 * part :]]
+    etags = [httpx2.put(honest["header"][str(n)], content=p).headers["ETag"] for n, p in enumerate(pieces, 1)]
+    completion = {"oid": oid, "parts": [{"partNumber": n, "etag": etag} for n, etag in enumerate(etags, 1)]}
+    assert httpx2.post(honest["href"], json=completion).status_code == 200
+    assert httpx2.post(honest["href"], json=completion).status_code == 404  # sent again: already finished
+    # SECURITY: the completed upload's part URLs are dead: its bytes cannot be swapped after the hash.
+    assert httpx2.put(honest["header"]["2"], content=os.urandom(part)).status_code == 404
+    assert store.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
+    assert post_commit(client, token, "alice/mpliar", [lfs_file("w.bin", oid, len(data))]).status_code == 200
+    assert Path(hf_hub_download("alice/mpliar", "w.bin", token=token)).read_bytes() == data
+
+
+def test_a_multipart_upload_signed_before_its_own_staging_key_still_completes(hub, alice, settings, s3_store):
+    from registry.storage import s3uploads, uploads
+
+    repo = make_repo(alice, "old")
+    data = os.urandom(6 * 1024 * 1024)
+    oid = hashlib.sha256(data).hexdigest()
+    store = s3_store.client()
+    key = s3uploads.staging_key(get_storage(), repo_id=repo.pk, user_id=alice.pk, oid=oid)  # the key it had then
+    upload_id = store.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    etag = store.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=data)["ETag"]
+    grant = uploads.UploadGrant(user_id=alice.pk, repo_id=repo.pk, oid=oid, size=len(data), upload_id=upload_id)
+    settings.GATEHOUSE_LFS_CHUNK_SIZE = len(data)
+
+    done = httpx2.post(
+        f"{hub}/lfs/objects/{oid}/complete?sig={grant.sign()}",
+        json={"oid": oid, "parts": [{"partNumber": 1, "etag": etag}]},
+    )
+
+    assert done.status_code == 200, done.text
+    assert get_storage().exists(oid) and RepoObject.objects.filter(repo=repo, sha256=oid).exists()
