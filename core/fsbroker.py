@@ -71,7 +71,12 @@ ORPHAN_AFTER = 60.0  # seconds: a claim is read and removed within microseconds;
 
 def recover(folder: Path, *, now: float) -> None:
     """Put back messages whose consumer died between claiming and reading them, and remove
-    half-written files of producers that died before renaming them into the queue."""
+    half-written files of producers that died before renaming them into the queue.
+
+    Age is the inode's change time: the claiming rename sets it, and a write does. Not the
+    modification time, which a rename keeps: a message that had waited in the queue for a minute
+    looked orphaned the moment it was claimed, and another consumer put it back (found by a
+    review: delivered twice)."""
     for name, settle in ((CLAIMED, lambda path: os.rename(path, folder / path.name)), (INCOMING, Path.unlink)):
         try:
             entries = list((folder / name).iterdir())
@@ -79,7 +84,7 @@ def recover(folder: Path, *, now: float) -> None:
             continue
         for path in entries:
             try:
-                if now - path.stat().st_mtime > ORPHAN_AFTER:
+                if now - path.stat().st_ctime > ORPHAN_AFTER:
                     settle(path)
             except FileNotFoundError:
                 continue  # settled by another process meanwhile
@@ -119,7 +124,7 @@ class Channel(filesystem.Channel):
             except (OSError, ValueError) as exc:
                 self._quarantine(claimed, exc)
                 continue
-            claimed.unlink()
+            claimed.unlink(missing_ok=True)  # put back by a recovery after a stall past ORPHAN_AFTER
             return message
         raise Empty()
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
+from types import SimpleNamespace
 
 import pytest
 from kombu import Connection, Exchange, Queue
@@ -170,7 +171,7 @@ def test_probe_catches_kombus_filesystem_transport(tmp_path, probe):
     assert errors, "kombu's filesystem transport no longer shows the race: core.fsbroker may be unneeded"
 
 
-def test_claims_and_partial_writes_left_by_killed_processes_are_recovered(tmp_path):
+def test_claims_and_partial_writes_left_by_killed_processes_are_recovered(tmp_path, monkeypatch):
     queue = tmp_path / "queue"
     with connect(fsbroker.Transport, tmp_path) as conn:
         name = fresh_name()
@@ -181,17 +182,15 @@ def test_claims_and_partial_writes_left_by_killed_processes_are_recovered(tmp_pa
         claimed = queue / fsbroker.CLAIMED / message_file.name
         message_file.rename(claimed)  # a consumer claimed it and was killed before reading it
         (queue / fsbroker.INCOMING / "dead-producer.tmp").write_bytes(b'{"half":')
-        old = time.time() - 2 * fsbroker.ORPHAN_AFTER
-        for path in (claimed, queue / fsbroker.INCOMING / "dead-producer.tmp"):
-            os.utime(path, (old, old))
-        (queue / fsbroker.INCOMING / "in-flight.tmp").write_bytes(b"{")  # a live producer's: kept
+        later = time.time() + 2 * fsbroker.ORPHAN_AFTER  # two minutes on
+        monkeypatch.setattr(fsbroker, "time", SimpleNamespace(time=lambda: later))
 
         with connect(fsbroker.Transport, tmp_path) as restarted:
             message = restarted.SimpleQueue(name).get(block=False)
 
         assert message.payload == {"n": 7}
         message.ack()
-    assert [p.name for p in (queue / fsbroker.INCOMING).iterdir()] == ["in-flight.tmp"]
+    assert not list((queue / fsbroker.INCOMING).iterdir())
 
 
 def test_a_claim_too_young_at_a_restart_is_recovered_later_by_the_same_consumer(tmp_path, monkeypatch):
@@ -210,11 +209,33 @@ def test_a_claim_too_young_at_a_restart_is_recovered_later_by_the_same_consumer(
             jobs = restarted.SimpleQueue(name)
             with pytest.raises(jobs.Empty):
                 jobs.get(block=False)  # too young to be an orphan yet
-            old = time.time() - 2 * fsbroker.ORPHAN_AFTER
-            os.utime(claimed, (old, old))
+            wall = time.time() + 2 * fsbroker.ORPHAN_AFTER
+            monkeypatch.setattr(fsbroker, "time", SimpleNamespace(time=lambda: wall))
             later = fsbroker.monotonic() + fsbroker.ORPHAN_AFTER + 1
             monkeypatch.setattr(fsbroker, "monotonic", lambda: later)
             message = jobs.get(block=False)
 
         assert message.payload == {"n": 8}
         message.ack()
+
+
+def test_a_message_that_waited_in_the_queue_is_not_taken_for_an_orphan_once_claimed(tmp_path):
+    """Found by a review: a claim's age was its modification time, which the claiming rename
+    keeps, so a message queued for over a minute was put back by another consumer's recovery
+    the moment it was claimed, and delivered twice."""
+    queue = tmp_path / "queue"
+    with connect(fsbroker.Transport, tmp_path) as conn:
+        conn.SimpleQueue(fresh_name()).put({"n": 9})
+        (message_file,) = queue.glob("*.msg")
+        queued_long_ago = time.time() - 2 * fsbroker.ORPHAN_AFTER
+        os.utime(message_file, (queued_long_ago, queued_long_ago))
+        (queue / fsbroker.CLAIMED).mkdir()
+        claimed = queue / fsbroker.CLAIMED / message_file.name
+        message_file.rename(claimed)  # a live consumer claims it, about to read it
+
+        (queue / fsbroker.INCOMING / "in-flight.tmp").write_bytes(b"{")  # a live producer's
+
+        fsbroker.recover(queue, now=time.time())  # another consumer's recovery, meanwhile
+
+        assert claimed.exists() and not list(queue.glob("*.msg"))
+        assert (queue / fsbroker.INCOMING / "in-flight.tmp").exists()
