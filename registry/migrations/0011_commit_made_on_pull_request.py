@@ -27,8 +27,16 @@ def _reachable(parents: dict[str, list[str]], heads: list[str]) -> set[str]:
     return seen
 
 
+def _has_column(schema_editor, table: str) -> bool:
+    with schema_editor.connection.cursor() as cursor:
+        columns = schema_editor.connection.introspection.get_table_description(cursor, table)
+    return any(column.name == "made_on_pull_request" for column in columns)
+
+
 def add_column(apps, schema_editor):
     Commit = apps.get_model("registry", "Commit")
+    if _has_column(schema_editor, Commit._meta.db_table):
+        return  # an upgrade interrupted during the walk, run again
     if schema_editor.connection.vendor != "postgresql":
         field = FIELD.clone()
         field.set_attributes_from_name("made_on_pull_request")
@@ -48,23 +56,26 @@ def drop_column(apps, schema_editor):
 
 
 def _judge(Commit, Ref, repo_id, only_since: int = 0) -> None:
-    """Marks the repo's commits that no branch or tag reaches (of those with a pk above
-    `only_since`, and clears the mark of those it reaches)."""
+    """Marks the repo's commits that no branch or tag reaches and clears the mark of those it
+    reaches (of those with a pk above `only_since`). Clearing matters for the commits the older
+    code made after the column was added (the database default, true) and before the walk began:
+    the last pass judges those made since the walk began, and after an interrupted upgrade run
+    again, the walk itself."""
     with transaction.atomic():
-        parents = dict(Commit.objects.filter(repo_id=repo_id).values_list("oid", "parent_oids").iterator())
+        rows = list(
+            Commit.objects.filter(repo_id=repo_id).values_list("oid", "parent_oids", "made_on_pull_request").iterator()
+        )
+        parents = {oid: parent_oids for oid, parent_oids, _ in rows}
+        marked = {oid for oid, _, flag in rows if flag}
         heads = list(
             Ref.objects.filter(repo_id=repo_id, kind__in=["branch", "tag"]).values_list("commit_oid", flat=True)
         )
         reached = _reachable(parents, heads)
-        orphans = sorted(set(parents) - reached)
-        for start in range(0, len(orphans), BATCH):
-            Commit.objects.filter(repo_id=repo_id, oid__in=orphans[start : start + BATCH], pk__gt=only_since).update(
-                made_on_pull_request=True
-            )
-        if only_since:
-            Commit.objects.filter(repo_id=repo_id, pk__gt=only_since, oid__in=reached).update(
-                made_on_pull_request=False
-            )
+        for oids, flag in ((sorted(set(parents) - reached - marked), True), (sorted(marked & reached), False)):
+            for start in range(0, len(oids), BATCH):
+                Commit.objects.filter(repo_id=repo_id, oid__in=oids[start : start + BATCH], pk__gt=only_since).update(
+                    made_on_pull_request=flag
+                )
 
 
 def mark_pull_request_commits(apps, schema_editor):

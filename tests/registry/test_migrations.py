@@ -65,6 +65,26 @@ def test_commit_flag_migration_is_online_and_cautious_meanwhile(alice):
     assert Commit.objects.get(repo=repo, oid="f" * 40).made_on_pull_request
 
 
+def test_commit_flag_migration_run_again_after_an_interruption(alice):
+    """Found by a review: an upgrade interrupted during the 300 s walk failed when run again (the
+    column existed), and the walk never cleared the default's true on reached commits the older
+    code made before the interruption."""
+    from django.db import connection
+
+    from registry.models import Commit, Ref
+    from tests.support.builders import commit_files
+
+    migration = importlib.import_module("registry.migrations.0011_commit_made_on_pull_request")
+    with connection.schema_editor() as editor:
+        migration.add_column(apps, editor)  # the column is there: nothing to do, no error
+    repo = make_repo(alice, "m")
+    commit_files(repo, {"a.txt": b"on main"}, author=alice)
+    Commit.objects.filter(repo=repo).update(made_on_pull_request=True)  # the default, before the interruption
+    migration.mark_pull_request_commits(apps, None)
+    assert not Commit.objects.filter(repo=repo, made_on_pull_request=True).exists()
+    assert Ref.objects.filter(repo=repo, name="refs/heads/main").exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_takedown_and_creator_columns_are_added_online_and_leave_djangos_schema():
     """registry 0018 (reads of repos waited 413-426 ms on the data-at-scale set while Django's
