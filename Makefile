@@ -44,7 +44,7 @@ test-slow: $(DEV_STAMP)
 
 ## test-faults: the fault-injection tests (kill -9 at named crash points, then the invariants); part of test-slow.
 test-faults: $(DEV_STAMP)
-	$(PY) -m pytest -m slow tests/chaos
+	$(PY) -m pytest -m "not gpu" tests/chaos
 
 ## soak: make run's configuration under half its measured capacity (or RATE req/s) for MINUTES (60); fails on any 5xx, death or RSS growth > 10% after WARMUP seconds (300; the per-process caches fill until minute 12-15, bench/soak.py).
 soak: $(DEV_STAMP)
