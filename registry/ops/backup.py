@@ -93,6 +93,9 @@ def copy_tree(source: Path, target: Path, report: BackupReport) -> None:
 
 def backup(destination: Path) -> BackupReport:
     destination.mkdir(parents=True, exist_ok=True)
+    # A backup into an older one's folder: its manifest goes first and the new one is written
+    # last, so a run cut short never leaves a folder that looks complete but lacks blobs.
+    (destination / "manifest.json").unlink(missing_ok=True)
     if connection.vendor == "sqlite":
         report = BackupReport(database="database.sqlite3")
         partial = destination / "database.sqlite3.partial"
@@ -128,7 +131,10 @@ def backup(destination: Path) -> BackupReport:
         "files": report.files,
         "bytes": report.bytes,
     }
-    (destination / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    partial = destination / "manifest.json.partial"
+    partial.write_text(json.dumps(manifest, indent=2) + "\n")
+    _copy_file(partial, destination / "manifest.json")
+    partial.unlink()
     return report
 
 
@@ -141,8 +147,15 @@ def restore(source: Path) -> BackupReport:
     report = BackupReport(database=manifest["database"])
     if connection.vendor == "sqlite":
         connection.close()
-        target = Path(settings.DATABASES["default"]["NAME"])
-        _copy_file(source / report.database, target)
+        # Through SQLite's backup API, not a file copy: the fresh install's database is in WAL
+        # mode, and a copy over it would have its leftover -wal replayed onto the restored file.
+        backed_up = sqlite3.connect(f"file:{source / report.database}?mode=ro", uri=True)
+        target = sqlite3.connect(str(settings.DATABASES["default"]["NAME"]))
+        try:
+            backed_up.backup(target)
+        finally:
+            target.close()
+            backed_up.close()
     else:
         connection.close()
         args, env = _pg_environment()
