@@ -6,7 +6,8 @@ A backup is a folder: `database.sqlite3` (SQLite's online backup API) or `databa
 temporary folders, and `manifest.json`. The database is copied first: every blob a snapshot names
 was stored before its commit was (commits check their objects exist inside their transaction),
 and blobs are removed only by `gc_blobs`, so the copy of the store that follows holds everything
-the snapshot needs. Do not run `gc_blobs` during a backup. Blob files are named by their hash and
+the snapshot needs. While a backup runs, `gc_blobs` refuses to start or to sweep (a flag in the
+shared cache: Redis, or the embedded default's file cache). Blob files are named by their hash and
 never change, so backing up into the folder of an earlier backup copies only new ones.
 
 On the S3 backend (`GATEHOUSE_STORAGE_URL`) `storage/` is filled from the bucket instead: each
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -41,6 +43,23 @@ if TYPE_CHECKING:
     from registry.storage.s3storage import S3Storage
 
 TEMPORARY = {"tmp"}  # each store's folder of uploads in flight
+
+RUNNING_KEY = "gatehouse:backup-running"
+RUNNING_TTL = 24 * 3600  # a backup killed before it could clear its flag holds GC back this long
+
+
+class BackupRunning(RuntimeError):
+    """gc_blobs while a backup runs: the blobs its database snapshot names must stay."""
+
+
+def refuse_during_backup() -> None:
+    since = cache.get(RUNNING_KEY)
+    if since is not None:
+        raise BackupRunning(
+            f"A backup has been running since {since}: garbage collection waits for it to end "
+            f"(a backup killed before it ended holds it back for a day, or until `manage.py gc_blobs "
+            f"--clear-backup-flag`, once you know no backup runs)."
+        )
 
 
 @dataclass
@@ -92,6 +111,18 @@ def copy_tree(source: Path, target: Path, report: BackupReport) -> None:
 
 
 def backup(destination: Path) -> BackupReport:
+    cache.set(RUNNING_KEY, isoformat_z(timezone.now()), RUNNING_TTL)
+    try:
+        return _backup(destination)
+    finally:
+        cache.delete(RUNNING_KEY)
+
+
+def clear_running_flag() -> None:
+    cache.delete(RUNNING_KEY)
+
+
+def _backup(destination: Path) -> BackupReport:
     destination.mkdir(parents=True, exist_ok=True)
     # A backup into an older one's folder: its manifest goes first and the new one is written
     # last, so a run cut short never leaves a folder that looks complete but lacks blobs.

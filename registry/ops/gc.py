@@ -21,6 +21,7 @@ from django.utils import timezone
 from registry import hooks
 from registry.git import trees
 from registry.models import Commit, QuarantinedContent, StoredObject
+from registry.ops import backup
 from registry.selectors import entry_sha256
 from registry.storage import get_read_cache, get_storage
 
@@ -69,9 +70,13 @@ def _collect(tree_oid: str, seen: set[str], hashes: set[str]) -> None:
 
 
 def collect_garbage(*, grace: timedelta, dry_run: bool = False) -> GcReport:
+    # A backup's database snapshot may name blobs that no commit references by now: not while it
+    # copies them (checked again after the mark, which takes a while on a big hub).
+    backup.refuse_during_backup()
     report = GcReport()
     keep = referenced_hashes()
     report.referenced = len(keep)
+    backup.refuse_during_backup()
     cutoff = timezone.now() - grace
     storage = get_storage()
     candidates = StoredObject.objects.filter(touched_at__lt=cutoff).exclude(sha256__in=keep)
