@@ -1,7 +1,7 @@
 """Soak: `make run`'s configuration under a steady load for a long time (issue 17; `make soak`).
 
 Starts scripts/supervise.py with the Procfile on a private port and var/ (SQLite, the
-gatehouse-fs broker, gunicorn and a Celery worker with beat), seeds repos, measures the capacity
+gatehouse-fs broker, gunicorn, a Celery worker and beat), seeds repos, measures the capacity
 of the mix with a closed loop, then sends an open-loop, bounded load at half of it for
 `--minutes` (default 60). Mix: 56% downloads (HEAD and GET /resolve, public repos anonymously
 and private ones with a token, over all seeded repos), 18% API reads (model_info, listings),

@@ -1,5 +1,5 @@
 """`make run`'s process manager (scripts/supervise.py) with the embedded defaults: SQLite, the
-gatehouse-fs broker, gunicorn and a Celery worker with beat (issue 17, step 1).
+gatehouse-fs broker, gunicorn, a Celery worker and beat (issue 17, step 1).
 
 A worker killed with SIGKILL is restarted while the web tier keeps answering; tasks still go
 through the broker to the new worker; SIGTERM to the manager leaves no process of any of its
@@ -114,15 +114,19 @@ def test_worker_killed_is_restarted_web_keeps_serving_and_sigterm_leaves_nothing
         wait_for(lambda: answers(url), timeout=60, what="the web tier")
         wait_for(lambda: "ready." in log.read_text(errors="replace"), timeout=90, what="the worker")
         wait_for(lambda: readiness(url) == "ok", timeout=60, what="beat and worker heartbeats in /readyz")
-        first_worker = leader(log, "worker")
+        first_worker, first_beat = leader(log, "worker"), leader(log, "beat")
         web = leader(log, "web")
 
         os.kill(first_worker, signal.SIGKILL)
+        # Beat is an entry of its own (found by an outsider: a beat inside the worker that died
+        # left the worker running and nothing scheduled ever again).
+        os.kill(first_beat, signal.SIGKILL)
 
         wait_for(lambda: leader(log, "worker") not in (0, first_worker), timeout=30, what="a new worker")
+        wait_for(lambda: leader(log, "beat") not in (0, first_beat), timeout=30, what="a new beat")
         assert answers(url)
         assert leader(log, "web") == web  # the web tier was never restarted
-        assert not group_alive(first_worker)  # the dead worker's pool and beat went with it
+        assert not group_alive(first_worker)  # the dead worker's pool went with it
         wait_for(lambda: log.read_text(errors="replace").count("ready.") >= 2, timeout=90, what="the new worker")
         call = subprocess.run(
             [sys.executable, "-m", "celery", "-A", "config", "call", "workers.tasks.preview_reap_task"],
@@ -141,7 +145,7 @@ def test_worker_killed_is_restarted_web_keeps_serving_and_sigterm_leaves_nothing
         assert "Unrecoverable error" not in log.read_text(errors="replace")
 
         groups = process_groups(descendants(manager.pid))
-        assert len(groups) == 2  # web and worker, each in its own group
+        assert len(groups) == 3  # web, worker and beat, each in its own group
         manager.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
         manager.wait(timeout=STOP_BOUND)
