@@ -12,6 +12,11 @@ from datetime import UTC, datetime
 request_id: ContextVar[str] = ContextVar("gatehouse_request_id", default="-")
 
 
+def end_request(**kwargs) -> None:
+    """`request_finished` (the response closed, its body sent): lines after it are no request's."""
+    request_id.set("-")
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()

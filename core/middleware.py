@@ -32,11 +32,11 @@ class RequestIdMiddleware:
     def __call__(self, request):
         candidate = request.headers.get("X-Request-Id") or request.headers.get("X-Amzn-Trace-Id") or ""
         request.request_id = candidate if _REQUEST_ID.match(candidate) else uuid.uuid4().hex
-        token = logctx.request_id.set(request.request_id)  # every log line of the request carries it
-        try:
-            response = self.get_response(request)
-        finally:
-            logctx.request_id.reset(token)
+        # Every log line of the request carries it, those Django writes after the middleware chain
+        # (django.request's 4xx/5xx lines) and those of a streamed body included: cleared when the
+        # response is closed (core.logctx.end_request), not when this returns.
+        logctx.request_id.set(request.request_id)
+        response = self.get_response(request)
         response["X-Request-Id"] = request.request_id
         return response
 
