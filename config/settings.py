@@ -50,9 +50,10 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # Plain HTTP that reached us through the proxy is sent to HTTPS; the probes of a load balancer
-    # that asks a web process directly are not.
+    # and a metrics scraper that ask a web process directly are not (found by an outsider: a
+    # loopback scrape of /metrics was sent to the proxy, which refuses it).
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # HSTS is a promise browsers keep for this long: set it once HTTPS is there to stay.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)

@@ -45,7 +45,18 @@ def client_ip(request) -> str:
     )
 
 
-PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+# Any of these says a proxy passed the request on. X-Forwarded-Proto alone is what a TLS proxy
+# (BEHIND_TLS_PROXY) may send, and plain nginx `proxy_pass` adds no X-Forwarded-For (found by an
+# outsider: /metrics was open through such a proxy on the same host).
+PROXY_HEADERS = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_FORWARDED",
+    "HTTP_X_REAL_IP",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_VIA",
+)
 
 
 def address_unproven(request) -> bool:

@@ -93,3 +93,25 @@ def test_workers_starting_at_once_agree_on_one_secret_key(tmp_path):
     found = {keys.get(timeout=5) for _ in workers}
     assert found == {(tmp_path / "secret_key").read_text().strip()}
     assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]  # no temporary left
+
+
+SCRAPE = """
+import django
+django.setup()
+from django.test import Client
+for path in ("/metrics", "/readyz", "/api/models"):
+    print(path, Client().get(path, REMOTE_ADDR="127.0.0.1").status_code)
+"""
+
+
+def test_a_loopback_scrape_of_metrics_is_answered_under_the_production_settings(tmp_path):
+    """Found by an outsider: with BEHIND_TLS_PROXY, /metrics asked directly on loopback (the
+    documented scrape) was redirected to HTTPS, i.e. to the proxy, which refuses it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(PRODUCTION, GATEHOUSE_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
+    env["ALLOWED_HOSTS"] = "testserver"
+    result = subprocess.run([sys.executable, "-c", SCRAPE], cwd=ROOT_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    codes = dict(line.split() for line in result.stdout.splitlines())
+    assert codes == {"/metrics": "200", "/readyz": codes["/readyz"], "/api/models": "301"}
+    assert codes["/readyz"] in ("200", "503")

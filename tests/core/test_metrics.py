@@ -49,6 +49,9 @@ def test_a_proxy_on_this_host_does_not_make_callers_local(client, settings, db):
     # Found by an outsider attack: other proxy headers, and an empty X-Forwarded-For, got through.
     for header in ({"HTTP_X_FORWARDED_FOR": ""}, {"HTTP_FORWARDED": f"for={STRANGER}"}, {"HTTP_X_REAL_IP": STRANGER}):
         assert client.get("/metrics", **header).status_code == 403, header
+    # And a TLS proxy that sends only the scheme, the host or a Via line.
+    for header in ({"HTTP_X_FORWARDED_PROTO": "https"}, {"HTTP_X_FORWARDED_HOST": "hub"}, {"HTTP_VIA": "1.1 nginx"}):
+        assert client.get("/metrics", **header).status_code == 403, header
     settings.GATEHOUSE_TRUSTED_PROXY_HOPS = 1
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR=STRANGER).status_code == 403
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 200
