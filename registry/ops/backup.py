@@ -122,7 +122,18 @@ def clear_running_flag() -> None:
     cache.delete(RUNNING_KEY)
 
 
+def _refuse_inside_the_store(destination: Path) -> None:
+    """A backup inside a folder it copies would copy itself into itself at every run (and put
+    its database in the blob store): refused (found by an outsider)."""
+    target = destination.resolve()
+    roots = [settings.GATEHOUSE_STORAGE_ROOT, settings.GATEHOUSE_PREVIEW_MEDIA_ROOT]
+    for root in (Path(r).resolve() for r in roots if r):
+        if target == root or root in target.parents:
+            raise BadRequest(f"Back up outside the hub's storage ({root}), not into {destination}.")
+
+
 def _backup(destination: Path) -> BackupReport:
+    _refuse_inside_the_store(destination)
     destination.mkdir(parents=True, exist_ok=True)
     # A backup into an older one's folder: its manifest goes first and the new one is written
     # last, so a run cut short never leaves a folder that looks complete but lacks blobs.
@@ -171,7 +182,7 @@ def _backup(destination: Path) -> BackupReport:
 
 def restore(source: Path) -> BackupReport:
     """Onto a fresh install, with the hub stopped: the database must hold no repo yet."""
-    manifest = json.loads((source / "manifest.json").read_text())
+    manifest = _read_manifest(source)
     if manifest["vendor"] != connection.vendor:
         raise BadRequest(f"This backup is of a {manifest['vendor']} database; this install uses {connection.vendor}.")
     _refuse_unless_fresh()
@@ -200,6 +211,20 @@ def restore(source: Path) -> BackupReport:
         if (source / "previews").is_dir():  # (backups of older versions have none)
             copy_tree(source / "previews", Path(settings.GATEHOUSE_PREVIEW_MEDIA_ROOT), report)
     return report
+
+
+def _read_manifest(source: Path) -> dict:
+    try:
+        manifest = json.loads((source / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise BadRequest(f"{source} holds no manifest.json: not a backup, or one that did not finish.") from None
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"{source}/manifest.json cannot be read: {exc}") from None
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), str) for k in ("vendor", "database")):
+        raise BadRequest(f"{source}/manifest.json is not a backup's manifest (it needs 'vendor' and 'database').")
+    if Path(manifest["database"]).name != manifest["database"]:
+        raise BadRequest(f"{source}/manifest.json names a database outside its folder.")
+    return manifest
 
 
 def _refuse_unless_fresh() -> None:

@@ -1,7 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import HubError
 from registry.ops.backup import backup
 
 
@@ -15,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("destination", type=Path)
 
     def handle(self, *args, destination: Path, **options):
-        report = backup(destination)
+        try:
+            report = backup(destination)
+        except HubError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(
             f"Backed up the database ({report.database}) and {report.files} stored files "
             f"({report.bytes} bytes, {report.copied} copied now) to {destination}."

@@ -49,3 +49,17 @@ def test_garbage_collection_waits_for_a_running_backup(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         backup.backup(tmp_path)
     call_command("gc_blobs")  # a backup that failed cleared its flag too
+
+
+def test_a_backup_into_the_store_and_a_restore_of_a_bad_manifest_are_clear_errors(tmp_path, settings):
+    """Found by an outsider: `backup $VAR/storage/x` was accepted (its database landed in the
+    blob store, each run nesting one level deeper), and a manifest of `{}` was a KeyError."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="Back up outside the hub's storage"):
+        call_command("backup", str(settings.GATEHOUSE_STORAGE_ROOT / "x"))
+    assert not (settings.GATEHOUSE_STORAGE_ROOT / "x").exists()
+    for text in ("{}", "[]", "not json", '{"vendor": "postgresql", "database": "../../etc/passwd"}'):
+        (tmp_path / "manifest.json").write_text(text)
+        with pytest.raises(CommandError, match="manifest.json"):
+            call_command("restore", str(tmp_path))
