@@ -59,7 +59,8 @@ def add_columns(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM information_schema.columns"
-            " WHERE table_name = 'registry_repo' AND column_name = 'created_by_id'"
+            " WHERE table_schema = current_schema() AND table_name = 'registry_repo'"
+            " AND column_name = 'created_by_id'"
         )
         if cursor.fetchone():  # a run interrupted after this step's transaction: it is done
             return
