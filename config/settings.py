@@ -443,6 +443,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "core.heartbeat:Scheduler"
 GATEHOUSE_HEARTBEAT_INTERVAL = env.float("GATEHOUSE_HEARTBEAT_INTERVAL", default=30.0)
 GATEHOUSE_HEARTBEAT_STALE_AFTER = env.float("GATEHOUSE_HEARTBEAT_STALE_AFTER", default=3 * GATEHOUSE_HEARTBEAT_INTERVAL)
+# /readyz runs its checks at most this often per web process (anyone may call it).
+GATEHOUSE_READYZ_CACHE_SECONDS = env.float("GATEHOUSE_READYZ_CACHE_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {
         "task": "core.tasks.heartbeat_task",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -160,6 +161,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse({"status": "ok"}))
 
 
+_last: tuple[float, dict[str, Check]] | None = None
+_last_lock = threading.Lock()
+
+
+def readiness_checks() -> dict[str, Check]:
+    """The checks, run at most once per GATEHOUSE_READYZ_CACHE_SECONDS in this process: anyone
+    may ask /readyz, and each run is a query, a scan of the queue folder and, on S3, a HEAD of up
+    to 2 s (found by a review: unthrottled). Callers meanwhile wait for the run in progress."""
+    global _last
+    ttl = settings.GATEHOUSE_READYZ_CACHE_SECONDS
+    with _last_lock:
+        if ttl > 0 and _last is not None and time.monotonic() - _last[0] < ttl:
+            return _last[1]
+        checks = {
+            "database": check_database(),
+            "broker": check_broker(),
+            "storage": check_storage(),
+            "workers": check_workers(),
+        }
+        _last = (time.monotonic(), checks)
+        return checks
+
+
 class ReadinessSerializer(serializers.Serializer):
     """The schema of /readyz (the view writes the JSON itself)."""
 
@@ -179,12 +203,7 @@ class ReadinessView(APIView):
 
     @extend_schema(responses={200: ReadinessSerializer, 503: ReadinessSerializer})
     def get(self, request: Request) -> JsonResponse:
-        checks = {
-            "database": check_database(),
-            "broker": check_broker(),
-            "storage": check_storage(),
-            "workers": check_workers(),
-        }
+        checks = readiness_checks()
         ready = all(checks[name]["ok"] for name in ("database", "broker", "storage"))
         status = ("ok" if checks["workers"]["ok"] else "degraded") if ready else "unavailable"
         body: dict[str, Any] = {"status": status}

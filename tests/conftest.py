@@ -39,6 +39,8 @@ settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Each download is counted in its request, so tests read the count at once (production tallies
 # them and writes every few seconds: tests/registry/test_download_counts.py).
 settings.GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS = 0
+# Tests change what /readyz checks and ask again at once (tests/core/test_health.py has the cache's own).
+settings.GATEHOUSE_READYZ_CACHE_SECONDS = 0
 # Fast password hashing in tests (PBKDF2's deliberate slowness only costs time here).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests serve static files through the finders; the hashed manifest exists only after collectstatic.

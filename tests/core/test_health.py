@@ -132,3 +132,20 @@ def test_readyz_is_unavailable_when_the_bucket_does_not_answer(client, s3_backen
     settings.GATEHOUSE_STORAGE_URL = "s3://no-such-bucket-here/prefix"
     answer = client.get("/readyz")
     assert answer.status_code == 503 and answer.json()["checks"]["storage"]["error"].startswith("bucket unreachable")
+
+
+def test_readiness_checks_run_at_most_once_a_second_per_process(
+    client, settings, django_assert_num_queries, monkeypatch
+):
+    """Found by a review: each anonymous /readyz ran a query, a scan of the queue folder and, on
+    S3, a HEAD of up to 2 s, unthrottled."""
+    from core import health
+
+    monkeypatch.setattr(health, "_last", None)  # nothing left by the tests before
+    settings.GATEHOUSE_READYZ_CACHE_SECONDS = 60
+    client.get("/readyz")
+    with django_assert_num_queries(0):  # not even the database's SELECT 1
+        assert client.get("/readyz").json()["status"] in ("ok", "degraded")
+    settings.GATEHOUSE_READYZ_CACHE_SECONDS = 0
+    with django_assert_num_queries(1, exact=False):
+        client.get("/readyz")
