@@ -121,6 +121,8 @@ class Channel(filesystem.Channel):
             try:
                 payload = claimed.read_bytes()
                 message = loads(payload)
+            except FileNotFoundError:
+                continue  # put back by a recovery after a stall past ORPHAN_AFTER: queued again
             except (OSError, ValueError) as exc:
                 self._quarantine(claimed, exc)
                 continue

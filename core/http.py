@@ -46,8 +46,9 @@ def client_ip(request) -> str:
 
 
 # Any of these says a proxy passed the request on. X-Forwarded-Proto alone is what a TLS proxy
-# (BEHIND_TLS_PROXY) may send, and plain nginx `proxy_pass` adds no X-Forwarded-For (found by an
-# outsider: /metrics was open through such a proxy on the same host).
+# (BEHIND_TLS_PROXY) may send (found by an outsider: /metrics was open through such a proxy on the
+# same host). A proxy that sends none of them (plain nginx `proxy_pass`) cannot be told from a
+# local caller: have it set X-Forwarded-For and declare it (GATEHOUSE_TRUSTED_PROXY_HOPS; README).
 PROXY_HEADERS = (
     "HTTP_X_FORWARDED_FOR",
     "HTTP_FORWARDED",

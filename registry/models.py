@@ -309,3 +309,16 @@ class FileScan(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "queued_at"], name="filescan_status_queued_at")]
+
+
+class BackupRun(models.Model):
+    """A backup in progress (registry.ops.backup): garbage collection refuses to run while any
+    row exists, since blobs the backup's database snapshot names may no longer be referenced.
+    In the database, which every host and the backup share (a flag in the cache was evicted by
+    the embedded default's file cache and lost between hosts of different cache settings). A
+    backup killed before it ended leaves its row: `gc_blobs --clear-backup-flag` removes it."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    destination = models.CharField(max_length=1024)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()

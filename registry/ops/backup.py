@@ -6,8 +6,8 @@ A backup is a folder: `database.sqlite3` (SQLite's online backup API) or `databa
 temporary folders, and `manifest.json`. The database is copied first: every blob a snapshot names
 was stored before its commit was (commits check their objects exist inside their transaction),
 and blobs are removed only by `gc_blobs`, so the copy of the store that follows holds everything
-the snapshot needs. While a backup runs, `gc_blobs` refuses to start or to sweep (a flag in the
-shared cache: Redis, or the embedded default's file cache). Blob files are named by their hash and
+the snapshot needs. While a backup runs, `gc_blobs` refuses to start or to sweep (a `BackupRun`
+row per backup, in the database every host shares). Blob files are named by their hash and
 never change, so backing up into the folder of an earlier backup copies only new ones.
 
 On the S3 backend (`GATEHOUSE_STORAGE_URL`) `storage/` is filled from the bucket instead: each
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -31,12 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from core.errors import BadRequest
 from core.timeutil import isoformat_z
+from registry.models import BackupRun
 from registry.storage import SHA256_RE, get_storage, get_xet_shard_storage, get_xet_storage, storage_at
 
 if TYPE_CHECKING:
@@ -44,8 +45,7 @@ if TYPE_CHECKING:
 
 TEMPORARY = {"tmp"}  # each store's folder of uploads in flight
 
-RUNNING_KEY = "gatehouse:backup-running"
-RUNNING_TTL = 24 * 3600  # a backup killed before it could clear its flag holds GC back this long
+DATABASE_FILES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 
 
 class BackupRunning(RuntimeError):
@@ -53,12 +53,12 @@ class BackupRunning(RuntimeError):
 
 
 def refuse_during_backup() -> None:
-    since = cache.get(RUNNING_KEY)
-    if since is not None:
+    run = BackupRun.objects.order_by("started_at").first()
+    if run is not None:
         raise BackupRunning(
-            f"A backup has been running since {since}: garbage collection waits for it to end "
-            f"(a backup killed before it ended holds it back for a day, or until `manage.py gc_blobs "
-            f"--clear-backup-flag`, once you know no backup runs)."
+            f"A backup has been running since {isoformat_z(run.started_at)} (host {run.host}, pid {run.pid}, "
+            f"into {run.destination}): garbage collection waits for it to end. A backup killed before it "
+            f"ended holds it back until `manage.py gc_blobs --clear-backup-flag`, once you know none runs."
         )
 
 
@@ -111,15 +111,17 @@ def copy_tree(source: Path, target: Path, report: BackupReport) -> None:
 
 
 def backup(destination: Path) -> BackupReport:
-    cache.set(RUNNING_KEY, isoformat_z(timezone.now()), RUNNING_TTL)
+    run = BackupRun.objects.create(
+        destination=str(destination)[:1024], host=socket.gethostname()[:255], pid=os.getpid()
+    )
     try:
         return _backup(destination)
     finally:
-        cache.delete(RUNNING_KEY)
+        run.delete()
 
 
 def clear_running_flag() -> None:
-    cache.delete(RUNNING_KEY)
+    BackupRun.objects.all().delete()
 
 
 def _refuse_inside_the_store(destination: Path) -> None:
@@ -128,7 +130,8 @@ def _refuse_inside_the_store(destination: Path) -> None:
     target = destination.resolve()
     roots = [settings.GATEHOUSE_STORAGE_ROOT, settings.GATEHOUSE_PREVIEW_MEDIA_ROOT]
     for root in (Path(r).resolve() for r in roots if r):
-        if target == root or root in target.parents:
+        # Either way round: a store inside the destination may be one of the backup's own folders.
+        if target == root or root in target.parents or target in root.parents:
             raise BadRequest(f"Back up outside the hub's storage ({root}), not into {destination}.")
 
 
@@ -146,6 +149,8 @@ def _backup(destination: Path) -> BackupReport:
         target = sqlite3.connect(str(partial))
         try:
             source.backup(target)  # a consistent snapshot while the hub keeps writing
+            # Not in WAL mode: opening it later (the restore, read-only media) makes no -wal/-shm.
+            target.execute("PRAGMA journal_mode=DELETE")
         finally:
             target.close()
             source.close()
@@ -204,6 +209,8 @@ def restore(source: Path) -> BackupReport:
         name = str(settings.DATABASES["default"]["NAME"])
         command = ["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", *args, "-d", name]
         subprocess.run([*command, str(source / report.database)], env=env, check=True)
+    # The snapshot holds the backup's own BackupRun row (and any other then running): not here.
+    BackupRun.objects.all().delete()
     if settings.GATEHOUSE_STORAGE_URL:
         folder_to_bucket(source / "storage", report)
     else:
@@ -222,8 +229,8 @@ def _read_manifest(source: Path) -> dict:
         raise BadRequest(f"{source}/manifest.json cannot be read: {exc}") from None
     if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), str) for k in ("vendor", "database")):
         raise BadRequest(f"{source}/manifest.json is not a backup's manifest (it needs 'vendor' and 'database').")
-    if Path(manifest["database"]).name != manifest["database"]:
-        raise BadRequest(f"{source}/manifest.json names a database outside its folder.")
+    if manifest["database"] != DATABASE_FILES.get(manifest["vendor"]):
+        raise BadRequest(f"{source}/manifest.json names no database this version writes.")
     return manifest
 
 

@@ -63,3 +63,18 @@ def test_a_backup_into_the_store_and_a_restore_of_a_bad_manifest_are_clear_error
         (tmp_path / "manifest.json").write_text(text)
         with pytest.raises(CommandError, match="manifest.json"):
             call_command("restore", str(tmp_path))
+
+
+def test_each_backup_holds_garbage_collection_back_until_it_ends(tmp_path):
+    """Found by a recheck: one shared flag in the cache was evicted by the embedded default's file
+    cache (300 entries) and cleared by the first of two backups to end."""
+    from django.core.management import CommandError, call_command
+
+    from registry.models import BackupRun
+
+    BackupRun.objects.create(destination="/elsewhere", host="other-host", pid=1)  # still running
+    backup.backup(tmp_path)  # this one ends
+    with pytest.raises(CommandError, match="host other-host, pid 1"):
+        call_command("gc_blobs")
+    call_command("gc_blobs", "--clear-backup-flag")  # the operator knows it was killed
+    assert not BackupRun.objects.exists()
