@@ -210,7 +210,9 @@ def restore(source: Path) -> BackupReport:
         command = ["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", *args, "-d", name]
         subprocess.run([*command, str(source / report.database)], env=env, check=True)
     # The snapshot holds the backup's own BackupRun row (and any other then running): not here.
-    BackupRun.objects.all().delete()
+    # (A backup of an older version has no such table yet: the restore command migrates next.)
+    if BackupRun._meta.db_table in connection.introspection.table_names():
+        BackupRun.objects.all().delete()
     if settings.GATEHOUSE_STORAGE_URL:
         folder_to_bucket(source / "storage", report)
     else:
