@@ -11,12 +11,10 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from django.conf import settings
 
 from core import malloc
-from tests.e2e.conftest import worker_database_url
 from tests.support.builders import make_repo
-from tests.support.gunicorn import deployed_gunicorn
+from tests.support.gunicorn import deployed_gunicorn, hub_env
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(malloc._libc is None, reason="glibc only")
@@ -99,13 +97,7 @@ def test_a_deployed_web_worker_keeps_to_two_arenas_under_concurrent_requests(ali
     download and list, and the worker still has the main arena and at most one more. (With
     MALLOC_ARENA_MAX=8 in its environment the same load gave it 7, twice out of twice.)"""
     repo = make_repo(alice, "arenas", {"config.json": b"{}", "weights.bin": os.urandom(300_000)})
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": worker_database_url(),
-        "GATEHOUSE_VAR_DIR": str(tmp_path / "var"),
-        "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
-        "CELERY_BROKER_URL": "memory://",
-    }
+    env = hub_env(tmp_path, CELERY_BROKER_URL="memory://")
     paths = [f"/{repo.repo_id}/resolve/main/weights.bin", f"/api/models/{repo.repo_id}/tree/main", "/api/models"]
 
     def client(n: int) -> None:

@@ -10,7 +10,6 @@ import time
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import OperationalError, connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
@@ -18,9 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from registry import services
 from registry.models import Repo
 from registry.services import downloads
-from tests.e2e.conftest import worker_database_url
 from tests.support.builders import make_repo
-from tests.support.gunicorn import deployed_gunicorn
+from tests.support.gunicorn import deployed_gunicorn, hub_env
 from tests.support.metrics import parse_metrics
 
 
@@ -117,15 +115,12 @@ def test_a_clean_stop_of_gunicorn_writes_every_count_and_metrics_add_up_its_work
     than the test: every download counted reaches the database once the server is stopped. And
     /metrics, asked of either worker, adds up both (prometheus_client's multiprocess mode)."""
     repo = make_repo(alice, "zq-private-model", {"config.json": b"{}", "README.md": b"# hi\n"})
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": worker_database_url(),
-        "GATEHOUSE_VAR_DIR": str(tmp_path / "var"),
-        "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
-        "CELERY_BROKER_URL": "memory://",
-        "GATEHOUSE_LOOKUP_CACHE": "false",
-        "GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS": "3600",
-    }
+    env = hub_env(
+        tmp_path,
+        CELERY_BROKER_URL="memory://",
+        GATEHOUSE_LOOKUP_CACHE="false",
+        GATEHOUSE_DOWNLOAD_COUNT_FLUSH_SECONDS="3600",
+    )
     log = tmp_path / "gunicorn.log"
     with deployed_gunicorn(log=log, env=env, workers=2) as base:
         for _ in range(40):

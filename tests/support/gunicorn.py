@@ -53,6 +53,22 @@ def gunicorn(
         process.wait(timeout=30)
 
 
+def hub_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a Gatehouse a test serves with gunicorn: the suite's database and blob
+    store (so the test's own rows and files are there), a var folder of its own, and `extra`."""
+    from django.conf import settings
+
+    from tests.e2e.conftest import worker_database_url
+
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": worker_database_url(),
+        "GATEHOUSE_VAR_DIR": str(tmp_path / "var"),
+        "GATEHOUSE_STORAGE_ROOT": str(settings.GATEHOUSE_STORAGE_ROOT),
+        **extra,
+    }
+
+
 @contextmanager
 def deployed_gunicorn(*, log: Path, env: dict[str, str], workers: int = 2):
     """gunicorn as README's Deploying section runs it (`-c config/gunicorn.conf.py`, its hooks
